@@ -1,0 +1,57 @@
+//! The `kruispunt` command line. Each subcommand lives in its own module.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod id;
+pub mod serve;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kruispunt",
+    version,
+    about = "Kruispunt: a privacy-preserving data-sharing broker for the partnerships against ondermijning"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the broker over HTTPS (creates a development set-up on first start).
+    Serve(serve::ServeArgs),
+    /// Create the data directory (configuration, development CA and keys) without serving.
+    Init(serve::InitArgs),
+    /// Normalise and pseudonymise identifiers locally (no broker involved).
+    #[command(subcommand)]
+    Id(id::IdCommand),
+    /// Test, evaluate and check the purpose-limitation policy.
+    #[command(subcommand)]
+    Policy(crate::cli_policy::PolicyCommand),
+}
+
+/// The default data directory, relative to where the broker is started.
+pub fn default_data_dir() -> PathBuf {
+    PathBuf::from("kruispunt-data")
+}
+
+/// Parses the command line and runs it; errors print on stderr and exit non-zero.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Init(args) => serve::init(args),
+        Command::Id(cmd) => id::run(cmd),
+        Command::Policy(cmd) => crate::cli_policy::run(cmd),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

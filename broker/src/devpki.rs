@@ -1,0 +1,115 @@
+//! Development certificates: a throw-away CA and a server certificate it signs, created on
+//! first start so that `serve` speaks real TLS with zero set-up. Production deployments name
+//! their own certificate and key in `kruispunt.toml`.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+
+use crate::secret_file;
+
+/// Where the development PKI lives inside the data directory.
+#[derive(Debug, Clone)]
+pub struct DevPki {
+    pub ca_cert: PathBuf,
+    pub ca_key: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+impl DevPki {
+    pub fn in_dir(data_dir: &Path) -> Self {
+        let tls = data_dir.join("tls");
+        Self {
+            ca_cert: tls.join("ca.pem"),
+            ca_key: tls.join("ca.key"),
+            server_cert: tls.join("server.pem"),
+            server_key: tls.join("server.key"),
+        }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.ca_cert.exists() && self.server_cert.exists() && self.server_key.exists()
+    }
+
+    /// Creates the CA and a server certificate for `localhost`, 127.0.0.1 and ::1 plus any
+    /// extra names, writing keys readable by the owner only. Existing files are kept.
+    pub fn create_if_missing(&self, extra_names: &[String]) -> anyhow::Result<bool> {
+        if self.exists() {
+            return Ok(false);
+        }
+        if let Some(dir) = self.ca_cert.parent() {
+            secret_file::create_private_dir(dir)?;
+        }
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Kruispunt development CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Kruispunt (development only)");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        ca_params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        ca_params.not_after = rcgen::date_time_ymd(2036, 1, 1);
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let mut names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        names.extend(extra_names.iter().cloned());
+        let server_key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(names)?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "kruispunt broker (development)");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2031, 1, 1);
+        let server_cert = params.signed_by(&server_key, &issuer)?;
+
+        secret_file::write_public(&self.ca_cert, ca_cert.pem().as_bytes())?;
+        secret_file::write_secret(&self.ca_key, issuer_key_pem(&issuer).as_bytes())?;
+        secret_file::write_public(&self.server_cert, server_cert.pem().as_bytes())?;
+        secret_file::write_secret(&self.server_key, server_key.serialize_pem().as_bytes())?;
+        Ok(true)
+    }
+}
+
+fn issuer_key_pem(issuer: &Issuer<'_, KeyPair>) -> String {
+    issuer.key().serialize_pem()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_once_and_keeps_existing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = DevPki::in_dir(dir.path());
+        assert!(pki.create_if_missing(&[]).unwrap());
+        let first = std::fs::read(&pki.server_cert).unwrap();
+        assert!(!pki.create_if_missing(&[]).unwrap());
+        assert_eq!(first, std::fs::read(&pki.server_cert).unwrap());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&pki.server_key)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

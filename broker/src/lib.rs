@@ -1,0 +1,16 @@
+//! The Kruispunt broker: HTTPS API, storage, matching, audit trail, and the `kruispunt` CLI.
+//!
+//! The binary in `main.rs` is thin; everything testable lives here.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod audit_entry;
+pub mod cli;
+pub mod cli_policy;
+pub mod config;
+pub mod devpki;
+pub mod routes;
+pub mod secret_file;
+pub mod server;
+pub mod store;
+pub mod tls;

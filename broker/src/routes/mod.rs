@@ -1,0 +1,3 @@
+//! One file per resource of the HTTP API.
+
+pub mod health;

@@ -1,0 +1,59 @@
+//! The schema migrations, embedded in the binary with `include_str!` — one folder per backend
+//! under `broker/migrations/`, named `<version>_<description>.sql` as sqlx expects.
+//!
+//! Why not `sqlx::migrate!`: it needs sqlx's `macros` feature (~30 s more build) and, without a
+//! build script, does not notice a new file in the folder. `include_str!` is tracked by cargo.
+//! Adding a migration therefore means adding the file **and** a line to the list below.
+//! Applied migrations are recorded in `_sqlx_migrations` with a checksum, so an edited file that
+//! has already run is refused at start-up instead of silently diverging.
+
+use futures_util::future::BoxFuture;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use std::borrow::Cow;
+
+/// (version, description, SQL)
+type Script = (i64, &'static str, &'static str);
+
+pub(super) const SQLITE: &[Script] = &[(
+    1,
+    "signals usage audit",
+    include_str!("../../migrations/sqlite/0001_signals_usage_audit.sql"),
+)];
+
+pub(super) const POSTGRES: &[Script] = &[(
+    1,
+    "signals usage audit",
+    include_str!("../../migrations/postgres/0001_signals_usage_audit.sql"),
+)];
+
+/// A migration source over an embedded list.
+#[derive(Debug)]
+struct Embedded(&'static [Script]);
+
+impl<'s> MigrationSource<'s> for Embedded {
+    fn resolve(self) -> BoxFuture<'s, Result<Vec<Migration>, BoxDynError>> {
+        Box::pin(async move {
+            Ok(self
+                .0
+                .iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        Cow::Borrowed(description),
+                        MigrationType::Simple,
+                        Cow::Borrowed(sql),
+                        false,
+                    )
+                })
+                .collect())
+        })
+    }
+}
+
+/// The migrator for one backend's list.
+pub(super) async fn migrator(
+    scripts: &'static [Script],
+) -> Result<Migrator, sqlx::migrate::MigrateError> {
+    Migrator::new(Embedded(scripts)).await
+}

@@ -1,0 +1,431 @@
+//! The values the storage layer takes and returns. Backend-neutral: each backend maps them to
+//! its own native column types.
+
+use kruispunt_sdk::IdentifierKind;
+use std::fmt;
+use std::str::FromStr;
+
+/// The id of a stored signal: 16 bytes, shown as 32 lowercase hex characters.
+///
+/// It is derived from the signal's content ([`SignalId::derive`]) so that it doubles as the
+/// idempotency key: uploading the same signal twice yields the same id, and the second insert
+/// is reported as a duplicate instead of adding a row.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SignalId(pub [u8; 16]);
+
+/// Domain separation tag of [`SignalId::derive`], so the hash cannot collide with any other
+/// SHA-256 the broker computes.
+const SIGNAL_ID_TAG: &[u8] = b"kruispunt/signal-id/v1";
+
+impl SignalId {
+    /// `SHA-256(enc(tag) ‖ enc(org) ‖ enc(kind) ‖ enc(key_version) ‖ enc(stored) ‖ enc(code) ‖
+    /// enc(observed) ‖ enc(district))`, first 16 bytes, where `enc(x) = u32_be(len(x)) ‖ x`,
+    /// `tag = "kruispunt/signal-id/v1"`, strings are their UTF-8 bytes, `kind` is its lowercase
+    /// name, `key_version` is 4 bytes big-endian and `stored` the 32 at-rest bytes.
+    ///
+    /// The length prefixes make the encoding injective (`("ab","c")` ≠ `("a","bc")`). Purposes,
+    /// expiry and upload time are deliberately left out: they describe how a signal may be
+    /// used, not which observation it is, so re-uploading an observation with other purposes is
+    /// still a duplicate (the first upload wins; withdraw and re-upload to change it).
+    pub fn derive(
+        org: &str,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[u8; 32],
+        code: &str,
+        observed: &str,
+        district: &str,
+    ) -> SignalId {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut field = |bytes: &[u8]| {
+            // Fields longer than 4 GiB cannot occur (the HTTP layer limits bodies far below).
+            let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+            ctx.update(&len.to_be_bytes());
+            ctx.update(bytes);
+        };
+        field(SIGNAL_ID_TAG);
+        field(org.as_bytes());
+        field(kind.as_str().as_bytes());
+        field(&key_version.to_be_bytes());
+        field(stored);
+        field(code.as_bytes());
+        field(observed.as_bytes());
+        field(district.as_bytes());
+        let digest = ctx.finish();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest.as_ref()[..16]);
+        SignalId(id)
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// Reads an id from exactly 16 bytes (as stored in the database).
+    pub fn from_slice(bytes: &[u8]) -> Option<SignalId> {
+        bytes.try_into().ok().map(SignalId)
+    }
+}
+
+impl fmt::Display for SignalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for SignalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SignalId({self})")
+    }
+}
+
+/// A signal id that is not 32 hex characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a signal id is 32 hexadecimal characters")]
+pub struct BadSignalId;
+
+impl FromStr for SignalId {
+    type Err = BadSignalId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(s, &mut id).map_err(|_| BadSignalId)?;
+        Ok(SignalId(id))
+    }
+}
+
+impl serde::Serialize for SignalId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SignalId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A signal to store. The caller (the upload route) has validated the wire form and computed
+/// the at-rest pseudonym; the store checks the invariants it relies on ([`NewSignal::check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSignal {
+    /// [`SignalId::derive`] over the fields below; checked on insert.
+    pub id: SignalId,
+    /// The supplying organisation (partner id).
+    pub org: String,
+    /// Identifier kind of the pseudonym.
+    pub kind: IdentifierKind,
+    /// At-rest pseudonym: `HMAC(broker_key, partner pseudonym)`, computed by the caller.
+    pub stored: [u8; 32],
+    /// Version of the coalition key the partner pseudonym was made with.
+    pub key_version: u32,
+    /// Signal code from the taxonomy.
+    pub code: String,
+    /// Date observed, `YYYY-MM-DD`.
+    pub observed: String,
+    /// Police district.
+    pub district: String,
+    /// Purposes the signal may be used for.
+    pub purposes: Vec<String>,
+    /// End of retention, Unix seconds; the signal is live while `now < expires_at`.
+    pub expires_at: i64,
+    /// Upload time, Unix seconds.
+    pub uploaded_at: i64,
+}
+
+impl NewSignal {
+    /// Builds a signal with its id derived from the content.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        org: impl Into<String>,
+        kind: IdentifierKind,
+        stored: [u8; 32],
+        key_version: u32,
+        code: impl Into<String>,
+        observed: impl Into<String>,
+        district: impl Into<String>,
+        purposes: Vec<String>,
+        expires_at: i64,
+        uploaded_at: i64,
+    ) -> NewSignal {
+        let (org, code, observed, district) =
+            (org.into(), code.into(), observed.into(), district.into());
+        let id = SignalId::derive(
+            &org,
+            kind,
+            key_version,
+            &stored,
+            &code,
+            &observed,
+            &district,
+        );
+        NewSignal {
+            id,
+            org,
+            kind,
+            stored,
+            key_version,
+            code,
+            observed,
+            district,
+            purposes,
+            expires_at,
+            uploaded_at,
+        }
+    }
+
+    /// The id this signal's content derives to.
+    pub fn derived_id(&self) -> SignalId {
+        SignalId::derive(
+            &self.org,
+            self.kind,
+            self.key_version,
+            &self.stored,
+            &self.code,
+            &self.observed,
+            &self.district,
+        )
+    }
+
+    /// Checks what the store relies on: the id is the derived one (otherwise idempotency would
+    /// silently break), `observed` is a calendar date, text fields are non-empty and free of
+    /// control characters (the PostgreSQL backend packs purposes with a separator).
+    pub fn check(&self) -> Result<(), String> {
+        if self.id != self.derived_id() {
+            return Err(format!("signal id {} does not match its content", self.id));
+        }
+        if !is_calendar_date(&self.observed) {
+            return Err(format!(
+                "observed date {:?} is not a date YYYY-MM-DD",
+                self.observed
+            ));
+        }
+        for (name, value) in [
+            ("org", &self.org),
+            ("code", &self.code),
+            ("district", &self.district),
+        ] {
+            check_text(name, value)?;
+        }
+        for purpose in &self.purposes {
+            check_text("purpose", purpose)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_text(name: &str, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err(format!("{name} is empty"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{name} contains a control character"));
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD` naming a day of the proleptic Gregorian calendar.
+fn is_calendar_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    year >= 1 && (1..=days).contains(&day)
+}
+
+/// A stored signal, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSignal {
+    /// See [`NewSignal`] for every field.
+    pub id: SignalId,
+    pub org: String,
+    pub kind: IdentifierKind,
+    pub stored: [u8; 32],
+    pub key_version: u32,
+    pub code: String,
+    pub observed: String,
+    pub district: String,
+    pub purposes: Vec<String>,
+    pub expires_at: i64,
+    pub uploaded_at: i64,
+}
+
+impl From<NewSignal> for StoredSignal {
+    fn from(s: NewSignal) -> Self {
+        StoredSignal {
+            id: s.id,
+            org: s.org,
+            kind: s.kind,
+            stored: s.stored,
+            key_version: s.key_version,
+            code: s.code,
+            observed: s.observed,
+            district: s.district,
+            purposes: s.purposes,
+            expires_at: s.expires_at,
+            uploaded_at: s.uploaded_at,
+        }
+    }
+}
+
+/// The part of a signal the in-memory match index needs (no dates, no district), streamed by
+/// [`crate::store::Store::for_each_live_signal`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRecord {
+    pub id: SignalId,
+    pub kind: IdentifierKind,
+    pub key_version: u32,
+    pub stored: [u8; 32],
+    pub org: String,
+    pub code: String,
+    pub expires_at: i64,
+    pub purposes: Vec<String>,
+}
+
+/// What happened to one signal of an upload batch, in input order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InsertOutcome {
+    /// A new row.
+    Inserted,
+    /// Already stored (earlier upload, or earlier in the same batch): nothing changed.
+    Duplicate,
+}
+
+/// Increment of the per (org, purpose, day) counters the enumeration guard reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageDelta {
+    pub org: String,
+    pub purpose: String,
+    /// `YYYY-MM-DD` (the policy's notion of a day; the caller chooses the time zone).
+    pub day: String,
+    /// Identifiers asked about in this query.
+    pub identifiers: u64,
+    /// How many of them had no hit.
+    pub no_hits: u64,
+}
+
+/// Counters for one (org, purpose, day); all zero when nothing was recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub identifiers: u64,
+    pub queries: u64,
+    pub no_hits: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_id_is_deterministic_and_field_separated() {
+        let s = [7u8; 32];
+        let a = SignalId::derive("org", IdentifierKind::Kvk, 1, &s, "c1", "2024-01-02", "d");
+        let b = SignalId::derive("org", IdentifierKind::Kvk, 1, &s, "c1", "2024-01-02", "d");
+        assert_eq!(a, b);
+        let shifted = SignalId::derive("or", IdentifierKind::Kvk, 1, &s, "gc1", "2024-01-02", "d");
+        assert_ne!(a, shifted);
+        let other_version =
+            SignalId::derive("org", IdentifierKind::Kvk, 2, &s, "c1", "2024-01-02", "d");
+        assert_ne!(a, other_version);
+    }
+
+    #[test]
+    fn signal_id_known_answer() {
+        // Recompute by hand: sha256 over the length-prefixed fields documented on `derive`.
+        let mut msg = Vec::new();
+        for f in [
+            b"kruispunt/signal-id/v1".as_slice(),
+            b"kvo-oost",
+            b"kenteken",
+            &1u32.to_be_bytes(),
+            &[0u8; 32],
+            b"cash-car",
+            b"2024-05-01",
+            b"oost-utrecht",
+        ] {
+            msg.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            msg.extend_from_slice(f);
+        }
+        let digest = ring::digest::digest(&ring::digest::SHA256, &msg);
+        let id = SignalId::derive(
+            "kvo-oost",
+            IdentifierKind::Kenteken,
+            1,
+            &[0; 32],
+            "cash-car",
+            "2024-05-01",
+            "oost-utrecht",
+        );
+        assert_eq!(id.0, digest.as_ref()[..16]);
+    }
+
+    #[test]
+    fn signal_id_hex_round_trip() {
+        let id = SignalId([0xab; 16]);
+        assert_eq!(id.to_string(), "ab".repeat(16));
+        assert_eq!(id.to_string().parse::<SignalId>().unwrap(), id);
+        assert!("abc".parse::<SignalId>().is_err());
+        assert!("zz".repeat(16).parse::<SignalId>().is_err());
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<SignalId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn check_catches_bad_ids_and_dates() {
+        let good = NewSignal::new(
+            "o",
+            IdentifierKind::Iban,
+            [1; 32],
+            1,
+            "c",
+            "2024-02-29",
+            "d",
+            vec!["p".into()],
+            10,
+            0,
+        );
+        assert!(good.check().is_ok());
+        let mut bad = good.clone();
+        bad.id = SignalId([0; 16]);
+        assert!(bad.check().unwrap_err().contains("does not match"));
+        for date in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "2024-00-10",
+            "abcd-ef-gh",
+        ] {
+            let s = NewSignal {
+                observed: date.into(),
+                ..good.clone()
+            };
+            let s = NewSignal {
+                id: s.derived_id(),
+                ..s
+            };
+            assert!(s.check().is_err(), "{date}");
+        }
+        let mut sep = good.clone();
+        sep.purposes = vec!["a\u{1f}b".into()];
+        assert!(sep.check().is_err());
+    }
+}

@@ -1,0 +1,408 @@
+//! The PostgreSQL backend, for production and for several stateless brokers sharing one
+//! database.
+//!
+//! Native types: `BYTEA` for ids and pseudonyms, `DATE` for the observation day, `TEXT[]` for
+//! purposes, `BIGINT` for times. Bulk inserts send whole columns as arrays and expand them with
+//! `UNNEST` — one statement, one round trip for thousands of rows.
+//!
+//! Durability is PostgreSQL's default (`synchronous_commit = on`): a commit returns after its WAL
+//! record is flushed, which is what "no disclosure without a durable audit entry" requires. Do
+//! not turn it off for the broker's role.
+
+use super::{
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, Store, StoreError,
+    StoredSignal, Usage, UsageDelta, count_from_db, count_to_db, entry_from_db, id_from_db,
+    key_version_from_db, kind_from_db, migrations, prepare_batch, seq_from_db, seq_to_db,
+    settle_outcomes, stored_from_db,
+};
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use kruispunt_sdk::IdentifierKind;
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Columns of a full signal row, in the order [`signal_from_row`] reads them.
+const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
+     to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at";
+
+/// Rows per `UNNEST` insert statement (bounds the size of one protocol message).
+const ROWS_PER_INSERT: usize = 20_000;
+
+/// Separator used to pass each signal's purposes as one string in a `TEXT[]` (PostgreSQL has
+/// no ragged arrays); [`NewSignal::check`] refuses control characters in purposes.
+const PURPOSE_SEPARATOR: char = '\u{1f}';
+
+/// Default pool size: enough for concurrent matches and uploads of one broker.
+const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// PostgreSQL storage.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…`) with a pool of 16 connections and applies the
+    /// migrations.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+        Self::connect_with(
+            PgPoolOptions::new()
+                .max_connections(DEFAULT_MAX_CONNECTIONS)
+                .acquire_timeout(Duration::from_secs(30)),
+            options,
+        )
+        .await
+    }
+
+    /// Connects with explicit pool and connection options and applies the migrations.
+    pub async fn connect_with(
+        pool: PgPoolOptions,
+        options: PgConnectOptions,
+    ) -> Result<PostgresStore, StoreError> {
+        let pool = pool.connect_with(options).await?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
+    Ok(StoredSignal {
+        id: id_from_db(row.try_get(0)?)?,
+        org: row.try_get(1)?,
+        kind: kind_from_db(row.try_get(2)?)?,
+        key_version: key_version_from_db(row.try_get(3)?)?,
+        stored: stored_from_db(row.try_get(4)?)?,
+        code: row.try_get(5)?,
+        observed: row.try_get(6)?,
+        district: row.try_get(7)?,
+        purposes: row.try_get(8)?,
+        expires_at: row.try_get(9)?,
+        uploaded_at: row.try_get(10)?,
+    })
+}
+
+/// Appends `entries` inside the caller's transaction and returns their sequence numbers.
+///
+/// The `UPDATE` of the one-row counter takes its row lock until commit: appenders on every
+/// broker queue here, so sequence numbers are handed out in commit order without gaps.
+async fn append(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = count_to_db(entries.len() as u64)?;
+    let size: i64 =
+        sqlx::query_scalar("UPDATE audit_head SET size = size + $1 WHERE id = 0 RETURNING size")
+            .bind(n)
+            .fetch_one(&mut *conn)
+            .await?;
+    let first = size - n;
+    let seqs: Vec<i64> = (first..size).collect();
+    let mut time_ms = Vec::with_capacity(entries.len());
+    let mut operation = Vec::with_capacity(entries.len());
+    let mut action = Vec::with_capacity(entries.len());
+    let mut actor_org = Vec::with_capacity(entries.len());
+    let mut purpose = Vec::with_capacity(entries.len());
+    let mut case_reference = Vec::with_capacity(entries.len());
+    let mut entry = Vec::with_capacity(entries.len());
+    for e in entries {
+        time_ms.push(e.time_ms);
+        operation.push(e.operation.as_str());
+        action.push(e.action.as_str());
+        actor_org.push(e.actor_org.as_deref());
+        purpose.push(e.purpose.as_deref());
+        case_reference.push(e.case_reference.as_deref());
+        entry.push(e.canonical_json());
+    }
+    sqlx::query(
+        "INSERT INTO audit_log (seq, time_ms, operation, action, actor_org, purpose, \
+         case_reference, entry) \
+         SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[], $8::bytea[])",
+    )
+    .bind(&seqs)
+    .bind(&time_ms)
+    .bind(&operation)
+    .bind(&action)
+    .bind(&actor_org)
+    .bind(&purpose)
+    .bind(&case_reference)
+    .bind(&entry)
+    .execute(&mut *conn)
+    .await?;
+    seqs.into_iter().map(seq_from_db).collect()
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::migrator(migrations::POSTGRES)
+            .await?
+            .run(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_signals(
+        &self,
+        signals: &[NewSignal],
+        audit: &AuditEntry,
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let (send, mut outcomes) = prepare_batch(signals)?;
+        let mut inserted: HashSet<SignalId> = HashSet::with_capacity(send.len());
+        let mut tx = self.pool.begin().await?;
+        for chunk in send.chunks(ROWS_PER_INSERT) {
+            let rows = chunk.iter().map(|&i| &signals[i]);
+            let ids: Vec<&[u8]> = rows.clone().map(|s| s.id.0.as_slice()).collect();
+            let orgs: Vec<&str> = rows.clone().map(|s| s.org.as_str()).collect();
+            let kinds: Vec<&str> = rows.clone().map(|s| s.kind.as_str()).collect();
+            let versions: Vec<i64> = rows.clone().map(|s| i64::from(s.key_version)).collect();
+            let stored: Vec<&[u8]> = rows.clone().map(|s| s.stored.as_slice()).collect();
+            let codes: Vec<&str> = rows.clone().map(|s| s.code.as_str()).collect();
+            let observed: Vec<&str> = rows.clone().map(|s| s.observed.as_str()).collect();
+            let districts: Vec<&str> = rows.clone().map(|s| s.district.as_str()).collect();
+            let purposes: Vec<String> = rows
+                .clone()
+                .map(|s| s.purposes.join(&PURPOSE_SEPARATOR.to_string()))
+                .collect();
+            let expires: Vec<i64> = rows.clone().map(|s| s.expires_at).collect();
+            let uploaded: Vec<i64> = rows.map(|s| s.uploaded_at).collect();
+            let mut returned = sqlx::query(
+                "INSERT INTO signals (id, org, kind, key_version, stored, code, observed, \
+                 district, purposes, expires_at, uploaded_at) \
+                 SELECT u.id, u.org, u.kind, u.key_version, u.stored, u.code, u.observed::date, \
+                 u.district, string_to_array(u.purposes, chr(31)), u.expires_at, u.uploaded_at \
+                 FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::int8[], $5::bytea[], \
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[]) \
+                 AS u(id, org, kind, key_version, stored, code, observed, district, purposes, \
+                 expires_at, uploaded_at) \
+                 ON CONFLICT (id) DO NOTHING RETURNING id",
+            )
+            .bind(&ids)
+            .bind(&orgs)
+            .bind(&kinds)
+            .bind(&versions)
+            .bind(&stored)
+            .bind(&codes)
+            .bind(&observed)
+            .bind(&districts)
+            .bind(&purposes)
+            .bind(&expires)
+            .bind(&uploaded)
+            .fetch(&mut *tx);
+            while let Some(row) = returned.try_next().await? {
+                inserted.insert(id_from_db(row.try_get(0)?)?);
+            }
+        }
+        append(&mut tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await?;
+        settle_outcomes(signals, &send, &inserted, &mut outcomes);
+        Ok(outcomes)
+    }
+
+    async fn withdraw_signal(
+        &self,
+        org: &str,
+        id: SignalId,
+        audit: &AuditEntry,
+    ) -> Result<Option<StoredSignal>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!(
+            "DELETE FROM signals WHERE id = $1 AND org = $2 RETURNING {SIGNAL_COLUMNS}"
+        ))
+        .bind(id.0.as_slice())
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let signal = signal_from_row(&row)?;
+        append(&mut tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await?;
+        Ok(Some(signal))
+    }
+
+    async fn find_signals(
+        &self,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[[u8; 32]],
+        now: i64,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let wanted: Vec<&[u8]> = stored.iter().map(|s| s.as_slice()).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE kind = $1 AND key_version = $2 \
+             AND stored = ANY($3::bytea[]) AND expires_at > $4"
+        ))
+        .bind(kind.as_str())
+        .bind(i64::from(key_version))
+        .bind(&wanted)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(signal_from_row).collect()
+    }
+
+    async fn for_each_live_signal(
+        &self,
+        now: i64,
+        f: &mut (dyn FnMut(IndexRecord) + Send),
+    ) -> Result<u64, StoreError> {
+        let mut rows = sqlx::query(
+            "SELECT id, kind, key_version, stored, org, code, expires_at, purposes \
+             FROM signals WHERE expires_at > $1",
+        )
+        .bind(now)
+        .fetch(&self.pool);
+        let mut count = 0u64;
+        while let Some(row) = rows.try_next().await? {
+            f(IndexRecord {
+                id: id_from_db(row.try_get(0)?)?,
+                kind: kind_from_db(row.try_get(1)?)?,
+                key_version: key_version_from_db(row.try_get(2)?)?,
+                stored: stored_from_db(row.try_get(3)?)?,
+                org: row.try_get(4)?,
+                code: row.try_get(5)?,
+                expires_at: row.try_get(6)?,
+                purposes: row.try_get(7)?,
+            });
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    async fn purge_expired(
+        &self,
+        now: i64,
+        audit_for: PurgeAudit<'_>,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "DELETE FROM signals WHERE expires_at <= $1 RETURNING {SIGNAL_COLUMNS}"
+        ))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let purged = rows
+            .iter()
+            .map(signal_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        append(&mut tx, &[audit_for(&purged)]).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    async fn record_decision(
+        &self,
+        usage: Option<UsageDelta>,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(u) = &usage {
+            sqlx::query(
+                "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
+                 VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (org, purpose, day) DO UPDATE SET \
+                 identifiers = usage_counters.identifiers + excluded.identifiers, \
+                 queries = usage_counters.queries + 1, \
+                 no_hits = usage_counters.no_hits + excluded.no_hits",
+            )
+            .bind(u.org.as_str())
+            .bind(u.purpose.as_str())
+            .bind(u.day.as_str())
+            .bind(count_to_db(u.identifiers)?)
+            .bind(count_to_db(u.no_hits)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let seqs = append(&mut tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await?;
+        Ok(seqs[0])
+    }
+
+    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
+        let row = sqlx::query(
+            "SELECT identifiers, queries, no_hits FROM usage_counters \
+             WHERE org = $1 AND purpose = $2 AND day = $3",
+        )
+        .bind(org)
+        .bind(purpose)
+        .bind(day)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Usage::default());
+        };
+        Ok(Usage {
+            identifiers: count_from_db(row.try_get(0)?)?,
+            queries: count_from_db(row.try_get(1)?)?,
+            no_hits: count_from_db(row.try_get(2)?)?,
+        })
+    }
+
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let seqs = append(&mut tx, entries).await?;
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
+    async fn audit_entries(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        self.audit_leaves(start, end)
+            .await?
+            .into_iter()
+            .map(|(seq, bytes)| Ok((seq, entry_from_db(seq, &bytes)?)))
+            .collect()
+    }
+
+    async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        )
+        .bind(seq_to_db(start))
+        .bind(seq_to_db(end))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((seq_from_db(row.try_get(0)?)?, row.try_get(1)?)))
+            .collect()
+    }
+
+    async fn audit_len(&self) -> Result<u64, StoreError> {
+        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
+            .fetch_one(&self.pool)
+            .await?;
+        seq_from_db(size)
+    }
+}

@@ -1,0 +1,665 @@
+//! The storage layer's behaviour, written once and run on both backends: SQLite (a fresh file per
+//! test) and PostgreSQL (a fresh database per test, created through the server named by
+//! `KRUISPUNT_TEST_POSTGRES_URL` and dropped afterwards). Without that variable the PostgreSQL
+//! tests say so loudly and pass, so a plain `cargo test` works anywhere; CI sets it.
+
+use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::store::postgres::PostgresStore;
+use kruispunt_broker::store::{
+    self, IndexRecord, InsertOutcome, NewSignal, SignalId, Store, StoreError, StoredSignal, Usage,
+    UsageDelta,
+};
+use kruispunt_sdk::IdentifierKind;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+const POSTGRES_ENV: &str = "KRUISPUNT_TEST_POSTGRES_URL";
+
+/// Runs `test` on a store in a fresh SQLite file.
+async fn run_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("kruispunt.db").display());
+    let store = store::connect(&url).await.expect("open SQLite store");
+    assert_eq!(store.backend(), "sqlite");
+    let outcome = tokio::spawn(test(store)).await;
+    drop(dir);
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+/// Runs `test` on a store in a fresh PostgreSQL database, dropped afterwards (even when the test
+/// fails), or skips loudly when no server is configured.
+async fn run_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Ok(url) = std::env::var(POSTGRES_ENV) else {
+        eprintln!("SKIPPED: {POSTGRES_ENV} not set — PostgreSQL tests did not run");
+        return;
+    };
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let db = format!(
+        "kp_test_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let base = PgConnectOptions::from_str(&url).expect("parse KRUISPUNT_TEST_POSTGRES_URL");
+    // Create and drop test databases from the maintenance database, which always exists.
+    let admin = base.clone().database("postgres");
+    let mut conn = admin.connect().await.expect("connect to PostgreSQL");
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let pg =
+        PostgresStore::connect_with(PgPoolOptions::new().max_connections(8), base.database(&db))
+            .await
+            .expect("open PostgreSQL store");
+    let store: Arc<dyn Store> = Arc::new(pg.clone());
+    assert_eq!(store.backend(), "postgres");
+    let outcome = tokio::spawn(test(store)).await;
+    pg.close().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .expect("drop test database");
+    let _ = conn.close().await;
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+/// Instantiates each generic test for both backends: `sqlite::NAME` and `postgres::NAME`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::run_sqlite(super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::run_postgres(super::$name).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    insert_then_reupload_is_duplicate,
+    partial_duplicates_in_one_batch,
+    invalid_signal_writes_nothing,
+    withdraw_only_by_supplier,
+    expiry_hides_and_purge_erases_with_audit,
+    find_signals_never_crosses_kind_or_key_version,
+    usage_counters_add_up,
+    audit_sequence_is_gapless_under_concurrent_appenders,
+    audit_entries_round_trip_byte_for_byte,
+    for_each_live_signal_streams_every_live_signal,
+    concurrent_overlapping_uploads_store_each_signal_once,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+const NOW: i64 = 1_750_000_000;
+const DAY: i64 = 86_400;
+
+/// A distinct at-rest pseudonym per `n`.
+fn stored(n: u32) -> [u8; 32] {
+    let mut s = [0xa5u8; 32];
+    s[..4].copy_from_slice(&n.to_be_bytes());
+    s
+}
+
+fn signal(org: &str, n: u32, expires_at: i64) -> NewSignal {
+    signal_with(org, IdentifierKind::Kenteken, 1, n, expires_at)
+}
+
+fn signal_with(
+    org: &str,
+    kind: IdentifierKind,
+    key_version: u32,
+    n: u32,
+    expires_at: i64,
+) -> NewSignal {
+    NewSignal::new(
+        org,
+        kind,
+        stored(n),
+        key_version,
+        "cash-purchase-car",
+        "2025-06-01",
+        "oost-utrecht",
+        vec!["ondermijning-kvo".into(), "bibob".into()],
+        expires_at,
+        NOW,
+    )
+}
+
+fn upload_entry(org: &str, signals: &[NewSignal]) -> AuditEntry {
+    AuditEntry {
+        actor_org: Some(org.into()),
+        pseudonyms: signals.iter().map(|s| hex::encode(s.stored)).collect(),
+        detail: serde_json::json!({ "count": signals.len() }),
+        ..AuditEntry::new(NOW * 1000, Operation::Collect, "signals.upload")
+    }
+}
+
+fn entry(action: &str, n: usize) -> AuditEntry {
+    AuditEntry {
+        detail: serde_json::json!({ "n": n }),
+        ..AuditEntry::new(NOW * 1000 + n as i64, Operation::Refuse, action)
+    }
+}
+
+async fn all_entries(store: &dyn Store) -> Vec<(u64, AuditEntry)> {
+    let len = store.audit_len().await.unwrap();
+    store.audit_entries(0, len).await.unwrap()
+}
+
+async fn count_live(store: &dyn Store, now: i64) -> u64 {
+    store.for_each_live_signal(now, &mut |_| {}).await.unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
+
+async fn insert_then_reupload_is_duplicate(store: Arc<dyn Store>) {
+    let batch: Vec<NewSignal> = (0..3).map(|n| signal("kvo-oost", n, NOW + DAY)).collect();
+    let first = store
+        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
+        .await
+        .unwrap();
+    assert_eq!(first, vec![InsertOutcome::Inserted; 3]);
+    let again = store
+        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
+        .await
+        .unwrap();
+    assert_eq!(again, vec![InsertOutcome::Duplicate; 3]);
+    assert_eq!(count_live(&*store, NOW).await, 3, "no second row");
+
+    // Both attempts are audited, in order.
+    let entries = all_entries(&*store).await;
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].0, 0);
+    assert_eq!(entries[1].0, 1);
+    assert_eq!(entries[0].1, upload_entry("kvo-oost", &batch));
+
+    // What is stored is what was sent.
+    let found = store
+        .find_signals(IdentifierKind::Kenteken, 1, &[stored(1)], NOW)
+        .await
+        .unwrap();
+    assert_eq!(found, vec![StoredSignal::from(batch[1].clone())]);
+}
+
+async fn partial_duplicates_in_one_batch(store: Arc<dyn Store>) {
+    let a = signal("horeca", 1, NOW + DAY);
+    let b = signal("horeca", 2, NOW + DAY);
+    let c = signal("horeca", 3, NOW + DAY);
+    let d = signal("horeca", 4, NOW + DAY);
+    let first = [a.clone(), b.clone()];
+    store
+        .insert_signals(&first, &upload_entry("horeca", &first))
+        .await
+        .unwrap();
+    let mixed = [b, c.clone(), c, a, d];
+    let outcomes = store
+        .insert_signals(&mixed, &upload_entry("horeca", &mixed))
+        .await
+        .unwrap();
+    use InsertOutcome::{Duplicate, Inserted};
+    assert_eq!(
+        outcomes,
+        vec![Duplicate, Inserted, Duplicate, Duplicate, Inserted]
+    );
+    assert_eq!(count_live(&*store, NOW).await, 4);
+}
+
+async fn invalid_signal_writes_nothing(store: Arc<dyn Store>) {
+    let good = signal("kvo-oost", 1, NOW + DAY);
+    let mut forged = signal("kvo-oost", 2, NOW + DAY);
+    forged.id = SignalId([0; 16]);
+    let batch = [good, forged];
+    let err = store
+        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Invalid(ref m) if m.contains("signal 1")),
+        "{err}"
+    );
+    assert!(!err.is_unavailable());
+    assert_eq!(count_live(&*store, NOW).await, 0);
+    assert_eq!(store.audit_len().await.unwrap(), 0);
+}
+
+async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
+    let s = signal("autobranche", 7, NOW + DAY);
+    store
+        .insert_signals(
+            std::slice::from_ref(&s),
+            &upload_entry("autobranche", &[s.clone()]),
+        )
+        .await
+        .unwrap();
+    let withdraw = |org: &str| AuditEntry {
+        actor_org: Some(org.into()),
+        detail: serde_json::json!({ "signal": s.id.to_string() }),
+        ..AuditEntry::new(NOW * 1000, Operation::Erase, "signal.withdraw")
+    };
+
+    // Another organisation cannot withdraw it, and the attempt writes no entry here (the HTTP
+    // layer records the refusal itself).
+    let by_other = store
+        .withdraw_signal("horeca", s.id, &withdraw("horeca"))
+        .await
+        .unwrap();
+    assert_eq!(by_other, None);
+    assert_eq!(store.audit_len().await.unwrap(), 1);
+    assert_eq!(count_live(&*store, NOW).await, 1);
+
+    let by_owner = store
+        .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
+        .await
+        .unwrap();
+    assert_eq!(by_owner, Some(StoredSignal::from(s.clone())));
+    assert_eq!(count_live(&*store, NOW).await, 0);
+    let entries = all_entries(&*store).await;
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].1, withdraw("autobranche"));
+
+    // Gone: a second withdrawal finds nothing.
+    let again = store
+        .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
+        .await
+        .unwrap();
+    assert_eq!(again, None);
+    assert_eq!(store.audit_len().await.unwrap(), 2);
+}
+
+async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
+    let batch = [
+        signal("vastgoed", 1, NOW + 100),
+        signal("vastgoed", 2, NOW + 200),
+        signal("vastgoed", 3, NOW + 300),
+    ];
+    store
+        .insert_signals(&batch, &upload_entry("vastgoed", &batch))
+        .await
+        .unwrap();
+    let all = [stored(1), stored(2), stored(3)];
+
+    // Expired signals are never returned, even before the purge ran.
+    let at_150 = store
+        .find_signals(IdentifierKind::Kenteken, 1, &all, NOW + 150)
+        .await
+        .unwrap();
+    let ids: BTreeSet<SignalId> = at_150.iter().map(|s| s.id).collect();
+    assert_eq!(ids, BTreeSet::from([batch[1].id, batch[2].id]));
+    assert_eq!(count_live(&*store, NOW + 150).await, 2);
+
+    // `expires_at == now` counts as expired (live means now < expires_at).
+    let audit_for = |purged: &[StoredSignal]| AuditEntry {
+        pseudonyms: purged.iter().map(|s| hex::encode(s.stored)).collect(),
+        source_orgs: purged.iter().map(|s| s.org.clone()).collect(),
+        detail: serde_json::json!({ "count": purged.len() }),
+        ..AuditEntry::new((NOW + 200) * 1000, Operation::Erase, "retention.purge")
+    };
+    let purged = store.purge_expired(NOW + 200, &audit_for).await.unwrap();
+    let ids: BTreeSet<SignalId> = purged.iter().map(|s| s.id).collect();
+    assert_eq!(ids, BTreeSet::from([batch[0].id, batch[1].id]));
+    assert_eq!(count_live(&*store, 0).await, 1, "purged rows are gone");
+
+    let entries = all_entries(&*store).await;
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1].1, audit_for(&purged));
+    assert_eq!(entries[1].1.pseudonyms.len(), 2);
+
+    // Nothing more to purge: no rows, no entry.
+    let none = store.purge_expired(NOW + 200, &audit_for).await.unwrap();
+    assert!(none.is_empty());
+    assert_eq!(store.audit_len().await.unwrap(), 2);
+}
+
+async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
+    let batch = [
+        signal_with("kvo-oost", IdentifierKind::Kenteken, 1, 1, NOW + DAY),
+        signal_with("kvo-oost", IdentifierKind::Kenteken, 2, 1, NOW + DAY),
+        signal_with("kvo-oost", IdentifierKind::Kvk, 1, 1, NOW + DAY),
+        signal_with("horeca", IdentifierKind::Kenteken, 1, 1, NOW + DAY),
+        signal_with("horeca", IdentifierKind::Kenteken, 1, 2, NOW + DAY),
+    ];
+    store
+        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
+        .await
+        .unwrap();
+    let found = store
+        .find_signals(IdentifierKind::Kenteken, 1, &[stored(1), stored(99)], NOW)
+        .await
+        .unwrap();
+    let ids: BTreeSet<SignalId> = found.iter().map(|s| s.id).collect();
+    assert_eq!(ids, BTreeSet::from([batch[0].id, batch[3].id]));
+    let v2 = store
+        .find_signals(IdentifierKind::Kenteken, 2, &[stored(1), stored(2)], NOW)
+        .await
+        .unwrap();
+    assert_eq!(v2, vec![StoredSignal::from(batch[1].clone())]);
+    let none = store
+        .find_signals(IdentifierKind::Iban, 1, &[stored(1)], NOW)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    // More pseudonyms than fit one SQLite IN list.
+    let many: Vec<[u8; 32]> = (0..1200).map(stored).collect();
+    let found = store
+        .find_signals(IdentifierKind::Kenteken, 1, &many, NOW)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+}
+
+async fn usage_counters_add_up(store: Arc<dyn Store>) {
+    let delta = |identifiers, no_hits| UsageDelta {
+        org: "politie-mn".into(),
+        purpose: "ondermijning".into(),
+        day: "2025-06-02".into(),
+        identifiers,
+        no_hits,
+    };
+    let decision = |n| AuditEntry {
+        actor_org: Some("politie-mn".into()),
+        purpose: Some("ondermijning".into()),
+        case_reference: Some("MN-2025-001".into()),
+        decision: Some("allow".into()),
+        ..AuditEntry::new(NOW * 1000 + n, Operation::Consult, "match")
+    };
+    let s0 = store
+        .record_decision(Some(delta(10, 7)), &decision(0))
+        .await
+        .unwrap();
+    let s1 = store
+        .record_decision(Some(delta(5, 5)), &decision(1))
+        .await
+        .unwrap();
+    let s2 = store.record_decision(None, &decision(2)).await.unwrap();
+    assert_eq!((s0, s1, s2), (0, 1, 2));
+    assert_eq!(
+        store
+            .usage("politie-mn", "ondermijning", "2025-06-02")
+            .await
+            .unwrap(),
+        Usage {
+            identifiers: 15,
+            queries: 2,
+            no_hits: 12
+        }
+    );
+    assert_eq!(
+        store
+            .usage("politie-mn", "ondermijning", "2025-06-03")
+            .await
+            .unwrap(),
+        Usage::default()
+    );
+    assert_eq!(
+        store
+            .usage("riec", "ondermijning", "2025-06-02")
+            .await
+            .unwrap(),
+        Usage::default()
+    );
+    let entries = all_entries(&*store).await;
+    assert_eq!(
+        entries.into_iter().map(|(_, e)| e).collect::<Vec<_>>(),
+        vec![decision(0), decision(1), decision(2)]
+    );
+}
+
+async fn audit_sequence_is_gapless_under_concurrent_appenders(store: Arc<dyn Store>) {
+    const TASKS: usize = 8;
+    const ROUNDS: usize = 50;
+    let mut handles = Vec::new();
+    for task in 0..TASKS {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let mut seqs = Vec::new();
+            for round in 0..ROUNDS {
+                let n = task * 1000 + round;
+                match round % 3 {
+                    // Single appends, pairs, and decisions with usage all share the counter.
+                    0 => seqs.extend(
+                        store
+                            .append_audit(&[entry("auth.refused", n)])
+                            .await
+                            .unwrap(),
+                    ),
+                    1 => {
+                        let pair = [entry("audit.read", n), entry("audit.read", n + 500)];
+                        let got = store.append_audit(&pair).await.unwrap();
+                        assert_eq!(got[1], got[0] + 1, "a batch gets consecutive numbers");
+                        seqs.extend(got);
+                    }
+                    _ => {
+                        let usage = UsageDelta {
+                            org: format!("org-{task}"),
+                            purpose: "p".into(),
+                            day: "2025-06-02".into(),
+                            identifiers: 1,
+                            no_hits: 1,
+                        };
+                        seqs.push(
+                            store
+                                .record_decision(Some(usage), &entry("match", n))
+                                .await
+                                .unwrap(),
+                        );
+                    }
+                }
+            }
+            seqs
+        }));
+    }
+    let mut all = Vec::new();
+    for handle in handles {
+        all.extend(handle.await.unwrap());
+    }
+    let len = store.audit_len().await.unwrap();
+    assert_eq!(len as usize, all.len());
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (0..len).collect::<Vec<_>>(),
+        "every number once, none missing"
+    );
+    let entries = store.audit_entries(0, len).await.unwrap();
+    let seqs: Vec<u64> = entries.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (0..len).collect::<Vec<_>>());
+    assert!(store.audit_entries(len, len + 10).await.unwrap().is_empty());
+}
+
+async fn audit_entries_round_trip_byte_for_byte(store: Arc<dyn Store>) {
+    let rich = AuditEntry {
+        actor_org: Some("politie-mn".into()),
+        actor_user: Some("agent-17".into()),
+        purpose: Some("ondermijning".into()),
+        legal_basis: Some("wpg-art-20".into()),
+        case_reference: Some("MN-2025-001".into()),
+        decision: Some("allow".into()),
+        reasons: vec!["purpose.active".into(), "scope.ok".into()],
+        policy_hash: Some("sha256:00ff".into()),
+        pseudonyms: vec![hex::encode(stored(1))],
+        source_orgs: vec!["kvo-oost".into()],
+        recipients: vec!["politie-mn".into()],
+        detail: serde_json::json!({ "level": "hit", "ünïcode": "é\"\\\n", "n": [1, 2.5, null] }),
+        ..AuditEntry::new(NOW * 1000, Operation::Disclose, "match")
+    };
+    let entries = [entry("auth.refused", 0), rich.clone()];
+    assert_eq!(store.append_audit(&entries).await.unwrap(), vec![0, 1]);
+    assert_eq!(store.append_audit(&[]).await.unwrap(), Vec::<u64>::new());
+    let leaves = store.audit_leaves(0, 2).await.unwrap();
+    assert_eq!(leaves[1], (1, rich.canonical_json()));
+    let read = store.audit_entries(1, 2).await.unwrap();
+    assert_eq!(read, vec![(1, rich)]);
+}
+
+async fn for_each_live_signal_streams_every_live_signal(store: Arc<dyn Store>) {
+    // Larger than one SQLite statement (2978 rows) and with several kinds and expiries.
+    let batch: Vec<NewSignal> = (0..7000u32)
+        .map(|n| {
+            let kind = IdentifierKind::ALL[n as usize % IdentifierKind::ALL.len()];
+            let expires = if n % 7 == 0 { NOW - 1 } else { NOW + DAY };
+            signal_with("kvo-oost", kind, 1 + n % 2, n, expires)
+        })
+        .collect();
+    let outcomes = store
+        .insert_signals(&batch, &upload_entry("kvo-oost", &batch[..3]))
+        .await
+        .unwrap();
+    assert!(outcomes.iter().all(|o| *o == InsertOutcome::Inserted));
+    let expected_live = batch.iter().filter(|s| s.expires_at > NOW).count() as u64;
+
+    let mut seen: Vec<IndexRecord> = Vec::new();
+    let count = store
+        .for_each_live_signal(NOW, &mut |r| seen.push(r))
+        .await
+        .unwrap();
+    assert_eq!(count, expected_live);
+    assert_eq!(seen.len() as u64, expected_live);
+    let ids: BTreeSet<SignalId> = seen.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len() as u64, expected_live);
+
+    let s = &batch[8];
+    let record = seen.iter().find(|r| r.id == s.id).expect("streamed");
+    assert_eq!(
+        record,
+        &IndexRecord {
+            id: s.id,
+            kind: s.kind,
+            key_version: s.key_version,
+            stored: s.stored,
+            org: s.org.clone(),
+            code: s.code.clone(),
+            expires_at: s.expires_at,
+            purposes: s.purposes.clone(),
+        }
+    );
+    assert_eq!(
+        store.audit_len().await.unwrap(),
+        1,
+        "one entry for the whole batch"
+    );
+}
+
+async fn concurrent_overlapping_uploads_store_each_signal_once(store: Arc<dyn Store>) {
+    // Four partners' uploads overlap in pairs and run at once; sorting by id inside each batch
+    // keeps PostgreSQL from deadlocking, and every signal ends up stored exactly once.
+    let mut handles = Vec::new();
+    for task in 0..4u32 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let range = (task / 2) * 1000..(task / 2) * 1000 + 1500;
+            let batch: Vec<NewSignal> = range
+                .rev()
+                .map(|n| signal("kvo-oost", n, NOW + DAY))
+                .collect();
+            store
+                .insert_signals(&batch, &upload_entry("kvo-oost", &batch[..1]))
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|o| *o == InsertOutcome::Inserted)
+                .count()
+        }));
+    }
+    let mut inserted = 0;
+    for handle in handles {
+        inserted += handle.await.unwrap();
+    }
+    assert_eq!(inserted, 2500);
+    assert_eq!(count_live(&*store, NOW).await, 2500);
+    assert_eq!(store.audit_len().await.unwrap(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend-specific
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_file_persists_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    {
+        let store = store::connect(&url).await.unwrap();
+        let s = [signal("kvo-oost", 1, NOW + DAY)];
+        store
+            .insert_signals(&s, &upload_entry("kvo-oost", &s))
+            .await
+            .unwrap();
+    }
+    let store = store::connect(&url).await.unwrap();
+    store.ping().await.unwrap();
+    assert_eq!(count_live(&*store, NOW).await, 1);
+    assert_eq!(store.audit_len().await.unwrap(), 1);
+    store.migrate().await.expect("migrations are idempotent");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_works() {
+    let store = store::connect("sqlite::memory:").await.unwrap();
+    let s = [signal("kvo-oost", 1, NOW + DAY)];
+    store
+        .insert_signals(&s, &upload_entry("kvo-oost", &s))
+        .await
+        .unwrap();
+    assert_eq!(count_live(&*store, NOW).await, 1);
+}
+
+#[tokio::test]
+async fn unknown_url_scheme_is_a_config_error() {
+    let err = store::connect("mysql://localhost/k").await.err().unwrap();
+    assert!(matches!(err, StoreError::Config(_)), "{err}");
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable() {
+    // Nothing listens on port 1: the error must map to 503, not to a crash or a 500.
+    let options = PgConnectOptions::from_str("postgres://postgres@127.0.0.1:1/none").unwrap();
+    let err = PostgresStore::connect_with(
+        PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(2)),
+        options,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+}

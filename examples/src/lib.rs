@@ -1,0 +1,1 @@
+//! Runnable partner scenarios; see the README in this folder.

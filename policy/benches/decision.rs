@@ -1,0 +1,51 @@
+//! Decision latency with the default bundle and registry, for a realistic police match
+//! (Wpg art. 19, scoped token, categories with justification).
+//!
+//! `cargo bench -p kruispunt-policy --bench decision` prints p50/p99 over 20 000 timed calls
+//! (after warm-up), then runs the criterion measurement. Target: p50 ≤ 25 µs.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kruispunt_policy::{PolicyEngine, PolicyInput};
+
+fn police_input() -> PolicyInput {
+    serde_json::from_str(include_str!("../schema/examples/input-police-match.json"))
+        .expect("example input parses")
+}
+
+fn percentiles(engine: &PolicyEngine, input: &PolicyInput) {
+    for _ in 0..2_000 {
+        black_box(engine.decide(input).unwrap());
+    }
+    let n = 20_000;
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let d = engine.decide(black_box(input)).unwrap();
+        samples.push(t.elapsed().as_nanos() as u64);
+        assert!(d.allow);
+    }
+    samples.sort_unstable();
+    let pct = |p: f64| samples[((n as f64 * p) as usize).min(n - 1)] as f64 / 1000.0;
+    println!(
+        "policy decide (police match, default bundle+registry): p50 = {:.1} µs, p90 = {:.1} µs, p99 = {:.1} µs, max = {:.1} µs ({n} calls)",
+        pct(0.50),
+        pct(0.90),
+        pct(0.99),
+        samples[n - 1] as f64 / 1000.0
+    );
+}
+
+fn bench(c: &mut Criterion) {
+    let engine = PolicyEngine::default_embedded().expect("default engine");
+    let input = police_input();
+    percentiles(&engine, &input);
+    c.bench_function("decide/police_match", |b| {
+        b.iter(|| engine.decide(black_box(&input)).unwrap())
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,589 @@
+# Kruispunt — purpose limitation (doelbinding) as code.
+#
+# Entry point: data.kruispunt.decision
+#
+# The broker turns every request into one `input` document (see docs/POLICY.md and
+# policy/schema/policy-input.schema.json) and evaluates this package ONCE per request.
+# The registry (partners, purposes, coalitions, partnership decisions, taxonomy, districts)
+# is loaded as `data.registry`.
+#
+# Design: every rule below adds a stable reason code to the set `deny`. A request is allowed
+# only when `deny` is empty. Missing data never allows anything: the broker refuses to act
+# when `decision` is undefined (fail closed).
+#
+# Rule numbers refer to DESIGN.md "Policy: purpose limitation as code".
+package kruispunt
+
+import rego.v1
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary
+# ---------------------------------------------------------------------------------------------
+
+# Disclosure levels, ordered: none < hit < categories < details.
+levels := {"none": 0, "hit": 1, "categories": 2, "details": 3}
+
+actions := {"match", "upload", "withdraw", "audit_read", "coalition_add"}
+
+# Actions that are done under a registered purpose.
+purpose_actions := {"match", "upload", "withdraw"}
+
+# Identifier kinds that point directly at a natural person (rule 2: person-level warnings).
+person_kinds := {"persoon", "bsn", "telefoon", "iban"}
+
+# Sectors whose signals are police-, OM- or RIEC-derived (rule 2: never to private partners).
+restricted_sectors := {"politie", "om", "riec"}
+
+# Legal bases of the Police Data Act (rule 4).
+wpg_art_19 := "wpg-art-19"
+
+wpg_art_20 := "wpg-art-20"
+
+# A necessity justification must be a sentence, not a tick-box (rule 5).
+min_justification_chars := 20
+
+seconds_per_day := 86400
+
+# ---------------------------------------------------------------------------------------------
+# Facts derived from input and registry
+# ---------------------------------------------------------------------------------------------
+
+reg := data.registry
+
+requester := reg.partners[input.requester.org]
+
+purpose := reg.purposes[input.purpose]
+
+guard := reg.guard
+
+# Unknown requesters are treated as private: the safe side.
+default requester_public := false
+
+requester_public := requester.public
+
+is_police if requester.sector == "politie"
+
+is_match if input.action == "match"
+
+is_upload if input.action == "upload"
+
+needs_purpose if input.action in purpose_actions
+
+has_text(x) if {
+	is_string(x)
+	trim_space(x) != ""
+}
+
+scope := input.token_scope if is_object(input.token_scope)
+
+requested_level := levels[input.requested_level]
+
+ceiling_level := levels[purpose.disclosure_ceiling]
+
+is_party if purpose.controller == input.requester.org
+
+is_party if {
+	some c in reg.coalitions
+	input.requester.org in c.members
+	input.purpose in c.purposes
+}
+
+role_ok if {
+	some r in input.requester.roles
+	r in purpose.roles
+}
+
+has_ap_permit if has_text(purpose.ap_permit)
+
+has_justification if {
+	is_string(input.justification)
+	count(trim_space(input.justification)) >= min_justification_chars
+}
+
+# Signals observed before this moment are past retention (rule 6).
+retention_cutoff := input.now - (purpose.retention_days * seconds_per_day)
+
+# ---------------------------------------------------------------------------------------------
+# Generic checks
+# ---------------------------------------------------------------------------------------------
+
+deny contains "action_unknown" if not input.action in actions
+
+deny contains "requester_unknown" if not reg.partners[input.requester.org]
+
+# The authenticated organisation's registered sector and status are authoritative.
+deny contains "requester_mismatch" if requester.sector != input.requester.sector
+
+deny contains "requester_mismatch" if requester.public != input.requester.public
+
+deny contains "coalition_unknown" if {
+	has_text(input.coalition)
+	not reg.coalitions[input.coalition]
+}
+
+deny contains "not_a_coalition_member" if {
+	c := reg.coalitions[input.coalition]
+	not input.requester.org in c.members
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 1 — purpose registered and active; requester is a party; role allowed.
+# AVG art. 5(1)(b) (purpose limitation), Wpg art. 7.
+# ---------------------------------------------------------------------------------------------
+
+deny contains "purpose_unknown" if {
+	needs_purpose
+	not reg.purposes[input.purpose]
+}
+
+deny contains "purpose_inactive" if {
+	input.action in {"match", "upload"}
+	purpose.active == false
+}
+
+deny contains "purpose_expired" if {
+	input.action in {"match", "upload"}
+	is_number(purpose.valid_until)
+	input.now >= purpose.valid_until
+}
+
+deny contains "not_a_party" if {
+	needs_purpose
+	purpose
+	not is_party
+}
+
+deny contains "role_not_allowed" if {
+	input.action in {"match", "upload"}
+	purpose
+	not role_ok
+}
+
+deny contains "coalition_purpose_mismatch" if {
+	needs_purpose
+	c := reg.coalitions[input.coalition]
+	not input.purpose in c.purposes
+}
+
+deny contains "sector_not_allowed" if {
+	is_match
+	purpose
+	requester
+	not requester.sector in purpose.requester_sectors
+}
+
+deny contains "recipient_not_allowed" if {
+	is_match
+	purpose
+	requested_level > 0
+	requester
+	not requester.sector in purpose.recipients
+}
+
+deny contains "source_sector_not_allowed" if {
+	is_upload
+	purpose
+	requester
+	not requester.sector in purpose.source_sectors
+}
+
+deny contains "identifier_kinds_missing" if {
+	input.action in {"match", "upload"}
+	count(input.identifier_kinds) == 0
+}
+
+# AVG art. 5(1)(c) data minimisation: only the kinds the purpose names.
+deny contains "kind_not_allowed" if {
+	input.action in {"match", "upload"}
+	purpose
+	some k in input.identifier_kinds
+	not k in purpose.identifier_kinds
+}
+
+deny contains "unknown_signal_code" if {
+	is_upload
+	purpose
+	some code in object.get(input, "signal_codes", [])
+	not signal_code_allowed(code)
+}
+
+signal_code_allowed(code) if {
+	some theme in purpose.themes
+	reg.taxonomy[theme].codes[code]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 2 — private partners supply signals but never receive police-, RIEC- or Bibob-derived
+# data; no private-to-private person-level warnings without an AP permit.
+# AVG art. 6(4), art. 10 with UAVG art. 33 (AP permit); Wet Bibob art. 28; Wpg art. 19/20.
+# ---------------------------------------------------------------------------------------------
+
+deny contains "private_recipient_police_data" if {
+	is_match
+	not requester_public
+	"politie" in purpose.derived_from
+}
+
+deny contains "private_recipient_police_data" if {
+	is_match
+	not requester_public
+	some s in scope.sectors
+	s in restricted_sectors
+}
+
+deny contains "private_recipient_riec_data" if {
+	is_match
+	not requester_public
+	"riec" in purpose.derived_from
+}
+
+deny contains "private_recipient_bibob_data" if {
+	is_match
+	not requester_public
+	"bibob" in purpose.derived_from
+}
+
+deny contains "private_person_warning_without_permit" if {
+	is_match
+	not requester_public
+	some k in input.identifier_kinds
+	k in person_kinds
+	purpose
+	not has_ap_permit
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 3 — BSN is refused from, and never disclosed to, private partners.
+# Wet algemene bepalingen BSN art. 10; UAVG art. 46.
+# ---------------------------------------------------------------------------------------------
+
+deny contains "bsn_private_partner" if {
+	input.action in {"match", "upload"}
+	"bsn" in input.identifier_kinds
+	not requester_public
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 4 — police queries: case reference and legal basis; art. 19 needs the competent
+# authority's consent, art. 20 a partnership decision; the token's scope bounds apply.
+# Wpg arts. 19, 20; scope bounds: Wpg art. 7 and AVG art. 5(1)(b).
+# ---------------------------------------------------------------------------------------------
+
+police_match if {
+	is_match
+	is_police
+}
+
+deny contains "case_reference_missing" if {
+	police_match
+	not has_text(input.case_reference)
+}
+
+deny contains "legal_basis_missing" if {
+	police_match
+	not has_text(input.legal_basis)
+}
+
+deny contains "legal_basis_mismatch" if {
+	is_match
+	has_text(input.legal_basis)
+	input.legal_basis != purpose.legal_basis
+}
+
+deny contains "consent_missing" if {
+	police_match
+	purpose.legal_basis == wpg_art_19
+	not has_text(input.consent_id)
+}
+
+deny contains "partnership_decision_missing" if {
+	police_match
+	purpose.legal_basis == wpg_art_20
+	not has_text(input.consent_id)
+}
+
+deny contains "partnership_decision_unknown" if {
+	police_match
+	purpose.legal_basis == wpg_art_20
+	has_text(input.consent_id)
+	not reg.partnership_decisions[input.consent_id]
+}
+
+partnership_decision := reg.partnership_decisions[input.consent_id] if {
+	police_match
+	purpose.legal_basis == wpg_art_20
+}
+
+# The decision must name this purpose, this partnership, these data and this recipient.
+deny contains "partnership_decision_mismatch" if partnership_decision.purpose != input.purpose
+
+deny contains "partnership_decision_mismatch" if {
+	has_text(input.coalition)
+	partnership_decision.partnership != input.coalition
+}
+
+deny contains "partnership_decision_mismatch" if {
+	d := partnership_decision
+	some k in input.identifier_kinds
+	not k in d.data
+}
+
+deny contains "partnership_decision_mismatch" if {
+	d := partnership_decision
+	not requester.sector in d.recipients
+}
+
+deny contains "partnership_decision_expired" if input.now >= partnership_decision.valid_until
+
+deny contains "scope_missing" if {
+	police_match
+	not scope
+}
+
+deny contains "scope_purpose_mismatch" if scope.purpose != input.purpose
+
+deny contains "scope_case_mismatch" if {
+	has_text(scope.case_reference)
+	scope.case_reference != object.get(input, "case_reference", null)
+}
+
+deny contains "scope_legal_basis_mismatch" if {
+	has_text(scope.legal_basis)
+	scope.legal_basis != object.get(input, "legal_basis", null)
+}
+
+deny contains "scope_consent_mismatch" if {
+	has_text(scope.consent_id)
+	scope.consent_id != object.get(input, "consent_id", null)
+}
+
+deny contains "scope_exceeded_kinds" if {
+	s := scope
+	some k in input.identifier_kinds
+	not k in s.kinds
+}
+
+deny contains "scope_exceeded_identifiers" if input.identifier_count > scope.max_identifiers
+
+deny contains "scope_expired" if input.now >= scope.not_after
+
+# ---------------------------------------------------------------------------------------------
+# Rule 5 — tiered disclosure: hit/no-hit first; categories or details only with a recorded
+# necessity justification for the case. AVG art. 5(1)(c); Wpg art. 7 (necessity).
+# ---------------------------------------------------------------------------------------------
+
+deny contains "level_above_ceiling" if {
+	is_match
+	requested_level > ceiling_level
+}
+
+deny contains "justification_required" if {
+	is_match
+	requested_level > levels.hit
+	not has_justification
+}
+
+deny contains "case_reference_missing" if {
+	is_match
+	requested_level > levels.hit
+	not has_text(input.case_reference)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 6 — signals past their retention are never matched (obligation `signals_not_before`)
+# and never accepted. AVG art. 5(1)(e); Wpg art. 14 (retention).
+# ---------------------------------------------------------------------------------------------
+
+deny contains "signal_expired" if {
+	is_upload
+	is_number(input.oldest_signal_at)
+	input.oldest_signal_at < retention_cutoff
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 7 — enumeration guard: a daily identifier budget per requester and purpose; sweeping
+# patterns are refused and flagged. AVG art. 5(1)(c), art. 32 (security).
+# ---------------------------------------------------------------------------------------------
+
+deny contains "request_too_large" if {
+	is_match
+	input.identifier_count > purpose.max_identifiers_per_request
+}
+
+deny contains "budget_exceeded" if {
+	is_match
+	input.usage.identifiers_today + input.identifier_count > purpose.daily_identifier_budget
+}
+
+deny contains "rate_limited" if {
+	is_match
+	input.usage.requests_last_minute >= guard.max_requests_per_minute
+}
+
+# Many queries that almost never hit: someone is trying identifiers to see what sticks.
+deny contains "sweep_suspected" if {
+	is_match
+	input.usage.queries_today >= guard.sweep_min_queries
+	no_hit_percent := (input.usage.no_hits_today * 100) / input.usage.queries_today
+	no_hit_percent >= guard.sweep_no_hit_percent
+}
+
+# ---------------------------------------------------------------------------------------------
+# Audit trail and coalition membership (Wpg art. 32 logging; RIEC convenant)
+# ---------------------------------------------------------------------------------------------
+
+deny contains "role_not_allowed" if {
+	input.action == "audit_read"
+	not "privacy-officer" in input.requester.roles
+}
+
+deny contains "audit_other_org" if {
+	input.action == "audit_read"
+	has_text(input.target_org)
+	input.target_org != input.requester.org
+}
+
+deny contains "not_own_data" if {
+	input.action == "withdraw"
+	has_text(input.target_org)
+	input.target_org != input.requester.org
+}
+
+deny contains "coalition_missing" if {
+	input.action == "coalition_add"
+	not has_text(input.coalition)
+}
+
+deny contains "role_not_allowed" if {
+	input.action == "coalition_add"
+	not "coalitiebeheerder" in input.requester.roles
+}
+
+deny contains "target_missing" if {
+	input.action == "coalition_add"
+	not has_text(input.target_org)
+}
+
+deny contains "target_unknown" if {
+	input.action == "coalition_add"
+	has_text(input.target_org)
+	not reg.partners[input.target_org]
+}
+
+# The registry is the signed agreement: only listed members may be added to the MLS group.
+deny contains "target_not_in_coalition" if {
+	input.action == "coalition_add"
+	c := reg.coalitions[input.coalition]
+	reg.partners[input.target_org]
+	not input.target_org in c.members
+}
+
+# ---------------------------------------------------------------------------------------------
+# Flags: refusals a privacy officer should look at, not just log.
+# ---------------------------------------------------------------------------------------------
+
+flag_codes := {"sweep_suspected", "budget_exceeded", "rate_limited", "scope_exceeded_identifiers"}
+
+flags contains code if {
+	some code in deny
+	code in flag_codes
+}
+
+# ---------------------------------------------------------------------------------------------
+# Obligations the broker enforces in code
+# ---------------------------------------------------------------------------------------------
+
+# Sectors whose signals may be revealed to this requester.
+revealable_sectors contains s if {
+	is_match
+	some s in purpose.source_sectors
+	sector_revealable(s)
+	in_scope_sector(s)
+}
+
+sector_revealable(_) if requester_public
+
+sector_revealable(s) if {
+	not requester_public
+	not s in restricted_sectors
+}
+
+in_scope_sector(_) if not scope
+
+in_scope_sector(s) if s in scope.sectors
+
+identifier_limits contains purpose.max_identifiers_per_request
+
+identifier_limits contains purpose.daily_identifier_budget - input.usage.identifiers_today
+
+identifier_limits contains scope.max_identifiers
+
+default embargo_until := null
+
+embargo_until := input.now + (purpose.embargo_days * seconds_per_day) if {
+	is_match
+	purpose.embargo_days > 0
+}
+
+granted_obligations := {
+	"disclosure_level": input.requested_level,
+	"revealable_sectors": sort([s | some s in revealable_sectors]),
+	"max_identifiers": min(identifier_limits),
+	"min_sources": purpose.min_sources,
+	"embargo_until": embargo_until,
+	"retention_days": purpose.retention_days,
+	"signals_not_before": retention_cutoff,
+	"justification_required": requested_level > levels.hit,
+} if is_match
+
+granted_obligations := {
+	"disclosure_level": "none",
+	"revealable_sectors": [],
+	"max_identifiers": 0,
+	"min_sources": purpose.min_sources,
+	"embargo_until": null,
+	"retention_days": purpose.retention_days,
+	"signals_not_before": retention_cutoff,
+	"justification_required": false,
+} if input.action in {"upload", "withdraw"}
+
+granted_obligations := {
+	"disclosure_level": "none",
+	"revealable_sectors": [],
+	"max_identifiers": 0,
+	"min_sources": 0,
+	"embargo_until": null,
+	"retention_days": 0,
+	"signals_not_before": null,
+	"justification_required": false,
+} if input.action in {"audit_read", "coalition_add"}
+
+refused_obligations := {
+	"disclosure_level": "none",
+	"revealable_sectors": [],
+	"max_identifiers": 0,
+	"min_sources": 0,
+	"embargo_until": null,
+	"retention_days": 0,
+	"signals_not_before": null,
+	"justification_required": false,
+}
+
+# ---------------------------------------------------------------------------------------------
+# The decision
+# ---------------------------------------------------------------------------------------------
+
+default allow := false
+
+allow if count(deny) == 0
+
+obligations := granted_obligations if allow
+
+obligations := refused_obligations if not allow
+
+decision := {
+	"allow": allow,
+	"reasons": sort([code | some code in deny]),
+	"flags": sort([code | some code in flags]),
+	"obligations": obligations,
+}

@@ -1,0 +1,362 @@
+# Tests of data.kruispunt.decision: for each of the seven rules, inputs that must be allowed
+# and inputs that must be refused. Fixtures: fixtures_test.rego.
+package kruispunt_test
+
+import rego.v1
+
+import data.kruispunt
+
+# ---------------------------------------------------------------------------------------------
+# Rule 1 — purpose registered and active; requester a party; role allowed
+# ---------------------------------------------------------------------------------------------
+
+test_kvo_match_allowed if allowed(kvo_match)
+
+test_kvo_upload_allowed if allowed(kvo_upload)
+
+test_beeld_aggregate_allowed if allowed(beeld_query)
+
+test_purpose_unknown_denied if denied(patch(kvo_match, {"purpose": "schuren-kijken"}), "purpose_unknown")
+
+test_purpose_inactive_denied if denied(patch(kvo_match, {"purpose": "dormant"}), "purpose_inactive")
+
+test_purpose_expired_denied if denied(patch(kvo_match, {"purpose": "lapsed"}), "purpose_expired")
+
+test_not_a_party_denied if {
+	inp := patch(drop(kvo_match, ["coalition"]), {"requester": {"org": "kvo-b"}})
+	denied(inp, "not_a_party")
+}
+
+test_role_not_allowed_denied if {
+	inp := json.patch(kvo_match, [{"op": "replace", "path": "/requester/roles", "value": ["kantine"]}])
+	denied(inp, "role_not_allowed")
+}
+
+test_requester_unknown_denied if denied(patch(kvo_match, {"requester": {"org": "kvo-onbekend"}}), "requester_unknown")
+
+test_requester_mismatch_denied if denied(patch(kvo_match, {"requester": {"public": true}}), "requester_mismatch")
+
+test_coalition_unknown_denied if denied(patch(kvo_match, {"coalition": "nergens"}), "coalition_unknown")
+
+test_not_a_coalition_member_denied if denied(patch(kvo_match, {"coalition": "casus"}), "not_a_coalition_member")
+
+test_coalition_purpose_mismatch_denied if {
+	inp := patch(police19, {"coalition": "casus"})
+	denied(inp, "coalition_purpose_mismatch")
+}
+
+test_sector_not_allowed_denied if {
+	inp := patch(bibob_match, {"requester": {"org": "riec", "sector": "riec"}})
+	denied(inp, "sector_not_allowed")
+}
+
+test_recipient_not_allowed_denied if {
+	inp := patch(police20, {"requester": {"org": "om", "sector": "om"}})
+	denied(inp, "recipient_not_allowed")
+}
+
+test_kind_not_allowed_denied if denied(patch(kvo_match, {"identifier_kinds": ["iban"]}), "kind_not_allowed")
+
+test_identifier_kinds_missing_denied if denied(patch(kvo_match, {"identifier_kinds": []}), "identifier_kinds_missing")
+
+test_unknown_signal_code_denied if denied(patch(kvo_upload, {"signal_codes": ["cash-car-purchase"]}), "unknown_signal_code")
+
+test_source_sector_not_allowed_denied if {
+	inp := json.patch(kvo_upload, [
+		{"op": "replace", "path": "/requester", "value": {"org": "riec", "sector": "riec", "public": true, "roles": ["analist"], "user": "a"}},
+	])
+	denied(inp, "source_sector_not_allowed")
+}
+
+test_unknown_action_denied if denied(patch(kvo_match, {"action": "delete"}), "action_unknown")
+
+# ---------------------------------------------------------------------------------------------
+# Rule 2 — private partners never receive police-, RIEC- or Bibob-derived data; no
+# private-to-private person-level warnings without an AP permit
+# ---------------------------------------------------------------------------------------------
+
+test_private_recipient_police_data_denied if {
+	inp := patch(kvo_match, {"purpose": "wpg19", "identifier_kinds": ["kenteken"]})
+	denied(inp, "private_recipient_police_data")
+}
+
+test_private_scope_on_police_sectors_denied if {
+	scope := {
+		"purpose": "kvo", "kinds": ["adres"], "sectors": ["kvo", "politie"],
+		"max_identifiers": 5, "not_after": now + 60,
+	}
+	denied(patch(kvo_match, {"token_scope": scope}), "private_recipient_police_data")
+}
+
+test_private_recipient_riec_data_denied if {
+	inp := patch(kvo_match, {"purpose": "wpg20", "coalition": "casus", "identifier_kinds": ["kvk"]})
+	denied(inp, "private_recipient_riec_data")
+}
+
+test_private_recipient_bibob_data_denied if {
+	inp := patch(bibob_match, {"requester": {"org": "horeca-a", "sector": "horeca", "public": false}})
+	denied(inp, "private_recipient_bibob_data")
+}
+
+test_public_recipient_bibob_allowed if allowed(bibob_match)
+
+test_private_person_warning_without_permit_denied if {
+	inp := patch(kvo_match, {"identifier_kinds": ["telefoon"]})
+	denied(inp, "private_person_warning_without_permit")
+}
+
+test_private_person_warning_with_permit_allowed if allowed(auto_match)
+
+test_private_object_level_match_allowed if allowed(patch(kvo_match, {"identifier_kinds": ["kenteken"]}))
+
+test_private_revealable_sectors_exclude_restricted if {
+	reg := json.patch(registry, [{"op": "replace", "path": "/purposes/kvo/source_sectors", "value": ["kvo", "gemeente", "riec", "politie"]}])
+	d := kruispunt.decision with input as kvo_match with data.registry as reg
+	d.allow
+	d.obligations.revealable_sectors == ["gemeente", "kvo"]
+}
+
+test_public_revealable_sectors_limited_by_scope if {
+	d := decide(police19)
+	d.obligations.revealable_sectors == ["autobranche", "kvo"]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 3 — BSN never from or to private partners
+# ---------------------------------------------------------------------------------------------
+
+test_bsn_upload_from_private_denied if {
+	inp := patch(kvo_upload, {
+		"requester": {"org": "auto-a", "sector": "autobranche", "roles": ["compliance"]},
+		"purpose": "auto", "coalition": "auto-mn", "identifier_kinds": ["bsn"], "signal_codes": ["cash-car-purchase"],
+	})
+	denied(inp, "bsn_private_partner")
+}
+
+test_bsn_match_by_private_denied if denied(patch(auto_match, {"identifier_kinds": ["bsn"]}), "bsn_private_partner")
+
+test_bsn_match_by_police_allowed if {
+	inp := json.patch(police19, [
+		{"op": "replace", "path": "/identifier_kinds", "value": ["bsn"]},
+		{"op": "replace", "path": "/token_scope/kinds", "value": ["bsn"]},
+	])
+	allowed(inp)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 4 — police: case reference, legal basis, art. 19 consent / art. 20 decision, scope
+# ---------------------------------------------------------------------------------------------
+
+test_police19_allowed if allowed(police19)
+
+test_police20_allowed if allowed(police20)
+
+test_police_case_reference_missing_denied if denied(drop(police19, ["case_reference"]), "case_reference_missing")
+
+test_police_empty_case_reference_denied if denied(patch(police19, {"case_reference": "  "}), "case_reference_missing")
+
+test_police_legal_basis_missing_denied if denied(drop(police19, ["legal_basis"]), "legal_basis_missing")
+
+test_police_legal_basis_mismatch_denied if denied(patch(police19, {"legal_basis": "wpg-art-20"}), "legal_basis_mismatch")
+
+test_police19_consent_missing_denied if denied(drop(police19, ["consent_id"]), "consent_missing")
+
+test_police20_decision_missing_denied if denied(drop(police20, ["consent_id"]), "partnership_decision_missing")
+
+test_police20_decision_unknown_denied if {
+	inp := json.patch(police20, [
+		{"op": "replace", "path": "/consent_id", "value": "pd-verzonnen"},
+		{"op": "replace", "path": "/token_scope/consent_id", "value": "pd-verzonnen"},
+	])
+	denied(inp, "partnership_decision_unknown")
+}
+
+test_police20_decision_expired_denied if {
+	inp := json.patch(police20, [
+		{"op": "replace", "path": "/consent_id", "value": "pd-old"},
+		{"op": "replace", "path": "/token_scope/consent_id", "value": "pd-old"},
+	])
+	denied(inp, "partnership_decision_expired")
+}
+
+test_police20_decision_other_partnership_denied if {
+	denied(patch(police20, {"coalition": "kvo-oost"}), "partnership_decision_mismatch")
+}
+
+test_police20_decision_recipient_denied if {
+	reg := json.patch(registry, [{"op": "replace", "path": "/partnership_decisions/pd-1/recipients", "value": ["riec"]}])
+	d := kruispunt.decision with input as police20 with data.registry as reg
+	not d.allow
+	"partnership_decision_mismatch" in d.reasons
+}
+
+test_police_scope_missing_denied if denied(drop(police19, ["token_scope"]), "scope_missing")
+
+test_scope_purpose_mismatch_denied if denied(patch(police19, {"token_scope": {"purpose": "wpg20"}}), "scope_purpose_mismatch")
+
+test_scope_case_mismatch_denied if denied(patch(police19, {"token_scope": {"case_reference": "PL0900-2025-9999"}}), "scope_case_mismatch")
+
+test_scope_legal_basis_mismatch_denied if {
+	denied(patch(police19, {"token_scope": {"legal_basis": "wpg-art-20"}}), "scope_legal_basis_mismatch")
+}
+
+test_scope_consent_mismatch_denied if denied(patch(police19, {"token_scope": {"consent_id": "OvJ-ANDERS"}}), "scope_consent_mismatch")
+
+test_scope_exceeded_kinds_denied if denied(patch(police19, {"identifier_kinds": ["adres"]}), "scope_exceeded_kinds")
+
+test_scope_exceeded_identifiers_denied if {
+	d := decide(patch(police19, {"identifier_count": 11}))
+	not d.allow
+	"scope_exceeded_identifiers" in d.reasons
+	"scope_exceeded_identifiers" in d.flags
+}
+
+test_scope_expired_denied if denied(patch(police19, {"now": now + 3600}), "scope_expired")
+
+test_police_embargo_obligation if {
+	d := decide(police19)
+	d.obligations.embargo_until == now + (30 * 86400)
+}
+
+test_non_police_no_embargo if decide(kvo_match).obligations.embargo_until == null
+
+# ---------------------------------------------------------------------------------------------
+# Rule 5 — tiered disclosure with a recorded justification above hit
+# ---------------------------------------------------------------------------------------------
+
+test_hit_without_justification_allowed if {
+	inp := patch(drop(police19, ["justification"]), {"requested_level": "hit"})
+	d := decide(inp)
+	d.allow
+	d.obligations.disclosure_level == "hit"
+	d.obligations.justification_required == false
+}
+
+test_details_with_justification_allowed if {
+	d := decide(police19)
+	d.allow
+	d.obligations.disclosure_level == "details"
+	d.obligations.justification_required == true
+}
+
+test_details_without_justification_denied if denied(drop(police19, ["justification"]), "justification_required")
+
+test_tickbox_justification_denied if denied(patch(police19, {"justification": "nodig"}), "justification_required")
+
+test_categories_without_case_denied if {
+	inp := patch(kvo_match, {"requested_level": "categories", "justification": justification})
+	denied(inp, "case_reference_missing")
+}
+
+test_categories_with_case_allowed if {
+	inp := patch(kvo_match, {"requested_level": "categories", "justification": justification, "case_reference": "KVO-2025-3"})
+	allowed(inp)
+}
+
+test_level_above_ceiling_denied if {
+	inp := patch(kvo_match, {"requested_level": "details", "justification": justification, "case_reference": "KVO-2025-3"})
+	denied(inp, "level_above_ceiling")
+}
+
+test_aggregate_purpose_refuses_hits if denied(patch(beeld_query, {"requested_level": "hit"}), "level_above_ceiling")
+
+# ---------------------------------------------------------------------------------------------
+# Rule 6 — retention: expired signals never match, are never accepted
+# ---------------------------------------------------------------------------------------------
+
+test_upload_expired_signal_denied if denied(patch(kvo_upload, {"oldest_signal_at": now - (366 * 86400)}), "signal_expired")
+
+test_upload_signal_just_within_retention_allowed if allowed(patch(kvo_upload, {"oldest_signal_at": now - (365 * 86400)}))
+
+test_match_obligation_signals_not_before if {
+	d := decide(kvo_match)
+	d.obligations.signals_not_before == now - (365 * 86400)
+	d.obligations.retention_days == 365
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rule 7 — enumeration guard: daily budget; sweeps refused and flagged
+# ---------------------------------------------------------------------------------------------
+
+test_budget_exactly_spent_allowed if allowed(patch(kvo_match, {"usage": {"identifiers_today": 499}}))
+
+test_budget_exceeded_denied_and_flagged if {
+	d := decide(patch(kvo_match, {"usage": {"identifiers_today": 500}}))
+	not d.allow
+	"budget_exceeded" in d.reasons
+	"budget_exceeded" in d.flags
+}
+
+test_request_too_large_denied if denied(patch(kvo_match, {"identifier_count": 101}), "request_too_large")
+
+test_rate_limited_denied if denied(patch(kvo_match, {"usage": {"requests_last_minute": 60}}), "rate_limited")
+
+test_sweep_suspected_denied_and_flagged if {
+	d := decide(patch(kvo_match, {"usage": {"queries_today": 80, "no_hits_today": 79}}))
+	not d.allow
+	"sweep_suspected" in d.reasons
+	"sweep_suspected" in d.flags
+}
+
+test_many_queries_with_hits_allowed if allowed(patch(kvo_match, {"usage": {"queries_today": 80, "no_hits_today": 40}}))
+
+test_max_identifiers_is_tightest_limit if {
+	d := decide(patch(police19, {"usage": {"identifiers_today": 195}}))
+	d.allow
+	d.obligations.max_identifiers == 5
+}
+
+# ---------------------------------------------------------------------------------------------
+# Audit trail, withdrawal, coalition membership
+# ---------------------------------------------------------------------------------------------
+
+test_audit_read_own_allowed if allowed(audit_read)
+
+test_audit_read_other_org_denied if denied(patch(audit_read, {"target_org": "auto-a"}), "audit_other_org")
+
+test_audit_read_without_role_denied if {
+	denied(json.patch(audit_read, [{"op": "replace", "path": "/requester/roles", "value": ["signaleerder"]}]), "role_not_allowed")
+}
+
+test_withdraw_own_allowed if allowed(withdraw)
+
+test_withdraw_others_denied if denied(patch(withdraw, {"target_org": "kvo-b"}), "not_own_data")
+
+test_coalition_add_listed_member_allowed if allowed(coalition_add)
+
+test_coalition_add_unlisted_org_denied if denied(patch(coalition_add, {"target_org": "kvo-b"}), "target_not_in_coalition")
+
+test_coalition_add_unknown_org_denied if denied(patch(coalition_add, {"target_org": "bv-schimmig"}), "target_unknown")
+
+test_coalition_add_by_outsider_denied if {
+	inp := patch(coalition_add, {"requester": {"org": "auto-a", "sector": "autobranche", "public": false}})
+	denied(inp, "not_a_coalition_member")
+}
+
+test_coalition_add_without_target_denied if denied(drop(coalition_add, ["target_org"]), "target_missing")
+
+test_coalition_add_without_coalition_denied if denied(drop(coalition_add, ["coalition"]), "coalition_missing")
+
+# ---------------------------------------------------------------------------------------------
+# Shape of refusals
+# ---------------------------------------------------------------------------------------------
+
+test_refusal_obligations_are_most_restrictive if {
+	d := decide(drop(police19, ["case_reference"]))
+	not d.allow
+	d.obligations.disclosure_level == "none"
+	d.obligations.revealable_sectors == []
+	d.obligations.max_identifiers == 0
+}
+
+test_allowed_decision_has_no_reasons if {
+	d := decide(police19)
+	d.reasons == []
+	d.flags == []
+}
+
+test_all_reasons_reported if {
+	d := decide(drop(police19, ["case_reference", "legal_basis"]))
+	"case_reference_missing" in d.reasons
+	"legal_basis_missing" in d.reasons
+}

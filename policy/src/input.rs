@@ -1,0 +1,246 @@
+//! The policy input: one typed document per request.
+//!
+//! The broker builds it from the authenticated token, the request and the usage counters, and
+//! the policy sees nothing else. Unknown fields are refused so that a typo in a caller (or an
+//! attempt to smuggle in a field the policy might one day read) fails loudly.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What the requester wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Ask whether identifiers appear in other partners' signals.
+    Match,
+    /// Supply signals.
+    Upload,
+    /// Withdraw one's own signals.
+    Withdraw,
+    /// Read the audit trail (privacy officers).
+    AuditRead,
+    /// Add an organisation to a coalition's MLS group.
+    CoalitionAdd,
+}
+
+impl Action {
+    /// The wire name (`match`, `upload`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Match => "match",
+            Action::Upload => "upload",
+            Action::Withdraw => "withdraw",
+            Action::AuditRead => "audit_read",
+            Action::CoalitionAdd => "coalition_add",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Disclosure levels, ordered: `none` < `hit` < `categories` < `details`.
+///
+/// `none`: aggregates only; `hit`: whether there is a match; `categories`: which signal codes
+/// and sectors; `details`: the supplying organisations and dates.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DisclosureLevel {
+    /// Aggregates only.
+    #[default]
+    None,
+    /// Hit / no-hit.
+    Hit,
+    /// Signal categories and sectors.
+    Categories,
+    /// Full details.
+    Details,
+}
+
+impl DisclosureLevel {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisclosureLevel::None => "none",
+            DisclosureLevel::Hit => "hit",
+            DisclosureLevel::Categories => "categories",
+            DisclosureLevel::Details => "details",
+        }
+    }
+}
+
+impl fmt::Display for DisclosureLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is asking, as authenticated by the broker (the policy trusts the registry over these
+/// claims and refuses a mismatch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requester {
+    /// Partner id.
+    pub org: String,
+    /// Partner sector.
+    pub sector: String,
+    /// Public body or private party.
+    pub public: bool,
+    /// Roles from the token.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// User within the organisation (pseudonymous id or e-mail), for the audit trail.
+    pub user: String,
+}
+
+/// The bounds a police token carries (DESIGN.md: a token bound to a purpose, a case, a legal
+/// basis, identifier kinds, partner sectors, a maximum number of identifiers and a validity
+/// window).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenScope {
+    /// Purpose the token was issued for.
+    pub purpose: String,
+    /// Case reference the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_reference: Option<String>,
+    /// Legal basis the token was issued under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// Consent / partnership decision id the token was issued under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<String>,
+    /// Identifier kinds the token allows.
+    pub kinds: Vec<String>,
+    /// Partner sectors whose signals may be revealed.
+    pub sectors: Vec<String>,
+    /// Maximum identifiers per request under this token.
+    pub max_identifiers: u64,
+    /// Unix seconds after which the token is no longer valid.
+    pub not_after: i64,
+}
+
+/// Usage counters per requester and purpose, kept by the broker (rule 7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    /// Identifiers queried today (before this request).
+    pub identifiers_today: u64,
+    /// Match requests in the last 60 seconds (before this request).
+    pub requests_last_minute: u64,
+    /// Queries today that found nothing.
+    pub no_hits_today: u64,
+    /// Queries today.
+    pub queries_today: u64,
+}
+
+/// The complete policy input. See `policy/schema/policy-input.schema.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    /// What is requested.
+    pub action: Action,
+    /// Who asks.
+    pub requester: Requester,
+    /// Purpose id (empty for `audit_read`/`coalition_add` where no purpose applies).
+    #[serde(default)]
+    pub purpose: String,
+    /// Coalition the request is made in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coalition: Option<String>,
+    /// Legal basis claimed (e.g. `wpg-art-19`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// Case reference (zaaknummer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_reference: Option<String>,
+    /// Wpg art. 19 consent id of the competent authority, or the Wpg art. 20 partnership
+    /// decision id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<String>,
+    /// Necessity justification for disclosure above `hit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// Identifier kinds in the request.
+    #[serde(default)]
+    pub identifier_kinds: Vec<String>,
+    /// Number of identifiers in the request.
+    #[serde(default)]
+    pub identifier_count: u64,
+    /// Requested disclosure level.
+    #[serde(default)]
+    pub requested_level: DisclosureLevel,
+    /// Bounds from the token, if it is scoped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_scope: Option<TokenScope>,
+    /// Usage so far.
+    #[serde(default)]
+    pub usage: Usage,
+    /// Organisation acted upon (`coalition_add`: the invitee; `audit_read`/`withdraw`: whose
+    /// entries or signals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_org: Option<String>,
+    /// Uploads: signal codes in the batch (checked against the taxonomy).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signal_codes: Vec<String>,
+    /// Uploads: Unix seconds of the oldest observation in the batch (rule 6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_signal_at: Option<i64>,
+    /// Current time, Unix seconds (given, not read from a clock, so decisions replay).
+    pub now: i64,
+}
+
+impl PolicyInput {
+    /// A minimal input for `action` by `requester` under `purpose`, with everything else
+    /// empty; handy for building requests and tests.
+    pub fn new(action: Action, requester: Requester, purpose: impl Into<String>, now: i64) -> Self {
+        PolicyInput {
+            action,
+            requester,
+            purpose: purpose.into(),
+            coalition: None,
+            legal_basis: None,
+            case_reference: None,
+            consent_id: None,
+            justification: None,
+            identifier_kinds: Vec::new(),
+            identifier_count: 0,
+            requested_level: DisclosureLevel::None,
+            token_scope: None,
+            usage: Usage::default(),
+            target_org: None,
+            signal_codes: Vec::new(),
+            oldest_signal_at: None,
+            now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let json = r#"{"action":"match","requester":{"org":"a","sector":"kvo","public":false,"roles":[],"user":"u"},"purpose":"p","now":1,"admin":true}"#;
+        let err = serde_json::from_str::<PolicyInput>(json).unwrap_err();
+        assert!(err.to_string().contains("admin"), "{err}");
+    }
+
+    #[test]
+    fn levels_are_ordered() {
+        assert!(DisclosureLevel::None < DisclosureLevel::Hit);
+        assert!(DisclosureLevel::Hit < DisclosureLevel::Categories);
+        assert!(DisclosureLevel::Categories < DisclosureLevel::Details);
+        assert_eq!(
+            serde_json::to_string(&Action::CoalitionAdd).unwrap(),
+            "\"coalition_add\""
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! RSIN and BSN: 9 digits that pass the 11-proef.
+//!
+//! The 11-proef: with digits d1..d9, `9·d1 + 8·d2 + … + 2·d8 − 1·d9` must be divisible by 11.
+//! Registers print these numbers with dots or spaces (`1234.56.782`), and older systems store
+//! them as integers, dropping the leading zero, so an 8-digit input is left-padded with exactly
+//! one `0` (the 11-proef still has to pass afterwards; it is not a silent fix because a number of
+//! 8 digits has no other reading). All-zero passes the arithmetic but is a placeholder, and is
+//! refused.
+
+use super::kvk::digits_into;
+use super::{IdentifierError, IdentifierKind};
+
+const WEIGHTS: [i32; 9] = [9, 8, 7, 6, 5, 4, 3, 2, -1];
+const SEPARATORS: &[u8] = b" .-\t";
+
+/// The weighted sum of the 11-proef for 9 ASCII digits.
+pub(crate) fn weighted_sum(digits: &[u8]) -> i32 {
+    digits
+        .iter()
+        .zip(WEIGHTS)
+        .map(|(d, w)| i32::from(d - b'0') * w)
+        .sum()
+}
+
+pub(crate) fn normalise_into(
+    kind: IdentifierKind,
+    raw: &str,
+    out: &mut String,
+) -> Result<(), IdentifierError> {
+    let what = if kind == IdentifierKind::Bsn {
+        "a BSN"
+    } else {
+        "an RSIN"
+    };
+    let digit_count = raw.bytes().filter(u8::is_ascii_digit).count();
+    if digit_count == 8 {
+        out.clear();
+        out.push('0');
+        let mut rest = String::with_capacity(8);
+        digits_into(kind, raw, 8, SEPARATORS, what, &mut rest)?;
+        out.push_str(&rest);
+    } else {
+        digits_into(kind, raw, 9, SEPARATORS, what, out).map_err(|mut e| {
+            if e.rule == "length" {
+                e.message = format!(
+                    "expected 9 digits (or 8, which get one leading zero), got {digit_count}"
+                );
+            }
+            e
+        })?;
+    }
+    let sum = weighted_sum(out.as_bytes());
+    if sum.rem_euclid(11) != 0 {
+        let digits = std::mem::take(out);
+        return Err(IdentifierError::new(
+            kind,
+            "elfproef",
+            raw,
+            format!(
+                "{digits} fails the 11-proef: 9·d1+8·d2+…+2·d8−1·d9 = {sum}, which is not divisible by 11 (a typing error?)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A legal entity's RSIN; canonical form: 9 digits passing the 11-proef.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Rsin(String);
+
+impl Rsin {
+    /// Accepts spaces, dots and dashes between digits; 8 digits get one leading zero.
+    pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
+        let mut s = String::with_capacity(9);
+        normalise_into(IdentifierKind::Rsin, raw, &mut s)?;
+        Ok(Self(s))
+    }
+
+    /// The canonical form: 9 digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A citizen service number (BSN); canonical form: 9 digits passing the 11-proef.
+///
+/// Only public partners may supply or receive BSNs (the policy enforces that); this type only
+/// says the number is well-formed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Bsn(String);
+
+impl Bsn {
+    /// Accepts spaces, dots and dashes between digits; 8 digits get one leading zero.
+    pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
+        let mut s = String::with_capacity(9);
+        normalise_into(IdentifierKind::Bsn, raw, &mut s)?;
+        Ok(Self(s))
+    }
+
+    /// The canonical form: 9 digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_numbers_in_the_ways_people_write_them() {
+        // 111222333: 9+8+7+12+10+8+9+6-3 = 66 = 6·11.
+        for raw in ["111222333", "111.222.333", "111 22 2333", "1112-22-333"] {
+            assert_eq!(Bsn::parse(raw).unwrap().as_str(), "111222333", "{raw}");
+        }
+        // 123456782: 9+16+21+24+25+24+21+16-2 = 154 = 14·11.
+        assert_eq!(Bsn::parse("1234.56.782").unwrap().as_str(), "123456782");
+        assert_eq!(Rsin::parse("123456782").unwrap().as_str(), "123456782");
+    }
+
+    #[test]
+    fn eight_digits_get_one_leading_zero() {
+        // 012345672: 0+8+14+18+20+20+18+14-2 = 110 = 10·11.
+        assert_eq!(Rsin::parse("12345672").unwrap().as_str(), "012345672");
+        assert_eq!(Rsin::parse("1234.5672").unwrap().as_str(), "012345672");
+        assert_eq!(Bsn::parse("012345672").unwrap().as_str(), "012345672");
+    }
+
+    #[test]
+    fn invalid_numbers_name_the_rule() {
+        let e = Bsn::parse("123456789").unwrap_err();
+        assert_eq!((e.kind, e.rule), (IdentifierKind::Bsn, "elfproef"));
+        assert!(e.message.contains("= 147"), "{e}");
+        let e = Rsin::parse("1234567").unwrap_err();
+        assert_eq!((e.kind, e.rule), (IdentifierKind::Rsin, "length"));
+        assert!(e.message.contains("got 7"), "{e}");
+        assert_eq!(Bsn::parse("1234567890").unwrap_err().rule, "length");
+        assert_eq!(Bsn::parse("000000000").unwrap_err().rule, "zero");
+        assert_eq!(Bsn::parse("00000000").unwrap_err().rule, "zero");
+        assert_eq!(Bsn::parse("12345678a").unwrap_err().rule, "character");
+        assert_eq!(Bsn::parse("").unwrap_err().rule, "empty");
+        // Last digit −1 weight: a negative sum is handled (000000009 → −9).
+        assert_eq!(Bsn::parse("000000009").unwrap_err().rule, "elfproef");
+    }
+}

@@ -1,0 +1,292 @@
+//! IBANs (ISO 13616).
+//!
+//! Canonical form: uppercase, no spaces. Validation: a country in the SWIFT IBAN registry, that
+//! country's registered length, two check digits, an alphanumeric BBAN, and the mod-97 check
+//! (move the first four characters to the end, letters A=10…Z=35, the number mod 97 must be 1).
+//! For NL the BBAN structure is checked too (4-letter bank code, 10-digit account number),
+//! because most values partners hold are Dutch and a structural error there is worth a specific
+//! message. Territories that use another country's code (e.g. French overseas departments use
+//! `FR`, Åland uses `FI`) need no entry of their own.
+
+use super::{IdentifierError, IdentifierKind};
+
+const KIND: IdentifierKind = IdentifierKind::Iban;
+
+/// IBAN lengths per country code, from the SWIFT IBAN registry (sorted for binary search).
+pub const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BI", 27),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DJ", 27),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FK", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HN", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("LY", 25),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MN", 20),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NI", 28),
+    ("NL", 18),
+    ("NO", 15),
+    ("OM", 23),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("RU", 33),
+    ("SA", 24),
+    ("SC", 31),
+    ("SD", 18),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("SO", 23),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+    ("YE", 30),
+];
+
+/// The longest registered IBAN; bounds the work before the country is known.
+const MAX_LEN: usize = 34;
+
+/// The registered IBAN length for a country code, if the country issues IBANs.
+pub fn registered_length(country: &str) -> Option<usize> {
+    IBAN_LENGTHS
+        .binary_search_by(|(c, _)| (*c).cmp(country))
+        .ok()
+        .map(|i| IBAN_LENGTHS[i].1)
+}
+
+/// The ISO 13616 remainder: rearranged IBAN, letters as 10..35, mod 97.
+fn mod97(iban: &[u8]) -> u32 {
+    let (head, tail) = iban.split_at(4);
+    tail.iter().chain(head).fold(0u32, |acc, &b| match b {
+        b'0'..=b'9' => (acc * 10 + u32::from(b - b'0')) % 97,
+        _ => (acc * 100 + u32::from(b - b'A' + 10)) % 97,
+    })
+}
+
+pub(crate) fn normalise_into(raw: &str, out: &mut String) -> Result<(), IdentifierError> {
+    out.clear();
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() {
+            if out.len() == MAX_LEN + 1 {
+                continue; // Long enough to be refused; do not grow further.
+            }
+            out.push(c.to_ascii_uppercase());
+        } else if !(c == ' ' || c == '\t') {
+            out.clear();
+            return Err(IdentifierError::new(
+                KIND,
+                "character",
+                raw,
+                format!(
+                    "{c:?} is not allowed; an IBAN has letters A-Z and digits, optionally with spaces"
+                ),
+            ));
+        }
+    }
+    let fail = |out: &mut String, rule, message: String| {
+        out.clear();
+        Err(IdentifierError::new(KIND, rule, raw, message))
+    };
+    let b = out.as_bytes();
+    if b.is_empty() {
+        return fail(
+            out,
+            "empty",
+            "expected an IBAN such as NL91 ABNA 0417 1643 00".into(),
+        );
+    }
+    if b.len() < 4
+        || !b[..2].iter().all(u8::is_ascii_alphabetic)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+    {
+        return fail(
+            out,
+            "format",
+            "an IBAN starts with a 2-letter country code and 2 check digits, e.g. NL91".into(),
+        );
+    }
+    let Some(expected) = registered_length(&out[..2]) else {
+        let country = out[..2].to_owned();
+        return fail(
+            out,
+            "country",
+            format!("{country} is not a country in the IBAN registry"),
+        );
+    };
+    if b.len() != expected {
+        let (country, got) = (
+            out[..2].to_owned(),
+            if b.len() > MAX_LEN {
+                format!("more than {MAX_LEN}")
+            } else {
+                b.len().to_string()
+            },
+        );
+        return fail(
+            out,
+            "length",
+            format!("an IBAN from {country} has {expected} characters, got {got}"),
+        );
+    }
+    if &out[..2] == "NL"
+        && !(b[4..8].iter().all(u8::is_ascii_alphabetic) && b[8..].iter().all(u8::is_ascii_digit))
+    {
+        return fail(
+            out,
+            "nl-format",
+            "a Dutch IBAN is NL, 2 check digits, a 4-letter bank code and a 10-digit account number".into(),
+        );
+    }
+    if mod97(b) != 1 {
+        let value = out.clone();
+        return fail(
+            out,
+            "mod97",
+            format!("{value} fails the ISO 13616 mod-97 check (a typing error?)"),
+        );
+    }
+    Ok(())
+}
+
+/// A valid IBAN; canonical form: uppercase without spaces, e.g. `NL91ABNA0417164300`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Iban(String);
+
+impl Iban {
+    /// Accepts spaces and lowercase: `nl91 abna 0417 1643 00`.
+    pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
+        let mut s = String::with_capacity(MAX_LEN);
+        normalise_into(raw, &mut s)?;
+        Ok(Self(s))
+    }
+
+    /// The canonical form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The two-letter country code.
+    pub fn country(&self) -> &str {
+        &self.0[..2]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_sorted_and_plausible() {
+        assert!(IBAN_LENGTHS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(IBAN_LENGTHS.iter().all(|(_, n)| (15..=MAX_LEN).contains(n)));
+    }
+
+    #[test]
+    fn accepts_spaces_and_lowercase() {
+        for raw in [
+            "NL91ABNA0417164300",
+            "NL91 ABNA 0417 1643 00",
+            "nl91abna0417164300",
+            " nl91 ABNA 0417164300 ",
+        ] {
+            assert_eq!(
+                Iban::parse(raw).unwrap().as_str(),
+                "NL91ABNA0417164300",
+                "{raw}"
+            );
+        }
+        for (raw, canon) in [
+            ("DE89 3704 0044 0532 0130 00", "DE89370400440532013000"),
+            ("GB29 NWBK 6016 1331 9268 19", "GB29NWBK60161331926819"),
+            ("BE68 5390 0754 7034", "BE68539007547034"),
+            (
+                "FR14 2004 1010 0505 0001 3M02 606",
+                "FR1420041010050500013M02606",
+            ),
+            ("NO93 8601 1117 947", "NO9386011117947"),
+        ] {
+            let iban = Iban::parse(raw).unwrap();
+            assert_eq!(iban.as_str(), canon);
+            assert_eq!(iban.country(), &canon[..2]);
+        }
+    }
+
+    #[test]
+    fn refuses_invalid_ibans_with_the_rule() {
+        let rule = |raw: &str| Iban::parse(raw).unwrap_err().rule;
+        assert_eq!(rule("NL91ABNA0417164301"), "mod97");
+        assert_eq!(rule("NL19ABNA0417164300"), "mod97", "swapped check digits");
+        assert_eq!(rule("NL91ABNA041716430"), "length");
+        assert_eq!(rule("NL91ABNA04171643000000000000000000000000"), "length");
+        assert_eq!(rule("NL91AB1A0417164300"), "nl-format");
+        assert_eq!(rule("XX91ABNA0417164300"), "country");
+        assert_eq!(rule("9191ABNA0417164300"), "format");
+        assert_eq!(rule("NLAB"), "format");
+        assert_eq!(rule("NL91-ABNA-0417-1643-00"), "character");
+        assert_eq!(rule(""), "empty");
+        let e = Iban::parse("DE89 3704 0044 0532 0130").unwrap_err();
+        assert!(e.message.contains("DE has 22 characters, got 20"), "{e}");
+    }
+}

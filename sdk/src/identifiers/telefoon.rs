@@ -1,0 +1,216 @@
+//! Telephone numbers in E.164: `+` followed by 8–15 digits, the first not 0.
+//!
+//! People write `06-12345678`, `+31 (0)6 1234 5678`, `0031 6 12345678`, `(030) 123 45 67`.
+//! Rules, in order:
+//! 1. spaces, dashes, dots, slashes and parentheses are removed; the Dutch habit `(0)` after a
+//!    country code (`+31 (0)6…`) marks the trunk prefix that is *not* dialled, so it is removed
+//!    as a whole, before the other parentheses;
+//! 2. a leading `00` becomes `+`;
+//! 3. a leading single `0` (a Dutch national number) becomes `+31`;
+//! 4. anything else must already start with `+`;
+//! 5. Dutch numbers (`+31`) have exactly 9 digits after `31`, the first not 0; other numbers
+//!    8–15 digits in total (country code included).
+//!
+//! A number without any prefix (`612345678`, `31612345678`) is refused: whether it is national
+//! or international cannot be told, and guessing would link the wrong people.
+
+use super::{IdentifierError, IdentifierKind};
+
+const KIND: IdentifierKind = IdentifierKind::Telefoon;
+
+fn is_separator(b: u8) -> bool {
+    matches!(b, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'\t')
+}
+
+fn err(rule: &'static str, raw: &str, message: impl Into<String>) -> IdentifierError {
+    IdentifierError::new(KIND, rule, raw, message)
+}
+
+pub(crate) fn normalise_into(raw: &str, out: &mut String) -> Result<(), IdentifierError> {
+    out.clear();
+    let b = raw.trim().as_bytes();
+    let mut i = 0;
+    // Collect the digits into `out` and remember whether a '+' came first.
+    let mut digits = 0usize;
+    let mut plus = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'('
+            && b.get(i + 1) == Some(&b'0')
+            && b.get(i + 2) == Some(&b')')
+            && (plus || out.starts_with("00"))
+            && digits > 0
+        {
+            i += 3; // "(0)" after a country code: the trunk prefix nobody dials from abroad.
+            continue;
+        }
+        match c {
+            b'+' if digits == 0 && !plus => {
+                plus = true;
+            }
+            b'0'..=b'9' => {
+                digits += 1;
+                out.push(c as char);
+            }
+            _ if is_separator(c) => {}
+            _ => {
+                out.clear();
+                let ch = raw
+                    .chars()
+                    .find(|&ch| {
+                        !(ch.is_ascii_digit()
+                            || ch == '+'
+                            || (ch.is_ascii() && is_separator(ch as u8)))
+                    })
+                    .unwrap_or('+');
+                return Err(err(
+                    "character",
+                    raw,
+                    format!(
+                        "{ch:?} is not allowed; a telephone number has digits, a leading + and optionally spaces, dashes, dots or parentheses"
+                    ),
+                ));
+            }
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        out.clear();
+        return Err(err(
+            if raw.trim().is_empty() {
+                "empty"
+            } else {
+                "length"
+            },
+            raw,
+            "expected a telephone number such as +31 6 12345678 or 06-12345678",
+        ));
+    }
+    // `out` now holds the digits only; build the E.164 form in place.
+    if plus {
+        out.insert(0, '+');
+    } else if out.starts_with("00") {
+        out.replace_range(..2, "+");
+    } else if out.starts_with('0') {
+        out.replace_range(..1, "+31");
+    } else {
+        out.clear();
+        return Err(err(
+            "prefix",
+            raw,
+            "start with + or 00 and the country code, or 0 for a Dutch number; without it the country is unknown",
+        ));
+    }
+    let total = out.len() - 1;
+    if out.as_bytes()[1] == b'0' {
+        out.clear();
+        return Err(err(
+            "country-code",
+            raw,
+            "a country code never starts with 0",
+        ));
+    }
+    if let Some(national) = out.strip_prefix("+31") {
+        let n = national.len();
+        if national.starts_with('0') {
+            out.clear();
+            return Err(err(
+                "trunk-zero",
+                raw,
+                "after +31 the national 0 is dropped: write +31 6…, +31 (0)6… or 06…, not +31 06…",
+            ));
+        }
+        if n != 9 {
+            out.clear();
+            return Err(err(
+                "length",
+                raw,
+                format!("a Dutch number has 9 digits after +31 (10 with the leading 0), got {n}"),
+            ));
+        }
+    } else if !(8..=15).contains(&total) {
+        out.clear();
+        return Err(err(
+            "length",
+            raw,
+            format!("an E.164 number has 8 to 15 digits including the country code, got {total}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A telephone number; canonical form: E.164, e.g. `+31612345678`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Telefoon(String);
+
+impl Telefoon {
+    /// Accepts national Dutch numbers, `00` and `+` prefixes, and common separators.
+    pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
+        let mut s = String::with_capacity(16);
+        normalise_into(raw, &mut s)?;
+        Ok(Self(s))
+    }
+
+    /// The canonical form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(raw: &str) -> Result<String, IdentifierError> {
+        Telefoon::parse(raw).map(|t| t.as_str().to_owned())
+    }
+
+    #[test]
+    fn ways_people_write_numbers() {
+        for raw in [
+            "06-12345678",
+            "06 12 34 56 78",
+            "0612345678",
+            "+31612345678",
+            "+31 6 1234 5678",
+            "+31 (0)6 1234 5678",
+            "+31(0)612345678",
+            "0031 6 12345678",
+            "0031 (0)6 12345678",
+            "(06) 123.456.78",
+        ] {
+            assert_eq!(canon(raw).unwrap(), "+31612345678", "{raw}");
+        }
+        assert_eq!(canon("(030) 123 45 67").unwrap(), "+31301234567");
+        assert_eq!(canon("+32 2 123 45 67").unwrap(), "+3221234567");
+        assert_eq!(canon("0049 30 1234567").unwrap(), "+49301234567");
+        assert_eq!(canon("+1 (202) 555-0123").unwrap(), "+12025550123");
+        assert_eq!(canon("+44 20 7946 0958").unwrap(), "+442079460958");
+    }
+
+    #[test]
+    fn invalid_numbers_name_the_rule() {
+        let rule = |raw: &str| canon(raw).unwrap_err().rule;
+        assert_eq!(rule("612345678"), "prefix");
+        assert_eq!(rule("31612345678"), "prefix");
+        assert_eq!(rule("061234567"), "length");
+        assert_eq!(rule("06123456789"), "length");
+        assert_eq!(rule("+31 06 12345678"), "trunk-zero");
+        assert_eq!(rule("+0 123 456 789"), "country-code");
+        assert_eq!(rule("000 123 456 789"), "country-code");
+        assert_eq!(rule("+49 1234"), "length");
+        assert_eq!(rule("+49 1234 5678 9012 345"), "length");
+        assert_eq!(rule("+31 6 1234 5678 ext 12"), "character");
+        assert_eq!(rule("06+12345678"), "character");
+        assert_eq!(rule("tel: 0612345678"), "character");
+        assert_eq!(rule(""), "empty");
+        assert_eq!(rule("--"), "length");
+        assert_eq!(
+            canon("(0)612345678").unwrap(),
+            "+31612345678",
+            "(0) without a country code is a plain 0"
+        );
+        let e = canon("0612345").unwrap_err();
+        assert!(e.message.contains("got 6"), "{e}");
+    }
+}

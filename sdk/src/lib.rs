@@ -1,0 +1,9 @@
+//! What Kruispunt partners link: normalisation of Dutch identifiers, the public pseudonym
+//! construction, and (later) the wire types and HTTP client.
+#![forbid(unsafe_code)]
+
+pub mod identifiers;
+pub mod pseudonym;
+
+pub use identifiers::{IdentifierError, IdentifierKind};
+pub use pseudonym::{CoalitionKey, Pseudonym, Pseudonymiser};

@@ -1,10 +1,59 @@
 //! The axum router, shared by `serve` and the in-process tests.
 
+use std::time::Duration;
+
 use axum::Router;
-use axum::routing::get;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
 
+use crate::problem::Problem;
 use crate::routes;
+use crate::state::AppState;
 
-pub fn router() -> Router {
-    Router::new().route("/healthz", get(routes::health::healthz))
+/// Largest JSON body (a full batch of 10 000 signals is about 3 MB).
+pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Requests that take longer are cut off with 503 (streamed bulk uploads excepted).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/v1/signals", post(routes::signals::upload))
+        .route("/v1/signals/{id}", delete(routes::signals::withdraw))
+        .route("/v1/matches", post(routes::matches::create))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ));
+    let bulk = Router::new()
+        .route("/v1/signals/bulk", post(routes::signals::bulk))
+        .layer(DefaultBodyLimit::disable());
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::ready::readyz))
+        .route("/v1/openapi.json", get(routes::openapi::openapi))
+        .merge(api)
+        .merge(bulk)
+        .fallback(|| async { Problem::not_found("no such endpoint; see /v1/openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+                "this endpoint does not take that method",
+            )
+        })
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
+            use axum::response::IntoResponse;
+            tracing::error!("a handler panicked");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the broker hit an internal error; nothing was disclosed",
+            )
+            .into_response()
+        }))
+        .with_state(state)
 }

@@ -22,6 +22,43 @@ pub struct Config {
     pub deployment: String,
     pub listen: SocketAddr,
     pub tls: TlsConfig,
+    /// `sqlite://FILE` (relative to the data directory) or `postgres://…`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Registry TOML; the embedded Midden-Nederland registry when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<PathBuf>,
+    /// Directory of `*.rego` files; the embedded bundle when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_bundle: Option<PathBuf>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Where this configuration was loaded from (keys live beside it).
+    #[serde(skip)]
+    pub data_dir: PathBuf,
+}
+
+/// Per-partner request rate (token bucket) and how often expired signals are purged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub requests_per_second: f64,
+    pub burst: f64,
+    pub purge_interval_secs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            requests_per_second: 5000.0,
+            burst: 10000.0,
+            purge_interval_secs: 60,
+        }
+    }
+}
+
+fn default_database() -> String {
+    "sqlite://kruispunt.db".to_string()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,6 +84,18 @@ impl Config {
         if let Some(ca) = cfg.tls.client_ca.as_mut() {
             *ca = data_dir.join(&*ca);
         }
+        if let Some(r) = cfg.registry.as_mut() {
+            *r = data_dir.join(&*r);
+        }
+        if let Some(b) = cfg.policy_bundle.as_mut() {
+            *b = data_dir.join(&*b);
+        }
+        if let Some(rest) = cfg.database.strip_prefix("sqlite://")
+            && !rest.starts_with('/')
+        {
+            cfg.database = format!("sqlite://{}", data_dir.join(rest).display());
+        }
+        cfg.data_dir = data_dir.to_path_buf();
         Ok(cfg)
     }
 
@@ -56,6 +105,11 @@ impl Config {
         secret_file::create_private_dir(data_dir)?;
         let pki = DevPki::in_dir(data_dir);
         let created_pki = pki.create_if_missing(&[])?;
+        crate::keys::BrokerKeys::load_or_create(data_dir)?;
+        crate::keys::dev_partner_keys::create_if_missing(
+            data_dir,
+            &kruispunt_policy::Registry::embedded(),
+        )?;
         let path = data_dir.join(CONFIG_FILE);
         if path.exists() {
             return Ok(created_pki);
@@ -69,6 +123,11 @@ impl Config {
                 key: "tls/server.key".into(),
                 client_ca: None,
             },
+            database: default_database(),
+            registry: None,
+            policy_bundle: None,
+            limits: Limits::default(),
+            data_dir: data_dir.to_path_buf(),
         };
         let text = format!(
             "# Kruispunt development configuration, written on first start.\n\

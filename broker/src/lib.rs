@@ -5,12 +5,23 @@
 
 pub mod app;
 pub mod audit_entry;
+pub mod audit_trail;
+pub mod auth;
+pub mod authn;
+pub mod civil;
 pub mod cli;
 pub mod cli_policy;
 pub mod config;
 pub mod devpki;
+pub mod ingest;
+pub mod keys;
+pub mod matching;
+pub mod problem;
+pub mod rate_limit;
+pub mod retention;
 pub mod routes;
 pub mod secret_file;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod tls;

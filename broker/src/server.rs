@@ -1,45 +1,113 @@
 //! Running the broker over HTTPS, with a clean stop on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
+use kruispunt_policy::{Bundle, PolicyEngine, Registry};
 
+use crate::auth::Verifier;
 use crate::config::Config;
-use crate::{app, tls};
+use crate::keys::BrokerKeys;
+use crate::matching::MatchIndex;
+use crate::rate_limit::RateLimiter;
+use crate::state::AppState;
+use crate::{app, retention, tls};
 
 /// A broker listening in this process; `shutdown` stops it gracefully.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    pub state: AppState,
     handle: Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    purger: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets in-flight requests finish (up to 10 s), and waits.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.purger.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         Ok(())
     }
 }
 
+/// Opens the database, loads policy, keys and the match index.
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let store = crate::store::connect(&config.database).await?;
+    let registry = match &config.registry {
+        Some(p) => Registry::load(p)?,
+        None => Registry::embedded(),
+    };
+    let bundle = match &config.policy_bundle {
+        Some(p) => Bundle::load_dir(p)?,
+        None => Bundle::embedded(),
+    };
+    let extra_keys = crate::keys::dev_partner_keys::load_registered_keys(&config.data_dir)?;
+    let verifier = Verifier::new(&registry, &extra_keys, &config.deployment, 30)?;
+    let policy = PolicyEngine::new(bundle, registry)?;
+    let keys = BrokerKeys::load_or_create(&config.data_dir)?;
+    let index = MatchIndex::new();
+    let now = crate::civil::now_secs();
+    let mut batch = Vec::with_capacity(4096);
+    store
+        .for_each_live_signal(now, &mut |r| {
+            batch.push(r);
+            if batch.len() == 4096 {
+                index.insert_many(batch.iter());
+                batch.clear();
+            }
+        })
+        .await?;
+    index.insert_many(batch.iter());
+    tracing::info!(
+        signals = index.len(),
+        backend = store.backend(),
+        "match index loaded"
+    );
+    Ok(AppState {
+        store,
+        policy: Arc::new(policy),
+        verifier: Arc::new(verifier),
+        keys: Arc::new(keys),
+        index: Arc::new(index),
+        limiter: Arc::new(RateLimiter::new(
+            config.limits.requests_per_second,
+            config.limits.burst,
+        )),
+        deployment: config.deployment.as_str().into(),
+    })
+}
+
 /// Binds the configured address (port 0 picks a free one) and serves in a background task.
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     tls::install_ring_provider();
+    let state = build_state(config).await?;
     let tls_config =
         RustlsConfig::from_config(tls::server_config(&config.tls.cert, &config.tls.key)?);
     let handle: Handle<SocketAddr> = Handle::new();
     let server = axum_server::bind_rustls(config.listen, tls_config)
         .handle(handle.clone())
-        .serve(app::router().into_make_service());
+        .serve(app::router(state.clone()).into_make_service());
     let task = tokio::spawn(server);
+    let purger = tokio::spawn(retention::run(
+        state.clone(),
+        Duration::from_secs(config.limits.purge_interval_secs.max(1)),
+    ));
     let addr = handle
         .listening()
         .await
         .ok_or_else(|| anyhow::anyhow!("could not listen on {}", config.listen))?;
-    Ok(RunningServer { addr, handle, task })
+    Ok(RunningServer {
+        addr,
+        state,
+        handle,
+        task,
+        purger,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

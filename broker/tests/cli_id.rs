@@ -8,14 +8,20 @@ const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1
 
 #[test]
 fn normalise_prints_the_canonical_form() {
-    let out = Command::new(BIN).args(["id", "normalise", "--type", "kenteken", "gb-001-b"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["id", "normalise", "--type", "kenteken", "gb-001-b"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "GB001B\n");
 }
 
 #[test]
 fn normalise_of_an_invalid_value_exits_2_naming_the_rule() {
-    let out = Command::new(BIN).args(["id", "normalise", "--type", "bsn", "123456789"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["id", "normalise", "--type", "bsn", "123456789"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
@@ -24,7 +30,10 @@ fn normalise_of_an_invalid_value_exits_2_naming_the_rule() {
 
 #[test]
 fn unknown_kind_is_refused() {
-    let out = Command::new(BIN).args(["id", "normalise", "--type", "paspoort", "X"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["id", "normalise", "--type", "paspoort", "X"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("kenteken"));
 }
@@ -38,7 +47,12 @@ fn pseudonymise(input: &str, extra: &[&str]) -> (Option<i32>, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     (out.status.code(), String::from_utf8(out.stdout).unwrap())
 }
@@ -50,12 +64,20 @@ fn pseudonymise_writes_one_line_per_input_line_and_never_stops() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 4, "{out}");
     assert_eq!(lines[0].len(), 64);
-    assert_eq!(lines[0], lines[2], "same plate written differently, same pseudonym");
+    assert_eq!(
+        lines[0], lines[2],
+        "same plate written differently, same pseudonym"
+    );
     assert!(lines[1].starts_with("error: "), "{}", lines[1]);
-    assert!(lines[3].starts_with("error: "), "an empty line is an error line too");
+    assert!(
+        lines[3].starts_with("error: "),
+        "an empty line is an error line too"
+    );
     // The pseudonym agrees with the library.
     let key = kruispunt_sdk::CoalitionKey::from_hex(KEY, 1).unwrap();
-    let p = key.pseudonymiser(kruispunt_sdk::IdentifierKind::Kenteken).pseudonymise_canonical("GB001B");
+    let p = key
+        .pseudonymiser(kruispunt_sdk::IdentifierKind::Kenteken)
+        .pseudonymise_canonical("GB001B");
     assert_eq!(lines[0], p.to_hex());
 }
 

@@ -27,10 +27,15 @@ async fn get(addr: std::net::SocketAddr, ca: &std::path::Path, path: &str) -> St
         .await
         .unwrap();
     let (_, conn) = tls.get_ref();
-    assert_eq!(conn.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+    assert_eq!(
+        conn.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_3)
+    );
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     tls.read_to_string(&mut out).await.unwrap();
     out
@@ -51,7 +56,10 @@ async fn healthz_over_tls13_with_the_development_ca() {
     assert!(resp.contains("\"status\":\"ok\""), "{resp}");
     let addr = running.addr;
     running.shutdown().await.unwrap();
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still listening after shutdown");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "still listening after shutdown"
+    );
 }
 
 #[tokio::test]

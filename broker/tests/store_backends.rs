@@ -267,7 +267,7 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
     store
         .insert_signals(
             std::slice::from_ref(&s),
-            &upload_entry("autobranche", &[s.clone()]),
+            &upload_entry("autobranche", std::slice::from_ref(&s)),
         )
         .await
         .unwrap();

@@ -11,10 +11,7 @@ use crate::error::PolicyError;
 
 /// The default bundle, embedded: `(file name, contents)`.
 pub const DEFAULT_BUNDLE: &[(&str, &str)] = &[
-    (
-        "kruispunt.rego",
-        include_str!("../policies/kruispunt.rego"),
-    ),
+    ("kruispunt.rego", include_str!("../policies/kruispunt.rego")),
     (
         "fixtures_test.rego",
         include_str!("../policies/fixtures_test.rego"),
@@ -178,7 +175,10 @@ mod tests {
             .iter()
             .map(|f| f.name.clone())
             .collect();
-        assert_eq!(names, embedded, "DEFAULT_BUNDLE must list every file in policies/");
+        assert_eq!(
+            names, embedded,
+            "DEFAULT_BUNDLE must list every file in policies/"
+        );
         assert_eq!(on_disk.hash(), Bundle::embedded().hash());
     }
 

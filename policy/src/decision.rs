@@ -12,56 +12,185 @@ use crate::input::DisclosureLevel;
 /// reference for `docs/POLICY.md`; a test checks that the Rego uses no other codes.
 pub const REASON_CODES: &[(&str, &str)] = &[
     ("action_unknown", "The action is not one the policy knows."),
-    ("requester_unknown", "The requesting organisation is not in the registry."),
-    ("requester_mismatch", "Claimed sector or public status differs from the registry."),
-    ("coalition_unknown", "The coalition named is not in the registry."),
-    ("not_a_coalition_member", "The requester is not a member of the coalition named."),
+    (
+        "requester_unknown",
+        "The requesting organisation is not in the registry.",
+    ),
+    (
+        "requester_mismatch",
+        "Claimed sector or public status differs from the registry.",
+    ),
+    (
+        "coalition_unknown",
+        "The coalition named is not in the registry.",
+    ),
+    (
+        "not_a_coalition_member",
+        "The requester is not a member of the coalition named.",
+    ),
     ("purpose_unknown", "The purpose is not registered."),
-    ("purpose_inactive", "The purpose is registered but not active."),
+    (
+        "purpose_inactive",
+        "The purpose is registered but not active.",
+    ),
     ("purpose_expired", "The purpose's validity has ended."),
-    ("not_a_party", "The requester is neither controller nor in a coalition for the purpose."),
-    ("role_not_allowed", "None of the requester's roles may perform this action."),
-    ("coalition_purpose_mismatch", "The coalition does not work under this purpose."),
-    ("sector_not_allowed", "The requester's sector may not ask under this purpose."),
-    ("recipient_not_allowed", "The requester's sector may not receive results of this purpose."),
-    ("source_sector_not_allowed", "The requester's sector may not supply signals for this purpose."),
-    ("identifier_kinds_missing", "No identifier kinds were given."),
-    ("kind_not_allowed", "An identifier kind is not covered by the purpose."),
-    ("unknown_signal_code", "A signal code is not in the purpose's taxonomy themes."),
-    ("private_recipient_police_data", "A private partner would receive police-derived data."),
-    ("private_recipient_riec_data", "A private partner would receive RIEC-derived data."),
-    ("private_recipient_bibob_data", "A private partner would receive Bibob-derived data."),
-    ("private_person_warning_without_permit", "Private-to-private person-level warning without an AP permit."),
+    (
+        "not_a_party",
+        "The requester is neither controller nor in a coalition for the purpose.",
+    ),
+    (
+        "role_not_allowed",
+        "None of the requester's roles may perform this action.",
+    ),
+    (
+        "coalition_purpose_mismatch",
+        "The coalition does not work under this purpose.",
+    ),
+    (
+        "sector_not_allowed",
+        "The requester's sector may not ask under this purpose.",
+    ),
+    (
+        "recipient_not_allowed",
+        "The requester's sector may not receive results of this purpose.",
+    ),
+    (
+        "source_sector_not_allowed",
+        "The requester's sector may not supply signals for this purpose.",
+    ),
+    (
+        "identifier_kinds_missing",
+        "No identifier kinds were given.",
+    ),
+    (
+        "kind_not_allowed",
+        "An identifier kind is not covered by the purpose.",
+    ),
+    (
+        "unknown_signal_code",
+        "A signal code is not in the purpose's taxonomy themes.",
+    ),
+    (
+        "private_recipient_police_data",
+        "A private partner would receive police-derived data.",
+    ),
+    (
+        "private_recipient_riec_data",
+        "A private partner would receive RIEC-derived data.",
+    ),
+    (
+        "private_recipient_bibob_data",
+        "A private partner would receive Bibob-derived data.",
+    ),
+    (
+        "private_person_warning_without_permit",
+        "Private-to-private person-level warning without an AP permit.",
+    ),
     ("bsn_private_partner", "BSN from or to a private partner."),
-    ("case_reference_missing", "A case reference is required (police, or disclosure above hit)."),
-    ("legal_basis_missing", "A police query names no legal basis."),
-    ("legal_basis_mismatch", "The legal basis differs from the purpose's."),
-    ("consent_missing", "Wpg art. 19: no consent id of the competent authority."),
-    ("partnership_decision_missing", "Wpg art. 20: no partnership decision id."),
-    ("partnership_decision_unknown", "Wpg art. 20: the partnership decision is not registered."),
-    ("partnership_decision_mismatch", "Wpg art. 20: the decision does not cover this purpose, partnership, data or recipient."),
-    ("partnership_decision_expired", "Wpg art. 20: the partnership decision has lapsed."),
+    (
+        "case_reference_missing",
+        "A case reference is required (police, or disclosure above hit).",
+    ),
+    (
+        "legal_basis_missing",
+        "A police query names no legal basis.",
+    ),
+    (
+        "legal_basis_mismatch",
+        "The legal basis differs from the purpose's.",
+    ),
+    (
+        "consent_missing",
+        "Wpg art. 19: no consent id of the competent authority.",
+    ),
+    (
+        "partnership_decision_missing",
+        "Wpg art. 20: no partnership decision id.",
+    ),
+    (
+        "partnership_decision_unknown",
+        "Wpg art. 20: the partnership decision is not registered.",
+    ),
+    (
+        "partnership_decision_mismatch",
+        "Wpg art. 20: the decision does not cover this purpose, partnership, data or recipient.",
+    ),
+    (
+        "partnership_decision_expired",
+        "Wpg art. 20: the partnership decision has lapsed.",
+    ),
     ("scope_missing", "A police query without a scoped token."),
-    ("scope_purpose_mismatch", "The token was issued for another purpose."),
-    ("scope_case_mismatch", "The token was issued for another case."),
-    ("scope_legal_basis_mismatch", "The token was issued under another legal basis."),
-    ("scope_consent_mismatch", "The token was issued under another consent or decision."),
-    ("scope_exceeded_kinds", "An identifier kind is outside the token's scope."),
-    ("scope_exceeded_identifiers", "More identifiers than the token allows."),
+    (
+        "scope_purpose_mismatch",
+        "The token was issued for another purpose.",
+    ),
+    (
+        "scope_case_mismatch",
+        "The token was issued for another case.",
+    ),
+    (
+        "scope_legal_basis_mismatch",
+        "The token was issued under another legal basis.",
+    ),
+    (
+        "scope_consent_mismatch",
+        "The token was issued under another consent or decision.",
+    ),
+    (
+        "scope_exceeded_kinds",
+        "An identifier kind is outside the token's scope.",
+    ),
+    (
+        "scope_exceeded_identifiers",
+        "More identifiers than the token allows.",
+    ),
     ("scope_expired", "The token's validity window has passed."),
-    ("level_above_ceiling", "The requested disclosure level exceeds the purpose's ceiling."),
-    ("justification_required", "Disclosure above hit needs a recorded necessity justification."),
-    ("signal_expired", "An uploaded signal is already past the purpose's retention."),
-    ("request_too_large", "More identifiers in one request than the purpose allows."),
-    ("budget_exceeded", "The daily identifier budget for this requester and purpose is spent."),
+    (
+        "level_above_ceiling",
+        "The requested disclosure level exceeds the purpose's ceiling.",
+    ),
+    (
+        "justification_required",
+        "Disclosure above hit needs a recorded necessity justification.",
+    ),
+    (
+        "signal_expired",
+        "An uploaded signal is already past the purpose's retention.",
+    ),
+    (
+        "request_too_large",
+        "More identifiers in one request than the purpose allows.",
+    ),
+    (
+        "budget_exceeded",
+        "The daily identifier budget for this requester and purpose is spent.",
+    ),
     ("rate_limited", "Too many requests in the last minute."),
-    ("sweep_suspected", "Many queries with almost no hits: an enumeration sweep."),
-    ("audit_other_org", "Privacy officers read only their own organisation's audit entries."),
-    ("not_own_data", "Only the supplying organisation may withdraw its signals."),
+    (
+        "sweep_suspected",
+        "Many queries with almost no hits: an enumeration sweep.",
+    ),
+    (
+        "audit_other_org",
+        "Privacy officers read only their own organisation's audit entries.",
+    ),
+    (
+        "not_own_data",
+        "Only the supplying organisation may withdraw its signals.",
+    ),
     ("coalition_missing", "Adding a member requires a coalition."),
-    ("target_missing", "Adding a member requires the organisation to add."),
-    ("target_unknown", "The organisation to add is not in the registry."),
-    ("target_not_in_coalition", "The registry does not list the organisation as a coalition member."),
+    (
+        "target_missing",
+        "Adding a member requires the organisation to add.",
+    ),
+    (
+        "target_unknown",
+        "The organisation to add is not in the registry.",
+    ),
+    (
+        "target_not_in_coalition",
+        "The registry does not list the organisation as a coalition member.",
+    ),
 ];
 
 /// Duties the broker must carry out in code when a request is allowed. On a refusal every

@@ -86,8 +86,8 @@ impl Prepared {
             return Err(PolicyError::Undefined);
         }
         let out = serde_json::to_value(&out)?;
-        let mut decision: Decision = serde_json::from_value(out)
-            .map_err(|e| PolicyError::DecisionShape(e.to_string()))?;
+        let mut decision: Decision =
+            serde_json::from_value(out).map_err(|e| PolicyError::DecisionShape(e.to_string()))?;
         decision.bundle_hash.clone_from(&self.bundle_hash);
         decision.registry_hash.clone_from(&self.registry_hash);
         Ok(decision)
@@ -226,7 +226,12 @@ mod tests {
     fn police_match() -> PolicyInput {
         let mut i = PolicyInput::new(
             Action::Match,
-            requester("politie-midden-nederland", "politie", true, &["rechercheur"]),
+            requester(
+                "politie-midden-nederland",
+                "politie",
+                true,
+                &["rechercheur"],
+            ),
             "politie-opsporing-wpg19",
             NOW,
         );
@@ -268,7 +273,12 @@ mod tests {
         // A KVO farmer asks whether an address is known: hit only, private-safe sectors.
         let mut kvo = PolicyInput::new(
             Action::Match,
-            requester("kvo-buitengebied-oost-utrecht", "kvo", false, &["signaleerder"]),
+            requester(
+                "kvo-buitengebied-oost-utrecht",
+                "kvo",
+                false,
+                &["signaleerder"],
+            ),
             "kvo-buitengebied-signalering",
             NOW,
         );
@@ -282,10 +292,18 @@ mod tests {
         // The same farmer asking on a phone number: person-level, no AP permit.
         kvo.identifier_kinds = vec!["telefoon".into()];
         let d = engine.decide(&kvo).unwrap();
-        assert!(d.has_reason("private_person_warning_without_permit"), "{d:?}");
+        assert!(
+            d.has_reason("private_person_warning_without_permit"),
+            "{d:?}"
+        );
         // A car dealer querying under the police purpose.
         let mut dealer = police_match();
-        dealer.requester = requester("autobedrijf-de-vecht", "autobranche", false, &["compliance"]);
+        dealer.requester = requester(
+            "autobedrijf-de-vecht",
+            "autobranche",
+            false,
+            &["compliance"],
+        );
         let d = engine.decide(&dealer).unwrap();
         assert!(!d.allow);
         assert!(d.has_reason("private_recipient_police_data"), "{d:?}");
@@ -347,14 +365,17 @@ mod tests {
         let before = engine.bundle_hash();
         let broken = Bundle::from_files(
             "t",
-            files_with("extra.rego", "package kruispunt
+            files_with(
+                "extra.rego",
+                "package kruispunt
 
 import rego.v1
 
 broken if {
 	input.x ==
 }
-"),
+",
+            ),
         )
         .unwrap();
         let err = engine.reload(broken, Registry::embedded()).unwrap_err();
@@ -374,15 +395,26 @@ broken if {
         let engine = PolicyEngine::default_embedded().unwrap();
         let before = engine.bundle_hash();
         // A "fix" that lets private partners read police data breaks the Rego tests.
-        let weakened = Bundle::embedded().files()
+        let weakened = Bundle::embedded()
+            .files()
             .iter()
             .find(|f| f.name == "kruispunt.rego")
-            .map(|f| f.text.replace("deny contains \"private_recipient_police_data\"", "ignored contains \"x\""))
+            .map(|f| {
+                f.text.replace(
+                    "deny contains \"private_recipient_police_data\"",
+                    "ignored contains \"x\"",
+                )
+            })
             .unwrap();
         let bundle = Bundle::from_files("t", files_with("kruispunt.rego", &weakened)).unwrap();
         match engine.reload(bundle, Registry::embedded()).unwrap_err() {
             PolicyError::TestsFailed(names) => {
-                assert!(names.iter().any(|n| n.contains("test_private_recipient_police_data_denied")), "{names:?}");
+                assert!(
+                    names
+                        .iter()
+                        .any(|n| n.contains("test_private_recipient_police_data_denied")),
+                    "{names:?}"
+                );
             }
             other => panic!("unexpected {other}"),
         }
@@ -395,18 +427,24 @@ broken if {
         let before = engine.bundle_hash();
         let amended = Bundle::from_files(
             "t",
-            files_with("notes.rego", "package kruispunt_notes
+            files_with(
+                "notes.rego",
+                "package kruispunt_notes
 
 import rego.v1
 
 version := \"2\"
-"),
+",
+            ),
         )
         .unwrap();
         let expected = amended.hash();
         engine.reload(amended, Registry::embedded()).unwrap();
         assert_ne!(engine.bundle_hash(), before);
-        assert_eq!(engine.decide(&police_match()).unwrap().bundle_hash, expected);
+        assert_eq!(
+            engine.decide(&police_match()).unwrap().bundle_hash,
+            expected
+        );
     }
 
     #[test]

@@ -110,7 +110,10 @@ impl PolicyError {
         let text = err.to_string();
         // regorus: "file: \n--> file:line:col\n  | excerpt\nerror: message"; older forms put
         // "file:line:col: error: message" on the first line.
-        if let Some(arrow) = text.lines().find_map(|l| l.trim_start().strip_prefix("--> ")) {
+        if let Some(arrow) = text
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("--> "))
+        {
             let mut parts = arrow.rsplitn(3, ':');
             let (_col, line, file) = (parts.next(), parts.next(), parts.next());
             if let (Some(line), Some(file)) = (line.and_then(|l| l.trim().parse().ok()), file) {

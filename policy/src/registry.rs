@@ -349,7 +349,10 @@ impl Registry {
     /// SHA-256 (hex) of the registry's source text; recorded with decisions next to the
     /// bundle hash, because the registry changes decisions as much as the Rego does.
     pub fn hash(&self) -> String {
-        hex::encode(ring::digest::digest(&ring::digest::SHA256, self.source.text.as_bytes()))
+        hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            self.source.text.as_bytes(),
+        ))
     }
 
     /// Look up a partner.
@@ -582,12 +585,22 @@ impl Validator<'_> {
             self.push("guard", "", "max_requests_per_minute", "must be > 0".into());
         }
         if g.sweep_no_hit_percent == 0 || g.sweep_no_hit_percent > 100 {
-            self.push("guard", "", "sweep_no_hit_percent", "must be 1..=100".into());
+            self.push(
+                "guard",
+                "",
+                "sweep_no_hit_percent",
+                "must be 1..=100".into(),
+            );
         }
 
         for (theme, t) in &reg.taxonomy {
             if t.codes.is_empty() {
-                self.push("taxonomy", theme, "codes", "a theme needs at least one code".into());
+                self.push(
+                    "taxonomy",
+                    theme,
+                    "codes",
+                    "a theme needs at least one code".into(),
+                );
             }
         }
 
@@ -603,7 +616,11 @@ impl Validator<'_> {
                     "partners",
                     &p.id,
                     "sector",
-                    format!("unknown sector `{}` (known: {})", p.sector, SECTORS.join(", ")),
+                    format!(
+                        "unknown sector `{}` (known: {})",
+                        p.sector,
+                        SECTORS.join(", ")
+                    ),
                 );
             } else if PUBLIC_SECTORS.contains(&p.sector.as_str()) != p.public {
                 self.push(
@@ -621,12 +638,22 @@ impl Validator<'_> {
             if let Some(d) = &p.district
                 && !districts.contains(d.as_str())
             {
-                self.push("partners", &p.id, "district", format!("unknown district `{d}`"));
+                self.push(
+                    "partners",
+                    &p.id,
+                    "district",
+                    format!("unknown district `{d}`"),
+                );
             }
             let mut kids = BTreeSet::new();
             for k in &p.keys {
                 if !kids.insert(k.kid.as_str()) {
-                    self.push("partners", &p.id, "keys", format!("duplicate kid `{}`", k.kid));
+                    self.push(
+                        "partners",
+                        &p.id,
+                        "keys",
+                        format!("duplicate kid `{}`", k.kid),
+                    );
                 }
                 if k.public_key.trim().is_empty() {
                     self.push("partners", &p.id, "keys", "public_key is empty".into());
@@ -658,17 +685,69 @@ impl Validator<'_> {
                     format!("unknown partner `{}`", p.controller),
                 );
             }
-            self.check_subset("purposes", id, "requester_sectors", &p.requester_sectors, &sectors, "sector");
-            self.check_subset("purposes", id, "recipients", &p.recipients, &sectors, "sector");
-            self.check_subset("purposes", id, "source_sectors", &p.source_sectors, &sectors, "sector");
-            self.check_subset("purposes", id, "identifier_kinds", &p.identifier_kinds, &kinds, "identifier kind");
-            self.check_subset("purposes", id, "themes", &p.themes, &themes, "taxonomy theme");
-            self.check_subset("purposes", id, "derived_from", &p.derived_from, &origins, "origin");
+            self.check_subset(
+                "purposes",
+                id,
+                "requester_sectors",
+                &p.requester_sectors,
+                &sectors,
+                "sector",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "recipients",
+                &p.recipients,
+                &sectors,
+                "sector",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "source_sectors",
+                &p.source_sectors,
+                &sectors,
+                "sector",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "identifier_kinds",
+                &p.identifier_kinds,
+                &kinds,
+                "identifier kind",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "themes",
+                &p.themes,
+                &themes,
+                "taxonomy theme",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "derived_from",
+                &p.derived_from,
+                &origins,
+                "origin",
+            );
             if p.roles.is_empty() {
-                self.push("purposes", id, "roles", "at least one role is needed".into());
+                self.push(
+                    "purposes",
+                    id,
+                    "roles",
+                    "at least one role is needed".into(),
+                );
             }
             if p.identifier_kinds.is_empty() {
-                self.push("purposes", id, "identifier_kinds", "at least one kind is needed".into());
+                self.push(
+                    "purposes",
+                    id,
+                    "identifier_kinds",
+                    "at least one kind is needed".into(),
+                );
             }
             if p.retention_days == 0 {
                 self.push("purposes", id, "retention_days", "must be > 0".into());
@@ -677,7 +756,12 @@ impl Validator<'_> {
                 self.push("purposes", id, "min_sources", "must be ≥ 1".into());
             }
             if p.daily_identifier_budget == 0 {
-                self.push("purposes", id, "daily_identifier_budget", "must be > 0".into());
+                self.push(
+                    "purposes",
+                    id,
+                    "daily_identifier_budget",
+                    "must be > 0".into(),
+                );
             }
             if p.max_identifiers_per_request == 0
                 || p.max_identifiers_per_request > p.daily_identifier_budget
@@ -692,7 +776,12 @@ impl Validator<'_> {
             if let Some(permit) = &p.ap_permit
                 && permit.trim().is_empty()
             {
-                self.push("purposes", id, "ap_permit", "omit the key instead of an empty permit".into());
+                self.push(
+                    "purposes",
+                    id,
+                    "ap_permit",
+                    "omit the key instead of an empty permit".into(),
+                );
             }
             // Rule 2: police-, RIEC- or Bibob-derived data never reaches a private partner.
             if !p.derived_from.is_empty() {
@@ -734,12 +823,31 @@ impl Validator<'_> {
         self.check_unique("coalitions", reg.coalitions.iter().map(|c| c.id.as_str()));
         for c in &reg.coalitions {
             let members = c.members.clone();
-            self.check_subset("coalitions", &c.id, "members", &members, &partners, "partner");
-            self.check_subset("coalitions", &c.id, "purposes", &c.purposes, &purposes, "purpose");
+            self.check_subset(
+                "coalitions",
+                &c.id,
+                "members",
+                &members,
+                &partners,
+                "partner",
+            );
+            self.check_subset(
+                "coalitions",
+                &c.id,
+                "purposes",
+                &c.purposes,
+                &purposes,
+                "purpose",
+            );
             if let Some(d) = &c.district
                 && !districts.contains(d.as_str())
             {
-                self.push("coalitions", &c.id, "district", format!("unknown district `{d}`"));
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "district",
+                    format!("unknown district `{d}`"),
+                );
             }
         }
 
@@ -772,8 +880,22 @@ impl Validator<'_> {
                 ),
                 Some(_) => {}
             }
-            self.check_subset("partnership_decisions", id, "data", &d.data, &kinds, "identifier kind");
-            self.check_subset("partnership_decisions", id, "recipients", &d.recipients, &sectors, "sector");
+            self.check_subset(
+                "partnership_decisions",
+                id,
+                "data",
+                &d.data,
+                &kinds,
+                "identifier kind",
+            );
+            self.check_subset(
+                "partnership_decisions",
+                id,
+                "recipients",
+                &d.recipients,
+                &sectors,
+                "sector",
+            );
             for (field, v) in [
                 ("interest", &d.interest),
                 ("conditions", &d.conditions),
@@ -857,7 +979,11 @@ mod tests {
         let i = &issues[0];
         assert!(i.field.ends_with(".requester_sectors"), "{i}");
         let line = text.lines().nth(i.location.line - 1).unwrap();
-        assert!(line.contains("kvoo"), "line {} is {line:?}", i.location.line);
+        assert!(
+            line.contains("kvoo"),
+            "line {} is {line:?}",
+            i.location.line
+        );
     }
 
     #[test]

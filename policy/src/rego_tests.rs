@@ -66,7 +66,10 @@ pub fn discover_tests(bundle: &Bundle) -> Vec<TestCase> {
 
 /// Run every test of `bundle` with `registry` loaded as `data.registry` (tests may override
 /// it with `with data.registry as ...`). Returns an error only when the bundle does not load.
-pub fn try_run_tests(bundle: &Bundle, registry: &Registry) -> Result<Vec<TestOutcome>, PolicyError> {
+pub fn try_run_tests(
+    bundle: &Bundle,
+    registry: &Registry,
+) -> Result<Vec<TestOutcome>, PolicyError> {
     let mut engine = build_engine(bundle, registry, true)?;
     let cases = discover_tests(bundle);
     let mut out = Vec::with_capacity(cases.len());
@@ -126,7 +129,11 @@ mod tests {
             .filter(|o| !o.passed)
             .map(|o| format!("{}: {}", o.name, o.error.clone().unwrap_or_default()))
             .collect();
-        assert!(failed.is_empty(), "failing Rego tests:\n{}", failed.join("\n"));
+        assert!(
+            failed.is_empty(),
+            "failing Rego tests:\n{}",
+            failed.join("\n")
+        );
         assert!(
             outcomes.len() >= 40,
             "expected at least 40 Rego tests, found {}",
@@ -143,14 +150,23 @@ mod tests {
             .collect();
         files.push((
             "broken_test.rego".into(),
-            "package kruispunt_test\n\nimport rego.v1\n\ntest_always_fails if {\n\t1 == 2\n}\n".into(),
+            "package kruispunt_test\n\nimport rego.v1\n\ntest_always_fails if {\n\t1 == 2\n}\n"
+                .into(),
         ));
         let bundle = Bundle::from_files("t", files).unwrap();
         let outcomes = run_tests(&bundle, &Registry::embedded());
         let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
         assert_eq!(failed.len(), 1);
-        assert!(failed[0].name.contains("test_always_fails"), "{:?}", failed[0]);
-        assert!(failed[0].name.contains("broken_test.rego:5"), "{:?}", failed[0]);
+        assert!(
+            failed[0].name.contains("test_always_fails"),
+            "{:?}",
+            failed[0]
+        );
+        assert!(
+            failed[0].name.contains("broken_test.rego:5"),
+            "{:?}",
+            failed[0]
+        );
     }
 }
 
@@ -175,7 +191,10 @@ mod mutation {
         let mut untested = Vec::new();
         for (code, _) in REASON_CODES {
             let needle = format!("deny contains \"{code}\"");
-            assert!(policy.contains(&needle), "{code} is documented but not in the policy");
+            assert!(
+                policy.contains(&needle),
+                "{code} is documented but not in the policy"
+            );
             let mutated = policy.replace(&needle, &format!("deny contains \"{code}-disabled\""));
             let files = bundle.files().iter().map(|f| {
                 if f.name == "kruispunt.rego" {
@@ -189,7 +208,10 @@ mod mutation {
                 untested.push(*code);
             }
         }
-        assert!(untested.is_empty(), "no Rego test fails when these rules are disabled: {untested:?}");
+        assert!(
+            untested.is_empty(),
+            "no Rego test fails when these rules are disabled: {untested:?}"
+        );
         // And the policy uses no undocumented code.
         for line in policy.lines() {
             if let Some(rest) = line.strip_prefix("deny contains \"") {

@@ -37,7 +37,10 @@ fn examples(prefix: &str) -> Vec<PathBuf> {
 }
 
 fn assert_valid(v: &jsonschema::Validator, doc: &Value, path: &Path) {
-    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
 }
 
@@ -62,7 +65,12 @@ fn examples_validate_round_trip_and_decide_as_recorded() {
         let decision = engine.decide(&input).unwrap();
         let decision_json = serde_json::to_value(&decision).unwrap();
         assert_valid(&decision_schema, &decision_json, &path);
-        let name = path.file_name().unwrap().to_str().unwrap().replacen("input-", "decision-", 1);
+        let name = path
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replacen("input-", "decision-", 1);
         let expected_path = path.with_file_name(name);
         if update {
             let mut text = serde_json::to_string_pretty(&decision_json).unwrap();

@@ -4,6 +4,7 @@
 
 pub mod identifiers;
 pub mod pseudonym;
+pub mod wire;
 
 pub use identifiers::{IdentifierError, IdentifierKind};
 pub use pseudonym::{CoalitionKey, Pseudonym, Pseudonymiser};

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod id;
 pub mod serve;
+pub mod token;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,6 +26,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Create the data directory (configuration, development CA and keys) without serving.
     Init(serve::InitArgs),
+    /// Mint a development token signed with a demo partner's key (development set-ups only).
+    Token(token::TokenArgs),
     /// Normalise and pseudonymise identifiers locally (no broker involved).
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args),
         Command::Init(args) => serve::init(args),
+        Command::Token(args) => token::run(args),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => crate::cli_policy::run(cmd),
     };

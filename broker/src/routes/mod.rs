@@ -1,3 +1,7 @@
 //! One file per resource of the HTTP API.
 
 pub mod health;
+pub mod matches;
+pub mod openapi;
+pub mod ready;
+pub mod signals;

@@ -1,0 +1,38 @@
+//! Building the audit entries the routes write. One place decides what an entry records, so
+//! that every route records who, what, why and which pseudonyms the same way — and never a
+//! clear identifier (the pseudonyms here are the broker's at-rest forms).
+
+use kruispunt_policy::Decision;
+
+use crate::audit_entry::{AuditEntry, Operation};
+use crate::auth::Principal;
+use crate::civil::now_millis;
+
+/// An entry with the actor filled in from the authenticated principal.
+pub fn by(principal: Option<&Principal>, operation: Operation, action: &str) -> AuditEntry {
+    AuditEntry {
+        time_ms: now_millis(),
+        operation,
+        action: action.to_string(),
+        actor_org: principal.map(|p| p.org.clone()),
+        actor_user: principal.map(|p| p.user.clone()),
+        purpose: None,
+        legal_basis: None,
+        case_reference: None,
+        decision: None,
+        reasons: Vec::new(),
+        policy_hash: None,
+        pseudonyms: Vec::new(),
+        source_orgs: Vec::new(),
+        recipients: Vec::new(),
+        detail: serde_json::Value::Null,
+    }
+}
+
+/// Records the policy's decision (allow/deny, reasons, bundle hash) on an entry.
+pub fn with_decision(mut e: AuditEntry, d: &Decision) -> AuditEntry {
+    e.decision = Some(if d.allow { "allow" } else { "deny" }.to_string());
+    e.reasons = d.reasons.clone();
+    e.policy_hash = Some(d.bundle_hash.clone());
+    e
+}

@@ -1,0 +1,719 @@
+//! JWT bearer authentication of partner requests, and the optional mTLS check.
+//!
+//! # The token
+//! Partners sign their own tokens with a key registered for them (in the registry, or in a
+//! development set-up in `keys/partners.toml`); the header's `kid` selects the key. Accepted
+//! algorithms are `EdDSA` (Ed25519) and `ES256` (ECDSA P-256) — nothing else:
+//!
+//! - `alg: none` would let anyone write any claims;
+//! - HS* with a *public* key as the HMAC secret is the classic key-confusion attack (whoever
+//!   knows the public key can sign);
+//! - RS*/PS* keep the `rsa` crate (RUSTSEC-2023-0071) off every path.
+//!
+//! The header is therefore parsed here, before the library sees the token, so that each of
+//! these is refused with its own problem type, and the token is then verified only with the
+//! algorithm the key was registered for.
+//!
+//! Claims (all times are Unix seconds):
+//!
+//! | claim   | required | meaning |
+//! |---------|----------|---------|
+//! | `iss`   | yes | partner id; must be the partner that owns `kid` |
+//! | `sub`   | yes | user within the partner organisation (for the audit trail) |
+//! | `aud`   | yes | this broker's deployment name (`deployment` in `kruispunt.toml`), a single string |
+//! | `exp`, `iat` | yes | expiry and issue time |
+//! | `nbf`   | no  | not valid before |
+//! | `roles` | yes | non-empty array of role names, matched by the policy |
+//! | `jti`   | no  | token id, recorded in the audit trail |
+//! | `scope` | police | a nested **object** (not the space-separated OAuth string) — see [`ScopeClaims`] |
+//!
+//! A `"scope"` claim in the OAuth string form is refused as malformed rather than ignored: a
+//! token that carries bounds the broker cannot read must not be taken as an unbounded one.
+//!
+//! # Time
+//! [`Verifier::verify`] takes the current time as an argument and checks `exp`, `nbf` and `iat`
+//! itself (with the configured leeway) instead of letting the library read the system clock:
+//! the request handler, the policy input and the audit entry then all use the same instant,
+//! and tests do not depend on the clock.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use kruispunt_policy::TokenScope;
+use kruispunt_policy::registry::{KeyAlg, Partner, PartnerKey, Registry};
+use serde::{Deserialize, Serialize};
+
+/// Longest `Authorization` token accepted; real tokens are well under 2 KiB.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// `max_identifiers` given to the policy when a scope sets none: effectively unbounded (the
+/// purpose's own limit applies) while still an exact integer in JSON (≤ 2^53).
+pub const SCOPE_UNBOUNDED_IDENTIFIERS: u64 = 1 << 53;
+
+/// The claims of a Kruispunt token. See the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Partner id of the issuer.
+    pub iss: String,
+    /// User within the partner organisation.
+    pub sub: String,
+    /// The broker this token is meant for.
+    pub aud: String,
+    /// Expiry.
+    pub exp: i64,
+    /// Issue time.
+    pub iat: i64,
+    /// Not valid before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// Roles of the user; must not be empty.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// Token id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// Scope of a police token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ScopeClaims>,
+}
+
+/// The bounds of a scoped (police) token, carried as the nested object claim `"scope"`:
+///
+/// ```json
+/// "scope": { "purpose": "politie-opsporing-wpg19", "case_reference": "MN-2025-0042",
+///            "legal_basis": "wpg-art-19", "consent_id": "OvJ-2025-17",
+///            "kinds": ["kenteken"], "sectors": ["autobranche"],
+///            "max_identifiers": 10, "not_after": 1767225600 }
+/// ```
+///
+/// Unknown fields are refused: a misspelt bound (`max_identifier`) must not silently widen
+/// the scope. The verifier checks `not_after` only (its own problem type); all other bounds are
+/// enforced by the policy and the request handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeClaims {
+    /// Purpose id the token is bound to.
+    pub purpose: String,
+    /// Case reference (proces-verbaal / zaaknummer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_reference: Option<String>,
+    /// Legal basis code, e.g. `wpg-art-19`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_basis: Option<String>,
+    /// Consent of the competent authority (Wpg art. 19) or partnership decision id (art. 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<String>,
+    /// Identifier kinds the token may query; empty = as the purpose allows.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Source sectors whose signals may be revealed; empty = as the purpose allows.
+    #[serde(default)]
+    pub sectors: Vec<String>,
+    /// Maximum identifiers per request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_identifiers: Option<u64>,
+    /// The scope lapses at this instant (exclusive, like the policy's `now >= not_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<i64>,
+}
+
+/// Who is calling, established from a verified token and the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Partner id (`iss`).
+    pub org: String,
+    /// Partner sector, from the registry.
+    pub sector: String,
+    /// Public body or private party, from the registry.
+    pub public: bool,
+    /// User (`sub`).
+    pub user: String,
+    /// Roles from the token.
+    pub roles: Vec<String>,
+    /// Scope of a police token.
+    pub scope: Option<ScopeClaims>,
+    /// `jti`, if the token had one.
+    pub token_id: Option<String>,
+    /// `kid` of the key that signed the token.
+    pub key_id: String,
+    /// `exp` of the token.
+    pub expires_at: i64,
+}
+
+impl Principal {
+    /// The scope in the policy's input form. Missing bounds are filled so that they restrict
+    /// nothing beyond the token itself: `not_after` becomes the earlier of the scope's and the
+    /// token's expiry, `max_identifiers` becomes [`SCOPE_UNBOUNDED_IDENTIFIERS`].
+    pub fn token_scope(&self) -> Option<TokenScope> {
+        self.scope.as_ref().map(|s| TokenScope {
+            purpose: s.purpose.clone(),
+            case_reference: s.case_reference.clone(),
+            legal_basis: s.legal_basis.clone(),
+            consent_id: s.consent_id.clone(),
+            kinds: s.kinds.clone(),
+            sectors: s.sectors.clone(),
+            max_identifiers: s.max_identifiers.unwrap_or(SCOPE_UNBOUNDED_IDENTIFIERS),
+            not_after: s
+                .not_after
+                .map_or(self.expires_at, |n| n.min(self.expires_at)),
+        })
+    }
+}
+
+/// Why a request was not authenticated. Every variant has a stable problem type
+/// ([`AuthError::slug`]); `Display` gives the specific detail and never contains the token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer …` header.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// The token is not a well-formed JWT with the required claims.
+    #[error("the token is malformed: {0}")]
+    Malformed(String),
+    /// `alg` is `none`, HMAC, RSA, or not the algorithm the key was registered for.
+    #[error("{0}")]
+    AlgorithmRefused(String),
+    /// `kid` missing or not registered.
+    #[error("{0}")]
+    UnknownKid(String),
+    /// The signature does not verify with the registered key.
+    #[error("the token's signature does not verify with the key registered for its kid")]
+    BadSignature,
+    /// `exp` has passed.
+    #[error("{0}")]
+    Expired(String),
+    /// `nbf` or `iat` lies in the future.
+    #[error("{0}")]
+    NotYetValid(String),
+    /// `aud` names another broker.
+    #[error("the token's audience is not this broker")]
+    WrongAudience,
+    /// `iss` is not the partner that owns `kid`.
+    #[error("{0}")]
+    IssuerMismatch(String),
+    /// The scope's `not_after` has passed.
+    #[error("the token's scope lapsed at {not_after} (now {now})")]
+    ScopeExpired {
+        /// `not_after` of the scope.
+        not_after: i64,
+        /// Verification time.
+        now: i64,
+    },
+    /// The partner must present a (matching) client certificate.
+    #[error("{0}")]
+    MtlsRequired(String),
+    /// The broker's own key configuration is wrong ([`Verifier::new`], [`mint`]); never the
+    /// caller's fault, never returned by [`Verifier::verify`].
+    #[error("key configuration: {0}")]
+    KeyConfig(String),
+}
+
+impl AuthError {
+    /// Stable problem type slug (the last segment of the problem `type` URI).
+    pub fn slug(&self) -> &'static str {
+        match self {
+            AuthError::Missing(_) => "token-missing",
+            AuthError::Malformed(_) => "token-malformed",
+            AuthError::AlgorithmRefused(_) => "token-algorithm-refused",
+            AuthError::UnknownKid(_) => "token-unknown-key",
+            AuthError::BadSignature => "token-bad-signature",
+            AuthError::Expired(_) => "token-expired",
+            AuthError::NotYetValid(_) => "token-not-yet-valid",
+            AuthError::WrongAudience => "token-wrong-audience",
+            AuthError::IssuerMismatch(_) => "token-issuer-mismatch",
+            AuthError::ScopeExpired { .. } => "token-scope-expired",
+            AuthError::MtlsRequired(_) => "mtls-required",
+            AuthError::KeyConfig(_) => "key-configuration",
+        }
+    }
+
+    /// HTTP status: 401 for every token problem (the client may retry with another token),
+    /// 403 when the partner's mTLS requirement is not met, 500 for the broker's own keys.
+    pub fn status(&self) -> u16 {
+        match self {
+            AuthError::MtlsRequired(_) => 403,
+            AuthError::KeyConfig(_) => 500,
+            _ => 401,
+        }
+    }
+
+    /// Short human title for the problem document.
+    pub fn title(&self) -> &'static str {
+        match self {
+            AuthError::Missing(_) => "No bearer token",
+            AuthError::Malformed(_) => "Malformed token",
+            AuthError::AlgorithmRefused(_) => "Token algorithm refused",
+            AuthError::UnknownKid(_) => "Unknown signing key",
+            AuthError::BadSignature => "Bad token signature",
+            AuthError::Expired(_) => "Token expired",
+            AuthError::NotYetValid(_) => "Token not yet valid",
+            AuthError::WrongAudience => "Token meant for another broker",
+            AuthError::IssuerMismatch(_) => "Token issuer does not own the key",
+            AuthError::ScopeExpired { .. } => "Token scope expired",
+            AuthError::MtlsRequired(_) => "Client certificate required",
+            AuthError::KeyConfig(_) => "Broker key configuration error",
+        }
+    }
+}
+
+/// A header value echoed in an error: printable ASCII only and at most 64 characters, so that
+/// a hostile header cannot forge log lines or bloat the audit trail.
+fn sanitize(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if s.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+struct KeyEntry {
+    partner: String,
+    sector: String,
+    public: bool,
+    alg: Algorithm,
+    key: DecodingKey,
+}
+
+/// Verifies bearer tokens against the registered partner keys.
+pub struct Verifier {
+    keys: HashMap<String, KeyEntry>,
+    audience: String,
+    leeway: i64,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        f.debug_struct("Verifier")
+            .field("audience", &self.audience)
+            .field("leeway", &self.leeway)
+            .field("kids", &kids)
+            .finish()
+    }
+}
+
+/// DER prefix of a P-256 SubjectPublicKeyInfo; the SEC1 point follows.
+const P256_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+/// DER prefix of an Ed25519 SubjectPublicKeyInfo; the 32 key bytes follow.
+const ED25519_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+fn decode_base64_any(s: &str) -> Option<Vec<u8>> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(&s).ok())
+}
+
+/// Turns a registered public key (base64 raw / SPKI DER, or PEM) into a decoding key, and
+/// proves it usable now: a bad key is a start-up error, not a 401 for every request.
+fn decoding_key(k: &PartnerKey) -> Result<(Algorithm, DecodingKey), String> {
+    let text = k.public_key.trim();
+    let is_pem = text.starts_with("-----BEGIN");
+    let (alg, key) = match k.alg {
+        KeyAlg::EdDsa => {
+            let key = if is_pem {
+                DecodingKey::from_ed_pem(text.as_bytes())
+                    .map_err(|e| format!("not an Ed25519 public key PEM: {e}"))?
+            } else {
+                let raw = decode_base64_any(text).ok_or("public_key is neither PEM nor base64")?;
+                let raw = raw.strip_prefix(ED25519_SPKI_PREFIX).unwrap_or(&raw);
+                DecodingKey::from_ed_der(raw)
+            };
+            // The library slices the first 32 bytes without checking: check here.
+            match key.try_get_as_bytes() {
+                Ok(b) if b.len() == 32 => {}
+                _ => return Err("an Ed25519 public key is exactly 32 bytes".into()),
+            }
+            (Algorithm::EdDSA, key)
+        }
+        KeyAlg::Es256 => {
+            let key = if is_pem {
+                DecodingKey::from_ec_pem(text.as_bytes())
+                    .map_err(|e| format!("not an EC public key PEM: {e}"))?
+            } else {
+                let raw = decode_base64_any(text).ok_or("public_key is neither PEM nor base64")?;
+                let raw = raw.strip_prefix(P256_SPKI_PREFIX).unwrap_or(&raw);
+                DecodingKey::from_ec_der(raw)
+            };
+            (Algorithm::ES256, key)
+        }
+    };
+    // A probe verification: Err means the key itself is unusable (not on the curve, wrong
+    // length); Ok(false) is the expected outcome for the dummy signature.
+    let dummy = URL_SAFE_NO_PAD.encode([1u8; 64]);
+    jsonwebtoken::crypto::verify(&dummy, b"probe", &key, alg)
+        .map_err(|e| format!("public key unusable for {alg:?}: {e}"))?;
+    Ok((alg, key))
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<serde_json::Value>,
+    kid: Option<serde_json::Value>,
+    crit: Option<serde_json::Value>,
+}
+
+impl Verifier {
+    /// Builds the verifier from the registry's partner keys plus `extra_keys` (partner id,
+    /// key) — in development the keys of `keys/partners.toml`. `audience` is this broker's
+    /// deployment name; `leeway_secs` tolerates clock skew on `exp`, `nbf` and `iat`.
+    ///
+    /// Refused: a key of a partner the registry does not know, a duplicate `kid` (it would make
+    /// the signer ambiguous), a key that cannot be parsed.
+    pub fn new(
+        registry: &Registry,
+        extra_keys: &[(String, PartnerKey)],
+        audience: &str,
+        leeway_secs: u64,
+    ) -> Result<Verifier, AuthError> {
+        if audience.trim().is_empty() {
+            return Err(AuthError::KeyConfig(
+                "the audience must not be empty".into(),
+            ));
+        }
+        let registered = registry
+            .partners
+            .iter()
+            .flat_map(|p| p.keys.iter().map(move |k| (p.id.as_str(), k)));
+        let extra = extra_keys.iter().map(|(p, k)| (p.as_str(), k));
+        let mut keys = HashMap::new();
+        for (partner_id, k) in registered.chain(extra) {
+            let partner = registry.partner(partner_id).ok_or_else(|| {
+                AuthError::KeyConfig(format!(
+                    "key `{}` belongs to partner `{partner_id}`, which the registry does not know",
+                    k.kid
+                ))
+            })?;
+            if k.kid.is_empty() {
+                return Err(AuthError::KeyConfig(format!(
+                    "a key of partner `{partner_id}` has an empty kid"
+                )));
+            }
+            if keys.contains_key(&k.kid) {
+                return Err(AuthError::KeyConfig(format!(
+                    "kid `{}` is registered twice; every key needs its own kid",
+                    k.kid
+                )));
+            }
+            let (alg, key) = decoding_key(k).map_err(|e| {
+                AuthError::KeyConfig(format!("key `{}` of partner `{partner_id}`: {e}", k.kid))
+            })?;
+            keys.insert(
+                k.kid.clone(),
+                KeyEntry {
+                    partner: partner.id.clone(),
+                    sector: partner.sector.clone(),
+                    public: partner.public,
+                    alg,
+                    key,
+                },
+            );
+        }
+        Ok(Verifier {
+            keys,
+            audience: audience.to_string(),
+            leeway: i64::try_from(leeway_secs).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// Number of keys the verifier trusts.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The audience tokens must name.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
+    /// Verifies the value of an `Authorization` header at time `now` (Unix seconds).
+    pub fn verify(
+        &self,
+        authorization_header: Option<&str>,
+        now: i64,
+    ) -> Result<Principal, AuthError> {
+        let token = bearer_token(authorization_header)?;
+        let (alg, kid) = check_header(token)?;
+        let entry = self.keys.get(&kid).ok_or_else(|| {
+            AuthError::UnknownKid(format!(
+                "no key is registered with kid `{}`",
+                sanitize(&kid)
+            ))
+        })?;
+        if alg != entry.alg {
+            return Err(AuthError::AlgorithmRefused(format!(
+                "key `{}` is registered for {:?}, the token says {alg:?}",
+                sanitize(&kid),
+                entry.alg
+            )));
+        }
+
+        let mut validation = Validation::new(entry.alg);
+        validation.set_audience(&[&self.audience]);
+        // `iat` is not a claim the library checks; `Claims` requires it when deserialising.
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub", "iat"]);
+        // Times are checked below against `now` (see the module documentation).
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let claims = jsonwebtoken::decode::<Claims>(token, &entry.key, &validation)
+            .map_err(map_jwt_error)?
+            .claims;
+
+        if claims.iss != entry.partner {
+            return Err(AuthError::IssuerMismatch(format!(
+                "the token's issuer `{}` is not `{}`, the partner that owns key `{}`",
+                sanitize(&claims.iss),
+                entry.partner,
+                sanitize(&kid)
+            )));
+        }
+        if claims.sub.trim().is_empty() {
+            return Err(AuthError::Malformed("the `sub` claim is empty".into()));
+        }
+        if claims.roles.is_empty() || claims.roles.iter().any(|r| r.trim().is_empty()) {
+            return Err(AuthError::Malformed(
+                "the `roles` claim must list at least one non-empty role".into(),
+            ));
+        }
+        if now.saturating_sub(self.leeway) > claims.exp {
+            return Err(AuthError::Expired(format!(
+                "the token expired at {} (now {now})",
+                claims.exp
+            )));
+        }
+        if let Some(nbf) = claims.nbf
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(AuthError::NotYetValid(format!(
+                "the token is not valid before {nbf} (now {now})"
+            )));
+        }
+        if claims.iat > now.saturating_add(self.leeway) {
+            return Err(AuthError::NotYetValid(format!(
+                "the token claims to be issued at {}, in the future (now {now})",
+                claims.iat
+            )));
+        }
+        if let Some(scope) = &claims.scope {
+            if scope.purpose.trim().is_empty() {
+                return Err(AuthError::Malformed("the scope names no purpose".into()));
+            }
+            if let Some(not_after) = scope.not_after
+                && now >= not_after
+            {
+                return Err(AuthError::ScopeExpired { not_after, now });
+            }
+        }
+        Ok(Principal {
+            org: entry.partner.clone(),
+            sector: entry.sector.clone(),
+            public: entry.public,
+            user: claims.sub,
+            roles: claims.roles,
+            scope: claims.scope,
+            token_id: claims.jti,
+            key_id: kid,
+            expires_at: claims.exp,
+        })
+    }
+}
+
+/// Extracts the token from `Bearer <jwt>` (scheme case-insensitive, RFC 9110 §11.1).
+fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+    let header = header.ok_or(AuthError::Missing(
+        "the request has no Authorization header; send `Authorization: Bearer <token>`",
+    ))?;
+    let header = header.trim();
+    let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::Missing(
+            "the Authorization header does not carry a Bearer token",
+        ));
+    }
+    let token = rest.trim();
+    if token.is_empty() {
+        return Err(AuthError::Missing(
+            "the Authorization header's Bearer token is empty",
+        ));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::Malformed(format!(
+            "the token is longer than {MAX_TOKEN_LEN} bytes"
+        )));
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(AuthError::Malformed(
+            "a JWT consists of base64url characters and dots only".into(),
+        ));
+    }
+    if token.split('.').count() != 3 {
+        return Err(AuthError::Malformed(
+            "a JWT has three dot-separated parts (header.payload.signature)".into(),
+        ));
+    }
+    Ok(token)
+}
+
+/// Reads the JOSE header ourselves so that refused algorithms and unknown keys get their own
+/// problem types (the library would report `none` as a JSON error and HS256 as a key error).
+fn check_header(token: &str) -> Result<(Algorithm, String), AuthError> {
+    let encoded = token.split('.').next().unwrap_or_default();
+    let bytes = URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| AuthError::Malformed("the header is not base64url".into()))?;
+    let header: RawHeader = serde_json::from_slice(&bytes)
+        .map_err(|_| AuthError::Malformed("the header is not a JSON object".into()))?;
+    let alg = match header.alg {
+        Some(serde_json::Value::String(a)) => a,
+        Some(_) => {
+            return Err(AuthError::Malformed(
+                "the header's `alg` is not a string".into(),
+            ));
+        }
+        None => return Err(AuthError::Malformed("the header has no `alg`".into())),
+    };
+    let refused = |why: &str| {
+        AuthError::AlgorithmRefused(format!(
+            "algorithm `{}` is refused ({why}); sign with EdDSA or ES256",
+            sanitize(&alg)
+        ))
+    };
+    let alg = match alg.as_str() {
+        "EdDSA" => Algorithm::EdDSA,
+        "ES256" => Algorithm::ES256,
+        a if a.eq_ignore_ascii_case("none") => return Err(refused("unsigned tokens")),
+        a if a.starts_with("HS") => return Err(refused("shared-secret HMAC")),
+        a if a.starts_with("RS") || a.starts_with("PS") => return Err(refused("RSA")),
+        _ => return Err(refused("not supported")),
+    };
+    if header.crit.is_some() {
+        return Err(AuthError::Malformed(
+            "the header lists `crit` extensions, which this broker does not understand".into(),
+        ));
+    }
+    let kid = match header.kid {
+        Some(serde_json::Value::String(k)) if !k.is_empty() => k,
+        Some(serde_json::Value::String(_)) | None => {
+            return Err(AuthError::UnknownKid(
+                "the token header names no key (`kid`)".into(),
+            ));
+        }
+        Some(_) => {
+            return Err(AuthError::Malformed(
+                "the header's `kid` is not a string".into(),
+            ));
+        }
+    };
+    Ok((alg, kid))
+}
+
+fn map_jwt_error(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        JwtErrorKind::InvalidSignature => AuthError::BadSignature,
+        JwtErrorKind::ExpiredSignature => AuthError::Expired("the token has expired".into()),
+        JwtErrorKind::ImmatureSignature => {
+            AuthError::NotYetValid("the token is not valid yet".into())
+        }
+        JwtErrorKind::InvalidAudience => AuthError::WrongAudience,
+        JwtErrorKind::InvalidIssuer => AuthError::IssuerMismatch("unexpected issuer".into()),
+        JwtErrorKind::InvalidAlgorithm => {
+            AuthError::AlgorithmRefused("the token's algorithm does not match its key".into())
+        }
+        JwtErrorKind::MissingRequiredClaim(c) => {
+            AuthError::Malformed(format!("the required claim `{}` is missing", sanitize(c)))
+        }
+        JwtErrorKind::InvalidClaimFormat(c) => {
+            AuthError::Malformed(format!("the claim `{}` has the wrong type", sanitize(c)))
+        }
+        JwtErrorKind::Json(err) => AuthError::Malformed(format!(
+            "the claims do not fit: {}",
+            sanitize_long(&err.to_string())
+        )),
+        JwtErrorKind::Base64(_) => AuthError::Malformed("a part is not base64url".into()),
+        JwtErrorKind::Utf8(_) => AuthError::Malformed("a part is not UTF-8".into()),
+        _ => AuthError::Malformed("the token could not be decoded".into()),
+    }
+}
+
+/// Like [`sanitize`], with room for a serde message (which may quote a claim value — claims
+/// are not secret, the signature is what makes a token a credential).
+fn sanitize_long(s: &str) -> String {
+    let cut: String = s.chars().take(200).collect();
+    cut.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Checks a partner's mTLS requirement. The TLS layer has already validated the certificate
+/// chain (against the configured client CA); this adds the per-partner rules:
+/// a partner with `require_mtls` must present a certificate, and when `client_cert_sha256`
+/// is pinned, a presented certificate must be exactly that one (also when mTLS is optional).
+///
+/// Without a pin, any certificate the client CA issued satisfies `require_mtls`: pin the
+/// certificate (or give each partner its own CA) where that matters.
+pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(), AuthError> {
+    let Some(der) = peer_cert_der else {
+        return if partner.require_mtls {
+            Err(AuthError::MtlsRequired(format!(
+                "partner `{}` must connect with its client certificate (mTLS)",
+                partner.id
+            )))
+        } else {
+            Ok(())
+        };
+    };
+    if let Some(pin) = &partner.client_cert_sha256 {
+        let pin: String = pin
+            .chars()
+            .filter(|c| *c != ':' && !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let got = hex::encode(ring::digest::digest(&ring::digest::SHA256, der));
+        if got != pin {
+            return Err(AuthError::MtlsRequired(format!(
+                "the client certificate is not the one pinned for partner `{}`",
+                partner.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Signs `claims` with an Ed25519 key (PKCS#8, as in `keys/partners/<id>.pk8`) under `kid`.
+/// Used by `kruispunt token` and by tests; partners sign with their own tooling.
+pub fn mint(kid: &str, pkcs8_ed25519: &[u8], claims: &Claims) -> Result<String, AuthError> {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_string());
+    let key = EncodingKey::from_ed_der(pkcs8_ed25519);
+    jsonwebtoken::encode(&header, claims, &key)
+        .map_err(|e| AuthError::KeyConfig(format!("cannot sign with key `{kid}`: {e}")))
+}

@@ -1,0 +1,288 @@
+//! Turning uploaded signals into stored ones: per-item validation, one policy decision per
+//! (purpose, kind) in the batch — never per item — retention, the at-rest re-keying, and one
+//! transaction holding the rows and their audit entry. Shared by the JSON and NDJSON routes.
+
+use std::collections::{BTreeSet, HashMap};
+
+use kruispunt_policy::{Action, Decision, PolicyInput, Requester};
+use kruispunt_sdk::IdentifierKind;
+use kruispunt_sdk::pseudonym::Pseudonym;
+use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
+
+use crate::audit_entry::Operation;
+use crate::audit_trail;
+use crate::auth::Principal;
+use crate::civil::{now_secs, parse_date};
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::store::{IndexRecord, InsertOutcome, NewSignal};
+
+fn reject(index: usize, field: &str, reason: impl Into<String>) -> ItemResult {
+    ItemResult {
+        index,
+        status: ItemStatus::Rejected,
+        id: None,
+        field: Some(field.into()),
+        reason: Some(reason.into()),
+    }
+}
+
+struct Checked {
+    index: usize,
+    kind: IdentifierKind,
+    pseudonym: Pseudonym,
+    item: SignalIn,
+    observed_day: i64,
+    expires_day: Option<i64>,
+}
+
+/// The requester as the policy sees it.
+pub fn requester(p: &Principal) -> Requester {
+    Requester {
+        org: p.org.clone(),
+        sector: p.sector.clone(),
+        public: p.public,
+        roles: p.roles.clone(),
+        user: p.user.clone(),
+    }
+}
+
+/// Validates and stores one batch. `items` carries each item's index in the upload (so NDJSON
+/// lines keep their numbers) and either the parsed item or why it could not be parsed.
+pub async fn ingest(
+    state: &AppState,
+    principal: &Principal,
+    items: Vec<(usize, Result<SignalIn, String>)>,
+) -> Result<UploadResponse, Problem> {
+    let now = now_secs();
+    let today = now.div_euclid(86_400);
+    let registry = state.policy.registry();
+    let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
+    let mut checked: Vec<Checked> = Vec::with_capacity(items.len());
+
+    for (index, item) in items {
+        let item = match item {
+            Ok(i) => i,
+            Err(e) => {
+                results.push(reject(index, "item", e));
+                continue;
+            }
+        };
+        let kind = match item.kind.parse::<IdentifierKind>() {
+            Ok(k) => k,
+            Err(e) => {
+                results.push(reject(index, "kind", e.to_string()));
+                continue;
+            }
+        };
+        let pseudonym = match Pseudonym::from_hex(&item.pseudonym) {
+            Ok(p) => p,
+            Err(e) => {
+                results.push(reject(index, "pseudonym", e.to_string()));
+                continue;
+            }
+        };
+        if item.key_version == 0 {
+            results.push(reject(index, "key_version", "key versions start at 1"));
+            continue;
+        }
+        if !registry
+            .taxonomy
+            .values()
+            .any(|t| t.codes.contains_key(&item.code))
+        {
+            results.push(reject(
+                index,
+                "code",
+                format!(
+                    "signal code {:?} is not in the registry's taxonomy",
+                    item.code
+                ),
+            ));
+            continue;
+        }
+        let Some(observed_day) = parse_date(&item.observed) else {
+            results.push(reject(
+                index,
+                "observed",
+                "must be a calendar date YYYY-MM-DD",
+            ));
+            continue;
+        };
+        if observed_day > today + 1 {
+            results.push(reject(index, "observed", "lies in the future"));
+            continue;
+        }
+        if !registry.districts.iter().any(|d| d.id == item.district) {
+            results.push(reject(
+                index,
+                "district",
+                format!("district {:?} is not in the registry", item.district),
+            ));
+            continue;
+        }
+        if item.purposes.is_empty() {
+            results.push(reject(
+                index,
+                "purposes",
+                "at least one purpose is required",
+            ));
+            continue;
+        }
+        if let Some(p) = item.purposes.iter().find(|p| registry.purpose(p).is_none()) {
+            results.push(reject(
+                index,
+                "purposes",
+                format!("purpose {p:?} is not registered"),
+            ));
+            continue;
+        }
+        let expires_day = match item.expires.as_deref().map(parse_date) {
+            None => None,
+            Some(Some(d)) => Some(d),
+            Some(None) => {
+                results.push(reject(
+                    index,
+                    "expires",
+                    "must be a calendar date YYYY-MM-DD",
+                ));
+                continue;
+            }
+        };
+        checked.push(Checked {
+            index,
+            kind,
+            pseudonym,
+            item,
+            observed_day,
+            expires_day,
+        });
+    }
+
+    // One decision per distinct (purpose, kind).
+    let mut decisions: HashMap<(String, IdentifierKind), Decision> = HashMap::new();
+    for c in &checked {
+        for p in &c.item.purposes {
+            let key = (p.clone(), c.kind);
+            if decisions.contains_key(&key) {
+                continue;
+            }
+            let mut input = PolicyInput::new(Action::Upload, requester(principal), p.clone(), now);
+            input.identifier_kinds = vec![c.kind.as_str().to_string()];
+            input.identifier_count = 1;
+            input.signal_codes = vec![c.item.code.clone()];
+            let d = state.policy.decide(&input).map_err(|e| {
+                tracing::error!(error = %e, "policy evaluation failed");
+                Problem::unavailable("the policy could not be evaluated; nothing was stored")
+            })?;
+            decisions.insert(key, d);
+        }
+    }
+
+    let mut to_store: Vec<(usize, NewSignal)> = Vec::with_capacity(checked.len());
+    let mut purposes_used = BTreeSet::new();
+    let mut policy_hash = None;
+    for c in checked {
+        let mut denied = Vec::new();
+        let mut retention_days = u32::MAX;
+        for p in &c.item.purposes {
+            let d = &decisions[&(p.clone(), c.kind)];
+            policy_hash.get_or_insert_with(|| d.bundle_hash.clone());
+            if d.allow {
+                retention_days = retention_days.min(d.obligations.retention_days);
+            } else {
+                denied.push(format!("{p}: {}", d.reasons.join(",")));
+            }
+        }
+        if !denied.is_empty() {
+            results.push(reject(
+                c.index,
+                "purposes",
+                format!("refused by policy ({})", denied.join("; ")),
+            ));
+            continue;
+        }
+        let mut expires_day = c.observed_day + i64::from(retention_days.min(36_500));
+        if let Some(e) = c.expires_day {
+            expires_day = expires_day.min(e);
+        }
+        let expires_at = expires_day * 86_400;
+        if expires_at <= now {
+            results.push(reject(
+                c.index,
+                "observed",
+                "the signal is already past its retention period",
+            ));
+            continue;
+        }
+        purposes_used.extend(c.item.purposes.iter().cloned());
+        let stored = state.keys.at_rest(c.pseudonym.as_bytes());
+        let signal = NewSignal::new(
+            principal.org.clone(),
+            c.kind,
+            stored,
+            c.item.key_version,
+            c.item.code,
+            c.item.observed,
+            c.item.district,
+            c.item.purposes,
+            expires_at,
+            now,
+        );
+        to_store.push((c.index, signal));
+    }
+
+    if !to_store.is_empty() {
+        let signals: Vec<NewSignal> = to_store.iter().map(|(_, s)| s.clone()).collect();
+        let mut entry = audit_trail::by(Some(principal), Operation::Collect, "signals.upload");
+        entry.decision = Some("allow".into());
+        entry.policy_hash = policy_hash;
+        if purposes_used.len() == 1 {
+            entry.purpose = purposes_used.iter().next().cloned();
+        }
+        entry.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
+        entry.source_orgs = vec![principal.org.clone()];
+        entry.detail = serde_json::json!({
+            "signals": signals.len(),
+            "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+            "purposes": purposes_used,
+        });
+        let outcomes = state.store.insert_signals(&signals, &entry).await?;
+        let mut fresh = Vec::new();
+        for ((index, s), outcome) in to_store.into_iter().zip(outcomes) {
+            let status = match outcome {
+                InsertOutcome::Inserted => ItemStatus::Stored,
+                InsertOutcome::Duplicate => ItemStatus::Duplicate,
+            };
+            results.push(ItemResult {
+                index,
+                status: status.clone(),
+                id: Some(s.id.to_string()),
+                field: None,
+                reason: None,
+            });
+            if status == ItemStatus::Stored {
+                fresh.push(IndexRecord {
+                    id: s.id,
+                    kind: s.kind,
+                    key_version: s.key_version,
+                    stored: s.stored,
+                    org: s.org,
+                    code: s.code,
+                    expires_at: s.expires_at,
+                    purposes: s.purposes,
+                });
+            }
+        }
+        // Only after the commit: the index never shows what the database does not hold.
+        state.index.insert_many(fresh.iter());
+    }
+    results.sort_by_key(|r| r.index);
+    let count = |st: ItemStatus| results.iter().filter(|r| r.status == st).count() as u64;
+    Ok(UploadResponse {
+        stored: count(ItemStatus::Stored),
+        duplicates: count(ItemStatus::Duplicate),
+        rejected: count(ItemStatus::Rejected),
+        results,
+    })
+}

@@ -1,0 +1,355 @@
+//! The in-memory match index: the fast path for "does this pseudonym appear elsewhere?".
+//!
+//! The database is the source of truth; this index mirrors its live signals so that a match
+//! costs a hash probe instead of a query. It is filled from the database at start-up, updated
+//! only *after* a write has committed (so it never shows what the database does not hold), and
+//! every answer is checked against the clock (`expires_at`) so a signal past retention never
+//! matches even before the purge task removes it. Details beyond hit/no-hit are read from the
+//! database for the hits only.
+//!
+//! Memory matters (≤ 1 GiB at 10 M signals): a slot is a 16-byte prefix of the at-rest
+//! pseudonym (collisions at 10 M entries: p ≈ 10⁻²⁵), the kind and key version, and 12-byte
+//! records with interned organisation, code and purpose set.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::RwLock;
+
+use kruispunt_sdk::IdentifierKind;
+
+use crate::store::{IndexRecord, SignalId};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    prefix: [u8; 16],
+    kind_version: u32,
+}
+
+impl Key {
+    fn new(kind: IdentifierKind, key_version: u32, stored: &[u8; 32]) -> Key {
+        let mut prefix = [0u8; 16];
+        prefix.copy_from_slice(&stored[..16]);
+        Key {
+            prefix,
+            kind_version: (key_version << 4) | kind_code(kind),
+        }
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The prefix is already a uniformly random hash: its first 8 bytes are the hash.
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&self.prefix[..8]);
+        state.write_u64(u64::from_le_bytes(w) ^ u64::from(self.kind_version).rotate_left(32));
+    }
+}
+
+/// Passes the pre-mixed `u64` through: keys are HMAC outputs, an attacker cannot choose them
+/// without the broker's at-rest key, so no further mixing (or SipHash) is needed.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+fn kind_code(kind: IdentifierKind) -> u32 {
+    IdentifierKind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(0) as u32
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Rec {
+    org: u16,
+    code: u16,
+    /// Bit i set: usable for interned purpose i (bit 31: purposes beyond 31, checked in the DB).
+    purposes: u32,
+    /// Unix seconds (u32 is enough until 2106).
+    expires_at: u32,
+    /// First 8 bytes of the signal id, to remove exactly this signal on withdrawal.
+    id8: u64,
+}
+
+enum Slot {
+    One(Rec),
+    Many(Vec<Rec>),
+}
+
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    ids: HashMap<String, u16>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> u16 {
+        if let Some(i) = self.ids.get(s) {
+            return *i;
+        }
+        let i = u16::try_from(self.names.len()).unwrap_or(u16::MAX);
+        if i != u16::MAX {
+            self.names.push(s.to_string());
+            self.ids.insert(s.to_string(), i);
+        }
+        i
+    }
+    fn get(&self, s: &str) -> Option<u16> {
+        self.ids.get(s).copied()
+    }
+    fn name(&self, i: u16) -> &str {
+        self.names
+            .get(usize::from(i))
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    map: HashMap<Key, Slot, BuildHasherDefault<PassThrough>>,
+    orgs: Interner,
+    codes: Interner,
+    purposes: Interner,
+    len: usize,
+}
+
+/// One supplier's live signal on a pseudonym, as the index knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub org: String,
+    pub code: String,
+}
+
+/// Thread-safe index; reads take a shared lock (many matches run at once).
+#[derive(Default)]
+pub struct MatchIndex {
+    inner: RwLock<Inner>,
+}
+
+impl MatchIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of signals indexed.
+    pub fn len(&self) -> usize {
+        self.read().len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds committed signals (call only after the transaction committed).
+    pub fn insert_many<'a>(&self, records: impl IntoIterator<Item = &'a IndexRecord>) {
+        let mut g = self.write();
+        for r in records {
+            g.insert(r);
+        }
+    }
+
+    pub fn insert(&self, r: &IndexRecord) {
+        self.write().insert(r);
+    }
+
+    /// Removes one signal (after its withdrawal or purge committed).
+    pub fn remove(&self, kind: IdentifierKind, key_version: u32, stored: &[u8; 32], id: &SignalId) {
+        let mut g = self.write();
+        let key = Key::new(kind, key_version, stored);
+        let id8 = id8(id);
+        let mut removed = false;
+        let now_empty = match g.map.get_mut(&key) {
+            Some(Slot::One(r)) if r.id8 == id8 => {
+                removed = true;
+                true
+            }
+            Some(Slot::Many(v)) => {
+                let before = v.len();
+                v.retain(|r| r.id8 != id8);
+                removed = v.len() != before;
+                if v.len() == 1 {
+                    let only = v[0];
+                    g.map.insert(key, Slot::One(only));
+                    false
+                } else {
+                    v.is_empty()
+                }
+            }
+            _ => false,
+        };
+        if now_empty {
+            g.map.remove(&key);
+        }
+        if removed {
+            g.len -= 1;
+        }
+    }
+
+    /// Live sightings of a pseudonym usable for `purpose`, excluding `exclude_org` (a
+    /// requester never "matches" its own data). Never across key versions.
+    pub fn probe(
+        &self,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[u8; 32],
+        purpose: &str,
+        exclude_org: &str,
+        now: i64,
+    ) -> Vec<Sighting> {
+        let g = self.read();
+        let Some(slot) = g.map.get(&Key::new(kind, key_version, stored)) else {
+            return Vec::new();
+        };
+        let purpose_bit = g
+            .purposes
+            .get(purpose)
+            .map(|i| if i < 31 { 1u32 << i } else { 1 << 31 });
+        let Some(purpose_bit) = purpose_bit else {
+            return Vec::new();
+        };
+        let excluded = g.orgs.get(exclude_org);
+        let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
+        let recs: &[Rec] = match slot {
+            Slot::One(r) => std::slice::from_ref(r),
+            Slot::Many(v) => v,
+        };
+        recs.iter()
+            .filter(|r| {
+                r.expires_at > now && r.purposes & purpose_bit != 0 && Some(r.org) != excluded
+            })
+            .map(|r| Sighting {
+                org: g.orgs.name(r.org).to_string(),
+                code: g.codes.name(r.code).to_string(),
+            })
+            .collect()
+    }
+
+    /// Whether any live signal exists under this pseudonym (for benchmarks and tests).
+    pub fn contains(&self, kind: IdentifierKind, key_version: u32, stored: &[u8; 32]) -> bool {
+        self.read()
+            .map
+            .contains_key(&Key::new(kind, key_version, stored))
+    }
+}
+
+fn id8(id: &SignalId) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&id.as_bytes()[..8]);
+    u64::from_le_bytes(w)
+}
+
+impl Inner {
+    fn insert(&mut self, r: &IndexRecord) {
+        let org = self.orgs.intern(&r.org);
+        let code = self.codes.intern(&r.code);
+        let mut purposes = 0u32;
+        for p in &r.purposes {
+            let i = self.purposes.intern(p);
+            purposes |= if i < 31 { 1 << i } else { 1 << 31 };
+        }
+        let rec = Rec {
+            org,
+            code,
+            purposes,
+            expires_at: u32::try_from(r.expires_at.max(0)).unwrap_or(u32::MAX),
+            id8: id8(&r.id),
+        };
+        let key = Key::new(r.kind, r.key_version, &r.stored);
+        match self.map.get_mut(&key) {
+            None => {
+                self.map.insert(key, Slot::One(rec));
+            }
+            Some(Slot::One(existing)) => {
+                if existing.id8 == rec.id8 {
+                    return;
+                }
+                let first = *existing;
+                self.map.insert(key, Slot::Many(vec![first, rec]));
+            }
+            Some(Slot::Many(v)) => {
+                if v.iter().any(|e| e.id8 == rec.id8) {
+                    return;
+                }
+                v.push(rec);
+            }
+        }
+        self.len += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(
+        org: &str,
+        stored: u8,
+        version: u32,
+        expires: i64,
+        purposes: &[&str],
+        id: u8,
+    ) -> IndexRecord {
+        IndexRecord {
+            id: SignalId([id; 16]),
+            kind: IdentifierKind::Kenteken,
+            key_version: version,
+            stored: [stored; 32],
+            org: org.into(),
+            code: "cash-car-purchase".into(),
+            expires_at: expires,
+            purposes: purposes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn probes_respect_purpose_version_expiry_and_own_org() {
+        let ix = MatchIndex::new();
+        ix.insert(&rec("a", 1, 1, 1000, &["p"], 1));
+        ix.insert(&rec("b", 1, 1, 1000, &["p", "q"], 2));
+        ix.insert(&rec("c", 1, 1, 10, &["p"], 3));
+        ix.insert(&rec("b", 1, 1, 1000, &["p", "q"], 2)); // duplicate: ignored
+        assert_eq!(ix.len(), 3);
+        let k = IdentifierKind::Kenteken;
+        let hits = ix.probe(k, 1, &[1; 32], "p", "a", 100);
+        assert_eq!(hits.len(), 1, "own org and expired excluded");
+        assert_eq!(hits[0].org, "b");
+        assert_eq!(ix.probe(k, 1, &[1; 32], "q", "x", 100).len(), 1);
+        assert!(
+            ix.probe(k, 2, &[1; 32], "p", "x", 100).is_empty(),
+            "never across key versions"
+        );
+        assert!(
+            ix.probe(IdentifierKind::Kvk, 1, &[1; 32], "p", "x", 100)
+                .is_empty()
+        );
+        assert!(ix.probe(k, 1, &[1; 32], "unknown", "x", 100).is_empty());
+        ix.remove(k, 1, &[1; 32], &SignalId([2; 16]));
+        assert_eq!(ix.len(), 2);
+        assert!(ix.probe(k, 1, &[1; 32], "p", "a", 100).is_empty());
+        ix.remove(k, 1, &[1; 32], &SignalId([1; 16]));
+        ix.remove(k, 1, &[1; 32], &SignalId([3; 16]));
+        assert!(ix.is_empty());
+        assert!(!ix.contains(k, 1, &[1; 32]));
+    }
+}

@@ -1,0 +1,103 @@
+//! RFC 9457 problem details: every error the API returns is `application/problem+json` with a
+//! stable `type` per error, so clients branch on the type, not on the wording.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use kruispunt_sdk::wire::ProblemDetails;
+
+/// Prefix of every problem type; the slug after it is stable and documented in docs/API.md.
+pub const TYPE_PREFIX: &str = "urn:kruispunt:problem:";
+
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub reasons: Vec<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            reasons: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn bad_request(slug: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            slug,
+            "The request is not valid",
+            detail,
+        )
+    }
+
+    /// The database (and so the audit trail) cannot be written: nothing may be disclosed.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        let mut p = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage-unavailable",
+            "The broker cannot record this request right now",
+            detail,
+        );
+        p.retry_after = Some(1);
+        p
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn with_reasons(mut self, reasons: Vec<String>) -> Self {
+        self.reasons = reasons;
+        self
+    }
+
+    pub fn body(&self) -> ProblemDetails {
+        ProblemDetails {
+            type_uri: format!("{TYPE_PREFIX}{}", self.slug),
+            title: self.title.to_string(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            reasons: self.reasons.clone(),
+            request_id: None,
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut resp = (self.status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+impl From<crate::store::StoreError> for Problem {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "storage error");
+        Problem::unavailable(
+            "the database could not be written or read; nothing was disclosed or changed",
+        )
+    }
+}

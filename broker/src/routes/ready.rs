@@ -1,0 +1,27 @@
+//! Readiness: the database answers and a policy is loaded (load balancers route on this).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
+    state.store.ping().await.map_err(|_| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            "the database does not answer",
+        )
+    })?;
+    Ok(Json(json!({
+        "status": "ready",
+        "database": state.store.backend(),
+        "policy_bundle": state.policy.bundle_hash(),
+        "registry": state.policy.registry_hash(),
+        "signals_indexed": state.index.len(),
+    })))
+}

@@ -1,0 +1,186 @@
+//! `POST /v1/signals` (JSON batch), `POST /v1/signals/bulk` (streamed NDJSON) and
+//! `DELETE /v1/signals/{id}` (withdrawal by the supplier).
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use futures_util::StreamExt;
+use kruispunt_sdk::wire::{
+    MAX_SIGNAL_BATCH, SignalBatch, SignalIn, UploadResponse, WithdrawResponse,
+};
+
+use crate::audit_entry::Operation;
+use crate::audit_trail;
+use crate::authn::{authenticate, strict_json};
+use crate::ingest::ingest;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::store::SignalId;
+
+/// Longest NDJSON line accepted; a signal is a few hundred bytes.
+const MAX_LINE: usize = 16 * 1024;
+
+pub async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<UploadResponse>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "POST /v1/signals").await?;
+    let batch: SignalBatch = strict_json(&body)?;
+    if batch.signals.is_empty() {
+        return Err(Problem::bad_request(
+            "empty-batch",
+            "signals: at least one signal is required",
+        ));
+    }
+    if batch.signals.len() > MAX_SIGNAL_BATCH {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch-too-large",
+            "Batch too large",
+            format!(
+                "signals: at most {MAX_SIGNAL_BATCH} per request, got {}; use POST /v1/signals/bulk",
+                batch.signals.len()
+            ),
+        ));
+    }
+    let items = batch.signals.into_iter().map(Ok).enumerate().collect();
+    Ok(Json(ingest(&state, &principal, items).await?))
+}
+
+/// Streams NDJSON (one [`SignalIn`] per line) in constant memory: every `MAX_SIGNAL_BATCH`
+/// lines are stored in their own transaction with their own audit entry, so a broken
+/// connection keeps what was committed and a re-upload of the whole file is idempotent.
+pub async fn bulk(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<UploadResponse>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "POST /v1/signals/bulk").await?;
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut pending: Vec<(usize, Result<SignalIn, String>)> = Vec::with_capacity(MAX_SIGNAL_BATCH);
+    let mut total = UploadResponse {
+        stored: 0,
+        duplicates: 0,
+        rejected: 0,
+        results: Vec::new(),
+    };
+    let mut line_no = 0usize;
+    let mut done = false;
+    while !done {
+        match stream.next().await {
+            Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
+            Some(Err(e)) => {
+                return Err(Problem::bad_request(
+                    "body-read",
+                    format!("reading the body failed: {e}"),
+                ));
+            }
+            None => {
+                done = true;
+                if !buf.is_empty() && buf.last() != Some(&b'\n') {
+                    buf.push(b'\n');
+                }
+            }
+        }
+        let mut start = 0;
+        while let Some(pos) = buf[start..].iter().position(|b| *b == b'\n') {
+            let line = &buf[start..start + pos];
+            start += pos + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed = serde_json::from_slice::<SignalIn>(line)
+                .map_err(|e| format!("line {}: {e}", line_no + 1));
+            pending.push((line_no, parsed));
+            line_no += 1;
+            if pending.len() == MAX_SIGNAL_BATCH {
+                absorb(
+                    &mut total,
+                    ingest(&state, &principal, std::mem::take(&mut pending)).await?,
+                );
+            }
+        }
+        buf.drain(..start);
+        if buf.len() > MAX_LINE {
+            return Err(Problem::bad_request(
+                "line-too-long",
+                format!("line {}: longer than {MAX_LINE} bytes", line_no + 1),
+            ));
+        }
+    }
+    if !pending.is_empty() {
+        absorb(&mut total, ingest(&state, &principal, pending).await?);
+    }
+    if line_no == 0 {
+        return Err(Problem::bad_request(
+            "empty-batch",
+            "the NDJSON body holds no signals",
+        ));
+    }
+    Ok(Json(total))
+}
+
+/// Sums a chunk's outcome into the whole upload's; only rejected items are listed (up to 1000)
+/// so that the answer to a million-row upload stays small.
+fn absorb(total: &mut UploadResponse, part: UploadResponse) {
+    total.stored += part.stored;
+    total.duplicates += part.duplicates;
+    total.rejected += part.rejected;
+    let room = 1000usize.saturating_sub(total.results.len());
+    total.results.extend(
+        part.results
+            .into_iter()
+            .filter(|r| r.status == kruispunt_sdk::wire::ItemStatus::Rejected)
+            .take(room),
+    );
+}
+
+pub async fn withdraw(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<WithdrawResponse>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "DELETE /v1/signals/{id}").await?;
+    let signal_id: SignalId = id.parse().map_err(|_| {
+        Problem::bad_request(
+            "invalid-signal-id",
+            "id: must be 32 lowercase hex characters",
+        )
+    })?;
+    let mut entry = audit_trail::by(Some(&principal), Operation::Erase, "signal.withdraw");
+    entry.decision = Some("allow".into());
+    entry.source_orgs = vec![principal.org.clone()];
+    entry.detail = serde_json::json!({ "id": signal_id.to_string() });
+    match state
+        .store
+        .withdraw_signal(&principal.org, signal_id, &entry)
+        .await?
+    {
+        Some(s) => {
+            state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
+            Ok(Json(WithdrawResponse {
+                id: signal_id.to_string(),
+                withdrawn: true,
+            }))
+        }
+        None => {
+            let mut refused =
+                audit_trail::by(Some(&principal), Operation::Refuse, "signal.withdraw");
+            refused.decision = Some("deny".into());
+            refused.reasons = vec!["not_own_data".into()];
+            refused.detail = serde_json::json!({ "id": signal_id.to_string() });
+            state
+                .store
+                .append_audit(std::slice::from_ref(&refused))
+                .await?;
+            Err(Problem::not_found(format!(
+                "no signal {signal_id} supplied by {}",
+                principal.org
+            )))
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Everything a request handler needs, built once at start-up.
+
+use std::sync::Arc;
+
+use kruispunt_policy::PolicyEngine;
+
+use crate::auth::Verifier;
+use crate::keys::BrokerKeys;
+use crate::matching::MatchIndex;
+use crate::rate_limit::RateLimiter;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub policy: Arc<PolicyEngine>,
+    pub verifier: Arc<Verifier>,
+    pub keys: Arc<BrokerKeys>,
+    pub index: Arc<MatchIndex>,
+    pub limiter: Arc<RateLimiter>,
+    pub deployment: Arc<str>,
+}

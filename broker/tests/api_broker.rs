@@ -1,0 +1,486 @@
+//! The broker over real HTTPS, on SQLite and on PostgreSQL: uploads (partial errors,
+//! idempotency), matches (tiered disclosure, key versions, policy denials), withdrawal,
+//! retention, every authentication refusal, concurrency — and the audit entry each leaves.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use kruispunt_broker::audit_entry::AuditEntry;
+use kruispunt_broker::auth::{Claims, ScopeClaims, mint};
+use kruispunt_broker::config::Config;
+use kruispunt_broker::devpki::DevPki;
+use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
+use kruispunt_broker::server::{self, RunningServer};
+use kruispunt_sdk::{CoalitionKey, IdentifierKind};
+use serde_json::{Value, json};
+
+const POSTGRES_ENV: &str = "KRUISPUNT_TEST_POSTGRES_URL";
+const DEALER_A: &str = "autobedrijf-de-vecht";
+const DEALER_B: &str = "autohandel-amersfoort";
+const DEALER_C: &str = "autoschade-almere";
+const HORECA: &str = "horeca-gooi";
+const PURPOSE: &str = "autobranche-contante-aankopen";
+
+struct Broker {
+    running: Option<RunningServer>,
+    dir: tempfile::TempDir,
+    client: reqwest::Client,
+    base: String,
+    aud: String,
+    pg_db: Option<(String, String)>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl Broker {
+    async fn start(database: Option<String>) -> Broker {
+        kruispunt_broker::tls::install_ring_provider();
+        let dir = tempfile::tempdir().unwrap();
+        Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut cfg = Config::load(dir.path()).unwrap();
+        cfg.limits.requests_per_second = 100_000.0;
+        cfg.limits.burst = 100_000.0;
+        if let Some(db) = &database {
+            cfg.database = db.clone();
+        }
+        let running = server::start(&cfg).await.unwrap();
+        let ca = std::fs::read(DevPki::in_dir(dir.path()).ca_cert).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        let base = format!("https://localhost:{}", running.addr.port());
+        Broker {
+            running: Some(running),
+            dir,
+            client,
+            base,
+            aud: cfg.deployment.clone(),
+            pg_db: None,
+        }
+    }
+
+    fn token_with(&self, partner: &str, roles: &[&str], edit: impl FnOnce(&mut Claims)) -> String {
+        let (kid, pkcs8) = load_partner_signing_key(self.dir.path(), partner).unwrap();
+        let mut claims = Claims {
+            iss: partner.into(),
+            sub: format!("user@{partner}"),
+            aud: self.aud.clone(),
+            exp: now() + 600,
+            iat: now(),
+            nbf: None,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            jti: None,
+            scope: None,
+        };
+        edit(&mut claims);
+        mint(&kid, &pkcs8, &claims).unwrap()
+    }
+
+    fn token(&self, partner: &str, roles: &[&str]) -> String {
+        self.token_with(partner, roles, |_| {})
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value, String) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+        (status, v, ct)
+    }
+
+    async fn audit(&self) -> Vec<AuditEntry> {
+        let st = &self.running.as_ref().unwrap().state;
+        let n = st.store.audit_len().await.unwrap();
+        st.store
+            .audit_entries(0, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    async fn stop(mut self) {
+        self.running.take().unwrap().shutdown().await.unwrap();
+        if let Some((admin, db)) = self.pg_db.take() {
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+fn pseudonym(plate: &str, version: u32) -> String {
+    let key = CoalitionKey::new([7u8; 32], version);
+    key.pseudonymiser(IdentifierKind::Kenteken)
+        .pseudonymise(plate)
+        .unwrap()
+        .to_hex()
+}
+
+fn signal(plate: &str, code: &str) -> Value {
+    json!({
+        "kind": "kenteken", "pseudonym": pseudonym(plate, 1), "key_version": 1, "code": code,
+        "observed": "2026-11-01", "district": "oost-utrecht", "purposes": [PURPOSE]
+    })
+}
+
+async fn with_backends(
+    test: fn(Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) {
+    let b = Broker::start(None).await;
+    test(b).await;
+    let Ok(url) = std::env::var(POSTGRES_ENV) else {
+        eprintln!("SKIPPED: {POSTGRES_ENV} not set — the PostgreSQL half of this test did not run");
+        return;
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let db = format!(
+        "kp_api_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let admin = {
+        let mut u = url.clone();
+        let cut = u.rfind('/').unwrap();
+        u.truncate(cut);
+        u.push_str("/postgres");
+        u
+    };
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut dburl = url.clone();
+    let cut = dburl.rfind('/').unwrap();
+    dburl.truncate(cut);
+    dburl.push('/');
+    dburl.push_str(&db);
+    let mut b = Broker::start(Some(dburl)).await;
+    assert_eq!(
+        b.running.as_ref().unwrap().state.store.backend(),
+        "postgres"
+    );
+    b.pg_db = Some((admin, db));
+    test(b).await;
+}
+
+fn upload_match_withdraw_retention(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let ta = b.token(DEALER_A, &["compliance"]);
+        let tb = b.token(DEALER_B, &["compliance"]);
+        let tc = b.token(DEALER_C, &["compliance"]);
+
+        // Partial batch: the good items are stored, the bad ones named by index and field.
+        let mut bad_len = signal("GB-001-B", "cash-car-purchase");
+        bad_len["pseudonym"] = json!("abcd");
+        let mut bad_code = signal("GB-001-B", "cash-car-purchase");
+        bad_code["code"] = json!("no-such-code");
+        let mut future = signal("GB-001-B", "cash-car-purchase");
+        future["observed"] = json!("2999-01-01");
+        let batch = json!({ "signals": [signal("GB-001-B", "cash-car-purchase"), bad_len, bad_code, future, signal("12-ABC-3", "notes-500")] });
+        let (st, v, _) = b.post("/v1/signals", Some(&ta), &batch).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["stored"], 2, "{v}");
+        assert_eq!(v["rejected"], 3);
+        assert_eq!(v["results"][1]["field"], "pseudonym");
+        assert_eq!(v["results"][2]["field"], "code");
+        assert_eq!(v["results"][3]["field"], "observed");
+        let withdraw_id = v["results"][0]["id"].as_str().unwrap().to_string();
+
+        // Idempotent re-upload.
+        let (st, v, _) = b
+            .post(
+                "/v1/signals",
+                Some(&ta),
+                &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] }),
+            )
+            .await;
+        assert_eq!(st, 200);
+        assert_eq!(
+            (v["stored"].as_u64(), v["duplicates"].as_u64()),
+            (Some(0), Some(1)),
+            "{v}"
+        );
+
+        // A second, independent source for the same plate.
+        let (st, v, _) = b
+            .post(
+                "/v1/signals",
+                Some(&tb),
+                &json!({ "signals": [signal("GB001B", "split-payments")] }),
+            )
+            .await;
+        assert_eq!((st, v["stored"].as_u64()), (200, Some(1)), "{v}");
+
+        // Dealer C asks: GB-001-B has two independent sources (min_sources = 2) → hit.
+        let q = |plate: &str, version: u32, level: &str| {
+            json!({ "purpose": PURPOSE, "level": level,
+                    "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym(plate, version), "key_version": version }] })
+        };
+        let (st, v, _) = b
+            .post("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
+            .await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["results"][0]["hit"], true, "{v}");
+        assert!(
+            v["results"][0].get("categories").is_none(),
+            "hit level discloses no categories"
+        );
+        // Categories with a justification: the codes of both sources, never the supplier names.
+        let mut qc = q("GB-001-B", 1, "categories");
+        qc["justification"] = json!("cliëntenonderzoek bij contante aankoop van EUR 24.000");
+        qc["case_reference"] = json!("CDD-2026-0042");
+        let (st, v, _) = b.post("/v1/matches", Some(&tc), &qc).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["level"], "categories", "{v}");
+        assert_eq!(
+            v["results"][0]["categories"],
+            json!(["cash-car-purchase", "split-payments"])
+        );
+        assert!(v["results"][0].get("signals").is_none());
+        // 12-ABC-3 has only one source: below min_sources → no hit.
+        let (_, v, _) = b
+            .post("/v1/matches", Some(&tc), &q("12-ABC-3", 1, "hit"))
+            .await;
+        assert_eq!(v["results"][0]["hit"], false, "{v}");
+        // Never across key versions.
+        let (_, v, _) = b
+            .post("/v1/matches", Some(&tc), &q("GB-001-B", 2, "hit"))
+            .await;
+        assert_eq!(v["results"][0]["hit"], false, "{v}");
+        // A requester never matches its own data: dealer A sees only B's signal (1 < 2 sources).
+        let (_, v, _) = b
+            .post("/v1/matches", Some(&ta), &q("GB-001-B", 1, "hit"))
+            .await;
+        assert_eq!(v["results"][0]["hit"], false, "{v}");
+
+        // Policy denial: horeca is not a party to the car-trade purpose.
+        let th = b.token(HORECA, &["compliance"]);
+        let (st, v, ct) = b
+            .post("/v1/matches", Some(&th), &q("GB-001-B", 1, "hit"))
+            .await;
+        assert_eq!(st, 403, "{v}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(v["type"], "urn:kruispunt:problem:policy-denied");
+        assert!(!v["reasons"].as_array().unwrap().is_empty());
+
+        // Withdrawal: only by the supplier.
+        let del = |t: &str, id: &str| {
+            b.client
+                .delete(format!("{}/v1/signals/{id}", b.base))
+                .bearer_auth(t.to_string())
+                .send()
+        };
+        assert_eq!(
+            del(&tb, &withdraw_id).await.unwrap().status().as_u16(),
+            404,
+            "another org cannot withdraw"
+        );
+        assert_eq!(del(&ta, &withdraw_id).await.unwrap().status().as_u16(), 200);
+        let (_, v, _) = b
+            .post("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
+            .await;
+        assert_eq!(
+            v["results"][0]["hit"], false,
+            "after withdrawal one source is left: {v}"
+        );
+
+        // Retention: a purge far in the future removes everything and is audited.
+        let state = b.running.as_ref().unwrap().state.clone();
+        let purged = kruispunt_broker::retention::purge_once(&state, now() + 10 * 365 * 86_400)
+            .await
+            .unwrap();
+        assert!(purged >= 2, "purged {purged}");
+        assert!(state.index.is_empty());
+
+        let actions: Vec<String> = b
+            .audit()
+            .await
+            .iter()
+            .map(|e| format!("{}:{}", e.action, e.decision.clone().unwrap_or_default()))
+            .collect();
+        for want in [
+            "signals.upload:allow",
+            "match:allow",
+            "match:deny",
+            "signal.withdraw:allow",
+            "signal.withdraw:deny",
+            "retention.purge:allow",
+        ] {
+            assert!(
+                actions.iter().any(|a| a == want),
+                "missing audit entry {want}: {actions:?}"
+            );
+        }
+        // No clear identifier anywhere in the audit trail.
+        let all = serde_json::to_string(&b.audit().await).unwrap();
+        assert!(!all.contains("GB001B") && !all.contains("GB-001-B"));
+        b.stop().await;
+    })
+}
+
+fn authentication_refusals(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let body = json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] });
+        let cases: Vec<(Option<String>, &str)> = vec![
+            (None, "token-missing"),
+            (Some("not.a.jwt".into()), "token-malformed"),
+            (
+                Some(b.token_with(DEALER_A, &["compliance"], |c| {
+                    c.aud = "another-broker".into()
+                })),
+                "token-wrong-audience",
+            ),
+            (
+                Some(b.token_with(DEALER_A, &["compliance"], |c| {
+                    c.exp = now() - 3600;
+                    c.iat = now() - 7200;
+                })),
+                "token-expired",
+            ),
+            (
+                Some(b.token_with(DEALER_A, &["compliance"], |c| c.nbf = Some(now() + 3600))),
+                "token-not-yet-valid",
+            ),
+            (
+                Some(b.token_with(DEALER_A, &["compliance"], |c| c.iss = DEALER_B.into())),
+                "token-issuer-mismatch",
+            ),
+            (
+                Some({
+                    let t = b.token(DEALER_A, &["compliance"]);
+                    let mut parts: Vec<String> = t.split('.').map(String::from).collect();
+                    parts[1] = parts[1].chars().rev().collect();
+                    parts.join(".")
+                }),
+                "token-",
+            ),
+        ];
+        let before = b.audit().await.len();
+        for (token, slug) in &cases {
+            let (st, v, ct) = b.post("/v1/signals", token.as_deref(), &body).await;
+            assert_eq!(st, 401, "{slug}: {v}");
+            assert_eq!(ct, "application/problem+json");
+            assert!(
+                v["type"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("urn:kruispunt:problem:{slug}")),
+                "{slug}: {v}"
+            );
+        }
+        let audit = b.audit().await;
+        assert_eq!(
+            audit.len() - before,
+            cases.len(),
+            "one audit entry per refusal"
+        );
+        assert!(audit[before..].iter().all(|e| e.action == "auth.refused"));
+        // Nothing was stored by any refused request.
+        assert!(b.running.as_ref().unwrap().state.index.is_empty());
+        // Strict JSON: an unknown field is refused with a problem naming it.
+        let t = b.token(DEALER_A, &["compliance"]);
+        let (st, v, _) = b
+            .post(
+                "/v1/signals",
+                Some(&t),
+                &json!({ "signals": [], "extra": 1 }),
+            )
+            .await;
+        assert_eq!(st, 400);
+        assert!(v["detail"].as_str().unwrap().contains("extra"), "{v}");
+        // A police token whose scope names another purpose is refused by the policy.
+        let tp = b.token_with("politie-midden-nederland", &["rechercheur"], |c| {
+            c.scope = Some(ScopeClaims {
+                purpose: "politie-opsporing-wpg19".into(),
+                case_reference: Some("ON-2026-0042".into()),
+                legal_basis: Some("wpg-art-19".into()),
+                consent_id: Some("OvJ-2026-117".into()),
+                kinds: vec!["kenteken".into()],
+                sectors: vec!["autobranche".into()],
+                max_identifiers: Some(5),
+                not_after: None,
+            })
+        });
+        let q = json!({ "purpose": PURPOSE, "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B", 1), "key_version": 1 }] });
+        let (st, v, _) = b.post("/v1/matches", Some(&tp), &q).await;
+        assert_eq!(st, 403, "{v}");
+        b.stop().await;
+    })
+}
+
+fn concurrent_partners(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let b = std::sync::Arc::new(b);
+        let mut tasks = Vec::new();
+        for (p, partner) in [DEALER_A, DEALER_B, DEALER_C].into_iter().enumerate() {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move {
+                let t = b.token(partner, &["compliance"]);
+                for round in 0..4 {
+                    let signals: Vec<Value> = (0..50).map(|i| signal(&format!("{:02}-XX-{:02}", round * 10 + p, i), "cash-car-purchase")).collect();
+                    let (st, v, _) = b.post("/v1/signals", Some(&t), &json!({ "signals": signals })).await;
+                    assert_eq!(st, 200, "{v}");
+                    let q = json!({ "purpose": PURPOSE, "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B", 1), "key_version": 1 }] });
+                    let (st, v, _) = b.post("/v1/matches", Some(&t), &q).await;
+                    assert_eq!(st, 200, "{v}");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let b = std::sync::Arc::into_inner(b).unwrap();
+        let state = b.running.as_ref().unwrap().state.clone();
+        let audit = b.audit().await;
+        assert_eq!(
+            audit
+                .iter()
+                .filter(|e| e.action == "signals.upload")
+                .count(),
+            12
+        );
+        assert_eq!(audit.iter().filter(|e| e.action == "match").count(), 12);
+        assert_eq!(state.index.len(), 3 * 4 * 50);
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_matches_withdrawal_and_retention() {
+    with_backends(upload_match_withdraw_retention).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_authentication_refusal_is_a_problem_and_an_audit_entry() {
+    with_backends(authentication_refusals).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_and_matches_from_several_partners() {
+    with_backends(concurrent_partners).await;
+}

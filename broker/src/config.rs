@@ -114,6 +114,12 @@ impl Config {
         if path.exists() {
             return Ok(created_pki);
         }
+        // An empty file is a valid empty SQLite database; creating it here gives it mode 0600,
+        // which SQLite carries over to its -wal and -shm files.
+        let db = data_dir.join("kruispunt.db");
+        if !db.exists() {
+            secret_file::write_secret(&db, b"")?;
+        }
         let cfg = Config {
             development: true,
             deployment: "midden-nederland-dev".into(),

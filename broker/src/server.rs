@@ -46,7 +46,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         Some(p) => Bundle::load_dir(p)?,
         None => Bundle::embedded(),
     };
-    let extra_keys = crate::keys::dev_partner_keys::load_registered_keys(&config.data_dir)?;
+    // Only a development set-up trusts the demo keys the broker itself generated.
+    let extra_keys = if config.development {
+        crate::keys::dev_partner_keys::load_registered_keys(&config.data_dir)?
+    } else {
+        Vec::new()
+    };
     let verifier = Verifier::new(&registry, &extra_keys, &config.deployment, 30)?;
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;

@@ -39,6 +39,7 @@ fn percentiles(engine: &PolicyEngine, input: &PolicyInput) {
 }
 
 fn bench(c: &mut Criterion) {
+    if std::env::var("KP_EXP").is_ok() { exp(); return; }
     let engine = PolicyEngine::default_embedded().expect("default engine");
     let input = police_input();
     percentiles(&engine, &input);
@@ -49,3 +50,52 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+#[allow(dead_code)]
+pub fn exp() {
+    use kruispunt_policy::{Bundle, Registry};
+    use regorus::Value;
+    let bundle = Bundle::embedded();
+    let reg = Registry::embedded();
+    let mut e = regorus::Engine::new();
+    e.set_strict_builtin_errors(true);
+    for f in bundle.files() {
+        if f.is_test() { continue; }
+        e.add_policy(f.name.clone(), f.text.clone()).unwrap();
+    }
+    e.add_data(Value::from(reg.to_data())).unwrap();
+    e.set_input(Value::new_object());
+    e.eval_rule("data.kruispunt.decision".into()).unwrap();
+    let input = police_input();
+    let json = serde_json::to_value(&input).unwrap();
+    let vin = Value::from(json.clone());
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        for _ in 0..200 { f(); }
+        let n = 2000;
+        let mut s: Vec<u128> = (0..n).map(|_| { let t = Instant::now(); f(); t.elapsed().as_nanos() }).collect();
+        s.sort();
+        println!("{name:50} p50 {:.1} µs", s[n / 2] as f64 / 1000.0);
+    };
+    time("to_value+Value::from", &mut || { black_box(Value::from(serde_json::to_value(black_box(&input)).unwrap())); });
+    time("clone", &mut || { black_box(e.clone()); });
+    for r in ["levels", "reg", "purpose", "requester", "is_party", "requester_public", "scope", "deny", "flags", "allow", "revealable_sectors", "granted_obligations", "obligations", "decision"] {
+        let path = format!("data.kruispunt.{r}");
+        time(&path, &mut || { let mut c = e.clone(); c.set_input(vin.clone()); black_box(c.eval_rule(path.clone()).unwrap()); });
+    }
+    let mut c = e.clone();
+    time("reuse same engine decision", &mut || { c.set_input(vin.clone()); black_box(c.eval_rule("data.kruispunt.decision".into()).unwrap()); });
+    // rvm
+    let cp = e.compile_with_entrypoint(&"data.kruispunt.decision".into()).unwrap();
+    time("compiled eval_with_input", &mut || { black_box(cp.eval_with_input(vin.clone()).unwrap()); });
+    let prog = regorus::languages::rego::compiler::Compiler::compile_from_policy(&cp, &["data.kruispunt.decision"]).unwrap();
+    let data = Value::from(reg.to_data());
+    let mut vm = regorus::rvm::RegoVM::new();
+    vm.load_program(prog.clone());
+    vm.set_data(data.clone()).unwrap();
+    time("rvm", &mut || { vm.set_input(vin.clone()); black_box(vm.execute().unwrap()); });
+    vm.set_input(vin.clone());
+    let a = vm.execute().unwrap();
+    let mut c = e.clone(); c.set_input(vin.clone());
+    let b = c.eval_rule("data.kruispunt.decision".into()).unwrap();
+    println!("rvm: {a}\ninterp: {b}");
+}

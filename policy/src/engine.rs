@@ -6,10 +6,11 @@
 //! `reload` builds and tests the new state completely before one atomic pointer swap, so a
 //! request is always decided by exactly one bundle, whose hash it records.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use regorus::Value;
+use regorus::rvm::RegoVM;
 
 use crate::bundle::Bundle;
 use crate::decision::Decision;
@@ -49,12 +50,128 @@ pub(crate) fn build_engine(
 
 /// Everything a decision needs, prepared once per bundle/registry.
 struct Prepared {
+    /// The tree-walking interpreter: the reference semantics (the Rego tests run on it) and
+    /// the fallback whenever the fast path is unavailable or fails.
     engine: regorus::Engine,
+    /// The bytecode VM, used only when it agreed with the interpreter on every self-check input
+    /// (see [`Prepared::build`]).
+    fast: Option<FastPath>,
     bundle: Arc<Bundle>,
     registry: Arc<Registry>,
     bundle_hash: String,
     registry_hash: String,
 }
+
+/// The regorus bytecode VM (`rvm`) compiled for [`ENTRY_POINT`].
+///
+/// Why: the interpreter re-walks the AST on every call, and for this bundle (~110 rule
+/// definitions, most of them `deny` bodies) that costs ~0.8 ms per decision; preparation
+/// (analysis, scheduling, hoisting) is *not* repeated per call, so there was nothing to cache
+/// there. The VM runs the same bundle in a few µs.
+///
+/// A `RegoVM` needs `&mut self` and is not `Clone`, so finished VMs go back to a small pool;
+/// the lock is held only to pop or push, never while evaluating.
+struct FastPath {
+    program: Arc<regorus::rvm::program::Program>,
+    data: Value,
+    pool: Mutex<Vec<RegoVM>>,
+}
+
+/// Finished VMs kept for reuse (more than the number of cores is never needed).
+const VM_POOL_MAX: usize = 64;
+
+/// Instruction budget per decision on the VM (the default bundle needs a few thousand). If a
+/// bundle exceeds it, the call falls back to the interpreter rather than failing.
+const VM_MAX_INSTRUCTIONS: usize = 1_000_000;
+
+impl FastPath {
+    fn compile(engine: &regorus::Engine, data: Value) -> Result<FastPath, String> {
+        let mut engine = engine.clone();
+        let policy = engine
+            .compile_with_entrypoint(&ENTRY_POINT.into())
+            .map_err(|e| format!("compile: {e}"))?;
+        let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(
+            &policy,
+            &[ENTRY_POINT],
+        )
+        .map_err(|e| format!("rvm compile: {e}"))?;
+        let fast = FastPath {
+            program,
+            data,
+            pool: Mutex::new(Vec::new()),
+        };
+        // Fails here (not per call) if the program and the data conflict.
+        let vm = fast.new_vm()?;
+        fast.put_back(vm);
+        Ok(fast)
+    }
+
+    fn new_vm(&self) -> Result<RegoVM, String> {
+        let mut vm = RegoVM::new();
+        vm.load_program(self.program.clone());
+        vm.set_data(self.data.clone())
+            .map_err(|e| format!("rvm data: {e}"))?;
+        // Same as the interpreter: a built-in's runtime error is an error, not `undefined`.
+        vm.set_strict_builtin_errors(true);
+        vm.set_max_instructions(VM_MAX_INSTRUCTIONS);
+        Ok(vm)
+    }
+
+    fn put_back(&self, vm: RegoVM) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < VM_POOL_MAX {
+            pool.push(vm);
+        }
+    }
+
+    /// `None` when the VM could not evaluate (the caller then asks the interpreter).
+    fn eval(&self, input: &Value) -> Option<Value> {
+        let vm = self
+            .pool
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        let mut vm = match vm {
+            Some(vm) => vm,
+            None => self.new_vm().ok()?,
+        };
+        vm.set_input(input.clone());
+        let out = vm.execute().ok();
+        // Do not keep the request's input alive in the pool.
+        vm.set_input(Value::Null);
+        self.put_back(vm);
+        out
+    }
+}
+
+/// Inputs on which a freshly built VM program must give exactly the interpreter's answer
+/// before it is used: the schema examples and variations of them that reach every rule of the
+/// default bundle (the differential test in this module checks many more).
+fn self_check_inputs(registry: &Registry) -> Vec<Value> {
+    let mut out: Vec<Value> = EXAMPLE_INPUTS
+        .iter()
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .map(Value::from)
+        .collect();
+    out.extend(
+        generated_inputs(registry, SELF_CHECK_GENERATED, 0x6b72_7569_7370_756e)
+            .into_iter()
+            .filter_map(|i| serde_json::to_value(&i).ok())
+            .map(Value::from),
+    );
+    out
+}
+
+/// The example inputs shipped in `policy/schema/examples/`.
+const EXAMPLE_INPUTS: &[&str] = &[
+    include_str!("../schema/examples/input-audit-read.json"),
+    include_str!("../schema/examples/input-autobranche-bsn.json"),
+    include_str!("../schema/examples/input-kvo-upload.json"),
+    include_str!("../schema/examples/input-police-match.json"),
+];
+
+/// Generated inputs checked at every build of the prepared state.
+const SELF_CHECK_GENERATED: usize = 96;
 
 impl Prepared {
     fn build(bundle: Bundle, registry: Registry) -> Result<Prepared, PolicyError> {
@@ -66,22 +183,49 @@ impl Prepared {
         engine
             .eval_rule(ENTRY_POINT.to_string())
             .map_err(|e| PolicyError::Bundle(format!("entry point {ENTRY_POINT}: {e}")))?;
-        Ok(Prepared {
+        let mut prepared = Prepared {
             engine,
+            fast: None,
             bundle_hash: bundle.hash(),
             registry_hash: registry.hash(),
             bundle: Arc::new(bundle),
             registry: Arc::new(registry),
-        })
+        };
+        // The VM is an optimisation, never a different policy: it is used only if it compiles
+        // this bundle and agrees with the interpreter on every self-check input. Otherwise
+        // every decision is made by the interpreter, as before.
+        if let Ok(fast) = FastPath::compile(
+            &prepared.engine,
+            Value::from(prepared.registry.to_data()),
+        ) {
+            let agrees = self_check_inputs(&prepared.registry).iter().all(|input| {
+                prepared.eval_interpreted(input).ok() == fast.eval(input)
+            });
+            if agrees {
+                prepared.fast = Some(fast);
+            }
+        }
+        Ok(prepared)
     }
 
-    fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
-        let json = serde_json::to_value(input)?;
+    fn eval_interpreted(&self, input: &Value) -> Result<Value, PolicyError> {
         let mut engine = self.engine.clone();
-        engine.set_input(Value::from(json));
-        let out = engine
+        engine.set_input(input.clone());
+        engine
             .eval_rule(ENTRY_POINT.to_string())
-            .map_err(|e| PolicyError::Eval(e.to_string()))?;
+            .map_err(|e| PolicyError::Eval(e.to_string()))
+    }
+
+    fn decide(&self, input: &PolicyInput, interpreted_only: bool) -> Result<Decision, PolicyError> {
+        let input = Value::from(serde_json::to_value(input)?);
+        let fast = match &self.fast {
+            Some(fast) if !interpreted_only => fast.eval(&input),
+            _ => None,
+        };
+        let out = match fast {
+            Some(out) => out,
+            None => self.eval_interpreted(&input)?,
+        };
         if out == Value::Undefined {
             return Err(PolicyError::Undefined);
         }
@@ -92,6 +236,188 @@ impl Prepared {
         decision.registry_hash.clone_from(&self.registry_hash);
         Ok(decision)
     }
+}
+
+/// Deterministic policy inputs for differential checks: names from `registry` (and unknown
+/// ones), every action, with and without coalition, consent, scope, justification, usage
+/// near the guard thresholds, and so on. Same `seed`, same inputs.
+#[doc(hidden)]
+pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyInput> {
+    use crate::input::{Action, DisclosureLevel, Requester, TokenScope, Usage};
+
+    let data = registry.to_data();
+    let keys = |section: &str| -> Vec<String> {
+        data["registry"][section]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut partners = keys("partners");
+    partners.push("onbekende-partij".into());
+    let mut purposes = keys("purposes");
+    purposes.push("onbekend-doel".into());
+    purposes.push(String::new());
+    let mut coalitions = keys("coalitions");
+    coalitions.push("onbekende-coalitie".into());
+    let mut decisions = keys("partnership_decisions");
+    decisions.push("OvJ-MN-2025-117".into());
+    decisions.push("onbekend-besluit".into());
+    let mut codes: Vec<String> = Vec::new();
+    if let Some(themes) = data["registry"]["taxonomy"].as_object() {
+        for t in themes.values() {
+            if let Some(c) = t["codes"].as_object() {
+                codes.extend(c.keys().cloned());
+            }
+        }
+    }
+    codes.push("onbekende-code".into());
+    let mut sectors: Vec<String> = data["registry"]["partners"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(|p| p["sector"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    sectors.extend(["politie", "om", "riec", "kvo", "gemeente", "onbekend"].map(String::from));
+    sectors.sort();
+    sectors.dedup();
+    let kinds: Vec<String> = [
+        "kenteken", "adres", "kvk", "persoon", "bsn", "telefoon", "iban", "onbekend",
+    ]
+    .map(String::from)
+    .to_vec();
+    let bases = ["wpg-art-19", "wpg-art-20", "avg-6-1-e", "onbekend"];
+    let roles = [
+        "rechercheur",
+        "signaleerder",
+        "compliance",
+        "bibob-adviseur",
+        "privacy-officer",
+        "coalitiebeheerder",
+        "analist",
+    ];
+    let actions = [
+        Action::Match,
+        Action::Upload,
+        Action::Withdraw,
+        Action::AuditRead,
+        Action::CoalitionAdd,
+    ];
+    let levels = [
+        DisclosureLevel::None,
+        DisclosureLevel::Hit,
+        DisclosureLevel::Categories,
+        DisclosureLevel::Details,
+    ];
+
+    // xorshift64*: small, deterministic, no dependency.
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    };
+    fn pick<'a, T>(next: &mut impl FnMut() -> u64, items: &'a [T]) -> &'a T {
+        &items[(next() % items.len() as u64) as usize]
+    }
+    fn chance(next: &mut impl FnMut() -> u64, percent: u64) -> bool {
+        next() % 100 < percent
+    }
+    fn subset(next: &mut impl FnMut() -> u64, items: &[String], max: usize) -> Vec<String> {
+        let n = (next() % (max as u64 + 1)) as usize;
+        let mut v: Vec<String> = (0..n).map(|_| pick(next, items).clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    let now: i64 = 1_750_000_000;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let org = pick(&mut next, &partners).clone();
+        let registered = &data["registry"]["partners"][&org];
+        let sector = match registered["sector"].as_str() {
+            Some(s) if chance(&mut next, 85) => s.to_string(),
+            _ => pick(&mut next, &sectors).clone(),
+        };
+        let public = match registered["public"].as_bool() {
+            Some(p) if chance(&mut next, 85) => p,
+            _ => chance(&mut next, 50),
+        };
+        let requester = Requester {
+            org: org.clone(),
+            sector,
+            public,
+            roles: subset(&mut next, &roles.map(String::from), 2),
+            user: "gegenereerd".into(),
+        };
+        let action = *pick(&mut next, &actions);
+        let purpose = pick(&mut next, &purposes).clone();
+        let mut i = PolicyInput::new(action, requester, purpose.clone(), now);
+        i.coalition = chance(&mut next, 60).then(|| pick(&mut next, &coalitions).clone());
+        i.legal_basis = chance(&mut next, 60).then(|| pick(&mut next, &bases).to_string());
+        i.case_reference = chance(&mut next, 60).then(|| pick(&mut next, &["PL0900-2025-0042", "PL0900-2025-0099", " "]).to_string(),
+        );
+        i.consent_id = chance(&mut next, 60).then(|| pick(&mut next, &decisions).clone());
+        i.justification = chance(&mut next, 50).then(|| pick(
+                &mut next,
+                &[
+                    "kort",
+                    "Verdachte huurt drie schuren; nodig om de verhuurders te bepalen.",
+                ],
+            )
+            .to_string(),
+        );
+        i.identifier_kinds = subset(&mut next, &kinds, 3);
+        i.identifier_count = next() % 120;
+        i.requested_level = *pick(&mut next, &levels);
+        if chance(&mut next, 55) {
+            i.token_scope = Some(TokenScope {
+                purpose: if chance(&mut next, 80) {
+                    purpose.clone()
+                } else {
+                    pick(&mut next, &purposes).clone()
+                },
+                case_reference: if chance(&mut next, 80) {
+                    i.case_reference.clone()
+                } else {
+                    Some("PL0900-2025-0001".into())
+                },
+                legal_basis: if chance(&mut next, 80) {
+                    i.legal_basis.clone()
+                } else {
+                    None
+                },
+                consent_id: if chance(&mut next, 80) {
+                    i.consent_id.clone()
+                } else {
+                    Some("ander-besluit".into())
+                },
+                kinds: subset(&mut next, &kinds, 4),
+                sectors: subset(&mut next, &sectors, 4),
+                max_identifiers: next() % 60,
+                not_after: now + (next() % 7200) as i64 - 1800,
+            });
+        }
+        let queries = next() % 200;
+        i.usage = Usage {
+            identifiers_today: next() % 3000,
+            requests_last_minute: next() % 90,
+            no_hits_today: if queries == 0 { 0 } else { next() % (queries + 1) },
+            queries_today: queries,
+        };
+        i.target_org = chance(&mut next, 40).then(|| pick(&mut next, &partners).clone());
+        if chance(&mut next, 40) {
+            i.signal_codes = subset(&mut next, &codes, 3);
+        }
+        if chance(&mut next, 40) {
+            i.oldest_signal_at = Some(now - (next() % (3 * 365 * 86_400)) as i64);
+        }
+        out.push(i);
+    }
+    out
 }
 
 /// The thread-safe policy engine. Share it (`Arc<PolicyEngine>` or `&PolicyEngine`) between
@@ -165,7 +491,20 @@ impl PolicyEngine {
     /// An `Err` means no decision could be made: the broker must refuse the request (fail
     /// closed) and audit the refusal.
     pub fn decide(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
-        self.state.load().decide(input)
+        self.state.load().decide(input, false)
+    }
+
+    /// Decide with the regorus interpreter only, bypassing the bytecode VM. Same decisions
+    /// as [`PolicyEngine::decide`]; for differential tests and benchmarks.
+    #[doc(hidden)]
+    pub fn decide_interpreted(&self, input: &PolicyInput) -> Result<Decision, PolicyError> {
+        self.state.load().decide(input, true)
+    }
+
+    /// Whether decisions are made by the bytecode VM (it compiled the bundle and agreed with
+    /// the interpreter on the self-check inputs) rather than by the interpreter alone.
+    pub fn uses_vm(&self) -> bool {
+        self.state.load().fast.is_some()
     }
 
     /// Hex SHA-256 of the bundle in force.
@@ -339,6 +678,80 @@ mod tests {
                         input.identifier_count = 1 + (i + t) % 20;
                         let d = engine.decide(&input).unwrap();
                         assert_eq!(d.allow, input.identifier_count <= 10, "{d:?}");
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn the_default_bundle_runs_on_the_vm() {
+        let engine = PolicyEngine::default_embedded().unwrap();
+        assert!(engine.uses_vm());
+    }
+
+    /// Differential test: the bytecode VM and the interpreter must give identical decisions
+    /// (or identical errors) on every example input and on many generated inputs.
+    #[test]
+    fn vm_and_interpreter_decide_identically() {
+        let engine = PolicyEngine::default_embedded().unwrap();
+        assert!(engine.uses_vm());
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/examples");
+        let mut inputs: Vec<PolicyInput> = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            if name.starts_with("input-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                inputs.push(serde_json::from_str(&text).unwrap());
+            }
+        }
+        assert!(inputs.len() >= 4);
+        inputs.push(police_match());
+        inputs.extend(generated_inputs(&Registry::embedded(), 600, 42));
+        let mut reasons = std::collections::BTreeSet::new();
+        let mut allowed = 0;
+        for (n, input) in inputs.iter().enumerate() {
+            let fast = engine.decide(input);
+            let slow = engine.decide_interpreted(input);
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{slow:?}"),
+                "input #{n}: {}",
+                serde_json::to_string(input).unwrap()
+            );
+            if let Ok(d) = slow {
+                allowed += usize::from(d.allow);
+                reasons.extend(d.reasons);
+            }
+        }
+        // The generated inputs must reach both outcomes and most of the deny rules, or the
+        // comparison above proves little.
+        assert!(allowed >= 5, "only {allowed} allowed");
+        assert!(reasons.len() >= 30, "only {} reason codes: {reasons:?}", reasons.len());
+    }
+
+    #[test]
+    fn vm_decisions_survive_reuse_and_threads() {
+        let engine = Arc::new(PolicyEngine::default_embedded().unwrap());
+        let inputs = Arc::new(generated_inputs(&Registry::embedded(), 80, 7));
+        let expected: Vec<String> = inputs
+            .iter()
+            .map(|i| format!("{:?}", engine.decide_interpreted(i)))
+            .collect();
+        let expected = Arc::new(expected);
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let (engine, inputs, expected) = (engine.clone(), inputs.clone(), expected.clone());
+                std::thread::spawn(move || {
+                    for round in 0..3 {
+                        for k in 0..inputs.len() {
+                            let k = (k * 7 + t + round) % inputs.len();
+                            assert_eq!(format!("{:?}", engine.decide(&inputs[k])), expected[k]);
+                        }
                     }
                 })
             })

@@ -73,6 +73,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 ca.display(),
                 running.addr
             );
+            println!(
+                "Mint a token:  cargo run --release -- token --data-dir {} --partner autobedrijf-de-vecht --role compliance",
+                args.data_dir.display()
+            );
+            println!("Then follow the tour in README.md; the API is described at https://{}/v1/openapi.json", running.addr);
         }
         println!("Stop with Ctrl-C.");
         server::shutdown_signal().await;

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use kruispunt_policy::{Action, DisclosureLevel, PolicyInput, TokenScope, Usage};
+use kruispunt_policy::{Action, DisclosureLevel, PolicyInput, Usage};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{
@@ -115,16 +115,7 @@ pub async fn create(
     input.identifier_kinds = kinds.iter().map(|s| s.to_string()).collect();
     input.identifier_count = parsed.len() as u64;
     input.requested_level = to_policy_level(req.level);
-    input.token_scope = scope.map(|s| TokenScope {
-        purpose: s.purpose.clone(),
-        case_reference: s.case_reference.clone(),
-        legal_basis: s.legal_basis.clone(),
-        consent_id: s.consent_id.clone(),
-        kinds: s.kinds.clone(),
-        sectors: s.sectors.clone(),
-        max_identifiers: s.max_identifiers.unwrap_or(u64::MAX / 2),
-        not_after: s.not_after.unwrap_or(principal.expires_at),
-    });
+    input.token_scope = principal.token_scope();
     input.usage = Usage {
         identifiers_today: usage.identifiers,
         requests_last_minute: per_minute,

@@ -1,0 +1,454 @@
+//! The broker over loopback HTTPS: `cargo bench -p kruispunt-broker --bench http_load`.
+//!
+//! Starts an in-process broker (development configuration, SQLite with the broker's own
+//! settings: WAL, `synchronous=FULL`) on a temporary data directory, then
+//!
+//! 1. uploads `KRUISPUNT_BENCH_SIGNALS` signals (default 100 000) through `POST /v1/signals` in
+//!    JSON batches of 10 000 (two car dealers, half of the second dealer's pseudonyms also held
+//!    by the first, so those have two independent sources and can hit), and the same number
+//!    again through `POST /v1/signals/bulk` as one NDJSON stream; prints signals/s for each;
+//! 2. fires single-identifier `POST /v1/matches` requests (a third dealer asks; half the
+//!    pseudonyms hit, half are unknown) from `KRUISPUNT_BENCH_CONNECTIONS` concurrent tasks
+//!    (default `8,32,64`, one run each), every task a sequential HTTP/1.1 keep-alive client, for
+//!    `KRUISPUNT_BENCH_SECONDS` seconds (default 10) after a 1 s warm-up; prints requests/s,
+//!    p50, p90, p99, max and the status codes seen;
+//! 3. measures the match route's parts in-process (policy decision, usage read, and the
+//!    decision transaction `record_decision`, alone and 32 at a time) to locate the bottleneck.
+//!
+//! The client runs in the same process and the same 2-worker tokio runtime as the server, so
+//! both share the machine's cores: the figures are a lower bound for the server alone.
+//! `KRUISPUNT_BENCH_DIR` puts the data directory elsewhere (e.g. `/dev/shm`, where fsync is
+//! free, to see what the per-commit fsync costs).
+//!
+//! The per-partner rate limiter is raised out of the way, and the registry is the embedded one
+//! with the enumeration guard's `max_requests_per_minute` and the purposes'
+//! `daily_identifier_budget` raised (the real values, 60/min and 1000/day, would refuse a load
+//! test after the first second; a refusal also writes its audit entry, so it costs the same).
+//!
+//! Targets (issue 4, "Figures"): bulk upload ≥ 200 k signals/s into SQLite; ≥ 5 k single-identifier
+//! match requests/s with p99 ≤ 10 ms over loopback HTTPS.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::auth::{Claims, mint};
+use kruispunt_broker::civil::{format_date, now_secs};
+use kruispunt_broker::config::Config;
+use kruispunt_broker::devpki::DevPki;
+use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
+use kruispunt_broker::server;
+use kruispunt_broker::store::UsageDelta;
+use serde_json::{Value, json};
+
+const DEALER_A: &str = "autobedrijf-de-vecht";
+const DEALER_B: &str = "autohandel-amersfoort";
+const DEALER_C: &str = "autoschade-almere";
+const PURPOSE: &str = "autobranche-contante-aankopen";
+const BATCH: usize = 10_000;
+const RAISED: u64 = 1_000_000_000;
+
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A reproducible random pseudonym (64 hex characters) for (seed, i).
+fn pseudonym(seed: u64, i: u64) -> String {
+    let mut out = [0u8; 32];
+    for (j, c) in out.chunks_mut(8).enumerate() {
+        c.copy_from_slice(&mix(seed ^ i.wrapping_mul(4).wrapping_add(j as u64)).to_le_bytes());
+    }
+    hex::encode(out)
+}
+
+fn signal(p: String, code: &str, observed: &str) -> Value {
+    json!({ "kind": "kenteken", "pseudonym": p, "key_version": 1, "code": code,
+            "observed": observed, "district": "oost-utrecht", "purposes": [PURPOSE] })
+}
+
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (t(11) + t(12)) / 100.0
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// The embedded registry with the guard's per-minute cap and every daily budget raised.
+fn load_test_registry() -> String {
+    include_str!("../../policy/registry/midden-nederland.toml")
+        .lines()
+        .map(|l| {
+            if l.starts_with("max_requests_per_minute =") {
+                format!("max_requests_per_minute = {RAISED}")
+            } else if l.starts_with("daily_identifier_budget =") {
+                format!("daily_identifier_budget = {RAISED}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn pct(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+struct Bench {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Bench {
+    async fn post(&self, path: &str, token: &str, ct: &str, body: Vec<u8>) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", ct)
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        let st = resp.status().as_u16();
+        (st, resp.json::<Value>().await.unwrap_or(Value::Null))
+    }
+}
+
+fn upload_line(label: &str, n: usize, secs: f64, cpu: f64, v: &Value) {
+    println!(
+        "{label:<40} {n:>7} signals in {secs:>6.2} s = {:>8.0} signals/s (process used {cpu:.2} CPU-s; \
+         stored {} duplicates {} rejected {})",
+        n as f64 / secs,
+        v["stored"],
+        v["duplicates"],
+        v["rejected"]
+    );
+}
+
+fn main() {
+    let n = env_usize("KRUISPUNT_BENCH_SIGNALS", 100_000).max(2);
+    let seconds = env_usize("KRUISPUNT_BENCH_SECONDS", 10) as u64;
+    let conns: Vec<usize> = std::env::var("KRUISPUNT_BENCH_CONNECTIONS")
+        .unwrap_or_else(|_| "8,32,64".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(n, seconds, conns));
+}
+
+async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
+    kruispunt_broker::tls::install_ring_provider();
+    let dir = match std::env::var("KRUISPUNT_BENCH_DIR") {
+        Ok(parent) => tempfile::tempdir_in(parent),
+        Err(_) => tempfile::tempdir(),
+    }
+    .expect("temp dir");
+    Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).expect("init");
+    let registry = dir.path().join("load-test-registry.toml");
+    std::fs::write(&registry, load_test_registry()).expect("registry");
+    let mut cfg = Config::load(dir.path()).expect("config");
+    cfg.limits.requests_per_second = 1e9;
+    cfg.limits.burst = 1e9;
+    cfg.registry = Some(registry);
+    let running = server::start(&cfg).await.expect("start broker");
+    let state = running.state.clone();
+    let ca = std::fs::read(DevPki::in_dir(dir.path()).ca_cert).expect("CA");
+    let max_conns = conns.iter().copied().max().unwrap_or(1);
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).expect("CA pem")])
+        .pool_max_idle_per_host(max_conns)
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("client");
+    let b = Arc::new(Bench {
+        client,
+        base: format!("https://localhost:{}", running.addr.port()),
+    });
+    println!(
+        "broker on {} (data dir {}, SQLite WAL synchronous=FULL); client in the same process, \
+         same 2-worker runtime, same cores",
+        b.base,
+        dir.path().display()
+    );
+    let token = |partner: &str| {
+        let (kid, pkcs8) = load_partner_signing_key(dir.path(), partner).expect("dev key");
+        let now = now_secs();
+        mint(
+            &kid,
+            &pkcs8,
+            &Claims {
+                iss: partner.into(),
+                sub: format!("load@{partner}"),
+                aud: cfg.deployment.clone(),
+                exp: now + 3600,
+                iat: now,
+                nbf: None,
+                roles: vec!["compliance".into()],
+                jti: None,
+                scope: None,
+            },
+        )
+        .expect("mint")
+    };
+    let (ta, tb, tc) = (token(DEALER_A), token(DEALER_B), token(DEALER_C));
+    let observed = format_date(now_secs().div_euclid(86_400) - 10);
+
+    // 1a. JSON batches: A holds pseudonyms 0..n/2, B holds n/4..3n/4 (half shared with A).
+    let half = (n / 2) as u64;
+    let mut bodies: Vec<(&str, Vec<u8>)> = Vec::new();
+    for (tok, range) in [(&ta, 0..half), (&tb, half / 2..half / 2 + half)] {
+        let all: Vec<u64> = range.collect();
+        for chunk in all.chunks(BATCH) {
+            let signals: Vec<Value> = chunk
+                .iter()
+                .map(|i| signal(pseudonym(1, *i), "cash-car-purchase", &observed))
+                .collect();
+            bodies.push((
+                tok.as_str(),
+                serde_json::to_vec(&json!({ "signals": signals })).unwrap(),
+            ));
+        }
+    }
+    let bytes: usize = bodies.iter().map(|(_, body)| body.len()).sum();
+    let cpu = cpu_seconds();
+    let start = Instant::now();
+    let mut stored = 0u64;
+    let mut last = Value::Null;
+    for (tok, body) in bodies {
+        let (st, v) = b.post("/v1/signals", tok, "application/json", body).await;
+        assert_eq!(st, 200, "upload: {v}");
+        stored += v["stored"].as_u64().unwrap_or(0);
+        last = v;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    last["stored"] = json!(stored);
+    last["duplicates"] = json!(0);
+    upload_line(
+        &format!("POST /v1/signals (JSON, {BATCH}/batch)"),
+        n,
+        secs,
+        cpu_seconds() - cpu,
+        &last,
+    );
+    println!("  ({:.1} MB of JSON, {:.0} bytes/signal)", bytes as f64 / 1e6, bytes as f64 / n as f64);
+
+    // 1b. The same number of new signals as one NDJSON stream (A, pseudonyms from another seed).
+    let mut ndjson = Vec::with_capacity(bytes + n);
+    for i in 0..n as u64 {
+        serde_json::to_writer(&mut ndjson, &signal(pseudonym(2, i), "split-payments", &observed))
+            .unwrap();
+        ndjson.push(b'\n');
+    }
+    let cpu = cpu_seconds();
+    let start = Instant::now();
+    let (st, v) = b
+        .post("/v1/signals/bulk", &ta, "application/x-ndjson", ndjson)
+        .await;
+    assert_eq!(st, 200, "bulk: {v}");
+    upload_line(
+        "POST /v1/signals/bulk (NDJSON, 1 stream)",
+        n,
+        start.elapsed().as_secs_f64(),
+        cpu_seconds() - cpu,
+        &v,
+    );
+    println!("index holds {} signals", state.index.len());
+
+    // 2. Single-identifier matches by C: even i → a pseudonym held by A and B (hit), odd → unknown.
+    let shared = (half / 2).max(1);
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..20_000u64)
+            .map(|i| {
+                let r = mix(i ^ 0x77);
+                let p = if i % 2 == 0 {
+                    pseudonym(1, half / 2 + r % shared)
+                } else {
+                    pseudonym(3, i)
+                };
+                serde_json::to_vec(&json!({ "purpose": PURPOSE, "level": "hit",
+                    "identifiers": [{ "kind": "kenteken", "pseudonym": p, "key_version": 1 }] }))
+                .unwrap()
+            })
+            .collect(),
+    );
+    // Sanity: one hit and one miss.
+    for (i, want) in [(0usize, true), (1, false)] {
+        let (st, v) = b
+            .post("/v1/matches", &tc, "application/json", bodies[i].clone())
+            .await;
+        assert_eq!(st, 200, "match: {v}");
+        assert_eq!(v["results"][0]["hit"], want, "{v}");
+    }
+    let tc = Arc::new(tc);
+    for &c in &conns {
+        load(&b, &tc, &bodies, c, seconds).await;
+    }
+
+    // 3. The match route's parts, in-process.
+    parts(&state).await;
+    running.shutdown().await.expect("shutdown");
+}
+
+async fn load(b: &Arc<Bench>, token: &Arc<String>, bodies: &Arc<Vec<Vec<u8>>>, c: usize, seconds: u64) {
+    let recording = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for t in 0..c {
+        let (b, token, bodies) = (b.clone(), token.clone(), bodies.clone());
+        let (recording, stop) = (recording.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat: Vec<u32> = Vec::with_capacity(200_000);
+            let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut i = t * 7919;
+            while !stop.load(Ordering::Relaxed) {
+                let body = bodies[i % bodies.len()].clone();
+                i += 1;
+                let start = Instant::now();
+                let resp = b
+                    .client
+                    .post(format!("{}/v1/matches", b.base))
+                    .bearer_auth(token.as_str())
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                let st = match resp {
+                    Ok(r) => {
+                        let st = r.status().as_u16();
+                        let _ = r.bytes().await;
+                        st
+                    }
+                    Err(_) => 0,
+                };
+                if recording.load(Ordering::Relaxed) {
+                    lat.push(start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    *statuses.entry(st).or_default() += 1;
+                }
+            }
+            (lat, statuses)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await; // warm-up: connections, TLS handshakes
+    let cpu = cpu_seconds();
+    recording.store(true, Ordering::Relaxed);
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    recording.store(false, Ordering::Relaxed);
+    let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+    for t in tasks {
+        let (l, s) = t.await.expect("task");
+        lat.extend(l);
+        for (k, v) in s {
+            *statuses.entry(k).or_default() += v;
+        }
+    }
+    lat.sort_unstable();
+    println!(
+        "matches, {c:>3} connections, {seconds} s: {:>7.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  \
+         p99 {:>6.2} ms  max {:>7.2} ms  statuses {statuses:?}  ({:.2} CPU-s per wall-s of 2 cores)",
+        lat.len() as f64 / secs,
+        pct(&lat, 0.50),
+        pct(&lat, 0.90),
+        pct(&lat, 0.99),
+        lat.last().map(|m| f64::from(*m) / 1000.0).unwrap_or(f64::NAN),
+        cpu / secs
+    );
+}
+
+async fn parts(state: &kruispunt_broker::state::AppState) {
+    let today = kruispunt_broker::civil::day_of(now_secs());
+    let n = 2_000;
+    let start = Instant::now();
+    for _ in 0..n {
+        let _ = state.store.usage(DEALER_C, PURPOSE, &today).await.expect("usage");
+    }
+    let usage_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let mut input = kruispunt_policy::PolicyInput::new(
+        kruispunt_policy::Action::Match,
+        kruispunt_policy::Requester {
+            org: DEALER_C.into(),
+            sector: "autobranche".into(),
+            public: false,
+            roles: vec!["compliance".into()],
+            user: format!("load@{DEALER_C}"),
+        },
+        PURPOSE.into(),
+        now_secs(),
+    );
+    input.identifier_kinds = vec!["kenteken".into()];
+    input.identifier_count = 1;
+    let start = Instant::now();
+    let mut allowed = 0;
+    for _ in 0..n {
+        allowed += usize::from(state.policy.decide(&input).expect("decide").allow);
+    }
+    let decide_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let entry = || {
+        let mut e = AuditEntry::new(now_secs() * 1000, Operation::Consult, "match");
+        e.actor_org = Some(DEALER_C.into());
+        e.purpose = Some(PURPOSE.into());
+        e.pseudonyms = vec![pseudonym(9, 9)];
+        e
+    };
+    let delta = || UsageDelta {
+        org: DEALER_C.into(),
+        purpose: PURPOSE.into(),
+        day: today.clone(),
+        identifiers: 1,
+        no_hits: 0,
+    };
+    let start = Instant::now();
+    for _ in 0..n {
+        state.store.record_decision(Some(delta()), &entry()).await.expect("decision");
+    }
+    let serial = n as f64 / start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let st = state.clone();
+        let (d, e) = (delta(), entry());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..n / 32 {
+                st.store.record_decision(Some(d.clone()), &e).await.expect("decision");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let concurrent = (n / 32 * 32) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "in-process parts: policy decide {decide_us:.0} µs ({allowed}/{n} allowed); usage read {usage_us:.0} µs; record_decision (usage + audit entry, one \
+         transaction) {serial:.0}/s serially ({:.2} ms each), {concurrent:.0}/s from 32 tasks",
+        1e3 / serial
+    );
+}

@@ -1,0 +1,67 @@
+//! The checked-in OpenAPI document stays in step with the router and the wire types.
+
+use kruispunt_broker::routes::openapi::OPENAPI_JSON;
+use serde_json::Value;
+
+#[test]
+fn every_route_is_documented_and_the_document_parses() {
+    let doc: Value = serde_json::from_str(OPENAPI_JSON).expect("docs/openapi.json is JSON");
+    assert_eq!(doc["openapi"], "3.1.0");
+    let app = include_str!("../src/app.rs");
+    let mut routes = 0;
+    for line in app.lines() {
+        if let Some(rest) = line.trim().strip_prefix(".route(\"") {
+            let path = rest.split('"').next().unwrap();
+            assert!(
+                doc["paths"].get(path).is_some(),
+                "route {path} is not in docs/openapi.json"
+            );
+            routes += 1;
+        }
+    }
+    assert!(routes >= 6, "found only {routes} routes in app.rs");
+}
+
+#[test]
+fn documented_request_fields_match_the_wire_types() {
+    use kruispunt_sdk::wire::{MatchRequest, SignalIn};
+    let doc: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let fields = |schema: &str| -> Vec<String> {
+        let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    };
+    let sample = serde_json::json!({
+        "kind": "kvk", "pseudonym": "00", "key_version": 1, "code": "c", "observed": "2026-01-01",
+        "district": "d", "purposes": ["p"], "expires": "2026-02-01"
+    });
+    let s: SignalIn = serde_json::from_value(sample.clone()).unwrap();
+    let mut keys: Vec<String> = serde_json::to_value(&s)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    assert_eq!(keys, fields("SignalIn"));
+    let m: MatchRequest = serde_json::from_value(serde_json::json!({
+        "purpose": "p", "coalition": "c", "identifiers": [], "level": "hit", "case_reference": "r",
+        "legal_basis": "b", "consent_id": "i", "justification": "j"
+    }))
+    .unwrap();
+    let mut keys: Vec<String> = serde_json::to_value(&m)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    assert_eq!(keys, fields("MatchRequest"));
+}

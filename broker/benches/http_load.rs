@@ -401,7 +401,7 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
             roles: vec!["compliance".into()],
             user: format!("load@{DEALER_C}"),
         },
-        PURPOSE.into(),
+        PURPOSE,
         now_secs(),
     );
     input.identifier_kinds = vec!["kenteken".into()];

@@ -182,6 +182,7 @@ pub async fn ingest(
     let mut to_store: Vec<(usize, NewSignal)> = Vec::with_capacity(checked.len());
     let mut purposes_used = BTreeSet::new();
     let mut policy_hash = None;
+    let mut policy_refusals: BTreeSet<String> = BTreeSet::new();
     for c in checked {
         let mut denied = Vec::new();
         let mut retention_days = u32::MAX;
@@ -200,6 +201,7 @@ pub async fn ingest(
                 "purposes",
                 format!("refused by policy ({})", denied.join("; ")),
             ));
+            policy_refusals.extend(denied);
             continue;
         }
         let mut expires_day = c.observed_day + i64::from(retention_days.min(36_500));
@@ -232,6 +234,14 @@ pub async fn ingest(
         to_store.push((c.index, signal));
     }
 
+    if !policy_refusals.is_empty() {
+        // Every decision is audited, the refusals too (they store nothing).
+        let mut entry = audit_trail::by(Some(principal), Operation::Refuse, "signals.upload");
+        entry.decision = Some("deny".into());
+        entry.policy_hash = policy_hash.clone();
+        entry.reasons = policy_refusals.into_iter().collect();
+        state.store.append_audit(std::slice::from_ref(&entry)).await?;
+    }
     if !to_store.is_empty() {
         let signals: Vec<NewSignal> = to_store.iter().map(|(_, s)| s.clone()).collect();
         let mut entry = audit_trail::by(Some(principal), Operation::Collect, "signals.upload");

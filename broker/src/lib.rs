@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod audit_entry;
+pub mod audit_log;
 pub mod audit_trail;
 pub mod auth;
 pub mod authn;

@@ -23,12 +23,14 @@ pub struct RunningServer {
     handle: Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     purger: tokio::task::JoinHandle<()>,
+    log_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
     /// Stops accepting, lets in-flight requests finish (up to 10 s), and waits.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.purger.abort();
+        self.log_task.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         Ok(())
@@ -73,7 +75,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         backend = store.backend(),
         "match index loaded"
     );
+    let audit_log = crate::audit_log::AuditLog::new(&config.deployment, &keys)?;
+    audit_log.sync(&*store, &keys).await?;
     Ok(AppState {
+        audit_log: Arc::new(audit_log),
         store,
         policy: Arc::new(policy),
         verifier: Arc::new(verifier),
@@ -98,6 +103,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         .handle(handle.clone())
         .serve(app::router(state.clone()).into_make_service());
     let task = tokio::spawn(server);
+    let log_task = tokio::spawn(crate::audit_log::run(state.clone(), Duration::from_secs(2)));
     let purger = tokio::spawn(retention::run(
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),
@@ -112,6 +118,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         handle,
         task,
         purger,
+        log_task,
     })
 }
 

@@ -19,4 +19,5 @@ pub struct AppState {
     pub index: Arc<MatchIndex>,
     pub limiter: Arc<RateLimiter>,
     pub deployment: Arc<str>,
+    pub audit_log: Arc<crate::audit_log::AuditLog>,
 }

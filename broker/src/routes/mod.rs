@@ -1,5 +1,6 @@
 //! One file per resource of the HTTP API.
 
+pub mod audit;
 pub mod health;
 pub mod matches;
 pub mod openapi;

@@ -77,7 +77,11 @@ fn cpu_seconds() -> f64 {
     };
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let t = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     (t(11) + t(12)) / 100.0
 }
 
@@ -255,13 +259,20 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
         cpu_seconds() - cpu,
         &last,
     );
-    println!("  ({:.1} MB of JSON, {:.0} bytes/signal)", bytes as f64 / 1e6, bytes as f64 / n as f64);
+    println!(
+        "  ({:.1} MB of JSON, {:.0} bytes/signal)",
+        bytes as f64 / 1e6,
+        bytes as f64 / n as f64
+    );
 
     // 1b. The same number of new signals as one NDJSON stream (A, pseudonyms from another seed).
     let mut ndjson = Vec::with_capacity(bytes + n);
     for i in 0..n as u64 {
-        serde_json::to_writer(&mut ndjson, &signal(pseudonym(2, i), "split-payments", &observed))
-            .unwrap();
+        serde_json::to_writer(
+            &mut ndjson,
+            &signal(pseudonym(2, i), "split-payments", &observed),
+        )
+        .unwrap();
         ndjson.push(b'\n');
     }
     let cpu = cpu_seconds();
@@ -314,7 +325,13 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     running.shutdown().await.expect("shutdown");
 }
 
-async fn load(b: &Arc<Bench>, token: &Arc<String>, bodies: &Arc<Vec<Vec<u8>>>, c: usize, seconds: u64) {
+async fn load(
+    b: &Arc<Bench>,
+    token: &Arc<String>,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    c: usize,
+    seconds: u64,
+) {
     let recording = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -379,7 +396,9 @@ async fn load(b: &Arc<Bench>, token: &Arc<String>, bodies: &Arc<Vec<Vec<u8>>>, c
         pct(&lat, 0.50),
         pct(&lat, 0.90),
         pct(&lat, 0.99),
-        lat.last().map(|m| f64::from(*m) / 1000.0).unwrap_or(f64::NAN),
+        lat.last()
+            .map(|m| f64::from(*m) / 1000.0)
+            .unwrap_or(f64::NAN),
         cpu / secs
     );
 }
@@ -389,7 +408,11 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
     let n = 2_000;
     let start = Instant::now();
     for _ in 0..n {
-        let _ = state.store.usage(DEALER_C, PURPOSE, &today).await.expect("usage");
+        let _ = state
+            .store
+            .usage(DEALER_C, PURPOSE, &today)
+            .await
+            .expect("usage");
     }
     let usage_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
     let mut input = kruispunt_policy::PolicyInput::new(
@@ -428,7 +451,11 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
     };
     let start = Instant::now();
     for _ in 0..n {
-        state.store.record_decision(Some(delta()), &entry()).await.expect("decision");
+        state
+            .store
+            .record_decision(Some(delta()), &entry())
+            .await
+            .expect("decision");
     }
     let serial = n as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
@@ -438,7 +465,10 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
         let (d, e) = (delta(), entry());
         tasks.push(tokio::spawn(async move {
             for _ in 0..n / 32 {
-                st.store.record_decision(Some(d.clone()), &e).await.expect("decision");
+                st.store
+                    .record_decision(Some(d.clone()), &e)
+                    .await
+                    .expect("decision");
             }
         }));
     }

@@ -73,7 +73,7 @@ fn record(i: u64, shared_pct: u64, orgs: &[String]) -> IndexRecord {
     id.copy_from_slice(&bytes32(SEED_ID, i)[..16]);
     let p1 = (r % 4) as usize;
     let mut purposes = vec![PURPOSES[p1].to_string()];
-    if (r >> 8) % 3 == 0 {
+    if (r >> 8).is_multiple_of(3) {
         purposes.push(PURPOSES[(p1 + 1) % 4].to_string());
     }
     IndexRecord {

@@ -37,7 +37,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/key", get(routes::audit::key))
         .route("/v1/audit/entries", get(routes::audit::entries))
         .route("/v1/audit/proof/inclusion", get(routes::audit::inclusion))
-        .route("/v1/audit/proof/consistency", get(routes::audit::consistency))
+        .route(
+            "/v1/audit/proof/consistency",
+            get(routes::audit::consistency),
+        )
         .merge(api)
         .merge(bulk)
         .fallback(|| async { Problem::not_found("no such endpoint; see /v1/openapi.json") })

@@ -38,7 +38,12 @@ impl AuditLog {
         let origin = format!("kruispunt/{deployment}");
         let verifier_key = transparency::verifier_key(&origin, keys.audit_public_key())
             .map_err(|e| AuditLogError::Sign(e.to_string()))?;
-        Ok(AuditLog { origin, tree: RwLock::new(MemoryTree::new()), checkpoint: RwLock::new(None), verifier_key })
+        Ok(AuditLog {
+            origin,
+            tree: RwLock::new(MemoryTree::new()),
+            checkpoint: RwLock::new(None),
+            verifier_key,
+        })
     }
 
     pub fn origin(&self) -> &str {
@@ -52,7 +57,10 @@ impl AuditLog {
 
     /// The latest signed checkpoint and its tree size.
     pub fn checkpoint(&self) -> Option<(u64, String)> {
-        self.checkpoint.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.checkpoint
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn size(&self) -> u64 {
@@ -85,17 +93,29 @@ impl AuditLog {
         };
         let stale = self.checkpoint().is_none_or(|(s, _)| s != size);
         if stale {
-            let note = transparency::sign_checkpoint(&self.origin, size, &root, &self.origin, keys.audit_signing_key())
-                .map_err(|e| AuditLogError::Sign(e.to_string()))?;
+            let note = transparency::sign_checkpoint(
+                &self.origin,
+                size,
+                &root,
+                &self.origin,
+                keys.audit_signing_key(),
+            )
+            .map_err(|e| AuditLogError::Sign(e.to_string()))?;
             *self.checkpoint.write().unwrap_or_else(|p| p.into_inner()) = Some((size, note));
         }
         Ok(size)
     }
 
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<(Hash, Vec<Hash>), AuditLogError> {
+    pub fn inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<(Hash, Vec<Hash>), AuditLogError> {
         let tree = self.tree.read().unwrap_or_else(|p| p.into_inner());
         let proof = transparency::inclusion_proof(&*tree, index, size)?;
-        let leaf = tree.subtree_hash(0, index).map_err(transparency::ProofError::from)?;
+        let leaf = tree
+            .subtree_hash(0, index)
+            .map_err(transparency::ProofError::from)?;
         Ok((leaf, proof))
     }
 

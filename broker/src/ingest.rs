@@ -240,7 +240,10 @@ pub async fn ingest(
         entry.decision = Some("deny".into());
         entry.policy_hash = policy_hash.clone();
         entry.reasons = policy_refusals.into_iter().collect();
-        state.store.append_audit(std::slice::from_ref(&entry)).await?;
+        state
+            .store
+            .append_audit(std::slice::from_ref(&entry))
+            .await?;
     }
     if !to_store.is_empty() {
         let signals: Vec<NewSignal> = to_store.iter().map(|(_, s)| s.clone()).collect();

@@ -470,7 +470,9 @@ fn concurrent_partners(
     })
 }
 
-fn ndjson_bulk_upload(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn ndjson_bulk_upload(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         let t = b.token(DEALER_A, &["compliance"]);
         // 25 000 lines: three commits of up to 10 000, a bad line in the middle, a blank line.
@@ -480,7 +482,18 @@ fn ndjson_bulk_upload(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Ou
                 body.push_str("{\"kind\": \"kenteken\", \"oops\": true}\n\n");
                 continue;
             }
-            body.push_str(&signal(&format!("{:02}-{}-{:02}", i % 100, ["XX", "ZZ", "PP", "BB", "DD"][(i / 100 % 5) as usize], i / 500), "cash-car-purchase").to_string());
+            body.push_str(
+                &signal(
+                    &format!(
+                        "{:02}-{}-{:02}",
+                        i % 100,
+                        ["XX", "ZZ", "PP", "BB", "DD"][(i / 100 % 5) as usize],
+                        i / 500
+                    ),
+                    "cash-car-purchase",
+                )
+                .to_string(),
+            );
             body.push('\n');
         }
         let send = || {
@@ -500,8 +513,16 @@ fn ndjson_bulk_upload(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Ou
         let v: Value = send().await.unwrap().json().await.unwrap();
         assert_eq!(v["stored"], 0);
         assert_eq!(b.running.as_ref().unwrap().state.index.len() as u64, stored);
-        let uploads = b.audit().await.iter().filter(|e| e.action == "signals.upload").count();
-        assert_eq!(uploads, 6, "one audit entry per committed chunk, per upload");
+        let uploads = b
+            .audit()
+            .await
+            .iter()
+            .filter(|e| e.action == "signals.upload")
+            .count();
+        assert_eq!(
+            uploads, 6,
+            "one audit entry per committed chunk, per upload"
+        );
         b.stop().await;
     })
 }
@@ -511,16 +532,27 @@ async fn ndjson_bulk_upload_commits_in_chunks_and_is_idempotent() {
     with_backends(ndjson_bulk_upload).await;
 }
 
-fn verifiable_audit_log(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn verifiable_audit_log(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     use base64::Engine as _;
     use kruispunt_broker::transparency as tp;
     let b64 = |s: &Value| -> [u8; 32] {
-        base64::engine::general_purpose::STANDARD.decode(s.as_str().unwrap()).unwrap().try_into().unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
     };
     Box::pin(async move {
         let ta = b.token(DEALER_A, &["compliance"]);
         let th = b.token(HORECA, &["compliance"]);
-        b.post("/v1/signals", Some(&ta), &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] })).await;
+        b.post(
+            "/v1/signals",
+            Some(&ta),
+            &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] }),
+        )
+        .await;
         b.post("/v1/signals", None, &json!({})).await; // a refusal, audited
         let get = |path: String, token: Option<String>| {
             let mut r = b.client.get(format!("{}{path}", b.base));
@@ -530,26 +562,72 @@ fn verifiable_audit_log(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<
             r.send()
         };
         let state = b.running.as_ref().unwrap().state.clone();
-        state.audit_log.sync(&*state.store, &state.keys).await.unwrap();
+        state
+            .audit_log
+            .sync(&*state.store, &state.keys)
+            .await
+            .unwrap();
         // Public: the checkpoint and the key; the signature verifies with the published key.
-        let key = get("/v1/audit/key".into(), None).await.unwrap().text().await.unwrap();
+        let key = get("/v1/audit/key".into(), None)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let verifier = tp::parse_verifier_key(key.trim()).unwrap();
-        let note1 = get("/v1/audit/checkpoint".into(), None).await.unwrap().text().await.unwrap();
+        let note1 = get("/v1/audit/checkpoint".into(), None)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let cp1 = tp::verify_note(note1.as_bytes(), std::slice::from_ref(&verifier)).unwrap();
         assert!(cp1.origin.starts_with("kruispunt/"));
         assert!(cp1.size >= 2);
         // More activity, a newer checkpoint, consistent with the first.
-        b.post("/v1/signals", Some(&th), &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] })).await;
-        state.audit_log.sync(&*state.store, &state.keys).await.unwrap();
-        let note2 = get("/v1/audit/checkpoint".into(), None).await.unwrap().text().await.unwrap();
+        b.post(
+            "/v1/signals",
+            Some(&th),
+            &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] }),
+        )
+        .await;
+        state
+            .audit_log
+            .sync(&*state.store, &state.keys)
+            .await
+            .unwrap();
+        let note2 = get("/v1/audit/checkpoint".into(), None)
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let cp2 = tp::verify_note(note2.as_bytes(), std::slice::from_ref(&verifier)).unwrap();
         assert!(cp2.size > cp1.size);
-        let v: Value = get(format!("/v1/audit/proof/consistency?first={}&second={}", cp1.size, cp2.size), Some(ta.clone()))
-            .await.unwrap().json().await.unwrap();
+        let v: Value = get(
+            format!(
+                "/v1/audit/proof/consistency?first={}&second={}",
+                cp1.size, cp2.size
+            ),
+            Some(ta.clone()),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let proof: Vec<[u8; 32]> = v["proof"].as_array().unwrap().iter().map(b64).collect();
         tp::verify_consistency(cp1.size, cp2.size, &proof, &cp1.root, &cp2.root).unwrap();
         // The entries: own ones in full, the others as leaf hashes; the root recomputes.
-        let v: Value = get(format!("/v1/audit/entries?start=0&end={}", cp2.size), Some(ta.clone())).await.unwrap().json().await.unwrap();
+        let v: Value = get(
+            format!("/v1/audit/entries?start=0&end={}", cp2.size),
+            Some(ta.clone()),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let entries = v["entries"].as_array().unwrap();
         assert_eq!(entries.len() as u64, cp2.size);
         let mut hashes = Vec::new();
@@ -557,22 +635,41 @@ fn verifiable_audit_log(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<
         for e in entries {
             if let Some(leaf) = e.get("leaf") {
                 own += 1;
-                let bytes = base64::engine::general_purpose::STANDARD.decode(leaf.as_str().unwrap()).unwrap();
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(leaf.as_str().unwrap())
+                    .unwrap();
                 assert_eq!(e["entry"]["actor_org"], DEALER_A);
                 hashes.push(tp::leaf_hash(&bytes));
             } else {
                 hashes.push(b64(&e["leaf_hash"]));
             }
         }
-        assert!(own >= 1 && own < entries.len(), "dealer A sees its own entries only");
+        assert!(
+            own >= 1 && own < entries.len(),
+            "dealer A sees its own entries only"
+        );
         assert_eq!(tp::root(&hashes), cp2.root);
         // Inclusion of entry 0 in the second checkpoint.
-        let v: Value = get(format!("/v1/audit/proof/inclusion?index=0&tree_size={}", cp2.size), Some(ta.clone()))
-            .await.unwrap().json().await.unwrap();
+        let v: Value = get(
+            format!("/v1/audit/proof/inclusion?index=0&tree_size={}", cp2.size),
+            Some(ta.clone()),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
         let proof: Vec<[u8; 32]> = v["proof"].as_array().unwrap().iter().map(b64).collect();
         tp::verify_inclusion(0, cp2.size, &hashes[0], &proof, &cp2.root).unwrap();
         // Entries need a token; reading them is itself audited.
-        assert_eq!(get("/v1/audit/entries?start=0&end=1".into(), None).await.unwrap().status().as_u16(), 401);
+        assert_eq!(
+            get("/v1/audit/entries?start=0&end=1".into(), None)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            401
+        );
         assert!(b.audit().await.iter().any(|e| e.action == "audit.read"));
         b.stop().await;
     })

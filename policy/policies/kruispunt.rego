@@ -12,6 +12,12 @@
 # when `decision` is undefined (fail closed).
 #
 # Rule numbers refer to DESIGN.md "Policy: purpose limitation as code".
+#
+# Local variables bound to something that may be undefined use unification (`c = expr`), not
+# `c := expr`: regorus' bytecode VM (0.14) binds `:=` to an undefined value instead of failing
+# the body, so a following `not ... in c.x` would wrongly add a deny reason. Both forms mean the
+# same in OPA and in the regorus interpreter. The engine only uses the VM when it agrees with
+# the interpreter (policy/src/engine.rs).
 package kruispunt
 
 import rego.v1
@@ -122,7 +128,7 @@ deny contains "coalition_unknown" if {
 }
 
 deny contains "not_a_coalition_member" if {
-	c := reg.coalitions[input.coalition]
+	c = reg.coalitions[input.coalition]
 	not input.requester.org in c.members
 }
 
@@ -161,7 +167,7 @@ deny contains "role_not_allowed" if {
 
 deny contains "coalition_purpose_mismatch" if {
 	needs_purpose
-	c := reg.coalitions[input.coalition]
+	c = reg.coalitions[input.coalition]
 	not input.purpose in c.purposes
 }
 
@@ -323,13 +329,13 @@ deny contains "partnership_decision_mismatch" if {
 }
 
 deny contains "partnership_decision_mismatch" if {
-	d := partnership_decision
+	d = partnership_decision
 	some k in input.identifier_kinds
 	not k in d.data
 }
 
 deny contains "partnership_decision_mismatch" if {
-	d := partnership_decision
+	d = partnership_decision
 	not requester.sector in d.recipients
 }
 
@@ -358,7 +364,7 @@ deny contains "scope_consent_mismatch" if {
 }
 
 deny contains "scope_exceeded_kinds" if {
-	s := scope
+	s = scope
 	some k in input.identifier_kinds
 	not k in s.kinds
 }
@@ -473,7 +479,7 @@ deny contains "target_unknown" if {
 # The registry is the signed agreement: only listed members may be added to the MLS group.
 deny contains "target_not_in_coalition" if {
 	input.action == "coalition_add"
-	c := reg.coalitions[input.coalition]
+	c = reg.coalitions[input.coalition]
 	reg.partners[input.target_org]
 	not input.target_org in c.members
 }

@@ -25,14 +25,24 @@ pub const MAX_ENTRIES: u64 = 1000;
 
 pub async fn checkpoint(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
     if state.audit_log.checkpoint().is_none() {
-        state.audit_log.sync(&*state.store, &state.keys).await.map_err(|e| Problem::unavailable(e.to_string()))?;
+        state
+            .audit_log
+            .sync(&*state.store, &state.keys)
+            .await
+            .map_err(|e| Problem::unavailable(e.to_string()))?;
     }
-    let (_, note) = state.audit_log.checkpoint().ok_or_else(|| Problem::unavailable("no checkpoint yet"))?;
+    let (_, note) = state
+        .audit_log
+        .checkpoint()
+        .ok_or_else(|| Problem::unavailable("no checkpoint yet"))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
 
 pub async fn key(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", state.audit_log.verifier_key()))
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{}\n", state.audit_log.verifier_key()),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,10 +53,16 @@ pub struct Range {
 }
 
 fn concerns(e: &AuditEntry, org: &str) -> bool {
-    e.actor_org.as_deref() == Some(org) || e.source_orgs.iter().any(|o| o == org) || e.recipients.iter().any(|o| o == org)
+    e.actor_org.as_deref() == Some(org)
+        || e.source_orgs.iter().any(|o| o == org)
+        || e.recipients.iter().any(|o| o == org)
 }
 
-async fn record_read(state: &AppState, principal: &crate::auth::Principal, what: Value) -> Result<(), Problem> {
+async fn record_read(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    what: Value,
+) -> Result<(), Problem> {
     let mut e = audit_trail::by(Some(principal), Operation::Consult, "audit.read");
     e.decision = Some("allow".into());
     e.detail = what;
@@ -54,10 +70,17 @@ async fn record_read(state: &AppState, principal: &crate::auth::Principal, what:
     Ok(())
 }
 
-pub async fn entries(State(state): State<AppState>, headers: HeaderMap, Query(r): Query<Range>) -> Result<Json<Value>, Problem> {
+pub async fn entries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(r): Query<Range>,
+) -> Result<Json<Value>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/entries").await?;
     if r.end <= r.start || r.end - r.start > MAX_ENTRIES {
-        return Err(Problem::bad_request("invalid-range", format!("start, end: need start < end and at most {MAX_ENTRIES} entries")));
+        return Err(Problem::bad_request(
+            "invalid-range",
+            format!("start, end: need start < end and at most {MAX_ENTRIES} entries"),
+        ));
     }
     record_read(&state, &principal, json!({ "entries": [r.start, r.end] })).await?;
     let leaves = state.store.audit_leaves(r.start, r.end).await?;
@@ -81,13 +104,29 @@ pub struct InclusionQuery {
     tree_size: u64,
 }
 
-pub async fn inclusion(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<InclusionQuery>) -> Result<Json<Value>, Problem> {
+pub async fn inclusion(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<Value>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/proof/inclusion").await?;
     let (leaf, proof) = state
         .audit_log
         .inclusion_proof(q.index, q.tree_size)
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-proof-request", "No such proof", format!("index, tree_size: {e}")))?;
-    record_read(&state, &principal, json!({ "inclusion": [q.index, q.tree_size] })).await?;
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-proof-request",
+                "No such proof",
+                format!("index, tree_size: {e}"),
+            )
+        })?;
+    record_read(
+        &state,
+        &principal,
+        json!({ "inclusion": [q.index, q.tree_size] }),
+    )
+    .await?;
     Ok(Json(json!({
         "index": q.index, "tree_size": q.tree_size, "leaf_hash": B64.encode(leaf),
         "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
@@ -101,12 +140,30 @@ pub struct ConsistencyQuery {
     second: u64,
 }
 
-pub async fn consistency(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ConsistencyQuery>) -> Result<Json<Value>, Problem> {
+pub async fn consistency(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<Value>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/proof/consistency").await?;
     let proof = state
         .audit_log
         .consistency_proof(q.first, q.second)
-        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid-proof-request", "No such proof", format!("first, second: {e}")))?;
-    record_read(&state, &principal, json!({ "consistency": [q.first, q.second] })).await?;
-    Ok(Json(json!({ "first": q.first, "second": q.second, "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>() })))
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-proof-request",
+                "No such proof",
+                format!("first, second: {e}"),
+            )
+        })?;
+    record_read(
+        &state,
+        &principal,
+        json!({ "consistency": [q.first, q.second] }),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "first": q.first, "second": q.second, "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>() }),
+    ))
 }

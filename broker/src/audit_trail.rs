@@ -11,21 +11,9 @@ use crate::civil::now_millis;
 /// An entry with the actor filled in from the authenticated principal.
 pub fn by(principal: Option<&Principal>, operation: Operation, action: &str) -> AuditEntry {
     AuditEntry {
-        time_ms: now_millis(),
-        operation,
-        action: action.to_string(),
         actor_org: principal.map(|p| p.org.clone()),
         actor_user: principal.map(|p| p.user.clone()),
-        purpose: None,
-        legal_basis: None,
-        case_reference: None,
-        decision: None,
-        reasons: Vec::new(),
-        policy_hash: None,
-        pseudonyms: Vec::new(),
-        source_orgs: Vec::new(),
-        recipients: Vec::new(),
-        detail: serde_json::Value::Null,
+        ..AuditEntry::new(now_millis(), operation, action)
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod identifiers;
 pub mod pseudonym;
+pub mod transparency;
 pub mod wire;
 
 pub use identifiers::{IdentifierError, IdentifierKind};

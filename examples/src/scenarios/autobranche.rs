@@ -39,7 +39,9 @@ pub async fn autobranche(env: &Env, story: &mut Story) -> Result<Outcome, Scenar
             .join(", ")
     ));
     let both = [PURPOSE, POLICE];
-    let dealers: [(&str, &str, Vec<(usize, &str, i64)>); 3] = [
+    /// (plate index, signal code, days ago) as a dealer reports it.
+    type Report = (usize, &'static str, i64);
+    let dealers: [(&str, &str, Vec<Report>); 3] = [
         (
             "autobedrijf-de-vecht",
             "west-utrecht",

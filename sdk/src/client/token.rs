@@ -448,8 +448,8 @@ pub(crate) fn unix_now() -> i64 {
 pub enum TokenSource {
     /// A token minted elsewhere (e.g. by `kruispunt token`); used until it expires.
     Static(String),
-    /// Short-lived tokens minted on demand with the partner's key.
-    Signer(TokenSigner),
+    /// Short-lived tokens minted on demand with the partner's key (boxed: the key pair is large).
+    Signer(Box<TokenSigner>),
 }
 
 impl TokenSource {
@@ -479,7 +479,7 @@ impl TokenSource {
 
 impl From<TokenSigner> for TokenSource {
     fn from(s: TokenSigner) -> Self {
-        TokenSource::Signer(s)
+        TokenSource::Signer(Box::new(s))
     }
 }
 

@@ -1,7 +1,9 @@
 //! What Kruispunt partners link: normalisation of Dutch identifiers, the public pseudonym
-//! construction, and (later) the wire types and HTTP client.
+//! construction, the wire types, and (feature `client`) the HTTPS client of the broker API.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod identifiers;
 pub mod pseudonym;
 pub mod transparency;

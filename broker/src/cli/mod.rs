@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod demo;
 pub mod id;
 pub mod serve;
 pub mod token;
@@ -31,6 +32,8 @@ pub enum Command {
     /// Normalise and pseudonymise identifiers locally (no broker involved).
     #[command(subcommand)]
     Id(id::IdCommand),
+    /// Run every Midden-Nederland scenario against an in-process broker and verify the audit log.
+    Demo(demo::DemoArgs),
     /// Test, evaluate and check the purpose-limitation policy.
     #[command(subcommand)]
     Policy(crate::cli_policy::PolicyCommand),
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => crate::cli_policy::run(cmd),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

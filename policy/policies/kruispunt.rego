@@ -7,8 +7,10 @@
 # The registry (partners, purposes, coalitions, partnership decisions, taxonomy, districts)
 # is loaded as `data.registry`.
 #
-# Design: every rule below adds a stable reason code to the set `deny`. A request is allowed
-# only when `deny` is empty. Missing data never allows anything: the broker refuses to act
+# Design: every rule below adds a stable reason code to one of the sets `deny_*`, grouped by
+# the actions they apply to; `deny` is the union of the groups for the requested action. A
+# request is allowed only when `deny` is empty. (Grouping by action is also what keeps a
+# decision fast: the engine evaluates only the groups that can apply.) Missing data never allows anything: the broker refuses to act
 # when `decision` is undefined (fail closed).
 #
 # Rule numbers refer to DESIGN.md "Policy: purpose limitation as code".
@@ -80,6 +82,18 @@ has_text(x) if {
 	trim_space(x) != ""
 }
 
+# Whether the request carries these texts (rules rather than repeated `has_text` calls: a rule
+# is evaluated once per decision, a function at every call).
+coalition_given if has_text(input.coalition)
+
+case_reference_given if has_text(input.case_reference)
+
+legal_basis_given if has_text(input.legal_basis)
+
+consent_given if has_text(input.consent_id)
+
+target_given if has_text(input.target_org)
+
 scope := input.token_scope if is_object(input.token_scope)
 
 requested_level := levels[input.requested_level]
@@ -113,21 +127,21 @@ retention_cutoff := input.now - (purpose.retention_days * seconds_per_day)
 # Generic checks
 # ---------------------------------------------------------------------------------------------
 
-deny contains "action_unknown" if not input.action in actions
+deny_all contains "action_unknown" if not input.action in actions
 
-deny contains "requester_unknown" if not reg.partners[input.requester.org]
+deny_all contains "requester_unknown" if not reg.partners[input.requester.org]
 
 # The authenticated organisation's registered sector and status are authoritative.
-deny contains "requester_mismatch" if requester.sector != input.requester.sector
+deny_all contains "requester_mismatch" if requester.sector != input.requester.sector
 
-deny contains "requester_mismatch" if requester.public != input.requester.public
+deny_all contains "requester_mismatch" if requester.public != input.requester.public
 
-deny contains "coalition_unknown" if {
-	has_text(input.coalition)
+deny_all contains "coalition_unknown" if {
+	coalition_given
 	not reg.coalitions[input.coalition]
 }
 
-deny contains "not_a_coalition_member" if {
+deny_all contains "not_a_coalition_member" if {
 	c = reg.coalitions[input.coalition]
 	not input.requester.org in c.members
 }
@@ -137,77 +151,59 @@ deny contains "not_a_coalition_member" if {
 # AVG art. 5(1)(b) (purpose limitation), Wpg art. 7.
 # ---------------------------------------------------------------------------------------------
 
-deny contains "purpose_unknown" if {
-	needs_purpose
-	not reg.purposes[input.purpose]
-}
+deny_purpose contains "purpose_unknown" if not reg.purposes[input.purpose]
 
-deny contains "purpose_inactive" if {
-	input.action in {"match", "upload"}
-	purpose.active == false
-}
+deny_signals contains "purpose_inactive" if purpose.active == false
 
-deny contains "purpose_expired" if {
-	input.action in {"match", "upload"}
+deny_signals contains "purpose_expired" if {
 	is_number(purpose.valid_until)
 	input.now >= purpose.valid_until
 }
 
-deny contains "not_a_party" if {
-	needs_purpose
+deny_purpose contains "not_a_party" if {
 	purpose
 	not is_party
 }
 
-deny contains "role_not_allowed" if {
-	input.action in {"match", "upload"}
+deny_signals contains "role_not_allowed" if {
 	purpose
 	not role_ok
 }
 
-deny contains "coalition_purpose_mismatch" if {
-	needs_purpose
+deny_purpose contains "coalition_purpose_mismatch" if {
 	c = reg.coalitions[input.coalition]
 	not input.purpose in c.purposes
 }
 
-deny contains "sector_not_allowed" if {
-	is_match
+deny_match contains "sector_not_allowed" if {
 	purpose
 	requester
 	not requester.sector in purpose.requester_sectors
 }
 
-deny contains "recipient_not_allowed" if {
-	is_match
+deny_match contains "recipient_not_allowed" if {
 	purpose
 	requested_level > 0
 	requester
 	not requester.sector in purpose.recipients
 }
 
-deny contains "source_sector_not_allowed" if {
-	is_upload
+deny_upload contains "source_sector_not_allowed" if {
 	purpose
 	requester
 	not requester.sector in purpose.source_sectors
 }
 
-deny contains "identifier_kinds_missing" if {
-	input.action in {"match", "upload"}
-	count(input.identifier_kinds) == 0
-}
+deny_signals contains "identifier_kinds_missing" if count(input.identifier_kinds) == 0
 
 # AVG art. 5(1)(c) data minimisation: only the kinds the purpose names.
-deny contains "kind_not_allowed" if {
-	input.action in {"match", "upload"}
+deny_signals contains "kind_not_allowed" if {
 	purpose
 	some k in input.identifier_kinds
 	not k in purpose.identifier_kinds
 }
 
-deny contains "unknown_signal_code" if {
-	is_upload
+deny_upload contains "unknown_signal_code" if {
 	purpose
 	some code in object.get(input, "signal_codes", [])
 	not signal_code_allowed(code)
@@ -224,33 +220,28 @@ signal_code_allowed(code) if {
 # AVG art. 6(4), art. 10 with UAVG art. 33 (AP permit); Wet Bibob art. 28; Wpg art. 19/20.
 # ---------------------------------------------------------------------------------------------
 
-deny contains "private_recipient_police_data" if {
-	is_match
+deny_match contains "private_recipient_police_data" if {
 	not requester_public
 	"politie" in purpose.derived_from
 }
 
-deny contains "private_recipient_police_data" if {
-	is_match
+deny_match contains "private_recipient_police_data" if {
 	not requester_public
 	some s in scope.sectors
 	s in restricted_sectors
 }
 
-deny contains "private_recipient_riec_data" if {
-	is_match
+deny_match contains "private_recipient_riec_data" if {
 	not requester_public
 	"riec" in purpose.derived_from
 }
 
-deny contains "private_recipient_bibob_data" if {
-	is_match
+deny_match contains "private_recipient_bibob_data" if {
 	not requester_public
 	"bibob" in purpose.derived_from
 }
 
-deny contains "private_person_warning_without_permit" if {
-	is_match
+deny_match contains "private_person_warning_without_permit" if {
 	not requester_public
 	some k in input.identifier_kinds
 	k in person_kinds
@@ -263,8 +254,7 @@ deny contains "private_person_warning_without_permit" if {
 # Wet algemene bepalingen BSN art. 10; UAVG art. 46.
 # ---------------------------------------------------------------------------------------------
 
-deny contains "bsn_private_partner" if {
-	input.action in {"match", "upload"}
+deny_signals contains "bsn_private_partner" if {
 	"bsn" in input.identifier_kinds
 	not requester_public
 }
@@ -280,38 +270,37 @@ police_match if {
 	is_police
 }
 
-deny contains "case_reference_missing" if {
-	police_match
-	not has_text(input.case_reference)
+deny_match contains "case_reference_missing" if {
+	is_police
+	not case_reference_given
 }
 
-deny contains "legal_basis_missing" if {
-	police_match
-	not has_text(input.legal_basis)
+deny_match contains "legal_basis_missing" if {
+	is_police
+	not legal_basis_given
 }
 
-deny contains "legal_basis_mismatch" if {
-	is_match
-	has_text(input.legal_basis)
+deny_match contains "legal_basis_mismatch" if {
+	legal_basis_given
 	input.legal_basis != purpose.legal_basis
 }
 
-deny contains "consent_missing" if {
-	police_match
+deny_match contains "consent_missing" if {
+	is_police
 	purpose.legal_basis == wpg_art_19
-	not has_text(input.consent_id)
+	not consent_given
 }
 
-deny contains "partnership_decision_missing" if {
-	police_match
+deny_match contains "partnership_decision_missing" if {
+	is_police
 	purpose.legal_basis == wpg_art_20
-	not has_text(input.consent_id)
+	not consent_given
 }
 
-deny contains "partnership_decision_unknown" if {
-	police_match
+deny_match contains "partnership_decision_unknown" if {
+	is_police
 	purpose.legal_basis == wpg_art_20
-	has_text(input.consent_id)
+	consent_given
 	not reg.partnership_decisions[input.consent_id]
 }
 
@@ -321,78 +310,75 @@ partnership_decision := reg.partnership_decisions[input.consent_id] if {
 }
 
 # The decision must name this purpose, this partnership, these data and this recipient.
-deny contains "partnership_decision_mismatch" if partnership_decision.purpose != input.purpose
+deny_match contains "partnership_decision_mismatch" if partnership_decision.purpose != input.purpose
 
-deny contains "partnership_decision_mismatch" if {
-	has_text(input.coalition)
+deny_match contains "partnership_decision_mismatch" if {
+	coalition_given
 	partnership_decision.partnership != input.coalition
 }
 
-deny contains "partnership_decision_mismatch" if {
+deny_match contains "partnership_decision_mismatch" if {
 	d = partnership_decision
 	some k in input.identifier_kinds
 	not k in d.data
 }
 
-deny contains "partnership_decision_mismatch" if {
+deny_match contains "partnership_decision_mismatch" if {
 	d = partnership_decision
 	not requester.sector in d.recipients
 }
 
-deny contains "partnership_decision_expired" if input.now >= partnership_decision.valid_until
+deny_match contains "partnership_decision_expired" if input.now >= partnership_decision.valid_until
 
-deny contains "scope_missing" if {
-	police_match
+deny_match contains "scope_missing" if {
+	is_police
 	not scope
 }
 
-deny contains "scope_purpose_mismatch" if scope.purpose != input.purpose
+deny_all contains "scope_purpose_mismatch" if scope.purpose != input.purpose
 
-deny contains "scope_case_mismatch" if {
+deny_all contains "scope_case_mismatch" if {
 	has_text(scope.case_reference)
 	scope.case_reference != object.get(input, "case_reference", null)
 }
 
-deny contains "scope_legal_basis_mismatch" if {
+deny_all contains "scope_legal_basis_mismatch" if {
 	has_text(scope.legal_basis)
 	scope.legal_basis != object.get(input, "legal_basis", null)
 }
 
-deny contains "scope_consent_mismatch" if {
+deny_all contains "scope_consent_mismatch" if {
 	has_text(scope.consent_id)
 	scope.consent_id != object.get(input, "consent_id", null)
 }
 
-deny contains "scope_exceeded_kinds" if {
+deny_all contains "scope_exceeded_kinds" if {
 	s = scope
 	some k in input.identifier_kinds
 	not k in s.kinds
 }
 
-deny contains "scope_exceeded_identifiers" if input.identifier_count > scope.max_identifiers
+deny_all contains "scope_exceeded_identifiers" if input.identifier_count > scope.max_identifiers
 
-deny contains "scope_expired" if input.now >= scope.not_after
+deny_all contains "scope_expired" if input.now >= scope.not_after
 
 # ---------------------------------------------------------------------------------------------
 # Rule 5 — tiered disclosure: hit/no-hit first; categories or details only with a recorded
 # necessity justification for the case. AVG art. 5(1)(c); Wpg art. 7 (necessity).
 # ---------------------------------------------------------------------------------------------
 
-deny contains "level_above_ceiling" if {
-	is_match
+deny_match contains "level_above_ceiling" if {
 	requested_level > ceiling_level
 }
 
-deny contains "justification_required" if {
-	is_match
+deny_match contains "justification_required" if {
 	requested_level > levels.hit
 	not has_justification
 }
 
-deny contains "case_reference_missing" if {
-	is_match
+deny_match contains "case_reference_missing" if {
 	requested_level > levels.hit
-	not has_text(input.case_reference)
+	not case_reference_given
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -400,8 +386,7 @@ deny contains "case_reference_missing" if {
 # and never accepted. AVG art. 5(1)(e); Wpg art. 14 (retention).
 # ---------------------------------------------------------------------------------------------
 
-deny contains "signal_expired" if {
-	is_upload
+deny_upload contains "signal_expired" if {
 	is_number(input.oldest_signal_at)
 	input.oldest_signal_at < retention_cutoff
 }
@@ -411,24 +396,20 @@ deny contains "signal_expired" if {
 # patterns are refused and flagged. AVG art. 5(1)(c), art. 32 (security).
 # ---------------------------------------------------------------------------------------------
 
-deny contains "request_too_large" if {
-	is_match
+deny_match contains "request_too_large" if {
 	input.identifier_count > purpose.max_identifiers_per_request
 }
 
-deny contains "budget_exceeded" if {
-	is_match
+deny_match contains "budget_exceeded" if {
 	input.usage.identifiers_today + input.identifier_count > purpose.daily_identifier_budget
 }
 
-deny contains "rate_limited" if {
-	is_match
+deny_match contains "rate_limited" if {
 	input.usage.requests_last_minute >= guard.max_requests_per_minute
 }
 
 # Many queries that almost never hit: someone is trying identifiers to see what sticks.
-deny contains "sweep_suspected" if {
-	is_match
+deny_match contains "sweep_suspected" if {
 	input.usage.queries_today >= guard.sweep_min_queries
 	no_hit_percent := (input.usage.no_hits_today * 100) / input.usage.queries_today
 	no_hit_percent >= guard.sweep_no_hit_percent
@@ -438,51 +419,53 @@ deny contains "sweep_suspected" if {
 # Audit trail and coalition membership (Wpg art. 32 logging; RIEC convenant)
 # ---------------------------------------------------------------------------------------------
 
-deny contains "role_not_allowed" if {
-	input.action == "audit_read"
-	not "privacy-officer" in input.requester.roles
-}
+deny_audit_read contains "role_not_allowed" if not "privacy-officer" in input.requester.roles
 
-deny contains "audit_other_org" if {
-	input.action == "audit_read"
-	has_text(input.target_org)
+deny_audit_read contains "audit_other_org" if {
+	target_given
 	input.target_org != input.requester.org
 }
 
-deny contains "not_own_data" if {
-	input.action == "withdraw"
-	has_text(input.target_org)
+deny_withdraw contains "not_own_data" if {
+	target_given
 	input.target_org != input.requester.org
 }
 
-deny contains "coalition_missing" if {
-	input.action == "coalition_add"
-	not has_text(input.coalition)
-}
+deny_coalition_add contains "coalition_missing" if not coalition_given
 
-deny contains "role_not_allowed" if {
-	input.action == "coalition_add"
-	not "coalitiebeheerder" in input.requester.roles
-}
+deny_coalition_add contains "role_not_allowed" if not "coalitiebeheerder" in input.requester.roles
 
-deny contains "target_missing" if {
-	input.action == "coalition_add"
-	not has_text(input.target_org)
-}
+deny_coalition_add contains "target_missing" if not target_given
 
-deny contains "target_unknown" if {
-	input.action == "coalition_add"
-	has_text(input.target_org)
+deny_coalition_add contains "target_unknown" if {
+	target_given
 	not reg.partners[input.target_org]
 }
 
 # The registry is the signed agreement: only listed members may be added to the MLS group.
-deny contains "target_not_in_coalition" if {
-	input.action == "coalition_add"
+deny_coalition_add contains "target_not_in_coalition" if {
 	c = reg.coalitions[input.coalition]
 	reg.partners[input.target_org]
 	not input.target_org in c.members
 }
+
+# ---------------------------------------------------------------------------------------------
+# The refusal reasons for the requested action
+# ---------------------------------------------------------------------------------------------
+
+# Groups: deny_all (every action), deny_purpose (actions under a purpose: match, upload,
+# withdraw), deny_signals (match and upload), and one group per action.
+deny := ((deny_all | deny_purpose) | deny_signals) | deny_match if input.action == "match"
+
+deny := ((deny_all | deny_purpose) | deny_signals) | deny_upload if input.action == "upload"
+
+deny := (deny_all | deny_purpose) | deny_withdraw if input.action == "withdraw"
+
+deny := deny_all | deny_audit_read if input.action == "audit_read"
+
+deny := deny_all | deny_coalition_add if input.action == "coalition_add"
+
+deny := deny_all if not input.action in actions
 
 # ---------------------------------------------------------------------------------------------
 # Flags: refusals a privacy officer should look at, not just log.
@@ -499,24 +482,25 @@ flags contains code if {
 # Obligations the broker enforces in code
 # ---------------------------------------------------------------------------------------------
 
-# Sectors whose signals may be revealed to this requester.
-revealable_sectors contains s if {
-	is_match
+# Sectors whose signals may be revealed to this requester: the purpose's source sectors,
+# without police-, OM- and RIEC-derived ones for a private requester, within the token's scope.
+# (One comprehension over cached facts: comprehensions and function calls are what cost time
+# on the engine, so there is no per-sector helper function here.)
+revealable_sectors := {s |
 	some s in purpose.source_sectors
-	sector_revealable(s)
-	in_scope_sector(s)
+	not s in hidden_sectors
+	s in scope_sectors
 }
 
-sector_revealable(_) if requester_public
+# Sectors a private requester never sees (rule 2).
+default hidden_sectors := set()
 
-sector_revealable(s) if {
-	not requester_public
-	not s in restricted_sectors
-}
+hidden_sectors := restricted_sectors if not requester_public
 
-in_scope_sector(_) if not scope
+# Without a scoped token every source sector is in scope.
+scope_sectors := scope.sectors
 
-in_scope_sector(s) if s in scope.sectors
+scope_sectors := purpose.source_sectors if not scope
 
 identifier_limits contains purpose.max_identifiers_per_request
 
@@ -533,7 +517,7 @@ embargo_until := input.now + (purpose.embargo_days * seconds_per_day) if {
 
 granted_obligations := {
 	"disclosure_level": input.requested_level,
-	"revealable_sectors": sort([s | some s in revealable_sectors]),
+	"revealable_sectors": sort(revealable_sectors),
 	"max_identifiers": min(identifier_limits),
 	"min_sources": purpose.min_sources,
 	"embargo_until": embargo_until,

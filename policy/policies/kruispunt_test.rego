@@ -360,3 +360,54 @@ test_all_reasons_reported if {
 	"case_reference_missing" in d.reasons
 	"legal_basis_missing" in d.reasons
 }
+
+# ---------------------------------------------------------------------------------------------
+# Grouping by action: each action is judged by its own rules and the common ones only
+# ---------------------------------------------------------------------------------------------
+
+test_unknown_action_gets_only_common_reasons if {
+	d := decide(patch(kvo_match, {"action": "delete_everything"}))
+	not d.allow
+	d.reasons == ["action_unknown"]
+}
+
+test_upload_is_not_judged_by_match_rules if {
+	# A disclosure level and no justification would refuse a match, not an upload.
+	allowed(patch(kvo_upload, {"requested_level": "details"}))
+}
+
+test_coalition_add_is_not_judged_by_purpose_rules if {
+	allowed(patch(coalition_add, {"purpose": "schuren-kijken"}))
+}
+
+test_scope_rules_apply_to_every_action if {
+	inp := patch(withdraw, {"token_scope": {"purpose": "auto", "kinds": [], "sectors": [], "max_identifiers": 0, "not_after": now + 60}})
+	denied(inp, "scope_purpose_mismatch")
+}
+
+test_withdraw_gets_purpose_rules if denied(patch(withdraw, {"purpose": "schuren-kijken"}), "purpose_unknown")
+
+test_blank_case_reference_is_missing if denied(patch(police19, {"case_reference": "   "}), "case_reference_missing")
+
+test_blank_consent_is_missing if denied(patch(police19, {"consent_id": ""}), "consent_missing")
+
+test_blank_target_is_missing if denied(patch(coalition_add, {"target_org": " "}), "target_missing")
+
+# ---------------------------------------------------------------------------------------------
+# Revealable sectors
+# ---------------------------------------------------------------------------------------------
+
+test_public_revealable_sectors_without_scope_are_all_source_sectors if {
+	reg := json.patch(registry, [{"op": "replace", "path": "/purposes/kvo/source_sectors", "value": ["kvo", "riec", "gemeente", "kvo"]}])
+	inp := patch(kvo_match, {"requester": {"org": "gemeente-a", "sector": "gemeente", "public": true}})
+	d := kruispunt.decision with input as inp with data.registry as reg
+	d.allow
+	d.obligations.revealable_sectors == ["gemeente", "kvo", "riec"]
+}
+
+test_private_revealable_sectors_limited_by_scope if {
+	inp := patch(kvo_match, {"token_scope": {"purpose": "kvo", "kinds": ["adres"], "sectors": ["gemeente", "horeca"], "max_identifiers": 10, "not_after": now + 60}})
+	d := decide(inp)
+	d.allow
+	d.obligations.revealable_sectors == ["gemeente"]
+}

@@ -25,6 +25,7 @@ pub mod error;
 pub mod input;
 pub mod registry;
 pub mod rego_tests;
+mod rego_value;
 
 pub use bundle::{Bundle, BundleFile, DEFAULT_BUNDLE};
 pub use decision::{Decision, Obligations, REASON_CODES};

@@ -190,12 +190,13 @@ mod mutation {
             .clone();
         let mut untested = Vec::new();
         for (code, _) in REASON_CODES {
-            let needle = format!("deny contains \"{code}\"");
+            // Rules are grouped by action (`deny_match contains "..."`, ...).
+            let needle = format!(" contains \"{code}\"");
             assert!(
                 policy.contains(&needle),
                 "{code} is documented but not in the policy"
             );
-            let mutated = policy.replace(&needle, &format!("deny contains \"{code}-disabled\""));
+            let mutated = policy.replace(&needle, &format!(" contains \"{code}-disabled\""));
             let files = bundle.files().iter().map(|f| {
                 if f.name == "kruispunt.rego" {
                     (f.name.clone(), mutated.clone())
@@ -214,7 +215,9 @@ mod mutation {
         );
         // And the policy uses no undocumented code.
         for line in policy.lines() {
-            if let Some(rest) = line.strip_prefix("deny contains \"") {
+            if let (true, Some((_, rest))) =
+                (line.starts_with("deny_"), line.split_once(" contains \""))
+            {
                 let code = rest.split('"').next().unwrap();
                 assert!(
                     REASON_CODES.iter().any(|(c, _)| *c == code),

@@ -13,6 +13,10 @@
 //! previous signal's pseudonym under another organisation, so slots hold several records
 //! (`Slot::Many`, a heap `Vec`), as a real coalition with overlapping sources would.
 //!
+//! The index is reserved for `n` signals first, as `server::build_state` does after counting
+//! the live signals; `KRUISPUNT_BENCH_NO_RESERVE=1` grows it instead (the resize peak shows in
+//! VmHWM).
+//!
 //! Targets (issue 4, "Figures"): 1 M query pseudonyms against 10 M stored in ≤ 1 s; resident
 //! set ≤ 1 GiB with 10 M stored signals.
 
@@ -192,7 +196,12 @@ fn main() {
         mib(rss0)
     );
 
-    let ix = MatchIndex::new();
+    // As the broker does at start-up: reserve for the live signals it counted, then fill.
+    let ix = if std::env::var_os("KRUISPUNT_BENCH_NO_RESERVE").is_some() {
+        MatchIndex::new()
+    } else {
+        MatchIndex::with_capacity(n as usize + 1024)
+    };
     let start = Instant::now();
     let mut insert_time = Duration::ZERO;
     let mut chunk: Vec<IndexRecord> = Vec::with_capacity(CHUNK);

@@ -6,7 +6,10 @@
 //! `KRUISPUNT_BENCH_POSTGRES_URL` or `KRUISPUNT_TEST_POSTGRES_URL` is set, into a fresh
 //! PostgreSQL database. Also measures one-decision transactions (the match path before group
 //! commit), where the per-commit fsync of `synchronous=FULL` shows, and the start-up index scan.
-//! Targets (DESIGN.md): ≥ 200 k signals/s into SQLite, ≥ 100 k/s into PostgreSQL.
+//! Then appends audit entries through the group commit from 1…1024 concurrent callers (each
+//! waiting for its commit, as a request handler does).
+//! Targets (DESIGN.md): ≥ 200 k signals/s into SQLite, ≥ 100 k/s into PostgreSQL; issue 5:
+//! ≥ 20 k audit entries/s appended.
 
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
@@ -162,6 +165,79 @@ async fn decisions(label: &str, store: &dyn Store) {
     );
 }
 
+/// A realistic match entry (~0.5 kB of canonical JSON).
+fn match_entry(i: u64) -> AuditEntry {
+    let mut e = AuditEntry::new(NOW * 1000 + i as i64, Operation::Disclose, "match");
+    e.actor_org = Some("politie-mn".into());
+    e.actor_user = Some("agent-17".into());
+    e.purpose = Some("ondermijning-kvo".into());
+    e.legal_basis = Some("wpg-art-20".into());
+    e.case_reference = Some("MN-2025-0042".into());
+    e.decision = Some("allow".into());
+    e.policy_hash = Some(format!("sha256:{}", "ab".repeat(32)));
+    e.pseudonyms = vec![hex::encode(i.to_le_bytes().repeat(4))];
+    e.source_orgs = vec!["kvo-oost".into(), "autobranche-mn".into()];
+    e.recipients = vec!["politie-mn".into()];
+    e
+}
+
+/// Audit appends through the group commit: `tasks` concurrent callers, each appending one
+/// entry at a time and waiting for its commit (as request handlers do), for `secs` seconds.
+/// Half the calls are match decisions (usage increment + entry), half plain appends.
+async fn audit_append(label: &str, store: Arc<dyn Store>) {
+    for tasks in [1usize, 64, 256, 1024] {
+        let secs = 2.0;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let before = store.audit_len().await.expect("len");
+        let cpu = cpu_seconds();
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for t in 0..tasks {
+            let (store, stop) = (store.clone(), stop.clone());
+            handles.push(tokio::spawn(async move {
+                let mut i = t as u64 * 1_000_000;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    if i % 2 == 0 {
+                        store.append_audit(&[match_entry(i)]).await.expect("append");
+                    } else {
+                        let usage = UsageDelta {
+                            org: "politie-mn".into(),
+                            purpose: "ondermijning-kvo".into(),
+                            day: "2025-06-02".into(),
+                            identifiers: 1,
+                            no_hits: 0,
+                        };
+                        store
+                            .record_decision_within_budget(usage, u64::MAX >> 2, &match_entry(i))
+                            .await
+                            .expect("decision");
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs_f64(secs)).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for h in handles {
+            h.await.expect("task");
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu;
+        let n = store.audit_len().await.expect("len") - before;
+        println!(
+            "{label:<34} audit append (group commit), {tasks:>4} concurrent callers: {:>8.0} entries/s \
+             ({n} in {elapsed:.2} s; this process used {cpu:.2} CPU-s = {:.0} entries per CPU-s)",
+            n as f64 / elapsed,
+            n as f64 / cpu
+        );
+    }
+}
+
+/// `KRUISPUNT_BENCH_PARTS` (default `bulk,decisions,audit`) selects what to run.
+fn part(name: &str) -> bool {
+    std::env::var("KRUISPUNT_BENCH_PARTS").map_or(true, |v| v.split(',').any(|p| p.trim() == name))
+}
+
 async fn sqlite(data: &[NewSignal], synchronous: SqliteSynchronous, label: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let options =
@@ -170,8 +246,16 @@ async fn sqlite(data: &[NewSignal], synchronous: SqliteSynchronous, label: &str)
     let store = SqliteStore::open(options, false)
         .await
         .expect("open SQLite");
-    bulk(label, &store, data).await;
-    decisions(label, &store).await;
+    if part("bulk") {
+        bulk(label, &store, data).await;
+    }
+    if part("decisions") {
+        decisions(label, &store).await;
+    }
+    let store = Arc::new(store);
+    if part("audit") {
+        audit_append(label, store.clone()).await;
+    }
     store.close().await;
 }
 
@@ -193,8 +277,15 @@ async fn postgres(url: &str, data: &[NewSignal]) {
             .await
             .expect("open PostgreSQL");
     let store = Arc::new(store);
-    bulk("postgres", &*store, data).await;
-    decisions("postgres", &*store).await;
+    if part("bulk") {
+        bulk("postgres", &*store, data).await;
+    }
+    if part("decisions") {
+        decisions("postgres", &*store).await;
+    }
+    if part("audit") {
+        audit_append("postgres", store.clone()).await;
+    }
     store.close().await;
     sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
         .execute(&mut admin)

@@ -57,8 +57,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let verifier = Verifier::new(&registry, &extra_keys, &config.deployment, 30)?;
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
-    let index = MatchIndex::new();
     let now = crate::civil::now_secs();
+    // Reserved up front (plus room to grow) so filling never resizes the table: a resize
+    // briefly holds the old and the new table, the peak that matters at 10 M signals.
+    let live = store.count_live_signals(now).await?;
+    let index = MatchIndex::with_capacity(usize::try_from(live).unwrap_or(0).saturating_add(1024));
     let mut batch = Vec::with_capacity(4096);
     store
         .for_each_live_signal(now, &mut |r| {
@@ -89,6 +92,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             config.limits.burst,
         )),
         deployment: config.deployment.as_str().into(),
+        tokens: Arc::default(),
     })
 }
 
@@ -96,8 +100,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
 pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     tls::install_ring_provider();
     let state = build_state(config).await?;
-    let tls_config =
-        RustlsConfig::from_config(tls::server_config(&config.tls.cert, &config.tls.key)?);
+    let tls_config = RustlsConfig::from_config(tls::server_config_with_client_ca(
+        &config.tls.cert,
+        &config.tls.key,
+        config.tls.client_ca.as_deref(),
+    )?);
     let handle: Handle<SocketAddr> = Handle::new();
     let server = axum_server::bind_rustls(config.listen, tls_config)
         .handle(handle.clone())

@@ -20,4 +20,6 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     pub deployment: Arc<str>,
     pub audit_log: Arc<crate::audit_log::AuditLog>,
+    /// Tokens already verified (see [`crate::authn::TokenCache`]).
+    pub tokens: Arc<crate::authn::TokenCache>,
 }

@@ -80,3 +80,187 @@ async fn a_client_that_does_not_trust_the_ca_is_refused() {
     assert!(result.is_err(), "handshake with an untrusted CA must fail");
     running.shutdown().await.unwrap();
 }
+
+/// A client CA and certificates it issues for partners (rcgen), as an operator would set up.
+struct ClientPki {
+    ca_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl ClientPki {
+    fn new(name: &str) -> ClientPki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        ClientPki {
+            ca_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// (certificate DER, private key DER) for a client named `cn`.
+    fn client(&self, cn: &str) -> (Vec<u8>, Vec<u8>) {
+        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.der().to_vec(), key.serialize_der())
+    }
+}
+
+/// POSTs `body` to `path` over TLS, optionally presenting a client certificate; returns the
+/// status code, or `None` when the TLS handshake or the connection failed.
+async fn post_with_cert(
+    addr: std::net::SocketAddr,
+    ca: &std::path::Path,
+    client: Option<&(Vec<u8>, Vec<u8>)>,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> Option<u16> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let cfg = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(cert.clone())],
+                rustls_pki_types::PrivateKeyDer::Pkcs8(key.clone().into()),
+            )
+            .unwrap(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .ok()?;
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    tls.write_all(request.as_bytes()).await.ok()?;
+    let mut out = String::new();
+    // TLS 1.3 reports a refused client certificate only when the client reads.
+    tls.read_to_string(&mut out).await.ok()?;
+    out.get(9..12)?.parse().ok()
+}
+
+#[tokio::test]
+async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
+    use kruispunt_broker::auth::{Claims, mint};
+    use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
+
+    const PARTNER: &str = "autoschade-almere";
+    let dir = tempfile::tempdir().unwrap();
+    Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    let pki = ClientPki::new("partner client CA");
+    let good = pki.client(PARTNER);
+    let other_from_same_ca = pki.client("someone else");
+    let foreign = ClientPki::new("another CA").client(PARTNER);
+    let pin = hex::encode(ring::digest::digest(&ring::digest::SHA256, &good.0));
+    std::fs::write(dir.path().join("client-ca.pem"), &pki.ca_pem).unwrap();
+    let registry = include_str!("../../policy/registry/midden-nederland.toml").replace(
+        &format!("id = \"{PARTNER}\"\n"),
+        &format!("id = \"{PARTNER}\"\nrequire_mtls = true\nclient_cert_sha256 = \"{pin}\"\n"),
+    );
+    std::fs::write(dir.path().join("registry.toml"), registry).unwrap();
+    let mut cfg = Config::load(dir.path()).unwrap();
+    cfg.tls.client_ca = Some(dir.path().join("client-ca.pem"));
+    cfg.registry = Some(dir.path().join("registry.toml"));
+    let running = server::start(&cfg).await.unwrap();
+    let ca = DevPki::in_dir(dir.path()).ca_cert;
+
+    let (kid, pkcs8) = load_partner_signing_key(dir.path(), PARTNER).unwrap();
+    let now = kruispunt_broker::civil::now_secs();
+    let token = mint(
+        &kid,
+        &pkcs8,
+        &Claims {
+            iss: PARTNER.into(),
+            sub: "tester".into(),
+            aud: cfg.deployment.clone(),
+            exp: now + 600,
+            iat: now,
+            nbf: None,
+            roles: vec!["compliance".into()],
+            jti: None,
+            scope: None,
+        },
+    )
+    .unwrap();
+    let body = format!(
+        r#"{{"purpose":"autobranche-contante-aankopen","level":"hit","identifiers":[{{"kind":"kenteken","pseudonym":"{}","key_version":1}}]}}"#,
+        "ab".repeat(32)
+    );
+    let store = running.state.store.clone();
+    let refusals = || async {
+        let n = store.audit_len().await.unwrap();
+        store
+            .audit_entries(0, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(_, e)| e.reasons.iter().any(|r| r == "mtls-required"))
+            .count()
+    };
+
+    let with_cert = post_with_cert(running.addr, &ca, Some(&good), "/v1/matches", &token, &body);
+    assert_eq!(
+        with_cert.await,
+        Some(200),
+        "its own certificate is accepted"
+    );
+    assert_eq!(refusals().await, 0);
+
+    let without = post_with_cert(running.addr, &ca, None, "/v1/matches", &token, &body);
+    assert_eq!(without.await, Some(403), "no certificate: refused");
+    assert_eq!(refusals().await, 1, "the refusal is audited");
+
+    let wrong = post_with_cert(
+        running.addr,
+        &ca,
+        Some(&other_from_same_ca),
+        "/v1/matches",
+        &token,
+        &body,
+    );
+    assert_eq!(
+        wrong.await,
+        Some(403),
+        "another certificate of the CA: refused"
+    );
+    assert_eq!(refusals().await, 2, "the refusal is audited");
+
+    let untrusted = post_with_cert(
+        running.addr,
+        &ca,
+        Some(&foreign),
+        "/v1/matches",
+        &token,
+        &body,
+    );
+    assert_eq!(
+        untrusted.await,
+        None,
+        "a certificate the client CA did not issue fails the handshake"
+    );
+    running.shutdown().await.unwrap();
+}

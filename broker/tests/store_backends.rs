@@ -122,6 +122,8 @@ on_both_backends!(
     audit_entries_round_trip_byte_for_byte,
     for_each_live_signal_streams_every_live_signal,
     concurrent_overlapping_uploads_store_each_signal_once,
+    budget_is_never_overspent_by_concurrent_decisions,
+    a_failing_batch_fails_every_caller_and_commits_nothing,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -504,6 +506,118 @@ async fn audit_sequence_is_gapless_under_concurrent_appenders(store: Arc<dyn Sto
     let seqs: Vec<u64> = entries.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (0..len).collect::<Vec<_>>());
     assert!(store.audit_entries(len, len + 10).await.unwrap().is_empty());
+}
+
+/// 64 concurrent requests of 3 identifiers against a budget of 100 (group commit puts many in
+/// one transaction): exactly 33 are accepted, the others write nothing, and the counters and
+/// the log agree.
+async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>) {
+    const BUDGET: u64 = 100;
+    let mut handles = Vec::new();
+    for n in 0..64usize {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let usage = UsageDelta {
+                org: "politie-mn".into(),
+                purpose: "ondermijning".into(),
+                day: "2025-06-02".into(),
+                identifiers: 3,
+                no_hits: 1,
+            };
+            store
+                .record_decision_within_budget(usage, BUDGET, &entry("match", n))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut accepted = Vec::new();
+    for handle in handles {
+        if let Some(seq) = handle.await.unwrap() {
+            accepted.push(seq);
+        }
+    }
+    assert_eq!(accepted.len(), 33, "3 × 33 = 99 ≤ 100 < 3 × 34");
+    let usage = store
+        .usage("politie-mn", "ondermijning", "2025-06-02")
+        .await
+        .unwrap();
+    assert_eq!(
+        usage,
+        Usage {
+            identifiers: 99,
+            queries: 33,
+            no_hits: 33
+        }
+    );
+    accepted.sort_unstable();
+    assert_eq!(
+        accepted,
+        (0..33).collect::<Vec<_>>(),
+        "only accepted ones are logged"
+    );
+    assert_eq!(store.audit_len().await.unwrap(), 33);
+    // Unbounded decisions (refusals) still count, beyond the budget.
+    let over = UsageDelta {
+        org: "politie-mn".into(),
+        purpose: "ondermijning".into(),
+        day: "2025-06-02".into(),
+        identifiers: 5,
+        no_hits: 0,
+    };
+    assert_eq!(
+        store
+            .record_decision_within_budget(over.clone(), BUDGET, &entry("match", 99))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .record_decision(Some(over), &entry("refuse", 100))
+            .await
+            .unwrap(),
+        33
+    );
+    assert_eq!(
+        store
+            .usage("politie-mn", "ondermijning", "2025-06-02")
+            .await
+            .unwrap()
+            .identifiers,
+        104
+    );
+}
+
+/// A batch that cannot be committed fails as a whole: every caller in it gets a 503-class
+/// error and none of its entries is in the log. Two decisions of i64::MAX identifiers each:
+/// whether they share a batch or not, the batch holding the second one would push the counter
+/// beyond BIGINT and cannot commit.
+async fn a_failing_batch_fails_every_caller_and_commits_nothing(store: Arc<dyn Store>) {
+    let big = UsageDelta {
+        org: "o".into(),
+        purpose: "p".into(),
+        day: "2025-06-02".into(),
+        identifiers: i64::MAX as u64,
+        no_hits: 0,
+    };
+    let (e1, e2) = (entry("match", 1), entry("match", 2));
+    let (a, b) = tokio::join!(
+        store.record_decision(Some(big.clone()), &e1),
+        store.record_decision(Some(big.clone()), &e2),
+    );
+    let failed = [&a, &b].iter().filter(|r| r.is_err()).count();
+    assert!(failed >= 1, "a counter beyond BIGINT cannot be committed");
+    for r in [&a, &b] {
+        if let Err(e) = r {
+            assert!(e.is_unavailable(), "{e}");
+        }
+    }
+    let logged = store.audit_len().await.unwrap() as usize;
+    assert_eq!(
+        logged,
+        2 - failed,
+        "a failed caller's entry is not in the log"
+    );
 }
 
 async fn audit_entries_round_trip_byte_for_byte(store: Arc<dyn Store>) {

@@ -306,8 +306,42 @@ pub async fn create(
         identifiers: parsed.len() as u64,
         no_hits,
     };
-    // Committed before the response is built: no disclosure without a durable entry.
-    let audit_seq = state.store.record_decision(Some(delta), &entry).await?;
+    // Committed before the response is built: no disclosure without a durable entry. The
+    // budget the policy checked against a read of the counters is checked again where it is
+    // spent — inside the committing transaction, in order — so concurrent requests cannot
+    // both spend its last identifiers.
+    let budget = registry
+        .purpose(&req.purpose)
+        .map_or(0, |p| p.daily_identifier_budget);
+    let Some(audit_seq) = state
+        .store
+        .record_decision_within_budget(delta.clone(), budget, &entry)
+        .await?
+    else {
+        let reasons = vec!["budget_exceeded".to_string()];
+        entry.operation = Operation::Refuse;
+        entry.decision = Some("deny".into());
+        entry.reasons = reasons.clone();
+        entry.source_orgs = Vec::new();
+        entry.detail = serde_json::json!({
+            "identifiers": parsed.len(),
+            "requested_level": req.level,
+            "flags": ["budget_exceeded"],
+        });
+        // Like a policy refusal, this refusal counts against the day's budget.
+        let delta = UsageDelta {
+            no_hits: 0,
+            ..delta
+        };
+        state.store.record_decision(Some(delta), &entry).await?;
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "policy-denied",
+            "Refused by policy",
+            "the policy refused this match: budget_exceeded (spent by concurrent requests)",
+        )
+        .with_reasons(reasons));
+    };
     Ok(Json(MatchResponse {
         level,
         results,

@@ -35,6 +35,13 @@ pub enum StoreError {
     /// The database URL cannot be used.
     #[error("bad database URL: {0}")]
     Config(String),
+    /// The group-commit batch this write was part of failed as a whole (see
+    /// [`super::group_commit`]): nothing of the batch was committed. HTTP: 503.
+    #[error("the group commit failed: {0}")]
+    Batch(std::sync::Arc<StoreError>),
+    /// The store's writer task is gone (the runtime is shutting down). HTTP: 503.
+    #[error("the store's writer task has stopped")]
+    WriterGone,
 }
 
 impl StoreError {
@@ -42,7 +49,11 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Unavailable(_) | StoreError::Database(_) | StoreError::Migrate(_)
+            StoreError::Unavailable(_)
+                | StoreError::Database(_)
+                | StoreError::Migrate(_)
+                | StoreError::Batch(_)
+                | StoreError::WriterGone
         )
     }
 }

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 pub mod audit_tree;
 mod error;
+pub mod group_commit;
 mod migrations;
 mod model;
 pub mod postgres;
@@ -89,6 +90,10 @@ pub trait Store: Send + Sync + 'static {
         f: &mut (dyn FnMut(IndexRecord) + Send),
     ) -> Result<u64, StoreError>;
 
+    /// How many signals are live (`now < expires_at`): lets the match index reserve its table
+    /// once before [`Store::for_each_live_signal`] fills it.
+    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError>;
+
     /// Deletes every signal with `expires_at <= now` and, in the same transaction, appends the
     /// entry `audit_for` builds from them. Nothing (no entry either) if none expired.
     async fn purge_expired(
@@ -104,6 +109,17 @@ pub trait Store: Send + Sync + 'static {
         usage: Option<UsageDelta>,
         audit: &AuditEntry,
     ) -> Result<u64, StoreError>;
+
+    /// Like [`Store::record_decision`], but the increment is bounded: if the day's
+    /// `identifiers` would exceed `budget`, nothing is written and `None` is returned. Checked
+    /// and incremented inside the committing transaction, in queue order, so concurrent
+    /// requests (on one broker or several) cannot spend the same budget twice.
+    async fn record_decision_within_budget(
+        &self,
+        usage: UsageDelta,
+        budget: u64,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
 
     /// The counters of one (org, purpose, day); zeros when nothing was recorded.
     async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError>;

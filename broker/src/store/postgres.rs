@@ -11,6 +11,10 @@
 
 mod audit_tree;
 
+use super::group_commit::{
+    BatchWrite, GroupCommit, Job, UsageKey, Written, appended, apply_usage, decision_seq,
+    distribute, within_budget,
+};
 use super::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, Store, StoreError,
     StoredSignal, Usage, UsageDelta, count_from_db, count_to_db, entry_from_db, id_from_db,
@@ -22,7 +26,7 @@ use futures_util::TryStreamExt;
 use kruispunt_sdk::IdentifierKind;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -44,6 +48,8 @@ const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The writer task batching decisions and audit appends.
+    commits: GroupCommit,
 }
 
 impl PostgresStore {
@@ -67,7 +73,8 @@ impl PostgresStore {
         options: PgConnectOptions,
     ) -> Result<PostgresStore, StoreError> {
         let pool = pool.connect_with(options).await?;
-        let store = PostgresStore { pool };
+        let commits = GroupCommit::spawn(PgBatch { pool: pool.clone() });
+        let store = PostgresStore { pool, commits };
         store.migrate().await?;
         Ok(store)
     }
@@ -98,7 +105,7 @@ fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
 ///
 /// The `UPDATE` of the one-row counter takes its row lock until commit: appenders on every
 /// broker queue here, so sequence numbers are handed out in commit order without gaps.
-async fn append(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+async fn append(conn: &mut PgConnection, entries: &[&AuditEntry]) -> Result<Vec<u64>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
@@ -143,6 +150,85 @@ async fn append(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<Vec<u
     .execute(&mut *conn)
     .await?;
     seqs.into_iter().map(seq_from_db).collect()
+}
+
+/// The writer half of [`PostgresStore`]'s group commit (see [`super::group_commit`]).
+struct PgBatch {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl BatchWrite for PgBatch {
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut keys: Vec<UsageKey> = jobs
+            .iter()
+            .filter_map(|j| j.usage.as_ref())
+            .map(|u| (u.org.clone(), u.purpose.clone(), u.day.clone()))
+            .collect();
+        // Sorted: every broker locks counter rows in the same order (no deadlock).
+        keys.sort();
+        keys.dedup();
+        let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
+        for key in &keys {
+            // Make sure the row exists, then lock it until commit: another broker's batch
+            // waits here instead of reading a count that is about to change.
+            sqlx::query(
+                "INSERT INTO usage_counters (org, purpose, day) VALUES ($1, $2, $3) \
+                 ON CONFLICT (org, purpose, day) DO NOTHING",
+            )
+            .bind(key.0.as_str())
+            .bind(key.1.as_str())
+            .bind(key.2.as_str())
+            .execute(&mut *tx)
+            .await?;
+            let row = sqlx::query(
+                "SELECT identifiers, queries, no_hits FROM usage_counters \
+                 WHERE org = $1 AND purpose = $2 AND day = $3 FOR UPDATE",
+            )
+            .bind(key.0.as_str())
+            .bind(key.1.as_str())
+            .bind(key.2.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            counters.insert(
+                key.clone(),
+                Usage {
+                    identifiers: count_from_db(row.try_get(0)?)?,
+                    queries: count_from_db(row.try_get(1)?)?,
+                    no_hits: count_from_db(row.try_get(2)?)?,
+                },
+            );
+        }
+        let before = counters.clone();
+        let accepted = apply_usage(jobs, &mut counters);
+        for (key, usage) in &counters {
+            if before.get(key) == Some(usage) {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE usage_counters SET identifiers = $4, queries = $5, no_hits = $6 \
+                 WHERE org = $1 AND purpose = $2 AND day = $3",
+            )
+            .bind(key.0.as_str())
+            .bind(key.1.as_str())
+            .bind(key.2.as_str())
+            .bind(count_to_db(usage.identifiers)?)
+            .bind(count_to_db(usage.queries)?)
+            .bind(count_to_db(usage.no_hits)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let entries: Vec<&AuditEntry> = jobs
+            .iter()
+            .zip(&accepted)
+            .filter(|(_, ok)| **ok)
+            .flat_map(|(j, _)| j.entries.iter())
+            .collect();
+        let seqs = append(&mut tx, &entries).await?;
+        tx.commit().await?;
+        Ok(distribute(jobs, &accepted, seqs))
+    }
 }
 
 #[async_trait]
@@ -215,7 +301,7 @@ impl Store for PostgresStore {
                 inserted.insert(id_from_db(row.try_get(0)?)?);
             }
         }
-        append(&mut tx, std::slice::from_ref(audit)).await?;
+        append(&mut tx, &[audit]).await?;
         tx.commit().await?;
         settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)
@@ -240,7 +326,7 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         let signal = signal_from_row(&row)?;
-        append(&mut tx, std::slice::from_ref(audit)).await?;
+        append(&mut tx, &[audit]).await?;
         tx.commit().await?;
         Ok(Some(signal))
     }
@@ -294,6 +380,14 @@ impl Store for PostgresStore {
         Ok(count)
     }
 
+    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
+        count_from_db(n)
+    }
+
     async fn purge_expired(
         &self,
         now: i64,
@@ -314,7 +408,7 @@ impl Store for PostgresStore {
             .iter()
             .map(signal_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        append(&mut tx, &[audit_for(&purged)]).await?;
+        append(&mut tx, &[&audit_for(&purged)]).await?;
         tx.commit().await?;
         Ok(purged)
     }
@@ -324,26 +418,24 @@ impl Store for PostgresStore {
         usage: Option<UsageDelta>,
         audit: &AuditEntry,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(u) = &usage {
-            sqlx::query(
-                "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
-                 VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (org, purpose, day) DO UPDATE SET \
-                 identifiers = usage_counters.identifiers + excluded.identifiers, \
-                 queries = usage_counters.queries + 1, \
-                 no_hits = usage_counters.no_hits + excluded.no_hits",
-            )
-            .bind(u.org.as_str())
-            .bind(u.purpose.as_str())
-            .bind(u.day.as_str())
-            .bind(count_to_db(u.identifiers)?)
-            .bind(count_to_db(u.no_hits)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let seqs = append(&mut tx, std::slice::from_ref(audit)).await?;
-        tx.commit().await?;
-        Ok(seqs[0])
+        decision_seq(
+            self.commits
+                .submit(Job::decision(usage, None, audit))
+                .await?,
+        )
+    }
+
+    async fn record_decision_within_budget(
+        &self,
+        usage: UsageDelta,
+        budget: u64,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        within_budget(
+            self.commits
+                .submit(Job::decision(Some(usage), Some(budget), audit))
+                .await?,
+        )
     }
 
     async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
@@ -370,10 +462,7 @@ impl Store for PostgresStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
-        let seqs = append(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(seqs)
+        appended(self.commits.submit(Job::append(entries)).await?)
     }
 
     async fn audit_entries(

@@ -18,6 +18,10 @@
 
 mod audit_tree;
 
+use super::group_commit::{
+    BatchWrite, GroupCommit, Job, UsageKey, Written, appended, apply_usage, decision_seq,
+    distribute, within_budget,
+};
 use super::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, Store, StoreError,
     StoredSignal, Usage, UsageDelta, count_from_db, count_to_db, entry_from_db, id_from_db,
@@ -32,8 +36,9 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Columns of a full signal row, in the order [`signal_from_row`] reads them.
@@ -76,6 +81,10 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Readers; the same pool as `writer` for an in-memory database (which WAL cannot share).
     reader: SqlitePool,
+    /// The writer task batching decisions and audit appends (it shares the `writer` pool).
+    commits: GroupCommit,
+    /// Usage counters as committed (see [`UsageMirror`]).
+    usage: UsageMirror,
 }
 
 impl SqliteStore {
@@ -130,7 +139,17 @@ impl SqliteStore {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_lazy_with(options)
         };
-        let store = SqliteStore { writer, reader };
+        let usage = UsageMirror::default();
+        let commits = GroupCommit::spawn(SqliteBatch {
+            writer: writer.clone(),
+            usage: usage.clone(),
+        });
+        let store = SqliteStore {
+            writer,
+            reader,
+            commits,
+            usage,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -201,10 +220,16 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
 }
 
-/// Appends `entries` inside the caller's transaction and returns their sequence numbers.
+/// Audit entries per multi-row INSERT (8 bound values each, far below SQLite's limit).
+const ENTRIES_PER_INSERT: usize = 64;
+
+/// Appends `entries` inside the caller's transaction and returns their sequence numbers: one
+/// increment of the gapless counter, then multi-row INSERTs (one statement per
+/// [`ENTRIES_PER_INSERT`] entries, so a group-commit batch costs a few statements, not one per
+/// entry).
 async fn append(
     conn: &mut SqliteConnection,
-    entries: &[AuditEntry],
+    entries: &[&AuditEntry],
 ) -> Result<Vec<u64>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
@@ -216,26 +241,120 @@ async fn append(
             .fetch_one(&mut *conn)
             .await?;
     let first = size - n;
-    let mut seqs = Vec::with_capacity(entries.len());
-    for (offset, entry) in (0i64..).zip(entries) {
-        let seq = first + offset;
-        sqlx::query(
+    let mut seq = first;
+    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+        let mut sql = String::from(
             "INSERT INTO audit_log (seq, time_ms, operation, action, actor_org, purpose, \
-             case_reference, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )
-        .bind(seq)
-        .bind(entry.time_ms)
-        .bind(entry.operation.as_str())
-        .bind(entry.action.as_str())
-        .bind(entry.actor_org.as_deref())
-        .bind(entry.purpose.as_deref())
-        .bind(entry.case_reference.as_deref())
-        .bind(entry.canonical_json())
-        .execute(&mut *conn)
-        .await?;
-        seqs.push(seq_from_db(seq)?);
+             case_reference, entry) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?,?,?,?,?,?,?,?)");
+        }
+        let mut query = sqlx::query::<Sqlite>(&sql);
+        for entry in chunk {
+            query = query
+                .bind(seq)
+                .bind(entry.time_ms)
+                .bind(entry.operation.as_str())
+                .bind(entry.action.as_str())
+                .bind(entry.actor_org.as_deref())
+                .bind(entry.purpose.as_deref())
+                .bind(entry.case_reference.as_deref())
+                .bind(entry.canonical_json());
+            seq += 1;
+        }
+        query.execute(&mut *conn).await?;
     }
-    Ok(seqs)
+    (first..size).map(seq_from_db).collect()
+}
+
+/// The usage counters as last committed by this store's writer, so the match path's read
+/// (before the policy decides) costs a hash lookup instead of a query. Exact because the
+/// writer task is the only writer of `usage_counters` for this file (one broker per SQLite
+/// file; other processes only read) and updates the mirror after each commit, in commit
+/// order. A key not yet written since start-up is read from the database.
+type UsageMirror = Arc<Mutex<HashMap<UsageKey, Usage>>>;
+
+/// Mirror entries before it is emptied (they are re-read from the database on demand).
+const USAGE_MIRROR_ENTRIES: usize = 16 * 1024;
+
+/// The writer half of [`SqliteStore`]'s group commit (see [`super::group_commit`]).
+struct SqliteBatch {
+    writer: SqlitePool,
+    usage: UsageMirror,
+}
+
+#[async_trait]
+impl BatchWrite for SqliteBatch {
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        // The write lock is held (BEGIN IMMEDIATE): these reads cannot go stale before commit.
+        let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
+        for u in jobs.iter().filter_map(|j| j.usage.as_ref()) {
+            let key = (u.org.clone(), u.purpose.clone(), u.day.clone());
+            if counters.contains_key(&key) {
+                continue;
+            }
+            let row = sqlx::query(
+                "SELECT identifiers, queries, no_hits FROM usage_counters \
+                 WHERE org = ?1 AND purpose = ?2 AND day = ?3",
+            )
+            .bind(u.org.as_str())
+            .bind(u.purpose.as_str())
+            .bind(u.day.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let usage = match row {
+                Some(row) => Usage {
+                    identifiers: count_from_db(row.try_get(0)?)?,
+                    queries: count_from_db(row.try_get(1)?)?,
+                    no_hits: count_from_db(row.try_get(2)?)?,
+                },
+                None => Usage::default(),
+            };
+            counters.insert(key, usage);
+        }
+        let before = counters.clone();
+        let accepted = apply_usage(jobs, &mut counters);
+        for (key, usage) in &counters {
+            if before.get(key) == Some(usage) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org, purpose, day) DO UPDATE SET \
+                 identifiers = excluded.identifiers, queries = excluded.queries, \
+                 no_hits = excluded.no_hits",
+            )
+            .bind(key.0.as_str())
+            .bind(key.1.as_str())
+            .bind(key.2.as_str())
+            .bind(count_to_db(usage.identifiers)?)
+            .bind(count_to_db(usage.queries)?)
+            .bind(count_to_db(usage.no_hits)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let entries: Vec<&AuditEntry> = jobs
+            .iter()
+            .zip(&accepted)
+            .filter(|(_, ok)| **ok)
+            .flat_map(|(j, _)| j.entries.iter())
+            .collect();
+        let seqs = append(&mut tx, &entries).await?;
+        tx.commit().await?;
+        if !counters.is_empty() {
+            let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+            if mirror.len() + counters.len() > USAGE_MIRROR_ENTRIES {
+                mirror.clear();
+            }
+            mirror.extend(counters);
+        }
+        Ok(distribute(jobs, &accepted, seqs))
+    }
 }
 
 #[async_trait]
@@ -305,7 +424,7 @@ impl Store for SqliteStore {
             }
             sqlx::query("RELEASE chunk").execute(&mut *tx).await?;
         }
-        append(&mut tx, std::slice::from_ref(audit)).await?;
+        append(&mut tx, &[audit]).await?;
         tx.commit().await?;
         for &i in &send {
             if duplicates.contains(&signals[i].id) {
@@ -334,7 +453,7 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         let signal = signal_from_row(&row)?;
-        append(&mut tx, std::slice::from_ref(audit)).await?;
+        append(&mut tx, &[audit]).await?;
         tx.commit().await?;
         Ok(Some(signal))
     }
@@ -394,6 +513,14 @@ impl Store for SqliteStore {
         Ok(count)
     }
 
+    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > ?1")
+            .bind(now)
+            .fetch_one(&self.reader)
+            .await?;
+        count_from_db(n)
+    }
+
     async fn purge_expired(
         &self,
         now: i64,
@@ -414,7 +541,7 @@ impl Store for SqliteStore {
             .iter()
             .map(signal_from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        append(&mut tx, &[audit_for(&purged)]).await?;
+        append(&mut tx, &[&audit_for(&purged)]).await?;
         tx.commit().await?;
         Ok(purged)
     }
@@ -424,29 +551,33 @@ impl Store for SqliteStore {
         usage: Option<UsageDelta>,
         audit: &AuditEntry,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        if let Some(u) = &usage {
-            sqlx::query(
-                "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5) ON CONFLICT (org, purpose, day) DO UPDATE SET \
-                 identifiers = usage_counters.identifiers + excluded.identifiers, \
-                 queries = usage_counters.queries + 1, \
-                 no_hits = usage_counters.no_hits + excluded.no_hits",
-            )
-            .bind(u.org.as_str())
-            .bind(u.purpose.as_str())
-            .bind(u.day.as_str())
-            .bind(count_to_db(u.identifiers)?)
-            .bind(count_to_db(u.no_hits)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let seqs = append(&mut tx, std::slice::from_ref(audit)).await?;
-        tx.commit().await?;
-        Ok(seqs[0])
+        decision_seq(
+            self.commits
+                .submit(Job::decision(usage, None, audit))
+                .await?,
+        )
+    }
+
+    async fn record_decision_within_budget(
+        &self,
+        usage: UsageDelta,
+        budget: u64,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        within_budget(
+            self.commits
+                .submit(Job::decision(Some(usage), Some(budget), audit))
+                .await?,
+        )
     }
 
     async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
+        {
+            let mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(u) = mirror.get(&(org.to_string(), purpose.to_string(), day.to_string())) {
+                return Ok(*u);
+            }
+        }
         let row = sqlx::query(
             "SELECT identifiers, queries, no_hits FROM usage_counters \
              WHERE org = ?1 AND purpose = ?2 AND day = ?3",
@@ -470,10 +601,7 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let seqs = append(&mut tx, entries).await?;
-        tx.commit().await?;
-        Ok(seqs)
+        appended(self.commits.submit(Job::append(entries)).await?)
     }
 
     async fn audit_entries(

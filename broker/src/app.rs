@@ -41,6 +41,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/audit/proof/consistency",
             get(routes::audit::consistency),
         )
+        .route("/v1/audit/review", get(routes::audit_review::review))
+        .route(
+            "/v1/audit/disclosures",
+            get(routes::audit_review::disclosures),
+        )
         .merge(api)
         .merge(bulk)
         .fallback(|| async { Problem::not_found("no such endpoint; see /v1/openapi.json") })

@@ -6,6 +6,7 @@
 pub mod client;
 pub mod identifiers;
 pub mod pseudonym;
+pub mod transparency;
 pub mod wire;
 
 pub use identifiers::{IdentifierError, IdentifierKind};

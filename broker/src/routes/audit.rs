@@ -1,10 +1,12 @@
-//! The audit trail's verification API. The checkpoint and the verifier key are public; entries
-//! and proofs need a partner token, and reading them is itself an audit entry. A partner gets
-//! the full entry only where it concerns its own organisation (as actor, source or recipient);
-//! for every other entry it gets the leaf hash, which is all it needs to check that the log is
-//! complete and append-only.
+//! The audit trail's verification API. The checkpoint and the verifier key are public: anyone
+//! may check the log's head. Entries and proofs need a partner token, and reading them is
+//! itself an audit entry. Every partner gets every entry's leaf (the hashes are public to all
+//! partners, so each can check that the log is complete and append-only); the salt and the
+//! entry itself only go to a privacy officer of an organisation the entry concerns — see
+//! [`super::audit_view`].
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -13,18 +15,22 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::audit_entry::{AuditEntry, Operation};
-use crate::audit_trail;
+use super::audit_view::{Viewer, record_read};
 use crate::authn::authenticate;
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::transparency::leaf_hash;
 
 /// Most entries one request returns.
 pub const MAX_ENTRIES: u64 = 1000;
 
+/// A query string that does not parse is a problem naming the parameter, like a bad body.
+pub(super) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, Problem> {
+    q.map(|Query(t)| t)
+        .map_err(|e| Problem::bad_request("invalid-query", e.body_text()))
+}
+
 pub async fn checkpoint(State(state): State<AppState>) -> Result<impl IntoResponse, Problem> {
-    if state.audit_log.checkpoint().is_none() {
+    if state.audit_log.checkpoint().await.is_none() {
         state
             .audit_log
             .sync(&*state.store, &state.keys)
@@ -34,6 +40,7 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<impl IntoRespon
     let (_, note) = state
         .audit_log
         .checkpoint()
+        .await
         .ok_or_else(|| Problem::unavailable("no checkpoint yet"))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
@@ -52,49 +59,42 @@ pub struct Range {
     end: u64,
 }
 
-fn concerns(e: &AuditEntry, org: &str) -> bool {
-    e.actor_org.as_deref() == Some(org)
-        || e.source_orgs.iter().any(|o| o == org)
-        || e.recipients.iter().any(|o| o == org)
-}
-
-async fn record_read(
-    state: &AppState,
-    principal: &crate::auth::Principal,
-    what: Value,
-) -> Result<(), Problem> {
-    let mut e = audit_trail::by(Some(principal), Operation::Consult, "audit.read");
-    e.decision = Some("allow".into());
-    e.detail = what;
-    state.store.append_audit(std::slice::from_ref(&e)).await?;
-    Ok(())
-}
-
+/// `GET /v1/audit/entries?start=&end=`: the tree's lines `start <= index < end`
+/// (see [`kruispunt_sdk::transparency::LogLine`]).
 pub async fn entries(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(r): Query<Range>,
+    q: Result<Query<Range>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/entries").await?;
+    let r = query(q)?;
     if r.end <= r.start || r.end - r.start > MAX_ENTRIES {
         return Err(Problem::bad_request(
             "invalid-range",
             format!("start, end: need start < end and at most {MAX_ENTRIES} entries"),
         ));
     }
-    record_read(&state, &principal, json!({ "entries": [r.start, r.end] })).await?;
-    let leaves = state.store.audit_leaves(r.start, r.end).await?;
-    let mut out = Vec::with_capacity(leaves.len());
-    for (index, bytes) in leaves {
-        let entry: Option<AuditEntry> = serde_json::from_slice(&bytes).ok();
-        let visible = entry.as_ref().is_some_and(|e| concerns(e, &principal.org));
-        if visible {
-            out.push(json!({ "index": index, "leaf": B64.encode(&bytes), "entry": entry }));
-        } else {
-            out.push(json!({ "index": index, "leaf_hash": B64.encode(leaf_hash(&bytes)) }));
-        }
-    }
-    Ok(Json(json!({ "entries": out })))
+    let viewer = Viewer::for_principal(&state, &principal);
+    record_read(
+        &state,
+        &principal,
+        json!({ "read": "entries", "start": r.start, "end": r.end }),
+        vec![],
+    )
+    .await?;
+    let tree_size = state.store.audit_tree_size().await?;
+    let rows = state.store.audit_tree_leaves(r.start, r.end).await?;
+    let lines: Vec<_> = rows.into_iter().map(|row| viewer.line(row)).collect();
+    Ok(Json(json!({ "tree_size": tree_size, "entries": lines })))
+}
+
+fn proof_problem(e: impl std::fmt::Display, fields: &str) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid-proof-request",
+        "No such proof",
+        format!("{fields}: {e}"),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,24 +107,20 @@ pub struct InclusionQuery {
 pub async fn inclusion(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<InclusionQuery>,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/proof/inclusion").await?;
+    let q = query(q)?;
     let (leaf, proof) = state
         .audit_log
-        .inclusion_proof(q.index, q.tree_size)
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-proof-request",
-                "No such proof",
-                format!("index, tree_size: {e}"),
-            )
-        })?;
+        .inclusion_proof(&*state.store, q.index, q.tree_size)
+        .await
+        .map_err(|e| proof_problem(e, "index, tree_size"))?;
     record_read(
         &state,
         &principal,
-        json!({ "inclusion": [q.index, q.tree_size] }),
+        json!({ "read": "inclusion", "index": q.index, "tree_size": q.tree_size }),
+        vec![],
     )
     .await?;
     Ok(Json(json!({
@@ -143,27 +139,24 @@ pub struct ConsistencyQuery {
 pub async fn consistency(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<ConsistencyQuery>,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Result<Json<Value>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/proof/consistency").await?;
+    let q = query(q)?;
     let proof = state
         .audit_log
-        .consistency_proof(q.first, q.second)
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-proof-request",
-                "No such proof",
-                format!("first, second: {e}"),
-            )
-        })?;
+        .consistency_proof(&*state.store, q.first, q.second)
+        .await
+        .map_err(|e| proof_problem(e, "first, second"))?;
     record_read(
         &state,
         &principal,
-        json!({ "consistency": [q.first, q.second] }),
+        json!({ "read": "consistency", "first": q.first, "second": q.second }),
+        vec![],
     )
     .await?;
-    Ok(Json(
-        json!({ "first": q.first, "second": q.second, "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(json!({
+        "first": q.first, "second": q.second,
+        "proof": proof.iter().map(|h| B64.encode(h)).collect::<Vec<_>>(),
+    })))
 }

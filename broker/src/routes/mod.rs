@@ -1,6 +1,9 @@
 //! One file per resource of the HTTP API.
 
 pub mod audit;
+pub mod audit_csv;
+pub mod audit_review;
+pub mod audit_view;
 pub mod health;
 pub mod matches;
 pub mod openapi;

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use kruispunt_sdk::IdentifierKind;
 use std::sync::Arc;
 
+pub mod audit_tree;
 mod error;
 mod migrations;
 mod model;
@@ -124,6 +125,49 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of entries in the log (= the next sequence number).
     async fn audit_len(&self) -> Result<u64, StoreError>;
+
+    /// Number of leaves in the audit log's Merkle tree (see [`audit_tree`]); at most
+    /// [`Store::audit_len`], behind it by the entries the log follower has not committed to yet.
+    async fn audit_tree_size(&self) -> Result<u64, StoreError>;
+
+    /// Appends `leaves` (sequence numbers `start..`) and the interior nodes they complete, in one
+    /// transaction. [`StoreError::Conflict`] if the tree is no longer `start` leaves long.
+    async fn audit_tree_append(
+        &self,
+        start: u64,
+        leaves: &[audit_tree::TreeLeaf],
+        nodes: &[(
+            kruispunt_sdk::transparency::NodeId,
+            kruispunt_sdk::transparency::Hash,
+        )],
+    ) -> Result<(), StoreError>;
+
+    /// The hashes of the given tree nodes (level 0: leaf hashes) that exist: one look-up.
+    async fn audit_tree_nodes(
+        &self,
+        ids: &[kruispunt_sdk::transparency::NodeId],
+    ) -> Result<
+        std::collections::HashMap<
+            kruispunt_sdk::transparency::NodeId,
+            kruispunt_sdk::transparency::Hash,
+        >,
+        StoreError,
+    >;
+
+    /// The tree's leaves `start <= seq < end` with their salts and entries, in order.
+    async fn audit_tree_leaves(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<audit_tree::LeafRow>, StoreError>;
+
+    /// The tree's leaves (with salts and entries) whose entry names the at-rest `pseudonym`, in
+    /// log order, at most `limit`.
+    async fn audit_tree_naming(
+        &self,
+        pseudonym: &[u8; 32],
+        limit: u64,
+    ) -> Result<Vec<audit_tree::LeafRow>, StoreError>;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

@@ -9,6 +9,8 @@
 //! record is flushed, which is what "no disclosure without a durable audit entry" requires. Do
 //! not turn it off for the broker's role.
 
+mod audit_tree;
+
 use super::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, Store, StoreError,
     StoredSignal, Usage, UsageDelta, count_from_db, count_to_db, entry_from_db, id_from_db,
@@ -404,5 +406,50 @@ impl Store for PostgresStore {
             .fetch_one(&self.pool)
             .await?;
         seq_from_db(size)
+    }
+
+    async fn audit_tree_size(&self) -> Result<u64, StoreError> {
+        self.tree_size().await
+    }
+
+    async fn audit_tree_append(
+        &self,
+        start: u64,
+        leaves: &[super::audit_tree::TreeLeaf],
+        nodes: &[(
+            kruispunt_sdk::transparency::NodeId,
+            kruispunt_sdk::transparency::Hash,
+        )],
+    ) -> Result<(), StoreError> {
+        self.tree_append(start, leaves, nodes).await
+    }
+
+    async fn audit_tree_nodes(
+        &self,
+        ids: &[kruispunt_sdk::transparency::NodeId],
+    ) -> Result<
+        std::collections::HashMap<
+            kruispunt_sdk::transparency::NodeId,
+            kruispunt_sdk::transparency::Hash,
+        >,
+        StoreError,
+    > {
+        self.tree_nodes(ids).await
+    }
+
+    async fn audit_tree_leaves(
+        &self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<super::audit_tree::LeafRow>, StoreError> {
+        self.tree_leaves(start, end).await
+    }
+
+    async fn audit_tree_naming(
+        &self,
+        pseudonym: &[u8; 32],
+        limit: u64,
+    ) -> Result<Vec<super::audit_tree::LeafRow>, StoreError> {
+        self.tree_naming(pseudonym, limit).await
     }
 }

@@ -14,7 +14,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::digest;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use ring::signature::{ED25519, UnparsedPublicKey};
 
 /// Signature type byte for Ed25519 in key ids and verifier keys (C2SP signed-note).
 pub const ALG_ED25519: u8 = 0x01;
@@ -24,8 +24,10 @@ pub const ALG_ED25519: u8 = 0x01;
 pub const MAX_SIGNATURES: usize = 100;
 
 const ED25519_PUBLIC_KEY_LEN: usize = 32;
-const ED25519_SIGNATURE_LEN: usize = 64;
-const SIG_PREFIX: &str = "\u{2014} ";
+/// Length of an Ed25519 signature.
+pub const ED25519_SIGNATURE_LEN: usize = 64;
+/// What every signature line starts with: an em dash (U+2014) and a space.
+pub const SIG_PREFIX: &str = "\u{2014} ";
 
 /// A verifier key string could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,8 +80,8 @@ pub enum NoteError {
     Checkpoint(#[from] super::checkpoint::CheckpointError),
 }
 
-/// Checks a key name: non-empty, no Unicode white space, no control characters, no `+`.
-pub(crate) fn check_key_name(name: &str) -> Result<(), KeyError> {
+/// Checks a key name (also used by the signer): non-empty, no Unicode white space, no control characters, no `+`.
+pub fn check_key_name(name: &str) -> Result<(), KeyError> {
     if name.is_empty()
         || name
             .chars()
@@ -218,31 +220,13 @@ fn check_chars(s: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// Checks a note text before signing: non-empty, ending in a newline, no control characters.
-pub(crate) fn check_text(text: &str) -> Result<(), NoteError> {
+/// Checks a note text before signing (the signer calls it): non-empty, ending in a newline, no
+/// control characters.
+pub fn check_text(text: &str) -> Result<(), NoteError> {
     if text.is_empty() || !text.ends_with('\n') {
         return Err(NoteError::Malformed("text must end with a newline"));
     }
     check_chars(text)
-}
-
-/// Signs `text` with an Ed25519 key under `key_name`, returning the complete note (text, blank
-/// line, one signature line). Ed25519 is deterministic, so the same inputs give the same note.
-pub fn sign_note(text: &str, key_name: &str, key: &Ed25519KeyPair) -> Result<String, NoteError> {
-    check_text(text)?;
-    check_key_name(key_name)?;
-    let public_key: &[u8; 32] = key
-        .public_key()
-        .as_ref()
-        .try_into()
-        .expect("an Ed25519 public key has 32 bytes");
-    let mut sig = Vec::with_capacity(4 + ED25519_SIGNATURE_LEN);
-    sig.extend_from_slice(&key_id(key_name, public_key).to_be_bytes());
-    sig.extend_from_slice(key.sign(text.as_bytes()).as_ref());
-    Ok(format!(
-        "{text}\n{SIG_PREFIX}{key_name} {}\n",
-        B64.encode(sig)
-    ))
 }
 
 /// A note whose signatures checked out.
@@ -338,58 +322,69 @@ pub fn open_note(
 mod tests {
     use super::*;
 
-    fn keypair(seed: u8) -> Ed25519KeyPair {
-        Ed25519KeyPair::from_seed_unchecked(&[seed; 32]).unwrap()
-    }
-
     #[test]
-    fn sign_then_open_round_trips() {
-        let k = keypair(7);
-        let note = sign_note("hello\nworld\n", "kruispunt/test", &k).unwrap();
-        let v = Verifier::new("kruispunt/test", k.public_key().as_ref()).unwrap();
-        let opened = open_note(&note, std::slice::from_ref(&v)).unwrap();
-        assert_eq!(opened.text, "hello\nworld\n");
-        assert_eq!(opened.signed_by, vec!["kruispunt/test".to_string()]);
-        // The key string round-trips too.
-        let parsed = parse_verifier_key(&v.to_string()).unwrap();
-        assert_eq!(parsed, v);
-    }
-
-    #[test]
-    fn signing_rejects_bad_text_and_names() {
-        let k = keypair(1);
-        assert!(sign_note("", "a", &k).is_err());
-        assert!(sign_note("no newline", "a", &k).is_err());
-        assert!(sign_note("tab\there\n", "a", &k).is_err());
-        assert!(sign_note("x\n", "a+b", &k).is_err());
-        assert!(sign_note("x\n", "a b", &k).is_err());
-        assert!(sign_note("x\n", "", &k).is_err());
-    }
-
-    #[test]
-    fn a_wrong_signature_from_a_trusted_key_rejects_the_note() {
-        let k = keypair(2);
-        let v = Verifier::new("k", k.public_key().as_ref()).unwrap();
-        let note = sign_note("a\n", "k", &k).unwrap();
-        let forged = note.replacen("a\n", "b\n", 1);
+    fn verifier_key_strings_round_trip_and_are_checked() {
+        let v = Verifier::new("kruispunt/test", &[7u8; 32]).unwrap();
+        let s = v.to_string();
+        assert_eq!(parse_verifier_key(&s).unwrap(), v);
+        // A flipped key-id digit, another algorithm byte, a short key, a bad name.
+        let mut bad_id = s.clone().into_bytes();
+        let pos = "kruispunt/test+".len();
+        bad_id[pos] = if bad_id[pos] == b'0' { b'1' } else { b'0' };
         assert!(matches!(
-            open_note(&forged, std::slice::from_ref(&v)),
-            Err(NoteError::InvalidSignature(_))
+            parse_verifier_key(std::str::from_utf8(&bad_id).unwrap()),
+            Err(KeyError::KeyIdMismatch { .. })
         ));
+        assert!(parse_verifier_key("a+00000000+AgAAAA==").is_err());
+        assert!(matches!(
+            Verifier::new("k", &[1u8; 31]),
+            Err(KeyError::WrongKeyLength(31))
+        ));
+        assert!(Verifier::new("a b", &[1u8; 32]).is_err());
+    }
+
+    #[test]
+    fn malformed_notes_are_rejected_before_any_signature_check() {
+        let v = Verifier::new("k", &[7u8; 32]).unwrap();
+        for bad in [
+            "no blank line\n",
+            "text\n\n",
+            "text\n\n\u{2014} k\n",
+            "text\n\n- k AAAAAAAA\n",
+            "text\n\n\u{2014} k !!!!\n",
+            "te\rxt\n\n\u{2014} k AAAAAAAA\n",
+        ] {
+            assert!(
+                matches!(
+                    open_note(bad, std::slice::from_ref(&v)),
+                    Err(NoteError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        // Well formed but signed by a key nobody trusts.
+        assert_eq!(
+            open_note("text\n\n\u{2014} other AAAAAAAAAA==\n", &[v]),
+            Err(NoteError::NoTrustedSignature)
+        );
     }
 
     #[test]
     fn ambiguous_verifiers_are_refused_when_used() {
-        let k = keypair(3);
-        let v = Verifier::new("k", k.public_key().as_ref()).unwrap();
+        let v = Verifier::new("k", &[3u8; 32]).unwrap();
         let mut clash = v.clone();
         clash.public_key = [9; 32]; // same name and id, different key
-        let note = sign_note("a\n", "k", &k).unwrap();
+        let mut sig = v.key_id().to_be_bytes().to_vec();
+        sig.extend_from_slice(&[0u8; ED25519_SIGNATURE_LEN]);
+        let note = format!("a\n\n{SIG_PREFIX}k {}\n", B64.encode(sig));
         assert!(matches!(
             open_note(&note, &[v.clone(), clash]),
             Err(NoteError::AmbiguousKey(_))
         ));
-        // An exact duplicate is harmless.
-        open_note(&note, &[v.clone(), v]).unwrap();
+        // An exact duplicate is not ambiguous (and here the zero signature then fails).
+        assert!(matches!(
+            open_note(&note, &[v.clone(), v]),
+            Err(NoteError::InvalidSignature(_))
+        ));
     }
 }

@@ -8,10 +8,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ring::signature::Ed25519KeyPair;
 
 use super::merkle::{HASH_LEN, Hash};
-use super::note::{NoteError, Verifier, open_note, sign_note};
+use super::note::{NoteError, Verifier, open_note};
 
 /// A note's text is not a valid checkpoint body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,19 +109,6 @@ impl Checkpoint {
     }
 }
 
-/// Signs a checkpoint for the tree of `size` entries with `root`, returning the signed note as
-/// served at `GET /v1/audit/checkpoint`. `key_name` should equal `origin` (C2SP recommends it).
-pub fn sign_checkpoint(
-    origin: &str,
-    size: u64,
-    root: &Hash,
-    key_name: &str,
-    key: &Ed25519KeyPair,
-) -> Result<String, NoteError> {
-    let body = Checkpoint::new(origin, size, *root).to_body()?;
-    sign_note(&body, key_name, key)
-}
-
 /// Verifies a signed checkpoint note against trusted `verifiers` and parses its body.
 /// Unknown keys' signatures are ignored; at least one trusted signature must verify and none
 /// may fail. The caller still has to check [`Checkpoint::origin`] against the log it expects.
@@ -138,21 +124,6 @@ pub fn verify_note(
 mod tests {
     use super::*;
     use crate::transparency::merkle::empty_root;
-    use ring::signature::KeyPair as _;
-
-    #[test]
-    fn sign_and_verify_round_trip() {
-        let k = Ed25519KeyPair::from_seed_unchecked(&[4; 32]).unwrap();
-        let v = Verifier::new("kruispunt/test", k.public_key().as_ref()).unwrap();
-        let root = [0xab; 32];
-        let note = sign_checkpoint("kruispunt/test", 42, &root, "kruispunt/test", &k).unwrap();
-        assert!(note.starts_with(&format!(
-            "kruispunt/test\n42\n{}\n\n\u{2014} kruispunt/test ",
-            B64.encode(root)
-        )));
-        let cp = verify_note(&note, &[v]).unwrap();
-        assert_eq!(cp, Checkpoint::new("kruispunt/test", 42, root));
-    }
 
     #[test]
     fn bodies_are_parsed_strictly() {
@@ -178,17 +149,6 @@ mod tests {
             format!("o\n1\n{r}\n\nx\n"),                  // empty extension line
         ] {
             assert!(Checkpoint::parse_body(&bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn invalid_origins_are_not_signed() {
-        let k = Ed25519KeyPair::from_seed_unchecked(&[5; 32]).unwrap();
-        for origin in ["", "a b", "a+b", "a\nb"] {
-            assert!(
-                sign_checkpoint(origin, 1, &[0; 32], "k", &k).is_err(),
-                "{origin:?}"
-            );
         }
     }
 }

@@ -1,0 +1,336 @@
+//! Review of the audit trail by privacy officers: filtered reading (time, purpose, case,
+//! partner, operation) and the disclosure accounting of one pseudonym (Wpg art. 25: to whom
+//! were a person's data disclosed, when and why), as JSON or CSV. Only privacy officers, only
+//! entries that concern their own organisation (see [`super::audit_view`]); every review is
+//! itself an audit entry.
+//!
+//! Filtering runs over the log in order: the time bounds are turned into a range of sequence
+//! numbers by a binary search (`O(log n)` single-entry reads), and the range is scanned in
+//! pages. The pseudonym look-up uses the `audit_pseudonym` index (migration 0003) instead.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use kruispunt_sdk::Pseudonym;
+use kruispunt_sdk::transparency::LogLine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::audit::query;
+use super::audit_view::{Viewer, concerns, record_read};
+use crate::audit_entry::{AuditEntry, Operation};
+use crate::authn::authenticate;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Default and largest number of entries per review page.
+pub const DEFAULT_LIMIT: u64 = 100;
+/// See [`DEFAULT_LIMIT`].
+pub const MAX_LIMIT: u64 = 1000;
+/// Entries read per database round trip while scanning.
+const SCAN_PAGE: u64 = 1000;
+/// Most entries one review request looks at before answering with a `next` cursor: bounds the
+/// work a single request can cause.
+const SCAN_BUDGET: u64 = 100_000;
+/// Entries are numbered in commit order but stamped a moment earlier, so the time order can be
+/// slightly off; the time search starts this much earlier and filters exactly.
+const TIME_SLACK_MS: i64 = 5 * 60 * 1000;
+
+/// Output format of a review.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// `application/json` (default).
+    #[default]
+    Json,
+    /// `text/csv`, one row per entry, for a spreadsheet.
+    Csv,
+}
+
+/// `GET /v1/audit/review` query.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewQuery {
+    /// Entries at or after this instant (Unix milliseconds).
+    #[serde(default)]
+    pub from: Option<i64>,
+    /// Entries before this instant (Unix milliseconds).
+    #[serde(default)]
+    pub to: Option<i64>,
+    /// Only this purpose.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// Only this case reference.
+    #[serde(default)]
+    pub case: Option<String>,
+    /// Only entries involving this partner (as requester, recipient or supplier).
+    #[serde(default)]
+    pub partner: Option<String>,
+    /// Only this operation (`collect`, `alter`, `consult`, `disclose`, `combine`, `erase`,
+    /// `refuse`).
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// Continue after this index (the previous page's `next`).
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// At most this many entries (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// `json` or `csv`.
+    #[serde(default, skip_serializing)]
+    pub format: Format,
+}
+
+struct Filter {
+    from: Option<i64>,
+    to: Option<i64>,
+    purpose: Option<String>,
+    case: Option<String>,
+    partner: Option<String>,
+    operation: Option<Operation>,
+}
+
+impl Filter {
+    fn matches(&self, e: &AuditEntry) -> bool {
+        self.from.is_none_or(|f| e.time_ms >= f)
+            && self.to.is_none_or(|t| e.time_ms < t)
+            && self
+                .purpose
+                .as_ref()
+                .is_none_or(|p| e.purpose.as_ref() == Some(p))
+            && self
+                .case
+                .as_ref()
+                .is_none_or(|c| e.case_reference.as_ref() == Some(c))
+            && self.partner.as_ref().is_none_or(|p| concerns(e, p))
+            && self.operation.is_none_or(|o| e.operation == o)
+    }
+}
+
+/// The first sequence number whose entry is stamped at or after `time_ms` (approximately; see
+/// [`TIME_SLACK_MS`]), among the first `size` entries.
+async fn first_at(state: &AppState, time_ms: i64, size: u64) -> Result<u64, Problem> {
+    let (mut lo, mut hi) = (0u64, size);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let t = state
+            .store
+            .audit_entries(mid, mid + 1)
+            .await?
+            .first()
+            .map(|(_, e)| e.time_ms)
+            .unwrap_or(i64::MIN); // a missing entry: keep searching to its right
+        if t < time_ms { lo = mid + 1 } else { hi = mid }
+    }
+    Ok(lo)
+}
+
+/// `GET /v1/audit/review`: the entries concerning the officer's organisation that match the
+/// filters, oldest first, as `{tree_size, entries: [LogLine], next}` or CSV.
+pub async fn review(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<ReviewQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/review").await?;
+    let q = query(q)?;
+    let viewer = Viewer::officer(&state, &principal, "GET /v1/audit/review").await?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Problem::bad_request(
+            "invalid-query",
+            format!("limit: between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    let operation = q
+        .operation
+        .as_deref()
+        .map(|o| o.parse::<Operation>())
+        .transpose()
+        .map_err(|e| Problem::bad_request("invalid-query", format!("operation: {e}")))?;
+    if let (Some(f), Some(t)) = (q.from, q.to)
+        && f >= t
+    {
+        return Err(Problem::bad_request(
+            "invalid-query",
+            "from, to: `from` must be before `to`",
+        ));
+    }
+    let filter = Filter {
+        from: q.from,
+        to: q.to,
+        purpose: q.purpose.clone(),
+        case: q.case.clone(),
+        partner: q.partner.clone(),
+        operation,
+    };
+    record_read(
+        &state,
+        &principal,
+        json!({ "read": "review", "query": q }),
+        vec![],
+    )
+    .await?;
+    // Cover what was appended up to now (the tree follows the entries every 2 s).
+    if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
+        tracing::warn!(error = %e, "audit log sync before a review failed");
+    }
+    let size = state.store.audit_tree_size().await?;
+    let mut start = match q.from {
+        Some(f) => first_at(&state, f.saturating_sub(TIME_SLACK_MS), size).await?,
+        None => 0,
+    };
+    if let Some(after) = q.after {
+        start = start.max(after.saturating_add(1));
+    }
+    let end_time = q.to.map(|t| t.saturating_add(TIME_SLACK_MS));
+    let mut out: Vec<LogLine> = Vec::new();
+    let mut next = None;
+    let mut scanned = 0u64;
+    let mut pos = start;
+    'scan: while pos < size {
+        let rows = state
+            .store
+            .audit_tree_leaves(pos, (pos + SCAN_PAGE).min(size))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            pos = row.seq + 1;
+            scanned += 1;
+            let (line, entry) = viewer.line_and_entry(row);
+            let Some(entry) = entry else { continue };
+            if end_time.is_some_and(|t| entry.time_ms >= t) {
+                break 'scan;
+            }
+            if filter.matches(&entry) {
+                out.push(line);
+                if out.len() as u64 == limit {
+                    next = (pos < size).then_some(pos - 1);
+                    break 'scan;
+                }
+            }
+            if scanned >= SCAN_BUDGET {
+                next = (pos < size).then_some(pos - 1);
+                break 'scan;
+            }
+        }
+    }
+    Ok(respond(
+        q.format,
+        size,
+        out,
+        next,
+        "kruispunt-audit-review.csv",
+    ))
+}
+
+/// `GET /v1/audit/disclosures` query: exactly one of `pseudonym` (the partner pseudonym, hex,
+/// as sent to `POST /v1/matches`) and `at_rest` (the broker's form, as entries show it).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosuresQuery {
+    #[serde(default)]
+    pseudonym: Option<String>,
+    #[serde(default)]
+    at_rest: Option<String>,
+    /// Include every operation naming the pseudonym, not only disclosures.
+    #[serde(default)]
+    all: bool,
+    #[serde(default)]
+    format: Format,
+}
+
+/// Most entries one disclosure accounting returns.
+pub const MAX_DISCLOSURES: u64 = 10_000;
+
+/// `GET /v1/audit/disclosures`: the disclosure history of one pseudonym (operations `disclose`
+/// and `combine`, or all with `all=true`), as far as it concerns the officer's organisation.
+pub async fn disclosures(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<DisclosuresQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/disclosures").await?;
+    let q = query(q)?;
+    let viewer = Viewer::officer(&state, &principal, "GET /v1/audit/disclosures").await?;
+    let at_rest: [u8; 32] = match (&q.pseudonym, &q.at_rest) {
+        (Some(p), None) => {
+            let p = Pseudonym::from_hex(p)
+                .map_err(|e| Problem::bad_request("invalid-query", format!("pseudonym: {e}")))?;
+            state.keys.at_rest(p.as_bytes())
+        }
+        (None, Some(h)) => hex::decode(h)
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or_else(|| {
+                Problem::bad_request("invalid-query", "at_rest: expected 64 hex digits")
+            })?,
+        _ => {
+            return Err(Problem::bad_request(
+                "invalid-query",
+                "pseudonym, at_rest: give exactly one",
+            ));
+        }
+    };
+    let at_rest_hex = hex::encode(at_rest);
+    record_read(
+        &state,
+        &principal,
+        json!({ "read": "disclosures", "all": q.all }),
+        vec![at_rest_hex],
+    )
+    .await?;
+    if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
+        tracing::warn!(error = %e, "audit log sync before a disclosure accounting failed");
+    }
+    let size = state.store.audit_tree_size().await?;
+    let rows = state
+        .store
+        .audit_tree_naming(&at_rest, MAX_DISCLOSURES)
+        .await?;
+    let out: Vec<LogLine> = rows
+        .into_iter()
+        .filter_map(|row| {
+            let (line, entry) = viewer.line_and_entry(row);
+            let entry = entry?;
+            (q.all || matches!(entry.operation, Operation::Disclose | Operation::Combine))
+                .then_some(line)
+        })
+        .collect();
+    Ok(respond(
+        q.format,
+        size,
+        out,
+        None,
+        "kruispunt-audit-disclosures.csv",
+    ))
+}
+
+fn respond(
+    format: Format,
+    tree_size: u64,
+    lines: Vec<LogLine>,
+    next: Option<u64>,
+    filename: &str,
+) -> Response {
+    match format {
+        Format::Json => axum::Json(json!({
+            "tree_size": tree_size, "entries": lines, "next": next,
+        }))
+        .into_response(),
+        Format::Csv => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{filename}\""),
+                ),
+            ],
+            super::audit_csv::to_csv(&lines),
+        )
+            .into_response(),
+    }
+}

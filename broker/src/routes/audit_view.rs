@@ -1,0 +1,184 @@
+//! Who may see what of the audit trail — one place for every audit endpoint and the web page.
+//!
+//! * Every partner sees every entry's **leaf** (a salted hash that reveals nothing), so each can
+//!   check that the log is complete and append-only.
+//! * A **privacy officer** (role `privacy-officer`, decided by the policy's `audit_read` rule
+//!   with the officer's own organisation as target) also sees the salt and the entry for the
+//!   entries that **concern their organisation**: as requester (actor), recipient or supplier
+//!   (source of the data).
+//! * A **police case embargo** (`detail.embargo_until`, Unix seconds, set from the purpose's
+//!   `embargo_days`) holds the details back from an organisation that is only the *supplier*:
+//!   until then it sees that a disclosure happened, and when, nothing else.
+//! * An erased entry shows its leaf only; an entry whose row is gone (or no longer parses)
+//!   while its salt remains is shown as `missing`, to everybody: that is tampering.
+
+use kruispunt_policy::{Action, PolicyInput};
+use kruispunt_sdk::transparency::{LogLine, Summary, Withheld};
+use serde_json::Value;
+
+use crate::audit_entry::{AuditEntry, Operation};
+use crate::audit_trail;
+use crate::auth::Principal;
+use crate::civil::now_secs;
+use crate::problem::Problem;
+use crate::state::AppState;
+use crate::store::audit_tree::LeafRow;
+
+/// The role the policy requires to read audit entries.
+pub const PRIVACY_OFFICER: &str = "privacy-officer";
+
+/// The reader of the audit trail and what they may see.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    org: String,
+    officer: bool,
+    now: i64,
+}
+
+/// Whether an entry concerns `org` as requester, recipient or supplier.
+pub fn concerns(e: &AuditEntry, org: &str) -> bool {
+    e.actor_org.as_deref() == Some(org)
+        || e.source_orgs.iter().any(|o| o == org)
+        || e.recipients.iter().any(|o| o == org)
+}
+
+/// The embargo an entry carries (Unix seconds), if any.
+pub fn embargo_until(e: &AuditEntry) -> Option<i64> {
+    e.detail.get("embargo_until").and_then(Value::as_i64)
+}
+
+impl Viewer {
+    /// The policy's `audit_read` decision for the principal's own organisation.
+    fn decide(state: &AppState, principal: &Principal) -> kruispunt_policy::Decision {
+        let mut input = PolicyInput::new(
+            Action::AuditRead,
+            crate::ingest::requester(principal),
+            "",
+            now_secs(),
+        );
+        input.target_org = Some(principal.org.clone());
+        state.policy.decide(&input).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "policy evaluation failed; audit entries withheld");
+            kruispunt_policy::Decision {
+                allow: false,
+                reasons: vec!["policy_error".into()],
+                flags: vec![],
+                obligations: kruispunt_policy::Obligations::refused(),
+                bundle_hash: state.policy.bundle_hash(),
+                registry_hash: state.policy.registry_hash(),
+            }
+        })
+    }
+
+    /// Any partner: privacy officers see their organisation's entries, others leaves only.
+    pub fn for_principal(state: &AppState, principal: &Principal) -> Viewer {
+        Viewer {
+            org: principal.org.clone(),
+            officer: Self::decide(state, principal).allow,
+            now: now_secs(),
+        }
+    }
+
+    /// A privacy officer, or a 403 problem (recorded as a refusal) for anyone else.
+    pub async fn officer(
+        state: &AppState,
+        principal: &Principal,
+        endpoint: &str,
+    ) -> Result<Viewer, Problem> {
+        let d = Self::decide(state, principal);
+        if d.allow {
+            return Ok(Viewer {
+                org: principal.org.clone(),
+                officer: true,
+                now: now_secs(),
+            });
+        }
+        let mut e = audit_trail::with_decision(
+            audit_trail::by(Some(principal), Operation::Refuse, "audit.read"),
+            &d,
+        );
+        e.detail = serde_json::json!({ "endpoint": endpoint });
+        state.store.append_audit(std::slice::from_ref(&e)).await?;
+        Err(Problem::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "policy-denied",
+            "Refused by policy",
+            format!(
+                "reading audit entries needs the {PRIVACY_OFFICER} role: {}",
+                d.reasons.join(", ")
+            ),
+        )
+        .with_reasons(d.reasons))
+    }
+
+    /// The reader's organisation.
+    pub fn org(&self) -> &str {
+        &self.org
+    }
+
+    /// The entry as this reader may see it, if it is shown in full or as a summary (`None`
+    /// for leaf-only lines). The line always carries the *stored* leaf, never a recomputed one,
+    /// so that a verifier notices an edited entry.
+    pub fn line(&self, row: LeafRow) -> LogLine {
+        self.line_and_entry(row).0
+    }
+
+    /// [`Viewer::line`], plus the parsed entry when the reader may see at least a summary
+    /// (for filtering).
+    pub fn line_and_entry(&self, row: LeafRow) -> (LogLine, Option<AuditEntry>) {
+        let leaf_only = |why| (LogLine::leaf_only(row.seq, row.leaf, why), None);
+        let Some(salt) = row.salt else {
+            return leaf_only(Withheld::Erased);
+        };
+        let Some(entry) = row
+            .entry
+            .as_deref()
+            .and_then(|b| AuditEntry::from_json(b).ok())
+        else {
+            return leaf_only(Withheld::Missing);
+        };
+        if !self.officer {
+            return leaf_only(Withheld::NotPermitted);
+        }
+        if !concerns(&entry, &self.org) {
+            return leaf_only(Withheld::NotConcerned);
+        }
+        let supplier_only = entry.actor_org.as_deref() != Some(self.org.as_str())
+            && !entry.recipients.contains(&self.org);
+        if let Some(until) = embargo_until(&entry).filter(|u| supplier_only && *u > self.now) {
+            let mut line = LogLine::leaf_only(row.seq, row.leaf, Withheld::Embargo);
+            line.embargo_until = Some(until);
+            line.summary = Some(Summary {
+                time_ms: entry.time_ms,
+                operation: entry.operation,
+            });
+            return (line, Some(entry));
+        }
+        let line = LogLine {
+            index: row.seq,
+            leaf: row.leaf,
+            salt: Some(salt),
+            entry: Some(entry.clone()),
+            withheld: None,
+            embargo_until: None,
+            summary: None,
+        };
+        (line, Some(entry))
+    }
+}
+
+/// Records that `principal` read the audit trail (`consult`, `audit.read`) before the answer
+/// leaves: reading the trail is itself on the trail. `pseudonyms` names whose history was read.
+pub async fn record_read(
+    state: &AppState,
+    principal: &Principal,
+    what: Value,
+    pseudonyms: Vec<String>,
+) -> Result<(), Problem> {
+    let mut e = audit_trail::by(Some(principal), Operation::Consult, "audit.read");
+    e.decision = Some("allow".into());
+    e.detail = what;
+    e.pseudonyms = pseudonyms;
+    state.store.append_audit(std::slice::from_ref(&e)).await?;
+    Ok(())
+}

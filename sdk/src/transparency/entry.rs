@@ -1,0 +1,257 @@
+//! One entry of the audit trail: who did what, why, to which pseudonyms, and when.
+//!
+//! The broker writes an entry in the same database transaction as the effect it records
+//! (upload, withdrawal, decision, purge, refusal) and its Merkle log commits to the stored
+//! bytes, [`AuditEntry::canonical_json`] (see [`super::leaf`]). The encoding here is therefore
+//! part of the log's format: changing a field's name, order or type changes every leaf. It lives
+//! in the SDK so that a verifier recomputes the bytes with the very code that wrote them.
+//!
+//! An entry never holds a clear identifier: `pseudonyms` are the hex of the broker's *at-rest*
+//! forms (`HMAC(broker_key, partner pseudonym)`), which mean nothing without the broker key.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kind of processing an entry records, after Wpg art. 32/32a and Directive 2016/680
+/// art. 25 (collection, alteration, consultation, disclosure, combination, erasure), plus
+/// `refuse` for requests the broker turned down — a refusal is as reviewable as a disclosure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Data received and stored (an upload).
+    Collect,
+    /// Stored data changed.
+    Alter,
+    /// Data looked at without being passed on (a no-hit match, reading the audit trail).
+    Consult,
+    /// Data passed on to a recipient.
+    Disclose,
+    /// Data from several sources brought together.
+    Combine,
+    /// Data deleted (withdrawal, retention purge, key rotation).
+    Erase,
+    /// A request refused (authentication failure, policy denial).
+    Refuse,
+}
+
+impl Operation {
+    /// Every operation, in declaration order.
+    pub const ALL: [Operation; 7] = [
+        Self::Collect,
+        Self::Alter,
+        Self::Consult,
+        Self::Disclose,
+        Self::Combine,
+        Self::Erase,
+        Self::Refuse,
+    ];
+
+    /// The name used in JSON and in the database's `operation` column (for filtering).
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Collect => "collect",
+            Self::Alter => "alter",
+            Self::Consult => "consult",
+            Self::Disclose => "disclose",
+            Self::Combine => "combine",
+            Self::Erase => "erase",
+            Self::Refuse => "refuse",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Operation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.as_str() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|op| op.as_str()).collect();
+                format!(
+                    "unknown operation {s:?}; expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// One audit entry. Field order is the canonical order (see [`AuditEntry::canonical_json`]).
+///
+/// Unknown fields are refused when parsing, so an entry read back from the log (or from an
+/// export) is exactly what was written; list fields and `detail` may be omitted on input and
+/// default to empty/`null`, but are always present in the canonical form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEntry {
+    /// When the effect happened, milliseconds since the Unix epoch (UTC).
+    pub time_ms: i64,
+    /// What kind of processing this was.
+    pub operation: Operation,
+    /// The broker action, e.g. `signals.upload`, `match`, `auth.refused`, `signal.withdraw`,
+    /// `retention.purge`, `audit.read`.
+    pub action: String,
+    /// The requesting organisation (partner id), when known.
+    pub actor_org: Option<String>,
+    /// The requesting user (`sub` of the token), when known.
+    pub actor_user: Option<String>,
+    /// The registered purpose the request was made for.
+    pub purpose: Option<String>,
+    /// The legal basis claimed (e.g. `wpg-art-20`).
+    pub legal_basis: Option<String>,
+    /// The police case or Bibob file reference.
+    pub case_reference: Option<String>,
+    /// `allow` or `deny` when a policy decision was taken.
+    pub decision: Option<String>,
+    /// Reason codes of the decision (or of the refusal).
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// Hash of the policy bundle that decided.
+    pub policy_hash: Option<String>,
+    /// Hex of the at-rest pseudonyms involved — never clear identifiers.
+    #[serde(default)]
+    pub pseudonyms: Vec<String>,
+    /// Organisations whose data was involved (suppliers of matched or erased signals).
+    #[serde(default)]
+    pub source_orgs: Vec<String>,
+    /// Organisations that received data.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+    /// Anything else worth recording (counts, disclosure level, signal ids…).
+    #[serde(default)]
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    /// An entry with only the mandatory fields set; fill in the rest with struct update syntax
+    /// (`AuditEntry { purpose: Some(..), ..AuditEntry::new(..) }`).
+    pub fn new(time_ms: i64, operation: Operation, action: impl Into<String>) -> Self {
+        Self {
+            time_ms,
+            operation,
+            action: action.into(),
+            actor_org: None,
+            actor_user: None,
+            purpose: None,
+            legal_basis: None,
+            case_reference: None,
+            decision: None,
+            reasons: Vec::new(),
+            policy_hash: None,
+            pseudonyms: Vec::new(),
+            source_orgs: Vec::new(),
+            recipients: Vec::new(),
+            detail: serde_json::Value::Null,
+        }
+    }
+
+    /// The canonical bytes of this entry: compact JSON (no whitespace), fields in declaration
+    /// order, every field present (`null` / `[]` when empty), object keys inside `detail`
+    /// sorted by their UTF-8 bytes at every depth, strings escaped as `serde_json` does (only
+    /// `"`, `\` and control characters). These are the bytes stored and hashed into the log.
+    ///
+    /// Sorting `detail` ourselves keeps the output deterministic even if some crate in the
+    /// build turns on `serde_json/preserve_order` (which would otherwise keep insertion order).
+    pub fn canonical_json(&self) -> Vec<u8> {
+        let canonical = AuditEntry {
+            detail: sorted(&self.detail),
+            ..self.clone()
+        };
+        // Serialising plain strings, integers and a `Value` into a Vec cannot fail.
+        serde_json::to_vec(&canonical).expect("an audit entry always serialises")
+    }
+
+    /// Parses canonical (or any valid) JSON back into an entry; unknown fields are refused.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// A copy of `value` whose objects are (re)built in key order at every depth.
+fn sorted(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let mut out = serde_json::Map::with_capacity(map.len());
+            for key in keys {
+                out.insert(key.clone(), sorted(&map[key]));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> AuditEntry {
+        AuditEntry {
+            actor_org: Some("politie-mn".into()),
+            purpose: Some("ondermijning".into()),
+            decision: Some("allow".into()),
+            reasons: vec!["ok".into()],
+            pseudonyms: vec!["ab".repeat(32)],
+            detail: json!({"z": 1, "a": {"y": [true, null], "b": "x"}}),
+            ..AuditEntry::new(1_700_000_000_123, Operation::Disclose, "match")
+        }
+    }
+
+    #[test]
+    fn canonical_json_is_compact_ordered_and_sorted() {
+        let bytes = sample().canonical_json();
+        let text = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"time_ms":1700000000123,"operation":"disclose","action":"match","#,
+                r#""actor_org":"politie-mn","actor_user":null,"purpose":"ondermijning","#,
+                r#""legal_basis":null,"case_reference":null,"decision":"allow","reasons":["ok"],"#,
+                r#""policy_hash":null,"pseudonyms":[""#,
+                "abababababababababababababababababababababababababababababababab",
+                r#""],"source_orgs":[],"recipients":[],"#,
+                r#""detail":{"a":{"b":"x","y":[true,null]},"z":1}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn canonical_json_round_trips() {
+        let entry = sample();
+        let bytes = entry.canonical_json();
+        let back = AuditEntry::from_json(&bytes).unwrap();
+        assert_eq!(back, entry);
+        assert_eq!(back.canonical_json(), bytes);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let mut value: serde_json::Value =
+            serde_json::from_slice(&sample().canonical_json()).unwrap();
+        value["extra"] = json!(1);
+        let err = AuditEntry::from_json(value.to_string().as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn operations_use_snake_case_names() {
+        for op in Operation::ALL {
+            let json = serde_json::to_string(&op).unwrap();
+            assert_eq!(json, format!("\"{}\"", op.as_str()));
+            assert_eq!(op.as_str().parse::<Operation>().unwrap(), op);
+        }
+        assert!("Disclose".parse::<Operation>().is_err());
+    }
+}

@@ -1,0 +1,434 @@
+//! Checking a whole audit log against its signed checkpoint, without the broker: the lines of
+//! `GET /v1/audit/entries` or of an export's `entries.jsonl` ([`LogLine`]) go through a
+//! [`LogVerifier`] in log order, which recomputes every leaf it can (salt and entry given),
+//! rebuilds the tree in `O(log n)` memory and compares the roots.
+//!
+//! What it catches, and how it names the culprit:
+//! * an entry edited in the database: its commitment no longer matches its leaf
+//!   ([`LogError::EntryMismatch`] names the index);
+//! * a row deleted or moved: the indices stop being consecutive ([`LogError::Missing`]), the
+//!   entry is gone from beside its leaf ([`LogError::EntryMissing`]), or an entry lands beside
+//!   another entry's salt and leaf ([`LogError::EntryMismatch`]);
+//! * leaves rewritten consistently with edited entries: the tree no longer has the signed root
+//!   ([`LogError::RootMismatch`]), and no longer extends the checkpoint trusted earlier
+//!   ([`LogError::TrustedRootMismatch`], reported as soon as the verifier passes that size).
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::Checkpoint;
+use super::entry::AuditEntry;
+use super::leaf::{Salt, commitment};
+use super::merkle::{Frontier, Hash, leaf_hash};
+use super::note::{NoteError, Verifier, parse_verifier_key};
+
+/// Why a line carries no salt and entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Withheld {
+    /// The entry does not concern the reader's organisation: only its leaf is shown, which is
+    /// all the reader needs to check that the log is complete.
+    NotConcerned,
+    /// A police case embargo: the supplying organisation sees that a disclosure happened
+    /// (`summary`) but not its details until `embargo_until`.
+    Embargo,
+    /// The entry and its salt were erased after their retention period; the leaf stays so the
+    /// tree stays verifiable.
+    Erased,
+    /// The reader is not a privacy officer (only privacy officers read entries).
+    NotPermitted,
+    /// The entry's row is gone or no longer parses while its salt remains: the database was
+    /// edited. A verifier rejects the log at this index.
+    Missing,
+}
+
+/// What an embargoed entry shows its supplier: that a disclosure happened, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// When, milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// What kind of processing (`disclose` or `combine`).
+    pub operation: super::entry::Operation,
+}
+
+/// One line of the log as served and exported: its index, its leaf (base64 in JSON) and, where
+/// the reader may see it, the salt and entry that the leaf commits to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogLine {
+    /// Position in the log, from 0.
+    pub index: u64,
+    /// The 32 leaf bytes, `SHA-256(salt ‖ canonical entry)`.
+    #[serde(with = "b64_32")]
+    pub leaf: Hash,
+    /// The entry's salt, when the entry is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "b64_32_opt")]
+    pub salt: Option<Salt>,
+    /// The entry, when the reader may see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<AuditEntry>,
+    /// Why salt and entry are absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
+    /// Until when (Unix seconds) an embargo holds the details back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embargo_until: Option<i64>,
+    /// For an embargoed entry: that a disclosure happened, and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+}
+
+impl LogLine {
+    /// The line for an entry shown in full.
+    pub fn shown(index: u64, salt: Salt, entry: AuditEntry) -> LogLine {
+        LogLine {
+            index,
+            leaf: commitment(&salt, &entry.canonical_json()),
+            salt: Some(salt),
+            entry: Some(entry),
+            withheld: None,
+            embargo_until: None,
+            summary: None,
+        }
+    }
+
+    /// The line for an entry of which only the leaf is shown.
+    pub fn leaf_only(index: u64, leaf: Hash, why: Withheld) -> LogLine {
+        LogLine {
+            index,
+            leaf,
+            salt: None,
+            entry: None,
+            withheld: Some(why),
+            embargo_until: None,
+            summary: None,
+        }
+    }
+}
+
+/// The log does not verify. Every variant that concerns one entry names its index.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// The checkpoint or the key did not verify.
+    #[error("checkpoint: {0}")]
+    Note(#[from] NoteError),
+    /// The checkpoint is signed by the key but names another log.
+    #[error("checkpoint origin {origin:?} is not the key's log {key_name:?}")]
+    Origin {
+        /// Origin line of the checkpoint.
+        origin: String,
+        /// Name in the verifier key.
+        key_name: String,
+    },
+    /// An entry is missing, or the entries are out of order.
+    #[error("entry {expected} is missing or out of order (found index {found} in its place)")]
+    Missing {
+        /// The index that should have come next.
+        expected: u64,
+        /// The index found instead.
+        found: u64,
+    },
+    /// The entry (or its salt) was changed: it no longer matches the leaf it was committed to.
+    #[error("entry {index} does not match its leaf: the entry or its salt was changed")]
+    EntryMismatch {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The entry was deleted from the database (or no longer parses) while its leaf and salt
+    /// remain.
+    #[error("entry {index} is missing from the database or no longer parses")]
+    EntryMissing {
+        /// The entry's index.
+        index: u64,
+    },
+    /// A line has a salt without an entry or an entry without a salt.
+    #[error("entry {index} has a salt without an entry or an entry without a salt")]
+    Incomplete {
+        /// The entry's index.
+        index: u64,
+    },
+    /// The tree, recomputed up to the size of the checkpoint trusted earlier, has another root:
+    /// history before that checkpoint was rewritten.
+    #[error(
+        "the first {size} entries no longer hash to the root of the checkpoint trusted earlier: \
+         history was rewritten"
+    )]
+    TrustedRootMismatch {
+        /// The trusted checkpoint's size.
+        size: u64,
+    },
+    /// The log is shorter than the checkpoint trusted earlier: entries were removed.
+    #[error("the log has {size} entries but a checkpoint of {trusted} was trusted earlier")]
+    Shrunk {
+        /// Size of the current checkpoint.
+        size: u64,
+        /// Size of the trusted checkpoint.
+        trusted: u64,
+    },
+    /// The number of lines is not the checkpoint's size.
+    #[error("{lines} entries, but the checkpoint says {size}")]
+    SizeMismatch {
+        /// Lines seen.
+        lines: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// All entries matched their leaves, but the leaves do not hash to the signed root: leaves
+    /// were rewritten together with their entries after the checkpoint was signed.
+    #[error("the {size} leaves do not hash to the checkpoint's root: the log was rewritten")]
+    RootMismatch {
+        /// The checkpoint's size.
+        size: u64,
+    },
+}
+
+/// The checkpoint, opened and checked against the verifier key line (whose name must be the
+/// checkpoint's origin, as the broker signs it).
+pub fn open_checkpoint(note: &str, key_line: &str) -> Result<(Checkpoint, Verifier), LogError> {
+    let verifier = parse_verifier_key(key_line.trim()).map_err(NoteError::from)?;
+    let checkpoint = super::checkpoint::verify_note(note, std::slice::from_ref(&verifier))?;
+    if checkpoint.origin != verifier.name() {
+        return Err(LogError::Origin {
+            origin: checkpoint.origin,
+            key_name: verifier.name().to_string(),
+        });
+    }
+    Ok((checkpoint, verifier))
+}
+
+/// The outcome of a verification that passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogReport {
+    /// Entries in the verified tree.
+    pub size: u64,
+    /// Its root.
+    pub root: Hash,
+    /// Entries whose commitment was recomputed from salt and entry.
+    pub entries_checked: u64,
+    /// Entries of which only the leaf was available.
+    pub leaves_only: u64,
+}
+
+/// Rebuilds the tree line by line (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct LogVerifier {
+    frontier: Frontier,
+    trusted: Option<Checkpoint>,
+    entries_checked: u64,
+    leaves_only: u64,
+}
+
+impl LogVerifier {
+    /// A verifier that also checks the log extends `trusted` (a checkpoint verified earlier).
+    pub fn new(trusted: Option<Checkpoint>) -> LogVerifier {
+        LogVerifier {
+            trusted,
+            ..LogVerifier::default()
+        }
+    }
+
+    /// Lines seen so far.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// Checks and appends the next line.
+    pub fn push(&mut self, line: &LogLine) -> Result<(), LogError> {
+        let expected = self.frontier.size();
+        if line.index != expected {
+            return Err(LogError::Missing {
+                expected,
+                found: line.index,
+            });
+        }
+        match (&line.salt, &line.entry) {
+            (Some(salt), Some(entry)) => {
+                if commitment(salt, &entry.canonical_json()) != line.leaf {
+                    return Err(LogError::EntryMismatch { index: line.index });
+                }
+                self.entries_checked += 1;
+            }
+            (None, None) if line.withheld == Some(Withheld::Missing) => {
+                return Err(LogError::EntryMissing { index: line.index });
+            }
+            (None, None) => self.leaves_only += 1,
+            _ => return Err(LogError::Incomplete { index: line.index }),
+        }
+        self.frontier.append(leaf_hash(&line.leaf), |_, _| {});
+        if let Some(t) = &self.trusted
+            && t.size == self.frontier.size()
+            && t.root != self.frontier.root()
+        {
+            return Err(LogError::TrustedRootMismatch { size: t.size });
+        }
+        Ok(())
+    }
+
+    /// Compares the rebuilt tree with the signed `checkpoint` (already verified with
+    /// [`open_checkpoint`]).
+    pub fn finish(self, checkpoint: &Checkpoint) -> Result<LogReport, LogError> {
+        if let Some(t) = &self.trusted
+            && t.size > checkpoint.size
+        {
+            return Err(LogError::Shrunk {
+                size: checkpoint.size,
+                trusted: t.size,
+            });
+        }
+        let lines = self.frontier.size();
+        if lines != checkpoint.size {
+            return Err(LogError::SizeMismatch {
+                lines,
+                size: checkpoint.size,
+            });
+        }
+        if let Some(t) = &self.trusted
+            && t.size == 0
+            && t.root != super::merkle::empty_root()
+        {
+            return Err(LogError::TrustedRootMismatch { size: 0 });
+        }
+        let root = self.frontier.root();
+        if root != checkpoint.root {
+            return Err(LogError::RootMismatch { size: lines });
+        }
+        Ok(LogReport {
+            size: lines,
+            root,
+            entries_checked: self.entries_checked,
+            leaves_only: self.leaves_only,
+        })
+    }
+}
+
+/// Standard base64 of exactly 32 bytes, for serde.
+pub mod b64_32 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    /// Serialises 32 bytes as standard base64.
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&B64.encode(bytes))
+    }
+
+    /// Parses standard base64 of exactly 32 bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(d)?;
+        B64.decode(text)
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| D::Error::custom("expected the standard base64 of 32 bytes"))
+    }
+}
+
+/// [`b64_32`] for an optional field.
+pub mod b64_32_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serialises `Some` as base64 (`None` is skipped by the field attribute).
+    pub fn serialize<S: Serializer>(bytes: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match bytes {
+            Some(b) => super::b64_32::serialize(b, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Parses base64 of 32 bytes, or `null`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super::b64_32")] [u8; 32]);
+        Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transparency::entry::Operation;
+    use crate::transparency::merkle::MemoryTree;
+
+    fn lines(n: u64) -> Vec<LogLine> {
+        (0..n)
+            .map(|i| {
+                let e = AuditEntry::new(1_700_000_000_000 + i as i64, Operation::Consult, "test");
+                LogLine::shown(i, [i as u8; 32], e)
+            })
+            .collect()
+    }
+
+    fn checkpoint(ls: &[LogLine]) -> Checkpoint {
+        let tree = MemoryTree::from_leaves(ls.iter().map(|l| l.leaf));
+        Checkpoint::new("kruispunt/test", ls.len() as u64, tree.root())
+    }
+
+    fn run(
+        ls: &[LogLine],
+        cp: &Checkpoint,
+        trusted: Option<Checkpoint>,
+    ) -> Result<LogReport, LogError> {
+        let mut v = LogVerifier::new(trusted);
+        for l in ls {
+            v.push(l)?;
+        }
+        v.finish(cp)
+    }
+
+    #[test]
+    fn a_clean_log_verifies_and_json_lines_round_trip() {
+        let ls = lines(9);
+        let cp = checkpoint(&ls);
+        let report = run(&ls, &cp, Some(checkpoint(&ls[..4]))).unwrap();
+        assert_eq!((report.size, report.entries_checked), (9, 9));
+        for l in &ls {
+            let text = serde_json::to_string(l).unwrap();
+            assert_eq!(&serde_json::from_str::<LogLine>(&text).unwrap(), l);
+        }
+        let mut hidden = ls.clone();
+        hidden[3] = LogLine::leaf_only(3, ls[3].leaf, Withheld::NotConcerned);
+        let report = run(&hidden, &cp, None).unwrap();
+        assert_eq!((report.entries_checked, report.leaves_only), (8, 1));
+    }
+
+    #[test]
+    fn tampering_is_named() {
+        let ls = lines(9);
+        let cp = checkpoint(&ls);
+        let mut edited = ls.clone();
+        edited[5].entry.as_mut().unwrap().action = "other".into();
+        assert_eq!(
+            run(&edited, &cp, None),
+            Err(LogError::EntryMismatch { index: 5 })
+        );
+        let mut deleted = ls.clone();
+        deleted.remove(2);
+        assert_eq!(
+            run(&deleted, &cp, None),
+            Err(LogError::Missing {
+                expected: 2,
+                found: 3
+            })
+        );
+        // Rewritten consistently (entry and leaf): caught by the root and the trusted checkpoint.
+        let mut rewritten = ls.clone();
+        let mut e = rewritten[1].entry.clone().unwrap();
+        e.action = "other".into();
+        rewritten[1] = LogLine::shown(1, [1; 32], e);
+        assert_eq!(
+            run(&rewritten, &cp, None),
+            Err(LogError::RootMismatch { size: 9 })
+        );
+        assert_eq!(
+            run(
+                &rewritten,
+                &checkpoint(&rewritten),
+                Some(checkpoint(&ls[..4]))
+            ),
+            Err(LogError::TrustedRootMismatch { size: 4 })
+        );
+        assert!(matches!(
+            run(&ls[..3], &checkpoint(&ls[..3]), Some(checkpoint(&ls[..4]))),
+            Err(LogError::Shrunk { .. })
+        ));
+    }
+}

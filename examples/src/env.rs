@@ -39,6 +39,16 @@ struct ConfigView {
 /// to answer a data-subject request.
 pub type Register = BTreeMap<String, Vec<(String, String)>>;
 
+/// File in the data directory where the examples keep the partners' registers.
+pub const REGISTER_FILE: &str = "examples-partner-registers.json";
+
+fn load_registers(data_dir: &Path) -> Register {
+    std::fs::read(data_dir.join(REGISTER_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
 /// Everything a scenario needs to talk to the broker as any demo partner.
 #[derive(Debug, Clone)]
 pub struct Env {
@@ -100,7 +110,7 @@ impl Env {
             data_dir: data_dir.to_path_buf(),
             key: Arc::new(demo_coalition_key()),
             data: Arc::new(Dataset::generate(DEMO_SEED, scale)),
-            registers: Arc::new(Mutex::new(Register::new())),
+            registers: Arc::new(Mutex::new(load_registers(data_dir))),
         })
     }
 
@@ -156,6 +166,11 @@ impl Env {
             if !list.contains(&p) {
                 list.push(p);
             }
+        }
+        // Kept beside the broker's data so that a later example run (the privacy officer)
+        // finds what an earlier one uploaded; best effort, the story works in one process too.
+        if let Ok(json) = serde_json::to_vec_pretty(&*r) {
+            let _ = std::fs::write(self.data_dir.join(REGISTER_FILE), json);
         }
     }
 

@@ -53,21 +53,25 @@ async fn full_scenario(postgres: Option<String>) {
     assert_eq!(again.stored, 0);
 
     b.publish_checkpoint().await;
-    let riec = b
+    let fg = b
         .env
         .client(
-            "riec-midden-nederland",
-            "fg.riec",
+            "autobedrijf-de-vecht",
+            "fg.de.vecht",
             &["privacy-officer"],
             None,
         )
         .unwrap();
-    let log = kruispunt_examples::verify::verify_log(&riec)
+    let log = kruispunt_examples::verify::verify_log(&fg)
         .await
         .expect("the audit log verifies");
     assert!(
-        log.size > *seqs.last().unwrap(),
+        log.report.size > *seqs.last().unwrap(),
         "the checkpoint covers every decision"
+    );
+    assert!(
+        log.report.entries_checked > 0,
+        "the dealer's own entries were recomputed from salt and entry"
     );
     b.stop().await;
 }

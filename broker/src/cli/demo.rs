@@ -119,10 +119,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         match &verified {
             Ok(log) => println!(
-                "  Audit log `{}`: checkpoint signature valid, {} entries, Merkle root {} recomputed from every leaf: VERIFIED",
-                log.origin,
-                log.size,
-                hex::encode(log.root)
+                "  Audit log `{}`: checkpoint signature valid, {} entries ({} recomputed from salt and entry, {} as leaves), \
+                 Merkle root {} matches: VERIFIED",
+                log.checkpoint.origin,
+                log.report.size,
+                log.report.entries_checked,
+                log.report.leaves_only,
+                hex::encode(log.report.root)
             ),
             Err(e) => println!("  Audit log: NOT verified: {e}"),
         }

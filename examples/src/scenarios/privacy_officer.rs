@@ -5,10 +5,11 @@
 use std::collections::BTreeSet;
 
 use kruispunt_sdk::IdentifierKind::Kenteken;
-use kruispunt_sdk::client::AuditRecord;
+use kruispunt_sdk::client::VerifiedLog;
+use kruispunt_sdk::transparency::{AuditEntry, Operation};
 
 use super::{ensure, pseudonym};
-use crate::verify::{VerifiedLog, verify_log};
+use crate::verify::verify_log;
 use crate::{Env, Outcome, ScenarioError, Story};
 
 const ORG: &str = "autobedrijf-de-vecht";
@@ -25,45 +26,52 @@ pub async fn privacy_officer(env: &Env, story: &mut Story) -> Result<Outcome, Sc
     // covers the scenarios that ran just before.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let log = verify_log(&fg).await?;
+    let r = &log.report;
     story.say(format!(
         "Checkpoint of `{}` verified with the log's Ed25519 key: {} entries, root {}…",
-        log.origin,
-        log.size,
-        &hex::encode(log.root)[..16]
+        log.checkpoint.origin,
+        r.size,
+        &hex::encode(r.root)[..16]
     ));
     story.say(format!(
-        "All {} leaves fetched ({} shown in full because they concern {ORG}, the others as hashes) and the \
-         Merkle root recomputed: it matches the signed checkpoint, so no entry was left out or changed.",
-        log.size,
-        log.mine.len()
+        "All {} lines fetched: {} entries concerning {ORG} in full (their leaves recomputed from salt and entry), \
+         {} as leaves only; the Merkle root matches the signed checkpoint, so no entry was left out or changed.",
+        r.size, r.entries_checked, r.leaves_only
     ));
 
-    let disclosures: Vec<&(u64, AuditRecord)> = log
-        .mine
-        .iter()
-        .filter(|(_, e)| {
-            matches!(e.operation.as_str(), "disclose" | "combine")
-                && e.source_orgs.iter().any(|o| o == ORG)
-        })
-        .collect();
-    story.say(format!(
-        "Disclosures of data supplied by {ORG}: {}",
-        disclosures.len()
-    ));
-    for (i, e) in &disclosures {
-        story.detail(format!(
-            "#{i}: {} ({}) under {} at level {}, case {}",
-            e.actor_org.as_deref().unwrap_or("?"),
-            e.actor_user.as_deref().unwrap_or("?"),
-            e.purpose.as_deref().unwrap_or("?"),
-            e.detail
-                .get("disclosed_level")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?"),
-            e.case_reference.as_deref().unwrap_or("-"),
-        ));
+    let mut disclosures = 0u64;
+    story.say(format!("Disclosures of data supplied by {ORG}:"));
+    for line in &log.visible {
+        if let Some(e) = &line.entry
+            && matches!(e.operation, Operation::Disclose | Operation::Combine)
+            && e.source_orgs.iter().any(|o| o == ORG)
+        {
+            disclosures += 1;
+            story.detail(format!(
+                "#{}: to {} ({}) under {} at level {}, case {}",
+                line.index,
+                e.actor_org.as_deref().unwrap_or("?"),
+                e.actor_user.as_deref().unwrap_or("?"),
+                e.purpose.as_deref().unwrap_or("?"),
+                e.detail
+                    .get("disclosed_level")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("?"),
+                e.case_reference.as_deref().unwrap_or("-"),
+            ));
+        } else if let Some(s) = &line.summary {
+            disclosures += 1;
+            story.detail(format!(
+                "#{}: a {} at {} ms since 1970; details withheld under a police embargo until {}",
+                line.index,
+                s.operation,
+                s.time_ms,
+                line.embargo_until
+                    .map_or_else(|| "?".to_string(), |t| t.to_string())
+            ));
+        }
     }
-    ensure(!disclosures.is_empty(), || {
+    ensure(disclosures > 0, || {
         "no disclosure concerns the dealer (run autobranche first)".into()
     })?;
 
@@ -92,13 +100,13 @@ pub async fn privacy_officer(env: &Env, story: &mut Story) -> Result<Outcome, Sc
         || "the data-subject answer lists no match on the plate".into(),
     )?;
     story.say("Reading the log is itself recorded in the log (action audit.read).");
-    out.disclosures = disclosures.len() as u64;
+    out.disclosures = disclosures;
     Ok(out)
 }
 
 struct SubjectAnswer {
     signal_ids: usize,
-    entries: Vec<(u64, AuditRecord)>,
+    entries: Vec<(u64, AuditEntry)>,
 }
 
 /// Plate → our pseudonym → the signal ids in our register → the at-rest pseudonym the broker
@@ -114,7 +122,7 @@ fn subject_access(
         format!("{ORG}'s register holds no signal on {plate} (run autobranche first)")
     })?;
     let mut at_rest = BTreeSet::new();
-    for (_, e) in &log.mine {
+    for (_, e) in log.entries() {
         let Some(list) = e.detail.get("ids").and_then(|v| v.as_array()) else {
             continue;
         };
@@ -130,10 +138,9 @@ fn subject_access(
         "no upload entry lists our signal ids".into()
     })?;
     let entries = log
-        .mine
-        .iter()
+        .entries()
         .filter(|(_, e)| e.pseudonyms.iter().any(|x| at_rest.contains(x)))
-        .cloned()
+        .map(|(i, e)| (i, e.clone()))
         .collect();
     Ok(SubjectAnswer {
         signal_ids: ids.len(),

@@ -1,162 +1,33 @@
-//! The audit trail as the API returns it to a partner: its own entries in full, everyone
-//! else's as leaf hashes — enough to recompute the Merkle root and so check that the log is
-//! complete, without seeing other partners' business.
+//! The audit trail as the API returns it to a partner, and its verification with
+//! [`crate::transparency`]: the signed checkpoint against the log's published key, then every
+//! line — the reader's own entries in full (salt and entry, recomputed into the leaf), everyone
+//! else's as leaves — rebuilt into the Merkle tree and compared with the signed root.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use super::ClientError;
+use super::{Client, ClientError};
+use crate::transparency::{
+    AuditEntry, Checkpoint, LogLine, LogReport, LogVerifier, open_checkpoint,
+};
+
+/// Most lines the broker returns per page of `GET /v1/audit/entries`.
+pub const AUDIT_PAGE: u64 = 1000;
 
 /// A page of `GET /v1/audit/entries`.
 ///
 /// ```
-/// let page: kruispunt_sdk::client::AuditEntries =
-///     serde_json::from_str(r#"{"entries":[{"index":0,"leaf_hash":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}]}"#).unwrap();
+/// let page: kruispunt_sdk::client::AuditEntries = serde_json::from_str(
+///     r#"{"tree_size":1,"entries":[{"index":0,"leaf":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","withheld":"not_concerned"}]}"#,
+/// ).unwrap();
 /// assert!(page.entries[0].entry.is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntries {
-    /// Entries in index order.
-    pub entries: Vec<AuditLeaf>,
-}
-
-/// One position of the log: the full entry (when it concerns the reader) or its leaf hash.
-///
-/// ```
-/// # use kruispunt_sdk::client::AuditLeaf;
-/// let l = AuditLeaf { index: 0, leaf: Some("e30=".into()), entry: None, leaf_hash: None };
-/// // RFC 6962 leaf hash of the bytes `{}`.
-/// assert_eq!(l.leaf_hash().unwrap().len(), 32);
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditLeaf {
-    /// Position in the log (0-based).
-    pub index: u64,
-    /// The stored entry bytes, base64 (own entries only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leaf: Option<String>,
-    /// The decoded entry (own entries only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry: Option<AuditRecord>,
-    /// `SHA-256(0x00 ‖ entry)`, base64 (other partners' entries).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leaf_hash: Option<String>,
-}
-
-impl AuditLeaf {
-    /// The RFC 6962 leaf hash of this position: computed from the entry bytes when present
-    /// (so a forged `entry` cannot hide behind a correct hash), else the hash sent.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::AuditLeaf;
-    /// let l = AuditLeaf { index: 1, leaf: None, entry: None, leaf_hash: None };
-    /// assert!(l.leaf_hash().is_err());
-    /// ```
-    pub fn leaf_hash(&self) -> Result<[u8; 32], ClientError> {
-        let bad = |what: &str| ClientError::Unexpected {
-            status: 200,
-            detail: format!("audit entry {}: {what}", self.index),
-        };
-        if let Some(leaf) = &self.leaf {
-            let bytes = STANDARD
-                .decode(leaf)
-                .map_err(|_| bad("leaf is not base64"))?;
-            return Ok(leaf_hash(&bytes));
-        }
-        let h = self
-            .leaf_hash
-            .as_deref()
-            .ok_or_else(|| bad("neither leaf nor leaf_hash"))?;
-        let bytes = STANDARD
-            .decode(h)
-            .map_err(|_| bad("leaf_hash is not base64"))?;
-        bytes
-            .try_into()
-            .map_err(|_| bad("leaf_hash is not 32 bytes"))
-    }
-
-    /// The stored entry bytes (own entries only).
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::AuditLeaf;
-    /// let l = AuditLeaf { index: 0, leaf: Some("e30=".into()), entry: None, leaf_hash: None };
-    /// assert_eq!(l.leaf_bytes().unwrap(), b"{}");
-    /// ```
-    pub fn leaf_bytes(&self) -> Option<Vec<u8>> {
-        self.leaf.as_deref().and_then(|l| STANDARD.decode(l).ok())
-    }
-}
-
-/// `SHA-256(0x00 ‖ bytes)`: the RFC 6962 hash of a log leaf.
-///
-/// ```
-/// let h = kruispunt_sdk::client::leaf_hash(b"");
-/// assert_eq!(hex::encode(h), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
-/// ```
-pub fn leaf_hash(bytes: &[u8]) -> [u8; 32] {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(&[0]);
-    ctx.update(bytes);
-    ctx.finish()
-        .as_ref()
-        .try_into()
-        .expect("SHA-256 is 32 bytes")
-}
-
-/// An audit entry as the broker records it. Unknown fields are kept out of the way (ignored)
-/// so that a newer broker does not break an older client; verification works on the raw
-/// `leaf` bytes, never on this decoded form.
-///
-/// ```
-/// let r: kruispunt_sdk::client::AuditRecord = serde_json::from_str(
-///     r#"{"time_ms":1,"operation":"disclose","action":"match","reasons":[]}"#).unwrap();
-/// assert_eq!(r.operation, "disclose");
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    /// Milliseconds since the Unix epoch.
-    pub time_ms: i64,
-    /// `collect`, `alter`, `consult`, `disclose`, `combine`, `erase` or `refuse`.
-    pub operation: String,
-    /// What was done (`match`, `signals.upload`, `audit.read`, `auth.refused`, …).
-    pub action: String,
-    /// Organisation that acted.
+    /// Entries in the log when the page was read (may be ahead of the latest checkpoint).
     #[serde(default)]
-    pub actor_org: Option<String>,
-    /// User that acted.
-    #[serde(default)]
-    pub actor_user: Option<String>,
-    /// Purpose.
-    #[serde(default)]
-    pub purpose: Option<String>,
-    /// Legal basis.
-    #[serde(default)]
-    pub legal_basis: Option<String>,
-    /// Case reference.
-    #[serde(default)]
-    pub case_reference: Option<String>,
-    /// `allow` or `deny`.
-    #[serde(default)]
-    pub decision: Option<String>,
-    /// The policy's reason codes.
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    /// Hash of the policy bundle that decided.
-    #[serde(default)]
-    pub policy_hash: Option<String>,
-    /// At-rest pseudonyms (hex) involved.
-    #[serde(default)]
-    pub pseudonyms: Vec<String>,
-    /// Organisations whose data were involved.
-    #[serde(default)]
-    pub source_orgs: Vec<String>,
-    /// Organisations that received data.
-    #[serde(default)]
-    pub recipients: Vec<String>,
-    /// Action-specific details.
-    #[serde(default)]
-    pub detail: serde_json::Value,
+    pub tree_size: Option<u64>,
+    /// The lines, in index order.
+    pub entries: Vec<LogLine>,
 }
 
 /// Answer of `GET /v1/audit/proof/inclusion`.
@@ -193,4 +64,89 @@ pub struct ConsistencyProof {
     pub second: u64,
     /// Proof hashes, base64.
     pub proof: Vec<String>,
+}
+
+/// A log that verified: the checkpoint, the verifier's report, and every line the reader was
+/// shown in full (plus embargo summaries).
+#[derive(Debug, Clone)]
+pub struct VerifiedLog {
+    /// The signed checkpoint the log was checked against.
+    pub checkpoint: Checkpoint,
+    /// What the verifier checked.
+    pub report: LogReport,
+    /// The lines that carry an entry or an embargo summary, in index order.
+    pub visible: Vec<LogLine>,
+}
+
+impl VerifiedLog {
+    /// The entries shown in full, with their index.
+    ///
+    /// ```no_run
+    /// # fn f(log: &kruispunt_sdk::client::VerifiedLog) {
+    /// for (index, entry) in log.entries() {
+    ///     println!("#{index} {}", entry.action);
+    /// }
+    /// # }
+    /// ```
+    pub fn entries(&self) -> impl Iterator<Item = (u64, &AuditEntry)> {
+        self.visible
+            .iter()
+            .filter_map(|l| l.entry.as_ref().map(|e| (l.index, e)))
+    }
+}
+
+impl Client {
+    /// Verifies the whole audit log as this partner can see it: fetches and checks the signed
+    /// checkpoint with the published key (pin the key out of band in production: compare
+    /// [`Client::audit_key`] with the value your organisation recorded), reads every line up to
+    /// the checkpoint's size, recomputes each shown entry's leaf and the tree's root. `trusted`
+    /// is a checkpoint verified earlier: the log must extend it (append-only).
+    ///
+    /// Each page read is itself an audit entry (after the checkpoint, so it does not disturb
+    /// this verification).
+    ///
+    /// ```no_run
+    /// # async fn f(c: &kruispunt_sdk::client::Client) -> Result<(), kruispunt_sdk::client::ClientError> {
+    /// let log = c.verify_audit_log(None).await?;
+    /// println!("{} entries verified, root {}", log.report.size, hex::encode(log.report.root));
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_audit_log(
+        &self,
+        trusted: Option<Checkpoint>,
+    ) -> Result<VerifiedLog, ClientError> {
+        let note = self.audit_checkpoint().await?;
+        let key = self.audit_key().await?;
+        let invalid = |e: crate::transparency::LogError| ClientError::Unexpected {
+            status: 200,
+            detail: format!("the audit log does not verify: {e}"),
+        };
+        let (checkpoint, _) = open_checkpoint(&note, &key).map_err(invalid)?;
+        let mut verifier = LogVerifier::new(trusted);
+        let mut visible = Vec::new();
+        let mut start = 0;
+        while start < checkpoint.size {
+            let end = (start + AUDIT_PAGE).min(checkpoint.size);
+            let page = self.audit_entries(start, end).await?;
+            if page.entries.is_empty() {
+                return Err(ClientError::Unexpected {
+                    status: 200,
+                    detail: format!("the broker returned no entries for {start}..{end}"),
+                });
+            }
+            for line in page.entries {
+                verifier.push(&line).map_err(invalid)?;
+                start = line.index + 1;
+                if line.entry.is_some() || line.summary.is_some() {
+                    visible.push(line);
+                }
+            }
+        }
+        let report = verifier.finish(&checkpoint).map_err(invalid)?;
+        Ok(VerifiedLog {
+            checkpoint,
+            report,
+            visible,
+        })
+    }
 }

@@ -49,9 +49,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::de::DeserializeOwned;
 
-pub use audit::{
-    AuditEntries, AuditLeaf, AuditRecord, ConsistencyProof, InclusionProof, leaf_hash,
-};
+pub use audit::{AUDIT_PAGE, AuditEntries, ConsistencyProof, InclusionProof, VerifiedLog};
 pub use bulk::{BulkProgress, BulkSource, FnSource};
 pub use error::{ApiProblem, ClientError, PROBLEM_TYPE_PREFIX};
 pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
@@ -536,13 +534,14 @@ impl Client {
         Ok(resp.text().await?.trim().to_string())
     }
 
-    /// `GET /v1/audit/entries?start=&end=` (at most 1000): full entries where they concern this
-    /// partner, the leaf hash of every other. The read is itself audited.
+    /// `GET /v1/audit/entries?start=&end=` (at most [`AUDIT_PAGE`]): for a privacy officer the
+    /// entries that concern its organisation in full (salt and entry), every other line as its
+    /// leaf; see [`Client::verify_audit_log`]. The read is itself audited.
     ///
     /// ```no_run
     /// # async fn f(c: &kruispunt_sdk::client::Client) -> Result<(), kruispunt_sdk::client::ClientError> {
     /// let page = c.audit_entries(0, 100).await?;
-    /// let mine = page.entries.iter().filter(|e| e.entry.is_some()).count();
+    /// let shown = page.entries.iter().filter(|l| l.entry.is_some()).count();
     /// # Ok(()) }
     /// ```
     pub async fn audit_entries(&self, start: u64, end: u64) -> Result<AuditEntries, ClientError> {

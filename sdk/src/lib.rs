@@ -2,6 +2,7 @@
 //! construction, and (later) the wire types and HTTP client.
 #![forbid(unsafe_code)]
 
+pub mod coalition;
 pub mod identifiers;
 pub mod pseudonym;
 pub mod wire;

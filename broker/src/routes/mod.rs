@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod health;
 pub mod matches;
+pub mod mls;
 pub mod openapi;
 pub mod ready;
 pub mod signals;

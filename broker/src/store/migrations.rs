@@ -15,17 +15,31 @@ use std::borrow::Cow;
 /// (version, description, SQL)
 type Script = (i64, &'static str, &'static str);
 
-pub(super) const SQLITE: &[Script] = &[(
-    1,
-    "signals usage audit",
-    include_str!("../../migrations/sqlite/0001_signals_usage_audit.sql"),
-)];
+pub(super) const SQLITE: &[Script] = &[
+    (
+        1,
+        "signals usage audit",
+        include_str!("../../migrations/sqlite/0001_signals_usage_audit.sql"),
+    ),
+    (
+        4,
+        "mls delivery",
+        include_str!("../../migrations/sqlite/0004_mls_delivery.sql"),
+    ),
+];
 
-pub(super) const POSTGRES: &[Script] = &[(
-    1,
-    "signals usage audit",
-    include_str!("../../migrations/postgres/0001_signals_usage_audit.sql"),
-)];
+pub(super) const POSTGRES: &[Script] = &[
+    (
+        1,
+        "signals usage audit",
+        include_str!("../../migrations/postgres/0001_signals_usage_audit.sql"),
+    ),
+    (
+        4,
+        "mls delivery",
+        include_str!("../../migrations/postgres/0004_mls_delivery.sql"),
+    ),
+];
 
 /// A migration source over an embedded list.
 #[derive(Debug)]

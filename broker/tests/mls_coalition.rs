@@ -574,3 +574,150 @@ fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output 
 async fn case_channels_carry_details_among_exactly_the_allowed() {
     with_backends(case_channels).await;
 }
+
+fn protocol_refusals(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
+        let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
+        kvo.publish(1).await;
+        let info = riec.member.create_group(COALITION).unwrap();
+        riec.api
+            .create_group(
+                COALITION,
+                GroupKind::Coalition,
+                COALITION,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap();
+        // Registering the same group twice: 409.
+        let err = riec
+            .api
+            .create_group(
+                COALITION,
+                GroupKind::Coalition,
+                COALITION,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(409), "{err}");
+        // Without the administrator role the policy refuses the creator.
+        let plain = b.mls(ADMIN, &["analist"]);
+        let other = riec
+            .member
+            .create_group("politie-casus-riec-midden-nederland")
+            .unwrap();
+        let err = plain
+            .create_group(
+                "politie-casus-riec-midden-nederland",
+                GroupKind::Coalition,
+                "politie-casus-riec-midden-nederland",
+                None,
+                None,
+                &other,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+
+        // A key message prepared at epoch 0, posted after the group moved to epoch 1: 409.
+        let stale = riec.member.key_message(COALITION).unwrap();
+        let kp = riec.api.claim_key_package(KVO).await.unwrap();
+        let out = riec.member.invite(COALITION, &[kp]).unwrap();
+        riec.commit(COALITION, &out).await;
+        let err = riec
+            .api
+            .post_raw(COALITION, &stale, None)
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        // A commit whose welcome is missing is refused, and nothing changes.
+        kvo.accept_welcomes().await;
+        kvo.sync(COALITION).await;
+        let upd = kvo.member.self_update(COALITION).unwrap();
+        let err = kvo
+            .api
+            .post_raw(COALITION, &upd.message, Some(b"not a welcome"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(400), "{err}");
+        kvo.member.discard(COALITION).unwrap();
+
+        // Malformed input: problem+json naming the field.
+        let token = b.token(KVO, &["signaleerder"]);
+        let url = format!("{}/v1/mls/groups/{COALITION}/messages", b.base);
+        for (body, needle) in [
+            (serde_json::json!({"message": "%%%"}), "message"),
+            (serde_json::json!({"message": "AAAA"}), "message"),
+            (serde_json::json!({"message": "AAAA", "extra": 1}), "extra"),
+        ] {
+            let resp = b
+                .client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 400);
+            assert_eq!(
+                resp.headers()["content-type"].to_str().unwrap(),
+                "application/problem+json"
+            );
+            let v: serde_json::Value = resp.json().await.unwrap();
+            assert!(v["detail"].as_str().unwrap().contains(needle), "{v}");
+        }
+        let resp = b
+            .client
+            .get(format!("{url}?form=3"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        // No token: 401, audited.
+        let resp = b.client.get(&url).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+        // A non-member cannot post into the group.
+        let outsider = b.mls(AMERSFOORT, &["analist"]);
+        let err = outsider
+            .post_raw(COALITION, &stale, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        // Claims: an organisation without packages, an unknown organisation.
+        assert_eq!(
+            riec.api
+                .claim_key_package(AMERSFOORT)
+                .await
+                .unwrap_err()
+                .status(),
+            Some(404)
+        );
+        assert_eq!(
+            riec.api
+                .claim_key_package("nobody")
+                .await
+                .unwrap_err()
+                .status(),
+            Some(404)
+        );
+        // The last-resort package is handed out again and again; ordinary ones once.
+        kvo.publish(0).await;
+        let a = riec.api.claim_key_package(KVO).await.unwrap();
+        let c = riec.api.claim_key_package(KVO).await.unwrap();
+        assert_eq!(a, c, "only the last-resort package is left");
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_refusals_are_problems_and_change_nothing() {
+    with_backends(protocol_refusals).await;
+}

@@ -21,6 +21,21 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signals", post(routes::signals::upload))
         .route("/v1/signals/{id}", delete(routes::signals::withdraw))
         .route("/v1/matches", post(routes::matches::create))
+        .route(
+            "/v1/mls/key-packages",
+            post(routes::mls::publish_key_packages),
+        )
+        .route(
+            "/v1/mls/key-packages/claim",
+            post(routes::mls::claim_key_package),
+        )
+        .route("/v1/mls/groups", post(routes::mls::create_group))
+        .route("/v1/mls/groups/{id}", get(routes::mls::group))
+        .route(
+            "/v1/mls/groups/{id}/messages",
+            post(routes::mls::post_message).get(routes::mls::messages),
+        )
+        .route("/v1/mls/welcomes", get(routes::mls::welcomes))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

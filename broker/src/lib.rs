@@ -17,6 +17,7 @@ pub mod devpki;
 pub mod ingest;
 pub mod keys;
 pub mod matching;
+pub mod mls;
 pub mod problem;
 pub mod rate_limit;
 pub mod retention;

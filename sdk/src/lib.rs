@@ -4,6 +4,7 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+pub mod coalition;
 pub mod identifiers;
 pub mod pseudonym;
 pub mod transparency;

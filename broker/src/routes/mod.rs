@@ -6,6 +6,7 @@ pub mod audit_review;
 pub mod audit_view;
 pub mod health;
 pub mod matches;
+pub mod mls;
 pub mod openapi;
 pub mod ready;
 pub mod signals;

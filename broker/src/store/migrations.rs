@@ -26,6 +26,11 @@ pub(super) const SQLITE: &[Script] = &[
         "audit tree",
         include_str!("../../migrations/sqlite/0003_audit_tree.sql"),
     ),
+    (
+        4,
+        "mls delivery",
+        include_str!("../../migrations/sqlite/0004_mls_delivery.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -38,6 +43,11 @@ pub(super) const POSTGRES: &[Script] = &[
         3,
         "audit tree",
         include_str!("../../migrations/postgres/0003_audit_tree.sql"),
+    ),
+    (
+        4,
+        "mls delivery",
+        include_str!("../../migrations/postgres/0004_mls_delivery.sql"),
     ),
 ];
 

@@ -44,6 +44,10 @@ pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"` (for logs and `/readyz`).
     fn backend(&self) -> &'static str;
 
+    /// The MLS delivery service's storage on the same database (its writes share their
+    /// transaction with their audit entry, like every other effect).
+    fn mls(&self) -> &dyn crate::mls::MlsStore;
+
     /// Applies the pending schema migrations of this backend (idempotent; [`connect`] already
     /// did it). On PostgreSQL an advisory lock lets several brokers start at once.
     async fn migrate(&self) -> Result<(), StoreError>;

@@ -79,6 +79,11 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// The pool (the MLS delivery store uses it too).
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -105,7 +110,7 @@ fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
 ///
 /// The `UPDATE` of the one-row counter takes its row lock until commit: appenders on every
 /// broker queue here, so sequence numbers are handed out in commit order without gaps.
-async fn append(conn: &mut PgConnection, entries: &[&AuditEntry]) -> Result<Vec<u64>, StoreError> {
+pub(crate) async fn append(conn: &mut PgConnection, entries: &[&AuditEntry]) -> Result<Vec<u64>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
@@ -235,6 +240,10 @@ impl BatchWrite for PgBatch {
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn mls(&self) -> &dyn crate::mls::MlsStore {
+        self
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

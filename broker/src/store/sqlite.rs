@@ -63,7 +63,7 @@ const DUPLICATES_JSON: &str = "SELECT json_group_array(lower(hex(id))) FROM sign
 
 /// Every write transaction takes the write lock at once: no deferred read-then-write upgrade
 /// that could fail with `SQLITE_BUSY_SNAPSHOT` when another process wrote in between.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 /// Pseudonyms per `IN (…)` list in [`Store::find_signals`].
 const STORED_PER_QUERY: usize = 500;
@@ -154,6 +154,16 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// The single-writer pool (the MLS delivery store writes through it too).
+    pub(crate) fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The readers' pool.
+    pub(crate) fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
     /// Closes both pools (checkpointing the WAL when the last connection closes).
     pub async fn close(&self) {
         self.reader.close().await;
@@ -227,7 +237,7 @@ const ENTRIES_PER_INSERT: usize = 64;
 /// increment of the gapless counter, then multi-row INSERTs (one statement per
 /// [`ENTRIES_PER_INSERT`] entries, so a group-commit batch costs a few statements, not one per
 /// entry).
-async fn append(
+pub(crate) async fn append(
     conn: &mut SqliteConnection,
     entries: &[&AuditEntry],
 ) -> Result<Vec<u64>, StoreError> {
@@ -361,6 +371,10 @@ impl BatchWrite for SqliteBatch {
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn mls(&self) -> &dyn crate::mls::MlsStore {
+        self
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

@@ -1,0 +1,680 @@
+//! The delivery service's rules, one function per request kind. Each takes the authenticated
+//! principal and answers with the result or a [`Problem`]; every accepted effect is stored with
+//! its audit entry in one transaction, and every refusal of a commit is audited too.
+//!
+//! What the broker checks, and why:
+//! - **Key packages**: signature, lifetime, ciphersuite, protocol version (openmls
+//!   `KeyPackageIn::validate`), and that the credential names the authenticated organisation —
+//!   so nobody can be invited under another's name.
+//! - **Handshake messages** are public (signed) messages: the broker verifies them against its
+//!   copy of the group's public state, requires that the signer is the authenticated
+//!   organisation, and for a commit asks the policy (`coalition_add`) about every organisation
+//!   it adds — a case channel additionally only admits its `allowed` organisations.
+//! - **Epochs**: a message must be for the group's current epoch; the first commit of an epoch
+//!   wins (compare-and-set in the store), a later one gets 409 and its sender re-bases.
+//! - **Application messages** are encrypted; the broker sees their size and epoch only.
+
+use axum::http::StatusCode;
+use kruispunt_policy::{Action, Decision, PolicyInput};
+use kruispunt_sdk::coalition::mls::{CIPHERSUITE, org_of};
+use kruispunt_sdk::coalition::wire::{self, GroupKind as WireKind};
+use openmls::prelude::tls_codec::Deserialize as _;
+use openmls::prelude::*;
+use openmls_rust_crypto::RustCrypto;
+
+use super::public_state::{PublicView, StateError};
+use super::store::{
+    Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
+    StateChange,
+};
+use crate::audit_entry::{AuditEntry, Operation};
+use crate::audit_trail;
+use crate::auth::Principal;
+use crate::civil::now_secs;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// Most key packages per publish request.
+pub const MAX_KEY_PACKAGES: usize = 100;
+/// Largest MLS message accepted (a commit adding 100 members with their key packages).
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// Most messages or welcomes per fetch.
+pub const FETCH_LIMIT: u32 = 500;
+
+fn invalid(slug: &'static str, detail: impl Into<String>) -> Problem {
+    Problem::bad_request(slug, detail)
+}
+
+fn from_state(e: StateError) -> Problem {
+    match e {
+        StateError::Invalid(m) => invalid("mls-invalid-message", m),
+        StateError::Corrupt(m) => {
+            tracing::error!(error = %m, "stored MLS group state is unusable");
+            Problem::unavailable(
+                "the group's stored state could not be read; nothing was delivered",
+            )
+        }
+    }
+}
+
+fn forbidden(slug: &'static str, detail: impl Into<String>) -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, slug, "Forbidden", detail)
+}
+
+fn conflict(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "mls-epoch-conflict",
+        "Another commit won this epoch",
+        detail,
+    )
+}
+
+/// Decodes a base64 MLS message field.
+fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), Problem> {
+    let bytes = wire::unb64(field, text).map_err(|m| invalid("invalid-base64", m))?;
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "mls-message-too-large",
+            "Message too large",
+            format!("{field}: at most {MAX_MESSAGE_BYTES} bytes"),
+        ));
+    }
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes.as_slice()).map_err(|e| {
+        invalid(
+            "mls-invalid-message",
+            format!("{field}: not an MLS message: {e}"),
+        )
+    })?;
+    Ok((bytes, msg))
+}
+
+/// A group id: lowercase letters, digits, `-`, `_`, `.`; 1–128 bytes.
+pub fn check_group_id(id: &str) -> Result<(), Problem> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "invalid-group-id",
+            "group_id: 1-128 characters from a-z, 0-9, '-', '_', '.'",
+        ))
+    }
+}
+
+/// Validates and stores key packages of the authenticated organisation; returns their refs.
+pub async fn publish_key_packages(
+    state: &AppState,
+    principal: &Principal,
+    packages: &[String],
+) -> Result<Vec<String>, Problem> {
+    if packages.is_empty() || packages.len() > MAX_KEY_PACKAGES {
+        return Err(invalid(
+            "invalid-key-packages",
+            format!("key_packages: between 1 and {MAX_KEY_PACKAGES} required"),
+        ));
+    }
+    let crypto = RustCrypto::default();
+    let mut out = Vec::with_capacity(packages.len());
+    for (i, text) in packages.iter().enumerate() {
+        let field = format!("key_packages[{i}]");
+        let (bytes, msg) = decode(&field, text)?;
+        let MlsMessageBodyIn::KeyPackage(kp) = msg.extract() else {
+            return Err(invalid(
+                "mls-invalid-key-package",
+                format!("{field}: not a key package"),
+            ));
+        };
+        let kp = kp
+            .validate(&crypto, ProtocolVersion::Mls10)
+            .map_err(|e| invalid("mls-invalid-key-package", format!("{field}: {e}")))?;
+        if kp.ciphersuite() != CIPHERSUITE {
+            return Err(invalid(
+                "mls-invalid-key-package",
+                format!(
+                    "{field}: ciphersuite {:?} is not {CIPHERSUITE:?}",
+                    kp.ciphersuite()
+                ),
+            ));
+        }
+        let org = org_of(kp.leaf_node().credential())
+            .map_err(|e| invalid("mls-invalid-key-package", format!("{field}: {e}")))?;
+        if org != principal.org {
+            return Err(forbidden(
+                "mls-credential-mismatch",
+                format!("{field}: the credential names another organisation than the token"),
+            ));
+        }
+        let kp_ref = kp
+            .hash_ref(&crypto)
+            .map_err(|e| invalid("mls-invalid-key-package", format!("{field}: {e}")))?;
+        let expires_at = i64::try_from(kp.life_time().not_after()).unwrap_or(i64::MAX);
+        out.push(NewKeyPackage {
+            kp_ref: kp_ref.as_slice().to_vec(),
+            data: bytes,
+            last_resort: kp.last_resort(),
+            expires_at,
+        });
+    }
+    let mut entry = audit_trail::by(
+        Some(principal),
+        Operation::Collect,
+        "mls.key_packages.publish",
+    );
+    entry.detail = serde_json::json!({
+        "count": out.len(),
+        "last_resort": out.iter().filter(|p| p.last_resort).count(),
+    });
+    match state
+        .store
+        .mls()
+        .put_key_packages(&principal.org, &out, now_secs(), &entry)
+        .await
+    {
+        Ok(()) => Ok(out.iter().map(|p| hex::encode(&p.kp_ref)).collect()),
+        Err(crate::store::StoreError::Conflict(_)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "mls-key-package-exists",
+            "Key package already published",
+            "one of the key_packages was published before; nothing was stored",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Hands the claimer one key package of `org`.
+pub async fn claim_key_package(
+    state: &AppState,
+    principal: &Principal,
+    org: &str,
+) -> Result<ClaimedKeyPackage, Problem> {
+    if state.policy.registry().partner(org).is_none() {
+        return Err(Problem::not_found(format!(
+            "org: no partner {org:?} in the registry"
+        )));
+    }
+    let audit = |c: &ClaimedKeyPackage| -> AuditEntry {
+        let mut e = audit_trail::by(
+            Some(principal),
+            Operation::Disclose,
+            "mls.key_package.claim",
+        );
+        e.source_orgs = vec![org.to_string()];
+        e.recipients = vec![principal.org.clone()];
+        e.detail = serde_json::json!({
+            "kp_ref": hex::encode(&c.kp_ref),
+            "last_resort": c.last_resort,
+        });
+        e
+    };
+    state
+        .store
+        .mls()
+        .claim_key_package(org, &principal.org, now_secs(), &audit)
+        .await?
+        .ok_or_else(|| {
+            Problem::not_found(format!("org: {org} has no unexpired key package published"))
+        })
+}
+
+/// The policy's answer to "may `principal` add `target` to `coalition`".
+fn may_add(
+    state: &AppState,
+    principal: &Principal,
+    coalition: &str,
+    target: &str,
+) -> Result<Decision, Problem> {
+    let mut input = PolicyInput::new(
+        Action::CoalitionAdd,
+        crate::ingest::requester(principal),
+        "",
+        now_secs(),
+    );
+    input.coalition = Some(coalition.to_string());
+    input.target_org = Some(target.to_string());
+    state.policy.decide(&input).map_err(|e| {
+        tracing::error!(error = %e, "policy evaluation failed");
+        Problem::unavailable("the policy could not be evaluated; nothing was delivered")
+    })
+}
+
+/// Checks every added organisation against the policy and (case channels) the allowed list;
+/// a refusal is audited and answered 403.
+async fn check_adds(
+    state: &AppState,
+    principal: &Principal,
+    group: &GroupRow,
+    epoch: u64,
+    added: &[String],
+) -> Result<(), Problem> {
+    for target in added {
+        let decision = may_add(state, principal, &group.coalition, target)?;
+        let outside_case = group
+            .allowed
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(target));
+        if decision.allow && !outside_case {
+            continue;
+        }
+        let mut reasons = decision.reasons.clone();
+        if outside_case {
+            reasons.push("target_not_in_case_channel".into());
+        }
+        let mut entry = audit_trail::with_decision(
+            audit_trail::by(Some(principal), Operation::Refuse, "mls.commit.refused"),
+            &decision,
+        );
+        entry.decision = Some("deny".into());
+        entry.reasons = reasons.clone();
+        entry.detail = serde_json::json!({
+            "group": group.id, "coalition": group.coalition, "epoch": epoch, "target_org": target,
+        });
+        state.store.append_audit(&[entry]).await?;
+        return Err(forbidden(
+            "mls-add-not-allowed",
+            format!(
+                "the commit adds {target}, which the registry does not allow in {}; nothing was delivered",
+                group.id
+            ),
+        )
+        .with_reasons(reasons));
+    }
+    Ok(())
+}
+
+/// Registers a new group from its creator's GroupInfo (epoch 0, the creator alone).
+pub async fn create_group(
+    state: &AppState,
+    principal: &Principal,
+    req: &wire::CreateGroup,
+) -> Result<GroupRow, Problem> {
+    check_group_id(&req.group_id)?;
+    let registry = state.policy.registry();
+    if registry.coalition(&req.coalition).is_none() {
+        return Err(Problem::not_found(format!(
+            "coalition: no coalition {:?} in the registry",
+            req.coalition
+        )));
+    }
+    let (kind, allowed) = match req.kind {
+        WireKind::Coalition => {
+            if req.group_id != req.coalition {
+                return Err(invalid(
+                    "invalid-group-id",
+                    "group_id: a coalition's group id is the coalition id",
+                ));
+            }
+            if req.allowed.is_some() {
+                return Err(invalid("invalid-group", "allowed: only for case channels"));
+            }
+            (GroupKind::Coalition, None)
+        }
+        WireKind::Case => {
+            let allowed = req.allowed.clone().ok_or_else(|| {
+                invalid(
+                    "invalid-group",
+                    "allowed: a case channel lists its organisations",
+                )
+            })?;
+            if req.case_reference.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid(
+                    "invalid-group",
+                    "case_reference: a case channel names its case",
+                ));
+            }
+            if !allowed.contains(&principal.org) {
+                return Err(invalid(
+                    "invalid-group",
+                    "allowed: must include the creating organisation",
+                ));
+            }
+            (GroupKind::Case, Some(allowed))
+        }
+    };
+    let (_, msg) = decode("group_info", &req.group_info)?;
+    let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
+        return Err(invalid(
+            "mls-invalid-message",
+            "group_info: not a GroupInfo",
+        ));
+    };
+    let crypto = RustCrypto::default();
+    let view = PublicView::from_group_info(&crypto, info, &req.group_id).map_err(from_state)?;
+    let members = view.members();
+    if members != [principal.org.clone()] {
+        return Err(invalid(
+            "invalid-group",
+            "group_info: a new group holds exactly the creating organisation",
+        ));
+    }
+    let row = GroupRow {
+        id: req.group_id.clone(),
+        coalition: req.coalition.clone(),
+        kind,
+        allowed,
+        epoch: view.epoch(),
+        revision: 0,
+        next_seq: 0,
+        members,
+        state: view.to_bytes(),
+        created_by: principal.org.clone(),
+    };
+    // The creator must itself be one the policy would let in (and hold the administrator role).
+    check_adds(
+        state,
+        principal,
+        &row,
+        row.epoch,
+        std::slice::from_ref(&principal.org),
+    )
+    .await?;
+    let mut entry = audit_trail::by(Some(principal), Operation::Collect, "mls.group.create");
+    entry.case_reference = req.case_reference.clone();
+    entry.detail = serde_json::json!({
+        "group": row.id, "kind": kind.as_str(), "coalition": row.coalition, "epoch": row.epoch,
+        "allowed": row.allowed,
+    });
+    match state
+        .store
+        .mls()
+        .create_group(&row, now_secs(), &entry)
+        .await
+    {
+        Ok(()) => Ok(row),
+        Err(crate::store::StoreError::Conflict(_)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "mls-group-exists",
+            "Group exists",
+            format!("group_id: {} is registered already", row.id),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The group, if the principal is one of its members.
+pub async fn member_group(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<GroupRow, Problem> {
+    check_group_id(id)?;
+    let group = state
+        .store
+        .mls()
+        .group(id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no group {id:?}")))?;
+    if !group.members.contains(&principal.org) {
+        // Same answer whether or not the group exists would hide it, but members of a
+        // coalition are public in the registry; say plainly why.
+        return Err(forbidden(
+            "mls-not-a-member",
+            format!("{} is not a member of group {id}", principal.org),
+        ));
+    }
+    Ok(group)
+}
+
+/// What an accepted message did, for the response.
+pub struct Delivered {
+    pub seq: u64,
+    pub epoch: u64,
+}
+
+/// Checks and appends one message to group `id`'s log.
+pub async fn post_message(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    req: &wire::PostMessage,
+) -> Result<Delivered, Problem> {
+    let group = member_group(state, principal, id).await?;
+    let (bytes, msg) = decode("message", &req.message)?;
+    let pm = msg.try_into_protocol_message().map_err(|e| {
+        invalid(
+            "mls-invalid-message",
+            format!("message: not a group message: {e}"),
+        )
+    })?;
+    if pm.group_id().as_slice() != id.as_bytes() {
+        return Err(invalid("mls-invalid-message", "message: for another group"));
+    }
+    let msg_epoch = pm.epoch().as_u64();
+    if msg_epoch != group.epoch {
+        return Err(conflict(format!(
+            "message: for epoch {msg_epoch}, the group is at epoch {}; fetch, process and retry",
+            group.epoch
+        )));
+    }
+    let crypto = RustCrypto::default();
+    let mut welcomes = Vec::new();
+    let (content_type, change, added) = match (pm.wire_format(), pm.content_type()) {
+        (WireFormat::PrivateMessage, ContentType::Application) => {
+            if req.welcome.is_some() {
+                return Err(invalid(
+                    "mls-invalid-message",
+                    "welcome: only with a commit",
+                ));
+            }
+            ("application", None, Vec::new())
+        }
+        (WireFormat::PublicMessage, ContentType::Proposal | ContentType::Commit) => {
+            let mut view = PublicView::load(&group.state, id).map_err(from_state)?;
+            let processed = view.process(&crypto, pm).map_err(from_state)?;
+            let signer = org_of(processed.credential())
+                .map_err(|e| invalid("mls-invalid-message", format!("message: {e}")))?;
+            if signer != principal.org {
+                return Err(forbidden(
+                    "mls-credential-mismatch",
+                    "message: signed by another organisation than the token names",
+                ));
+            }
+            match processed.into_content() {
+                ProcessedMessageContent::ProposalMessage(p) => {
+                    if matches!(p.proposal(), Proposal::Add(_)) {
+                        return Err(invalid(
+                            "mls-unsupported",
+                            "message: add members by commit, not by a standalone proposal",
+                        ));
+                    }
+                    view.add_proposal(*p).map_err(from_state)?;
+                    let change = StateChange {
+                        epoch: view.epoch(),
+                        members: view.members(),
+                        state: view.to_bytes(),
+                    };
+                    ("proposal", Some(change), Vec::new())
+                }
+                ProcessedMessageContent::StagedCommitMessage(staged) => {
+                    let added: Vec<String> = staged
+                        .add_proposals()
+                        .map(|a| org_of(a.add_proposal().key_package().leaf_node().credential()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| invalid("mls-invalid-message", format!("message: {e}")))?;
+                    check_adds(state, principal, &group, msg_epoch, &added).await?;
+                    let refs: Vec<Vec<u8>> = staged
+                        .add_proposals()
+                        .map(|a| {
+                            a.add_proposal()
+                                .key_package()
+                                .hash_ref(&crypto)
+                                .map(|r| r.as_slice().to_vec())
+                        })
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| invalid("mls-invalid-message", format!("message: {e}")))?;
+                    welcomes = route_welcome(state, req.welcome.as_deref(), &refs).await?;
+                    view.merge(*staged).map_err(from_state)?;
+                    let change = StateChange {
+                        epoch: view.epoch(),
+                        members: view.members(),
+                        state: view.to_bytes(),
+                    };
+                    ("commit", Some(change), added)
+                }
+                _ => {
+                    return Err(invalid(
+                        "mls-unsupported",
+                        "message: only member proposals and commits are delivered",
+                    ));
+                }
+            }
+        }
+        (wf, ct) => {
+            return Err(invalid(
+                "mls-wire-format",
+                format!(
+                    "message: {ct:?} as {wf:?} is refused: handshake messages must be public \
+                     (signed) messages and application messages encrypted"
+                ),
+            ));
+        }
+    };
+    if content_type != "commit" && req.welcome.is_some() {
+        return Err(invalid(
+            "mls-invalid-message",
+            "welcome: only with a commit that adds",
+        ));
+    }
+    let new_epoch = change.as_ref().map_or(group.epoch, |c| c.epoch);
+    let message = NewMessage {
+        epoch: msg_epoch,
+        sender: principal.org.clone(),
+        content_type,
+        data: bytes,
+    };
+    // Recipients: everyone in the group before the message (they fetch it), the sender aside,
+    // plus the organisations a commit adds (they get the welcome).
+    let mut recipients: Vec<String> = group
+        .members
+        .iter()
+        .filter(|m| **m != principal.org)
+        .cloned()
+        .collect();
+    recipients.extend(added.iter().cloned());
+    let size = message.data.len();
+    let welcome_count = welcomes.len();
+    let audit = |seq: u64| -> AuditEntry {
+        let mut e = audit_trail::by(Some(principal), Operation::Disclose, "mls.deliver");
+        e.recipients = recipients.clone();
+        e.detail = serde_json::json!({
+            "group": id, "epoch": msg_epoch, "new_epoch": new_epoch, "seq": seq,
+            "content_type": content_type, "size": size, "welcomes": welcome_count,
+            "added": added,
+        });
+        e
+    };
+    match state
+        .store
+        .mls()
+        .append_message(
+            id,
+            group.revision,
+            &message,
+            change.as_ref(),
+            &welcomes,
+            now_secs(),
+            &audit,
+        )
+        .await?
+    {
+        Appended::Stored(seq) => Ok(Delivered {
+            seq,
+            epoch: new_epoch,
+        }),
+        Appended::Conflict => {
+            let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
+            e.reasons = vec!["epoch_conflict".into()];
+            e.detail = serde_json::json!({
+                "group": id, "epoch": msg_epoch, "content_type": content_type, "size": size,
+            });
+            state.store.append_audit(&[e]).await?;
+            Err(conflict(format!(
+                "message: another commit changed group {id} at epoch {msg_epoch} first; fetch, \
+                 process and retry"
+            )))
+        }
+    }
+}
+
+/// Matches the welcome's recipients (KeyPackageRefs) to the organisations that published those
+/// key packages; every added key package must be covered.
+async fn route_welcome(
+    state: &AppState,
+    welcome: Option<&str>,
+    added_refs: &[Vec<u8>],
+) -> Result<Vec<NewWelcome>, Problem> {
+    let Some(text) = welcome else {
+        if added_refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(invalid(
+            "mls-missing-welcome",
+            "welcome: a commit that adds needs its welcome",
+        ));
+    };
+    if added_refs.is_empty() {
+        return Err(invalid(
+            "mls-invalid-message",
+            "welcome: the commit adds nobody",
+        ));
+    }
+    let (bytes, msg) = decode("welcome", text)?;
+    let MlsMessageBodyIn::Welcome(w) = msg.extract() else {
+        return Err(invalid("mls-invalid-message", "welcome: not a Welcome"));
+    };
+    let refs: Vec<Vec<u8>> = w
+        .secrets()
+        .iter()
+        .map(|s| s.new_member().as_slice().to_vec())
+        .collect();
+    let mut want = added_refs.to_vec();
+    want.sort();
+    let mut got = refs.clone();
+    got.sort();
+    if want != got {
+        return Err(invalid(
+            "mls-invalid-message",
+            "welcome: its recipients are not exactly the key packages the commit adds",
+        ));
+    }
+    let mut out = Vec::with_capacity(refs.len());
+    for r in &refs {
+        let org = state
+            .store
+            .mls()
+            .key_package_owner(r)
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    "mls-unknown-key-package",
+                    "welcome: a key package the commit adds was not published here",
+                )
+            })?;
+        if !out.iter().any(|w: &NewWelcome| w.org == org) {
+            out.push(NewWelcome {
+                org,
+                data: bytes.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Audits a fetch that returned something (reading a group's log is a disclosure to the reader).
+pub async fn audit_fetch(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), Problem> {
+    let mut e = audit_trail::by(Some(principal), Operation::Disclose, action);
+    e.recipients = vec![principal.org.clone()];
+    e.detail = detail;
+    state.store.append_audit(&[e]).await?;
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! The broker as MLS delivery service (RFC 9420 §2, RFC 9750): it stores key packages, keeps
+//! an ordered log per group and routes welcomes — but is never a member, so it never holds a
+//! coalition key or reads an application message.
+//!
+//! - [`public_state`]: the broker's copy of each group's *public* state (openmls
+//!   `PublicGroup`), which lets it check commits it cannot decrypt nothing of: handshake
+//!   messages are signed public messages (the wire-format policy in
+//!   `kruispunt_sdk::coalition::mls`), application messages stay encrypted.
+//! - [`delivery`]: the rules — key package validation, first commit per epoch wins, the
+//!   registry decides who may be added, every delivery audited with metadata only.
+//! - [`store`]: the storage trait with its SQLite and PostgreSQL implementations.
+//!
+//! The HTTP side is `routes::mls`; the flows are in docs/COALITIONS.md.
+
+pub mod delivery;
+pub mod public_state;
+pub mod store;
+mod store_postgres;
+mod store_sqlite;
+
+pub use store::MlsStore;

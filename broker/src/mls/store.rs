@@ -1,0 +1,235 @@
+//! Storage of the MLS delivery service, behind its own trait so the signal store stays as it
+//! is: key packages, groups (the broker's copy of each group's *public* state), the ordered
+//! message log per group, and welcomes per invited organisation.
+//!
+//! It is implemented by the same [`SqliteStore`](crate::store::sqlite::SqliteStore) and
+//! [`PostgresStore`](crate::store::postgres::PostgresStore) as the rest of the broker, on their
+//! pools, because **every delivery shares its transaction with its audit entry** (no message
+//! is delivered without a durable entry saying so).
+//!
+//! **First commit per epoch wins.** A group row carries a `revision`, bumped on every change of
+//! the public state (a commit, a proposal). [`MlsStore::append_message`] writes only if the
+//! revision is still the one the message was validated against (compare-and-set in the same
+//! transaction); otherwise it answers [`Appended::Conflict`] and nothing is stored. On
+//! PostgreSQL the conditional `UPDATE` takes the row lock, so this holds across brokers.
+
+use async_trait::async_trait;
+
+use crate::audit_entry::AuditEntry;
+use crate::store::StoreError;
+
+/// A validated key package to publish.
+#[derive(Debug, Clone)]
+pub struct NewKeyPackage {
+    /// KeyPackageRef (hash of the package), as the welcome names it.
+    pub kp_ref: Vec<u8>,
+    /// The serialised `MlsMessage` (or bare `KeyPackage`) as published.
+    pub data: Vec<u8>,
+    /// Kept after a claim and handed out when no other package is left.
+    pub last_resort: bool,
+    /// Unix seconds after which the package must not be handed out (its lifetime).
+    pub expires_at: i64,
+}
+
+/// A claimed key package.
+#[derive(Debug, Clone)]
+pub struct ClaimedKeyPackage {
+    pub kp_ref: Vec<u8>,
+    pub data: Vec<u8>,
+    pub last_resort: bool,
+}
+
+/// What kind of group: a coalition (pseudonym key) or a case channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    Coalition,
+    Case,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupKind::Coalition => "coalition",
+            GroupKind::Case => "case",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<GroupKind, StoreError> {
+        match s {
+            "coalition" => Ok(GroupKind::Coalition),
+            "case" => Ok(GroupKind::Case),
+            other => Err(StoreError::Corrupt(format!("unknown group kind {other:?}"))),
+        }
+    }
+}
+
+/// A group row.
+#[derive(Debug, Clone)]
+pub struct GroupRow {
+    pub id: String,
+    pub coalition: String,
+    pub kind: GroupKind,
+    /// Case channels: exactly the organisations that may be members.
+    pub allowed: Option<Vec<String>>,
+    pub epoch: u64,
+    pub revision: u64,
+    pub next_seq: u64,
+    /// Member organisations at `epoch` (from the credentials in the public tree).
+    pub members: Vec<String>,
+    /// Serialised public group state (see [`crate::mls::public_state`]).
+    pub state: Vec<u8>,
+    pub created_by: String,
+}
+
+/// A message to append to a group's log.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub epoch: u64,
+    pub sender: String,
+    /// `commit`, `proposal` or `application`.
+    pub content_type: &'static str,
+    pub data: Vec<u8>,
+}
+
+/// A new public state to install with a message (commits and proposals change it).
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub epoch: u64,
+    pub members: Vec<String>,
+    pub state: Vec<u8>,
+}
+
+/// A welcome routed to one invited organisation.
+#[derive(Debug, Clone)]
+pub struct NewWelcome {
+    pub org: String,
+    pub data: Vec<u8>,
+}
+
+/// A stored message of a group's log.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub epoch: u64,
+    pub sender: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// A stored welcome.
+#[derive(Debug, Clone)]
+pub struct StoredWelcome {
+    pub id: u64,
+    pub group_id: String,
+    pub epoch: u64,
+    /// First sequence number of the group's log the new member can read.
+    pub from_seq: u64,
+    pub data: Vec<u8>,
+}
+
+/// The outcome of [`MlsStore::append_message`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored under this sequence number.
+    Stored(u64),
+    /// The group changed since the message was validated (another commit for this epoch won):
+    /// nothing was stored.
+    Conflict,
+}
+
+/// Builds the audit entry of a claim from the package handed out.
+pub type ClaimAudit<'a> = &'a (dyn Fn(&ClaimedKeyPackage) -> AuditEntry + Send + Sync);
+
+/// Builds the audit entry of an append from the sequence number it got.
+pub type AppendAudit<'a> = &'a (dyn Fn(u64) -> AuditEntry + Send + Sync);
+
+#[async_trait]
+pub trait MlsStore: Send + Sync {
+    /// Stores validated key packages of `org` and `audit`, in one transaction. A package
+    /// already published (same ref) is a [`StoreError::Conflict`].
+    async fn put_key_packages(
+        &self,
+        org: &str,
+        packages: &[NewKeyPackage],
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Hands out one unexpired key package of `org` to `claimer`: the oldest unclaimed
+    /// ordinary one (marked claimed), else the newest last-resort one (kept). The entry from
+    /// `audit` is appended in the same transaction. `None` (no entry) when none is available.
+    async fn claim_key_package(
+        &self,
+        org: &str,
+        claimer: &str,
+        now: i64,
+        audit: ClaimAudit<'_>,
+    ) -> Result<Option<ClaimedKeyPackage>, StoreError>;
+
+    /// Who published the key package with this ref, if anyone.
+    async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError>;
+
+    /// Creates a group at its first epoch. [`StoreError::Conflict`] if the id is taken.
+    async fn create_group(
+        &self,
+        group: &GroupRow,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The group's row, if it exists.
+    async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError>;
+
+    /// Appends `message` (and `welcomes`, and the new state if any) to the log of `group` if
+    /// its revision is still `expected_revision`, with the audit entry `audit` builds, in one
+    /// transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn append_message(
+        &self,
+        group: &str,
+        expected_revision: u64,
+        message: &NewMessage,
+        change: Option<&StateChange>,
+        welcomes: &[NewWelcome],
+        now: i64,
+        audit: AppendAudit<'_>,
+    ) -> Result<Appended, StoreError>;
+
+    /// Messages of `group` with `seq >= from`, in order, at most `limit`.
+    async fn messages(
+        &self,
+        group: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError>;
+
+    /// Welcomes for `org` with `id > after`, in order, at most `limit`.
+    async fn welcomes(
+        &self,
+        org: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredWelcome>, StoreError>;
+}
+
+/// Converts a BIGINT read from the database to `u64`.
+pub(crate) fn u64_from_db(v: i64, what: &str) -> Result<u64, StoreError> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what} {v}")))
+}
+
+/// Converts a `u64` to the database's BIGINT.
+pub(crate) fn u64_to_db(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("value {v} out of range")))
+}
+
+/// Parses a JSON list of organisation ids read from the database.
+pub(crate) fn orgs_from_db(json: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(json)
+        .map_err(|e| StoreError::Corrupt(format!("member list {json:?} is not a JSON list: {e}")))
+}
+
+/// Serialises a list of organisation ids for the database.
+pub(crate) fn orgs_to_db(orgs: &[String]) -> String {
+    serde_json::to_string(orgs).unwrap_or_else(|_| "[]".into())
+}

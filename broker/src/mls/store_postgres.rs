@@ -1,0 +1,299 @@
+//! [`MlsStore`] on PostgreSQL: the same pool and audit append as the signal store. Row locks
+//! (the conditional `UPDATE` of the group row, `SKIP LOCKED` on key packages) make it safe for
+//! several brokers on one database.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+use super::store::{
+    AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, GroupKind, GroupRow, MlsStore,
+    NewKeyPackage, NewMessage, NewWelcome, StateChange, StoredMessage, StoredWelcome, orgs_from_db,
+    orgs_to_db, u64_from_db, u64_to_db,
+};
+use crate::audit_entry::AuditEntry;
+use crate::store::StoreError;
+use crate::store::postgres::{PostgresStore, append};
+
+const GROUP_COLUMNS: &str =
+    "id, coalition, kind, allowed, epoch, revision, next_seq, members, state, created_by";
+
+fn group_from_row(row: &PgRow) -> Result<GroupRow, StoreError> {
+    let allowed: Option<String> = row.try_get(3)?;
+    Ok(GroupRow {
+        id: row.try_get(0)?,
+        coalition: row.try_get(1)?,
+        kind: GroupKind::parse(row.try_get::<&str, _>(2)?)?,
+        allowed: allowed.as_deref().map(orgs_from_db).transpose()?,
+        epoch: u64_from_db(row.try_get(4)?, "epoch")?,
+        revision: u64_from_db(row.try_get(5)?, "revision")?,
+        next_seq: u64_from_db(row.try_get(6)?, "sequence")?,
+        members: orgs_from_db(row.try_get(7)?)?,
+        state: row.try_get(8)?,
+        created_by: row.try_get(9)?,
+    })
+}
+
+#[async_trait]
+impl MlsStore for PostgresStore {
+    async fn put_key_packages(
+        &self,
+        org: &str,
+        packages: &[NewKeyPackage],
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for p in packages {
+            sqlx::query(
+                "INSERT INTO mls_key_packages (ref, org, data, last_resort, expires_at, \
+                 published_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&p.kp_ref)
+            .bind(org)
+            .bind(&p.data)
+            .bind(p.last_resort)
+            .bind(p.expires_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append(&mut tx, &[audit]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_key_package(
+        &self,
+        org: &str,
+        claimer: &str,
+        now: i64,
+        audit: ClaimAudit<'_>,
+    ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let ordinary = sqlx::query(
+            "UPDATE mls_key_packages SET claimed_by = $2, claimed_at = $3 WHERE ref = \
+             (SELECT ref FROM mls_key_packages WHERE org = $1 AND NOT last_resort \
+              AND claimed_by IS NULL AND expires_at > $3 ORDER BY published_at, ref LIMIT 1 \
+              FOR UPDATE SKIP LOCKED) AND claimed_by IS NULL \
+             RETURNING ref, data",
+        )
+        .bind(org)
+        .bind(claimer)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let claimed = match ordinary {
+            Some(row) => Some(ClaimedKeyPackage {
+                kp_ref: row.try_get(0)?,
+                data: row.try_get(1)?,
+                last_resort: false,
+            }),
+            None => sqlx::query(
+                "SELECT ref, data FROM mls_key_packages WHERE org = $1 AND last_resort \
+                 AND expires_at > $2 ORDER BY published_at DESC, ref LIMIT 1",
+            )
+            .bind(org)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| -> Result<_, StoreError> {
+                Ok(ClaimedKeyPackage {
+                    kp_ref: row.try_get(0)?,
+                    data: row.try_get(1)?,
+                    last_resort: true,
+                })
+            })
+            .transpose()?,
+        };
+        let Some(claimed) = claimed else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        append(&mut tx, &[&audit(&claimed)]).await?;
+        tx.commit().await?;
+        Ok(Some(claimed))
+    }
+
+    async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT org FROM mls_key_packages WHERE ref = $1")
+                .bind(kp_ref)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    async fn create_group(
+        &self,
+        group: &GroupRow,
+        now: i64,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO mls_groups (id, coalition, kind, allowed, epoch, revision, next_seq, \
+             members, state, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+             $9, $10, $11)",
+        )
+        .bind(&group.id)
+        .bind(&group.coalition)
+        .bind(group.kind.as_str())
+        .bind(group.allowed.as_deref().map(orgs_to_db))
+        .bind(u64_to_db(group.epoch)?)
+        .bind(u64_to_db(group.revision)?)
+        .bind(u64_to_db(group.next_seq)?)
+        .bind(orgs_to_db(&group.members))
+        .bind(&group.state)
+        .bind(&group.created_by)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        append(&mut tx, &[audit]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .as_ref()
+        .map(group_from_row)
+        .transpose()
+    }
+
+    async fn append_message(
+        &self,
+        group: &str,
+        expected_revision: u64,
+        message: &NewMessage,
+        change: Option<&StateChange>,
+        welcomes: &[NewWelcome],
+        now: i64,
+        audit: AppendAudit<'_>,
+    ) -> Result<Appended, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let expected = u64_to_db(expected_revision)?;
+        let seq: Option<i64> =
+            match change {
+                Some(c) => {
+                    sqlx::query_scalar(
+                        "UPDATE mls_groups SET revision = revision + 1, next_seq = next_seq + 1, \
+                 epoch = $3, members = $4, state = $5 WHERE id = $1 AND revision = $2 \
+                 RETURNING next_seq - 1",
+                    )
+                    .bind(group)
+                    .bind(expected)
+                    .bind(u64_to_db(c.epoch)?)
+                    .bind(orgs_to_db(&c.members))
+                    .bind(&c.state)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                }
+                None => sqlx::query_scalar(
+                    "UPDATE mls_groups SET next_seq = next_seq + 1 WHERE id = $1 AND revision = $2 \
+                 RETURNING next_seq - 1",
+                )
+                .bind(group)
+                .bind(expected)
+                .fetch_optional(&mut *tx)
+                .await?,
+            };
+        let Some(seq) = seq else {
+            tx.rollback().await?;
+            return Ok(Appended::Conflict);
+        };
+        sqlx::query(
+            "INSERT INTO mls_messages (group_id, seq, epoch, sender, content_type, data, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(group)
+        .bind(seq)
+        .bind(u64_to_db(message.epoch)?)
+        .bind(&message.sender)
+        .bind(message.content_type)
+        .bind(&message.data)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for w in welcomes {
+            sqlx::query(
+                "INSERT INTO mls_welcomes (org, group_id, epoch, from_seq, data, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&w.org)
+            .bind(group)
+            .bind(u64_to_db(change.map_or(message.epoch, |c| c.epoch))?)
+            .bind(seq + 1)
+            .bind(&w.data)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let seq = u64_from_db(seq, "sequence")?;
+        append(&mut tx, &[&audit(seq)]).await?;
+        tx.commit().await?;
+        Ok(Appended::Stored(seq))
+    }
+
+    async fn messages(
+        &self,
+        group: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, epoch, sender, content_type, data, created_at FROM mls_messages \
+             WHERE group_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(group)
+        .bind(u64_to_db(from)?)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredMessage {
+                    seq: u64_from_db(row.try_get(0)?, "sequence")?,
+                    epoch: u64_from_db(row.try_get(1)?, "epoch")?,
+                    sender: row.try_get(2)?,
+                    content_type: row.try_get(3)?,
+                    data: row.try_get(4)?,
+                    created_at: row.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn welcomes(
+        &self,
+        org: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredWelcome>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, group_id, epoch, from_seq, data FROM mls_welcomes WHERE org = $1 AND id > $2 \
+             ORDER BY id LIMIT $3",
+        )
+        .bind(org)
+        .bind(u64_to_db(after)?)
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredWelcome {
+                    id: u64_from_db(row.try_get(0)?, "welcome id")?,
+                    group_id: row.try_get(1)?,
+                    epoch: u64_from_db(row.try_get(2)?, "epoch")?,
+                    from_seq: u64_from_db(row.try_get(3)?, "sequence")?,
+                    data: row.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+}

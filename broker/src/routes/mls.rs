@@ -1,0 +1,198 @@
+//! `/v1/mls/…`: the MLS delivery service (key packages, groups, message logs, welcomes). The
+//! rules live in `crate::mls::delivery`; this file is the HTTP shape, documented in
+//! docs/API.md and docs/COALITIONS.md.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
+use kruispunt_sdk::coalition::wire::{
+    self, ClaimKeyPackage, CreateGroup, GroupKind as WireKind, GroupStatus, KeyPackageClaimed,
+    KeyPackagesPublished, LoggedMessage, LoggedWelcome, MessageList, MessagePosted, PostMessage,
+    PublishKeyPackages, WelcomeList,
+};
+
+use crate::authn::{authenticate, strict_json};
+use crate::mls::delivery::{self, FETCH_LIMIT};
+use crate::mls::store::{GroupKind, GroupRow};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+fn status(g: &GroupRow) -> GroupStatus {
+    GroupStatus {
+        group_id: g.id.clone(),
+        kind: match g.kind {
+            GroupKind::Coalition => WireKind::Coalition,
+            GroupKind::Case => WireKind::Case,
+        },
+        coalition: g.coalition.clone(),
+        epoch: g.epoch,
+        members: g.members.clone(),
+        next_seq: g.next_seq,
+    }
+}
+
+/// Reads the one unsigned integer parameter `name` (default 0) from the query string; any
+/// other parameter is refused, so a typo does not silently fetch from the start.
+fn cursor(query: Option<&str>, name: &str) -> Result<u64, Problem> {
+    let mut value = 0;
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != name {
+            return Err(Problem::bad_request(
+                "invalid-query",
+                format!("{k}: unknown parameter; only {name} is taken"),
+            ));
+        }
+        value = v.parse().map_err(|_| {
+            Problem::bad_request("invalid-query", format!("{name}: an unsigned integer"))
+        })?;
+    }
+    Ok(value)
+}
+
+pub async fn publish_key_packages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<KeyPackagesPublished>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "POST /v1/mls/key-packages").await?;
+    let req: PublishKeyPackages = strict_json(&body)?;
+    let refs = delivery::publish_key_packages(&state, &principal, &req.key_packages).await?;
+    Ok(Json(KeyPackagesPublished { refs }))
+}
+
+pub async fn claim_key_package(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<KeyPackageClaimed>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "POST /v1/mls/key-packages/claim").await?;
+    let req: ClaimKeyPackage = strict_json(&body)?;
+    let c = delivery::claim_key_package(&state, &principal, &req.org).await?;
+    Ok(Json(KeyPackageClaimed {
+        org: req.org,
+        key_package: wire::b64(&c.data),
+        kp_ref: hex::encode(&c.kp_ref),
+        last_resort: c.last_resort,
+    }))
+}
+
+pub async fn create_group(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<GroupStatus>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "POST /v1/mls/groups").await?;
+    let req: CreateGroup = strict_json(&body)?;
+    let row = delivery::create_group(&state, &principal, &req).await?;
+    Ok(Json(status(&row)))
+}
+
+pub async fn group(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<GroupStatus>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "GET /v1/mls/groups/{id}").await?;
+    let row = delivery::member_group(&state, &principal, &id).await?;
+    Ok(Json(status(&row)))
+}
+
+pub async fn post_message(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<MessagePosted>, Problem> {
+    let (principal, _) =
+        authenticate(&state, &headers, "POST /v1/mls/groups/{id}/messages").await?;
+    let req: PostMessage = strict_json(&body)?;
+    let d = delivery::post_message(&state, &principal, &id, &req).await?;
+    Ok(Json(MessagePosted {
+        seq: d.seq,
+        epoch: d.epoch,
+    }))
+}
+
+pub async fn messages(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<MessageList>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "GET /v1/mls/groups/{id}/messages").await?;
+    let from = cursor(query.as_deref(), "from")?;
+    // Only current members read the log: a removed organisation gets nothing more.
+    delivery::member_group(&state, &principal, &id).await?;
+    let rows = state.store.mls().messages(&id, from, FETCH_LIMIT).await?;
+    let next = rows.last().map_or(from, |m| m.seq + 1);
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        let bytes: usize = rows.iter().map(|m| m.data.len()).sum();
+        delivery::audit_fetch(
+            &state,
+            &principal,
+            "mls.fetch",
+            serde_json::json!({
+                "group": id, "from_seq": first.seq, "to_seq": last.seq, "count": rows.len(),
+                "size": bytes,
+            }),
+        )
+        .await?;
+    }
+    Ok(Json(MessageList {
+        messages: rows
+            .into_iter()
+            .map(|m| LoggedMessage {
+                seq: m.seq,
+                epoch: m.epoch,
+                sender: m.sender,
+                content_type: m.content_type,
+                message: wire::b64(&m.data),
+            })
+            .collect(),
+        next,
+    }))
+}
+
+pub async fn welcomes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Json<WelcomeList>, Problem> {
+    let (principal, _) = authenticate(&state, &headers, "GET /v1/mls/welcomes").await?;
+    let after = cursor(query.as_deref(), "after")?;
+    let rows = state
+        .store
+        .mls()
+        .welcomes(&principal.org, after, FETCH_LIMIT)
+        .await?;
+    let next = rows.last().map_or(after, |w| w.id);
+    if !rows.is_empty() {
+        let groups: Vec<&str> = rows.iter().map(|w| w.group_id.as_str()).collect();
+        delivery::audit_fetch(
+            &state,
+            &principal,
+            "mls.welcomes.fetch",
+            serde_json::json!({ "groups": groups, "count": rows.len() }),
+        )
+        .await?;
+    }
+    Ok(Json(WelcomeList {
+        welcomes: rows
+            .into_iter()
+            .map(|w| LoggedWelcome {
+                id: w.id,
+                group_id: w.group_id,
+                epoch: w.epoch,
+                from_seq: w.from_seq,
+                welcome: wire::b64(&w.data),
+            })
+            .collect(),
+        next,
+    }))
+}

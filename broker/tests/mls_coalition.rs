@@ -1,0 +1,723 @@
+//! Coalitions over MLS against the real broker over HTTPS, on SQLite and (when
+//! `KRUISPUNT_TEST_POSTGRES_URL` is set) PostgreSQL: key packages, a coalition of five
+//! organisations receiving the key, equal pseudonyms, a refused add, a restart from persisted
+//! state, removal with key rotation, leaving, concurrent commits, case channels — and the
+//! audit entries they leave.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use kruispunt_broker::audit_entry::AuditEntry;
+use kruispunt_broker::auth::{Claims, mint};
+use kruispunt_broker::config::Config;
+use kruispunt_broker::devpki::DevPki;
+use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
+use kruispunt_broker::server::{self, RunningServer};
+use kruispunt_sdk::IdentifierKind;
+use kruispunt_sdk::coalition::http::BrokerMls;
+use kruispunt_sdk::coalition::wire::GroupKind;
+use kruispunt_sdk::coalition::{Event, Member};
+
+const POSTGRES_ENV: &str = "KRUISPUNT_TEST_POSTGRES_URL";
+const COALITION: &str = "kvo-buitengebied-oost-utrecht";
+const ADMIN: &str = "riec-midden-nederland";
+const KVO: &str = "kvo-buitengebied-oost-utrecht";
+const HEUVELRUG: &str = "gemeente-utrechtse-heuvelrug";
+const AMERSFOORT: &str = "gemeente-amersfoort";
+/// A private partner that is not in the coalition.
+const DEALER: &str = "autobedrijf-de-vecht";
+const ADMIN_ROLE: &str = "coalitiebeheerder";
+
+struct Broker {
+    running: Option<RunningServer>,
+    dir: tempfile::TempDir,
+    client: reqwest::Client,
+    base: String,
+    aud: String,
+    pg_db: Option<(String, String)>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+impl Broker {
+    async fn start(database: Option<String>) -> Broker {
+        kruispunt_broker::tls::install_ring_provider();
+        let dir = tempfile::tempdir().unwrap();
+        Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        let mut cfg = Config::load(dir.path()).unwrap();
+        cfg.limits.requests_per_second = 100_000.0;
+        cfg.limits.burst = 100_000.0;
+        if let Some(db) = &database {
+            cfg.database = db.clone();
+        }
+        let running = server::start(&cfg).await.unwrap();
+        let ca = std::fs::read(DevPki::in_dir(dir.path()).ca_cert).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        let base = format!("https://localhost:{}", running.addr.port());
+        Broker {
+            running: Some(running),
+            dir,
+            client,
+            base,
+            aud: cfg.deployment.clone(),
+            pg_db: None,
+        }
+    }
+
+    fn token(&self, partner: &str, roles: &[&str]) -> String {
+        let (kid, pkcs8) = load_partner_signing_key(self.dir.path(), partner).unwrap();
+        let claims = Claims {
+            iss: partner.into(),
+            sub: format!("user@{partner}"),
+            aud: self.aud.clone(),
+            exp: now() + 600,
+            iat: now(),
+            nbf: None,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            jti: None,
+            scope: None,
+        };
+        mint(&kid, &pkcs8, &claims).unwrap()
+    }
+
+    fn mls(&self, partner: &str, roles: &[&str]) -> BrokerMls {
+        BrokerMls::new(
+            self.client.clone(),
+            self.base.clone(),
+            self.token(partner, roles),
+        )
+    }
+
+    async fn audit(&self) -> Vec<AuditEntry> {
+        let st = &self.running.as_ref().unwrap().state;
+        let n = st.store.audit_len().await.unwrap();
+        st.store
+            .audit_entries(0, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    async fn stop(mut self) {
+        self.running.take().unwrap().shutdown().await.unwrap();
+        if let Some((admin, db)) = self.pg_db.take() {
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+type TestFn = fn(Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+async fn with_backends(test: TestFn) {
+    test(Broker::start(None).await).await;
+    let Ok(url) = std::env::var(POSTGRES_ENV) else {
+        eprintln!("SKIPPED: {POSTGRES_ENV} not set — the PostgreSQL half of this test did not run");
+        return;
+    };
+    static N: AtomicU32 = AtomicU32::new(0);
+    let db = format!(
+        "kp_mls_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let cut = url.rfind('/').unwrap();
+    let admin = format!("{}/postgres", &url[..cut]);
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let mut b = Broker::start(Some(format!("{}/{db}", &url[..cut]))).await;
+    assert_eq!(
+        b.running.as_ref().unwrap().state.store.backend(),
+        "postgres"
+    );
+    b.pg_db = Some((admin, db));
+    test(b).await;
+}
+
+/// A partner: its MLS state (persisted in `dir`) and its connection to the broker.
+struct Partner {
+    member: Member,
+    api: BrokerMls,
+    path: std::path::PathBuf,
+    welcome_cursor: u64,
+}
+
+impl Partner {
+    fn new(b: &Broker, org: &str, roles: &[&str], dir: &std::path::Path) -> Partner {
+        let path = dir.join(format!("{org}.mls"));
+        Partner {
+            member: Member::new(org, Some(&path)).unwrap(),
+            api: b.mls(org, roles),
+            path,
+            welcome_cursor: 0,
+        }
+    }
+
+    async fn publish(&self, n: usize) {
+        let kps = self.member.key_packages(n, true).unwrap();
+        let published = self.api.publish_key_packages(&kps).await.unwrap();
+        assert_eq!(published.refs.len(), n + 1);
+    }
+
+    /// Fetches and processes everything new in `group`.
+    async fn sync(&mut self, group: &str) -> Vec<Event> {
+        let from = self.member.cursor(group).unwrap();
+        let fetched = self.api.fetch(group, from).await.unwrap();
+        self.member.process(group, &fetched).unwrap()
+    }
+
+    /// Joins every group a welcome arrived for; returns their ids.
+    async fn accept_welcomes(&mut self) -> Vec<String> {
+        let list = self.api.welcomes(self.welcome_cursor).await.unwrap();
+        self.welcome_cursor = list.next;
+        let mut joined = Vec::new();
+        for w in list.welcomes {
+            let bytes = kruispunt_sdk::coalition::wire::unb64("welcome", &w.welcome).unwrap();
+            let id = self.member.join(&bytes, w.from_seq).unwrap();
+            assert_eq!(id, w.group_id);
+            joined.push(id);
+        }
+        joined
+    }
+
+    /// Posts a commit; on acceptance merges it and posts the follow-up key messages.
+    async fn commit(&mut self, group: &str, out: &kruispunt_sdk::coalition::Outgoing) {
+        self.api.post(group, out).await.unwrap();
+        for follow in self.member.confirm(group).unwrap() {
+            self.api.post_raw(group, &follow, None).await.unwrap();
+        }
+        // Skip own messages on the next fetch.
+        self.sync(group).await;
+    }
+}
+
+fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
+    let key = m.coalition_key(group).expect("has a coalition key");
+    let p = key
+        .pseudonymiser(IdentifierKind::Kenteken)
+        .pseudonymise("12-ABC-3")
+        .unwrap()
+        .to_hex();
+    (key.version(), p)
+}
+
+fn coalition_lifecycle(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut admin = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
+        let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
+        let mut heuvelrug = Partner::new(&b, HEUVELRUG, &["analist"], dir.path());
+        let mut amersfoort = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
+        let dealer = Partner::new(&b, DEALER, &["compliance"], dir.path());
+        for p in [&kvo, &heuvelrug, &amersfoort, &dealer] {
+            p.publish(2).await;
+        }
+
+        // A key package naming another organisation than the token is refused.
+        let foreign = kvo.member.key_packages(1, false).unwrap();
+        let err = amersfoort
+            .api
+            .publish_key_packages(&foreign)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+
+        // Only an administrator of a coalition the registry lists may create its group.
+        let info = admin.member.create_group(COALITION).unwrap();
+        let err = kvo
+            .api
+            .create_group(
+                COALITION,
+                GroupKind::Coalition,
+                COALITION,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.status(),
+            Some(400),
+            "kvo's GroupInfo is not its own: {err}"
+        );
+        let status = admin
+            .api
+            .create_group(
+                COALITION,
+                GroupKind::Coalition,
+                COALITION,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status.members, vec![ADMIN.to_string()]);
+        assert_eq!(status.epoch, 0);
+
+        // Invite three organisations in one commit; the key follows as an application message.
+        let mut kps = Vec::new();
+        for org in [KVO, HEUVELRUG, AMERSFOORT] {
+            kps.push(admin.api.claim_key_package(org).await.unwrap());
+        }
+        let out = admin.member.invite(COALITION, &kps).unwrap();
+        admin.commit(COALITION, &out).await;
+        for p in [&mut kvo, &mut heuvelrug, &mut amersfoort] {
+            assert_eq!(p.accept_welcomes().await, vec![COALITION.to_string()]);
+            let events = p.sync(COALITION).await;
+            assert_eq!(events, vec![Event::KeyReceived { version: 1 }]);
+        }
+        // All derive the same pseudonyms under version 1.
+        let expected = plate_pseudonym(&admin.member, COALITION);
+        assert_eq!(expected.0, 1);
+        for p in [&kvo, &heuvelrug, &amersfoort] {
+            assert_eq!(plate_pseudonym(&p.member, COALITION), expected);
+        }
+        let status = admin.api.group(COALITION).await.unwrap();
+        assert_eq!(status.members.len(), 4);
+        assert_eq!(status.epoch, 1);
+
+        // The broker never saw the key: no stored message contains its bytes.
+        let key = admin.member.coalition_key(COALITION).unwrap();
+        let logged = admin.api.fetch(COALITION, 0).await.unwrap();
+        assert!(logged.len() >= 2);
+        for m in &logged {
+            assert!(
+                !m.message
+                    .windows(32)
+                    .any(|w| w == key.expose_secret().as_slice()),
+                "the coalition key travels encrypted"
+            );
+        }
+
+        // A private partner outside the coalition cannot be added: 403, audited, nothing stored.
+        let dealer_kp = admin.api.claim_key_package(DEALER).await.unwrap();
+        let bad = admin.member.invite(COALITION, &[dealer_kp]).unwrap();
+        let err = admin.api.post(COALITION, &bad).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(format!("{err}").contains("mls-add-not-allowed"), "{err}");
+        admin.member.discard(COALITION).unwrap();
+        assert_eq!(admin.api.group(COALITION).await.unwrap().epoch, 1);
+        let audit = b.audit().await;
+        let refused = audit
+            .iter()
+            .find(|e| e.action == "mls.commit.refused")
+            .expect("the refusal is audited");
+        assert_eq!(refused.actor_org.as_deref(), Some(ADMIN));
+        assert!(
+            refused
+                .reasons
+                .contains(&"target_not_in_coalition".to_string())
+        );
+        assert_eq!(refused.detail["target_org"], DEALER);
+        // The dealer got no welcome.
+        assert!(dealer.api.welcomes(0).await.unwrap().welcomes.is_empty());
+
+        // A member restarts from its persisted state and continues.
+        let amersfoort_path = amersfoort.path.clone();
+        let amersfoort_api = amersfoort.api.clone();
+        drop(amersfoort);
+        let mut amersfoort = Partner {
+            member: Member::open(&amersfoort_path).unwrap(),
+            api: amersfoort_api,
+            path: amersfoort_path,
+            welcome_cursor: 1,
+        };
+        assert_eq!(plate_pseudonym(&amersfoort.member, COALITION), expected);
+
+        // Remove heuvelrug: the administrator rotates the key; the others receive version 2.
+        let out = admin.member.remove(COALITION, HEUVELRUG).unwrap();
+        admin.commit(COALITION, &out).await;
+        assert_eq!(plate_pseudonym(&admin.member, COALITION).0, 2);
+        for p in [&mut kvo, &mut amersfoort] {
+            let events = p.sync(COALITION).await;
+            assert_eq!(events.len(), 2, "{events:?}");
+            assert!(
+                matches!(&events[0], Event::MembersChanged { removed, .. } if removed == &vec![HEUVELRUG.to_string()])
+            );
+            assert_eq!(events[1], Event::KeyReceived { version: 2 });
+            assert_eq!(
+                plate_pseudonym(&p.member, COALITION),
+                plate_pseudonym(&admin.member, COALITION)
+            );
+        }
+        assert_ne!(plate_pseudonym(&admin.member, COALITION).1, expected.1);
+        // The removed organisation: the broker no longer lets it read the log…
+        let err = heuvelrug.api.fetch(COALITION, 0).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        // …and even with the messages in hand (from another member) it learns its removal,
+        // not the new key.
+        let from = heuvelrug.member.cursor(COALITION).unwrap();
+        let leaked = kvo.api.fetch(COALITION, from).await.unwrap();
+        let events = heuvelrug.member.process(COALITION, &leaked).unwrap();
+        assert_eq!(events, vec![Event::RemovedFromGroup]);
+        assert!(
+            heuvelrug
+                .member
+                .coalition_key_version(COALITION, 2)
+                .is_none()
+        );
+        assert!(heuvelrug.member.process(COALITION, &leaked[1..]).is_err());
+        // Its old-version pseudonyms no longer match what the others now produce.
+        assert_eq!(plate_pseudonym(&heuvelrug.member, COALITION).0, 1);
+
+        // Concurrent commits for the same epoch: one wins, the other gets 409 and re-bases.
+        let out_kvo = kvo.member.self_update(COALITION).unwrap();
+        let out_ams = amersfoort.member.self_update(COALITION).unwrap();
+        let (r1, r2) = tokio::join!(
+            kvo.api.post(COALITION, &out_kvo),
+            amersfoort.api.post(COALITION, &out_ams)
+        );
+        assert!(
+            r1.is_ok() != r2.is_ok(),
+            "exactly one commit wins: {r1:?} {r2:?}"
+        );
+        let (winner, loser) = if r1.is_ok() {
+            (&mut kvo, &mut amersfoort)
+        } else {
+            (&mut amersfoort, &mut kvo)
+        };
+        let lost = if r1.is_ok() { r2 } else { r1 };
+        assert!(lost.unwrap_err().is_conflict());
+        winner.member.confirm(COALITION).unwrap();
+        loser.member.discard(COALITION).unwrap();
+        loser.sync(COALITION).await;
+        let retry = loser.member.self_update(COALITION).unwrap();
+        loser.commit(COALITION, &retry).await;
+        winner.sync(COALITION).await;
+        admin.sync(COALITION).await;
+        assert_eq!(admin.member.epoch(COALITION), kvo.member.epoch(COALITION));
+        assert_eq!(
+            admin.member.epoch(COALITION),
+            amersfoort.member.epoch(COALITION)
+        );
+        assert!(
+            b.audit()
+                .await
+                .iter()
+                .any(|e| e.action == "mls.epoch.conflict")
+        );
+
+        // kvo leaves: its proposal reaches the administrator, who commits it and rotates.
+        let proposal = kvo.member.leave(COALITION).unwrap();
+        kvo.api.post_raw(COALITION, &proposal, None).await.unwrap();
+        let events = admin.sync(COALITION).await;
+        assert_eq!(
+            events,
+            vec![Event::ProposalReceived {
+                from: KVO.to_string()
+            }]
+        );
+        let out = admin.member.commit_pending(COALITION).unwrap().unwrap();
+        admin.commit(COALITION, &out).await;
+        assert_eq!(plate_pseudonym(&admin.member, COALITION).0, 3);
+        let events = amersfoort.sync(COALITION).await;
+        assert_eq!(events.last(), Some(&Event::KeyReceived { version: 3 }));
+        assert_eq!(
+            admin.api.group(COALITION).await.unwrap().members,
+            vec![AMERSFOORT.to_string(), ADMIN.to_string()]
+        );
+        let events = kvo
+            .member
+            .process(
+                COALITION,
+                &admin
+                    .api
+                    .fetch(COALITION, kvo.member.cursor(COALITION).unwrap())
+                    .await
+                    .unwrap(),
+            )
+            .unwrap();
+        assert!(events.contains(&Event::RemovedFromGroup), "{events:?}");
+
+        // Every delivery left an entry with metadata only.
+        let audit = b.audit().await;
+        let deliveries: Vec<&AuditEntry> =
+            audit.iter().filter(|e| e.action == "mls.deliver").collect();
+        assert!(deliveries.len() >= 8, "{}", deliveries.len());
+        for e in &deliveries {
+            for field in ["group", "epoch", "seq", "content_type", "size"] {
+                assert!(
+                    !e.detail[field].is_null(),
+                    "{field} missing in {:?}",
+                    e.detail
+                );
+            }
+            assert!(e.actor_org.is_some());
+            assert!(!e.recipients.is_empty() || e.detail["content_type"] != "application");
+            // No message bytes in the entry: it is small.
+            assert!(
+                e.canonical_json().len() < 1024,
+                "{}",
+                e.canonical_json().len()
+            );
+        }
+        assert!(
+            audit.iter().any(|e| e.action == "mls.key_package.claim"
+                && e.source_orgs == vec![DEALER.to_string()])
+        );
+
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coalition_key_distribution_rotation_and_refusals() {
+    with_backends(coalition_lifecycle).await;
+}
+
+fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
+        let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
+        let amersfoort = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
+        let horeca = Partner::new(&b, "horeca-gooi", &["compliance"], dir.path());
+        for p in [&kvo, &amersfoort, &horeca] {
+            p.publish(1).await;
+        }
+
+        // A case channel among exactly the RIEC and the KVO.
+        let group = "case.kvo-ou.2026-0042";
+        let info = riec.member.create_group(group).unwrap();
+        riec.api
+            .create_group(
+                group,
+                GroupKind::Case,
+                COALITION,
+                Some(vec![ADMIN.into(), KVO.into()]),
+                Some("RIEC-MN-2026-0042".into()),
+                &info,
+            )
+            .await
+            .unwrap();
+        // A coalition member outside the channel's list is refused.
+        let kp = riec.api.claim_key_package(AMERSFOORT).await.unwrap();
+        let out = riec.member.invite(group, &[kp]).unwrap();
+        let err = riec.api.post(group, &out).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        riec.member.discard(group).unwrap();
+        let kp = riec.api.claim_key_package(KVO).await.unwrap();
+        let out = riec.member.invite(group, &[kp]).unwrap();
+        riec.commit(group, &out).await;
+        assert_eq!(kvo.accept_welcomes().await, vec![group.to_string()]);
+        kvo.sync(group).await;
+
+        // The farmer's account travels end-to-end encrypted; the broker stores ciphertext.
+        let text = "Onbekende man bood EUR 2.000 per maand contant voor de lege schuur";
+        let msg = kvo
+            .member
+            .case_detail(group, "RIEC-MN-2026-0042", text)
+            .unwrap();
+        kvo.api.post_raw(group, &msg, None).await.unwrap();
+        let events = riec.sync(group).await;
+        assert_eq!(
+            events,
+            vec![Event::CaseDetail {
+                from: KVO.into(),
+                case_reference: "RIEC-MN-2026-0042".into(),
+                text: text.into()
+            }]
+        );
+        for m in riec.api.fetch(group, 0).await.unwrap() {
+            assert!(!m.message.windows(8).any(|w| w == b"Onbekend"));
+        }
+
+        // A private partner into a police case group: refused by the registry.
+        let police_case = "politie-casus-riec-midden-nederland";
+        let info = riec.member.create_group(police_case).unwrap();
+        riec.api
+            .create_group(
+                police_case,
+                GroupKind::Coalition,
+                police_case,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap();
+        let kp = riec.api.claim_key_package("horeca-gooi").await.unwrap();
+        let out = riec.member.invite(police_case, &[kp]).unwrap();
+        let err = riec.api.post(police_case, &out).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(horeca.api.welcomes(0).await.unwrap().welcomes.is_empty());
+        // Outsiders cannot read a group's log.
+        assert_eq!(
+            amersfoort.api.fetch(group, 0).await.unwrap_err().status(),
+            Some(403)
+        );
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn case_channels_carry_details_among_exactly_the_allowed() {
+    with_backends(case_channels).await;
+}
+
+fn protocol_refusals(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
+        let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
+        kvo.publish(1).await;
+        let info = riec.member.create_group(COALITION).unwrap();
+        riec.api
+            .create_group(
+                COALITION,
+                GroupKind::Coalition,
+                COALITION,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap();
+        // Registering the same group twice: 409.
+        let err = riec
+            .api
+            .create_group(
+                COALITION,
+                GroupKind::Coalition,
+                COALITION,
+                None,
+                None,
+                &info,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(409), "{err}");
+        // Without the administrator role the policy refuses the creator.
+        let plain = b.mls(ADMIN, &["analist"]);
+        let other = riec
+            .member
+            .create_group("politie-casus-riec-midden-nederland")
+            .unwrap();
+        let err = plain
+            .create_group(
+                "politie-casus-riec-midden-nederland",
+                GroupKind::Coalition,
+                "politie-casus-riec-midden-nederland",
+                None,
+                None,
+                &other,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+
+        // A key message prepared at epoch 0, posted after the group moved to epoch 1: 409.
+        let stale = riec.member.key_message(COALITION).unwrap();
+        let kp = riec.api.claim_key_package(KVO).await.unwrap();
+        let out = riec.member.invite(COALITION, &[kp]).unwrap();
+        riec.commit(COALITION, &out).await;
+        let err = riec
+            .api
+            .post_raw(COALITION, &stale, None)
+            .await
+            .unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        // A commit whose welcome is missing is refused, and nothing changes.
+        kvo.accept_welcomes().await;
+        kvo.sync(COALITION).await;
+        let upd = kvo.member.self_update(COALITION).unwrap();
+        let err = kvo
+            .api
+            .post_raw(COALITION, &upd.message, Some(b"not a welcome"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(400), "{err}");
+        kvo.member.discard(COALITION).unwrap();
+
+        // Malformed input: problem+json naming the field.
+        let token = b.token(KVO, &["signaleerder"]);
+        let url = format!("{}/v1/mls/groups/{COALITION}/messages", b.base);
+        for (body, needle) in [
+            (serde_json::json!({"message": "%%%"}), "message"),
+            (serde_json::json!({"message": "AAAA"}), "message"),
+            (serde_json::json!({"message": "AAAA", "extra": 1}), "extra"),
+        ] {
+            let resp = b
+                .client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 400);
+            assert_eq!(
+                resp.headers()["content-type"].to_str().unwrap(),
+                "application/problem+json"
+            );
+            let v: serde_json::Value = resp.json().await.unwrap();
+            assert!(v["detail"].as_str().unwrap().contains(needle), "{v}");
+        }
+        let resp = b
+            .client
+            .get(format!("{url}?form=3"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400);
+        // No token: 401, audited.
+        let resp = b.client.get(&url).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+        // A non-member cannot post into the group.
+        let outsider = b.mls(AMERSFOORT, &["analist"]);
+        let err = outsider
+            .post_raw(COALITION, &stale, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        // Claims: an organisation without packages, an unknown organisation.
+        assert_eq!(
+            riec.api
+                .claim_key_package(AMERSFOORT)
+                .await
+                .unwrap_err()
+                .status(),
+            Some(404)
+        );
+        assert_eq!(
+            riec.api
+                .claim_key_package("nobody")
+                .await
+                .unwrap_err()
+                .status(),
+            Some(404)
+        );
+        // The last-resort package is handed out again and again; ordinary ones once.
+        kvo.publish(0).await;
+        let a = riec.api.claim_key_package(KVO).await.unwrap();
+        let c = riec.api.claim_key_package(KVO).await.unwrap();
+        assert_eq!(a, c, "only the last-resort package is left");
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_refusals_are_problems_and_change_nothing() {
+    with_backends(protocol_refusals).await;
+}

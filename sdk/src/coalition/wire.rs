@@ -1,0 +1,159 @@
+//! JSON wire types of the broker's MLS delivery service (`/v1/mls/…`). MLS messages travel as
+//! standard base64 of their TLS encoding (RFC 9420 `MLSMessage`). Documented in docs/API.md.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/mls/key-packages`: key packages of the authenticated organisation, each an
+/// `MLSMessage` carrying a `KeyPackage`. A package with the `last_resort` extension is kept
+/// after a claim and handed out only when no ordinary one is left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishKeyPackages {
+    pub key_packages: Vec<String>,
+}
+
+/// Answer to [`PublishKeyPackages`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPackagesPublished {
+    /// Hex KeyPackageRefs, in input order.
+    pub refs: Vec<String>,
+}
+
+/// `POST /v1/mls/key-packages/claim`: one key package of `org`, to invite it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimKeyPackage {
+    pub org: String,
+}
+
+/// Answer to [`ClaimKeyPackage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPackageClaimed {
+    pub org: String,
+    /// Base64 `MLSMessage` (KeyPackage).
+    pub key_package: String,
+    /// Hex KeyPackageRef.
+    pub kp_ref: String,
+    pub last_resort: bool,
+}
+
+/// Group kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// A coalition's group: carries the coalition key. Its id is the coalition id.
+    Coalition,
+    /// A case channel: exactly the `allowed` organisations, for the details of one case.
+    Case,
+}
+
+/// `POST /v1/mls/groups`: registers a new group with the delivery service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub group_id: String,
+    pub kind: GroupKind,
+    /// The registry coalition the group works in.
+    pub coalition: String,
+    /// Case channels: the organisations that may be members (the creator among them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
+    /// Case channels: the case reference (recorded in the audit trail).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_reference: Option<String>,
+    /// Base64 `MLSMessage` (GroupInfo with the ratchet_tree extension) of epoch 0.
+    pub group_info: String,
+}
+
+/// What the broker knows of a group (public state only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupStatus {
+    pub group_id: String,
+    pub kind: GroupKind,
+    pub coalition: String,
+    pub epoch: u64,
+    pub members: Vec<String>,
+    /// Sequence number the next message will get.
+    pub next_seq: u64,
+}
+
+/// `POST /v1/mls/groups/{id}/messages`: one handshake or application message; a commit that
+/// adds members carries its `welcome`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostMessage {
+    /// Base64 `MLSMessage` (PublicMessage for proposals and commits, PrivateMessage for
+    /// application messages).
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub welcome: Option<String>,
+}
+
+/// Answer to [`PostMessage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePosted {
+    pub seq: u64,
+    /// The group's epoch after this message.
+    pub epoch: u64,
+}
+
+/// One message of a group's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedMessage {
+    pub seq: u64,
+    pub epoch: u64,
+    pub sender: String,
+    /// `commit`, `proposal` or `application`.
+    pub content_type: String,
+    pub message: String,
+}
+
+/// `GET /v1/mls/groups/{id}/messages?from=SEQ`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageList {
+    pub messages: Vec<LoggedMessage>,
+    /// The cursor to pass as `from` next time.
+    pub next: u64,
+}
+
+/// One welcome for the authenticated organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedWelcome {
+    pub id: u64,
+    pub group_id: String,
+    pub epoch: u64,
+    /// Pass to `Member::join` as the cursor: the first message of the group's log the new
+    /// member can read (the one after the commit that added it).
+    pub from_seq: u64,
+    pub welcome: String,
+}
+
+/// `GET /v1/mls/welcomes?after=ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WelcomeList {
+    pub welcomes: Vec<LoggedWelcome>,
+    /// The cursor to pass as `after` next time.
+    pub next: u64,
+}
+
+/// Standard base64 (with padding), as every MLS field above uses.
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes a base64 field, naming it in the error.
+pub fn unb64(field: &str, text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("{field}: not valid base64: {e}"))
+}

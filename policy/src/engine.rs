@@ -72,9 +72,11 @@ struct Prepared {
 /// Why: the interpreter re-walks the AST on every call, and for this bundle (~110 rule
 /// definitions, most of them `deny` bodies) that costs ~0.8 ms per decision; preparation
 /// (analysis, scheduling, hoisting) is *not* repeated per call, so there was nothing to cache
-/// there. The VM runs the same bundle about 4–5× faster (~0.17 ms per `decide` in the bench);
-/// what remains is regorus-internal per-call cost (the VM clones a rule's `RuleInfo` on every
-/// rule or function call, cached or not), plus ~12 µs to convert the input to a regorus value.
+/// there. The VM runs the same bundle about 5× faster (p50 ≈ 53 µs per `decide` in the bench,
+/// ≈ 600 000 CPU instructions); what remains is regorus-internal per-call cost (≈ 1 000 VM
+/// instructions per decision; the VM clones a rule's `RuleInfo` on every rule or function
+/// call, cached or not, and allocates an error value for every failed body). See
+/// docs/POLICY.md, "Speed".
 ///
 /// A `RegoVM` needs `&mut self` and is not `Clone`, so finished VMs go back to a small pool;
 /// the lock is held only to pop or push, never while evaluating.

@@ -444,7 +444,6 @@ pub(crate) fn unix_now() -> i64 {
 /// let fixed = TokenSource::fixed("eyJ...");
 /// assert_eq!(fixed.token().unwrap(), "eyJ...");
 /// ```
-#[derive(Debug)]
 pub enum TokenSource {
     /// A token minted elsewhere (e.g. by `kruispunt token`); used until it expires.
     Static(String),
@@ -473,6 +472,16 @@ impl TokenSource {
         match self {
             TokenSource::Static(t) => Ok(t.clone()),
             TokenSource::Signer(s) => s.token(),
+        }
+    }
+}
+
+/// Never prints a token: a `Debug` dump of a client must not leak a credential.
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Static(_) => f.write_str("TokenSource::Static([redacted])"),
+            TokenSource::Signer(s) => f.debug_tuple("TokenSource::Signer").field(s).finish(),
         }
     }
 }
@@ -522,6 +531,12 @@ mod tests {
                 .verify(format!("{}.{}x", parts[0], parts[1]).as_bytes(), &sig)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let t = format!("{:?}", TokenSource::fixed("eyJsecret.payload.sig"));
+        assert!(!t.contains("secret"), "{t}");
     }
 
     #[test]

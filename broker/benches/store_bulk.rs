@@ -198,7 +198,7 @@ async fn audit_append(label: &str, store: Arc<dyn Store>) {
                 let mut i = t as u64 * 1_000_000;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     i += 1;
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         store.append_audit(&[match_entry(i)]).await.expect("append");
                     } else {
                         let usage = UsageDelta {

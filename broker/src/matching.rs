@@ -89,11 +89,12 @@ struct Rec {
     id8: [u8; 8],
 }
 
-/// 24 bytes: one record inline, or several behind one pointer (a boxed `Vec` keeps the slot
-/// small; a pseudonym held by several sources is the exception).
+/// 24 bytes: one record inline, or several behind one pointer (a boxed slice keeps the slot
+/// small — a `Vec` would make it 32 bytes; a pseudonym held by several sources is the
+/// exception, so rebuilding the slice on a change costs little).
 enum Slot {
     One(Rec),
-    Many(Box<Vec<Rec>>),
+    Many(Box<[Rec]>),
 }
 
 #[derive(Default)]
@@ -201,10 +202,12 @@ impl MatchIndex {
                 removed = true;
                 true
             }
-            Some(Slot::Many(v)) => {
-                let before = v.len();
-                v.retain(|r| r.id8 != id8);
-                removed = v.len() != before;
+            Some(Slot::Many(recs)) => {
+                let v: Vec<Rec> = recs.iter().copied().filter(|r| r.id8 != id8).collect();
+                removed = v.len() != recs.len();
+                if removed {
+                    *recs = v.clone().into_boxed_slice();
+                }
                 if v.len() == 1 {
                     let only = v[0];
                     g.map.insert(key, Slot::One(only));
@@ -249,7 +252,7 @@ impl MatchIndex {
         let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
         let recs: &[Rec] = match slot {
             Slot::One(r) => std::slice::from_ref(r),
-            Slot::Many(v) => v.as_slice(),
+            Slot::Many(v) => v,
         };
         recs.iter()
             .filter(|r| {
@@ -302,13 +305,14 @@ impl Inner {
                     return;
                 }
                 let first = *existing;
-                self.map.insert(key, Slot::Many(Box::new(vec![first, rec])));
+                self.map.insert(key, Slot::Many(Box::new([first, rec])));
             }
-            Some(Slot::Many(v)) => {
-                if v.iter().any(|e| e.id8 == rec.id8) {
+            Some(Slot::Many(recs)) => {
+                if recs.iter().any(|e| e.id8 == rec.id8) {
                     return;
                 }
-                v.push(rec);
+                let grown: Vec<Rec> = recs.iter().copied().chain([rec]).collect();
+                *recs = grown.into_boxed_slice();
             }
         }
         self.len += 1;

@@ -6,7 +6,8 @@
 //! power loss (they survive a process crash, not an OS crash). We therefore use
 //! `synchronous=FULL`, which fsyncs the WAL on every commit. The cost is one fsync per write
 //! transaction — invisible for 10 k-signal uploads, noticeable for one-decision transactions
-//! (`benches/store_bulk.rs` prints both figures); the audit issue's group commit amortises it.
+//! (`benches/store_bulk.rs` prints both figures). Decisions and audit appends therefore go
+//! through the group commit ([`super::group_commit`]): one transaction, one fsync, per batch.
 //!
 //! **Concurrency.** SQLite has one writer at a time. Writes go through a pool of exactly one
 //! connection, so concurrent uploads queue in the pool instead of failing with `SQLITE_BUSY`;

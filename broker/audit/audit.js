@@ -131,7 +131,10 @@ async function verify() {
   try {
     const key = (await (await fetch("/v1/audit/key")).text()).trim();
     const note = await (await fetch("/v1/audit/checkpoint")).text();
-    const [name, , keyB64] = key.split("+");
+    // <name>+<8 hex key id>+<base64>: the base64 may itself contain "+".
+    const first = key.indexOf("+");
+    const name = key.slice(0, first);
+    const keyB64 = key.slice(first + 10);
     const raw = b64(keyB64);
     if (raw[0] !== 1 || raw.length !== 33) throw new Error("not an Ed25519 key");
     const cut = note.lastIndexOf("\n\n");

@@ -59,22 +59,34 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
         "--dump-dom".into(),
         url,
     ];
-    let browser = browser.to_string();
-    let dom = tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(browser)
-            .args(&args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    })
-    .await
-    .unwrap();
+    // `--dump-dom` prints the DOM when the virtual-time budget ends; on a loaded machine the
+    // page's fetches can still be in flight then, so a run without the result is repeated.
+    let mut dom = String::new();
+    for _ in 0..3 {
+        let (browser, args) = (browser.to_string(), args.clone());
+        dom = tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(browser)
+                .args(&args)
+                .output()
+                .unwrap();
+            format!(
+                "{}\n--- stderr ---\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+        .await
+        .unwrap();
+        if dom.contains(">VERIFIED:") && dom.contains(" entries</p>") {
+            break;
+        }
+    }
     assert!(dom.contains("VERIFIED: signature valid"), "{dom}");
     assert!(
         dom.contains("user@autoschade-almere"),
         "the officer's own match is listed: {dom}"
     );
-    assert!(dom.contains("entries</p>"), "{dom}");
+    assert!(dom.contains(" entries</p>"), "{dom}");
     // The page's reads went through the API and are on the trail.
     let st = b.state();
     let n = st.store.audit_len().await.unwrap();

@@ -235,3 +235,70 @@ async fn verify_passes_on_a_clean_log_and_names_an_edited_or_deleted_entry() {
     db.close().await;
     b.stop().await;
 }
+
+/// The same tampering on PostgreSQL (skipped without `KRUISPUNT_TEST_POSTGRES_URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_an_entry_edited_in_postgres() {
+    let Ok(url) = std::env::var("KRUISPUNT_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED: KRUISPUNT_TEST_POSTGRES_URL not set — the PostgreSQL tamper test did not run"
+        );
+        return;
+    };
+    let db = format!("kp_audit_tamper_{}", std::process::id());
+    let base = &url[..url.rfind('/').unwrap()];
+    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let dburl = format!("{base}/{db}");
+    let b = Broker::start(Some(dburl.clone())).await;
+    assert_eq!(b.state().store.backend(), "postgres");
+    b.traffic().await;
+    b.sync().await;
+    let officer = b.token(DEALER_C, &[OFFICER]);
+    let args = vec![
+        "audit".to_string(),
+        "verify".into(),
+        "--url".into(),
+        b.base.clone(),
+        "--token".into(),
+        officer,
+        "--ca".into(),
+        s(&b.ca_path),
+    ];
+    let out = cli(args.clone()).await;
+    assert!(out.ok, "{}", out.stdout);
+    let pool = sqlx::PgPool::connect(&dburl).await.unwrap();
+    let seq: i64 = sqlx::query_scalar(
+        "SELECT seq FROM audit_log WHERE actor_org = $1 AND action = 'match' ORDER BY seq LIMIT 1",
+    )
+    .bind(DEALER_C)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE audit_log SET entry = convert_to(replace(convert_from(entry, 'UTF8'), 'allow', 'deny'), 'UTF8') WHERE seq = $1",
+    )
+    .bind(seq)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let out = cli(args).await;
+    assert!(!out.ok, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("entry {seq} does not match its leaf")),
+        "{}",
+        out.stdout
+    );
+    pool.close().await;
+    b.stop().await;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}

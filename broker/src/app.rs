@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
             get(routes::audit::consistency),
         )
         .route("/v1/audit/review", get(routes::audit_review::review))
+        .route("/audit/", get(routes::audit_page::page))
+        .route("/audit/audit.js", get(routes::audit_page::script))
         .route(
             "/v1/audit/disclosures",
             get(routes::audit_review::disclosures),

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod demo;
+pub mod audit;
 pub mod id;
 pub mod serve;
 pub mod token;
@@ -37,6 +38,9 @@ pub enum Command {
     /// Test, evaluate and check the purpose-limitation policy.
     #[command(subcommand)]
     Policy(crate::cli_policy::PolicyCommand),
+    /// Verify or export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// The default data directory, relative to where the broker is started.
@@ -54,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => crate::cli_policy::run(cmd),
         Command::Demo(args) => demo::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
     };
     match result {
         Ok(code) => code,

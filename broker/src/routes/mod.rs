@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod audit_csv;
+pub mod audit_page;
 pub mod audit_review;
 pub mod audit_view;
 pub mod health;

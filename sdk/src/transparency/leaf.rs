@@ -55,4 +55,34 @@ mod tests {
         assert_ne!(commitment(&[1u8; 32], b"{}"), c, "the salt matters");
         assert_ne!(new_salt().unwrap(), new_salt().unwrap());
     }
+
+    /// The worked example of docs/AUDIT.md, byte for byte.
+    #[test]
+    fn the_documented_worked_example() {
+        use crate::transparency::entry::{AuditEntry, Operation};
+        use crate::transparency::merkle::leaf_hash;
+        let e = AuditEntry {
+            actor_org: Some("autoschade-almere".into()),
+            actor_user: Some("user@autoschade-almere".into()),
+            purpose: Some("autobranche-contante-aankopen".into()),
+            decision: Some("allow".into()),
+            pseudonyms: vec!["ab".repeat(32)],
+            source_orgs: vec!["autobedrijf-de-vecht".into()],
+            recipients: vec!["autoschade-almere".into()],
+            detail: serde_json::json!({ "identifiers": 1, "hits": 1 }),
+            ..AuditEntry::new(1_764_331_200_000, Operation::Disclose, "match")
+        };
+        let bytes = e.canonical_json();
+        assert_eq!(bytes.len(), 461);
+        let salt: Salt = std::array::from_fn(|i| i as u8 + 1);
+        let leaf = commitment(&salt, &bytes);
+        assert_eq!(
+            hex::encode(leaf),
+            "720ecd492ab07886c2cf6ded635bd9969ca9c1ae5dc3459379b30b417e5eb5f3"
+        );
+        assert_eq!(
+            hex::encode(leaf_hash(&leaf)),
+            "1cfe331ae39c8decfcc4e5bc7982ad7e206d8362cb2405e49af6ca065f957cf3"
+        );
+    }
 }

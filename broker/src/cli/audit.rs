@@ -1,0 +1,404 @@
+//! `kruispunt audit verify` and `kruispunt audit export`: check the broker's audit log from the
+//! outside, and write it out so that any tool can check it without Kruispunt.
+//!
+//! `verify` downloads (or reads from an export) the signed checkpoint, the verifier key and
+//! every entry, recomputes every leaf from its salt and entry where the reader may see them, the
+//! tree and its root, checks the signature, and checks that the log still extends the last
+//! checkpoint it trusted (kept in `--trusted FILE`, trust on first use). When someone edited the
+//! database it names the first entry that does not match.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Args, Subcommand};
+use kruispunt_sdk::transparency::{
+    Checkpoint, LogError, LogLine, LogVerifier, open_checkpoint, verify_consistency,
+};
+
+use crate::config::Config;
+use crate::keys::BrokerKeys;
+use crate::routes::audit::MAX_ENTRIES;
+use crate::routes::audit_view::Viewer;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the audit log: signature, every leaf, the root, and consistency with the last
+    /// checkpoint trusted. Exits 1 and names the first entry that does not match.
+    Verify(VerifyArgs),
+    /// Write the log out: OUT/checkpoint, OUT/key and OUT/entries.jsonl.
+    Export(ExportArgs),
+}
+
+/// Where the log comes from: a broker over HTTPS.
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// The broker's base URL, e.g. https://broker.example:8443
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Bearer token of a partner user (a privacy officer's token also shows the entries
+    /// concerning its organisation, which are then recomputed from their content).
+    #[arg(
+        long,
+        env = "KRUISPUNT_TOKEN",
+        value_name = "T",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// PEM file of the CA that signed the broker's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// Verify an export (a directory written by `kruispunt audit export`) offline instead.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    pub dir: Option<PathBuf>,
+    /// File keeping the verifier key and the last checkpoint that verified (created on first
+    /// use; updated after every successful verification).
+    #[arg(long, value_name = "FILE")]
+    pub trusted: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// Export straight from a broker's data directory (kruispunt.toml, keys, database) with
+    /// every entry in full, signing a checkpoint over the stored tree with the broker's key.
+    #[arg(long, value_name = "DIR", conflicts_with = "url")]
+    pub data_dir: Option<PathBuf>,
+    /// Directory to write checkpoint, key and entries.jsonl into (created if missing).
+    #[arg(long, value_name = "OUT")]
+    pub out: PathBuf,
+}
+
+pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match cmd {
+        AuditCommand::Verify(a) => rt.block_on(verify(a)),
+        AuditCommand::Export(a) => rt.block_on(export(a)),
+    }
+}
+
+/// The log as fetched: the checkpoint note, the key line and the lines in order.
+struct Fetched {
+    note: String,
+    key: String,
+    lines: Vec<LogLine>,
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(remote: &Remote) -> anyhow::Result<Client> {
+        let url = remote.url.clone().context("--url: required")?;
+        let token = remote
+            .token
+            .clone()
+            .context("--token: a partner token is needed to read the entries")?;
+        if !url.starts_with("https://") {
+            bail!("--url: must start with https:// (the log is read over TLS only)");
+        }
+        crate::tls::install_ring_provider();
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = &remote.ca {
+            let pem = std::fs::read(ca).with_context(|| format!("--ca: {}", ca.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .with_context(|| format!("--ca: {} is not a PEM certificate", ca.display()))?;
+            builder = builder.tls_certs_only([cert]);
+        }
+        Ok(Client {
+            http: builder.build()?,
+            base: url.trim_end_matches('/').to_string(),
+            token,
+        })
+    }
+
+    async fn get(&self, path: &str, auth: bool) -> anyhow::Result<reqwest::Response> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if auth {
+            req = req.bearer_auth(&self.token);
+        }
+        let resp = req.send().await.with_context(|| format!("GET {path}"))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.text().await.unwrap_or_default();
+            bail!("GET {path}: {status}: {body}");
+        }
+        Ok(resp)
+    }
+
+    async fn text(&self, path: &str) -> anyhow::Result<String> {
+        Ok(self.get(path, false).await?.text().await?)
+    }
+
+    async fn fetch(&self) -> anyhow::Result<Fetched> {
+        let key = self.text("/v1/audit/key").await?;
+        let note = self.text("/v1/audit/checkpoint").await?;
+        let (cp, _) = open_checkpoint(&note, &key)?;
+        let mut lines = Vec::with_capacity(cp.size.min(1 << 20) as usize);
+        let mut start = 0;
+        while start < cp.size {
+            let end = (start + MAX_ENTRIES).min(cp.size);
+            let page: serde_json::Value = self
+                .get(&format!("/v1/audit/entries?start={start}&end={end}"), true)
+                .await?
+                .json()
+                .await?;
+            let got: Vec<LogLine> = serde_json::from_value(page["entries"].clone())
+                .context("the broker's entries do not parse")?;
+            if got.is_empty() {
+                break; // the verifier reports the missing entries
+            }
+            start = got.last().map_or(end, |l| l.index + 1).max(start + 1);
+            lines.extend(got);
+        }
+        Ok(Fetched { note, key, lines })
+    }
+
+    async fn consistency(&self, first: u64, second: u64) -> anyhow::Result<Vec<[u8; 32]>> {
+        let v: serde_json::Value = self
+            .get(
+                &format!("/v1/audit/proof/consistency?first={first}&second={second}"),
+                true,
+            )
+            .await?
+            .json()
+            .await?;
+        v["proof"]
+            .as_array()
+            .context("consistency proof: no `proof`")?
+            .iter()
+            .map(|h| {
+                h.as_str()
+                    .and_then(|s| B64.decode(s).ok())
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .context("consistency proof: a hash is not base64 of 32 bytes")
+            })
+            .collect()
+    }
+}
+
+fn read_dir(dir: &Path) -> anyhow::Result<Fetched> {
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .with_context(|| format!("--dir: cannot read {}", dir.join(name).display()))
+    };
+    let note = read("checkpoint")?;
+    let key = read("key")?;
+    let file = std::fs::File::open(dir.join("entries.jsonl"))
+        .with_context(|| format!("--dir: cannot read {}/entries.jsonl", dir.display()))?;
+    let mut lines = Vec::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        lines.push(
+            serde_json::from_str(&line)
+                .with_context(|| format!("entries.jsonl line {}: not a log line", n + 1))?,
+        );
+    }
+    Ok(Fetched { note, key, lines })
+}
+
+/// The trusted file: the verifier key line, then the last checkpoint note that verified.
+fn read_trusted(path: &Path) -> anyhow::Result<Option<(String, String)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow!("--trusted: {}: {e}", path.display())),
+    };
+    let (key, note) = text.split_once('\n').ok_or_else(|| {
+        anyhow!(
+            "--trusted: {}: expected a key line, then a checkpoint",
+            path.display()
+        )
+    })?;
+    Ok(Some((key.to_string(), note.to_string())))
+}
+
+fn write_trusted(path: &Path, key: &str, note: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{}\n{note}", key.trim()))
+        .with_context(|| format!("--trusted: cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("--trusted: cannot write {}", path.display()))?;
+    Ok(())
+}
+
+async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let client = match &a.dir {
+        Some(_) => None,
+        None => Some(Client::new(&a.remote)?),
+    };
+    let fetched = match (&a.dir, &client) {
+        (Some(dir), _) => read_dir(dir)?,
+        (None, Some(c)) => c.fetch().await?,
+        (None, None) => unreachable!("a client exists when there is no --dir"),
+    };
+    let trusted = match &a.trusted {
+        Some(path) => read_trusted(path)?,
+        None => None,
+    };
+    if let Some((key, _)) = &trusted
+        && key.trim() != fetched.key.trim()
+    {
+        println!(
+            "FAILED: the log's verifier key is not the one trusted earlier ({}): \
+             the log was replaced or its key rotated",
+            key.trim()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let outcome = check(
+        &fetched,
+        trusted.as_ref().map(|(k, n)| (k.as_str(), n.as_str())),
+    );
+    let (cp, report, trusted_cp) = match outcome {
+        Ok(ok) => ok,
+        Err(e) => {
+            println!("FAILED: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    // Over the network, the broker must also prove consistency itself: its stored tree, not
+    // only the entries it served, extends the trusted checkpoint.
+    if let (Some(c), Some(t)) = (&client, &trusted_cp)
+        && t.size > 0
+        && t.size < cp.size
+    {
+        let proof = c.consistency(t.size, cp.size).await?;
+        if let Err(e) = verify_consistency(t.size, cp.size, &proof, &t.root, &cp.root) {
+            println!(
+                "FAILED: the broker's consistency proof from {} to {} entries does not verify: {e}",
+                t.size, cp.size
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    println!(
+        "OK: {} — {} entries, root {}",
+        cp.origin,
+        report.size,
+        B64.encode(report.root)
+    );
+    println!(
+        "    {} entries recomputed from their content, {} checked by their leaf only",
+        report.entries_checked, report.leaves_only
+    );
+    match &trusted_cp {
+        Some(t) => println!(
+            "    extends the checkpoint trusted earlier ({} entries)",
+            t.size
+        ),
+        None if a.trusted.is_some() => {
+            println!("    first use: trusting this checkpoint from now on")
+        }
+        None => {
+            println!("    (no --trusted file: history was not compared with an earlier checkpoint)")
+        }
+    }
+    if let Some(path) = &a.trusted {
+        write_trusted(path, &fetched.key, &fetched.note)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every check that needs no network: signature, trusted checkpoint, every line, the root.
+fn check(
+    f: &Fetched,
+    trusted: Option<(&str, &str)>,
+) -> Result<
+    (
+        Checkpoint,
+        kruispunt_sdk::transparency::LogReport,
+        Option<Checkpoint>,
+    ),
+    LogError,
+> {
+    let (cp, _) = open_checkpoint(&f.note, &f.key)?;
+    let trusted_cp = trusted
+        .map(|(key, note)| open_checkpoint(note, key).map(|(c, _)| c))
+        .transpose()?;
+    let mut verifier = LogVerifier::new(trusted_cp.clone());
+    for line in f.lines.iter().take_while(|l| l.index < cp.size) {
+        verifier.push(line)?;
+    }
+    let report = verifier.finish(&cp)?;
+    Ok((cp, report, trusted_cp))
+}
+
+async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let fetched = match &a.data_dir {
+        Some(dir) => export_local(dir).await?,
+        None => Client::new(&a.remote)?.fetch().await?,
+    };
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("--out: cannot create {}", a.out.display()))?;
+    std::fs::write(a.out.join("checkpoint"), &fetched.note)?;
+    std::fs::write(a.out.join("key"), format!("{}\n", fetched.key.trim()))?;
+    let file = std::fs::File::create(a.out.join("entries.jsonl"))?;
+    let mut w = BufWriter::new(file);
+    for line in &fetched.lines {
+        serde_json::to_writer(&mut w, line)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()?;
+    println!(
+        "wrote {} entries, checkpoint and key to {}",
+        fetched.lines.len(),
+        a.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The operator's export: every entry in full, and a checkpoint over the stored tree signed
+/// now with the broker's key (the same key, so the same verifier line, as the running broker).
+async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
+    let config = Config::load(dir)?;
+    let keys = BrokerKeys::load_or_create(&config.data_dir)?;
+    let store = crate::store::connect(&config.database).await?;
+    let log = crate::audit_log::AuditLog::new(&config.deployment, &keys)?;
+    let size = store.audit_tree_size().await?;
+    let root = log.root_at(&*store, size).await?;
+    let note = crate::transparency::sign_checkpoint(
+        log.origin(),
+        size,
+        &root,
+        log.origin(),
+        keys.audit_signing_key(),
+    )?;
+    let viewer = Viewer::operator();
+    let mut lines = Vec::with_capacity(size.min(1 << 20) as usize);
+    let mut start = 0;
+    while start < size {
+        let end = (start + 10_000).min(size);
+        lines.extend(
+            store
+                .audit_tree_leaves(start, end)
+                .await?
+                .into_iter()
+                .map(|row| viewer.line(row)),
+        );
+        start = end;
+    }
+    Ok(Fetched {
+        note,
+        key: log.verifier_key().to_string(),
+        lines,
+    })
+}

@@ -1,13 +1,10 @@
-//! The registry the demo runs with: the embedded Midden-Nederland registry with two documented
-//! changes that work around gaps of the current broker and policy (see docs/SDK.md):
-//!
-//! 1. `require_mtls` is dropped for the police and the OM: the broker does not yet terminate
-//!    client certificates, so a partner marked `require_mtls` can never authenticate.
-//! 2. The supplying partners' roles (`signaleerder`, `compliance`) are added to the purposes
-//!    whose `roles` list only the asking role (`politie-opsporing-wpg19`, `…-wpg20`,
-//!    `horeca-bibob-screening`): the policy checks an uploader's role against the purpose's
-//!    `roles`, so no dealer, KVO or horeca partner could register a signal for a police or
-//!    Bibob purpose. Asking stays limited by `requester_sectors`, which is unchanged.
+//! The registry the demo runs with: the embedded Midden-Nederland registry with one documented
+//! change (see docs/SDK.md): `require_mtls` is dropped for the police and the OM. The broker
+//! checks client certificates (with `tls.client_ca` in `kruispunt.toml`), but the development
+//! set-up (`kruispunt serve` on a fresh data directory) issues no partner client certificates
+//! and names no client CA, so a partner marked `require_mtls` could not authenticate there.
+//! Everything else — who may ask, who may supply (`supplier_roles`) — is the embedded
+//! registry's.
 
 use std::path::Path;
 
@@ -20,7 +17,7 @@ pub const FILE: &str = "demo-registry.toml";
 pub fn text() -> String {
     let mut out = String::from(
         "# Demo registry written by the Kruispunt examples: the embedded registry with\n\
-         # `require_mtls` dropped and supplier roles added to police and Bibob purposes.\n\
+         # `require_mtls` dropped (no development client certificates).\n\
          # See examples/src/demo_registry.rs. Not for production.\n",
     );
     for line in REGISTRY_TOML.lines() {
@@ -28,17 +25,7 @@ pub fn text() -> String {
         if l == "require_mtls = true" {
             continue;
         }
-        let patched = match l {
-            r#"roles = ["rechercheur"]"# => {
-                r#"roles = ["rechercheur", "signaleerder", "compliance"]"#
-            }
-            r#"roles = ["rechercheur", "analist"]"# => {
-                r#"roles = ["rechercheur", "analist", "signaleerder", "compliance"]"#
-            }
-            r#"roles = ["bibob-adviseur"]"# => r#"roles = ["bibob-adviseur", "signaleerder"]"#,
-            _ => line,
-        };
-        out.push_str(patched);
+        out.push_str(line);
         out.push('\n');
     }
     out
@@ -74,11 +61,19 @@ pub fn install(data_dir: &Path) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn patches_exactly_the_documented_lines() {
+    fn drops_exactly_the_mtls_lines() {
         let t = super::text();
         assert!(!t.contains("require_mtls = true"));
-        assert_eq!(t.matches(r#""signaleerder", "compliance"]"#).count(), 2);
-        assert!(t.contains(r#"roles = ["bibob-adviseur", "signaleerder"]"#));
+        // Only the mTLS lines differ from the embedded registry.
+        let dropped = crate::synthetic::REGISTRY_TOML
+            .lines()
+            .filter(|l| l.trim() == "require_mtls = true")
+            .count();
+        assert_eq!(dropped, 2);
+        assert_eq!(
+            t.lines().count(),
+            crate::synthetic::REGISTRY_TOML.lines().count() - dropped + 3
+        );
         let parsed: toml::Table = toml::from_str(&t).unwrap();
         assert!(parsed.contains_key("purposes"));
     }

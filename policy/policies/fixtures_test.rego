@@ -48,6 +48,7 @@ registry := {
 		"bibob": {
 			"id": "bibob", "title": "Bibob-screening", "legal_basis": "wet-bibob", "controller": "gemeente-a",
 			"active": true, "requester_sectors": ["gemeente", "horeca"], "roles": ["bibob-adviseur"],
+			"supplier_roles": ["signaleerder", "bibob-adviseur"],
 			"identifier_kinds": ["kvk", "adres", "persoon"], "recipients": ["gemeente", "riec", "om", "politie", "horeca"],
 			"source_sectors": ["horeca", "gemeente", "riec"], "themes": ["horeca"], "disclosure_ceiling": "details",
 			"min_sources": 1, "retention_days": 730, "daily_identifier_budget": 200,
@@ -55,7 +56,8 @@ registry := {
 		},
 		"wpg19": {
 			"id": "wpg19", "title": "Opsporing art. 19", "legal_basis": "wpg-art-19", "controller": "politie",
-			"active": true, "requester_sectors": ["politie", "kvo"], "roles": ["rechercheur", "signaleerder"],
+			"active": true, "requester_sectors": ["politie"], "roles": ["rechercheur"],
+			"supplier_roles": ["signaleerder", "compliance"],
 			"identifier_kinds": ["kenteken", "kvk", "bsn", "adres", "persoon"], "recipients": ["politie", "om", "kvo"],
 			"source_sectors": ["kvo", "autobranche", "horeca", "gemeente", "riec", "politie"], "themes": ["buitengebied", "autobranche"],
 			"disclosure_ceiling": "details", "min_sources": 1, "retention_days": 365, "daily_identifier_budget": 200,

@@ -113,6 +113,17 @@ role_ok if {
 	r in purpose.roles
 }
 
+# Who may supply is not who may ask: a dealer registers signals for a police purpose but never
+# queries it. `supplier_roles` names the roles that may upload and withdraw under the purpose;
+# a purpose without it is supplied by the roles that may act under it (`roles`). Which
+# organisations may supply is `source_sectors` (and being a party, rule 1).
+supplier_roles := object.get(purpose, "supplier_roles", purpose.roles)
+
+supplier_role_ok if {
+	some r in input.requester.roles
+	r in supplier_roles
+}
+
 has_ap_permit if has_text(purpose.ap_permit)
 
 has_justification if {
@@ -165,9 +176,16 @@ deny_purpose contains "not_a_party" if {
 	not is_party
 }
 
-deny_signals contains "role_not_allowed" if {
+# Asking: the roles of `roles`.
+deny_match contains "role_not_allowed" if {
 	purpose
 	not role_ok
+}
+
+# Supplying: the roles of `supplier_roles` (asking roles do not make a supplier, nor the reverse).
+deny_upload contains "supplier_role_not_allowed" if {
+	purpose
+	not supplier_role_ok
 }
 
 deny_purpose contains "coalition_purpose_mismatch" if {
@@ -497,10 +515,14 @@ default hidden_sectors := set()
 
 hidden_sectors := restricted_sectors if not requester_public
 
-# Without a scoped token every source sector is in scope.
-scope_sectors := scope.sectors
+# A token scope that names sectors narrows them; without a scoped token, or with a scope that
+# names no sectors (absent or empty: "as the purpose allows", docs/API.md), every source sector
+# is in scope.
+scope_names_sectors if count(scope.sectors) > 0
 
-scope_sectors := purpose.source_sectors if not scope
+scope_sectors := scope.sectors if scope_names_sectors
+
+scope_sectors := purpose.source_sectors if not scope_names_sectors
 
 identifier_limits contains purpose.max_identifiers_per_request
 

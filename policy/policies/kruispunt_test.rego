@@ -68,6 +68,62 @@ test_source_sector_not_allowed_denied if {
 	denied(inp, "source_sector_not_allowed")
 }
 
+# Who may supply is not who may ask (`supplier_roles` against `roles`).
+
+dealer_upload_wpg19 := patch(kvo_upload, {
+	"requester": {"org": "auto-a", "sector": "autobranche", "public": false, "roles": ["compliance"], "user": "verkoop"},
+	"purpose": "wpg19", "coalition": "auto-mn", "identifier_kinds": ["kenteken"], "signal_codes": ["cash-car-purchase"],
+})
+
+test_dealer_supplies_police_purpose_allowed if allowed(dealer_upload_wpg19)
+
+test_kvo_supplies_police_purpose_allowed if allowed(patch(kvo_upload, {"purpose": "wpg19"}))
+
+test_horeca_supplies_bibob_allowed if {
+	inp := patch(kvo_upload, {
+		"requester": {"org": "horeca-a", "sector": "horeca", "public": false, "roles": ["signaleerder"], "user": "kroeg"},
+		"purpose": "bibob", "coalition": "bibob-gooi", "identifier_kinds": ["kvk"], "signal_codes": ["cash-loan-offer"],
+	})
+	allowed(inp)
+}
+
+# A supplier role does not make an asker: the dealer may not query the police purpose.
+test_supplier_asking_police_purpose_denied if {
+	inp := patch(auto_match, {"purpose": "wpg19", "identifier_kinds": ["kenteken"]})
+	d := decide(inp)
+	d.allow == false
+	"role_not_allowed" in d.reasons
+	"sector_not_allowed" in d.reasons
+	"private_recipient_police_data" in d.reasons
+}
+
+# Nor does an asking role make a supplier.
+test_supplier_role_not_allowed_denied if {
+	inp := json.patch(dealer_upload_wpg19, [{"op": "replace", "path": "/requester/roles", "value": ["rechercheur"]}])
+	d := decide(inp)
+	d.allow == false
+	d.reasons == ["supplier_role_not_allowed"]
+}
+
+# Without `supplier_roles` the purpose's `roles` supply.
+test_supplier_roles_default_to_roles if {
+	allowed(json.patch(kvo_upload, [{"op": "replace", "path": "/requester/roles", "value": ["analist"]}]))
+	denied(json.patch(kvo_upload, [{"op": "replace", "path": "/requester/roles", "value": ["kantine"]}]), "supplier_role_not_allowed")
+}
+
+# Rule 3 holds for suppliers of police purposes: no BSN from a private partner.
+test_dealer_bsn_for_police_purpose_denied if {
+	denied(patch(dealer_upload_wpg19, {"identifier_kinds": ["bsn"]}), "bsn_private_partner")
+}
+
+# Supplying still needs a source sector: a supplier role alone is not enough.
+test_supplier_outside_source_sectors_denied if {
+	reg := json.patch(registry, [{"op": "replace", "path": "/purposes/wpg19/source_sectors", "value": ["kvo"]}])
+	d := kruispunt.decision with input as dealer_upload_wpg19 with data.registry as reg
+	d.allow == false
+	d.reasons == ["source_sector_not_allowed"]
+}
+
 test_unknown_action_denied if denied(patch(kvo_match, {"action": "delete"}), "action_unknown")
 
 # ---------------------------------------------------------------------------------------------
@@ -403,6 +459,23 @@ test_public_revealable_sectors_without_scope_are_all_source_sectors if {
 	d := kruispunt.decision with input as inp with data.registry as reg
 	d.allow
 	d.obligations.revealable_sectors == ["gemeente", "kvo", "riec"]
+}
+
+# A scope naming no sectors (empty or absent) leaves them "as the purpose allows".
+test_police_scope_without_sectors_reveals_purpose_sectors if {
+	all_sectors := ["autobranche", "gemeente", "horeca", "kvo", "politie", "riec"]
+	decide(patch(police19, {"token_scope": {"sectors": []}})).obligations.revealable_sectors == all_sectors
+	d := decide(json.patch(police19, [{"op": "remove", "path": "/token_scope/sectors"}]))
+	d.allow
+	d.obligations.revealable_sectors == all_sectors
+}
+
+test_private_scope_without_sectors_still_hides_restricted if {
+	reg := json.patch(registry, [{"op": "replace", "path": "/purposes/kvo/source_sectors", "value": ["kvo", "gemeente", "politie", "riec"]}])
+	inp := patch(kvo_match, {"token_scope": {"purpose": "kvo", "kinds": ["adres"], "sectors": [], "max_identifiers": 10, "not_after": now + 60}})
+	d := kruispunt.decision with input as inp with data.registry as reg
+	d.allow
+	d.obligations.revealable_sectors == ["gemeente", "kvo"]
 }
 
 test_private_revealable_sectors_limited_by_scope if {

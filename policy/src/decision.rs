@@ -43,6 +43,10 @@ pub const REASON_CODES: &[(&str, &str)] = &[
         "None of the requester's roles may perform this action.",
     ),
     (
+        "supplier_role_not_allowed",
+        "None of the uploader's roles may supply signals for this purpose.",
+    ),
+    (
         "coalition_purpose_mismatch",
         "The coalition does not work under this purpose.",
     ),

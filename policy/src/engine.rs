@@ -677,6 +677,78 @@ mod tests {
         assert!(d.has_reason("case_reference_missing"), "{d:?}");
     }
 
+    /// The embedded registry lets private partners supply police and Bibob purposes (without
+    /// letting them ask), and a police scope without sectors reveals what the purpose allows.
+    #[test]
+    fn default_registry_suppliers_and_scope_sectors() {
+        let engine = PolicyEngine::default_embedded().unwrap();
+        let upload =
+            |org: &str, sector: &str, role: &str, purpose: &str, kind: &str, code: &str| {
+                let mut i = PolicyInput::new(
+                    Action::Upload,
+                    requester(org, sector, false, &[role]),
+                    purpose,
+                    NOW,
+                );
+                i.identifier_kinds = vec![kind.into()];
+                i.identifier_count = 1;
+                i.signal_codes = vec![code.into()];
+                engine.decide(&i).unwrap()
+            };
+        let d = upload(
+            "autobedrijf-de-vecht",
+            "autobranche",
+            "compliance",
+            "politie-opsporing-wpg19",
+            "kenteken",
+            "cash-car-purchase",
+        );
+        assert!(d.allow, "{d:?}");
+        let d = upload(
+            "kvo-buitengebied-oost-utrecht",
+            "kvo",
+            "signaleerder",
+            "politie-opsporing-wpg19",
+            "adres",
+            "barn-rental-unsolicited",
+        );
+        assert!(d.allow, "{d:?}");
+        let d = upload(
+            "horeca-gooi",
+            "horeca",
+            "signaleerder",
+            "horeca-bibob-screening",
+            "kvk",
+            "cash-loan-offer",
+        );
+        assert!(d.allow, "{d:?}");
+        // Rule 3 still holds for a supplier: no BSN from a private partner.
+        let d = upload(
+            "autobedrijf-de-vecht",
+            "autobranche",
+            "compliance",
+            "politie-opsporing-wpg19",
+            "bsn",
+            "cash-car-purchase",
+        );
+        assert!(d.has_reason("bsn_private_partner"), "{d:?}");
+        let mut p = police_match();
+        p.token_scope.as_mut().unwrap().sectors.clear();
+        let d = engine.decide(&p).unwrap();
+        assert!(d.allow, "{d:?}");
+        assert_eq!(
+            d.obligations.revealable_sectors,
+            vec![
+                "autobranche",
+                "gemeente",
+                "horeca",
+                "kvo",
+                "riec",
+                "vastgoed"
+            ]
+        );
+    }
+
     #[test]
     fn decide_from_many_threads() {
         let engine = Arc::new(PolicyEngine::default_embedded().unwrap());

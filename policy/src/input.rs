@@ -118,7 +118,8 @@ pub struct TokenScope {
     pub consent_id: Option<String>,
     /// Identifier kinds the token allows.
     pub kinds: Vec<String>,
-    /// Partner sectors whose signals may be revealed.
+    /// Partner sectors whose signals may be revealed; empty means "as the purpose allows"
+    /// (the purpose's source sectors, without the restricted ones for a private requester).
     pub sectors: Vec<String>,
     /// Maximum identifiers per request under this token.
     pub max_identifiers: u64,

@@ -179,8 +179,13 @@ pub struct Purpose {
     pub valid_until: Option<i64>,
     /// Sectors whose members may ask match queries.
     pub requester_sectors: Vec<String>,
-    /// Roles (from the partner's token) that may act under this purpose.
+    /// Roles (from the partner's token) that may ask (match) under this purpose.
     pub roles: Vec<String>,
+    /// Roles that may supply (upload and withdraw) signals for this purpose, from partners of
+    /// the `source_sectors`. Absent: the roles of `roles`. Supplying never lets a partner ask
+    /// or receive (rules 2 and 3 still apply to the supplier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier_roles: Option<Vec<String>>,
     /// Identifier kinds this purpose may process.
     pub identifier_kinds: Vec<String>,
     /// Sectors that may receive results above `none`.
@@ -739,6 +744,14 @@ impl Validator<'_> {
                     id,
                     "roles",
                     "at least one role is needed".into(),
+                );
+            }
+            if p.supplier_roles.as_ref().is_some_and(Vec::is_empty) {
+                self.push(
+                    "purposes",
+                    id,
+                    "supplier_roles",
+                    "at least one role is needed (leave it out to use `roles`)".into(),
                 );
             }
             if p.identifier_kinds.is_empty() {

@@ -78,7 +78,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("Kruispunt demo: broker listening on {url} (data in {})", dir.display());
         if patched {
             println!(
-                "Using the demo registry ({}): see kruispunt_examples::demo_registry for its two changes.",
+                "Using the demo registry ({}): `require_mtls` dropped, see kruispunt_examples::demo_registry.",
                 kruispunt_examples::demo_registry::FILE
             );
         }

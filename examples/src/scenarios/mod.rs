@@ -22,12 +22,11 @@ use kruispunt_sdk::wire::{
 use crate::synthetic::{date, today};
 use crate::{Env, Outcome, ScenarioError, Story};
 
-/// What to run when the broker refuses police or supplier requests for set-up reasons.
+/// What to run when the broker refuses police requests for set-up reasons.
 const DEMO_REGISTRY_HINT: &str = "this broker runs the embedded registry, in which the police \
-     must use mTLS (not yet terminated by the broker) and suppliers may not register signals \
-     for police or Bibob purposes; install the demo registry with `cargo run -p \
-     kruispunt-examples --example demo_registry -- --data-dir DIR` and restart the broker, or \
-     run `kruispunt demo`";
+     must connect with a client certificate (mTLS), and the development set-up issues none; \
+     install the demo registry with `cargo run -p kruispunt-examples --example demo_registry -- \
+     --data-dir DIR` and restart the broker, or run `kruispunt demo`";
 
 /// Maps the set-up refusals to an explanation; everything else stays the client's error.
 pub(crate) fn explain(e: ClientError) -> ScenarioError {
@@ -114,11 +113,6 @@ pub(crate) async fn upload(
     for item in &r.results {
         if let (ItemStatus::Rejected, Some(reason)) = (&item.status, &item.reason) {
             story.detail(format!("item {}: {reason}", item.index));
-            if reason.contains("role_not_allowed") {
-                return Err(ScenarioError::Setup(format!(
-                    "{partner}: {reason}: {DEMO_REGISTRY_HINT}"
-                )));
-            }
         }
     }
     ensure(r.rejected == 0, || {

@@ -1,0 +1,237 @@
+//! The audit log's stored Merkle tree at scale:
+//! `cargo bench -p kruispunt-broker --bench audit_tree`.
+//!
+//! Builds a tree of `KRUISPUNT_BENCH_LEAVES` leaves (default 10 000 000) in a temporary SQLite
+//! file opened with the broker's own options ([`SqliteStore::tune`], `synchronous=FULL`),
+//! through the same path the broker's audit follower takes: the SDK's [`Frontier`] computes
+//! each leaf's new interior nodes and [`Store::audit_tree_append`] writes the leaves and nodes
+//! of each batch of 10 000 in one transaction (the follower's batch). The one shortcut: the
+//! `audit_log` entry rows are not written (the tree tables do not reference them), the entries
+//! are a fixed-size synthetic canonical form, their salts come from a seeded generator rather
+//! than the system RNG, and they name no pseudonyms — none of which changes the tree tables'
+//! layout or what a proof reads.
+//!
+//! Then times, through [`AuditLog`] (what the HTTP routes call), `KRUISPUNT_BENCH_PROOFS`
+//! (default 10 000) inclusion proofs for random leaves at the full tree size and 1 000
+//! consistency proofs from random earlier sizes, verifying every proof with the SDK verifier
+//! (outside the timed call). Target (issue 5): ≤ 1 ms per inclusion proof.
+//! Reports build time, wall and CPU time, database size and peak RSS.
+
+use kruispunt_broker::audit_log::AuditLog;
+use kruispunt_broker::keys::BrokerKeys;
+use kruispunt_broker::store::Store;
+use kruispunt_broker::store::audit_tree::TreeLeaf;
+use kruispunt_broker::store::sqlite::SqliteStore;
+use kruispunt_sdk::transparency::{
+    Frontier, Hash, NodeId, commitment, leaf_hash, verify_consistency, verify_inclusion,
+};
+use sqlx::sqlite::SqliteConnectOptions;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+/// The follower's batch (`SYNC_BATCH` in `audit_log.rs`).
+const BATCH: u64 = 10_000;
+const CONSISTENCY_PROOFS: usize = 1_000;
+
+/// Deterministic pseudo-random numbers (SplitMix64).
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The salt of leaf `seq` (a function of `seq`, so the proofs can be checked against it).
+fn salt(seq: u64) -> [u8; 32] {
+    let mut state = seq ^ 0x5eed;
+    let mut s = [0u8; 32];
+    for chunk in s.chunks_mut(8) {
+        chunk.copy_from_slice(&splitmix(&mut state).to_le_bytes());
+    }
+    s
+}
+
+/// A synthetic canonical entry of about the size of a real one.
+fn entry(seq: u64) -> Vec<u8> {
+    format!(
+        "{{\"action\":\"match.query\",\"actor_org\":\"kvo-oost\",\"detail\":{{\"hits\":{}}},\
+         \"operation\":\"disclose\",\"pseudonyms\":[],\"seq\":{seq},\"time_ms\":1750000000000}}",
+        seq % 7
+    )
+    .into_bytes()
+}
+
+fn leaf_of(seq: u64) -> Hash {
+    commitment(&salt(seq), &entry(seq))
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// Process CPU time (user + system) from `/proc/self/stat`, assuming the usual 100 ticks/s.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// `VmHWM` (peak RSS) and `VmRSS` from `/proc/self/status`, in MiB.
+fn rss() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn db_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(label: &str, mut times: Vec<Duration>) {
+    times.sort();
+    let total: Duration = times.iter().sum();
+    println!(
+        "{label}: n={} mean={:.1?} p50={:.1?} p99={:.1?} max={:.1?}",
+        times.len(),
+        total / times.len() as u32,
+        percentile(&times, 0.50),
+        percentile(&times, 0.99),
+        times[times.len() - 1],
+    );
+}
+
+fn main() {
+    let leaves = env_u64("KRUISPUNT_BENCH_LEAVES", 10_000_000).max(2);
+    let proofs = env_u64("KRUISPUNT_BENCH_PROOFS", 10_000).max(1) as usize;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(run(leaves, proofs));
+}
+
+async fn run(size: u64, proofs: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let options = SqliteStore::tune(SqliteConnectOptions::from_str(&url).expect("url"));
+    let store = SqliteStore::open(options, false).await.expect("open store");
+
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("key");
+    let keys = BrokerKeys::from_parts(&[7u8; 32], pkcs8.as_ref()).expect("keys");
+    let log = AuditLog::new("bench.kruispunt.example", &keys).expect("audit log");
+
+    // Build, as `AuditLog::extend` does.
+    println!("building a stored tree of {size} leaves (batches of {BATCH}) …");
+    let (wall0, cpu0) = (Instant::now(), cpu_time());
+    let mut frontier = Frontier::new();
+    while frontier.size() < size {
+        let start = frontier.size();
+        let end = (start + BATCH).min(size);
+        let mut batch = Vec::with_capacity((end - start) as usize);
+        let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity((end - start) as usize);
+        for seq in start..end {
+            let leaf = leaf_of(seq);
+            frontier.append(leaf_hash(&leaf), |id, h| {
+                if id.level > 0 {
+                    nodes.push((id, h));
+                }
+            });
+            batch.push(TreeLeaf {
+                seq,
+                leaf,
+                salt: salt(seq),
+                pseudonyms: Vec::new(),
+            });
+        }
+        store
+            .audit_tree_append(start, &batch, &nodes)
+            .await
+            .expect("append");
+        if end.is_multiple_of(1_000_000) {
+            println!(
+                "  {end} leaves after {:.1?} (CPU {:.1?})",
+                wall0.elapsed(),
+                cpu_time() - cpu0
+            );
+        }
+    }
+    let (build_wall, build_cpu) = (wall0.elapsed(), cpu_time() - cpu0);
+    assert_eq!(store.audit_tree_size().await.expect("size"), size);
+    let root = log.root_at(&store, size).await.expect("root");
+    assert_eq!(root, frontier.root(), "stored tree's root");
+    println!(
+        "build: {size} leaves in {build_wall:.1?} wall, {build_cpu:.1?} CPU \
+         ({:.0} leaves/s wall); database files {:.1} MiB",
+        size as f64 / build_wall.as_secs_f64(),
+        db_size(dir.path()) as f64 / (1 << 20) as f64
+    );
+
+    // Inclusion proofs at the full size.
+    let mut state = 0x1234_5678;
+    let mut times = Vec::with_capacity(proofs);
+    let (wall0, cpu0) = (Instant::now(), cpu_time());
+    for _ in 0..proofs {
+        let index = splitmix(&mut state) % size;
+        let t = Instant::now();
+        let (leaf, proof) = log
+            .inclusion_proof(&store, index, size)
+            .await
+            .expect("inclusion proof");
+        times.push(t.elapsed());
+        assert_eq!(leaf, leaf_hash(&leaf_of(index)));
+        verify_inclusion(index, size, &leaf, &proof, &root).expect("inclusion proof verifies");
+    }
+    println!(
+        "inclusion proofs: {:.1?} wall, {:.1?} CPU in total",
+        wall0.elapsed(),
+        cpu_time() - cpu0
+    );
+    report(&format!("inclusion proof at size {size}"), times);
+
+    // Consistency proofs from random earlier sizes (their roots computed outside the timing).
+    let mut times = Vec::with_capacity(CONSISTENCY_PROOFS);
+    for _ in 0..CONSISTENCY_PROOFS {
+        let first = 1 + splitmix(&mut state) % (size - 1);
+        let old_root = log.root_at(&store, first).await.expect("old root");
+        let t = Instant::now();
+        let proof = log
+            .consistency_proof(&store, first, size)
+            .await
+            .expect("consistency proof");
+        times.push(t.elapsed());
+        verify_consistency(first, size, &proof, &old_root, &root)
+            .expect("consistency proof verifies");
+    }
+    report(&format!("consistency proof to size {size}"), times);
+
+    let (peak, now) = rss();
+    println!("RSS: peak {peak:.0} MiB, now {now:.0} MiB");
+}

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod demo;
 pub mod audit;
+pub mod demo;
 pub mod id;
 pub mod serve;
 pub mod token;

@@ -81,7 +81,8 @@ pub async fn announce(
         );
         entry.decision = Some("deny".into());
         entry.reasons = vec!["not_coalition_admin".into()];
-        entry.detail = serde_json::json!({ "coalition": coalition, "key_version": req.key_version });
+        entry.detail =
+            serde_json::json!({ "coalition": coalition, "key_version": req.key_version });
         state.store.append_audit(&[entry]).await?;
         return Err(Problem::new(
             axum::http::StatusCode::FORBIDDEN,
@@ -116,9 +117,7 @@ pub async fn announce(
             axum::http::StatusCode::CONFLICT,
             "key-version-not-forward",
             "Key versions only move forward",
-            format!(
-                "key_version: {coalition} is at version {current}; announce a higher one"
-            ),
+            format!("key_version: {coalition} is at version {current}; announce a higher one"),
         )),
     }
 }
@@ -170,7 +169,8 @@ pub async fn purge_superseded(state: &AppState, now: i64) -> Result<usize, Store
             .iter()
             .filter(|o| o.id != c.id)
             .collect();
-        let belongs = |s: &StoredSignal| belongs_to(c, s) && !others.iter().any(|o| belongs_to(o, s));
+        let belongs =
+            |s: &StoredSignal| belongs_to(c, s) && !others.iter().any(|o| belongs_to(o, s));
         let audit_for = |signals: &[StoredSignal]| {
             let mut e = audit_trail::by(None, Operation::Erase, "retention.key-version.purge");
             e.actor_org = Some("kruispunt-broker".into());

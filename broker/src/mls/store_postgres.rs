@@ -7,9 +7,10 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 
 use super::store::{
-    Announced, AppendAudit, Appended, KeyVersionRow, SignalFilter, key_version_from_db, ClaimAudit, ClaimedKeyPackage, GroupKind, GroupRow, MlsStore,
-    NewKeyPackage, NewMessage, NewWelcome, StateChange, StoredMessage, StoredWelcome, orgs_from_db,
-    orgs_to_db, u64_from_db, u64_to_db,
+    Announced, AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, GroupKind, GroupRow,
+    KeyVersionRow, MlsStore, NewKeyPackage, NewMessage, NewWelcome, SignalFilter, StateChange,
+    StoredMessage, StoredWelcome, key_version_from_db, orgs_from_db, orgs_to_db, u64_from_db,
+    u64_to_db,
 };
 use crate::audit_entry::AuditEntry;
 use crate::store::StoreError;
@@ -309,11 +310,11 @@ impl MlsStore for PostgresStore {
         .bind(&row.coalition)
         .fetch_optional(&mut *tx)
         .await?;
-        if let Some(current) = current.map(key_version_from_db).transpose()? {
-            if current >= row.key_version {
-                tx.rollback().await?;
-                return Ok(Announced::NotForward(current));
-            }
+        if let Some(current) = current.map(key_version_from_db).transpose()?
+            && current >= row.key_version
+        {
+            tx.rollback().await?;
+            return Ok(Announced::NotForward(current));
         }
         let written = sqlx::query(
             "INSERT INTO coalition_key_versions (coalition, key_version, grace_until, \

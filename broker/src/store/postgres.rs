@@ -110,7 +110,10 @@ fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
 ///
 /// The `UPDATE` of the one-row counter takes its row lock until commit: appenders on every
 /// broker queue here, so sequence numbers are handed out in commit order without gaps.
-pub(crate) async fn append(conn: &mut PgConnection, entries: &[&AuditEntry]) -> Result<Vec<u64>, StoreError> {
+pub(crate) async fn append(
+    conn: &mut PgConnection,
+    entries: &[&AuditEntry],
+) -> Result<Vec<u64>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }

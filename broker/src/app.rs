@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::problem::Problem;
 use crate::routes;
@@ -36,6 +36,10 @@ pub fn router(state: AppState) -> Router {
             post(routes::mls::post_message).get(routes::mls::messages),
         )
         .route("/v1/mls/welcomes", get(routes::mls::welcomes))
+        .route(
+            "/v1/coalitions/{coalition}/key-version",
+            put(routes::mls::announce_key_version).get(routes::mls::key_version),
+        )
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

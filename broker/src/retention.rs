@@ -26,10 +26,16 @@ pub async fn purge_once(state: &AppState, now: i64) -> Result<usize, crate::stor
         e
     };
     let purged = state.store.purge_expired(now, &audit_for).await?;
-    for s in &purged {
+    drop_from_index(state, &purged);
+    Ok(purged.len())
+}
+
+/// Drops erased signals from the in-memory match index (after their purge committed): the
+/// one path every purge takes, so the index never answers for a signal the database lost.
+pub fn drop_from_index(state: &AppState, purged: &[StoredSignal]) {
+    for s in purged {
         state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
     }
-    Ok(purged.len())
 }
 
 pub async fn run(state: AppState, every: Duration) {
@@ -40,6 +46,12 @@ pub async fn run(state: AppState, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(signals = n, "retention purge"),
             Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+        }
+        // Signals under a superseded coalition key, once the grace period ended (issue 6).
+        match crate::mls::key_version::purge_superseded(&state, now_secs()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(signals = n, "superseded key version purge"),
+            Err(e) => tracing::warn!(error = %e, "key version purge failed; will retry"),
         }
     }
 }

@@ -141,6 +141,29 @@ pub enum Appended {
 /// Builds the audit entry of a claim from the package handed out.
 pub type ClaimAudit<'a> = &'a (dyn Fn(&ClaimedKeyPackage) -> AuditEntry + Send + Sync);
 
+/// Selects the signals of one coalition among candidates (see `crate::retention`).
+pub type SignalFilter<'a> = &'a (dyn Fn(&crate::store::StoredSignal) -> bool + Send + Sync);
+
+/// A coalition's announced current key version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersionRow {
+    pub coalition: String,
+    pub key_version: u32,
+    /// Unix seconds from which signals under an older version are erased.
+    pub grace_until: i64,
+    pub announced_by: String,
+    pub announced_at: i64,
+}
+
+/// The outcome of [`MlsStore::announce_key_version`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Announced {
+    /// Stored (with its audit entry).
+    Stored,
+    /// Not above the current version (returned): nothing was written.
+    NotForward(u32),
+}
+
 /// Builds the audit entry of an append from the sequence number it got.
 pub type AppendAudit<'a> = &'a (dyn Fn(u64) -> AuditEntry + Send + Sync);
 
@@ -211,6 +234,35 @@ pub trait MlsStore: Send + Sync {
         after: u64,
         limit: u32,
     ) -> Result<Vec<StoredWelcome>, StoreError>;
+
+    /// Records `row` as its coalition's current key version with `audit`, in one transaction,
+    /// if it is above the stored one (versions only move forward; checked under the write
+    /// lock, so two announcements cannot both win).
+    async fn announce_key_version(
+        &self,
+        row: &KeyVersionRow,
+        audit: &AuditEntry,
+    ) -> Result<Announced, StoreError>;
+
+    /// The announced key version of `coalition`, if any.
+    async fn key_version(&self, coalition: &str) -> Result<Option<KeyVersionRow>, StoreError>;
+
+    /// Every announced key version whose grace period ended at `now` (`grace_until <= now`).
+    async fn key_versions_past_grace(&self, now: i64) -> Result<Vec<KeyVersionRow>, StoreError>;
+
+    /// Erases the signals with `key_version < below` that `belongs` selects, with the entry
+    /// `audit_for` builds, in one transaction; returns them (empty: nothing, no entry).
+    async fn purge_below_version(
+        &self,
+        below: u32,
+        belongs: SignalFilter<'_>,
+        audit_for: crate::store::PurgeAudit<'_>,
+    ) -> Result<Vec<crate::store::StoredSignal>, StoreError>;
+}
+
+/// Converts a key version read from the database.
+pub(crate) fn key_version_from_db(v: i64) -> Result<u32, StoreError> {
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("key version {v} out of range")))
 }
 
 /// Converts a BIGINT read from the database to `u64`.

@@ -5,9 +5,10 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::store::{
-    AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, GroupKind, GroupRow, MlsStore,
-    NewKeyPackage, NewMessage, NewWelcome, StateChange, StoredMessage, StoredWelcome, orgs_from_db,
-    orgs_to_db, u64_from_db, u64_to_db,
+    Announced, AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, GroupKind, GroupRow,
+    KeyVersionRow, MlsStore, NewKeyPackage, NewMessage, NewWelcome, SignalFilter, StateChange,
+    StoredMessage, StoredWelcome, key_version_from_db, orgs_from_db, orgs_to_db, u64_from_db,
+    u64_to_db,
 };
 use crate::audit_entry::AuditEntry;
 use crate::store::StoreError;
@@ -293,4 +294,95 @@ impl MlsStore for SqliteStore {
             })
             .collect()
     }
+
+    async fn announce_key_version(
+        &self,
+        row: &KeyVersionRow,
+        audit: &AuditEntry,
+    ) -> Result<Announced, StoreError> {
+        let mut tx = self.writer().begin_with(BEGIN_WRITE).await?;
+        let current: Option<i64> = sqlx::query_scalar(
+            "SELECT key_version FROM coalition_key_versions WHERE coalition = ?1",
+        )
+        .bind(&row.coalition)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(current) = current.map(key_version_from_db).transpose()?
+            && current >= row.key_version
+        {
+            tx.rollback().await?;
+            return Ok(Announced::NotForward(current));
+        }
+        let written = sqlx::query(
+            "INSERT INTO coalition_key_versions (coalition, key_version, grace_until, \
+             announced_by, announced_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (coalition) DO UPDATE SET key_version = excluded.key_version, \
+             grace_until = excluded.grace_until, announced_by = excluded.announced_by, \
+             announced_at = excluded.announced_at \
+             WHERE coalition_key_versions.key_version < excluded.key_version",
+        )
+        .bind(&row.coalition)
+        .bind(i64::from(row.key_version))
+        .bind(row.grace_until)
+        .bind(&row.announced_by)
+        .bind(row.announced_at)
+        .execute(&mut *tx)
+        .await?;
+        if written.rows_affected() == 0 {
+            // A concurrent announcement inserted a version at least as high first.
+            tx.rollback().await?;
+            let current = self.key_version(&row.coalition).await?;
+            return Ok(Announced::NotForward(current.map_or(0, |r| r.key_version)));
+        }
+        append(&mut tx, &[audit]).await?;
+        tx.commit().await?;
+        Ok(Announced::Stored)
+    }
+
+    async fn key_version(&self, coalition: &str) -> Result<Option<KeyVersionRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE coalition = ?1"
+        ))
+        .bind(coalition)
+        .fetch_optional(self.reader())
+        .await?
+        .as_ref()
+        .map(key_version_row)
+        .transpose()
+    }
+
+    async fn key_versions_past_grace(&self, now: i64) -> Result<Vec<KeyVersionRow>, StoreError> {
+        sqlx::query(&format!(
+            "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE grace_until <= ?1 \
+             ORDER BY coalition"
+        ))
+        .bind(now)
+        .fetch_all(self.reader())
+        .await?
+        .iter()
+        .map(key_version_row)
+        .collect()
+    }
+
+    async fn purge_below_version(
+        &self,
+        below: u32,
+        belongs: SignalFilter<'_>,
+        audit_for: crate::store::PurgeAudit<'_>,
+    ) -> Result<Vec<crate::store::StoredSignal>, StoreError> {
+        self.purge_signals_below_version(below, belongs, audit_for)
+            .await
+    }
+}
+
+const KEY_VERSION_COLUMNS: &str = "coalition, key_version, grace_until, announced_by, announced_at";
+
+fn key_version_row(row: &SqliteRow) -> Result<KeyVersionRow, StoreError> {
+    Ok(KeyVersionRow {
+        coalition: row.try_get(0)?,
+        key_version: key_version_from_db(row.try_get(1)?)?,
+        grace_until: row.try_get(2)?,
+        announced_by: row.try_get(3)?,
+        announced_at: row.try_get(4)?,
+    })
 }

@@ -196,3 +196,36 @@ pub async fn welcomes(
         next,
     }))
 }
+
+pub async fn announce_key_version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(coalition): Path<String>,
+    body: Bytes,
+) -> Result<Json<wire::KeyVersionStatus>, Problem> {
+    let (principal, _) = authenticate(
+        &state,
+        &headers,
+        "PUT /v1/coalitions/{coalition}/key-version",
+    )
+    .await?;
+    let req: wire::AnnounceKeyVersion = strict_json(&body)?;
+    let now = crate::civil::now_secs();
+    let s = crate::mls::key_version::announce(&state, &principal, &coalition, &req, now).await?;
+    Ok(Json(s))
+}
+
+pub async fn key_version(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(coalition): Path<String>,
+) -> Result<Json<wire::KeyVersionStatus>, Problem> {
+    let (principal, _) = authenticate(
+        &state,
+        &headers,
+        "GET /v1/coalitions/{coalition}/key-version",
+    )
+    .await?;
+    let s = crate::mls::key_version::current(&state, &principal, &coalition).await?;
+    Ok(Json(s))
+}

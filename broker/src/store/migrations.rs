@@ -31,6 +31,11 @@ pub(super) const SQLITE: &[Script] = &[
         "mls delivery",
         include_str!("../../migrations/sqlite/0004_mls_delivery.sql"),
     ),
+    (
+        5,
+        "coalition key versions",
+        include_str!("../../migrations/sqlite/0005_coalition_key_versions.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -48,6 +53,11 @@ pub(super) const POSTGRES: &[Script] = &[
         4,
         "mls delivery",
         include_str!("../../migrations/postgres/0004_mls_delivery.sql"),
+    ),
+    (
+        5,
+        "coalition key versions",
+        include_str!("../../migrations/postgres/0005_coalition_key_versions.sql"),
     ),
 ];
 

@@ -554,3 +554,45 @@ impl Store for PostgresStore {
         self.tree_naming(pseudonym, limit).await
     }
 }
+
+// ---- Issue 6: erasing signals under a superseded coalition key (called by `crate::mls`). ----
+// Kept as a separate inherent block so it merges apart from the `Store` implementation above.
+
+impl PostgresStore {
+    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
+    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
+    /// The candidates are locked (`FOR UPDATE`), so a concurrent withdrawal cannot interleave.
+    pub(crate) async fn purge_signals_below_version(
+        &self,
+        below: u32,
+        belongs: crate::mls::store::SignalFilter<'_>,
+        audit_for: PurgeAudit<'_>,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < $1 FOR UPDATE"
+        ))
+        .bind(i64::from(below))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut purged = Vec::new();
+        for row in &rows {
+            let s = signal_from_row(row)?;
+            if belongs(&s) {
+                purged.push(s);
+            }
+        }
+        if purged.is_empty() {
+            tx.rollback().await?;
+            return Ok(purged);
+        }
+        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
+        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
+        append(&mut tx, &[&audit_for(&purged)]).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+}

@@ -696,3 +696,45 @@ impl Store for SqliteStore {
         self.tree_naming(pseudonym, limit).await
     }
 }
+
+// ---- Issue 6: erasing signals under a superseded coalition key (called by `crate::mls`). ----
+// Kept as a separate inherent block so it merges apart from the `Store` implementation above.
+
+impl SqliteStore {
+    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
+    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
+    pub(crate) async fn purge_signals_below_version(
+        &self,
+        below: u32,
+        belongs: crate::mls::store::SignalFilter<'_>,
+        audit_for: PurgeAudit<'_>,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < ?1"
+        ))
+        .bind(i64::from(below))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut purged = Vec::new();
+        for row in &rows {
+            let s = signal_from_row(row)?;
+            if belongs(&s) {
+                purged.push(s);
+            }
+        }
+        if purged.is_empty() {
+            tx.rollback().await?;
+            return Ok(purged);
+        }
+        for s in &purged {
+            sqlx::query("DELETE FROM signals WHERE id = ?1")
+                .bind(s.id.0.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
+        append(&mut tx, &[&audit_for(&purged)]).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+}

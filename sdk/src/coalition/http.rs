@@ -132,6 +132,40 @@ impl BrokerMls {
         .await
     }
 
+    /// The coalition's administrator announces the current key version after a rotation
+    /// (`PUT /v1/coalitions/{coalition}/key-version`); after `grace_days` (default 14) the
+    /// broker erases the coalition's signals under older versions. 409 if not above the
+    /// current one.
+    pub async fn announce_key_version(
+        &self,
+        coalition: &str,
+        key_version: u32,
+        grace_days: Option<u32>,
+    ) -> Result<wire::KeyVersionStatus, HttpError> {
+        let body = wire::AnnounceKeyVersion {
+            key_version,
+            grace_days,
+        };
+        self.send(
+            self.client
+                .put(format!(
+                    "{}/v1/coalitions/{coalition}/key-version",
+                    self.base
+                ))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// The announced current key version of a coalition this organisation is a member of.
+    pub async fn key_version(&self, coalition: &str) -> Result<wire::KeyVersionStatus, HttpError> {
+        self.send(self.client.get(format!(
+            "{}/v1/coalitions/{coalition}/key-version",
+            self.base
+        )))
+        .await
+    }
+
     pub async fn group(&self, group_id: &str) -> Result<GroupStatus, HttpError> {
         self.send(
             self.client

@@ -7,6 +7,8 @@
 //! - With the `coalition` feature: [`Member`] (create, invite, join, process, remove, leave,
 //!   key rotation, persistence), the shared [`mls`] settings and state [`snapshot`]s.
 //! - With `coalition-http`: [`http::BrokerMls`], a small adapter over reqwest.
+//! - With `client`: `rekey`, re-pseudonymising a partner's records under a new key version
+//!   and uploading them with the client's bulk upload.
 
 pub mod wire;
 
@@ -21,6 +23,10 @@ pub mod snapshot;
 
 #[cfg(feature = "coalition-http")]
 pub mod http;
+
+/// Re-uploading a partner's records under a new key version (needs the HTTP client).
+#[cfg(feature = "client")]
+pub mod rekey;
 
 #[cfg(feature = "coalition")]
 pub use member::{CoalitionError, Event, Fetched, Member, Outgoing};

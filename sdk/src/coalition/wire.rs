@@ -157,3 +157,26 @@ pub fn unb64(field: &str, text: &str) -> Result<Vec<u8>, String> {
         .decode(text)
         .map_err(|e| format!("{field}: not valid base64: {e}"))
 }
+
+/// `PUT /v1/coalitions/{coalition}/key-version`: the coalition's administrator announces the
+/// current key version after a rotation. Versions only move forward. After `grace_days`
+/// (default 14, at most 365) the broker erases the coalition's signals under older versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceKeyVersion {
+    pub key_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_days: Option<u32>,
+}
+
+/// Answer to [`AnnounceKeyVersion`] and to `GET /v1/coalitions/{coalition}/key-version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyVersionStatus {
+    pub coalition: String,
+    pub key_version: u32,
+    /// Unix seconds from which signals under an older version are erased.
+    pub grace_until: i64,
+    pub announced_by: String,
+    pub announced_at: i64,
+}

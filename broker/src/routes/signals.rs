@@ -22,12 +22,9 @@ use crate::store::SignalId;
 const MAX_LINE: usize = 16 * 1024;
 
 /// Lines of a streamed bulk upload stored per transaction (each with its audit entry).
-/// Larger than [`MAX_SIGNAL_BATCH`] because every commit rewrites (SQLite: into the WAL, with
-/// an fsync) the index pages it touched, and the id and pseudonym indexes are keyed by
-/// uniformly spread hashes, so a commit touches about as many pages whatever its size: fewer,
-/// larger commits write much less per signal (`benches/store_bulk.rs`). 50 000 parsed signals
-/// hold ~20 MiB.
-pub const BULK_CHUNK: usize = 50_000;
+/// `benches/store_bulk.rs` (`KRUISPUNT_BENCH_BATCH`) measured 50 000 no faster than 10 000 on
+/// SQLite at 300 k signals, so it stays at one JSON batch's size.
+pub const BULK_CHUNK: usize = MAX_SIGNAL_BATCH;
 
 pub async fn upload(
     State(state): State<AppState>,

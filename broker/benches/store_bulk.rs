@@ -1,6 +1,7 @@
 //! Bulk upload into the storage layer: `cargo bench -p kruispunt-broker --bench store_bulk`.
 //!
-//! Inserts `KRUISPUNT_BENCH_SIGNALS` signals (default 500 000) in batches of 10 000 — each batch
+//! Inserts `KRUISPUNT_BENCH_SIGNALS` signals (default 500 000) in batches of the bulk route's chunk
+//! (`BULK_CHUNK`, or `KRUISPUNT_BENCH_BATCH`) — each batch
 //! one transaction with its audit entry, as the upload route does — into a temporary SQLite file
 //! (with `synchronous=FULL`, the broker's setting, and `NORMAL` for comparison) and, when
 //! `KRUISPUNT_BENCH_POSTGRES_URL` or `KRUISPUNT_TEST_POSTGRES_URL` is set, into a fresh
@@ -23,7 +24,15 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-const BATCH: usize = 10_000;
+/// Signals per transaction: the bulk route's chunk unless `KRUISPUNT_BENCH_BATCH` says
+/// otherwise (10 000 = one `POST /v1/signals` request).
+fn batch_size() -> usize {
+    std::env::var("KRUISPUNT_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(kruispunt_broker::routes::signals::BULK_CHUNK)
+}
 const NOW: i64 = 1_750_000_000;
 const DECISIONS: usize = 2_000;
 
@@ -101,7 +110,7 @@ fn cpu_seconds() -> f64 {
 async fn bulk(label: &str, store: &dyn Store, data: &[NewSignal]) {
     let cpu = cpu_seconds();
     let start = Instant::now();
-    for batch in data.chunks(BATCH) {
+    for batch in data.chunks(batch_size()) {
         store
             .insert_signals(batch, &upload_entry(batch))
             .await
@@ -120,7 +129,7 @@ async fn bulk(label: &str, store: &dyn Store, data: &[NewSignal]) {
     // Re-uploading the first batch: all duplicates.
     let start = Instant::now();
     store
-        .insert_signals(&data[..BATCH.min(data.len())], &upload_entry(data))
+        .insert_signals(&data[..batch_size().min(data.len())], &upload_entry(data))
         .await
         .expect("reupload");
     println!(
@@ -308,8 +317,9 @@ fn main() {
         let start = Instant::now();
         let data = signals(n, 42);
         println!(
-            "generated {n} signals (ids derived) in {:.2} s; batches of {BATCH}",
-            start.elapsed().as_secs_f64()
+            "generated {n} signals (ids derived) in {:.2} s; batches of {}",
+            start.elapsed().as_secs_f64(),
+            batch_size()
         );
         sqlite(&data, SqliteSynchronous::Full, "sqlite (WAL, synchronous=FULL)").await;
         sqlite(&data, SqliteSynchronous::Normal, "sqlite (WAL, synchronous=NORMAL)").await;

@@ -446,6 +446,14 @@ pub async fn post_message(
     }
     let msg_epoch = pm.epoch().as_u64();
     if msg_epoch != group.epoch {
+        // A stale epoch is the same lost race as a failed compare-and-set below, only noticed
+        // earlier: it is audited the same way, whichever of the two a sender runs into.
+        let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
+        e.reasons = vec!["epoch_conflict".into()];
+        e.detail = serde_json::json!({
+            "group": id, "epoch": msg_epoch, "group_epoch": group.epoch, "size": bytes.len(),
+        });
+        state.store.append_audit(&[e]).await?;
         return Err(conflict(format!(
             "message: for epoch {msg_epoch}, the group is at epoch {}; fetch, process and retry",
             group.epoch

@@ -19,7 +19,8 @@ pub struct Broker {
 
 #[derive(Default)]
 pub struct Options {
-    /// Run with the demo registry (police without mTLS, supplier roles on police purposes).
+    /// Run with the demo registry (the embedded one without `require_mtls`: the development set-up
+    /// issues no client certificates).
     pub demo_registry: bool,
     /// A PostgreSQL server URL: the broker gets a fresh database on it.
     pub postgres: Option<String>,

@@ -675,11 +675,11 @@ fn sanitize_long(s: &str) -> String {
 
 /// Checks a partner's mTLS requirement. The TLS layer has already validated the certificate
 /// chain (against the configured client CA); this adds the per-partner rules:
-/// a partner with `require_mtls` must present a certificate, and when `client_cert_sha256`
-/// is pinned, a presented certificate must be exactly that one (also when mTLS is optional).
-///
-/// Without a pin, any certificate the client CA issued satisfies `require_mtls`: pin the
-/// certificate (or give each partner its own CA) where that matters.
+/// a partner with `require_mtls` must present a certificate, and a presented certificate must
+/// be the partner's own (also when mTLS is optional, so that nobody acts under another's
+/// certificate): exactly the pinned one when `client_cert_sha256` is set, otherwise one that
+/// names the partner (see [`crate::client_identity`]). One client CA may then serve every
+/// partner without one partner's certificate satisfying another's requirement.
 pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(), AuthError> {
     let Some(der) = peer_cert_der else {
         return if partner.require_mtls {
@@ -704,8 +704,23 @@ pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(),
                 partner.id
             )));
         }
+        return Ok(());
     }
-    Ok(())
+    if crate::client_identity::names_partner(der, &partner.id) {
+        return Ok(());
+    }
+    Err(AuthError::MtlsRequired(
+        match crate::client_identity::dns_name(&partner.id) {
+            Some(name) => format!(
+                "the client certificate was not issued to partner `{}`: it must name `{name}` (a DNS subject alternative name) or be pinned with client_cert_sha256",
+                partner.id
+            ),
+            None => format!(
+                "partner `{}` has no name a certificate can carry; pin its certificate with client_cert_sha256",
+                partner.id
+            ),
+        },
+    ))
 }
 
 /// Signs `claims` with an Ed25519 key (PKCS#8, as in `keys/partners/<id>.pk8`) under `kid`.

@@ -128,20 +128,21 @@ pub async fn authenticate(
         .as_ref()
         .and_then(|i| i.peer_certificates.first())
         .map(Vec::as_slice);
-    let verified = state
+    let principal = match state
         .tokens
         .verify(&state.verifier, header_value, now_secs())
-        .and_then(|p| {
-            let registry = state.policy.registry();
-            match registry.partner(&p.org) {
-                Some(partner) => crate::auth::check_mtls(partner, leaf).map(|()| p),
-                None => Ok(p),
-            }
-        });
-    let principal = match verified {
+    {
         Ok(p) => p,
-        Err(e) => return Err(refuse(state, e, endpoint).await),
+        Err(e) => return Err(refuse(state, None, e, endpoint).await),
     };
+    // The token is valid, so the mTLS refusal can name who was refused.
+    let mtls = match state.policy.registry().partner(&principal.org) {
+        Some(partner) => crate::auth::check_mtls(partner, leaf),
+        None => Ok(()),
+    };
+    if let Err(e) = mtls {
+        return Err(refuse(state, Some(&principal), e, endpoint).await);
+    }
     match state.limiter.check(&principal.org) {
         Ok(per_minute) => Ok((principal, per_minute)),
         Err(wait) => {
@@ -160,8 +161,13 @@ pub async fn authenticate(
     }
 }
 
-async fn refuse(state: &AppState, e: AuthError, endpoint: &str) -> Problem {
-    let mut entry = audit_trail::by(None, Operation::Refuse, "auth.refused");
+async fn refuse(
+    state: &AppState,
+    principal: Option<&Principal>,
+    e: AuthError,
+    endpoint: &str,
+) -> Problem {
+    let mut entry = audit_trail::by(principal, Operation::Refuse, "auth.refused");
     entry.decision = Some("deny".into());
     entry.reasons = vec![e.slug().to_string()];
     entry.detail = serde_json::json!({ "endpoint": endpoint });

@@ -106,10 +106,15 @@ impl Config {
         let pki = DevPki::in_dir(data_dir);
         let created_pki = pki.create_if_missing(&[])?;
         crate::keys::BrokerKeys::load_or_create(data_dir)?;
-        crate::keys::dev_partner_keys::create_if_missing(
-            data_dir,
-            &kruispunt_policy::Registry::embedded(),
-        )?;
+        let registry = kruispunt_policy::Registry::embedded();
+        crate::keys::dev_partner_keys::create_if_missing(data_dir, &registry)?;
+        let mtls: Vec<&str> = registry
+            .partners
+            .iter()
+            .filter(|p| p.require_mtls)
+            .map(|p| p.id.as_str())
+            .collect();
+        pki.create_client_certs_if_missing(&mtls)?;
         let path = data_dir.join(CONFIG_FILE);
         if path.exists() {
             return Ok(created_pki);
@@ -127,7 +132,9 @@ impl Config {
             tls: TlsConfig {
                 cert: "tls/server.pem".into(),
                 key: "tls/server.key".into(),
-                client_ca: None,
+                // The development CA also issued the client certificates of the partners that
+                // must use mTLS (tls/clients/<partner>.pem), so it is the client CA too.
+                client_ca: Some("tls/ca.pem".into()),
             },
             database: default_database(),
             registry: None,

@@ -12,6 +12,7 @@ pub mod authn;
 pub mod civil;
 pub mod cli;
 pub mod cli_policy;
+pub mod client_identity;
 pub mod config;
 pub mod devpki;
 pub mod ingest;

@@ -628,16 +628,37 @@ fn mtls_requirement_and_pin() {
     let mut partner = registry.partner(DEALER).unwrap().clone();
     let cert = b"not really DER, but hashed all the same".to_vec();
     let pin = hex::encode(ring::digest::digest(&ring::digest::SHA256, &cert));
+    let named = |name: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    };
+    let own = named(&format!("{DEALER}.partner.kruispunt.invalid"));
+    let others = named("autohandel-amersfoort.partner.kruispunt.invalid");
+    let wildcard = named("*.partner.kruispunt.invalid");
 
     partner.require_mtls = false;
     assert!(check_mtls(&partner, None).is_ok());
+    assert!(check_mtls(&partner, Some(&own)).is_ok());
+    assert!(
+        check_mtls(&partner, Some(&others)).is_err(),
+        "another partner's certificate is refused even where mTLS is optional"
+    );
     partner.require_mtls = true;
     let err = check_mtls(&partner, None).unwrap_err();
     assert_eq!((err.slug(), err.status()), ("mtls-required", 403));
     assert!(
-        check_mtls(&partner, Some(&cert)).is_ok(),
-        "no pin: any CA-validated cert"
+        check_mtls(&partner, Some(&own)).is_ok(),
+        "no pin: a certificate naming the partner"
     );
+    for (cert, what) in [(&others, "another partner's"), (&wildcard, "a wildcard")] {
+        let err = check_mtls(&partner, Some(cert)).unwrap_err();
+        assert_eq!(err.slug(), "mtls-required", "{what}");
+        assert!(
+            err.to_string().contains("partner.kruispunt.invalid"),
+            "{err}"
+        );
+    }
 
     partner.client_cert_sha256 = Some(pin.to_uppercase());
     assert!(

@@ -16,7 +16,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
-pub mod demo_registry;
 pub mod env;
 pub mod scenarios;
 pub mod story;

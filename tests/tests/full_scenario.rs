@@ -7,7 +7,6 @@ use kruispunt_examples::{SCENARIOS, Story};
 
 async fn full_scenario(postgres: Option<String>) {
     let b = common::start(common::Options {
-        demo_registry: true,
         postgres,
         ..Default::default()
     })

@@ -172,13 +172,39 @@ async fn token_refusals_carry_their_problem_types() {
         assert_eq!(slug(c.match_identifiers(&q).await), expected);
     }
 
-    // The police must use mTLS with the embedded registry; the broker does not yet accept
-    // client certificates, so every police request is refused this way.
-    let police = b
-        .env
-        .client("politie-midden-nederland", "r", &["rechercheur"], None)
+    // The police must use mTLS (embedded registry): a valid police token is refused without a
+    // client certificate and with another partner's (the OM's, from the same development CA),
+    // and passes authentication with its own (then the policy speaks: no scope, no case).
+    const POLICE: &str = "politie-midden-nederland";
+    let police_token = || {
+        TokenSigner::from_pkcs8(
+            format!("{POLICE}-dev-1"),
+            &partner_key(&b, POLICE),
+            TokenClaims::new(POLICE, "r", &aud).roles(["rechercheur"]),
+        )
+        .unwrap()
+    };
+    let no_cert = client_with(&b, police_token().into());
+    assert_eq!(slug(no_cert.match_identifiers(&q).await), "mtls-required");
+    let clients = b.data_dir().join("tls/clients");
+    let om_cert = Client::builder(&b.env.base_url)
+        .ca_pem(&b.env.ca_pem)
+        .client_identity_pem(
+            &std::fs::read(clients.join("om-midden-nederland.pem")).unwrap(),
+            &std::fs::read(clients.join("om-midden-nederland.key")).unwrap(),
+        )
+        .token(police_token())
+        .retry(RetryPolicy::none())
+        .build()
         .unwrap();
-    assert_eq!(slug(police.match_identifiers(&q).await), "mtls-required");
+    assert_eq!(slug(om_cert.match_identifiers(&q).await), "mtls-required");
+    let police = b.env.client(POLICE, "r", &["rechercheur"], None).unwrap();
+    let own = slug(police.match_identifiers(&q).await);
+    assert_ne!(own, "mtls-required", "its own certificate is accepted");
+    assert!(
+        own.starts_with("policy") || own.starts_with("scope"),
+        "{own}"
+    );
 
     // A good token works, and the SDK's signer mints what the broker accepts.
     let signer = TokenSigner::from_pkcs8(
@@ -196,11 +222,7 @@ async fn token_refusals_carry_their_problem_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_and_policy_refusals() {
-    let b = common::start(common::Options {
-        demo_registry: true,
-        ..Default::default()
-    })
-    .await;
+    let b = common::start(common::Options::default()).await;
     let kvo = b
         .env
         .client(

@@ -61,8 +61,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let listen = "127.0.0.1:0".parse().expect("a socket address");
     Config::init_development(&dir, listen)?;
-    let patched = kruispunt_examples::demo_registry::install(&dir)
-        .with_context(|| format!("cannot write the demo registry into {}", dir.display()))?;
     let mut config = Config::load(&dir)?;
     config.listen = listen;
     let scale = match args.scale {
@@ -76,12 +74,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let running = server::start(&config).await?;
         let url = format!("https://{}", running.addr);
         println!("Kruispunt demo: broker listening on {url} (data in {})", dir.display());
-        if patched {
-            println!(
-                "Using the demo registry ({}): `require_mtls` dropped, see kruispunt_examples::demo_registry.",
-                kruispunt_examples::demo_registry::FILE
-            );
-        }
         let env = Env::from_data_dir(&dir, Some(&url), scale)?;
         let mut results: Vec<(&str, Result<Outcome, String>)> = Vec::new();
         for name in SCENARIOS {

@@ -22,16 +22,17 @@ use kruispunt_sdk::wire::{
 use crate::synthetic::{date, today};
 use crate::{Env, Outcome, ScenarioError, Story};
 
-/// What to run when the broker refuses police requests for set-up reasons.
-const DEMO_REGISTRY_HINT: &str = "this broker runs the embedded registry, in which the police \
-     must connect with a client certificate (mTLS), and the development set-up issues none; \
-     install the demo registry with `cargo run -p kruispunt-examples --example demo_registry -- \
-     --data-dir DIR` and restart the broker, or run `kruispunt demo`";
+/// What to check when the broker refuses police requests for set-up reasons.
+const MTLS_HINT: &str = "the registry marks the police and the OM `require_mtls`: the \
+     development set-up issues their client certificates under DIR/tls/clients/ and names the \
+     development CA as `client_ca` in the [tls] section of DIR/kruispunt.toml; a data directory \
+     created by an older broker lacks that line (add `client_ca = \"tls/ca.pem\"` and restart, \
+     or start on a fresh --data-dir)";
 
 /// Maps the set-up refusals to an explanation; everything else stays the client's error.
 pub(crate) fn explain(e: ClientError) -> ScenarioError {
     if e.slug() == Some("mtls-required") {
-        return ScenarioError::Setup(format!("{e}: {DEMO_REGISTRY_HINT}"));
+        return ScenarioError::Setup(format!("{e}: {MTLS_HINT}"));
     }
     ScenarioError::Client(e)
 }

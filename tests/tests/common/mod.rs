@@ -19,9 +19,6 @@ pub struct Broker {
 
 #[derive(Default)]
 pub struct Options {
-    /// Run with the demo registry (the embedded one without `require_mtls`: the development set-up
-    /// issues no client certificates).
-    pub demo_registry: bool,
     /// A PostgreSQL server URL: the broker gets a fresh database on it.
     pub postgres: Option<String>,
     pub limits: Option<Limits>,
@@ -31,9 +28,6 @@ pub async fn start(opts: Options) -> Broker {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let listen = "127.0.0.1:0".parse().unwrap();
     Config::init_development(dir.path(), listen).expect("development set-up");
-    if opts.demo_registry {
-        assert!(kruispunt_examples::demo_registry::install(dir.path()).unwrap());
-    }
     let mut config = Config::load(dir.path()).expect("configuration");
     config.listen = listen;
     if let Some(l) = opts.limits {

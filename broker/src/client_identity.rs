@@ -1,0 +1,82 @@
+//! How a client certificate names the partner it was issued to.
+//!
+//! The TLS layer only proves that a certificate chains to the configured client CA; one CA
+//! usually issues certificates to several partners, so the broker must also check *whose*
+//! certificate it is, or the police's `require_mtls` would be met by a car dealer's
+//! certificate. Without a pinned hash, a certificate names its partner by carrying the DNS
+//! subject alternative name `<partner id>.partner.kruispunt.invalid` (`.invalid` is reserved,
+//! RFC 2606, so the name can never collide with a real host). A partner id that is not a valid
+//! DNS label cannot be named this way and needs a pin (`client_cert_sha256`).
+
+use rustls_pki_types::{CertificateDer, ServerName};
+
+/// The DNS suffix under which client certificates name partners.
+pub const SUFFIX: &str = "partner.kruispunt.invalid";
+
+/// The subject alternative name a certificate for `partner` carries, if the id can be one.
+pub fn dns_name(partner: &str) -> Option<String> {
+    let label_ok = !partner.is_empty()
+        && partner.len() <= 63
+        && !partner.starts_with('-')
+        && !partner.ends_with('-')
+        && partner
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    label_ok.then(|| format!("{partner}.{SUFFIX}"))
+}
+
+/// A name no partner id can produce (ids have no `_`): a certificate valid for it carries a
+/// wildcard, which would name every partner, so it names none.
+const PROBE: &str = "_wildcard-probe.partner.kruispunt.invalid";
+
+/// Whether the DER certificate names `partner` among its subject alternative names (exactly,
+/// not through a wildcard). An unparsable certificate names nobody.
+pub fn names_partner(der: &[u8], partner: &str) -> bool {
+    let Some(name) = dns_name(partner) else {
+        return false;
+    };
+    let der = CertificateDer::from(der);
+    let Ok(cert) = webpki::EndEntityCert::try_from(&der) else {
+        return false;
+    };
+    let valid_for = |name: String| {
+        ServerName::try_from(name).is_ok_and(|n| cert.verify_is_valid_for_subject_name(&n).is_ok())
+    };
+    valid_for(name) && !valid_for(PROBE.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert_for(names: &[&str]) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_certificate_names_only_its_own_partner() {
+        let der = cert_for(&["politie-midden-nederland.partner.kruispunt.invalid"]);
+        assert!(names_partner(&der, "politie-midden-nederland"));
+        assert!(!names_partner(&der, "autobedrijf-de-vecht"));
+        assert!(!names_partner(&der, "politie"));
+        // A wildcard in the certificate does not name every partner.
+        let wild = cert_for(&["*.partner.kruispunt.invalid"]);
+        assert!(!names_partner(&wild, "politie-midden-nederland"));
+        assert!(!names_partner(b"not DER", "politie-midden-nederland"));
+    }
+
+    #[test]
+    fn ids_that_are_not_dns_labels_need_a_pin() {
+        assert_eq!(
+            dns_name("om-midden-nederland").as_deref(),
+            Some("om-midden-nederland.partner.kruispunt.invalid")
+        );
+        for bad in ["", "a_b", "a.b", "-a", "A", &"x".repeat(64)] {
+            assert_eq!(dns_name(bad), None, "{bad:?}");
+        }
+    }
+}

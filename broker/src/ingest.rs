@@ -13,6 +13,7 @@ use crate::audit_entry::Operation;
 use crate::audit_trail;
 use crate::auth::Principal;
 use crate::civil::{now_secs, parse_date};
+use crate::mls::key_version::{self, SignalScope};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::{IndexRecord, InsertOutcome, NewSignal};
@@ -59,6 +60,9 @@ pub async fn ingest(
     let registry = state.policy.registry();
     let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
     let mut checked: Vec<Checked> = Vec::with_capacity(items.len());
+    // Coalitions whose superseded key versions are being erased: an upload under such a
+    // version would be stored only to be erased on the next retention tick (issue 6).
+    let superseded = key_version::past_grace(state, now).await?;
 
     for (index, item) in items {
         let item = match item {
@@ -135,6 +139,18 @@ pub async fn ingest(
                 "purposes",
                 format!("purpose {p:?} is not registered"),
             ));
+            continue;
+        }
+        let scope = SignalScope {
+            org: &principal.org,
+            purposes: &item.purposes,
+            district: &item.district,
+        };
+        if let Some(row) =
+            key_version::superseded_by(&registry, &superseded, scope, item.key_version)
+        {
+            let reason = key_version::superseded_reason(row, item.key_version);
+            results.push(reject(index, "key_version", reason));
             continue;
         }
         let expires_day = match item.expires.as_deref().map(parse_date) {

@@ -1,11 +1,14 @@
 //! Retention: signals past their end of retention are deleted, and the purge is audited
 //! (DESIGN rule 6). Matching already ignores them by the clock; this removes them for good.
+//! The same task erases MLS key packages whose lifetime ended and, per coalition, signals
+//! under a superseded key version (`crate::mls::key_version`).
 
 use std::time::Duration;
 
 use crate::audit_entry::Operation;
 use crate::audit_trail;
 use crate::civil::now_secs;
+use crate::mls::store::ExpiredKeyPackage;
 use crate::state::AppState;
 use crate::store::StoredSignal;
 
@@ -38,6 +41,39 @@ pub fn drop_from_index(state: &AppState, purged: &[StoredSignal]) {
     }
 }
 
+/// Erases the MLS key packages whose lifetime ended (one `erase` entry naming how many of
+/// whose); returns how many. The claim already skips them, so this only frees the space —
+/// and an organisation whose last-resort package expired is asked for a new one by the 404
+/// its next claimant gets, exactly as before the purge.
+pub async fn purge_key_packages(
+    state: &AppState,
+    now: i64,
+) -> Result<usize, crate::store::StoreError> {
+    let audit_for = |packages: &[ExpiredKeyPackage]| {
+        let mut e = audit_trail::by(None, Operation::Erase, "retention.key-packages.purge");
+        e.actor_org = Some("kruispunt-broker".into());
+        e.decision = Some("allow".into());
+        let mut per_org = std::collections::BTreeMap::<&str, usize>::new();
+        for p in packages {
+            *per_org.entry(p.org.as_str()).or_default() += 1;
+        }
+        e.source_orgs = per_org.keys().map(|o| o.to_string()).collect();
+        e.detail = serde_json::json!({
+            "count": packages.len(),
+            "per_org": per_org,
+            "last_resort": packages.iter().filter(|p| p.last_resort).count(),
+            "claimed": packages.iter().filter(|p| p.claimed).count(),
+        });
+        e
+    };
+    let erased = state
+        .store
+        .mls()
+        .purge_expired_key_packages(now, &audit_for)
+        .await?;
+    Ok(erased.len())
+}
+
 pub async fn run(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -52,6 +88,11 @@ pub async fn run(state: AppState, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(signals = n, "superseded key version purge"),
             Err(e) => tracing::warn!(error = %e, "key version purge failed; will retry"),
+        }
+        match purge_key_packages(&state, now_secs()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(key_packages = n, "expired key package purge"),
+            Err(e) => tracing::warn!(error = %e, "key package purge failed; will retry"),
         }
     }
 }

@@ -4,208 +4,13 @@
 //! state, removal with key rotation, leaving, concurrent commits, case channels — and the
 //! audit entries they leave.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+mod mls_common;
 
 use kruispunt_broker::audit_entry::AuditEntry;
-use kruispunt_broker::auth::{Claims, mint};
-use kruispunt_broker::config::Config;
-use kruispunt_broker::devpki::DevPki;
-use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
-use kruispunt_broker::server::{self, RunningServer};
 use kruispunt_sdk::IdentifierKind;
-use kruispunt_sdk::coalition::http::BrokerMls;
 use kruispunt_sdk::coalition::wire::GroupKind;
 use kruispunt_sdk::coalition::{Event, Member};
-
-const POSTGRES_ENV: &str = "KRUISPUNT_TEST_POSTGRES_URL";
-const COALITION: &str = "kvo-buitengebied-oost-utrecht";
-const ADMIN: &str = "riec-midden-nederland";
-const KVO: &str = "kvo-buitengebied-oost-utrecht";
-const HEUVELRUG: &str = "gemeente-utrechtse-heuvelrug";
-const AMERSFOORT: &str = "gemeente-amersfoort";
-/// A private partner that is not in the coalition.
-const DEALER: &str = "autobedrijf-de-vecht";
-const ADMIN_ROLE: &str = "coalitiebeheerder";
-
-struct Broker {
-    running: Option<RunningServer>,
-    dir: tempfile::TempDir,
-    client: reqwest::Client,
-    base: String,
-    aud: String,
-    pg_db: Option<(String, String)>,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-impl Broker {
-    async fn start(database: Option<String>) -> Broker {
-        kruispunt_broker::tls::install_ring_provider();
-        let dir = tempfile::tempdir().unwrap();
-        Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-        let mut cfg = Config::load(dir.path()).unwrap();
-        cfg.limits.requests_per_second = 100_000.0;
-        cfg.limits.burst = 100_000.0;
-        if let Some(db) = &database {
-            cfg.database = db.clone();
-        }
-        let running = server::start(&cfg).await.unwrap();
-        let ca = std::fs::read(DevPki::in_dir(dir.path()).ca_cert).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        let base = format!("https://localhost:{}", running.addr.port());
-        Broker {
-            running: Some(running),
-            dir,
-            client,
-            base,
-            aud: cfg.deployment.clone(),
-            pg_db: None,
-        }
-    }
-
-    fn token(&self, partner: &str, roles: &[&str]) -> String {
-        let (kid, pkcs8) = load_partner_signing_key(self.dir.path(), partner).unwrap();
-        let claims = Claims {
-            iss: partner.into(),
-            sub: format!("user@{partner}"),
-            aud: self.aud.clone(),
-            exp: now() + 600,
-            iat: now(),
-            nbf: None,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            jti: None,
-            scope: None,
-        };
-        mint(&kid, &pkcs8, &claims).unwrap()
-    }
-
-    fn mls(&self, partner: &str, roles: &[&str]) -> BrokerMls {
-        BrokerMls::new(
-            self.client.clone(),
-            self.base.clone(),
-            self.token(partner, roles),
-        )
-    }
-
-    async fn audit(&self) -> Vec<AuditEntry> {
-        let st = &self.running.as_ref().unwrap().state;
-        let n = st.store.audit_len().await.unwrap();
-        st.store
-            .audit_entries(0, n)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect()
-    }
-
-    async fn stop(mut self) {
-        self.running.take().unwrap().shutdown().await.unwrap();
-        if let Some((admin, db)) = self.pg_db.take() {
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-type TestFn = fn(Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-async fn with_backends(test: TestFn) {
-    test(Broker::start(None).await).await;
-    let Ok(url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("SKIPPED: {POSTGRES_ENV} not set — the PostgreSQL half of this test did not run");
-        return;
-    };
-    static N: AtomicU32 = AtomicU32::new(0);
-    let db = format!(
-        "kp_mls_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let cut = url.rfind('/').unwrap();
-    let admin = format!("{}/postgres", &url[..cut]);
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let mut b = Broker::start(Some(format!("{}/{db}", &url[..cut]))).await;
-    assert_eq!(
-        b.running.as_ref().unwrap().state.store.backend(),
-        "postgres"
-    );
-    b.pg_db = Some((admin, db));
-    test(b).await;
-}
-
-/// A partner: its MLS state (persisted in `dir`) and its connection to the broker.
-struct Partner {
-    member: Member,
-    api: BrokerMls,
-    path: std::path::PathBuf,
-    welcome_cursor: u64,
-}
-
-impl Partner {
-    fn new(b: &Broker, org: &str, roles: &[&str], dir: &std::path::Path) -> Partner {
-        let path = dir.join(format!("{org}.mls"));
-        Partner {
-            member: Member::new(org, Some(&path)).unwrap(),
-            api: b.mls(org, roles),
-            path,
-            welcome_cursor: 0,
-        }
-    }
-
-    async fn publish(&self, n: usize) {
-        let kps = self.member.key_packages(n, true).unwrap();
-        let published = self.api.publish_key_packages(&kps).await.unwrap();
-        assert_eq!(published.refs.len(), n + 1);
-    }
-
-    /// Fetches and processes everything new in `group`.
-    async fn sync(&mut self, group: &str) -> Vec<Event> {
-        let from = self.member.cursor(group).unwrap();
-        let fetched = self.api.fetch(group, from).await.unwrap();
-        self.member.process(group, &fetched).unwrap()
-    }
-
-    /// Joins every group a welcome arrived for; returns their ids.
-    async fn accept_welcomes(&mut self) -> Vec<String> {
-        let list = self.api.welcomes(self.welcome_cursor).await.unwrap();
-        self.welcome_cursor = list.next;
-        let mut joined = Vec::new();
-        for w in list.welcomes {
-            let bytes = kruispunt_sdk::coalition::wire::unb64("welcome", &w.welcome).unwrap();
-            let id = self.member.join(&bytes, w.from_seq).unwrap();
-            assert_eq!(id, w.group_id);
-            joined.push(id);
-        }
-        joined
-    }
-
-    /// Posts a commit; on acceptance merges it and posts the follow-up key messages.
-    async fn commit(&mut self, group: &str, out: &kruispunt_sdk::coalition::Outgoing) {
-        self.api.post(group, out).await.unwrap();
-        for follow in self.member.confirm(group).unwrap() {
-            self.api.post_raw(group, &follow, None).await.unwrap();
-        }
-        // Skip own messages on the next fetch.
-        self.sync(group).await;
-    }
-}
+use mls_common::*;
 
 fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
     let key = m.coalition_key(group).expect("has a coalition key");
@@ -488,28 +293,105 @@ async fn coalition_key_distribution_rotation_and_refusals() {
 fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
-        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
+        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE, "analist"], dir.path());
         let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
         let amersfoort = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
         let horeca = Partner::new(&b, "horeca-gooi", &["compliance"], dir.path());
         for p in [&kvo, &amersfoort, &horeca] {
             p.publish(1).await;
         }
-
-        // A case channel among exactly the RIEC and the KVO.
         let group = "case.kvo-ou.2026-0042";
-        let info = riec.member.create_group(group).unwrap();
-        riec.api
-            .create_group(
-                group,
-                GroupKind::Case,
-                COALITION,
-                Some(vec![ADMIN.into(), KVO.into()]),
-                Some("RIEC-MN-2026-0042".into()),
-                &info,
-            )
+        let case = "RIEC-MN-2026-0042";
+        let create = |riec: &mut Partner, allowed: Option<Vec<String>>| {
+            let info = riec.member.create_group(group).unwrap();
+            let api = riec.api.clone();
+            async move {
+                api.create_group(
+                    group,
+                    GroupKind::Case,
+                    COALITION,
+                    allowed,
+                    Some(case.into()),
+                    &info,
+                )
+                .await
+            }
+        };
+
+        // No case channel before the case was escalated: not even after a hit (a hit discloses
+        // nothing to talk about). Refused with a specific slug, audited.
+        let err = create(&mut riec, None).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(format!("{err}").contains("case-not-escalated"), "{err}");
+        riec.member.discard_group(group).unwrap();
+        let signal = kvk_signal("12345678", 1, KVO_PURPOSE, KVO_DISTRICT);
+        for (org, role) in [(KVO, "signaleerder"), (HEUVELRUG, "signaleerder")] {
+            let (st, v) = b
+                .post(
+                    "/v1/signals",
+                    &b.token(org, &[role]),
+                    &serde_json::json!({ "signals": [signal] }),
+                )
+                .await;
+            assert_eq!((st, v["stored"].as_u64()), (200, Some(1)), "{v}");
+        }
+        let riec_token = b.token(ADMIN, &[ADMIN_ROLE, "analist"]);
+        let mut q = serde_json::json!({
+            "purpose": KVO_PURPOSE, "level": "hit", "case_reference": case,
+            "identifiers": [{ "kind": "kvk", "pseudonym": kvk_pseudonym("12345678", 1), "key_version": 1 }],
+        });
+        let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
+        assert_eq!(
+            (st, v["results"][0]["hit"].as_bool()),
+            (200, Some(true)),
+            "{v}"
+        );
+        let err = create(&mut riec, None).await.unwrap_err();
+        assert!(format!("{err}").contains("case-not-escalated"), "{err}");
+        riec.member.discard_group(group).unwrap();
+        let refused = b.audit_of("mls.group.refused").await;
+        assert_eq!(refused.len(), 2);
+        assert_eq!(refused[0].reasons, ["case_not_escalated"]);
+        assert_eq!(refused[0].case_reference.as_deref(), Some(case));
+
+        // The RIEC escalates: categories, with the case and why it is necessary. The signals of
+        // the KVO and Heuvelrug are disclosed to it under the case.
+        q["level"] = "categories".into();
+        q["justification"] = "Ongevraagd huuraanbod voor lege schuren in Leersum".into();
+        let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
+        assert_eq!((st, v["level"].as_str()), (200, Some("categories")), "{v}");
+
+        // A channel listing an organisation whose signals were not disclosed: refused, audited.
+        let err = create(
+            &mut riec,
+            Some(vec![ADMIN.into(), KVO.into(), AMERSFOORT.into()]),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(
+            format!("{err}").contains("case-member-not-disclosed"),
+            "{err}"
+        );
+        riec.member.discard_group(group).unwrap();
+        let refused = b.audit_of("mls.group.refused").await;
+        assert_eq!(refused.len(), 3);
+        assert_eq!(refused[2].reasons, ["not_disclosed_in_case"]);
+        assert_eq!(refused[2].detail["orgs"], serde_json::json!([AMERSFOORT]));
+
+        // Narrowed to the RIEC and the KVO: allowed (the derived set would also hold Heuvelrug).
+        let status = create(&mut riec, Some(vec![KVO.into(), ADMIN.into()]))
             .await
             .unwrap();
+        assert_eq!(
+            status.allowed,
+            Some(vec![KVO.to_string(), ADMIN.to_string()])
+        );
+        let created = b.audit_of("mls.group.create").await;
+        assert_eq!(
+            created.last().unwrap().case_reference.as_deref(),
+            Some(case)
+        );
         // A coalition member outside the channel's list is refused.
         let kp = riec.api.claim_key_package(AMERSFOORT).await.unwrap();
         let out = riec.member.invite(group, &[kp]).unwrap();
@@ -522,19 +404,40 @@ fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output 
         assert_eq!(kvo.accept_welcomes().await, vec![group.to_string()]);
         kvo.sync(group).await;
 
+        // Without a list the channel holds exactly the creator and the disclosed sources.
+        let whole = "case.kvo-ou.2026-0042-b";
+        let info = riec.member.create_group(whole).unwrap();
+        let status = riec
+            .api
+            .create_group(
+                whole,
+                GroupKind::Case,
+                COALITION,
+                None,
+                Some(case.into()),
+                &info,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            status.allowed,
+            Some(vec![
+                HEUVELRUG.to_string(),
+                KVO.to_string(),
+                ADMIN.to_string()
+            ])
+        );
+
         // The farmer's account travels end-to-end encrypted; the broker stores ciphertext.
         let text = "Onbekende man bood EUR 2.000 per maand contant voor de lege schuur";
-        let msg = kvo
-            .member
-            .case_detail(group, "RIEC-MN-2026-0042", text)
-            .unwrap();
+        let msg = kvo.member.case_detail(group, case, text).unwrap();
         kvo.api.post_raw(group, &msg, None).await.unwrap();
         let events = riec.sync(group).await;
         assert_eq!(
             events,
             vec![Event::CaseDetail {
                 from: KVO.into(),
-                case_reference: "RIEC-MN-2026-0042".into(),
+                case_reference: case.into(),
                 text: text.into()
             }]
         );
@@ -720,4 +623,61 @@ fn protocol_refusals(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Out
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_refusals_are_problems_and_change_nothing() {
     with_backends(protocol_refusals).await;
+}
+
+fn expired_key_packages(
+    b: Broker,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
+        let amersfoort = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
+        kvo.publish(2).await;
+        amersfoort.publish(1).await;
+        let riec = b.mls(ADMIN, &[ADMIN_ROLE]);
+        riec.claim_key_package(KVO).await.unwrap(); // an ordinary one, now claimed
+        let st = b.state();
+        let purge = kruispunt_broker::retention::purge_key_packages;
+
+        // Within their lifetime nothing is erased.
+        assert_eq!(purge(&st, now()).await.unwrap(), 0);
+        assert!(b.audit_of("retention.key-packages.purge").await.is_empty());
+
+        // Past it (openmls' default lifetime: 12 weeks) every package goes — claimed or not,
+        // last-resort too (an expired one is never handed out) — in one audited erasure.
+        let later = now() + 85 * 86_400;
+        assert_eq!(purge(&st, later).await.unwrap(), 5);
+        let erased = b.audit_of("retention.key-packages.purge").await;
+        assert_eq!(erased.len(), 1);
+        let e = &erased[0];
+        assert_eq!(e.operation, kruispunt_broker::audit_entry::Operation::Erase);
+        assert_eq!(e.detail["count"], 5);
+        assert_eq!(
+            e.detail["per_org"],
+            serde_json::json!({ AMERSFOORT: 2, KVO: 3 })
+        );
+        assert_eq!(e.detail["last_resort"], 2);
+        assert_eq!(e.detail["claimed"], 1);
+        assert_eq!(e.source_orgs, vec![AMERSFOORT.to_string(), KVO.to_string()]);
+        // Idempotent: nothing left, no new entry.
+        assert_eq!(purge(&st, later).await.unwrap(), 0);
+        assert_eq!(b.audit_of("retention.key-packages.purge").await.len(), 1);
+        for org in [KVO, AMERSFOORT] {
+            let err = riec.claim_key_package(org).await.unwrap_err();
+            assert_eq!(err.status(), Some(404), "{err}");
+        }
+
+        // Publishing again restores the directory, with a last-resort package handed out
+        // again and again.
+        kvo.publish(0).await;
+        let a = riec.claim_key_package(KVO).await.unwrap();
+        let c = riec.claim_key_package(KVO).await.unwrap();
+        assert_eq!(a, c, "only the last-resort package is left, and it is kept");
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_key_packages_are_erased_and_audited() {
+    with_backends(expired_key_packages).await;
 }

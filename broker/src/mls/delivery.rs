@@ -9,7 +9,8 @@
 //! - **Handshake messages** are public (signed) messages: the broker verifies them against its
 //!   copy of the group's public state, requires that the signer is the authenticated
 //!   organisation, and for a commit asks the policy (`coalition_add`) about every organisation
-//!   it adds — a case channel additionally only admits its `allowed` organisations.
+//!   it adds — a case channel additionally only admits its `allowed` organisations (derived
+//!   from the case's escalated match decisions, see [`super::case_channel`]).
 //! - **Epochs**: a message must be for the group's current epoch; the first commit of an epoch
 //!   wins (compare-and-set in the store), a later one gets 409 and its sender re-bases.
 //! - **Application messages** are encrypted; the broker sees their size and epoch only.
@@ -22,6 +23,7 @@ use openmls::prelude::tls_codec::Deserialize as _;
 use openmls::prelude::*;
 use openmls_rust_crypto::RustCrypto;
 
+use super::case_channel;
 use super::public_state::{PublicView, StateError};
 use super::store::{
     Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
@@ -68,6 +70,24 @@ fn conflict(detail: impl Into<String>) -> Problem {
         "Another commit won this epoch",
         detail,
     )
+}
+
+/// Audits a message that lost its epoch and answers 409. A stale epoch (noticed before the
+/// message is processed) and a lost compare-and-set (noticed at the append) are the same lost
+/// race, and which one a sender runs into is timing: one entry kind for both.
+async fn audit_epoch_conflict(
+    state: &AppState,
+    principal: &Principal,
+    detail: serde_json::Value,
+    message: String,
+) -> Problem {
+    let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
+    e.reasons = vec!["epoch_conflict".into()];
+    e.detail = detail;
+    match state.store.append_audit(&[e]).await {
+        Ok(_) => conflict(message),
+        Err(err) => err.into(),
+    }
 }
 
 /// Decodes a base64 MLS message field.
@@ -301,7 +321,7 @@ pub async fn create_group(
             req.coalition
         )));
     }
-    let (kind, allowed) = match req.kind {
+    let kind = match req.kind {
         WireKind::Coalition => {
             if req.group_id != req.coalition {
                 return Err(invalid(
@@ -312,28 +332,17 @@ pub async fn create_group(
             if req.allowed.is_some() {
                 return Err(invalid("invalid-group", "allowed: only for case channels"));
             }
-            (GroupKind::Coalition, None)
+            GroupKind::Coalition
         }
         WireKind::Case => {
-            let allowed = req.allowed.clone().ok_or_else(|| {
-                invalid(
-                    "invalid-group",
-                    "allowed: a case channel lists its organisations",
-                )
-            })?;
             if req.case_reference.as_deref().is_none_or(str::is_empty) {
                 return Err(invalid(
                     "invalid-group",
                     "case_reference: a case channel names its case",
                 ));
             }
-            if !allowed.contains(&principal.org) {
-                return Err(invalid(
-                    "invalid-group",
-                    "allowed: must include the creating organisation",
-                ));
-            }
-            (GroupKind::Case, Some(allowed))
+            // Derived from the case's match decisions once the GroupInfo proved sound.
+            GroupKind::Case
         }
     };
     let (_, msg) = decode("group_info", &req.group_info)?;
@@ -352,6 +361,20 @@ pub async fn create_group(
             "group_info: a new group holds exactly the creating organisation",
         ));
     }
+    let allowed = match (kind, req.case_reference.as_deref()) {
+        (GroupKind::Case, Some(case)) => Some(
+            case_channel::allowed(
+                state,
+                principal,
+                &req.group_id,
+                case,
+                req.allowed.as_deref(),
+                now_secs(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
     let row = GroupRow {
         id: req.group_id.clone(),
         coalition: req.coalition.clone(),
@@ -446,18 +469,19 @@ pub async fn post_message(
     }
     let msg_epoch = pm.epoch().as_u64();
     if msg_epoch != group.epoch {
-        // A stale epoch is the same lost race as a failed compare-and-set below, only noticed
-        // earlier: it is audited the same way, whichever of the two a sender runs into.
-        let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
-        e.reasons = vec!["epoch_conflict".into()];
-        e.detail = serde_json::json!({
-            "group": id, "epoch": msg_epoch, "group_epoch": group.epoch, "size": bytes.len(),
-        });
-        state.store.append_audit(&[e]).await?;
-        return Err(conflict(format!(
-            "message: for epoch {msg_epoch}, the group is at epoch {}; fetch, process and retry",
-            group.epoch
-        )));
+        return Err(audit_epoch_conflict(
+            state,
+            principal,
+            serde_json::json!({
+                "group": id, "epoch": msg_epoch, "group_epoch": group.epoch, "size": bytes.len(),
+            }),
+            format!(
+                "message: for epoch {msg_epoch}, the group is at epoch {}; fetch, process and \
+                 retry",
+                group.epoch
+            ),
+        )
+        .await);
     }
     let crypto = RustCrypto::default();
     let mut welcomes = Vec::new();
@@ -594,18 +618,18 @@ pub async fn post_message(
             seq,
             epoch: new_epoch,
         }),
-        Appended::Conflict => {
-            let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
-            e.reasons = vec!["epoch_conflict".into()];
-            e.detail = serde_json::json!({
+        Appended::Conflict => Err(audit_epoch_conflict(
+            state,
+            principal,
+            serde_json::json!({
                 "group": id, "epoch": msg_epoch, "content_type": content_type, "size": size,
-            });
-            state.store.append_audit(&[e]).await?;
-            Err(conflict(format!(
+            }),
+            format!(
                 "message: another commit changed group {id} at epoch {msg_epoch} first; fetch, \
                  process and retry"
-            )))
-        }
+            ),
+        )
+        .await),
     }
 }
 

@@ -9,13 +9,22 @@
 //! and members are shared between coalitions in the registry, so a signal that would also
 //! belong to *another* coalition is never erased here (it is left to its own end of retention):
 //! erasure is irreversible, and a wrong one would destroy another coalition's current data.
+//! [`sole_coalition`] is that rule, and the only place it is written.
+//!
+//! **Uploads under a superseded version.** Once a coalition's grace period is over, an upload
+//! under an older version of a signal whose sole coalition it is would be stored only to be
+//! erased on the next tick (and never match meanwhile): ingest refuses such an item
+//! ([`superseded_by`]), naming the field and the rule. During the grace period it is stored.
 
-use kruispunt_policy::registry::Coalition;
+use std::collections::HashMap;
+
+use kruispunt_policy::registry::{Coalition, Registry};
 use kruispunt_sdk::coalition::wire::{AnnounceKeyVersion, KeyVersionStatus};
 
 use crate::audit_entry::Operation;
 use crate::audit_trail;
 use crate::auth::Principal;
+use crate::civil::format_date;
 use crate::mls::store::{Announced, GroupKind, KeyVersionRow};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -147,11 +156,84 @@ pub async fn current(
     })
 }
 
-/// Whether `s` belongs to coalition `c` (see the module documentation).
-fn belongs_to(c: &Coalition, s: &StoredSignal) -> bool {
-    c.members.contains(&s.org)
+/// What the membership rule looks at in a signal (stored or being uploaded).
+#[derive(Debug, Clone, Copy)]
+pub struct SignalScope<'a> {
+    /// The supplying organisation.
+    pub org: &'a str,
+    pub purposes: &'a [String],
+    pub district: &'a str,
+}
+
+impl<'a> From<&'a StoredSignal> for SignalScope<'a> {
+    fn from(s: &'a StoredSignal) -> Self {
+        SignalScope {
+            org: &s.org,
+            purposes: &s.purposes,
+            district: &s.district,
+        }
+    }
+}
+
+/// Whether a signal belongs to coalition `c` (see the module documentation).
+fn belongs_to(c: &Coalition, s: SignalScope<'_>) -> bool {
+    c.members.iter().any(|m| m == s.org)
         && s.purposes.iter().any(|p| c.purposes.contains(p))
-        && c.district.as_ref().is_none_or(|d| *d == s.district)
+        && c.district.as_ref().is_none_or(|d| d == s.district)
+}
+
+/// The one coalition a signal belongs to; `None` when it belongs to none or to several. The
+/// single membership rule of the key-version lifecycle: only such a signal is erased under a
+/// superseded version, and only such a signal is refused at upload (see [`superseded_by`]).
+pub fn sole_coalition<'r>(registry: &'r Registry, s: SignalScope<'_>) -> Option<&'r Coalition> {
+    let mut found = registry.coalitions.iter().filter(|c| belongs_to(c, s));
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// The announced versions whose grace period ended at `now`, by coalition: read once per
+/// upload batch for [`superseded_by`].
+pub async fn past_grace(
+    state: &AppState,
+    now: i64,
+) -> Result<HashMap<String, KeyVersionRow>, StoreError> {
+    Ok(state
+        .store
+        .mls()
+        .key_versions_past_grace(now)
+        .await?
+        .into_iter()
+        .map(|r| (r.coalition.clone(), r))
+        .collect())
+}
+
+/// The announcement that makes a signal under `key_version` dead on arrival: its sole
+/// coalition announced a newer version whose grace period is over (`past` from
+/// [`past_grace`]). Exactly the signals the next [`purge_superseded`] would erase.
+pub fn superseded_by<'p>(
+    registry: &Registry,
+    past: &'p HashMap<String, KeyVersionRow>,
+    s: SignalScope<'_>,
+    key_version: u32,
+) -> Option<&'p KeyVersionRow> {
+    if past.is_empty() {
+        return None; // the common case: no registry scan at all
+    }
+    let c = sole_coalition(registry, s)?;
+    past.get(&c.id).filter(|r| r.key_version > key_version)
+}
+
+/// Why an upload under a superseded version is refused, for the item's `reason`.
+pub fn superseded_reason(row: &KeyVersionRow, key_version: u32) -> String {
+    format!(
+        "key version {key_version} is superseded: coalition {} is at version {} since {} \
+         (grace period ended {}); re-pseudonymise under version {}",
+        row.coalition,
+        row.key_version,
+        format_date(row.announced_at.div_euclid(86_400)),
+        format_date(row.grace_until.div_euclid(86_400)),
+        row.key_version
+    )
 }
 
 /// Erases, per coalition whose grace period ended at `now`, its signals under older key
@@ -164,13 +246,9 @@ pub async fn purge_superseded(state: &AppState, now: i64) -> Result<usize, Store
         let Some(c) = registry.coalition(&row.coalition) else {
             continue; // no longer in the registry: nothing defines its signals
         };
-        let others: Vec<&Coalition> = registry
-            .coalitions
-            .iter()
-            .filter(|o| o.id != c.id)
-            .collect();
-        let belongs =
-            |s: &StoredSignal| belongs_to(c, s) && !others.iter().any(|o| belongs_to(o, s));
+        let belongs = |s: &StoredSignal| {
+            sole_coalition(&registry, s.into()).is_some_and(|sole| sole.id == c.id)
+        };
         let audit_for = |signals: &[StoredSignal]| {
             let mut e = audit_trail::by(None, Operation::Erase, "retention.key-version.purge");
             e.actor_org = Some("kruispunt-broker".into());

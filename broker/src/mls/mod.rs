@@ -8,12 +8,15 @@
 //!   `kruispunt_sdk::coalition::mls`), application messages stay encrypted.
 //! - [`delivery`]: the rules — key package validation, first commit per epoch wins, the
 //!   registry decides who may be added, every delivery audited with metadata only.
+//! - [`case_channel`]: who may be in a case channel — derived from the escalated match
+//!   decisions recorded under its case reference.
 //! - [`key_version`]: the current key version per coalition and the erasure of signals under
 //!   older ones after the grace period.
 //! - [`store`]: the storage trait with its SQLite and PostgreSQL implementations.
 //!
 //! The HTTP side is `routes::mls`; the flows are in docs/COALITIONS.md.
 
+pub mod case_channel;
 pub mod delivery;
 pub mod key_version;
 pub mod public_state;

@@ -164,6 +164,19 @@ pub enum Announced {
     NotForward(u32),
 }
 
+/// A key package erased after its lifetime ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredKeyPackage {
+    pub kp_ref: Vec<u8>,
+    pub org: String,
+    pub last_resort: bool,
+    /// Whether it had been handed out (an ordinary package is handed out once).
+    pub claimed: bool,
+}
+
+/// Builds the audit entry of a key package purge from the packages it erased.
+pub type KeyPackagePurgeAudit<'a> = &'a (dyn Fn(&[ExpiredKeyPackage]) -> AuditEntry + Send + Sync);
+
 /// Builds the audit entry of an append from the sequence number it got.
 pub type AppendAudit<'a> = &'a (dyn Fn(u64) -> AuditEntry + Send + Sync);
 
@@ -192,6 +205,24 @@ pub trait MlsStore: Send + Sync {
 
     /// Who published the key package with this ref, if anyone.
     async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError>;
+
+    /// Erases every key package whose lifetime ended (`expires_at <= now`) — ordinary or
+    /// last-resort, claimed or not: none of them can be handed out again, and a commit adding
+    /// one fails openmls' lifetime check — with the entry `audit_for` builds, in one
+    /// transaction. Returns them (empty: nothing erased, no entry).
+    async fn purge_expired_key_packages(
+        &self,
+        now: i64,
+        audit_for: KeyPackagePurgeAudit<'_>,
+    ) -> Result<Vec<ExpiredKeyPackage>, StoreError>;
+
+    /// The audit entries of `match` decisions under `case_reference` asked by `requester`, in
+    /// log order: what a case channel's membership is derived from.
+    async fn case_matches(
+        &self,
+        case_reference: &str,
+        requester: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Creates a group at its first epoch. [`StoreError::Conflict`] if the id is taken.
     async fn create_group(
@@ -284,4 +315,46 @@ pub(crate) fn orgs_from_db(json: &str) -> Result<Vec<String>, StoreError> {
 /// Serialises a list of organisation ids for the database.
 pub(crate) fn orgs_to_db(orgs: &[String]) -> String {
     serde_json::to_string(orgs).unwrap_or_else(|_| "[]".into())
+}
+
+/// The statement both backends run to erase expired key packages (`$1` = now). The flags are
+/// returned as integers so that one row conversion ([`expired_key_package`]) serves both.
+pub(crate) const PURGE_KEY_PACKAGES_SQL: &str = "DELETE FROM mls_key_packages WHERE expires_at <= $1 \
+     RETURNING ref, org, CASE WHEN last_resort THEN 1 ELSE 0 END, \
+     CASE WHEN claimed_by IS NULL THEN 0 ELSE 1 END";
+
+/// The statement both backends run for [`MlsStore::case_matches`] (`$1` = case reference,
+/// `$2` = requester); rows converted by [`audit_entry_from_row`].
+pub(crate) const CASE_MATCHES_SQL: &str = "SELECT seq, entry FROM audit_log \
+     WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
+
+/// A row of [`PURGE_KEY_PACKAGES_SQL`], on either backend.
+pub(crate) fn expired_key_package<R>(row: &R) -> Result<ExpiredKeyPackage, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ExpiredKeyPackage {
+        kp_ref: row.try_get(0)?,
+        org: row.try_get(1)?,
+        last_resort: row.try_get::<i32, _>(2)? != 0,
+        claimed: row.try_get::<i32, _>(3)? != 0,
+    })
+}
+
+/// A row of [`CASE_MATCHES_SQL`], on either backend.
+pub(crate) fn audit_entry_from_row<R>(row: &R) -> Result<AuditEntry, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let seq: i64 = row.try_get(0)?;
+    let bytes: Vec<u8> = row.try_get(1)?;
+    AuditEntry::from_json(&bytes)
+        .map_err(|e| StoreError::Corrupt(format!("audit entry {seq} does not parse: {e}")))
 }

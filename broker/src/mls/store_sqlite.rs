@@ -5,10 +5,11 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::store::{
-    Announced, AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, GroupKind, GroupRow,
-    KeyVersionRow, MlsStore, NewKeyPackage, NewMessage, NewWelcome, SignalFilter, StateChange,
-    StoredMessage, StoredWelcome, key_version_from_db, orgs_from_db, orgs_to_db, u64_from_db,
-    u64_to_db,
+    Announced, AppendAudit, Appended, CASE_MATCHES_SQL, ClaimAudit, ClaimedKeyPackage,
+    ExpiredKeyPackage, GroupKind, GroupRow, KeyPackagePurgeAudit, KeyVersionRow, MlsStore,
+    NewKeyPackage, NewMessage, NewWelcome, PURGE_KEY_PACKAGES_SQL, SignalFilter, StateChange,
+    StoredMessage, StoredWelcome, audit_entry_from_row, expired_key_package, key_version_from_db,
+    orgs_from_db, orgs_to_db, u64_from_db, u64_to_db,
 };
 use crate::audit_entry::AuditEntry;
 use crate::store::StoreError;
@@ -120,6 +121,44 @@ impl MlsStore for SqliteStore {
                 .fetch_optional(self.reader())
                 .await?,
         )
+    }
+
+    async fn purge_expired_key_packages(
+        &self,
+        now: i64,
+        audit_for: KeyPackagePurgeAudit<'_>,
+    ) -> Result<Vec<ExpiredKeyPackage>, StoreError> {
+        let mut tx = self.writer().begin_with(BEGIN_WRITE).await?;
+        let mut erased = sqlx::query(PURGE_KEY_PACKAGES_SQL)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(expired_key_package)
+            .collect::<Result<Vec<_>, _>>()?;
+        if erased.is_empty() {
+            tx.rollback().await?;
+            return Ok(erased);
+        }
+        erased.sort_by(|a, b| (&a.org, &a.kp_ref).cmp(&(&b.org, &b.kp_ref)));
+        append(&mut tx, &[&audit_for(&erased)]).await?;
+        tx.commit().await?;
+        Ok(erased)
+    }
+
+    async fn case_matches(
+        &self,
+        case_reference: &str,
+        requester: &str,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        sqlx::query(CASE_MATCHES_SQL)
+            .bind(case_reference)
+            .bind(requester)
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(audit_entry_from_row)
+            .collect()
     }
 
     async fn create_group(

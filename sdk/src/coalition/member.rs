@@ -294,6 +294,27 @@ impl Member {
             .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))
     }
 
+    /// The step every group operation shares: look the group up, act on it (with its
+    /// metadata, the provider and the signer), and persist the state if the act succeeded —
+    /// so no operation can forget to save, and a failed one leaves the file as it was.
+    fn with_group<T>(
+        &mut self,
+        id: &str,
+        act: impl FnOnce(
+            &mut MlsGroup,
+            &mut GroupMeta,
+            &Provider,
+            &SignatureKeyPair,
+        ) -> Result<T, CoalitionError>,
+    ) -> Result<T, CoalitionError> {
+        let unknown = || CoalitionError::UnknownGroup(id.to_string());
+        let group = self.groups.get_mut(id).ok_or_else(unknown)?;
+        let meta = self.meta.get_mut(id).ok_or_else(unknown)?;
+        let out = act(group, meta, &self.provider, &self.signer)?;
+        self.save()?;
+        Ok(out)
+    }
+
     /// Creates group `id` with this organisation as its only member and administrator, and a
     /// first coalition key (version 1). Returns the GroupInfo to register with the broker.
     pub fn create_group(&mut self, id: &str) -> Result<Vec<u8>, CoalitionError> {
@@ -350,100 +371,87 @@ impl Member {
                     .map_err(mls("key package"))?,
             );
         }
-        let provider = &self.provider;
-        let signer = &self.signer;
-        let group = self
-            .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        let (commit, welcome, _) = group
-            .add_members(provider, signer, &kps)
-            .map_err(mls("add members"))?;
-        self.meta(id)?.pending = Some(PendingCommit::Adds);
-        self.save()?;
-        Ok(Outgoing {
-            message: commit.to_bytes().map_err(mls("encode commit"))?,
-            welcome: Some(welcome.to_bytes().map_err(mls("encode welcome"))?),
+        self.with_group(id, |group, meta, provider, signer| {
+            let (commit, welcome, _) = group
+                .add_members(provider, signer, &kps)
+                .map_err(mls("add members"))?;
+            meta.pending = Some(PendingCommit::Adds);
+            Ok(Outgoing {
+                message: commit.to_bytes().map_err(mls("encode commit"))?,
+                welcome: Some(welcome.to_bytes().map_err(mls("encode welcome"))?),
+            })
         })
     }
 
     /// A commit removing `org`. Post it, then [`Member::confirm`] (which rotates the key).
     pub fn remove(&mut self, id: &str, org: &str) -> Result<Outgoing, CoalitionError> {
-        let provider = &self.provider;
-        let signer = &self.signer;
-        let group = self
-            .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        let leaves: Vec<LeafNodeIndex> = group
-            .members()
-            .filter(|m| org_of(&m.credential).is_ok_and(|o| o == org))
-            .map(|m| m.index)
-            .collect();
-        if leaves.is_empty() {
-            return Err(CoalitionError::Invalid(format!(
-                "{org} is not a member of {id}"
-            )));
-        }
-        let (commit, _, _) = group
-            .remove_members(provider, signer, &leaves)
-            .map_err(mls("remove members"))?;
-        self.meta(id)?.pending = Some(PendingCommit::Removes);
-        self.save()?;
-        Ok(Outgoing {
-            message: commit.to_bytes().map_err(mls("encode commit"))?,
-            welcome: None,
+        self.with_group(id, |group, meta, provider, signer| {
+            let leaves: Vec<LeafNodeIndex> = group
+                .members()
+                .filter(|m| org_of(&m.credential).is_ok_and(|o| o == org))
+                .map(|m| m.index)
+                .collect();
+            if leaves.is_empty() {
+                return Err(CoalitionError::Invalid(format!(
+                    "{org} is not a member of {id}"
+                )));
+            }
+            let (commit, _, _) = group
+                .remove_members(provider, signer, &leaves)
+                .map_err(mls("remove members"))?;
+            meta.pending = Some(PendingCommit::Removes);
+            Ok(Outgoing {
+                message: commit.to_bytes().map_err(mls("encode commit"))?,
+                welcome: None,
+            })
         })
     }
 
     /// A commit to the proposals received (e.g. members asking to leave), if any.
     pub fn commit_pending(&mut self, id: &str) -> Result<Option<Outgoing>, CoalitionError> {
-        let provider = &self.provider;
-        let signer = &self.signer;
-        let group = self
+        let has_proposals = self
             .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        if group.pending_proposals().next().is_none() {
+            .get(id)
+            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?
+            .pending_proposals()
+            .next()
+            .is_some();
+        if !has_proposals {
             return Ok(None);
         }
-        let removes = group
-            .pending_proposals()
-            .any(|p| matches!(p.proposal(), Proposal::Remove(_)));
-        let (commit, welcome, _) = group
-            .commit_to_pending_proposals(provider, signer)
-            .map_err(mls("commit proposals"))?;
-        self.meta(id)?.pending = Some(if removes {
-            PendingCommit::Removes
-        } else {
-            PendingCommit::Other
-        });
-        self.save()?;
-        Ok(Some(Outgoing {
-            message: commit.to_bytes().map_err(mls("encode commit"))?,
-            welcome: welcome
-                .map(|w| w.to_bytes().map_err(mls("encode welcome")))
-                .transpose()?,
-        }))
+        self.with_group(id, |group, meta, provider, signer| {
+            let removes = group
+                .pending_proposals()
+                .any(|p| matches!(p.proposal(), Proposal::Remove(_)));
+            let (commit, welcome, _) = group
+                .commit_to_pending_proposals(provider, signer)
+                .map_err(mls("commit proposals"))?;
+            meta.pending = Some(if removes {
+                PendingCommit::Removes
+            } else {
+                PendingCommit::Other
+            });
+            Ok(Some(Outgoing {
+                message: commit.to_bytes().map_err(mls("encode commit"))?,
+                welcome: welcome
+                    .map(|w| w.to_bytes().map_err(mls("encode welcome")))
+                    .transpose()?,
+            }))
+        })
     }
 
     /// A commit that only refreshes this member's own keys (post-compromise security).
     pub fn self_update(&mut self, id: &str) -> Result<Outgoing, CoalitionError> {
-        let provider = &self.provider;
-        let signer = &self.signer;
-        let group = self
-            .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        let bundle = group
-            .self_update(provider, signer, LeafNodeParameters::default())
-            .map_err(mls("self update"))?;
-        let commit = bundle.into_commit();
-        self.meta(id)?.pending = Some(PendingCommit::Other);
-        self.save()?;
-        Ok(Outgoing {
-            message: commit.to_bytes().map_err(mls("encode commit"))?,
-            welcome: None,
+        self.with_group(id, |group, meta, provider, signer| {
+            let commit = group
+                .self_update(provider, signer, LeafNodeParameters::default())
+                .map_err(mls("self update"))?
+                .into_commit();
+            meta.pending = Some(PendingCommit::Other);
+            Ok(Outgoing {
+                message: commit.to_bytes().map_err(mls("encode commit"))?,
+                welcome: None,
+            })
         })
     }
 
@@ -451,39 +459,43 @@ impl Member {
     /// post next, in the new epoch: the administrator sends the current coalition key after
     /// adds, and a new key version after removals.
     pub fn confirm(&mut self, id: &str) -> Result<Vec<Vec<u8>>, CoalitionError> {
-        let provider = &self.provider;
-        let group = self
-            .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        group
-            .merge_pending_commit(provider)
-            .map_err(mls("merge commit"))?;
-        let meta = self.meta(id)?;
-        let pending = meta.pending.take();
-        let admin = meta.admin;
-        let mut follow = Vec::new();
-        match (admin, pending) {
-            (true, Some(PendingCommit::Adds)) => follow.push(self.key_message(id)?),
-            (true, Some(PendingCommit::Removes)) => follow.push(self.rotate_key(id)?),
-            _ => {}
-        }
-        self.save()?;
-        Ok(follow)
+        let (admin, pending) = self.with_group(id, |group, meta, provider, _| {
+            group
+                .merge_pending_commit(provider)
+                .map_err(mls("merge commit"))?;
+            Ok((meta.admin, meta.pending.take()))
+        })?;
+        // Each follow-up persists itself.
+        Ok(match (admin, pending) {
+            (true, Some(PendingCommit::Adds)) => vec![self.key_message(id)?],
+            (true, Some(PendingCommit::Removes)) => vec![self.rotate_key(id)?],
+            _ => Vec::new(),
+        })
     }
 
     /// The broker refused the pending commit (409: another commit won the epoch): drop it.
     /// Fetch and process the winner, then try again.
     pub fn discard(&mut self, id: &str) -> Result<(), CoalitionError> {
-        let provider = &self.provider;
-        let group = self
+        self.with_group(id, |group, meta, provider, _| {
+            group
+                .clear_pending_commit(provider.storage())
+                .map_err(mls("clear pending commit"))?;
+            meta.pending = None;
+            Ok(())
+        })
+    }
+
+    /// Drops group `id` and all its state — for a group the broker refused to register (a case
+    /// channel without an escalated match, say), so the same id can be created again.
+    pub fn discard_group(&mut self, id: &str) -> Result<(), CoalitionError> {
+        let mut group = self
             .groups
-            .get_mut(id)
+            .remove(id)
             .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
+        self.meta.remove(id);
         group
-            .clear_pending_commit(provider.storage())
-            .map_err(mls("clear pending commit"))?;
-        self.meta(id)?.pending = None;
+            .delete(self.provider.storage())
+            .map_err(mls("delete group"))?;
         self.save()
     }
 
@@ -534,36 +546,24 @@ impl Member {
     }
 
     fn application(&mut self, id: &str, payload: &Payload) -> Result<Vec<u8>, CoalitionError> {
-        let provider = &self.provider;
-        let signer = &self.signer;
-        let group = self
-            .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        let msg = group
-            .create_message(provider, signer, &payload.to_bytes())
-            .map_err(mls("application message"))?
-            .to_bytes()
-            .map_err(mls("encode application message"))?;
-        self.save()?;
-        Ok(msg)
+        self.with_group(id, |group, _, provider, signer| {
+            group
+                .create_message(provider, signer, &payload.to_bytes())
+                .map_err(mls("application message"))?
+                .to_bytes()
+                .map_err(mls("encode application message"))
+        })
     }
 
     /// A proposal to leave group `id`, for its administrator to commit.
     pub fn leave(&mut self, id: &str) -> Result<Vec<u8>, CoalitionError> {
-        let provider = &self.provider;
-        let signer = &self.signer;
-        let group = self
-            .groups
-            .get_mut(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
-        let msg = group
-            .leave_group(provider, signer)
-            .map_err(mls("leave"))?
-            .to_bytes()
-            .map_err(mls("encode proposal"))?;
-        self.save()?;
-        Ok(msg)
+        self.with_group(id, |group, _, provider, signer| {
+            group
+                .leave_group(provider, signer)
+                .map_err(mls("leave"))?
+                .to_bytes()
+                .map_err(mls("encode proposal"))
+        })
     }
 
     /// Joins the group a welcome invites this organisation to; returns its id. Process the

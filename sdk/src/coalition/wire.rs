@@ -45,7 +45,8 @@ pub struct KeyPackageClaimed {
 pub enum GroupKind {
     /// A coalition's group: carries the coalition key. Its id is the coalition id.
     Coalition,
-    /// A case channel: exactly the `allowed` organisations, for the details of one case.
+    /// A case channel: the organisations a case's escalated match disclosed (the creator and
+    /// the sources), for the details of that case.
     Case,
 }
 
@@ -57,10 +58,12 @@ pub struct CreateGroup {
     pub kind: GroupKind,
     /// The registry coalition the group works in.
     pub coalition: String,
-    /// Case channels: the organisations that may be members (the creator among them).
+    /// Case channels: narrows who may be members (the creator among them). The broker derives
+    /// the set from the creator's match decisions under `case_reference` that disclosed above
+    /// hit level (the creator and the disclosed sources); absent, that whole set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<Vec<String>>,
-    /// Case channels: the case reference (recorded in the audit trail).
+    /// Case channels: the case reference whose escalated match decisions define the members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_reference: Option<String>,
     /// Base64 `MLSMessage` (GroupInfo with the ratchet_tree extension) of epoch 0.
@@ -78,6 +81,9 @@ pub struct GroupStatus {
     pub members: Vec<String>,
     /// Sequence number the next message will get.
     pub next_seq: u64,
+    /// Case channels: the organisations that may be members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
 }
 
 /// `POST /v1/mls/groups/{id}/messages`: one handshake or application message; a commit that

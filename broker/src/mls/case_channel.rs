@@ -1,0 +1,239 @@
+//! Who may be in a case channel: derived from the match decision that escalated the case, not
+//! from the creator's say-so (issue 6: "when a match is escalated and the policy allows it, a
+//! case group among exactly the allowed organisations").
+//!
+//! **The rule.** A case channel for case reference R, created by organisation O, may hold O and
+//! the organisations whose signals O received *above hit level* (categories or details) in a
+//! `match` O asked under R — exactly what the audit trail records of those decisions (`actor_org`,
+//! `case_reference`, `source_orgs`, `detail.disclosed_level`). A hit alone discloses no content,
+//! so it escalates nothing: with no such decision there is no case channel (403
+//! `case-not-escalated`). The creator may narrow the set (`allowed` in the request), never
+//! widen it (403 `case-member-not-disclosed`). Both refusals are audited.
+//!
+//! **Embargo.** A police case may hold details back from a supplying partner for a while (the
+//! decision's `embargo_until`): being invited into the case channel would tell the supplier about
+//! the case, so a source disclosed only under a running embargo is not admitted until it ended.
+//!
+//! Every organisation added later is still checked by the policy (`coalition_add`) in
+//! `delivery::check_adds`, like any member of any group.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use kruispunt_sdk::wire::Level;
+
+use crate::audit_entry::{AuditEntry, Operation};
+use crate::audit_trail;
+use crate::auth::Principal;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The organisations a case's match decisions disclosed to the creator.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Disclosed {
+    /// Sources the creator may bring into the channel now.
+    sources: BTreeSet<String>,
+    /// Sources disclosed only under an embargo still running at `now`.
+    embargoed: BTreeSet<String>,
+    /// Whether any decision escalated (disclosed above hit).
+    escalated: bool,
+}
+
+/// Whether `e` records a match that disclosed something above hit level.
+fn escalates(e: &AuditEntry) -> bool {
+    let level = e
+        .detail
+        .get("disclosed_level")
+        .and_then(|v| serde_json::from_value::<Level>(v.clone()).ok());
+    e.action == "match"
+        && e.decision.as_deref() == Some("allow")
+        && matches!(e.operation, Operation::Disclose | Operation::Combine)
+        && !e.source_orgs.is_empty()
+        && level.is_some_and(|l| l > Level::Hit)
+}
+
+fn disclosed(entries: &[AuditEntry], now: i64) -> Disclosed {
+    let mut d = Disclosed::default();
+    for e in entries.iter().filter(|e| escalates(e)) {
+        d.escalated = true;
+        let embargo = e
+            .detail
+            .get("embargo_until")
+            .and_then(serde_json::Value::as_i64)
+            .is_some_and(|until| until > now);
+        let into = if embargo {
+            &mut d.embargoed
+        } else {
+            &mut d.sources
+        };
+        into.extend(e.source_orgs.iter().cloned());
+    }
+    d.embargoed.retain(|o| !d.sources.contains(o));
+    d
+}
+
+/// Why a case channel is refused.
+struct Refusal {
+    slug: &'static str,
+    reason: &'static str,
+    detail: String,
+    /// The organisations refused (empty: the channel as a whole).
+    orgs: Vec<String>,
+}
+
+/// Audits a refused case channel and answers 403 with the refusal's slug and reason.
+async fn refuse(
+    state: &AppState,
+    principal: &Principal,
+    group: &str,
+    case_reference: &str,
+    r: Refusal,
+) -> Problem {
+    let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.group.refused");
+    e.decision = Some("deny".into());
+    e.reasons = vec![r.reason.to_string()];
+    e.case_reference = Some(case_reference.to_string());
+    e.detail = serde_json::json!({ "group": group, "kind": "case", "orgs": r.orgs });
+    if let Err(err) = state.store.append_audit(&[e]).await {
+        return err.into();
+    }
+    Problem::new(StatusCode::FORBIDDEN, r.slug, "Forbidden", r.detail)
+        .with_reasons(vec![r.reason.into()])
+}
+
+/// The `allowed` list of a new case channel `group` under `case_reference`, created by
+/// `principal`: derived from its escalated match decisions, optionally narrowed by
+/// `requested` (which must then hold the creator). Refusals are audited.
+pub async fn allowed(
+    state: &AppState,
+    principal: &Principal,
+    group: &str,
+    case_reference: &str,
+    requested: Option<&[String]>,
+    now: i64,
+) -> Result<Vec<String>, Problem> {
+    let entries = state
+        .store
+        .mls()
+        .case_matches(case_reference, &principal.org)
+        .await?;
+    let d = disclosed(&entries, now);
+    if !d.escalated {
+        return Err(refuse(
+            state,
+            principal,
+            group,
+            case_reference,
+            Refusal {
+                slug: "case-not-escalated",
+                reason: "case_not_escalated",
+                detail: format!(
+                    "case_reference: {} received no disclosure above hit level under this case; \
+                     a case channel follows an escalated match",
+                    principal.org
+                ),
+                orgs: Vec::new(),
+            },
+        )
+        .await);
+    }
+    let mut derived = d.sources.clone();
+    derived.insert(principal.org.clone());
+    let Some(requested) = requested else {
+        return Ok(derived.into_iter().collect());
+    };
+    let outside: Vec<String> = requested
+        .iter()
+        .filter(|o| !derived.contains(*o))
+        .cloned()
+        .collect();
+    if !outside.is_empty() {
+        let embargo = outside.iter().all(|o| d.embargoed.contains(o));
+        let (reason, why) = if embargo {
+            (
+                "embargo",
+                "their disclosure is under an embargo that has not ended",
+            )
+        } else {
+            (
+                "not_disclosed_in_case",
+                "no signal of theirs was disclosed to you above hit level under this case",
+            )
+        };
+        return Err(refuse(
+            state,
+            principal,
+            group,
+            case_reference,
+            Refusal {
+                slug: "case-member-not-disclosed",
+                reason,
+                detail: format!(
+                    "allowed: {} may not be in this case channel: {why}",
+                    outside.join(", ")
+                ),
+                orgs: outside,
+            },
+        )
+        .await);
+    }
+    if !requested.contains(&principal.org) {
+        return Err(Problem::bad_request(
+            "invalid-group",
+            "allowed: must include the creating organisation",
+        ));
+    }
+    let mut list: Vec<String> = requested.to_vec();
+    list.sort();
+    list.dedup();
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(level: &str, sources: &[&str], embargo: Option<i64>) -> AuditEntry {
+        let mut e = AuditEntry::new(0, Operation::Combine, "match");
+        e.decision = Some("allow".into());
+        e.source_orgs = sources.iter().map(|s| s.to_string()).collect();
+        e.detail = serde_json::json!({ "disclosed_level": level, "embargo_until": embargo });
+        e
+    }
+
+    #[test]
+    fn only_disclosures_above_hit_escalate() {
+        let hit = decision("hit", &["a"], None);
+        assert!(!disclosed(&[hit], 0).escalated);
+        let mut refused = decision("categories", &["a"], None);
+        refused.decision = Some("deny".into());
+        assert!(!disclosed(&[refused], 0).escalated);
+        let d = disclosed(
+            &[
+                decision("categories", &["a", "b"], None),
+                decision("details", &["c"], None),
+            ],
+            0,
+        );
+        assert!(d.escalated);
+        assert_eq!(d.sources, ["a", "b", "c"].map(String::from).into());
+    }
+
+    #[test]
+    fn a_running_embargo_holds_the_supplier_back() {
+        let d = disclosed(&[decision("details", &["a", "b"], Some(100))], 50);
+        assert!(d.sources.is_empty());
+        assert_eq!(d.embargoed, ["a", "b"].map(String::from).into());
+        let d = disclosed(
+            &[
+                decision("details", &["a", "b"], Some(100)),
+                decision("categories", &["b"], None),
+            ],
+            50,
+        );
+        assert_eq!(d.embargoed, ["a".to_string()].into());
+        assert_eq!(d.sources, ["b".to_string()].into());
+        let d = disclosed(&[decision("details", &["a"], Some(100))], 100);
+        assert_eq!(d.sources, ["a".to_string()].into());
+    }
+}

@@ -146,21 +146,14 @@ pub trait Store: Send + Sync + 'static {
     /// Number of entries in the log (= the next sequence number).
     async fn audit_len(&self) -> Result<u64, StoreError>;
 
-    /// Number of leaves in the audit log's Merkle tree (see [`audit_tree`]); at most
-    /// [`Store::audit_len`], behind it by the entries the log follower has not committed to yet.
+    /// Number of leaves in the audit log's Merkle tree (see [`audit_tree`]): every entry's leaf
+    /// is committed with the entry, so this equals [`Store::audit_len`] once
+    /// [`Store::audit_tree_catch_up`] has run on a database from before migration 0007.
     async fn audit_tree_size(&self) -> Result<u64, StoreError>;
 
-    /// Appends `leaves` (sequence numbers `start..`) and the interior nodes they complete, in one
-    /// transaction. [`StoreError::Conflict`] if the tree is no longer `start` leaves long.
-    async fn audit_tree_append(
-        &self,
-        start: u64,
-        leaves: &[audit_tree::TreeLeaf],
-        nodes: &[(
-            kruispunt_sdk::transparency::NodeId,
-            kruispunt_sdk::transparency::Hash,
-        )],
-    ) -> Result<(), StoreError>;
+    /// Commits leaves to the entries a log follower had not yet committed to before migration
+    /// 0007, in one transaction under the sequence counter's lock; nothing when there are none.
+    async fn audit_tree_catch_up(&self) -> Result<(), StoreError>;
 
     /// The hashes of the given tree nodes (level 0: leaf hashes) that exist: one look-up.
     async fn audit_tree_nodes(

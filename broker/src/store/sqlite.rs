@@ -232,13 +232,10 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
 }
 
-/// Audit entries per multi-row INSERT (8 bound values each, far below SQLite's limit).
-const ENTRIES_PER_INSERT: usize = 64;
-
 /// Appends `entries` inside the caller's transaction and returns their sequence numbers: one
-/// increment of the gapless counter, then multi-row INSERTs (one statement per
-/// [`ENTRIES_PER_INSERT`] entries, so a group-commit batch costs a few statements, not one per
-/// entry).
+/// increment of the gapless counter, then multi-row INSERTs in a few fixed row counts
+/// ([`super::audit_tree::fixed_chunks`]: at most 256 rows of 8 bound values, far below SQLite's
+/// limit; a group-commit batch costs a few cached statements, not one per entry).
 pub(crate) async fn append(
     conn: &mut SqliteConnection,
     entries: &[&AuditEntry],
@@ -265,7 +262,7 @@ pub(crate) async fn append_prepared(
     .await?;
     let first = size - n;
     let mut seq = first;
-    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+    for chunk in super::audit_tree::fixed_chunks(entries) {
         let mut sql = String::from(
             "INSERT INTO audit_log (seq, time_ms, operation, action, actor_org, purpose, \
              case_reference, entry) VALUES ",

@@ -115,8 +115,7 @@ pub(crate) async fn grow_in_tx(
             pseudonyms: &e.pseudonyms,
         })
         .collect();
-    write_tree(conn, &leaves, &nodes).await?;
-    store_border(conn, &frontier).await
+    write_tree(conn, &leaves, &nodes, &frontier).await
 }
 
 async fn store_border(conn: &mut PgConnection, frontier: &Frontier) -> Result<(), StoreError> {
@@ -163,55 +162,48 @@ async fn catch_up(conn: &mut PgConnection, upto: u64) -> Result<Frontier, StoreE
                 pseudonyms,
             })
             .collect();
-        write_tree(conn, &leaves, &nodes).await?;
+        write_tree(conn, &leaves, &nodes, &frontier).await?;
     }
     Ok(frontier)
 }
 
-/// Inserts leaves, salts, pseudonym index rows and interior nodes (one `UNNEST` each).
+/// Inserts leaves, salts, pseudonym index rows and interior nodes and stores `border` (the
+/// frontier after them) — one statement, one round trip, whatever the number of rows.
 async fn write_tree(
     conn: &mut PgConnection,
     leaves: &[NewLeaf<'_>],
     nodes: &[(NodeId, Hash)],
+    border: &Frontier,
 ) -> Result<(), StoreError> {
     let seqs: Vec<i64> = leaves.iter().map(|l| seq_to_db(l.seq)).collect();
     let leaf: Vec<&[u8]> = leaves.iter().map(|l| &l.leaf[..]).collect();
     let salt: Vec<&[u8]> = leaves.iter().map(|l| &l.salt[..]).collect();
-    sqlx::query(
-        "INSERT INTO audit_leaf (seq, leaf, salt) \
-         SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])",
-    )
-    .bind(seqs)
-    .bind(leaf)
-    .bind(salt)
-    .execute(&mut *conn)
-    .await?;
     let (named, named_seq): (Vec<&[u8]>, Vec<i64>) = leaves
         .iter()
         .flat_map(|l| l.pseudonyms.iter().map(move |p| (&p[..], seq_to_db(l.seq))))
         .unzip();
-    if !named.is_empty() {
-        // An entry may name a pseudonym twice; one row is enough.
-        sqlx::query(
-            "INSERT INTO audit_pseudonym (pseudonym, seq) \
-             SELECT * FROM UNNEST($1::BYTEA[], $2::BIGINT[]) ON CONFLICT DO NOTHING",
-        )
-        .bind(named)
-        .bind(named_seq)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !nodes.is_empty() {
-        let keys: Vec<i64> = nodes.iter().map(|(id, _)| node_key(*id)).collect();
-        let hashes: Vec<&[u8]> = nodes.iter().map(|(_, h)| &h[..]).collect();
-        sqlx::query(
-            "INSERT INTO audit_node (node, hash) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])",
-        )
-        .bind(keys)
-        .bind(hashes)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let keys: Vec<i64> = nodes.iter().map(|(id, _)| node_key(*id)).collect();
+    let hashes: Vec<&[u8]> = nodes.iter().map(|(_, h)| &h[..]).collect();
+    // An entry may name a pseudonym twice; one row is enough (ON CONFLICT DO NOTHING).
+    sqlx::query(
+        "WITH l AS (INSERT INTO audit_leaf (seq, leaf, salt) \
+                    SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[])), \
+              p AS (INSERT INTO audit_pseudonym (pseudonym, seq) \
+                    SELECT * FROM UNNEST($4::BYTEA[], $5::BIGINT[]) ON CONFLICT DO NOTHING), \
+              n AS (INSERT INTO audit_node (node, hash) \
+                    SELECT * FROM UNNEST($6::BIGINT[], $7::BYTEA[])) \
+         UPDATE audit_head SET frontier = $8 WHERE id = 0",
+    )
+    .bind(seqs)
+    .bind(leaf)
+    .bind(salt)
+    .bind(named)
+    .bind(named_seq)
+    .bind(keys)
+    .bind(hashes)
+    .bind(frontier_to_db(border))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, LeafRow, NewLeaf, PreparedEntry, commit_stored, frontier_from_db,
+    CATCH_UP_BATCH, LeafRow, NewLeaf, PreparedEntry, commit_stored, fixed_chunks, frontier_from_db,
     frontier_from_nodes, frontier_to_db, grow, hash_from_db, node_from_key, node_key,
     pseudonyms_in,
 };
@@ -178,7 +178,7 @@ async fn write_tree(
     leaves: &[NewLeaf<'_>],
     nodes: &[(NodeId, Hash)],
 ) -> Result<(), StoreError> {
-    for chunk in leaves.chunks(ROWS_PER_INSERT) {
+    for chunk in fixed_chunks(leaves) {
         let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
         let sql = format!("INSERT INTO audit_leaf (seq, leaf, salt) VALUES {values}");
         let mut q = sqlx::query(&sql);
@@ -191,7 +191,7 @@ async fn write_tree(
         .iter()
         .flat_map(|l| l.pseudonyms.iter().map(move |p| (p, l.seq)))
         .collect();
-    for chunk in named.chunks(ROWS_PER_INSERT) {
+    for chunk in fixed_chunks(&named) {
         let values = vec!["(?, ?)"; chunk.len()].join(", ");
         // An entry may name a pseudonym twice; one row is enough.
         let sql = format!(
@@ -203,7 +203,7 @@ async fn write_tree(
         }
         q.execute(&mut *conn).await?;
     }
-    for chunk in nodes.chunks(ROWS_PER_INSERT) {
+    for chunk in fixed_chunks(nodes) {
         let values = vec!["(?, ?)"; chunk.len()].join(", ");
         let sql = format!("INSERT INTO audit_node (node, hash) VALUES {values}");
         let mut q = sqlx::query(&sql);

@@ -181,7 +181,7 @@ pub(crate) fn frontier_to_db(f: &Frontier) -> Vec<u8> {
 
 /// The inverse of [`frontier_to_db`] for a tree of `size` leaves.
 pub(crate) fn frontier_from_db(size: u64, bytes: &[u8]) -> Result<Frontier, StoreError> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(StoreError::Corrupt(format!(
             "stored audit tree border of {} bytes",
             bytes.len()

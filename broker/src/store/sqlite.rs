@@ -669,6 +669,14 @@ impl Store for SqliteStore {
         self.tree_catch_up().await
     }
 
+    async fn audit_erase_before(
+        &self,
+        before_ms: i64,
+        audit_for: crate::store::EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        self.tree_erase_before(before_ms, audit_for).await
+    }
+
     async fn audit_tree_nodes(
         &self,
         ids: &[kruispunt_sdk::transparency::NodeId],

@@ -47,6 +47,37 @@ impl PostgresStore {
         Ok(())
     }
 
+    pub(super) async fn tree_erase_before(
+        &self,
+        before_ms: i64,
+        audit_for: crate::store::EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut seqs: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM audit_log WHERE time_ms < $1 RETURNING seq")
+                .bind(before_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+        if seqs.is_empty() {
+            return Ok(None);
+        }
+        seqs.sort_unstable();
+        sqlx::query(
+            "WITH p AS (DELETE FROM audit_pseudonym WHERE seq = ANY($1)) \
+             UPDATE audit_leaf SET salt = NULL WHERE seq = ANY($1)",
+        )
+        .bind(&seqs)
+        .execute(&mut *tx)
+        .await?;
+        let erased = seqs
+            .into_iter()
+            .map(seq_from_db)
+            .collect::<Result<Vec<_>, _>>()?;
+        let seq = super::append(&mut tx, &[&audit_for(&erased)]).await?[0];
+        tx.commit().await?;
+        Ok(Some((erased, seq)))
+    }
+
     pub(super) async fn tree_nodes(
         &self,
         ids: &[NodeId],

@@ -51,6 +51,43 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn tree_erase_before(
+        &self,
+        before_ms: i64,
+        audit_for: crate::store::EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        let mut tx = self.writer.begin_with(super::BEGIN_WRITE).await?;
+        let mut seqs: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM audit_log WHERE time_ms < ?1 RETURNING seq")
+                .bind(before_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+        if seqs.is_empty() {
+            return Ok(None);
+        }
+        seqs.sort_unstable();
+        for chunk in seqs.chunks(ROWS_PER_INSERT) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            for sql in [
+                format!("UPDATE audit_leaf SET salt = NULL WHERE seq IN ({marks})"),
+                format!("DELETE FROM audit_pseudonym WHERE seq IN ({marks})"),
+            ] {
+                let mut q = sqlx::query(&sql);
+                for seq in chunk {
+                    q = q.bind(seq);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        let erased = seqs
+            .into_iter()
+            .map(seq_from_db)
+            .collect::<Result<Vec<_>, _>>()?;
+        let seq = super::append(&mut tx, &[&audit_for(&erased)]).await?[0];
+        tx.commit().await?;
+        Ok(Some((erased, seq)))
+    }
+
     pub(super) async fn tree_nodes(
         &self,
         ids: &[NodeId],

@@ -12,7 +12,6 @@
 //! the tree grew, so one checkpoint covers whatever arrived meanwhile rather than one person's
 //! request.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -158,18 +157,8 @@ async fn check_size(store: &dyn Store, size: u64) -> Result<(), AuditLogError> {
 
 /// The right border of the stored tree of `size` leaves, from its `O(log n)` nodes.
 async fn load_frontier(store: &dyn Store, size: u64) -> Result<Frontier, AuditLogError> {
-    let ids = Frontier::node_ids(size);
-    let nodes: HashMap<NodeId, Hash> = store.audit_tree_nodes(&ids).await?;
-    let hashes = ids
-        .iter()
-        .map(|id| {
-            nodes
-                .get(id)
-                .copied()
-                .ok_or_else(|| AuditLogError::Damaged(format!("tree node {id} is not stored")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Frontier::from_parts(size, hashes).map_err(|e| AuditLogError::Damaged(e.to_string()))
+    let nodes = store.audit_tree_nodes(&Frontier::node_ids(size)).await?;
+    Ok(crate::store::audit_tree::frontier_from_nodes(size, &nodes)?)
 }
 
 /// Keeps the tree and checkpoint up to date.

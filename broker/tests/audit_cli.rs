@@ -17,21 +17,10 @@ struct Out {
 }
 
 async fn cli(args: Vec<String>) -> Out {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-            .args(&args)
-            .env_remove("KRUISPUNT_TOKEN")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        Out {
-            ok: out.status.success(),
-            stdout: format!("{stdout}{stderr}"),
-        }
-    })
-    .await
-    .unwrap()
+    let (ok, stdout) = tokio::task::spawn_blocking(move || kruispunt(&args))
+        .await
+        .unwrap();
+    Out { ok, stdout }
 }
 
 fn s(p: &Path) -> String {

@@ -278,24 +278,9 @@ async fn load(
 
 /// Runs a `kruispunt` command to completion; returns (success, stdout + stderr).
 async fn kruispunt(args: Vec<String>) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-            .args(&args)
-            .env_remove("KRUISPUNT_TOKEN")
-            .env_remove("KRUISPUNT_DATA_DIR")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || audit_common::kruispunt(&args))
+        .await
+        .unwrap()
 }
 
 async fn crash_and_check(database: Option<&str>) {

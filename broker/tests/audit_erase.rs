@@ -6,7 +6,6 @@
 mod audit_common;
 
 use std::path::Path;
-use std::process::Command;
 
 use audit_common::{TestPostgres, use_database};
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
@@ -17,19 +16,7 @@ use kruispunt_sdk::transparency::{LogLine, Withheld};
 const OLD: i64 = 1_546_300_800_000;
 
 fn kruispunt(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-        .args(args)
-        .env_remove("KRUISPUNT_DATA_DIR")
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    audit_common::kruispunt(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
 }
 
 fn entry(time_ms: i64, i: u64) -> AuditEntry {

@@ -127,21 +127,30 @@ pub(crate) fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
 /// Entries read per statement while catching up a tree that a follower left behind.
 pub(crate) const CATCH_UP_BATCH: u64 = 10_000;
 
-/// Extends `frontier` (the tree of the entries before these) by the given leaves, in order,
-/// and returns the interior nodes (level ≥ 1) they complete — what the store must insert.
-pub(crate) fn grow<'a>(
+/// The rows that store leaves appended from index `first` on — given as (leaf, salt, named
+/// pseudonyms), in order — and the interior nodes (level ≥ 1) they complete, growing `frontier`
+/// (the tree of the entries before them) on the way. Both backends store exactly these.
+pub(crate) fn new_rows<'a>(
     frontier: &mut Frontier,
-    leaves: impl IntoIterator<Item = &'a Hash>,
-) -> Vec<(NodeId, Hash)> {
+    first: u64,
+    leaves: impl IntoIterator<Item = (&'a Hash, &'a Salt, &'a [[u8; 32]])>,
+) -> (Vec<NewLeaf<'a>>, Vec<(NodeId, Hash)>) {
+    let mut rows = Vec::new();
     let mut nodes = Vec::new();
-    for leaf in leaves {
+    for ((leaf, salt, pseudonyms), seq) in leaves.into_iter().zip(first..) {
         frontier.append(leaf_hash(leaf), |id, h| {
             if id.level > 0 {
                 nodes.push((id, h));
             }
         });
+        rows.push(NewLeaf {
+            seq,
+            leaf,
+            salt,
+            pseudonyms,
+        });
     }
-    nodes
+    (rows, nodes)
 }
 
 /// Salts and commits to entries already stored (while catching up): `(salt, leaf)` per entry.
@@ -254,7 +263,13 @@ mod tests {
             let size = frontier.size();
             let stored = frontier_to_db(&frontier);
             frontier = frontier_from_db(size, &stored).unwrap();
-            nodes += grow(&mut frontier, chunk.iter().map(|p| &p.leaf)).len();
+            let (rows, new) = new_rows(
+                &mut frontier,
+                size,
+                chunk.iter().map(|p| (&p.leaf, &p.salt, &p.pseudonyms[..])),
+            );
+            assert_eq!(rows[0].seq, size);
+            nodes += new.len();
         }
         for (p, e) in prepared.iter().zip(&entries) {
             assert_eq!(p.bytes, e.canonical_json());

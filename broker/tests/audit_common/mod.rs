@@ -224,6 +224,24 @@ impl TestPostgres {
     }
 }
 
+/// Runs the `kruispunt` binary to completion: (success, stdout followed by stderr).
+pub fn kruispunt(args: &[String]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kruispunt"))
+        .args(args)
+        .env_remove("KRUISPUNT_TOKEN")
+        .env_remove("KRUISPUNT_DATA_DIR")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 pub fn pseudonym(plate: &str) -> String {
     CoalitionKey::new([7u8; 32], 1)
         .pseudonymiser(IdentifierKind::Kenteken)

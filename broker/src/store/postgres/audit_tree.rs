@@ -9,7 +9,7 @@ use sqlx::postgres::PgConnection;
 use super::PostgresStore;
 use crate::store::audit_tree::{
     CATCH_UP_BATCH, LeafRow, NewLeaf, PreparedEntry, commit_stored, frontier_from_db,
-    frontier_from_nodes, frontier_to_db, grow, hash_from_db, node_from_key, node_key,
+    frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
     pseudonyms_in,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
@@ -135,17 +135,13 @@ pub(crate) async fn grow_in_tx(
         Some(b) => frontier_from_db(first, &b)?,
         None => catch_up(conn, first).await?,
     };
-    let nodes = grow(&mut frontier, entries.iter().map(|e| &e.leaf));
-    let leaves: Vec<NewLeaf> = entries
-        .iter()
-        .zip(first..)
-        .map(|(e, seq)| NewLeaf {
-            seq,
-            leaf: &e.leaf,
-            salt: &e.salt,
-            pseudonyms: &e.pseudonyms,
-        })
-        .collect();
+    let (leaves, nodes) = new_rows(
+        &mut frontier,
+        first,
+        entries
+            .iter()
+            .map(|e| (&e.leaf, &e.salt, &e.pseudonyms[..])),
+    );
     write_tree(conn, &leaves, &nodes, &frontier).await
 }
 
@@ -181,18 +177,14 @@ async fn catch_up(conn: &mut PgConnection, upto: u64) -> Result<Frontier, StoreE
         }
         let committed = commit_stored(&rows)?;
         let named: Vec<Vec<[u8; 32]>> = rows.iter().map(|(_, b)| pseudonyms_in(b)).collect();
-        let nodes = grow(&mut frontier, committed.iter().map(|(_, leaf)| leaf));
-        let leaves: Vec<NewLeaf> = committed
-            .iter()
-            .zip(&named)
-            .zip(start..)
-            .map(|(((salt, leaf), pseudonyms), seq)| NewLeaf {
-                seq,
-                leaf,
-                salt,
-                pseudonyms,
-            })
-            .collect();
+        let (leaves, nodes) = new_rows(
+            &mut frontier,
+            start,
+            committed
+                .iter()
+                .zip(&named)
+                .map(|((salt, leaf), pseudonyms)| (leaf, salt, &pseudonyms[..])),
+        );
         write_tree(conn, &leaves, &nodes, &frontier).await?;
     }
     Ok(frontier)

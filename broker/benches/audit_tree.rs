@@ -1,15 +1,12 @@
 //! The audit log's stored Merkle tree at scale:
 //! `cargo bench -p kruispunt-broker --bench audit_tree`.
 //!
-//! Builds a tree of `KRUISPUNT_BENCH_LEAVES` leaves (default 10 000 000) in a temporary SQLite
+//! Builds a log of `KRUISPUNT_BENCH_LEAVES` entries (default 10 000 000) in a temporary SQLite
 //! file opened with the broker's own options ([`SqliteStore::tune`], `synchronous=FULL`),
-//! through the same path the broker's audit follower takes: the SDK's [`Frontier`] computes
-//! each leaf's new interior nodes and [`Store::audit_tree_append`] writes the leaves and nodes
-//! of each batch of 10 000 in one transaction (the follower's batch). The one shortcut: the
-//! `audit_log` entry rows are not written (the tree tables do not reference them), the entries
-//! are a fixed-size synthetic canonical form, their salts come from a seeded generator rather
-//! than the system RNG, and they name no pseudonyms — none of which changes the tree tables'
-//! layout or what a proof reads.
+//! through the broker's own append path: [`Store::append_audit`] with batches of 10 000 entries,
+//! each one group-commit transaction that inserts the entries and grows the stored tree (leaves,
+//! salts, interior nodes, the right border) by them. The entries are synthetic but of the size
+//! of a real match entry, and name no pseudonyms.
 //!
 //! Then times, through [`AuditLog`] (what the HTTP routes call), `KRUISPUNT_BENCH_PROOFS`
 //! (default 10 000) inclusion proofs for random leaves at the full tree size and 1 000
@@ -17,19 +14,17 @@
 //! (outside the timed call). Target (issue 5): ≤ 1 ms per inclusion proof.
 //! Reports build time, wall and CPU time, database size and peak RSS.
 
+use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::audit_log::AuditLog;
 use kruispunt_broker::keys::BrokerKeys;
 use kruispunt_broker::store::Store;
-use kruispunt_broker::store::audit_tree::TreeLeaf;
 use kruispunt_broker::store::sqlite::SqliteStore;
-use kruispunt_sdk::transparency::{
-    Frontier, Hash, NodeId, commitment, leaf_hash, verify_consistency, verify_inclusion,
-};
+use kruispunt_sdk::transparency::{Frontier, leaf_hash, verify_consistency, verify_inclusion};
 use sqlx::sqlite::SqliteConnectOptions;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-/// The follower's batch (`SYNC_BATCH` in `audit_log.rs`).
+/// Entries per append (one transaction each).
 const BATCH: u64 = 10_000;
 const CONSISTENCY_PROOFS: usize = 1_000;
 
@@ -42,28 +37,16 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The salt of leaf `seq` (a function of `seq`, so the proofs can be checked against it).
-fn salt(seq: u64) -> [u8; 32] {
-    let mut state = seq ^ 0x5eed;
-    let mut s = [0u8; 32];
-    for chunk in s.chunks_mut(8) {
-        chunk.copy_from_slice(&splitmix(&mut state).to_le_bytes());
+/// A synthetic entry of about the size of a real match entry.
+fn entry(seq: u64) -> AuditEntry {
+    AuditEntry {
+        actor_org: Some("kvo-oost".into()),
+        actor_user: Some("analist@kvo-oost".into()),
+        purpose: Some("autobranche-contante-aankopen".into()),
+        decision: Some("allow".into()),
+        detail: serde_json::json!({ "hits": seq % 7, "identifiers": 1 }),
+        ..AuditEntry::new(1_750_000_000_000 + seq as i64, Operation::Consult, "match")
     }
-    s
-}
-
-/// A synthetic canonical entry of about the size of a real one.
-fn entry(seq: u64) -> Vec<u8> {
-    format!(
-        "{{\"action\":\"match.query\",\"actor_org\":\"kvo-oost\",\"detail\":{{\"hits\":{}}},\
-         \"operation\":\"disclose\",\"pseudonyms\":[],\"seq\":{seq},\"time_ms\":1750000000000}}",
-        seq % 7
-    )
-    .into_bytes()
-}
-
-fn leaf_of(seq: u64) -> Hash {
-    commitment(&salt(seq), &entry(seq))
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -148,36 +131,18 @@ async fn run(size: u64, proofs: usize) {
     let keys = BrokerKeys::from_parts(&[7u8; 32], pkcs8.as_ref()).expect("keys");
     let log = AuditLog::new("bench.kruispunt.example", &keys).expect("audit log");
 
-    // Build, as `AuditLog::extend` does.
-    println!("building a stored tree of {size} leaves (batches of {BATCH}) …");
+    // Build through the broker's append path.
+    println!("appending {size} entries (batches of {BATCH}) …");
     let (wall0, cpu0) = (Instant::now(), cpu_time());
-    let mut frontier = Frontier::new();
-    while frontier.size() < size {
-        let start = frontier.size();
-        let end = (start + BATCH).min(size);
-        let mut batch = Vec::with_capacity((end - start) as usize);
-        let mut nodes: Vec<(NodeId, Hash)> = Vec::with_capacity((end - start) as usize);
-        for seq in start..end {
-            let leaf = leaf_of(seq);
-            frontier.append(leaf_hash(&leaf), |id, h| {
-                if id.level > 0 {
-                    nodes.push((id, h));
-                }
-            });
-            batch.push(TreeLeaf {
-                seq,
-                leaf,
-                salt: salt(seq),
-                pseudonyms: Vec::new(),
-            });
-        }
-        store
-            .audit_tree_append(start, &batch, &nodes)
-            .await
-            .expect("append");
+    let mut appended = 0;
+    while appended < size {
+        let end = (appended + BATCH).min(size);
+        let batch: Vec<AuditEntry> = (appended..end).map(entry).collect();
+        store.append_audit(&batch).await.expect("append");
+        appended = end;
         if end.is_multiple_of(1_000_000) {
             println!(
-                "  {end} leaves after {:.1?} (CPU {:.1?})",
+                "  {end} entries after {:.1?} (CPU {:.1?})",
                 wall0.elapsed(),
                 cpu_time() - cpu0
             );
@@ -185,11 +150,21 @@ async fn run(size: u64, proofs: usize) {
     }
     let (build_wall, build_cpu) = (wall0.elapsed(), cpu_time() - cpu0);
     assert_eq!(store.audit_tree_size().await.expect("size"), size);
+    // The reference: the root recomputed from the stored leaves alone.
+    let mut reference = Frontier::new();
+    let mut start = 0;
+    while start < size {
+        let end = (start + 100_000).min(size);
+        for row in store.audit_tree_leaves(start, end).await.expect("leaves") {
+            reference.append(leaf_hash(&row.leaf), |_, _| {});
+        }
+        start = end;
+    }
     let root = log.root_at(&store, size).await.expect("root");
-    assert_eq!(root, frontier.root(), "stored tree's root");
+    assert_eq!(root, reference.root(), "stored tree's root");
     println!(
-        "build: {size} leaves in {build_wall:.1?} wall, {build_cpu:.1?} CPU \
-         ({:.0} leaves/s wall); database files {:.1} MiB",
+        "build: {size} entries in {build_wall:.1?} wall, {build_cpu:.1?} CPU \
+         ({:.0} entries/s wall); database files {:.1} MiB",
         size as f64 / build_wall.as_secs_f64(),
         db_size(dir.path()) as f64 / (1 << 20) as f64
     );
@@ -206,7 +181,11 @@ async fn run(size: u64, proofs: usize) {
             .await
             .expect("inclusion proof");
         times.push(t.elapsed());
-        assert_eq!(leaf, leaf_hash(&leaf_of(index)));
+        let stored = store
+            .audit_tree_leaves(index, index + 1)
+            .await
+            .expect("leaf");
+        assert_eq!(leaf, leaf_hash(&stored[0].leaf));
         verify_inclusion(index, size, &leaf, &proof, &root).expect("inclusion proof verifies");
     }
     println!(

@@ -1,38 +1,32 @@
 //! The audit trail as a verifiable log: an RFC 6962 Merkle tree over salted commitments to the
 //! stored entries, kept in the database, and signed C2SP checkpoints.
 //!
-//! The database stays the source of truth. Routes append entries (durably, before they answer);
-//! this log *follows* them: every sync reads the entries appended since the tree's size, gives
-//! each a fresh random salt, computes its leaf `SHA-256(salt ‖ stored bytes)` (the bytes as
-//! stored, never re-serialised) and stores leaves, salts and the interior nodes they complete
-//! in one transaction (migration 0003). Entries written by any route — or by another broker on
-//! the same PostgreSQL database — are covered. The broker keeps only the tree's right border
-//! ([`Frontier`], at most 64 hashes) in memory; roots and proofs for any size read `O(log n)`
-//! stored nodes.
+//! The database is the source of truth, and the tree is part of it: the transaction that
+//! appends an entry also commits its leaf (a fresh random salt, `SHA-256(salt ‖ stored bytes)`)
+//! and the interior nodes it completes (see [`crate::store::audit_tree`]). Entries written by any
+//! route — or by another broker on the same PostgreSQL database — are covered the moment they
+//! are committed; a checkpoint of size `n` covers exactly the first `n` committed entries.
+//! Roots and proofs for any size read `O(log n)` stored nodes.
 //!
-//! Checkpoints are signed at most every sync interval (2 s in `serve`) and only when the tree
-//! grew, so one checkpoint covers whatever arrived meanwhile rather than one person's request.
+//! This log only signs: checkpoints at most every sync interval (2 s in `serve`) and only when
+//! the tree grew, so one checkpoint covers whatever arrived meanwhile rather than one person's
+//! request.
 
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::RwLock;
 
-use crate::audit_entry::AuditEntry;
 use crate::keys::BrokerKeys;
-use crate::store::audit_tree::TreeLeaf;
 use crate::store::{Store, StoreError};
-use crate::transparency::{
-    self, Frontier, Hash, NodeId, ProofPlan, commitment, leaf_hash, new_salt,
-};
+use crate::transparency::{self, Frontier, Hash, NodeId, ProofPlan};
 
-/// Entries committed per database transaction while catching up.
-const SYNC_BATCH: u64 = 10_000;
-
-/// The follower: the tree's right border, as far as this broker has followed it.
+/// The signer of the stored tree's checkpoints.
 pub struct AuditLog {
     origin: String,
-    frontier: Mutex<Option<Frontier>>,
+    /// Whether this broker has checked that the stored tree covers every entry (a database from
+    /// before migration 0007 is caught up once, see [`Store::audit_tree_catch_up`]).
+    caught_up: AtomicBool,
     checkpoint: RwLock<Option<(u64, String)>>,
     verifier_key: String,
 }
@@ -43,8 +37,6 @@ pub enum AuditLogError {
     Store(#[from] StoreError),
     #[error("signing the checkpoint failed: {0}")]
     Sign(String),
-    #[error("the system random generator failed")]
-    Random,
     #[error("{0}")]
     Proof(#[from] transparency::ProofError),
     #[error("the stored tree is damaged: {0}")]
@@ -59,7 +51,7 @@ impl AuditLog {
             .map_err(|e| AuditLogError::Sign(e.to_string()))?;
         Ok(AuditLog {
             origin,
-            frontier: Mutex::new(None),
+            caught_up: AtomicBool::new(false),
             checkpoint: RwLock::new(None),
             verifier_key,
         })
@@ -79,18 +71,14 @@ impl AuditLog {
         self.checkpoint.read().await.clone()
     }
 
-    /// Commits the entries the database holds beyond the tree, then signs a checkpoint if the
-    /// tree grew (or none was signed yet). Returns the tree size.
+    /// Signs a checkpoint of the stored tree if it grew since the last one (or none was signed
+    /// yet). Returns the tree size.
     pub async fn sync(&self, store: &dyn Store, keys: &BrokerKeys) -> Result<u64, AuditLogError> {
-        let mut guard = self.frontier.lock().await;
-        let result = self.extend(&mut guard, store).await;
-        if result.is_err() {
-            // Reload from the database next time rather than trust a half-applied border.
-            *guard = None;
+        if !self.caught_up.load(Ordering::Acquire) {
+            store.audit_tree_catch_up().await?;
+            self.caught_up.store(true, Ordering::Release);
         }
-        let frontier = result?;
-        let (size, root) = (frontier.size(), frontier.root());
-        drop(guard);
+        let size = store.audit_tree_size().await?;
         let stale = self
             .checkpoint
             .read()
@@ -98,6 +86,7 @@ impl AuditLog {
             .as_ref()
             .is_none_or(|(s, _)| *s != size);
         if stale {
+            let root = load_frontier(store, size).await?.root();
             let note = transparency::sign_checkpoint(
                 &self.origin,
                 size,
@@ -106,59 +95,13 @@ impl AuditLog {
                 keys.audit_signing_key(),
             )
             .map_err(|e| AuditLogError::Sign(e.to_string()))?;
-            *self.checkpoint.write().await = Some((size, note));
+            let mut slot = self.checkpoint.write().await;
+            // Two syncs may race; never replace a checkpoint with an older one.
+            if slot.as_ref().is_none_or(|(s, _)| *s < size) {
+                *slot = Some((size, note));
+            }
         }
         Ok(size)
-    }
-
-    async fn extend(
-        &self,
-        slot: &mut Option<Frontier>,
-        store: &dyn Store,
-    ) -> Result<Frontier, AuditLogError> {
-        let stored = store.audit_tree_size().await?;
-        let mut frontier = match slot.take() {
-            Some(f) if f.size() == stored => f,
-            _ => load_frontier(store, stored).await?,
-        };
-        let target = store.audit_len().await?;
-        while frontier.size() < target {
-            let start = frontier.size();
-            let end = (start + SYNC_BATCH).min(target);
-            let rows = store.audit_leaves(start, end).await?;
-            let mut next = frontier.clone();
-            let mut leaves = Vec::with_capacity(rows.len());
-            let mut nodes = Vec::with_capacity(rows.len());
-            for (seq, bytes) in rows {
-                if seq != next.size() {
-                    return Err(AuditLogError::Damaged(format!(
-                        "audit entry {} is missing from the log",
-                        next.size()
-                    )));
-                }
-                let salt = new_salt().map_err(|_| AuditLogError::Random)?;
-                let leaf = commitment(&salt, &bytes);
-                next.append(leaf_hash(&leaf), |id, h| {
-                    if id.level > 0 {
-                        nodes.push((id, h));
-                    }
-                });
-                let pseudonyms = named_pseudonyms(&bytes);
-                leaves.push(TreeLeaf {
-                    seq,
-                    leaf,
-                    salt,
-                    pseudonyms,
-                });
-            }
-            if leaves.is_empty() {
-                break;
-            }
-            store.audit_tree_append(start, &leaves, &nodes).await?;
-            frontier = next;
-        }
-        *slot = Some(frontier.clone());
-        Ok(frontier)
     }
 
     /// The number of leaves in the stored tree (which proofs may use).
@@ -212,33 +155,10 @@ async fn check_size(store: &dyn Store, size: u64) -> Result<(), AuditLogError> {
     Ok(())
 }
 
-/// The at-rest pseudonyms an entry names (for the disclosure index). An entry that does not
-/// parse still gets its leaf — the commitment is to the bytes — but names nobody.
-fn named_pseudonyms(bytes: &[u8]) -> Vec<[u8; 32]> {
-    AuditEntry::from_json(bytes)
-        .map(|e| {
-            e.pseudonyms
-                .iter()
-                .filter_map(|h| hex::decode(h).ok()?.try_into().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The right border of the stored tree of `size` leaves, from its `O(log n)` nodes.
 async fn load_frontier(store: &dyn Store, size: u64) -> Result<Frontier, AuditLogError> {
-    let ids = Frontier::node_ids(size);
-    let nodes: HashMap<NodeId, Hash> = store.audit_tree_nodes(&ids).await?;
-    let hashes = ids
-        .iter()
-        .map(|id| {
-            nodes
-                .get(id)
-                .copied()
-                .ok_or_else(|| AuditLogError::Damaged(format!("tree node {id} is not stored")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Frontier::from_parts(size, hashes).map_err(|e| AuditLogError::Damaged(e.to_string()))
+    let nodes = store.audit_tree_nodes(&Frontier::node_ids(size)).await?;
+    Ok(crate::store::audit_tree::frontier_from_nodes(size, &nodes)?)
 }
 
 /// Keeps the tree and checkpoint up to date.

@@ -1,6 +1,8 @@
 //! `kruispunt audit verify` and `kruispunt audit export` against a real broker on a real SQLite
-//! database: a clean log verifies (over HTTPS, from an export, trust on first use), and an
-//! entry edited, or deleted, in the database is named.
+//! database: a clean log verifies (over HTTPS, from an export, trust on first use); and, on
+//! SQLite and on PostgreSQL, an entry edited, deleted or reordered in the database itself is
+//! named — both by `verify --url` (a privacy officer whose organisation the entry concerns) and
+//! by `verify --dir` of the operator's export.
 
 mod audit_common;
 
@@ -15,21 +17,10 @@ struct Out {
 }
 
 async fn cli(args: Vec<String>) -> Out {
-    tokio::task::spawn_blocking(move || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-            .args(&args)
-            .env_remove("KRUISPUNT_TOKEN")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        Out {
-            ok: out.status.success(),
-            stdout: format!("{stdout}{stderr}"),
-        }
-    })
-    .await
-    .unwrap()
+    let (ok, stdout) = tokio::task::spawn_blocking(move || kruispunt(&args))
+        .await
+        .unwrap();
+    Out { ok, stdout }
 }
 
 fn s(p: &Path) -> String {
@@ -45,7 +36,7 @@ fn read_lines(dir: &Path) -> Vec<LogLine> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_passes_on_a_clean_log_and_names_an_edited_or_deleted_entry() {
+async fn verify_passes_on_a_clean_log_and_names_entries_tampered_with_in_sqlite() {
     let b = Broker::start(None).await;
     b.traffic().await;
     b.sync().await;
@@ -152,153 +143,205 @@ async fn verify_passes_on_a_clean_log_and_names_an_edited_or_deleted_entry() {
         out.stdout
     );
 
-    // Someone edits the match entry that dealer A's officer can see, in the database itself.
-    let target = lines
-        .iter()
-        .find(|l| {
-            let e = l.entry.as_ref().unwrap();
-            e.action == "match"
-                && e.source_orgs.iter().any(|o| o == DEALER_A)
-                && e.actor_org.as_deref() == Some(DEALER_C)
-        })
-        .expect("dealer C's match of dealer A's signal")
-        .index;
-    let db = sqlx::SqlitePool::connect(&format!(
-        "sqlite://{}",
-        s(&b.dir.path().join("kruispunt.db"))
-    ))
-    .await
-    .unwrap();
-    let original: Vec<u8> = sqlx::query_scalar("SELECT entry FROM audit_log WHERE seq = $1")
-        .bind(target as i64)
-        .fetch_one(&db)
+    let db = Db::Sqlite(
+        sqlx::SqlitePool::connect(&format!(
+            "sqlite://{}",
+            s(&b.dir.path().join("kruispunt.db"))
+        ))
         .await
-        .unwrap();
-    let forged = String::from_utf8(original.clone())
-        .unwrap()
-        .replace(DEALER_C, DEALER_B);
-    sqlx::query("UPDATE audit_log SET entry = $1 WHERE seq = $2")
-        .bind(forged.as_bytes())
-        .bind(target as i64)
-        .execute(&db)
-        .await
-        .unwrap();
-    let out = cli(remote(&["--trusted", &s(&trusted)])).await;
-    assert!(!out.ok, "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains(&format!("entry {target} does not match its leaf")),
-        "{}",
-        out.stdout
+        .unwrap(),
     );
-    let forged_export = work.path().join("forged");
-    let out = cli(vec![
-        "audit".into(),
-        "export".into(),
-        "--data-dir".into(),
-        s(b.dir.path()),
-        "--out".into(),
-        s(&forged_export),
-    ])
-    .await;
-    assert!(out.ok, "{}", out.stdout);
-    let out = cli(vec![
-        "audit".into(),
-        "verify".into(),
-        "--dir".into(),
-        s(&forged_export),
-    ])
-    .await;
-    assert!(
-        out.stdout
-            .contains(&format!("entry {target} does not match")),
-        "{}",
-        out.stdout
-    );
-
-    // Put it back: verifies again. Then delete a row: named as missing.
-    sqlx::query("UPDATE audit_log SET entry = $1 WHERE seq = $2")
-        .bind(&original)
-        .bind(target as i64)
-        .execute(&db)
-        .await
-        .unwrap();
-    let out = cli(remote(&["--trusted", &s(&trusted)])).await;
-    assert!(out.ok, "{}", out.stdout);
-    sqlx::query("DELETE FROM audit_log WHERE seq = 1")
-        .execute(&db)
-        .await
-        .unwrap();
-    let out = cli(remote(&["--trusted", &s(&trusted)])).await;
-    assert!(!out.ok, "{}", out.stdout);
-    assert!(out.stdout.contains("entry 1 is missing"), "{}", out.stdout);
+    tampering_is_named(&b, &db).await;
     db.close().await;
     b.stop().await;
 }
 
 /// The same tampering on PostgreSQL (skipped without `KRUISPUNT_TEST_POSTGRES_URL`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_names_an_entry_edited_in_postgres() {
-    let Ok(url) = std::env::var("KRUISPUNT_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED: KRUISPUNT_TEST_POSTGRES_URL not set — the PostgreSQL tamper test did not run"
-        );
+async fn verify_names_entries_tampered_with_in_postgres() {
+    let Some(pg) = TestPostgres::create("audit_tamper").await else {
         return;
     };
-    let db = format!("kp_audit_tamper_{}", std::process::id());
-    let base = &url[..url.rfind('/').unwrap()];
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let dburl = format!("{base}/{db}");
-    let b = Broker::start(Some(dburl.clone())).await;
+    let b = Broker::start(Some(pg.url.clone())).await;
     assert_eq!(b.state().store.backend(), "postgres");
     b.traffic().await;
     b.sync().await;
-    let officer = b.token(DEALER_C, &[OFFICER]);
-    let args = vec![
-        "audit".to_string(),
-        "verify".into(),
-        "--url".into(),
-        b.base.clone(),
-        "--token".into(),
-        officer,
-        "--ca".into(),
-        s(&b.ca_path),
-    ];
-    let out = cli(args.clone()).await;
-    assert!(out.ok, "{}", out.stdout);
-    let pool = sqlx::PgPool::connect(&dburl).await.unwrap();
-    let seq: i64 = sqlx::query_scalar(
-        "SELECT seq FROM audit_log WHERE actor_org = $1 AND action = 'match' ORDER BY seq LIMIT 1",
-    )
-    .bind(DEALER_C)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "UPDATE audit_log SET entry = convert_to(replace(convert_from(entry, 'UTF8'), 'allow', 'deny'), 'UTF8') WHERE seq = $1",
-    )
-    .bind(seq)
-    .execute(&pool)
-    .await
-    .unwrap();
-    let out = cli(args).await;
-    assert!(!out.ok, "{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains(&format!("entry {seq} does not match its leaf")),
-        "{}",
-        out.stdout
-    );
-    pool.close().await;
+    let db = Db::Postgres(sqlx::PgPool::connect(&pg.url).await.unwrap());
+    tampering_is_named(&b, &db).await;
+    db.close().await;
     b.stop().await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&admin)
+    pg.drop_database().await;
+}
+
+/// The broker's database, opened behind its back.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
+    async fn entry(&self, seq: u64) -> Vec<u8> {
+        const Q: &str = "SELECT entry FROM audit_log WHERE seq = $1";
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(Q).bind(seq as i64).fetch_one(p).await,
+            Db::Postgres(p) => sqlx::query_scalar(Q).bind(seq as i64).fetch_one(p).await,
+        }
+        .unwrap()
+    }
+
+    async fn set_entry(&self, seq: u64, bytes: &[u8]) {
+        const Q: &str = "UPDATE audit_log SET entry = $1 WHERE seq = $2";
+        let n = match self {
+            Db::Sqlite(p) => sqlx::query(Q)
+                .bind(bytes)
+                .bind(seq as i64)
+                .execute(p)
+                .await
+                .unwrap()
+                .rows_affected(),
+            Db::Postgres(p) => sqlx::query(Q)
+                .bind(bytes)
+                .bind(seq as i64)
+                .execute(p)
+                .await
+                .unwrap()
+                .rows_affected(),
+        };
+        assert_eq!(n, 1);
+    }
+
+    /// Runs `sql` (several statements) as given.
+    async fn run(&self, sql: &str) {
+        match self {
+            Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+            Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        }
+        .unwrap()
+    }
+
+    /// Swaps the rows `a` and `b` of the log: each takes the other's place (sequence number).
+    async fn swap(&self, a: u64, b: u64) {
+        let parked = 1u64 << 62;
+        self.run(&format!(
+            "BEGIN; \
+             UPDATE audit_log SET seq = {parked} WHERE seq = {a}; \
+             UPDATE audit_log SET seq = {a} WHERE seq = {b}; \
+             UPDATE audit_log SET seq = {b} WHERE seq = {parked}; \
+             COMMIT;"
+        ))
         .await
-        .unwrap();
+    }
+
+    async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// The tamper scaffolding shared by both backends: an entry edited, two entries reordered, an
+/// entry deleted — each must make verification fail naming the entry, over HTTPS (an officer of
+/// the organisation the entries concern) and from the operator's export; each undone tampering
+/// must verify again.
+async fn tampering_is_named(b: &Broker, db: &Db) {
+    let work = tempfile::tempdir().unwrap();
+    let trusted = work.path().join("trusted");
+    let officer = b.token(DEALER_A, &[OFFICER]);
+    let exports = std::sync::atomic::AtomicUsize::new(0);
+    // Verifies over HTTPS and from a fresh operator's export; `None` expects success, `Some`
+    // a failure whose output contains the text.
+    let check = async |expect: Option<String>| {
+        b.sync().await;
+        let remote = cli(vec![
+            "audit".into(),
+            "verify".into(),
+            "--url".into(),
+            b.base.clone(),
+            "--token".into(),
+            officer.clone(),
+            "--ca".into(),
+            s(&b.ca_path),
+            "--trusted".into(),
+            s(&trusted),
+        ])
+        .await;
+        let out = work.path().join(format!(
+            "export-{}",
+            exports.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        let export = cli(vec![
+            "audit".into(),
+            "export".into(),
+            "--data-dir".into(),
+            s(b.dir.path()),
+            "--out".into(),
+            s(&out),
+        ])
+        .await;
+        assert!(export.ok, "{}", export.stdout);
+        let local = cli(vec![
+            "audit".into(),
+            "verify".into(),
+            "--dir".into(),
+            s(&out),
+        ])
+        .await;
+        for (how, got) in [("--url", remote), ("--dir", local)] {
+            match &expect {
+                None => assert!(got.ok, "verify {how}: {}", got.stdout),
+                Some(text) => {
+                    assert!(!got.ok, "verify {how} passed: {}", got.stdout);
+                    assert!(got.stdout.contains(text), "verify {how}: {}", got.stdout);
+                }
+            }
+        }
+        out
+    };
+    let clean = check(None).await;
+    assert!(
+        read_lines(&clean).len() >= 3,
+        "the operator's export holds the traffic's entries"
+    );
+    // The entries the officer of dealer A may see, in log order.
+    let concerning: Vec<(u64, kruispunt_sdk::transparency::AuditEntry)> = read_lines(&clean)
+        .into_iter()
+        .filter_map(|l| Some((l.index, l.entry?)))
+        .filter(|(_, e)| {
+            e.actor_org.as_deref() == Some(DEALER_A) || e.source_orgs.iter().any(|o| o == DEALER_A)
+        })
+        .collect();
+
+    // Edit: dealer C's match of dealer A's signal, made to look like dealer B's.
+    let target = concerning
+        .iter()
+        .find(|(_, e)| e.action == "match" && e.actor_org.as_deref() == Some(DEALER_C))
+        .unwrap_or_else(|| {
+            panic!(
+                "dealer C's match of dealer A's signal in {}",
+                std::fs::read_to_string(clean.join("entries.jsonl")).unwrap()
+            )
+        })
+        .0;
+    let original = db.entry(target).await;
+    let forged = String::from_utf8(original.clone())
+        .unwrap()
+        .replace(DEALER_C, DEALER_B);
+    db.set_entry(target, forged.as_bytes()).await;
+    check(Some(format!("entry {target} does not match its leaf"))).await;
+    db.set_entry(target, &original).await;
+    check(None).await;
+
+    // Reorder: two of dealer A's entries change places.
+    let (a, c) = (concerning[0].0, concerning[1].0);
+    assert!(a < c);
+    db.swap(a, c).await;
+    check(Some(format!("entry {a} does not match its leaf"))).await;
+    db.swap(a, c).await;
+    check(None).await;
+
+    // Delete: the row is gone while its leaf and salt remain.
+    db.run(&format!("DELETE FROM audit_log WHERE seq = {a}"))
+        .await;
+    check(Some(format!("entry {a} is missing"))).await;
 }

@@ -31,6 +31,25 @@ pub enum AuditCommand {
     Verify(VerifyArgs),
     /// Write the log out: OUT/checkpoint, OUT/key and OUT/entries.jsonl.
     Export(ExportArgs),
+    /// Erase the entries recorded before a date (at least the audit retention period ago):
+    /// their content and salt go, their leaves stay, and the erasure is itself an entry.
+    Erase(EraseArgs),
+}
+
+/// How long audit entries are kept at least: five years. The Wpg (art. 25, 32a) asks that the
+/// disclosure accounting of police data reach back at least four years; a year more covers the
+/// review of the last of them. `kruispunt audit erase` refuses a date later than this allows.
+pub const AUDIT_RETENTION_DAYS: i64 = 5 * 365 + 1;
+
+#[derive(Debug, Clone, Args)]
+pub struct EraseArgs {
+    /// The broker's data directory (kruispunt.toml, keys, database).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Erase the entries recorded before this day (YYYY-MM-DD, UTC); it must lie at least the
+    /// audit retention period (five years) in the past.
+    #[arg(long, value_name = "DATE")]
+    pub before: String,
 }
 
 /// Where the log comes from: a broker over HTTPS.
@@ -86,6 +105,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCommand::Verify(a) => rt.block_on(verify(a)),
         AuditCommand::Export(a) => rt.block_on(export(a)),
+        AuditCommand::Erase(a) => rt.block_on(erase(a)),
     }
 }
 
@@ -401,4 +421,66 @@ async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
         key: log.verifier_key().to_string(),
         lines,
     })
+}
+
+/// `[start, end)` runs of consecutive numbers in sorted `seqs` (how an erasure records what it
+/// erased without one number per entry).
+fn runs(seqs: &[u64]) -> Vec<[u64; 2]> {
+    let mut out: Vec<[u64; 2]> = Vec::new();
+    for &s in seqs {
+        match out.last_mut() {
+            Some(r) if r[1] == s => r[1] = s + 1,
+            _ => out.push([s, s + 1]),
+        }
+    }
+    out
+}
+
+async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
+    let Some(day) = crate::civil::parse_date(&a.before) else {
+        bail!("--before: {:?} is not a date YYYY-MM-DD", a.before);
+    };
+    let today = crate::civil::now_secs().div_euclid(86_400);
+    if day > today - AUDIT_RETENTION_DAYS {
+        bail!(
+            "--before: entries are kept at least {AUDIT_RETENTION_DAYS} days (five years); \
+             the latest date allowed today is {}",
+            crate::civil::format_date(today - AUDIT_RETENTION_DAYS)
+        );
+    }
+    let config = Config::load(&a.data_dir)?;
+    let store = crate::store::connect(&config.database).await?;
+    let before = a.before.clone();
+    let record = move |erased: &[u64]| {
+        let mut e =
+            crate::audit_trail::by(None, crate::audit_entry::Operation::Erase, "audit.erase");
+        e.reasons = vec!["audit-retention".into()];
+        e.detail = serde_json::json!({
+            "before": before,
+            "erased": erased.len(),
+            "runs": runs(erased),
+        });
+        e
+    };
+    match store.audit_erase_before(day * 86_400_000, &record).await? {
+        None => println!("no audit entry recorded before {} to erase", a.before),
+        Some((erased, seq)) => println!(
+            "erased {} audit entries recorded before {} (their leaves stay); recorded as entry {seq}",
+            erased.len(),
+            a.before
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn runs_of_consecutive_numbers() {
+        assert_eq!(super::runs(&[]), Vec::<[u64; 2]>::new());
+        assert_eq!(
+            super::runs(&[0, 1, 2, 5, 7, 8]),
+            vec![[0, 3], [5, 6], [7, 9]]
+        );
+    }
 }

@@ -1,23 +1,97 @@
-//! What the store keeps of the audit log's Merkle tree (migration 0003): one leaf row per entry
-//! (the salted commitment and its salt) and the interior nodes, so that any root or proof costs
-//! `O(log n)` reads and the broker keeps only the tree's right border in memory. The tree
-//! itself is computed in [`crate::audit_log`]; the store only keeps what it is given.
+//! What the store keeps of the audit log's Merkle tree (migrations 0003 and 0007): one leaf row
+//! per entry (the salted commitment and its salt), the interior nodes, and the tree's right
+//! border beside the sequence counter — so that any root or proof costs `O(log n)` reads.
+//!
+//! **An entry and its leaf are committed together.** The backends' `append` (the one place that
+//! inserts audit entries, inside the transaction of the effect they record — a group-commit
+//! batch for decisions) locks the counter row, reads the stored right border
+//! (`audit_head.frontier`, at most 64 hashes), and [`grow`]s the tree by the new entries in the
+//! same transaction: leaves, salts, the interior nodes they complete and the new border. So
+//! there is no moment at which an entry is durable but not yet in the tree, and a checkpoint of
+//! size `n` covers exactly the first `n` committed entries. Until migration 0007 a follower
+//! added the leaves a few seconds later; a database from then is caught up by the first append
+//! (or the log's first sync at start-up), in one transaction holding the counter's lock.
 
-use kruispunt_sdk::transparency::{Hash, NodeId, Salt};
+use kruispunt_sdk::transparency::{Frontier, Hash, NodeId, Salt, commitment, leaf_hash};
+
+use crate::audit_entry::AuditEntry;
 
 use super::StoreError;
 
-/// A leaf to append: the entry's sequence number, its commitment and the salt.
+/// An audit entry made ready for the log before it reaches the database: the columns copied
+/// out of it for review queries, its canonical bytes (what is stored and committed to), a fresh
+/// random salt and the leaf `SHA-256(salt ‖ bytes)` — none of which depends on the entry's
+/// position — and the at-rest pseudonyms it names. Group-commit callers prepare their entries
+/// in their own task, so that serialising, drawing salts and hashing run in parallel instead of
+/// on the one writer; the writer only numbers the entries and extends the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeLeaf {
-    /// The entry's `seq`, which is also the leaf's index.
-    pub seq: u64,
-    /// `SHA-256(salt ‖ canonical entry)`.
-    pub leaf: Hash,
+pub struct PreparedEntry {
+    /// `time_ms` column.
+    pub time_ms: i64,
+    /// `operation` column.
+    pub operation: &'static str,
+    /// `action` column.
+    pub action: String,
+    /// `actor_org` column.
+    pub actor_org: Option<String>,
+    /// `purpose` column.
+    pub purpose: Option<String>,
+    /// `case_reference` column.
+    pub case_reference: Option<String>,
+    /// The canonical JSON bytes ([`AuditEntry::canonical_json`]).
+    pub bytes: Vec<u8>,
     /// The salt (erasable).
     pub salt: Salt,
+    /// `SHA-256(salt ‖ bytes)`.
+    pub leaf: Hash,
     /// The at-rest pseudonyms the entry names, indexed for the disclosure accounting.
     pub pseudonyms: Vec<[u8; 32]>,
+}
+
+impl PreparedEntry {
+    /// Prepares `entries`, drawing all their salts with one call to the system generator.
+    pub fn prepare(entries: &[&AuditEntry]) -> Result<Vec<PreparedEntry>, StoreError> {
+        let salts = salts(entries.len())?;
+        Ok(entries
+            .iter()
+            .zip(salts)
+            .map(|(e, salt)| {
+                let bytes = e.canonical_json();
+                PreparedEntry {
+                    time_ms: e.time_ms,
+                    operation: e.operation.as_str(),
+                    action: e.action.clone(),
+                    actor_org: e.actor_org.clone(),
+                    purpose: e.purpose.clone(),
+                    case_reference: e.case_reference.clone(),
+                    leaf: commitment(&salt, &bytes),
+                    bytes,
+                    salt,
+                    pseudonyms: pseudonyms_of(&e.pseudonyms),
+                }
+            })
+            .collect())
+    }
+}
+
+/// `n` fresh random salts from one call to the system generator.
+fn salts(n: usize) -> Result<Vec<Salt>, StoreError> {
+    use ring::rand::SecureRandom as _;
+    let mut salts = vec![[0u8; 32]; n];
+    ring::rand::SystemRandom::new()
+        .fill(salts.as_flattened_mut())
+        .map_err(|_| StoreError::Random)?;
+    Ok(salts)
+}
+
+/// A leaf to store: its index (the entry's `seq`), the commitment, the salt and the pseudonyms
+/// the entry names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewLeaf<'a> {
+    pub seq: u64,
+    pub leaf: &'a Hash,
+    pub salt: &'a Salt,
+    pub pseudonyms: &'a [[u8; 32]],
 }
 
 /// A leaf read back with the entry it commits to (both absent once erased, the entry absent
@@ -32,6 +106,119 @@ pub struct LeafRow {
     pub salt: Option<Salt>,
     /// The stored canonical entry bytes, if the entry row exists.
     pub entry: Option<Vec<u8>>,
+}
+
+/// Splits `items` into chunks whose lengths come from a fixed set (256, 64, 16, 4, 1), largest
+/// first. A multi-row `INSERT` has one SQL text per row count, and the connection caches a
+/// prepared statement per text: with a free row count, every group-commit batch of a new size
+/// would parse and plan a fresh statement (and evict others from the cache); with these sizes a
+/// handful of statements serve every batch.
+pub(crate) fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = [256, 64, 16, 4, 1]
+            .into_iter()
+            .find(|&n| n <= items.len())?;
+        let (chunk, rest) = items.split_at(n);
+        items = rest;
+        Some(chunk)
+    })
+}
+
+/// Entries read per statement while catching up a tree that a follower left behind.
+pub(crate) const CATCH_UP_BATCH: u64 = 10_000;
+
+/// The rows that store leaves appended from index `first` on — given as (leaf, salt, named
+/// pseudonyms), in order — and the interior nodes (level ≥ 1) they complete, growing `frontier`
+/// (the tree of the entries before them) on the way. Both backends store exactly these.
+pub(crate) fn new_rows<'a>(
+    frontier: &mut Frontier,
+    first: u64,
+    leaves: impl IntoIterator<Item = (&'a Hash, &'a Salt, &'a [[u8; 32]])>,
+) -> (Vec<NewLeaf<'a>>, Vec<(NodeId, Hash)>) {
+    let mut rows = Vec::new();
+    let mut nodes = Vec::new();
+    for ((leaf, salt, pseudonyms), seq) in leaves.into_iter().zip(first..) {
+        frontier.append(leaf_hash(leaf), |id, h| {
+            if id.level > 0 {
+                nodes.push((id, h));
+            }
+        });
+        rows.push(NewLeaf {
+            seq,
+            leaf,
+            salt,
+            pseudonyms,
+        });
+    }
+    (rows, nodes)
+}
+
+/// Salts and commits to entries already stored (while catching up): `(salt, leaf)` per entry.
+pub(crate) fn commit_stored(stored: &[(i64, Vec<u8>)]) -> Result<Vec<(Salt, Hash)>, StoreError> {
+    Ok(salts(stored.len())?
+        .into_iter()
+        .zip(stored)
+        .map(|(salt, (_, bytes))| (salt, commitment(&salt, bytes)))
+        .collect())
+}
+
+/// The at-rest pseudonyms an entry names, from their hex in the entry (ill-formed ones are
+/// skipped: the commitment is to the bytes, the index is only a look-up aid).
+pub(crate) fn pseudonyms_of(hexes: &[String]) -> Vec<[u8; 32]> {
+    hexes
+        .iter()
+        .filter_map(|h| {
+            let mut p = [0u8; 32];
+            hex::decode_to_slice(h, &mut p).ok()?;
+            Some(p)
+        })
+        .collect()
+}
+
+/// The pseudonyms named by stored entry bytes (while catching up). An entry that does not parse
+/// still gets its leaf, but names nobody.
+pub(crate) fn pseudonyms_in(bytes: &[u8]) -> Vec<[u8; 32]> {
+    AuditEntry::from_json(bytes)
+        .map(|e| pseudonyms_of(&e.pseudonyms))
+        .unwrap_or_default()
+}
+
+/// The stored right border (`audit_head.frontier`): the [`Frontier::hashes`] concatenated.
+pub(crate) fn frontier_to_db(f: &Frontier) -> Vec<u8> {
+    f.hashes().concat()
+}
+
+/// The inverse of [`frontier_to_db`] for a tree of `size` leaves.
+pub(crate) fn frontier_from_db(size: u64, bytes: &[u8]) -> Result<Frontier, StoreError> {
+    if !bytes.len().is_multiple_of(32) {
+        return Err(StoreError::Corrupt(format!(
+            "stored audit tree border of {} bytes",
+            bytes.len()
+        )));
+    }
+    let hashes = bytes
+        .chunks_exact(32)
+        .map(|c| c.try_into().expect("32-byte chunk"))
+        .collect();
+    Frontier::from_parts(size, hashes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The frontier of the stored tree of `size` leaves from its `O(log n)` nodes (`nodes` as a
+/// backend's node look-up returns them).
+pub(crate) fn frontier_from_nodes(
+    size: u64,
+    nodes: &std::collections::HashMap<NodeId, Hash>,
+) -> Result<Frontier, StoreError> {
+    let hashes = Frontier::node_ids(size)
+        .iter()
+        .map(|id| {
+            nodes
+                .get(id)
+                .copied()
+                .ok_or_else(|| StoreError::Corrupt(format!("audit tree node {id} is not stored")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Frontier::from_parts(size, hashes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Interior nodes are keyed by one integer, `level * 2^56 + index`: the index of a node at
@@ -61,6 +248,67 @@ pub(crate) fn hash_from_db(what: &str, bytes: &[u8]) -> Result<Hash, StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kruispunt_sdk::transparency::MemoryTree;
+
+    #[test]
+    fn growth_matches_the_reference_tree_and_the_border_round_trips() {
+        use crate::audit_entry::Operation;
+        let entries: Vec<AuditEntry> = (0..37)
+            .map(|i| AuditEntry::new(i, Operation::Consult, "match"))
+            .collect();
+        let prepared = PreparedEntry::prepare(&entries.iter().collect::<Vec<_>>()).unwrap();
+        let mut frontier = Frontier::new();
+        let mut nodes = 0;
+        for chunk in prepared.chunks(5) {
+            let size = frontier.size();
+            let stored = frontier_to_db(&frontier);
+            frontier = frontier_from_db(size, &stored).unwrap();
+            let (rows, new) = new_rows(
+                &mut frontier,
+                size,
+                chunk.iter().map(|p| (&p.leaf, &p.salt, &p.pseudonyms[..])),
+            );
+            assert_eq!(rows[0].seq, size);
+            nodes += new.len();
+        }
+        for (p, e) in prepared.iter().zip(&entries) {
+            assert_eq!(p.bytes, e.canonical_json());
+            assert_eq!(p.leaf, commitment(&p.salt, &p.bytes));
+        }
+        assert_ne!(prepared[0].salt, prepared[1].salt);
+        let reference = MemoryTree::from_leaves(prepared.iter().map(|p| p.leaf));
+        assert_eq!(frontier.root(), reference.root());
+        // Stored interior nodes: every perfect subtree of ≥ 2 leaves, n - popcount(n) of them.
+        assert_eq!(nodes, 37 - 37usize.count_ones() as usize);
+        assert!(frontier_from_db(3, &[0u8; 31]).is_err());
+        assert!(
+            frontier_from_db(3, &[0u8; 32]).is_err(),
+            "3 leaves need two subtrees"
+        );
+    }
+
+    #[test]
+    fn fixed_chunks_cover_everything_in_few_shapes() {
+        let items: Vec<u32> = (0..1023).collect();
+        let chunks: Vec<&[u32]> = fixed_chunks(&items).collect();
+        assert_eq!(chunks.concat(), items);
+        assert!(
+            chunks
+                .iter()
+                .all(|c| [256, 64, 16, 4, 1].contains(&c.len()))
+        );
+        assert_eq!(chunks.len(), 15);
+        assert_eq!(fixed_chunks::<u32>(&[]).count(), 0);
+    }
+
+    #[test]
+    fn pseudonyms_are_read_from_hex_and_bad_ones_skipped() {
+        let good = "ab".repeat(32);
+        assert_eq!(
+            pseudonyms_of(&[good.clone(), "zz".into(), "ab".into()]),
+            vec![[0xab; 32]]
+        );
+    }
 
     #[test]
     fn node_keys_round_trip() {

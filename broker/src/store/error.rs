@@ -42,6 +42,9 @@ pub enum StoreError {
     /// The store's writer task is gone (the runtime is shutting down). HTTP: 503.
     #[error("the store's writer task has stopped")]
     WriterGone,
+    /// The system random generator failed (no salt for an audit leaf: nothing was written).
+    #[error("the system random generator failed")]
+    Random,
 }
 
 impl StoreError {
@@ -54,6 +57,7 @@ impl StoreError {
                 | StoreError::Migrate(_)
                 | StoreError::Batch(_)
                 | StoreError::WriterGone
+                | StoreError::Random
         )
     }
 }

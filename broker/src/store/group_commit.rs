@@ -23,13 +23,16 @@
 //! same remaining budget twice, on one broker or several.
 //!
 //! Audit sequence: the batch's entries are appended with one increment of the gapless counter,
-//! in job order, so sequence numbers stay gapless and ordered by commit.
+//! in job order, so sequence numbers stay gapless and ordered by commit; the same transaction
+//! grows the audit tree by their leaves (see [`super::audit_tree`]). Callers prepare their
+//! entries (canonical bytes, salt, leaf) before queueing, so that work runs in parallel.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit_tree::PreparedEntry;
 use super::{AuditEntry, StoreError, UsageDelta, count_to_db};
 
 /// Most jobs in one transaction (bounds the transaction's size and the statement sizes).
@@ -45,27 +48,32 @@ pub struct Job {
     pub usage: Option<UsageDelta>,
     /// If set, the job is refused (nothing written) when `identifiers` would exceed it.
     pub budget: Option<u64>,
-    /// Appended in order; their sequence numbers come back in [`Written::Appended`].
-    pub entries: Vec<AuditEntry>,
+    /// Appended in order; their sequence numbers come back in [`Written::Appended`]. Prepared
+    /// (serialised, salted, committed to) by the caller, so the writer only numbers them.
+    pub entries: Vec<PreparedEntry>,
 }
 
 impl Job {
     /// A match decision: the usage increment (bounded by `budget` if given) and its entry.
-    pub fn decision(usage: Option<UsageDelta>, budget: Option<u64>, audit: &AuditEntry) -> Job {
-        Job {
+    pub fn decision(
+        usage: Option<UsageDelta>,
+        budget: Option<u64>,
+        audit: &AuditEntry,
+    ) -> Result<Job, StoreError> {
+        Ok(Job {
             usage,
             budget,
-            entries: vec![audit.clone()],
-        }
+            entries: PreparedEntry::prepare(&[audit])?,
+        })
     }
 
     /// Entries that record no other effect.
-    pub fn append(entries: &[AuditEntry]) -> Job {
-        Job {
+    pub fn append(entries: &[AuditEntry]) -> Result<Job, StoreError> {
+        Ok(Job {
             usage: None,
             budget: None,
-            entries: entries.to_vec(),
-        }
+            entries: PreparedEntry::prepare(&entries.iter().collect::<Vec<_>>())?,
+        })
     }
 }
 

@@ -36,6 +36,11 @@ pub(super) const SQLITE: &[Script] = &[
         "coalition key versions",
         include_str!("../../migrations/sqlite/0005_coalition_key_versions.sql"),
     ),
+    (
+        7,
+        "audit tree border",
+        include_str!("../../migrations/sqlite/0007_audit_tree_border.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -58,6 +63,11 @@ pub(super) const POSTGRES: &[Script] = &[
         5,
         "coalition key versions",
         include_str!("../../migrations/postgres/0005_coalition_key_versions.sql"),
+    ),
+    (
+        7,
+        "audit tree border",
+        include_str!("../../migrations/postgres/0007_audit_tree_border.sql"),
     ),
 ];
 

@@ -38,6 +38,10 @@ pub use model::{
 /// transaction, so the entry can name exactly what was erased).
 pub type PurgeAudit<'a> = &'a (dyn Fn(&[StoredSignal]) -> AuditEntry + Send + Sync);
 
+/// Builds the entry recording an audit erasure from the erased sequence numbers (called inside
+/// the transaction, so the entry names exactly what was erased).
+pub type EraseAudit<'a> = &'a (dyn Fn(&[u64]) -> AuditEntry + Send + Sync);
+
 /// The storage the broker runs on. Object-safe: the application holds an `Arc<dyn Store>`.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -146,21 +150,25 @@ pub trait Store: Send + Sync + 'static {
     /// Number of entries in the log (= the next sequence number).
     async fn audit_len(&self) -> Result<u64, StoreError>;
 
-    /// Number of leaves in the audit log's Merkle tree (see [`audit_tree`]); at most
-    /// [`Store::audit_len`], behind it by the entries the log follower has not committed to yet.
+    /// Number of leaves in the audit log's Merkle tree (see [`audit_tree`]): every entry's leaf
+    /// is committed with the entry, so this equals [`Store::audit_len`] once
+    /// [`Store::audit_tree_catch_up`] has run on a database from before migration 0007.
     async fn audit_tree_size(&self) -> Result<u64, StoreError>;
 
-    /// Appends `leaves` (sequence numbers `start..`) and the interior nodes they complete, in one
-    /// transaction. [`StoreError::Conflict`] if the tree is no longer `start` leaves long.
-    async fn audit_tree_append(
+    /// Commits leaves to the entries a log follower had not yet committed to before migration
+    /// 0007, in one transaction under the sequence counter's lock; nothing when there are none.
+    async fn audit_tree_catch_up(&self) -> Result<(), StoreError>;
+
+    /// Erases the audit entries recorded before `before_ms` (Unix ms) that are not erased yet:
+    /// their rows, their salts and their pseudonym index rows — each leaf stays, so the tree and
+    /// every checkpoint still verify, but it no longer links to anybody. In the same transaction
+    /// appends the entry `audit_for` builds from the erased sequence numbers (in order).
+    /// Returns those numbers and the new entry's, or nothing (no entry either) if none was due.
+    async fn audit_erase_before(
         &self,
-        start: u64,
-        leaves: &[audit_tree::TreeLeaf],
-        nodes: &[(
-            kruispunt_sdk::transparency::NodeId,
-            kruispunt_sdk::transparency::Hash,
-        )],
-    ) -> Result<(), StoreError>;
+        before_ms: i64,
+        audit_for: EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError>;
 
     /// The hashes of the given tree nodes (level 0: leaf hashes) that exist: one look-up.
     async fn audit_tree_nodes(

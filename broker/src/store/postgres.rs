@@ -11,6 +11,7 @@
 
 mod audit_tree;
 
+use super::audit_tree::PreparedEntry;
 use super::group_commit::{
     BatchWrite, GroupCommit, Job, UsageKey, Written, appended, apply_usage, decision_seq,
     distribute, within_budget,
@@ -130,33 +131,38 @@ pub(crate) async fn append(
     conn: &mut PgConnection,
     entries: &[&AuditEntry],
 ) -> Result<Vec<u64>, StoreError> {
+    let prepared = PreparedEntry::prepare(entries)?;
+    append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
+}
+
+/// [`append`] for entries already prepared (by group-commit callers, in their own task); also
+/// grows the audit tree by them in the same transaction (see [`super::audit_tree`]).
+pub(crate) async fn append_prepared(
+    conn: &mut PgConnection,
+    entries: &[&PreparedEntry],
+) -> Result<Vec<u64>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let n = count_to_db(entries.len() as u64)?;
-    let size: i64 =
-        sqlx::query_scalar("UPDATE audit_head SET size = size + $1 WHERE id = 0 RETURNING size")
-            .bind(n)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (size, border): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE audit_head SET size = size + $1 WHERE id = 0 RETURNING size, frontier",
+    )
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?;
     let first = size - n;
     let seqs: Vec<i64> = (first..size).collect();
-    let mut time_ms = Vec::with_capacity(entries.len());
-    let mut operation = Vec::with_capacity(entries.len());
-    let mut action = Vec::with_capacity(entries.len());
-    let mut actor_org = Vec::with_capacity(entries.len());
-    let mut purpose = Vec::with_capacity(entries.len());
-    let mut case_reference = Vec::with_capacity(entries.len());
-    let mut entry = Vec::with_capacity(entries.len());
-    for e in entries {
-        time_ms.push(e.time_ms);
-        operation.push(e.operation.as_str());
-        action.push(e.action.as_str());
-        actor_org.push(e.actor_org.as_deref());
-        purpose.push(e.purpose.as_deref());
-        case_reference.push(e.case_reference.as_deref());
-        entry.push(e.canonical_json());
-    }
+    let time_ms: Vec<i64> = entries.iter().map(|e| e.time_ms).collect();
+    let operation: Vec<&str> = entries.iter().map(|e| e.operation).collect();
+    let action: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    let actor_org: Vec<Option<&str>> = entries.iter().map(|e| e.actor_org.as_deref()).collect();
+    let purpose: Vec<Option<&str>> = entries.iter().map(|e| e.purpose.as_deref()).collect();
+    let case_reference: Vec<Option<&str>> = entries
+        .iter()
+        .map(|e| e.case_reference.as_deref())
+        .collect();
+    let entry: Vec<&[u8]> = entries.iter().map(|e| &e.bytes[..]).collect();
     sqlx::query(
         "INSERT INTO audit_log (seq, time_ms, operation, action, actor_org, purpose, \
          case_reference, entry) \
@@ -173,6 +179,7 @@ pub(crate) async fn append(
     .bind(&entry)
     .execute(&mut *conn)
     .await?;
+    audit_tree::grow_in_tx(conn, seq_from_db(first)?, border, entries).await?;
     seqs.into_iter().map(seq_from_db).collect()
 }
 
@@ -243,13 +250,13 @@ impl BatchWrite for PgBatch {
             .execute(&mut *tx)
             .await?;
         }
-        let entries: Vec<&AuditEntry> = jobs
+        let entries: Vec<&PreparedEntry> = jobs
             .iter()
             .zip(&accepted)
             .filter(|(_, ok)| **ok)
             .flat_map(|(j, _)| j.entries.iter())
             .collect();
-        let seqs = append(&mut tx, &entries).await?;
+        let seqs = append_prepared(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok(distribute(jobs, &accepted, seqs))
     }
@@ -445,7 +452,7 @@ impl Store for PostgresStore {
     ) -> Result<u64, StoreError> {
         decision_seq(
             self.commits
-                .submit(Job::decision(usage, None, audit))
+                .submit(Job::decision(usage, None, audit)?)
                 .await?,
         )
     }
@@ -458,7 +465,7 @@ impl Store for PostgresStore {
     ) -> Result<Option<u64>, StoreError> {
         within_budget(
             self.commits
-                .submit(Job::decision(Some(usage), Some(budget), audit))
+                .submit(Job::decision(Some(usage), Some(budget), audit)?)
                 .await?,
         )
     }
@@ -487,7 +494,7 @@ impl Store for PostgresStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        appended(self.commits.submit(Job::append(entries)).await?)
+        appended(self.commits.submit(Job::append(entries)?).await?)
     }
 
     async fn audit_entries(
@@ -526,16 +533,16 @@ impl Store for PostgresStore {
         self.tree_size().await
     }
 
-    async fn audit_tree_append(
+    async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
+        self.tree_catch_up().await
+    }
+
+    async fn audit_erase_before(
         &self,
-        start: u64,
-        leaves: &[super::audit_tree::TreeLeaf],
-        nodes: &[(
-            kruispunt_sdk::transparency::NodeId,
-            kruispunt_sdk::transparency::Hash,
-        )],
-    ) -> Result<(), StoreError> {
-        self.tree_append(start, leaves, nodes).await
+        before_ms: i64,
+        audit_for: crate::store::EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        self.tree_erase_before(before_ms, audit_for).await
     }
 
     async fn audit_tree_nodes(

@@ -19,6 +19,7 @@
 
 mod audit_tree;
 
+use super::audit_tree::PreparedEntry;
 use super::group_commit::{
     BatchWrite, GroupCommit, Job, UsageKey, Written, appended, apply_usage, decision_seq,
     distribute, within_budget,
@@ -231,29 +232,37 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
 }
 
-/// Audit entries per multi-row INSERT (8 bound values each, far below SQLite's limit).
-const ENTRIES_PER_INSERT: usize = 64;
-
 /// Appends `entries` inside the caller's transaction and returns their sequence numbers: one
-/// increment of the gapless counter, then multi-row INSERTs (one statement per
-/// [`ENTRIES_PER_INSERT`] entries, so a group-commit batch costs a few statements, not one per
-/// entry).
+/// increment of the gapless counter, then multi-row INSERTs in a few fixed row counts
+/// ([`super::audit_tree::fixed_chunks`]: at most 256 rows of 8 bound values, far below SQLite's
+/// limit; a group-commit batch costs a few cached statements, not one per entry).
 pub(crate) async fn append(
     conn: &mut SqliteConnection,
     entries: &[&AuditEntry],
+) -> Result<Vec<u64>, StoreError> {
+    let prepared = PreparedEntry::prepare(entries)?;
+    append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
+}
+
+/// [`append`] for entries already prepared (by group-commit callers, in their own task); also
+/// grows the audit tree by them in the same transaction (see [`super::audit_tree`]).
+pub(crate) async fn append_prepared(
+    conn: &mut SqliteConnection,
+    entries: &[&PreparedEntry],
 ) -> Result<Vec<u64>, StoreError> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let n = count_to_db(entries.len() as u64)?;
-    let size: i64 =
-        sqlx::query_scalar("UPDATE audit_head SET size = size + ?1 WHERE id = 0 RETURNING size")
-            .bind(n)
-            .fetch_one(&mut *conn)
-            .await?;
+    let (size, border): (i64, Option<Vec<u8>>) = sqlx::query_as(
+        "UPDATE audit_head SET size = size + ?1 WHERE id = 0 RETURNING size, frontier",
+    )
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?;
     let first = size - n;
     let mut seq = first;
-    for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+    for chunk in super::audit_tree::fixed_chunks(entries) {
         let mut sql = String::from(
             "INSERT INTO audit_log (seq, time_ms, operation, action, actor_org, purpose, \
              case_reference, entry) VALUES ",
@@ -269,16 +278,17 @@ pub(crate) async fn append(
             query = query
                 .bind(seq)
                 .bind(entry.time_ms)
-                .bind(entry.operation.as_str())
+                .bind(entry.operation)
                 .bind(entry.action.as_str())
                 .bind(entry.actor_org.as_deref())
                 .bind(entry.purpose.as_deref())
                 .bind(entry.case_reference.as_deref())
-                .bind(entry.canonical_json());
+                .bind(&entry.bytes[..]);
             seq += 1;
         }
         query.execute(&mut *conn).await?;
     }
+    audit_tree::grow_in_tx(conn, seq_from_db(first)?, border, entries).await?;
     (first..size).map(seq_from_db).collect()
 }
 
@@ -349,13 +359,13 @@ impl BatchWrite for SqliteBatch {
             .execute(&mut *tx)
             .await?;
         }
-        let entries: Vec<&AuditEntry> = jobs
+        let entries: Vec<&PreparedEntry> = jobs
             .iter()
             .zip(&accepted)
             .filter(|(_, ok)| **ok)
             .flat_map(|(j, _)| j.entries.iter())
             .collect();
-        let seqs = append(&mut tx, &entries).await?;
+        let seqs = append_prepared(&mut tx, &entries).await?;
         tx.commit().await?;
         if !counters.is_empty() {
             let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
@@ -568,7 +578,7 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         decision_seq(
             self.commits
-                .submit(Job::decision(usage, None, audit))
+                .submit(Job::decision(usage, None, audit)?)
                 .await?,
         )
     }
@@ -581,7 +591,7 @@ impl Store for SqliteStore {
     ) -> Result<Option<u64>, StoreError> {
         within_budget(
             self.commits
-                .submit(Job::decision(Some(usage), Some(budget), audit))
+                .submit(Job::decision(Some(usage), Some(budget), audit)?)
                 .await?,
         )
     }
@@ -616,7 +626,7 @@ impl Store for SqliteStore {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        appended(self.commits.submit(Job::append(entries)).await?)
+        appended(self.commits.submit(Job::append(entries)?).await?)
     }
 
     async fn audit_entries(
@@ -655,16 +665,16 @@ impl Store for SqliteStore {
         self.tree_size().await
     }
 
-    async fn audit_tree_append(
+    async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
+        self.tree_catch_up().await
+    }
+
+    async fn audit_erase_before(
         &self,
-        start: u64,
-        leaves: &[super::audit_tree::TreeLeaf],
-        nodes: &[(
-            kruispunt_sdk::transparency::NodeId,
-            kruispunt_sdk::transparency::Hash,
-        )],
-    ) -> Result<(), StoreError> {
-        self.tree_append(start, leaves, nodes).await
+        before_ms: i64,
+        audit_for: crate::store::EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        self.tree_erase_before(before_ms, audit_for).await
     }
 
     async fn audit_tree_nodes(

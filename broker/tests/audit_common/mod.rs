@@ -38,12 +38,12 @@ impl Broker {
         kruispunt_broker::tls::install_ring_provider();
         let dir = tempfile::tempdir().unwrap();
         Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        if let Some(db) = &database {
+            use_database(dir.path(), db);
+        }
         let mut cfg = Config::load(dir.path()).unwrap();
         cfg.limits.requests_per_second = 100_000.0;
         cfg.limits.burst = 100_000.0;
-        if let Some(db) = &database {
-            cfg.database = db.clone();
-        }
         let running = server::start(&cfg).await.unwrap();
         let ca_path = DevPki::in_dir(dir.path()).ca_cert;
         let ca = std::fs::read(&ca_path).unwrap();
@@ -77,20 +77,7 @@ impl Broker {
         roles: &[&str],
         edit: impl FnOnce(&mut Claims),
     ) -> String {
-        let (kid, pkcs8) = load_partner_signing_key(self.dir.path(), partner).unwrap();
-        let mut claims = Claims {
-            iss: partner.into(),
-            sub: format!("user@{partner}"),
-            aud: self.aud.clone(),
-            exp: now() + 600,
-            iat: now(),
-            nbf: None,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            jti: None,
-            scope: None,
-        };
-        edit(&mut claims);
-        mint(&kid, &pkcs8, &claims).unwrap()
+        token_in(self.dir.path(), &self.aud, partner, roles, edit)
     }
 
     pub fn token(&self, partner: &str, roles: &[&str]) -> String {
@@ -148,6 +135,111 @@ impl Broker {
     pub async fn stop(mut self) {
         self.running.take().unwrap().shutdown().await.unwrap();
     }
+}
+
+/// Points the development data directory `dir` at the database `url` (in its kruispunt.toml,
+/// so that `kruispunt serve` and `kruispunt audit export --data-dir` use it too).
+pub fn use_database(dir: &std::path::Path, url: &str) {
+    let path = dir.join("kruispunt.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let changed = text.replace(
+        "database = \"sqlite://kruispunt.db\"",
+        &format!("database = \"{url}\""),
+    );
+    assert_ne!(changed, text, "the configuration names the SQLite database");
+    std::fs::write(&path, changed).unwrap();
+}
+
+/// A token of `partner`'s user for the deployment `aud`, signed with the demo partner key kept in
+/// the development data directory `dir`.
+pub fn token_in(
+    dir: &std::path::Path,
+    aud: &str,
+    partner: &str,
+    roles: &[&str],
+    edit: impl FnOnce(&mut Claims),
+) -> String {
+    let (kid, pkcs8) = load_partner_signing_key(dir, partner).unwrap();
+    let mut claims = Claims {
+        iss: partner.into(),
+        sub: format!("user@{partner}"),
+        aud: aud.into(),
+        exp: now() + 600,
+        iat: now(),
+        nbf: None,
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        jti: None,
+        scope: None,
+    };
+    edit(&mut claims);
+    mint(&kid, &pkcs8, &claims).unwrap()
+}
+
+/// A fresh PostgreSQL database for one test, on the server `KRUISPUNT_TEST_POSTGRES_URL` names;
+/// `None` (after saying clearly that the test did not run) when the variable is not set.
+pub struct TestPostgres {
+    /// The fresh database's URL.
+    pub url: String,
+    name: String,
+    admin: sqlx::PgPool,
+}
+
+impl TestPostgres {
+    pub async fn create(test: &str) -> Option<TestPostgres> {
+        let Ok(url) = std::env::var("KRUISPUNT_TEST_POSTGRES_URL") else {
+            eprintln!(
+                "SKIPPED: KRUISPUNT_TEST_POSTGRES_URL not set — the PostgreSQL part of {test} did not run"
+            );
+            return None;
+        };
+        let name = format!("kp_{test}_{}", std::process::id());
+        let base = &url[..url.rfind('/').unwrap()];
+        let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
+            .await
+            .unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        Some(TestPostgres {
+            url: format!("{base}/{name}"),
+            name,
+            admin,
+        })
+    }
+
+    pub async fn drop_database(self) {
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&self.admin)
+        .await
+        .unwrap();
+        self.admin.close().await;
+    }
+}
+
+/// Runs the `kruispunt` binary to completion: (success, stdout followed by stderr).
+pub fn kruispunt(args: &[String]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kruispunt"))
+        .args(args)
+        .env_remove("KRUISPUNT_TOKEN")
+        .env_remove("KRUISPUNT_DATA_DIR")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 pub fn pseudonym(plate: &str) -> String {

@@ -2,11 +2,16 @@
 
 use std::collections::HashMap;
 
-use kruispunt_sdk::transparency::{Hash, NodeId, leaf_hash};
+use kruispunt_sdk::transparency::{Frontier, Hash, NodeId, leaf_hash};
 use sqlx::Row as _;
+use sqlx::SqliteConnection;
 
 use super::SqliteStore;
-use crate::store::audit_tree::{LeafRow, TreeLeaf, hash_from_db, node_from_key, node_key};
+use crate::store::audit_tree::{
+    CATCH_UP_BATCH, LeafRow, NewLeaf, PreparedEntry, commit_stored, fixed_chunks, frontier_from_db,
+    frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
+    pseudonyms_in,
+};
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
 /// Rows per multi-row INSERT (3 parameters each, well under SQLite's 32 766).
@@ -22,93 +27,73 @@ impl SqliteStore {
         seq_from_db(size)
     }
 
-    pub(super) async fn tree_append(
-        &self,
-        start: u64,
-        leaves: &[TreeLeaf],
-        nodes: &[(NodeId, Hash)],
-    ) -> Result<(), StoreError> {
+    /// Catches the tree up with entries a follower had not committed to before migration
+    /// 0007 (nothing to do once `audit_head.frontier` is set).
+    pub(super) async fn tree_catch_up(&self) -> Result<(), StoreError> {
+        let behind: bool =
+            sqlx::query_scalar("SELECT frontier IS NULL FROM audit_head WHERE id = 0")
+                .fetch_one(&self.reader)
+                .await?;
+        if !behind {
+            return Ok(());
+        }
         let mut tx = self.writer.begin().await?;
-        let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *tx).await?;
-        if seq_from_db(size)? != start {
-            return Err(StoreError::Conflict(
-                "the audit tree grew meanwhile (another broker?)".into(),
-            ));
+        let (size, border): (i64, Option<Vec<u8>>) =
+            sqlx::query_as("SELECT size, frontier FROM audit_head WHERE id = 0")
+                .fetch_one(&mut *tx)
+                .await?;
+        if border.is_some() {
+            return Ok(());
         }
-        for chunk in leaves.chunks(ROWS_PER_INSERT) {
-            let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-            let sql = format!("INSERT INTO audit_leaf (seq, leaf, salt) VALUES {values}");
-            let mut q = sqlx::query(&sql);
-            for l in chunk {
-                q = q.bind(seq_to_db(l.seq)).bind(&l.leaf[..]).bind(&l.salt[..]);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let named: Vec<(&[u8; 32], u64)> = leaves
-            .iter()
-            .flat_map(|l| l.pseudonyms.iter().map(move |p| (p, l.seq)))
-            .collect();
-        for chunk in named.chunks(ROWS_PER_INSERT) {
-            let values = vec!["(?, ?)"; chunk.len()].join(", ");
-            // An entry may name a pseudonym twice; one row is enough.
-            let sql = format!(
-                "INSERT INTO audit_pseudonym (pseudonym, seq) VALUES {values} ON CONFLICT DO NOTHING"
-            );
-            let mut q = sqlx::query(&sql);
-            for (p, seq) in chunk {
-                q = q.bind(&p[..]).bind(seq_to_db(*seq));
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in nodes.chunks(ROWS_PER_INSERT) {
-            let values = vec!["(?, ?)"; chunk.len()].join(", ");
-            let sql = format!("INSERT INTO audit_node (node, hash) VALUES {values}");
-            let mut q = sqlx::query(&sql);
-            for (id, h) in chunk {
-                q = q.bind(node_key(*id)).bind(&h[..]);
-            }
-            q.execute(&mut *tx).await?;
-        }
+        let frontier = catch_up(&mut tx, seq_from_db(size)?).await?;
+        store_border(&mut tx, &frontier).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn tree_erase_before(
+        &self,
+        before_ms: i64,
+        audit_for: crate::store::EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        let mut tx = self.writer.begin_with(super::BEGIN_WRITE).await?;
+        let mut seqs: Vec<i64> =
+            sqlx::query_scalar("DELETE FROM audit_log WHERE time_ms < ?1 RETURNING seq")
+                .bind(before_ms)
+                .fetch_all(&mut *tx)
+                .await?;
+        if seqs.is_empty() {
+            return Ok(None);
+        }
+        seqs.sort_unstable();
+        for chunk in seqs.chunks(ROWS_PER_INSERT) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            for sql in [
+                format!("UPDATE audit_leaf SET salt = NULL WHERE seq IN ({marks})"),
+                format!("DELETE FROM audit_pseudonym WHERE seq IN ({marks})"),
+            ] {
+                let mut q = sqlx::query(&sql);
+                for seq in chunk {
+                    q = q.bind(seq);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        let erased = seqs
+            .into_iter()
+            .map(seq_from_db)
+            .collect::<Result<Vec<_>, _>>()?;
+        let seq = super::append(&mut tx, &[&audit_for(&erased)]).await?[0];
+        tx.commit().await?;
+        Ok(Some((erased, seq)))
     }
 
     pub(super) async fn tree_nodes(
         &self,
         ids: &[NodeId],
     ) -> Result<HashMap<NodeId, Hash>, StoreError> {
-        let mut out = HashMap::with_capacity(ids.len());
-        let (leaves, interior): (Vec<NodeId>, Vec<NodeId>) =
-            ids.iter().partition(|id| id.level == 0);
-        for chunk in leaves.chunks(ROWS_PER_INSERT) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("SELECT seq, leaf FROM audit_leaf WHERE seq IN ({marks})");
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(seq_to_db(id.index));
-            }
-            for row in q.fetch_all(&self.reader).await? {
-                let seq = seq_from_db(row.try_get(0)?)?;
-                let leaf = hash_from_db("audit leaf", row.try_get::<&[u8], _>(1)?)?;
-                out.insert(NodeId::leaf(seq), leaf_hash(&leaf));
-            }
-        }
-        for chunk in interior.chunks(ROWS_PER_INSERT) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            let sql = format!("SELECT node, hash FROM audit_node WHERE node IN ({marks})");
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(node_key(*id));
-            }
-            for row in q.fetch_all(&self.reader).await? {
-                let id = node_from_key(row.try_get(0)?)?;
-                out.insert(
-                    id,
-                    hash_from_db("audit tree node", row.try_get::<&[u8], _>(1)?)?,
-                );
-            }
-        }
-        Ok(out)
+        let mut conn = self.reader.acquire().await?;
+        nodes_on(&mut conn, ids).await
     }
 
     pub(super) async fn tree_leaves(
@@ -145,6 +130,156 @@ impl SqliteStore {
         .await?;
         leaf_rows(&rows)
     }
+}
+
+/// Grows the tree by the entries `first..` that the caller's transaction has just appended.
+/// `border` is `audit_head.frontier` as read under the counter's lock; `None` means the tree is
+/// still behind (see migration 0007) and is caught up first.
+pub(crate) async fn grow_in_tx(
+    conn: &mut SqliteConnection,
+    first: u64,
+    border: Option<Vec<u8>>,
+    entries: &[&PreparedEntry],
+) -> Result<(), StoreError> {
+    let mut frontier = match border {
+        Some(b) => frontier_from_db(first, &b)?,
+        None => catch_up(conn, first).await?,
+    };
+    let (leaves, nodes) = new_rows(
+        &mut frontier,
+        first,
+        entries
+            .iter()
+            .map(|e| (&e.leaf, &e.salt, &e.pseudonyms[..])),
+    );
+    write_tree(conn, &leaves, &nodes).await?;
+    store_border(conn, &frontier).await
+}
+
+async fn store_border(conn: &mut SqliteConnection, frontier: &Frontier) -> Result<(), StoreError> {
+    sqlx::query("UPDATE audit_head SET frontier = ?1 WHERE id = 0")
+        .bind(frontier_to_db(frontier))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Commits leaves to the entries `tree size..upto` that have none yet; returns the border of
+/// the tree of `upto` leaves.
+async fn catch_up(conn: &mut SqliteConnection, upto: u64) -> Result<Frontier, StoreError> {
+    let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *conn).await?;
+    let size = seq_from_db(size)?;
+    let nodes = nodes_on(conn, &Frontier::node_ids(size)).await?;
+    let mut frontier = frontier_from_nodes(size, &nodes)?;
+    while frontier.size() < upto {
+        let start = frontier.size();
+        let end = (start + CATCH_UP_BATCH).min(upto);
+        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT seq, entry FROM audit_log WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+        )
+        .bind(seq_to_db(start))
+        .bind(seq_to_db(end))
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.len() as u64 != end - start {
+            return Err(StoreError::Corrupt(format!(
+                "audit entries {start}..{end} are not all in the log"
+            )));
+        }
+        let committed = commit_stored(&rows)?;
+        let named: Vec<Vec<[u8; 32]>> = rows.iter().map(|(_, b)| pseudonyms_in(b)).collect();
+        let (leaves, nodes) = new_rows(
+            &mut frontier,
+            start,
+            committed
+                .iter()
+                .zip(&named)
+                .map(|((salt, leaf), pseudonyms)| (leaf, salt, &pseudonyms[..])),
+        );
+        write_tree(conn, &leaves, &nodes).await?;
+    }
+    Ok(frontier)
+}
+
+/// Inserts leaves, salts, pseudonym index rows and interior nodes (multi-row INSERTs).
+async fn write_tree(
+    conn: &mut SqliteConnection,
+    leaves: &[NewLeaf<'_>],
+    nodes: &[(NodeId, Hash)],
+) -> Result<(), StoreError> {
+    for chunk in fixed_chunks(leaves) {
+        let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO audit_leaf (seq, leaf, salt) VALUES {values}");
+        let mut q = sqlx::query(&sql);
+        for l in chunk {
+            q = q.bind(seq_to_db(l.seq)).bind(&l.leaf[..]).bind(&l.salt[..]);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    let named: Vec<(&[u8; 32], u64)> = leaves
+        .iter()
+        .flat_map(|l| l.pseudonyms.iter().map(move |p| (p, l.seq)))
+        .collect();
+    for chunk in fixed_chunks(&named) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        // An entry may name a pseudonym twice; one row is enough.
+        let sql = format!(
+            "INSERT INTO audit_pseudonym (pseudonym, seq) VALUES {values} ON CONFLICT DO NOTHING"
+        );
+        let mut q = sqlx::query(&sql);
+        for (p, seq) in chunk {
+            q = q.bind(&p[..]).bind(seq_to_db(*seq));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in fixed_chunks(nodes) {
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO audit_node (node, hash) VALUES {values}");
+        let mut q = sqlx::query(&sql);
+        for (id, h) in chunk {
+            q = q.bind(node_key(*id)).bind(&h[..]);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The hashes of the given tree nodes that exist (level 0: the leaf hashes).
+async fn nodes_on(
+    conn: &mut SqliteConnection,
+    ids: &[NodeId],
+) -> Result<HashMap<NodeId, Hash>, StoreError> {
+    let mut out = HashMap::with_capacity(ids.len());
+    let (leaves, interior): (Vec<NodeId>, Vec<NodeId>) = ids.iter().partition(|id| id.level == 0);
+    for chunk in leaves.chunks(ROWS_PER_INSERT) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT seq, leaf FROM audit_leaf WHERE seq IN ({marks})");
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(seq_to_db(id.index));
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let seq = seq_from_db(row.try_get(0)?)?;
+            let leaf = hash_from_db("audit leaf", row.try_get::<&[u8], _>(1)?)?;
+            out.insert(NodeId::leaf(seq), leaf_hash(&leaf));
+        }
+    }
+    for chunk in interior.chunks(ROWS_PER_INSERT) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let sql = format!("SELECT node, hash FROM audit_node WHERE node IN ({marks})");
+        let mut q = sqlx::query(&sql);
+        for id in chunk {
+            q = q.bind(node_key(*id));
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let id = node_from_key(row.try_get(0)?)?;
+            out.insert(
+                id,
+                hash_from_db("audit tree node", row.try_get::<&[u8], _>(1)?)?,
+            );
+        }
+    }
+    Ok(out)
 }
 
 fn leaf_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<LeafRow>, StoreError> {

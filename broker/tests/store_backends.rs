@@ -124,6 +124,7 @@ on_both_backends!(
     concurrent_overlapping_uploads_store_each_signal_once,
     budget_is_never_overspent_by_concurrent_decisions,
     a_failing_batch_fails_every_caller_and_commits_nothing,
+    awkward_text_round_trips_on_fresh_and_repeated_uploads,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -221,6 +222,60 @@ async fn insert_then_reupload_is_duplicate(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(found, vec![StoredSignal::from(batch[1].clone())]);
+}
+
+/// Text the bulk paths must carry exactly (PostgreSQL's COPY text and array literals, SQLite's
+/// JSON chunk): quotes, backslashes, commas, braces, spaces, `NULL`, non-ASCII — through the
+/// path of a fresh upload and through the path of a batch that repeats a stored signal.
+async fn awkward_text_round_trips_on_fresh_and_repeated_uploads(store: Arc<dyn Store>) {
+    let awkward = |n: u32, purposes: &[&str]| {
+        NewSignal::new(
+            r#"org "q" \ x"#,
+            IdentifierKind::Iban,
+            stored(n),
+            1,
+            r"code\N,{x}",
+            "2024-02-29",
+            "district é ✓ \\",
+            purposes.iter().map(|p| p.to_string()).collect(),
+            NOW + DAY,
+            NOW,
+        )
+    };
+    let first = awkward(
+        1,
+        &[
+            r#"a "quoted", {braced}"#,
+            r"back\slash\",
+            "NULL",
+            " spaced ",
+        ],
+    );
+    let batch = [first.clone()];
+    let outcomes = store
+        .insert_signals(&batch, &upload_entry("x", &batch))
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![InsertOutcome::Inserted]);
+    let second = awkward(2, &[r#"\""#, "{}", ",", "ü"]);
+    let mixed = [first.clone(), second.clone()];
+    let outcomes = store
+        .insert_signals(&mixed, &upload_entry("x", &mixed))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![InsertOutcome::Duplicate, InsertOutcome::Inserted]
+    );
+    let mut found = store
+        .find_signals(IdentifierKind::Iban, 1, &[stored(1), stored(2)], NOW)
+        .await
+        .unwrap();
+    found.sort_by_key(|s| s.stored);
+    assert_eq!(
+        found,
+        vec![StoredSignal::from(first), StoredSignal::from(second)]
+    );
 }
 
 async fn partial_duplicates_in_one_batch(store: Arc<dyn Store>) {

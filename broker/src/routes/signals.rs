@@ -22,8 +22,10 @@ use crate::store::SignalId;
 const MAX_LINE: usize = 16 * 1024;
 
 /// Lines of a streamed bulk upload stored per transaction (each with its audit entry).
-/// `benches/store_bulk.rs` (`KRUISPUNT_BENCH_BATCH`) measured 50 000 no faster than 10 000 on
-/// SQLite at 300 k signals, so it stays at one JSON batch's size.
+/// Larger commits amortise the random index pages each commit rewrites (100 000 rows: about
+/// twice the rate at 1–2 M stored rows; no gain below ~300 k), but on SQLite a commit holds the
+/// single write lock, which match decisions wait for — seconds at that size. It stays at one
+/// JSON batch's size; see docs/OPERATIONS.md (sizing).
 pub const BULK_CHUNK: usize = MAX_SIGNAL_BATCH;
 
 pub async fn upload(

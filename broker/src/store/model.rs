@@ -192,7 +192,8 @@ impl NewSignal {
 
     /// Checks what the store relies on: the id is the derived one (otherwise idempotency would
     /// silently break), `observed` is a calendar date, text fields are non-empty and free of
-    /// control characters (the PostgreSQL backend packs purposes with a separator).
+    /// control characters (the PostgreSQL backend writes them into COPY text, where a tab or newline
+    /// would end a column or row).
     pub fn check(&self) -> Result<(), String> {
         if self.id != self.derived_id() {
             return Err(format!("signal id {} does not match its content", self.id));

@@ -35,28 +35,27 @@ use std::time::Duration;
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
      to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at";
 
-/// A transaction-local staging table for one upload's rows (dropped at commit or rollback).
-/// `purposes` travels as one string joined with [`PURPOSE_SEPARATOR`].
-const CREATE_STAGING: &str = "CREATE TEMP TABLE signals_staging (id BYTEA, org TEXT, kind TEXT, \
-     key_version BIGINT, stored BYTEA, code TEXT, observed DATE, district TEXT, purposes TEXT, \
-     expires_at BIGINT, uploaded_at BIGINT) ON COMMIT DROP";
+/// The columns every COPY of signals sends, in the order [`copy_row`] writes them.
+const COPY_COLUMNS: &str = "(id, org, kind, key_version, stored, code, observed, district, \
+     purposes, expires_at, uploaded_at)";
 
-/// COPY in PostgreSQL's text format; rows are written by [`copy_row`].
-const COPY_STAGING: &str = "COPY signals_staging (id, org, kind, key_version, stored, code, \
-     observed, district, purposes, expires_at, uploaded_at) FROM STDIN";
+/// A transaction-local staging table for an upload that repeats stored signals (dropped at
+/// commit or rollback). Same column types as `signals`, without its indexes.
+const CREATE_STAGING: &str = "CREATE TEMP TABLE signals_staging (id BYTEA, org TEXT, kind TEXT, \
+     key_version BIGINT, stored BYTEA, code TEXT, observed DATE, district TEXT, purposes TEXT[], \
+     expires_at BIGINT, uploaded_at BIGINT) ON COMMIT DROP";
 
 /// Moves the staged rows into `signals` (the caller appends the conflict clause).
 const INSERT_STAGED: &str = "INSERT INTO signals (id, org, kind, key_version, stored, code, \
      observed, district, purposes, expires_at, uploaded_at) \
-     SELECT id, org, kind, key_version, stored, code, observed, district, \
-     string_to_array(purposes, chr(31)), expires_at, uploaded_at FROM signals_staging";
+     SELECT id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, \
+     uploaded_at FROM signals_staging";
+
+/// SQLSTATE `unique_violation`: a COPY straight into `signals` met an id already stored.
+const UNIQUE_VIOLATION: &str = "23505";
 
 /// Bytes of COPY data per protocol message.
 const COPY_CHUNK_BYTES: usize = 1 << 20;
-
-/// Separator used to pass each signal's purposes as one string in a `TEXT[]` (PostgreSQL has
-/// no ragged arrays); [`NewSignal::check`] refuses control characters in purposes.
-const PURPOSE_SEPARATOR: char = '\u{1f}';
 
 /// Default pool size: enough for concurrent matches and uploads of one broker.
 const DEFAULT_MAX_CONNECTIONS: u32 = 16;
@@ -292,40 +291,46 @@ impl Store for PostgresStore {
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let (send, mut outcomes) = prepare_batch(signals)?;
         let mut tx = self.pool.begin().await?;
-        // COPY the batch into a transaction-local staging table, then move it over with one
-        // INSERT … SELECT: COPY parses rows far cheaper than binding arrays, and the staging
-        // table keeps `ON CONFLICT` (idempotent re-upload) and the table's CHECKs in SQL.
-        sqlx::query(CREATE_STAGING).execute(&mut *tx).await?;
-        {
-            let mut copy = tx.copy_in_raw(COPY_STAGING).await?;
-            let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 1024);
-            for &i in &send {
-                copy_row(&mut buf, &signals[i]);
-                if buf.len() >= COPY_CHUNK_BYTES {
-                    copy.send(std::mem::take(&mut buf)).await?;
-                    buf.reserve(COPY_CHUNK_BYTES + 1024);
-                }
+        // Optimistic: a fresh upload COPYs straight into `signals` — one pass, no staging table,
+        // no INSERT … SELECT (measured: about half the server's CPU per row of the staged path).
+        // A COPY cannot skip conflicts, so if some id is already stored it fails with
+        // `unique_violation`; then we undo it and take the staged path below, whose
+        // `ON CONFLICT DO NOTHING RETURNING id` says which rows were new. Concurrent uploads of
+        // the same id from several brokers wait on each other's unique check and end up there
+        // too; rows are sent sorted by id ([`prepare_batch`]), so they cannot deadlock.
+        sqlx::query("SAVEPOINT direct").execute(&mut *tx).await?;
+        match copy_signals(&mut tx, "signals", signals, &send).await {
+            Ok(n) if n == send.len() as u64 => {
+                sqlx::query("RELEASE SAVEPOINT direct")
+                    .execute(&mut *tx)
+                    .await?;
+                append(&mut tx, &[audit]).await?;
+                tx.commit().await?;
+                return Ok(outcomes);
             }
-            if !buf.is_empty() {
-                copy.send(buf).await?;
+            Ok(n) => {
+                return Err(StoreError::Corrupt(format!(
+                    "COPY stored {n} of {} signals",
+                    send.len()
+                )));
             }
-            copy.finish().await?;
+            Err(e)
+                if e.as_database_error().and_then(|d| d.code()).as_deref()
+                    == Some(UNIQUE_VIOLATION) =>
+            {
+                sqlx::query("ROLLBACK TO SAVEPOINT direct")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
         }
-        // Optimistic: a fresh upload inserts every row and the count proves it, without sending
-        // the ids back. Only when some row was already stored do we undo the insert and redo it
-        // with `RETURNING id` to learn which ones were new.
-        sqlx::query("SAVEPOINT staged").execute(&mut *tx).await?;
-        let count = sqlx::query(&format!("{INSERT_STAGED} ON CONFLICT (id) DO NOTHING"))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        // COPY into a transaction-local staging table, then move it over with one
+        // INSERT … SELECT … ON CONFLICT DO NOTHING (idempotent re-upload).
+        sqlx::query(CREATE_STAGING).execute(&mut *tx).await?;
+        copy_signals(&mut tx, "signals_staging", signals, &send).await?;
         let mut inserted: HashSet<SignalId> = HashSet::new();
-        let all_new = count == send.len() as u64;
-        if !all_new {
-            sqlx::query("ROLLBACK TO SAVEPOINT staged")
-                .execute(&mut *tx)
-                .await?;
-            let sql = format!("{INSERT_STAGED} ON CONFLICT (id) DO NOTHING RETURNING id");
+        let sql = format!("{INSERT_STAGED} ON CONFLICT (id) DO NOTHING RETURNING id");
+        {
             let mut returned = sqlx::query(&sql).fetch(&mut *tx);
             while let Some(row) = returned.try_next().await? {
                 inserted.insert(id_from_db(row.try_get(0)?)?);
@@ -333,9 +338,7 @@ impl Store for PostgresStore {
         }
         append(&mut tx, &[audit]).await?;
         tx.commit().await?;
-        if !all_new {
-            settle_outcomes(signals, &send, &inserted, &mut outcomes);
-        }
+        settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)
     }
 
@@ -617,17 +620,46 @@ impl PostgresStore {
     }
 }
 
-/// Appends one signal as a line of COPY text format: tab-separated columns, `bytea` as
-/// `\\x<hex>`, backslashes doubled. [`NewSignal::check`] has refused control characters (tab,
-/// newline, the purpose separator) in every text field, so a backslash is all there is to escape.
+/// COPYs `signals[i]` for every `i` in `send` into `table` (text format) and returns the rows
+/// written; the error is the server's (e.g. `unique_violation`), the connection stays usable.
+async fn copy_signals(
+    conn: &mut PgConnection,
+    table: &str,
+    signals: &[NewSignal],
+    send: &[usize],
+) -> Result<u64, sqlx::Error> {
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} {COPY_COLUMNS} FROM STDIN"))
+        .await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 1024);
+    for &i in send {
+        copy_row(&mut buf, &signals[i]);
+        if buf.len() >= COPY_CHUNK_BYTES {
+            copy.send(std::mem::take(&mut buf)).await?;
+            buf.reserve(COPY_CHUNK_BYTES + 1024);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await
+}
+
+/// One row of COPY text format, columns as in [`COPY_COLUMNS`]. Text is escaped for COPY
+/// (backslash doubled; [`NewSignal::check`] refuses control characters, so no tab or newline
+/// can occur), `bytea` is sent as `\\x…` hex, and `purposes` as an array literal whose
+/// elements are double-quoted with `"` and `\` backslash-escaped.
 fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
-    fn text(buf: &mut Vec<u8>, value: &str) {
+    fn escaped(buf: &mut Vec<u8>, value: &str) {
         for &b in value.as_bytes() {
             if b == b'\\' {
                 buf.push(b'\\');
             }
             buf.push(b);
         }
+    }
+    fn text(buf: &mut Vec<u8>, value: &str) {
+        escaped(buf, value);
         buf.push(b'\t');
     }
     fn bytea(buf: &mut Vec<u8>, value: &[u8]) {
@@ -648,16 +680,23 @@ fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
     text(buf, &s.code);
     text(buf, &s.observed);
     text(buf, &s.district);
+    buf.push(b'{');
+    let mut element = String::new();
     for (n, purpose) in s.purposes.iter().enumerate() {
         if n > 0 {
-            buf.push(PURPOSE_SEPARATOR as u8);
+            buf.push(b',');
         }
-        for &b in purpose.as_bytes() {
-            if b == b'\\' {
-                buf.push(b'\\');
+        element.clear();
+        element.push('"');
+        for c in purpose.chars() {
+            if c == '"' || c == '\\' {
+                element.push('\\');
             }
-            buf.push(b);
+            element.push(c);
         }
+        element.push('"');
+        escaped(buf, &element);
     }
+    buf.push(b'}');
     let _ = writeln!(buf, "\t{}\t{}", s.expires_at, s.uploaded_at);
 }

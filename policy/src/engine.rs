@@ -931,6 +931,60 @@ mod tests {
         );
     }
 
+    /// Differential test of the request-facts cache: every generated input and its variants
+    /// that differ only in clock, usage counters, request size, oldest signal and user (cache
+    /// hits after the first) must be decided exactly as the interpreter decides them from the
+    /// whole input.
+    #[test]
+    fn cached_request_facts_decide_like_a_plain_evaluation() {
+        let engine = PolicyEngine::default_embedded().unwrap();
+        let state = engine.state.load();
+        let facts = state
+            .fast
+            .as_ref()
+            .and_then(|f| f.facts.as_ref())
+            .expect("the default bundle uses the request-facts cache");
+        let mut hits = 0;
+        let mut allowed = 0;
+        let mut reasons = std::collections::BTreeSet::new();
+        for (n, input) in generated_inputs(&Registry::embedded(), 300, 99)
+            .iter()
+            .enumerate()
+        {
+            let mut all = vec![input.clone()];
+            all.extend(volatile_variants(input, n as u64));
+            for i in &all {
+                let before = facts.cache.get(&FactsKey::of(i)).is_some();
+                hits += usize::from(before);
+                let fast = engine.decide(i);
+                let slow = engine.decide_interpreted(i);
+                assert_eq!(
+                    format!("{fast:?}"),
+                    format!("{slow:?}"),
+                    "input {}",
+                    serde_json::to_string(i).unwrap()
+                );
+                if let Ok(d) = slow {
+                    allowed += usize::from(d.allow);
+                    reasons.extend(d.reasons);
+                }
+            }
+        }
+        assert!(facts.cache.len() > 0);
+        assert!(hits >= 1000, "only {hits} cache hits");
+        assert!(allowed >= 5, "only {allowed} allowed");
+        // The clock-dependent reasons must be reached, or the variants prove little.
+        for code in [
+            "budget_exceeded",
+            "request_too_large",
+            "rate_limited",
+            "scope_expired",
+            "scope_exceeded_identifiers",
+        ] {
+            assert!(reasons.contains(code), "{code} never reached: {reasons:?}");
+        }
+    }
+
     #[test]
     fn vm_decisions_survive_reuse_and_threads() {
         let engine = Arc::new(PolicyEngine::default_embedded().unwrap());

@@ -20,7 +20,7 @@
 //! with an empty one.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 
 use regorus::Value;
@@ -69,9 +69,7 @@ impl FactsCache {
     }
 
     fn shard(&self, key: &FactsKey) -> &Mutex<HashMap<FactsKey, Value>> {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        &self.shards[(h.finish() as usize) % SHARDS]
+        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
     pub(crate) fn get(&self, key: &FactsKey) -> Option<Value> {

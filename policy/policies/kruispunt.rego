@@ -166,7 +166,8 @@ deny_purpose contains "purpose_unknown" if not reg.purposes[input.purpose]
 
 deny_signals contains "purpose_inactive" if purpose.active == false
 
-deny_signals contains "purpose_expired" if {
+deny_clock contains "purpose_expired" if {
+	input.action in {"match", "upload"}
 	is_number(purpose.valid_until)
 	input.now >= purpose.valid_until
 }
@@ -346,7 +347,7 @@ deny_match contains "partnership_decision_mismatch" if {
 	not requester.sector in d.recipients
 }
 
-deny_match contains "partnership_decision_expired" if input.now >= partnership_decision.valid_until
+deny_clock contains "partnership_decision_expired" if input.now >= partnership_decision.valid_until
 
 deny_match contains "scope_missing" if {
 	is_police
@@ -370,15 +371,16 @@ deny_all contains "scope_consent_mismatch" if {
 	scope.consent_id != object.get(input, "consent_id", null)
 }
 
+deny_clock contains "scope_exceeded_identifiers" if input.identifier_count > scope.max_identifiers
+
+deny_clock contains "scope_expired" if input.now >= scope.not_after
+
 deny_all contains "scope_exceeded_kinds" if {
 	s = scope
 	some k in input.identifier_kinds
 	not k in s.kinds
 }
 
-deny_all contains "scope_exceeded_identifiers" if input.identifier_count > scope.max_identifiers
-
-deny_all contains "scope_expired" if input.now >= scope.not_after
 
 # ---------------------------------------------------------------------------------------------
 # Rule 5 — tiered disclosure: hit/no-hit first; categories or details only with a recorded
@@ -404,34 +406,41 @@ deny_match contains "case_reference_missing" if {
 # and never accepted. AVG art. 5(1)(e); Wpg art. 14 (retention).
 # ---------------------------------------------------------------------------------------------
 
-deny_upload contains "signal_expired" if {
+deny_clock contains "signal_expired" if {
+	is_upload
 	is_number(input.oldest_signal_at)
 	input.oldest_signal_at < retention_cutoff
 }
+
 
 # ---------------------------------------------------------------------------------------------
 # Rule 7 — enumeration guard: a daily identifier budget per requester and purpose; sweeping
 # patterns are refused and flagged. AVG art. 5(1)(c), art. 32 (security).
 # ---------------------------------------------------------------------------------------------
 
-deny_match contains "request_too_large" if {
+deny_clock contains "request_too_large" if {
+	is_match
 	input.identifier_count > purpose.max_identifiers_per_request
 }
 
-deny_match contains "budget_exceeded" if {
+deny_clock contains "budget_exceeded" if {
+	is_match
 	input.usage.identifiers_today + input.identifier_count > purpose.daily_identifier_budget
 }
 
-deny_match contains "rate_limited" if {
+deny_clock contains "rate_limited" if {
+	is_match
 	input.usage.requests_last_minute >= guard.max_requests_per_minute
 }
 
 # Many queries that almost never hit: someone is trying identifiers to see what sticks.
-deny_match contains "sweep_suspected" if {
+deny_clock contains "sweep_suspected" if {
+	is_match
 	input.usage.queries_today >= guard.sweep_min_queries
 	no_hit_percent := (input.usage.no_hits_today * 100) / input.usage.queries_today
 	no_hit_percent >= guard.sweep_no_hit_percent
 }
+
 
 # ---------------------------------------------------------------------------------------------
 # Audit trail and coalition membership (Wpg art. 32 logging; RIEC convenant)
@@ -472,29 +481,29 @@ deny_coalition_add contains "target_not_in_coalition" if {
 # ---------------------------------------------------------------------------------------------
 
 # Groups: deny_all (every action), deny_purpose (actions under a purpose: match, upload,
-# withdraw), deny_signals (match and upload), and one group per action.
-deny := ((deny_all | deny_purpose) | deny_signals) | deny_match if input.action == "match"
+# withdraw), deny_signals (match and upload), and one group per action. None of them reads the
+# clock (`now`), the usage counters, the request size (`identifier_count`) or the age of the
+# oldest signal: those reasons are in `deny_clock`, which names the actions it applies to itself.
+stable_deny := ((deny_all | deny_purpose) | deny_signals) | deny_match if input.action == "match"
 
-deny := ((deny_all | deny_purpose) | deny_signals) | deny_upload if input.action == "upload"
+stable_deny := ((deny_all | deny_purpose) | deny_signals) | deny_upload if input.action == "upload"
 
-deny := (deny_all | deny_purpose) | deny_withdraw if input.action == "withdraw"
+stable_deny := (deny_all | deny_purpose) | deny_withdraw if input.action == "withdraw"
 
-deny := deny_all | deny_audit_read if input.action == "audit_read"
+stable_deny := deny_all | deny_audit_read if input.action == "audit_read"
 
-deny := deny_all | deny_coalition_add if input.action == "coalition_add"
+stable_deny := deny_all | deny_coalition_add if input.action == "coalition_add"
 
-deny := deny_all if not input.action in actions
+stable_deny := deny_all if not input.action in actions
+
+# All refusal reasons are `stable_deny | deny_clock` (see `verdict` below): a request is allowed
+# only when there are none.
 
 # ---------------------------------------------------------------------------------------------
 # Flags: refusals a privacy officer should look at, not just log.
 # ---------------------------------------------------------------------------------------------
 
 flag_codes := {"sweep_suspected", "budget_exceeded", "rate_limited", "scope_exceeded_identifiers"}
-
-flags contains code if {
-	some code in deny
-	code in flag_codes
-}
 
 # ---------------------------------------------------------------------------------------------
 # Obligations the broker enforces in code
@@ -537,29 +546,27 @@ embargo_until := input.now + (purpose.embargo_days * seconds_per_day) if {
 	purpose.embargo_days > 0
 }
 
-granted_obligations := {
+# The obligations of an allowed request are `stable_grant` (what the request may see) plus
+# `clock_grant` (the parts that depend on the clock and the usage counters).
+stable_grant := {
 	"disclosure_level": input.requested_level,
 	"revealable_sectors": sort(revealable_sectors),
-	"max_identifiers": min(identifier_limits),
 	"min_sources": purpose.min_sources,
-	"embargo_until": embargo_until,
 	"retention_days": purpose.retention_days,
-	"signals_not_before": retention_cutoff,
 	"justification_required": requested_level > levels.hit,
 } if is_match
 
-granted_obligations := {
+stable_grant := {
 	"disclosure_level": "none",
 	"revealable_sectors": [],
 	"max_identifiers": 0,
 	"min_sources": purpose.min_sources,
 	"embargo_until": null,
 	"retention_days": purpose.retention_days,
-	"signals_not_before": retention_cutoff,
 	"justification_required": false,
 } if input.action in {"upload", "withdraw"}
 
-granted_obligations := {
+stable_grant := {
 	"disclosure_level": "none",
 	"revealable_sectors": [],
 	"max_identifiers": 0,
@@ -569,6 +576,16 @@ granted_obligations := {
 	"signals_not_before": null,
 	"justification_required": false,
 } if input.action in {"audit_read", "coalition_add"}
+
+clock_grant := {
+	"max_identifiers": min(identifier_limits),
+	"embargo_until": embargo_until,
+	"signals_not_before": retention_cutoff,
+} if is_match
+
+clock_grant := {"signals_not_before": retention_cutoff} if input.action in {"upload", "withdraw"}
+
+clock_grant := {} if input.action in {"audit_read", "coalition_add"}
 
 refused_obligations := {
 	"disclosure_level": "none",
@@ -585,17 +602,32 @@ refused_obligations := {
 # The decision
 # ---------------------------------------------------------------------------------------------
 
-default allow := false
-
-allow if count(deny) == 0
-
-obligations := granted_obligations if allow
-
-obligations := refused_obligations if not allow
-
-decision := {
-	"allow": allow,
-	"reasons": sort([code | some code in deny]),
-	"flags": sort([code | some code in flags]),
-	"obligations": obligations,
+# Everything the decision needs that does not depend on the clock, the usage counters, the
+# request size or the age of the oldest signal. (`grant` has one element, or none when the
+# request's obligations are undefined.) An engine may keep this for requests that differ only
+# in those fields: see `decision_given_facts` below and docs/POLICY.md, "Speed".
+request_facts := {
+	"deny": stable_deny,
+	"grant": [g | g := stable_grant],
 }
+
+decision := verdict(request_facts)
+
+# The decision from the request facts and the fields that change with every request.
+verdict(facts) := {
+	"allow": count(reasons) == 0,
+	"reasons": sort(reasons),
+	"flags": sort(reasons & flag_codes),
+	"obligations": obligations_for(facts.grant, count(reasons) == 0),
+} if {
+	reasons = facts.deny | deny_clock
+}
+
+obligations_for(_, allowed) := refused_obligations if not allowed
+
+obligations_for(grant, allowed) := object.union(grant[0], clock_grant) if allowed
+
+# For an engine only (never for the broker or a deployment's own queries): `decision` from
+# facts that the engine computed earlier, as `request_facts`, for a request with the same
+# fields apart from the clock, the usage counters, the request size and the oldest signal.
+decision_given_facts := verdict(input.request_facts)

@@ -19,10 +19,11 @@ use regorus::rvm::RegoVM;
 use crate::bundle::Bundle;
 use crate::decision::Decision;
 use crate::error::PolicyError;
+use crate::facts_cache::{FactsCache, FactsKey};
 use crate::input::PolicyInput;
 use crate::registry::Registry;
 use crate::rego_tests::try_run_tests;
-use crate::rego_value::{decision_from_value, input_value};
+use crate::rego_value::{decision_from_value, input_value, input_with_facts, stable_input_value};
 
 /// The rule every bundle must define.
 pub const ENTRY_POINT: &str = "data.kruispunt.decision";
@@ -67,20 +68,19 @@ struct Prepared {
     registry_hash: String,
 }
 
-/// The regorus bytecode VM (`rvm`) compiled for [`ENTRY_POINT`].
+/// The regorus bytecode VM (`rvm`) compiled for one entry point.
 ///
 /// Why: the interpreter re-walks the AST on every call, and for this bundle (~110 rule
 /// definitions, most of them `deny` bodies) that costs ~0.8 ms per decision; preparation
 /// (analysis, scheduling, hoisting) is *not* repeated per call, so there was nothing to cache
-/// there. The VM runs the same bundle about 5× faster (p50 ≈ 53 µs per `decide` in the bench,
-/// ≈ 600 000 CPU instructions); what remains is regorus-internal per-call cost (≈ 1 000 VM
-/// instructions per decision; the VM clones a rule's `RuleInfo` on every rule or function
-/// call, cached or not, and allocates an error value for every failed body). See
-/// docs/POLICY.md, "Speed".
+/// there. The VM runs the same bundle about 5× faster; what remains is regorus-internal
+/// per-instruction cost (≈ 400–600 CPU instructions per VM instruction: the VM clones a rule's
+/// `RuleInfo` on every rule or function call, cached or not, and builds an error value for
+/// every failed body). See docs/POLICY.md, "Speed".
 ///
 /// A `RegoVM` needs `&mut self` and is not `Clone`, so finished VMs go back to a small pool;
 /// the lock is held only to pop or push, never while evaluating.
-struct FastPath {
+struct VmEntry {
     program: Arc<regorus::rvm::program::Program>,
     data: Value,
     pool: Mutex<Vec<RegoVM>>,
@@ -89,22 +89,20 @@ struct FastPath {
 /// Finished VMs kept for reuse (more than the number of cores is never needed).
 const VM_POOL_MAX: usize = 64;
 
-/// Instruction budget per decision on the VM (the default bundle needs a few thousand). If a
-/// bundle exceeds it, the call falls back to the interpreter rather than failing.
+/// Instruction budget per evaluation on the VM (the default bundle needs about a thousand). If
+/// a bundle exceeds it, the call falls back to the interpreter rather than failing.
 const VM_MAX_INSTRUCTIONS: usize = 1_000_000;
 
-impl FastPath {
-    fn compile(engine: &regorus::Engine, data: Value) -> Result<FastPath, String> {
+impl VmEntry {
+    fn compile(engine: &regorus::Engine, data: Value, entry: &str) -> Result<VmEntry, String> {
         let mut engine = engine.clone();
         let policy = engine
-            .compile_with_entrypoint(&ENTRY_POINT.into())
+            .compile_with_entrypoint(&entry.into())
             .map_err(|e| format!("compile: {e}"))?;
-        let program = regorus::languages::rego::compiler::Compiler::compile_from_policy(
-            &policy,
-            &[ENTRY_POINT],
-        )
-        .map_err(|e| format!("rvm compile: {e}"))?;
-        let fast = FastPath {
+        let program =
+            regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &[entry])
+                .map_err(|e| format!("rvm compile: {e}"))?;
+        let fast = VmEntry {
             program,
             data,
             pool: Mutex::new(Vec::new()),
@@ -134,13 +132,13 @@ impl FastPath {
     }
 
     /// `None` when the VM could not evaluate (the caller then asks the interpreter).
-    fn eval(&self, input: &Value) -> Option<Value> {
+    fn eval(&self, input: Value) -> Option<Value> {
         let vm = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut vm = match vm {
             Some(vm) => vm,
             None => self.new_vm().ok()?,
         };
-        vm.set_input(input.clone());
+        vm.set_input(input);
         let out = vm.execute().ok();
         // Do not keep the request's input alive in the pool.
         vm.set_input(Value::Null);
@@ -149,21 +147,122 @@ impl FastPath {
     }
 }
 
+/// The entry point that computes the request facts (see [`crate::facts_cache`]).
+const FACTS_ENTRY_POINT: &str = "data.kruispunt.request_facts";
+
+/// The entry point that decides from request facts handed in as `input.request_facts`.
+const GIVEN_FACTS_ENTRY_POINT: &str = "data.kruispunt.decision_given_facts";
+
+/// The VM paths of a prepared bundle: the plain decision, and, when the bundle defines
+/// [`FACTS_ENTRY_POINT`] and [`GIVEN_FACTS_ENTRY_POINT`] and they passed the self-check, the
+/// cached request facts with the decision from them.
+struct FastPath {
+    decision: VmEntry,
+    facts: Option<FactsPath>,
+}
+
+struct FactsPath {
+    facts: VmEntry,
+    given: VmEntry,
+    cache: FactsCache,
+}
+
+impl FactsPath {
+    /// `None` when the bundle does not define both entry points (or they do not compile): the
+    /// plain VM path then decides every request.
+    fn compile(engine: &regorus::Engine, data: Value) -> Option<FactsPath> {
+        Some(FactsPath {
+            facts: VmEntry::compile(engine, data.clone(), FACTS_ENTRY_POINT).ok()?,
+            given: VmEntry::compile(engine, data, GIVEN_FACTS_ENTRY_POINT).ok()?,
+            cache: FactsCache::new(),
+        })
+    }
+
+    /// The decision from cached (or newly computed) request facts; `None` when the VM could
+    /// not decide this way, and then the caller takes the plain path.
+    fn eval(&self, input: &PolicyInput) -> Option<Value> {
+        let key = FactsKey::of(input);
+        let facts = match self.cache.get(&key) {
+            Some(facts) => facts,
+            None => {
+                let facts = self.facts.eval(stable_input_value(key.input()))?;
+                if facts == Value::Undefined {
+                    return None;
+                }
+                self.cache.insert(key, facts.clone());
+                facts
+            }
+        };
+        match self.given.eval(input_with_facts(input, facts))? {
+            Value::Undefined => None,
+            out => Some(out),
+        }
+    }
+}
+
+impl FastPath {
+    fn eval(&self, input: &PolicyInput) -> Option<Value> {
+        if let Some(out) = self.facts.as_ref().and_then(|f| f.eval(input)) {
+            return Some(out);
+        }
+        self.decision.eval(input_value(input))
+    }
+}
+
 /// Inputs on which a freshly built VM program must give exactly the interpreter's answer
 /// before it is used: the schema examples and variations of them that reach every rule of the
-/// default bundle (the differential test in this module checks many more).
-fn self_check_inputs(registry: &Registry) -> Vec<Value> {
-    let mut out: Vec<Value> = EXAMPLE_INPUTS
+/// default bundle (the differential tests in this module check many more), each also with the
+/// clock, usage counters, request size and oldest signal changed, so that the request-facts
+/// cache is checked on hits as well as misses.
+fn self_check_inputs(registry: &Registry) -> Vec<PolicyInput> {
+    let mut out: Vec<PolicyInput> = EXAMPLE_INPUTS
         .iter()
-        .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-        .map(Value::from)
+        .filter_map(|text| serde_json::from_str::<PolicyInput>(text).ok())
         .collect();
-    out.extend(
-        generated_inputs(registry, SELF_CHECK_GENERATED, 0x6b72_7569_7370_756e)
-            .into_iter()
-            .filter_map(|i| serde_json::to_value(&i).ok())
-            .map(Value::from),
-    );
+    out.extend(generated_inputs(
+        registry,
+        SELF_CHECK_GENERATED,
+        0x6b72_7569_7370_756e,
+    ));
+    let variants: Vec<PolicyInput> = out
+        .iter()
+        .enumerate()
+        .flat_map(|(n, i)| volatile_variants(i, n as u64))
+        .collect();
+    out.extend(variants);
+    out
+}
+
+/// Copies of `input` that differ only in the fields the request facts must not depend on
+/// (clock, usage counters, request size, oldest signal, user), near and across the limits of
+/// the default registry.
+#[doc(hidden)]
+pub fn volatile_variants(input: &PolicyInput, seed: u64) -> Vec<PolicyInput> {
+    let mut out = Vec::new();
+    for (k, (dt, count, today, minute, queries)) in [
+        (0i64, 1u64, 0u64, 0u64, 0u64),
+        (3_600, 10, 990, 59, 100),
+        (86_400 * 400, 11, 5_000, 60, 200),
+        (-86_400 * 30, 0, 3, 1, 25),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut v = input.clone();
+        v.now = input.now.saturating_add(dt);
+        v.identifier_count = count + (seed + k as u64) % 7;
+        v.usage.identifiers_today = today;
+        v.usage.requests_last_minute = minute;
+        v.usage.queries_today = queries;
+        v.usage.no_hits_today = queries.saturating_sub((seed + k as u64) % 5);
+        v.oldest_signal_at = match k % 3 {
+            0 => None,
+            1 => Some(v.now - 86_400 * 30),
+            _ => Some(v.now - 86_400 * 800),
+        };
+        v.requester.user = format!("gebruiker-{k}");
+        out.push(v);
+    }
     out
 }
 
@@ -198,15 +297,27 @@ impl Prepared {
         };
         // The VM is an optimisation, never a different policy: it is used only if it compiles
         // this bundle and agrees with the interpreter on every self-check input. Otherwise
-        // every decision is made by the interpreter, as before.
-        if let Ok(fast) =
-            FastPath::compile(&prepared.engine, Value::from(prepared.registry.to_data()))
-        {
-            let agrees = self_check_inputs(&prepared.registry)
+        // every decision is made by the interpreter, as before. The same holds, separately,
+        // for the request-facts cache.
+        let data = Value::from(prepared.registry.to_data());
+        if let Ok(decision) = VmEntry::compile(&prepared.engine, data.clone(), ENTRY_POINT) {
+            let inputs = self_check_inputs(&prepared.registry);
+            let expected: Vec<Option<Value>> = inputs
                 .iter()
-                .all(|input| prepared.eval_interpreted(input).ok() == fast.eval(input));
+                .map(|i| prepared.eval_interpreted(&input_value(i)).ok())
+                .collect();
+            let agrees = inputs
+                .iter()
+                .zip(&expected)
+                .all(|(i, e)| *e == decision.eval(input_value(i)));
             if agrees {
-                prepared.fast = Some(fast);
+                let facts = FactsPath::compile(&prepared.engine, data).filter(|f| {
+                    inputs
+                        .iter()
+                        .zip(&expected)
+                        .all(|(i, e)| f.eval(i).is_none_or(|got| Some(got) == *e))
+                });
+                prepared.fast = Some(FastPath { decision, facts });
             }
         }
         Ok(prepared)
@@ -221,14 +332,13 @@ impl Prepared {
     }
 
     fn decide(&self, input: &PolicyInput, interpreted_only: bool) -> Result<Decision, PolicyError> {
-        let input = input_value(input);
         let fast = match &self.fast {
-            Some(fast) if !interpreted_only => fast.eval(&input),
+            Some(fast) if !interpreted_only => fast.eval(input),
             _ => None,
         };
         let out = match fast {
             Some(out) => out,
-            None => self.eval_interpreted(&input)?,
+            None => self.eval_interpreted(&input_value(input))?,
         };
         if out == Value::Undefined {
             return Err(PolicyError::Undefined);
@@ -819,6 +929,60 @@ mod tests {
             "only {} reason codes: {reasons:?}",
             reasons.len()
         );
+    }
+
+    /// Differential test of the request-facts cache: every generated input and its variants
+    /// that differ only in clock, usage counters, request size, oldest signal and user (cache
+    /// hits after the first) must be decided exactly as the interpreter decides them from the
+    /// whole input.
+    #[test]
+    fn cached_request_facts_decide_like_a_plain_evaluation() {
+        let engine = PolicyEngine::default_embedded().unwrap();
+        let state = engine.state.load();
+        let facts = state
+            .fast
+            .as_ref()
+            .and_then(|f| f.facts.as_ref())
+            .expect("the default bundle uses the request-facts cache");
+        let mut hits = 0;
+        let mut allowed = 0;
+        let mut reasons = std::collections::BTreeSet::new();
+        for (n, input) in generated_inputs(&Registry::embedded(), 300, 99)
+            .iter()
+            .enumerate()
+        {
+            let mut all = vec![input.clone()];
+            all.extend(volatile_variants(input, n as u64));
+            for i in &all {
+                let before = facts.cache.get(&FactsKey::of(i)).is_some();
+                hits += usize::from(before);
+                let fast = engine.decide(i);
+                let slow = engine.decide_interpreted(i);
+                assert_eq!(
+                    format!("{fast:?}"),
+                    format!("{slow:?}"),
+                    "input {}",
+                    serde_json::to_string(i).unwrap()
+                );
+                if let Ok(d) = slow {
+                    allowed += usize::from(d.allow);
+                    reasons.extend(d.reasons);
+                }
+            }
+        }
+        assert!(facts.cache.len() > 0);
+        assert!(hits >= 1000, "only {hits} cache hits");
+        assert!(allowed >= 5, "only {allowed} allowed");
+        // The clock-dependent reasons must be reached, or the variants prove little.
+        for code in [
+            "budget_exceeded",
+            "request_too_large",
+            "rate_limited",
+            "scope_expired",
+            "scope_exceeded_identifiers",
+        ] {
+            assert!(reasons.contains(code), "{code} never reached: {reasons:?}");
+        }
     }
 
     #[test]

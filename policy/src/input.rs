@@ -83,7 +83,7 @@ impl fmt::Display for DisclosureLevel {
 
 /// Who is asking, as authenticated by the broker (the policy trusts the registry over these
 /// claims and refuses a mismatch).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requester {
     /// Partner id.
@@ -102,7 +102,7 @@ pub struct Requester {
 /// The bounds a police token carries (DESIGN.md: a token bound to a purpose, a case, a legal
 /// basis, identifier kinds, partner sectors, a maximum number of identifiers and a validity
 /// window).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenScope {
     /// Purpose the token was issued for.
@@ -128,7 +128,7 @@ pub struct TokenScope {
 }
 
 /// Usage counters per requester and purpose, kept by the broker (rule 7).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Usage {
     /// Identifiers queried today (before this request).
@@ -142,7 +142,7 @@ pub struct Usage {
 }
 
 /// The complete policy input. See `policy/schema/policy-input.schema.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInput {
     /// What is requested.

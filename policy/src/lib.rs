@@ -22,6 +22,7 @@ pub mod bundle;
 pub mod decision;
 pub mod engine;
 pub mod error;
+mod facts_cache;
 pub mod input;
 pub mod registry;
 pub mod rego_tests;

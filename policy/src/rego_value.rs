@@ -49,6 +49,7 @@ struct Keys {
     signal_codes: Value,
     oldest_signal_at: Value,
     now: Value,
+    request_facts: Value,
 }
 
 fn keys() -> &'static Keys {
@@ -86,6 +87,7 @@ fn keys() -> &'static Keys {
             signal_codes: k("signal_codes"),
             oldest_signal_at: k("oldest_signal_at"),
             now: k("now"),
+            request_facts: k("request_facts"),
         }
     })
 }
@@ -106,15 +108,40 @@ fn object(entries: Vec<(Value, Value)>) -> Value {
 /// `input` as the regorus value the policy sees: exactly what serde would produce (optional
 /// fields that serde skips are absent here too).
 pub(crate) fn input_value(input: &PolicyInput) -> Value {
+    build_input(input, false)
+}
+
+/// `input` without the fields that change with every request — the clock (`now`), the usage
+/// counters, the request size (`identifier_count`), the oldest signal — and without the
+/// requester's `user`: what the bundle's `request_facts` is computed from (see
+/// `crate::facts_cache`). A rule that read one of them would find it absent, never stale.
+pub(crate) fn stable_input_value(input: &PolicyInput) -> Value {
+    build_input(input, true)
+}
+
+/// `input_value(input)` with the request facts computed earlier added as
+/// `input.request_facts`, for `data.kruispunt.decision_given_facts`.
+pub(crate) fn input_with_facts(input: &PolicyInput, facts: Value) -> Value {
+    let mut v = build_input(input, false);
+    if let Ok(o) = v.as_object_mut() {
+        o.insert(keys().request_facts.clone(), facts);
+    }
+    v
+}
+
+fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
     let k = keys();
     let r = &input.requester;
-    let requester = object(vec![
+    let mut requester = vec![
         (k.org.clone(), Value::from(r.org.as_str())),
         (k.sector.clone(), Value::from(r.sector.as_str())),
         (k.public.clone(), Value::from(r.public)),
         (k.roles.clone(), strings(&r.roles)),
-        (k.user.clone(), Value::from(r.user.as_str())),
-    ]);
+    ];
+    if !stable_only {
+        requester.push((k.user.clone(), Value::from(r.user.as_str())));
+    }
+    let requester = object(requester);
     let u = &input.usage;
     let usage = object(vec![
         (
@@ -146,10 +173,12 @@ pub(crate) fn input_value(input: &PolicyInput) -> Value {
         }
     }
     e.push((k.identifier_kinds.clone(), strings(&input.identifier_kinds)));
-    e.push((
-        k.identifier_count.clone(),
-        Value::from(input.identifier_count),
-    ));
+    if !stable_only {
+        e.push((
+            k.identifier_count.clone(),
+            Value::from(input.identifier_count),
+        ));
+    }
     e.push((
         k.requested_level.clone(),
         Value::from(input.requested_level.as_str()),
@@ -157,14 +186,18 @@ pub(crate) fn input_value(input: &PolicyInput) -> Value {
     if let Some(scope) = &input.token_scope {
         e.push((k.token_scope.clone(), scope_value(scope)));
     }
-    e.push((k.usage.clone(), usage));
+    if !stable_only {
+        e.push((k.usage.clone(), usage));
+    }
     if !input.signal_codes.is_empty() {
         e.push((k.signal_codes.clone(), strings(&input.signal_codes)));
     }
-    if let Some(t) = input.oldest_signal_at {
-        e.push((k.oldest_signal_at.clone(), Value::from(t)));
+    if !stable_only {
+        if let Some(t) = input.oldest_signal_at {
+            e.push((k.oldest_signal_at.clone(), Value::from(t)));
+        }
+        e.push((k.now.clone(), Value::from(input.now)));
     }
-    e.push((k.now.clone(), Value::from(input.now)));
     object(e)
 }
 

@@ -42,6 +42,8 @@
 //! PostgreSQL: COPY straight into `signals` (the staged `INSERT … ON CONFLICT` only when an
 //! id is already stored) costs the server 10.6 CPU-s per 1 M rows instead of 17.7 (measured in
 //! isolation on 50 000 rows, small table) — ~95 k rows per backend CPU-second.
+//! End to end (`http_load`, `POST /v1/signals/bulk`, 100 k → 200 k rows, SQLite FULL):
+//! 30 800 signals/s wall, 33 CPU-s per 1 M rows including the in-process TLS client.
 
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;

@@ -27,6 +27,22 @@
 //!
 //! Targets (issue 4, "Figures"): bulk upload ≥ 200 k signals/s into SQLite; ≥ 5 k single-identifier
 //! match requests/s with p99 ≤ 10 ms over loopback HTTPS.
+//!
+//! **Measured** 2026-11-28 17:14, release, the 2-core VM otherwise idle (load average 0.7),
+//! 100 000 + 100 000 signals stored, 10 s per point, the client on the same two cores:
+//!
+//! | connections | req/s | p50 | p90 | p99 |
+//! |---:|---:|---:|---:|---:|
+//! | 8  | 3 004 | 2.52 ms | 3.59 ms | 4.64 ms |
+//! | 16 | 4 491 | 3.32 ms | 4.61 ms | 6.36 ms |
+//! | 24 | 5 289 | 4.22 ms | 5.63 ms | 7.97 ms |
+//! | 32 | 5 767 | 5.15 ms | 6.68 ms | 9.15 ms (a second run: 5 412 req/s, 10.15 ms) |
+//! | 64 | 6 546 | 8.90 ms | 11.86 ms | 46.42 ms |
+//!
+//! Uploads in the same run: 32 616 signals/s through `POST /v1/signals`, 27 380/s through the
+//! NDJSON bulk route (into a 100 k-row table). Under a load average of 6–8 from parallel builds
+//! the match rate fell to 1 100–1 400 req/s with the process mostly *waiting* (0.35 of 2 cores
+//! busy): commit latency (fsync) on a busy disk, not CPU, bounds it then.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -23,7 +23,9 @@ use crate::facts_cache::{FactsCache, FactsKey};
 use crate::input::PolicyInput;
 use crate::registry::Registry;
 use crate::rego_tests::try_run_tests;
-use crate::rego_value::{decision_from_value, input_value, input_with_facts, stable_input_value};
+use crate::rego_value::{
+    decision_from_value, input_value, stable_input_value, stable_with_facts, with_request_fields,
+};
 
 /// The rule every bundle must define.
 pub const ENTRY_POINT: &str = "data.kruispunt.decision";
@@ -182,18 +184,22 @@ impl FactsPath {
     /// not decide this way, and then the caller takes the plain path.
     fn eval(&self, input: &PolicyInput) -> Option<Value> {
         let key = FactsKey::of(input);
-        let facts = match self.cache.get(&key) {
-            Some(facts) => facts,
+        // The cache keeps the stable part of the input value with its facts, so a hit only
+        // adds the per-request fields.
+        let base = match self.cache.get(&key) {
+            Some(base) => base,
             None => {
-                let facts = self.facts.eval(stable_input_value(key.input()))?;
+                let stable = stable_input_value(key.input());
+                let facts = self.facts.eval(stable.clone())?;
                 if facts == Value::Undefined {
                     return None;
                 }
-                self.cache.insert(key, facts.clone());
-                facts
+                let base = stable_with_facts(stable, facts);
+                self.cache.insert(key, base.clone());
+                base
             }
         };
-        match self.given.eval(input_with_facts(input, facts))? {
+        match self.given.eval(with_request_fields(base, input))? {
             Value::Undefined => None,
             out => Some(out),
         }

@@ -121,12 +121,63 @@ pub(crate) fn stable_input_value(input: &PolicyInput) -> Value {
 
 /// `input_value(input)` with the request facts computed earlier added as
 /// `input.request_facts`, for `data.kruispunt.decision_given_facts`.
+#[cfg(test)]
 pub(crate) fn input_with_facts(input: &PolicyInput, facts: Value) -> Value {
     let mut v = build_input(input, false);
     if let Ok(o) = v.as_object_mut() {
         o.insert(keys().request_facts.clone(), facts);
     }
     v
+}
+
+/// `stable` (a [`stable_input_value`]) with the request facts computed from it added: what the
+/// facts cache keeps, so that a hit only adds the per-request fields
+/// ([`with_request_fields`]) instead of building the whole input again.
+pub(crate) fn stable_with_facts(mut stable: Value, facts: Value) -> Value {
+    if let Ok(o) = stable.as_object_mut() {
+        o.insert(keys().request_facts.clone(), facts);
+    }
+    stable
+}
+
+/// `base` (a [`stable_with_facts`] of an input with the same stable fields as `input`) with
+/// `input`'s per-request fields added — exactly the fields [`build_input`] leaves out when
+/// `stable_only`, so the result equals `input_with_facts(input, facts)`.
+pub(crate) fn with_request_fields(mut base: Value, input: &PolicyInput) -> Value {
+    let k = keys();
+    let Ok(o) = base.as_object_mut() else {
+        return base;
+    };
+    if let Some(requester) = o.get_mut(&k.requester)
+        && let Ok(r) = requester.as_object_mut()
+    {
+        r.insert(k.user.clone(), Value::from(input.requester.user.as_str()));
+    }
+    o.insert(
+        k.identifier_count.clone(),
+        Value::from(input.identifier_count),
+    );
+    let u = &input.usage;
+    o.insert(
+        k.usage.clone(),
+        object(vec![
+            (
+                k.identifiers_today.clone(),
+                Value::from(u.identifiers_today),
+            ),
+            (
+                k.requests_last_minute.clone(),
+                Value::from(u.requests_last_minute),
+            ),
+            (k.no_hits_today.clone(), Value::from(u.no_hits_today)),
+            (k.queries_today.clone(), Value::from(u.queries_today)),
+        ]),
+    );
+    if let Some(t) = input.oldest_signal_at {
+        o.insert(k.oldest_signal_at.clone(), Value::from(t));
+    }
+    o.insert(k.now.clone(), Value::from(input.now));
+    base
 }
 
 fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
@@ -345,6 +396,34 @@ mod tests {
             assert_eq!(
                 direct.to_json_str().unwrap(),
                 via_serde(input).to_json_str().unwrap(),
+                "input #{n}"
+            );
+        }
+    }
+
+    /// What the facts cache hands the VM on a hit — the cached stable part of *another* input
+    /// with the same key, plus this input's per-request fields — is exactly the whole input.
+    #[test]
+    fn a_cache_hit_builds_exactly_the_whole_input() {
+        let facts = Value::from_json_str(r#"{"deny": ["x"], "level": "hit"}"#).unwrap();
+        let mut inputs = generated_inputs(&Registry::embedded(), 300, 5);
+        if let Some(i) = inputs.first_mut() {
+            i.oldest_signal_at = Some(-1);
+            i.requester.user = "someone".into();
+        }
+        for (n, input) in inputs.iter().enumerate() {
+            let mut other = input.clone();
+            other.now = input.now.wrapping_add(86_400);
+            other.usage.identifiers_today = input.usage.identifiers_today.wrapping_add(7);
+            other.identifier_count = input.identifier_count.wrapping_add(1);
+            other.oldest_signal_at = None;
+            other.requester.user = "another".into();
+            let key = crate::facts_cache::FactsKey::of(&other);
+            assert_eq!(key, crate::facts_cache::FactsKey::of(input), "input #{n}");
+            let base = stable_with_facts(stable_input_value(key.input()), facts.clone());
+            assert_eq!(
+                with_request_fields(base, input),
+                input_with_facts(input, facts.clone()),
                 "input #{n}"
             );
         }

@@ -153,8 +153,48 @@ pub(crate) fn new_rows<'a>(
     (rows, nodes)
 }
 
+/// One batch of stored entries `start..end` (as `(seq, entry bytes)`) committed to while
+/// catching up: the part of the catch-up loop both backends share between their read and write.
+pub(crate) struct CatchUpBatch {
+    start: u64,
+    committed: Vec<(Salt, Hash)>,
+    named: Vec<Vec<[u8; 32]>>,
+}
+
+impl CatchUpBatch {
+    /// Salts and commits to `rows`, which must be every entry of `start..end`.
+    pub(crate) fn commit(
+        start: u64,
+        end: u64,
+        rows: &[(i64, Vec<u8>)],
+    ) -> Result<CatchUpBatch, StoreError> {
+        if rows.len() as u64 != end - start {
+            return Err(StoreError::Corrupt(format!(
+                "audit entries {start}..{end} are not all in the log"
+            )));
+        }
+        Ok(CatchUpBatch {
+            start,
+            committed: commit_stored(rows)?,
+            named: rows.iter().map(|(_, b)| pseudonyms_in(b)).collect(),
+        })
+    }
+
+    /// The rows to store, growing `frontier` (see [`new_rows`]).
+    pub(crate) fn rows(&self, frontier: &mut Frontier) -> (Vec<NewLeaf<'_>>, Vec<(NodeId, Hash)>) {
+        new_rows(
+            frontier,
+            self.start,
+            self.committed
+                .iter()
+                .zip(&self.named)
+                .map(|((salt, leaf), pseudonyms)| (leaf, salt, &pseudonyms[..])),
+        )
+    }
+}
+
 /// Salts and commits to entries already stored (while catching up): `(salt, leaf)` per entry.
-pub(crate) fn commit_stored(stored: &[(i64, Vec<u8>)]) -> Result<Vec<(Salt, Hash)>, StoreError> {
+fn commit_stored(stored: &[(i64, Vec<u8>)]) -> Result<Vec<(Salt, Hash)>, StoreError> {
     Ok(salts(stored.len())?
         .into_iter()
         .zip(stored)
@@ -177,7 +217,7 @@ pub(crate) fn pseudonyms_of(hexes: &[String]) -> Vec<[u8; 32]> {
 
 /// The pseudonyms named by stored entry bytes (while catching up). An entry that does not parse
 /// still gets its leaf, but names nobody.
-pub(crate) fn pseudonyms_in(bytes: &[u8]) -> Vec<[u8; 32]> {
+fn pseudonyms_in(bytes: &[u8]) -> Vec<[u8; 32]> {
     AuditEntry::from_json(bytes)
         .map(|e| pseudonyms_of(&e.pseudonyms))
         .unwrap_or_default()

@@ -8,9 +8,8 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, LeafRow, NewLeaf, PreparedEntry, commit_stored, fixed_chunks, frontier_from_db,
+    CATCH_UP_BATCH, CatchUpBatch, LeafRow, NewLeaf, PreparedEntry, fixed_chunks, frontier_from_db,
     frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
-    pseudonyms_in,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
@@ -181,21 +180,8 @@ async fn catch_up(conn: &mut SqliteConnection, upto: u64) -> Result<Frontier, St
         .bind(seq_to_db(end))
         .fetch_all(&mut *conn)
         .await?;
-        if rows.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!(
-                "audit entries {start}..{end} are not all in the log"
-            )));
-        }
-        let committed = commit_stored(&rows)?;
-        let named: Vec<Vec<[u8; 32]>> = rows.iter().map(|(_, b)| pseudonyms_in(b)).collect();
-        let (leaves, nodes) = new_rows(
-            &mut frontier,
-            start,
-            committed
-                .iter()
-                .zip(&named)
-                .map(|((salt, leaf), pseudonyms)| (leaf, salt, &pseudonyms[..])),
-        );
+        let batch = CatchUpBatch::commit(start, end, &rows)?;
+        let (leaves, nodes) = batch.rows(&mut frontier);
         write_tree(conn, &leaves, &nodes).await?;
     }
     Ok(frontier)

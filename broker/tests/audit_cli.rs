@@ -344,4 +344,15 @@ async fn tampering_is_named(b: &Broker, db: &Db) {
     db.run(&format!("DELETE FROM audit_log WHERE seq = {a}"))
         .await;
     check(Some(format!("entry {a} is missing"))).await;
+
+    // Delete with its salt: it now looks like a lawful erasure, but no audit.erase entry
+    // records it.
+    db.run(&format!(
+        "UPDATE audit_leaf SET salt = NULL WHERE seq = {a}"
+    ))
+    .await;
+    check(Some(format!(
+        "entry {a} is shown as erased, but no audit.erase entry records its erasure"
+    )))
+    .await;
 }

@@ -57,6 +57,10 @@ async fn erase_and_verify(dir: &Path) {
     assert!(ok, "{out}");
     let (ok, out) = kruispunt(&["audit", "verify", "--dir", &e]);
     assert!(ok, "{out}");
+    assert!(
+        out.contains("7 entries erased after their retention period, each recorded"),
+        "{out}"
+    );
     let lines: Vec<LogLine> = std::fs::read_to_string(export.join("entries.jsonl"))
         .unwrap()
         .lines()
@@ -98,6 +102,18 @@ async fn erase_and_verify(dir: &Path) {
     // Appending goes on after an erasure.
     store.append_audit(&[entry(now, 99)]).await.unwrap();
     assert_eq!(store.audit_tree_size().await.unwrap(), 12);
+
+    // Erasure records name no person and are never erased: without them a verifier could not
+    // tell an erasure from a deletion behind the broker's back.
+    let old_record = AuditEntry::new(OLD, Operation::Erase, "audit.erase");
+    store.append_audit(&[old_record]).await.unwrap();
+    let (ok, out) = kruispunt(&["audit", "erase", "--data-dir", &d, "--before", "2020-01-01"]);
+    assert!(ok && out.contains("no audit entry"), "{out}");
+    assert_eq!(
+        store.audit_len().await.unwrap(),
+        13,
+        "no erasure was recorded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

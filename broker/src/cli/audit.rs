@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Args, Subcommand};
 use kruispunt_sdk::transparency::{
-    Checkpoint, LogError, LogLine, LogVerifier, open_checkpoint, verify_consistency,
+    Checkpoint, ERASE_ACTION, LogError, LogLine, LogVerifier, open_checkpoint, verify_consistency,
 };
 
 use crate::config::Config;
@@ -320,6 +320,17 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         "    {} entries recomputed from their content, {} checked by their leaf only",
         report.entries_checked, report.leaves_only
     );
+    if report.erased > 0 {
+        match report.erased_unchecked {
+            0 => println!(
+                "    {} entries erased after their retention period, each recorded by an {ERASE_ACTION} entry",
+                report.erased
+            ),
+            n => println!(
+                "    {n} entries erased; only a privacy officer's token can check that each erasure is recorded"
+            ),
+        }
+    }
     match &trusted_cp {
         Some(t) => println!(
             "    extends the checkpoint trusted earlier ({} entries)",
@@ -423,19 +434,6 @@ async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
     })
 }
 
-/// `[start, end)` runs of consecutive numbers in sorted `seqs` (how an erasure records what it
-/// erased without one number per entry).
-fn runs(seqs: &[u64]) -> Vec<[u64; 2]> {
-    let mut out: Vec<[u64; 2]> = Vec::new();
-    for &s in seqs {
-        match out.last_mut() {
-            Some(r) if r[1] == s => r[1] = s + 1,
-            _ => out.push([s, s + 1]),
-        }
-    }
-    out
-}
-
 async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
     let Some(day) = crate::civil::parse_date(&a.before) else {
         bail!("--before: {:?} is not a date YYYY-MM-DD", a.before);
@@ -453,12 +451,12 @@ async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
     let before = a.before.clone();
     let record = move |erased: &[u64]| {
         let mut e =
-            crate::audit_trail::by(None, crate::audit_entry::Operation::Erase, "audit.erase");
+            crate::audit_trail::by(None, crate::audit_entry::Operation::Erase, ERASE_ACTION);
         e.reasons = vec!["audit-retention".into()];
         e.detail = serde_json::json!({
             "before": before,
             "erased": erased.len(),
-            "runs": runs(erased),
+            "runs": kruispunt_sdk::transparency::runs(erased),
         });
         e
     };
@@ -471,16 +469,4 @@ async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn runs_of_consecutive_numbers() {
-        assert_eq!(super::runs(&[]), Vec::<[u64; 2]>::new());
-        assert_eq!(
-            super::runs(&[0, 1, 2, 5, 7, 8]),
-            vec![[0, 3], [5, 6], [7, 9]]
-        );
-    }
 }

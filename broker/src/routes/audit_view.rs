@@ -37,9 +37,12 @@ pub struct Viewer {
     now: i64,
 }
 
-/// Whether an entry concerns `org` as requester, recipient or supplier.
+/// Whether an entry concerns `org` as requester, recipient or supplier. Erasure records concern
+/// every organisation: they name no person, and without them a verifier could not tell a lawful
+/// erasure from an entry deleted behind the broker's back (`LogError::ErasedWithoutRecord`).
 pub fn concerns(e: &AuditEntry, org: &str) -> bool {
-    e.actor_org.as_deref() == Some(org)
+    e.action == kruispunt_sdk::transparency::ERASE_ACTION
+        || e.actor_org.as_deref() == Some(org)
         || e.source_orgs.iter().any(|o| o == org)
         || e.recipients.iter().any(|o| o == org)
 }

@@ -67,7 +67,7 @@ impl PreparedEntry {
                     leaf: commitment(&salt, &bytes),
                     bytes,
                     salt,
-                    pseudonyms: pseudonyms_of(&e.pseudonyms),
+                    pseudonyms: indexed_pseudonyms(e),
                 }
             })
             .collect())
@@ -204,7 +204,20 @@ fn commit_stored(stored: &[(i64, Vec<u8>)]) -> Result<Vec<(Salt, Hash)>, StoreEr
 
 /// The at-rest pseudonyms an entry names, from their hex in the entry (ill-formed ones are
 /// skipped: the commitment is to the bytes, the index is only a look-up aid).
-pub(crate) fn pseudonyms_of(hexes: &[String]) -> Vec<[u8; 32]> {
+/// The at-rest pseudonyms of `entry` that the disclosure accounting indexes: all it names,
+/// except for uploads (`collect`). An upload names every pseudonym of its batch — millions in a
+/// bulk load — and indexing them would add one random-key B-tree insert per uploaded signal,
+/// the very cost that keeps bulk uploads from scaling (issue 4); the accounting is about what
+/// was disclosed, consulted, combined or erased, and an upload entry still names its
+/// pseudonyms in the log itself.
+pub(crate) fn indexed_pseudonyms(entry: &AuditEntry) -> Vec<[u8; 32]> {
+    if entry.operation == crate::audit_entry::Operation::Collect {
+        return Vec::new();
+    }
+    pseudonyms_of(&entry.pseudonyms)
+}
+
+fn pseudonyms_of(hexes: &[String]) -> Vec<[u8; 32]> {
     hexes
         .iter()
         .filter_map(|h| {
@@ -219,7 +232,7 @@ pub(crate) fn pseudonyms_of(hexes: &[String]) -> Vec<[u8; 32]> {
 /// still gets its leaf, but names nobody.
 fn pseudonyms_in(bytes: &[u8]) -> Vec<[u8; 32]> {
     AuditEntry::from_json(bytes)
-        .map(|e| pseudonyms_of(&e.pseudonyms))
+        .map(|e| indexed_pseudonyms(&e))
         .unwrap_or_default()
 }
 
@@ -348,6 +361,21 @@ mod tests {
             pseudonyms_of(&[good.clone(), "zz".into(), "ab".into()]),
             vec![[0xab; 32]]
         );
+    }
+
+    #[test]
+    fn uploads_are_not_indexed_for_the_disclosure_accounting() {
+        use crate::audit_entry::Operation;
+        let named = |op| AuditEntry {
+            pseudonyms: vec!["cd".repeat(32)],
+            ..AuditEntry::new(0, op, "x")
+        };
+        assert!(indexed_pseudonyms(&named(Operation::Collect)).is_empty());
+        for op in [Operation::Disclose, Operation::Consult, Operation::Erase] {
+            assert_eq!(indexed_pseudonyms(&named(op)), vec![[0xcd; 32]], "{op:?}");
+            assert_eq!(pseudonyms_in(&named(op).canonical_json()), vec![[0xcd; 32]]);
+        }
+        assert!(pseudonyms_in(&named(Operation::Collect).canonical_json()).is_empty());
     }
 
     #[test]

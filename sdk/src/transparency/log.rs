@@ -11,7 +11,14 @@
 //!   another entry's salt and leaf ([`LogError::EntryMismatch`]);
 //! * leaves rewritten consistently with edited entries: the tree no longer has the signed root
 //!   ([`LogError::RootMismatch`]), and no longer extends the checkpoint trusted earlier
-//!   ([`LogError::TrustedRootMismatch`], reported as soon as the verifier passes that size).
+//!   ([`LogError::TrustedRootMismatch`], reported as soon as the verifier passes that size);
+//! * an entry deleted *with its salt* behind the broker's back, which looks like a lawful
+//!   erasure: every erased line must be accounted for by a later `audit.erase` entry whose
+//!   `detail.runs` cover it ([`LogError::ErasedWithoutRecord`]). Erasure records hold no personal
+//!   data, are shown to every privacy officer and are never erased themselves, so a reader who
+//!   may read entries at all can always make this check; a reader who may not (no privacy
+//!   officer role) sees only leaves, and the report says how many erased lines it could not
+//!   account for.
 
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +180,16 @@ pub enum LogError {
         /// The checkpoint's size.
         size: u64,
     },
+    /// A line is withheld as erased, but no `audit.erase` entry after it records its erasure:
+    /// the entry and its salt were deleted behind the broker's back.
+    #[error(
+        "entry {index} is shown as erased, but no audit.erase entry records its erasure: it was \
+         deleted behind the broker's back"
+    )]
+    ErasedWithoutRecord {
+        /// The first such entry's index.
+        index: u64,
+    },
     /// All entries matched their leaves, but the leaves do not hash to the signed root: leaves
     /// were rewritten together with their entries after the checkpoint was signed.
     #[error("the {size} leaves do not hash to the checkpoint's root: the log was rewritten")]
@@ -207,6 +224,46 @@ pub struct LogReport {
     pub entries_checked: u64,
     /// Entries of which only the leaf was available.
     pub leaves_only: u64,
+    /// Lines erased after their retention period, each accounted for by an `audit.erase`
+    /// entry (or, for a reader who may not read entries, not checked: see `erased_unchecked`).
+    pub erased: u64,
+    /// Erased lines this reader could not match to their `audit.erase` record because it may
+    /// not read entries at all (every line was withheld as not permitted).
+    pub erased_unchecked: u64,
+}
+
+/// The action of the entry that records an erasure (operation `erase`).
+pub const ERASE_ACTION: &str = "audit.erase";
+
+/// `[start, end)` runs of consecutive numbers in ascending `seqs`: how an erasure records what
+/// it erased without one number per entry (`detail.runs` of an `audit.erase` entry).
+pub fn runs(seqs: &[u64]) -> Vec<[u64; 2]> {
+    let mut out: Vec<[u64; 2]> = Vec::new();
+    for &s in seqs {
+        match out.last_mut() {
+            Some(r) if r[1] == s => r[1] = s + 1,
+            _ => out.push([s, s + 1]),
+        }
+    }
+    out
+}
+
+/// The `[start, end)` runs an `audit.erase` entry at `index` records, keeping only runs that lie
+/// before it (an erasure is recorded after what it erased) and are well formed.
+fn recorded_runs(entry: &AuditEntry, index: u64) -> Vec<[u64; 2]> {
+    if entry.operation != super::entry::Operation::Erase || entry.action != ERASE_ACTION {
+        return Vec::new();
+    }
+    let Some(list) = entry.detail.get("runs").and_then(|r| r.as_array()) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|r| {
+            let pair = r.as_array()?;
+            let (start, end) = (pair.first()?.as_u64()?, pair.get(1)?.as_u64()?);
+            (pair.len() == 2 && start < end && end <= index).then_some([start, end])
+        })
+        .collect()
 }
 
 /// Rebuilds the tree line by line (see the module documentation).
@@ -216,6 +273,12 @@ pub struct LogVerifier {
     trusted: Option<Checkpoint>,
     entries_checked: u64,
     leaves_only: u64,
+    /// Runs of lines withheld as erased, in log order.
+    erased: Vec<[u64; 2]>,
+    /// Runs that `audit.erase` entries record.
+    recorded: Vec<[u64; 2]>,
+    /// Whether some line was withheld because the reader may not read entries at all.
+    not_permitted: bool,
 }
 
 impl LogVerifier {
@@ -247,11 +310,22 @@ impl LogVerifier {
                     return Err(LogError::EntryMismatch { index: line.index });
                 }
                 self.entries_checked += 1;
+                self.recorded.extend(recorded_runs(entry, line.index));
             }
             (None, None) if line.withheld == Some(Withheld::Missing) => {
                 return Err(LogError::EntryMissing { index: line.index });
             }
-            (None, None) => self.leaves_only += 1,
+            (None, None) => {
+                self.leaves_only += 1;
+                match line.withheld {
+                    Some(Withheld::Erased) => match self.erased.last_mut() {
+                        Some(r) if r[1] == line.index => r[1] += 1,
+                        _ => self.erased.push([line.index, line.index + 1]),
+                    },
+                    Some(Withheld::NotPermitted) => self.not_permitted = true,
+                    _ => {}
+                }
+            }
             _ => return Err(LogError::Incomplete { index: line.index }),
         }
         self.frontier.append(leaf_hash(&line.leaf), |_, _| {});
@@ -266,7 +340,7 @@ impl LogVerifier {
 
     /// Compares the rebuilt tree with the signed `checkpoint` (already verified with
     /// [`open_checkpoint`]).
-    pub fn finish(self, checkpoint: &Checkpoint) -> Result<LogReport, LogError> {
+    pub fn finish(mut self, checkpoint: &Checkpoint) -> Result<LogReport, LogError> {
         if let Some(t) = &self.trusted
             && t.size > checkpoint.size
         {
@@ -292,13 +366,43 @@ impl LogVerifier {
         if root != checkpoint.root {
             return Err(LogError::RootMismatch { size: lines });
         }
+        let erased: u64 = self.erased.iter().map(|r| r[1] - r[0]).sum();
+        if !self.not_permitted
+            && let Some(index) = first_uncovered(&self.erased, &mut self.recorded)
+        {
+            return Err(LogError::ErasedWithoutRecord { index });
+        }
         Ok(LogReport {
             size: lines,
             root,
             entries_checked: self.entries_checked,
             leaves_only: self.leaves_only,
+            erased,
+            erased_unchecked: if self.not_permitted { erased } else { 0 },
         })
     }
+}
+
+/// The first number in `erased` (ascending, disjoint runs) that no run of `recorded` covers.
+fn first_uncovered(erased: &[[u64; 2]], recorded: &mut [[u64; 2]]) -> Option<u64> {
+    recorded.sort_unstable();
+    // `covered` is the end of the covering prefix built so far from runs starting at or before
+    // the number being checked.
+    let mut next = recorded.iter().peekable();
+    let mut covered_to = 0u64;
+    for run in erased {
+        let mut at = run[0];
+        while at < run[1] {
+            while let Some(r) = next.next_if(|r| r[0] <= at) {
+                covered_to = covered_to.max(r[1]);
+            }
+            if covered_to <= at {
+                return Some(at);
+            }
+            at = covered_to;
+        }
+    }
+    None
 }
 
 /// Standard base64 of exactly 32 bytes, for serde.
@@ -430,5 +534,79 @@ mod tests {
             run(&ls[..3], &checkpoint(&ls[..3]), Some(checkpoint(&ls[..4]))),
             Err(LogError::Shrunk { .. })
         ));
+    }
+    /// A log of 10 in which lines `erased` are erased and, if `record` is given, line 9 is the
+    /// `audit.erase` entry recording those runs.
+    fn erased_log(erased: &[u64], record: Option<serde_json::Value>) -> Vec<LogLine> {
+        let mut ls = lines(10);
+        if let Some(runs) = record {
+            let mut e = AuditEntry::new(1_700_000_000_009, Operation::Erase, ERASE_ACTION);
+            e.detail = serde_json::json!({ "runs": runs });
+            ls[9] = LogLine::shown(9, [9; 32], e);
+        }
+        for &i in erased {
+            ls[i as usize] = LogLine::leaf_only(i, ls[i as usize].leaf, Withheld::Erased);
+        }
+        ls
+    }
+
+    #[test]
+    fn erased_lines_must_be_recorded_by_a_later_erasure() {
+        let ok = erased_log(&[0, 1, 2, 5], Some(serde_json::json!(runs(&[0, 1, 2, 5]))));
+        let report = run(&ok, &checkpoint(&ok), None).unwrap();
+        assert_eq!((report.erased, report.erased_unchecked), (4, 0));
+
+        // Deleted with its salt behind the broker's back: no record at all.
+        let forged = erased_log(&[3], None);
+        assert_eq!(
+            run(&forged, &checkpoint(&forged), None),
+            Err(LogError::ErasedWithoutRecord { index: 3 })
+        );
+        // One more line erased than the record names: that line is named.
+        let extra = erased_log(&[0, 1, 2, 3], Some(serde_json::json!([[0, 3]])));
+        assert_eq!(
+            run(&extra, &checkpoint(&extra), None),
+            Err(LogError::ErasedWithoutRecord { index: 3 })
+        );
+        // A record may not cover lines after itself, nor carry malformed runs.
+        let later = erased_log(&[4], Some(serde_json::json!([[4, 12], [5, 4], "x", [4]])));
+        assert_eq!(
+            run(&later, &checkpoint(&later), None),
+            Err(LogError::ErasedWithoutRecord { index: 4 })
+        );
+        // Overlapping and unsorted runs that together cover everything are fine.
+        let split = erased_log(
+            &[1, 2, 3, 4, 7],
+            Some(serde_json::json!([[7, 8], [3, 5], [1, 4]])),
+        );
+        assert!(run(&split, &checkpoint(&split), None).is_ok());
+        // An entry of another kind with a `runs` detail records nothing.
+        let mut fake = erased_log(&[2], Some(serde_json::json!([[2, 3]])));
+        let mut e = fake[9].entry.clone().unwrap();
+        e.operation = Operation::Consult;
+        fake[9] = LogLine::shown(9, [9; 32], e);
+        assert_eq!(
+            run(&fake, &checkpoint(&fake), None),
+            Err(LogError::ErasedWithoutRecord { index: 2 })
+        );
+    }
+
+    #[test]
+    fn a_reader_who_may_not_read_entries_is_told_what_went_unchecked() {
+        let ls = lines(6);
+        let cp = checkpoint(&ls);
+        let mut seen: Vec<LogLine> = ls
+            .iter()
+            .map(|l| LogLine::leaf_only(l.index, l.leaf, Withheld::NotPermitted))
+            .collect();
+        seen[2] = LogLine::leaf_only(2, ls[2].leaf, Withheld::Erased);
+        let report = run(&seen, &cp, None).unwrap();
+        assert_eq!((report.erased, report.erased_unchecked), (1, 1));
+    }
+
+    #[test]
+    fn runs_of_consecutive_numbers() {
+        assert_eq!(runs(&[]), Vec::<[u64; 2]>::new());
+        assert_eq!(runs(&[0, 1, 2, 5, 7, 8]), vec![[0, 3], [5, 6], [7, 9]]);
     }
 }

@@ -30,7 +30,10 @@ pub mod proof;
 pub use checkpoint::{Checkpoint, CheckpointError, verify_note};
 pub use entry::{AuditEntry, Operation};
 pub use leaf::{SALT_LEN, Salt, commitment, new_salt};
-pub use log::{LogError, LogLine, LogReport, LogVerifier, Summary, Withheld, open_checkpoint};
+pub use log::{
+    ERASE_ACTION, LogError, LogLine, LogReport, LogVerifier, Summary, Withheld, open_checkpoint,
+    runs,
+};
 pub use merkle::{
     Frontier, FrontierError, HASH_LEN, Hash, MemoryTree, NodeId, StoreError, TreeStore, empty_root,
     leaf_hash, node_hash, root,

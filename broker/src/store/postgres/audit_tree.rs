@@ -52,11 +52,13 @@ impl PostgresStore {
         audit_for: crate::store::EraseAudit<'_>,
     ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let mut seqs: Vec<i64> =
-            sqlx::query_scalar("DELETE FROM audit_log WHERE time_ms < $1 RETURNING seq")
-                .bind(before_ms)
-                .fetch_all(&mut *tx)
-                .await?;
+        let mut seqs: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM audit_log WHERE time_ms < $1 AND action <> $2 RETURNING seq",
+        )
+        .bind(before_ms)
+        .bind(kruispunt_sdk::transparency::ERASE_ACTION)
+        .fetch_all(&mut *tx)
+        .await?;
         if seqs.is_empty() {
             return Ok(None);
         }

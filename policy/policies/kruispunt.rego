@@ -73,8 +73,6 @@ is_police if requester.sector == "politie"
 
 is_match if input.action == "match"
 
-is_upload if input.action == "upload"
-
 needs_purpose if input.action in purpose_actions
 
 has_text(x) if {
@@ -323,9 +321,12 @@ deny_match contains "partnership_decision_unknown" if {
 	not reg.partnership_decisions[input.consent_id]
 }
 
+# (The purpose's legal basis is checked first: it is already known when the clock rules ask,
+# and for every purpose but an art. 20 one it settles the matter; the order of the
+# expressions does not change the meaning.)
 partnership_decision := reg.partnership_decisions[input.consent_id] if {
-	police_match
 	purpose.legal_basis == wpg_art_20
+	police_match
 }
 
 # The decision must name this purpose, this partnership, these data and this recipient.
@@ -407,7 +408,7 @@ deny_match contains "case_reference_missing" if {
 # ---------------------------------------------------------------------------------------------
 
 deny_clock contains "signal_expired" if {
-	is_upload
+	input.action == "upload"
 	is_number(input.oldest_signal_at)
 	input.oldest_signal_at < retention_cutoff
 }
@@ -577,15 +578,19 @@ stable_grant := {
 	"justification_required": false,
 } if input.action in {"audit_read", "coalition_add"}
 
+# (The alternatives exclude each other, so `else` means the same as separate definitions; it
+# lets an engine stop at the first that applies instead of trying them all on every request.)
 clock_grant := {
 	"max_identifiers": min(identifier_limits),
 	"embargo_until": embargo_until,
 	"signals_not_before": retention_cutoff,
-} if is_match
-
-clock_grant := {"signals_not_before": retention_cutoff} if input.action in {"upload", "withdraw"}
-
-clock_grant := {} if input.action in {"audit_read", "coalition_add"}
+} if {
+	is_match
+} else := {"signals_not_before": retention_cutoff} if {
+	input.action in {"upload", "withdraw"}
+} else := {} if {
+	input.action in {"audit_read", "coalition_add"}
+}
 
 refused_obligations := {
 	"disclosure_level": "none",
@@ -623,9 +628,11 @@ verdict(facts) := {
 	reasons = facts.deny | deny_clock
 }
 
-obligations_for(_, allowed) := refused_obligations if not allowed
-
-obligations_for(grant, allowed) := object.union(grant[0], clock_grant) if allowed
+obligations_for(grant, allowed) := object.union(grant[0], clock_grant) if {
+	allowed
+} else := refused_obligations if {
+	not allowed
+}
 
 # For an engine only (never for the broker or a deployment's own queries): `decision` from
 # facts that the engine computed earlier, as `request_facts`, for a request with the same

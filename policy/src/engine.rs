@@ -19,7 +19,7 @@ use regorus::rvm::RegoVM;
 use crate::bundle::Bundle;
 use crate::decision::Decision;
 use crate::error::PolicyError;
-use crate::facts_cache::{FactsCache, FactsKey};
+use crate::facts_cache::FactsCache;
 use crate::input::PolicyInput;
 use crate::registry::Registry;
 use crate::rego_tests::try_run_tests;
@@ -183,13 +183,13 @@ impl FactsPath {
     /// The decision from cached (or newly computed) request facts; `None` when the VM could
     /// not decide this way, and then the caller takes the plain path.
     fn eval(&self, input: &PolicyInput) -> Option<Value> {
-        let key = FactsKey::of(input);
+        let key = self.cache.key(input);
         // The cache keeps the stable part of the input value with its facts, so a hit only
         // adds the per-request fields.
         let base = match self.cache.get(&key) {
             Some(base) => base,
             None => {
-                let stable = stable_input_value(key.input());
+                let stable = stable_input_value(key.key().input());
                 let facts = self.facts.eval(stable.clone())?;
                 if facts == Value::Undefined {
                     return None;
@@ -634,6 +634,18 @@ impl PolicyEngine {
         self.state.load().fast.is_some()
     }
 
+    /// Whether cache hits of the request facts are decided by
+    /// `data.kruispunt.decision_given_facts` (the bundle defines it and it passed the
+    /// self-check). For benchmarks and tests.
+    #[doc(hidden)]
+    pub fn uses_request_facts(&self) -> bool {
+        self.state
+            .load()
+            .fast
+            .as_ref()
+            .is_some_and(|f| f.facts.is_some())
+    }
+
     /// Hex SHA-256 of the bundle in force.
     pub fn bundle_hash(&self) -> String {
         self.state.load().bundle_hash.clone()
@@ -960,7 +972,7 @@ mod tests {
             let mut all = vec![input.clone()];
             all.extend(volatile_variants(input, n as u64));
             for i in &all {
-                let before = facts.cache.get(&FactsKey::of(i)).is_some();
+                let before = facts.cache.get(&facts.cache.key(i)).is_some();
                 hits += usize::from(before);
                 let fast = engine.decide(i);
                 let slow = engine.decide_interpreted(i);

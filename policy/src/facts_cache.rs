@@ -20,7 +20,7 @@
 //! with an empty one.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::Mutex;
 
 use regorus::Value;
@@ -55,29 +55,94 @@ const SHARDS: usize = 16;
 /// Entries per shard before the shard is emptied.
 const SHARD_MAX: usize = 1024;
 
+/// A [`FactsKey`] with its hash, computed once per request.
+///
+/// Why: hashing the key (a whole input's strings, with SipHash) cost more than 5 % of a cache
+/// hit, and it was done twice, once to pick the shard and once more inside the shard's map.
+/// The map now uses the hash computed here (still keyed, [`RandomState`], so the broker's
+/// callers cannot aim collisions at one shard) and compares whole keys only on a hash match.
+#[derive(Debug, Clone)]
+pub(crate) struct HashedKey {
+    hash: u64,
+    key: FactsKey,
+}
+
+impl HashedKey {
+    pub(crate) fn key(&self) -> &FactsKey {
+        &self.key
+    }
+}
+
+impl PartialEq for HashedKey {
+    fn eq(&self, other: &HashedKey) -> bool {
+        self.hash == other.hash && self.key == other.key
+    }
+}
+
+impl Eq for HashedKey {}
+
+impl Hash for HashedKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes the precomputed hash of a [`HashedKey`] through unchanged.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by `HashedKey`); fold anything else in all the same.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type Shard = HashMap<HashedKey, Value, BuildHasherDefault<PassThrough>>;
+
 pub(crate) struct FactsCache {
     hasher: RandomState,
-    shards: Vec<Mutex<HashMap<FactsKey, Value>>>,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl FactsCache {
     pub(crate) fn new() -> FactsCache {
         FactsCache {
             hasher: RandomState::new(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 
-    fn shard(&self, key: &FactsKey) -> &Mutex<HashMap<FactsKey, Value>> {
-        &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
+    /// The key of `input`, hashed for this cache.
+    pub(crate) fn key(&self, input: &PolicyInput) -> HashedKey {
+        let key = FactsKey::of(input);
+        HashedKey {
+            hash: self.hasher.hash_one(&key),
+            key,
+        }
     }
 
-    pub(crate) fn get(&self, key: &FactsKey) -> Option<Value> {
+    fn shard(&self, key: &HashedKey) -> &Mutex<Shard> {
+        // The high bits pick the shard; the map inside uses the low ones for its buckets.
+        &self.shards[((key.hash >> 32) as usize) % SHARDS]
+    }
+
+    pub(crate) fn get(&self, key: &HashedKey) -> Option<Value> {
         let shard = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
         shard.get(key).cloned()
     }
 
-    pub(crate) fn insert(&self, key: FactsKey, facts: Value) {
+    pub(crate) fn insert(&self, key: HashedKey, facts: Value) {
         let mut shard = self.shard(&key).lock().unwrap_or_else(|p| p.into_inner());
         if shard.len() >= SHARD_MAX {
             shard.clear();
@@ -91,5 +156,37 @@ impl FactsCache {
             .iter()
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::engine::{generated_inputs, volatile_variants};
+    use crate::registry::Registry;
+
+    /// The hash is computed once per request and the map trusts it: inputs that differ only in
+    /// the volatile fields must get equal keys with equal hashes (or a hit could never happen),
+    /// and a stored entry must be found again under a fresh key of such an input.
+    #[test]
+    fn volatile_fields_do_not_change_the_hashed_key() {
+        let cache = FactsCache::new();
+        for (n, input) in generated_inputs(&Registry::embedded(), 200, 17)
+            .iter()
+            .enumerate()
+        {
+            let key = cache.key(input);
+            cache.insert(key.clone(), Value::from(n as u64));
+            for v in volatile_variants(input, n as u64) {
+                let other = cache.key(&v);
+                assert_eq!(other, key, "input #{n}");
+                assert_eq!(other.hash, key.hash, "input #{n}");
+                assert!(cache.get(&other).is_some(), "input #{n}");
+            }
+            let mut changed = input.clone();
+            changed.purpose.push('x');
+            assert_ne!(cache.key(&changed), key, "input #{n}");
+        }
     }
 }

@@ -50,6 +50,17 @@ struct Keys {
     oldest_signal_at: Value,
     now: Value,
     request_facts: Value,
+    allow: Value,
+    reasons: Value,
+    flags: Value,
+    obligations: Value,
+    disclosure_level: Value,
+    revealable_sectors: Value,
+    min_sources: Value,
+    embargo_until: Value,
+    retention_days: Value,
+    signals_not_before: Value,
+    justification_required: Value,
 }
 
 fn keys() -> &'static Keys {
@@ -88,6 +99,17 @@ fn keys() -> &'static Keys {
             oldest_signal_at: k("oldest_signal_at"),
             now: k("now"),
             request_facts: k("request_facts"),
+            allow: k("allow"),
+            reasons: k("reasons"),
+            flags: k("flags"),
+            obligations: k("obligations"),
+            disclosure_level: k("disclosure_level"),
+            revealable_sectors: k("revealable_sectors"),
+            min_sources: k("min_sources"),
+            embargo_until: k("embargo_until"),
+            retention_days: k("retention_days"),
+            signals_not_before: k("signals_not_before"),
+            justification_required: k("justification_required"),
         }
     })
 }
@@ -277,29 +299,29 @@ fn scope_value(s: &TokenScope) -> Value {
 /// empty for the engine to fill in). `None` for anything else, including numbers serde would
 /// refuse, so that the caller's serde route reports the problem.
 pub(crate) fn decision_from_value(value: &Value) -> Option<Decision> {
+    let k = keys();
     let o = value.as_object().ok()?;
     if o.len() != 4 {
         return None;
     }
-    let field = |name: &str| o.get(&Value::from(name));
-    let obligations = field("obligations")?.as_object().ok()?;
+    let obligations = o.get(&k.obligations)?.as_object().ok()?;
     if obligations.len() != 8 {
         return None;
     }
-    let ob = |name: &str| obligations.get(&Value::from(name));
+    let ob = |key: &Value| obligations.get(key);
     Some(Decision {
-        allow: as_bool(field("allow")?)?,
-        reasons: as_strings(field("reasons")?)?,
-        flags: as_strings(field("flags")?)?,
+        allow: as_bool(o.get(&k.allow)?)?,
+        reasons: as_strings(o.get(&k.reasons)?)?,
+        flags: as_strings(o.get(&k.flags)?)?,
         obligations: Obligations {
-            disclosure_level: as_level(ob("disclosure_level")?)?,
-            revealable_sectors: as_strings(ob("revealable_sectors")?)?,
-            max_identifiers: as_u64(ob("max_identifiers")?)?,
-            min_sources: u32::try_from(as_u64(ob("min_sources")?)?).ok()?,
-            embargo_until: as_opt_i64(ob("embargo_until")?)?,
-            retention_days: u32::try_from(as_u64(ob("retention_days")?)?).ok()?,
-            signals_not_before: as_opt_i64(ob("signals_not_before")?)?,
-            justification_required: as_bool(ob("justification_required")?)?,
+            disclosure_level: as_level(ob(&k.disclosure_level)?)?,
+            revealable_sectors: as_strings(ob(&k.revealable_sectors)?)?,
+            max_identifiers: as_u64(ob(&k.max_identifiers)?)?,
+            min_sources: u32::try_from(as_u64(ob(&k.min_sources)?)?).ok()?,
+            embargo_until: as_opt_i64(ob(&k.embargo_until)?)?,
+            retention_days: u32::try_from(as_u64(ob(&k.retention_days)?)?).ok()?,
+            signals_not_before: as_opt_i64(ob(&k.signals_not_before)?)?,
+            justification_required: as_bool(ob(&k.justification_required)?)?,
         },
         bundle_hash: String::new(),
         registry_hash: String::new(),

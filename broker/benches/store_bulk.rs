@@ -23,16 +23,16 @@
 //! ≥ 20 k audit entries/s appended.
 //!
 //! **Measured** (2026-11-29, after migration 0008: time-ordered ids, no `signals_lookup`; 2
-//! shared cores under a load average of 12–14 from other builds, so wall-clock is far too
-//! pessimistic; batches of 10 000, ids 200 000 per second, expiry over 365 days; CPU-s per 1 M
-//! rows is the figure to compare — and even it is inflated by the contention):
+//! shared cores; batches of 10 000, ids 200 000 per second, expiry over 365 days; CPU-s per
+//! 1 M rows is the figure to compare). Load average ~3 (and, in brackets, 12–14 from other
+//! builds):
 //!
-//! | store, table size           | signals/s wall | CPU-s per 1 M rows                |
-//! |-----------------------------|---------------:|-----------------------------------|
-//! | SQLite FULL, 0 → 100 k      | 10 400         | 15.2                              |
-//! | SQLite FULL, 2.0 M → 2.2 M  | 9 700–10 400   | 16.4                              |
-//! | PostgreSQL, 0 → 300 k       | 21 200         | 1.9 bench + 9.0 server backends   |
-//! | PostgreSQL, 2.0 M → 2.3 M   | 23 200         | 2.1 bench + 10.3 server backends  |
+//! | store, table size           | signals/s wall  | CPU-s per 1 M rows                      |
+//! |-----------------------------|----------------:|-----------------------------------------|
+//! | SQLite FULL, 0 → 300 k      | 49 000 (10 000) | 13.4 (15–17)                            |
+//! | SQLite FULL, 2.0 M → 2.2 M  | 36 000 (10 000) | 16.0 (16–17)                            |
+//! | PostgreSQL, 0 → 300 k       | 97 700 (21 200) | 1.4 bench + 5.9 server (1.9 + 9.0)      |
+//! | PostgreSQL, 2.0 M → 2.2 M   | 71 700 (23 200) | 1.6 bench + 8.7 server (2.1 + 10.3)     |
 //!
 //! Before 0008 (2026-11-28, load 4–5): SQLite FULL 10.9 CPU-s per 1 M rows empty, 31.9 at
 //! 400 k, 45.4 at 2 M; PostgreSQL 10.3 → 16.1 server CPU-s from empty to 2 M. The cost no longer
@@ -44,8 +44,9 @@
 //! check) ~9 %, the rest kernel (WAL writes, fsync, thread wake-ups). The target (≥ 200 k/s,
 //! 5 CPU-s per 1 M rows) needs a cheaper row path than a JSON chunk — e.g. a prepared
 //! multi-row INSERT with bound values in the writer thread — not an index change.
-//! PostgreSQL: COPY straight into `signals` costs the server ~10 CPU-s per 1 M rows at any size
-//! (~100 k rows per backend CPU-second) — the target sits at that edge on an idle machine.
+//! PostgreSQL: COPY straight into `signals` costs the server 6–9 CPU-s per 1 M rows, rising
+//! little with size; wall 98 k/s empty and 72 k/s at 2 M on the shared 2 cores (bench and server
+//! compete for them) — near the target, not over it at 2 M here.
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;

@@ -8,7 +8,11 @@
 //! PostgreSQL database. It prints the rate every `KRUISPUNT_BENCH_STEP` rows (default 100 000)
 //! with the CPU-seconds per 1 M rows of this process and, for PostgreSQL, of the server backends
 //! serving the bench database; `KRUISPUNT_BENCH_PRELOAD=N` first fills the table with N filler
-//! rows (random ids and pseudonyms, by SQL) so the rate can be read at millions of stored rows.
+//! rows (by SQL: ids of the time-ordered form, increasing and older than the measured rows,
+//! random pseudonyms) so the rate can be read at millions of stored rows. Rows are uploaded
+//! at `KRUISPUNT_BENCH_RATE` per second of the bench clock (default 200 000: how many ids
+//! share their upload second) and expire on `KRUISPUNT_BENCH_EXPIRY_DAYS` distinct days
+//! (default 365).
 //! `KRUISPUNT_BENCH_BACKENDS` (`sqlite-full,sqlite-normal,postgres`) and `KRUISPUNT_BENCH_PARTS`
 //! (`bulk,decisions,audit`) select what runs.
 //! Also measures one-decision transactions (the match path before group
@@ -18,33 +22,31 @@
 //! Targets (DESIGN.md): ≥ 200 k signals/s into SQLite, ≥ 100 k/s into PostgreSQL; issue 5:
 //! ≥ 20 k audit entries/s appended.
 //!
-//! **Measured** (2026-11-28, 2 shared cores under a load average of 4–5 from other builds, so
-//! wall-clock is pessimistic; batches of 10 000; CPU-s per 1 M rows is the figure to compare):
+//! **Measured** (2026-11-29, after migration 0008: time-ordered ids, no `signals_lookup`; 2
+//! shared cores; batches of 10 000, ids 200 000 per second, expiry over 365 days; CPU-s per
+//! 1 M rows is the figure to compare). Load average ~3 (and, in brackets, 12–14 from other
+//! builds):
 //!
-//! | store, table size           | signals/s wall | CPU-s per 1 M rows                |
-//! |-----------------------------|---------------:|-----------------------------------|
-//! | SQLite FULL, 0 → 100 k      | 56 500         | 10.9                              |
-//! | SQLite FULL, 400 k → 500 k  | 16 400         | 31.9                              |
-//! | SQLite FULL, 2.0 M → 2.2 M  | 10 600         | 45.4                              |
-//! | PostgreSQL, 0 → 400 k       | 54 000         | 1.7 bench + 10.3 server backends  |
-//! | PostgreSQL, 2.0 M → 2.2 M   | 35 600         | 1.3 bench + 16.1 server backends  |
+//! | store, table size           | signals/s wall  | CPU-s per 1 M rows                      |
+//! |-----------------------------|----------------:|-----------------------------------------|
+//! | SQLite FULL, 0 → 300 k      | 49 000 (10 000) | 13.4 (15–17)                            |
+//! | SQLite FULL, 2.0 M → 2.2 M  | 36 000 (10 000) | 16.0 (16–17)                            |
+//! | PostgreSQL, 0 → 300 k       | 97 700 (21 200) | 1.4 bench + 5.9 server (1.9 + 9.0)      |
+//! | PostgreSQL, 2.0 M → 2.2 M   | 71 700 (23 200) | 1.6 bench + 8.7 server (2.1 + 10.3)     |
 //!
-//! Neither target holds into millions of rows, and no pragma changes that: the cost is the two
-//! unique/lookup indexes on *random* keys (`id`, a content hash; `stored`, a keyed hash). Once
-//! an index has more leaf pages than a batch has rows, every row dirties its own page in each,
-//! and SQLite writes each dirty page whole into the WAL (then again at checkpoint): ~8 KiB per
-//! row at 2 M rows. The same schema without those two indexes appends at ~340 k rows/s (1.7
-//! CPU-µs/row) into 1.5 M rows; with only the `id` index it falls to 46 k/s at 1–1.5 M rows
-//! (sqlite3 3.40 experiment, same pragmas). A bigger page cache with `mmap_size` (no gain), a
-//! 1 or 2 KiB page size (slower), a narrower `stored` index (`substr(stored,1,8)`: +20–25 %)
-//! and 100 000-row commits (2× at 1–2 M rows, but the write lock is then held for seconds)
-//! were measured and do not reach the figure; see docs/OPERATIONS.md (sizing).
-//! PostgreSQL: COPY straight into `signals` (the staged `INSERT … ON CONFLICT` only when an
-//! id is already stored) costs the server 10.6 CPU-s per 1 M rows instead of 17.7 (measured in
-//! isolation on 50 000 rows, small table) — ~95 k rows per backend CPU-second.
-//! End to end (`http_load`, `POST /v1/signals/bulk`, 100 k → 200 k rows, SQLite FULL):
-//! 30 800 signals/s wall, 33 CPU-s per 1 M rows including the in-process TLS client.
-
+//! Before 0008 (2026-11-28, load 4–5): SQLite FULL 10.9 CPU-s per 1 M rows empty, 31.9 at
+//! 400 k, 45.4 at 2 M; PostgreSQL 10.3 → 16.1 server CPU-s from empty to 2 M. The cost no longer
+//! grows with the table: the unique index on `id` is appended at its right edge (ids begin with
+//! the upload second) and the index on the random `stored` is gone. What remains is per row and
+//! size-independent. SQLite (profile of a 200 k-row run, `perf`): SQLite's JSON functions
+//! (`json_each` and the eleven `->>` per row of the chunk) ~19 %, the rest of SQLite (B-trees,
+//! VDBE, page cache) ~26 %, malloc/free/memmove ~20 %, our code (`chunk_json`, hex, the digest
+//! check) ~9 %, the rest kernel (WAL writes, fsync, thread wake-ups). The target (≥ 200 k/s,
+//! 5 CPU-s per 1 M rows) needs a cheaper row path than a JSON chunk — e.g. a prepared
+//! multi-row INSERT with bound values in the writer thread — not an index change.
+//! PostgreSQL: COPY straight into `signals` costs the server 6–9 CPU-s per 1 M rows, rising
+//! little with size; wall 98 k/s empty and 72 k/s at 2 M on the shared 2 cores (bench and server
+//! compete for them) — near the target, not over it at 2 M here.
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;
@@ -78,6 +80,30 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Signals uploaded per second of the bench's clock (`KRUISPUNT_BENCH_RATE`, default 200 000,
+/// the SQLite target): ids begin with the upload second, so this sets how many ids share a
+/// prefix — the rows a batch interleaves with at the right edge of the `id` index.
+fn rate() -> u64 {
+    env_usize("KRUISPUNT_BENCH_RATE")
+        .filter(|&n| n > 0)
+        .unwrap_or(200_000) as u64
+}
+
+/// Distinct expiry days (`KRUISPUNT_BENCH_EXPIRY_DAYS`, default 365): the broker stores
+/// `expires_at` day-aligned (observed day + retention), so the expiry index has one key per
+/// day; spreading rows over a year of keys is the realistic load on that index.
+fn expiry_days() -> u64 {
+    env_usize("KRUISPUNT_BENCH_EXPIRY_DAYS")
+        .filter(|&n| n > 0)
+        .unwrap_or(365) as u64
+}
+
+/// The day-aligned expiry of row `i` (rows spread over [`expiry_days`] keys).
+fn expires(i: u64) -> i64 {
+    (NOW / 86_400 + 365 + (i.wrapping_mul(7919) % expiry_days()) as i64) * 86_400
+}
+
+/// `n` signals uploaded from `NOW` on at [`rate`] per second, so their ids increase.
 fn signals(n: usize, seed: u64) -> Vec<NewSignal> {
     let mut state = seed;
     let orgs = [
@@ -92,6 +118,7 @@ fn signals(n: usize, seed: u64) -> Vec<NewSignal> {
         "cash-payment-rent",
         "frequent-owner-change",
     ];
+    let rate = rate();
     (0..n)
         .map(|i| {
             let mut stored = [0u8; 32];
@@ -107,8 +134,8 @@ fn signals(n: usize, seed: u64) -> Vec<NewSignal> {
                 "2025-06-01",
                 "oost-utrecht",
                 vec!["ondermijning-kvo".into()],
-                NOW + 365 * 86_400,
-                NOW,
+                expires(i as u64),
+                NOW + (i as u64 / rate) as i64,
             )
         })
         .collect()
@@ -369,6 +396,13 @@ fn preload() -> u64 {
     env_usize("KRUISPUNT_BENCH_PRELOAD").unwrap_or(0) as u64
 }
 
+/// The upload second of the first filler row: the filler is uploaded at [`rate`] per second
+/// and ends before `NOW`, so its ids are of the new form, increasing, and below the measured
+/// rows' (as in a database that has been receiving uploads).
+fn filler_start(preloaded: u64) -> i64 {
+    NOW - (preloaded / rate()) as i64 - 1
+}
+
 /// Filler rows per preload transaction.
 const PRELOAD_CHUNK: u64 = 1_000_000;
 
@@ -400,11 +434,18 @@ async fn sqlite(data: &[NewSignal], synchronous: SqliteSynchronous, label: &str)
             sqlx::query(&format!(
                 "INSERT INTO signals (id, org, kind, key_version, stored, code, observed, \
                  district, purposes, expires_at, uploaded_at) \
-                 WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {n}) \
-                 SELECT randomblob(16), 'filler', 'kenteken', 1, randomblob(32), \
-                 'cash-purchase-car', '2025-06-01', 'oost-utrecht', '[\"ondermijning-kvo\"]', \
-                 {expires}, {NOW} FROM n",
-                expires = NOW + 365 * 86_400
+                 WITH RECURSIVE n(x) AS (SELECT {first} UNION ALL SELECT x + 1 FROM n \
+                 WHERE x < {last}) \
+                 SELECT unhex(printf('%08x', {t0} + x / {rate}) || hex(randomblob(12))), 'filler', \
+                 'kenteken', 1, randomblob(32), 'cash-purchase-car', '2025-06-01', \
+                 'oost-utrecht', '[\"ondermijning-kvo\"]', \
+                 ({day0} + x * 7919 % {days}) * 86400, {t0} + x / {rate} FROM n",
+                first = preloaded - left,
+                last = preloaded - left + n - 1,
+                t0 = filler_start(preloaded),
+                rate = rate(),
+                day0 = NOW / 86_400 + 365,
+                days = expiry_days(),
             ))
             .execute(&mut conn)
             .await
@@ -469,14 +510,18 @@ async fn postgres(url: &str, data: &[NewSignal]) {
             sqlx::query(
                 "INSERT INTO signals (id, org, kind, key_version, stored, code, observed, \
                  district, purposes, expires_at, uploaded_at) \
-                 SELECT decode(md5('filler' || g), 'hex'), 'filler', 'kenteken', 1, \
+                 SELECT int4send(($3 + g / $4)::int4) \
+                 || substr(decode(md5('filler' || g), 'hex'), 1, 12), 'filler', 'kenteken', 1, \
                  sha256(int8send(g)), 'cash-purchase-car', DATE '2025-06-01', 'oost-utrecht', \
-                 ARRAY['ondermijning-kvo'], $3, $4 FROM generate_series($1::bigint, $2::bigint) g",
+                 ARRAY['ondermijning-kvo'], ($5 + g * 7919 % $6) * 86400, $3 + g / $4 \
+                 FROM generate_series($1::bigint, $2::bigint) g",
             )
             .bind(done as i64)
             .bind((done + n - 1) as i64)
-            .bind(NOW + 365 * 86_400)
-            .bind(NOW)
+            .bind(filler_start(preloaded))
+            .bind(rate() as i64)
+            .bind(NOW / 86_400 + 365)
+            .bind(expiry_days() as i64)
             .execute(&monitor.pool)
             .await
             .expect("preload");

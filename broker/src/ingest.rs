@@ -16,7 +16,7 @@ use crate::civil::{now_secs, parse_date};
 use crate::mls::key_version::{self, SignalScope};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::store::{IndexRecord, InsertOutcome, NewSignal};
+use crate::store::{IndexRecord, InsertOutcome, NewSignal, SignalDigest, SignalId};
 
 fn reject(index: usize, field: &str, reason: impl Into<String>) -> ItemResult {
     ItemResult {
@@ -262,31 +262,58 @@ pub async fn ingest(
             .await?;
     }
     if !to_store.is_empty() {
-        let signals: Vec<NewSignal> = to_store.iter().map(|(_, s)| s.clone()).collect();
+        // From the re-upload check through the index update: see crate::org_lock.
+        let _org = state.org_locks.lock(&principal.org).await;
+        let known = reuploads(state, &to_store).await?;
+        let mut signals: Vec<NewSignal> = Vec::with_capacity(to_store.len());
+        let mut ids: Vec<SignalId> = Vec::with_capacity(to_store.len());
+        for (i, (_, s)) in to_store.iter().enumerate() {
+            match known[i] {
+                Known::Stored(id) => ids.push(id),
+                Known::InBatch(first) => ids.push(ids[first]),
+                Known::New => {
+                    ids.push(s.id);
+                    signals.push(s.clone());
+                }
+            }
+        }
         let mut entry = audit_trail::by(Some(principal), Operation::Collect, "signals.upload");
         entry.decision = Some("allow".into());
         entry.policy_hash = policy_hash;
         if purposes_used.len() == 1 {
             entry.purpose = purposes_used.iter().next().cloned();
         }
-        entry.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
+        entry.pseudonyms = to_store
+            .iter()
+            .map(|(_, s)| hex::encode(s.stored))
+            .collect();
         entry.source_orgs = vec![principal.org.clone()];
         entry.detail = serde_json::json!({
-            "signals": signals.len(),
-            "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+            "signals": to_store.len(),
+            "ids": ids.iter().map(SignalId::to_string).collect::<Vec<_>>(),
             "purposes": purposes_used,
         });
-        let outcomes = state.store.insert_signals(&signals, &entry).await?;
+        // Also when every item was a re-upload: the entry records the request.
+        let mut outcomes = state
+            .store
+            .insert_signals(&signals, &entry)
+            .await?
+            .into_iter();
         let mut fresh = Vec::new();
-        for ((index, s), outcome) in to_store.into_iter().zip(outcomes) {
-            let status = match outcome {
-                InsertOutcome::Inserted => ItemStatus::Stored,
-                InsertOutcome::Duplicate => ItemStatus::Duplicate,
+        for (((index, s), known), id) in to_store.into_iter().zip(known).zip(ids) {
+            let status = match known {
+                Known::Stored(_) | Known::InBatch(_) => ItemStatus::Duplicate,
+                // The store only says "duplicate" for an id stored in this very second (the
+                // same id): the answer's id is right either way.
+                Known::New => match outcomes.next() {
+                    Some(InsertOutcome::Inserted) => ItemStatus::Stored,
+                    _ => ItemStatus::Duplicate,
+                },
             };
             results.push(ItemResult {
                 index,
                 status: status.clone(),
-                id: Some(s.id.to_string()),
+                id: Some(id.to_string()),
                 field: None,
                 reason: None,
             });
@@ -314,4 +341,63 @@ pub async fn ingest(
         rejected: count(ItemStatus::Rejected),
         results,
     })
+}
+
+/// What the upload path knows about one item before inserting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// A re-upload of a stored signal: answered with the stored signal's id.
+    Stored(SignalId),
+    /// A repeat of the item at this position earlier in the batch.
+    InBatch(usize),
+    /// Not stored: to insert.
+    New,
+}
+
+/// Recognises re-uploads among `items` (all of one organisation), without touching the
+/// database in the common case. Ids include the upload second, so a re-upload has a new id and
+/// the unique index cannot tell; the observation's digest can. Each item's pseudonym slot in
+/// the match index lists the organisation's live signals on it; those whose id prefix fits the
+/// digest ([`crate::matching::MatchIndex::reupload_candidates`]) are read by id prefix and
+/// compared field by field. No candidate: new, no read. The index holds every stored live
+/// signal (filled at start-up, updated after every commit — one broker per database); a stored
+/// signal missing from it is past its expiry, and ingest refuses such a re-upload anyway.
+/// Call with the organisation's lock held (crate::org_lock).
+async fn reuploads(state: &AppState, items: &[(usize, NewSignal)]) -> Result<Vec<Known>, Problem> {
+    let mut known = Vec::with_capacity(items.len());
+    let mut first: HashMap<SignalDigest, usize> = HashMap::with_capacity(items.len());
+    let mut prefixes: Vec<[u8; 8]> = Vec::new();
+    for (i, (_, s)) in items.iter().enumerate() {
+        if let Some(&f) = first.get(&s.digest) {
+            known.push(Known::InBatch(f));
+            continue;
+        }
+        first.insert(s.digest, i);
+        known.push(Known::New);
+        prefixes.extend(state.index.reupload_candidates(
+            s.kind,
+            s.key_version,
+            &s.stored,
+            &s.org,
+            &s.digest,
+        ));
+    }
+    if prefixes.is_empty() {
+        return Ok(known);
+    }
+    let rows = state.store.signals_by_id_prefix(&prefixes).await?;
+    for (i, (_, s)) in items.iter().enumerate() {
+        if known[i] != Known::New {
+            continue;
+        }
+        // The oldest matching row: the first upload's id.
+        if let Some(row) = rows
+            .iter()
+            .filter(|r| r.id.is_of(&s.digest) && s.same_observation(r))
+            .min_by_key(|r| (r.uploaded_at, r.id))
+        {
+            known[i] = Known::Stored(row.id);
+        }
+    }
+    Ok(known)
 }

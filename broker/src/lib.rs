@@ -19,6 +19,7 @@ pub mod ingest;
 pub mod keys;
 pub mod matching;
 pub mod mls;
+pub mod org_lock;
 pub mod problem;
 pub mod rate_limit;
 pub mod retention;

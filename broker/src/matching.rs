@@ -22,7 +22,7 @@ use std::sync::RwLock;
 
 use kruispunt_sdk::IdentifierKind;
 
-use crate::store::{IndexRecord, SignalId};
+use crate::store::{IndexRecord, SignalDigest, SignalId};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key {
@@ -115,6 +115,10 @@ impl Interner {
         }
         i
     }
+    /// Whether new names no longer get a number of their own (they all map to `u16::MAX`).
+    fn full(&self) -> bool {
+        self.names.len() >= usize::from(u16::MAX)
+    }
     fn get(&self, s: &str) -> Option<u16> {
         self.ids.get(s).copied()
     }
@@ -140,6 +144,9 @@ struct Inner {
 pub struct Sighting {
     pub org: String,
     pub code: String,
+    /// The first 8 bytes of the signal's id: its details are read by this id prefix
+    /// ([`crate::store::Store::signals_by_id_prefix`]).
+    pub id8: [u8; 8],
 }
 
 /// Thread-safe index; reads take a shared lock (many matches run at once).
@@ -261,7 +268,45 @@ impl MatchIndex {
             .map(|r| Sighting {
                 org: g.orgs.name(r.org).to_string(),
                 code: g.codes.name(r.code).to_string(),
+                id8: r.id8,
             })
+            .collect()
+    }
+
+    /// The id prefixes of `org`'s indexed signals on this pseudonym that may be the
+    /// observation with `digest` — the candidates a re-upload must be checked against in the
+    /// database. A signal's id is `upload second ‖ digest[0..12]`, so its `id8` ends with
+    /// `digest[0..4]`; a row from before migration 0008 has `id == digest`, so its `id8` is
+    /// `digest[0..8]`. Expired records not yet purged are included (the database decides).
+    /// Empty means: certainly not indexed (the common case of a bulk upload, no database read).
+    pub fn reupload_candidates(
+        &self,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[u8; 32],
+        org: &str,
+        digest: &SignalDigest,
+    ) -> Vec<[u8; 8]> {
+        let g = self.read();
+        let Some(slot) = g.map.get(&Key::new(kind, key_version, stored)) else {
+            return Vec::new();
+        };
+        // An organisation beyond the interner's capacity shares the last number: compare with
+        // it too (the database read compares the organisation exactly).
+        let org = g
+            .orgs
+            .get(org)
+            .or_else(|| g.orgs.full().then_some(u16::MAX));
+        let Some(org) = org else {
+            return Vec::new();
+        };
+        let recs: &[Rec] = match slot {
+            Slot::One(r) => std::slice::from_ref(r),
+            Slot::Many(v) => v,
+        };
+        recs.iter()
+            .filter(|r| r.org == org && (r.id8[4..] == digest.0[..4] || r.id8 == digest.0[..8]))
+            .map(|r| r.id8)
             .collect()
     }
 
@@ -381,5 +426,48 @@ mod tests {
         ix.remove(k, 1, &[1; 32], &SignalId([3; 16]));
         assert!(ix.is_empty());
         assert!(!ix.contains(k, 1, &[1; 32]));
+    }
+
+    #[test]
+    fn reupload_candidates_fit_the_digest_in_either_id_form() {
+        let ix = MatchIndex::new();
+        let digest = SignalDigest([0x5a; 16]);
+        let timed = SignalId::timed(1_750_000_000, &digest);
+        let mut r = rec("a", 1, 1, 1000, &["p"], 0);
+        r.id = timed;
+        ix.insert(&r);
+        let mut legacy = rec("a", 2, 1, 1000, &["p"], 0);
+        legacy.id = SignalId::legacy(&digest);
+        ix.insert(&legacy);
+        let k = IdentifierKind::Kenteken;
+        assert_eq!(
+            ix.reupload_candidates(k, 1, &[1; 32], "a", &digest),
+            vec![timed.prefix8()]
+        );
+        assert_eq!(
+            ix.reupload_candidates(k, 1, &[2; 32], "a", &digest),
+            vec![legacy.id.prefix8()]
+        );
+        // Another organisation, pseudonym, key version or content: no candidate, no read.
+        assert!(
+            ix.reupload_candidates(k, 1, &[1; 32], "b", &digest)
+                .is_empty()
+        );
+        assert!(
+            ix.reupload_candidates(k, 1, &[3; 32], "a", &digest)
+                .is_empty()
+        );
+        assert!(
+            ix.reupload_candidates(k, 2, &[1; 32], "a", &digest)
+                .is_empty()
+        );
+        let other = SignalDigest([0x11; 16]);
+        assert!(
+            ix.reupload_candidates(k, 1, &[1; 32], "a", &other)
+                .is_empty()
+        );
+        // Probes carry the id prefix the details are read by.
+        let hits = ix.probe(k, 1, &[1; 32], "p", "x", 100);
+        assert_eq!(hits[0].id8, timed.prefix8());
     }
 }

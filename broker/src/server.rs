@@ -93,6 +93,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         )),
         deployment: config.deployment.as_str().into(),
         tokens: Arc::default(),
+        org_locks: Arc::default(),
     })
 }
 

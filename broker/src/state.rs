@@ -22,4 +22,6 @@ pub struct AppState {
     pub audit_log: Arc<crate::audit_log::AuditLog>,
     /// Tokens already verified (see [`crate::authn::TokenCache`]).
     pub tokens: Arc<crate::authn::TokenCache>,
+    /// Serialises each organisation's uploads and withdrawals (see [`crate::org_lock`]).
+    pub org_locks: Arc<crate::org_lock::OrgLocks>,
 }

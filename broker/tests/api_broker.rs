@@ -27,6 +27,7 @@ struct Broker {
     base: String,
     aud: String,
     pg_db: Option<(String, String)>,
+    database: Option<String>,
 }
 
 fn now() -> i64 {
@@ -41,6 +42,19 @@ impl Broker {
         kruispunt_broker::tls::install_ring_provider();
         let dir = tempfile::tempdir().unwrap();
         Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        Self::start_in(dir, database).await
+    }
+
+    /// Stops the broker and starts it again on the same data directory and database: the
+    /// match index is rebuilt from the database.
+    async fn restart(mut self) -> Broker {
+        self.running.take().unwrap().shutdown().await.unwrap();
+        let mut b = Self::start_in(self.dir, self.database).await;
+        b.pg_db = self.pg_db.take();
+        b
+    }
+
+    async fn start_in(dir: tempfile::TempDir, database: Option<String>) -> Broker {
         let mut cfg = Config::load(dir.path()).unwrap();
         cfg.limits.requests_per_second = 100_000.0;
         cfg.limits.burst = 100_000.0;
@@ -61,6 +75,7 @@ impl Broker {
             base,
             aud: cfg.deployment.clone(),
             pg_db: None,
+            database,
         }
     }
 
@@ -527,6 +542,220 @@ fn ndjson_bulk_upload(
         );
         b.stop().await;
     })
+}
+
+/// Waits until the clock has passed second `t`, so the next upload gets an id of a later
+/// second than an upload made at `t` (ids begin with the upload second): the re-upload is then
+/// recognised by its content, not by the unique index.
+async fn next_second(t: i64) {
+    while now() <= t {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+const BIBOB: &str = "horeca-bibob-screening";
+
+fn kvk(n: &str, version: u32) -> String {
+    CoalitionKey::new([7u8; 32], version)
+        .pseudonymiser(IdentifierKind::Kvk)
+        .pseudonymise(n)
+        .unwrap()
+        .to_hex()
+}
+
+fn bibob_item(n: &str, code: &str) -> Value {
+    json!({
+        "kind": "kvk", "pseudonym": kvk(n, 1), "key_version": 1, "code": code,
+        "observed": "2026-11-01", "district": "gooi-en-vechtstreek", "purposes": [BIBOB]
+    })
+}
+
+/// Uploads `items` as the horeca partner; the answer and the second it was sent in.
+async fn upload_horeca(b: &Broker, items: Vec<Value>) -> (Value, i64) {
+    let t = b.token(HORECA, &["signaleerder"]);
+    let before = now();
+    let (st, v, _) = b
+        .post("/v1/signals", Some(&t), &json!({ "signals": items }))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    (v, before)
+}
+
+fn status_id(v: &Value, i: usize) -> (String, String) {
+    (
+        v["results"][i]["status"].as_str().unwrap().to_string(),
+        v["results"][i]["id"].as_str().unwrap().to_string(),
+    )
+}
+
+fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        const TOWN: &str = "gemeente-hilversum";
+        let item = bibob_item;
+        let upload = upload_horeca;
+        // First upload: the id begins with the upload second (time-ordered ids).
+        let (v, t0) = upload(&b, vec![item("12345678", "cash-loan-offer")]).await;
+        let (status, first_id) = status_id(&v, 0);
+        assert_eq!(status, "stored", "{v}");
+        let second = u32::from_str_radix(&first_id[..8], 16).unwrap() as i64;
+        assert!((t0..=now()).contains(&second), "{first_id} at {t0}");
+
+        // A re-upload in a later second is a duplicate answered with the ORIGINAL id.
+        next_second(now()).await;
+        let (v, _) = upload(&b, vec![item("12345678", "cash-loan-offer")]).await;
+        assert_eq!(
+            status_id(&v, 0),
+            ("duplicate".into(), first_id.clone()),
+            "{v}"
+        );
+
+        // Repeats within one batch: stored once, the repeat names the same id; a re-upload in
+        // the same batch is still recognised.
+        let (v, _) = upload(
+            &b,
+            vec![
+                item("87654321", "cash-loan-offer"),
+                item("87654321", "cash-loan-offer"),
+                item("12345678", "cash-loan-offer"),
+            ],
+        )
+        .await;
+        let (s0, id0) = status_id(&v, 0);
+        assert_eq!(s0, "stored", "{v}");
+        assert_eq!(status_id(&v, 1), ("duplicate".into(), id0.clone()), "{v}");
+        assert_eq!(
+            status_id(&v, 2),
+            ("duplicate".into(), first_id.clone()),
+            "{v}"
+        );
+
+        // Concurrent uploads of the same new observation by one organisation: stored once.
+        let b = std::sync::Arc::new(b);
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move {
+                let (v, _) = upload(&b, vec![item("55555555", "cash-loan-offer")]).await;
+                status_id(&v, 0)
+            }));
+        }
+        let mut answers = Vec::new();
+        for t in tasks {
+            answers.push(t.await.unwrap());
+        }
+        assert_eq!(
+            answers.iter().filter(|(s, _)| s == "stored").count(),
+            1,
+            "{answers:?}"
+        );
+        assert!(
+            answers.iter().all(|(_, id)| *id == answers[0].1),
+            "{answers:?}"
+        );
+        let b = std::sync::Arc::into_inner(b).unwrap();
+
+        // A row stored before migration 0008 (id == digest), written straight to the store.
+        let state = b.running.as_ref().unwrap().state.clone();
+        let legacy_pseudonym =
+            kruispunt_sdk::pseudonym::Pseudonym::from_hex(&kvk("99999999", 1)).unwrap();
+        let mut legacy = kruispunt_broker::store::NewSignal::new(
+            HORECA,
+            IdentifierKind::Kvk,
+            state.keys.at_rest(legacy_pseudonym.as_bytes()),
+            1,
+            "cash-loan-offer",
+            "2026-11-01",
+            "gooi-en-vechtstreek",
+            vec![BIBOB.into()],
+            (now() / 86_400 + 300) * 86_400,
+            now() - 86_400 * 400,
+        );
+        legacy.id = kruispunt_broker::store::SignalId::legacy(&legacy.digest);
+        let legacy_id = legacy.id.to_string();
+        let entry = kruispunt_broker::audit_entry::AuditEntry::new(
+            now() * 1000,
+            kruispunt_broker::audit_entry::Operation::Collect,
+            "signals.upload",
+        );
+        state
+            .store
+            .insert_signals(std::slice::from_ref(&legacy), &entry)
+            .await
+            .unwrap();
+        drop(state);
+
+        // After a restart (the index rebuilt from the database) re-uploads are still
+        // duplicates with the original ids, the legacy row's included.
+        let b = b.restart().await;
+        let (v, _) = upload(
+            &b,
+            vec![
+                item("12345678", "cash-loan-offer"),
+                item("99999999", "cash-loan-offer"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            status_id(&v, 0),
+            ("duplicate".into(), first_id.clone()),
+            "{v}"
+        );
+        assert_eq!(
+            status_id(&v, 1),
+            ("duplicate".into(), legacy_id.clone()),
+            "{v}"
+        );
+        // Another code is another observation.
+        let (v, _) = upload(&b, vec![item("12345678", "turnover-mismatch")]).await;
+        let (status, other_id) = status_id(&v, 0);
+        assert_eq!(status, "stored", "{v}");
+
+        // Details for hits come back right without the look-up by pseudonym.
+        let town = b.token(TOWN, &["bibob-adviseur"]);
+        let q = json!({
+            "purpose": BIBOB, "level": "details", "case_reference": "BIBOB-HLV-2026-014",
+            "legal_basis": "wet-bibob", "justification": "Bibob-toets art. 3 lid 1",
+            "identifiers": [
+                { "kind": "kvk", "pseudonym": kvk("12345678", 1), "key_version": 1 },
+                { "kind": "kvk", "pseudonym": kvk("99999999", 1), "key_version": 1 },
+                { "kind": "kvk", "pseudonym": kvk("11111111", 1), "key_version": 1 },
+                { "kind": "kvk", "pseudonym": kvk("12345678", 2), "key_version": 2 }
+            ]
+        });
+        let (st, v, _) = b.post("/v1/matches", Some(&town), &q).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["level"], "details", "{v}");
+        let ids = |i: usize| -> Vec<String> {
+            v["results"][i]["signals"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|s| s["id"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut want = vec![first_id.clone(), other_id];
+        want.sort();
+        assert_eq!(ids(0), want, "{v}");
+        assert_eq!(v["results"][0]["signals"][0]["source"], HORECA, "{v}");
+        assert_eq!(
+            v["results"][0]["signals"][0]["observed"], "2026-11-01",
+            "{v}"
+        );
+        assert_eq!(ids(1), vec![legacy_id], "{v}");
+        assert_eq!(v["results"][2]["hit"], false, "{v}");
+        assert_eq!(
+            v["results"][3]["hit"], false,
+            "never across key versions: {v}"
+        );
+        b.stop().await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reuploads_are_duplicates_with_the_first_id() {
+    with_backends(reuploads).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

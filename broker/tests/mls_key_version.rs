@@ -66,16 +66,17 @@ async fn hits(b: &Broker, kvk: &str, version: u32) -> bool {
 async fn stored(b: &Broker, kvk: &str, version: u32) -> usize {
     let st = b.state();
     let p = Pseudonym::from_hex(&kvk_pseudonym(kvk, version)).unwrap();
+    let at_rest = st.keys.at_rest(p.as_bytes());
+    let mut n = 0;
     st.store
-        .find_signals(
-            IdentifierKind::Kvk,
-            version,
-            &[st.keys.at_rest(p.as_bytes())],
-            now(),
-        )
+        .for_each_live_signal(now(), &mut |r| {
+            if r.kind == IdentifierKind::Kvk && r.key_version == version && r.stored == at_rest {
+                n += 1;
+            }
+        })
         .await
-        .unwrap()
-        .len()
+        .unwrap();
+    n
 }
 
 fn key_version_lifecycle(

@@ -117,6 +117,7 @@ on_both_backends!(
     withdraw_only_by_supplier,
     expiry_hides_and_purge_erases_with_audit,
     find_signals_never_crosses_kind_or_key_version,
+    rows_are_read_by_id_prefix_in_either_id_form,
     usage_counters_add_up,
     audit_sequence_is_gapless_under_concurrent_appenders,
     audit_entries_round_trip_byte_for_byte,
@@ -187,6 +188,34 @@ async fn all_entries(store: &dyn Store) -> Vec<(u64, AuditEntry)> {
     store.audit_entries(0, len).await.unwrap()
 }
 
+/// The live signals with one of the `stored` pseudonyms of this kind and key version, read
+/// the way the broker reads them: the ids from the index scan, the rows by id prefix.
+async fn find(
+    store: &dyn Store,
+    kind: IdentifierKind,
+    key_version: u32,
+    stored: &[[u8; 32]],
+    now: i64,
+) -> Vec<StoredSignal> {
+    let mut prefixes = Vec::new();
+    store
+        .for_each_live_signal(now, &mut |r| {
+            if r.kind == kind && r.key_version == key_version && stored.contains(&r.stored) {
+                prefixes.push(r.id.prefix8());
+            }
+        })
+        .await
+        .unwrap();
+    let mut rows = store.signals_by_id_prefix(&prefixes).await.unwrap();
+    rows.retain(|s| {
+        s.kind == kind
+            && s.key_version == key_version
+            && stored.contains(&s.stored)
+            && s.expires_at > now
+    });
+    rows
+}
+
 async fn count_live(store: &dyn Store, now: i64) -> u64 {
     store.for_each_live_signal(now, &mut |_| {}).await.unwrap()
 }
@@ -217,10 +246,7 @@ async fn insert_then_reupload_is_duplicate(store: Arc<dyn Store>) {
     assert_eq!(entries[0].1, upload_entry("kvo-oost", &batch));
 
     // What is stored is what was sent.
-    let found = store
-        .find_signals(IdentifierKind::Kenteken, 1, &[stored(1)], NOW)
-        .await
-        .unwrap();
+    let found = find(&*store, IdentifierKind::Kenteken, 1, &[stored(1)], NOW).await;
     assert_eq!(found, vec![StoredSignal::from(batch[1].clone())]);
 }
 
@@ -267,10 +293,14 @@ async fn awkward_text_round_trips_on_fresh_and_repeated_uploads(store: Arc<dyn S
         outcomes,
         vec![InsertOutcome::Duplicate, InsertOutcome::Inserted]
     );
-    let mut found = store
-        .find_signals(IdentifierKind::Iban, 1, &[stored(1), stored(2)], NOW)
-        .await
-        .unwrap();
+    let mut found = find(
+        &*store,
+        IdentifierKind::Iban,
+        1,
+        &[stored(1), stored(2)],
+        NOW,
+    )
+    .await;
     found.sort_by_key(|s| s.stored);
     assert_eq!(
         found,
@@ -376,10 +406,7 @@ async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
     let all = [stored(1), stored(2), stored(3)];
 
     // Expired signals are never returned, even before the purge ran.
-    let at_150 = store
-        .find_signals(IdentifierKind::Kenteken, 1, &all, NOW + 150)
-        .await
-        .unwrap();
+    let at_150 = find(&*store, IdentifierKind::Kenteken, 1, &all, NOW + 150).await;
     let ids: BTreeSet<SignalId> = at_150.iter().map(|s| s.id).collect();
     assert_eq!(ids, BTreeSet::from([batch[1].id, batch[2].id]));
     assert_eq!(count_live(&*store, NOW + 150).await, 2);
@@ -419,29 +446,112 @@ async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap();
-    let found = store
-        .find_signals(IdentifierKind::Kenteken, 1, &[stored(1), stored(99)], NOW)
-        .await
-        .unwrap();
+    let found = find(
+        &*store,
+        IdentifierKind::Kenteken,
+        1,
+        &[stored(1), stored(99)],
+        NOW,
+    )
+    .await;
     let ids: BTreeSet<SignalId> = found.iter().map(|s| s.id).collect();
     assert_eq!(ids, BTreeSet::from([batch[0].id, batch[3].id]));
-    let v2 = store
-        .find_signals(IdentifierKind::Kenteken, 2, &[stored(1), stored(2)], NOW)
-        .await
-        .unwrap();
+    let v2 = find(
+        &*store,
+        IdentifierKind::Kenteken,
+        2,
+        &[stored(1), stored(2)],
+        NOW,
+    )
+    .await;
     assert_eq!(v2, vec![StoredSignal::from(batch[1].clone())]);
-    let none = store
-        .find_signals(IdentifierKind::Iban, 1, &[stored(1)], NOW)
-        .await
-        .unwrap();
+    let none = find(&*store, IdentifierKind::Iban, 1, &[stored(1)], NOW).await;
     assert!(none.is_empty());
     // More pseudonyms than fit one SQLite IN list.
     let many: Vec<[u8; 32]> = (0..1200).map(stored).collect();
-    let found = store
-        .find_signals(IdentifierKind::Kenteken, 1, &many, NOW)
+    let found = find(&*store, IdentifierKind::Kenteken, 1, &many, NOW).await;
+    assert_eq!(found.len(), 3);
+}
+
+/// The read behind match details and re-upload checks: every row whose id begins with one of
+/// the prefixes, expired or not, time-ordered and legacy (`id == digest`) ids alike.
+async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
+    let timed = signal("kvo-oost", 1, NOW + DAY);
+    let expired = signal("kvo-oost", 2, NOW - DAY);
+    let mut legacy = signal("kvo-oost", 3, NOW + DAY);
+    legacy.id = SignalId::legacy(&legacy.digest);
+    let other = signal("horeca", 1, NOW + DAY);
+    let batch = [
+        timed.clone(),
+        expired.clone(),
+        legacy.clone(),
+        other.clone(),
+    ];
+    let outcomes = store
+        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap();
-    assert_eq!(found.len(), 3);
+    assert_eq!(outcomes, vec![InsertOutcome::Inserted; 4]);
+    assert_eq!(
+        timed.id.0[..4],
+        (NOW as u32).to_be_bytes(),
+        "time-ordered id"
+    );
+    assert!(timed.id.is_of(&timed.digest) && legacy.id.is_of(&legacy.digest));
+
+    let by = |ids: &[SignalId]| {
+        let store = store.clone();
+        let prefixes: Vec<[u8; 8]> = ids.iter().map(SignalId::prefix8).collect();
+        async move {
+            let mut rows = store.signals_by_id_prefix(&prefixes).await.unwrap();
+            rows.sort_by_key(|s| s.id);
+            rows
+        }
+    };
+    let mut want = vec![
+        StoredSignal::from(timed.clone()),
+        StoredSignal::from(expired.clone()),
+        StoredSignal::from(legacy.clone()),
+    ];
+    want.sort_by_key(|s| s.id);
+    // Repeated prefixes return each row once.
+    assert_eq!(by(&[timed.id, expired.id, legacy.id, timed.id]).await, want);
+    assert_eq!(by(&[other.id]).await, vec![StoredSignal::from(other)]);
+    assert!(by(&[SignalId([0x42; 16])]).await.is_empty());
+    assert!(store.signals_by_id_prefix(&[]).await.unwrap().is_empty());
+    // The same content uploaded a second later has another id: the store stores it (the upload
+    // path is what recognises it, see api_broker), and a repeat of the same id is a duplicate.
+    let later = NewSignal::new(
+        timed.org.clone(),
+        timed.kind,
+        timed.stored,
+        timed.key_version,
+        timed.code.clone(),
+        timed.observed.clone(),
+        timed.district.clone(),
+        timed.purposes.clone(),
+        timed.expires_at,
+        NOW + 1,
+    );
+    assert_eq!(later.digest, timed.digest);
+    assert_ne!(later.id, timed.id);
+    let again = [timed.clone(), later.clone()];
+    let outcomes = store
+        .insert_signals(&again, &upload_entry("kvo-oost", &again))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        vec![InsertOutcome::Duplicate, InsertOutcome::Inserted]
+    );
+    // An empty batch writes its audit entry only.
+    let before = store.audit_len().await.unwrap();
+    let none = store
+        .insert_signals(&[], &upload_entry("kvo-oost", &[]))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+    assert_eq!(store.audit_len().await.unwrap(), before + 1);
 }
 
 async fn usage_counters_add_up(store: Arc<dyn Store>) {

@@ -2,7 +2,7 @@
 //! its obligations are then enforced here in code, per identifier; the audit entry (decision,
 //! pseudonyms, sources, recipients) is committed before the answer leaves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -196,13 +196,17 @@ pub async fn create(
         .map(|s| s.sectors.iter().map(String::as_str).collect());
 
     let mut results = Vec::with_capacity(parsed.len());
+    // Id prefixes of every indexed signal behind each hit (its details are read by them).
+    let mut hit_ids: Vec<[u8; 8]> = Vec::new();
     let mut sources = BTreeSet::new();
     let mut no_hits = 0u64;
     let min_sources = ob.min_sources.max(1) as usize;
     for (index, (kind, stored, version)) in parsed.iter().enumerate() {
-        let sightings: Vec<_> = state
+        let probed = state
             .index
-            .probe(*kind, *version, stored, &req.purpose, &principal.org, now)
+            .probe(*kind, *version, stored, &req.purpose, &principal.org, now);
+        let ids8: Vec<[u8; 8]> = probed.iter().map(|s| s.id8).collect();
+        let sightings: Vec<_> = probed
             .into_iter()
             .filter(|s| {
                 let sector = sector_of(&s.org);
@@ -227,6 +231,7 @@ pub async fn create(
             continue;
         }
         sources.extend(orgs.iter().map(|s| s.to_string()));
+        hit_ids.extend(ids8);
         if level >= Level::Categories {
             r.categories = sightings
                 .iter()
@@ -244,40 +249,36 @@ pub async fn create(
         results.push(r);
     }
     if level == Level::Details {
-        // Details come from the database (the source of truth), for the hits only.
-        let mut wanted: BTreeMap<(IdentifierKind, u32), Vec<[u8; 32]>> = BTreeMap::new();
-        for r in results.iter().filter(|r| r.hit) {
-            let (k, s, v) = parsed[r.index];
-            wanted.entry((k, v)).or_default().push(s);
-        }
-        for ((kind, version), stored) in wanted {
-            for sig in state
-                .store
-                .find_signals(kind, version, &stored, now)
-                .await?
+        // Details come from the database (the source of truth), for the hits only: the rows
+        // whose ids the index gave, read by id prefix and checked again here (pseudonym, kind,
+        // key version, expiry, purpose, source) — a prefix may in principle name another row.
+        for sig in state.store.signals_by_id_prefix(&hit_ids).await? {
+            let sector = sector_of(&sig.org);
+            if sig.expires_at <= now
+                || sig.org == principal.org
+                || !sig.purposes.contains(&req.purpose)
+                || !revealable.contains(sector.as_str())
             {
-                let sector = sector_of(&sig.org);
-                if sig.org == principal.org
-                    || !sig.purposes.contains(&req.purpose)
-                    || !revealable.contains(sector.as_str())
-                {
-                    continue;
-                }
-                for r in results.iter_mut().filter(|r| {
-                    r.hit
-                        && parsed[r.index].0 == kind
-                        && parsed[r.index].1 == sig.stored
-                        && parsed[r.index].2 == version
-                }) {
-                    r.signals.push(SignalDetail {
-                        id: sig.id.to_string(),
-                        source: sig.org.clone(),
-                        code: sig.code.clone(),
-                        observed: sig.observed.clone(),
-                        district: sig.district.clone(),
-                    });
-                }
+                continue;
             }
+            for r in results.iter_mut().filter(|r| {
+                r.hit
+                    && parsed[r.index].0 == sig.kind
+                    && parsed[r.index].1 == sig.stored
+                    && parsed[r.index].2 == sig.key_version
+            }) {
+                r.signals.push(SignalDetail {
+                    id: sig.id.to_string(),
+                    source: sig.org.clone(),
+                    code: sig.code.clone(),
+                    observed: sig.observed.clone(),
+                    district: sig.district.clone(),
+                });
+            }
+        }
+        // The order the look-up by pseudonym gave was the database's; make it stable.
+        for r in results.iter_mut() {
+            r.signals.sort_by(|a, b| a.id.cmp(&b.id));
         }
     }
 

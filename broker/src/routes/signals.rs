@@ -162,6 +162,9 @@ pub async fn withdraw(
     entry.decision = Some("allow".into());
     entry.source_orgs = vec![principal.org.clone()];
     entry.detail = serde_json::json!({ "id": signal_id.to_string() });
+    // Held through the index update, so an upload of the same organisation cannot interleave
+    // its own (see crate::org_lock).
+    let _org = state.org_locks.lock(&principal.org).await;
     match state
         .store
         .withdraw_signal(&principal.org, signal_id, &entry)

@@ -31,7 +31,8 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::{
-    BadSignalId, IndexRecord, InsertOutcome, NewSignal, SignalId, StoredSignal, Usage, UsageDelta,
+    BadSignalId, IndexRecord, InsertOutcome, NewSignal, SignalDigest, SignalId, StoredSignal,
+    Usage, UsageDelta,
 };
 
 /// Builds the audit entry for a purge from the signals it removed (called inside the
@@ -59,9 +60,12 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores a batch of signals and `audit` in one transaction. Signals already stored (same
-    /// [`SignalId`]) — or repeated within the batch — are reported as
-    /// [`InsertOutcome::Duplicate`] and change nothing. Returns one outcome per input, in input
+    /// Stores a batch of signals and `audit` in one transaction. Signals whose [`SignalId`] is
+    /// already stored — or repeated within the batch — are reported as
+    /// [`InsertOutcome::Duplicate`] and change nothing. (Ids include the upload second, so this
+    /// only catches a repeat within the same second; recognising a re-upload of an older
+    /// observation is the upload path's job, `crate::ingest`.) The batch may be empty: then
+    /// only `audit` is written. Returns one outcome per input, in input
     /// order. Fails as a whole with [`StoreError::Invalid`] if any signal breaks
     /// [`NewSignal::check`] (the caller validates per item first and passes only good ones).
     async fn insert_signals(
@@ -80,14 +84,15 @@ pub trait Store: Send + Sync + 'static {
         audit: &AuditEntry,
     ) -> Result<Option<StoredSignal>, StoreError>;
 
-    /// Live signals (`now < expires_at`) with one of the `stored` pseudonyms of this kind and
-    /// key version — never across key versions.
-    async fn find_signals(
+    /// The signals whose id begins with one of `prefixes` — the 8 bytes of each signal id the
+    /// match index keeps — expired or not, in no particular order: one range read of the `id`
+    /// index per prefix. The match route reads its hits' details with it and the upload path
+    /// confirms a suspected re-upload; callers filter (kind, key version, pseudonym, expiry).
+    /// There is no look-up by pseudonym: that index cost every upload a random page write
+    /// (dropped in migration 0008; the in-memory match index answers by pseudonym).
+    async fn signals_by_id_prefix(
         &self,
-        kind: IdentifierKind,
-        key_version: u32,
-        stored: &[[u8; 32]],
-        now: i64,
+        prefixes: &[[u8; 8]],
     ) -> Result<Vec<StoredSignal>, StoreError>;
 
     /// Streams every live signal to `f` (to build the in-memory match index at start-up) in

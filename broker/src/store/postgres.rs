@@ -1,5 +1,7 @@
-//! The PostgreSQL backend, for production and for several stateless brokers sharing one
-//! database.
+//! The PostgreSQL backend, for production: the database on its own host, standby brokers.
+//! One broker process serves uploads and matches per database — its in-memory match index is
+//! what recognises re-uploads and answers matches (docs/OPERATIONS.md); the storage itself
+//! (audit sequence, budgets, advisory locks) stays correct with several.
 //!
 //! Native types: `BYTEA` for ids and pseudonyms, `DATE` for the observation day, `TEXT[]` for
 //! purposes, `BIGINT` for times. Bulk inserts send whole columns as arrays and expand them with
@@ -24,7 +26,6 @@ use super::{
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use kruispunt_sdk::IdentifierKind;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use std::collections::{BTreeMap, HashSet};
@@ -291,8 +292,16 @@ impl Store for PostgresStore {
     ) -> Result<Vec<InsertOutcome>, StoreError> {
         let (send, mut outcomes) = prepare_batch(signals)?;
         let mut tx = self.pool.begin().await?;
+        if send.is_empty() {
+            // Only the audit entry (an upload whose every item was a re-upload).
+            append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            return Ok(outcomes);
+        }
         // Optimistic: a fresh upload COPYs straight into `signals` — one pass, no staging table,
         // no INSERT … SELECT (measured: about half the server's CPU per row of the staged path).
+        // The upload path has already answered re-uploads from the match index, and ids include
+        // the upload second, so a conflict here is rare (a repeat within the same second).
         // A COPY cannot skip conflicts, so if some id is already stored it fails with
         // `unique_violation`; then we undo it and take the staged path below, whose
         // `ON CONFLICT DO NOTHING RETURNING id` says which rows were new. Concurrent uploads of
@@ -366,22 +375,30 @@ impl Store for PostgresStore {
         Ok(Some(signal))
     }
 
-    async fn find_signals(
+    async fn signals_by_id_prefix(
         &self,
-        kind: IdentifierKind,
-        key_version: u32,
-        stored: &[[u8; 32]],
-        now: i64,
+        prefixes: &[[u8; 8]],
     ) -> Result<Vec<StoredSignal>, StoreError> {
-        let wanted: Vec<&[u8]> = stored.iter().map(|s| s.as_slice()).collect();
+        if prefixes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let (lo, hi): (Vec<Vec<u8>>, Vec<Vec<u8>>) = wanted
+            .iter()
+            .map(|p| {
+                let (lo, hi) = SignalId::prefix_range(p);
+                (lo.0.to_vec(), hi.0.to_vec())
+            })
+            .unzip();
+        // A nested loop over the prefixes, each an index range scan on `id`.
         let rows = sqlx::query(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE kind = $1 AND key_version = $2 \
-             AND stored = ANY($3::bytea[]) AND expires_at > $4"
+            "SELECT {SIGNAL_COLUMNS} FROM unnest($1::bytea[], $2::bytea[]) AS p(lo, hi) \
+             JOIN signals ON signals.id BETWEEN p.lo AND p.hi"
         ))
-        .bind(kind.as_str())
-        .bind(i64::from(key_version))
-        .bind(&wanted)
-        .bind(now)
+        .bind(&lo)
+        .bind(&hi)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(signal_from_row).collect()

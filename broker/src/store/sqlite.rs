@@ -32,7 +32,6 @@ use super::{
 };
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use kruispunt_sdk::IdentifierKind;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
@@ -67,8 +66,14 @@ const DUPLICATES_JSON: &str = "SELECT json_group_array(lower(hex(id))) FROM sign
 /// that could fail with `SQLITE_BUSY_SNAPSHOT` when another process wrote in between.
 pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
-/// Pseudonyms per `IN (…)` list in [`Store::find_signals`].
-const STORED_PER_QUERY: usize = 500;
+/// The signals whose id begins with one of the 8-byte prefixes given as a JSON array of hex
+/// strings: the prefixes drive the loop (`CROSS JOIN` fixes the order), each one a range read
+/// of the unique index on `id`.
+const BY_ID_PREFIX: &str = "SELECT id, org, kind, key_version, stored, code, observed, \
+     district, purposes, expires_at, uploaded_at \
+     FROM (SELECT unhex(value || '0000000000000000') AS lo, \
+     unhex(value || 'ffffffffffffffff') AS hi FROM json_each(?1)) AS p \
+     CROSS JOIN signals WHERE signals.id BETWEEN p.lo AND p.hi";
 
 /// How long a statement waits for another process's write lock before giving up (→ 503).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -483,29 +488,25 @@ impl Store for SqliteStore {
         Ok(Some(signal))
     }
 
-    async fn find_signals(
+    async fn signals_by_id_prefix(
         &self,
-        kind: IdentifierKind,
-        key_version: u32,
-        stored: &[[u8; 32]],
-        now: i64,
+        prefixes: &[[u8; 8]],
     ) -> Result<Vec<StoredSignal>, StoreError> {
+        if prefixes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let json = serde_json::to_string(&wanted.iter().map(hex::encode).collect::<Vec<_>>())
+            .expect("strings always serialise");
         let mut found = Vec::new();
-        for chunk in stored.chunks(STORED_PER_QUERY) {
-            let placeholders = vec!["?"; chunk.len()].join(",");
-            let sql = format!(
-                "SELECT {SIGNAL_COLUMNS} FROM signals WHERE kind = ? AND key_version = ? \
-                 AND stored IN ({placeholders}) AND expires_at > ?"
-            );
-            let mut query = sqlx::query::<Sqlite>(&sql)
-                .bind(kind.as_str())
-                .bind(i64::from(key_version));
-            for s in chunk {
-                query = query.bind(s.as_slice());
-            }
-            for row in query.bind(now).fetch_all(&self.reader).await? {
-                found.push(signal_from_row(&row)?);
-            }
+        for row in sqlx::query(BY_ID_PREFIX)
+            .bind(json)
+            .fetch_all(&self.reader)
+            .await?
+        {
+            found.push(signal_from_row(&row)?);
         }
         Ok(found)
     }

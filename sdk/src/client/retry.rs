@@ -3,10 +3,10 @@
 //! Only answers that say "not now" are retried: 429 (the partner's rate limit, with
 //! `Retry-After`) and 503 (the broker cannot write its database — and so its audit trail — or
 //! the request timed out), plus connection failures before anything was sent. Retrying an
-//! upload never stores a signal twice: the broker derives each signal's id from its content
-//! (supplier, kind, key version, pseudonym, code, observed date, district) and inserts with
-//! `ON CONFLICT DO NOTHING`, so items a lost first attempt already committed come back as
-//! `duplicate` the second time. A retried match *is* a second question, with its own audit
+//! upload never stores a signal twice: the broker recognises an observation by a digest of its
+//! content (supplier, kind, key version, pseudonym, code, observed date, district), so items a
+//! lost first attempt already committed come back as `duplicate`, with the first attempt's id,
+//! the second time. A retried match *is* a second question, with its own audit
 //! entry and budget charge — which is why nothing is retried after the request reached the
 //! broker unless the broker itself said 429 or 503 (then it did not answer the question).
 

@@ -41,6 +41,11 @@ pub(super) const SQLITE: &[Script] = &[
         "audit tree border",
         include_str!("../../migrations/sqlite/0007_audit_tree_border.sql"),
     ),
+    (
+        9,
+        "audit log indexes",
+        include_str!("../../migrations/sqlite/0009_audit_log_indexes.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -68,6 +73,11 @@ pub(super) const POSTGRES: &[Script] = &[
         7,
         "audit tree border",
         include_str!("../../migrations/postgres/0007_audit_tree_border.sql"),
+    ),
+    (
+        9,
+        "audit log indexes",
+        include_str!("../../migrations/postgres/0009_audit_log_indexes.sql"),
     ),
 ];
 

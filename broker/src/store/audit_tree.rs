@@ -108,22 +108,6 @@ pub struct LeafRow {
     pub entry: Option<Vec<u8>>,
 }
 
-/// Splits `items` into chunks whose lengths come from a fixed set (256, 64, 16, 4, 1), largest
-/// first. A multi-row `INSERT` has one SQL text per row count, and the connection caches a
-/// prepared statement per text: with a free row count, every group-commit batch of a new size
-/// would parse and plan a fresh statement (and evict others from the cache); with these sizes a
-/// handful of statements serve every batch.
-pub(crate) fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let n = [256, 64, 16, 4, 1]
-            .into_iter()
-            .find(|&n| n <= items.len())?;
-        let (chunk, rest) = items.split_at(n);
-        items = rest;
-        Some(chunk)
-    })
-}
-
 /// Entries read per statement while catching up a tree that a follower left behind.
 pub(crate) const CATCH_UP_BATCH: u64 = 10_000;
 
@@ -338,20 +322,6 @@ mod tests {
             frontier_from_db(3, &[0u8; 32]).is_err(),
             "3 leaves need two subtrees"
         );
-    }
-
-    #[test]
-    fn fixed_chunks_cover_everything_in_few_shapes() {
-        let items: Vec<u32> = (0..1023).collect();
-        let chunks: Vec<&[u32]> = fixed_chunks(&items).collect();
-        assert_eq!(chunks.concat(), items);
-        assert!(
-            chunks
-                .iter()
-                .all(|c| [256, 64, 16, 4, 1].contains(&c.len()))
-        );
-        assert_eq!(chunks.len(), 15);
-        assert_eq!(fixed_chunks::<u32>(&[]).count(), 0);
     }
 
     #[test]

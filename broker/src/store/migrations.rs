@@ -46,6 +46,11 @@ pub(super) const SQLITE: &[Script] = &[
         "time ordered signal ids",
         include_str!("../../migrations/sqlite/0008_time_ordered_signal_ids.sql"),
     ),
+    (
+        9,
+        "audit log indexes",
+        include_str!("../../migrations/sqlite/0009_audit_log_indexes.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -78,6 +83,11 @@ pub(super) const POSTGRES: &[Script] = &[
         8,
         "time ordered signal ids",
         include_str!("../../migrations/postgres/0008_time_ordered_signal_ids.sql"),
+    ),
+    (
+        9,
+        "audit log indexes",
+        include_str!("../../migrations/postgres/0009_audit_log_indexes.sql"),
     ),
 ];
 

@@ -239,14 +239,34 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
 
 /// Appends `entries` inside the caller's transaction and returns their sequence numbers: one
 /// increment of the gapless counter, then multi-row INSERTs in a few fixed row counts
-/// ([`super::audit_tree::fixed_chunks`]: at most 256 rows of 8 bound values, far below SQLite's
-/// limit; a group-commit batch costs a few cached statements, not one per entry).
+/// ([`fixed_chunks`]: at most 256 rows of 8 bound values, far below SQLite's limit; a
+/// group-commit batch costs a few cached statements, not one per entry).
 pub(crate) async fn append(
     conn: &mut SqliteConnection,
     entries: &[&AuditEntry],
 ) -> Result<Vec<u64>, StoreError> {
     let prepared = PreparedEntry::prepare(entries)?;
     append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
+}
+
+/// Splits `items` into chunks whose lengths come from a fixed set (256, 64, 16, 4, 1), largest
+/// first. A multi-row `INSERT` has one SQL text per row count, and the connection caches a
+/// prepared statement per text: with a free row count, every group-commit batch of a new size
+/// would parse and plan a fresh statement (and evict others from the cache); with these sizes a
+/// handful of statements serve every batch.
+///
+/// (Binding the whole batch as one JSON array expanded by `json_each`, as uploads do for
+/// signals, was measured and costs more here: SQLite renders each row of the array back to
+/// JSON text and parses it again for every `->>` column, about twice the cost of binding.)
+fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let n = [256, 64, 16, 4, 1]
+            .into_iter()
+            .find(|&n| n <= items.len())?;
+        let (chunk, rest) = items.split_at(n);
+        items = rest;
+        Some(chunk)
+    })
 }
 
 /// [`append`] for entries already prepared (by group-commit callers, in their own task); also
@@ -267,7 +287,7 @@ pub(crate) async fn append_prepared(
     .await?;
     let first = size - n;
     let mut seq = first;
-    for chunk in super::audit_tree::fixed_chunks(entries) {
+    for chunk in fixed_chunks(entries) {
         let mut sql = String::from(
             "INSERT INTO audit_log (seq, time_ms, operation, action, actor_org, purpose, \
              case_reference, entry) VALUES ",
@@ -747,5 +767,22 @@ impl SqliteStore {
         append(&mut tx, &[&audit_for(&purged)]).await?;
         tx.commit().await?;
         Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fixed_chunks_cover_everything_in_few_shapes() {
+        let items: Vec<u32> = (0..1023).collect();
+        let chunks: Vec<&[u32]> = super::fixed_chunks(&items).collect();
+        assert_eq!(chunks.concat(), items);
+        assert!(
+            chunks
+                .iter()
+                .all(|c| [256, 64, 16, 4, 1].contains(&c.len()))
+        );
+        assert_eq!(chunks.len(), 15);
+        assert_eq!(super::fixed_chunks::<u32>(&[]).count(), 0);
     }
 }

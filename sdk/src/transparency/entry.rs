@@ -160,12 +160,29 @@ impl AuditEntry {
     /// Sorting `detail` ourselves keeps the output deterministic even if some crate in the
     /// build turns on `serde_json/preserve_order` (which would otherwise keep insertion order).
     pub fn canonical_json(&self) -> Vec<u8> {
-        let canonical = AuditEntry {
-            detail: sorted(&self.detail),
-            ..self.clone()
+        // Serialised through borrowing views (no copy of the entry): this runs once per
+        // appended entry, in the request handler, and the copy cost as much as the encoding.
+        let canonical = Canonical {
+            time_ms: self.time_ms,
+            operation: self.operation,
+            action: &self.action,
+            actor_org: &self.actor_org,
+            actor_user: &self.actor_user,
+            purpose: &self.purpose,
+            legal_basis: &self.legal_basis,
+            case_reference: &self.case_reference,
+            decision: &self.decision,
+            reasons: &self.reasons,
+            policy_hash: &self.policy_hash,
+            pseudonyms: &self.pseudonyms,
+            source_orgs: &self.source_orgs,
+            recipients: &self.recipients,
+            detail: Sorted(&self.detail),
         };
+        let mut out = Vec::with_capacity(512);
         // Serialising plain strings, integers and a `Value` into a Vec cannot fail.
-        serde_json::to_vec(&canonical).expect("an audit entry always serialises")
+        serde_json::to_writer(&mut out, &canonical).expect("an audit entry always serialises");
+        out
     }
 
     /// Parses canonical (or any valid) JSON back into an entry; unknown fields are refused.
@@ -174,21 +191,53 @@ impl AuditEntry {
     }
 }
 
-/// A copy of `value` whose objects are (re)built in key order at every depth.
-fn sorted(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let mut out = serde_json::Map::with_capacity(map.len());
-            for key in keys {
-                out.insert(key.clone(), sorted(&map[key]));
+/// [`AuditEntry`] borrowed, field for field in the same order and with the same names, so
+/// that it serialises to the same JSON.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    time_ms: i64,
+    operation: Operation,
+    action: &'a str,
+    actor_org: &'a Option<String>,
+    actor_user: &'a Option<String>,
+    purpose: &'a Option<String>,
+    legal_basis: &'a Option<String>,
+    case_reference: &'a Option<String>,
+    decision: &'a Option<String>,
+    reasons: &'a [String],
+    policy_hash: &'a Option<String>,
+    pseudonyms: &'a [String],
+    source_orgs: &'a [String],
+    recipients: &'a [String],
+    detail: Sorted<'a>,
+}
+
+/// A JSON value serialised with the keys of its objects in byte order at every depth.
+struct Sorted<'a>(&'a serde_json::Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        use serde_json::Value;
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                let mut out = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    out.serialize_entry(key, &Sorted(value))?;
+                }
+                out.end()
             }
-            Value::Object(out)
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
         }
-        Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-        other => other.clone(),
     }
 }
 

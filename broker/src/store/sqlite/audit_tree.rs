@@ -8,7 +8,7 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, CatchUpBatch, LeafRow, NewLeaf, PreparedEntry, fixed_chunks, frontier_from_db,
+    CATCH_UP_BATCH, CatchUpBatch, LeafRow, NewLeaf, PreparedEntry, frontier_from_db,
     frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
@@ -189,47 +189,101 @@ async fn catch_up(conn: &mut SqliteConnection, upto: u64) -> Result<Frontier, St
     Ok(frontier)
 }
 
-/// Inserts leaves, salts, pseudonym index rows and interior nodes (multi-row INSERTs).
+/// Leaves `?1 + k` for `k` in `0..n`: leaf and salt cut out of ?2, the `n` (leaf ‖ salt) pairs
+/// concatenated. Each tree table takes a whole batch in one statement with a few bound values
+/// (fixed-width hashes cut out of one blob, integers from a JSON array), instead of three or two
+/// bound values per row over several multi-row statements.
+const INSERT_LEAVES: &str = "INSERT INTO audit_leaf (seq, leaf, salt) \
+     WITH RECURSIVE k(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM k WHERE k + 1 < ?3) \
+     SELECT ?1 + k, substr(?2, k * 64 + 1, 32), substr(?2, k * 64 + 33, 32) FROM k";
+
+/// Pseudonym index rows: the `seq`s as a JSON array ?2, the pseudonyms concatenated in ?1.
+/// An entry may name a pseudonym twice; one row is enough.
+const INSERT_NAMED: &str = "INSERT INTO audit_pseudonym (pseudonym, seq) \
+     SELECT substr(?1, key * 32 + 1, 32), value FROM json_each(?2) WHERE true \
+     ON CONFLICT DO NOTHING";
+
+/// Interior nodes: their keys ([`node_key`]) as a JSON array ?1, the hashes concatenated in ?2.
+const INSERT_NODES: &str = "INSERT INTO audit_node (node, hash) \
+     SELECT value, substr(?2, key * 32 + 1, 32) FROM json_each(?1)";
+
+/// Inserts leaves, salts, pseudonym index rows and interior nodes: one statement per table.
 async fn write_tree(
     conn: &mut SqliteConnection,
     leaves: &[NewLeaf<'_>],
     nodes: &[(NodeId, Hash)],
 ) -> Result<(), StoreError> {
-    for chunk in fixed_chunks(leaves) {
-        let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO audit_leaf (seq, leaf, salt) VALUES {values}");
-        let mut q = sqlx::query(&sql);
-        for l in chunk {
-            q = q.bind(seq_to_db(l.seq)).bind(&l.leaf[..]).bind(&l.salt[..]);
+    let Some(first) = leaves.first() else {
+        return Ok(());
+    };
+    let mut pairs = Vec::with_capacity(leaves.len() * 64);
+    for (l, seq) in leaves.iter().zip(first.seq..) {
+        if l.seq != seq {
+            return Err(StoreError::Corrupt(format!(
+                "audit leaves not consecutive at {}",
+                l.seq
+            )));
         }
-        q.execute(&mut *conn).await?;
+        pairs.extend_from_slice(l.leaf);
+        pairs.extend_from_slice(l.salt);
     }
-    let named: Vec<(&[u8; 32], u64)> = leaves
-        .iter()
-        .flat_map(|l| l.pseudonyms.iter().map(move |p| (p, l.seq)))
-        .collect();
-    for chunk in fixed_chunks(&named) {
-        let values = vec!["(?, ?)"; chunk.len()].join(", ");
-        // An entry may name a pseudonym twice; one row is enough.
-        let sql = format!(
-            "INSERT INTO audit_pseudonym (pseudonym, seq) VALUES {values} ON CONFLICT DO NOTHING"
-        );
-        let mut q = sqlx::query(&sql);
-        for (p, seq) in chunk {
-            q = q.bind(&p[..]).bind(seq_to_db(*seq));
+    expect_rows(
+        "audit leaves",
+        leaves.len(),
+        sqlx::query(INSERT_LEAVES)
+            .bind(seq_to_db(first.seq))
+            .bind(&pairs[..])
+            .bind(leaves.len() as i64)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+    )?;
+    let mut named = Vec::new();
+    let mut named_seqs = Vec::new();
+    for l in leaves {
+        for p in l.pseudonyms {
+            named.extend_from_slice(p);
+            named_seqs.push(seq_to_db(l.seq));
         }
-        q.execute(&mut *conn).await?;
     }
-    for chunk in fixed_chunks(nodes) {
-        let values = vec!["(?, ?)"; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO audit_node (node, hash) VALUES {values}");
-        let mut q = sqlx::query(&sql);
-        for (id, h) in chunk {
-            q = q.bind(node_key(*id)).bind(&h[..]);
-        }
-        q.execute(&mut *conn).await?;
+    if !named_seqs.is_empty() {
+        sqlx::query(INSERT_NAMED)
+            .bind(&named[..])
+            .bind(json_integers(&named_seqs))
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !nodes.is_empty() {
+        let keys: Vec<i64> = nodes.iter().map(|(id, _)| node_key(*id)).collect();
+        let hashes: Vec<u8> = nodes.iter().flat_map(|(_, h)| h.iter().copied()).collect();
+        expect_rows(
+            "audit tree nodes",
+            nodes.len(),
+            sqlx::query(INSERT_NODES)
+                .bind(json_integers(&keys))
+                .bind(&hashes[..])
+                .execute(&mut *conn)
+                .await?
+                .rows_affected(),
+        )?;
     }
     Ok(())
+}
+
+/// `[1,2,3]`.
+fn json_integers(values: &[i64]) -> String {
+    serde_json::to_string(values).expect("integers always serialise")
+}
+
+/// A batch statement must have written every row it was given.
+fn expect_rows(what: &str, expected: usize, written: u64) -> Result<(), StoreError> {
+    if written == expected as u64 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "wrote {written} of {expected} {what}"
+        )))
+    }
 }
 
 /// The hashes of the given tree nodes that exist (level 0: the leaf hashes).

@@ -13,8 +13,9 @@
 //! consistency proofs from random earlier sizes, verifying every proof with the SDK verifier
 //! (outside the timed call). Target (issue 5): ≤ 1 ms per inclusion proof.
 //! Reports build time, wall and CPU time, database size and peak RSS.
-//! Measured (2026-11-29, load ≈ 2): 10 M entries built at 51.8 k/s; inclusion proof p50 667 µs,
-//! p99 1.1 ms; consistency proof p50 320 µs, p99 549 µs (details: docs/AUDIT.md).
+//! Measured (2026-11-29, idle machine): 10 M entries built at 51.6 k/s; inclusion proof p50
+//! 265 µs, p99 489 µs; consistency proof p50 240 µs, p99 329 µs (at load ≈ 2: p50 667 µs, p99
+//! 1.1 ms; details: docs/AUDIT.md).
 
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::audit_log::AuditLog;

@@ -245,9 +245,10 @@ impl MatchIndex {
         now: i64,
     ) -> Vec<Sighting> {
         let g = self.read();
-        let Some(slot) = g.map.get(&Key::new(kind, key_version, stored)) else {
+        let recs = g.records(kind, key_version, stored);
+        if recs.is_empty() {
             return Vec::new();
-        };
+        }
         let purpose_bit = g
             .purposes
             .get(purpose)
@@ -257,10 +258,6 @@ impl MatchIndex {
         };
         let excluded = g.orgs.get(exclude_org);
         let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
-        let recs: &[Rec] = match slot {
-            Slot::One(r) => std::slice::from_ref(r),
-            Slot::Many(v) => v,
-        };
         recs.iter()
             .filter(|r| {
                 r.expires_at > now && r.purposes & purpose_bit != 0 && Some(r.org) != excluded
@@ -288,9 +285,10 @@ impl MatchIndex {
         digest: &SignalDigest,
     ) -> Vec<[u8; 8]> {
         let g = self.read();
-        let Some(slot) = g.map.get(&Key::new(kind, key_version, stored)) else {
+        let recs = g.records(kind, key_version, stored);
+        if recs.is_empty() {
             return Vec::new();
-        };
+        }
         // An organisation beyond the interner's capacity shares the last number: compare with
         // it too (the database read compares the organisation exactly).
         let org = g
@@ -299,10 +297,6 @@ impl MatchIndex {
             .or_else(|| g.orgs.full().then_some(u16::MAX));
         let Some(org) = org else {
             return Vec::new();
-        };
-        let recs: &[Rec] = match slot {
-            Slot::One(r) => std::slice::from_ref(r),
-            Slot::Many(v) => v,
         };
         recs.iter()
             .filter(|r| r.org == org && (r.id8[4..] == digest.0[..4] || r.id8 == digest.0[..8]))
@@ -325,6 +319,15 @@ fn id8(id: &SignalId) -> [u8; 8] {
 }
 
 impl Inner {
+    /// The records indexed under this pseudonym (empty when there are none).
+    fn records(&self, kind: IdentifierKind, key_version: u32, stored: &[u8; 32]) -> &[Rec] {
+        match self.map.get(&Key::new(kind, key_version, stored)) {
+            Some(Slot::One(r)) => std::slice::from_ref(r),
+            Some(Slot::Many(v)) => v,
+            None => &[],
+        }
+    }
+
     fn insert(&mut self, r: &IndexRecord) {
         let org = self.orgs.intern(&r.org);
         let code = self.codes.intern(&r.code);

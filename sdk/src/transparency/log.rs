@@ -240,12 +240,17 @@ pub const ERASE_ACTION: &str = "audit.erase";
 pub fn runs(seqs: &[u64]) -> Vec<[u64; 2]> {
     let mut out: Vec<[u64; 2]> = Vec::new();
     for &s in seqs {
-        match out.last_mut() {
-            Some(r) if r[1] == s => r[1] = s + 1,
-            _ => out.push([s, s + 1]),
-        }
+        extend_runs(&mut out, s);
     }
     out
+}
+
+/// Adds `n` (not below any number already in `runs`) to ascending `[start, end)` runs.
+fn extend_runs(runs: &mut Vec<[u64; 2]>, n: u64) {
+    match runs.last_mut() {
+        Some(r) if r[1] == n => r[1] = n + 1,
+        _ => runs.push([n, n + 1]),
+    }
 }
 
 /// The `[start, end)` runs an `audit.erase` entry at `index` records, keeping only runs that lie
@@ -318,10 +323,7 @@ impl LogVerifier {
             (None, None) => {
                 self.leaves_only += 1;
                 match line.withheld {
-                    Some(Withheld::Erased) => match self.erased.last_mut() {
-                        Some(r) if r[1] == line.index => r[1] += 1,
-                        _ => self.erased.push([line.index, line.index + 1]),
-                    },
+                    Some(Withheld::Erased) => extend_runs(&mut self.erased, line.index),
                     Some(Withheld::NotPermitted) => self.not_permitted = true,
                     _ => {}
                 }

@@ -58,6 +58,7 @@ use kruispunt_sdk::IdentifierKind;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -144,12 +145,23 @@ fn signals(n: usize, seed: u64) -> Vec<NewSignal> {
         .collect()
 }
 
+/// The entry the upload route writes for `batch` (every pseudonym and id named), built by the
+/// route's own [`kruispunt_broker::ingest::upload_entry`].
 fn upload_entry(batch: &[NewSignal]) -> AuditEntry {
-    AuditEntry {
+    let base = AuditEntry {
         actor_org: Some(batch[0].org.clone()),
-        detail: serde_json::json!({ "count": batch.len() }),
+        actor_user: Some("bulk-loader".into()),
         ..AuditEntry::new(NOW * 1000, Operation::Collect, "signals.upload")
-    }
+    };
+    let purposes: BTreeSet<String> = batch.iter().flat_map(|s| s.purposes.clone()).collect();
+    let ids: Vec<_> = batch.iter().map(|s| s.id).collect();
+    kruispunt_broker::ingest::upload_entry(
+        base,
+        Some("bench-policy".into()),
+        &purposes,
+        batch.iter(),
+        &ids,
+    )
 }
 
 /// CPU seconds used by this process so far (all threads; Linux), to tell work from waiting on
@@ -272,9 +284,10 @@ async fn bulk(
     );
 
     // Re-uploading the first batch: all duplicates.
+    let first = &data[..batch_size().min(data.len())];
     let start = Instant::now();
     store
-        .insert_signals(&data[..batch_size().min(data.len())], &upload_entry(data))
+        .insert_signals(first, &upload_entry(first))
         .await
         .expect("reupload");
     println!(

@@ -9,7 +9,7 @@ use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
 
-use crate::audit_entry::Operation;
+use crate::audit_entry::{AuditEntry, Operation};
 use crate::audit_trail;
 use crate::auth::Principal;
 use crate::civil::{now_secs, parse_date};
@@ -277,22 +277,13 @@ pub async fn ingest(
                 }
             }
         }
-        let mut entry = audit_trail::by(Some(principal), Operation::Collect, "signals.upload");
-        entry.decision = Some("allow".into());
-        entry.policy_hash = policy_hash;
-        if purposes_used.len() == 1 {
-            entry.purpose = purposes_used.iter().next().cloned();
-        }
-        entry.pseudonyms = to_store
-            .iter()
-            .map(|(_, s)| hex::encode(s.stored))
-            .collect();
-        entry.source_orgs = vec![principal.org.clone()];
-        entry.detail = serde_json::json!({
-            "signals": to_store.len(),
-            "ids": ids.iter().map(SignalId::to_string).collect::<Vec<_>>(),
-            "purposes": purposes_used,
-        });
+        let entry = upload_entry(
+            audit_trail::by(Some(principal), Operation::Collect, "signals.upload"),
+            policy_hash,
+            &purposes_used,
+            to_store.iter().map(|(_, s)| s),
+            &ids,
+        );
         // Also when every item was a re-upload: the entry records the request.
         let mut outcomes = state
             .store
@@ -341,6 +332,38 @@ pub async fn ingest(
         rejected: count(ItemStatus::Rejected),
         results,
     })
+}
+
+/// The audit entry of an accepted upload batch: `base` (the actor, the time) completed with the
+/// policy's allow, the purposes, the at-rest pseudonym of every accepted item (`signals`, in
+/// item order) and the id each was answered with (`ids`, the first upload's for a re-upload).
+/// Public so the storage benchmark writes exactly what the route writes.
+pub fn upload_entry<'s>(
+    mut base: AuditEntry,
+    policy_hash: Option<String>,
+    purposes_used: &BTreeSet<String>,
+    signals: impl ExactSizeIterator<Item = &'s NewSignal>,
+    ids: &[SignalId],
+) -> AuditEntry {
+    base.decision = Some("allow".into());
+    base.policy_hash = policy_hash;
+    if purposes_used.len() == 1 {
+        base.purpose = purposes_used.iter().next().cloned();
+    }
+    base.detail = serde_json::json!({
+        "signals": signals.len(),
+        "ids": ids.iter().map(SignalId::to_string).collect::<Vec<_>>(),
+        "purposes": purposes_used,
+    });
+    let mut orgs = BTreeSet::new();
+    base.pseudonyms = signals
+        .map(|s| {
+            orgs.insert(s.org.clone());
+            hex::encode(s.stored)
+        })
+        .collect();
+    base.source_orgs = orgs.into_iter().collect();
+    base
 }
 
 /// What the upload path knows about one item before inserting it.

@@ -29,6 +29,10 @@ pub enum StoreError {
     /// column of the wrong length): the database was edited behind the broker's back.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A statement stepped directly on the SQLite handle failed (the bulk insert, see
+    /// `kruispunt_sqlite_direct`); the transaction it ran in was rolled back. HTTP: 503.
+    #[error("database error: {0}")]
+    Direct(#[from] kruispunt_sqlite_direct::DirectError),
     /// Applying the schema migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -54,6 +58,7 @@ impl StoreError {
             self,
             StoreError::Unavailable(_)
                 | StoreError::Database(_)
+                | StoreError::Direct(_)
                 | StoreError::Migrate(_)
                 | StoreError::Batch(_)
                 | StoreError::WriterGone

@@ -55,6 +55,32 @@ pub async fn ingest(
     principal: &Principal,
     items: Vec<(usize, Result<SignalIn, String>)>,
 ) -> Result<UploadResponse, Problem> {
+    let prepared = prepare(state, principal, items).await?;
+    commit(state, principal, prepared).await
+}
+
+/// A batch checked and turned into rows, not yet stored: what [`prepare`] hands to [`commit`].
+/// The two halves are apart so a streamed upload can check its next batch while the previous
+/// one commits (`crate::routes::signals::bulk`).
+pub struct Prepared {
+    /// Answers decided already: the rejected items.
+    results: Vec<ItemResult>,
+    /// The accepted items with their upload index, as rows to store.
+    to_store: Vec<(usize, NewSignal)>,
+    purposes_used: BTreeSet<String>,
+    policy_hash: Option<String>,
+    /// Purposes the policy refused for some item (one audit entry records them).
+    policy_refusals: BTreeSet<String>,
+}
+
+/// The first half of [`ingest`]: per-item validation, one policy decision per (purpose, kind),
+/// retention, and the at-rest re-keying. Touches no storage except to read which coalition
+/// key versions are being erased; may run while an earlier batch of the same upload commits.
+pub async fn prepare(
+    state: &AppState,
+    principal: &Principal,
+    items: Vec<(usize, Result<SignalIn, String>)>,
+) -> Result<Prepared, Problem> {
     let now = now_secs();
     let today = now.div_euclid(86_400);
     let registry = state.policy.registry();
@@ -250,6 +276,30 @@ pub async fn ingest(
         to_store.push((c.index, signal));
     }
 
+    Ok(Prepared {
+        results,
+        to_store,
+        purposes_used,
+        policy_hash,
+        policy_refusals,
+    })
+}
+
+/// The second half of [`ingest`]: audits the policy's refusals, recognises re-uploads, stores
+/// the new rows with their audit entry in one transaction and then adds them to the match
+/// index. Batches of one organisation commit one at a time (crate::org_lock), in call order.
+pub async fn commit(
+    state: &AppState,
+    principal: &Principal,
+    prepared: Prepared,
+) -> Result<UploadResponse, Problem> {
+    let Prepared {
+        mut results,
+        to_store,
+        purposes_used,
+        policy_hash,
+        policy_refusals,
+    } = prepared;
     if !policy_refusals.is_empty() {
         // Every decision is audited, the refusals too (they store nothing).
         let mut entry = audit_trail::by(Some(principal), Operation::Refuse, "signals.upload");

@@ -540,6 +540,50 @@ fn ndjson_bulk_upload(
             2 * chunks,
             "one audit entry per committed chunk, per upload"
         );
+
+        // A stream that breaks after its first chunk: the answer is the problem, and the chunk
+        // that was already handed to the committer is stored (with its audit entry) before the
+        // answer leaves — so the client can resume from a known state.
+        let chunk = kruispunt_broker::routes::signals::BULK_CHUNK as u32;
+        let mut broken = String::new();
+        for i in 0..chunk + 10 {
+            let plate = format!(
+                "{:02}-{}-{:02}",
+                i % 100,
+                ["GG", "HH", "JJ", "KK", "LL"][(i / 100 % 5) as usize],
+                i / 500
+            );
+            broken.push_str(&signal(&plate, "cash-car-purchase").to_string());
+            broken.push('\n');
+        }
+        broken.push_str(&"x".repeat(20_000));
+        let response = b
+            .client
+            .post(format!("{}/v1/signals/bulk", b.base))
+            .bearer_auth(t.clone())
+            .header("content-type", "application/x-ndjson")
+            .body(broken)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let v: Value = response.json().await.unwrap();
+        assert!(
+            v["type"].as_str().unwrap().ends_with("line-too-long"),
+            "{v}"
+        );
+        assert_eq!(
+            b.running.as_ref().unwrap().state.index.len() as u64,
+            stored + u64::from(chunk),
+            "exactly the first chunk was stored"
+        );
+        let uploads_after = b
+            .audit()
+            .await
+            .iter()
+            .filter(|e| e.action == "signals.upload")
+            .count();
+        assert_eq!(uploads_after, uploads + 1, "its audit entry too");
         b.stop().await;
     })
 }

@@ -12,8 +12,9 @@ use kruispunt_sdk::wire::{
 
 use crate::audit_entry::Operation;
 use crate::audit_trail;
+use crate::auth::Principal;
 use crate::authn::{authenticate, strict_json};
-use crate::ingest::ingest;
+use crate::ingest::{Prepared, commit, ingest, prepare};
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::SignalId;
@@ -59,21 +60,65 @@ pub async fn upload(
 /// Streams NDJSON (one [`SignalIn`] per line) in constant memory: every [`BULK_CHUNK`]
 /// lines are stored in their own transaction with their own audit entry, so a broken
 /// connection keeps what was committed and a re-upload of the whole file is idempotent.
+///
+/// Two stages run side by side: this task reads, parses and checks the next chunk
+/// ([`crate::ingest::prepare`]: JSON, validation, policy, at-rest keying) while a committer
+/// task stores the previous one ([`crate::ingest::commit`]), so a bulk load keeps both cores
+/// busy instead of taking turns. At most one checked chunk waits between them. Whatever ends
+/// the upload — the body's end, a bad line, a failed commit — the committer finishes the chunk
+/// it holds before the answer is sent: the answer counts exactly what was stored.
 pub async fn bulk(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UploadResponse>, Problem> {
     let (principal, _) = authenticate(&state, &headers, "POST /v1/signals/bulk").await?;
+    let (to_commit, mut chunks) = tokio::sync::mpsc::channel::<Prepared>(1);
+    let committer = {
+        let (state, principal) = (state.clone(), principal.clone());
+        tokio::spawn(async move {
+            let mut total = UploadResponse {
+                stored: 0,
+                duplicates: 0,
+                rejected: 0,
+                results: Vec::new(),
+            };
+            while let Some(chunk) = chunks.recv().await {
+                absorb(&mut total, commit(&state, &principal, chunk).await?);
+            }
+            Ok::<_, Problem>(total)
+        })
+    };
+    let read = read_ndjson(&state, &principal, body, to_commit).await;
+    // `read_ndjson` dropped the sender: the committer ends after the last chunk it was given.
+    let committed = committer.await.map_err(|e| {
+        tracing::error!(error = %e, "the bulk upload's committer task failed");
+        Problem::unavailable("the upload could not be completed; see the broker's log")
+    })?;
+    // A failed commit is the first thing that went wrong (reading stops when it fails).
+    let total = committed?;
+    match read? {
+        0 => Err(Problem::bad_request(
+            "empty-batch",
+            "the NDJSON body holds no signals",
+        )),
+        _ => Ok(Json(total)),
+    }
+}
+
+/// The reading stage of [`bulk`]: splits the body into lines, parses and checks every
+/// [`BULK_CHUNK`] of them and hands each chunk to the committer through `to_commit`. Returns
+/// the number of lines read, or the first problem with the body; stops early (without an
+/// error of its own) when the committer has stopped.
+async fn read_ndjson(
+    state: &AppState,
+    principal: &Principal,
+    body: Body,
+    to_commit: tokio::sync::mpsc::Sender<Prepared>,
+) -> Result<usize, Problem> {
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut pending: Vec<(usize, Result<SignalIn, String>)> = Vec::with_capacity(BULK_CHUNK);
-    let mut total = UploadResponse {
-        stored: 0,
-        duplicates: 0,
-        rejected: 0,
-        results: Vec::new(),
-    };
     let mut line_no = 0usize;
     let mut done = false;
     while !done {
@@ -105,10 +150,10 @@ pub async fn bulk(
             pending.push((line_no, parsed));
             line_no += 1;
             if pending.len() == BULK_CHUNK {
-                absorb(
-                    &mut total,
-                    ingest(&state, &principal, std::mem::take(&mut pending)).await?,
-                );
+                let chunk = prepare(state, principal, std::mem::take(&mut pending)).await?;
+                if to_commit.send(chunk).await.is_err() {
+                    return Ok(line_no); // the committer failed: its error is the answer
+                }
             }
         }
         buf.drain(..start);
@@ -120,15 +165,11 @@ pub async fn bulk(
         }
     }
     if !pending.is_empty() {
-        absorb(&mut total, ingest(&state, &principal, pending).await?);
+        let chunk = prepare(state, principal, pending).await?;
+        // A send error means the committer failed; its error is the answer.
+        let _ = to_commit.send(chunk).await;
     }
-    if line_no == 0 {
-        return Err(Problem::bad_request(
-            "empty-batch",
-            "the NDJSON body holds no signals",
-        ));
-    }
-    Ok(Json(total))
+    Ok(line_no)
 }
 
 /// Sums a chunk's outcome into the whole upload's; only rejected items are listed (up to 1000)

@@ -12,9 +12,10 @@
 //! plus kind and key version) and a 24-byte slot holding one 20-byte record inline (interned
 //! organisation and code, purpose bits, expiry, 8 bytes of the signal id) or, for the rarer
 //! pseudonyms several sources hold, a boxed list. At 10 M signals the table has 2²⁴ buckets
-//! (hashbrown's 7/8 load factor): 16 M × 41 bytes ≈ 656 MiB. The broker reserves the table
-//! for the live signals *before* filling it at start-up ([`MatchIndex::with_capacity`]),
-//! because growing it from 2²³ to 2²⁴ buckets would briefly hold both tables.
+//! (hashbrown's 7/8 load factor): 16 M × 41 bytes ≈ 656 MiB, split over 64 tables (`SHARDS`) so
+//! that growing one (while uploads add signals) briefly holds both copies of 1/64 of it, not of
+//! all. The broker reserves the tables for the live signals *before* filling them at start-up
+//! ([`MatchIndex::with_capacity`]).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -149,10 +150,23 @@ pub struct Sighting {
     pub id8: [u8; 8],
 }
 
-/// Thread-safe index; reads take a shared lock (many matches run at once).
-#[derive(Default)]
+/// Shards of the index, each a hash table of its own behind its own lock, chosen by a byte of
+/// the key that the table's hash does not use. Why: a single table grows by doubling, and while
+/// it moves from 2²³ to 2²⁴ buckets (at ~7.3 M signals) it holds both — measured during a 10 M
+/// bulk load: a resident-set peak of 1.2 GB against 0.76 GB after a restart, and a write lock
+/// held for the whole move, stalling every match. With 64 shards a growth step moves 1/64 of the
+/// index. (Each shard interns its own names: a few hundred strings in all.)
+const SHARDS: usize = 64;
+
+/// Thread-safe index; reads take a shared lock on one shard (many matches run at once).
 pub struct MatchIndex {
-    inner: RwLock<Inner>,
+    shards: Box<[RwLock<Inner>]>,
+}
+
+impl Default for MatchIndex {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
 }
 
 impl MatchIndex {
@@ -160,47 +174,66 @@ impl MatchIndex {
         Self::default()
     }
 
-    /// An index with room for `signals` without growing (see the module documentation).
+    /// An index with room for `signals` without growing (see the module documentation). Keys
+    /// are uniformly spread keyed hashes, so each shard gets its share plus a margin of 1/8
+    /// (hashbrown rounds its bucket count up to a power of two besides).
     pub fn with_capacity(signals: usize) -> Self {
-        let mut inner = Inner::default();
-        inner.map.reserve(signals);
-        MatchIndex {
-            inner: RwLock::new(inner),
-        }
+        let per_shard = signals.div_ceil(SHARDS);
+        let per_shard = if signals == 0 {
+            0
+        } else {
+            per_shard + per_shard / 8 + 16
+        };
+        let shards = (0..SHARDS)
+            .map(|_| {
+                let mut inner = Inner::default();
+                inner.map.reserve(per_shard);
+                RwLock::new(inner)
+            })
+            .collect();
+        MatchIndex { shards }
     }
 
     /// Number of signals indexed.
     pub fn len(&self) -> usize {
-        self.read().len
+        (0..SHARDS)
+            .map(|i| self.shards[i].read().unwrap_or_else(|p| p.into_inner()).len)
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    /// The shard holding `stored`: byte 8 of the key prefix (the table's hash reads bytes 0..8).
+    fn shard(&self, stored: &[u8; 32]) -> &RwLock<Inner> {
+        &self.shards[usize::from(stored[8]) % SHARDS]
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    fn read(&self, stored: &[u8; 32]) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.shard(stored).read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self, stored: &[u8; 32]) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.shard(stored)
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds committed signals (call only after the transaction committed).
     pub fn insert_many<'a>(&self, records: impl IntoIterator<Item = &'a IndexRecord>) {
-        let mut g = self.write();
         for r in records {
-            g.insert(r);
+            self.insert(r);
         }
     }
 
     pub fn insert(&self, r: &IndexRecord) {
-        self.write().insert(r);
+        self.write(&r.stored).insert(r);
     }
 
     /// Removes one signal (after its withdrawal or purge committed).
     pub fn remove(&self, kind: IdentifierKind, key_version: u32, stored: &[u8; 32], id: &SignalId) {
-        let mut g = self.write();
+        let mut g = self.write(stored);
         let key = Key::new(kind, key_version, stored);
         let id8 = id8(id);
         let mut removed = false;
@@ -244,7 +277,7 @@ impl MatchIndex {
         exclude_org: &str,
         now: i64,
     ) -> Vec<Sighting> {
-        let g = self.read();
+        let g = self.read(stored);
         let recs = g.records(kind, key_version, stored);
         if recs.is_empty() {
             return Vec::new();
@@ -284,7 +317,7 @@ impl MatchIndex {
         org: &str,
         digest: &SignalDigest,
     ) -> Vec<[u8; 8]> {
-        let g = self.read();
+        let g = self.read(stored);
         let recs = g.records(kind, key_version, stored);
         if recs.is_empty() {
             return Vec::new();
@@ -306,7 +339,7 @@ impl MatchIndex {
 
     /// Whether any live signal exists under this pseudonym (for benchmarks and tests).
     pub fn contains(&self, kind: IdentifierKind, key_version: u32, stored: &[u8; 32]) -> bool {
-        self.read()
+        self.read(stored)
             .map
             .contains_key(&Key::new(kind, key_version, stored))
     }
@@ -429,6 +462,37 @@ mod tests {
         ix.remove(k, 1, &[1; 32], &SignalId([3; 16]));
         assert!(ix.is_empty());
         assert!(!ix.contains(k, 1, &[1; 32]));
+    }
+
+    #[test]
+    fn signals_spread_over_the_shards_are_all_found_counted_and_removed() {
+        let ix = MatchIndex::with_capacity(1000);
+        let stored = |i: u32| {
+            let mut s = [0u8; 32];
+            for (j, b) in s.iter_mut().enumerate() {
+                *b = (i.wrapping_mul(2_654_435_761) >> (j % 4 * 8)) as u8 ^ j as u8;
+            }
+            s
+        };
+        let k = IdentifierKind::Kenteken;
+        let mut used = std::collections::HashSet::new();
+        for i in 0..1000u32 {
+            let mut r = rec("a", 0, 1, 1000, &["p"], 0);
+            r.stored = stored(i);
+            r.id = SignalId([i as u8; 16]);
+            used.insert(usize::from(r.stored[8]) % SHARDS);
+            ix.insert(&r);
+        }
+        assert!(used.len() > SHARDS / 2, "the test data reaches most shards");
+        assert_eq!(ix.len(), 1000);
+        for i in 0..1000u32 {
+            assert!(ix.contains(k, 1, &stored(i)));
+            assert_eq!(ix.probe(k, 1, &stored(i), "p", "x", 100).len(), 1);
+        }
+        for i in 0..1000u32 {
+            ix.remove(k, 1, &stored(i), &SignalId([i as u8; 16]));
+        }
+        assert!(ix.is_empty());
     }
 
     #[test]

@@ -274,7 +274,7 @@ pub(crate) async fn append(
 /// would parse and plan a fresh statement (and evict others from the cache); with these sizes a
 /// handful of statements serve every batch.
 ///
-/// (Binding the whole batch as one JSON array expanded by `json_each`, as uploads do for
+/// (Binding the whole batch as one JSON array expanded by `json_each`, as uploads once did for
 /// signals, was measured and costs more here: SQLite renders each row of the array back to
 /// JSON text and parses it again for every `->>` column, about twice the cost of binding.)
 fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {

@@ -25,31 +25,29 @@
 //! counts): docs/AUDIT.md, "Append rate". Under a load average of 8 (2026-11-29), 1024 callers:
 //! SQLite 34 k entries per process CPU-s (was 15–22 k), PostgreSQL 84–90 k.
 //!
-//! **Measured** (2026-11-29, after migration 0008: time-ordered ids, no `signals_lookup`; 2
-//! shared cores; batches of 10 000, ids 200 000 per second, expiry over 365 days; CPU-s per
-//! 1 M rows is the figure to compare). Load average ~3 (and, in brackets, 12–14 from other
-//! builds):
+//! **Measured** 2026-11-29 06:00–06:30, release, the 2-core VM otherwise idle, batches of
+//! 10 000, ids 200 000 per second, expiry over 365 days; each batch's audit entry is the one the
+//! upload route writes ([`kruispunt_broker::ingest::upload_entry`]: every pseudonym and id):
 //!
-//! | store, table size           | signals/s wall  | CPU-s per 1 M rows                      |
-//! |-----------------------------|----------------:|-----------------------------------------|
-//! | SQLite FULL, 0 → 300 k      | 49 000 (10 000) | 13.4 (15–17)                            |
-//! | SQLite FULL, 2.0 M → 2.2 M  | 36 000 (10 000) | 16.0 (16–17)                            |
-//! | PostgreSQL, 0 → 300 k       | 97 700 (21 200) | 1.4 bench + 5.9 server (1.9 + 9.0)      |
-//! | PostgreSQL, 2.0 M → 2.2 M   | 71 700 (23 200) | 1.6 bench + 8.7 server (2.1 + 10.3)     |
+//! | store, table size           | signals/s wall          | CPU-s per 1 M rows         |
+//! |-----------------------------|------------------------:|----------------------------|
+//! | SQLite FULL, 0 → 1 M        | 210 000–213 000         | 4.0                        |
+//! | SQLite FULL, 2.0 M → 2.6 M  | 194 000 (180–204 k)     | 4.1                        |
+//! | PostgreSQL, 0 → 1 M         | 130 000                 | 1.4 bench + 6.0 server     |
+//! | PostgreSQL, 2.0 M → 2.6 M   | 125 000                 | 1.3 bench + 6.4 server     |
 //!
-//! Before 0008 (2026-11-28, load 4–5): SQLite FULL 10.9 CPU-s per 1 M rows empty, 31.9 at
-//! 400 k, 45.4 at 2 M; PostgreSQL 10.3 → 16.1 server CPU-s from empty to 2 M. The cost no longer
-//! grows with the table: the unique index on `id` is appended at its right edge (ids begin with
-//! the upload second) and the index on the random `stored` is gone. What remains is per row and
-//! size-independent. SQLite (profile of a 200 k-row run, `perf`): SQLite's JSON functions
-//! (`json_each` and the eleven `->>` per row of the chunk) ~19 %, the rest of SQLite (B-trees,
-//! VDBE, page cache) ~26 %, malloc/free/memmove ~20 %, our code (`chunk_json`, hex, the digest
-//! check) ~9 %, the rest kernel (WAL writes, fsync, thread wake-ups). The target (≥ 200 k/s,
-//! 5 CPU-s per 1 M rows) needs a cheaper row path than a JSON chunk — e.g. a prepared
-//! multi-row INSERT with bound values in the writer thread — not an index change.
-//! PostgreSQL: COPY straight into `signals` costs the server 6–9 CPU-s per 1 M rows, rising
-//! little with size; wall 98 k/s empty and 72 k/s at 2 M on the shared 2 cores (bench and server
-//! compete for them) — near the target, not over it at 2 M here.
+//! SQLite with smaller commits (`KRUISPUNT_BENCH_BATCH`, 0 → 1 M): 5 000 → 170 k/s (4.8 CPU-s),
+//! 2 000 → 120 k/s (6.3), 1 000 → 92 k/s (8.2). The cost per commit is mostly pages written
+//! again to the WAL: the right edges of the table and the `id` index, and one leaf of the expiry
+//! index per distinct expiry day in the batch (365 here).
+//!
+//! Before (same day, load ~3): SQLite 13.4 → 16.0 CPU-s per 1 M rows (one JSON chunk per
+//! 10 000 rows expanded by `json_each`, and eleven `->>` per row: SQLite re-parsed each row's
+//! text for every column), 49 k/s empty. The insert now steps one prepared statement per row on
+//! the writer's handle (`kruispunt-sqlite-direct`) and a duplicate shows as `changes() == 0`, with
+//! no savepoint and no second query. Before migration 0008 (random-key indexes): 45 CPU-s per
+//! 1 M rows at 2 M stored. The start-up scan (`index scan` below) reads the rows the same direct
+//! way: 600 k rows/s (through sqlx: 137 k/s).
 use kruispunt_broker::audit_entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;

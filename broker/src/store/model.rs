@@ -245,9 +245,10 @@ impl NewSignal {
     }
 
     /// Checks what the store relies on: the digest is the derived one and the id is made from it
-    /// (otherwise duplicate detection would silently break), `observed` is a calendar date, text fields are non-empty and free of
-    /// control characters (the PostgreSQL backend writes them into COPY text, where a tab or newline
-    /// would end a column or row).
+    /// (otherwise duplicate detection would silently break), `observed` is a calendar date (the
+    /// PostgreSQL backend sends it as a day number), and text fields are non-empty and free of
+    /// control characters (nothing a partner needs, and a hazard for every log and export that
+    /// shows them).
     pub fn check(&self) -> Result<(), String> {
         if self.digest != self.derived_digest() {
             return Err(format!(

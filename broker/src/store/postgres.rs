@@ -637,8 +637,13 @@ impl PostgresStore {
     }
 }
 
-/// COPYs `signals[i]` for every `i` in `send` into `table` (text format) and returns the rows
-/// written; the error is the server's (e.g. `unique_violation`), the connection stays usable.
+/// COPYs `signals[i]` for every `i` in `send` into `table` in PostgreSQL's binary COPY format
+/// and returns the rows written; the error is the server's (e.g. `unique_violation`), the
+/// connection stays usable. Binary, so the server parses nothing (the text format made it
+/// decode two hex `bytea`s, a date and an array literal per row) and no value needs escaping.
+/// Measured on 1 M rows: 5.9 server CPU-s and 137 k rows/s, against 6.0 and 130 k/s as text —
+/// the server's cost is the heap, the two indexes and the WAL, not the parsing. (Storing the
+/// upload entries' JSON uncompressed gained another 5 %, lz4 nothing; neither was kept.)
 async fn copy_signals(
     conn: &mut PgConnection,
     table: &str,
@@ -646,9 +651,12 @@ async fn copy_signals(
     send: &[usize],
 ) -> Result<u64, sqlx::Error> {
     let mut copy = conn
-        .copy_in_raw(&format!("COPY {table} {COPY_COLUMNS} FROM STDIN"))
+        .copy_in_raw(&format!(
+            "COPY {table} {COPY_COLUMNS} FROM STDIN WITH (FORMAT binary)"
+        ))
         .await?;
     let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 1024);
+    buf.extend_from_slice(COPY_BINARY_HEADER);
     for &i in send {
         copy_row(&mut buf, &signals[i]);
         if buf.len() >= COPY_CHUNK_BYTES {
@@ -656,64 +664,58 @@ async fn copy_signals(
             buf.reserve(COPY_CHUNK_BYTES + 1024);
         }
     }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
-    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes()); // the trailer
+    copy.send(buf).await?;
     copy.finish().await
 }
 
-/// One row of COPY text format, columns as in [`COPY_COLUMNS`]. Text is escaped for COPY
-/// (backslash doubled; [`NewSignal::check`] refuses control characters, so no tab or newline
-/// can occur), `bytea` is sent as `\\x…` hex, and `purposes` as an array literal whose
-/// elements are double-quoted with `"` and `\` backslash-escaped.
+/// Signature, flags (no OIDs) and header-extension length of binary COPY data.
+const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
+
+/// Days from 1970-01-01 (our day numbers) to 2000-01-01 (PostgreSQL's date epoch).
+const PG_DATE_EPOCH_DAYS: i64 = 10_957;
+
+/// The OID of PostgreSQL's `text` type (array elements name their type in binary form).
+const TEXT_OID: u32 = 25;
+
+/// One row of binary COPY, columns as in [`COPY_COLUMNS`]: the field count, then per field its
+/// length (i32, big-endian) and value — `bytea` and `text` as their bytes, `bigint` as 8 bytes
+/// big-endian, `date` as i32 days since 2000-01-01, and `text[]` in the array's binary form
+/// (dimensions, no-nulls flag, element type, length and lower bound 1, then each element).
 fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
-    fn escaped(buf: &mut Vec<u8>, value: &str) {
-        for &b in value.as_bytes() {
-            if b == b'\\' {
-                buf.push(b'\\');
-            }
-            buf.push(b);
+    fn field(buf: &mut Vec<u8>, value: &[u8]) {
+        let len = i32::try_from(value.len()).expect("a field is far below 2 GiB");
+        buf.extend_from_slice(&len.to_be_bytes());
+        buf.extend_from_slice(value);
+    }
+    fn bigint(buf: &mut Vec<u8>, value: i64) {
+        field(buf, &value.to_be_bytes());
+    }
+    buf.extend_from_slice(&11i16.to_be_bytes());
+    field(buf, &s.id.0);
+    field(buf, s.org.as_bytes());
+    field(buf, s.kind.as_str().as_bytes());
+    bigint(buf, i64::from(s.key_version));
+    field(buf, &s.stored);
+    field(buf, s.code.as_bytes());
+    // `NewSignal::check` (run on every signal before a COPY) proved this a calendar date.
+    let day = crate::civil::parse_date(&s.observed).unwrap_or(0) - PG_DATE_EPOCH_DAYS;
+    field(buf, &i32::try_from(day).unwrap_or(i32::MAX).to_be_bytes());
+    field(buf, s.district.as_bytes());
+    let mut array = Vec::with_capacity(20 + s.purposes.iter().map(|p| 4 + p.len()).sum::<usize>());
+    let dimensions: i32 = if s.purposes.is_empty() { 0 } else { 1 };
+    array.extend_from_slice(&dimensions.to_be_bytes());
+    array.extend_from_slice(&0i32.to_be_bytes()); // no NULL elements
+    array.extend_from_slice(&TEXT_OID.to_be_bytes());
+    if dimensions == 1 {
+        let n = i32::try_from(s.purposes.len()).expect("a handful of purposes");
+        array.extend_from_slice(&n.to_be_bytes());
+        array.extend_from_slice(&1i32.to_be_bytes()); // lower bound
+        for purpose in &s.purposes {
+            field(&mut array, purpose.as_bytes());
         }
     }
-    fn text(buf: &mut Vec<u8>, value: &str) {
-        escaped(buf, value);
-        buf.push(b'\t');
-    }
-    fn bytea(buf: &mut Vec<u8>, value: &[u8]) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        buf.extend_from_slice(b"\\\\x");
-        for &b in value {
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 15)]);
-        }
-        buf.push(b'\t');
-    }
-    use std::io::Write as _;
-    bytea(buf, &s.id.0);
-    text(buf, &s.org);
-    text(buf, s.kind.as_str());
-    let _ = write!(buf, "{}\t", s.key_version);
-    bytea(buf, &s.stored);
-    text(buf, &s.code);
-    text(buf, &s.observed);
-    text(buf, &s.district);
-    buf.push(b'{');
-    let mut element = String::new();
-    for (n, purpose) in s.purposes.iter().enumerate() {
-        if n > 0 {
-            buf.push(b',');
-        }
-        element.clear();
-        element.push('"');
-        for c in purpose.chars() {
-            if c == '"' || c == '\\' {
-                element.push('\\');
-            }
-            element.push(c);
-        }
-        element.push('"');
-        escaped(buf, &element);
-    }
-    buf.push(b'}');
-    let _ = writeln!(buf, "\t{}\t{}", s.expires_at, s.uploaded_at);
+    field(buf, &array);
+    bigint(buf, s.expires_at);
+    bigint(buf, s.uploaded_at);
 }

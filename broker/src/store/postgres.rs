@@ -4,8 +4,8 @@
 //! (audit sequence, budgets, advisory locks) stays correct with several.
 //!
 //! Native types: `BYTEA` for ids and pseudonyms, `DATE` for the observation day, `TEXT[]` for
-//! purposes, `BIGINT` for times. Bulk inserts send whole columns as arrays and expand them with
-//! `UNNEST` — one statement, one round trip for thousands of rows.
+//! purposes, `BIGINT` for times. Uploads `COPY` their rows in binary form straight into
+//! `signals` ([`copy_signals`]), through a staging table only when an id is already stored.
 //!
 //! Durability is PostgreSQL's default (`synchronous_commit = on`): a commit returns after its WAL
 //! record is flushed, which is what "no disclosure without a durable audit entry" requires. Do

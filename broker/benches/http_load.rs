@@ -294,15 +294,7 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     );
 
     // 1b. The same number of new signals as one NDJSON stream (A, pseudonyms from another seed).
-    let mut ndjson = Vec::with_capacity(bytes + n);
-    for i in 0..n as u64 {
-        serde_json::to_writer(
-            &mut ndjson,
-            &signal(pseudonym(2, i), "split-payments", &observed),
-        )
-        .unwrap();
-        ndjson.push(b'\n');
-    }
+    let ndjson = ndjson_stream(2, n, &observed);
     let cpu = cpu_seconds();
     let start = Instant::now();
     let (st, v) = b
@@ -351,15 +343,7 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     // 2b. Matches while B streams a bulk upload of new signals: what SQLite's single writer
     //     (each 10 000-row commit holds it) and the shared cores cost the match route meanwhile.
     let background = env_usize("KRUISPUNT_BENCH_BACKGROUND", n.max(1_000_000));
-    let mut stream = Vec::with_capacity(background * 240);
-    for i in 0..background as u64 {
-        serde_json::to_writer(
-            &mut stream,
-            &signal(pseudonym(4, i), "split-payments", &observed),
-        )
-        .unwrap();
-        stream.push(b'\n');
-    }
+    let stream = ndjson_stream(4, background, &observed);
     let upload = {
         let (b, tb) = (b.clone(), tb.clone());
         tokio::spawn(async move {
@@ -388,6 +372,20 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     // 3. The match route's parts, in-process.
     parts(&state).await;
     running.shutdown().await.expect("shutdown");
+}
+
+/// `n` new "split-payments" signals as an NDJSON body, pseudonyms `pseudonym(seed, 0..n)`.
+fn ndjson_stream(seed: u64, n: usize, observed: &str) -> Vec<u8> {
+    let mut body = Vec::with_capacity(n * 240);
+    for i in 0..n as u64 {
+        serde_json::to_writer(
+            &mut body,
+            &signal(pseudonym(seed, i), "split-payments", observed),
+        )
+        .unwrap();
+        body.push(b'\n');
+    }
+    body
 }
 
 async fn load(

@@ -16,7 +16,7 @@ use crate::civil::{now_secs, parse_date};
 use crate::mls::key_version::{self, SignalScope};
 use crate::problem::Problem;
 use crate::state::AppState;
-use crate::store::{IndexRecord, InsertOutcome, NewSignal, SignalDigest, SignalId};
+use crate::store::{IndexRecord, InsertOutcome, NewSignal, SignalDigest, SignalId, StoredSignal};
 
 fn reject(index: usize, field: &str, reason: impl Into<String>) -> ItemResult {
     ItemResult {
@@ -459,13 +459,27 @@ async fn reuploads(state: &AppState, items: &[(usize, NewSignal)]) -> Result<Vec
         return Ok(known);
     }
     let rows = state.store.signals_by_id_prefix(&prefixes).await?;
+    // Rows by the 12 digest bytes their id carries — `id[4..16]` in the timed form, `id[0..12]`
+    // in the legacy form (id = digest) — so each item looks up its few candidates instead of
+    // scanning every row read (a re-sent 10 000-line chunk reads 10 000 rows: quadratic was
+    // 42 µs per line).
+    let mut by_digest: HashMap<[u8; 12], Vec<&StoredSignal>> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        for part in [&row.id.0[4..16], &row.id.0[0..12]] {
+            let key: [u8; 12] = part.try_into().expect("12 bytes");
+            by_digest.entry(key).or_default().push(row);
+        }
+    }
     for (i, (_, s)) in items.iter().enumerate() {
         if known[i] != Known::New {
             continue;
         }
+        let key: [u8; 12] = s.digest.0[..12].try_into().expect("12 bytes");
         // The oldest matching row: the first upload's id.
-        if let Some(row) = rows
-            .iter()
+        if let Some(row) = by_digest
+            .get(&key)
+            .into_iter()
+            .flatten()
             .filter(|r| r.id.is_of(&s.digest) && s.same_observation(r))
             .min_by_key(|r| (r.uploaded_at, r.id))
         {

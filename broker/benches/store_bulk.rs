@@ -33,8 +33,11 @@
 //! |-----------------------------|------------------------:|----------------------------|
 //! | SQLite FULL, 0 → 1 M        | 210 000–213 000         | 4.0                        |
 //! | SQLite FULL, 2.0 M → 2.6 M  | 194 000 (180–204 k)     | 4.1                        |
-//! | PostgreSQL, 0 → 1 M         | 130 000                 | 1.4 bench + 6.0 server     |
-//! | PostgreSQL, 2.0 M → 2.6 M   | 125 000                 | 1.3 bench + 6.4 server     |
+//! | PostgreSQL, 0 → 1 M         | 137 000                 | 1.2 bench + 5.9 server     |
+//! | PostgreSQL, 2.0 M → 2.6 M   | 140 000                 | 1.2 bench + 5.8 server     |
+//!
+//! (PostgreSQL with the COPY in text form, the same day: 130 k/s and 6.0 server CPU-s empty,
+//! 125 k/s and 6.4 at 2 M.)
 //!
 //! SQLite with smaller commits (`KRUISPUNT_BENCH_BATCH`, 0 → 1 M): 5 000 → 170 k/s (4.8 CPU-s),
 //! 2 000 → 120 k/s (6.3), 1 000 → 92 k/s (8.2). The cost per commit is mostly pages written

@@ -343,9 +343,33 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     // 2b. Matches while B streams a bulk upload of new signals: what SQLite's single writer
     //     (each 10 000-row commit holds it) and the shared cores cost the match route meanwhile.
     let background = env_usize("KRUISPUNT_BENCH_BACKGROUND", n.max(1_000_000));
-    let stream = ndjson_stream(4, background, &observed);
+    if background > 0 {
+        during_bulk_upload(
+            &b, &tc, &tb, &bodies, &conns, seconds, &observed, background,
+        )
+        .await;
+    }
+
+    // 3. The match route's parts, in-process.
+    parts(&state).await;
+    running.shutdown().await.expect("shutdown");
+}
+
+/// Phase 2b: the match load of [`load`] while `tb`'s partner streams `background` new signals.
+#[allow(clippy::too_many_arguments)]
+async fn during_bulk_upload(
+    b: &Arc<Bench>,
+    tc: &Arc<String>,
+    tb: &str,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    conns: &[usize],
+    seconds: u64,
+    observed: &str,
+    background: usize,
+) {
+    let stream = ndjson_stream(4, background, observed);
     let upload = {
-        let (b, tb) = (b.clone(), tb.clone());
+        let (b, tb) = (b.clone(), tb.to_string());
         tokio::spawn(async move {
             let start = Instant::now();
             let (st, v) = b
@@ -355,7 +379,7 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
         })
     };
     let c = conns.first().copied().unwrap_or(16).min(16);
-    load(&b, &tc, &bodies, c, seconds, "matches during a bulk upload").await;
+    load(b, tc, bodies, c, seconds, "matches during a bulk upload").await;
     let (st, v, took) = upload.await.expect("bulk upload task");
     assert_eq!(st, 200, "background bulk: {v}");
     println!(
@@ -368,10 +392,6 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
             ""
         }
     );
-
-    // 3. The match route's parts, in-process.
-    parts(&state).await;
-    running.shutdown().await.expect("shutdown");
 }
 
 /// `n` new "split-payments" signals as an NDJSON body, pseudonyms `pseudonym(seed, 0..n)`.

@@ -13,8 +13,8 @@
 //!    `KRUISPUNT_BENCH_SECONDS` seconds (default 10) after a 1 s warm-up; prints requests/s,
 //!    p50, p90, p99, max and the status codes seen;
 //!    then again with `min(first, 16)` connections while the second dealer streams
-//!    `KRUISPUNT_BENCH_BACKGROUND` new signals (default max(signals, 1 M)) through the bulk route,
-//!    and prints that upload's rate too;
+//!    `KRUISPUNT_BENCH_BACKGROUND` new signals (default max(signals, 1 M); 0 skips this) through
+//!    the bulk route, and prints that upload's rate too;
 //! 3. measures the match route's parts in-process (policy decision, usage read, and the
 //!    decision transaction `record_decision`, alone and 32 at a time) to locate the bottleneck.
 //!
@@ -43,7 +43,9 @@
 //!
 //! Uploads in that run: 107 k signals/s through `POST /v1/signals` (JSON batches of 10 000) into
 //! 0 → 5 M rows, 172 k/s through the NDJSON bulk route into 5 M → 10 M. With 200 k + 200 k
-//! stored: JSON 120–135 k/s, NDJSON 193–198 k/s (1 M NDJSON into 1 M stored: 195 k/s).
+//! stored: JSON 120–135 k/s, NDJSON 193–198 k/s (1 M NDJSON into 1 M stored: 195 k/s). An hour
+//! later the same 1 M run gave 155–167 k/s, and a build from before the match index's shards
+//! 148 k/s in the same minutes: the VM's speed drifts by ~20 % — compare builds side by side.
 //!
 //! **During a bulk upload** (16 connections, 200 k + 200 k stored, a 3 M-signal NDJSON stream
 //! running): 1 093 req/s, p50 3.19 ms, p90 43.7 ms, p99 99.7 ms, while the upload kept 175 k

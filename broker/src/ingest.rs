@@ -408,11 +408,11 @@ pub fn upload_entry<'s>(
     let mut orgs = BTreeSet::new();
     base.pseudonyms = signals
         .map(|s| {
-            orgs.insert(s.org.clone());
+            orgs.insert(s.org.as_str());
             hex::encode(s.stored)
         })
         .collect();
-    base.source_orgs = orgs.into_iter().collect();
+    base.source_orgs = orgs.into_iter().map(str::to_owned).collect();
     base
 }
 

@@ -178,11 +178,11 @@ impl MatchIndex {
     /// are uniformly spread keyed hashes, so each shard gets its share plus a margin of 1/8
     /// (hashbrown rounds its bucket count up to a power of two besides).
     pub fn with_capacity(signals: usize) -> Self {
-        let per_shard = signals.div_ceil(SHARDS);
-        let per_shard = if signals == 0 {
+        let share = signals.div_ceil(SHARDS);
+        let per_shard = if share == 0 {
             0
         } else {
-            per_shard + per_shard / 8 + 16
+            share + share / 8 + 16
         };
         let shards = (0..SHARDS)
             .map(|_| {
@@ -196,8 +196,9 @@ impl MatchIndex {
 
     /// Number of signals indexed.
     pub fn len(&self) -> usize {
-        (0..SHARDS)
-            .map(|i| self.shards[i].read().unwrap_or_else(|p| p.into_inner()).len)
+        self.shards
+            .iter()
+            .map(|shard| shard.read().unwrap_or_else(|p| p.into_inner()).len)
             .sum()
     }
 

@@ -35,16 +35,22 @@ pub enum DirectError {
 /// runs under `block_in_place`, so the runtime moves its other tasks to another worker; on a
 /// current-thread runtime (tests) it simply runs.
 ///
+/// `f` returns the caller's own error type `E` (anything a [`DirectError`] converts into), so
+/// it can fail with its own errors — a row that does not decode, say — as well as SQLite's.
+///
 /// The rusqlite connection cannot outlive `f` (it is borrowed for the call only, and any
 /// statement prepared on it borrows it in turn), and it is dropped — finalising every statement
 /// prepared through it — before sqlx gets the handle back.
-pub async fn with_connection<R>(
+pub async fn with_connection<R, E: From<DirectError>>(
     conn: &mut SqliteConnection,
-    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R>,
-) -> Result<R, DirectError> {
-    let mut locked = conn.lock_handle().await?;
+    f: impl FnOnce(&rusqlite::Connection) -> Result<R, E>,
+) -> Result<R, E> {
+    let mut locked = conn
+        .lock_handle()
+        .await
+        .map_err(|e| E::from(DirectError::Lock(e)))?;
     let raw = locked.as_raw_handle().as_ptr();
-    let run = move || -> Result<R, DirectError> {
+    let run = move || -> Result<R, E> {
         // SAFETY: `raw` is the open handle of `conn`, and `locked` holds the mutex that sqlx's
         // worker thread must take before it touches that handle (sqlx documents `lock_handle`
         // for exactly this: direct SQLite API calls). `locked` lives until after this closure
@@ -53,10 +59,11 @@ pub async fn with_connection<R>(
         // no hooks or caches without its default features) and never closes the handle. Both
         // crates link the same libsqlite3-sys, so the pointer types are the same.
         #[allow(unsafe_code)]
-        let db = unsafe { rusqlite::Connection::from_handle(raw) }?;
+        let db = unsafe { rusqlite::Connection::from_handle(raw) }
+            .map_err(|e| E::from(DirectError::Sqlite(e)))?;
         let out = f(&db);
         drop(db);
-        Ok(out?)
+        out
     };
     let on_multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
@@ -92,7 +99,7 @@ mod tests {
             .get(0)
     }
 
-    fn insert(db: &rusqlite::Connection, keys: std::ops::Range<i64>) -> rusqlite::Result<usize> {
+    fn insert(db: &rusqlite::Connection, keys: std::ops::Range<i64>) -> Result<usize, DirectError> {
         let mut st = db.prepare("INSERT INTO t (k, v) VALUES (?1, ?2) ON CONFLICT DO NOTHING")?;
         let mut n = 0;
         for k in keys {
@@ -134,7 +141,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open(&dir).await;
         let err = with_connection(&mut conn, |db| {
-            db.execute("INSERT INTO missing VALUES (1)", [])
+            Ok::<_, DirectError>(db.execute("INSERT INTO missing VALUES (1)", [])?)
         })
         .await
         .unwrap_err();

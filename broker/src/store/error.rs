@@ -107,3 +107,9 @@ impl From<sqlx::Error> for StoreError {
         }
     }
 }
+
+impl From<kruispunt_sqlite_direct::rusqlite::Error> for StoreError {
+    fn from(err: kruispunt_sqlite_direct::rusqlite::Error) -> Self {
+        StoreError::Direct(kruispunt_sqlite_direct::DirectError::Sqlite(err))
+    }
+}

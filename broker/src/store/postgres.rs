@@ -708,20 +708,23 @@ fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
     let day = crate::civil::parse_date(&s.observed).unwrap_or(0) - PG_DATE_EPOCH_DAYS;
     field(buf, &i32::try_from(day).unwrap_or(i32::MAX).to_be_bytes());
     field(buf, s.district.as_bytes());
-    let mut array = Vec::with_capacity(20 + s.purposes.iter().map(|p| 4 + p.len()).sum::<usize>());
+    // The array is written in place, its length first: header, dimension, elements.
     let dimensions: i32 = if s.purposes.is_empty() { 0 } else { 1 };
-    array.extend_from_slice(&dimensions.to_be_bytes());
-    array.extend_from_slice(&0i32.to_be_bytes()); // no NULL elements
-    array.extend_from_slice(&TEXT_OID.to_be_bytes());
+    let elements: usize = s.purposes.iter().map(|p| 4 + p.len()).sum();
+    let array_len = i32::try_from(12 + 8 * usize::from(dimensions == 1) + elements)
+        .expect("a handful of purposes");
+    buf.extend_from_slice(&array_len.to_be_bytes());
+    buf.extend_from_slice(&dimensions.to_be_bytes());
+    buf.extend_from_slice(&0i32.to_be_bytes()); // no NULL elements
+    buf.extend_from_slice(&TEXT_OID.to_be_bytes());
     if dimensions == 1 {
         let n = i32::try_from(s.purposes.len()).expect("a handful of purposes");
-        array.extend_from_slice(&n.to_be_bytes());
-        array.extend_from_slice(&1i32.to_be_bytes()); // lower bound
+        buf.extend_from_slice(&n.to_be_bytes());
+        buf.extend_from_slice(&1i32.to_be_bytes()); // lower bound
         for purpose in &s.purposes {
-            field(&mut array, purpose.as_bytes());
+            field(buf, purpose.as_bytes());
         }
     }
-    field(buf, &array);
     bigint(buf, s.expires_at);
     bigint(buf, s.uploaded_at);
 }

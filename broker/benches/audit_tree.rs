@@ -17,8 +17,8 @@
 //! 265 µs, p99 489 µs; consistency proof p50 240 µs, p99 329 µs (at load ≈ 2: p50 667 µs, p99
 //! 1.1 ms; details: docs/AUDIT.md).
 
-use kruispunt_broker::audit_entry::{AuditEntry, Operation};
-use kruispunt_broker::audit_log::AuditLog;
+use kruispunt_broker::audit::entry::{AuditEntry, Operation};
+use kruispunt_broker::audit::log::AuditLog;
 use kruispunt_broker::keys::BrokerKeys;
 use kruispunt_broker::store::Store;
 use kruispunt_broker::store::sqlite::SqliteStore;

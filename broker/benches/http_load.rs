@@ -63,7 +63,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::auth::{Claims, mint};
 use kruispunt_broker::civil::{format_date, now_secs};
 use kruispunt_broker::config::Config;

@@ -51,7 +51,7 @@
 //! no savepoint and no second query. Before migration 0008 (random-key indexes): 45 CPU-s per
 //! 1 M rows at 2 M stored. The start-up scan (`index scan` below) reads the rows the same direct
 //! way: 600 k rows/s (through sqlx: 137 k/s).
-use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;
 use kruispunt_broker::store::{NewSignal, Store, UsageDelta};

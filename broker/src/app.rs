@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(axum::middleware::from_fn(
-            crate::authn::with_peer_certificate,
+            crate::auth::request::with_peer_certificate,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;

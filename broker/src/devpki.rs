@@ -48,14 +48,14 @@ impl DevPki {
     }
 
     /// Issues a client certificate (for mTLS) to each of `partners` that has none yet, signed
-    /// by the development CA and naming the partner the way [`crate::client_identity`] checks.
+    /// by the development CA and naming the partner the way [`crate::auth::mtls`] checks.
     /// Returns the partners that got one. Ids no certificate can name are skipped (they would
     /// need a pinned certificate, which a development set-up does not invent).
     pub fn create_client_certs_if_missing(&self, partners: &[&str]) -> anyhow::Result<Vec<String>> {
         let todo: Vec<(&str, String)> = partners
             .iter()
             .filter(|p| !self.client_identity(p).0.exists())
-            .filter_map(|p| crate::client_identity::dns_name(p).map(|n| (*p, n)))
+            .filter_map(|p| crate::auth::mtls::dns_name(p).map(|n| (*p, n)))
             .collect();
         if todo.is_empty() {
             return Ok(Vec::new());
@@ -201,11 +201,11 @@ mod tests {
         );
         let (cert, key) = pki.client_identity("politie-midden-nederland");
         let der = CertificateDer::from_pem_file(&cert).unwrap();
-        assert!(crate::client_identity::names_partner(
+        assert!(crate::auth::mtls::names_partner(
             &der,
             "politie-midden-nederland"
         ));
-        assert!(!crate::client_identity::names_partner(
+        assert!(!crate::auth::mtls::names_partner(
             &der,
             "om-midden-nederland"
         ));

@@ -4,15 +4,10 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod audit_entry;
-pub mod audit_log;
-pub mod audit_trail;
+pub mod audit;
 pub mod auth;
-pub mod authn;
 pub mod civil;
 pub mod cli;
-pub mod cli_policy;
-pub mod client_identity;
 pub mod config;
 pub mod devpki;
 pub mod ingest;
@@ -29,4 +24,3 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tls;
-pub mod transparency;

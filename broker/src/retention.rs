@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::audit_entry::Operation;
-use crate::audit_trail;
+use crate::audit::entry;
+use crate::audit::entry::Operation;
 use crate::civil::now_secs;
 use crate::mls::store::ExpiredKeyPackage;
 use crate::state::AppState;
@@ -15,7 +15,7 @@ use crate::store::StoredSignal;
 /// Purges once; returns how many signals were removed.
 pub async fn purge_once(state: &AppState, now: i64) -> Result<usize, crate::store::StoreError> {
     let audit_for = |signals: &[StoredSignal]| {
-        let mut e = audit_trail::by(None, Operation::Erase, "retention.purge");
+        let mut e = entry::by(None, Operation::Erase, "retention.purge");
         e.actor_org = Some("kruispunt-broker".into());
         e.decision = Some("allow".into());
         e.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
@@ -50,7 +50,7 @@ pub async fn purge_key_packages(
     now: i64,
 ) -> Result<usize, crate::store::StoreError> {
     let audit_for = |packages: &[ExpiredKeyPackage]| {
-        let mut e = audit_trail::by(None, Operation::Erase, "retention.key-packages.purge");
+        let mut e = entry::by(None, Operation::Erase, "retention.key-packages.purge");
         e.actor_org = Some("kruispunt-broker".into());
         e.decision = Some("allow".into());
         let mut per_org = std::collections::BTreeMap::<&str, usize>::new();

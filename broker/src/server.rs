@@ -78,7 +78,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         backend = store.backend(),
         "match index loaded"
     );
-    let audit_log = crate::audit_log::AuditLog::new(&config.deployment, &keys)?;
+    let audit_log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
     audit_log.sync(&*store, &keys).await?;
     Ok(AppState {
         audit_log: Arc::new(audit_log),
@@ -111,7 +111,10 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         .handle(handle.clone())
         .serve(app::router(state.clone()).into_make_service());
     let task = tokio::spawn(server);
-    let log_task = tokio::spawn(crate::audit_log::run(state.clone(), Duration::from_secs(2)));
+    let log_task = tokio::spawn(crate::audit::log::run(
+        state.clone(),
+        Duration::from_secs(2),
+    ));
     let purger = tokio::spawn(retention::run(
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),

@@ -19,9 +19,9 @@ pub struct AppState {
     pub index: Arc<MatchIndex>,
     pub limiter: Arc<RateLimiter>,
     pub deployment: Arc<str>,
-    pub audit_log: Arc<crate::audit_log::AuditLog>,
-    /// Tokens already verified (see [`crate::authn::TokenCache`]).
-    pub tokens: Arc<crate::authn::TokenCache>,
+    pub audit_log: Arc<crate::audit::log::AuditLog>,
+    /// Tokens already verified (see [`crate::auth::request::TokenCache`]).
+    pub tokens: Arc<crate::auth::request::TokenCache>,
     /// Serialises each organisation's uploads and withdrawals (see [`crate::org_lock`]).
     pub org_locks: Arc<crate::org_lock::OrgLocks>,
 }

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use kruispunt_broker::audit_entry::AuditEntry;
+use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::{Claims, ScopeClaims, mint};
 use kruispunt_broker::config::Config;
 use kruispunt_broker::devpki::DevPki;
@@ -715,9 +715,9 @@ fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()
         );
         legacy.id = kruispunt_broker::store::SignalId::legacy(&legacy.digest);
         let legacy_id = legacy.id.to_string();
-        let entry = kruispunt_broker::audit_entry::AuditEntry::new(
+        let entry = kruispunt_broker::audit::entry::AuditEntry::new(
             now() * 1000,
-            kruispunt_broker::audit_entry::Operation::Collect,
+            kruispunt_broker::audit::entry::Operation::Collect,
             "signals.upload",
         );
         state

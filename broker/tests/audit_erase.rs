@@ -8,7 +8,7 @@ mod audit_common;
 use std::path::Path;
 
 use audit_common::{TestPostgres, use_database};
-use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::config::Config;
 use kruispunt_sdk::transparency::{LogLine, Withheld};
 

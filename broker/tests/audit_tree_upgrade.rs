@@ -8,7 +8,7 @@ mod audit_common;
 use std::sync::Arc;
 
 use audit_common::TestPostgres;
-use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::{self, Store};
 use kruispunt_sdk::transparency::{Frontier, commitment, leaf_hash};
 
@@ -36,7 +36,7 @@ async fn assert_tree_covers_the_log(store: &dyn Store) {
     let rng = ring::rand::SystemRandom::new();
     let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
     let keys = kruispunt_broker::keys::BrokerKeys::from_parts(&[7u8; 32], pkcs8.as_ref()).unwrap();
-    let log = kruispunt_broker::audit_log::AuditLog::new("upgrade-test", &keys).unwrap();
+    let log = kruispunt_broker::audit::log::AuditLog::new("upgrade-test", &keys).unwrap();
     assert_eq!(log.root_at(store, len).await.unwrap(), frontier.root());
     // The disclosure index follows the entries too.
     let named = store

@@ -6,7 +6,7 @@
 
 mod mls_common;
 
-use kruispunt_broker::audit_entry::AuditEntry;
+use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::coalition::wire::GroupKind;
 use kruispunt_sdk::coalition::{Event, Member};
@@ -650,7 +650,10 @@ fn expired_key_packages(
         let erased = b.audit_of("retention.key-packages.purge").await;
         assert_eq!(erased.len(), 1);
         let e = &erased[0];
-        assert_eq!(e.operation, kruispunt_broker::audit_entry::Operation::Erase);
+        assert_eq!(
+            e.operation,
+            kruispunt_broker::audit::entry::Operation::Erase
+        );
         assert_eq!(e.detail["count"], 5);
         assert_eq!(
             e.detail["per_org"],

@@ -3,7 +3,7 @@
 //! `KRUISPUNT_TEST_POSTGRES_URL` and dropped afterwards). Without that variable the PostgreSQL
 //! tests say so loudly and pass, so a plain `cargo test` works anywhere; CI sets it.
 
-use kruispunt_broker::audit_entry::{AuditEntry, Operation};
+use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::{
     self, IndexRecord, InsertOutcome, NewSignal, SignalId, Store, StoreError, StoredSignal, Usage,

@@ -1,5 +1,5 @@
 //! Published known answers for the audit log's Merkle tree and signed notes, checked against
-//! `kruispunt_broker::transparency` through its public API only.
+//! `kruispunt_broker::audit::transparency` through its public API only.
 //!
 //! Sources (copied values, not recomputed):
 //! * Merkle tree: github.com/transparency-dev/merkle — `testonly/constants.go` (commit
@@ -14,10 +14,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use kruispunt_broker::transparency::{
+use kruispunt_broker::audit::sign_note;
+use kruispunt_broker::audit::transparency::{
     Hash, KeyError, MemoryTree, NoteError, ProofError, TreeStore, consistency_proof, empty_root,
-    inclusion_proof, leaf_hash, open_note, parse_verifier_key, root, root_at, sign_note,
-    verify_consistency, verify_inclusion,
+    inclusion_proof, leaf_hash, open_note, parse_verifier_key, root, root_at, verify_consistency,
+    verify_inclusion,
 };
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
 

@@ -19,10 +19,10 @@ use kruispunt_sdk::transparency::{
     Checkpoint, ERASE_ACTION, LogError, LogLine, LogVerifier, open_checkpoint, verify_consistency,
 };
 
+use crate::audit::access::Viewer;
 use crate::config::Config;
 use crate::keys::BrokerKeys;
 use crate::routes::audit::MAX_ENTRIES;
-use crate::routes::audit_view::Viewer;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -403,10 +403,10 @@ async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
     let config = Config::load(dir)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let store = crate::store::connect(&config.database).await?;
-    let log = crate::audit_log::AuditLog::new(&config.deployment, &keys)?;
+    let log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
     let size = store.audit_tree_size().await?;
     let root = log.root_at(&*store, size).await?;
-    let note = crate::transparency::sign_checkpoint(
+    let note = crate::audit::sign_checkpoint(
         log.origin(),
         size,
         &root,
@@ -451,7 +451,7 @@ async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
     let before = a.before.clone();
     let record = move |erased: &[u64]| {
         let mut e =
-            crate::audit_trail::by(None, crate::audit_entry::Operation::Erase, ERASE_ACTION);
+            crate::audit::entry::by(None, crate::audit::entry::Operation::Erase, ERASE_ACTION);
         e.reasons = vec!["audit-retention".into()];
         e.detail = serde_json::json!({
             "before": before,

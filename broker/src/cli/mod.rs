@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod audit;
 pub mod demo;
 pub mod id;
+pub mod policy;
 pub mod serve;
 pub mod token;
 
@@ -37,7 +38,7 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Test, evaluate and check the purpose-limitation policy.
     #[command(subcommand)]
-    Policy(crate::cli_policy::PolicyCommand),
+    Policy(policy::PolicyCommand),
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -56,7 +57,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => serve::init(args),
         Command::Token(args) => token::run(args),
         Command::Id(cmd) => id::run(cmd),
-        Command::Policy(cmd) => crate::cli_policy::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd),
         Command::Demo(args) => demo::run(args),
         Command::Audit(cmd) => audit::run(cmd),
     };

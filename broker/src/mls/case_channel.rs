@@ -22,8 +22,8 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use kruispunt_sdk::wire::Level;
 
-use crate::audit_entry::{AuditEntry, Operation};
-use crate::audit_trail;
+use crate::audit::entry;
+use crate::audit::entry::{AuditEntry, Operation};
 use crate::auth::Principal;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -89,7 +89,7 @@ async fn refuse(
     case_reference: &str,
     r: Refusal,
 ) -> Problem {
-    let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.group.refused");
+    let mut e = entry::by(Some(principal), Operation::Refuse, "mls.group.refused");
     e.decision = Some("deny".into());
     e.reasons = vec![r.reason.to_string()];
     e.case_reference = Some(case_reference.to_string());

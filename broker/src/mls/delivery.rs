@@ -29,8 +29,8 @@ use super::store::{
     Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
     StateChange,
 };
-use crate::audit_entry::{AuditEntry, Operation};
-use crate::audit_trail;
+use crate::audit::entry;
+use crate::audit::entry::{AuditEntry, Operation};
 use crate::auth::Principal;
 use crate::civil::now_secs;
 use crate::problem::Problem;
@@ -81,7 +81,7 @@ async fn audit_epoch_conflict(
     detail: serde_json::Value,
     message: String,
 ) -> Problem {
-    let mut e = audit_trail::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
+    let mut e = entry::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
     e.reasons = vec!["epoch_conflict".into()];
     e.detail = detail;
     match state.store.append_audit(&[e]).await {
@@ -181,7 +181,7 @@ pub async fn publish_key_packages(
             expires_at,
         });
     }
-    let mut entry = audit_trail::by(
+    let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
         "mls.key_packages.publish",
@@ -219,7 +219,7 @@ pub async fn claim_key_package(
         )));
     }
     let audit = |c: &ClaimedKeyPackage| -> AuditEntry {
-        let mut e = audit_trail::by(
+        let mut e = entry::by(
             Some(principal),
             Operation::Disclose,
             "mls.key_package.claim",
@@ -285,8 +285,8 @@ async fn check_adds(
         if outside_case {
             reasons.push("target_not_in_case_channel".into());
         }
-        let mut entry = audit_trail::with_decision(
-            audit_trail::by(Some(principal), Operation::Refuse, "mls.commit.refused"),
+        let mut entry = entry::with_decision(
+            entry::by(Some(principal), Operation::Refuse, "mls.commit.refused"),
             &decision,
         );
         entry.decision = Some("deny".into());
@@ -396,7 +396,7 @@ pub async fn create_group(
         std::slice::from_ref(&principal.org),
     )
     .await?;
-    let mut entry = audit_trail::by(Some(principal), Operation::Collect, "mls.group.create");
+    let mut entry = entry::by(Some(principal), Operation::Collect, "mls.group.create");
     entry.case_reference = req.case_reference.clone();
     entry.detail = serde_json::json!({
         "group": row.id, "kind": kind.as_str(), "coalition": row.coalition, "epoch": row.epoch,
@@ -591,7 +591,7 @@ pub async fn post_message(
     let size = message.data.len();
     let welcome_count = welcomes.len();
     let audit = |seq: u64| -> AuditEntry {
-        let mut e = audit_trail::by(Some(principal), Operation::Disclose, "mls.deliver");
+        let mut e = entry::by(Some(principal), Operation::Disclose, "mls.deliver");
         e.recipients = recipients.clone();
         e.detail = serde_json::json!({
             "group": id, "epoch": msg_epoch, "new_epoch": new_epoch, "seq": seq,
@@ -704,7 +704,7 @@ pub async fn audit_fetch(
     action: &str,
     detail: serde_json::Value,
 ) -> Result<(), Problem> {
-    let mut e = audit_trail::by(Some(principal), Operation::Disclose, action);
+    let mut e = entry::by(Some(principal), Operation::Disclose, action);
     e.recipients = vec![principal.org.clone()];
     e.detail = detail;
     state.store.append_audit(&[e]).await?;

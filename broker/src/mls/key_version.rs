@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use kruispunt_policy::registry::{Coalition, Registry};
 use kruispunt_sdk::coalition::wire::{AnnounceKeyVersion, KeyVersionStatus};
 
-use crate::audit_entry::Operation;
-use crate::audit_trail;
+use crate::audit::entry;
+use crate::audit::entry::Operation;
 use crate::auth::Principal;
 use crate::civil::format_date;
 use crate::mls::store::{Announced, GroupKind, KeyVersionRow};
@@ -83,7 +83,7 @@ pub async fn announce(
     let is_admin =
         group.created_by == principal.org && principal.roles.iter().any(|r| r == ADMIN_ROLE);
     if !is_admin {
-        let mut entry = audit_trail::by(
+        let mut entry = entry::by(
             Some(principal),
             Operation::Refuse,
             "coalition.key-version.refused",
@@ -110,7 +110,7 @@ pub async fn announce(
         announced_by: principal.org.clone(),
         announced_at: now,
     };
-    let mut entry = audit_trail::by(
+    let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
         "coalition.key-version.announce",
@@ -250,7 +250,7 @@ pub async fn purge_superseded(state: &AppState, now: i64) -> Result<usize, Store
             sole_coalition(&registry, s.into()).is_some_and(|sole| sole.id == c.id)
         };
         let audit_for = |signals: &[StoredSignal]| {
-            let mut e = audit_trail::by(None, Operation::Erase, "retention.key-version.purge");
+            let mut e = entry::by(None, Operation::Erase, "retention.key-version.purge");
             e.actor_org = Some("kruispunt-broker".into());
             e.decision = Some("allow".into());
             e.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();

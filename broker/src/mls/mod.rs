@@ -21,7 +21,5 @@ pub mod delivery;
 pub mod key_version;
 pub mod public_state;
 pub mod store;
-mod store_postgres;
-mod store_sqlite;
 
 pub use store::MlsStore;

@@ -15,7 +15,7 @@
 
 use async_trait::async_trait;
 
-use crate::audit_entry::AuditEntry;
+use crate::audit::entry::AuditEntry;
 use crate::store::StoreError;
 
 /// A validated key package to publish.

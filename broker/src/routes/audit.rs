@@ -3,7 +3,7 @@
 //! itself an audit entry. Every partner gets every entry's leaf (the hashes are public to all
 //! partners, so each can check that the log is complete and append-only); the salt and the
 //! entry itself only go to a privacy officer of an organisation the entry concerns — see
-//! [`super::audit_view`].
+//! [`crate::audit::access`].
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -15,8 +15,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::audit_view::{Viewer, record_read};
-use crate::authn::authenticate;
+use crate::audit::access::{Viewer, record_read};
+use crate::auth::request::authenticate;
 use crate::problem::Problem;
 use crate::state::AppState;
 

@@ -1,7 +1,7 @@
 //! Review of the audit trail by privacy officers: filtered reading (time, purpose, case,
 //! partner, operation) and the disclosure accounting of one pseudonym (Wpg art. 25: to whom
 //! were a person's data disclosed, when and why), as JSON or CSV. Only privacy officers, only
-//! entries that concern their own organisation (see [`super::audit_view`]); every review is
+//! entries that concern their own organisation (see [`crate::audit::access`]); every review is
 //! itself an audit entry.
 //!
 //! Filtering runs over the log in order: the time bounds are turned into a range of sequence
@@ -18,9 +18,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::query;
-use super::audit_view::{Viewer, concerns, record_read};
-use crate::audit_entry::{AuditEntry, Operation};
-use crate::authn::authenticate;
+use crate::audit::access::{Viewer, concerns, record_read};
+use crate::audit::entry::{AuditEntry, Operation};
+use crate::auth::request::authenticate;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -329,7 +329,7 @@ fn respond(
                     format!("attachment; filename=\"{filename}\""),
                 ),
             ],
-            super::audit_csv::to_csv(&lines),
+            crate::audit::csv::to_csv(&lines),
         )
             .into_response(),
     }

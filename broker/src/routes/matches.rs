@@ -15,9 +15,9 @@ use kruispunt_sdk::wire::{
     Level, MAX_MATCH_IDENTIFIERS, MatchRequest, MatchResponse, MatchResult, SignalDetail,
 };
 
-use crate::audit_entry::Operation;
-use crate::audit_trail;
-use crate::authn::{authenticate, strict_json};
+use crate::audit::entry;
+use crate::audit::entry::Operation;
+use crate::auth::request::{authenticate, strict_json};
 use crate::civil::{day_of, now_secs};
 use crate::ingest::requester;
 use crate::problem::Problem;
@@ -127,8 +127,8 @@ pub async fn create(
         Problem::unavailable("the policy could not be evaluated; nothing was disclosed")
     })?;
 
-    let mut entry = audit_trail::with_decision(
-        audit_trail::by(Some(&principal), Operation::Consult, "match"),
+    let mut entry = entry::with_decision(
+        entry::by(Some(&principal), Operation::Consult, "match"),
         &decision,
     );
     entry.purpose = Some(req.purpose.clone());

@@ -12,7 +12,7 @@ use kruispunt_sdk::coalition::wire::{
     PublishKeyPackages, WelcomeList,
 };
 
-use crate::authn::{authenticate, strict_json};
+use crate::auth::request::{authenticate, strict_json};
 use crate::mls::delivery::{self, FETCH_LIMIT};
 use crate::mls::store::{GroupKind, GroupRow};
 use crate::problem::Problem;

@@ -1,10 +1,8 @@
 //! One file per resource of the HTTP API.
 
 pub mod audit;
-pub mod audit_csv;
 pub mod audit_page;
 pub mod audit_review;
-pub mod audit_view;
 pub mod health;
 pub mod matches;
 pub mod mls;

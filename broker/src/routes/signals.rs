@@ -10,10 +10,10 @@ use kruispunt_sdk::wire::{
     MAX_SIGNAL_BATCH, SignalBatch, SignalIn, UploadResponse, WithdrawResponse,
 };
 
-use crate::audit_entry::Operation;
-use crate::audit_trail;
+use crate::audit::entry;
+use crate::audit::entry::Operation;
 use crate::auth::Principal;
-use crate::authn::{authenticate, strict_json};
+use crate::auth::request::{authenticate, strict_json};
 use crate::ingest::{Prepared, commit, ingest, prepare};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -199,7 +199,7 @@ pub async fn withdraw(
             "id: must be 32 lowercase hex characters",
         )
     })?;
-    let mut entry = audit_trail::by(Some(&principal), Operation::Erase, "signal.withdraw");
+    let mut entry = entry::by(Some(&principal), Operation::Erase, "signal.withdraw");
     entry.decision = Some("allow".into());
     entry.source_orgs = vec![principal.org.clone()];
     entry.detail = serde_json::json!({ "id": signal_id.to_string() });
@@ -219,8 +219,7 @@ pub async fn withdraw(
             }))
         }
         None => {
-            let mut refused =
-                audit_trail::by(Some(&principal), Operation::Refuse, "signal.withdraw");
+            let mut refused = entry::by(Some(&principal), Operation::Refuse, "signal.withdraw");
             refused.decision = Some("deny".into());
             refused.reasons = vec!["not_own_data".into()];
             refused.detail = serde_json::json!({ "id": signal_id.to_string() });

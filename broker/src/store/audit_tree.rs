@@ -14,7 +14,7 @@
 
 use kruispunt_sdk::transparency::{Frontier, Hash, NodeId, Salt, commitment, leaf_hash};
 
-use crate::audit_entry::AuditEntry;
+use crate::audit::entry::AuditEntry;
 
 use super::StoreError;
 
@@ -195,7 +195,7 @@ fn commit_stored(stored: &[(i64, Vec<u8>)]) -> Result<Vec<(Salt, Hash)>, StoreEr
 /// was disclosed, consulted, combined or erased, and an upload entry still names its
 /// pseudonyms in the log itself.
 pub(crate) fn indexed_pseudonyms(entry: &AuditEntry) -> Vec<[u8; 32]> {
-    if entry.operation == crate::audit_entry::Operation::Collect {
+    if entry.operation == crate::audit::entry::Operation::Collect {
         return Vec::new();
     }
     pseudonyms_of(&entry.pseudonyms)
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn growth_matches_the_reference_tree_and_the_border_round_trips() {
-        use crate::audit_entry::Operation;
+        use crate::audit::entry::Operation;
         let entries: Vec<AuditEntry> = (0..37)
             .map(|i| AuditEntry::new(i, Operation::Consult, "match"))
             .collect();
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn uploads_are_not_indexed_for_the_disclosure_accounting() {
-        use crate::audit_entry::Operation;
+        use crate::audit::entry::Operation;
         let named = |op| AuditEntry {
             pseudonyms: vec!["cd".repeat(32)],
             ..AuditEntry::new(0, op, "x")

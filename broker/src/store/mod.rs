@@ -16,7 +16,7 @@
 //! brokers; to keep that lock short, each transaction appends its audit entry *last*, right
 //! before the commit. The Merkle log of the audit issue builds on this sequence.
 
-use crate::audit_entry::AuditEntry;
+use crate::audit::entry::AuditEntry;
 use async_trait::async_trait;
 use kruispunt_sdk::IdentifierKind;
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use kruispunt_broker::audit_entry::AuditEntry;
+use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::{Claims, mint};
 use kruispunt_broker::config::Config;
 use kruispunt_broker::devpki::DevPki;

@@ -18,6 +18,7 @@
 //! `SQLITE_BUSY_SNAPSHOT`.
 
 mod audit_tree;
+mod mls;
 
 use super::audit_tree::PreparedEntry;
 use super::group_commit::{

@@ -128,7 +128,7 @@ pub fn to_csv(lines: &[LogLine]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit_entry::{AuditEntry, Operation};
+    use crate::audit::entry::{AuditEntry, Operation};
 
     #[test]
     fn times_are_utc_with_milliseconds() {

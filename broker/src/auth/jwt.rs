@@ -678,7 +678,7 @@ fn sanitize_long(s: &str) -> String {
 /// a partner with `require_mtls` must present a certificate, and a presented certificate must
 /// be the partner's own (also when mTLS is optional, so that nobody acts under another's
 /// certificate): exactly the pinned one when `client_cert_sha256` is set, otherwise one that
-/// names the partner (see [`crate::client_identity`]). One client CA may then serve every
+/// names the partner (see [`crate::auth::mtls`]). One client CA may then serve every
 /// partner without one partner's certificate satisfying another's requirement.
 pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(), AuthError> {
     let Some(der) = peer_cert_der else {
@@ -706,11 +706,11 @@ pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(),
         }
         return Ok(());
     }
-    if crate::client_identity::names_partner(der, &partner.id) {
+    if crate::auth::mtls::names_partner(der, &partner.id) {
         return Ok(());
     }
     Err(AuthError::MtlsRequired(
-        match crate::client_identity::dns_name(&partner.id) {
+        match crate::auth::mtls::dns_name(&partner.id) {
             Some(name) => format!(
                 "the client certificate was not issued to partner `{}`: it must name `{name}` (a DNS subject alternative name) or be pinned with client_cert_sha256",
                 partner.id

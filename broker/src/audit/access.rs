@@ -16,8 +16,8 @@ use kruispunt_policy::{Action, PolicyInput};
 use kruispunt_sdk::transparency::{LogLine, Summary, Withheld};
 use serde_json::Value;
 
-use crate::audit_entry::{AuditEntry, Operation};
-use crate::audit_trail;
+use crate::audit::entry;
+use crate::audit::entry::{AuditEntry, Operation};
 use crate::auth::Principal;
 use crate::civil::now_secs;
 use crate::problem::Problem;
@@ -100,8 +100,8 @@ impl Viewer {
                 now: now_secs(),
             });
         }
-        let mut e = audit_trail::with_decision(
-            audit_trail::by(Some(principal), Operation::Refuse, "audit.read"),
+        let mut e = entry::with_decision(
+            entry::by(Some(principal), Operation::Refuse, "audit.read"),
             &d,
         );
         e.detail = serde_json::json!({ "endpoint": endpoint });
@@ -194,7 +194,7 @@ pub async fn record_read(
     what: Value,
     pseudonyms: Vec<String>,
 ) -> Result<(), Problem> {
-    let mut e = audit_trail::by(Some(principal), Operation::Consult, "audit.read");
+    let mut e = entry::by(Some(principal), Operation::Consult, "audit.read");
     e.decision = Some("allow".into());
     e.detail = what;
     e.pseudonyms = pseudonyms;

@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::store::{
+use crate::audit::entry::AuditEntry;
+use crate::mls::store::{
     Announced, AppendAudit, Appended, CASE_MATCHES_SQL, ClaimAudit, ClaimedKeyPackage,
     ExpiredKeyPackage, GroupKind, GroupRow, KeyPackagePurgeAudit, KeyVersionRow, MlsStore,
     NewKeyPackage, NewMessage, NewWelcome, PURGE_KEY_PACKAGES_SQL, SignalFilter, StateChange,
     StoredMessage, StoredWelcome, audit_entry_from_row, expired_key_package, key_version_from_db,
     orgs_from_db, orgs_to_db, u64_from_db, u64_to_db,
 };
-use crate::audit_entry::AuditEntry;
 use crate::store::StoreError;
 use crate::store::sqlite::{BEGIN_WRITE, SqliteStore, append};
 

@@ -1,10 +1,15 @@
-//! Building the audit entries the routes write. One place decides what an entry records, so
-//! that every route records who, what, why and which pseudonyms the same way — and never a
-//! clear identifier (the pseudonyms here are the broker's at-rest forms).
+//! One entry of the audit trail, and the builders the routes use to fill it.
+//!
+//! The type and its canonical encoding are part of the log's verifiable format, so they live in
+//! [`kruispunt_sdk::transparency::entry`] (one definition for the broker that writes entries and
+//! for every tool that checks them); re-exported here. The builders below are one place that
+//! decides what an entry records, so that every route records who, what, why and which
+//! pseudonyms the same way — and never a clear identifier (the pseudonyms here are the broker's
+//! at-rest forms).
 
 use kruispunt_policy::Decision;
+pub use kruispunt_sdk::transparency::entry::{AuditEntry, Operation};
 
-use crate::audit_entry::{AuditEntry, Operation};
 use crate::auth::Principal;
 use crate::civil::now_millis;
 

@@ -12,6 +12,7 @@
 //! not turn it off for the broker's role.
 
 mod audit_tree;
+mod mls;
 
 use super::audit_tree::PreparedEntry;
 use super::group_commit::{

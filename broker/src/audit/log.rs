@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use tokio::sync::RwLock;
 
+use crate::audit::transparency::{self, Frontier, Hash, NodeId, ProofPlan};
 use crate::keys::BrokerKeys;
 use crate::store::{Store, StoreError};
-use crate::transparency::{self, Frontier, Hash, NodeId, ProofPlan};
 
 /// The signer of the stored tree's checkpoints.
 pub struct AuditLog {
@@ -87,7 +87,7 @@ impl AuditLog {
             .is_none_or(|(s, _)| *s != size);
         if stale {
             let root = load_frontier(store, size).await?.root();
-            let note = transparency::sign_checkpoint(
+            let note = crate::audit::sign_checkpoint(
                 &self.origin,
                 size,
                 &root,

@@ -19,7 +19,7 @@
 //! commit), where the per-commit fsync of `synchronous=FULL` shows, and the start-up index scan.
 //! Then appends audit entries through the group commit from 1…1024 concurrent callers (each
 //! waiting for its commit, as a request handler does).
-//! Targets (DESIGN.md): ≥ 200 k signals/s into SQLite, ≥ 100 k/s into PostgreSQL; issue 5:
+//! Targets (docs/ARCHITECTURE.md, "Speed targets"): ≥ 200 k signals/s into SQLite, ≥ 100 k/s into PostgreSQL; issue 5:
 //! ≥ 20 k audit entries/s appended.
 //! Audit append figures (before and after migration 0009, CPU per entry, callgrind instruction
 //! counts): docs/AUDIT.md, "Append rate". Under a load average of 8 (2026-11-29), 1024 callers:

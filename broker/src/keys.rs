@@ -3,7 +3,7 @@
 //! Two secrets belong to the broker and live in `DATA_DIR/keys/`, apart from the database:
 //!
 //! - `at-rest.key`: 32 random bytes (hex). Every pseudonym a partner sends is keyed once more
-//!   with it before it is stored (`stored = HMAC-SHA256(at_rest_key, pseudonym)`, DESIGN.md).
+//!   with it before it is stored (`stored = HMAC-SHA256(at_rest_key, pseudonym)`, docs/ARCHITECTURE.md).
 //!   A stolen database together with a partner's coalition key therefore still reveals nothing:
 //!   the attacker would also need this file. It is kept out of the database for exactly that
 //!   reason, and must never be backed up together with it.

@@ -13,7 +13,7 @@
 # decision fast: the engine evaluates only the groups that can apply.) Missing data never allows anything: the broker refuses to act
 # when `decision` is undefined (fail closed).
 #
-# Rule numbers refer to DESIGN.md "Policy: purpose limitation as code".
+# Rule numbers refer to docs/POLICY.md, "The seven rules and where they come from".
 #
 # Local variables bound to something that may be undefined use unification (`c = expr`), not
 # `c := expr`: regorus' bytecode VM (0.14) binds `:=` to an undefined value instead of failing

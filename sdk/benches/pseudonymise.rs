@@ -1,6 +1,6 @@
 //! Throughput of the partner-side hot path: normalise + pseudonymise kentekens.
 //!
-//! Target (DESIGN.md): ≥ 3 M identifiers/s per core; the HMAC alone is the floor, so it is
+//! Target (docs/ARCHITECTURE.md, "Speed targets"): ≥ 3 M identifiers/s per core; the HMAC alone is the floor, so it is
 //! measured too. Criterion reports elements/s for a batch of realistic plates written the ways
 //! partners' systems hold them (dashes, spaces, lowercase, all sidecodes).
 

@@ -141,7 +141,7 @@ async fn run(size: u64, proofs: usize) {
     while appended < size {
         let end = (appended + BATCH).min(size);
         let batch: Vec<AuditEntry> = (appended..end).map(entry).collect();
-        store.append_audit(&batch).await.expect("append");
+        store.audit().append_audit(&batch).await.expect("append");
         appended = end;
         if end.is_multiple_of(1_000_000) {
             println!(
@@ -152,13 +152,18 @@ async fn run(size: u64, proofs: usize) {
         }
     }
     let (build_wall, build_cpu) = (wall0.elapsed(), cpu_time() - cpu0);
-    assert_eq!(store.audit_tree_size().await.expect("size"), size);
+    assert_eq!(store.audit().audit_tree_size().await.expect("size"), size);
     // The reference: the root recomputed from the stored leaves alone.
     let mut reference = Frontier::new();
     let mut start = 0;
     while start < size {
         let end = (start + 100_000).min(size);
-        for row in store.audit_tree_leaves(start, end).await.expect("leaves") {
+        for row in store
+            .audit()
+            .audit_tree_leaves(start, end)
+            .await
+            .expect("leaves")
+        {
             reference.append(leaf_hash(&row.leaf), |_, _| {});
         }
         start = end;
@@ -185,6 +190,7 @@ async fn run(size: u64, proofs: usize) {
             .expect("inclusion proof");
         times.push(t.elapsed());
         let stored = store
+            .audit()
             .audit_tree_leaves(index, index + 1)
             .await
             .expect("leaf");

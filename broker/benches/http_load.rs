@@ -496,6 +496,7 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
     for _ in 0..n {
         let _ = state
             .store
+            .decisions()
             .usage(DEALER_C, PURPOSE, &today)
             .await
             .expect("usage");
@@ -539,6 +540,7 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
     for _ in 0..n {
         state
             .store
+            .decisions()
             .record_decision(Some(delta()), &entry())
             .await
             .expect("decision");
@@ -552,6 +554,7 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
         tasks.push(tokio::spawn(async move {
             for _ in 0..n / 32 {
                 st.store
+                    .decisions()
                     .record_decision(Some(d.clone()), &e)
                     .await
                     .expect("decision");

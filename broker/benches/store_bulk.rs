@@ -243,6 +243,7 @@ async fn bulk(
             (cpu_seconds(), server_cpu().await, Instant::now());
         for batch in step.chunks(batch_size()) {
             store
+                .signals()
                 .insert_signals(batch, &upload_entry(batch))
                 .await
                 .expect("insert");
@@ -288,6 +289,7 @@ async fn bulk(
     let first = &data[..batch_size().min(data.len())];
     let start = Instant::now();
     store
+        .signals()
         .insert_signals(first, &upload_entry(first))
         .await
         .expect("reupload");
@@ -299,6 +301,7 @@ async fn bulk(
     let start = Instant::now();
     let mut kept = 0u64;
     let n = store
+        .signals()
         .for_each_live_signal(NOW, &mut |r| kept += u64::from(r.stored[0] == 0))
         .await
         .expect("scan");
@@ -321,6 +324,7 @@ async fn decisions(label: &str, store: &dyn Store) {
         };
         let entry = AuditEntry::new(NOW * 1000 + i as i64, Operation::Consult, "match");
         store
+            .decisions()
             .record_decision(Some(usage), &entry)
             .await
             .expect("decision");
@@ -356,7 +360,7 @@ async fn audit_append(label: &str, store: Arc<dyn Store>) {
     for tasks in [1usize, 64, 256, 1024] {
         let secs = 2.0;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let before = store.audit_len().await.expect("len");
+        let before = store.audit().audit_len().await.expect("len");
         let cpu = cpu_seconds();
         let start = Instant::now();
         let mut handles = Vec::new();
@@ -367,7 +371,11 @@ async fn audit_append(label: &str, store: Arc<dyn Store>) {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     i += 1;
                     if i.is_multiple_of(2) {
-                        store.append_audit(&[match_entry(i)]).await.expect("append");
+                        store
+                            .audit()
+                            .append_audit(&[match_entry(i)])
+                            .await
+                            .expect("append");
                     } else {
                         let usage = UsageDelta {
                             org: "politie-mn".into(),
@@ -377,6 +385,7 @@ async fn audit_append(label: &str, store: Arc<dyn Store>) {
                             no_hits: 0,
                         };
                         store
+                            .decisions()
                             .record_decision_within_budget(usage, u64::MAX >> 2, &match_entry(i))
                             .await
                             .expect("decision");
@@ -391,7 +400,7 @@ async fn audit_append(label: &str, store: Arc<dyn Store>) {
         }
         let elapsed = start.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu;
-        let n = store.audit_len().await.expect("len") - before;
+        let n = store.audit().audit_len().await.expect("len") - before;
         println!(
             "{label:<34} audit append (group commit), {tasks:>4} concurrent callers: {:>8.0} entries/s \
              ({n} in {elapsed:.2} s; this process used {cpu:.2} CPU-s = {:.0} entries per CPU-s)",

@@ -308,6 +308,7 @@ pub async fn commit(
         entry.reasons = policy_refusals.into_iter().collect();
         state
             .store
+            .audit()
             .append_audit(std::slice::from_ref(&entry))
             .await?;
     }
@@ -337,6 +338,7 @@ pub async fn commit(
         // Also when every item was a re-upload: the entry records the request.
         let mut outcomes = state
             .store
+            .signals()
             .insert_signals(&signals, &entry)
             .await?
             .into_iter();
@@ -458,7 +460,11 @@ async fn reuploads(state: &AppState, items: &[(usize, NewSignal)]) -> Result<Vec
     if prefixes.is_empty() {
         return Ok(known);
     }
-    let rows = state.store.signals_by_id_prefix(&prefixes).await?;
+    let rows = state
+        .store
+        .signals()
+        .signals_by_id_prefix(&prefixes)
+        .await?;
     // Rows by the 12 digest bytes their id carries — `id[4..16]` in the timed form, `id[0..12]`
     // in the legacy form (id = digest) — so each item looks up its few candidates instead of
     // scanning every row read (a re-sent 10 000-line chunk reads 10 000 rows: quadratic was

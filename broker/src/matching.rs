@@ -146,7 +146,7 @@ pub struct Sighting {
     pub org: String,
     pub code: String,
     /// The first 8 bytes of the signal's id: its details are read by this id prefix
-    /// ([`crate::store::Store::signals_by_id_prefix`]).
+    /// ([`crate::store::SignalStore::signals_by_id_prefix`]).
     pub id8: [u8; 8],
 }
 

@@ -28,7 +28,7 @@ pub async fn purge_once(state: &AppState, now: i64) -> Result<usize, crate::stor
         e.detail = serde_json::json!({ "signals": signals.len(), "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>() });
         e
     };
-    let purged = state.store.purge_expired(now, &audit_for).await?;
+    let purged = state.store.signals().purge_expired(now, &audit_for).await?;
     drop_from_index(state, &purged);
     Ok(purged.len())
 }

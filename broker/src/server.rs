@@ -60,10 +60,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let now = crate::civil::now_secs();
     // Reserved up front (plus room to grow) so filling never resizes the table: a resize
     // briefly holds the old and the new table, the peak that matters at 10 M signals.
-    let live = store.count_live_signals(now).await?;
+    let live = store.signals().count_live_signals(now).await?;
     let index = MatchIndex::with_capacity(usize::try_from(live).unwrap_or(0).saturating_add(1024));
     let mut batch = Vec::with_capacity(4096);
     store
+        .signals()
         .for_each_live_signal(now, &mut |r| {
             batch.push(r);
             if batch.len() == 4096 {

@@ -118,8 +118,9 @@ impl Broker {
 
     async fn audit(&self) -> Vec<AuditEntry> {
         let st = &self.running.as_ref().unwrap().state;
-        let n = st.store.audit_len().await.unwrap();
+        let n = st.store.audit().audit_len().await.unwrap();
         st.store
+            .audit()
             .audit_entries(0, n)
             .await
             .unwrap()
@@ -722,6 +723,7 @@ fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()
         );
         state
             .store
+            .signals()
             .insert_signals(std::slice::from_ref(&legacy), &entry)
             .await
             .unwrap();

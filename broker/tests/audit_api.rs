@@ -23,7 +23,7 @@ async fn review_disclosures_visibility_and_embargo() {
     let mut past = e.clone();
     past.detail = json!({ "embargo_until": now() - 1 });
     past.case_reference = Some("ON-2025-0001".into());
-    st.store.append_audit(&[e, past]).await.unwrap();
+    st.store.audit().append_audit(&[e, past]).await.unwrap();
     b.sync().await;
 
     // Not a privacy officer: refused, and the refusal is itself an entry.
@@ -126,9 +126,10 @@ async fn review_disclosures_visibility_and_embargo() {
 
     // Every read above is on the trail: 8 answered reads and 1 refusal (the requests refused
     // as malformed never reached the trail, nor any data).
-    let n = st.store.audit_len().await.unwrap();
+    let n = st.store.audit().audit_len().await.unwrap();
     let reads = st
         .store
+        .audit()
         .audit_entries(0, n)
         .await
         .unwrap()

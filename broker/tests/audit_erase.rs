@@ -37,13 +37,17 @@ async fn erase_and_verify(dir: &Path) {
     let entries: Vec<AuditEntry> = (0..10)
         .map(|i| entry(if i % 3 == 2 { now } else { OLD + i as i64 }, i))
         .collect();
-    store.append_audit(&entries).await.unwrap();
+    store.audit().append_audit(&entries).await.unwrap();
     let d = dir.display().to_string();
 
     let (ok, out) = kruispunt(&["audit", "erase", "--data-dir", &d, "--before", "2099-01-01"]);
     assert!(!ok, "{out}");
     assert!(out.contains("kept at least"), "{out}");
-    assert_eq!(store.audit_len().await.unwrap(), 10, "nothing erased");
+    assert_eq!(
+        store.audit().audit_len().await.unwrap(),
+        10,
+        "nothing erased"
+    );
 
     let (ok, out) = kruispunt(&["audit", "erase", "--data-dir", &d, "--before", "2020-01-01"]);
     assert!(ok, "{out}");
@@ -90,27 +94,33 @@ async fn erase_and_verify(dir: &Path) {
     };
     assert!(
         store
+            .audit()
             .audit_tree_naming(&named(0), 10)
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store.audit_tree_naming(&named(2), 10).await.unwrap().len(),
+        store
+            .audit()
+            .audit_tree_naming(&named(2), 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     // Appending goes on after an erasure.
-    store.append_audit(&[entry(now, 99)]).await.unwrap();
-    assert_eq!(store.audit_tree_size().await.unwrap(), 12);
+    store.audit().append_audit(&[entry(now, 99)]).await.unwrap();
+    assert_eq!(store.audit().audit_tree_size().await.unwrap(), 12);
 
     // Erasure records name no person and are never erased: without them a verifier could not
     // tell an erasure from a deletion behind the broker's back.
     let old_record = AuditEntry::new(OLD, Operation::Erase, "audit.erase");
-    store.append_audit(&[old_record]).await.unwrap();
+    store.audit().append_audit(&[old_record]).await.unwrap();
     let (ok, out) = kruispunt(&["audit", "erase", "--data-dir", &d, "--before", "2020-01-01"]);
     assert!(ok && out.contains("no audit entry"), "{out}");
     assert_eq!(
-        store.audit_len().await.unwrap(),
+        store.audit().audit_len().await.unwrap(),
         13,
         "no erasure was recorded"
     );

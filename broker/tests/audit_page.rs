@@ -89,9 +89,10 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
     assert!(dom.contains(" entries</p>"), "{dom}");
     // The page's reads went through the API and are on the trail.
     let st = b.state();
-    let n = st.store.audit_len().await.unwrap();
+    let n = st.store.audit().audit_len().await.unwrap();
     let reads = st
         .store
+        .audit()
         .audit_entries(0, n)
         .await
         .unwrap()

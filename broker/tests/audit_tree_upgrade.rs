@@ -22,9 +22,9 @@ fn entry(i: i64) -> AuditEntry {
 
 /// Every leaf commits to its stored entry, and the stored tree's root is the root of the leaves.
 async fn assert_tree_covers_the_log(store: &dyn Store) {
-    let len = store.audit_len().await.unwrap();
-    assert_eq!(store.audit_tree_size().await.unwrap(), len);
-    let rows = store.audit_tree_leaves(0, len).await.unwrap();
+    let len = store.audit().audit_len().await.unwrap();
+    assert_eq!(store.audit().audit_tree_size().await.unwrap(), len);
+    let rows = store.audit().audit_tree_leaves(0, len).await.unwrap();
     assert_eq!(rows.len() as u64, len);
     let mut frontier = Frontier::new();
     for (i, row) in rows.iter().enumerate() {
@@ -40,6 +40,7 @@ async fn assert_tree_covers_the_log(store: &dyn Store) {
     assert_eq!(log.root_at(store, len).await.unwrap(), frontier.root());
     // The disclosure index follows the entries too.
     let named = store
+        .audit()
         .audit_tree_naming(&[0u8; 32], 1_000)
         .await
         .unwrap()
@@ -57,27 +58,27 @@ const BEHIND: &str = "\
 
 async fn upgrade(store: Arc<dyn Store>, behind: impl AsyncFn(&str)) {
     let batch: Vec<AuditEntry> = (0..40).map(entry).collect();
-    store.append_audit(&batch).await.unwrap();
+    store.audit().append_audit(&batch).await.unwrap();
     assert_tree_covers_the_log(&*store).await;
 
     // Caught up by the next append.
     behind(&BEHIND.replace("{kept}", "13")).await;
-    assert_eq!(store.audit_tree_size().await.unwrap(), 13);
+    assert_eq!(store.audit().audit_tree_size().await.unwrap(), 13);
     let batch: Vec<AuditEntry> = (40..45).map(entry).collect();
     assert_eq!(
-        store.append_audit(&batch).await.unwrap(),
+        store.audit().append_audit(&batch).await.unwrap(),
         (40..45).collect::<Vec<u64>>()
     );
     assert_tree_covers_the_log(&*store).await;
 
     // Caught up at start-up, from nothing.
     behind(&BEHIND.replace("{kept}", "0")).await;
-    assert_eq!(store.audit_tree_size().await.unwrap(), 0);
-    store.audit_tree_catch_up().await.unwrap();
+    assert_eq!(store.audit().audit_tree_size().await.unwrap(), 0);
+    store.audit().audit_tree_catch_up().await.unwrap();
     assert_tree_covers_the_log(&*store).await;
-    store.audit_tree_catch_up().await.unwrap(); // nothing left to do
+    store.audit().audit_tree_catch_up().await.unwrap(); // nothing left to do
     let batch: Vec<AuditEntry> = (45..48).map(entry).collect();
-    store.append_audit(&batch).await.unwrap();
+    store.audit().append_audit(&batch).await.unwrap();
     assert_tree_covers_the_log(&*store).await;
 }
 

@@ -69,6 +69,7 @@ async fn stored(b: &Broker, kvk: &str, version: u32) -> usize {
     let at_rest = st.keys.at_rest(p.as_bytes());
     let mut n = 0;
     st.store
+        .signals()
         .for_each_live_signal(now(), &mut |r| {
             if r.kind == IdentifierKind::Kvk && r.key_version == version && r.stored == at_rest {
                 n += 1;

@@ -212,8 +212,9 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
     );
     let store = running.state.store.clone();
     let refusals = || async {
-        let n = store.audit_len().await.unwrap();
+        let n = store.audit().audit_len().await.unwrap();
         store
+            .audit()
             .audit_entries(0, n)
             .await
             .unwrap()

@@ -184,8 +184,8 @@ fn entry(action: &str, n: usize) -> AuditEntry {
 }
 
 async fn all_entries(store: &dyn Store) -> Vec<(u64, AuditEntry)> {
-    let len = store.audit_len().await.unwrap();
-    store.audit_entries(0, len).await.unwrap()
+    let len = store.audit().audit_len().await.unwrap();
+    store.audit().audit_entries(0, len).await.unwrap()
 }
 
 /// The live signals with one of the `stored` pseudonyms of this kind and key version, read
@@ -199,6 +199,7 @@ async fn find(
 ) -> Vec<StoredSignal> {
     let mut prefixes = Vec::new();
     store
+        .signals()
         .for_each_live_signal(now, &mut |r| {
             if r.kind == kind && r.key_version == key_version && stored.contains(&r.stored) {
                 prefixes.push(r.id.prefix8());
@@ -206,7 +207,11 @@ async fn find(
         })
         .await
         .unwrap();
-    let mut rows = store.signals_by_id_prefix(&prefixes).await.unwrap();
+    let mut rows = store
+        .signals()
+        .signals_by_id_prefix(&prefixes)
+        .await
+        .unwrap();
     rows.retain(|s| {
         s.kind == kind
             && s.key_version == key_version
@@ -217,7 +222,11 @@ async fn find(
 }
 
 async fn count_live(store: &dyn Store, now: i64) -> u64 {
-    store.for_each_live_signal(now, &mut |_| {}).await.unwrap()
+    store
+        .signals()
+        .for_each_live_signal(now, &mut |_| {})
+        .await
+        .unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -227,11 +236,13 @@ async fn count_live(store: &dyn Store, now: i64) -> u64 {
 async fn insert_then_reupload_is_duplicate(store: Arc<dyn Store>) {
     let batch: Vec<NewSignal> = (0..3).map(|n| signal("kvo-oost", n, NOW + DAY)).collect();
     let first = store
+        .signals()
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap();
     assert_eq!(first, vec![InsertOutcome::Inserted; 3]);
     let again = store
+        .signals()
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap();
@@ -279,6 +290,7 @@ async fn awkward_text_round_trips_on_fresh_and_repeated_uploads(store: Arc<dyn S
     );
     let batch = [first.clone()];
     let outcomes = store
+        .signals()
         .insert_signals(&batch, &upload_entry("x", &batch))
         .await
         .unwrap();
@@ -286,6 +298,7 @@ async fn awkward_text_round_trips_on_fresh_and_repeated_uploads(store: Arc<dyn S
     let second = awkward(2, &[r#"\""#, "{}", ",", "ü"]);
     let mixed = [first.clone(), second.clone()];
     let outcomes = store
+        .signals()
         .insert_signals(&mixed, &upload_entry("x", &mixed))
         .await
         .unwrap();
@@ -315,11 +328,13 @@ async fn partial_duplicates_in_one_batch(store: Arc<dyn Store>) {
     let d = signal("horeca", 4, NOW + DAY);
     let first = [a.clone(), b.clone()];
     store
+        .signals()
         .insert_signals(&first, &upload_entry("horeca", &first))
         .await
         .unwrap();
     let mixed = [b, c.clone(), c, a, d];
     let outcomes = store
+        .signals()
         .insert_signals(&mixed, &upload_entry("horeca", &mixed))
         .await
         .unwrap();
@@ -337,6 +352,7 @@ async fn invalid_signal_writes_nothing(store: Arc<dyn Store>) {
     forged.id = SignalId([0; 16]);
     let batch = [good, forged];
     let err = store
+        .signals()
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap_err();
@@ -346,12 +362,13 @@ async fn invalid_signal_writes_nothing(store: Arc<dyn Store>) {
     );
     assert!(!err.is_unavailable());
     assert_eq!(count_live(&*store, NOW).await, 0);
-    assert_eq!(store.audit_len().await.unwrap(), 0);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 0);
 }
 
 async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
     let s = signal("autobranche", 7, NOW + DAY);
     store
+        .signals()
         .insert_signals(
             std::slice::from_ref(&s),
             &upload_entry("autobranche", std::slice::from_ref(&s)),
@@ -367,14 +384,16 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
     // Another organisation cannot withdraw it, and the attempt writes no entry here (the HTTP
     // layer records the refusal itself).
     let by_other = store
+        .signals()
         .withdraw_signal("horeca", s.id, &withdraw("horeca"))
         .await
         .unwrap();
     assert_eq!(by_other, None);
-    assert_eq!(store.audit_len().await.unwrap(), 1);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 1);
     assert_eq!(count_live(&*store, NOW).await, 1);
 
     let by_owner = store
+        .signals()
         .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
         .await
         .unwrap();
@@ -386,11 +405,12 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
 
     // Gone: a second withdrawal finds nothing.
     let again = store
+        .signals()
         .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
         .await
         .unwrap();
     assert_eq!(again, None);
-    assert_eq!(store.audit_len().await.unwrap(), 2);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 2);
 }
 
 async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
@@ -400,6 +420,7 @@ async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
         signal("vastgoed", 3, NOW + 300),
     ];
     store
+        .signals()
         .insert_signals(&batch, &upload_entry("vastgoed", &batch))
         .await
         .unwrap();
@@ -418,7 +439,11 @@ async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
         detail: serde_json::json!({ "count": purged.len() }),
         ..AuditEntry::new((NOW + 200) * 1000, Operation::Erase, "retention.purge")
     };
-    let purged = store.purge_expired(NOW + 200, &audit_for).await.unwrap();
+    let purged = store
+        .signals()
+        .purge_expired(NOW + 200, &audit_for)
+        .await
+        .unwrap();
     let ids: BTreeSet<SignalId> = purged.iter().map(|s| s.id).collect();
     assert_eq!(ids, BTreeSet::from([batch[0].id, batch[1].id]));
     assert_eq!(count_live(&*store, 0).await, 1, "purged rows are gone");
@@ -429,9 +454,13 @@ async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
     assert_eq!(entries[1].1.pseudonyms.len(), 2);
 
     // Nothing more to purge: no rows, no entry.
-    let none = store.purge_expired(NOW + 200, &audit_for).await.unwrap();
+    let none = store
+        .signals()
+        .purge_expired(NOW + 200, &audit_for)
+        .await
+        .unwrap();
     assert!(none.is_empty());
-    assert_eq!(store.audit_len().await.unwrap(), 2);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 2);
 }
 
 async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
@@ -443,6 +472,7 @@ async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
         signal_with("horeca", IdentifierKind::Kenteken, 1, 2, NOW + DAY),
     ];
     store
+        .signals()
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap();
@@ -488,6 +518,7 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
         other.clone(),
     ];
     let outcomes = store
+        .signals()
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
         .await
         .unwrap();
@@ -503,7 +534,11 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
         let store = store.clone();
         let prefixes: Vec<[u8; 8]> = ids.iter().map(SignalId::prefix8).collect();
         async move {
-            let mut rows = store.signals_by_id_prefix(&prefixes).await.unwrap();
+            let mut rows = store
+                .signals()
+                .signals_by_id_prefix(&prefixes)
+                .await
+                .unwrap();
             rows.sort_by_key(|s| s.id);
             rows
         }
@@ -518,7 +553,14 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
     assert_eq!(by(&[timed.id, expired.id, legacy.id, timed.id]).await, want);
     assert_eq!(by(&[other.id]).await, vec![StoredSignal::from(other)]);
     assert!(by(&[SignalId([0x42; 16])]).await.is_empty());
-    assert!(store.signals_by_id_prefix(&[]).await.unwrap().is_empty());
+    assert!(
+        store
+            .signals()
+            .signals_by_id_prefix(&[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The same content uploaded a second later has another id: the store stores it (the upload
     // path is what recognises it, see api_broker), and a repeat of the same id is a duplicate.
     let later = NewSignal::new(
@@ -537,6 +579,7 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
     assert_ne!(later.id, timed.id);
     let again = [timed.clone(), later.clone()];
     let outcomes = store
+        .signals()
         .insert_signals(&again, &upload_entry("kvo-oost", &again))
         .await
         .unwrap();
@@ -545,13 +588,14 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
         vec![InsertOutcome::Duplicate, InsertOutcome::Inserted]
     );
     // An empty batch writes its audit entry only.
-    let before = store.audit_len().await.unwrap();
+    let before = store.audit().audit_len().await.unwrap();
     let none = store
+        .signals()
         .insert_signals(&[], &upload_entry("kvo-oost", &[]))
         .await
         .unwrap();
     assert!(none.is_empty());
-    assert_eq!(store.audit_len().await.unwrap(), before + 1);
+    assert_eq!(store.audit().audit_len().await.unwrap(), before + 1);
 }
 
 async fn usage_counters_add_up(store: Arc<dyn Store>) {
@@ -570,17 +614,24 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
         ..AuditEntry::new(NOW * 1000 + n, Operation::Consult, "match")
     };
     let s0 = store
+        .decisions()
         .record_decision(Some(delta(10, 7)), &decision(0))
         .await
         .unwrap();
     let s1 = store
+        .decisions()
         .record_decision(Some(delta(5, 5)), &decision(1))
         .await
         .unwrap();
-    let s2 = store.record_decision(None, &decision(2)).await.unwrap();
+    let s2 = store
+        .decisions()
+        .record_decision(None, &decision(2))
+        .await
+        .unwrap();
     assert_eq!((s0, s1, s2), (0, 1, 2));
     assert_eq!(
         store
+            .decisions()
             .usage("politie-mn", "ondermijning", "2025-06-02")
             .await
             .unwrap(),
@@ -592,6 +643,7 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
+            .decisions()
             .usage("politie-mn", "ondermijning", "2025-06-03")
             .await
             .unwrap(),
@@ -599,6 +651,7 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
+            .decisions()
             .usage("riec", "ondermijning", "2025-06-02")
             .await
             .unwrap(),
@@ -625,13 +678,14 @@ async fn audit_sequence_is_gapless_under_concurrent_appenders(store: Arc<dyn Sto
                     // Single appends, pairs, and decisions with usage all share the counter.
                     0 => seqs.extend(
                         store
+                            .audit()
                             .append_audit(&[entry("auth.refused", n)])
                             .await
                             .unwrap(),
                     ),
                     1 => {
                         let pair = [entry("audit.read", n), entry("audit.read", n + 500)];
-                        let got = store.append_audit(&pair).await.unwrap();
+                        let got = store.audit().append_audit(&pair).await.unwrap();
                         assert_eq!(got[1], got[0] + 1, "a batch gets consecutive numbers");
                         seqs.extend(got);
                     }
@@ -645,6 +699,7 @@ async fn audit_sequence_is_gapless_under_concurrent_appenders(store: Arc<dyn Sto
                         };
                         seqs.push(
                             store
+                                .decisions()
                                 .record_decision(Some(usage), &entry("match", n))
                                 .await
                                 .unwrap(),
@@ -659,7 +714,7 @@ async fn audit_sequence_is_gapless_under_concurrent_appenders(store: Arc<dyn Sto
     for handle in handles {
         all.extend(handle.await.unwrap());
     }
-    let len = store.audit_len().await.unwrap();
+    let len = store.audit().audit_len().await.unwrap();
     assert_eq!(len as usize, all.len());
     all.sort_unstable();
     assert_eq!(
@@ -667,10 +722,17 @@ async fn audit_sequence_is_gapless_under_concurrent_appenders(store: Arc<dyn Sto
         (0..len).collect::<Vec<_>>(),
         "every number once, none missing"
     );
-    let entries = store.audit_entries(0, len).await.unwrap();
+    let entries = store.audit().audit_entries(0, len).await.unwrap();
     let seqs: Vec<u64> = entries.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (0..len).collect::<Vec<_>>());
-    assert!(store.audit_entries(len, len + 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .audit()
+            .audit_entries(len, len + 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// 64 concurrent requests of 3 identifiers against a budget of 100 (group commit puts many in
@@ -690,6 +752,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
                 no_hits: 1,
             };
             store
+                .decisions()
                 .record_decision_within_budget(usage, BUDGET, &entry("match", n))
                 .await
                 .unwrap()
@@ -703,6 +766,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
     }
     assert_eq!(accepted.len(), 33, "3 × 33 = 99 ≤ 100 < 3 × 34");
     let usage = store
+        .decisions()
         .usage("politie-mn", "ondermijning", "2025-06-02")
         .await
         .unwrap();
@@ -720,7 +784,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
         (0..33).collect::<Vec<_>>(),
         "only accepted ones are logged"
     );
-    assert_eq!(store.audit_len().await.unwrap(), 33);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 33);
     // Unbounded decisions (refusals) still count, beyond the budget.
     let over = UsageDelta {
         org: "politie-mn".into(),
@@ -731,6 +795,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
     };
     assert_eq!(
         store
+            .decisions()
             .record_decision_within_budget(over.clone(), BUDGET, &entry("match", 99))
             .await
             .unwrap(),
@@ -738,6 +803,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
     );
     assert_eq!(
         store
+            .decisions()
             .record_decision(Some(over), &entry("refuse", 100))
             .await
             .unwrap(),
@@ -745,6 +811,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
     );
     assert_eq!(
         store
+            .decisions()
             .usage("politie-mn", "ondermijning", "2025-06-02")
             .await
             .unwrap()
@@ -767,8 +834,8 @@ async fn a_failing_batch_fails_every_caller_and_commits_nothing(store: Arc<dyn S
     };
     let (e1, e2) = (entry("match", 1), entry("match", 2));
     let (a, b) = tokio::join!(
-        store.record_decision(Some(big.clone()), &e1),
-        store.record_decision(Some(big.clone()), &e2),
+        store.decisions().record_decision(Some(big.clone()), &e1),
+        store.decisions().record_decision(Some(big.clone()), &e2),
     );
     let failed = [&a, &b].iter().filter(|r| r.is_err()).count();
     assert!(failed >= 1, "a counter beyond BIGINT cannot be committed");
@@ -777,7 +844,7 @@ async fn a_failing_batch_fails_every_caller_and_commits_nothing(store: Arc<dyn S
             assert!(e.is_unavailable(), "{e}");
         }
     }
-    let logged = store.audit_len().await.unwrap() as usize;
+    let logged = store.audit().audit_len().await.unwrap() as usize;
     assert_eq!(
         logged,
         2 - failed,
@@ -802,11 +869,17 @@ async fn audit_entries_round_trip_byte_for_byte(store: Arc<dyn Store>) {
         ..AuditEntry::new(NOW * 1000, Operation::Disclose, "match")
     };
     let entries = [entry("auth.refused", 0), rich.clone()];
-    assert_eq!(store.append_audit(&entries).await.unwrap(), vec![0, 1]);
-    assert_eq!(store.append_audit(&[]).await.unwrap(), Vec::<u64>::new());
-    let leaves = store.audit_leaves(0, 2).await.unwrap();
+    assert_eq!(
+        store.audit().append_audit(&entries).await.unwrap(),
+        vec![0, 1]
+    );
+    assert_eq!(
+        store.audit().append_audit(&[]).await.unwrap(),
+        Vec::<u64>::new()
+    );
+    let leaves = store.audit().audit_leaves(0, 2).await.unwrap();
     assert_eq!(leaves[1], (1, rich.canonical_json()));
-    let read = store.audit_entries(1, 2).await.unwrap();
+    let read = store.audit().audit_entries(1, 2).await.unwrap();
     assert_eq!(read, vec![(1, rich)]);
 }
 
@@ -820,6 +893,7 @@ async fn for_each_live_signal_streams_every_live_signal(store: Arc<dyn Store>) {
         })
         .collect();
     let outcomes = store
+        .signals()
         .insert_signals(&batch, &upload_entry("kvo-oost", &batch[..3]))
         .await
         .unwrap();
@@ -828,6 +902,7 @@ async fn for_each_live_signal_streams_every_live_signal(store: Arc<dyn Store>) {
 
     let mut seen: Vec<IndexRecord> = Vec::new();
     let count = store
+        .signals()
         .for_each_live_signal(NOW, &mut |r| seen.push(r))
         .await
         .unwrap();
@@ -852,7 +927,7 @@ async fn for_each_live_signal_streams_every_live_signal(store: Arc<dyn Store>) {
         }
     );
     assert_eq!(
-        store.audit_len().await.unwrap(),
+        store.audit().audit_len().await.unwrap(),
         1,
         "one entry for the whole batch"
     );
@@ -871,6 +946,7 @@ async fn concurrent_overlapping_uploads_store_each_signal_once(store: Arc<dyn St
                 .map(|n| signal("kvo-oost", n, NOW + DAY))
                 .collect();
             store
+                .signals()
                 .insert_signals(&batch, &upload_entry("kvo-oost", &batch[..1]))
                 .await
                 .unwrap()
@@ -885,7 +961,7 @@ async fn concurrent_overlapping_uploads_store_each_signal_once(store: Arc<dyn St
     }
     assert_eq!(inserted, 2500);
     assert_eq!(count_live(&*store, NOW).await, 2500);
-    assert_eq!(store.audit_len().await.unwrap(), 4);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -900,6 +976,7 @@ async fn sqlite_file_persists_and_reopens() {
         let store = store::connect(&url).await.unwrap();
         let s = [signal("kvo-oost", 1, NOW + DAY)];
         store
+            .signals()
             .insert_signals(&s, &upload_entry("kvo-oost", &s))
             .await
             .unwrap();
@@ -907,7 +984,7 @@ async fn sqlite_file_persists_and_reopens() {
     let store = store::connect(&url).await.unwrap();
     store.ping().await.unwrap();
     assert_eq!(count_live(&*store, NOW).await, 1);
-    assert_eq!(store.audit_len().await.unwrap(), 1);
+    assert_eq!(store.audit().audit_len().await.unwrap(), 1);
     store.migrate().await.expect("migrations are idempotent");
 }
 
@@ -916,6 +993,7 @@ async fn sqlite_in_memory_works() {
     let store = store::connect("sqlite::memory:").await.unwrap();
     let s = [signal("kvo-oost", 1, NOW + DAY)];
     store
+        .signals()
         .insert_signals(&s, &upload_entry("kvo-oost", &s))
         .await
         .unwrap();

@@ -105,7 +105,11 @@ impl Viewer {
             &d,
         );
         e.detail = serde_json::json!({ "endpoint": endpoint });
-        state.store.append_audit(std::slice::from_ref(&e)).await?;
+        state
+            .store
+            .audit()
+            .append_audit(std::slice::from_ref(&e))
+            .await?;
         Err(Problem::new(
             axum::http::StatusCode::FORBIDDEN,
             "policy-denied",
@@ -198,6 +202,10 @@ pub async fn record_read(
     e.decision = Some("allow".into());
     e.detail = what;
     e.pseudonyms = pseudonyms;
-    state.store.append_audit(std::slice::from_ref(&e)).await?;
+    state
+        .store
+        .audit()
+        .append_audit(std::slice::from_ref(&e))
+        .await?;
     Ok(())
 }

@@ -25,7 +25,7 @@ use crate::store::{Store, StoreError};
 pub struct AuditLog {
     origin: String,
     /// Whether this broker has checked that the stored tree covers every entry (a database from
-    /// before migration 0007 is caught up once, see [`Store::audit_tree_catch_up`]).
+    /// before migration 0007 is caught up once, see [`crate::store::AuditStore::audit_tree_catch_up`]).
     caught_up: AtomicBool,
     checkpoint: RwLock<Option<(u64, String)>>,
     verifier_key: String,
@@ -75,10 +75,10 @@ impl AuditLog {
     /// yet). Returns the tree size.
     pub async fn sync(&self, store: &dyn Store, keys: &BrokerKeys) -> Result<u64, AuditLogError> {
         if !self.caught_up.load(Ordering::Acquire) {
-            store.audit_tree_catch_up().await?;
+            store.audit().audit_tree_catch_up().await?;
             self.caught_up.store(true, Ordering::Release);
         }
-        let size = store.audit_tree_size().await?;
+        let size = store.audit().audit_tree_size().await?;
         let stale = self
             .checkpoint
             .read()
@@ -106,7 +106,7 @@ impl AuditLog {
 
     /// The number of leaves in the stored tree (which proofs may use).
     pub async fn tree_size(&self, store: &dyn Store) -> Result<u64, AuditLogError> {
-        Ok(store.audit_tree_size().await?)
+        Ok(store.audit().audit_tree_size().await?)
     }
 
     /// The root of the stored tree of `size` leaves.
@@ -126,7 +126,7 @@ impl AuditLog {
         check_size(store, size).await?;
         let mut ids = plan.node_ids();
         ids.push(NodeId::leaf(index));
-        let nodes = store.audit_tree_nodes(&ids).await?;
+        let nodes = store.audit().audit_tree_nodes(&ids).await?;
         let leaf = *nodes
             .get(&NodeId::leaf(index))
             .ok_or_else(|| AuditLogError::Damaged(format!("leaf {index} is not stored")))?;
@@ -142,13 +142,13 @@ impl AuditLog {
     ) -> Result<Vec<Hash>, AuditLogError> {
         let plan = ProofPlan::consistency(first, second)?;
         check_size(store, second).await?;
-        let nodes = store.audit_tree_nodes(&plan.node_ids()).await?;
+        let nodes = store.audit().audit_tree_nodes(&plan.node_ids()).await?;
         Ok(plan.assemble(|id| nodes.get(&id).copied())?)
     }
 }
 
 async fn check_size(store: &dyn Store, size: u64) -> Result<(), AuditLogError> {
-    let tree_size = store.audit_tree_size().await?;
+    let tree_size = store.audit().audit_tree_size().await?;
     if size > tree_size {
         return Err(transparency::ProofError::SizeBeyondTree { size, tree_size }.into());
     }
@@ -157,7 +157,10 @@ async fn check_size(store: &dyn Store, size: u64) -> Result<(), AuditLogError> {
 
 /// The right border of the stored tree of `size` leaves, from its `O(log n)` nodes.
 async fn load_frontier(store: &dyn Store, size: u64) -> Result<Frontier, AuditLogError> {
-    let nodes = store.audit_tree_nodes(&Frontier::node_ids(size)).await?;
+    let nodes = store
+        .audit()
+        .audit_tree_nodes(&Frontier::node_ids(size))
+        .await?;
     Ok(crate::store::audit_tree::frontier_from_nodes(size, &nodes)?)
 }
 

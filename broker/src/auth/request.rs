@@ -171,7 +171,12 @@ async fn refuse(
     entry.decision = Some("deny".into());
     entry.reasons = vec![e.slug().to_string()];
     entry.detail = serde_json::json!({ "endpoint": endpoint });
-    if let Err(se) = state.store.append_audit(std::slice::from_ref(&entry)).await {
+    if let Err(se) = state
+        .store
+        .audit()
+        .append_audit(std::slice::from_ref(&entry))
+        .await
+    {
         return Problem::from(se);
     }
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);

@@ -404,7 +404,7 @@ async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let store = crate::store::connect(&config.database).await?;
     let log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
-    let size = store.audit_tree_size().await?;
+    let size = store.audit().audit_tree_size().await?;
     let root = log.root_at(&*store, size).await?;
     let note = crate::audit::sign_checkpoint(
         log.origin(),
@@ -420,6 +420,7 @@ async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
         let end = (start + 10_000).min(size);
         lines.extend(
             store
+                .audit()
                 .audit_tree_leaves(start, end)
                 .await?
                 .into_iter()
@@ -460,7 +461,11 @@ async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
         });
         e
     };
-    match store.audit_erase_before(day * 86_400_000, &record).await? {
+    match store
+        .audit()
+        .audit_erase_before(day * 86_400_000, &record)
+        .await?
+    {
         None => println!("no audit entry recorded before {} to erase", a.before),
         Some((erased, seq)) => println!(
             "erased {} audit entries recorded before {} (their leaves stay); recorded as entry {seq}",

@@ -94,7 +94,7 @@ async fn refuse(
     e.reasons = vec![r.reason.to_string()];
     e.case_reference = Some(case_reference.to_string());
     e.detail = serde_json::json!({ "group": group, "kind": "case", "orgs": r.orgs });
-    if let Err(err) = state.store.append_audit(&[e]).await {
+    if let Err(err) = state.store.audit().append_audit(&[e]).await {
         return err.into();
     }
     Problem::new(StatusCode::FORBIDDEN, r.slug, "Forbidden", r.detail)

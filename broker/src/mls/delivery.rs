@@ -84,7 +84,7 @@ async fn audit_epoch_conflict(
     let mut e = entry::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
     e.reasons = vec!["epoch_conflict".into()];
     e.detail = detail;
-    match state.store.append_audit(&[e]).await {
+    match state.store.audit().append_audit(&[e]).await {
         Ok(_) => conflict(message),
         Err(err) => err.into(),
     }
@@ -294,7 +294,7 @@ async fn check_adds(
         entry.detail = serde_json::json!({
             "group": group.id, "coalition": group.coalition, "epoch": epoch, "target_org": target,
         });
-        state.store.append_audit(&[entry]).await?;
+        state.store.audit().append_audit(&[entry]).await?;
         return Err(forbidden(
             "mls-add-not-allowed",
             format!(
@@ -707,6 +707,6 @@ pub async fn audit_fetch(
     let mut e = entry::by(Some(principal), Operation::Disclose, action);
     e.recipients = vec![principal.org.clone()];
     e.detail = detail;
-    state.store.append_audit(&[e]).await?;
+    state.store.audit().append_audit(&[e]).await?;
     Ok(())
 }

@@ -92,7 +92,7 @@ pub async fn announce(
         entry.reasons = vec!["not_coalition_admin".into()];
         entry.detail =
             serde_json::json!({ "coalition": coalition, "key_version": req.key_version });
-        state.store.append_audit(&[entry]).await?;
+        state.store.audit().append_audit(&[entry]).await?;
         return Err(Problem::new(
             axum::http::StatusCode::FORBIDDEN,
             "not-coalition-admin",

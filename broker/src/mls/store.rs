@@ -1,10 +1,10 @@
-//! Storage of the MLS delivery service, behind its own trait so the signal store stays as it
-//! is: key packages, groups (the broker's copy of each group's *public* state), the ordered
+//! Storage of the MLS delivery service, the MLS aggregate of the store
+//! ([`Store::mls`](crate::store::Store::mls)): key packages, groups (the broker's copy of each group's *public* state), the ordered
 //! message log per group, and welcomes per invited organisation.
 //!
-//! It is implemented by the same [`SqliteStore`](crate::store::sqlite::SqliteStore) and
-//! [`PostgresStore`](crate::store::postgres::PostgresStore) as the rest of the broker, on their
-//! pools, because **every delivery shares its transaction with its audit entry** (no message
+//! One implementation serves both databases (`crate::store::sql::mls`), on the pools of the
+//! [`SqliteStore`](crate::store::sqlite::SqliteStore) and the
+//! [`PostgresStore`](crate::store::postgres::PostgresStore) like the rest of the broker, because **every delivery shares its transaction with its audit entry** (no message
 //! is delivered without a durable entry saying so).
 //!
 //! **First commit per epoch wins.** A group row carries a `revision`, bumped on every change of
@@ -289,72 +289,4 @@ pub trait MlsStore: Send + Sync {
         belongs: SignalFilter<'_>,
         audit_for: crate::store::PurgeAudit<'_>,
     ) -> Result<Vec<crate::store::StoredSignal>, StoreError>;
-}
-
-/// Converts a key version read from the database.
-pub(crate) fn key_version_from_db(v: i64) -> Result<u32, StoreError> {
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("key version {v} out of range")))
-}
-
-/// Converts a BIGINT read from the database to `u64`.
-pub(crate) fn u64_from_db(v: i64, what: &str) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what} {v}")))
-}
-
-/// Converts a `u64` to the database's BIGINT.
-pub(crate) fn u64_to_db(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Invalid(format!("value {v} out of range")))
-}
-
-/// Parses a JSON list of organisation ids read from the database.
-pub(crate) fn orgs_from_db(json: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("member list {json:?} is not a JSON list: {e}")))
-}
-
-/// Serialises a list of organisation ids for the database.
-pub(crate) fn orgs_to_db(orgs: &[String]) -> String {
-    serde_json::to_string(orgs).unwrap_or_else(|_| "[]".into())
-}
-
-/// The statement both backends run to erase expired key packages (`$1` = now). The flags are
-/// returned as integers so that one row conversion ([`expired_key_package`]) serves both.
-pub(crate) const PURGE_KEY_PACKAGES_SQL: &str = "DELETE FROM mls_key_packages WHERE expires_at <= $1 \
-     RETURNING ref, org, CASE WHEN last_resort THEN 1 ELSE 0 END, \
-     CASE WHEN claimed_by IS NULL THEN 0 ELSE 1 END";
-
-/// The statement both backends run for [`MlsStore::case_matches`] (`$1` = case reference,
-/// `$2` = requester); rows converted by [`audit_entry_from_row`].
-pub(crate) const CASE_MATCHES_SQL: &str = "SELECT seq, entry FROM audit_log \
-     WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
-
-/// A row of [`PURGE_KEY_PACKAGES_SQL`], on either backend.
-pub(crate) fn expired_key_package<R>(row: &R) -> Result<ExpiredKeyPackage, StoreError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(ExpiredKeyPackage {
-        kp_ref: row.try_get(0)?,
-        org: row.try_get(1)?,
-        last_resort: row.try_get::<i32, _>(2)? != 0,
-        claimed: row.try_get::<i32, _>(3)? != 0,
-    })
-}
-
-/// A row of [`CASE_MATCHES_SQL`], on either backend.
-pub(crate) fn audit_entry_from_row<R>(row: &R) -> Result<AuditEntry, StoreError>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    for<'r> Vec<u8>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    let seq: i64 = row.try_get(0)?;
-    let bytes: Vec<u8> = row.try_get(1)?;
-    AuditEntry::from_json(&bytes)
-        .map_err(|e| StoreError::Corrupt(format!("audit entry {seq} does not parse: {e}")))
 }

@@ -82,8 +82,12 @@ pub async fn entries(
         vec![],
     )
     .await?;
-    let tree_size = state.store.audit_tree_size().await?;
-    let rows = state.store.audit_tree_leaves(r.start, r.end).await?;
+    let tree_size = state.store.audit().audit_tree_size().await?;
+    let rows = state
+        .store
+        .audit()
+        .audit_tree_leaves(r.start, r.end)
+        .await?;
     let lines: Vec<_> = rows.into_iter().map(|row| viewer.line(row)).collect();
     Ok(Json(json!({ "tree_size": tree_size, "entries": lines })))
 }

@@ -116,6 +116,7 @@ async fn first_at(state: &AppState, time_ms: i64, size: u64) -> Result<u64, Prob
         let mid = lo + (hi - lo) / 2;
         let t = state
             .store
+            .audit()
             .audit_entries(mid, mid + 1)
             .await?
             .first()
@@ -176,7 +177,7 @@ pub async fn review(
     if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
         tracing::warn!(error = %e, "audit log sync before a review failed");
     }
-    let size = state.store.audit_tree_size().await?;
+    let size = state.store.audit().audit_tree_size().await?;
     let mut start = match q.from {
         Some(f) => first_at(&state, f.saturating_sub(TIME_SLACK_MS), size).await?,
         None => 0,
@@ -192,6 +193,7 @@ pub async fn review(
     'scan: while pos < size {
         let rows = state
             .store
+            .audit()
             .audit_tree_leaves(pos, (pos + SCAN_PAGE).min(size))
             .await?;
         if rows.is_empty() {
@@ -286,9 +288,10 @@ pub async fn disclosures(
     if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
         tracing::warn!(error = %e, "audit log sync before a disclosure accounting failed");
     }
-    let size = state.store.audit_tree_size().await?;
+    let size = state.store.audit().audit_tree_size().await?;
     let rows = state
         .store
+        .audit()
         .audit_tree_naming(&at_rest, MAX_DISCLOSURES)
         .await?;
     let out: Vec<LogLine> = rows

@@ -88,6 +88,7 @@ pub async fn create(
     let today = day_of(now);
     let usage = state
         .store
+        .decisions()
         .usage(&principal.org, &req.purpose, &today)
         .await?;
     let kinds: BTreeSet<&str> = parsed.iter().map(|(k, _, _)| k.as_str()).collect();
@@ -152,7 +153,11 @@ pub async fn create(
             identifiers: parsed.len() as u64,
             no_hits: 0,
         };
-        state.store.record_decision(Some(delta), &entry).await?;
+        state
+            .store
+            .decisions()
+            .record_decision(Some(delta), &entry)
+            .await?;
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "policy-denied",
@@ -170,7 +175,11 @@ pub async fn create(
         entry.operation = Operation::Refuse;
         entry.decision = Some("deny".into());
         entry.reasons = vec!["max_identifiers_exceeded".into()];
-        state.store.record_decision(None, &entry).await?;
+        state
+            .store
+            .decisions()
+            .record_decision(None, &entry)
+            .await?;
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "policy-denied",
@@ -252,7 +261,7 @@ pub async fn create(
         // Details come from the database (the source of truth), for the hits only: the rows
         // whose ids the index gave, read by id prefix and checked again here (pseudonym, kind,
         // key version, expiry, purpose, source) — a prefix may in principle name another row.
-        for sig in state.store.signals_by_id_prefix(&hit_ids).await? {
+        for sig in state.store.signals().signals_by_id_prefix(&hit_ids).await? {
             let sector = sector_of(&sig.org);
             if sig.expires_at <= now
                 || sig.org == principal.org
@@ -316,6 +325,7 @@ pub async fn create(
         .map_or(0, |p| p.daily_identifier_budget);
     let Some(audit_seq) = state
         .store
+        .decisions()
         .record_decision_within_budget(delta.clone(), budget, &entry)
         .await?
     else {
@@ -334,7 +344,11 @@ pub async fn create(
             no_hits: 0,
             ..delta
         };
-        state.store.record_decision(Some(delta), &entry).await?;
+        state
+            .store
+            .decisions()
+            .record_decision(Some(delta), &entry)
+            .await?;
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             "policy-denied",

@@ -208,6 +208,7 @@ pub async fn withdraw(
     let _org = state.org_locks.lock(&principal.org).await;
     match state
         .store
+        .signals()
         .withdraw_signal(&principal.org, signal_id, &entry)
         .await?
     {
@@ -225,6 +226,7 @@ pub async fn withdraw(
             refused.detail = serde_json::json!({ "id": signal_id.to_string() });
             state
                 .store
+                .audit()
                 .append_audit(std::slice::from_ref(&refused))
                 .await?;
             Err(Problem::not_found(format!(

@@ -21,13 +21,21 @@ use async_trait::async_trait;
 use kruispunt_sdk::IdentifierKind;
 use std::sync::Arc;
 
+mod audit;
 pub mod audit_tree;
+mod decisions;
 mod error;
 pub mod group_commit;
 mod migrations;
 mod model;
 pub mod postgres;
+mod signals;
+mod sql;
 pub mod sqlite;
+
+pub use audit::{AuditStore, EraseAudit};
+pub use decisions::DecisionStore;
+pub use signals::{PurgeAudit, SignalStore};
 
 pub use error::StoreError;
 pub use model::{
@@ -35,23 +43,15 @@ pub use model::{
     Usage, UsageDelta,
 };
 
-/// Builds the audit entry for a purge from the signals it removed (called inside the
-/// transaction, so the entry can name exactly what was erased).
-pub type PurgeAudit<'a> = &'a (dyn Fn(&[StoredSignal]) -> AuditEntry + Send + Sync);
-
-/// Builds the entry recording an audit erasure from the erased sequence numbers (called inside
-/// the transaction, so the entry names exactly what was erased).
-pub type EraseAudit<'a> = &'a (dyn Fn(&[u64]) -> AuditEntry + Send + Sync);
-
-/// The storage the broker runs on. Object-safe: the application holds an `Arc<dyn Store>`.
+/// The storage the broker runs on: the database-wide operations, and one storage trait per
+/// aggregate — [`Store::signals`], [`Store::decisions`], [`Store::audit`], [`Store::mls`] — so a
+/// caller names the aggregate it touches (`store.signals().insert_signals(…)`) and each trait
+/// stays small enough to read. Object-safe: the application holds an `Arc<dyn Store>`; each
+/// backend implements every aggregate trait on its one store type and hands out `self`.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// `"sqlite"` or `"postgres"` (for logs and `/readyz`).
     fn backend(&self) -> &'static str;
-
-    /// The MLS delivery service's storage on the same database (its writes share their
-    /// transaction with their audit entry, like every other effect).
-    fn mls(&self) -> &dyn crate::mls::MlsStore;
 
     /// Applies the pending schema migrations of this backend (idempotent; [`connect`] already
     /// did it). On PostgreSQL an advisory lock lets several brokers start at once.
@@ -60,147 +60,18 @@ pub trait Store: Send + Sync + 'static {
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores a batch of signals and `audit` in one transaction. Signals whose [`SignalId`] is
-    /// already stored — or repeated within the batch — are reported as
-    /// [`InsertOutcome::Duplicate`] and change nothing. (Ids include the upload second, so this
-    /// only catches a repeat within the same second; recognising a re-upload of an older
-    /// observation is the upload path's job, `crate::ingest`.) The batch may be empty: then
-    /// only `audit` is written. Returns one outcome per input, in input
-    /// order. Fails as a whole with [`StoreError::Invalid`] if any signal breaks
-    /// [`NewSignal::check`] (the caller validates per item first and passes only good ones).
-    async fn insert_signals(
-        &self,
-        signals: &[NewSignal],
-        audit: &AuditEntry,
-    ) -> Result<Vec<InsertOutcome>, StoreError>;
+    /// The signals: uploads, withdrawals, expiry, look-ups and the start-up scan.
+    fn signals(&self) -> &dyn SignalStore;
 
-    /// Deletes signal `id` if `org` supplied it, together with `audit`. `None` (and no audit
-    /// entry) when no such signal of that organisation exists — the caller cannot tell whether
-    /// another organisation has it.
-    async fn withdraw_signal(
-        &self,
-        org: &str,
-        id: SignalId,
-        audit: &AuditEntry,
-    ) -> Result<Option<StoredSignal>, StoreError>;
+    /// Match decisions and the usage counters they bump (budgets).
+    fn decisions(&self) -> &dyn DecisionStore;
 
-    /// The signals whose id begins with one of `prefixes` — the 8 bytes of each signal id the
-    /// match index keeps — expired or not, in no particular order: one range read of the `id`
-    /// index per prefix. The match route reads its hits' details with it and the upload path
-    /// confirms a suspected re-upload; callers filter (kind, key version, pseudonym, expiry).
-    /// There is no look-up by pseudonym: that index cost every upload a random page write
-    /// (dropped in migration 0008; the in-memory match index answers by pseudonym).
-    async fn signals_by_id_prefix(
-        &self,
-        prefixes: &[[u8; 8]],
-    ) -> Result<Vec<StoredSignal>, StoreError>;
+    /// The audit log: appends, reads, the Merkle tree and erasure.
+    fn audit(&self) -> &dyn AuditStore;
 
-    /// Streams every live signal to `f` (to build the in-memory match index at start-up) in
-    /// constant memory; returns how many were streamed.
-    async fn for_each_live_signal(
-        &self,
-        now: i64,
-        f: &mut (dyn FnMut(IndexRecord) + Send),
-    ) -> Result<u64, StoreError>;
-
-    /// How many signals are live (`now < expires_at`): lets the match index reserve its table
-    /// once before [`Store::for_each_live_signal`] fills it.
-    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError>;
-
-    /// Deletes every signal with `expires_at <= now` and, in the same transaction, appends the
-    /// entry `audit_for` builds from them. Nothing (no entry either) if none expired.
-    async fn purge_expired(
-        &self,
-        now: i64,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError>;
-
-    /// The match path: adds `usage` to the (org, purpose, day) counters (`queries` + 1) and
-    /// appends `audit`, in one transaction. Returns the entry's audit sequence number.
-    async fn record_decision(
-        &self,
-        usage: Option<UsageDelta>,
-        audit: &AuditEntry,
-    ) -> Result<u64, StoreError>;
-
-    /// Like [`Store::record_decision`], but the increment is bounded: if the day's
-    /// `identifiers` would exceed `budget`, nothing is written and `None` is returned. Checked
-    /// and incremented inside the committing transaction, in queue order, so concurrent
-    /// requests (on one broker or several) cannot spend the same budget twice.
-    async fn record_decision_within_budget(
-        &self,
-        usage: UsageDelta,
-        budget: u64,
-        audit: &AuditEntry,
-    ) -> Result<Option<u64>, StoreError>;
-
-    /// The counters of one (org, purpose, day); zeros when nothing was recorded.
-    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError>;
-
-    /// Appends entries that record no other effect (refusals, audit reads), in one
-    /// transaction; returns their sequence numbers (consecutive, in input order).
-    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError>;
-
-    /// Entries with `start <= seq < end`, in order (fewer if the log is shorter).
-    async fn audit_entries(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError>;
-
-    /// The stored bytes (canonical JSON) of entries `start <= seq < end` — what the Merkle log
-    /// hashes; never re-serialised.
-    async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError>;
-
-    /// Number of entries in the log (= the next sequence number).
-    async fn audit_len(&self) -> Result<u64, StoreError>;
-
-    /// Number of leaves in the audit log's Merkle tree (see [`audit_tree`]): every entry's leaf
-    /// is committed with the entry, so this equals [`Store::audit_len`] once
-    /// [`Store::audit_tree_catch_up`] has run on a database from before migration 0007.
-    async fn audit_tree_size(&self) -> Result<u64, StoreError>;
-
-    /// Commits leaves to the entries a log follower had not yet committed to before migration
-    /// 0007, in one transaction under the sequence counter's lock; nothing when there are none.
-    async fn audit_tree_catch_up(&self) -> Result<(), StoreError>;
-
-    /// Erases the audit entries recorded before `before_ms` (Unix ms) that are not erased yet:
-    /// their rows, their salts and their pseudonym index rows — each leaf stays, so the tree and
-    /// every checkpoint still verify, but it no longer links to anybody. In the same transaction
-    /// appends the entry `audit_for` builds from the erased sequence numbers (in order).
-    /// Returns those numbers and the new entry's, or nothing (no entry either) if none was due.
-    async fn audit_erase_before(
-        &self,
-        before_ms: i64,
-        audit_for: EraseAudit<'_>,
-    ) -> Result<Option<(Vec<u64>, u64)>, StoreError>;
-
-    /// The hashes of the given tree nodes (level 0: leaf hashes) that exist: one look-up.
-    async fn audit_tree_nodes(
-        &self,
-        ids: &[kruispunt_sdk::transparency::NodeId],
-    ) -> Result<
-        std::collections::HashMap<
-            kruispunt_sdk::transparency::NodeId,
-            kruispunt_sdk::transparency::Hash,
-        >,
-        StoreError,
-    >;
-
-    /// The tree's leaves `start <= seq < end` with their salts and entries, in order.
-    async fn audit_tree_leaves(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<audit_tree::LeafRow>, StoreError>;
-
-    /// The tree's leaves (with salts and entries) whose entry names the at-rest `pseudonym`, in
-    /// log order, at most `limit`.
-    async fn audit_tree_naming(
-        &self,
-        pseudonym: &[u8; 32],
-        limit: u64,
-    ) -> Result<Vec<audit_tree::LeafRow>, StoreError>;
+    /// The MLS delivery service's storage on the same database (its writes share their
+    /// transaction with their audit entry, like every other effect).
+    fn mls(&self) -> &dyn crate::mls::MlsStore;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

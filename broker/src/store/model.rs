@@ -366,7 +366,7 @@ impl From<NewSignal> for StoredSignal {
 }
 
 /// The part of a signal the in-memory match index needs (no dates, no district), streamed by
-/// [`crate::store::Store::for_each_live_signal`].
+/// [`crate::store::SignalStore::for_each_live_signal`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexRecord {
     pub id: SignalId,

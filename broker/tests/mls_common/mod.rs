@@ -129,8 +129,9 @@ impl Broker {
 
     pub async fn audit(&self) -> Vec<AuditEntry> {
         let st = self.state();
-        let n = st.store.audit_len().await.unwrap();
+        let n = st.store.audit().audit_len().await.unwrap();
         st.store
+            .audit()
             .audit_entries(0, n)
             .await
             .unwrap()

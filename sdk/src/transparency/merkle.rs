@@ -133,7 +133,7 @@ pub(crate) fn fold_subtrees(hashes: &[Hash]) -> Option<Hash> {
 
 /// Why a [`TreeStore`] could not produce a node.
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum TreeStoreError {
     /// The node does not exist (its subtree is not complete yet) or was lost. For a store that
     /// should hold it, this means the stored tree is damaged.
     #[error("Merkle tree node {0} is not stored")]
@@ -151,10 +151,10 @@ pub trait TreeStore {
     fn size(&self) -> u64;
 
     /// The hash of the perfect subtree at `level`, `index` (see [`NodeId`]).
-    fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash, StoreError>;
+    fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash, TreeStoreError>;
 
     /// The leaf hash of leaf `index`.
-    fn leaf_hash(&self, index: u64) -> Result<Hash, StoreError> {
+    fn leaf_hash(&self, index: u64) -> Result<Hash, TreeStoreError> {
         self.subtree_hash(0, index)
     }
 }
@@ -314,12 +314,12 @@ impl TreeStore for MemoryTree {
         self.frontier.size()
     }
 
-    fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash, StoreError> {
+    fn subtree_hash(&self, level: u8, index: u64) -> Result<Hash, TreeStoreError> {
         self.levels
             .get(usize::from(level))
             .and_then(|l| usize::try_from(index).ok().and_then(|i| l.get(i)))
             .copied()
-            .ok_or(StoreError::Missing(NodeId { level, index }))
+            .ok_or(TreeStoreError::Missing(NodeId { level, index }))
     }
 }
 
@@ -388,7 +388,7 @@ mod tests {
                         reference_root(&all[id.first_leaf() as usize..id.end_leaf() as usize]);
                     assert_eq!(got.unwrap(), want, "{id}");
                 } else {
-                    assert!(matches!(got, Err(StoreError::Missing(m)) if m == id));
+                    assert!(matches!(got, Err(TreeStoreError::Missing(m)) if m == id));
                 }
             }
         }

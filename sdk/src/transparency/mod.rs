@@ -35,8 +35,8 @@ pub use log::{
     runs,
 };
 pub use merkle::{
-    Frontier, FrontierError, HASH_LEN, Hash, MemoryTree, NodeId, StoreError, TreeStore, empty_root,
-    leaf_hash, node_hash, root,
+    Frontier, FrontierError, HASH_LEN, Hash, MemoryTree, NodeId, TreeStore, TreeStoreError,
+    empty_root, leaf_hash, node_hash, root,
 };
 pub use note::{
     KeyError, NoteError, VerifiedNote, Verifier, key_id, open_note, parse_verifier_key,

@@ -10,8 +10,8 @@
 //! Proof elements are ordered as the RFC orders them: from the leaf (or the old tree) upwards.
 
 use super::merkle::{
-    Hash, NodeId, StoreError, TreeStore, empty_root, fold_subtrees, node_hash, perfect_subtrees,
-    split_point,
+    Hash, NodeId, TreeStore, TreeStoreError, empty_root, fold_subtrees, node_hash,
+    perfect_subtrees, split_point,
 };
 
 /// Why a proof could not be produced or did not verify.
@@ -72,7 +72,7 @@ pub enum ProofError {
     NewRootMismatch,
     /// A node the proof needs could not be read.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] TreeStoreError),
 }
 
 /// The shape of a proof: the leaf ranges `[start, end)` whose tree hashes are its elements, in
@@ -171,17 +171,17 @@ impl ProofPlan {
     }
 
     /// Builds the proof from node hashes; `lookup` answers for each of [`ProofPlan::node_ids`]
-    /// (`None` = not stored, which is reported as [`StoreError::Missing`]).
+    /// (`None` = not stored, which is reported as [`TreeStoreError::Missing`]).
     pub fn assemble(
         &self,
         mut lookup: impl FnMut(NodeId) -> Option<Hash>,
     ) -> Result<Vec<Hash>, ProofError> {
-        self.try_assemble(|id| lookup(id).ok_or(StoreError::Missing(id)))
+        self.try_assemble(|id| lookup(id).ok_or(TreeStoreError::Missing(id)))
     }
 
     fn try_assemble(
         &self,
-        mut lookup: impl FnMut(NodeId) -> Result<Hash, StoreError>,
+        mut lookup: impl FnMut(NodeId) -> Result<Hash, TreeStoreError>,
     ) -> Result<Vec<Hash>, ProofError> {
         let mut proof = Vec::with_capacity(self.spans.len());
         for &(s, e) in &self.spans {
@@ -548,7 +548,7 @@ mod tests {
         let plan = ProofPlan::inclusion(2, 5).unwrap();
         assert!(matches!(
             plan.assemble(|_| None),
-            Err(ProofError::Store(StoreError::Missing(_)))
+            Err(ProofError::Store(TreeStoreError::Missing(_)))
         ));
     }
 }

@@ -8,8 +8,8 @@ use sqlx::postgres::PgConnection;
 
 use super::PostgresStore;
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, CatchUpBatch, LeafRow, NewLeaf, PreparedEntry, frontier_from_db,
-    frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
+    CATCH_UP_BATCH, CatchUpBatch, NewLeaf, PreparedEntry, frontier_from_db, frontier_from_nodes,
+    frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
@@ -85,41 +85,6 @@ impl PostgresStore {
     ) -> Result<HashMap<NodeId, Hash>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         nodes_on(&mut conn, ids).await
-    }
-
-    pub(super) async fn tree_leaves(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<LeafRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_leaf l \
-             LEFT JOIN audit_log a ON a.seq = l.seq \
-             WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
-        )
-        .bind(seq_to_db(start))
-        .bind(seq_to_db(end))
-        .fetch_all(&self.pool)
-        .await?;
-        leaf_rows(&rows)
-    }
-
-    pub(super) async fn tree_naming(
-        &self,
-        pseudonym: &[u8; 32],
-        limit: u64,
-    ) -> Result<Vec<LeafRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_pseudonym p \
-             JOIN audit_leaf l ON l.seq = p.seq \
-             LEFT JOIN audit_log a ON a.seq = p.seq \
-             WHERE p.pseudonym = $1 ORDER BY p.seq LIMIT $2",
-        )
-        .bind(&pseudonym[..])
-        .bind(seq_to_db(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        leaf_rows(&rows)
     }
 }
 
@@ -259,18 +224,4 @@ async fn nodes_on(
         }
     }
     Ok(out)
-}
-
-fn leaf_rows(rows: &[sqlx::postgres::PgRow]) -> Result<Vec<LeafRow>, StoreError> {
-    rows.iter()
-        .map(|row| {
-            let salt: Option<&[u8]> = row.try_get(2)?;
-            Ok(LeafRow {
-                seq: seq_from_db(row.try_get(0)?)?,
-                leaf: hash_from_db("audit leaf", row.try_get::<&[u8], _>(1)?)?,
-                salt: salt.map(|s| hash_from_db("audit salt", s)).transpose()?,
-                entry: row.try_get(3)?,
-            })
-        })
-        .collect()
 }

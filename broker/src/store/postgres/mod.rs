@@ -5,59 +5,33 @@
 //!
 //! Native types: `BYTEA` for ids and pseudonyms, `DATE` for the observation day, `TEXT[]` for
 //! purposes, `BIGINT` for times. Uploads `COPY` their rows in binary form straight into
-//! `signals` ([`copy_signals`]), through a staging table only when an id is already stored.
+//! `signals` ([`signals`]), through a staging table only when an id is already stored.
 //!
 //! Durability is PostgreSQL's default (`synchronous_commit = on`): a commit returns after its WAL
 //! record is flushed, which is what "no disclosure without a durable audit entry" requires. Do
 //! not turn it off for the broker's role.
 
+mod audit;
 mod audit_tree;
+mod decisions;
 mod mls;
+mod signals;
 
 use super::audit_tree::PreparedEntry;
-use super::group_commit::{
-    BatchWrite, GroupCommit, Job, UsageKey, Written, appended, apply_usage, decision_seq,
-    distribute, within_budget,
-};
+use super::group_commit::GroupCommit;
+use super::sql::Dialect;
 use super::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, Store, StoreError,
-    StoredSignal, Usage, UsageDelta, count_from_db, count_to_db, entry_from_db, id_from_db,
-    key_version_from_db, kind_from_db, migrations, prepare_batch, seq_from_db, seq_to_db,
-    settle_outcomes, stored_from_db,
+    AuditEntry, AuditStore, DecisionStore, PurgeAudit, SignalStore, Store, StoreError,
+    StoredSignal, count_to_db, migrations, seq_from_db,
 };
+use crate::mls::store::SignalFilter;
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
-use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
-use std::collections::{BTreeMap, HashSet};
+use decisions::PgBatch;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::{Postgres, Transaction};
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
-
-/// Columns of a full signal row, in the order [`signal_from_row`] reads them.
-const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
-     to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at";
-
-/// The columns every COPY of signals sends, in the order [`copy_row`] writes them.
-const COPY_COLUMNS: &str = "(id, org, kind, key_version, stored, code, observed, district, \
-     purposes, expires_at, uploaded_at)";
-
-/// A transaction-local staging table for an upload that repeats stored signals (dropped at
-/// commit or rollback). Same column types as `signals`, without its indexes.
-const CREATE_STAGING: &str = "CREATE TEMP TABLE signals_staging (id BYTEA, org TEXT, kind TEXT, \
-     key_version BIGINT, stored BYTEA, code TEXT, observed DATE, district TEXT, purposes TEXT[], \
-     expires_at BIGINT, uploaded_at BIGINT) ON COMMIT DROP";
-
-/// Moves the staged rows into `signals` (the caller appends the conflict clause).
-const INSERT_STAGED: &str = "INSERT INTO signals (id, org, kind, key_version, stored, code, \
-     observed, district, purposes, expires_at, uploaded_at) \
-     SELECT id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, \
-     uploaded_at FROM signals_staging";
-
-/// SQLSTATE `unique_violation`: a COPY straight into `signals` met an id already stored.
-const UNIQUE_VIOLATION: &str = "23505";
-
-/// Bytes of COPY data per protocol message.
-const COPY_CHUNK_BYTES: usize = 1 << 20;
 
 /// Default pool size: enough for concurrent matches and uploads of one broker.
 const DEFAULT_MAX_CONNECTIONS: u32 = 16;
@@ -89,7 +63,7 @@ impl PostgresStore {
     ///
     /// Every connection runs with `jit = off`. The broker's statements are short look-ups and
     /// writes, but the planner's row estimate for a join over an `unnest` of thousands of id
-    /// ranges (the re-upload check and match details, [`Store::signals_by_id_prefix`]) crosses
+    /// ranges (the re-upload check and match details, [`SignalStore::signals_by_id_prefix`]) crosses
     /// the JIT threshold: measured on 3 M rows, 10 000 prefixes took 192 ms with JIT (138 ms of
     /// it compiling) and 33 ms without; re-sending a 3 M-line bulk file ran at 26 k lines/s.
     pub async fn connect_with(
@@ -103,31 +77,10 @@ impl PostgresStore {
         Ok(store)
     }
 
-    /// The pool (the MLS delivery store uses it too).
-    pub(crate) fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
     }
-}
-
-fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
-    Ok(StoredSignal {
-        id: id_from_db(row.try_get(0)?)?,
-        org: row.try_get(1)?,
-        kind: kind_from_db(row.try_get(2)?)?,
-        key_version: key_version_from_db(row.try_get(3)?)?,
-        stored: stored_from_db(row.try_get(4)?)?,
-        code: row.try_get(5)?,
-        observed: row.try_get(6)?,
-        district: row.try_get(7)?,
-        purposes: row.try_get(8)?,
-        expires_at: row.try_get(9)?,
-        uploaded_at: row.try_get(10)?,
-    })
 }
 
 /// Appends `entries` inside the caller's transaction and returns their sequence numbers.
@@ -143,7 +96,7 @@ pub(crate) async fn append(
 }
 
 /// [`append`] for entries already prepared (by group-commit callers, in their own task); also
-/// grows the audit tree by them in the same transaction (see [`super::audit_tree`]).
+/// grows the audit tree by them in the same transaction (see [`crate::store::audit_tree`]).
 pub(crate) async fn append_prepared(
     conn: &mut PgConnection,
     entries: &[&PreparedEntry],
@@ -190,93 +143,10 @@ pub(crate) async fn append_prepared(
     seqs.into_iter().map(seq_from_db).collect()
 }
 
-/// The writer half of [`PostgresStore`]'s group commit (see [`super::group_commit`]).
-struct PgBatch {
-    pool: PgPool,
-}
-
-#[async_trait]
-impl BatchWrite for PgBatch {
-    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut keys: Vec<UsageKey> = jobs
-            .iter()
-            .filter_map(|j| j.usage.as_ref())
-            .map(|u| (u.org.clone(), u.purpose.clone(), u.day.clone()))
-            .collect();
-        // Sorted: every broker locks counter rows in the same order (no deadlock).
-        keys.sort();
-        keys.dedup();
-        let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
-        for key in &keys {
-            // Make sure the row exists, then lock it until commit: another broker's batch
-            // waits here instead of reading a count that is about to change.
-            sqlx::query(
-                "INSERT INTO usage_counters (org, purpose, day) VALUES ($1, $2, $3) \
-                 ON CONFLICT (org, purpose, day) DO NOTHING",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .bind(key.2.as_str())
-            .execute(&mut *tx)
-            .await?;
-            let row = sqlx::query(
-                "SELECT identifiers, queries, no_hits FROM usage_counters \
-                 WHERE org = $1 AND purpose = $2 AND day = $3 FOR UPDATE",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .bind(key.2.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            counters.insert(
-                key.clone(),
-                Usage {
-                    identifiers: count_from_db(row.try_get(0)?)?,
-                    queries: count_from_db(row.try_get(1)?)?,
-                    no_hits: count_from_db(row.try_get(2)?)?,
-                },
-            );
-        }
-        let before = counters.clone();
-        let accepted = apply_usage(jobs, &mut counters);
-        for (key, usage) in &counters {
-            if before.get(key) == Some(usage) {
-                continue;
-            }
-            sqlx::query(
-                "UPDATE usage_counters SET identifiers = $4, queries = $5, no_hits = $6 \
-                 WHERE org = $1 AND purpose = $2 AND day = $3",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .bind(key.2.as_str())
-            .bind(count_to_db(usage.identifiers)?)
-            .bind(count_to_db(usage.queries)?)
-            .bind(count_to_db(usage.no_hits)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let entries: Vec<&PreparedEntry> = jobs
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, ok)| **ok)
-            .flat_map(|(j, _)| j.entries.iter())
-            .collect();
-        let seqs = append_prepared(&mut tx, &entries).await?;
-        tx.commit().await?;
-        Ok(distribute(jobs, &accepted, seqs))
-    }
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     fn backend(&self) -> &'static str {
         "postgres"
-    }
-
-    fn mls(&self) -> &dyn crate::mls::MlsStore {
-        self
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -292,440 +162,55 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn insert_signals(
-        &self,
-        signals: &[NewSignal],
-        audit: &AuditEntry,
-    ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let (send, mut outcomes) = prepare_batch(signals)?;
-        let mut tx = self.pool.begin().await?;
-        if send.is_empty() {
-            // Only the audit entry (an upload whose every item was a re-upload).
-            append(&mut tx, &[audit]).await?;
-            tx.commit().await?;
-            return Ok(outcomes);
-        }
-        // Optimistic: a fresh upload COPYs straight into `signals` — one pass, no staging table,
-        // no INSERT … SELECT (measured: about half the server's CPU per row of the staged path).
-        // The upload path has already answered re-uploads from the match index, and ids include
-        // the upload second, so a conflict here is rare (a repeat within the same second).
-        // A COPY cannot skip conflicts, so if some id is already stored it fails with
-        // `unique_violation`; then we undo it and take the staged path below, whose
-        // `ON CONFLICT DO NOTHING RETURNING id` says which rows were new. Concurrent uploads of
-        // the same id from several brokers wait on each other's unique check and end up there
-        // too; rows are sent sorted by id ([`prepare_batch`]), so they cannot deadlock.
-        sqlx::query("SAVEPOINT direct").execute(&mut *tx).await?;
-        match copy_signals(&mut tx, "signals", signals, &send).await {
-            Ok(n) if n == send.len() as u64 => {
-                sqlx::query("RELEASE SAVEPOINT direct")
-                    .execute(&mut *tx)
-                    .await?;
-                append(&mut tx, &[audit]).await?;
-                tx.commit().await?;
-                return Ok(outcomes);
-            }
-            Ok(n) => {
-                return Err(StoreError::Corrupt(format!(
-                    "COPY stored {n} of {} signals",
-                    send.len()
-                )));
-            }
-            Err(e)
-                if e.as_database_error().and_then(|d| d.code()).as_deref()
-                    == Some(UNIQUE_VIOLATION) =>
-            {
-                sqlx::query("ROLLBACK TO SAVEPOINT direct")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-        // COPY into a transaction-local staging table, then move it over with one
-        // INSERT … SELECT … ON CONFLICT DO NOTHING (idempotent re-upload).
-        sqlx::query(CREATE_STAGING).execute(&mut *tx).await?;
-        copy_signals(&mut tx, "signals_staging", signals, &send).await?;
-        let mut inserted: HashSet<SignalId> = HashSet::new();
-        let sql = format!("{INSERT_STAGED} ON CONFLICT (id) DO NOTHING RETURNING id");
-        {
-            let mut returned = sqlx::query(&sql).fetch(&mut *tx);
-            while let Some(row) = returned.try_next().await? {
-                inserted.insert(id_from_db(row.try_get(0)?)?);
-            }
-        }
-        append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        settle_outcomes(signals, &send, &inserted, &mut outcomes);
-        Ok(outcomes)
+    fn signals(&self) -> &dyn SignalStore {
+        self
     }
 
-    async fn withdraw_signal(
-        &self,
-        org: &str,
-        id: SignalId,
-        audit: &AuditEntry,
-    ) -> Result<Option<StoredSignal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "DELETE FROM signals WHERE id = $1 AND org = $2 RETURNING {SIGNAL_COLUMNS}"
-        ))
-        .bind(id.0.as_slice())
-        .bind(org)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let signal = signal_from_row(&row)?;
-        append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(Some(signal))
+    fn decisions(&self) -> &dyn DecisionStore {
+        self
     }
 
-    async fn signals_by_id_prefix(
-        &self,
-        prefixes: &[[u8; 8]],
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        if prefixes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let (lo, hi): (Vec<Vec<u8>>, Vec<Vec<u8>>) = wanted
-            .iter()
-            .map(|p| {
-                let (lo, hi) = SignalId::prefix_range(p);
-                (lo.0.to_vec(), hi.0.to_vec())
-            })
-            .unzip();
-        // A nested loop over the prefixes, each an index range scan on `id`.
-        let rows = sqlx::query(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM unnest($1::bytea[], $2::bytea[]) AS p(lo, hi) \
-             JOIN signals ON signals.id BETWEEN p.lo AND p.hi"
-        ))
-        .bind(&lo)
-        .bind(&hi)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(signal_from_row).collect()
+    fn audit(&self) -> &dyn AuditStore {
+        self
     }
 
-    async fn for_each_live_signal(
-        &self,
-        now: i64,
-        f: &mut (dyn FnMut(IndexRecord) + Send),
-    ) -> Result<u64, StoreError> {
-        let mut rows = sqlx::query(
-            "SELECT id, kind, key_version, stored, org, code, expires_at, purposes \
-             FROM signals WHERE expires_at > $1",
-        )
-        .bind(now)
-        .fetch(&self.pool);
-        let mut count = 0u64;
-        while let Some(row) = rows.try_next().await? {
-            f(IndexRecord {
-                id: id_from_db(row.try_get(0)?)?,
-                kind: kind_from_db(row.try_get(1)?)?,
-                key_version: key_version_from_db(row.try_get(2)?)?,
-                stored: stored_from_db(row.try_get(3)?)?,
-                org: row.try_get(4)?,
-                code: row.try_get(5)?,
-                expires_at: row.try_get(6)?,
-                purposes: row.try_get(7)?,
-            });
-            count += 1;
-        }
-        Ok(count)
-    }
-
-    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > $1")
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        count_from_db(n)
-    }
-
-    async fn purge_expired(
-        &self,
-        now: i64,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "DELETE FROM signals WHERE expires_at <= $1 RETURNING {SIGNAL_COLUMNS}"
-        ))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        }
-        let purged = rows
-            .iter()
-            .map(signal_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        append(&mut tx, &[&audit_for(&purged)]).await?;
-        tx.commit().await?;
-        Ok(purged)
-    }
-
-    async fn record_decision(
-        &self,
-        usage: Option<UsageDelta>,
-        audit: &AuditEntry,
-    ) -> Result<u64, StoreError> {
-        decision_seq(
-            self.commits
-                .submit(Job::decision(usage, None, audit)?)
-                .await?,
-        )
-    }
-
-    async fn record_decision_within_budget(
-        &self,
-        usage: UsageDelta,
-        budget: u64,
-        audit: &AuditEntry,
-    ) -> Result<Option<u64>, StoreError> {
-        within_budget(
-            self.commits
-                .submit(Job::decision(Some(usage), Some(budget), audit)?)
-                .await?,
-        )
-    }
-
-    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
-        let row = sqlx::query(
-            "SELECT identifiers, queries, no_hits FROM usage_counters \
-             WHERE org = $1 AND purpose = $2 AND day = $3",
-        )
-        .bind(org)
-        .bind(purpose)
-        .bind(day)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Usage::default());
-        };
-        Ok(Usage {
-            identifiers: count_from_db(row.try_get(0)?)?,
-            queries: count_from_db(row.try_get(1)?)?,
-            no_hits: count_from_db(row.try_get(2)?)?,
-        })
-    }
-
-    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        appended(self.commits.submit(Job::append(entries)?).await?)
-    }
-
-    async fn audit_entries(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        self.audit_leaves(start, end)
-            .await?
-            .into_iter()
-            .map(|(seq, bytes)| Ok((seq, entry_from_db(seq, &bytes)?)))
-            .collect()
-    }
-
-    async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        )
-        .bind(seq_to_db(start))
-        .bind(seq_to_db(end))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| Ok((seq_from_db(row.try_get(0)?)?, row.try_get(1)?)))
-            .collect()
-    }
-
-    async fn audit_len(&self) -> Result<u64, StoreError> {
-        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
-            .fetch_one(&self.pool)
-            .await?;
-        seq_from_db(size)
-    }
-
-    async fn audit_tree_size(&self) -> Result<u64, StoreError> {
-        self.tree_size().await
-    }
-
-    async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
-        self.tree_catch_up().await
-    }
-
-    async fn audit_erase_before(
-        &self,
-        before_ms: i64,
-        audit_for: crate::store::EraseAudit<'_>,
-    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        self.tree_erase_before(before_ms, audit_for).await
-    }
-
-    async fn audit_tree_nodes(
-        &self,
-        ids: &[kruispunt_sdk::transparency::NodeId],
-    ) -> Result<
-        std::collections::HashMap<
-            kruispunt_sdk::transparency::NodeId,
-            kruispunt_sdk::transparency::Hash,
-        >,
-        StoreError,
-    > {
-        self.tree_nodes(ids).await
-    }
-
-    async fn audit_tree_leaves(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<super::audit_tree::LeafRow>, StoreError> {
-        self.tree_leaves(start, end).await
-    }
-
-    async fn audit_tree_naming(
-        &self,
-        pseudonym: &[u8; 32],
-        limit: u64,
-    ) -> Result<Vec<super::audit_tree::LeafRow>, StoreError> {
-        self.tree_naming(pseudonym, limit).await
+    fn mls(&self) -> &dyn crate::mls::MlsStore {
+        self
     }
 }
 
-// ---- Issue 6: erasing signals under a superseded coalition key (called by `crate::mls`). ----
-// Kept as a separate inherent block so it merges apart from the `Store` implementation above.
+impl Dialect for PostgresStore {
+    type DB = Postgres;
 
-impl PostgresStore {
-    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
-    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
-    /// The candidates are locked (`FOR UPDATE`), so a concurrent withdrawal cannot interleave.
-    pub(crate) async fn purge_signals_below_version(
-        &self,
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    fn append<'c>(
+        conn: &'c mut PgConnection,
+        entries: &'c [&'c AuditEntry],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
+        append(conn, entries)
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    const CLAIM_ORDINARY_KEY_PACKAGE: &'static str = mls::CLAIM_ORDINARY_KEY_PACKAGE;
+
+    const CURRENT_KEY_VERSION: &'static str = mls::CURRENT_KEY_VERSION;
+
+    fn purge_signals_below_version<'a>(
+        &'a self,
         below: u32,
-        belongs: crate::mls::store::SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < $1 FOR UPDATE"
-        ))
-        .bind(i64::from(below))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut purged = Vec::new();
-        for row in &rows {
-            let s = signal_from_row(row)?;
-            if belongs(&s) {
-                purged.push(s);
-            }
-        }
-        if purged.is_empty() {
-            tx.rollback().await?;
-            return Ok(purged);
-        }
-        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
-        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        append(&mut tx, &[&audit_for(&purged)]).await?;
-        tx.commit().await?;
-        Ok(purged)
+        belongs: SignalFilter<'a>,
+        audit_for: PurgeAudit<'a>,
+    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send + 'a {
+        signals::purge_below_version(self, below, belongs, audit_for)
     }
-}
-
-/// COPYs `signals[i]` for every `i` in `send` into `table` in PostgreSQL's binary COPY format
-/// and returns the rows written; the error is the server's (e.g. `unique_violation`), the
-/// connection stays usable. Binary, so the server parses nothing (the text format made it
-/// decode two hex `bytea`s, a date and an array literal per row) and no value needs escaping.
-/// Measured on 1 M rows: 5.9 server CPU-s and 137 k rows/s, against 6.0 and 130 k/s as text —
-/// the server's cost is the heap, the two indexes and the WAL, not the parsing. (Storing the
-/// upload entries' JSON uncompressed gained another 5 %, lz4 nothing; neither was kept.)
-async fn copy_signals(
-    conn: &mut PgConnection,
-    table: &str,
-    signals: &[NewSignal],
-    send: &[usize],
-) -> Result<u64, sqlx::Error> {
-    let mut copy = conn
-        .copy_in_raw(&format!(
-            "COPY {table} {COPY_COLUMNS} FROM STDIN WITH (FORMAT binary)"
-        ))
-        .await?;
-    let mut buf = Vec::with_capacity(COPY_CHUNK_BYTES + 1024);
-    buf.extend_from_slice(COPY_BINARY_HEADER);
-    for &i in send {
-        copy_row(&mut buf, &signals[i]);
-        if buf.len() >= COPY_CHUNK_BYTES {
-            copy.send(std::mem::take(&mut buf)).await?;
-            buf.reserve(COPY_CHUNK_BYTES + 1024);
-        }
-    }
-    buf.extend_from_slice(&(-1i16).to_be_bytes()); // the trailer
-    copy.send(buf).await?;
-    copy.finish().await
-}
-
-/// Signature, flags (no OIDs) and header-extension length of binary COPY data.
-const COPY_BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
-
-/// Days from 1970-01-01 (our day numbers) to 2000-01-01 (PostgreSQL's date epoch).
-const PG_DATE_EPOCH_DAYS: i64 = 10_957;
-
-/// The OID of PostgreSQL's `text` type (array elements name their type in binary form).
-const TEXT_OID: u32 = 25;
-
-/// One row of binary COPY, columns as in [`COPY_COLUMNS`]: the field count, then per field its
-/// length (i32, big-endian) and value — `bytea` and `text` as their bytes, `bigint` as 8 bytes
-/// big-endian, `date` as i32 days since 2000-01-01, and `text[]` in the array's binary form
-/// (dimensions, no-nulls flag, element type, length and lower bound 1, then each element).
-fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
-    fn field(buf: &mut Vec<u8>, value: &[u8]) {
-        let len = i32::try_from(value.len()).expect("a field is far below 2 GiB");
-        buf.extend_from_slice(&len.to_be_bytes());
-        buf.extend_from_slice(value);
-    }
-    fn bigint(buf: &mut Vec<u8>, value: i64) {
-        field(buf, &value.to_be_bytes());
-    }
-    buf.extend_from_slice(&11i16.to_be_bytes());
-    field(buf, &s.id.0);
-    field(buf, s.org.as_bytes());
-    field(buf, s.kind.as_str().as_bytes());
-    bigint(buf, i64::from(s.key_version));
-    field(buf, &s.stored);
-    field(buf, s.code.as_bytes());
-    // `NewSignal::check` (run on every signal before a COPY) proved this a calendar date.
-    let day = crate::civil::parse_date(&s.observed).unwrap_or(0) - PG_DATE_EPOCH_DAYS;
-    field(buf, &i32::try_from(day).unwrap_or(i32::MAX).to_be_bytes());
-    field(buf, s.district.as_bytes());
-    // The array is written in place, its length first: header, dimension, elements.
-    let dimensions: i32 = if s.purposes.is_empty() { 0 } else { 1 };
-    let elements: usize = s.purposes.iter().map(|p| 4 + p.len()).sum();
-    let array_len = i32::try_from(12 + 8 * usize::from(dimensions == 1) + elements)
-        .expect("a handful of purposes");
-    buf.extend_from_slice(&array_len.to_be_bytes());
-    buf.extend_from_slice(&dimensions.to_be_bytes());
-    buf.extend_from_slice(&0i32.to_be_bytes()); // no NULL elements
-    buf.extend_from_slice(&TEXT_OID.to_be_bytes());
-    if dimensions == 1 {
-        let n = i32::try_from(s.purposes.len()).expect("a handful of purposes");
-        buf.extend_from_slice(&n.to_be_bytes());
-        buf.extend_from_slice(&1i32.to_be_bytes()); // lower bound
-        for purpose in &s.purposes {
-            field(buf, purpose.as_bytes());
-        }
-    }
-    bigint(buf, s.expires_at);
-    bigint(buf, s.uploaded_at);
 }

@@ -1,0 +1,156 @@
+//! Match decisions and usage counters on SQLite: the group commit's writer half, and the
+//! in-memory mirror of the counters it committed.
+
+use super::{BEGIN_WRITE, SqliteStore, append_prepared};
+use crate::store::audit_tree::PreparedEntry;
+use crate::store::group_commit::{
+    BatchWrite, Job, UsageKey, Written, apply_usage, decision_seq, distribute, within_budget,
+};
+use crate::store::{
+    AuditEntry, DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db,
+};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::SqlitePool;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// The usage counters as last committed by this store's writer, so the match path's read
+/// (before the policy decides) costs a hash lookup instead of a query. Exact because the
+/// writer task is the only writer of `usage_counters` for this file (one broker per SQLite
+/// file; other processes only read) and updates the mirror after each commit, in commit
+/// order. A key not yet written since start-up is read from the database.
+pub(super) type UsageMirror = Arc<Mutex<HashMap<UsageKey, Usage>>>;
+
+/// Mirror entries before it is emptied (they are re-read from the database on demand).
+const USAGE_MIRROR_ENTRIES: usize = 16 * 1024;
+
+/// The writer half of [`SqliteStore`]'s group commit (see [`crate::store::group_commit`]).
+pub(super) struct SqliteBatch {
+    pub(super) writer: SqlitePool,
+    pub(super) usage: UsageMirror,
+}
+
+#[async_trait]
+impl BatchWrite for SqliteBatch {
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
+        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        // The write lock is held (BEGIN IMMEDIATE): these reads cannot go stale before commit.
+        let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
+        for u in jobs.iter().filter_map(|j| j.usage.as_ref()) {
+            let key = (u.org.clone(), u.purpose.clone(), u.day.clone());
+            if counters.contains_key(&key) {
+                continue;
+            }
+            let row = sqlx::query(
+                "SELECT identifiers, queries, no_hits FROM usage_counters \
+                 WHERE org = ?1 AND purpose = ?2 AND day = ?3",
+            )
+            .bind(u.org.as_str())
+            .bind(u.purpose.as_str())
+            .bind(u.day.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let usage = match row {
+                Some(row) => Usage {
+                    identifiers: count_from_db(row.try_get(0)?)?,
+                    queries: count_from_db(row.try_get(1)?)?,
+                    no_hits: count_from_db(row.try_get(2)?)?,
+                },
+                None => Usage::default(),
+            };
+            counters.insert(key, usage);
+        }
+        let before = counters.clone();
+        let accepted = apply_usage(jobs, &mut counters);
+        for (key, usage) in &counters {
+            if before.get(key) == Some(usage) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org, purpose, day) DO UPDATE SET \
+                 identifiers = excluded.identifiers, queries = excluded.queries, \
+                 no_hits = excluded.no_hits",
+            )
+            .bind(key.0.as_str())
+            .bind(key.1.as_str())
+            .bind(key.2.as_str())
+            .bind(count_to_db(usage.identifiers)?)
+            .bind(count_to_db(usage.queries)?)
+            .bind(count_to_db(usage.no_hits)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let entries: Vec<&PreparedEntry> = jobs
+            .iter()
+            .zip(&accepted)
+            .filter(|(_, ok)| **ok)
+            .flat_map(|(j, _)| j.entries.iter())
+            .collect();
+        let seqs = append_prepared(&mut tx, &entries).await?;
+        tx.commit().await?;
+        if !counters.is_empty() {
+            let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+            if mirror.len() + counters.len() > USAGE_MIRROR_ENTRIES {
+                mirror.clear();
+            }
+            mirror.extend(counters);
+        }
+        Ok(distribute(jobs, &accepted, seqs))
+    }
+}
+
+#[async_trait]
+impl DecisionStore for SqliteStore {
+    async fn record_decision(
+        &self,
+        usage: Option<UsageDelta>,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        decision_seq(
+            self.commits
+                .submit(Job::decision(usage, None, audit)?)
+                .await?,
+        )
+    }
+
+    async fn record_decision_within_budget(
+        &self,
+        usage: UsageDelta,
+        budget: u64,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        within_budget(
+            self.commits
+                .submit(Job::decision(Some(usage), Some(budget), audit)?)
+                .await?,
+        )
+    }
+
+    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
+        {
+            let mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(u) = mirror.get(&(org.to_string(), purpose.to_string(), day.to_string())) {
+                return Ok(*u);
+            }
+        }
+        let row = sqlx::query(
+            "SELECT identifiers, queries, no_hits FROM usage_counters \
+             WHERE org = ?1 AND purpose = ?2 AND day = ?3",
+        )
+        .bind(org)
+        .bind(purpose)
+        .bind(day)
+        .fetch_optional(&self.reader)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Usage::default());
+        };
+        Ok(Usage {
+            identifiers: count_from_db(row.try_get(0)?)?,
+            queries: count_from_db(row.try_get(1)?)?,
+            no_hits: count_from_db(row.try_get(2)?)?,
+        })
+    }
+}

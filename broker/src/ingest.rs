@@ -9,8 +9,8 @@ use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
 
-use crate::audit::entry;
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::{now_secs, parse_date};
 use crate::mls::key_version::{self, SignalScope};
@@ -302,7 +302,7 @@ pub async fn commit(
     } = prepared;
     if !policy_refusals.is_empty() {
         // Every decision is audited, the refusals too (they store nothing).
-        let mut entry = entry::by(Some(principal), Operation::Refuse, "signals.upload");
+        let mut entry = entry::by(Some(principal), Operation::Refuse, action::SIGNAL_UPLOAD);
         entry.decision = Some("deny".into());
         entry.policy_hash = policy_hash.clone();
         entry.reasons = policy_refusals.into_iter().collect();
@@ -328,7 +328,7 @@ pub async fn commit(
             }
         }
         let entry = upload_entry(
-            entry::by(Some(principal), Operation::Collect, "signals.upload"),
+            entry::by(Some(principal), Operation::Collect, action::SIGNAL_UPLOAD),
             policy_hash,
             &purposes_used,
             to_store.iter().map(|(_, s)| s),

@@ -22,8 +22,8 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use kruispunt_sdk::wire::Level;
 
-use crate::audit::entry;
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -45,7 +45,7 @@ fn escalates(e: &AuditEntry) -> bool {
         .detail
         .get("disclosed_level")
         .and_then(|v| serde_json::from_value::<Level>(v.clone()).ok());
-    e.action == "match"
+    e.action == action::MATCH
         && e.decision.as_deref() == Some("allow")
         && matches!(e.operation, Operation::Disclose | Operation::Combine)
         && !e.source_orgs.is_empty()
@@ -89,7 +89,11 @@ async fn refuse(
     case_reference: &str,
     r: Refusal,
 ) -> Problem {
-    let mut e = entry::by(Some(principal), Operation::Refuse, "mls.group.refused");
+    let mut e = entry::by(
+        Some(principal),
+        Operation::Refuse,
+        action::MLS_GROUP_REFUSED,
+    );
     e.decision = Some("deny".into());
     e.reasons = vec![r.reason.to_string()];
     e.case_reference = Some(case_reference.to_string());

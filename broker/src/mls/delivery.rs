@@ -29,8 +29,8 @@ use super::store::{
     Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
     StateChange,
 };
-use crate::audit::entry;
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::now_secs;
 use crate::problem::Problem;
@@ -81,7 +81,11 @@ async fn audit_epoch_conflict(
     detail: serde_json::Value,
     message: String,
 ) -> Problem {
-    let mut e = entry::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
+    let mut e = entry::by(
+        Some(principal),
+        Operation::Refuse,
+        action::MLS_EPOCH_CONFLICT,
+    );
     e.reasons = vec!["epoch_conflict".into()];
     e.detail = detail;
     match state.store.append_audit(&[e]).await {
@@ -184,7 +188,7 @@ pub async fn publish_key_packages(
     let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
-        "mls.key_packages.publish",
+        action::MLS_KEY_PACKAGE_PUBLISH,
     );
     entry.detail = serde_json::json!({
         "count": out.len(),
@@ -222,7 +226,7 @@ pub async fn claim_key_package(
         let mut e = entry::by(
             Some(principal),
             Operation::Disclose,
-            "mls.key_package.claim",
+            action::MLS_KEY_PACKAGE_CLAIM,
         );
         e.source_orgs = vec![org.to_string()];
         e.recipients = vec![principal.org.clone()];
@@ -286,7 +290,11 @@ async fn check_adds(
             reasons.push("target_not_in_case_channel".into());
         }
         let mut entry = entry::with_decision(
-            entry::by(Some(principal), Operation::Refuse, "mls.commit.refused"),
+            entry::by(
+                Some(principal),
+                Operation::Refuse,
+                action::MLS_COMMIT_REFUSED,
+            ),
             &decision,
         );
         entry.decision = Some("deny".into());
@@ -396,7 +404,11 @@ pub async fn create_group(
         std::slice::from_ref(&principal.org),
     )
     .await?;
-    let mut entry = entry::by(Some(principal), Operation::Collect, "mls.group.create");
+    let mut entry = entry::by(
+        Some(principal),
+        Operation::Collect,
+        action::MLS_GROUP_CREATE,
+    );
     entry.case_reference = req.case_reference.clone();
     entry.detail = serde_json::json!({
         "group": row.id, "kind": kind.as_str(), "coalition": row.coalition, "epoch": row.epoch,
@@ -591,7 +603,7 @@ pub async fn post_message(
     let size = message.data.len();
     let welcome_count = welcomes.len();
     let audit = |seq: u64| -> AuditEntry {
-        let mut e = entry::by(Some(principal), Operation::Disclose, "mls.deliver");
+        let mut e = entry::by(Some(principal), Operation::Disclose, action::MLS_DELIVER);
         e.recipients = recipients.clone();
         e.detail = serde_json::json!({
             "group": id, "epoch": msg_epoch, "new_epoch": new_epoch, "seq": seq,

@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use kruispunt_policy::registry::{Coalition, Registry};
 use kruispunt_sdk::coalition::wire::{AnnounceKeyVersion, KeyVersionStatus};
 
-use crate::audit::entry;
 use crate::audit::entry::Operation;
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::format_date;
 use crate::mls::store::{Announced, GroupKind, KeyVersionRow};
@@ -86,7 +86,7 @@ pub async fn announce(
         let mut entry = entry::by(
             Some(principal),
             Operation::Refuse,
-            "coalition.key-version.refused",
+            action::COALITION_KEY_VERSION_REFUSED,
         );
         entry.decision = Some("deny".into());
         entry.reasons = vec!["not_coalition_admin".into()];
@@ -113,7 +113,7 @@ pub async fn announce(
     let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
-        "coalition.key-version.announce",
+        action::COALITION_KEY_VERSION_ANNOUNCE,
     );
     entry.decision = Some("allow".into());
     entry.detail = serde_json::json!({
@@ -250,16 +250,7 @@ pub async fn purge_superseded(state: &AppState, now: i64) -> Result<usize, Store
             sole_coalition(&registry, s.into()).is_some_and(|sole| sole.id == c.id)
         };
         let audit_for = |signals: &[StoredSignal]| {
-            let mut e = entry::by(None, Operation::Erase, "retention.key-version.purge");
-            e.actor_org = Some("kruispunt-broker".into());
-            e.decision = Some("allow".into());
-            e.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
-            e.source_orgs = signals
-                .iter()
-                .map(|s| s.org.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let mut e = entry::erase_signals(action::RETENTION_KEY_VERSION_PURGE, signals);
             let old: std::collections::BTreeSet<u32> =
                 signals.iter().map(|s| s.key_version).collect();
             e.detail = serde_json::json!({

@@ -15,8 +15,8 @@ use kruispunt_sdk::wire::{
     Level, MAX_MATCH_IDENTIFIERS, MatchRequest, MatchResponse, MatchResult, SignalDetail,
 };
 
-use crate::audit::entry;
 use crate::audit::entry::Operation;
+use crate::audit::{action, entry};
 use crate::auth::request::{authenticate, strict_json};
 use crate::civil::{day_of, now_secs};
 use crate::ingest::requester;
@@ -128,7 +128,7 @@ pub async fn create(
     })?;
 
     let mut entry = entry::with_decision(
-        entry::by(Some(&principal), Operation::Consult, "match"),
+        entry::by(Some(&principal), Operation::Consult, action::MATCH),
         &decision,
     );
     entry.purpose = Some(req.purpose.clone());

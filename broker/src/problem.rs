@@ -101,3 +101,37 @@ impl From<crate::store::StoreError> for Problem {
         )
     }
 }
+
+/// The answer to a policy that could not be evaluated: `nothing` says what did not happen.
+fn policy_unavailable(e: &kruispunt_policy::PolicyError, nothing: &str) -> Problem {
+    tracing::error!(error = %e, "policy evaluation failed");
+    Problem::unavailable(format!("the policy could not be evaluated; {nothing}"))
+}
+
+impl From<crate::matching::MatchError> for Problem {
+    fn from(e: crate::matching::MatchError) -> Self {
+        use crate::matching::MatchError as E;
+        let reasons = e.reasons();
+        match e {
+            E::EmptyQuery => Problem::bad_request("empty-query", e.to_string()),
+            E::TooManyIdentifiers => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "query-too-large",
+                "Too many identifiers",
+                e.to_string(),
+            ),
+            E::InvalidIdentifier { .. } => {
+                Problem::bad_request("invalid-identifier", e.to_string())
+            }
+            E::Policy(p) => policy_unavailable(&p, "nothing was disclosed"),
+            E::Refused { .. } | E::OverIdentifierLimit { .. } | E::BudgetSpent => Problem::new(
+                StatusCode::FORBIDDEN,
+                "policy-denied",
+                "Refused by policy",
+                e.to_string(),
+            )
+            .with_reasons(reasons),
+            E::Store(s) => s.into(),
+        }
+    }
+}

@@ -4,19 +4,31 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kruispunt_policy::{Action, Decision, PolicyInput, Requester};
+use kruispunt_policy::{Action, Decision, PolicyError, PolicyInput, Requester};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
 
-use crate::audit::entry;
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::{now_secs, parse_date};
 use crate::mls::key_version::{self, SignalScope};
-use crate::problem::Problem;
 use crate::state::AppState;
-use crate::store::{IndexRecord, InsertOutcome, NewSignal, SignalDigest, SignalId, StoredSignal};
+use crate::store::{
+    IndexRecord, InsertOutcome, NewSignal, SignalDigest, SignalId, StoreError, StoredSignal,
+};
+
+/// Why an upload batch was not (or not wholly) processed. A rejected item is no error: it is
+/// answered in the batch's results.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The policy could not be evaluated: nothing of the batch was stored.
+    #[error("the policy could not be evaluated")]
+    Policy(#[source] PolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 fn reject(index: usize, field: &str, reason: impl Into<String>) -> ItemResult {
     ItemResult {
@@ -54,7 +66,7 @@ pub async fn ingest(
     state: &AppState,
     principal: &Principal,
     items: Vec<(usize, Result<SignalIn, String>)>,
-) -> Result<UploadResponse, Problem> {
+) -> Result<UploadResponse, IngestError> {
     let prepared = prepare(state, principal, items).await?;
     commit(state, principal, prepared).await
 }
@@ -80,7 +92,7 @@ pub async fn prepare(
     state: &AppState,
     principal: &Principal,
     items: Vec<(usize, Result<SignalIn, String>)>,
-) -> Result<Prepared, Problem> {
+) -> Result<Prepared, IngestError> {
     let now = now_secs();
     let today = now.div_euclid(86_400);
     let registry = state.policy.registry();
@@ -213,10 +225,7 @@ pub async fn prepare(
             input.identifier_kinds = vec![c.kind.as_str().to_string()];
             input.identifier_count = 1;
             input.signal_codes = vec![c.item.code.clone()];
-            let d = state.policy.decide(&input).map_err(|e| {
-                tracing::error!(error = %e, "policy evaluation failed");
-                Problem::unavailable("the policy could not be evaluated; nothing was stored")
-            })?;
+            let d = state.policy.decide(&input).map_err(IngestError::Policy)?;
             decisions.insert(key, d);
         }
     }
@@ -292,7 +301,7 @@ pub async fn commit(
     state: &AppState,
     principal: &Principal,
     prepared: Prepared,
-) -> Result<UploadResponse, Problem> {
+) -> Result<UploadResponse, IngestError> {
     let Prepared {
         mut results,
         to_store,
@@ -302,7 +311,7 @@ pub async fn commit(
     } = prepared;
     if !policy_refusals.is_empty() {
         // Every decision is audited, the refusals too (they store nothing).
-        let mut entry = entry::by(Some(principal), Operation::Refuse, "signals.upload");
+        let mut entry = entry::by(Some(principal), Operation::Refuse, action::SIGNAL_UPLOAD);
         entry.decision = Some("deny".into());
         entry.policy_hash = policy_hash.clone();
         entry.reasons = policy_refusals.into_iter().collect();
@@ -329,7 +338,7 @@ pub async fn commit(
             }
         }
         let entry = upload_entry(
-            entry::by(Some(principal), Operation::Collect, "signals.upload"),
+            entry::by(Some(principal), Operation::Collect, action::SIGNAL_UPLOAD),
             policy_hash,
             &purposes_used,
             to_store.iter().map(|(_, s)| s),
@@ -438,7 +447,10 @@ enum Known {
 /// signal (filled at start-up, updated after every commit — one broker per database); a stored
 /// signal missing from it is past its expiry, and ingest refuses such a re-upload anyway.
 /// Call with the organisation's lock held (crate::org_lock).
-async fn reuploads(state: &AppState, items: &[(usize, NewSignal)]) -> Result<Vec<Known>, Problem> {
+async fn reuploads(
+    state: &AppState,
+    items: &[(usize, NewSignal)],
+) -> Result<Vec<Known>, IngestError> {
     let mut known = Vec::with_capacity(items.len());
     let mut first: HashMap<SignalDigest, usize> = HashMap::with_capacity(items.len());
     let mut prefixes: Vec<[u8; 8]> = Vec::new();

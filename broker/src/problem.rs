@@ -1,5 +1,11 @@
 //! RFC 9457 problem details: every error the API returns is `application/problem+json` with a
 //! stable `type` per error, so clients branch on the type, not on the wording.
+//!
+//! The domain modules return their own errors ([`crate::matching::MatchError`],
+//! [`crate::ingest::IngestError`], [`crate::mls::delivery::DeliveryError`],
+//! [`crate::mls::key_version::KeyVersionError`], [`crate::store::StoreError`]); this file is the
+//! one place that turns them into problems — status, type, title, detail, reasons and
+//! `Retry-After` — at the HTTP edge.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -99,5 +105,150 @@ impl From<crate::store::StoreError> for Problem {
         Problem::unavailable(
             "the database could not be written or read; nothing was disclosed or changed",
         )
+    }
+}
+
+/// The answer to a policy that could not be evaluated: `nothing` says what did not happen.
+fn policy_unavailable(e: &kruispunt_policy::PolicyError, nothing: &str) -> Problem {
+    tracing::error!(error = %e, "policy evaluation failed");
+    Problem::unavailable(format!("the policy could not be evaluated; {nothing}"))
+}
+
+impl From<crate::matching::MatchError> for Problem {
+    fn from(e: crate::matching::MatchError) -> Self {
+        use crate::matching::MatchError as E;
+        let reasons = e.reasons();
+        match e {
+            E::EmptyQuery => Problem::bad_request("empty-query", e.to_string()),
+            E::TooManyIdentifiers => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "query-too-large",
+                "Too many identifiers",
+                e.to_string(),
+            ),
+            E::InvalidIdentifier { .. } => {
+                Problem::bad_request("invalid-identifier", e.to_string())
+            }
+            E::Policy(p) => policy_unavailable(&p, "nothing was disclosed"),
+            E::Refused { .. } | E::OverIdentifierLimit { .. } | E::BudgetSpent => Problem::new(
+                StatusCode::FORBIDDEN,
+                "policy-denied",
+                "Refused by policy",
+                e.to_string(),
+            )
+            .with_reasons(reasons),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::mls::delivery::DeliveryError> for Problem {
+    fn from(e: crate::mls::delivery::DeliveryError) -> Self {
+        use crate::mls::delivery::{CaseRefusal, DeliveryError as E, Invalid};
+        let detail = e.to_string();
+        let forbidden =
+            |slug, detail| Problem::new(StatusCode::FORBIDDEN, slug, "Forbidden", detail);
+        match e {
+            E::Invalid(what, _) => Problem::bad_request(
+                match what {
+                    Invalid::Base64 => "invalid-base64",
+                    Invalid::Message => "mls-invalid-message",
+                    Invalid::KeyPackage => "mls-invalid-key-package",
+                    Invalid::KeyPackages => "invalid-key-packages",
+                    Invalid::GroupId => "invalid-group-id",
+                    Invalid::Group => "invalid-group",
+                    Invalid::Unsupported => "mls-unsupported",
+                    Invalid::WireFormat => "mls-wire-format",
+                    Invalid::MissingWelcome => "mls-missing-welcome",
+                    Invalid::UnknownKeyPackage => "mls-unknown-key-package",
+                },
+                detail,
+            ),
+            E::MessageTooLarge { .. } => Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "mls-message-too-large",
+                "Message too large",
+                detail,
+            ),
+            E::CredentialMismatch(_) => forbidden("mls-credential-mismatch", detail),
+            E::NotAMember { .. } => forbidden("mls-not-a-member", detail),
+            E::AddNotAllowed { reasons, .. } => {
+                forbidden("mls-add-not-allowed", detail).with_reasons(reasons)
+            }
+            E::CaseRefused {
+                refusal, reason, ..
+            } => forbidden(
+                match refusal {
+                    CaseRefusal::NotEscalated => "case-not-escalated",
+                    CaseRefusal::MemberNotDisclosed => "case-member-not-disclosed",
+                },
+                detail,
+            )
+            .with_reasons(vec![reason.into()]),
+            E::EpochConflict(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "mls-epoch-conflict",
+                "Another commit won this epoch",
+                detail,
+            ),
+            E::KeyPackageExists => Problem::new(
+                StatusCode::CONFLICT,
+                "mls-key-package-exists",
+                "Key package already published",
+                detail,
+            ),
+            E::GroupExists(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "mls-group-exists",
+                "Group exists",
+                detail,
+            ),
+            E::NotFound(_) => Problem::not_found(detail),
+            E::CorruptState(m) => {
+                tracing::error!(error = %m, "stored MLS group state is unusable");
+                Problem::unavailable(
+                    "the group's stored state could not be read; nothing was delivered",
+                )
+            }
+            E::Policy(p) => policy_unavailable(&p, "nothing was delivered"),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::mls::key_version::KeyVersionError> for Problem {
+    fn from(e: crate::mls::key_version::KeyVersionError) -> Self {
+        use crate::mls::key_version::{KeyVersionError as E, NOT_COALITION_ADMIN};
+        let detail = e.to_string();
+        match e {
+            E::UnknownCoalition(_) | E::NoGroup(_) | E::NotAnnounced(_) => {
+                Problem::not_found(detail)
+            }
+            E::ZeroKeyVersion => Problem::bad_request("invalid-key-version", detail),
+            E::GraceTooLong => Problem::bad_request("invalid-grace-days", detail),
+            E::NotAdmin { .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "not-coalition-admin",
+                "Forbidden",
+                detail,
+            )
+            .with_reasons(vec![NOT_COALITION_ADMIN.into()]),
+            E::NotForward { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "key-version-not-forward",
+                "Key versions only move forward",
+                detail,
+            ),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::ingest::IngestError> for Problem {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        match e {
+            crate::ingest::IngestError::Policy(p) => policy_unavailable(&p, "nothing was stored"),
+            crate::ingest::IngestError::Store(s) => s.into(),
+        }
     }
 }

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use crate::audit::entry;
-use crate::audit::entry::Operation;
+use crate::audit::{action, entry};
 use crate::civil::now_secs;
 use crate::mls::store::ExpiredKeyPackage;
 use crate::state::AppState;
@@ -15,17 +14,11 @@ use crate::store::StoredSignal;
 /// Purges once; returns how many signals were removed.
 pub async fn purge_once(state: &AppState, now: i64) -> Result<usize, crate::store::StoreError> {
     let audit_for = |signals: &[StoredSignal]| {
-        let mut e = entry::by(None, Operation::Erase, "retention.purge");
-        e.actor_org = Some("kruispunt-broker".into());
-        e.decision = Some("allow".into());
-        e.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
-        e.source_orgs = signals
-            .iter()
-            .map(|s| s.org.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        e.detail = serde_json::json!({ "signals": signals.len(), "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>() });
+        let mut e = entry::erase_signals(action::RETENTION_PURGE, signals);
+        e.detail = serde_json::json!({
+            "signals": signals.len(),
+            "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+        });
         e
     };
     let purged = state.store.signals().purge_expired(now, &audit_for).await?;
@@ -50,9 +43,7 @@ pub async fn purge_key_packages(
     now: i64,
 ) -> Result<usize, crate::store::StoreError> {
     let audit_for = |packages: &[ExpiredKeyPackage]| {
-        let mut e = entry::by(None, Operation::Erase, "retention.key-packages.purge");
-        e.actor_org = Some("kruispunt-broker".into());
-        e.decision = Some("allow".into());
+        let mut e = entry::erase_by_broker(action::RETENTION_KEY_PACKAGE_PURGE);
         let mut per_org = std::collections::BTreeMap::<&str, usize>::new();
         for p in packages {
             *per_org.entry(p.org.as_str()).or_default() += 1;

@@ -16,8 +16,8 @@ use kruispunt_policy::{Action, PolicyInput};
 use kruispunt_sdk::transparency::{LogLine, Summary, Withheld};
 use serde_json::Value;
 
-use crate::audit::entry;
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::now_secs;
 use crate::problem::Problem;
@@ -101,7 +101,7 @@ impl Viewer {
             });
         }
         let mut e = entry::with_decision(
-            entry::by(Some(principal), Operation::Refuse, "audit.read"),
+            entry::by(Some(principal), Operation::Refuse, action::AUDIT_READ),
             &d,
         );
         e.detail = serde_json::json!({ "endpoint": endpoint });
@@ -198,7 +198,7 @@ pub async fn record_read(
     what: Value,
     pseudonyms: Vec<String>,
 ) -> Result<(), Problem> {
-    let mut e = entry::by(Some(principal), Operation::Consult, "audit.read");
+    let mut e = entry::by(Some(principal), Operation::Consult, action::AUDIT_READ);
     e.decision = Some("allow".into());
     e.detail = what;
     e.pseudonyms = pseudonyms;

@@ -7,11 +7,14 @@
 //! pseudonyms the same way — and never a clear identifier (the pseudonyms here are the broker's
 //! at-rest forms).
 
+use std::collections::BTreeSet;
+
 use kruispunt_policy::Decision;
 pub use kruispunt_sdk::transparency::entry::{AuditEntry, Operation};
 
 use crate::auth::Principal;
 use crate::civil::now_millis;
+use crate::store::StoredSignal;
 
 /// An entry with the actor filled in from the authenticated principal.
 pub fn by(principal: Option<&Principal>, operation: Operation, action: &str) -> AuditEntry {
@@ -27,5 +30,34 @@ pub fn with_decision(mut e: AuditEntry, d: &Decision) -> AuditEntry {
     e.decision = Some(if d.allow { "allow" } else { "deny" }.to_string());
     e.reasons = d.reasons.clone();
     e.policy_hash = Some(d.bundle_hash.clone());
+    e
+}
+
+/// The actor the broker names in the entries of what it does on its own (retention purges).
+pub const BROKER_ACTOR: &str = "kruispunt-broker";
+
+/// An `erase` entry the broker writes on its own behalf (no principal): actor
+/// [`BROKER_ACTOR`], decision `allow`. The caller adds what was erased.
+pub fn erase_by_broker(action: &str) -> AuditEntry {
+    let mut e = by(None, Operation::Erase, action);
+    e.actor_org = Some(BROKER_ACTOR.into());
+    e.decision = Some("allow".into());
+    e
+}
+
+/// The `erase` entry of a purge of stored signals: [`erase_by_broker`] naming every erased
+/// signal's at-rest pseudonym (in the given order) and their suppliers (sorted, once each).
+/// The caller adds the `detail`. One builder for every purge, so that each records whose data
+/// it erased the same way.
+pub fn erase_signals(action: &str, signals: &[StoredSignal]) -> AuditEntry {
+    let mut e = erase_by_broker(action);
+    e.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
+    e.source_orgs = signals
+        .iter()
+        .map(|s| s.org.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     e
 }

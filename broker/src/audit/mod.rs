@@ -3,6 +3,7 @@
 //!
 //! - [`entry`]: the entry type (defined in the SDK, because its canonical encoding is part of
 //!   the verifiable format) and the builders every route uses to fill it.
+//! - [`action`]: the `action` string of every entry the broker writes, in one list.
 //! - [`log`]: the stored RFC 6962 tree's checkpoint signer ([`log::AuditLog`]).
 //! - [`sign`]: signing C2SP notes and checkpoints with the broker's audit key.
 //! - [`access`]: who may read which entries (the review's access rules, shared by the HTTP
@@ -17,6 +18,7 @@
 //! docs/AUDIT.md.
 
 pub mod access;
+pub mod action;
 pub mod csv;
 pub mod entry;
 pub mod log;

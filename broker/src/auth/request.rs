@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum_server::tls::TlsInfo;
 
-use crate::audit::entry;
 use crate::audit::entry::Operation;
+use crate::audit::{action, entry};
 use crate::auth::{AuthError, Principal};
 use crate::civil::now_secs;
 use crate::problem::Problem;
@@ -167,7 +167,7 @@ async fn refuse(
     e: AuthError,
     endpoint: &str,
 ) -> Problem {
-    let mut entry = entry::by(principal, Operation::Refuse, "auth.refused");
+    let mut entry = entry::by(principal, Operation::Refuse, action::AUTH_REFUSED);
     entry.decision = Some("deny".into());
     entry.reasons = vec![e.slug().to_string()];
     entry.detail = serde_json::json!({ "endpoint": endpoint });

@@ -451,8 +451,11 @@ async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
     let store = crate::store::connect(&config.database).await?;
     let before = a.before.clone();
     let record = move |erased: &[u64]| {
-        let mut e =
-            crate::audit::entry::by(None, crate::audit::entry::Operation::Erase, ERASE_ACTION);
+        let mut e = crate::audit::entry::by(
+            None,
+            crate::audit::entry::Operation::Erase,
+            crate::audit::action::AUDIT_ERASE,
+        );
         e.reasons = vec!["audit-retention".into()];
         e.detail = serde_json::json!({
             "before": before,

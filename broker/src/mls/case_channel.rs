@@ -19,13 +19,12 @@
 
 use std::collections::BTreeSet;
 
-use axum::http::StatusCode;
 use kruispunt_sdk::wire::Level;
 
-use crate::audit::entry;
+use super::delivery::{CaseRefusal, DeliveryError};
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
-use crate::problem::Problem;
 use crate::state::AppState;
 
 /// The organisations a case's match decisions disclosed to the creator.
@@ -45,7 +44,7 @@ fn escalates(e: &AuditEntry) -> bool {
         .detail
         .get("disclosed_level")
         .and_then(|v| serde_json::from_value::<Level>(v.clone()).ok());
-    e.action == "match"
+    e.action == action::MATCH
         && e.decision.as_deref() == Some("allow")
         && matches!(e.operation, Operation::Disclose | Operation::Combine)
         && !e.source_orgs.is_empty()
@@ -74,22 +73,26 @@ fn disclosed(entries: &[AuditEntry], now: i64) -> Disclosed {
 
 /// Why a case channel is refused.
 struct Refusal {
-    slug: &'static str,
+    kind: CaseRefusal,
     reason: &'static str,
     detail: String,
     /// The organisations refused (empty: the channel as a whole).
     orgs: Vec<String>,
 }
 
-/// Audits a refused case channel and answers 403 with the refusal's slug and reason.
+/// Audits a refused case channel and answers with the refusal.
 async fn refuse(
     state: &AppState,
     principal: &Principal,
     group: &str,
     case_reference: &str,
     r: Refusal,
-) -> Problem {
-    let mut e = entry::by(Some(principal), Operation::Refuse, "mls.group.refused");
+) -> DeliveryError {
+    let mut e = entry::by(
+        Some(principal),
+        Operation::Refuse,
+        action::MLS_GROUP_REFUSED,
+    );
     e.decision = Some("deny".into());
     e.reasons = vec![r.reason.to_string()];
     e.case_reference = Some(case_reference.to_string());
@@ -97,8 +100,11 @@ async fn refuse(
     if let Err(err) = state.store.audit().append_audit(&[e]).await {
         return err.into();
     }
-    Problem::new(StatusCode::FORBIDDEN, r.slug, "Forbidden", r.detail)
-        .with_reasons(vec![r.reason.into()])
+    DeliveryError::CaseRefused {
+        refusal: r.kind,
+        reason: r.reason,
+        detail: r.detail,
+    }
 }
 
 /// The `allowed` list of a new case channel `group` under `case_reference`, created by
@@ -111,30 +117,25 @@ pub async fn allowed(
     case_reference: &str,
     requested: Option<&[String]>,
     now: i64,
-) -> Result<Vec<String>, Problem> {
+) -> Result<Vec<String>, DeliveryError> {
     let entries = state
         .store
         .mls()
         .case_matches(case_reference, &principal.org)
         .await?;
     let d = disclosed(&entries, now);
+    let refused = |r: Refusal| refuse(state, principal, group, case_reference, r);
     if !d.escalated {
-        return Err(refuse(
-            state,
-            principal,
-            group,
-            case_reference,
-            Refusal {
-                slug: "case-not-escalated",
-                reason: "case_not_escalated",
-                detail: format!(
-                    "case_reference: {} received no disclosure above hit level under this case; \
-                     a case channel follows an escalated match",
-                    principal.org
-                ),
-                orgs: Vec::new(),
-            },
-        )
+        return Err(refused(Refusal {
+            kind: CaseRefusal::NotEscalated,
+            reason: "case_not_escalated",
+            detail: format!(
+                "case_reference: {} received no disclosure above hit level under this case; \
+                 a case channel follows an escalated match",
+                principal.org
+            ),
+            orgs: Vec::new(),
+        })
         .await);
     }
     let mut derived = d.sources.clone();
@@ -160,27 +161,21 @@ pub async fn allowed(
                 "no signal of theirs was disclosed to you above hit level under this case",
             )
         };
-        return Err(refuse(
-            state,
-            principal,
-            group,
-            case_reference,
-            Refusal {
-                slug: "case-member-not-disclosed",
-                reason,
-                detail: format!(
-                    "allowed: {} may not be in this case channel: {why}",
-                    outside.join(", ")
-                ),
-                orgs: outside,
-            },
-        )
+        return Err(refused(Refusal {
+            kind: CaseRefusal::MemberNotDisclosed,
+            reason,
+            detail: format!(
+                "allowed: {} may not be in this case channel: {why}",
+                outside.join(", ")
+            ),
+            orgs: outside,
+        })
         .await);
     }
     if !requested.contains(&principal.org) {
-        return Err(Problem::bad_request(
-            "invalid-group",
-            "allowed: must include the creating organisation",
+        return Err(DeliveryError::Invalid(
+            super::delivery::Invalid::Group,
+            "allowed: must include the creating organisation".into(),
         ));
     }
     let mut list: Vec<String> = requested.to_vec();

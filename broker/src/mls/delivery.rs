@@ -1,6 +1,7 @@
 //! The delivery service's rules, one function per request kind. Each takes the authenticated
-//! principal and answers with the result or a [`Problem`]; every accepted effect is stored with
-//! its audit entry in one transaction, and every refusal of a commit is audited too.
+//! principal and answers with the result or a [`DeliveryError`] (mapped to its problem type at
+//! the HTTP edge, `crate::problem`); every accepted effect is stored with its audit entry in one
+//! transaction, and every refusal of a commit is audited too.
 //!
 //! What the broker checks, and why:
 //! - **Key packages**: signature, lifetime, ciphersuite, protocol version (openmls
@@ -15,8 +16,7 @@
 //!   wins (compare-and-set in the store), a later one gets 409 and its sender re-bases.
 //! - **Application messages** are encrypted; the broker sees their size and epoch only.
 
-use axum::http::StatusCode;
-use kruispunt_policy::{Action, Decision, PolicyInput};
+use kruispunt_policy::{Action, Decision, PolicyError, PolicyInput};
 use kruispunt_sdk::coalition::mls::{CIPHERSUITE, org_of};
 use kruispunt_sdk::coalition::wire::{self, GroupKind as WireKind};
 use openmls::prelude::tls_codec::Deserialize as _;
@@ -29,12 +29,12 @@ use super::store::{
     Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
     StateChange,
 };
-use crate::audit::entry;
 use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::now_secs;
-use crate::problem::Problem;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Most key packages per publish request.
 pub const MAX_KEY_PACKAGES: usize = 100;
@@ -43,33 +43,102 @@ pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Most messages or welcomes per fetch.
 pub const FETCH_LIMIT: u32 = 500;
 
-fn invalid(slug: &'static str, detail: impl Into<String>) -> Problem {
-    Problem::bad_request(slug, detail)
+/// What about a request is not valid; each is one problem type of the API (400).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    /// A field is not base64.
+    Base64,
+    /// Not (or not the right kind of) MLS message, or one that does not fit the group.
+    Message,
+    /// A key package that does not validate.
+    KeyPackage,
+    /// Too few or too many key packages.
+    KeyPackages,
+    /// A group id outside the allowed form.
+    GroupId,
+    /// A group registration that does not hold together.
+    Group,
+    /// An MLS message the delivery service does not deliver.
+    Unsupported,
+    /// A handshake message that is not public, or an application message that is.
+    WireFormat,
+    /// A commit that adds without its welcome.
+    MissingWelcome,
+    /// A welcome for a key package not published here.
+    UnknownKeyPackage,
 }
 
-fn from_state(e: StateError) -> Problem {
-    match e {
-        StateError::Invalid(m) => invalid("mls-invalid-message", m),
-        StateError::Corrupt(m) => {
-            tracing::error!(error = %m, "stored MLS group state is unusable");
-            Problem::unavailable(
-                "the group's stored state could not be read; nothing was delivered",
-            )
+/// Why the delivery service refused a request. Refusals of a commit, a case channel and a lost
+/// epoch were audited before they are returned.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("{1}")]
+    Invalid(Invalid, String),
+    /// A message field longer than [`MAX_MESSAGE_BYTES`].
+    #[error("{field}: at most {MAX_MESSAGE_BYTES} bytes")]
+    MessageTooLarge { field: String },
+    /// A key package or message whose credential names another organisation than the token.
+    #[error("{0}")]
+    CredentialMismatch(String),
+    /// The principal is not a member of the group.
+    #[error("{org} is not a member of group {group}")]
+    NotAMember { org: String, group: String },
+    /// A commit adds an organisation the registry (or the case channel) does not allow.
+    #[error(
+        "the commit adds {target}, which the registry does not allow in {group}; nothing was delivered"
+    )]
+    AddNotAllowed {
+        target: String,
+        group: String,
+        reasons: Vec<String>,
+    },
+    /// A case channel refused (see [`super::case_channel`]).
+    #[error("{detail}")]
+    CaseRefused {
+        refusal: CaseRefusal,
+        reason: &'static str,
+        detail: String,
+    },
+    /// Another commit won the message's epoch.
+    #[error("{0}")]
+    EpochConflict(String),
+    #[error("one of the key_packages was published before; nothing was stored")]
+    KeyPackageExists,
+    #[error("group_id: {0} is registered already")]
+    GroupExists(String),
+    /// A partner, coalition, group or key package that is not there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The group's stored public state cannot be read.
+    #[error("stored group state is unusable: {0}")]
+    CorruptState(String),
+    /// The policy could not be evaluated: nothing was delivered.
+    #[error("the policy could not be evaluated")]
+    Policy(#[source] PolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The two ways a case channel is refused (each one problem type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseRefusal {
+    /// No match under the case disclosed anything above hit level.
+    NotEscalated,
+    /// An organisation asked for was not disclosed under the case (or is under embargo).
+    MemberNotDisclosed,
+}
+
+fn invalid(what: Invalid, detail: impl Into<String>) -> DeliveryError {
+    DeliveryError::Invalid(what, detail.into())
+}
+
+impl From<StateError> for DeliveryError {
+    fn from(e: StateError) -> Self {
+        match e {
+            StateError::Invalid(m) => invalid(Invalid::Message, m),
+            StateError::Corrupt(m) => DeliveryError::CorruptState(m),
         }
     }
-}
-
-fn forbidden(slug: &'static str, detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::FORBIDDEN, slug, "Forbidden", detail)
-}
-
-fn conflict(detail: impl Into<String>) -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "mls-epoch-conflict",
-        "Another commit won this epoch",
-        detail,
-    )
 }
 
 /// Audits a message that lost its epoch and answers 409. A stale epoch (noticed before the
@@ -80,30 +149,31 @@ async fn audit_epoch_conflict(
     principal: &Principal,
     detail: serde_json::Value,
     message: String,
-) -> Problem {
-    let mut e = entry::by(Some(principal), Operation::Refuse, "mls.epoch.conflict");
+) -> DeliveryError {
+    let mut e = entry::by(
+        Some(principal),
+        Operation::Refuse,
+        action::MLS_EPOCH_CONFLICT,
+    );
     e.reasons = vec!["epoch_conflict".into()];
     e.detail = detail;
     match state.store.audit().append_audit(&[e]).await {
-        Ok(_) => conflict(message),
+        Ok(_) => DeliveryError::EpochConflict(message),
         Err(err) => err.into(),
     }
 }
 
 /// Decodes a base64 MLS message field.
-fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), Problem> {
-    let bytes = wire::unb64(field, text).map_err(|m| invalid("invalid-base64", m))?;
+fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), DeliveryError> {
+    let bytes = wire::unb64(field, text).map_err(|m| invalid(Invalid::Base64, m))?;
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "mls-message-too-large",
-            "Message too large",
-            format!("{field}: at most {MAX_MESSAGE_BYTES} bytes"),
-        ));
+        return Err(DeliveryError::MessageTooLarge {
+            field: field.to_string(),
+        });
     }
     let msg = MlsMessageIn::tls_deserialize_exact(bytes.as_slice()).map_err(|e| {
         invalid(
-            "mls-invalid-message",
+            Invalid::Message,
             format!("{field}: not an MLS message: {e}"),
         )
     })?;
@@ -111,7 +181,7 @@ fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), Problem> {
 }
 
 /// A group id: lowercase letters, digits, `-`, `_`, `.`; 1–128 bytes.
-pub fn check_group_id(id: &str) -> Result<(), Problem> {
+pub fn check_group_id(id: &str) -> Result<(), DeliveryError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id.bytes().all(|b| {
@@ -121,7 +191,7 @@ pub fn check_group_id(id: &str) -> Result<(), Problem> {
         Ok(())
     } else {
         Err(invalid(
-            "invalid-group-id",
+            Invalid::GroupId,
             "group_id: 1-128 characters from a-z, 0-9, '-', '_', '.'",
         ))
     }
@@ -132,10 +202,10 @@ pub async fn publish_key_packages(
     state: &AppState,
     principal: &Principal,
     packages: &[String],
-) -> Result<Vec<String>, Problem> {
+) -> Result<Vec<String>, DeliveryError> {
     if packages.is_empty() || packages.len() > MAX_KEY_PACKAGES {
         return Err(invalid(
-            "invalid-key-packages",
+            Invalid::KeyPackages,
             format!("key_packages: between 1 and {MAX_KEY_PACKAGES} required"),
         ));
     }
@@ -146,16 +216,16 @@ pub async fn publish_key_packages(
         let (bytes, msg) = decode(&field, text)?;
         let MlsMessageBodyIn::KeyPackage(kp) = msg.extract() else {
             return Err(invalid(
-                "mls-invalid-key-package",
+                Invalid::KeyPackage,
                 format!("{field}: not a key package"),
             ));
         };
         let kp = kp
             .validate(&crypto, ProtocolVersion::Mls10)
-            .map_err(|e| invalid("mls-invalid-key-package", format!("{field}: {e}")))?;
+            .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
         if kp.ciphersuite() != CIPHERSUITE {
             return Err(invalid(
-                "mls-invalid-key-package",
+                Invalid::KeyPackage,
                 format!(
                     "{field}: ciphersuite {:?} is not {CIPHERSUITE:?}",
                     kp.ciphersuite()
@@ -163,16 +233,15 @@ pub async fn publish_key_packages(
             ));
         }
         let org = org_of(kp.leaf_node().credential())
-            .map_err(|e| invalid("mls-invalid-key-package", format!("{field}: {e}")))?;
+            .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
         if org != principal.org {
-            return Err(forbidden(
-                "mls-credential-mismatch",
-                format!("{field}: the credential names another organisation than the token"),
-            ));
+            return Err(DeliveryError::CredentialMismatch(format!(
+                "{field}: the credential names another organisation than the token"
+            )));
         }
         let kp_ref = kp
             .hash_ref(&crypto)
-            .map_err(|e| invalid("mls-invalid-key-package", format!("{field}: {e}")))?;
+            .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
         let expires_at = i64::try_from(kp.life_time().not_after()).unwrap_or(i64::MAX);
         out.push(NewKeyPackage {
             kp_ref: kp_ref.as_slice().to_vec(),
@@ -184,7 +253,7 @@ pub async fn publish_key_packages(
     let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
-        "mls.key_packages.publish",
+        action::MLS_KEY_PACKAGE_PUBLISH,
     );
     entry.detail = serde_json::json!({
         "count": out.len(),
@@ -197,12 +266,7 @@ pub async fn publish_key_packages(
         .await
     {
         Ok(()) => Ok(out.iter().map(|p| hex::encode(&p.kp_ref)).collect()),
-        Err(crate::store::StoreError::Conflict(_)) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "mls-key-package-exists",
-            "Key package already published",
-            "one of the key_packages was published before; nothing was stored",
-        )),
+        Err(StoreError::Conflict(_)) => Err(DeliveryError::KeyPackageExists),
         Err(e) => Err(e.into()),
     }
 }
@@ -212,9 +276,9 @@ pub async fn claim_key_package(
     state: &AppState,
     principal: &Principal,
     org: &str,
-) -> Result<ClaimedKeyPackage, Problem> {
+) -> Result<ClaimedKeyPackage, DeliveryError> {
     if state.policy.registry().partner(org).is_none() {
-        return Err(Problem::not_found(format!(
+        return Err(DeliveryError::NotFound(format!(
             "org: no partner {org:?} in the registry"
         )));
     }
@@ -222,7 +286,7 @@ pub async fn claim_key_package(
         let mut e = entry::by(
             Some(principal),
             Operation::Disclose,
-            "mls.key_package.claim",
+            action::MLS_KEY_PACKAGE_CLAIM,
         );
         e.source_orgs = vec![org.to_string()];
         e.recipients = vec![principal.org.clone()];
@@ -238,7 +302,7 @@ pub async fn claim_key_package(
         .claim_key_package(org, &principal.org, now_secs(), &audit)
         .await?
         .ok_or_else(|| {
-            Problem::not_found(format!("org: {org} has no unexpired key package published"))
+            DeliveryError::NotFound(format!("org: {org} has no unexpired key package published"))
         })
 }
 
@@ -248,7 +312,7 @@ fn may_add(
     principal: &Principal,
     coalition: &str,
     target: &str,
-) -> Result<Decision, Problem> {
+) -> Result<Decision, DeliveryError> {
     let mut input = PolicyInput::new(
         Action::CoalitionAdd,
         crate::ingest::requester(principal),
@@ -257,10 +321,7 @@ fn may_add(
     );
     input.coalition = Some(coalition.to_string());
     input.target_org = Some(target.to_string());
-    state.policy.decide(&input).map_err(|e| {
-        tracing::error!(error = %e, "policy evaluation failed");
-        Problem::unavailable("the policy could not be evaluated; nothing was delivered")
-    })
+    state.policy.decide(&input).map_err(DeliveryError::Policy)
 }
 
 /// Checks every added organisation against the policy and (case channels) the allowed list;
@@ -271,7 +332,7 @@ async fn check_adds(
     group: &GroupRow,
     epoch: u64,
     added: &[String],
-) -> Result<(), Problem> {
+) -> Result<(), DeliveryError> {
     for target in added {
         let decision = may_add(state, principal, &group.coalition, target)?;
         let outside_case = group
@@ -286,7 +347,11 @@ async fn check_adds(
             reasons.push("target_not_in_case_channel".into());
         }
         let mut entry = entry::with_decision(
-            entry::by(Some(principal), Operation::Refuse, "mls.commit.refused"),
+            entry::by(
+                Some(principal),
+                Operation::Refuse,
+                action::MLS_COMMIT_REFUSED,
+            ),
             &decision,
         );
         entry.decision = Some("deny".into());
@@ -295,14 +360,11 @@ async fn check_adds(
             "group": group.id, "coalition": group.coalition, "epoch": epoch, "target_org": target,
         });
         state.store.audit().append_audit(&[entry]).await?;
-        return Err(forbidden(
-            "mls-add-not-allowed",
-            format!(
-                "the commit adds {target}, which the registry does not allow in {}; nothing was delivered",
-                group.id
-            ),
-        )
-        .with_reasons(reasons));
+        return Err(DeliveryError::AddNotAllowed {
+            target: target.clone(),
+            group: group.id.clone(),
+            reasons,
+        });
     }
     Ok(())
 }
@@ -312,11 +374,11 @@ pub async fn create_group(
     state: &AppState,
     principal: &Principal,
     req: &wire::CreateGroup,
-) -> Result<GroupRow, Problem> {
+) -> Result<GroupRow, DeliveryError> {
     check_group_id(&req.group_id)?;
     let registry = state.policy.registry();
     if registry.coalition(&req.coalition).is_none() {
-        return Err(Problem::not_found(format!(
+        return Err(DeliveryError::NotFound(format!(
             "coalition: no coalition {:?} in the registry",
             req.coalition
         )));
@@ -325,19 +387,19 @@ pub async fn create_group(
         WireKind::Coalition => {
             if req.group_id != req.coalition {
                 return Err(invalid(
-                    "invalid-group-id",
+                    Invalid::GroupId,
                     "group_id: a coalition's group id is the coalition id",
                 ));
             }
             if req.allowed.is_some() {
-                return Err(invalid("invalid-group", "allowed: only for case channels"));
+                return Err(invalid(Invalid::Group, "allowed: only for case channels"));
             }
             GroupKind::Coalition
         }
         WireKind::Case => {
             if req.case_reference.as_deref().is_none_or(str::is_empty) {
                 return Err(invalid(
-                    "invalid-group",
+                    Invalid::Group,
                     "case_reference: a case channel names its case",
                 ));
             }
@@ -347,17 +409,14 @@ pub async fn create_group(
     };
     let (_, msg) = decode("group_info", &req.group_info)?;
     let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
-        return Err(invalid(
-            "mls-invalid-message",
-            "group_info: not a GroupInfo",
-        ));
+        return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
     };
     let crypto = RustCrypto::default();
-    let view = PublicView::from_group_info(&crypto, info, &req.group_id).map_err(from_state)?;
+    let view = PublicView::from_group_info(&crypto, info, &req.group_id)?;
     let members = view.members();
     if members != [principal.org.clone()] {
         return Err(invalid(
-            "invalid-group",
+            Invalid::Group,
             "group_info: a new group holds exactly the creating organisation",
         ));
     }
@@ -396,7 +455,11 @@ pub async fn create_group(
         std::slice::from_ref(&principal.org),
     )
     .await?;
-    let mut entry = entry::by(Some(principal), Operation::Collect, "mls.group.create");
+    let mut entry = entry::by(
+        Some(principal),
+        Operation::Collect,
+        action::MLS_GROUP_CREATE,
+    );
     entry.case_reference = req.case_reference.clone();
     entry.detail = serde_json::json!({
         "group": row.id, "kind": kind.as_str(), "coalition": row.coalition, "epoch": row.epoch,
@@ -409,12 +472,7 @@ pub async fn create_group(
         .await
     {
         Ok(()) => Ok(row),
-        Err(crate::store::StoreError::Conflict(_)) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "mls-group-exists",
-            "Group exists",
-            format!("group_id: {} is registered already", row.id),
-        )),
+        Err(StoreError::Conflict(_)) => Err(DeliveryError::GroupExists(row.id)),
         Err(e) => Err(e.into()),
     }
 }
@@ -424,21 +482,21 @@ pub async fn member_group(
     state: &AppState,
     principal: &Principal,
     id: &str,
-) -> Result<GroupRow, Problem> {
+) -> Result<GroupRow, DeliveryError> {
     check_group_id(id)?;
     let group = state
         .store
         .mls()
         .group(id)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("no group {id:?}")))?;
+        .ok_or_else(|| DeliveryError::NotFound(format!("no group {id:?}")))?;
     if !group.members.contains(&principal.org) {
         // Same answer whether or not the group exists would hide it, but members of a
         // coalition are public in the registry; say plainly why.
-        return Err(forbidden(
-            "mls-not-a-member",
-            format!("{} is not a member of group {id}", principal.org),
-        ));
+        return Err(DeliveryError::NotAMember {
+            org: principal.org.clone(),
+            group: id.to_string(),
+        });
     }
     Ok(group)
 }
@@ -455,17 +513,17 @@ pub async fn post_message(
     principal: &Principal,
     id: &str,
     req: &wire::PostMessage,
-) -> Result<Delivered, Problem> {
+) -> Result<Delivered, DeliveryError> {
     let group = member_group(state, principal, id).await?;
     let (bytes, msg) = decode("message", &req.message)?;
     let pm = msg.try_into_protocol_message().map_err(|e| {
         invalid(
-            "mls-invalid-message",
+            Invalid::Message,
             format!("message: not a group message: {e}"),
         )
     })?;
     if pm.group_id().as_slice() != id.as_bytes() {
-        return Err(invalid("mls-invalid-message", "message: for another group"));
+        return Err(invalid(Invalid::Message, "message: for another group"));
     }
     let msg_epoch = pm.epoch().as_u64();
     if msg_epoch != group.epoch {
@@ -488,33 +546,29 @@ pub async fn post_message(
     let (content_type, change, added) = match (pm.wire_format(), pm.content_type()) {
         (WireFormat::PrivateMessage, ContentType::Application) => {
             if req.welcome.is_some() {
-                return Err(invalid(
-                    "mls-invalid-message",
-                    "welcome: only with a commit",
-                ));
+                return Err(invalid(Invalid::Message, "welcome: only with a commit"));
             }
             ("application", None, Vec::new())
         }
         (WireFormat::PublicMessage, ContentType::Proposal | ContentType::Commit) => {
-            let mut view = PublicView::load(&group.state, id).map_err(from_state)?;
-            let processed = view.process(&crypto, pm).map_err(from_state)?;
+            let mut view = PublicView::load(&group.state, id)?;
+            let processed = view.process(&crypto, pm)?;
             let signer = org_of(processed.credential())
-                .map_err(|e| invalid("mls-invalid-message", format!("message: {e}")))?;
+                .map_err(|e| invalid(Invalid::Message, format!("message: {e}")))?;
             if signer != principal.org {
-                return Err(forbidden(
-                    "mls-credential-mismatch",
-                    "message: signed by another organisation than the token names",
+                return Err(DeliveryError::CredentialMismatch(
+                    "message: signed by another organisation than the token names".into(),
                 ));
             }
             match processed.into_content() {
                 ProcessedMessageContent::ProposalMessage(p) => {
                     if matches!(p.proposal(), Proposal::Add(_)) {
                         return Err(invalid(
-                            "mls-unsupported",
+                            Invalid::Unsupported,
                             "message: add members by commit, not by a standalone proposal",
                         ));
                     }
-                    view.add_proposal(*p).map_err(from_state)?;
+                    view.add_proposal(*p)?;
                     let change = StateChange {
                         epoch: view.epoch(),
                         members: view.members(),
@@ -527,7 +581,7 @@ pub async fn post_message(
                         .add_proposals()
                         .map(|a| org_of(a.add_proposal().key_package().leaf_node().credential()))
                         .collect::<Result<_, _>>()
-                        .map_err(|e| invalid("mls-invalid-message", format!("message: {e}")))?;
+                        .map_err(|e| invalid(Invalid::Message, format!("message: {e}")))?;
                     check_adds(state, principal, &group, msg_epoch, &added).await?;
                     let refs: Vec<Vec<u8>> = staged
                         .add_proposals()
@@ -538,9 +592,9 @@ pub async fn post_message(
                                 .map(|r| r.as_slice().to_vec())
                         })
                         .collect::<Result<_, _>>()
-                        .map_err(|e| invalid("mls-invalid-message", format!("message: {e}")))?;
+                        .map_err(|e| invalid(Invalid::Message, format!("message: {e}")))?;
                     welcomes = route_welcome(state, req.welcome.as_deref(), &refs).await?;
-                    view.merge(*staged).map_err(from_state)?;
+                    view.merge(*staged)?;
                     let change = StateChange {
                         epoch: view.epoch(),
                         members: view.members(),
@@ -550,7 +604,7 @@ pub async fn post_message(
                 }
                 _ => {
                     return Err(invalid(
-                        "mls-unsupported",
+                        Invalid::Unsupported,
                         "message: only member proposals and commits are delivered",
                     ));
                 }
@@ -558,7 +612,7 @@ pub async fn post_message(
         }
         (wf, ct) => {
             return Err(invalid(
-                "mls-wire-format",
+                Invalid::WireFormat,
                 format!(
                     "message: {ct:?} as {wf:?} is refused: handshake messages must be public \
                      (signed) messages and application messages encrypted"
@@ -568,7 +622,7 @@ pub async fn post_message(
     };
     if content_type != "commit" && req.welcome.is_some() {
         return Err(invalid(
-            "mls-invalid-message",
+            Invalid::Message,
             "welcome: only with a commit that adds",
         ));
     }
@@ -591,7 +645,7 @@ pub async fn post_message(
     let size = message.data.len();
     let welcome_count = welcomes.len();
     let audit = |seq: u64| -> AuditEntry {
-        let mut e = entry::by(Some(principal), Operation::Disclose, "mls.deliver");
+        let mut e = entry::by(Some(principal), Operation::Disclose, action::MLS_DELIVER);
         e.recipients = recipients.clone();
         e.detail = serde_json::json!({
             "group": id, "epoch": msg_epoch, "new_epoch": new_epoch, "seq": seq,
@@ -639,25 +693,22 @@ async fn route_welcome(
     state: &AppState,
     welcome: Option<&str>,
     added_refs: &[Vec<u8>],
-) -> Result<Vec<NewWelcome>, Problem> {
+) -> Result<Vec<NewWelcome>, DeliveryError> {
     let Some(text) = welcome else {
         if added_refs.is_empty() {
             return Ok(Vec::new());
         }
         return Err(invalid(
-            "mls-missing-welcome",
+            Invalid::MissingWelcome,
             "welcome: a commit that adds needs its welcome",
         ));
     };
     if added_refs.is_empty() {
-        return Err(invalid(
-            "mls-invalid-message",
-            "welcome: the commit adds nobody",
-        ));
+        return Err(invalid(Invalid::Message, "welcome: the commit adds nobody"));
     }
     let (bytes, msg) = decode("welcome", text)?;
     let MlsMessageBodyIn::Welcome(w) = msg.extract() else {
-        return Err(invalid("mls-invalid-message", "welcome: not a Welcome"));
+        return Err(invalid(Invalid::Message, "welcome: not a Welcome"));
     };
     let refs: Vec<Vec<u8>> = w
         .secrets()
@@ -670,7 +721,7 @@ async fn route_welcome(
     got.sort();
     if want != got {
         return Err(invalid(
-            "mls-invalid-message",
+            Invalid::Message,
             "welcome: its recipients are not exactly the key packages the commit adds",
         ));
     }
@@ -683,7 +734,7 @@ async fn route_welcome(
             .await?
             .ok_or_else(|| {
                 invalid(
-                    "mls-unknown-key-package",
+                    Invalid::UnknownKeyPackage,
                     "welcome: a key package the commit adds was not published here",
                 )
             })?;
@@ -703,7 +754,7 @@ pub async fn audit_fetch(
     principal: &Principal,
     action: &str,
     detail: serde_json::Value,
-) -> Result<(), Problem> {
+) -> Result<(), DeliveryError> {
     let mut e = entry::by(Some(principal), Operation::Disclose, action);
     e.recipients = vec![principal.org.clone()];
     e.detail = detail;

@@ -21,12 +21,11 @@ use std::collections::HashMap;
 use kruispunt_policy::registry::{Coalition, Registry};
 use kruispunt_sdk::coalition::wire::{AnnounceKeyVersion, KeyVersionStatus};
 
-use crate::audit::entry;
 use crate::audit::entry::Operation;
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::format_date;
 use crate::mls::store::{Announced, GroupKind, KeyVersionRow};
-use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::{StoreError, StoredSignal};
 
@@ -36,6 +35,35 @@ pub const ADMIN_ROLE: &str = "coalitiebeheerder";
 pub const DEFAULT_GRACE_DAYS: u32 = 14;
 /// Longest grace period an announcement may ask for.
 pub const MAX_GRACE_DAYS: u32 = 365;
+
+/// Why an announcement or a read of a coalition's key version was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyVersionError {
+    #[error("coalition: no coalition {0:?} in the registry")]
+    UnknownCoalition(String),
+    #[error("key_version: coalition key versions start at 1")]
+    ZeroKeyVersion,
+    #[error("grace_days: at most {MAX_GRACE_DAYS}")]
+    GraceTooLong,
+    #[error("coalition: {0:?} has no MLS group yet; its administrator creates it first")]
+    NoGroup(String),
+    /// The announcer is not the coalition's administrator (audited).
+    #[error(
+        "only the organisation that created {coalition}'s group, with the {ADMIN_ROLE} role, announces its key version"
+    )]
+    NotAdmin { coalition: String },
+    /// The announced version is not above the current one.
+    #[error("key_version: {coalition} is at version {current}; announce a higher one")]
+    NotForward { coalition: String, current: u32 },
+    /// None announced, or the reader is not a member (who learns nothing either way).
+    #[error("coalition: no key version announced for {0:?} that you may see")]
+    NotAnnounced(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The reason code of a refused announcement.
+pub const NOT_COALITION_ADMIN: &str = "not_coalition_admin";
 
 fn status(r: KeyVersionRow) -> KeyVersionStatus {
     KeyVersionStatus {
@@ -55,30 +83,20 @@ pub async fn announce(
     coalition: &str,
     req: &AnnounceKeyVersion,
     now: i64,
-) -> Result<KeyVersionStatus, Problem> {
+) -> Result<KeyVersionStatus, KeyVersionError> {
     if state.policy.registry().coalition(coalition).is_none() {
-        return Err(Problem::not_found(format!(
-            "coalition: no coalition {coalition:?} in the registry"
-        )));
+        return Err(KeyVersionError::UnknownCoalition(coalition.to_string()));
     }
     if req.key_version == 0 {
-        return Err(Problem::bad_request(
-            "invalid-key-version",
-            "key_version: coalition key versions start at 1",
-        ));
+        return Err(KeyVersionError::ZeroKeyVersion);
     }
     let grace_days = req.grace_days.unwrap_or(DEFAULT_GRACE_DAYS);
     if grace_days > MAX_GRACE_DAYS {
-        return Err(Problem::bad_request(
-            "invalid-grace-days",
-            format!("grace_days: at most {MAX_GRACE_DAYS}"),
-        ));
+        return Err(KeyVersionError::GraceTooLong);
     }
     let group = state.store.mls().group(coalition).await?;
     let Some(group) = group.filter(|g| g.kind == GroupKind::Coalition) else {
-        return Err(Problem::not_found(format!(
-            "coalition: {coalition:?} has no MLS group yet; its administrator creates it first"
-        )));
+        return Err(KeyVersionError::NoGroup(coalition.to_string()));
     };
     let is_admin =
         group.created_by == principal.org && principal.roles.iter().any(|r| r == ADMIN_ROLE);
@@ -86,22 +104,16 @@ pub async fn announce(
         let mut entry = entry::by(
             Some(principal),
             Operation::Refuse,
-            "coalition.key-version.refused",
+            action::COALITION_KEY_VERSION_REFUSED,
         );
         entry.decision = Some("deny".into());
-        entry.reasons = vec!["not_coalition_admin".into()];
+        entry.reasons = vec![NOT_COALITION_ADMIN.into()];
         entry.detail =
             serde_json::json!({ "coalition": coalition, "key_version": req.key_version });
         state.store.audit().append_audit(&[entry]).await?;
-        return Err(Problem::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "not-coalition-admin",
-            "Forbidden",
-            format!(
-                "only the organisation that created {coalition}'s group, with the {ADMIN_ROLE} role, announces its key version"
-            ),
-        )
-        .with_reasons(vec!["not_coalition_admin".into()]));
+        return Err(KeyVersionError::NotAdmin {
+            coalition: coalition.to_string(),
+        });
     }
     let row = KeyVersionRow {
         coalition: coalition.to_string(),
@@ -113,7 +125,7 @@ pub async fn announce(
     let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
-        "coalition.key-version.announce",
+        action::COALITION_KEY_VERSION_ANNOUNCE,
     );
     entry.decision = Some("allow".into());
     entry.detail = serde_json::json!({
@@ -122,12 +134,10 @@ pub async fn announce(
     });
     match state.store.mls().announce_key_version(&row, &entry).await? {
         Announced::Stored => Ok(status(row)),
-        Announced::NotForward(current) => Err(Problem::new(
-            axum::http::StatusCode::CONFLICT,
-            "key-version-not-forward",
-            "Key versions only move forward",
-            format!("key_version: {coalition} is at version {current}; announce a higher one"),
-        )),
+        Announced::NotForward(current) => Err(KeyVersionError::NotForward {
+            coalition: coalition.to_string(),
+            current,
+        }),
     }
 }
 
@@ -136,12 +146,10 @@ pub async fn current(
     state: &AppState,
     principal: &Principal,
     coalition: &str,
-) -> Result<KeyVersionStatus, Problem> {
+) -> Result<KeyVersionStatus, KeyVersionError> {
     let registry = state.policy.registry();
     let Some(c) = registry.coalition(coalition) else {
-        return Err(Problem::not_found(format!(
-            "coalition: no coalition {coalition:?} in the registry"
-        )));
+        return Err(KeyVersionError::UnknownCoalition(coalition.to_string()));
     };
     // Non-members learn nothing, not even whether a version was announced.
     let row = if c.members.contains(&principal.org) {
@@ -149,11 +157,8 @@ pub async fn current(
     } else {
         None
     };
-    row.map(status).ok_or_else(|| {
-        Problem::not_found(format!(
-            "coalition: no key version announced for {coalition:?} that you may see"
-        ))
-    })
+    row.map(status)
+        .ok_or_else(|| KeyVersionError::NotAnnounced(coalition.to_string()))
 }
 
 /// What the membership rule looks at in a signal (stored or being uploaded).
@@ -250,16 +255,7 @@ pub async fn purge_superseded(state: &AppState, now: i64) -> Result<usize, Store
             sole_coalition(&registry, s.into()).is_some_and(|sole| sole.id == c.id)
         };
         let audit_for = |signals: &[StoredSignal]| {
-            let mut e = entry::by(None, Operation::Erase, "retention.key-version.purge");
-            e.actor_org = Some("kruispunt-broker".into());
-            e.decision = Some("allow".into());
-            e.pseudonyms = signals.iter().map(|s| hex::encode(s.stored)).collect();
-            e.source_orgs = signals
-                .iter()
-                .map(|s| s.org.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
+            let mut e = entry::erase_signals(action::RETENTION_KEY_VERSION_PURGE, signals);
             let old: std::collections::BTreeSet<u32> =
                 signals.iter().map(|s| s.key_version).collect();
             e.detail = serde_json::json!({

@@ -12,6 +12,7 @@ use kruispunt_sdk::coalition::wire::{
     PublishKeyPackages, WelcomeList,
 };
 
+use crate::audit::action;
 use crate::auth::request::{authenticate, strict_json};
 use crate::mls::delivery::{self, FETCH_LIMIT};
 use crate::mls::store::{GroupKind, GroupRow};
@@ -137,7 +138,7 @@ pub async fn messages(
         delivery::audit_fetch(
             &state,
             &principal,
-            "mls.fetch",
+            action::MLS_FETCH,
             serde_json::json!({
                 "group": id, "from_seq": first.seq, "to_seq": last.seq, "count": rows.len(),
                 "size": bytes,
@@ -178,7 +179,7 @@ pub async fn welcomes(
         delivery::audit_fetch(
             &state,
             &principal,
-            "mls.welcomes.fetch",
+            action::MLS_WELCOME_FETCH,
             serde_json::json!({ "groups": groups, "count": rows.len() }),
         )
         .await?;

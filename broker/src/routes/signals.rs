@@ -10,8 +10,8 @@ use kruispunt_sdk::wire::{
     MAX_SIGNAL_BATCH, SignalBatch, SignalIn, UploadResponse, WithdrawResponse,
 };
 
-use crate::audit::entry;
 use crate::audit::entry::Operation;
+use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::auth::request::{authenticate, strict_json};
 use crate::ingest::{Prepared, commit, ingest, prepare};
@@ -199,7 +199,7 @@ pub async fn withdraw(
             "id: must be 32 lowercase hex characters",
         )
     })?;
-    let mut entry = entry::by(Some(&principal), Operation::Erase, "signal.withdraw");
+    let mut entry = entry::by(Some(&principal), Operation::Erase, action::SIGNAL_WITHDRAW);
     entry.decision = Some("allow".into());
     entry.source_orgs = vec![principal.org.clone()];
     entry.detail = serde_json::json!({ "id": signal_id.to_string() });
@@ -220,7 +220,8 @@ pub async fn withdraw(
             }))
         }
         None => {
-            let mut refused = entry::by(Some(&principal), Operation::Refuse, "signal.withdraw");
+            let mut refused =
+                entry::by(Some(&principal), Operation::Refuse, action::SIGNAL_WITHDRAW);
             refused.decision = Some("deny".into());
             refused.reasons = vec!["not_own_data".into()];
             refused.detail = serde_json::json!({ "id": signal_id.to_string() });

@@ -1,0 +1,95 @@
+//! The `action` of every audit entry the broker writes, in one list.
+//!
+//! The strings are stored data: they are inside the canonical bytes every leaf of the log
+//! commits to, privacy officers filter the review by them, and the verifier recognises
+//! [`AUDIT_ERASE`] by it. So they never change, not even to make them consistent — which is
+//! why some read singular (`signal.withdraw`) and others plural (`signals.upload`). The
+//! constants' *names* are the consistent part: the resource in the singular, then the verb.
+//! docs/AUDIT.md lists them for readers of the log.
+
+/// A match question (`POST /v1/matches`), answered or refused (the entry's operation says which).
+pub const MATCH: &str = "match";
+
+/// An upload batch of signals (`POST /v1/signals`, a chunk of `/v1/signals/bulk`), and the
+/// policy's refusal of some of its items.
+pub const SIGNAL_UPLOAD: &str = "signals.upload";
+/// The withdrawal of a signal by its supplier, or its refusal (not the caller's signal).
+pub const SIGNAL_WITHDRAW: &str = "signal.withdraw";
+
+/// A request refused before it was understood: no or a bad token or certificate, rate limit.
+pub const AUTH_REFUSED: &str = "auth.refused";
+/// A read of the audit review (or its refusal).
+pub const AUDIT_READ: &str = "audit.read";
+/// The erasure of audit entries past their retention (`kruispunt audit erase`). Defined in the
+/// SDK because the verifier checks erased lines against these entries.
+pub const AUDIT_ERASE: &str = kruispunt_sdk::transparency::ERASE_ACTION;
+
+/// Signals erased at the end of their retention period.
+pub const RETENTION_PURGE: &str = "retention.purge";
+/// Signals erased because their coalition's key version was superseded (after the grace).
+pub const RETENTION_KEY_VERSION_PURGE: &str = "retention.key-version.purge";
+/// MLS key packages erased at the end of their lifetime.
+pub const RETENTION_KEY_PACKAGE_PURGE: &str = "retention.key-packages.purge";
+
+/// A coalition's new key version, announced by its administrator.
+pub const COALITION_KEY_VERSION_ANNOUNCE: &str = "coalition.key-version.announce";
+/// An announcement refused (not the coalition's administrator).
+pub const COALITION_KEY_VERSION_REFUSED: &str = "coalition.key-version.refused";
+
+/// Key packages published by an organisation.
+pub const MLS_KEY_PACKAGE_PUBLISH: &str = "mls.key_packages.publish";
+/// A key package handed to the organisation that claimed it.
+pub const MLS_KEY_PACKAGE_CLAIM: &str = "mls.key_package.claim";
+/// An MLS group registered.
+pub const MLS_GROUP_CREATE: &str = "mls.group.create";
+/// A case channel refused (not escalated, or a member not disclosed under the case).
+pub const MLS_GROUP_REFUSED: &str = "mls.group.refused";
+/// A commit refused because it adds an organisation the registry (or the case) does not allow.
+pub const MLS_COMMIT_REFUSED: &str = "mls.commit.refused";
+/// A message that lost the race for its epoch.
+pub const MLS_EPOCH_CONFLICT: &str = "mls.epoch.conflict";
+/// A message appended to a group's log (and the welcomes a commit routes).
+pub const MLS_DELIVER: &str = "mls.deliver";
+/// A read of a group's message log.
+pub const MLS_FETCH: &str = "mls.fetch";
+/// A read of the welcomes addressed to an organisation.
+pub const MLS_WELCOME_FETCH: &str = "mls.welcomes.fetch";
+
+/// Every action above, for documentation checks and tooling.
+pub const ALL: &[&str] = &[
+    MATCH,
+    SIGNAL_UPLOAD,
+    SIGNAL_WITHDRAW,
+    AUTH_REFUSED,
+    AUDIT_READ,
+    AUDIT_ERASE,
+    RETENTION_PURGE,
+    RETENTION_KEY_VERSION_PURGE,
+    RETENTION_KEY_PACKAGE_PURGE,
+    COALITION_KEY_VERSION_ANNOUNCE,
+    COALITION_KEY_VERSION_REFUSED,
+    MLS_KEY_PACKAGE_PUBLISH,
+    MLS_KEY_PACKAGE_CLAIM,
+    MLS_GROUP_CREATE,
+    MLS_GROUP_REFUSED,
+    MLS_COMMIT_REFUSED,
+    MLS_EPOCH_CONFLICT,
+    MLS_DELIVER,
+    MLS_FETCH,
+    MLS_WELCOME_FETCH,
+];
+
+#[cfg(test)]
+mod tests {
+    /// docs/AUDIT.md lists every action the broker writes; keep the two in step.
+    #[test]
+    fn the_audit_doc_lists_every_action() {
+        let doc = include_str!("../../../docs/AUDIT.md");
+        for a in super::ALL {
+            assert!(
+                doc.contains(&format!("`{a}`")),
+                "docs/AUDIT.md does not list {a}"
+            );
+        }
+    }
+}

@@ -5,9 +5,8 @@
 use std::collections::BTreeSet;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use kruispunt_policy::{Action, DisclosureLevel, PolicyInput, Usage};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
@@ -17,10 +16,11 @@ use kruispunt_sdk::wire::{
 
 use crate::audit::entry;
 use crate::audit::entry::Operation;
-use crate::auth::request::{authenticate, strict_json};
+use crate::auth::Authenticated;
 use crate::civil::{day_of, now_secs};
 use crate::ingest::requester;
 use crate::problem::Problem;
+use crate::routes::json::StrictJson;
 use crate::state::AppState;
 use crate::store::UsageDelta;
 
@@ -44,11 +44,12 @@ fn from_policy_level(l: DisclosureLevel) -> Level {
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Authenticated {
+        principal,
+        requests_last_minute: per_minute,
+    }: Authenticated,
+    StrictJson(req): StrictJson<MatchRequest>,
 ) -> Result<Json<MatchResponse>, Problem> {
-    let (principal, per_minute) = authenticate(&state, &headers, "POST /v1/matches").await?;
-    let req: MatchRequest = strict_json(&body)?;
     if req.identifiers.is_empty() {
         return Err(Problem::bad_request(
             "empty-query",

@@ -78,9 +78,6 @@ pub fn router(state: AppState) -> Router {
                 "this endpoint does not take that method",
             )
         })
-        .layer(axum::middleware::from_fn(
-            crate::auth::request::with_peer_certificate,
-        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             use axum::response::IntoResponse;
             tracing::error!("a handler panicked");

@@ -8,7 +8,7 @@ use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use kruispunt_policy::{Bundle, PolicyEngine, Registry};
 
-use crate::auth::Verifier;
+use crate::auth::TokenVerifier;
 use crate::config::Config;
 use crate::keys::BrokerKeys;
 use crate::matching::MatchIndex;
@@ -54,7 +54,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     } else {
         Vec::new()
     };
-    let verifier = Verifier::new(&registry, &extra_keys, &config.deployment, 30)?;
+    let verifier = TokenVerifier::new(&registry, &extra_keys, &config.deployment, 30)?;
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let now = crate::civil::now_secs();

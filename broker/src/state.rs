@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kruispunt_policy::PolicyEngine;
 
-use crate::auth::Verifier;
+use crate::auth::{TokenCache, TokenVerifier};
 use crate::keys::BrokerKeys;
 use crate::matching::MatchIndex;
 use crate::rate_limit::RateLimiter;
@@ -14,14 +14,14 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub policy: Arc<PolicyEngine>,
-    pub verifier: Arc<Verifier>,
+    pub verifier: Arc<TokenVerifier>,
     pub keys: Arc<BrokerKeys>,
     pub index: Arc<MatchIndex>,
     pub limiter: Arc<RateLimiter>,
     pub deployment: Arc<str>,
     pub audit_log: Arc<crate::audit::log::AuditLog>,
-    /// Tokens already verified (see [`crate::auth::request::TokenCache`]).
-    pub tokens: Arc<crate::auth::request::TokenCache>,
+    /// Tokens already verified (see [`crate::auth::cache`]).
+    pub tokens: Arc<TokenCache>,
     /// Serialises each organisation's uploads and withdrawals (see [`crate::org_lock`]).
     pub org_locks: Arc<crate::org_lock::OrgLocks>,
 }

@@ -29,8 +29,9 @@ pub fn server_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<ServerConfig
 /// verifies any presented one against that CA (chain, validity, client-auth usage). The
 /// certificate stays *optional* at the TLS layer: partners without `require_mtls` connect
 /// with a token only, and the per-partner rule (required, pinned) is applied per request by
-/// [`crate::auth::check_mtls`] with the certificate the handler receives — so a refusal gets
-/// its problem type and its audit entry instead of a bare handshake failure.
+/// [`crate::auth::check_mtls`] with the certificate the acceptor attaches to the request (read
+/// by the [`crate::auth::Authenticated`] extractor) — so a refusal gets its problem type and its
+/// audit entry instead of a bare handshake failure.
 pub fn server_config_with_client_ca(
     cert: &Path,
     key: &Path,

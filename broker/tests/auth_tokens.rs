@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::Parser;
-use kruispunt_broker::auth::{self, AuthError, Claims, ScopeClaims, Verifier, check_mtls};
+use kruispunt_broker::auth::{self, AuthError, Claims, ScopeClaims, TokenVerifier, check_mtls};
 use kruispunt_broker::cli::token::{TokenArgs, mint_token, parse_ttl};
 use kruispunt_broker::keys::{BrokerKeys, dev_partner_keys};
 use kruispunt_policy::registry::{KeyAlg, PartnerKey, Registry};
@@ -47,7 +47,7 @@ fn partner_key(kid: &str, alg: KeyAlg, public_key: String) -> PartnerKey {
 struct Fixture {
     police: EdKey,
     dealer: EdKey,
-    verifier: Verifier,
+    verifier: TokenVerifier,
 }
 
 fn fixture() -> Fixture {
@@ -62,7 +62,7 @@ fn fixture() -> Fixture {
             STANDARD.encode(&key.public),
         ));
     }
-    let verifier = Verifier::new(&registry, &[], AUD, LEEWAY).unwrap();
+    let verifier = TokenVerifier::new(&registry, &[], AUD, LEEWAY).unwrap();
     Fixture {
         police,
         dealer,
@@ -541,7 +541,7 @@ fn es256_keys_raw_or_pem_are_accepted() {
             KeyAlg::Es256,
             pem("PUBLIC KEY", &spki),
         ));
-    let verifier = Verifier::new(&registry, &[], AUD, LEEWAY).unwrap();
+    let verifier = TokenVerifier::new(&registry, &[], AUD, LEEWAY).unwrap();
 
     let token = es256_token(&raw_pair, "horeca-es", &claims(HORECA));
     let p = verifier.verify(Some(&bearer(&token)), NOW).unwrap();
@@ -574,7 +574,7 @@ fn bad_key_configuration_is_refused_at_start() {
         .keys
         .push(partner_key("dup", KeyAlg::EdDsa, good.clone()));
     // Same kid again (from the extra keys): ambiguous signer.
-    let err = Verifier::new(
+    let err = TokenVerifier::new(
         &registry,
         &[(
             DEALER.into(),
@@ -615,11 +615,11 @@ fn bad_key_configuration_is_refused_at_start() {
             "empty kid",
         ),
     ] {
-        let err = Verifier::new(&registry, &[(partner.into(), k)], AUD, LEEWAY).unwrap_err();
+        let err = TokenVerifier::new(&registry, &[(partner.into(), k)], AUD, LEEWAY).unwrap_err();
         assert_eq!(err.status(), 500);
         assert!(err.to_string().contains(needle), "{needle}: {err}");
     }
-    assert!(Verifier::new(&registry, &[], " ", LEEWAY).is_err());
+    assert!(TokenVerifier::new(&registry, &[], " ", LEEWAY).is_err());
 }
 
 #[test]
@@ -708,7 +708,7 @@ fn dev_partner_keys_round_trip() {
         again.iter().map(|(_, k)| &k.public_key).collect::<Vec<_>>()
     );
 
-    let verifier = Verifier::new(&registry, &keys, AUD, LEEWAY).unwrap();
+    let verifier = TokenVerifier::new(&registry, &keys, AUD, LEEWAY).unwrap();
     let (kid, pkcs8) = dev_partner_keys::load_partner_signing_key(dir.path(), POLICE).unwrap();
     let mut c = claims(POLICE);
     c.scope = Some(police_scope());
@@ -810,7 +810,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
     let registry = Registry::embedded();
     dev_partner_keys::create_if_missing(dir.path(), &registry).unwrap();
     let keys = dev_partner_keys::load_registered_keys(dir.path()).unwrap();
-    let verifier = Verifier::new(&registry, &keys, AUD, LEEWAY).unwrap();
+    let verifier = TokenVerifier::new(&registry, &keys, AUD, LEEWAY).unwrap();
 
     write_config(dir.path(), false);
     let args = token_args(dir.path(), &["--partner", DEALER, "--role", "verkoper"]);

@@ -1,4 +1,4 @@
-//! JWT bearer authentication of partner requests, and the optional mTLS check.
+//! JWT bearer authentication of partner requests.
 //!
 //! # The token
 //! Partners sign their own tokens with a key registered for them (in the registry, or in a
@@ -31,7 +31,7 @@
 //! token that carries bounds the broker cannot read must not be taken as an unbounded one.
 //!
 //! # Time
-//! [`Verifier::verify`] takes the current time as an argument and checks `exp`, `nbf` and `iat`
+//! [`TokenVerifier::verify`] takes the current time as an argument and checks `exp`, `nbf` and `iat`
 //! itself (with the configured leeway) instead of letting the library read the system clock:
 //! the request handler, the policy input and the audit entry then all use the same instant,
 //! and tests do not depend on the clock.
@@ -44,7 +44,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use kruispunt_policy::TokenScope;
-use kruispunt_policy::registry::{KeyAlg, Partner, PartnerKey, Registry};
+use kruispunt_policy::registry::{KeyAlg, PartnerKey, Registry};
 use serde::{Deserialize, Serialize};
 
 /// Longest `Authorization` token accepted; real tokens are well under 2 KiB.
@@ -206,8 +206,8 @@ pub enum AuthError {
     /// The partner must present a (matching) client certificate.
     #[error("{0}")]
     MtlsRequired(String),
-    /// The broker's own key configuration is wrong ([`Verifier::new`], [`mint`]); never the
-    /// caller's fault, never returned by [`Verifier::verify`].
+    /// The broker's own key configuration is wrong ([`TokenVerifier::new`], [`mint`]); never the
+    /// caller's fault, never returned by [`TokenVerifier::verify`].
     #[error("key configuration: {0}")]
     KeyConfig(String),
 }
@@ -289,17 +289,17 @@ struct KeyEntry {
 }
 
 /// Verifies bearer tokens against the registered partner keys.
-pub struct Verifier {
+pub struct TokenVerifier {
     keys: HashMap<String, KeyEntry>,
     audience: String,
     leeway: i64,
 }
 
-impl fmt::Debug for Verifier {
+impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
         kids.sort_unstable();
-        f.debug_struct("Verifier")
+        f.debug_struct("TokenVerifier")
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
             .field("kids", &kids)
@@ -373,7 +373,7 @@ struct RawHeader {
     crit: Option<serde_json::Value>,
 }
 
-impl Verifier {
+impl TokenVerifier {
     /// Builds the verifier from the registry's partner keys plus `extra_keys` (partner id,
     /// key) — in development the keys of `keys/partners.toml`. `audience` is this broker's
     /// deployment name; `leeway_secs` tolerates clock skew on `exp`, `nbf` and `iat`.
@@ -385,7 +385,7 @@ impl Verifier {
         extra_keys: &[(String, PartnerKey)],
         audience: &str,
         leeway_secs: u64,
-    ) -> Result<Verifier, AuthError> {
+    ) -> Result<TokenVerifier, AuthError> {
         if audience.trim().is_empty() {
             return Err(AuthError::KeyConfig(
                 "the audience must not be empty".into(),
@@ -429,7 +429,7 @@ impl Verifier {
                 },
             );
         }
-        Ok(Verifier {
+        Ok(TokenVerifier {
             keys,
             audience: audience.to_string(),
             leeway: i64::try_from(leeway_secs).unwrap_or(i64::MAX),
@@ -671,56 +671,6 @@ fn sanitize_long(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Checks a partner's mTLS requirement. The TLS layer has already validated the certificate
-/// chain (against the configured client CA); this adds the per-partner rules:
-/// a partner with `require_mtls` must present a certificate, and a presented certificate must
-/// be the partner's own (also when mTLS is optional, so that nobody acts under another's
-/// certificate): exactly the pinned one when `client_cert_sha256` is set, otherwise one that
-/// names the partner (see [`crate::auth::mtls`]). One client CA may then serve every
-/// partner without one partner's certificate satisfying another's requirement.
-pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(), AuthError> {
-    let Some(der) = peer_cert_der else {
-        return if partner.require_mtls {
-            Err(AuthError::MtlsRequired(format!(
-                "partner `{}` must connect with its client certificate (mTLS)",
-                partner.id
-            )))
-        } else {
-            Ok(())
-        };
-    };
-    if let Some(pin) = &partner.client_cert_sha256 {
-        let pin: String = pin
-            .chars()
-            .filter(|c| *c != ':' && !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        let got = hex::encode(ring::digest::digest(&ring::digest::SHA256, der));
-        if got != pin {
-            return Err(AuthError::MtlsRequired(format!(
-                "the client certificate is not the one pinned for partner `{}`",
-                partner.id
-            )));
-        }
-        return Ok(());
-    }
-    if crate::auth::mtls::names_partner(der, &partner.id) {
-        return Ok(());
-    }
-    Err(AuthError::MtlsRequired(
-        match crate::auth::mtls::dns_name(&partner.id) {
-            Some(name) => format!(
-                "the client certificate was not issued to partner `{}`: it must name `{name}` (a DNS subject alternative name) or be pinned with client_cert_sha256",
-                partner.id
-            ),
-            None => format!(
-                "partner `{}` has no name a certificate can carry; pin its certificate with client_cert_sha256",
-                partner.id
-            ),
-        },
-    ))
 }
 
 /// Signs `claims` with an Ed25519 key (PKCS#8, as in `keys/partners/<id>.pk8`) under `kid`.

@@ -1,4 +1,5 @@
-//! How a client certificate names the partner it was issued to.
+//! How a client certificate names the partner it was issued to, and the per-partner mTLS rule
+//! built on it ([`check_mtls`]).
 //!
 //! The TLS layer only proves that a certificate chains to the configured client CA; one CA
 //! usually issues certificates to several partners, so the broker must also check *whose*
@@ -8,7 +9,10 @@
 //! RFC 2606, so the name can never collide with a real host). A partner id that is not a valid
 //! DNS label cannot be named this way and needs a pin (`client_cert_sha256`).
 
+use kruispunt_policy::registry::Partner;
 use rustls_pki_types::{CertificateDer, ServerName};
+
+use crate::auth::jwt::AuthError;
 
 /// The DNS suffix under which client certificates name partners.
 pub const SUFFIX: &str = "partner.kruispunt.invalid";
@@ -43,6 +47,54 @@ pub fn names_partner(der: &[u8], partner: &str) -> bool {
         ServerName::try_from(name).is_ok_and(|n| cert.verify_is_valid_for_subject_name(&n).is_ok())
     };
     valid_for(name) && !valid_for(PROBE.to_string())
+}
+
+/// Checks a partner's mTLS requirement. The TLS layer has already validated the certificate
+/// chain (against the configured client CA); this adds the per-partner rules:
+/// a partner with `require_mtls` must present a certificate, and a presented certificate must
+/// be the partner's own (also when mTLS is optional, so that nobody acts under another's
+/// certificate): exactly the pinned one when `client_cert_sha256` is set, otherwise one that
+/// names the partner (see the module documentation). One client CA may then serve every
+/// partner without one partner's certificate satisfying another's requirement.
+pub fn check_mtls(partner: &Partner, peer_cert_der: Option<&[u8]>) -> Result<(), AuthError> {
+    let Some(der) = peer_cert_der else {
+        return if partner.require_mtls {
+            Err(AuthError::MtlsRequired(format!(
+                "partner `{}` must connect with its client certificate (mTLS)",
+                partner.id
+            )))
+        } else {
+            Ok(())
+        };
+    };
+    if let Some(pin) = &partner.client_cert_sha256 {
+        let pin: String = pin
+            .chars()
+            .filter(|c| *c != ':' && !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let got = hex::encode(ring::digest::digest(&ring::digest::SHA256, der));
+        if got != pin {
+            return Err(AuthError::MtlsRequired(format!(
+                "the client certificate is not the one pinned for partner `{}`",
+                partner.id
+            )));
+        }
+        return Ok(());
+    }
+    if names_partner(der, &partner.id) {
+        return Ok(());
+    }
+    Err(AuthError::MtlsRequired(match dns_name(&partner.id) {
+        Some(name) => format!(
+            "the client certificate was not issued to partner `{}`: it must name `{name}` (a DNS subject alternative name) or be pinned with client_cert_sha256",
+            partner.id
+        ),
+        None => format!(
+            "partner `{}` has no name a certificate can carry; pin its certificate with client_cert_sha256",
+            partner.id
+        ),
+    }))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::audit::access::{Viewer, record_read};
-use crate::auth::request::authenticate;
+use crate::auth::Authenticated;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -63,10 +63,9 @@ pub struct Range {
 /// (see [`kruispunt_sdk::transparency::LogLine`]).
 pub async fn entries(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<Range>, QueryRejection>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<Value>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/entries").await?;
     let r = query(q)?;
     if r.end <= r.start || r.end - r.start > MAX_ENTRIES {
         return Err(Problem::bad_request(
@@ -110,10 +109,9 @@ pub struct InclusionQuery {
 
 pub async fn inclusion(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<InclusionQuery>, QueryRejection>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<Value>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/proof/inclusion").await?;
     let q = query(q)?;
     let (leaf, proof) = state
         .audit_log
@@ -142,10 +140,9 @@ pub struct ConsistencyQuery {
 
 pub async fn consistency(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<Value>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/proof/consistency").await?;
     let q = query(q)?;
     let proof = state
         .audit_log

@@ -10,7 +10,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kruispunt_sdk::Pseudonym;
 use kruispunt_sdk::transparency::LogLine;
@@ -20,7 +20,7 @@ use serde_json::json;
 use super::audit::query;
 use crate::audit::access::{Viewer, concerns, record_read};
 use crate::audit::entry::{AuditEntry, Operation};
-use crate::auth::request::authenticate;
+use crate::auth::Authenticated;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -131,10 +131,9 @@ async fn first_at(state: &AppState, time_ms: i64, size: u64) -> Result<u64, Prob
 /// filters, oldest first, as `{tree_size, entries: [LogLine], next}` or CSV.
 pub async fn review(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<ReviewQuery>, QueryRejection>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Response, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/review").await?;
     let q = query(q)?;
     let viewer = Viewer::officer(&state, &principal, "GET /v1/audit/review").await?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -252,10 +251,9 @@ pub const MAX_DISCLOSURES: u64 = 10_000;
 /// and `combine`, or all with `all=true`), as far as it concerns the officer's organisation.
 pub async fn disclosures(
     State(state): State<AppState>,
-    headers: HeaderMap,
     q: Result<Query<DisclosuresQuery>, QueryRejection>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Response, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/audit/disclosures").await?;
     let q = query(q)?;
     let viewer = Viewer::officer(&state, &principal, "GET /v1/audit/disclosures").await?;
     let at_rest: [u8; 32] = match (&q.pseudonym, &q.at_rest) {

@@ -3,9 +3,7 @@
 //! docs/API.md and docs/COALITIONS.md.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use kruispunt_sdk::coalition::wire::{
     self, ClaimKeyPackage, CreateGroup, GroupKind as WireKind, GroupStatus, KeyPackageClaimed,
     KeyPackagesPublished, LoggedMessage, LoggedWelcome, MessageList, MessagePosted, PostMessage,
@@ -13,10 +11,11 @@ use kruispunt_sdk::coalition::wire::{
 };
 
 use crate::audit::action;
-use crate::auth::request::{authenticate, strict_json};
+use crate::auth::Authenticated;
 use crate::mls::delivery::{self, FETCH_LIMIT};
 use crate::mls::store::{GroupKind, GroupRow};
 use crate::problem::Problem;
+use crate::routes::json::StrictJson;
 use crate::state::AppState;
 
 fn status(g: &GroupRow) -> GroupStatus {
@@ -59,22 +58,18 @@ fn cursor(query: Option<&str>, name: &str) -> Result<u64, Problem> {
 
 pub async fn publish_key_packages(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<PublishKeyPackages>,
 ) -> Result<Json<KeyPackagesPublished>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "POST /v1/mls/key-packages").await?;
-    let req: PublishKeyPackages = strict_json(&body)?;
     let refs = delivery::publish_key_packages(&state, &principal, &req.key_packages).await?;
     Ok(Json(KeyPackagesPublished { refs }))
 }
 
 pub async fn claim_key_package(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<ClaimKeyPackage>,
 ) -> Result<Json<KeyPackageClaimed>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "POST /v1/mls/key-packages/claim").await?;
-    let req: ClaimKeyPackage = strict_json(&body)?;
     let c = delivery::claim_key_package(&state, &principal, &req.org).await?;
     Ok(Json(KeyPackageClaimed {
         org: req.org,
@@ -86,34 +81,28 @@ pub async fn claim_key_package(
 
 pub async fn create_group(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<CreateGroup>,
 ) -> Result<Json<GroupStatus>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "POST /v1/mls/groups").await?;
-    let req: CreateGroup = strict_json(&body)?;
     let row = delivery::create_group(&state, &principal, &req).await?;
     Ok(Json(status(&row)))
 }
 
 pub async fn group(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<GroupStatus>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/mls/groups/{id}").await?;
     let row = delivery::member_group(&state, &principal, &id).await?;
     Ok(Json(status(&row)))
 }
 
 pub async fn post_message(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<PostMessage>,
 ) -> Result<Json<MessagePosted>, Problem> {
-    let (principal, _) =
-        authenticate(&state, &headers, "POST /v1/mls/groups/{id}/messages").await?;
-    let req: PostMessage = strict_json(&body)?;
     let d = delivery::post_message(&state, &principal, &id, &req).await?;
     Ok(Json(MessagePosted {
         seq: d.seq,
@@ -123,11 +112,10 @@ pub async fn post_message(
 
 pub async fn messages(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<MessageList>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/mls/groups/{id}/messages").await?;
     let from = cursor(query.as_deref(), "from")?;
     // Only current members read the log: a removed organisation gets nothing more.
     delivery::member_group(&state, &principal, &id).await?;
@@ -163,10 +151,9 @@ pub async fn messages(
 
 pub async fn welcomes(
     State(state): State<AppState>,
-    headers: HeaderMap,
     RawQuery(query): RawQuery,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<WelcomeList>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "GET /v1/mls/welcomes").await?;
     let after = cursor(query.as_deref(), "after")?;
     let rows = state
         .store
@@ -201,17 +188,10 @@ pub async fn welcomes(
 
 pub async fn announce_key_version(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(coalition): Path<String>,
-    body: Bytes,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<wire::AnnounceKeyVersion>,
 ) -> Result<Json<wire::KeyVersionStatus>, Problem> {
-    let (principal, _) = authenticate(
-        &state,
-        &headers,
-        "PUT /v1/coalitions/{coalition}/key-version",
-    )
-    .await?;
-    let req: wire::AnnounceKeyVersion = strict_json(&body)?;
     let now = crate::civil::now_secs();
     let s = crate::mls::key_version::announce(&state, &principal, &coalition, &req, now).await?;
     Ok(Json(s))
@@ -219,15 +199,9 @@ pub async fn announce_key_version(
 
 pub async fn key_version(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(coalition): Path<String>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<wire::KeyVersionStatus>, Problem> {
-    let (principal, _) = authenticate(
-        &state,
-        &headers,
-        "GET /v1/coalitions/{coalition}/key-version",
-    )
-    .await?;
     let s = crate::mls::key_version::current(&state, &principal, &coalition).await?;
     Ok(Json(s))
 }

@@ -1,9 +1,11 @@
-//! One file per resource of the HTTP API.
+//! One file per resource of the HTTP API, and the extractors they share: [`json::StrictJson`]
+//! for request bodies (authentication is [`crate::auth::Authenticated`]).
 
 pub mod audit;
 pub mod audit_page;
 pub mod audit_review;
 pub mod health;
+pub mod json;
 pub mod matches;
 pub mod mls;
 pub mod openapi;

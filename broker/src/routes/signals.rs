@@ -2,9 +2,9 @@
 //! `DELETE /v1/signals/{id}` (withdrawal by the supplier).
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use futures_util::StreamExt;
 use kruispunt_sdk::wire::{
     MAX_SIGNAL_BATCH, SignalBatch, SignalIn, UploadResponse, WithdrawResponse,
@@ -12,10 +12,11 @@ use kruispunt_sdk::wire::{
 
 use crate::audit::entry::Operation;
 use crate::audit::{action, entry};
+use crate::auth::Authenticated;
 use crate::auth::Principal;
-use crate::auth::request::{authenticate, strict_json};
 use crate::ingest::{Prepared, commit, ingest, prepare};
 use crate::problem::Problem;
+use crate::routes::json::StrictJson;
 use crate::state::AppState;
 use crate::store::SignalId;
 
@@ -31,11 +32,9 @@ pub const BULK_CHUNK: usize = MAX_SIGNAL_BATCH;
 
 pub async fn upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(batch): StrictJson<SignalBatch>,
 ) -> Result<Json<UploadResponse>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "POST /v1/signals").await?;
-    let batch: SignalBatch = strict_json(&body)?;
     if batch.signals.is_empty() {
         return Err(Problem::bad_request(
             "empty-batch",
@@ -69,10 +68,9 @@ pub async fn upload(
 /// it holds before the answer is sent: the answer counts exactly what was stored.
 pub async fn bulk(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authenticated { principal, .. }: Authenticated,
     body: Body,
 ) -> Result<Json<UploadResponse>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "POST /v1/signals/bulk").await?;
     let (to_commit, mut chunks) = tokio::sync::mpsc::channel::<Prepared>(1);
     let committer = {
         let (state, principal) = (state.clone(), principal.clone());
@@ -189,10 +187,9 @@ fn absorb(total: &mut UploadResponse, part: UploadResponse) {
 
 pub async fn withdraw(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
+    Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<WithdrawResponse>, Problem> {
-    let (principal, _) = authenticate(&state, &headers, "DELETE /v1/signals/{id}").await?;
     let signal_id: SignalId = id.parse().map_err(|_| {
         Problem::bad_request(
             "invalid-signal-id",

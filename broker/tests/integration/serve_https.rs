@@ -165,8 +165,7 @@ async fn post_with_cert(
 
 #[tokio::test]
 async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
-    use kruispunt_broker::auth::{Claims, mint};
-    use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
+    use kruispunt_sdk::client::TokenClaims;
 
     const PARTNER: &str = "autoschade-almere";
     let dir = tempfile::tempdir().unwrap();
@@ -177,7 +176,7 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
     let foreign = ClientPki::new("another CA").client(PARTNER);
     let pin = hex::encode(ring::digest::digest(&ring::digest::SHA256, &good.0));
     std::fs::write(dir.path().join("client-ca.pem"), &pki.ca_pem).unwrap();
-    let registry = include_str!("../../policy/registry/midden-nederland.toml").replace(
+    let registry = include_str!("../../../policy/registry/midden-nederland.toml").replace(
         &format!("id = \"{PARTNER}\"\n"),
         &format!("id = \"{PARTNER}\"\nrequire_mtls = true\nclient_cert_sha256 = \"{pin}\"\n"),
     );
@@ -188,24 +187,10 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
     let running = server::start(&cfg).await.unwrap();
     let ca = DevPki::in_dir(dir.path()).ca_cert;
 
-    let (kid, pkcs8) = load_partner_signing_key(dir.path(), PARTNER).unwrap();
-    let now = kruispunt_broker::civil::now_secs();
-    let token = mint(
-        &kid,
-        &pkcs8,
-        &Claims {
-            iss: PARTNER.into(),
-            sub: "tester".into(),
-            aud: cfg.deployment.clone(),
-            exp: now + 600,
-            iat: now,
-            nbf: None,
-            roles: vec!["compliance".into()],
-            jti: None,
-            scope: None,
-        },
-    )
-    .unwrap();
+    let token = kruispunt_test_kit::token::signed(
+        dir.path(),
+        TokenClaims::new(PARTNER, "tester", cfg.deployment.clone()).roles(["compliance"]),
+    );
     let body = format!(
         r#"{{"purpose":"autobranche-contante-aankopen","level":"hit","identifiers":[{{"kind":"kenteken","pseudonym":"{}","key_version":1}}]}}"#,
         "ab".repeat(32)

@@ -1,7 +1,7 @@
 //! Every refusal path a partner can meet, through the SDK: the problem type (and, for policy
 //! refusals, the reason codes) must be the documented one, and nothing may change.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +12,7 @@ use kruispunt_sdk::client::{
     Client, ClientError, RetryPolicy, TokenClaims, TokenSigner, TokenSource,
 };
 use kruispunt_sdk::wire::{IdentifierRef, Level, MatchRequest, SignalIn};
+use kruispunt_test_kit::now;
 use ring::signature::Ed25519KeyPair;
 
 fn slug(r: Result<impl std::fmt::Debug, ClientError>) -> String {
@@ -60,13 +61,6 @@ fn denied<T: std::fmt::Debug>(r: Result<T, ClientError>, reason: &str) {
         e.reasons().iter().any(|x| x == reason),
         "{reason} not in {e}"
     );
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn kvk_query(b: &common::Broker, raw: &str) -> MatchRequest {

@@ -3,9 +3,7 @@
 //! checks the checkpoint's signature with WebCrypto and lists the officer's entries.
 //! `.ci/run` installs chromium; without it this test says SKIPPED and checks nothing.
 
-mod audit_common;
-
-use audit_common::*;
+use crate::audit_common::*;
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser"].into_iter().find(|c| {
@@ -27,7 +25,7 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
     b.sync().await;
     let officer = b.token(DEALER_C, &[OFFICER]);
     // The page itself: no external resources, a strict CSP.
-    let resp = b.get("/audit/", None).await;
+    let resp = b.get("/audit/", None::<&str>).await;
     let csp = resp.headers()["content-security-policy"]
         .to_str()
         .unwrap()

@@ -2,144 +2,17 @@
 //! idempotency), matches (tiered disclosure, key versions, policy denials), withdrawal,
 //! retention, every authentication refusal, concurrency — and the audit entry each leaves.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use kruispunt_broker::audit::entry::AuditEntry;
-use kruispunt_broker::auth::{Claims, ScopeClaims, mint};
-use kruispunt_broker::config::Config;
-use kruispunt_broker::devpki::DevPki;
-use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
-use kruispunt_broker::server::{self, RunningServer};
+use kruispunt_broker::auth::ScopeClaims;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
+use kruispunt_test_kit::{Broker, now, with_backends};
 use serde_json::{Value, json};
 
-const POSTGRES_ENV: &str = "KRUISPUNT_TEST_POSTGRES_URL";
 const DEALER_A: &str = "autobedrijf-de-vecht";
 const DEALER_B: &str = "autohandel-amersfoort";
 const DEALER_C: &str = "autoschade-almere";
 const HORECA: &str = "horeca-gooi";
 const PURPOSE: &str = "autobranche-contante-aankopen";
-
-struct Broker {
-    running: Option<RunningServer>,
-    dir: tempfile::TempDir,
-    client: reqwest::Client,
-    base: String,
-    aud: String,
-    pg_db: Option<(String, String)>,
-    database: Option<String>,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-impl Broker {
-    async fn start(database: Option<String>) -> Broker {
-        kruispunt_broker::tls::install_ring_provider();
-        let dir = tempfile::tempdir().unwrap();
-        Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-        Self::start_in(dir, database).await
-    }
-
-    /// Stops the broker and starts it again on the same data directory and database: the
-    /// match index is rebuilt from the database.
-    async fn restart(mut self) -> Broker {
-        self.running.take().unwrap().shutdown().await.unwrap();
-        let mut b = Self::start_in(self.dir, self.database).await;
-        b.pg_db = self.pg_db.take();
-        b
-    }
-
-    async fn start_in(dir: tempfile::TempDir, database: Option<String>) -> Broker {
-        let mut cfg = Config::load(dir.path()).unwrap();
-        cfg.limits.requests_per_second = 100_000.0;
-        cfg.limits.burst = 100_000.0;
-        if let Some(db) = &database {
-            cfg.database = db.clone();
-        }
-        let running = server::start(&cfg).await.unwrap();
-        let ca = std::fs::read(DevPki::in_dir(dir.path()).ca_cert).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
-        let base = format!("https://localhost:{}", running.addr.port());
-        Broker {
-            running: Some(running),
-            dir,
-            client,
-            base,
-            aud: cfg.deployment.clone(),
-            pg_db: None,
-            database,
-        }
-    }
-
-    fn token_with(&self, partner: &str, roles: &[&str], edit: impl FnOnce(&mut Claims)) -> String {
-        let (kid, pkcs8) = load_partner_signing_key(self.dir.path(), partner).unwrap();
-        let mut claims = Claims {
-            iss: partner.into(),
-            sub: format!("user@{partner}"),
-            aud: self.aud.clone(),
-            exp: now() + 600,
-            iat: now(),
-            nbf: None,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            jti: None,
-            scope: None,
-        };
-        edit(&mut claims);
-        mint(&kid, &pkcs8, &claims).unwrap()
-    }
-
-    fn token(&self, partner: &str, roles: &[&str]) -> String {
-        self.token_with(partner, roles, |_| {})
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> (u16, Value, String) {
-        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
-        (status, v, ct)
-    }
-
-    async fn audit(&self) -> Vec<AuditEntry> {
-        let st = &self.running.as_ref().unwrap().state;
-        let n = st.store.audit().audit_len().await.unwrap();
-        st.store
-            .audit()
-            .audit_entries(0, n)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|(_, e)| e)
-            .collect()
-    }
-
-    async fn stop(mut self) {
-        self.running.take().unwrap().shutdown().await.unwrap();
-        if let Some((admin, db)) = self.pg_db.take() {
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                .execute(&pool)
-                .await
-                .unwrap();
-        }
-    }
-}
 
 fn pseudonym(plate: &str, version: u32) -> String {
     let key = CoalitionKey::new([7u8; 32], version);
@@ -154,48 +27,6 @@ fn signal(plate: &str, code: &str) -> Value {
         "kind": "kenteken", "pseudonym": pseudonym(plate, 1), "key_version": 1, "code": code,
         "observed": "2026-11-01", "district": "oost-utrecht", "purposes": [PURPOSE]
     })
-}
-
-async fn with_backends(
-    test: fn(Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-) {
-    let b = Broker::start(None).await;
-    test(b).await;
-    let Ok(url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("SKIPPED: {POSTGRES_ENV} not set — the PostgreSQL half of this test did not run");
-        return;
-    };
-    static N: AtomicU32 = AtomicU32::new(0);
-    let db = format!(
-        "kp_api_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let admin = {
-        let mut u = url.clone();
-        let cut = u.rfind('/').unwrap();
-        u.truncate(cut);
-        u.push_str("/postgres");
-        u
-    };
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let mut dburl = url.clone();
-    let cut = dburl.rfind('/').unwrap();
-    dburl.truncate(cut);
-    dburl.push('/');
-    dburl.push_str(&db);
-    let mut b = Broker::start(Some(dburl)).await;
-    assert_eq!(
-        b.running.as_ref().unwrap().state.store.backend(),
-        "postgres"
-    );
-    b.pg_db = Some((admin, db));
-    test(b).await;
 }
 
 fn upload_match_withdraw_retention(
@@ -214,7 +45,7 @@ fn upload_match_withdraw_retention(
         let mut future = signal("GB-001-B", "cash-car-purchase");
         future["observed"] = json!("2999-01-01");
         let batch = json!({ "signals": [signal("GB-001-B", "cash-car-purchase"), bad_len, bad_code, future, signal("12-ABC-3", "notes-500")] });
-        let (st, v, _) = b.post("/v1/signals", Some(&ta), &batch).await;
+        let (st, v, _) = b.post_typed("/v1/signals", Some(&ta), &batch).await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["stored"], 2, "{v}");
         assert_eq!(v["rejected"], 3);
@@ -225,7 +56,7 @@ fn upload_match_withdraw_retention(
 
         // Idempotent re-upload.
         let (st, v, _) = b
-            .post(
+            .post_typed(
                 "/v1/signals",
                 Some(&ta),
                 &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] }),
@@ -240,7 +71,7 @@ fn upload_match_withdraw_retention(
 
         // A second, independent source for the same plate.
         let (st, v, _) = b
-            .post(
+            .post_typed(
                 "/v1/signals",
                 Some(&tb),
                 &json!({ "signals": [signal("GB001B", "split-payments")] }),
@@ -254,7 +85,7 @@ fn upload_match_withdraw_retention(
                     "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym(plate, version), "key_version": version }] })
         };
         let (st, v, _) = b
-            .post("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
+            .post_typed("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
             .await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["results"][0]["hit"], true, "{v}");
@@ -266,7 +97,7 @@ fn upload_match_withdraw_retention(
         let mut qc = q("GB-001-B", 1, "categories");
         qc["justification"] = json!("cliëntenonderzoek bij contante aankoop van EUR 24.000");
         qc["case_reference"] = json!("CDD-2026-0042");
-        let (st, v, _) = b.post("/v1/matches", Some(&tc), &qc).await;
+        let (st, v, _) = b.post_typed("/v1/matches", Some(&tc), &qc).await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["level"], "categories", "{v}");
         assert_eq!(
@@ -276,24 +107,24 @@ fn upload_match_withdraw_retention(
         assert!(v["results"][0].get("signals").is_none());
         // 12-ABC-3 has only one source: below min_sources → no hit.
         let (_, v, _) = b
-            .post("/v1/matches", Some(&tc), &q("12-ABC-3", 1, "hit"))
+            .post_typed("/v1/matches", Some(&tc), &q("12-ABC-3", 1, "hit"))
             .await;
         assert_eq!(v["results"][0]["hit"], false, "{v}");
         // Never across key versions.
         let (_, v, _) = b
-            .post("/v1/matches", Some(&tc), &q("GB-001-B", 2, "hit"))
+            .post_typed("/v1/matches", Some(&tc), &q("GB-001-B", 2, "hit"))
             .await;
         assert_eq!(v["results"][0]["hit"], false, "{v}");
         // A requester never matches its own data: dealer A sees only B's signal (1 < 2 sources).
         let (_, v, _) = b
-            .post("/v1/matches", Some(&ta), &q("GB-001-B", 1, "hit"))
+            .post_typed("/v1/matches", Some(&ta), &q("GB-001-B", 1, "hit"))
             .await;
         assert_eq!(v["results"][0]["hit"], false, "{v}");
 
         // Policy denial: horeca is not a party to the car-trade purpose.
         let th = b.token(HORECA, &["compliance"]);
         let (st, v, ct) = b
-            .post("/v1/matches", Some(&th), &q("GB-001-B", 1, "hit"))
+            .post_typed("/v1/matches", Some(&th), &q("GB-001-B", 1, "hit"))
             .await;
         assert_eq!(st, 403, "{v}");
         assert_eq!(ct, "application/problem+json");
@@ -314,7 +145,7 @@ fn upload_match_withdraw_retention(
         );
         assert_eq!(del(&ta, &withdraw_id).await.unwrap().status().as_u16(), 200);
         let (_, v, _) = b
-            .post("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
+            .post_typed("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
             .await;
         assert_eq!(
             v["results"][0]["hit"], false,
@@ -396,7 +227,7 @@ fn authentication_refusals(
         ];
         let before = b.audit().await.len();
         for (token, slug) in &cases {
-            let (st, v, ct) = b.post("/v1/signals", token.as_deref(), &body).await;
+            let (st, v, ct) = b.post_typed("/v1/signals", token.as_deref(), &body).await;
             assert_eq!(st, 401, "{slug}: {v}");
             assert_eq!(ct, "application/problem+json");
             assert!(
@@ -419,7 +250,7 @@ fn authentication_refusals(
         // Strict JSON: an unknown field is refused with a problem naming it.
         let t = b.token(DEALER_A, &["compliance"]);
         let (st, v, _) = b
-            .post(
+            .post_typed(
                 "/v1/signals",
                 Some(&t),
                 &json!({ "signals": [], "extra": 1 }),
@@ -441,7 +272,7 @@ fn authentication_refusals(
             })
         });
         let q = json!({ "purpose": PURPOSE, "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B", 1), "key_version": 1 }] });
-        let (st, v, _) = b.post("/v1/matches", Some(&tp), &q).await;
+        let (st, v, _) = b.post_typed("/v1/matches", Some(&tp), &q).await;
         assert_eq!(st, 403, "{v}");
         b.stop().await;
     })
@@ -459,10 +290,10 @@ fn concurrent_partners(
                 let t = b.token(partner, &["compliance"]);
                 for round in 0..4 {
                     let signals: Vec<Value> = (0..50).map(|i| signal(&format!("{:02}-XX-{:02}", round * 10 + p, i), "cash-car-purchase")).collect();
-                    let (st, v, _) = b.post("/v1/signals", Some(&t), &json!({ "signals": signals })).await;
+                    let (st, v, _) = b.post_typed("/v1/signals", Some(&t), &json!({ "signals": signals })).await;
                     assert_eq!(st, 200, "{v}");
                     let q = json!({ "purpose": PURPOSE, "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B", 1), "key_version": 1 }] });
-                    let (st, v, _) = b.post("/v1/matches", Some(&t), &q).await;
+                    let (st, v, _) = b.post_typed("/v1/matches", Some(&t), &q).await;
                     assert_eq!(st, 200, "{v}");
                 }
             }));
@@ -619,7 +450,7 @@ async fn upload_horeca(b: &Broker, items: Vec<Value>) -> (Value, i64) {
     let t = b.token(HORECA, &["signaleerder"]);
     let before = now();
     let (st, v, _) = b
-        .post("/v1/signals", Some(&t), &json!({ "signals": items }))
+        .post_typed("/v1/signals", Some(&t), &json!({ "signals": items }))
         .await;
     assert_eq!(st, 200, "{v}");
     (v, before)
@@ -767,7 +598,7 @@ fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()
                 { "kind": "kvk", "pseudonym": kvk("12345678", 2), "key_version": 2 }
             ]
         });
-        let (st, v, _) = b.post("/v1/matches", Some(&town), &q).await;
+        let (st, v, _) = b.post_typed("/v1/matches", Some(&town), &q).await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["level"], "details", "{v}");
         let ids = |i: usize| -> Vec<String> {

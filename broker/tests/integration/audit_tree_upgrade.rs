@@ -3,11 +3,9 @@
 //! tree covers every entry, each leaf commits to its entry, and later appends extend it. On
 //! SQLite, and on PostgreSQL when `KRUISPUNT_TEST_POSTGRES_URL` is set.
 
-mod audit_common;
-
 use std::sync::Arc;
 
-use audit_common::TestPostgres;
+use crate::audit_common::TestDatabase;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::{self, Store};
 use kruispunt_sdk::transparency::{Frontier, commitment, leaf_hash};
@@ -98,7 +96,7 @@ async fn a_tree_left_behind_is_caught_up_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tree_left_behind_is_caught_up_on_postgres() {
-    let Some(pg) = TestPostgres::create("audit_upgrade").await else {
+    let Some(pg) = TestDatabase::create("audit_upgrade").await else {
         return;
     };
     let store = store::connect(&pg.url).await.unwrap();

@@ -1,7 +1,7 @@
 //! The whole Midden-Nederland story through the SDK against an in-process broker over HTTPS,
 //! on SQLite and on PostgreSQL, ending with the audit log verified as a partner would.
 
-mod common;
+use crate::common;
 
 use kruispunt_examples::{SCENARIOS, Story};
 

@@ -7,7 +7,7 @@ use serde_json::Value;
 fn every_route_is_documented_and_the_document_parses() {
     let doc: Value = serde_json::from_str(OPENAPI_JSON).expect("docs/openapi.json is JSON");
     assert_eq!(doc["openapi"], "3.1.0");
-    let app = include_str!("../src/app.rs");
+    let app = include_str!("../../src/app.rs");
     let mut routes = 0;
     for line in app.lines() {
         if let Some(rest) = line.trim().strip_prefix(".route(\"") {

@@ -4,12 +4,10 @@
 //! ended (audited once, idempotent, sparing other coalitions' signals and signals that belong
 //! to several); and the refusal of uploads under a superseded version after the grace period.
 
-mod mls_common;
-
+use crate::mls_common::*;
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::coalition::wire::GroupKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
-use mls_common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

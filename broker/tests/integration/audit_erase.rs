@@ -3,11 +3,9 @@
 //! entries shown as erased. A date within the retention period is refused. On SQLite, and on
 //! PostgreSQL when `KRUISPUNT_TEST_POSTGRES_URL` is set.
 
-mod audit_common;
-
 use std::path::Path;
 
-use audit_common::{TestPostgres, use_database};
+use crate::audit_common::{TestDatabase, use_database};
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::config::Config;
 use kruispunt_sdk::transparency::{LogLine, Withheld};
@@ -16,7 +14,7 @@ use kruispunt_sdk::transparency::{LogLine, Withheld};
 const OLD: i64 = 1_546_300_800_000;
 
 fn kruispunt(args: &[&str]) -> (bool, String) {
-    audit_common::kruispunt(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    crate::audit_common::kruispunt(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
 }
 
 fn entry(time_ms: i64, i: u64) -> AuditEntry {
@@ -135,7 +133,7 @@ async fn erasure_keeps_the_log_verifiable_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_keeps_the_log_verifiable_on_postgres() {
-    let Some(pg) = TestPostgres::create("audit_erase").await else {
+    let Some(pg) = TestDatabase::create("audit_erase").await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -4,13 +4,11 @@
 //! state, removal with key rotation, leaving, concurrent commits, case channels — and the
 //! audit entries they leave.
 
-mod mls_common;
-
+use crate::mls_common::*;
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::coalition::wire::GroupKind;
 use kruispunt_sdk::coalition::{Event, Member};
-use mls_common::*;
 
 fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
     let key = m.coalition_key(group).expect("has a coalition key");

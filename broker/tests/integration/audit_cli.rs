@@ -4,11 +4,9 @@
 //! named — both by `verify --url` (a privacy officer whose organisation the entry concerns) and
 //! by `verify --dir` of the operator's export.
 
-mod audit_common;
-
 use std::path::Path;
 
-use audit_common::*;
+use crate::audit_common::*;
 use kruispunt_sdk::transparency::LogLine;
 
 struct Out {
@@ -159,7 +157,7 @@ async fn verify_passes_on_a_clean_log_and_names_entries_tampered_with_in_sqlite(
 /// The same tampering on PostgreSQL (skipped without `KRUISPUNT_TEST_POSTGRES_URL`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_entries_tampered_with_in_postgres() {
-    let Some(pg) = TestPostgres::create("audit_tamper").await else {
+    let Some(pg) = TestDatabase::create("audit_tamper").await else {
         return;
     };
     let b = Broker::start(Some(pg.url.clone())).await;

@@ -11,106 +11,11 @@ use kruispunt_broker::store::{
 };
 use kruispunt_sdk::IdentifierKind;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
-// ---------------------------------------------------------------------------------------------
-// Harness
-// ---------------------------------------------------------------------------------------------
-
-const POSTGRES_ENV: &str = "KRUISPUNT_TEST_POSTGRES_URL";
-
-/// Runs `test` on a store in a fresh SQLite file.
-async fn run_sqlite<F, Fut>(test: F)
-where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("kruispunt.db").display());
-    let store = store::connect(&url).await.expect("open SQLite store");
-    assert_eq!(store.backend(), "sqlite");
-    let outcome = tokio::spawn(test(store)).await;
-    drop(dir);
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
-}
-
-/// Runs `test` on a store in a fresh PostgreSQL database, dropped afterwards (even when the test
-/// fails), or skips loudly when no server is configured.
-async fn run_postgres<F, Fut>(test: F)
-where
-    F: FnOnce(Arc<dyn Store>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let Ok(url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("SKIPPED: {POSTGRES_ENV} not set — PostgreSQL tests did not run");
-        return;
-    };
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let db = format!(
-        "kp_test_{}_{}_{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let base = PgConnectOptions::from_str(&url).expect("parse KRUISPUNT_TEST_POSTGRES_URL");
-    // Create and drop test databases from the maintenance database, which always exists.
-    let admin = base.clone().database("postgres");
-    let mut conn = admin.connect().await.expect("connect to PostgreSQL");
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let pg =
-        PostgresStore::connect_with(PgPoolOptions::new().max_connections(8), base.database(&db))
-            .await
-            .expect("open PostgreSQL store");
-    let store: Arc<dyn Store> = Arc::new(pg.clone());
-    assert_eq!(store.backend(), "postgres");
-    let outcome = tokio::spawn(test(store)).await;
-    pg.close().await;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .expect("drop test database");
-    let _ = conn.close().await;
-    if let Err(err) = outcome {
-        std::panic::resume_unwind(err.into_panic());
-    }
-}
-
-/// Instantiates each generic test for both backends: `sqlite::NAME` and `postgres::NAME`.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run_sqlite(super::$name).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::run_postgres(super::$name).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_backends!(
+kruispunt_test_kit::on_both_backends!(
     insert_then_reupload_is_duplicate,
     partial_duplicates_in_one_batch,
     invalid_signal_writes_nothing,

@@ -14,8 +14,6 @@
 //!
 //! On SQLite always, on PostgreSQL when `KRUISPUNT_TEST_POSTGRES_URL` is set.
 
-mod audit_common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -24,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use audit_common::*;
+use crate::audit_common::*;
 use base64::Engine as _;
 use kruispunt_sdk::transparency::{
     Checkpoint, LogLine, LogVerifier, empty_root, open_checkpoint, verify_consistency,
@@ -142,7 +140,7 @@ struct Env {
 
 impl Env {
     fn token(&self, partner: &str, roles: &[&str]) -> String {
-        token_in(&self.dir, &self.aud, partner, roles, |_| {})
+        token_in(&self.dir, &self.aud, partner, roles)
     }
 }
 
@@ -278,7 +276,7 @@ async fn load(
 
 /// Runs a `kruispunt` command to completion; returns (success, stdout + stderr).
 async fn kruispunt(args: Vec<String>) -> (bool, String) {
-    tokio::task::spawn_blocking(move || audit_common::kruispunt(&args))
+    tokio::task::spawn_blocking(move || crate::audit_common::kruispunt(&args))
         .await
         .unwrap()
 }
@@ -502,7 +500,7 @@ async fn sigkill_under_load_loses_no_answered_entry_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_under_load_loses_no_answered_entry_on_postgres() {
-    let Some(db) = TestPostgres::create("audit_crash").await else {
+    let Some(db) = TestDatabase::create("audit_crash").await else {
         return;
     };
     crash_and_check(Some(&db.url)).await;

@@ -1,9 +1,7 @@
 //! The review API over HTTPS: privacy officers only, their own organisation's entries only,
 //! filters, CSV, the disclosure accounting of one pseudonym, and the police case embargo.
 
-mod audit_common;
-
-use audit_common::*;
+use crate::audit_common::*;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use serde_json::{Value, json};
 

@@ -1,0 +1,28 @@
+//! The broker's integration tests: one binary (one link step instead of fifteen) with a module
+//! per subject, as rustls (`rustls-test/tests/api.rs`) and Cedar do. The harness — a broker on
+//! either backend, PostgreSQL databases that drop themselves, signed tokens — is the workspace's
+//! test kit (`kruispunt-test-kit`); the fixtures several modules share are in `audit_common` and
+//! `mls_common`.
+//!
+//! Nothing here needs a process of its own: no test sets environment variables or the working
+//! directory, and those that run the `kruispunt` binary (the CLI tests, the crash test's
+//! `kruispunt serve`) do so as child processes.
+
+mod audit_common;
+mod mls_common;
+
+mod api_broker;
+mod audit_api;
+mod audit_cli;
+mod audit_crash;
+mod audit_erase;
+mod audit_page;
+mod audit_tree_upgrade;
+mod auth_tokens;
+mod cli_id;
+mod mls_coalition;
+mod mls_key_version;
+mod openapi_doc;
+mod serve_https;
+mod store_backends;
+mod transparency_known_answers;

@@ -1,0 +1,99 @@
+//! The MLS tests' fixtures: the coalition and its partners, KvK signals, and a partner
+//! (`Member` + `BrokerMls`) with its persisted state. The broker — over real HTTPS on SQLite
+//! and (when `KRUISPUNT_TEST_POSTGRES_URL` is set) on a fresh PostgreSQL database — is the test
+//! kit's.
+#![allow(dead_code)]
+
+use kruispunt_sdk::coalition::http::BrokerMls;
+use kruispunt_sdk::coalition::{Event, Member};
+use kruispunt_sdk::{CoalitionKey, IdentifierKind};
+pub use kruispunt_test_kit::{Broker, now, with_backends};
+use serde_json::{Value, json};
+
+pub const COALITION: &str = "kvo-buitengebied-oost-utrecht";
+pub const ADMIN: &str = "riec-midden-nederland";
+pub const KVO: &str = "kvo-buitengebied-oost-utrecht";
+pub const HEUVELRUG: &str = "gemeente-utrechtse-heuvelrug";
+pub const AMERSFOORT: &str = "gemeente-amersfoort";
+/// A private partner that is not in the coalition.
+pub const DEALER: &str = "autobedrijf-de-vecht";
+pub const ADMIN_ROLE: &str = "coalitiebeheerder";
+/// The coalition's own purpose (disclosure ceiling `categories`, two sources needed).
+pub const KVO_PURPOSE: &str = "kvo-buitengebied-signalering";
+pub const KVO_DISTRICT: &str = "oost-utrecht";
+
+/// The pseudonym of KvK number `kvk` under a test coalition key of `version`.
+pub fn kvk_pseudonym(kvk: &str, version: u32) -> String {
+    CoalitionKey::new([version as u8; 32], version)
+        .pseudonymiser(IdentifierKind::Kvk)
+        .pseudonymise(kvk)
+        .unwrap()
+        .to_hex()
+}
+
+/// A signal on KvK number `kvk` under key `version`, observed yesterday.
+pub fn kvk_signal(kvk: &str, version: u32, purpose: &str, district: &str) -> Value {
+    let yesterday = kruispunt_broker::civil::format_date(now().div_euclid(86_400) - 1);
+    json!({
+        "kind": "kvk", "pseudonym": kvk_pseudonym(kvk, version), "key_version": version,
+        "code": "barn-rental-unsolicited", "observed": yesterday, "district": district,
+        "purposes": [purpose],
+    })
+}
+
+/// A partner: its MLS state (persisted in `dir`) and its connection to the broker.
+pub struct Partner {
+    pub member: Member,
+    pub api: BrokerMls,
+    pub path: std::path::PathBuf,
+    pub welcome_cursor: u64,
+}
+
+impl Partner {
+    pub fn new(b: &Broker, org: &str, roles: &[&str], dir: &std::path::Path) -> Partner {
+        let path = dir.join(format!("{org}.mls"));
+        Partner {
+            member: Member::new(org, Some(&path)).unwrap(),
+            api: b.mls(org, roles),
+            path,
+            welcome_cursor: 0,
+        }
+    }
+
+    pub async fn publish(&self, n: usize) {
+        let kps = self.member.key_packages(n, true).unwrap();
+        let published = self.api.publish_key_packages(&kps).await.unwrap();
+        assert_eq!(published.refs.len(), n + 1);
+    }
+
+    /// Fetches and processes everything new in `group`.
+    pub async fn sync(&mut self, group: &str) -> Vec<Event> {
+        let from = self.member.cursor(group).unwrap();
+        let fetched = self.api.fetch(group, from).await.unwrap();
+        self.member.process(group, &fetched).unwrap()
+    }
+
+    /// Joins every group a welcome arrived for; returns their ids.
+    pub async fn accept_welcomes(&mut self) -> Vec<String> {
+        let list = self.api.welcomes(self.welcome_cursor).await.unwrap();
+        self.welcome_cursor = list.next;
+        let mut joined = Vec::new();
+        for w in list.welcomes {
+            let bytes = kruispunt_sdk::coalition::wire::unb64("welcome", &w.welcome).unwrap();
+            let id = self.member.join(&bytes, w.from_seq).unwrap();
+            assert_eq!(id, w.group_id);
+            joined.push(id);
+        }
+        joined
+    }
+
+    /// Posts a commit; on acceptance merges it and posts the follow-up key messages.
+    pub async fn commit(&mut self, group: &str, out: &kruispunt_sdk::coalition::Outgoing) {
+        self.api.post(group, out).await.unwrap();
+        for follow in self.member.confirm(group).unwrap() {
+            self.api.post_raw(group, &follow, None).await.unwrap();
+        }
+        // Skip own messages on the next fetch.
+        self.sync(group).await;
+    }
+}

@@ -1,0 +1,92 @@
+//! A test body run on SQLite and, when [`crate::POSTGRES_ENV`] is set, on PostgreSQL: on a whole
+//! broker ([`with_backends`]) or on a bare store ([`on_both_backends!`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use kruispunt_broker::store::postgres::PostgresStore;
+use kruispunt_broker::store::{self, Store};
+use sqlx::postgres::PgPoolOptions;
+
+use crate::{Broker, Options, TestDatabase};
+
+/// A test body over a broker (boxed, so that plain `fn`s can name it).
+pub type TestFn = fn(Broker) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Runs `test` on a broker on SQLite, then on one on a fresh PostgreSQL database (dropped
+/// afterwards) when [`crate::POSTGRES_ENV`] is set; says so loudly when it is not.
+pub async fn with_backends(test: TestFn) {
+    test(Broker::start(None).await).await;
+    let opts = Options {
+        unlimited: true,
+        ..Options::default()
+    };
+    if let Some(b) = Broker::start_on_postgres("this test", opts).await {
+        test(b).await;
+    }
+}
+
+/// Runs `test` on a store in a fresh SQLite file.
+pub async fn store_on_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("kruispunt.db").display());
+    let store = store::connect(&url).await.expect("open SQLite store");
+    assert_eq!(store.backend(), "sqlite");
+    let outcome = tokio::spawn(test(store)).await;
+    drop(dir);
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+/// Runs `test` on a store in a fresh PostgreSQL database, dropped afterwards (even when the test
+/// fails), or skips loudly when no server is configured.
+pub async fn store_on_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(db) = TestDatabase::create("this test").await else {
+        return;
+    };
+    let pg = PostgresStore::connect_with(PgPoolOptions::new().max_connections(8), db.options())
+        .await
+        .expect("open PostgreSQL store");
+    let store: Arc<dyn Store> = Arc::new(pg.clone());
+    assert_eq!(store.backend(), "postgres");
+    let outcome = tokio::spawn(test(store)).await;
+    pg.close().await;
+    drop(db);
+    if let Err(err) = outcome {
+        std::panic::resume_unwind(err.into_panic());
+    }
+}
+
+/// Instantiates each generic store test `NAME(store: Arc<dyn Store>)` of the calling module for
+/// both backends: `sqlite::NAME` and `postgres::NAME`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::store_on_sqlite(super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::store_on_postgres(super::$name).await;
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,318 @@
+//! The broker in process, over real HTTPS on a free loopback port, on a fresh development data
+//! directory — and what the tests do with it.
+
+use std::path::{Path, PathBuf};
+
+use kruispunt_broker::audit::entry::AuditEntry;
+use kruispunt_broker::auth::Claims;
+use kruispunt_broker::config::{Config, Limits};
+use kruispunt_broker::devpki::DevPki;
+use kruispunt_broker::server::{self, RunningServer};
+use kruispunt_broker::state::AppState;
+use kruispunt_sdk::coalition::http::BrokerMls;
+use serde_json::Value;
+
+use crate::TestDatabase;
+
+/// How to start a [`Broker`].
+#[derive(Default)]
+pub struct Options {
+    /// The database URL; `None` is SQLite in the data directory.
+    pub database: Option<String>,
+    /// The rate limits; `None` keeps those of the development configuration.
+    pub limits: Option<Limits>,
+    /// Raises the request rate and burst to 100 000, which no test traffic reaches.
+    pub unlimited: bool,
+}
+
+/// A running broker and its data directory, with a client that trusts the development CA.
+pub struct Broker {
+    /// `None` only while stopping or restarting.
+    pub running: Option<RunningServer>,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    /// `https://localhost:PORT`.
+    pub base: String,
+    /// The deployment name: the audience of its tokens.
+    pub aud: String,
+    /// The development CA certificate.
+    pub ca_path: PathBuf,
+    /// The limits it was started with, to restart with.
+    limits: Option<Limits>,
+    unlimited: bool,
+    /// The PostgreSQL database the broker runs on, if it is the test's own: dropped with it.
+    pg: Option<TestDatabase>,
+}
+
+impl Broker {
+    /// A broker on a fresh development data directory, on `database` (SQLite in the data
+    /// directory when `None`), with rate limits no test reaches.
+    pub async fn start(database: Option<String>) -> Broker {
+        Broker::start_with(Options {
+            database,
+            limits: None,
+            unlimited: true,
+        })
+        .await
+    }
+
+    /// A broker on a fresh development data directory, started as `opts` says. The database is
+    /// written into the directory's `kruispunt.toml`, so that `kruispunt serve` and the CLI's
+    /// `--data-dir` use it too.
+    pub async fn start_with(opts: Options) -> Broker {
+        kruispunt_broker::tls::install_ring_provider();
+        let dir = tempfile::tempdir().unwrap();
+        Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        if let Some(db) = &opts.database {
+            use_database(dir.path(), db);
+        }
+        Broker::start_in(dir, opts.limits, opts.unlimited).await
+    }
+
+    /// A broker on a fresh PostgreSQL database of its own (dropped when it stops) on the server
+    /// [`crate::POSTGRES_ENV`] names; `None` (after a loud note) when that is not set.
+    pub async fn start_on_postgres(test: &str, opts: Options) -> Option<Broker> {
+        let db = TestDatabase::create(test).await?;
+        Some(Broker::start_on(db, opts).await)
+    }
+
+    /// A broker started as `opts` says on the PostgreSQL database `db` (instead of
+    /// `opts.database`), which it drops when it stops.
+    pub async fn start_on(db: TestDatabase, opts: Options) -> Broker {
+        let mut b = Broker::start_with(Options {
+            database: Some(db.url.clone()),
+            ..opts
+        })
+        .await;
+        assert_eq!(b.state().store.backend(), "postgres");
+        b.pg = Some(db);
+        b
+    }
+
+    async fn start_in(dir: tempfile::TempDir, limits: Option<Limits>, unlimited: bool) -> Broker {
+        let mut cfg = Config::load(dir.path()).unwrap();
+        if let Some(l) = &limits {
+            cfg.limits = l.clone();
+        }
+        if unlimited {
+            cfg.limits.requests_per_second = 100_000.0;
+            cfg.limits.burst = 100_000.0;
+        }
+        let running = server::start(&cfg).await.unwrap();
+        let ca_path = DevPki::in_dir(dir.path()).ca_cert;
+        let ca = std::fs::read(&ca_path).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        let base = format!("https://localhost:{}", running.addr.port());
+        Broker {
+            running: Some(running),
+            dir,
+            client,
+            base,
+            aud: cfg.deployment.clone(),
+            ca_path,
+            limits,
+            unlimited,
+            pg: None,
+        }
+    }
+
+    /// Stops the broker and starts it again on the same data directory and database: the
+    /// match index is rebuilt from the database.
+    pub async fn restart(mut self) -> Broker {
+        self.running.take().unwrap().shutdown().await.unwrap();
+        let pg = self.pg.take();
+        let mut b = Broker::start_in(self.dir, self.limits, self.unlimited).await;
+        b.pg = pg;
+        b
+    }
+
+    /// Stops the broker (and drops its own PostgreSQL database, if any).
+    pub async fn stop(mut self) {
+        self.running.take().unwrap().shutdown().await.unwrap();
+        if let Some(db) = self.pg.take() {
+            db.drop_database().await;
+        }
+    }
+
+    pub fn state(&self) -> AppState {
+        self.running.as_ref().unwrap().state.clone()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Publishes a checkpoint over every entry so far (what the broker does every 2 s); answers
+    /// the tree size.
+    pub async fn sync(&self) -> u64 {
+        let st = self.state();
+        st.audit_log.sync(&*st.store, &st.keys).await.unwrap()
+    }
+
+    /// A token of `partner`'s user with `roles`, signed with the partner's development key.
+    pub fn token(&self, partner: &str, roles: &[&str]) -> String {
+        crate::token_in(self.dir.path(), &self.aud, partner, roles)
+    }
+
+    /// A token like [`Broker::token`] whose claims `edit` changes first (expired, another
+    /// audience, …).
+    pub fn token_with(
+        &self,
+        partner: &str,
+        roles: &[&str],
+        edit: impl FnOnce(&mut Claims),
+    ) -> String {
+        crate::token::token_in_with(self.dir.path(), &self.aud, partner, roles, edit)
+    }
+
+    /// The SDK's MLS delivery-service client, as `partner`'s user with `roles`.
+    pub fn mls(&self, partner: &str, roles: &[&str]) -> BrokerMls {
+        BrokerMls::new(
+            self.client.clone(),
+            self.base.clone(),
+            self.token(partner, roles),
+        )
+    }
+
+    /// Sends `body` (if any) with `method` to `path`; answers the status, the JSON body (`null`
+    /// if none) and the content type.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: impl Bearer,
+        body: Option<&Value>,
+    ) -> (u16, Value, String) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token.bearer() {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (
+            status,
+            resp.json::<Value>().await.unwrap_or(Value::Null),
+            ct,
+        )
+    }
+
+    /// Sends `body` (if any) with `method` to `path`; answers the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: impl Bearer,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let (status, v, _) = self.send(method, path, token, body).await;
+        (status, v)
+    }
+
+    /// POSTs `body` as JSON; answers the status and the JSON body.
+    pub async fn post(&self, path: &str, token: impl Bearer, body: &Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    /// POSTs `body` as JSON; answers the status, the JSON body and the content type.
+    pub async fn post_typed(
+        &self,
+        path: &str,
+        token: impl Bearer,
+        body: &Value,
+    ) -> (u16, Value, String) {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: impl Bearer) -> reqwest::Response {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(t) = token.bearer() {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str, token: impl Bearer) -> (u16, Value) {
+        let resp = self.get(path, token).await;
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// Every audit entry, in order.
+    pub async fn audit(&self) -> Vec<AuditEntry> {
+        let st = self.state();
+        let n = st.store.audit().audit_len().await.unwrap();
+        st.store
+            .audit()
+            .audit_entries(0, n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    /// The audit entries with `action`.
+    pub async fn audit_of(&self, action: &str) -> Vec<AuditEntry> {
+        self.audit()
+            .await
+            .into_iter()
+            .filter(|e| e.action == action)
+            .collect()
+    }
+}
+
+/// The bearer token of a request, if any: `&str`, `&String`, or an `Option<&str>` (`None`: no
+/// `Authorization` header).
+pub trait Bearer {
+    fn bearer(&self) -> Option<&str>;
+}
+
+impl Bearer for &str {
+    fn bearer(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Bearer for &String {
+    fn bearer(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Bearer for Option<&str> {
+    fn bearer(&self) -> Option<&str> {
+        *self
+    }
+}
+
+impl Bearer for Option<&String> {
+    fn bearer(&self) -> Option<&str> {
+        self.map(String::as_str)
+    }
+}
+
+/// Points the development data directory `dir` at the database `url` (in its kruispunt.toml,
+/// so that `kruispunt serve` and `kruispunt audit export --data-dir` use it too).
+pub fn use_database(dir: &Path, url: &str) {
+    let path = dir.join("kruispunt.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let changed = text.replace(
+        "database = \"sqlite://kruispunt.db\"",
+        &format!("database = \"{url}\""),
+    );
+    assert_ne!(changed, text, "the configuration names the SQLite database");
+    std::fs::write(&path, changed).unwrap();
+}

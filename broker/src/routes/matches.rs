@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use kruispunt_policy::{Action, DisclosureLevel, PolicyInput, Usage};
+use kruispunt_policy::{Action, PolicyInput, Usage};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{
@@ -23,24 +23,6 @@ use crate::ingest::requester;
 use crate::problem::Problem;
 use crate::state::AppState;
 use crate::store::UsageDelta;
-
-fn to_policy_level(l: Level) -> DisclosureLevel {
-    match l {
-        Level::None => DisclosureLevel::None,
-        Level::Hit => DisclosureLevel::Hit,
-        Level::Categories => DisclosureLevel::Categories,
-        Level::Details => DisclosureLevel::Details,
-    }
-}
-
-fn from_policy_level(l: DisclosureLevel) -> Level {
-    match l {
-        DisclosureLevel::None => Level::None,
-        DisclosureLevel::Hit => Level::Hit,
-        DisclosureLevel::Categories => Level::Categories,
-        DisclosureLevel::Details => Level::Details,
-    }
-}
 
 pub async fn create(
     State(state): State<AppState>,
@@ -114,7 +96,7 @@ pub async fn create(
     input.justification = req.justification.clone();
     input.identifier_kinds = kinds.iter().map(|s| s.to_string()).collect();
     input.identifier_count = parsed.len() as u64;
-    input.requested_level = to_policy_level(req.level);
+    input.requested_level = req.level;
     input.token_scope = principal.token_scope();
     input.usage = Usage {
         identifiers_today: usage.identifiers,
@@ -182,7 +164,7 @@ pub async fn create(
         )
         .with_reasons(vec!["max_identifiers_exceeded".into()]));
     }
-    let level = from_policy_level(ob.disclosure_level).min(req.level);
+    let level = ob.disclosure_level.min(req.level);
     let revealable: BTreeSet<&str> = ob.revealable_sectors.iter().map(String::as_str).collect();
     let registry = state.policy.registry();
     let sector_of = |org: &str| {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::input::DisclosureLevel;
+use kruispunt_sdk::wire::Level;
 
 /// Stable reason codes the default bundle can return, with one line each. The list is the
 /// reference for `docs/POLICY.md`; a test checks that the Rego uses no other codes.
@@ -203,7 +203,7 @@ pub const REASON_CODES: &[(&str, &str)] = &[
 #[serde(deny_unknown_fields)]
 pub struct Obligations {
     /// Highest level the response may disclose.
-    pub disclosure_level: DisclosureLevel,
+    pub disclosure_level: Level,
     /// Sectors whose signals may be revealed to the requester.
     pub revealable_sectors: Vec<String>,
     /// Maximum identifiers to process for this request.
@@ -226,7 +226,7 @@ impl Obligations {
     /// The most restrictive obligations (those of a refusal).
     pub fn refused() -> Self {
         Obligations {
-            disclosure_level: DisclosureLevel::None,
+            disclosure_level: Level::None,
             revealable_sectors: Vec::new(),
             max_identifiers: 0,
             min_sources: 0,

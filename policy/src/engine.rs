@@ -365,7 +365,8 @@ impl Prepared {
 /// near the guard thresholds, and so on. Same `seed`, same inputs.
 #[doc(hidden)]
 pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyInput> {
-    use crate::input::{Action, DisclosureLevel, Requester, TokenScope, Usage};
+    use crate::input::{Action, Requester, TokenScope, Usage};
+    use kruispunt_sdk::wire::Level;
 
     let data = registry.to_data();
     let keys = |section: &str| -> Vec<String> {
@@ -426,12 +427,7 @@ pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyI
         Action::AuditRead,
         Action::CoalitionAdd,
     ];
-    let levels = [
-        DisclosureLevel::None,
-        DisclosureLevel::Hit,
-        DisclosureLevel::Categories,
-        DisclosureLevel::Details,
-    ];
+    let levels = [Level::None, Level::Hit, Level::Categories, Level::Details];
 
     // xorshift64*: small, deterministic, no dependency.
     let mut state = seed | 1;
@@ -680,7 +676,8 @@ impl PolicyEngine {
 mod tests {
     use super::*;
 
-    use crate::input::{Action, DisclosureLevel, Requester, TokenScope};
+    use crate::input::{Action, Requester, TokenScope};
+    use kruispunt_sdk::wire::Level;
 
     fn assert_send_sync<T: Send + Sync>() {}
 
@@ -718,7 +715,7 @@ mod tests {
         i.consent_id = Some("OvJ-MN-2025-117".into());
         i.identifier_kinds = vec!["kenteken".into()];
         i.identifier_count = 3;
-        i.requested_level = DisclosureLevel::Hit;
+        i.requested_level = Level::Hit;
         i.token_scope = Some(TokenScope {
             purpose: "politie-opsporing-wpg19".into(),
             case_reference: Some("PL0900-2025-0042".into()),
@@ -737,7 +734,7 @@ mod tests {
         let engine = PolicyEngine::default_embedded().unwrap();
         let d = engine.decide(&police_match()).unwrap();
         assert!(d.allow, "{:?}", d.reasons);
-        assert_eq!(d.obligations.disclosure_level, DisclosureLevel::Hit);
+        assert_eq!(d.obligations.disclosure_level, Level::Hit);
         assert_eq!(d.obligations.revealable_sectors, vec!["autobranche", "kvo"]);
         assert_eq!(d.obligations.max_identifiers, 10);
         assert_eq!(d.obligations.embargo_until, Some(NOW + 30 * 86400));
@@ -763,7 +760,7 @@ mod tests {
         kvo.coalition = Some("kvo-buitengebied-oost-utrecht".into());
         kvo.identifier_kinds = vec!["adres".into()];
         kvo.identifier_count = 1;
-        kvo.requested_level = DisclosureLevel::Hit;
+        kvo.requested_level = Level::Hit;
         let d = engine.decide(&kvo).unwrap();
         assert!(d.allow, "{:?}", d.reasons);
         assert_eq!(d.obligations.revealable_sectors, vec!["gemeente", "kvo"]);
@@ -795,7 +792,7 @@ mod tests {
         );
         horeca.identifier_kinds = vec!["kvk".into()];
         horeca.identifier_count = 1;
-        horeca.requested_level = DisclosureLevel::Hit;
+        horeca.requested_level = Level::Hit;
         let d = engine.decide(&horeca).unwrap();
         assert!(d.has_reason("private_recipient_bibob_data"), "{d:?}");
         // Police without a case reference.

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use kruispunt_sdk::wire::Level;
 use serde::{Deserialize, Serialize};
 
 /// What the requester wants to do.
@@ -38,44 +39,6 @@ impl Action {
 }
 
 impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Disclosure levels, ordered: `none` < `hit` < `categories` < `details`.
-///
-/// `none`: aggregates only; `hit`: whether there is a match; `categories`: which signal codes
-/// and sectors; `details`: the supplying organisations and dates.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DisclosureLevel {
-    /// Aggregates only.
-    #[default]
-    None,
-    /// Hit / no-hit.
-    Hit,
-    /// Signal categories and sectors.
-    Categories,
-    /// Full details.
-    Details,
-}
-
-impl DisclosureLevel {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisclosureLevel::None => "none",
-            DisclosureLevel::Hit => "hit",
-            DisclosureLevel::Categories => "categories",
-            DisclosureLevel::Details => "details",
-        }
-    }
-}
-
-impl fmt::Display for DisclosureLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -174,9 +137,9 @@ pub struct PolicyInput {
     /// Number of identifiers in the request.
     #[serde(default)]
     pub identifier_count: u64,
-    /// Requested disclosure level.
-    #[serde(default)]
-    pub requested_level: DisclosureLevel,
+    /// Requested disclosure level; `none` when absent.
+    #[serde(default = "no_disclosure")]
+    pub requested_level: Level,
     /// Bounds from the token, if it is scoped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_scope: Option<TokenScope>,
@@ -197,6 +160,11 @@ pub struct PolicyInput {
     pub now: i64,
 }
 
+/// The requested level when the input names none: the least disclosure.
+fn no_disclosure() -> Level {
+    Level::None
+}
+
 impl PolicyInput {
     /// A minimal input for `action` by `requester` under `purpose`, with everything else
     /// empty; handy for building requests and tests.
@@ -212,7 +180,7 @@ impl PolicyInput {
             justification: None,
             identifier_kinds: Vec::new(),
             identifier_count: 0,
-            requested_level: DisclosureLevel::None,
+            requested_level: Level::None,
             token_scope: None,
             usage: Usage::default(),
             target_org: None,
@@ -236,9 +204,9 @@ mod tests {
 
     #[test]
     fn levels_are_ordered() {
-        assert!(DisclosureLevel::None < DisclosureLevel::Hit);
-        assert!(DisclosureLevel::Hit < DisclosureLevel::Categories);
-        assert!(DisclosureLevel::Categories < DisclosureLevel::Details);
+        assert!(Level::None < Level::Hit);
+        assert!(Level::Hit < Level::Categories);
+        assert!(Level::Categories < Level::Details);
         assert_eq!(
             serde_json::to_string(&Action::CoalitionAdd).unwrap(),
             "\"coalition_add\""

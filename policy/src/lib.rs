@@ -32,7 +32,7 @@ pub use bundle::{Bundle, BundleFile, DEFAULT_BUNDLE};
 pub use decision::{Decision, Obligations, REASON_CODES};
 pub use engine::{ENTRY_POINT, PolicyEngine};
 pub use error::{Location, PolicyError, RegistryIssue};
-pub use input::{Action, DisclosureLevel, PolicyInput, Requester, TokenScope, Usage};
+pub use input::{Action, PolicyInput, Requester, TokenScope, Usage};
 pub use registry::{
     Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District, EnumerationGuard, KeyAlg,
     Partner, PartnerKey, PartnershipDecision, Purpose, Registry, Theme,

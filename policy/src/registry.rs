@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Location, PolicyError, RegistryIssue};
-use crate::input::DisclosureLevel;
+use kruispunt_sdk::wire::Level;
 
 /// The Midden-Nederland registry shipped inside the binary, so the broker works with zero files.
 pub const DEFAULT_REGISTRY_TOML: &str = include_str!("../registry/midden-nederland.toml");
@@ -196,7 +196,7 @@ pub struct Purpose {
     #[serde(default)]
     pub themes: Vec<String>,
     /// Highest disclosure level this purpose allows.
-    pub disclosure_ceiling: DisclosureLevel,
+    pub disclosure_ceiling: Level,
     /// Minimum number of independent sources before anything is disclosed.
     pub min_sources: u32,
     /// Days a signal may be kept and matched.

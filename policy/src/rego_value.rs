@@ -14,7 +14,9 @@ use std::sync::OnceLock;
 use regorus::Value;
 
 use crate::decision::{Decision, Obligations};
-use crate::input::{DisclosureLevel, PolicyInput, TokenScope};
+use kruispunt_sdk::wire::Level;
+
+use crate::input::{PolicyInput, TokenScope};
 
 /// Field names as regorus strings, made once: a key is a reference-counted string, so cloning
 /// one is a counter increment instead of an allocation per request.
@@ -346,15 +348,11 @@ fn as_strings(v: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-fn as_level(v: &Value) -> Option<DisclosureLevel> {
+fn as_level(v: &Value) -> Option<Level> {
     match v {
-        Value::String(s) => match &**s {
-            "none" => Some(DisclosureLevel::None),
-            "hit" => Some(DisclosureLevel::Hit),
-            "categories" => Some(DisclosureLevel::Categories),
-            "details" => Some(DisclosureLevel::Details),
-            _ => None,
-        },
+        Value::String(s) => [Level::None, Level::Hit, Level::Categories, Level::Details]
+            .into_iter()
+            .find(|l| l.as_str() == &**s),
         _ => None,
     }
 }

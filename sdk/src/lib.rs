@@ -1,6 +1,7 @@
 //! What Kruispunt partners link: normalisation of Dutch identifiers, the public pseudonym
 //! construction, the wire types, and (feature `client`) the HTTPS client of the broker API.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 #[cfg(feature = "client")]
 pub mod client;

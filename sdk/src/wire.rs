@@ -70,13 +70,40 @@ pub struct UploadResponse {
 }
 
 /// Ordered disclosure levels: `none` < `hit` < `categories` < `details`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// One type for the whole chain: what a partner asks for ([`MatchRequest::level`]), what the
+/// policy allows (its input's `requested_level`, its obligations' `disclosure_level`, a
+/// purpose's ceiling) and what the broker discloses ([`MatchResponse`]), so the order is
+/// defined once and no mapping can drift.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
+    /// Aggregates only.
     None,
+    /// Whether there is a match (hit / no hit).
     Hit,
+    /// Which signal codes and sectors.
     Categories,
+    /// The supplying organisations and dates too.
     Details,
+}
+
+impl Level {
+    /// The wire name (`none`, `hit`, `categories`, `details`), as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::None => "none",
+            Level::Hit => "hit",
+            Level::Categories => "categories",
+            Level::Details => "details",
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
 pub mod policy;
@@ -35,6 +36,7 @@ pub enum Command {
     #[command(subcommand)]
     Id(id::IdCommand),
     /// Run every Midden-Nederland scenario against an in-process broker and verify the audit log.
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Test, evaluate and check the purpose-limitation policy.
     #[command(subcommand)]
@@ -58,6 +60,7 @@ pub fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
         Command::Audit(cmd) => audit::run(cmd),
     };

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use kruispunt_policy::{Action, DisclosureLevel, PolicyError, PolicyInput, Usage};
+use kruispunt_policy::{Action, PolicyError, PolicyInput, Usage};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{
@@ -67,24 +67,6 @@ impl MatchError {
 
 const REASON_MAX_IDENTIFIERS: &str = "max_identifiers_exceeded";
 const REASON_BUDGET: &str = "budget_exceeded";
-
-fn to_policy_level(l: Level) -> DisclosureLevel {
-    match l {
-        Level::None => DisclosureLevel::None,
-        Level::Hit => DisclosureLevel::Hit,
-        Level::Categories => DisclosureLevel::Categories,
-        Level::Details => DisclosureLevel::Details,
-    }
-}
-
-fn from_policy_level(l: DisclosureLevel) -> Level {
-    match l {
-        DisclosureLevel::None => Level::None,
-        DisclosureLevel::Hit => Level::Hit,
-        DisclosureLevel::Categories => Level::Categories,
-        DisclosureLevel::Details => Level::Details,
-    }
-}
 
 /// One identifier of the request, checked: its kind, the broker's at-rest form of its
 /// pseudonym, and its key version.
@@ -190,7 +172,7 @@ pub async fn run(
     input.justification = req.justification.clone();
     input.identifier_kinds = kinds.iter().map(|s| s.to_string()).collect();
     input.identifier_count = parsed.len() as u64;
-    input.requested_level = to_policy_level(req.level);
+    input.requested_level = req.level;
     input.token_scope = principal.token_scope();
     input.usage = Usage {
         identifiers_today: usage.identifiers,
@@ -229,7 +211,7 @@ pub async fn run(
         };
         return Err(refuse(state, &mut entry, None, err).await);
     }
-    let level = from_policy_level(ob.disclosure_level).min(req.level);
+    let level = ob.disclosure_level.min(req.level);
     let revealable: BTreeSet<&str> = ob.revealable_sectors.iter().map(String::as_str).collect();
     let registry = state.policy.registry();
     let sector_of = |org: &str| {

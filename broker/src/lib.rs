@@ -1,6 +1,34 @@
 //! The Kruispunt broker: HTTPS API, storage, matching, audit trail, and the `kruispunt` CLI.
 //!
-//! The binary in `main.rs` is thin; everything testable lives here.
+//! The binary in `main.rs` is thin; everything testable lives here. A map of the crate (the
+//! request path and the invariants are in docs/ARCHITECTURE.md):
+//!
+//! **Who is asking**
+//! - [`auth`]: the partner-signed JWT, the client certificate's partner, the verified-token
+//!   cache, and the [`auth::Authenticated`] extractor every authenticated handler takes.
+//! - [`rate_limit`]: the per-partner token bucket the extractor charges.
+//!
+//! **What they may do and what happens**
+//! - [`ingest`]: uploads — validation, one policy decision per (purpose, kind), at-rest
+//!   keying, re-upload recognition, rows and their audit entry in one transaction.
+//! - [`matching`]: the in-memory match index and the match flow the route calls.
+//! - [`mls`]: the MLS delivery service for coalitions and case channels.
+//! - [`retention`]: purging expired signals, key packages and superseded key versions (audited).
+//! - [`org_lock`]: one writer per organisation's signals at a time.
+//!
+//! **What is remembered**
+//! - [`store`]: the database, one trait per aggregate, a folder per backend.
+//! - [`audit`]: the audit trail — entries and their builders, action names, the checkpoint
+//!   signer, who may read what, the CSV export.
+//! - [`keys`], [`secret_file`]: the broker's own keys, created owner-only.
+//!
+//! **The HTTP edge**
+//! - [`app`]: the router; [`routes`]: one file per resource; [`problem`]: RFC 9457 problems,
+//!   the one place domain errors become HTTP.
+//! - [`server`], [`tls`], [`config`], [`devpki`], [`state`]: start-up, TLS, `kruispunt.toml`,
+//!   the development PKI, the state handlers share.
+//!
+//! **The command line**: [`cli`], one module per subcommand. [`civil`]: calendar arithmetic.
 #![forbid(unsafe_code)]
 
 pub mod app;

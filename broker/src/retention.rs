@@ -1,5 +1,5 @@
 //! Retention: signals past their end of retention are deleted, and the purge is audited
-//! (DESIGN rule 6). Matching already ignores them by the clock; this removes them for good.
+//! (policy rule 6, docs/POLICY.md). Matching already ignores them by the clock; this removes them for good.
 //! The same task erases MLS key packages whose lifetime ended and, per coalition, signals
 //! under a superseded key version (`crate::mls::key_version`).
 

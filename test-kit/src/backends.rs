@@ -11,8 +11,11 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::{Broker, Options, TestDatabase};
 
-/// A test body over a broker (boxed, so that plain `fn`s can name it).
-pub type TestFn = fn(Broker) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What a test body over a broker returns (boxed, so that plain `fn`s can name it).
+pub type TestFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A test body over a broker.
+pub type TestFn = fn(Broker) -> TestFuture;
 
 /// Runs `test` on a broker on SQLite, then on one on a fresh PostgreSQL database (dropped
 /// afterwards) when [`crate::POSTGRES_ENV`] is set; says so loudly when it is not.

@@ -5,7 +5,7 @@
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::ScopeClaims;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
-use kruispunt_test_kit::{Broker, now, with_backends};
+use kruispunt_test_kit::{Broker, TestFuture, now, with_backends};
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -29,9 +29,7 @@ fn signal(plate: &str, code: &str) -> Value {
     })
 }
 
-fn upload_match_withdraw_retention(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
     Box::pin(async move {
         let ta = b.token(DEALER_A, &["compliance"]);
         let tb = b.token(DEALER_B, &["compliance"]);
@@ -186,9 +184,7 @@ fn upload_match_withdraw_retention(
     })
 }
 
-fn authentication_refusals(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn authentication_refusals(b: Broker) -> TestFuture {
     Box::pin(async move {
         let body = json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] });
         let cases: Vec<(Option<String>, &str)> = vec![
@@ -278,9 +274,7 @@ fn authentication_refusals(
     })
 }
 
-fn concurrent_partners(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn concurrent_partners(b: Broker) -> TestFuture {
     Box::pin(async move {
         let b = std::sync::Arc::new(b);
         let mut tasks = Vec::new();
@@ -317,9 +311,7 @@ fn concurrent_partners(
     })
 }
 
-fn ndjson_bulk_upload(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn ndjson_bulk_upload(b: Broker) -> TestFuture {
     Box::pin(async move {
         let t = b.token(DEALER_A, &["compliance"]);
         // 25 000 lines: three commits of up to 10 000, a bad line in the middle, a blank line.
@@ -463,7 +455,7 @@ fn status_id(v: &Value, i: usize) -> (String, String) {
     )
 }
 
-fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn reuploads(b: Broker) -> TestFuture {
     Box::pin(async move {
         const TOWN: &str = "gemeente-hilversum";
         let item = bibob_item;

@@ -20,9 +20,7 @@ fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
     (key.version(), p)
 }
 
-fn coalition_lifecycle(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn coalition_lifecycle(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut admin = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
@@ -288,7 +286,7 @@ async fn coalition_key_distribution_rotation_and_refusals() {
     with_backends(coalition_lifecycle).await;
 }
 
-fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn case_channels(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE, "analist"], dir.path());
@@ -476,7 +474,7 @@ async fn case_channels_carry_details_among_exactly_the_allowed() {
     with_backends(case_channels).await;
 }
 
-fn protocol_refusals(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn protocol_refusals(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
@@ -623,9 +621,7 @@ async fn protocol_refusals_are_problems_and_change_nothing() {
     with_backends(protocol_refusals).await;
 }
 
-fn expired_key_packages(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn expired_key_packages(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());

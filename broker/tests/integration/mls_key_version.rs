@@ -77,9 +77,7 @@ async fn stored(b: &Broker, kvk: &str, version: u32) -> usize {
     n
 }
 
-fn key_version_lifecycle(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn key_version_lifecycle(b: Broker) -> TestFuture {
     Box::pin(async move {
         let admin_token = b.token(ADMIN, &[ADMIN_ROLE]);
         let v2 = json!({ "key_version": 2, "grace_days": 14 });

@@ -70,6 +70,20 @@ where
     }
 }
 
+/// Declares the test `NAME`, which runs the broker test body `BODY` (a [`TestFn`]) through
+/// [`with_backends`]: `broker_test!(NAME = BODY);`.
+#[macro_export]
+macro_rules! broker_test {
+    ($($name:ident = $body:path),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::with_backends($body).await;
+            }
+        )*
+    };
+}
+
 /// Instantiates each generic store test `NAME(store: Arc<dyn Store>)` of the calling module for
 /// both backends: `sqlite::NAME` and `postgres::NAME`.
 #[macro_export]

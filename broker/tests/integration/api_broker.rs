@@ -5,7 +5,7 @@
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::ScopeClaims;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
-use kruispunt_test_kit::{Broker, TestFuture, now, with_backends};
+use kruispunt_test_kit::{Broker, TestFuture, now};
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -620,27 +620,10 @@ fn reuploads(b: Broker) -> TestFuture {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reuploads_are_duplicates_with_the_first_id() {
-    with_backends(reuploads).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ndjson_bulk_upload_commits_in_chunks_and_is_idempotent() {
-    with_backends(ndjson_bulk_upload).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_matches_withdrawal_and_retention() {
-    with_backends(upload_match_withdraw_retention).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_authentication_refusal_is_a_problem_and_an_audit_entry() {
-    with_backends(authentication_refusals).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_uploads_and_matches_from_several_partners() {
-    with_backends(concurrent_partners).await;
-}
+kruispunt_test_kit::broker_test!(
+    reuploads_are_duplicates_with_the_first_id = reuploads,
+    ndjson_bulk_upload_commits_in_chunks_and_is_idempotent = ndjson_bulk_upload,
+    uploads_matches_withdrawal_and_retention = upload_match_withdraw_retention,
+    every_authentication_refusal_is_a_problem_and_an_audit_entry = authentication_refusals,
+    concurrent_uploads_and_matches_from_several_partners = concurrent_partners,
+);

@@ -281,10 +281,9 @@ fn coalition_lifecycle(b: Broker) -> TestFuture {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coalition_key_distribution_rotation_and_refusals() {
-    with_backends(coalition_lifecycle).await;
-}
+kruispunt_test_kit::broker_test!(
+    coalition_key_distribution_rotation_and_refusals = coalition_lifecycle
+);
 
 fn case_channels(b: Broker) -> TestFuture {
     Box::pin(async move {
@@ -469,10 +468,9 @@ fn case_channels(b: Broker) -> TestFuture {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_channels_carry_details_among_exactly_the_allowed() {
-    with_backends(case_channels).await;
-}
+kruispunt_test_kit::broker_test!(
+    case_channels_carry_details_among_exactly_the_allowed = case_channels
+);
 
 fn protocol_refusals(b: Broker) -> TestFuture {
     Box::pin(async move {
@@ -616,10 +614,9 @@ fn protocol_refusals(b: Broker) -> TestFuture {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protocol_refusals_are_problems_and_change_nothing() {
-    with_backends(protocol_refusals).await;
-}
+kruispunt_test_kit::broker_test!(
+    protocol_refusals_are_problems_and_change_nothing = protocol_refusals
+);
 
 fn expired_key_packages(b: Broker) -> TestFuture {
     Box::pin(async move {
@@ -674,7 +671,6 @@ fn expired_key_packages(b: Broker) -> TestFuture {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_key_packages_are_erased_and_audited() {
-    with_backends(expired_key_packages).await;
-}
+kruispunt_test_kit::broker_test!(
+    expired_key_packages_are_erased_and_audited = expired_key_packages
+);

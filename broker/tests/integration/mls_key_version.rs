@@ -248,7 +248,6 @@ fn key_version_lifecycle(b: Broker) -> TestFuture {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_version_announcement_purge_and_superseded_uploads() {
-    with_backends(key_version_lifecycle).await;
-}
+kruispunt_test_kit::broker_test!(
+    key_version_announcement_purge_and_superseded_uploads = key_version_lifecycle
+);

@@ -64,13 +64,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
-use kruispunt_broker::auth::{Claims, mint};
 use kruispunt_broker::civil::{format_date, now_secs};
 use kruispunt_broker::config::Config;
 use kruispunt_broker::devpki::DevPki;
-use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
 use kruispunt_broker::server;
 use kruispunt_broker::store::UsageDelta;
+use kruispunt_sdk::client::TokenClaims;
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -230,24 +229,12 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
         dir.path().display()
     );
     let token = |partner: &str| {
-        let (kid, pkcs8) = load_partner_signing_key(dir.path(), partner).expect("dev key");
-        let now = now_secs();
-        mint(
-            &kid,
-            &pkcs8,
-            &Claims {
-                iss: partner.into(),
-                sub: format!("load@{partner}"),
-                aud: cfg.deployment.clone(),
-                exp: now + 3600,
-                iat: now,
-                nbf: None,
-                roles: vec!["compliance".into()],
-                jti: None,
-                scope: None,
-            },
+        kruispunt_test_kit::token::signed_for(
+            dir.path(),
+            TokenClaims::new(partner, format!("load@{partner}"), cfg.deployment.clone())
+                .roles(["compliance"]),
+            Duration::from_secs(3600),
         )
-        .expect("mint")
     };
     let (ta, tb, tc) = (token(DEALER_A), token(DEALER_B), token(DEALER_C));
     let observed = format_date(now_secs().div_euclid(86_400) - 10);

@@ -56,11 +56,10 @@ use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;
 use kruispunt_broker::store::{NewSignal, Store, UsageDelta};
 use kruispunt_sdk::IdentifierKind;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
 use std::collections::BTreeSet;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -502,28 +501,15 @@ async fn sqlite(data: &[NewSignal], synchronous: SqliteSynchronous, label: &str)
 }
 
 async fn postgres(url: &str, data: &[NewSignal]) {
-    let base = PgConnectOptions::from_str(url).expect("PostgreSQL URL");
-    let db = format!("kp_bench_{}", std::process::id());
-    let mut admin = base
-        .clone()
-        .database("postgres")
-        .connect()
+    // A database of the bench's own on that server, dropped at the end.
+    let db = kruispunt_test_kit::TestDatabase::create_on(url).await;
+    let store = PostgresStore::connect_with(PgPoolOptions::new().max_connections(4), db.options())
         .await
-        .expect("connect");
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .expect("create db");
-    let store = PostgresStore::connect_with(
-        PgPoolOptions::new().max_connections(4),
-        base.clone().database(&db),
-    )
-    .await
-    .expect("open PostgreSQL");
+        .expect("open PostgreSQL");
     let monitor = PgCpu {
         pool: PgPoolOptions::new()
             .max_connections(1)
-            .connect_with(base.database(&db))
+            .connect_with(db.options())
             .await
             .expect("monitor connection"),
     };
@@ -578,11 +564,7 @@ async fn postgres(url: &str, data: &[NewSignal]) {
     }
     monitor.pool.close().await;
     store.close().await;
-    sqlx::query(&format!("DROP DATABASE {db} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .expect("drop db");
-    let _ = admin.close().await;
+    db.drop_database().await;
 }
 
 fn main() {

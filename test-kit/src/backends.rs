@@ -11,8 +11,11 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::{Broker, Options, TestDatabase};
 
-/// A test body over a broker (boxed, so that plain `fn`s can name it).
-pub type TestFn = fn(Broker) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+/// What a test body over a broker returns (boxed, so that plain `fn`s can name it).
+pub type TestFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A test body over a broker.
+pub type TestFn = fn(Broker) -> TestFuture;
 
 /// Runs `test` on a broker on SQLite, then on one on a fresh PostgreSQL database (dropped
 /// afterwards) when [`crate::POSTGRES_ENV`] is set; says so loudly when it is not.
@@ -65,6 +68,20 @@ where
     if let Err(err) = outcome {
         std::panic::resume_unwind(err.into_panic());
     }
+}
+
+/// Declares the test `NAME`, which runs the broker test body `BODY` (a [`TestFn`]) through
+/// [`with_backends`]: `broker_test!(NAME = BODY);`.
+#[macro_export]
+macro_rules! broker_test {
+    ($($name:ident = $body:path),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::with_backends($body).await;
+            }
+        )*
+    };
 }
 
 /// Instantiates each generic store test `NAME(store: Arc<dyn Store>)` of the calling module for

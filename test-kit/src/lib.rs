@@ -18,7 +18,7 @@ mod broker;
 mod postgres;
 pub mod token;
 
-pub use backends::{TestFn, store_on_postgres, store_on_sqlite, with_backends};
+pub use backends::{TestFn, TestFuture, store_on_postgres, store_on_sqlite, with_backends};
 pub use broker::{Bearer, Broker, Options, use_database};
 pub use postgres::TestDatabase;
 pub use token::token_in;

@@ -5,7 +5,7 @@
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::ScopeClaims;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
-use kruispunt_test_kit::{Broker, now, with_backends};
+use kruispunt_test_kit::{Broker, TestFuture, now};
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -29,9 +29,7 @@ fn signal(plate: &str, code: &str) -> Value {
     })
 }
 
-fn upload_match_withdraw_retention(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
     Box::pin(async move {
         let ta = b.token(DEALER_A, &["compliance"]);
         let tb = b.token(DEALER_B, &["compliance"]);
@@ -186,9 +184,7 @@ fn upload_match_withdraw_retention(
     })
 }
 
-fn authentication_refusals(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn authentication_refusals(b: Broker) -> TestFuture {
     Box::pin(async move {
         let body = json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] });
         let cases: Vec<(Option<String>, &str)> = vec![
@@ -278,9 +274,7 @@ fn authentication_refusals(
     })
 }
 
-fn concurrent_partners(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn concurrent_partners(b: Broker) -> TestFuture {
     Box::pin(async move {
         let b = std::sync::Arc::new(b);
         let mut tasks = Vec::new();
@@ -317,9 +311,7 @@ fn concurrent_partners(
     })
 }
 
-fn ndjson_bulk_upload(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn ndjson_bulk_upload(b: Broker) -> TestFuture {
     Box::pin(async move {
         let t = b.token(DEALER_A, &["compliance"]);
         // 25 000 lines: three commits of up to 10 000, a bad line in the middle, a blank line.
@@ -463,7 +455,7 @@ fn status_id(v: &Value, i: usize) -> (String, String) {
     )
 }
 
-fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn reuploads(b: Broker) -> TestFuture {
     Box::pin(async move {
         const TOWN: &str = "gemeente-hilversum";
         let item = bibob_item;
@@ -629,27 +621,10 @@ fn reuploads(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reuploads_are_duplicates_with_the_first_id() {
-    with_backends(reuploads).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ndjson_bulk_upload_commits_in_chunks_and_is_idempotent() {
-    with_backends(ndjson_bulk_upload).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_matches_withdrawal_and_retention() {
-    with_backends(upload_match_withdraw_retention).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_authentication_refusal_is_a_problem_and_an_audit_entry() {
-    with_backends(authentication_refusals).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_uploads_and_matches_from_several_partners() {
-    with_backends(concurrent_partners).await;
-}
+kruispunt_test_kit::broker_test!(
+    reuploads_are_duplicates_with_the_first_id = reuploads,
+    ndjson_bulk_upload_commits_in_chunks_and_is_idempotent = ndjson_bulk_upload,
+    uploads_matches_withdrawal_and_retention = upload_match_withdraw_retention,
+    every_authentication_refusal_is_a_problem_and_an_audit_entry = authentication_refusals,
+    concurrent_uploads_and_matches_from_several_partners = concurrent_partners,
+);

@@ -124,16 +124,7 @@ async fn review_disclosures_visibility_and_embargo() {
 
     // Every read above is on the trail: 8 answered reads and 1 refusal (the requests refused
     // as malformed never reached the trail, nor any data).
-    let n = st.store.audit().audit_len().await.unwrap();
-    let reads = st
-        .store
-        .audit()
-        .audit_entries(0, n)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|(_, e)| e.action == "audit.read")
-        .count();
+    let reads = b.audit_of("audit.read").await.len();
     assert_eq!(reads, 9);
     b.stop().await;
 }

@@ -86,16 +86,11 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
     );
     assert!(dom.contains(" entries</p>"), "{dom}");
     // The page's reads went through the API and are on the trail.
-    let st = b.state();
-    let n = st.store.audit().audit_len().await.unwrap();
-    let reads = st
-        .store
-        .audit()
-        .audit_entries(0, n)
+    let reads = b
+        .audit_of("audit.read")
         .await
-        .unwrap()
         .into_iter()
-        .filter(|(_, e)| e.action == "audit.read" && e.actor_org.as_deref() == Some(DEALER_C))
+        .filter(|e| e.actor_org.as_deref() == Some(DEALER_C))
         .count();
     assert!(reads >= 1);
     b.stop().await;

@@ -20,9 +20,7 @@ fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
     (key.version(), p)
 }
 
-fn coalition_lifecycle(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn coalition_lifecycle(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut admin = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
@@ -283,12 +281,11 @@ fn coalition_lifecycle(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn coalition_key_distribution_rotation_and_refusals() {
-    with_backends(coalition_lifecycle).await;
-}
+kruispunt_test_kit::broker_test!(
+    coalition_key_distribution_rotation_and_refusals = coalition_lifecycle
+);
 
-fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn case_channels(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE, "analist"], dir.path());
@@ -471,12 +468,11 @@ fn case_channels(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output 
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn case_channels_carry_details_among_exactly_the_allowed() {
-    with_backends(case_channels).await;
-}
+kruispunt_test_kit::broker_test!(
+    case_channels_carry_details_among_exactly_the_allowed = case_channels
+);
 
-fn protocol_refusals(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn protocol_refusals(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
@@ -618,14 +614,11 @@ fn protocol_refusals(b: Broker) -> std::pin::Pin<Box<dyn std::future::Future<Out
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn protocol_refusals_are_problems_and_change_nothing() {
-    with_backends(protocol_refusals).await;
-}
+kruispunt_test_kit::broker_test!(
+    protocol_refusals_are_problems_and_change_nothing = protocol_refusals
+);
 
-fn expired_key_packages(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn expired_key_packages(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
         let kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
@@ -678,7 +671,6 @@ fn expired_key_packages(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_key_packages_are_erased_and_audited() {
-    with_backends(expired_key_packages).await;
-}
+kruispunt_test_kit::broker_test!(
+    expired_key_packages_are_erased_and_audited = expired_key_packages
+);

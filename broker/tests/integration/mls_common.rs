@@ -7,7 +7,7 @@
 use kruispunt_sdk::coalition::http::BrokerMls;
 use kruispunt_sdk::coalition::{Event, Member};
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
-pub use kruispunt_test_kit::{Broker, now, with_backends};
+pub use kruispunt_test_kit::{Broker, TestFuture, now};
 use serde_json::{Value, json};
 
 pub const COALITION: &str = "kvo-buitengebied-oost-utrecht";

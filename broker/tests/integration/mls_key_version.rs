@@ -78,9 +78,7 @@ async fn stored(b: &Broker, kvk: &str, version: u32) -> usize {
     n
 }
 
-fn key_version_lifecycle(
-    b: Broker,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+fn key_version_lifecycle(b: Broker) -> TestFuture {
     Box::pin(async move {
         let admin_token = b.token(ADMIN, &[ADMIN_ROLE]);
         let v2 = json!({ "key_version": 2, "grace_days": 14 });
@@ -251,7 +249,6 @@ fn key_version_lifecycle(
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_version_announcement_purge_and_superseded_uploads() {
-    with_backends(key_version_lifecycle).await;
-}
+kruispunt_test_kit::broker_test!(
+    key_version_announcement_purge_and_superseded_uploads = key_version_lifecycle
+);

@@ -27,10 +27,9 @@ use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
 use super::sql::Dialect;
 use super::{
-    AuditEntry, AuditStore, DecisionStore, PurgeAudit, SignalStore, Store, StoreError,
-    StoredSignal, count_to_db, migrations, seq_from_db,
+    AuditEntry, AuditStore, DecisionStore, SignalStore, Store, StoreError, count_to_db, migrations,
+    seq_from_db,
 };
-use crate::mls::store::SignalFilter;
 use async_trait::async_trait;
 use decisions::{SqliteBatch, UsageMirror};
 use sqlx::sqlite::{
@@ -277,17 +276,8 @@ impl Dialect for SqliteStore {
         result.rows_affected()
     }
 
-    const CLAIM_ORDINARY_KEY_PACKAGE: &'static str = mls::CLAIM_ORDINARY_KEY_PACKAGE;
-
-    const CURRENT_KEY_VERSION: &'static str = mls::CURRENT_KEY_VERSION;
-
-    fn purge_signals_below_version<'a>(
-        &'a self,
-        below: u32,
-        belongs: SignalFilter<'a>,
-        audit_for: PurgeAudit<'a>,
-    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send + 'a {
-        signals::purge_below_version(self, below, belongs, audit_for)
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
     }
 }
 

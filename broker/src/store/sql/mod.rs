@@ -32,14 +32,28 @@ use std::future::Future;
 
 use sqlx::{Database, Pool, Transaction};
 
-use super::StoreError;
+use async_trait::async_trait;
+use sqlx::migrate::Migrate;
+
 use super::group_commit::GroupCommit;
+use super::migrations::{self, Script};
+use super::{AuditStore, DecisionStore, SignalStore, Store, StoreError};
 use crate::audit::entry::AuditEntry;
+use crate::mls::MlsStore;
 
 /// What every aggregate's shared SQL needs from a backend.
 pub(crate) trait Dialect: Send + Sync + 'static {
     /// The sqlx database (`Sqlite` or `Postgres`).
     type DB: Database;
+
+    /// [`Store::backend`].
+    const BACKEND: &'static str;
+
+    /// The backend's migrations (see `migrations.rs`).
+    const MIGRATIONS: &'static [Script];
+
+    /// The pool migrations run on (on SQLite the single writer).
+    fn writer(&self) -> &Pool<Self::DB>;
 
     /// The pool reads use (on SQLite the readers, which WAL lets run beside the writer).
     fn reader(&self) -> &Pool<Self::DB>;
@@ -61,4 +75,47 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     /// The backend's group commit (decisions and audit appends).
     fn commits(&self) -> &GroupCommit;
+}
+
+/// Every backend is a [`Store`] that hands itself out for each aggregate.
+#[async_trait]
+impl<D> Store for D
+where
+    D: Dialect + SignalStore + DecisionStore + AuditStore + MlsStore,
+    <D::DB as Database>::Connection: Migrate,
+    for<'c> &'c mut <D::DB as Database>::Connection: sqlx::Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, D::DB>,
+{
+    fn backend(&self) -> &'static str {
+        D::BACKEND
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::migrator(D::MIGRATIONS)
+            .await?
+            .run(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.reader()).await?;
+        Ok(())
+    }
+
+    fn signals(&self) -> &dyn SignalStore {
+        self
+    }
+
+    fn decisions(&self) -> &dyn DecisionStore {
+        self
+    }
+
+    fn audit(&self) -> &dyn AuditStore {
+        self
+    }
+
+    fn mls(&self) -> &dyn MlsStore {
+        self
+    }
 }

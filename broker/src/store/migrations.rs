@@ -13,7 +13,7 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use std::borrow::Cow;
 
 /// (version, description, SQL)
-type Script = (i64, &'static str, &'static str);
+pub(super) type Script = (i64, &'static str, &'static str);
 
 pub(super) const SQLITE: &[Script] = &[
     (

@@ -1,9 +1,32 @@
-//! The broker's storage: signals, usage counters and the audit entries, behind one trait with an
-//! implementation per database over concrete sqlx pools (`sqlx::Any` cannot carry BYTEA arrays,
-//! RETURNING ids or native types, see STACK.md).
+//! The broker's storage: signals, usage counters, the audit log and the MLS delivery service,
+//! behind one [`Store`] that hands out one storage trait per aggregate — [`SignalStore`],
+//! [`DecisionStore`], [`AuditStore`], [`crate::mls::MlsStore`] — with an implementation per
+//! database over concrete sqlx pools (`sqlx::Any` cannot carry BYTEA arrays, RETURNING ids or
+//! native types, see STACK.md).
 //!
 //! - [`sqlite::SqliteStore`] — the embedded default (one file, WAL), zero set-up.
 //! - [`postgres::PostgresStore`] — for production and several stateless brokers.
+//!
+//! Where the two databases run the same SQL, it is written once over a dialect (`sql/`: the MLS
+//! store, the audit reads); each backend folder has a file per aggregate (`signals.rs`,
+//! `decisions.rs`, `audit.rs`, `audit_tree.rs`, `mls.rs`) holding what is its own.
+//!
+//! # How to add a store method
+//!
+//! 1. Declare it on the trait of the aggregate it touches: [`SignalStore`] (`signals.rs`),
+//!    [`DecisionStore`] (`decisions.rs`), [`AuditStore`] (`audit.rs`) or
+//!    [`crate::mls::MlsStore`] (`crate::mls::store`). An effect takes the [`AuditEntry`] (or a
+//!    builder of it) describing it and commits both in one transaction (see below).
+//! 2. Implement it once in `sql/` if the statement means the same on both databases (`$1`
+//!    placeholders work on both; add a `Dialect` item only for what differs), otherwise in the
+//!    aggregate's file of both `sqlite/` and `postgres/`. Append the audit entry with the
+//!    backend's `append` last, right before the commit.
+//! 3. Test it in `broker/tests/store_backends.rs` with a test taking `Arc<dyn Store>`, listed in
+//!    `on_both_backends!` so that it runs on SQLite and, with `KRUISPUNT_TEST_POSTGRES_URL` set,
+//!    on PostgreSQL.
+//! 4. If it needs a schema change, add a migration with the same number and name to both
+//!    `broker/migrations/sqlite/` and `broker/migrations/postgres/`, and a line to each list in
+//!    `migrations.rs`.
 //!
 //! **Every effect and its audit entry share one transaction.** Uploads, withdrawals, purges and
 //! match decisions take the [`AuditEntry`] describing them and commit both or neither, so the

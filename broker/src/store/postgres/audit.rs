@@ -1,70 +1,80 @@
-//! The audit log on PostgreSQL: appends through the group commit, the shared reads
-//! ([`crate::store::sql::audit::Reads`]) on the pool, the tree's writes and erasure in
-//! [`super::audit_tree`].
+//! The audit log on PostgreSQL: its own half of the tree's upkeep (catch-up under the
+//! counter's row lock, erasure by `= ANY` arrays, node look-ups); appends and reads are shared
+//! ([`crate::store::sql::audit`]), the tree's growth is in [`super::audit_tree`].
 
-use super::PostgresStore;
-use crate::store::audit_tree::LeafRow;
-use crate::store::group_commit::{Job, appended};
-use crate::store::sql::audit::Reads;
-use crate::store::{AuditEntry, AuditStore, EraseAudit, StoreError};
-use async_trait::async_trait;
+use super::audit_tree::{TREE_SIZE, catch_up, nodes_on, store_border};
+use super::{PostgresStore, append};
+use crate::store::sql::AuditDialect;
+use crate::store::{EraseAudit, StoreError, seq_from_db};
 use kruispunt_sdk::transparency::{Hash, NodeId};
 use std::collections::HashMap;
 
-#[async_trait]
-impl AuditStore for PostgresStore {
-    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
+impl AuditDialect for PostgresStore {
+    async fn tree_size(&self) -> Result<u64, StoreError> {
+        let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&self.pool).await?;
+        seq_from_db(size)
+    }
+
+    /// Catches the tree up with entries a follower had not committed to before migration
+    /// 0007 (nothing to do once `audit_head.frontier` is set). The counter's row lock keeps
+    /// every appender, on every broker, out meanwhile.
+    async fn tree_catch_up(&self) -> Result<(), StoreError> {
+        let behind: bool =
+            sqlx::query_scalar("SELECT frontier IS NULL FROM audit_head WHERE id = 0")
+                .fetch_one(&self.pool)
+                .await?;
+        if !behind {
+            return Ok(());
         }
-        appended(self.commits.submit(Job::append(entries)?).await?)
+        let mut tx = self.pool.begin().await?;
+        let (size, border): (i64, Option<Vec<u8>>) =
+            sqlx::query_as("SELECT size, frontier FROM audit_head WHERE id = 0 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await?;
+        if border.is_some() {
+            return Ok(()); // another broker caught up meanwhile
+        }
+        let frontier = catch_up(&mut tx, seq_from_db(size)?).await?;
+        store_border(&mut tx, &frontier).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
-    async fn audit_entries(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        Reads(&self.pool).entries(start, end).await
-    }
-
-    async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        Reads(&self.pool).leaves(start, end).await
-    }
-
-    async fn audit_len(&self) -> Result<u64, StoreError> {
-        Reads(&self.pool).len().await
-    }
-
-    async fn audit_tree_size(&self) -> Result<u64, StoreError> {
-        self.tree_size().await
-    }
-
-    async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
-        self.tree_catch_up().await
-    }
-
-    async fn audit_erase_before(
+    async fn tree_erase_before(
         &self,
         before_ms: i64,
         audit_for: EraseAudit<'_>,
     ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        self.tree_erase_before(before_ms, audit_for).await
+        let mut tx = self.pool.begin().await?;
+        let mut seqs: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM audit_log WHERE time_ms < $1 AND action <> $2 RETURNING seq",
+        )
+        .bind(before_ms)
+        .bind(kruispunt_sdk::transparency::ERASE_ACTION)
+        .fetch_all(&mut *tx)
+        .await?;
+        if seqs.is_empty() {
+            return Ok(None);
+        }
+        seqs.sort_unstable();
+        sqlx::query(
+            "WITH p AS (DELETE FROM audit_pseudonym WHERE seq = ANY($1)) \
+             UPDATE audit_leaf SET salt = NULL WHERE seq = ANY($1)",
+        )
+        .bind(&seqs)
+        .execute(&mut *tx)
+        .await?;
+        let erased = seqs
+            .into_iter()
+            .map(seq_from_db)
+            .collect::<Result<Vec<_>, _>>()?;
+        let seq = append(&mut tx, &[&audit_for(&erased)]).await?[0];
+        tx.commit().await?;
+        Ok(Some((erased, seq)))
     }
 
-    async fn audit_tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
-        self.tree_nodes(ids).await
-    }
-
-    async fn audit_tree_leaves(&self, start: u64, end: u64) -> Result<Vec<LeafRow>, StoreError> {
-        Reads(&self.pool).tree_leaves(start, end).await
-    }
-
-    async fn audit_tree_naming(
-        &self,
-        pseudonym: &[u8; 32],
-        limit: u64,
-    ) -> Result<Vec<LeafRow>, StoreError> {
-        Reads(&self.pool).tree_naming(pseudonym, limit).await
+    async fn tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        nodes_on(&mut conn, ids).await
     }
 }

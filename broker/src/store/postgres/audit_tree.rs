@@ -6,87 +6,13 @@ use kruispunt_sdk::transparency::{Frontier, Hash, NodeId, leaf_hash};
 use sqlx::Row as _;
 use sqlx::postgres::PgConnection;
 
-use super::PostgresStore;
 use crate::store::audit_tree::{
     CATCH_UP_BATCH, CatchUpBatch, NewLeaf, PreparedEntry, frontier_from_db, frontier_from_nodes,
     frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
-const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0)::BIGINT FROM audit_leaf";
-
-impl PostgresStore {
-    pub(super) async fn tree_size(&self) -> Result<u64, StoreError> {
-        let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&self.pool).await?;
-        seq_from_db(size)
-    }
-
-    /// Catches the tree up with entries a follower had not committed to before migration
-    /// 0007 (nothing to do once `audit_head.frontier` is set). The counter's row lock keeps
-    /// every appender, on every broker, out meanwhile.
-    pub(super) async fn tree_catch_up(&self) -> Result<(), StoreError> {
-        let behind: bool =
-            sqlx::query_scalar("SELECT frontier IS NULL FROM audit_head WHERE id = 0")
-                .fetch_one(&self.pool)
-                .await?;
-        if !behind {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        let (size, border): (i64, Option<Vec<u8>>) =
-            sqlx::query_as("SELECT size, frontier FROM audit_head WHERE id = 0 FOR UPDATE")
-                .fetch_one(&mut *tx)
-                .await?;
-        if border.is_some() {
-            return Ok(()); // another broker caught up meanwhile
-        }
-        let frontier = catch_up(&mut tx, seq_from_db(size)?).await?;
-        store_border(&mut tx, &frontier).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(super) async fn tree_erase_before(
-        &self,
-        before_ms: i64,
-        audit_for: crate::store::EraseAudit<'_>,
-    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let mut seqs: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM audit_log WHERE time_ms < $1 AND action <> $2 RETURNING seq",
-        )
-        .bind(before_ms)
-        .bind(kruispunt_sdk::transparency::ERASE_ACTION)
-        .fetch_all(&mut *tx)
-        .await?;
-        if seqs.is_empty() {
-            return Ok(None);
-        }
-        seqs.sort_unstable();
-        sqlx::query(
-            "WITH p AS (DELETE FROM audit_pseudonym WHERE seq = ANY($1)) \
-             UPDATE audit_leaf SET salt = NULL WHERE seq = ANY($1)",
-        )
-        .bind(&seqs)
-        .execute(&mut *tx)
-        .await?;
-        let erased = seqs
-            .into_iter()
-            .map(seq_from_db)
-            .collect::<Result<Vec<_>, _>>()?;
-        let seq = super::append(&mut tx, &[&audit_for(&erased)]).await?[0];
-        tx.commit().await?;
-        Ok(Some((erased, seq)))
-    }
-
-    pub(super) async fn tree_nodes(
-        &self,
-        ids: &[NodeId],
-    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        nodes_on(&mut conn, ids).await
-    }
-}
+pub(super) const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0)::BIGINT FROM audit_leaf";
 
 /// Grows the tree by the entries `first..` that the caller's transaction has just appended.
 /// `border` is `audit_head.frontier` as read under the counter's lock; `None` means the tree is
@@ -111,7 +37,10 @@ pub(crate) async fn grow_in_tx(
     write_tree(conn, &leaves, &nodes, &frontier).await
 }
 
-async fn store_border(conn: &mut PgConnection, frontier: &Frontier) -> Result<(), StoreError> {
+pub(super) async fn store_border(
+    conn: &mut PgConnection,
+    frontier: &Frontier,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE audit_head SET frontier = $1 WHERE id = 0")
         .bind(frontier_to_db(frontier))
         .execute(&mut *conn)
@@ -121,7 +50,7 @@ async fn store_border(conn: &mut PgConnection, frontier: &Frontier) -> Result<()
 
 /// Commits leaves to the entries `tree size..upto` that have none yet; returns the border of
 /// the tree of `upto` leaves.
-async fn catch_up(conn: &mut PgConnection, upto: u64) -> Result<Frontier, StoreError> {
+pub(super) async fn catch_up(conn: &mut PgConnection, upto: u64) -> Result<Frontier, StoreError> {
     let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *conn).await?;
     let size = seq_from_db(size)?;
     let nodes = nodes_on(conn, &Frontier::node_ids(size)).await?;
@@ -184,7 +113,7 @@ async fn write_tree(
 }
 
 /// The hashes of the given tree nodes that exist (level 0: the leaf hashes).
-async fn nodes_on(
+pub(super) async fn nodes_on(
     conn: &mut PgConnection,
     ids: &[NodeId],
 ) -> Result<HashMap<NodeId, Hash>, StoreError> {

@@ -3,15 +3,12 @@
 
 use super::{PostgresStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
-use crate::store::group_commit::{
-    BatchWrite, Job, UsageKey, Written, apply_usage, decision_seq, distribute, within_budget,
-};
-use crate::store::{
-    AuditEntry, DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db,
-};
+use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
+use crate::store::sql::DecisionDialect;
+use crate::store::sql::decisions::{SELECT_USAGE, usage_from_row};
+use crate::store::{StoreError, Usage, count_to_db};
 use async_trait::async_trait;
 use sqlx::PgPool;
-use sqlx::Row;
 use std::collections::BTreeMap;
 
 /// The writer half of [`PostgresStore`]'s group commit (see [`crate::store::group_commit`]).
@@ -44,23 +41,13 @@ impl BatchWrite for PgBatch {
             .bind(key.2.as_str())
             .execute(&mut *tx)
             .await?;
-            let row = sqlx::query(
-                "SELECT identifiers, queries, no_hits FROM usage_counters \
-                 WHERE org = $1 AND purpose = $2 AND day = $3 FOR UPDATE",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .bind(key.2.as_str())
-            .fetch_one(&mut *tx)
-            .await?;
-            counters.insert(
-                key.clone(),
-                Usage {
-                    identifiers: count_from_db(row.try_get(0)?)?,
-                    queries: count_from_db(row.try_get(1)?)?,
-                    no_hits: count_from_db(row.try_get(2)?)?,
-                },
-            );
+            let row = sqlx::query(&format!("{SELECT_USAGE} FOR UPDATE"))
+                .bind(key.0.as_str())
+                .bind(key.1.as_str())
+                .bind(key.2.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            counters.insert(key.clone(), usage_from_row(&row)?);
         }
         let before = counters.clone();
         let accepted = apply_usage(jobs, &mut counters);
@@ -93,50 +80,5 @@ impl BatchWrite for PgBatch {
     }
 }
 
-#[async_trait]
-impl DecisionStore for PostgresStore {
-    async fn record_decision(
-        &self,
-        usage: Option<UsageDelta>,
-        audit: &AuditEntry,
-    ) -> Result<u64, StoreError> {
-        decision_seq(
-            self.commits
-                .submit(Job::decision(usage, None, audit)?)
-                .await?,
-        )
-    }
-
-    async fn record_decision_within_budget(
-        &self,
-        usage: UsageDelta,
-        budget: u64,
-        audit: &AuditEntry,
-    ) -> Result<Option<u64>, StoreError> {
-        within_budget(
-            self.commits
-                .submit(Job::decision(Some(usage), Some(budget), audit)?)
-                .await?,
-        )
-    }
-
-    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
-        let row = sqlx::query(
-            "SELECT identifiers, queries, no_hits FROM usage_counters \
-             WHERE org = $1 AND purpose = $2 AND day = $3",
-        )
-        .bind(org)
-        .bind(purpose)
-        .bind(day)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Usage::default());
-        };
-        Ok(Usage {
-            identifiers: count_from_db(row.try_get(0)?)?,
-            queries: count_from_db(row.try_get(1)?)?,
-            no_hits: count_from_db(row.try_get(2)?)?,
-        })
-    }
-}
+/// Several brokers may write the counters: no copy is kept, every read asks the database.
+impl DecisionDialect for PostgresStore {}

@@ -17,15 +17,11 @@ mod decisions;
 mod mls;
 mod signals;
 
+use super::Store;
 use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
 use super::sql::Dialect;
-use super::{
-    AuditEntry, AuditStore, DecisionStore, PurgeAudit, SignalStore, Store, StoreError,
-    StoredSignal, count_to_db, migrations, seq_from_db,
-};
-use crate::mls::store::SignalFilter;
-use async_trait::async_trait;
+use super::{AuditEntry, StoreError, count_to_db, migrations, seq_from_db};
 use decisions::PgBatch;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{Postgres, Transaction};
@@ -63,7 +59,7 @@ impl PostgresStore {
     ///
     /// Every connection runs with `jit = off`. The broker's statements are short look-ups and
     /// writes, but the planner's row estimate for a join over an `unnest` of thousands of id
-    /// ranges (the re-upload check and match details, [`SignalStore::signals_by_id_prefix`]) crosses
+    /// ranges (the re-upload check and match details, [`crate::store::SignalStore::signals_by_id_prefix`]) crosses
     /// the JIT threshold: measured on 3 M rows, 10 000 prefixes took 192 ms with JIT (138 ms of
     /// it compiling) and 33 ms without; re-sending a 3 M-line bulk file ran at 26 k lines/s.
     pub async fn connect_with(
@@ -143,44 +139,16 @@ pub(crate) async fn append_prepared(
     seqs.into_iter().map(seq_from_db).collect()
 }
 
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        migrations::migrator(migrations::POSTGRES)
-            .await?
-            .run(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    fn signals(&self) -> &dyn SignalStore {
-        self
-    }
-
-    fn decisions(&self) -> &dyn DecisionStore {
-        self
-    }
-
-    fn audit(&self) -> &dyn AuditStore {
-        self
-    }
-
-    fn mls(&self) -> &dyn crate::mls::MlsStore {
-        self
-    }
-}
-
 impl Dialect for PostgresStore {
     type DB = Postgres;
+
+    const BACKEND: &'static str = "postgres";
+
+    const MIGRATIONS: &'static [migrations::Script] = migrations::POSTGRES;
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
 
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -201,16 +169,7 @@ impl Dialect for PostgresStore {
         result.rows_affected()
     }
 
-    const CLAIM_ORDINARY_KEY_PACKAGE: &'static str = mls::CLAIM_ORDINARY_KEY_PACKAGE;
-
-    const CURRENT_KEY_VERSION: &'static str = mls::CURRENT_KEY_VERSION;
-
-    fn purge_signals_below_version<'a>(
-        &'a self,
-        below: u32,
-        belongs: SignalFilter<'a>,
-        audit_for: PurgeAudit<'a>,
-    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send + 'a {
-        signals::purge_below_version(self, below, belongs, audit_for)
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
     }
 }

@@ -2,12 +2,13 @@
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
 use super::{PostgresStore, append};
+use crate::mls::store::SignalFilter;
+use crate::store::sql::SignalDialect;
 use crate::store::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore,
-    StoreError, StoredSignal, count_from_db, id_from_db, key_version_from_db, kind_from_db,
-    prepare_batch, settle_outcomes, stored_from_db,
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, StoreError,
+    StoredSignal, id_from_db, key_version_from_db, kind_from_db, prepare_batch, settle_outcomes,
+    stored_from_db,
 };
-use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
@@ -55,8 +56,13 @@ fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
     })
 }
 
-#[async_trait]
-impl SignalStore for PostgresStore {
+impl SignalDialect for PostgresStore {
+    const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
+
+    fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
+        signal_from_row(row)
+    }
+
     async fn insert_signals(
         &self,
         signals: &[NewSignal],
@@ -123,30 +129,6 @@ impl SignalStore for PostgresStore {
         Ok(outcomes)
     }
 
-    async fn withdraw_signal(
-        &self,
-        org: &str,
-        id: SignalId,
-        audit: &AuditEntry,
-    ) -> Result<Option<StoredSignal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(&format!(
-            "DELETE FROM signals WHERE id = $1 AND org = $2 RETURNING {SIGNAL_COLUMNS}"
-        ))
-        .bind(id.0.as_slice())
-        .bind(org)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let signal = signal_from_row(&row)?;
-        append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(Some(signal))
-    }
-
     async fn signals_by_id_prefix(
         &self,
         prefixes: &[[u8; 8]],
@@ -204,75 +186,42 @@ impl SignalStore for PostgresStore {
         Ok(count)
     }
 
-    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > $1")
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?;
-        count_from_db(n)
-    }
-
-    async fn purge_expired(
+    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
+    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
+    /// The candidates are locked (`FOR UPDATE`), so a concurrent withdrawal cannot interleave.
+    async fn purge_below_version(
         &self,
-        now: i64,
+        below: u32,
+        belongs: SignalFilter<'_>,
         audit_for: PurgeAudit<'_>,
     ) -> Result<Vec<StoredSignal>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&format!(
-            "DELETE FROM signals WHERE expires_at <= $1 RETURNING {SIGNAL_COLUMNS}"
+            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < $1 FOR UPDATE"
         ))
-        .bind(now)
+        .bind(i64::from(below))
         .fetch_all(&mut *tx)
         .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            return Ok(Vec::new());
+        let mut purged = Vec::new();
+        for row in &rows {
+            let s = signal_from_row(row)?;
+            if belongs(&s) {
+                purged.push(s);
+            }
         }
-        let purged = rows
-            .iter()
-            .map(signal_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        if purged.is_empty() {
+            tx.rollback().await?;
+            return Ok(purged);
+        }
+        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
+        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await?;
         append(&mut tx, &[&audit_for(&purged)]).await?;
         tx.commit().await?;
         Ok(purged)
     }
-}
-
-/// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
-/// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
-/// The candidates are locked (`FOR UPDATE`), so a concurrent withdrawal cannot interleave.
-pub(super) async fn purge_below_version(
-    store: &PostgresStore,
-    below: u32,
-    belongs: crate::mls::store::SignalFilter<'_>,
-    audit_for: PurgeAudit<'_>,
-) -> Result<Vec<StoredSignal>, StoreError> {
-    let mut tx = store.pool.begin().await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < $1 FOR UPDATE"
-    ))
-    .bind(i64::from(below))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut purged = Vec::new();
-    for row in &rows {
-        let s = signal_from_row(row)?;
-        if belongs(&s) {
-            purged.push(s);
-        }
-    }
-    if purged.is_empty() {
-        tx.rollback().await?;
-        return Ok(purged);
-    }
-    let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
-    sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(&mut *tx)
-        .await?;
-    append(&mut tx, &[&audit_for(&purged)]).await?;
-    tx.commit().await?;
-    Ok(purged)
 }
 
 /// COPYs `signals[i]` for every `i` in `send` into `table` in PostgreSQL's binary COPY format

@@ -1,71 +1,114 @@
-//! The audit log's reads on either backend: the same statements over the backend's reader
-//! pool ([`Reads`]). Appends, erasure and the tree's writes stay per backend (they batch rows
-//! the way each database takes them fastest).
+//! [`AuditStore`] on either backend: appends through the group commit and the log's reads
+//! written once; the tree's catch-up, erasure and node look-ups are each backend's own
+//! ([`AuditDialect`], in its `audit.rs`), because they batch rows the way each database takes
+//! them fastest.
 
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
+use std::collections::HashMap;
+use std::future::Future;
 
+use async_trait::async_trait;
+use kruispunt_sdk::transparency::{Hash, NodeId};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+
+use super::Dialect;
 use crate::audit::entry::AuditEntry;
 use crate::store::audit_tree::{LeafRow, hash_from_db};
-use crate::store::{StoreError, entry_from_db, seq_from_db, seq_to_db};
+use crate::store::group_commit::{Job, appended};
+use crate::store::{AuditStore, EraseAudit, StoreError, entry_from_db, seq_from_db, seq_to_db};
 
-/// The shared audit reads, on a backend's reader pool.
-pub(crate) struct Reads<'a, DB: Database>(pub(crate) &'a Pool<DB>);
+/// A backend's own part of the audit storage (in its `audit.rs`).
+pub(crate) trait AuditDialect: Dialect {
+    /// [`AuditStore::audit_tree_size`].
+    fn tree_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-impl<DB> Reads<'_, DB>
+    /// [`AuditStore::audit_tree_catch_up`].
+    fn tree_catch_up(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`AuditStore::audit_erase_before`].
+    fn tree_erase_before(
+        &self,
+        before_ms: i64,
+        audit_for: EraseAudit<'_>,
+    ) -> impl Future<Output = Result<Option<(Vec<u64>, u64)>, StoreError>> + Send;
+
+    /// [`AuditStore::audit_tree_nodes`].
+    fn tree_nodes(
+        &self,
+        ids: &[NodeId],
+    ) -> impl Future<Output = Result<HashMap<NodeId, Hash>, StoreError>> + Send;
+}
+
+#[async_trait]
+impl<D> AuditStore for D
 where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    usize: ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
-    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    D: AuditDialect,
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> i64: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
+    for<'q> Vec<u8>: Decode<'q, D::DB> + Type<D::DB>,
+    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
 {
-    /// [`AuditStore::audit_entries`](crate::store::AuditStore::audit_entries).
-    pub(crate) async fn entries(
+    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        appended(self.commits().submit(Job::append(entries)?).await?)
+    }
+
+    async fn audit_entries(
         &self,
         start: u64,
         end: u64,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        self.leaves(start, end)
+        self.audit_leaves(start, end)
             .await?
             .into_iter()
             .map(|(seq, bytes)| Ok((seq, entry_from_db(seq, &bytes)?)))
             .collect()
     }
 
-    /// [`AuditStore::audit_leaves`](crate::store::AuditStore::audit_leaves).
-    pub(crate) async fn leaves(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+    async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         )
         .bind(seq_to_db(start))
         .bind(seq_to_db(end))
-        .fetch_all(self.0)
+        .fetch_all(self.reader())
         .await?;
         rows.iter()
             .map(|row| Ok((seq_from_db(row.try_get(0)?)?, row.try_get(1)?)))
             .collect()
     }
 
-    /// [`AuditStore::audit_len`](crate::store::AuditStore::audit_len).
-    pub(crate) async fn len(&self) -> Result<u64, StoreError> {
+    async fn audit_len(&self) -> Result<u64, StoreError> {
         let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
-            .fetch_one(self.0)
+            .fetch_one(self.reader())
             .await?;
         seq_from_db(size)
     }
 
-    /// [`AuditStore::audit_tree_leaves`](crate::store::AuditStore::audit_tree_leaves).
-    pub(crate) async fn tree_leaves(
+    async fn audit_tree_size(&self) -> Result<u64, StoreError> {
+        self.tree_size().await
+    }
+
+    async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
+        self.tree_catch_up().await
+    }
+
+    async fn audit_erase_before(
         &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<LeafRow>, StoreError> {
+        before_ms: i64,
+        audit_for: EraseAudit<'_>,
+    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        self.tree_erase_before(before_ms, audit_for).await
+    }
+
+    async fn audit_tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        self.tree_nodes(ids).await
+    }
+
+    async fn audit_tree_leaves(&self, start: u64, end: u64) -> Result<Vec<LeafRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_leaf l \
              LEFT JOIN audit_log a ON a.seq = l.seq \
@@ -73,13 +116,12 @@ where
         )
         .bind(seq_to_db(start))
         .bind(seq_to_db(end))
-        .fetch_all(self.0)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(leaf_row).collect()
     }
 
-    /// [`AuditStore::audit_tree_naming`](crate::store::AuditStore::audit_tree_naming).
-    pub(crate) async fn tree_naming(
+    async fn audit_tree_naming(
         &self,
         pseudonym: &[u8; 32],
         limit: u64,
@@ -92,7 +134,7 @@ where
         )
         .bind(&pseudonym[..])
         .bind(seq_to_db(limit))
-        .fetch_all(self.0)
+        .fetch_all(self.reader())
         .await?;
         rows.iter().map(leaf_row).collect()
     }

@@ -1,13 +1,13 @@
-//! [`MlsStore`] on either backend: one implementation over a [`Dialect`], on the backend's
+//! [`MlsStore`] on either backend: one implementation over a [`Dialect`](super::Dialect), on the backend's
 //! pools and audit append, so every delivery shares its transaction with its audit entry. The
 //! statements are written once; PostgreSQL's row locks come from the dialect
-//! ([`Dialect::CLAIM_ORDINARY_KEY_PACKAGE`], [`Dialect::CURRENT_KEY_VERSION`]), which make it
+//! ([`MlsDialect`]), which make it
 //! safe for several brokers on one database.
 
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
 
-use super::Dialect;
+use super::SignalDialect;
 use crate::audit::entry::AuditEntry;
 use crate::mls::store::{
     Announced, AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, ExpiredKeyPackage, GroupKind,
@@ -31,10 +31,23 @@ const PURGE_KEY_PACKAGES: &str = "DELETE FROM mls_key_packages WHERE expires_at 
 const CASE_MATCHES: &str = "SELECT seq, entry FROM audit_log \
      WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
 
+/// A backend's own statements of the MLS store (in its `mls.rs`); its erasure of signals under
+/// a superseded key is [`SignalDialect::purge_below_version`].
+pub(crate) trait MlsDialect: SignalDialect {
+    /// Claims the oldest unclaimed ordinary key package (`$1` org, `$2` claimer, `$3` now),
+    /// `RETURNING ref, data`. PostgreSQL skips rows another broker is claiming; SQLite's single
+    /// writer needs no row lock.
+    const CLAIM_ORDINARY_KEY_PACKAGE: &'static str;
+
+    /// Reads a coalition's current key version (`$1`) inside the announcing transaction;
+    /// PostgreSQL locks the row (`FOR UPDATE`) so two announcements cannot both win.
+    const CURRENT_KEY_VERSION: &'static str;
+}
+
 #[async_trait]
 impl<D> MlsStore for D
 where
-    D: Dialect,
+    D: MlsDialect,
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
     for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
@@ -422,8 +435,7 @@ where
         belongs: SignalFilter<'_>,
         audit_for: PurgeAudit<'_>,
     ) -> Result<Vec<StoredSignal>, StoreError> {
-        self.purge_signals_below_version(below, belongs, audit_for)
-            .await
+        SignalDialect::purge_below_version(self, below, belongs, audit_for).await
     }
 }
 

@@ -1,5 +1,8 @@
-//! The SQL both backends run alike, written once over a [`Dialect`]: the MLS delivery store
-//! ([`mls`]) and the audit log's reads ([`audit`]).
+//! The SQL both backends run alike, written once over a [`Dialect`]: every aggregate's storage
+//! trait is implemented here for any dialect ([`signals`], [`decisions`], [`audit`], [`mls`]),
+//! and each backend supplies, per aggregate, a small trait of what is its own
+//! ([`SignalDialect`], [`DecisionDialect`], [`AuditDialect`], [`MlsDialect`], implemented in the
+//! backend's file of that aggregate).
 //!
 //! Why this works on concrete pools: sqlx accepts `$1`-style placeholders on SQLite too, and
 //! the statements here use only what both databases mean the same way (`TRUE`/`FALSE` are
@@ -13,23 +16,44 @@
 //!
 //! **The bounds.** Generic sqlx code must spell out what it binds and decodes. Rust does not
 //! carry a trait's `where` clauses to its users, so they are written out once per generic
-//! `impl` block ([`mls`], [`audit`]) rather than on [`Dialect`] itself.
+//! `impl` block (one per aggregate), each listing only what it binds and decodes.
 
 pub(crate) mod audit;
+pub(crate) mod decisions;
 pub(crate) mod mls;
+pub(crate) mod signals;
+
+pub(crate) use audit::AuditDialect;
+pub(crate) use decisions::DecisionDialect;
+pub(crate) use mls::MlsDialect;
+pub(crate) use signals::SignalDialect;
 
 use std::future::Future;
 
 use sqlx::{Database, Pool, Transaction};
 
-use super::{PurgeAudit, StoreError, StoredSignal};
-use crate::audit::entry::AuditEntry;
-use crate::mls::store::SignalFilter;
+use async_trait::async_trait;
+use sqlx::migrate::Migrate;
 
-/// What a backend supplies for the shared SQL of this module.
+use super::group_commit::GroupCommit;
+use super::migrations::{self, Script};
+use super::{AuditStore, DecisionStore, SignalStore, Store, StoreError};
+use crate::audit::entry::AuditEntry;
+use crate::mls::MlsStore;
+
+/// What every aggregate's shared SQL needs from a backend.
 pub(crate) trait Dialect: Send + Sync + 'static {
     /// The sqlx database (`Sqlite` or `Postgres`).
     type DB: Database;
+
+    /// [`Store::backend`].
+    const BACKEND: &'static str;
+
+    /// The backend's migrations (see `migrations.rs`).
+    const MIGRATIONS: &'static [Script];
+
+    /// The pool migrations run on (on SQLite the single writer).
+    fn writer(&self) -> &Pool<Self::DB>;
 
     /// The pool reads use (on SQLite the readers, which WAL lets run beside the writer).
     fn reader(&self) -> &Pool<Self::DB>;
@@ -49,21 +73,49 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
-    /// Claims the oldest unclaimed ordinary key package (`$1` org, `$2` claimer, `$3` now),
-    /// `RETURNING ref, data`. PostgreSQL skips rows another broker is claiming; SQLite's single
-    /// writer needs no row lock.
-    const CLAIM_ORDINARY_KEY_PACKAGE: &'static str;
+    /// The backend's group commit (decisions and audit appends).
+    fn commits(&self) -> &GroupCommit;
+}
 
-    /// Reads a coalition's current key version (`$1`) inside the announcing transaction;
-    /// PostgreSQL locks the row (`FOR UPDATE`) so two announcements cannot both win.
-    const CURRENT_KEY_VERSION: &'static str;
+/// Every backend is a [`Store`] that hands itself out for each aggregate.
+#[async_trait]
+impl<D> Store for D
+where
+    D: Dialect + SignalStore + DecisionStore + AuditStore + MlsStore,
+    <D::DB as Database>::Connection: Migrate,
+    for<'c> &'c mut <D::DB as Database>::Connection: sqlx::Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, D::DB>,
+{
+    fn backend(&self) -> &'static str {
+        D::BACKEND
+    }
 
-    /// Deletes the signals with `key_version < below` that `belongs` selects, with the entry
-    /// `audit_for` builds, in one transaction (see `MlsStore::purge_below_version`).
-    fn purge_signals_below_version<'a>(
-        &'a self,
-        below: u32,
-        belongs: SignalFilter<'a>,
-        audit_for: PurgeAudit<'a>,
-    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send + 'a;
+    async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::migrator(D::MIGRATIONS)
+            .await?
+            .run(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.reader()).await?;
+        Ok(())
+    }
+
+    fn signals(&self) -> &dyn SignalStore {
+        self
+    }
+
+    fn decisions(&self) -> &dyn DecisionStore {
+        self
+    }
+
+    fn audit(&self) -> &dyn AuditStore {
+        self
+    }
+
+    fn mls(&self) -> &dyn MlsStore {
+        self
+    }
 }

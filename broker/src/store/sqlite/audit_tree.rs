@@ -6,7 +6,6 @@ use kruispunt_sdk::transparency::{Frontier, Hash, NodeId, leaf_hash};
 use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
-use super::SqliteStore;
 use crate::store::audit_tree::{
     CATCH_UP_BATCH, CatchUpBatch, NewLeaf, PreparedEntry, frontier_from_db, frontier_from_nodes,
     frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
@@ -14,89 +13,9 @@ use crate::store::audit_tree::{
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
 /// Rows per multi-row INSERT (3 parameters each, well under SQLite's 32 766).
-const ROWS_PER_INSERT: usize = 500;
+pub(super) const ROWS_PER_INSERT: usize = 500;
 
-const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf";
-
-impl SqliteStore {
-    pub(super) async fn tree_size(&self) -> Result<u64, StoreError> {
-        let size: i64 = sqlx::query_scalar(TREE_SIZE)
-            .fetch_one(&self.reader)
-            .await?;
-        seq_from_db(size)
-    }
-
-    /// Catches the tree up with entries a follower had not committed to before migration
-    /// 0007 (nothing to do once `audit_head.frontier` is set).
-    pub(super) async fn tree_catch_up(&self) -> Result<(), StoreError> {
-        let behind: bool =
-            sqlx::query_scalar("SELECT frontier IS NULL FROM audit_head WHERE id = 0")
-                .fetch_one(&self.reader)
-                .await?;
-        if !behind {
-            return Ok(());
-        }
-        let mut tx = self.writer.begin().await?;
-        let (size, border): (i64, Option<Vec<u8>>) =
-            sqlx::query_as("SELECT size, frontier FROM audit_head WHERE id = 0")
-                .fetch_one(&mut *tx)
-                .await?;
-        if border.is_some() {
-            return Ok(());
-        }
-        let frontier = catch_up(&mut tx, seq_from_db(size)?).await?;
-        store_border(&mut tx, &frontier).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub(super) async fn tree_erase_before(
-        &self,
-        before_ms: i64,
-        audit_for: crate::store::EraseAudit<'_>,
-    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        let mut tx = self.writer.begin_with(super::BEGIN_WRITE).await?;
-        let mut seqs: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM audit_log WHERE time_ms < ?1 AND action <> ?2 RETURNING seq",
-        )
-        .bind(before_ms)
-        .bind(kruispunt_sdk::transparency::ERASE_ACTION)
-        .fetch_all(&mut *tx)
-        .await?;
-        if seqs.is_empty() {
-            return Ok(None);
-        }
-        seqs.sort_unstable();
-        for chunk in seqs.chunks(ROWS_PER_INSERT) {
-            let marks = vec!["?"; chunk.len()].join(", ");
-            for sql in [
-                format!("UPDATE audit_leaf SET salt = NULL WHERE seq IN ({marks})"),
-                format!("DELETE FROM audit_pseudonym WHERE seq IN ({marks})"),
-            ] {
-                let mut q = sqlx::query(&sql);
-                for seq in chunk {
-                    q = q.bind(seq);
-                }
-                q.execute(&mut *tx).await?;
-            }
-        }
-        let erased = seqs
-            .into_iter()
-            .map(seq_from_db)
-            .collect::<Result<Vec<_>, _>>()?;
-        let seq = super::append(&mut tx, &[&audit_for(&erased)]).await?[0];
-        tx.commit().await?;
-        Ok(Some((erased, seq)))
-    }
-
-    pub(super) async fn tree_nodes(
-        &self,
-        ids: &[NodeId],
-    ) -> Result<HashMap<NodeId, Hash>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
-        nodes_on(&mut conn, ids).await
-    }
-}
+pub(super) const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf";
 
 /// Grows the tree by the entries `first..` that the caller's transaction has just appended.
 /// `border` is `audit_head.frontier` as read under the counter's lock; `None` means the tree is
@@ -122,7 +41,10 @@ pub(crate) async fn grow_in_tx(
     store_border(conn, &frontier).await
 }
 
-async fn store_border(conn: &mut SqliteConnection, frontier: &Frontier) -> Result<(), StoreError> {
+pub(super) async fn store_border(
+    conn: &mut SqliteConnection,
+    frontier: &Frontier,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE audit_head SET frontier = ?1 WHERE id = 0")
         .bind(frontier_to_db(frontier))
         .execute(&mut *conn)
@@ -132,7 +54,10 @@ async fn store_border(conn: &mut SqliteConnection, frontier: &Frontier) -> Resul
 
 /// Commits leaves to the entries `tree size..upto` that have none yet; returns the border of
 /// the tree of `upto` leaves.
-async fn catch_up(conn: &mut SqliteConnection, upto: u64) -> Result<Frontier, StoreError> {
+pub(super) async fn catch_up(
+    conn: &mut SqliteConnection,
+    upto: u64,
+) -> Result<Frontier, StoreError> {
     let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *conn).await?;
     let size = seq_from_db(size)?;
     let nodes = nodes_on(conn, &Frontier::node_ids(size)).await?;
@@ -252,7 +177,7 @@ fn expect_rows(what: &str, expected: usize, written: u64) -> Result<(), StoreErr
 }
 
 /// The hashes of the given tree nodes that exist (level 0: the leaf hashes).
-async fn nodes_on(
+pub(super) async fn nodes_on(
     conn: &mut SqliteConnection,
     ids: &[NodeId],
 ) -> Result<HashMap<NodeId, Hash>, StoreError> {

@@ -3,14 +3,11 @@
 
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
-use crate::store::group_commit::{
-    BatchWrite, Job, UsageKey, Written, apply_usage, decision_seq, distribute, within_budget,
-};
-use crate::store::{
-    AuditEntry, DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db,
-};
+use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
+use crate::store::sql::DecisionDialect;
+use crate::store::sql::decisions::{SELECT_USAGE, usage_from_row};
+use crate::store::{StoreError, Usage, count_to_db};
 use async_trait::async_trait;
-use sqlx::Row;
 use sqlx::SqlitePool;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -42,23 +39,14 @@ impl BatchWrite for SqliteBatch {
             if counters.contains_key(&key) {
                 continue;
             }
-            let row = sqlx::query(
-                "SELECT identifiers, queries, no_hits FROM usage_counters \
-                 WHERE org = ?1 AND purpose = ?2 AND day = ?3",
-            )
-            .bind(u.org.as_str())
-            .bind(u.purpose.as_str())
-            .bind(u.day.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let usage = match row {
-                Some(row) => Usage {
-                    identifiers: count_from_db(row.try_get(0)?)?,
-                    queries: count_from_db(row.try_get(1)?)?,
-                    no_hits: count_from_db(row.try_get(2)?)?,
-                },
-                None => Usage::default(),
-            };
+            let usage = sqlx::query(SELECT_USAGE)
+                .bind(u.org.as_str())
+                .bind(u.purpose.as_str())
+                .bind(u.day.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .as_ref()
+                .map_or(Ok(Usage::default()), usage_from_row)?;
             counters.insert(key, usage);
         }
         let before = counters.clone();
@@ -101,56 +89,11 @@ impl BatchWrite for SqliteBatch {
     }
 }
 
-#[async_trait]
-impl DecisionStore for SqliteStore {
-    async fn record_decision(
-        &self,
-        usage: Option<UsageDelta>,
-        audit: &AuditEntry,
-    ) -> Result<u64, StoreError> {
-        decision_seq(
-            self.commits
-                .submit(Job::decision(usage, None, audit)?)
-                .await?,
-        )
-    }
-
-    async fn record_decision_within_budget(
-        &self,
-        usage: UsageDelta,
-        budget: u64,
-        audit: &AuditEntry,
-    ) -> Result<Option<u64>, StoreError> {
-        within_budget(
-            self.commits
-                .submit(Job::decision(Some(usage), Some(budget), audit)?)
-                .await?,
-        )
-    }
-
-    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
-        {
-            let mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(u) = mirror.get(&(org.to_string(), purpose.to_string(), day.to_string())) {
-                return Ok(*u);
-            }
-        }
-        let row = sqlx::query(
-            "SELECT identifiers, queries, no_hits FROM usage_counters \
-             WHERE org = ?1 AND purpose = ?2 AND day = ?3",
-        )
-        .bind(org)
-        .bind(purpose)
-        .bind(day)
-        .fetch_optional(&self.reader)
-        .await?;
-        let Some(row) = row else {
-            return Ok(Usage::default());
-        };
-        Ok(Usage {
-            identifiers: count_from_db(row.try_get(0)?)?,
-            queries: count_from_db(row.try_get(1)?)?,
-            no_hits: count_from_db(row.try_get(2)?)?,
-        })
+impl DecisionDialect for SqliteStore {
+    fn cached_usage(&self, org: &str, purpose: &str, day: &str) -> Option<Usage> {
+        let mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
+        mirror
+            .get(&(org.to_string(), purpose.to_string(), day.to_string()))
+            .copied()
     }
 }

@@ -23,15 +23,11 @@ mod decisions;
 mod mls;
 mod signals;
 
+use super::Store;
 use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
 use super::sql::Dialect;
-use super::{
-    AuditEntry, AuditStore, DecisionStore, PurgeAudit, SignalStore, Store, StoreError,
-    StoredSignal, count_to_db, migrations, seq_from_db,
-};
-use crate::mls::store::SignalFilter;
-use async_trait::async_trait;
+use super::{AuditEntry, StoreError, count_to_db, migrations, seq_from_db};
 use decisions::{SqliteBatch, UsageMirror};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -219,44 +215,16 @@ pub(crate) async fn append_prepared(
     (first..size).map(seq_from_db).collect()
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn migrate(&self) -> Result<(), StoreError> {
-        migrations::migrator(migrations::SQLITE)
-            .await?
-            .run(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-
-    fn signals(&self) -> &dyn SignalStore {
-        self
-    }
-
-    fn decisions(&self) -> &dyn DecisionStore {
-        self
-    }
-
-    fn audit(&self) -> &dyn AuditStore {
-        self
-    }
-
-    fn mls(&self) -> &dyn crate::mls::MlsStore {
-        self
-    }
-}
-
 impl Dialect for SqliteStore {
     type DB = Sqlite;
+
+    const BACKEND: &'static str = "sqlite";
+
+    const MIGRATIONS: &'static [migrations::Script] = migrations::SQLITE;
+
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
+    }
 
     fn reader(&self) -> &SqlitePool {
         &self.reader
@@ -277,17 +245,8 @@ impl Dialect for SqliteStore {
         result.rows_affected()
     }
 
-    const CLAIM_ORDINARY_KEY_PACKAGE: &'static str = mls::CLAIM_ORDINARY_KEY_PACKAGE;
-
-    const CURRENT_KEY_VERSION: &'static str = mls::CURRENT_KEY_VERSION;
-
-    fn purge_signals_below_version<'a>(
-        &'a self,
-        below: u32,
-        belongs: SignalFilter<'a>,
-        audit_for: PurgeAudit<'a>,
-    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send + 'a {
-        signals::purge_below_version(self, below, belongs, audit_for)
+    fn commits(&self) -> &GroupCommit {
+        &self.commits
     }
 }
 

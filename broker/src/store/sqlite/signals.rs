@@ -2,13 +2,13 @@
 //! readers' pool.
 
 use super::{BEGIN_WRITE, SqliteStore, append, append_prepared};
+use crate::mls::store::SignalFilter;
 use crate::store::audit_tree::PreparedEntry;
+use crate::store::sql::SignalDialect;
 use crate::store::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore,
-    StoreError, StoredSignal, count_from_db, id_from_db, key_version_from_db, kind_from_db,
-    prepare_batch, stored_from_db,
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, StoreError, StoredSignal,
+    id_from_db, key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
 };
-use async_trait::async_trait;
 use kruispunt_sqlite_direct::rusqlite;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -113,8 +113,13 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
 }
 
-#[async_trait]
-impl SignalStore for SqliteStore {
+impl SignalDialect for SqliteStore {
+    const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
+
+    fn signal_from_row(row: &SqliteRow) -> Result<StoredSignal, StoreError> {
+        signal_from_row(row)
+    }
+
     async fn insert_signals(
         &self,
         signals: &[NewSignal],
@@ -136,30 +141,6 @@ impl SignalStore for SqliteStore {
             }
         }
         Ok(outcomes)
-    }
-
-    async fn withdraw_signal(
-        &self,
-        org: &str,
-        id: SignalId,
-        audit: &AuditEntry,
-    ) -> Result<Option<StoredSignal>, StoreError> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let row = sqlx::query(&format!(
-            "DELETE FROM signals WHERE id = ?1 AND org = ?2 RETURNING {SIGNAL_COLUMNS}"
-        ))
-        .bind(id.0.as_slice())
-        .bind(org)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let signal = signal_from_row(&row)?;
-        append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(Some(signal))
     }
 
     async fn signals_by_id_prefix(
@@ -209,73 +190,40 @@ impl SignalStore for SqliteStore {
         .await
     }
 
-    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > ?1")
-            .bind(now)
-            .fetch_one(&self.reader)
-            .await?;
-        count_from_db(n)
-    }
-
-    async fn purge_expired(
+    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
+    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
+    async fn purge_below_version(
         &self,
-        now: i64,
+        below: u32,
+        belongs: SignalFilter<'_>,
         audit_for: PurgeAudit<'_>,
     ) -> Result<Vec<StoredSignal>, StoreError> {
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
         let rows = sqlx::query(&format!(
-            "DELETE FROM signals WHERE expires_at <= ?1 RETURNING {SIGNAL_COLUMNS}"
+            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < ?1"
         ))
-        .bind(now)
+        .bind(i64::from(below))
         .fetch_all(&mut *tx)
         .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            return Ok(Vec::new());
+        let mut purged = Vec::new();
+        for row in &rows {
+            let s = signal_from_row(row)?;
+            if belongs(&s) {
+                purged.push(s);
+            }
         }
-        let purged = rows
-            .iter()
-            .map(signal_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        if purged.is_empty() {
+            tx.rollback().await?;
+            return Ok(purged);
+        }
+        for s in &purged {
+            sqlx::query("DELETE FROM signals WHERE id = ?1")
+                .bind(s.id.0.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
         append(&mut tx, &[&audit_for(&purged)]).await?;
         tx.commit().await?;
         Ok(purged)
     }
-}
-
-/// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
-/// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
-pub(super) async fn purge_below_version(
-    store: &SqliteStore,
-    below: u32,
-    belongs: crate::mls::store::SignalFilter<'_>,
-    audit_for: PurgeAudit<'_>,
-) -> Result<Vec<StoredSignal>, StoreError> {
-    let mut tx = store.writer.begin_with(BEGIN_WRITE).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < ?1"
-    ))
-    .bind(i64::from(below))
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut purged = Vec::new();
-    for row in &rows {
-        let s = signal_from_row(row)?;
-        if belongs(&s) {
-            purged.push(s);
-        }
-    }
-    if purged.is_empty() {
-        tx.rollback().await?;
-        return Ok(purged);
-    }
-    for s in &purged {
-        sqlx::query("DELETE FROM signals WHERE id = ?1")
-            .bind(s.id.0.as_slice())
-            .execute(&mut *tx)
-            .await?;
-    }
-    append(&mut tx, &[&audit_for(&purged)]).await?;
-    tx.commit().await?;
-    Ok(purged)
 }

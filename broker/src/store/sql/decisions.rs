@@ -1,0 +1,87 @@
+//! [`DecisionStore`] on either backend: decisions go through the backend's group commit (whose
+//! writer half, `decisions.rs` of each backend, is its own: SQLite upserts under its single
+//! writer, PostgreSQL locks each counter row), and the counters are read with one statement.
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+
+use super::Dialect;
+use crate::audit::entry::AuditEntry;
+use crate::store::group_commit::{Job, decision_seq, within_budget};
+use crate::store::{DecisionStore, StoreError, Usage, UsageDelta, count_from_db};
+
+/// The counters of one (org, purpose, day): `$1`, `$2`, `$3`; rows read by [`usage_from_row`].
+pub(crate) const SELECT_USAGE: &str = "SELECT identifiers, queries, no_hits FROM usage_counters \
+     WHERE org = $1 AND purpose = $2 AND day = $3";
+
+/// A backend's own part of the decision storage (in its `decisions.rs`).
+pub(crate) trait DecisionDialect: Dialect {
+    /// The counters as this broker last committed them, if the backend keeps a copy (SQLite,
+    /// whose writer is the only one); `None` reads the database.
+    fn cached_usage(&self, _org: &str, _purpose: &str, _day: &str) -> Option<Usage> {
+        None
+    }
+}
+
+#[async_trait]
+impl<D> DecisionStore for D
+where
+    D: DecisionDialect,
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> i64: Decode<'q, D::DB> + Type<D::DB>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+{
+    async fn record_decision(
+        &self,
+        usage: Option<UsageDelta>,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        decision_seq(
+            self.commits()
+                .submit(Job::decision(usage, None, audit)?)
+                .await?,
+        )
+    }
+
+    async fn record_decision_within_budget(
+        &self,
+        usage: UsageDelta,
+        budget: u64,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError> {
+        within_budget(
+            self.commits()
+                .submit(Job::decision(Some(usage), Some(budget), audit)?)
+                .await?,
+        )
+    }
+
+    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
+        if let Some(usage) = self.cached_usage(org, purpose, day) {
+            return Ok(usage);
+        }
+        let row = sqlx::query(SELECT_USAGE)
+            .bind(org)
+            .bind(purpose)
+            .bind(day)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map_or(Ok(Usage::default()), usage_from_row)
+    }
+}
+
+/// A row of [`SELECT_USAGE`].
+pub(crate) fn usage_from_row<R>(row: &R) -> Result<Usage, StoreError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(Usage {
+        identifiers: count_from_db(row.try_get(0)?)?,
+        queries: count_from_db(row.try_get(1)?)?,
+        no_hits: count_from_db(row.try_get(2)?)?,
+    })
+}

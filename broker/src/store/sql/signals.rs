@@ -1,0 +1,149 @@
+//! [`SignalStore`] on either backend: withdrawal, expiry and the live count written once; the
+//! upload, the id-prefix look-up and the start-up scan are each backend's own
+//! ([`SignalDialect`]), because each database takes them fastest its own way (binary COPY and
+//! `unnest` on PostgreSQL, the writer's own handle and `json_each` on SQLite).
+
+use std::future::Future;
+
+use async_trait::async_trait;
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+
+use super::Dialect;
+use crate::audit::entry::AuditEntry;
+use crate::mls::store::SignalFilter;
+use crate::store::{
+    IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore, StoreError,
+    StoredSignal, count_from_db,
+};
+
+/// A backend's own part of the signal storage (in its `signals.rs`).
+pub(crate) trait SignalDialect: Dialect {
+    /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
+    const SIGNAL_COLUMNS: &'static str;
+
+    /// Rebuilds a signal from a row of [`SignalDialect::SIGNAL_COLUMNS`].
+    fn signal_from_row(row: &<Self::DB as Database>::Row) -> Result<StoredSignal, StoreError>;
+
+    /// [`SignalStore::insert_signals`].
+    fn insert_signals(
+        &self,
+        signals: &[NewSignal],
+        audit: &AuditEntry,
+    ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
+
+    /// [`SignalStore::signals_by_id_prefix`].
+    fn signals_by_id_prefix(
+        &self,
+        prefixes: &[[u8; 8]],
+    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send;
+
+    /// [`SignalStore::for_each_live_signal`].
+    fn for_each_live_signal(
+        &self,
+        now: i64,
+        f: &mut (dyn FnMut(IndexRecord) + Send),
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes the signals with `key_version < below` that `belongs` selects, with the entry
+    /// `audit_for` builds, in one transaction (see `MlsStore::purge_below_version`).
+    fn purge_below_version(
+        &self,
+        below: u32,
+        belongs: SignalFilter<'_>,
+        audit_for: PurgeAudit<'_>,
+    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send;
+}
+
+#[async_trait]
+impl<D> SignalStore for D
+where
+    D: SignalDialect,
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
+    usize: sqlx::ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> i64: Encode<'q, D::DB> + sqlx::Decode<'q, D::DB> + Type<D::DB>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
+{
+    async fn insert_signals(
+        &self,
+        signals: &[NewSignal],
+        audit: &AuditEntry,
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        SignalDialect::insert_signals(self, signals, audit).await
+    }
+
+    async fn withdraw_signal(
+        &self,
+        org: &str,
+        id: SignalId,
+        audit: &AuditEntry,
+    ) -> Result<Option<StoredSignal>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(&format!(
+            "DELETE FROM signals WHERE id = $1 AND org = $2 RETURNING {}",
+            D::SIGNAL_COLUMNS
+        ))
+        .bind(id.0.as_slice())
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let signal = D::signal_from_row(&row)?;
+        D::append(&mut tx, &[audit]).await?;
+        tx.commit().await?;
+        Ok(Some(signal))
+    }
+
+    async fn signals_by_id_prefix(
+        &self,
+        prefixes: &[[u8; 8]],
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        SignalDialect::signals_by_id_prefix(self, prefixes).await
+    }
+
+    async fn for_each_live_signal(
+        &self,
+        now: i64,
+        f: &mut (dyn FnMut(IndexRecord) + Send),
+    ) -> Result<u64, StoreError> {
+        SignalDialect::for_each_live_signal(self, now, f).await
+    }
+
+    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > $1")
+            .bind(now)
+            .fetch_one(self.reader())
+            .await?;
+        count_from_db(n)
+    }
+
+    async fn purge_expired(
+        &self,
+        now: i64,
+        audit_for: PurgeAudit<'_>,
+    ) -> Result<Vec<StoredSignal>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(&format!(
+            "DELETE FROM signals WHERE expires_at <= $1 RETURNING {}",
+            D::SIGNAL_COLUMNS
+        ))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        let purged = rows
+            .iter()
+            .map(D::signal_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        D::append(&mut tx, &[&audit_for(&purged)]).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+}

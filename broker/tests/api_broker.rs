@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use kruispunt_broker::audit::entry::AuditEntry;
-use kruispunt_broker::auth::{Claims, ScopeClaims, mint};
+use kruispunt_broker::auth::{Claims, TokenScope, mint};
 use kruispunt_broker::config::Config;
 use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
@@ -428,7 +428,7 @@ fn authentication_refusals(
         assert!(v["detail"].as_str().unwrap().contains("extra"), "{v}");
         // A police token whose scope names another purpose is refused by the policy.
         let tp = b.token_with("politie-midden-nederland", &["rechercheur"], |c| {
-            c.scope = Some(ScopeClaims {
+            c.scope = Some(TokenScope {
                 purpose: "politie-opsporing-wpg19".into(),
                 case_reference: Some("ON-2026-0042".into()),
                 legal_basis: Some("wpg-art-19".into()),

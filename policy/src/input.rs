@@ -65,6 +65,11 @@ pub struct Requester {
 /// The bounds a police token carries (DESIGN.md: a token bound to a purpose, a case, a legal
 /// basis, identifier kinds, partner sectors, a maximum number of identifiers and a validity
 /// window).
+///
+/// This is the token's scope *resolved* for the policy, not its wire form
+/// (`kruispunt_sdk::token::TokenScope`): the broker fills the bounds a token leaves open
+/// (`max_identifiers`, `not_after`), so every field the schema requires is present and Rego
+/// never has to guess a default.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenScope {

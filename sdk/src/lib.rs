@@ -1,5 +1,6 @@
 //! What Kruispunt partners link: normalisation of Dutch identifiers, the public pseudonym
-//! construction, the wire types, and (feature `client`) the HTTPS client of the broker API.
+//! construction, the wire types (the API's JSON, the bearer token's claims), and (feature
+//! `client`) the HTTPS client of the broker API.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -8,6 +9,7 @@ pub mod client;
 pub mod coalition;
 pub mod identifiers;
 pub mod pseudonym;
+pub mod token;
 pub mod transparency;
 pub mod wire;
 

@@ -14,7 +14,8 @@
 //! these is refused with its own problem type, and the token is then verified only with the
 //! algorithm the key was registered for.
 //!
-//! Claims (all times are Unix seconds):
+//! Claims (all times are Unix seconds; their JSON shape is the SDK's [`Claims`], which the
+//! partners' signer uses too):
 //!
 //! | claim   | required | meaning |
 //! |---------|----------|---------|
@@ -25,7 +26,7 @@
 //! | `nbf`   | no  | not valid before |
 //! | `roles` | yes | non-empty array of role names, matched by the policy |
 //! | `jti`   | no  | token id, recorded in the audit trail |
-//! | `scope` | police | a nested **object** (not the space-separated OAuth string) — see [`ScopeClaims`] |
+//! | `scope` | police | a nested **object** (not the space-separated OAuth string) — see [`TokenScope`] |
 //!
 //! A `"scope"` claim in the OAuth string form is refused as malformed rather than ignored: a
 //! token that carries bounds the broker cannot read must not be taken as an unbounded one.
@@ -43,9 +44,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use kruispunt_policy::TokenScope;
 use kruispunt_policy::registry::{KeyAlg, PartnerKey, Registry};
-use serde::{Deserialize, Serialize};
+use kruispunt_sdk::token::{Claims, TokenScope};
+use serde::Deserialize;
 
 /// Longest `Authorization` token accepted; real tokens are well under 2 KiB.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -53,73 +54,6 @@ pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// `max_identifiers` given to the policy when a scope sets none: effectively unbounded (the
 /// purpose's own limit applies) while still an exact integer in JSON (≤ 2^53).
 pub const SCOPE_UNBOUNDED_IDENTIFIERS: u64 = 1 << 53;
-
-/// The claims of a Kruispunt token. See the module documentation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// Partner id of the issuer.
-    pub iss: String,
-    /// User within the partner organisation.
-    pub sub: String,
-    /// The broker this token is meant for.
-    pub aud: String,
-    /// Expiry.
-    pub exp: i64,
-    /// Issue time.
-    pub iat: i64,
-    /// Not valid before.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    /// Roles of the user; must not be empty.
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// Token id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jti: Option<String>,
-    /// Scope of a police token.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<ScopeClaims>,
-}
-
-/// The bounds of a scoped (police) token, carried as the nested object claim `"scope"`:
-///
-/// ```json
-/// "scope": { "purpose": "politie-opsporing-wpg19", "case_reference": "MN-2025-0042",
-///            "legal_basis": "wpg-art-19", "consent_id": "OvJ-2025-17",
-///            "kinds": ["kenteken"], "sectors": ["autobranche"],
-///            "max_identifiers": 10, "not_after": 1767225600 }
-/// ```
-///
-/// Unknown fields are refused: a misspelt bound (`max_identifier`) must not silently widen
-/// the scope. The verifier checks `not_after` only (its own problem type); all other bounds are
-/// enforced by the policy and the request handler.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeClaims {
-    /// Purpose id the token is bound to.
-    pub purpose: String,
-    /// Case reference (proces-verbaal / zaaknummer).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case_reference: Option<String>,
-    /// Legal basis code, e.g. `wpg-art-19`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legal_basis: Option<String>,
-    /// Consent of the competent authority (Wpg art. 19) or partnership decision id (art. 20).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_id: Option<String>,
-    /// Identifier kinds the token may query; empty = as the purpose allows.
-    #[serde(default)]
-    pub kinds: Vec<String>,
-    /// Source sectors whose signals may be revealed; empty = as the purpose allows.
-    #[serde(default)]
-    pub sectors: Vec<String>,
-    /// Maximum identifiers per request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_identifiers: Option<u64>,
-    /// The scope lapses at this instant (exclusive, like the policy's `now >= not_after`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub not_after: Option<i64>,
-}
 
 /// Who is calling, established from a verified token and the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +69,7 @@ pub struct Principal {
     /// Roles from the token.
     pub roles: Vec<String>,
     /// Scope of a police token.
-    pub scope: Option<ScopeClaims>,
+    pub scope: Option<TokenScope>,
     /// `jti`, if the token had one.
     pub token_id: Option<String>,
     /// `kid` of the key that signed the token.
@@ -148,8 +82,8 @@ impl Principal {
     /// The scope in the policy's input form. Missing bounds are filled so that they restrict
     /// nothing beyond the token itself: `not_after` becomes the earlier of the scope's and the
     /// token's expiry, `max_identifiers` becomes [`SCOPE_UNBOUNDED_IDENTIFIERS`].
-    pub fn token_scope(&self) -> Option<TokenScope> {
-        self.scope.as_ref().map(|s| TokenScope {
+    pub fn token_scope(&self) -> Option<kruispunt_policy::TokenScope> {
+        self.scope.as_ref().map(|s| kruispunt_policy::TokenScope {
             purpose: s.purpose.clone(),
             case_reference: s.case_reference.clone(),
             legal_basis: s.legal_basis.clone(),

@@ -2,7 +2,7 @@
 //!
 //! - [`jwt`]: the partner-signed bearer token — header checks, the [`TokenVerifier`] and the
 //!   verified [`Principal`]. The claims themselves are a wire type shared with the SDK's
-//!   signer ([`Claims`], [`ScopeClaims`]).
+//!   signer ([`Claims`], [`TokenScope`]).
 //! - [`mtls`]: how a client certificate names the partner it was issued to, and the
 //!   per-partner `require_mtls` rule ([`check_mtls`]).
 //! - [`cache`]: tokens already verified, so a repeated token costs a hash, not a signature check.
@@ -20,7 +20,8 @@ pub mod mtls;
 pub use cache::TokenCache;
 pub use extractor::Authenticated;
 pub use jwt::{
-    AuthError, Claims, MAX_TOKEN_LEN, Principal, SCOPE_UNBOUNDED_IDENTIFIERS, ScopeClaims,
-    TokenVerifier, mint,
+    AuthError, MAX_TOKEN_LEN, Principal, SCOPE_UNBOUNDED_IDENTIFIERS, TokenVerifier, mint,
 };
+/// The token's claims, one wire type shared with the partners' signer (defined in the SDK).
+pub use kruispunt_sdk::token::{Claims, TokenScope};
 pub use mtls::check_mtls;

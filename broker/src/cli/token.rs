@@ -13,7 +13,7 @@ use clap::Args;
 use kruispunt_policy::registry::{IDENTIFIER_KINDS, Registry, SECTORS};
 use ring::rand::{SecureRandom, SystemRandom};
 
-use crate::auth::{self, Claims, ScopeClaims};
+use crate::auth::{self, Claims, TokenScope};
 use crate::config::Config;
 use crate::keys::dev_partner_keys;
 
@@ -152,7 +152,7 @@ pub fn mint_token(args: &TokenArgs, now: i64) -> anyhow::Result<String> {
                 // broker refuse it.
                 eprintln!("warning: purpose `{purpose}` is not in the registry");
             }
-            Some(ScopeClaims {
+            Some(TokenScope {
                 purpose: purpose.clone(),
                 case_reference: args.case_reference.clone(),
                 legal_basis: args.legal_basis.clone(),

@@ -3,7 +3,7 @@
 //! retention, every authentication refusal, concurrency — and the audit entry each leaves.
 
 use kruispunt_broker::audit::entry::AuditEntry;
-use kruispunt_broker::auth::ScopeClaims;
+use kruispunt_broker::auth::TokenScope;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
 use kruispunt_test_kit::{Broker, TestFuture, now};
 use serde_json::{Value, json};
@@ -256,7 +256,7 @@ fn authentication_refusals(b: Broker) -> TestFuture {
         assert!(v["detail"].as_str().unwrap().contains("extra"), "{v}");
         // A police token whose scope names another purpose is refused by the policy.
         let tp = b.token_with("politie-midden-nederland", &["rechercheur"], |c| {
-            c.scope = Some(ScopeClaims {
+            c.scope = Some(TokenScope {
                 purpose: "politie-opsporing-wpg19".into(),
                 case_reference: Some("ON-2026-0042".into()),
                 legal_basis: Some("wpg-art-19".into()),

@@ -7,7 +7,7 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::Parser;
-use kruispunt_broker::auth::{self, AuthError, Claims, ScopeClaims, TokenVerifier, check_mtls};
+use kruispunt_broker::auth::{self, AuthError, Claims, TokenScope, TokenVerifier, check_mtls};
 use kruispunt_broker::cli::token::{TokenArgs, mint_token, parse_ttl};
 use kruispunt_broker::keys::{BrokerKeys, dev_partner_keys};
 use kruispunt_policy::registry::{KeyAlg, PartnerKey, Registry};
@@ -84,8 +84,8 @@ fn claims(iss: &str) -> Claims {
     }
 }
 
-fn police_scope() -> ScopeClaims {
-    ScopeClaims {
+fn police_scope() -> TokenScope {
+    TokenScope {
         purpose: "politie-opsporing-wpg19".into(),
         case_reference: Some("MN-2025-0042".into()),
         legal_basis: Some("wpg-art-19".into()),
@@ -192,7 +192,7 @@ fn police_scope_travels_as_a_nested_object() {
 fn scope_bounds_missing_from_the_token_fall_back_to_the_token_itself() {
     let f = fixture();
     let mut c = claims(POLICE);
-    c.scope = Some(ScopeClaims {
+    c.scope = Some(TokenScope {
         max_identifiers: None,
         not_after: None,
         ..police_scope()
@@ -421,7 +421,7 @@ fn issuer_must_own_the_key() {
 fn lapsed_scope_is_refused() {
     let f = fixture();
     let mut c = claims(POLICE);
-    c.scope = Some(ScopeClaims {
+    c.scope = Some(TokenScope {
         not_after: Some(NOW),
         ..police_scope()
     });

@@ -49,11 +49,13 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::de::DeserializeOwned;
 
+/// The scope wire type, here beside the signer that sends it (defined in [`crate::token`]).
+pub use crate::token::TokenScope;
 pub use audit::{AUDIT_PAGE, AuditEntries, ConsistencyProof, InclusionProof, VerifiedLog};
 pub use bulk::{BulkProgress, BulkSource, FnSource};
 pub use error::{ApiProblem, ClientError, PROBLEM_TYPE_PREFIX};
 pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
-pub use token::{DEFAULT_TTL, TokenClaims, TokenScope, TokenSigner, TokenSource};
+pub use token::{DEFAULT_TTL, TokenClaims, TokenSigner, TokenSource};
 
 use crate::wire::{
     MatchRequest, MatchResponse, ProblemDetails, SignalBatch, SignalIn, UploadResponse,

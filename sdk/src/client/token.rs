@@ -6,7 +6,7 @@
 //! leaked token is worth; the signer re-mints before expiry, so callers never see `token-expired`.
 //! The claims are those the broker requires (`docs/API.md`): `iss` (partner id), `sub` (user),
 //! `aud` (deployment name), `exp`, `iat`, `roles`, a random `jti`, and for police the `scope`
-//! object.
+//! object — the wire type [`crate::token::Claims`], which the broker's verifier reads.
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,150 +18,12 @@ use ring::signature::Ed25519KeyPair;
 use serde::Serialize;
 
 use super::ClientError;
+use crate::token::{Claims, TokenScope};
 
 /// Default lifetime of a minted token.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// A cached token is re-minted when less than this much of its life is left.
 const REFRESH_MARGIN_SECS: i64 = 30;
-
-/// The bounds of a scoped (police) token, sent as the nested `scope` claim. Empty lists and
-/// `None` mean "as the purpose allows".
-///
-/// ```
-/// use kruispunt_sdk::client::TokenScope;
-///
-/// let scope = TokenScope::new("politie-opsporing-wpg19")
-///     .case_reference("MN-2026-0042")
-///     .legal_basis("wpg-art-19")
-///     .consent_id("OvJ-2026-17")
-///     .kinds(["kenteken"])
-///     .max_identifiers(10);
-/// assert_eq!(scope.purpose, "politie-opsporing-wpg19");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TokenScope {
-    /// Purpose id the token is bound to.
-    pub purpose: String,
-    /// Case reference (zaaknummer).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub case_reference: Option<String>,
-    /// Legal basis, e.g. `wpg-art-19`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub legal_basis: Option<String>,
-    /// Consent of the competent authority (Wpg art. 19) or partnership decision (art. 20).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consent_id: Option<String>,
-    /// Identifier kinds the token may query.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kinds: Vec<String>,
-    /// Source sectors whose signals may be revealed.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sectors: Vec<String>,
-    /// Most identifiers per request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_identifiers: Option<u64>,
-    /// Unix time at which the scope lapses.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub not_after: Option<i64>,
-}
-
-impl TokenScope {
-    /// A scope bound to `purpose` and nothing else yet.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert!(TokenScope::new("p").kinds.is_empty());
-    /// ```
-    pub fn new(purpose: impl Into<String>) -> Self {
-        TokenScope {
-            purpose: purpose.into(),
-            case_reference: None,
-            legal_basis: None,
-            consent_id: None,
-            kinds: Vec::new(),
-            sectors: Vec::new(),
-            max_identifiers: None,
-            not_after: None,
-        }
-    }
-
-    /// Sets the case reference.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert_eq!(TokenScope::new("p").case_reference("MN-1").case_reference.as_deref(), Some("MN-1"));
-    /// ```
-    pub fn case_reference(mut self, c: impl Into<String>) -> Self {
-        self.case_reference = Some(c.into());
-        self
-    }
-
-    /// Sets the legal basis.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert!(TokenScope::new("p").legal_basis("wpg-art-19").legal_basis.is_some());
-    /// ```
-    pub fn legal_basis(mut self, b: impl Into<String>) -> Self {
-        self.legal_basis = Some(b.into());
-        self
-    }
-
-    /// Sets the consent or partnership decision id.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert!(TokenScope::new("p").consent_id("OvJ-1").consent_id.is_some());
-    /// ```
-    pub fn consent_id(mut self, c: impl Into<String>) -> Self {
-        self.consent_id = Some(c.into());
-        self
-    }
-
-    /// Limits the identifier kinds.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert_eq!(TokenScope::new("p").kinds(["kenteken", "vin"]).kinds.len(), 2);
-    /// ```
-    pub fn kinds<I: IntoIterator<Item = S>, S: Into<String>>(mut self, kinds: I) -> Self {
-        self.kinds = kinds.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Limits the source sectors that may be revealed.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert_eq!(TokenScope::new("p").sectors(["autobranche"]).sectors, ["autobranche"]);
-    /// ```
-    pub fn sectors<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sectors: I) -> Self {
-        self.sectors = sectors.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Limits the number of identifiers per request.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert_eq!(TokenScope::new("p").max_identifiers(5).max_identifiers, Some(5));
-    /// ```
-    pub fn max_identifiers(mut self, n: u64) -> Self {
-        self.max_identifiers = Some(n);
-        self
-    }
-
-    /// Sets the instant (Unix seconds) at which the scope lapses.
-    ///
-    /// ```
-    /// # use kruispunt_sdk::client::TokenScope;
-    /// assert_eq!(TokenScope::new("p").not_after(1).not_after, Some(1));
-    /// ```
-    pub fn not_after(mut self, unix_secs: i64) -> Self {
-        self.not_after = Some(unix_secs);
-        self
-    }
-}
 
 /// Who a minted token speaks for: the claims that stay the same from token to token.
 ///
@@ -237,19 +99,6 @@ struct Header<'a> {
     alg: &'static str,
     typ: &'static str,
     kid: &'a str,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    exp: i64,
-    iat: i64,
-    roles: &'a [String],
-    jti: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<&'a TokenScope>,
 }
 
 /// Mints short-lived EdDSA tokens with a partner's Ed25519 key, caching each until shortly
@@ -382,15 +231,16 @@ impl TokenSigner {
             typ: "JWT",
             kid: &self.kid,
         };
-        let body = Body {
-            iss: &self.claims.issuer,
-            sub: &self.claims.subject,
-            aud: &self.claims.audience,
+        let body = Claims {
+            iss: self.claims.issuer.clone(),
+            sub: self.claims.subject.clone(),
+            aud: self.claims.audience.clone(),
             exp,
             iat: now,
-            roles: &self.claims.roles,
-            jti: hex::encode(jti),
-            scope: self.claims.scope.as_ref(),
+            nbf: None,
+            roles: self.claims.roles.clone(),
+            jti: Some(hex::encode(jti)),
+            scope: self.claims.scope.clone(),
         };
         let signing_input = format!("{}.{}", b64_json(&header)?, b64_json(&body)?);
         let sig = self.key.sign(signing_input.as_bytes());

@@ -3,7 +3,7 @@
 //!
 //! Builds a log of `KRUISPUNT_BENCH_LEAVES` entries (default 10 000 000) in a temporary SQLite
 //! file opened with the broker's own options ([`SqliteStore::tune`], `synchronous=FULL`),
-//! through the broker's own append path: [`Store::append_audit`] with batches of 10 000 entries,
+//! through the broker's own append path: [`AuditStore::append_audit`](kruispunt_broker::store::AuditStore::append_audit) with batches of 10 000 entries,
 //! each one group-commit transaction that inserts the entries and grows the stored tree (leaves,
 //! salts, interior nodes, the right border) by them. The entries are synthetic but of the size
 //! of a real match entry, and name no pseudonyms.

@@ -1,5 +1,5 @@
-//! The SQL both backends run alike, written once over a [`Dialect`]: every aggregate's storage
-//! trait is implemented here for any dialect ([`signals`], [`decisions`], [`audit`], [`mls`]),
+//! The SQL both backends run alike, written once over a [`Dialect`]: [`Store`] and every
+//! aggregate's storage trait are implemented here for any dialect ([`signals`], [`decisions`], [`audit`], [`mls`]),
 //! and each backend supplies, per aggregate, a small trait of what is its own
 //! ([`SignalDialect`], [`DecisionDialect`], [`AuditDialect`], [`MlsDialect`], implemented in the
 //! backend's file of that aggregate).
@@ -30,10 +30,9 @@ pub(crate) use signals::SignalDialect;
 
 use std::future::Future;
 
-use sqlx::{Database, Pool, Transaction};
-
 use async_trait::async_trait;
 use sqlx::migrate::Migrate;
+use sqlx::{Database, Pool, Transaction};
 
 use super::group_commit::GroupCommit;
 use super::migrations::{self, Script};

@@ -17,6 +17,7 @@
 //! 265 µs, p99 489 µs; consistency proof p50 240 µs, p99 329 µs (at load ≈ 2: p50 667 µs, p99
 //! 1.1 ms; details: docs/AUDIT.md).
 
+use kruispunt_broker::audit::action;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::audit::log::AuditLog;
 use kruispunt_broker::keys::BrokerKeys;
@@ -48,7 +49,11 @@ fn entry(seq: u64) -> AuditEntry {
         purpose: Some("autobranche-contante-aankopen".into()),
         decision: Some("allow".into()),
         detail: serde_json::json!({ "hits": seq % 7, "identifiers": 1 }),
-        ..AuditEntry::new(1_750_000_000_000 + seq as i64, Operation::Consult, "match")
+        ..AuditEntry::new(
+            1_750_000_000_000 + seq as i64,
+            Operation::Consult,
+            action::MATCH,
+        )
     }
 }
 

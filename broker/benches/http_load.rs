@@ -63,6 +63,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use kruispunt_broker::audit::action;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::civil::{format_date, now_secs};
 use kruispunt_broker::config::Config;
@@ -510,7 +511,7 @@ async fn parts(state: &kruispunt_broker::state::AppState) {
     }
     let decide_us = start.elapsed().as_secs_f64() * 1e6 / n as f64;
     let entry = || {
-        let mut e = AuditEntry::new(now_secs() * 1000, Operation::Consult, "match");
+        let mut e = AuditEntry::new(now_secs() * 1000, Operation::Consult, action::MATCH);
         e.actor_org = Some(DEALER_C.into());
         e.purpose = Some(PURPOSE.into());
         e.pseudonyms = vec![pseudonym(9, 9)];

@@ -51,6 +51,7 @@
 //! no savepoint and no second query. Before migration 0008 (random-key indexes): 45 CPU-s per
 //! 1 M rows at 2 M stored. The start-up scan (`index scan` below) reads the rows the same direct
 //! way: 600 k rows/s (through sqlx: 137 k/s).
+use kruispunt_broker::audit::action;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;
@@ -151,7 +152,7 @@ fn upload_entry(batch: &[NewSignal]) -> AuditEntry {
     let base = AuditEntry {
         actor_org: Some(batch[0].org.clone()),
         actor_user: Some("bulk-loader".into()),
-        ..AuditEntry::new(NOW * 1000, Operation::Collect, "signals.upload")
+        ..AuditEntry::new(NOW * 1000, Operation::Collect, action::SIGNAL_UPLOAD)
     };
     let purposes: BTreeSet<String> = batch.iter().flat_map(|s| s.purposes.clone()).collect();
     let ids: Vec<_> = batch.iter().map(|s| s.id).collect();
@@ -321,7 +322,7 @@ async fn decisions(label: &str, store: &dyn Store) {
             identifiers: 1,
             no_hits: 1,
         };
-        let entry = AuditEntry::new(NOW * 1000 + i as i64, Operation::Consult, "match");
+        let entry = AuditEntry::new(NOW * 1000 + i as i64, Operation::Consult, action::MATCH);
         store
             .decisions()
             .record_decision(Some(usage), &entry)
@@ -338,7 +339,7 @@ async fn decisions(label: &str, store: &dyn Store) {
 
 /// A realistic match entry (~0.5 kB of canonical JSON).
 fn match_entry(i: u64) -> AuditEntry {
-    let mut e = AuditEntry::new(NOW * 1000 + i as i64, Operation::Disclose, "match");
+    let mut e = AuditEntry::new(NOW * 1000 + i as i64, Operation::Disclose, action::MATCH);
     e.actor_org = Some("politie-mn".into());
     e.actor_user = Some("agent-17".into());
     e.purpose = Some("ondermijning-kvo".into());

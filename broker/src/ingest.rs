@@ -1,6 +1,7 @@
 //! Turning uploaded signals into stored ones: per-item validation, one policy decision per
 //! (purpose, kind) in the batch — never per item — retention, the at-rest re-keying, and one
 //! transaction holding the rows and their audit entry. Shared by the JSON and NDJSON routes.
+//! Also the way back: a supplier's withdrawal of one of its signals ([`withdraw`]).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -26,6 +27,17 @@ pub enum IngestError {
     /// The policy could not be evaluated: nothing of the batch was stored.
     #[error("the policy could not be evaluated")]
     Policy(#[source] PolicyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a withdrawal was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WithdrawError {
+    /// No such signal of the principal's organisation — none at all, or another's, which the
+    /// answer does not tell apart (audited).
+    #[error("no signal {id} supplied by {org}")]
+    NotOwnSignal { id: SignalId, org: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -505,4 +517,48 @@ async fn reuploads(
         }
     }
     Ok(known)
+}
+
+/// Withdraws signal `id` on behalf of its supplier: erased with its audit entry in one
+/// transaction, then dropped from the match index. A signal of another organisation is refused
+/// like one that does not exist, and the refusal is audited.
+pub async fn withdraw(
+    state: &AppState,
+    principal: &Principal,
+    id: SignalId,
+) -> Result<(), WithdrawError> {
+    let mut entry = entry::by(Some(principal), Operation::Erase, action::SIGNAL_WITHDRAW);
+    entry.decision = Some("allow".into());
+    entry.source_orgs = vec![principal.org.clone()];
+    entry.detail = serde_json::json!({ "id": id.to_string() });
+    // Held through the index update, so an upload of the same organisation cannot interleave
+    // its own (see crate::org_lock).
+    let _org = state.org_locks.lock(&principal.org).await;
+    match state
+        .store
+        .signals()
+        .withdraw_signal(&principal.org, id, &entry)
+        .await?
+    {
+        Some(s) => {
+            state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
+            Ok(())
+        }
+        None => {
+            let mut refused =
+                entry::by(Some(principal), Operation::Refuse, action::SIGNAL_WITHDRAW);
+            refused.decision = Some("deny".into());
+            refused.reasons = vec!["not_own_data".into()];
+            refused.detail = serde_json::json!({ "id": id.to_string() });
+            state
+                .store
+                .audit()
+                .append_audit(std::slice::from_ref(&refused))
+                .await?;
+            Err(WithdrawError::NotOwnSignal {
+                id,
+                org: principal.org.clone(),
+            })
+        }
+    }
 }

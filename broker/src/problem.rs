@@ -2,7 +2,7 @@
 //! stable `type` per error, so clients branch on the type, not on the wording.
 //!
 //! The domain modules return their own errors ([`crate::matching::MatchError`],
-//! [`crate::ingest::IngestError`], [`crate::mls::delivery::DeliveryError`],
+//! [`crate::ingest::IngestError`], [`crate::ingest::WithdrawError`], [`crate::mls::delivery::DeliveryError`],
 //! [`crate::mls::key_version::KeyVersionError`], [`crate::store::StoreError`]); this file is the
 //! one place that turns them into problems — status, type, title, detail, reasons and
 //! `Retry-After` — at the HTTP edge.
@@ -249,6 +249,15 @@ impl From<crate::ingest::IngestError> for Problem {
         match e {
             crate::ingest::IngestError::Policy(p) => policy_unavailable(&p, "nothing was stored"),
             crate::ingest::IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::ingest::WithdrawError> for Problem {
+    fn from(e: crate::ingest::WithdrawError) -> Self {
+        match e {
+            crate::ingest::WithdrawError::NotOwnSignal { .. } => Problem::not_found(e.to_string()),
+            crate::ingest::WithdrawError::Store(s) => s.into(),
         }
     }
 }

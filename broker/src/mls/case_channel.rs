@@ -189,7 +189,7 @@ mod tests {
     use super::*;
 
     fn decision(level: &str, sources: &[&str], embargo: Option<i64>) -> AuditEntry {
-        let mut e = AuditEntry::new(0, Operation::Combine, "match");
+        let mut e = AuditEntry::new(0, Operation::Combine, action::MATCH);
         e.decision = Some("allow".into());
         e.source_orgs = sources.iter().map(|s| s.to_string()).collect();
         e.detail = serde_json::json!({ "disclosed_level": level, "embargo_until": embargo });

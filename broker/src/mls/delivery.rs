@@ -27,7 +27,7 @@ use super::case_channel;
 use super::public_state::{PublicView, StateError};
 use super::store::{
     Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
-    StateChange,
+    StateChange, StoredMessage, StoredWelcome,
 };
 use crate::audit::entry::{AuditEntry, Operation};
 use crate::audit::{action, entry};
@@ -748,8 +748,58 @@ async fn route_welcome(
     Ok(out)
 }
 
+/// Up to [`FETCH_LIMIT`] messages of group `id`'s log from sequence number `from` on. Only
+/// current members read the log: a removed organisation gets nothing more.
+pub async fn fetch_messages(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    from: u64,
+) -> Result<Vec<StoredMessage>, DeliveryError> {
+    member_group(state, principal, id).await?;
+    let rows = state.store.mls().messages(id, from, FETCH_LIMIT).await?;
+    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+        let bytes: usize = rows.iter().map(|m| m.data.len()).sum();
+        audit_fetch(
+            state,
+            principal,
+            action::MLS_FETCH,
+            serde_json::json!({
+                "group": id, "from_seq": first.seq, "to_seq": last.seq, "count": rows.len(),
+                "size": bytes,
+            }),
+        )
+        .await?;
+    }
+    Ok(rows)
+}
+
+/// Up to [`FETCH_LIMIT`] welcomes addressed to the principal's organisation, after id `after`.
+pub async fn fetch_welcomes(
+    state: &AppState,
+    principal: &Principal,
+    after: u64,
+) -> Result<Vec<StoredWelcome>, DeliveryError> {
+    let rows = state
+        .store
+        .mls()
+        .welcomes(&principal.org, after, FETCH_LIMIT)
+        .await?;
+    if !rows.is_empty() {
+        let groups: Vec<&str> = rows.iter().map(|w| w.group_id.as_str()).collect();
+        audit_fetch(
+            state,
+            principal,
+            action::MLS_WELCOME_FETCH,
+            serde_json::json!({ "groups": groups, "count": rows.len() }),
+        )
+        .await?;
+    }
+    Ok(rows)
+}
+
 /// Audits a fetch that returned something (reading a group's log is a disclosure to the reader).
-pub async fn audit_fetch(
+async fn audit_fetch(
     state: &AppState,
     principal: &Principal,
     action: &str,

@@ -10,9 +10,8 @@ use kruispunt_sdk::coalition::wire::{
     PublishKeyPackages, WelcomeList,
 };
 
-use crate::audit::action;
 use crate::auth::Authenticated;
-use crate::mls::delivery::{self, FETCH_LIMIT};
+use crate::mls::delivery;
 use crate::mls::store::{GroupKind, GroupRow};
 use crate::problem::Problem;
 use crate::routes::json::StrictJson;
@@ -117,23 +116,8 @@ pub async fn messages(
     Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<MessageList>, Problem> {
     let from = cursor(query.as_deref(), "from")?;
-    // Only current members read the log: a removed organisation gets nothing more.
-    delivery::member_group(&state, &principal, &id).await?;
-    let rows = state.store.mls().messages(&id, from, FETCH_LIMIT).await?;
+    let rows = delivery::fetch_messages(&state, &principal, &id, from).await?;
     let next = rows.last().map_or(from, |m| m.seq + 1);
-    if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
-        let bytes: usize = rows.iter().map(|m| m.data.len()).sum();
-        delivery::audit_fetch(
-            &state,
-            &principal,
-            action::MLS_FETCH,
-            serde_json::json!({
-                "group": id, "from_seq": first.seq, "to_seq": last.seq, "count": rows.len(),
-                "size": bytes,
-            }),
-        )
-        .await?;
-    }
     Ok(Json(MessageList {
         messages: rows
             .into_iter()
@@ -155,22 +139,8 @@ pub async fn welcomes(
     Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<WelcomeList>, Problem> {
     let after = cursor(query.as_deref(), "after")?;
-    let rows = state
-        .store
-        .mls()
-        .welcomes(&principal.org, after, FETCH_LIMIT)
-        .await?;
+    let rows = delivery::fetch_welcomes(&state, &principal, after).await?;
     let next = rows.last().map_or(after, |w| w.id);
-    if !rows.is_empty() {
-        let groups: Vec<&str> = rows.iter().map(|w| w.group_id.as_str()).collect();
-        delivery::audit_fetch(
-            &state,
-            &principal,
-            action::MLS_WELCOME_FETCH,
-            serde_json::json!({ "groups": groups, "count": rows.len() }),
-        )
-        .await?;
-    }
     Ok(Json(WelcomeList {
         welcomes: rows
             .into_iter()

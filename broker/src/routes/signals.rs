@@ -10,11 +10,9 @@ use kruispunt_sdk::wire::{
     MAX_SIGNAL_BATCH, SignalBatch, SignalIn, UploadResponse, WithdrawResponse,
 };
 
-use crate::audit::entry::Operation;
-use crate::audit::{action, entry};
 use crate::auth::Authenticated;
 use crate::auth::Principal;
-use crate::ingest::{Prepared, commit, ingest, prepare};
+use crate::ingest::{Prepared, commit, ingest, prepare, withdraw as withdraw_signal};
 use crate::problem::Problem;
 use crate::routes::json::StrictJson;
 use crate::state::AppState;
@@ -196,41 +194,9 @@ pub async fn withdraw(
             "id: must be 32 lowercase hex characters",
         )
     })?;
-    let mut entry = entry::by(Some(&principal), Operation::Erase, action::SIGNAL_WITHDRAW);
-    entry.decision = Some("allow".into());
-    entry.source_orgs = vec![principal.org.clone()];
-    entry.detail = serde_json::json!({ "id": signal_id.to_string() });
-    // Held through the index update, so an upload of the same organisation cannot interleave
-    // its own (see crate::org_lock).
-    let _org = state.org_locks.lock(&principal.org).await;
-    match state
-        .store
-        .signals()
-        .withdraw_signal(&principal.org, signal_id, &entry)
-        .await?
-    {
-        Some(s) => {
-            state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
-            Ok(Json(WithdrawResponse {
-                id: signal_id.to_string(),
-                withdrawn: true,
-            }))
-        }
-        None => {
-            let mut refused =
-                entry::by(Some(&principal), Operation::Refuse, action::SIGNAL_WITHDRAW);
-            refused.decision = Some("deny".into());
-            refused.reasons = vec!["not_own_data".into()];
-            refused.detail = serde_json::json!({ "id": signal_id.to_string() });
-            state
-                .store
-                .audit()
-                .append_audit(std::slice::from_ref(&refused))
-                .await?;
-            Err(Problem::not_found(format!(
-                "no signal {signal_id} supplied by {}",
-                principal.org
-            )))
-        }
-    }
+    withdraw_signal(&state, &principal, signal_id).await?;
+    Ok(Json(WithdrawResponse {
+        id: signal_id.to_string(),
+        withdrawn: true,
+    }))
 }

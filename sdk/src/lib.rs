@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "client")]
+pub mod civil;
 pub mod client;
 pub mod coalition;
 pub mod identifiers;

@@ -8,8 +8,9 @@ use sqlx::SqliteConnection;
 
 use super::SqliteStore;
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, CatchUpBatch, LeafRow, NewLeaf, PreparedEntry, frontier_from_db,
-    frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
+    CATCH_UP_BATCH, CatchUpBatch, LeafRow, NewLeaf, PreparedEntry, erasable_before,
+    frontier_from_db, frontier_from_nodes, frontier_to_db, hash_from_db, new_rows, node_from_key,
+    node_key,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
@@ -55,14 +56,28 @@ impl SqliteStore {
         before_ms: i64,
         audit_for: crate::store::EraseAudit<'_>,
     ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+        // Chosen by committed time, outside the write transaction (a long read); the DELETE
+        // below takes only rows still there, so a concurrent erasure erases nothing twice.
+        let size = self.tree_size().await?;
+        let chosen =
+            erasable_before(size, before_ms, |start, end| self.tree_leaves(start, end)).await?;
         let mut tx = self.writer.begin_with(super::BEGIN_WRITE).await?;
-        let mut seqs: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM audit_log WHERE time_ms < ?1 AND action <> ?2 RETURNING seq",
-        )
-        .bind(before_ms)
-        .bind(kruispunt_sdk::transparency::ERASE_ACTION)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut seqs: Vec<i64> = Vec::with_capacity(chosen.len());
+        for chunk in chosen.chunks(ROWS_PER_INSERT) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "DELETE FROM audit_log WHERE seq IN ({marks}) AND action <> ? RETURNING seq"
+            );
+            let mut q = sqlx::query_scalar(&sql);
+            for seq in chunk {
+                q = q.bind(seq);
+            }
+            let deleted: Vec<i64> = q
+                .bind(kruispunt_sdk::transparency::ERASE_ACTION)
+                .fetch_all(&mut *tx)
+                .await?;
+            seqs.extend(deleted);
+        }
         if seqs.is_empty() {
             return Ok(None);
         }

@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "client")]
+pub mod civil;
 pub mod client;
 pub mod coalition;
 pub mod identifiers;

@@ -8,7 +8,11 @@
 //!   (source of the data).
 //! * A **police case embargo** (`detail.embargo_until`, Unix seconds, set from the purpose's
 //!   `embargo_days`) holds the details back from an organisation that is only the *supplier*:
-//!   until then it sees that a disclosure happened, and when, nothing else.
+//!   until then it sees that a disclosure happened, and when, nothing else — and learns nothing
+//!   more from any endpoint: review filters judge only what a line shows (an embargo summary
+//!   matches no filter on purpose, case or partner), and the disclosure accounting of a
+//!   pseudonym leaves embargoed lines out (listing one there would tell *whose* data the police
+//!   received). See docs/AUDIT.md, "Police case embargo".
 //! * An erased entry shows its leaf only; an entry whose row is gone (or no longer parses)
 //!   while its salt remains is shown as `missing`, to everybody: that is tampering.
 
@@ -138,17 +142,15 @@ impl Viewer {
         &self.org
     }
 
-    /// The entry as this reader may see it, if it is shown in full or as a summary (`None`
-    /// for leaf-only lines). The line always carries the *stored* leaf, never a recomputed one,
-    /// so that a verifier notices an edited entry.
+    /// The entry as this reader may see it: in full, as an embargo summary, or its leaf only.
+    /// The line always carries the *stored* leaf, never a recomputed one, so that a verifier
+    /// notices an edited entry.
+    ///
+    /// The line is all a reader gets of the entry: filters and look-ups must judge the line,
+    /// never the entry behind it (see [`shown`]), or a filter on a withheld field would confirm
+    /// what the line withholds.
     pub fn line(&self, row: LeafRow) -> LogLine {
-        self.line_and_entry(row).0
-    }
-
-    /// [`Viewer::line`], plus the parsed entry when the reader may see at least a summary
-    /// (for filtering).
-    pub fn line_and_entry(&self, row: LeafRow) -> (LogLine, Option<AuditEntry>) {
-        let leaf_only = |why| (LogLine::leaf_only(row.seq, row.leaf, why), None);
+        let leaf_only = |why| LogLine::leaf_only(row.seq, row.leaf, why);
         let Some(salt) = row.salt else {
             return leaf_only(Withheld::Erased);
         };
@@ -175,18 +177,27 @@ impl Viewer {
                 time_ms: entry.time_ms,
                 operation: entry.operation,
             });
-            return (line, Some(entry));
+            return line;
         }
-        let line = LogLine {
+        LogLine {
             index: row.seq,
             leaf: row.leaf,
             salt: Some(salt),
-            entry: Some(entry.clone()),
+            entry: Some(entry),
             withheld: None,
             embargo_until: None,
             summary: None,
-        };
-        (line, Some(entry))
+        }
+    }
+}
+
+/// The time and operation a line shows its reader — the entry's, or the embargo summary's —
+/// or `None` for a leaf-only line.
+pub fn shown(line: &LogLine) -> Option<(i64, Operation)> {
+    match (&line.entry, &line.summary) {
+        (Some(e), _) => Some((e.time_ms, e.operation)),
+        (None, Some(s)) => Some((s.time_ms, s.operation)),
+        (None, None) => None,
     }
 }
 

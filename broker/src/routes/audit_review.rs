@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::audit::query;
-use crate::audit::access::{Viewer, concerns, record_read};
-use crate::audit::entry::{AuditEntry, Operation};
+use crate::audit::access::{Viewer, concerns, record_read, shown};
+use crate::audit::entry::Operation;
 use crate::auth::Authenticated;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -92,19 +92,31 @@ struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, e: &AuditEntry) -> bool {
-        self.from.is_none_or(|f| e.time_ms >= f)
-            && self.to.is_none_or(|t| e.time_ms < t)
-            && self
-                .purpose
-                .as_ref()
-                .is_none_or(|p| e.purpose.as_ref() == Some(p))
-            && self
-                .case
-                .as_ref()
-                .is_none_or(|c| e.case_reference.as_ref() == Some(c))
-            && self.partner.as_ref().is_none_or(|p| concerns(e, p))
-            && self.operation.is_none_or(|o| e.operation == o)
+    /// Whether the line, *as its reader sees it*, matches: a filter never looks behind the line.
+    /// An embargo summary shows time and operation only, so it matches no filter on purpose,
+    /// case or partner — were the hidden entry judged instead, the supplier could confirm a
+    /// guessed case reference, requester or purpose one query at a time.
+    fn matches(&self, line: &LogLine) -> bool {
+        let Some((time_ms, operation)) = shown(line) else {
+            return false;
+        };
+        let rest = match &line.entry {
+            Some(e) => {
+                self.purpose
+                    .as_ref()
+                    .is_none_or(|p| e.purpose.as_ref() == Some(p))
+                    && self
+                        .case
+                        .as_ref()
+                        .is_none_or(|c| e.case_reference.as_ref() == Some(c))
+                    && self.partner.as_ref().is_none_or(|p| concerns(e, p))
+            }
+            None => self.purpose.is_none() && self.case.is_none() && self.partner.is_none(),
+        };
+        self.from.is_none_or(|f| time_ms >= f)
+            && self.to.is_none_or(|t| time_ms < t)
+            && self.operation.is_none_or(|o| operation == o)
+            && rest
     }
 }
 
@@ -201,12 +213,14 @@ pub async fn review(
         for row in rows {
             pos = row.seq + 1;
             scanned += 1;
-            let (line, entry) = viewer.line_and_entry(row);
-            let Some(entry) = entry else { continue };
-            if end_time.is_some_and(|t| entry.time_ms >= t) {
+            let line = viewer.line(row);
+            let Some((time_ms, _)) = shown(&line) else {
+                continue;
+            };
+            if end_time.is_some_and(|t| time_ms >= t) {
                 break 'scan;
             }
-            if filter.matches(&entry) {
+            if filter.matches(&line) {
                 out.push(line);
                 if out.len() as u64 == limit {
                     next = (pos < size).then_some(pos - 1);
@@ -292,13 +306,16 @@ pub async fn disclosures(
         .audit()
         .audit_tree_naming(&at_rest, MAX_DISCLOSURES)
         .await?;
+    // Only lines shown in full: an embargo summary found *by pseudonym* would tell the supplier
+    // whose data the police received, which is what the embargo holds back. Until it ends the
+    // line is left out as if it did not exist (no count, no placeholder); it appears after.
     let out: Vec<LogLine> = rows
         .into_iter()
-        .filter_map(|row| {
-            let (line, entry) = viewer.line_and_entry(row);
-            let entry = entry?;
-            (q.all || matches!(entry.operation, Operation::Disclose | Operation::Combine))
-                .then_some(line)
+        .map(|row| viewer.line(row))
+        .filter(|line| {
+            line.entry.as_ref().is_some_and(|e| {
+                q.all || matches!(e.operation, Operation::Disclose | Operation::Combine)
+            })
         })
         .collect();
     Ok(respond(

@@ -45,8 +45,9 @@ pub trait AuditStore: Send + Sync {
     /// 0007, in one transaction under the sequence counter's lock; nothing when there are none.
     async fn audit_tree_catch_up(&self) -> Result<(), StoreError>;
 
-    /// Erases the audit entries recorded before `before_ms` (Unix ms) that are not erased yet:
-    /// their rows, their salts and their pseudonym index rows — each leaf stays, so the tree and
+    /// Erases the audit entries recorded before `before_ms` (Unix ms) that are not erased yet —
+    /// by the time committed in each entry, not its `time_ms` column, and only an old,
+    /// time-ordered part of the log (see [`super::audit_tree::erasable_before`]): their rows, their salts and their pseudonym index rows — each leaf stays, so the tree and
     /// every checkpoint still verify, but it no longer links to anybody. In the same transaction
     /// appends the entry `audit_for` builds from the erased sequence numbers (in order).
     /// Returns those numbers and the new entry's, or nothing (no entry either) if none was due.

@@ -12,7 +12,9 @@
 //! added the leaves a few seconds later; a database from then is caught up by the first append
 //! (or the log's first sync at start-up), in one transaction holding the counter's lock.
 
-use kruispunt_sdk::transparency::{Frontier, Hash, NodeId, Salt, commitment, leaf_hash};
+use kruispunt_sdk::transparency::{
+    ERASE_ACTION, Frontier, Hash, NodeId, Salt, TIME_ORDER_SLACK_MS, commitment, leaf_hash,
+};
 
 use crate::audit::entry::AuditEntry;
 
@@ -106,6 +108,58 @@ pub struct LeafRow {
     pub salt: Option<Salt>,
     /// The stored canonical entry bytes, if the entry row exists.
     pub entry: Option<Vec<u8>>,
+}
+
+/// Leaves read per statement while an erasure looks for what it may erase.
+const ERASE_SCAN_PAGE: u64 = 1000;
+
+/// The entries (their `seq`s, ascending) that an erasure with cut-off `before_ms` erases,
+/// chosen by the time **committed in each entry** — in the bytes its leaf commits to, checked
+/// against the leaf — never by the `time_ms` column: that is a copy for queries, and whoever can
+/// write to the database could set a recent entry's copy into the past to have it erased.
+///
+/// The log is read in order (`page(start, end)` reads leaf rows) and the scan stops at the first
+/// entry committed at or after the cut-off plus [`TIME_ORDER_SLACK_MS`]: the log is in time
+/// order within that slack, so nothing after it is old enough. An erasure thus takes an old,
+/// prefix-like part of the log, which is what the verifier accepts
+/// ([`kruispunt_sdk::transparency::LogError::ErasedTooRecent`]). Erasure records are never
+/// erased, and an entry that does not match its leaf is left alone: it is evidence of tampering,
+/// for the verifier to report.
+pub(crate) async fn erasable_before<F, Fut>(
+    size: u64,
+    before_ms: i64,
+    mut page: F,
+) -> Result<Vec<i64>, StoreError>
+where
+    F: FnMut(u64, u64) -> Fut,
+    Fut: Future<Output = Result<Vec<LeafRow>, StoreError>>,
+{
+    let stop_at = before_ms.saturating_add(TIME_ORDER_SLACK_MS);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < size {
+        let rows = page(pos, pos.saturating_add(ERASE_SCAN_PAGE).min(size)).await?;
+        let Some(last) = rows.last() else { break };
+        pos = last.seq + 1;
+        for row in rows {
+            let (Some(salt), Some(bytes)) = (row.salt, row.entry) else {
+                continue; // erased already, or its row is gone
+            };
+            if commitment(&salt, &bytes) != row.leaf {
+                continue;
+            }
+            let Ok(entry) = AuditEntry::from_json(&bytes) else {
+                continue;
+            };
+            if entry.time_ms >= stop_at {
+                return Ok(out);
+            }
+            if entry.time_ms < before_ms && entry.action != ERASE_ACTION {
+                out.push(super::seq_to_db(row.seq));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Entries read per statement while catching up a tree that a follower left behind.

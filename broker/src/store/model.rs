@@ -261,7 +261,7 @@ impl NewSignal {
         {
             return Err(format!("signal id {} does not match its content", self.id));
         }
-        if !is_calendar_date(&self.observed) {
+        if crate::civil::parse_date(&self.observed).is_none() {
             return Err(format!(
                 "observed date {:?} is not a date YYYY-MM-DD",
                 self.observed
@@ -303,31 +303,6 @@ fn check_text(name: &str, value: &str) -> Result<(), String> {
         return Err(format!("{name} contains a control character"));
     }
     Ok(())
-}
-
-/// `YYYY-MM-DD` naming a day of the proleptic Gregorian calendar.
-fn is_calendar_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &c| {
-            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
-        return false;
-    };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    year >= 1 && (1..=days).contains(&day)
 }
 
 /// A stored signal, as read back.

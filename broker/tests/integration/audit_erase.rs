@@ -12,6 +12,10 @@ use kruispunt_sdk::transparency::{LogLine, Withheld};
 
 /// 2019-01-01T00:00:00Z in Unix ms.
 const OLD: i64 = 1_546_300_800_000;
+/// 2020-01-01T00:00:00Z in Unix ms: the cut-off used below. Entries from then on are kept; the
+/// log's time order being exact only within a few minutes, kept entries this close to the
+/// cut-off may lie between erased ones.
+const KEPT: i64 = 1_577_836_800_000;
 
 fn kruispunt(args: &[&str]) -> (bool, String) {
     crate::audit_common::kruispunt(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
@@ -31,9 +35,18 @@ async fn erase_and_verify(dir: &Path) {
         .await
         .unwrap();
     let now = kruispunt_broker::civil::now_millis();
-    // Six old entries, interleaved with recent ones.
+    // Seven old entries, interleaved with ones from just after the cut-off.
     let entries: Vec<AuditEntry> = (0..10)
-        .map(|i| entry(if i % 3 == 2 { now } else { OLD + i as i64 }, i))
+        .map(|i| {
+            entry(
+                if i % 3 == 2 {
+                    KEPT + i as i64
+                } else {
+                    OLD + i as i64
+                },
+                i,
+            )
+        })
         .collect();
     store.audit().append_audit(&entries).await.unwrap();
     let d = dir.display().to_string();

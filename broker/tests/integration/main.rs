@@ -12,6 +12,7 @@ mod audit_common;
 mod mls_common;
 
 mod api_broker;
+mod attack_findings;
 mod audit_api;
 mod audit_cli;
 mod audit_crash;

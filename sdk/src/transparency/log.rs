@@ -18,7 +18,13 @@
 //!   data, are shown to every privacy officer and are never erased themselves, so a reader who
 //!   may read entries at all can always make this check; a reader who may not (no privacy
 //!   officer role) sees only leaves, and the report says how many erased lines it could not
-//!   account for.
+//!   account for;
+//! * a *recent* entry made to look lawfully erased (its row's time set into the past before an
+//!   erasure, or deleted and named in a forged record): an erasure removes entries recorded
+//!   before its cut-off (`detail.before`), and the log is in time order (within
+//!   [`TIME_ORDER_SLACK_MS`]), so an erased line is accepted only if no entry before it that the
+//!   reader can check (shown in full, so its time is committed) was already recorded at or after
+//!   that cut-off plus the slack ([`LogError::ErasedTooRecent`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -190,6 +196,21 @@ pub enum LogError {
         /// The first such entry's index.
         index: u64,
     },
+    /// A line is shown as erased, but an entry before it in the log (`newer`, shown in full, so
+    /// its time is committed) was recorded after the cut-off of every `audit.erase` entry that
+    /// records the erasure: the log is in time order, so the erased entry was newer than the
+    /// cut-off too — a recent entry made to look lawfully erased.
+    #[error(
+        "entry {index} is shown as erased, but entry {newer} before it was recorded after the \
+         cut-off of the audit.erase entry that records the erasure: a recent entry was made to \
+         look lawfully erased"
+    )]
+    ErasedTooRecent {
+        /// The first such entry's index.
+        index: u64,
+        /// The earlier entry whose time shows it.
+        newer: u64,
+    },
     /// All entries matched their leaves, but the leaves do not hash to the signed root: leaves
     /// were rewritten together with their entries after the checkpoint was signed.
     #[error("the {size} leaves do not hash to the checkpoint's root: the log was rewritten")]
@@ -235,6 +256,18 @@ pub struct LogReport {
 /// The action of the entry that records an erasure (operation `erase`).
 pub const ERASE_ACTION: &str = "audit.erase";
 
+/// How far the log's time order may be off: entries are numbered in commit order but stamped a
+/// moment earlier (by several brokers' clocks on PostgreSQL), so an entry may carry a time up to
+/// this much before an entry earlier in the log. Erasure and its verification allow for it.
+pub const TIME_ORDER_SLACK_MS: i64 = 5 * 60 * 1000;
+
+/// The cut-off (Unix ms) of an `audit.erase` entry: it erased entries recorded before the day
+/// `detail.before` (`YYYY-MM-DD`, UTC) began. `None` if it names no readable day.
+pub fn erase_cut_off_ms(entry: &AuditEntry) -> Option<i64> {
+    let day = crate::civil::parse_date(entry.detail.get("before")?.as_str()?)?;
+    Some(day * 86_400_000)
+}
+
 /// `[start, end)` runs of consecutive numbers in ascending `seqs`: how an erasure records what
 /// it erased without one number per entry (`detail.runs` of an `audit.erase` entry).
 pub fn runs(seqs: &[u64]) -> Vec<[u64; 2]> {
@@ -254,8 +287,9 @@ fn extend_runs(runs: &mut Vec<[u64; 2]>, n: u64) {
 }
 
 /// The `[start, end)` runs an `audit.erase` entry at `index` records, keeping only runs that lie
-/// before it (an erasure is recorded after what it erased) and are well formed.
-fn recorded_runs(entry: &AuditEntry, index: u64) -> Vec<[u64; 2]> {
+/// before it (an erasure is recorded after what it erased) and are well formed, each with the
+/// entry's cut-off ([`erase_cut_off_ms`]).
+fn recorded_runs(entry: &AuditEntry, index: u64) -> Vec<([u64; 2], Option<i64>)> {
     if entry.operation != super::entry::Operation::Erase || entry.action != ERASE_ACTION {
         return Vec::new();
     }
@@ -266,7 +300,8 @@ fn recorded_runs(entry: &AuditEntry, index: u64) -> Vec<[u64; 2]> {
         .filter_map(|r| {
             let pair = r.as_array()?;
             let (start, end) = (pair.first()?.as_u64()?, pair.get(1)?.as_u64()?);
-            (pair.len() == 2 && start < end && end <= index).then_some([start, end])
+            (pair.len() == 2 && start < end && end <= index)
+                .then_some(([start, end], erase_cut_off_ms(entry)))
         })
         .collect()
 }
@@ -280,8 +315,13 @@ pub struct LogVerifier {
     leaves_only: u64,
     /// Runs of lines withheld as erased, in log order.
     erased: Vec<[u64; 2]>,
-    /// Runs that `audit.erase` entries record.
-    recorded: Vec<[u64; 2]>,
+    /// For each run of `erased`: the entry with the latest time (index, Unix ms) among those
+    /// before the run that were shown in full.
+    latest_before: Vec<Option<(u64, i64)>>,
+    /// The entry with the latest time among the lines shown in full so far.
+    latest: Option<(u64, i64)>,
+    /// Runs that `audit.erase` entries record, with their cut-offs.
+    recorded: Vec<([u64; 2], Option<i64>)>,
     /// Whether some line was withheld because the reader may not read entries at all.
     not_permitted: bool,
 }
@@ -316,6 +356,9 @@ impl LogVerifier {
                 }
                 self.entries_checked += 1;
                 self.recorded.extend(recorded_runs(entry, line.index));
+                if self.latest.is_none_or(|(_, t)| entry.time_ms > t) {
+                    self.latest = Some((line.index, entry.time_ms));
+                }
             }
             (None, None) if line.withheld == Some(Withheld::Missing) => {
                 return Err(LogError::EntryMissing { index: line.index });
@@ -323,7 +366,12 @@ impl LogVerifier {
             (None, None) => {
                 self.leaves_only += 1;
                 match line.withheld {
-                    Some(Withheld::Erased) => extend_runs(&mut self.erased, line.index),
+                    Some(Withheld::Erased) => {
+                        extend_runs(&mut self.erased, line.index);
+                        if self.latest_before.len() < self.erased.len() {
+                            self.latest_before.push(self.latest);
+                        }
+                    }
                     Some(Withheld::NotPermitted) => self.not_permitted = true,
                     _ => {}
                 }
@@ -342,7 +390,7 @@ impl LogVerifier {
 
     /// Compares the rebuilt tree with the signed `checkpoint` (already verified with
     /// [`open_checkpoint`]).
-    pub fn finish(mut self, checkpoint: &Checkpoint) -> Result<LogReport, LogError> {
+    pub fn finish(self, checkpoint: &Checkpoint) -> Result<LogReport, LogError> {
         if let Some(t) = &self.trusted
             && t.size > checkpoint.size
         {
@@ -369,10 +417,29 @@ impl LogVerifier {
             return Err(LogError::RootMismatch { size: lines });
         }
         let erased: u64 = self.erased.iter().map(|r| r[1] - r[0]).sum();
-        if !self.not_permitted
-            && let Some(index) = first_uncovered(&self.erased, &mut self.recorded)
-        {
-            return Err(LogError::ErasedWithoutRecord { index });
+        if !self.not_permitted {
+            let mut all: Vec<[u64; 2]> = self.recorded.iter().map(|r| r.0).collect();
+            if let Some(index) = first_uncovered(&self.erased, &mut all) {
+                return Err(LogError::ErasedWithoutRecord { index });
+            }
+            // Each run must be covered by records whose cut-off is later than what the entries
+            // before it show (a lawful erasure removes an old, time-ordered part of the log).
+            for (run, latest) in self.erased.iter().zip(&self.latest_before) {
+                let Some((newer, time_ms)) = *latest else {
+                    continue;
+                };
+                let mut lawful: Vec<[u64; 2]> = self
+                    .recorded
+                    .iter()
+                    .filter(|(_, cut)| {
+                        cut.is_some_and(|c| time_ms < c.saturating_add(TIME_ORDER_SLACK_MS))
+                    })
+                    .map(|r| r.0)
+                    .collect();
+                if let Some(index) = first_uncovered(std::slice::from_ref(run), &mut lawful) {
+                    return Err(LogError::ErasedTooRecent { index, newer });
+                }
+            }
         }
         Ok(LogReport {
             size: lines,
@@ -543,7 +610,8 @@ mod tests {
         let mut ls = lines(10);
         if let Some(runs) = record {
             let mut e = AuditEntry::new(1_700_000_000_009, Operation::Erase, ERASE_ACTION);
-            e.detail = serde_json::json!({ "runs": runs });
+            // The lines are of 2023-11-14, before this cut-off.
+            e.detail = serde_json::json!({ "runs": runs, "before": "2023-11-15" });
             ls[9] = LogLine::shown(9, [9; 32], e);
         }
         for &i in erased {
@@ -590,6 +658,32 @@ mod tests {
         assert_eq!(
             run(&fake, &checkpoint(&fake), None),
             Err(LogError::ErasedWithoutRecord { index: 2 })
+        );
+    }
+
+    #[test]
+    fn erased_lines_must_be_older_than_the_cut_off_as_earlier_entries_show() {
+        let at = |before: &str, erased: &[u64]| {
+            let mut ls = erased_log(erased, Some(serde_json::json!(runs(erased))));
+            let mut e = ls[9].entry.clone().unwrap();
+            e.detail["before"] = serde_json::json!(before);
+            ls[9] = LogLine::shown(9, [9; 32], e);
+            run(&ls, &checkpoint(&ls), None)
+        };
+        // 1_700_000_000_000 ms is 2023-11-14T22:13:20Z: a cut-off of that day (00:00) is hours
+        // before every line, so an erased line after a shown one was too recent.
+        assert_eq!(
+            at("2023-11-14", &[3, 4]),
+            Err(LogError::ErasedTooRecent { index: 3, newer: 2 })
+        );
+        // A leading prefix has nothing before it to tell its time: accepted.
+        assert!(at("2023-11-14", &[0, 1]).is_ok());
+        // A cut-off after every line: accepted.
+        assert!(at("2023-11-15", &[3, 4]).is_ok());
+        // A record without a readable cut-off justifies nothing after a shown line.
+        assert_eq!(
+            at("yesterday", &[5]),
+            Err(LogError::ErasedTooRecent { index: 5, newer: 4 })
         );
     }
 

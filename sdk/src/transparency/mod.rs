@@ -31,8 +31,8 @@ pub use checkpoint::{Checkpoint, CheckpointError, verify_note};
 pub use entry::{AuditEntry, Operation};
 pub use leaf::{SALT_LEN, Salt, commitment, new_salt};
 pub use log::{
-    ERASE_ACTION, LogError, LogLine, LogReport, LogVerifier, Summary, Withheld, open_checkpoint,
-    runs,
+    ERASE_ACTION, LogError, LogLine, LogReport, LogVerifier, Summary, TIME_ORDER_SLACK_MS,
+    Withheld, erase_cut_off_ms, open_checkpoint, runs,
 };
 pub use merkle::{
     Frontier, FrontierError, HASH_LEN, Hash, MemoryTree, NodeId, TreeStore, TreeStoreError,

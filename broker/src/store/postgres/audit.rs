@@ -40,16 +40,16 @@ impl AuditDialect for PostgresStore {
         Ok(())
     }
 
-    async fn tree_erase_before(
+    async fn tree_erase(
         &self,
-        before_ms: i64,
+        chosen: &[i64],
         audit_for: EraseAudit<'_>,
     ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut seqs: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM audit_log WHERE time_ms < $1 AND action <> $2 RETURNING seq",
+            "DELETE FROM audit_log WHERE seq = ANY($1) AND action <> $2 RETURNING seq",
         )
-        .bind(before_ms)
+        .bind(chosen)
         .bind(kruispunt_sdk::transparency::ERASE_ACTION)
         .fetch_all(&mut *tx)
         .await?;

@@ -12,7 +12,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, 
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
-use crate::store::audit_tree::{LeafRow, hash_from_db};
+use crate::store::audit_tree::{LeafRow, erasable_before, hash_from_db};
 use crate::store::group_commit::{Job, appended};
 use crate::store::{AuditStore, EraseAudit, StoreError, entry_from_db, seq_from_db, seq_to_db};
 
@@ -24,10 +24,11 @@ pub(crate) trait AuditDialect: Dialect {
     /// [`AuditStore::audit_tree_catch_up`].
     fn tree_catch_up(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// [`AuditStore::audit_erase_before`].
-    fn tree_erase_before(
+    /// Erases the entries `seqs` (chosen by [`AuditStore::audit_erase_before`]) that are still
+    /// there and are not erasure records, with the entry `audit_for` builds, in one transaction.
+    fn tree_erase(
         &self,
-        before_ms: i64,
+        seqs: &[i64],
         audit_for: EraseAudit<'_>,
     ) -> impl Future<Output = Result<Option<(Vec<u64>, u64)>, StoreError>> + Send;
 
@@ -101,7 +102,18 @@ where
         before_ms: i64,
         audit_for: EraseAudit<'_>,
     ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        self.tree_erase_before(before_ms, audit_for).await
+        // Chosen by the time committed in each entry, outside the write transaction (a long
+        // read); the backend's DELETE takes only rows still there, so a concurrent erasure
+        // erases nothing twice.
+        let size = self.tree_size().await?;
+        let chosen = erasable_before(size, before_ms, |start, end| {
+            self.audit_tree_leaves(start, end)
+        })
+        .await?;
+        if chosen.is_empty() {
+            return Ok(None);
+        }
+        self.tree_erase(&chosen, audit_for).await
     }
 
     async fn audit_tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {

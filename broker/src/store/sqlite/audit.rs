@@ -41,19 +41,28 @@ impl AuditDialect for SqliteStore {
         Ok(())
     }
 
-    async fn tree_erase_before(
+    async fn tree_erase(
         &self,
-        before_ms: i64,
+        chosen: &[i64],
         audit_for: EraseAudit<'_>,
     ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
         let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let mut seqs: Vec<i64> = sqlx::query_scalar(
-            "DELETE FROM audit_log WHERE time_ms < ?1 AND action <> ?2 RETURNING seq",
-        )
-        .bind(before_ms)
-        .bind(kruispunt_sdk::transparency::ERASE_ACTION)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut seqs: Vec<i64> = Vec::with_capacity(chosen.len());
+        for chunk in chosen.chunks(ROWS_PER_INSERT) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "DELETE FROM audit_log WHERE seq IN ({marks}) AND action <> ? RETURNING seq"
+            );
+            let mut q = sqlx::query_scalar(&sql);
+            for seq in chunk {
+                q = q.bind(seq);
+            }
+            let deleted: Vec<i64> = q
+                .bind(kruispunt_sdk::transparency::ERASE_ACTION)
+                .fetch_all(&mut *tx)
+                .await?;
+            seqs.extend(deleted);
+        }
         if seqs.is_empty() {
             return Ok(None);
         }

@@ -14,7 +14,7 @@
 
 use std::hint::black_box;
 
-use kruispunt_policy::engine::generated_inputs;
+use kruispunt_policy::self_check::generated_inputs;
 use kruispunt_policy::{Bundle, PolicyEngine, PolicyInput, Registry};
 
 fn main() {

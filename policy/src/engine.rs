@@ -9,23 +9,24 @@
 //! interpreter stays the reference: the Rego tests run on it.
 //! `reload` builds and tests the new state completely before one atomic pointer swap, so a
 //! request is always decided by exactly one bundle, whose hash it records.
+//!
+//! The VM, its pool and the request-facts path live in `vm.rs`; the inputs of the self-check
+//! in `self_check.rs`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use regorus::Value;
-use regorus::rvm::RegoVM;
 
 use crate::bundle::Bundle;
 use crate::decision::Decision;
 use crate::error::PolicyError;
-use crate::facts_cache::FactsCache;
 use crate::input::PolicyInput;
 use crate::registry::Registry;
 use crate::rego_tests::try_run_tests;
-use crate::rego_value::{
-    decision_from_value, input_value, stable_input_value, stable_with_facts, with_request_fields,
-};
+use crate::rego_value::{decision_from_value, input_value};
+use crate::self_check::self_check_inputs;
+use crate::vm::{FactsPath, FastPath, VmEntry};
 
 /// The rule every bundle must define.
 pub const ENTRY_POINT: &str = "data.kruispunt.decision";
@@ -69,219 +70,6 @@ struct Prepared {
     bundle_hash: String,
     registry_hash: String,
 }
-
-/// The regorus bytecode VM (`rvm`) compiled for one entry point.
-///
-/// Why: the interpreter re-walks the AST on every call, and for this bundle (~110 rule
-/// definitions, most of them `deny` bodies) that costs ~0.8 ms per decision; preparation
-/// (analysis, scheduling, hoisting) is *not* repeated per call, so there was nothing to cache
-/// there. The VM runs the same bundle about 5× faster; what remains is regorus-internal
-/// per-instruction cost (≈ 400–600 CPU instructions per VM instruction: the VM clones a rule's
-/// `RuleInfo` on every rule or function call, cached or not, and builds an error value for
-/// every failed body). See docs/POLICY.md, "Speed".
-///
-/// A `RegoVM` needs `&mut self` and is not `Clone`, so finished VMs go back to a small pool;
-/// the lock is held only to pop or push, never while evaluating.
-struct VmEntry {
-    program: Arc<regorus::rvm::program::Program>,
-    data: Value,
-    pool: Mutex<Vec<RegoVM>>,
-}
-
-/// Finished VMs kept for reuse (more than the number of cores is never needed).
-const VM_POOL_MAX: usize = 64;
-
-/// Instruction budget per evaluation on the VM (the default bundle needs about a thousand). If
-/// a bundle exceeds it, the call falls back to the interpreter rather than failing.
-const VM_MAX_INSTRUCTIONS: usize = 1_000_000;
-
-impl VmEntry {
-    fn compile(engine: &regorus::Engine, data: Value, entry: &str) -> Result<VmEntry, String> {
-        let mut engine = engine.clone();
-        let policy = engine
-            .compile_with_entrypoint(&entry.into())
-            .map_err(|e| format!("compile: {e}"))?;
-        let program =
-            regorus::languages::rego::compiler::Compiler::compile_from_policy(&policy, &[entry])
-                .map_err(|e| format!("rvm compile: {e}"))?;
-        let fast = VmEntry {
-            program,
-            data,
-            pool: Mutex::new(Vec::new()),
-        };
-        // Fails here (not per call) if the program and the data conflict.
-        let vm = fast.new_vm()?;
-        fast.put_back(vm);
-        Ok(fast)
-    }
-
-    fn new_vm(&self) -> Result<RegoVM, String> {
-        let mut vm = RegoVM::new();
-        vm.load_program(self.program.clone());
-        vm.set_data(self.data.clone())
-            .map_err(|e| format!("rvm data: {e}"))?;
-        // Same as the interpreter: a built-in's runtime error is an error, not `undefined`.
-        vm.set_strict_builtin_errors(true);
-        vm.set_max_instructions(VM_MAX_INSTRUCTIONS);
-        Ok(vm)
-    }
-
-    fn put_back(&self, vm: RegoVM) {
-        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < VM_POOL_MAX {
-            pool.push(vm);
-        }
-    }
-
-    /// `None` when the VM could not evaluate (the caller then asks the interpreter).
-    fn eval(&self, input: Value) -> Option<Value> {
-        let vm = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut vm = match vm {
-            Some(vm) => vm,
-            None => self.new_vm().ok()?,
-        };
-        vm.set_input(input);
-        let out = vm.execute().ok();
-        // Do not keep the request's input alive in the pool.
-        vm.set_input(Value::Null);
-        self.put_back(vm);
-        out
-    }
-}
-
-/// The entry point that computes the request facts (see [`crate::facts_cache`]).
-const FACTS_ENTRY_POINT: &str = "data.kruispunt.request_facts";
-
-/// The entry point that decides from request facts handed in as `input.request_facts`.
-const GIVEN_FACTS_ENTRY_POINT: &str = "data.kruispunt.decision_given_facts";
-
-/// The VM paths of a prepared bundle: the plain decision, and, when the bundle defines
-/// [`FACTS_ENTRY_POINT`] and [`GIVEN_FACTS_ENTRY_POINT`] and they passed the self-check, the
-/// cached request facts with the decision from them.
-struct FastPath {
-    decision: VmEntry,
-    facts: Option<FactsPath>,
-}
-
-struct FactsPath {
-    facts: VmEntry,
-    given: VmEntry,
-    cache: FactsCache,
-}
-
-impl FactsPath {
-    /// `None` when the bundle does not define both entry points (or they do not compile): the
-    /// plain VM path then decides every request.
-    fn compile(engine: &regorus::Engine, data: Value) -> Option<FactsPath> {
-        Some(FactsPath {
-            facts: VmEntry::compile(engine, data.clone(), FACTS_ENTRY_POINT).ok()?,
-            given: VmEntry::compile(engine, data, GIVEN_FACTS_ENTRY_POINT).ok()?,
-            cache: FactsCache::new(),
-        })
-    }
-
-    /// The decision from cached (or newly computed) request facts; `None` when the VM could
-    /// not decide this way, and then the caller takes the plain path.
-    fn eval(&self, input: &PolicyInput) -> Option<Value> {
-        let key = self.cache.key(input);
-        // The cache keeps the stable part of the input value with its facts, so a hit only
-        // adds the per-request fields.
-        let base = match self.cache.get(&key) {
-            Some(base) => base,
-            None => {
-                let stable = stable_input_value(key.key().input());
-                let facts = self.facts.eval(stable.clone())?;
-                if facts == Value::Undefined {
-                    return None;
-                }
-                let base = stable_with_facts(stable, facts);
-                self.cache.insert(key, base.clone());
-                base
-            }
-        };
-        match self.given.eval(with_request_fields(base, input))? {
-            Value::Undefined => None,
-            out => Some(out),
-        }
-    }
-}
-
-impl FastPath {
-    fn eval(&self, input: &PolicyInput) -> Option<Value> {
-        if let Some(out) = self.facts.as_ref().and_then(|f| f.eval(input)) {
-            return Some(out);
-        }
-        self.decision.eval(input_value(input))
-    }
-}
-
-/// Inputs on which a freshly built VM program must give exactly the interpreter's answer
-/// before it is used: the schema examples and variations of them that reach every rule of the
-/// default bundle (the differential tests in this module check many more), each also with the
-/// clock, usage counters, request size and oldest signal changed, so that the request-facts
-/// cache is checked on hits as well as misses.
-fn self_check_inputs(registry: &Registry) -> Vec<PolicyInput> {
-    let mut out: Vec<PolicyInput> = EXAMPLE_INPUTS
-        .iter()
-        .filter_map(|text| serde_json::from_str::<PolicyInput>(text).ok())
-        .collect();
-    out.extend(generated_inputs(
-        registry,
-        SELF_CHECK_GENERATED,
-        0x6b72_7569_7370_756e,
-    ));
-    let variants: Vec<PolicyInput> = out
-        .iter()
-        .enumerate()
-        .flat_map(|(n, i)| volatile_variants(i, n as u64))
-        .collect();
-    out.extend(variants);
-    out
-}
-
-/// Copies of `input` that differ only in the fields the request facts must not depend on
-/// (clock, usage counters, request size, oldest signal, user), near and across the limits of
-/// the default registry.
-#[doc(hidden)]
-pub fn volatile_variants(input: &PolicyInput, seed: u64) -> Vec<PolicyInput> {
-    let mut out = Vec::new();
-    for (k, (dt, count, today, minute, queries)) in [
-        (0i64, 1u64, 0u64, 0u64, 0u64),
-        (3_600, 10, 990, 59, 100),
-        (86_400 * 400, 11, 5_000, 60, 200),
-        (-86_400 * 30, 0, 3, 1, 25),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let mut v = input.clone();
-        v.now = input.now.saturating_add(dt);
-        v.identifier_count = count + (seed + k as u64) % 7;
-        v.usage.identifiers_today = today;
-        v.usage.requests_last_minute = minute;
-        v.usage.queries_today = queries;
-        v.usage.no_hits_today = queries.saturating_sub((seed + k as u64) % 5);
-        v.oldest_signal_at = match k % 3 {
-            0 => None,
-            1 => Some(v.now - 86_400 * 30),
-            _ => Some(v.now - 86_400 * 800),
-        };
-        v.requester.user = format!("gebruiker-{k}");
-        out.push(v);
-    }
-    out
-}
-
-/// The example inputs shipped in `policy/schema/examples/`.
-const EXAMPLE_INPUTS: &[&str] = &[
-    include_str!("../schema/examples/input-audit-read.json"),
-    include_str!("../schema/examples/input-autobranche-bsn.json"),
-    include_str!("../schema/examples/input-kvo-upload.json"),
-    include_str!("../schema/examples/input-police-match.json"),
-];
-
-/// Generated inputs checked at every build of the prepared state.
-const SELF_CHECK_GENERATED: usize = 96;
 
 impl Prepared {
     fn build(bundle: Bundle, registry: Registry) -> Result<Prepared, PolicyError> {
@@ -358,189 +146,6 @@ impl Prepared {
         decision.registry_hash.clone_from(&self.registry_hash);
         Ok(decision)
     }
-}
-
-/// Deterministic policy inputs for differential checks: names from `registry` (and unknown
-/// ones), every action, with and without coalition, consent, scope, justification, usage
-/// near the guard thresholds, and so on. Same `seed`, same inputs.
-#[doc(hidden)]
-pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyInput> {
-    use crate::input::{Action, Requester, TokenScope, Usage};
-    use kruispunt_sdk::wire::Level;
-
-    let data = registry.to_data();
-    let keys = |section: &str| -> Vec<String> {
-        data["registry"][section]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    let mut partners = keys("partners");
-    partners.push("onbekende-partij".into());
-    let mut purposes = keys("purposes");
-    purposes.push("onbekend-doel".into());
-    purposes.push(String::new());
-    let mut coalitions = keys("coalitions");
-    coalitions.push("onbekende-coalitie".into());
-    let mut decisions = keys("partnership_decisions");
-    decisions.push("OvJ-MN-2025-117".into());
-    decisions.push("onbekend-besluit".into());
-    let mut codes: Vec<String> = Vec::new();
-    if let Some(themes) = data["registry"]["taxonomy"].as_object() {
-        for t in themes.values() {
-            if let Some(c) = t["codes"].as_object() {
-                codes.extend(c.keys().cloned());
-            }
-        }
-    }
-    codes.push("onbekende-code".into());
-    let mut sectors: Vec<String> = data["registry"]["partners"]
-        .as_object()
-        .map(|m| {
-            m.values()
-                .filter_map(|p| p["sector"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    sectors.extend(["politie", "om", "riec", "kvo", "gemeente", "onbekend"].map(String::from));
-    sectors.sort();
-    sectors.dedup();
-    let kinds: Vec<String> = [
-        "kenteken", "adres", "kvk", "persoon", "bsn", "telefoon", "iban", "onbekend",
-    ]
-    .map(String::from)
-    .to_vec();
-    let bases = ["wpg-art-19", "wpg-art-20", "avg-6-1-e", "onbekend"];
-    let roles = [
-        "rechercheur",
-        "signaleerder",
-        "compliance",
-        "bibob-adviseur",
-        "privacy-officer",
-        "coalitiebeheerder",
-        "analist",
-    ];
-    let actions = [
-        Action::Match,
-        Action::Upload,
-        Action::Withdraw,
-        Action::AuditRead,
-        Action::CoalitionAdd,
-    ];
-    let levels = [Level::None, Level::Hit, Level::Categories, Level::Details];
-
-    // xorshift64*: small, deterministic, no dependency.
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    };
-    fn pick<'a, T>(next: &mut impl FnMut() -> u64, items: &'a [T]) -> &'a T {
-        &items[(next() % items.len() as u64) as usize]
-    }
-    fn chance(next: &mut impl FnMut() -> u64, percent: u64) -> bool {
-        next() % 100 < percent
-    }
-    fn subset(next: &mut impl FnMut() -> u64, items: &[String], max: usize) -> Vec<String> {
-        let n = (next() % (max as u64 + 1)) as usize;
-        let mut v: Vec<String> = (0..n).map(|_| pick(next, items).clone()).collect();
-        v.sort();
-        v.dedup();
-        v
-    }
-
-    let now: i64 = 1_750_000_000;
-    let mut out = Vec::with_capacity(n);
-    for _ in 0..n {
-        let org = pick(&mut next, &partners).clone();
-        let registered = &data["registry"]["partners"][&org];
-        let sector = match registered["sector"].as_str() {
-            Some(s) if chance(&mut next, 85) => s.to_string(),
-            _ => pick(&mut next, &sectors).clone(),
-        };
-        let public = match registered["public"].as_bool() {
-            Some(p) if chance(&mut next, 85) => p,
-            _ => chance(&mut next, 50),
-        };
-        let requester = Requester {
-            org: org.clone(),
-            sector,
-            public,
-            roles: subset(&mut next, &roles.map(String::from), 2),
-            user: "gegenereerd".into(),
-        };
-        let action = *pick(&mut next, &actions);
-        let purpose = pick(&mut next, &purposes).clone();
-        let mut i = PolicyInput::new(action, requester, purpose.clone(), now);
-        i.coalition = chance(&mut next, 60).then(|| pick(&mut next, &coalitions).clone());
-        i.legal_basis = chance(&mut next, 60).then(|| pick(&mut next, &bases).to_string());
-        i.case_reference = chance(&mut next, 60)
-            .then(|| pick(&mut next, &["PL0900-2025-0042", "PL0900-2025-0099", " "]).to_string());
-        i.consent_id = chance(&mut next, 60).then(|| pick(&mut next, &decisions).clone());
-        i.justification = chance(&mut next, 50).then(|| {
-            pick(
-                &mut next,
-                &[
-                    "kort",
-                    "Verdachte huurt drie schuren; nodig om de verhuurders te bepalen.",
-                ],
-            )
-            .to_string()
-        });
-        i.identifier_kinds = subset(&mut next, &kinds, 3);
-        i.identifier_count = next() % 120;
-        i.requested_level = *pick(&mut next, &levels);
-        if chance(&mut next, 55) {
-            i.token_scope = Some(TokenScope {
-                purpose: if chance(&mut next, 80) {
-                    purpose.clone()
-                } else {
-                    pick(&mut next, &purposes).clone()
-                },
-                case_reference: if chance(&mut next, 80) {
-                    i.case_reference.clone()
-                } else {
-                    Some("PL0900-2025-0001".into())
-                },
-                legal_basis: if chance(&mut next, 80) {
-                    i.legal_basis.clone()
-                } else {
-                    None
-                },
-                consent_id: if chance(&mut next, 80) {
-                    i.consent_id.clone()
-                } else {
-                    Some("ander-besluit".into())
-                },
-                kinds: subset(&mut next, &kinds, 4),
-                sectors: subset(&mut next, &sectors, 4),
-                max_identifiers: next() % 60,
-                not_after: now + (next() % 7200) as i64 - 1800,
-            });
-        }
-        let queries = next() % 200;
-        i.usage = Usage {
-            identifiers_today: next() % 3000,
-            requests_last_minute: next() % 90,
-            no_hits_today: if queries == 0 {
-                0
-            } else {
-                next() % (queries + 1)
-            },
-            queries_today: queries,
-        };
-        i.target_org = chance(&mut next, 40).then(|| pick(&mut next, &partners).clone());
-        if chance(&mut next, 40) {
-            i.signal_codes = subset(&mut next, &codes, 3);
-        }
-        if chance(&mut next, 40) {
-            i.oldest_signal_at = Some(now - (next() % (3 * 365 * 86_400)) as i64);
-        }
-        out.push(i);
-    }
-    out
 }
 
 /// The thread-safe policy engine. Share it (`Arc<PolicyEngine>` or `&PolicyEngine`) between
@@ -677,6 +282,7 @@ mod tests {
     use super::*;
 
     use crate::input::{Action, Requester, TokenScope};
+    use crate::self_check::{example_inputs_on_disk, generated_inputs, volatile_variants};
     use kruispunt_sdk::wire::Level;
 
     fn assert_send_sync<T: Send + Sync>() {}
@@ -901,41 +507,46 @@ mod tests {
         assert!(engine.uses_vm());
     }
 
+    /// What the differential tests reached: how many inputs were allowed, and which reasons.
+    #[derive(Default)]
+    struct Tally {
+        allowed: usize,
+        reasons: std::collections::BTreeSet<String>,
+    }
+
+    impl Tally {
+        /// Asserts that `engine` decides `input` on its fast path exactly as the interpreter
+        /// does (decision or error), and counts the outcome.
+        fn compare(&mut self, engine: &PolicyEngine, input: &PolicyInput) {
+            let fast = engine.decide(input);
+            let slow = engine.decide_interpreted(input);
+            assert_eq!(
+                format!("{fast:?}"),
+                format!("{slow:?}"),
+                "input {}",
+                serde_json::to_string(input).unwrap()
+            );
+            if let Ok(d) = slow {
+                self.allowed += usize::from(d.allow);
+                self.reasons.extend(d.reasons);
+            }
+        }
+    }
+
     /// Differential test: the bytecode VM and the interpreter must give identical decisions
     /// (or identical errors) on every example input and on many generated inputs.
     #[test]
     fn vm_and_interpreter_decide_identically() {
         let engine = PolicyEngine::default_embedded().unwrap();
         assert!(engine.uses_vm());
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/examples");
-        let mut inputs: Vec<PolicyInput> = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            if name.starts_with("input-") && name.ends_with(".json") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                inputs.push(serde_json::from_str(&text).unwrap());
-            }
-        }
-        assert!(inputs.len() >= 4);
+        let mut inputs = example_inputs_on_disk();
         inputs.push(police_match());
         inputs.extend(generated_inputs(&Registry::embedded(), 600, 42));
-        let mut reasons = std::collections::BTreeSet::new();
-        let mut allowed = 0;
-        for (n, input) in inputs.iter().enumerate() {
-            let fast = engine.decide(input);
-            let slow = engine.decide_interpreted(input);
-            assert_eq!(
-                format!("{fast:?}"),
-                format!("{slow:?}"),
-                "input #{n}: {}",
-                serde_json::to_string(input).unwrap()
-            );
-            if let Ok(d) = slow {
-                allowed += usize::from(d.allow);
-                reasons.extend(d.reasons);
-            }
+        let mut tally = Tally::default();
+        for input in &inputs {
+            tally.compare(&engine, input);
         }
+        let Tally { allowed, reasons } = tally;
         // The generated inputs must reach both outcomes and most of the deny rules, or the
         // comparison above proves little.
         assert!(allowed >= 5, "only {allowed} allowed");
@@ -960,8 +571,7 @@ mod tests {
             .and_then(|f| f.facts.as_ref())
             .expect("the default bundle uses the request-facts cache");
         let mut hits = 0;
-        let mut allowed = 0;
-        let mut reasons = std::collections::BTreeSet::new();
+        let mut tally = Tally::default();
         for (n, input) in generated_inputs(&Registry::embedded(), 300, 99)
             .iter()
             .enumerate()
@@ -971,20 +581,10 @@ mod tests {
             for i in &all {
                 let before = facts.cache.get(&facts.cache.key(i)).is_some();
                 hits += usize::from(before);
-                let fast = engine.decide(i);
-                let slow = engine.decide_interpreted(i);
-                assert_eq!(
-                    format!("{fast:?}"),
-                    format!("{slow:?}"),
-                    "input {}",
-                    serde_json::to_string(i).unwrap()
-                );
-                if let Ok(d) = slow {
-                    allowed += usize::from(d.allow);
-                    reasons.extend(d.reasons);
-                }
+                tally.compare(&engine, i);
             }
         }
+        let Tally { allowed, reasons } = tally;
         assert!(facts.cache.len() > 0);
         assert!(hits >= 1000, "only {hits} cache hits");
         assert!(allowed >= 5, "only {allowed} allowed");

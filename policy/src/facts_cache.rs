@@ -163,8 +163,8 @@ impl FactsCache {
 mod tests {
     use super::*;
 
-    use crate::engine::{generated_inputs, volatile_variants};
     use crate::registry::Registry;
+    use crate::self_check::{generated_inputs, volatile_variants};
 
     /// The hash is computed once per request and the map trusts it: inputs that differ only in
     /// the volatile fields must get equal keys with equal hashes (or a hit could never happen),

@@ -27,6 +27,9 @@ pub mod input;
 pub mod registry;
 pub mod rego_tests;
 mod rego_value;
+#[doc(hidden)]
+pub mod self_check;
+mod vm;
 
 pub use bundle::{Bundle, BundleFile, DEFAULT_BUNDLE};
 pub use decision::{Decision, Obligations, REASON_CODES};

@@ -16,7 +16,7 @@ use regorus::Value;
 use crate::decision::{Decision, Obligations};
 use kruispunt_sdk::wire::Level;
 
-use crate::input::{PolicyInput, TokenScope};
+use crate::input::{PolicyInput, TokenScope, Usage};
 
 /// Field names as regorus strings, made once: a key is a reference-counted string, so cloning
 /// one is a counter increment instead of an allocation per request.
@@ -125,6 +125,19 @@ fn strings(items: &[String]) -> Value {
     )
 }
 
+/// Adds the optional string fields that are set, as serde does with
+/// `skip_serializing_if = "Option::is_none"`.
+fn push_present<const N: usize>(
+    entries: &mut Vec<(Value, Value)>,
+    optional: [(&Value, &Option<String>); N],
+) {
+    for (key, value) in optional {
+        if let Some(v) = value {
+            entries.push((key.clone(), Value::from(v.as_str())));
+        }
+    }
+}
+
 fn object(entries: Vec<(Value, Value)>) -> Value {
     Value::from(entries.into_iter().collect::<regorus::value::Object>())
 }
@@ -181,22 +194,7 @@ pub(crate) fn with_request_fields(mut base: Value, input: &PolicyInput) -> Value
         k.identifier_count.clone(),
         Value::from(input.identifier_count),
     );
-    let u = &input.usage;
-    o.insert(
-        k.usage.clone(),
-        object(vec![
-            (
-                k.identifiers_today.clone(),
-                Value::from(u.identifiers_today),
-            ),
-            (
-                k.requests_last_minute.clone(),
-                Value::from(u.requests_last_minute),
-            ),
-            (k.no_hits_today.clone(), Value::from(u.no_hits_today)),
-            (k.queries_today.clone(), Value::from(u.queries_today)),
-        ]),
-    );
+    o.insert(k.usage.clone(), usage_value(&input.usage));
     if let Some(t) = input.oldest_signal_at {
         o.insert(k.oldest_signal_at.clone(), Value::from(t));
     }
@@ -217,36 +215,21 @@ fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
         requester.push((k.user.clone(), Value::from(r.user.as_str())));
     }
     let requester = object(requester);
-    let u = &input.usage;
-    let usage = object(vec![
-        (
-            k.identifiers_today.clone(),
-            Value::from(u.identifiers_today),
-        ),
-        (
-            k.requests_last_minute.clone(),
-            Value::from(u.requests_last_minute),
-        ),
-        (k.no_hits_today.clone(), Value::from(u.no_hits_today)),
-        (k.queries_today.clone(), Value::from(u.queries_today)),
-    ]);
     let mut e = Vec::with_capacity(17);
     e.push((k.action.clone(), Value::from(input.action.as_str())));
     e.push((k.requester.clone(), requester));
     e.push((k.purpose.clone(), Value::from(input.purpose.as_str())));
-    let optional = [
-        (&k.coalition, &input.coalition),
-        (&k.legal_basis, &input.legal_basis),
-        (&k.case_reference, &input.case_reference),
-        (&k.consent_id, &input.consent_id),
-        (&k.justification, &input.justification),
-        (&k.target_org, &input.target_org),
-    ];
-    for (key, value) in optional {
-        if let Some(v) = value {
-            e.push((key.clone(), Value::from(v.as_str())));
-        }
-    }
+    push_present(
+        &mut e,
+        [
+            (&k.coalition, &input.coalition),
+            (&k.legal_basis, &input.legal_basis),
+            (&k.case_reference, &input.case_reference),
+            (&k.consent_id, &input.consent_id),
+            (&k.justification, &input.justification),
+            (&k.target_org, &input.target_org),
+        ],
+    );
     e.push((k.identifier_kinds.clone(), strings(&input.identifier_kinds)));
     if !stable_only {
         e.push((
@@ -262,7 +245,7 @@ fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
         e.push((k.token_scope.clone(), scope_value(scope)));
     }
     if !stable_only {
-        e.push((k.usage.clone(), usage));
+        e.push((k.usage.clone(), usage_value(&input.usage)));
     }
     if !input.signal_codes.is_empty() {
         e.push((k.signal_codes.clone(), strings(&input.signal_codes)));
@@ -276,20 +259,34 @@ fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
     object(e)
 }
 
+fn usage_value(u: &Usage) -> Value {
+    let k = keys();
+    object(vec![
+        (
+            k.identifiers_today.clone(),
+            Value::from(u.identifiers_today),
+        ),
+        (
+            k.requests_last_minute.clone(),
+            Value::from(u.requests_last_minute),
+        ),
+        (k.no_hits_today.clone(), Value::from(u.no_hits_today)),
+        (k.queries_today.clone(), Value::from(u.queries_today)),
+    ])
+}
+
 fn scope_value(s: &TokenScope) -> Value {
     let k = keys();
     let mut e = Vec::with_capacity(8);
     e.push((k.purpose.clone(), Value::from(s.purpose.as_str())));
-    let optional = [
-        (&k.case_reference, &s.case_reference),
-        (&k.legal_basis, &s.legal_basis),
-        (&k.consent_id, &s.consent_id),
-    ];
-    for (key, value) in optional {
-        if let Some(v) = value {
-            e.push((key.clone(), Value::from(v.as_str())));
-        }
-    }
+    push_present(
+        &mut e,
+        [
+            (&k.case_reference, &s.case_reference),
+            (&k.legal_basis, &s.legal_basis),
+            (&k.consent_id, &s.consent_id),
+        ],
+    );
     e.push((k.kinds.clone(), strings(&s.kinds)));
     e.push((k.sectors.clone(), strings(&s.sectors)));
     e.push((k.max_identifiers.clone(), Value::from(s.max_identifiers)));
@@ -378,8 +375,8 @@ fn as_opt_i64(v: &Value) -> Option<Option<i64>> {
 mod tests {
     use super::*;
 
-    use crate::engine::generated_inputs;
     use crate::registry::Registry;
+    use crate::self_check::{example_inputs_on_disk, generated_inputs};
 
     fn via_serde(input: &PolicyInput) -> Value {
         Value::from(serde_json::to_value(input).unwrap())
@@ -387,17 +384,7 @@ mod tests {
 
     #[test]
     fn input_value_equals_the_serde_route() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/examples");
-        let mut inputs: Vec<PolicyInput> = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            if name.starts_with("input-") && name.ends_with(".json") {
-                inputs
-                    .push(serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap());
-            }
-        }
-        assert!(inputs.len() >= 4);
+        let mut inputs = example_inputs_on_disk();
         let mut generated = generated_inputs(&Registry::embedded(), 400, 11);
         // Extremes of every number, and the optional fields the generator leaves out.
         if let Some(i) = generated.first_mut() {

@@ -24,12 +24,16 @@ pub const PSEUDONYM_LEN: usize = 32;
 /// Errors building keys or decoding pseudonyms.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PseudonymError {
+    /// A coalition key of the wrong length (in bytes).
     #[error("coalition key must be exactly 32 bytes (64 hex characters), got {0} bytes")]
     KeyLength(usize),
+    /// A coalition key that is not hex.
     #[error("coalition key is not valid hex: {0}")]
     KeyHex(String),
+    /// A pseudonym of the wrong length (in hex characters).
     #[error("pseudonym must be exactly 64 lowercase hex characters (32 bytes), got {0} characters")]
     PseudonymLength(usize),
+    /// A pseudonym that is not hex.
     #[error("pseudonym is not valid hex: {0}")]
     PseudonymHex(String),
 }
@@ -156,10 +160,13 @@ impl Pseudonymiser {
         Ok(self.pseudonymise_canonical(&buf))
     }
 
+    /// The identifier kind this pseudonymiser normalises for (part of the derived key).
     pub fn kind(&self) -> IdentifierKind {
         self.kind
     }
 
+    /// Version of the coalition key it was derived from; sent with every pseudonym as
+    /// `key_version`.
     pub fn version(&self) -> u32 {
         self.version
     }
@@ -186,6 +193,7 @@ impl Pseudonym {
         Ok(Self(bytes))
     }
 
+    /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; PSEUDONYM_LEN] {
         &self.0
     }

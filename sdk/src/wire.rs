@@ -18,6 +18,8 @@ pub struct SignalIn {
     pub kind: String,
     /// 64 lowercase hex characters.
     pub pseudonym: String,
+    /// Version of the coalition key the pseudonym was made with; only pseudonyms of the same
+    /// version can match.
     pub key_version: u32,
     /// Signal code from the registry's taxonomy.
     pub code: String,
@@ -32,9 +34,11 @@ pub struct SignalIn {
     pub expires: Option<String>,
 }
 
+/// The body of `POST /v1/signals`: at most [`MAX_SIGNAL_BATCH`] signals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignalBatch {
+    /// The signals, answered item by item in [`UploadResponse::results`] (same order).
     pub signals: Vec<SignalIn>,
 }
 
@@ -42,15 +46,24 @@ pub struct SignalBatch {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
+    /// Stored as a new signal.
     Stored,
+    /// The same observation was uploaded before; nothing new is stored.
     Duplicate,
+    /// Refused; [`ItemResult::field`] and [`ItemResult::reason`] say why.
     Rejected,
 }
 
+/// What became of one uploaded signal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemResult {
+    /// Position of the item in the upload (0-based).
     pub index: usize,
+    /// Stored, duplicate or rejected.
     pub status: ItemStatus,
+    /// The signal's id: opaque and time-ordered (it begins with the upload second). A
+    /// duplicate answers with the id of the first upload of that observation; absent when
+    /// rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// For rejected items: the field at fault.
@@ -61,11 +74,16 @@ pub struct ItemResult {
     pub reason: Option<String>,
 }
 
+/// The answer to an upload: counts, and one result per item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadResponse {
+    /// Items stored as new signals.
     pub stored: u64,
+    /// Items that repeated an earlier upload.
     pub duplicates: u64,
+    /// Items refused.
     pub rejected: u64,
+    /// One result per item, in upload order.
     pub results: Vec<ItemResult>,
 }
 
@@ -106,28 +124,41 @@ impl std::fmt::Display for Level {
     }
 }
 
+/// One pseudonymised identifier to match; the broker never sees the identifier itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifierRef {
+    /// Identifier kind, e.g. `kenteken`.
     pub kind: String,
+    /// 64 lowercase hex characters.
     pub pseudonym: String,
+    /// Version of the coalition key the pseudonym was made with.
     pub key_version: u32,
 }
 
+/// The body of `POST /v1/matches`: the scoped match question. Everything the policy needs
+/// to judge the request is in it (purpose, case, legal basis, consent, justification), so a
+/// refusal can name what is missing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchRequest {
+    /// Purpose id from the registry the question is asked under.
     pub purpose: String,
+    /// Coalition the question is asked in, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coalition: Option<String>,
+    /// The identifiers to look up (at most [`MAX_MATCH_IDENTIFIERS`]).
     pub identifiers: Vec<IdentifierRef>,
     /// Requested disclosure level; defaults to `hit`.
     #[serde(default = "default_level")]
     pub level: Level,
+    /// Case reference (zaaknummer), required for police purposes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_reference: Option<String>,
+    /// Legal basis claimed, e.g. `wpg-art-19`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legal_basis: Option<String>,
+    /// Wpg art. 19 consent id, or the Wpg art. 20 partnership decision id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_id: Option<String>,
     /// Recorded necessity justification, required above `hit`.
@@ -142,16 +173,25 @@ fn default_level() -> Level {
 /// A signal revealed at `details` level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignalDetail {
+    /// The signal's id.
     pub id: String,
+    /// The supplying organisation.
     pub source: String,
+    /// Signal code from the taxonomy.
     pub code: String,
+    /// `YYYY-MM-DD`.
     pub observed: String,
+    /// District id from the registry.
     pub district: String,
 }
 
+/// The answer for one identifier, filtered to the disclosed level.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchResult {
+    /// Position of the identifier in the request (0-based).
     pub index: usize,
+    /// Whether enough independent sources know the identifier (at `hit` and above; always
+    /// `false` at `none`).
     pub hit: bool,
     /// Signal codes (at `categories` and above).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -164,32 +204,45 @@ pub struct MatchResult {
     pub signals: Vec<SignalDetail>,
 }
 
+/// The answer to a match question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchResponse {
     /// The level actually disclosed (the policy may allow less than requested).
     pub level: Level,
+    /// One result per identifier, in request order.
     pub results: Vec<MatchResult>,
     /// The audit entry recording this decision (committed before this response was sent).
     pub audit_seq: u64,
+    /// Hex SHA-256 of the policy bundle that decided, as recorded in the audit entry.
     pub policy_hash: String,
 }
 
+/// The answer to `DELETE /v1/signals/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WithdrawResponse {
+    /// The signal's id.
     pub id: String,
+    /// Whether the signal was withdrawn (a signal of another organisation is refused instead).
     pub withdrawn: bool,
 }
 
 /// RFC 9457 problem details as the broker sends them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProblemDetails {
+    /// URI naming the kind of problem (`type` on the wire); stable, so clients branch on it.
     #[serde(rename = "type")]
     pub type_uri: String,
+    /// Short human summary of the kind of problem.
     pub title: String,
+    /// The HTTP status code, repeated.
     pub status: u16,
+    /// What went wrong with this request.
     pub detail: String,
+    /// The policy's reason codes, when the policy refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
+    /// Id of the request, to quote when asking the broker's operator (reserved: the broker does
+    /// not set it yet).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

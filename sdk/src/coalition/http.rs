@@ -11,15 +11,20 @@ use super::{Fetched, Outgoing};
 /// What went wrong talking to the broker.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
+    /// The request did not complete (connection, TLS, timeout).
     #[error("transport: {0}")]
     Transport(#[from] reqwest::Error),
     /// The broker answered with a problem (RFC 9457); `problem_type` is its stable `type`.
     #[error("broker answered {status}: {problem_type}: {detail}")]
     Problem {
+        /// The HTTP status.
         status: u16,
+        /// The problem's `type` URI.
         problem_type: String,
+        /// The problem's `detail`.
         detail: String,
     },
+    /// A success answer whose body is not the expected JSON.
     #[error("bad answer from the broker: {0}")]
     Decode(String),
 }
@@ -30,6 +35,7 @@ impl HttpError {
         matches!(self, HttpError::Problem { status: 409, .. })
     }
 
+    /// The HTTP status of a problem answer; `None` when there was no answer.
     pub fn status(&self) -> Option<u16> {
         match self {
             HttpError::Problem { status, .. } => Some(*status),
@@ -79,6 +85,8 @@ impl BrokerMls {
         serde_json::from_slice(&bytes).map_err(|e| HttpError::Decode(e.to_string()))
     }
 
+    /// Publishes this organisation's key packages (each a serialised `MLSMessage`), so that
+    /// others can invite it.
     pub async fn publish_key_packages(
         &self,
         packages: &[Vec<u8>],
@@ -166,6 +174,7 @@ impl BrokerMls {
         .await
     }
 
+    /// The broker's public view of a group (epoch, members, next sequence number).
     pub async fn group(&self, group_id: &str) -> Result<GroupStatus, HttpError> {
         self.send(
             self.client

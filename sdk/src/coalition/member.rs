@@ -35,14 +35,19 @@ use crate::CoalitionKey;
 /// Errors of the coalition client.
 #[derive(Debug, thiserror::Error)]
 pub enum CoalitionError {
+    /// openmls refused an operation or a message (what was being done, and its error).
     #[error("MLS: {0}")]
     Mls(String),
+    /// This organisation holds no state for the group.
     #[error("not a member of group {0:?}")]
     UnknownGroup(String),
+    /// A message or payload that is well formed MLS but not what the protocol allows here.
     #[error("{0}")]
     Invalid(String),
+    /// Reading or writing the persisted state failed.
     #[error("state file: {0}")]
     Io(#[from] std::io::Error),
+    /// The persisted state could not be read back.
     #[error(transparent)]
     Snapshot(#[from] snapshot::SnapshotError),
 }
@@ -63,7 +68,9 @@ pub struct Outgoing {
 /// A message fetched from a group's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
+    /// Sequence number in the group's log.
     pub seq: u64,
+    /// The MLS message as posted (decoded from base64).
     pub message: Vec<u8>,
 }
 
@@ -71,21 +78,33 @@ pub struct Fetched {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A coalition key version arrived (and is stored).
-    KeyReceived { version: u32 },
+    KeyReceived {
+        /// The key version received.
+        version: u32,
+    },
     /// A commit changed the membership.
     MembersChanged {
+        /// The epoch the commit started.
         epoch: u64,
+        /// Organisations added.
         added: Vec<String>,
+        /// Organisations removed.
         removed: Vec<String>,
     },
     /// A commit removed this organisation: the group is gone for it.
     RemovedFromGroup,
     /// A proposal (e.g. a member's request to leave) was stored for the next commit.
-    ProposalReceived { from: String },
+    ProposalReceived {
+        /// The proposing organisation.
+        from: String,
+    },
     /// Case details from a case channel.
     CaseDetail {
+        /// The sending organisation.
         from: String,
+        /// The case the details are about.
         case_reference: String,
+        /// The details, as the sender wrote them.
         text: String,
     },
 }
@@ -245,6 +264,7 @@ impl Member {
         Ok(())
     }
 
+    /// The organisation this member state belongs to.
     pub fn org(&self) -> &str {
         &self.org
     }

@@ -21,8 +21,10 @@ pub const MAX_PAST_EPOCHS: usize = 3;
 /// Why a credential does not name an organisation.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    /// Not a basic credential (the only kind Kruispunt issues).
     #[error("the credential is not a basic credential")]
     NotBasic,
+    /// The identity is not a well-formed partner id.
     #[error("the credential's identity is not a valid organisation id")]
     BadOrg,
 }

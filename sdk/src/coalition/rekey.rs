@@ -12,13 +12,17 @@ use crate::wire::{SignalIn, UploadResponse};
 /// One record a partner holds in the clear, to be signalled under the coalition's key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartnerRecord {
+    /// The identifier's kind.
     pub kind: IdentifierKind,
     /// The identifier as the partner holds it (normalised before pseudonymisation).
     pub identifier: String,
+    /// Signal code from the registry's taxonomy.
     pub code: String,
     /// `YYYY-MM-DD`.
     pub observed: String,
+    /// District id from the registry.
     pub district: String,
+    /// Purposes the signal may be used for.
     pub purposes: Vec<String>,
     /// Optional earlier end of retention, `YYYY-MM-DD`.
     pub expires: Option<String>,
@@ -30,7 +34,13 @@ pub enum RekeyError {
     /// A record's identifier does not normalise for its kind; nothing was uploaded. The
     /// identifier itself is never in the message.
     #[error("record {index}: identifier: not a valid {kind}")]
-    Identifier { index: usize, kind: IdentifierKind },
+    Identifier {
+        /// Position of the record (0-based).
+        index: usize,
+        /// The kind it failed to normalise as.
+        kind: IdentifierKind,
+    },
+    /// The upload itself failed.
     #[error(transparent)]
     Client(#[from] ClientError),
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishKeyPackages {
+    /// Base64 `MLSMessage`s, each carrying one `KeyPackage`.
     pub key_packages: Vec<String>,
 }
 
@@ -24,6 +25,7 @@ pub struct KeyPackagesPublished {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimKeyPackage {
+    /// The organisation to invite (partner id from the registry).
     pub org: String,
 }
 
@@ -31,11 +33,14 @@ pub struct ClaimKeyPackage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPackageClaimed {
+    /// The organisation the key package belongs to.
     pub org: String,
     /// Base64 `MLSMessage` (KeyPackage).
     pub key_package: String,
     /// Hex KeyPackageRef.
     pub kp_ref: String,
+    /// Whether it is the organisation's last-resort package (kept, and possibly handed out
+    /// again, so a welcome made with it must not be the only proof of membership).
     pub last_resort: bool,
 }
 
@@ -54,7 +59,9 @@ pub enum GroupKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
+    /// The MLS group id (for a coalition group, the coalition id).
     pub group_id: String,
+    /// Coalition group or case channel.
     pub kind: GroupKind,
     /// The registry coalition the group works in.
     pub coalition: String,
@@ -74,10 +81,15 @@ pub struct CreateGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupStatus {
+    /// The MLS group id.
     pub group_id: String,
+    /// Coalition group or case channel.
     pub kind: GroupKind,
+    /// The registry coalition the group works in.
     pub coalition: String,
+    /// The group's current epoch (as of the last accepted commit).
     pub epoch: u64,
+    /// Organisations that are members in the current epoch.
     pub members: Vec<String>,
     /// Sequence number the next message will get.
     pub next_seq: u64,
@@ -94,6 +106,7 @@ pub struct PostMessage {
     /// Base64 `MLSMessage` (PublicMessage for proposals and commits, PrivateMessage for
     /// application messages).
     pub message: String,
+    /// Base64 `MLSMessage` (Welcome) for the members a commit adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub welcome: Option<String>,
 }
@@ -102,6 +115,7 @@ pub struct PostMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessagePosted {
+    /// The message's sequence number in the group's log.
     pub seq: u64,
     /// The group's epoch after this message.
     pub epoch: u64,
@@ -111,11 +125,15 @@ pub struct MessagePosted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggedMessage {
+    /// Sequence number in the group's log.
     pub seq: u64,
+    /// The epoch the message was sent in.
     pub epoch: u64,
+    /// The sending organisation, as authenticated by the broker.
     pub sender: String,
     /// `commit`, `proposal` or `application`.
     pub content_type: String,
+    /// Base64 `MLSMessage`, as posted.
     pub message: String,
 }
 
@@ -123,6 +141,7 @@ pub struct LoggedMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageList {
+    /// The messages from the cursor on, in log order.
     pub messages: Vec<LoggedMessage>,
     /// The cursor to pass as `from` next time.
     pub next: u64,
@@ -132,12 +151,16 @@ pub struct MessageList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoggedWelcome {
+    /// Position in the organisation's welcome list (the `after` cursor).
     pub id: u64,
+    /// The group the welcome is for.
     pub group_id: String,
+    /// The epoch the welcome admits to.
     pub epoch: u64,
     /// Pass to `Member::join` as the cursor: the first message of the group's log the new
     /// member can read (the one after the commit that added it).
     pub from_seq: u64,
+    /// Base64 `MLSMessage` (Welcome).
     pub welcome: String,
 }
 
@@ -145,6 +168,7 @@ pub struct LoggedWelcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WelcomeList {
+    /// Welcomes after the cursor, oldest first.
     pub welcomes: Vec<LoggedWelcome>,
     /// The cursor to pass as `after` next time.
     pub next: u64,
@@ -170,7 +194,9 @@ pub fn unb64(field: &str, text: &str) -> Result<Vec<u8>, String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceKeyVersion {
+    /// The coalition key version now in force.
     pub key_version: u32,
+    /// Days before signals under older versions are erased (default 14, at most 365).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_days: Option<u32>,
 }
@@ -179,10 +205,14 @@ pub struct AnnounceKeyVersion {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyVersionStatus {
+    /// The coalition id.
     pub coalition: String,
+    /// The key version in force.
     pub key_version: u32,
     /// Unix seconds from which signals under an older version are erased.
     pub grace_until: i64,
+    /// The organisation that announced it.
     pub announced_by: String,
+    /// Unix seconds of the announcement.
     pub announced_at: i64,
 }

@@ -32,6 +32,24 @@ struct Parts {
 }
 
 impl Parts {
+    /// The parts from the parsed fields and the toevoeging's text (parsed last, so both forms
+    /// report the first bad field in the same order).
+    fn new(
+        postcode: [u8; 6],
+        huisnummer: u32,
+        huisletter: Option<u8>,
+        toevoeging: &str,
+    ) -> Result<Parts, IdentifierError> {
+        let (toevoeging, toevoeging_len) = parse_toevoeging(toevoeging)?;
+        Ok(Parts {
+            postcode,
+            huisnummer,
+            huisletter,
+            toevoeging,
+            toevoeging_len,
+        })
+    }
+
     fn write(&self, out: &mut String) {
         use std::fmt::Write;
         out.clear();
@@ -142,14 +160,7 @@ fn parse_pipe_form(raw: &str) -> Result<Parts, IdentifierError> {
     let postcode = parse_postcode(pc)?;
     let huisnummer = parse_huisnummer(nr)?;
     let huisletter = parse_huisletter(letter)?;
-    let (toevoeging, toevoeging_len) = parse_toevoeging(add)?;
-    Ok(Parts {
-        postcode,
-        huisnummer,
-        huisletter,
-        toevoeging,
-        toevoeging_len,
-    })
+    Parts::new(postcode, huisnummer, huisletter, add)
 }
 
 fn parse_free_text(raw: &str) -> Result<Parts, IdentifierError> {
@@ -208,14 +219,7 @@ fn parse_free_text(raw: &str) -> Result<Parts, IdentifierError> {
             "separate a toevoeging from the huisnummer with a space or a dash, e.g. 12-bis",
         ));
     }
-    let (toevoeging, toevoeging_len) = parse_toevoeging(add)?;
-    Ok(Parts {
-        postcode,
-        huisnummer,
-        huisletter,
-        toevoeging,
-        toevoeging_len,
-    })
+    Parts::new(postcode, huisnummer, huisletter, add)
 }
 
 fn parse_parts(raw: &str) -> Result<Parts, IdentifierError> {

@@ -8,7 +8,7 @@
 //! refused.
 
 use super::kvk::digits_into;
-use super::{IdentifierError, IdentifierKind};
+use super::{IdentifierError, IdentifierKind, canonical_string};
 
 const WEIGHTS: [i32; 9] = [9, 8, 7, 6, 5, 4, 3, 2, -1];
 const SEPARATORS: &[u8] = b" .-\t";
@@ -71,9 +71,7 @@ pub struct Rsin(String);
 impl Rsin {
     /// Accepts spaces, dots and dashes between digits; 8 digits get one leading zero.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
-        let mut s = String::with_capacity(9);
-        normalise_into(IdentifierKind::Rsin, raw, &mut s)?;
-        Ok(Self(s))
+        canonical_string(IdentifierKind::Rsin, raw, 9).map(Self)
     }
 
     /// The canonical form: 9 digits.
@@ -92,9 +90,7 @@ pub struct Bsn(String);
 impl Bsn {
     /// Accepts spaces, dots and dashes between digits; 8 digits get one leading zero.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
-        let mut s = String::with_capacity(9);
-        normalise_into(IdentifierKind::Bsn, raw, &mut s)?;
-        Ok(Self(s))
+        canonical_string(IdentifierKind::Bsn, raw, 9).map(Self)
     }
 
     /// The canonical form: 9 digits.

@@ -8,7 +8,7 @@
 //! message. Territories that use another country's code (e.g. French overseas departments use
 //! `FR`, Åland uses `FI`) need no entry of their own.
 
-use super::{IdentifierError, IdentifierKind};
+use super::{IdentifierError, IdentifierKind, canonical_string};
 
 const KIND: IdentifierKind = IdentifierKind::Iban;
 
@@ -217,9 +217,7 @@ pub struct Iban(String);
 impl Iban {
     /// Accepts spaces and lowercase: `nl91 abna 0417 1643 00`.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
-        let mut s = String::with_capacity(MAX_LEN);
-        normalise_into(raw, &mut s)?;
-        Ok(Self(s))
+        canonical_string(IdentifierKind::Iban, raw, MAX_LEN).map(Self)
     }
 
     /// The canonical form.

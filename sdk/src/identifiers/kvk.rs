@@ -6,7 +6,7 @@
 //! refused because registrations use it as a placeholder, and matching on it would link
 //! unrelated records.
 
-use super::{IdentifierError, IdentifierKind};
+use super::{IdentifierError, IdentifierKind, canonical_string};
 
 /// Collects exactly `len` ASCII digits from `raw`, skipping `separators`, into `out`.
 pub(crate) fn digits_into(
@@ -111,9 +111,7 @@ pub struct Kvk(String);
 impl Kvk {
     /// Accepts spaces and dots between the digits: `6912 3456`, `01.23.45.67`.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
-        let mut s = String::with_capacity(8);
-        normalise_kvk_into(raw, &mut s)?;
-        Ok(Self(s))
+        canonical_string(IdentifierKind::Kvk, raw, 8).map(Self)
     }
 
     /// The canonical form: 8 digits.
@@ -129,9 +127,7 @@ pub struct Vestiging(String);
 impl Vestiging {
     /// Accepts spaces and dots between the digits: `0000 1234 5678`.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
-        let mut s = String::with_capacity(12);
-        normalise_vestiging_into(raw, &mut s)?;
-        Ok(Self(s))
+        canonical_string(IdentifierKind::Vestiging, raw, 12).map(Self)
     }
 
     /// The canonical form: 12 digits.

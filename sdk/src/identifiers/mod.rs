@@ -62,12 +62,26 @@ pub fn normalise_into(
 /// A canonical form with the findings that did not make it invalid.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Canonical {
+    /// The kind it was normalised as.
     pub kind: IdentifierKind,
     /// The canonical form, the exact input of the pseudonym.
     pub value: String,
     /// E.g. a non-North-American VIN whose position 9 is not the check digit, or a geslachtsnaam
     /// that starts with a tussenvoegsel. Shown to the user; the value is still used.
     pub warnings: Vec<String>,
+}
+
+/// The canonical form of `raw` as `kind` in a new string of `capacity` (the kind's usual
+/// length): the constructor of every identifier type that is a canonical string and nothing
+/// more.
+pub(crate) fn canonical_string(
+    kind: IdentifierKind,
+    raw: &str,
+    capacity: usize,
+) -> Result<String, IdentifierError> {
+    let mut s = String::with_capacity(capacity);
+    normalise_into(kind, raw, &mut s)?;
+    Ok(s)
 }
 
 /// Normalises `raw` as `kind`, with warnings. For bulk work use [`normalise_into`].

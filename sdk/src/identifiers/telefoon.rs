@@ -14,7 +14,7 @@
 //! A number without any prefix (`612345678`, `31612345678`) is refused: whether it is national
 //! or international cannot be told, and guessing would link the wrong people.
 
-use super::{IdentifierError, IdentifierKind};
+use super::{IdentifierError, IdentifierKind, canonical_string};
 
 const KIND: IdentifierKind = IdentifierKind::Telefoon;
 
@@ -102,7 +102,8 @@ pub(crate) fn normalise_into(raw: &str, out: &mut String) -> Result<(), Identifi
         ));
     }
     let total = out.len() - 1;
-    if out.as_bytes()[1] == b'0' {
+    // `get`: "00" alone leaves just "+", which the length check below refuses.
+    if out.as_bytes().get(1) == Some(&b'0') {
         out.clear();
         return Err(err(
             "country-code",
@@ -146,9 +147,7 @@ pub struct Telefoon(String);
 impl Telefoon {
     /// Accepts national Dutch numbers, `00` and `+` prefixes, and common separators.
     pub fn parse(raw: &str) -> Result<Self, IdentifierError> {
-        let mut s = String::with_capacity(16);
-        normalise_into(raw, &mut s)?;
-        Ok(Self(s))
+        canonical_string(IdentifierKind::Telefoon, raw, 16).map(Self)
     }
 
     /// The canonical form.

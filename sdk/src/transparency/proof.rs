@@ -249,18 +249,38 @@ pub fn root_from_inclusion_proof(
             got: proof.len(),
         });
     }
-    let (mut fn_, mut sn) = (index, size - 1);
-    let mut r = *leaf_hash;
-    for p in proof {
-        // Cannot happen with the length checked above; kept because it is the RFC's guard.
+    let wrong_length = || ProofError::WrongProofLength {
+        expected,
+        got: proof.len(),
+    };
+    let (r, _) = walk_path(index, size - 1, *leaf_hash, None, proof, wrong_length)?;
+    Ok(r)
+}
+
+/// The path walk both RFC 9162 verifications share (§2.1.3.2 and §2.1.4.2): starting at node
+/// `fn_` of a tree whose last node is `sn`, fold each hash of `path` into `seed` on the side
+/// the bits of `fn_` say, and into `old` (the consistency check's old-root accumulator, when
+/// given) only where it hangs on the left. Returns both accumulators; `wrong_length` is the
+/// error if the path does not end exactly at the root.
+fn walk_path(
+    mut fn_: u64,
+    mut sn: u64,
+    mut seed: Hash,
+    mut old: Option<Hash>,
+    path: &[Hash],
+    wrong_length: impl Fn() -> ProofError,
+) -> Result<(Hash, Option<Hash>), ProofError> {
+    for p in path {
+        // Cannot happen with the length checked by the caller; kept because it is the RFC's
+        // guard.
         if sn == 0 {
-            return Err(ProofError::WrongProofLength {
-                expected,
-                got: proof.len(),
-            });
+            return Err(wrong_length());
         }
         if fn_ & 1 == 1 || fn_ == sn {
-            r = node_hash(p, &r);
+            seed = node_hash(p, &seed);
+            if let Some(old) = &mut old {
+                *old = node_hash(p, old);
+            }
             if fn_ & 1 == 0 {
                 while fn_ & 1 == 0 && fn_ != 0 {
                     fn_ >>= 1;
@@ -268,18 +288,15 @@ pub fn root_from_inclusion_proof(
                 }
             }
         } else {
-            r = node_hash(&r, p);
+            seed = node_hash(&seed, p);
         }
         fn_ >>= 1;
         sn >>= 1;
     }
     if sn != 0 {
-        return Err(ProofError::WrongProofLength {
-            expected,
-            got: proof.len(),
-        });
+        return Err(wrong_length());
     }
-    Ok(r)
+    Ok((seed, old))
 }
 
 /// Checks that leaf `index` with `leaf_hash` is in the tree of `size` leaves with `root`.
@@ -348,35 +365,12 @@ pub fn verify_consistency(
         fn_ >>= 1;
         sn >>= 1;
     }
-    let (mut fr, mut sr) = (path[0], path[0]);
-    for c in &path[1..] {
-        if sn == 0 {
-            return Err(ProofError::WrongProofLength {
-                expected,
-                got: proof.len(),
-            });
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            sr = node_hash(&sr, c);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    if sn != 0 {
-        return Err(ProofError::WrongProofLength {
-            expected,
-            got: proof.len(),
-        });
-    }
+    let wrong_length = || ProofError::WrongProofLength {
+        expected,
+        got: proof.len(),
+    };
+    let (sr, fr) = walk_path(fn_, sn, path[0], Some(path[0]), &path[1..], wrong_length)?;
+    let fr = fr.expect("walk_path returns the accumulator it was given");
     if &fr != root1 {
         return Err(ProofError::OldRootMismatch);
     }

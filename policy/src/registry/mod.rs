@@ -1,0 +1,247 @@
+//! The registry: the agreed facts the policy reasons over.
+//!
+//! One TOML file, shared by the broker and the policy: partners, purposes, coalitions,
+//! partnership decisions (Wpg art. 20), the signal taxonomy and the districts. It is the
+//! written form of the covenant the partners signed, so it is validated strictly and every
+//! problem is reported with file, line and field — a privacy officer must be able to fix it
+//! without reading Rust.
+//!
+//! Where things are: `model.rs` holds the vocabulary and the entries as the file spells them
+//! (re-exported here), this module the [`Registry`] itself (parsing, look-ups, hash, the Rego
+//! `data` document), `validate.rs` the semantic checks ([`Registry::validate`]), and
+//! `source.rs` the mapping from an entry back to its line in the file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Location, PolicyError};
+
+mod model;
+mod source;
+mod validate;
+
+use source::{field_at, line_of};
+
+pub use model::{
+    Coalition, District, EnumerationGuard, IDENTIFIER_KINDS, KeyAlg, PUBLIC_SECTORS, Partner,
+    PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS, RegistryMeta, SECTORS, Theme,
+};
+
+/// The Midden-Nederland registry shipped inside the binary, so the broker works with zero files.
+pub const DEFAULT_REGISTRY_TOML: &str = include_str!("../../registry/midden-nederland.toml");
+
+/// Name under which the embedded registry reports its errors.
+pub const DEFAULT_REGISTRY_NAME: &str = "policy/registry/midden-nederland.toml";
+
+/// The whole registry. See the module documentation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registry {
+    /// Header.
+    #[serde(default)]
+    pub meta: RegistryMeta,
+    /// Enumeration-guard thresholds.
+    #[serde(default)]
+    pub guard: EnumerationGuard,
+    /// Police districts.
+    #[serde(default)]
+    pub districts: Vec<District>,
+    /// Signal taxonomy: theme id → theme.
+    #[serde(default)]
+    pub taxonomy: BTreeMap<String, Theme>,
+    /// Partner organisations.
+    #[serde(default)]
+    pub partners: Vec<Partner>,
+    /// Registered purposes.
+    #[serde(default)]
+    pub purposes: Vec<Purpose>,
+    /// Coalitions.
+    #[serde(default)]
+    pub coalitions: Vec<Coalition>,
+    /// Wpg art. 20 partnership decisions.
+    #[serde(default)]
+    pub partnership_decisions: Vec<PartnershipDecision>,
+    /// Source text and name, kept to locate semantic errors by line.
+    #[serde(skip)]
+    source: SourceText,
+}
+
+#[derive(Debug, Clone, Default)]
+struct SourceText {
+    name: String,
+    text: String,
+}
+
+impl Registry {
+    /// Parse a registry from TOML. `source_name` is used in error messages (a path or the
+    /// embedded name). Only the shape is checked here; call [`Registry::validate`] for the
+    /// semantic checks.
+    pub fn from_toml_str(text: &str, source_name: &str) -> Result<Registry, PolicyError> {
+        match toml::from_str::<Registry>(text) {
+            Ok(mut reg) => {
+                reg.source = SourceText {
+                    name: source_name.to_string(),
+                    text: text.to_string(),
+                };
+                Ok(reg)
+            }
+            Err(e) => {
+                let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(0);
+                Err(PolicyError::RegistryParse {
+                    location: Location {
+                        file: source_name.to_string(),
+                        line,
+                    },
+                    field: field_at(text, line),
+                    message: e.message().trim().to_string(),
+                })
+            }
+        }
+    }
+
+    /// Read and parse a registry file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Registry, PolicyError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Registry::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// The embedded Midden-Nederland registry.
+    pub fn embedded() -> Registry {
+        Registry::from_toml_str(DEFAULT_REGISTRY_TOML, DEFAULT_REGISTRY_NAME)
+            .expect("embedded registry parses (checked by tests)")
+    }
+
+    /// Name of the file this registry was read from.
+    pub fn source_name(&self) -> &str {
+        &self.source.name
+    }
+
+    /// SHA-256 (hex) of the registry's source text; recorded with decisions next to the
+    /// bundle hash, because the registry changes decisions as much as the Rego does.
+    pub fn hash(&self) -> String {
+        hex::encode(ring::digest::digest(
+            &ring::digest::SHA256,
+            self.source.text.as_bytes(),
+        ))
+    }
+
+    /// Look up a partner.
+    pub fn partner(&self, id: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.id == id)
+    }
+
+    /// Look up a purpose.
+    pub fn purpose(&self, id: &str) -> Option<&Purpose> {
+        self.purposes.iter().find(|p| p.id == id)
+    }
+
+    /// Look up a coalition.
+    pub fn coalition(&self, id: &str) -> Option<&Coalition> {
+        self.coalitions.iter().find(|c| c.id == id)
+    }
+
+    /// The registry as the Rego `data` document: `{"registry": {...}}` with partners,
+    /// purposes, coalitions and partnership decisions keyed by id (constant-time lookups in
+    /// the policy). Partner keys are left out: the policy does not need them.
+    pub fn to_data(&self) -> Value {
+        fn keyed<T: Serialize>(items: &[T], id: impl Fn(&T) -> &str) -> Value {
+            let mut m = Map::new();
+            for it in items {
+                m.insert(
+                    id(it).to_string(),
+                    serde_json::to_value(it).unwrap_or(Value::Null),
+                );
+            }
+            Value::Object(m)
+        }
+        let mut partners = keyed(&self.partners, |p| &p.id);
+        if let Value::Object(m) = &mut partners {
+            for p in m.values_mut() {
+                if let Value::Object(p) = p {
+                    p.remove("keys");
+                    p.remove("client_cert_sha256");
+                }
+            }
+        }
+        json!({
+            "registry": {
+                "meta": self.meta,
+                "guard": self.guard,
+                "districts": keyed(&self.districts, |d| &d.id),
+                "taxonomy": self.taxonomy,
+                "partners": partners,
+                "purposes": keyed(&self.purposes, |p| &p.id),
+                "coalitions": keyed(&self.coalitions, |c| &c.id),
+                "partnership_decisions": keyed(&self.partnership_decisions, |d| &d.id),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_registry_is_valid() {
+        let reg = Registry::embedded();
+        let issues = reg.issues();
+        assert!(issues.is_empty(), "{issues:#?}");
+        for p in [
+            "kvo-buitengebied-signalering",
+            "autobranche-contante-aankopen",
+            "horeca-bibob-screening",
+            "politie-opsporing-wpg19",
+            "politie-opsporing-wpg20",
+            "ondermijningsbeeld",
+        ] {
+            assert!(reg.purpose(p).is_some(), "purpose {p} missing");
+        }
+        for s in SECTORS {
+            assert!(
+                reg.partners.iter().any(|p| p.sector == *s),
+                "no partner in sector {s}"
+            );
+        }
+        assert_eq!(reg.districts.len(), 5);
+    }
+
+    #[test]
+    fn parse_error_names_file_line_and_field() {
+        let text = "[guard]\nmax_requests_per_minute = \"many\"\nsweep_min_queries = 1\nsweep_no_hit_percent = 9\n";
+        let err = Registry::from_toml_str(text, "x.toml").unwrap_err();
+        match err {
+            PolicyError::RegistryParse {
+                location, field, ..
+            } => {
+                assert_eq!(location.file, "x.toml");
+                assert_eq!(location.line, 2);
+                assert_eq!(field, "guard.max_requests_per_minute");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_field_is_a_parse_error() {
+        let text = "[[districts]]\nid = \"a\"\nname = \"A\"\ncolour = \"red\"\n";
+        let err = Registry::from_toml_str(text, "x.toml").unwrap_err();
+        assert!(err.to_string().contains("x.toml:4"), "{err}");
+    }
+
+    #[test]
+    fn data_document_is_keyed_by_id_without_keys() {
+        let data = Registry::embedded().to_data();
+        let p = &data["registry"]["partners"]["politie-midden-nederland"];
+        assert_eq!(p["sector"], "politie");
+        assert!(p.get("keys").is_none());
+        assert!(data["registry"]["purposes"]["ondermijningsbeeld"].is_object());
+    }
+}

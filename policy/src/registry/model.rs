@@ -1,0 +1,255 @@
+//! The registry's vocabulary (sectors, identifier kinds, restricted origins) and its entries
+//! as the TOML file spells them: partners, purposes, coalitions, partnership decisions,
+//! taxonomy themes and districts.
+//!
+//! Why apart from [`super::Registry`]: these are plain data, read by the broker and the CLI as
+//! much as by the policy; how they are loaded, located and checked is the business of the
+//! parent module and of `validate.rs`.
+
+use std::collections::BTreeMap;
+
+use kruispunt_sdk::wire::Level;
+use serde::{Deserialize, Serialize};
+
+/// Partner sectors known to the policy.
+pub const SECTORS: &[&str] = &[
+    "kvo",
+    "autobranche",
+    "horeca",
+    "vastgoed",
+    "gemeente",
+    "riec",
+    "politie",
+    "om",
+];
+
+/// Sectors that are public bodies (bestuursorganen, police, public prosecutor, RIEC).
+pub const PUBLIC_SECTORS: &[&str] = &["gemeente", "riec", "politie", "om"];
+
+/// Identifier kinds the SDK can normalise and pseudonymise.
+pub const IDENTIFIER_KINDS: &[&str] = &[
+    "kenteken",
+    "kvk",
+    "vestiging",
+    "rsin",
+    "bsn",
+    "iban",
+    "adres",
+    "vin",
+    "telefoon",
+    "persoon",
+];
+
+/// Regimes whose data must never reach a private partner (rule 2).
+pub const RESTRICTED_ORIGINS: &[&str] = &["politie", "riec", "bibob"];
+
+/// Descriptive header of a registry file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryMeta {
+    /// Human name, e.g. "Eenheid Midden-Nederland".
+    #[serde(default)]
+    pub name: String,
+    /// Version label chosen by the registry's maintainers.
+    #[serde(default)]
+    pub version: String,
+}
+
+/// Thresholds of the enumeration guard (rule 7), equal for every purpose.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumerationGuard {
+    /// Match requests per requester and purpose per minute before `rate_limited`.
+    pub max_requests_per_minute: u64,
+    /// Queries per day before the no-hit ratio is considered at all.
+    pub sweep_min_queries: u64,
+    /// No-hit percentage (0–100) at or above which a day's queries count as a sweep.
+    pub sweep_no_hit_percent: u64,
+}
+
+impl Default for EnumerationGuard {
+    fn default() -> Self {
+        EnumerationGuard {
+            max_requests_per_minute: 60,
+            sweep_min_queries: 50,
+            sweep_no_hit_percent: 95,
+        }
+    }
+}
+
+/// A police district and the themes it prioritises.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct District {
+    /// Stable lowercase id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Taxonomy themes this district focuses on.
+    #[serde(default)]
+    pub themes: Vec<String>,
+}
+
+/// A theme of the signal taxonomy: codes partners may upload, with a title each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Theme {
+    /// Display title of the theme.
+    pub title: String,
+    /// Signal code → title.
+    pub codes: BTreeMap<String, String>,
+}
+
+/// Signature algorithms accepted for partner JWTs (no `none`, no HMAC, no RSA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyAlg {
+    /// Ed25519.
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    /// ECDSA P-256 with SHA-256.
+    #[serde(rename = "ES256")]
+    Es256,
+}
+
+/// A partner's registered JWT verification key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerKey {
+    /// Key id (`kid` header).
+    pub kid: String,
+    /// Algorithm the key is for.
+    pub alg: KeyAlg,
+    /// Public key, base64 (raw) or PEM.
+    pub public_key: String,
+}
+
+/// A partner organisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partner {
+    /// Stable lowercase id; the JWT `sub`/`iss` and the MLS credential name it.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// One of [`SECTORS`].
+    pub sector: String,
+    /// Public body (true) or private party (false); must agree with the sector.
+    pub public: bool,
+    /// Home district, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// JWT verification keys (EdDSA or ES256).
+    #[serde(default)]
+    pub keys: Vec<PartnerKey>,
+    /// Whether the broker demands a client certificate from this partner.
+    #[serde(default)]
+    pub require_mtls: bool,
+    /// SHA-256 (hex) of the partner's client certificate, pinned when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_sha256: Option<String>,
+}
+
+/// A registered purpose (doel) with everything purpose limitation needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    /// Stable lowercase id.
+    pub id: String,
+    /// Display title.
+    pub title: String,
+    /// Legal basis code, e.g. `wpg-art-19`, `wpg-art-20`, `wet-bibob`, `avg-art-6-1-f`.
+    pub legal_basis: String,
+    /// Partner id of the controller (verwerkingsverantwoordelijke).
+    pub controller: String,
+    /// Whether the purpose may be used now.
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Unix seconds after which the purpose lapses, if it is time-limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<i64>,
+    /// Sectors whose members may ask match queries.
+    pub requester_sectors: Vec<String>,
+    /// Roles (from the partner's token) that may ask (match) under this purpose.
+    pub roles: Vec<String>,
+    /// Roles that may supply (upload and withdraw) signals for this purpose, from partners of
+    /// the `source_sectors`. Absent: the roles of `roles`. Supplying never lets a partner ask
+    /// or receive (rules 2 and 3 still apply to the supplier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supplier_roles: Option<Vec<String>>,
+    /// Identifier kinds this purpose may process.
+    pub identifier_kinds: Vec<String>,
+    /// Sectors that may receive results above `none`.
+    pub recipients: Vec<String>,
+    /// Sectors whose signals may feed this purpose.
+    pub source_sectors: Vec<String>,
+    /// Taxonomy themes whose codes may be uploaded.
+    #[serde(default)]
+    pub themes: Vec<String>,
+    /// Highest disclosure level this purpose allows.
+    pub disclosure_ceiling: Level,
+    /// Minimum number of independent sources before anything is disclosed.
+    pub min_sources: u32,
+    /// Days a signal may be kept and matched.
+    pub retention_days: u32,
+    /// Identifiers per requester per day.
+    pub daily_identifier_budget: u64,
+    /// Identifiers per single request.
+    pub max_identifiers_per_request: u64,
+    /// Days during which a hit is withheld from the supplying partner (police cases).
+    #[serde(default)]
+    pub embargo_days: u32,
+    /// Autoriteit Persoonsgegevens permit id, required for private-to-private
+    /// person-level warnings (UAVG art. 33(4)(c)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ap_permit: Option<String>,
+    /// Regimes the disclosed data stem from: `politie`, `riec`, `bibob`.
+    #[serde(default)]
+    pub derived_from: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A coalition: a group of partners sharing a coalition key over MLS for some purposes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coalition {
+    /// Stable lowercase id (also the MLS group id).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// District, if the coalition is local.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// Partner ids that may be members.
+    pub members: Vec<String>,
+    /// Purpose ids the coalition works under.
+    pub purposes: Vec<String>,
+}
+
+/// A decision of the competent authority under Wpg art. 20 to share police data structurally
+/// within a partnership. The article requires it to name the interest, the partnership, the
+/// purpose, the data, the conditions and the recipients.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnershipDecision {
+    /// Id quoted by police requests as `consent_id`.
+    pub id: String,
+    /// The compelling public interest served.
+    pub interest: String,
+    /// Coalition id of the partnership.
+    pub partnership: String,
+    /// Purpose id.
+    pub purpose: String,
+    /// Identifier kinds the decision covers.
+    pub data: Vec<String>,
+    /// Conditions attached to the provision.
+    pub conditions: String,
+    /// Sectors that may receive the data.
+    pub recipients: Vec<String>,
+    /// Who decided (competent authority).
+    pub decided_by: String,
+    /// Unix seconds after which the decision lapses.
+    pub valid_until: i64,
+}

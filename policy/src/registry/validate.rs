@@ -1,0 +1,494 @@
+//! The semantic checks of a registry: ids unique and well formed, every reference resolved,
+//! and the covenant's rules that the file itself can break (a private recipient of police
+//! data, a public sector claimed by a private partner, ...).
+//!
+//! Why apart from parsing: the shape is checked by serde when the file is read; these checks
+//! need the whole registry, and they report every problem at once, each with file, line and
+//! field.
+
+use std::collections::BTreeSet;
+
+use super::Registry;
+use super::model::{IDENTIFIER_KINDS, PUBLIC_SECTORS, RESTRICTED_ORIGINS, SECTORS};
+use crate::error::{Location, PolicyError, RegistryIssue};
+
+impl Registry {
+    /// Check the registry for consistency; `Err(PolicyError::RegistryInvalid)` lists every
+    /// problem with file, line and field.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let issues = self.issues();
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(PolicyError::RegistryInvalid(issues))
+        }
+    }
+
+    /// Every consistency problem in the registry (empty when it is valid).
+    pub fn issues(&self) -> Vec<RegistryIssue> {
+        let mut v = Validator {
+            reg: self,
+            issues: Vec::new(),
+        };
+        v.run();
+        v.issues
+    }
+}
+
+struct Validator<'a> {
+    reg: &'a Registry,
+    issues: Vec<RegistryIssue>,
+}
+
+impl Validator<'_> {
+    fn push(&mut self, section: &str, id: &str, field: &str, message: String) {
+        let line = self.reg.locate(section, id, Some(field));
+        let field = if id.is_empty() {
+            format!("{section}.{field}")
+        } else {
+            format!("{section}[{id}].{field}")
+        };
+        self.issues.push(RegistryIssue {
+            location: Location {
+                file: self.reg.source.name.clone(),
+                line,
+            },
+            field,
+            message,
+        });
+    }
+
+    fn check_subset(
+        &mut self,
+        section: &str,
+        id: &str,
+        field: &str,
+        values: &[String],
+        allowed: &BTreeSet<&str>,
+        what: &str,
+    ) {
+        for v in values {
+            if !allowed.contains(v.as_str()) {
+                self.push(section, id, field, format!("unknown {what} `{v}`"));
+            }
+        }
+    }
+
+    fn check_unique<'b>(&mut self, section: &str, ids: impl Iterator<Item = &'b str>) {
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if id.is_empty() {
+                self.push(section, id, "id", "id must not be empty".into());
+            } else if !seen.insert(id) {
+                self.push(section, id, "id", format!("duplicate id `{id}`"));
+            } else if !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                self.push(
+                    section,
+                    id,
+                    "id",
+                    format!("id `{id}` must be lowercase letters, digits and '-'"),
+                );
+            }
+        }
+    }
+
+    fn run(&mut self) {
+        let reg = self.reg;
+        let sectors: BTreeSet<&str> = SECTORS.iter().copied().collect();
+        let kinds: BTreeSet<&str> = IDENTIFIER_KINDS.iter().copied().collect();
+        let origins: BTreeSet<&str> = RESTRICTED_ORIGINS.iter().copied().collect();
+        let themes: BTreeSet<&str> = reg.taxonomy.keys().map(String::as_str).collect();
+        let partners: BTreeSet<&str> = reg.partners.iter().map(|p| p.id.as_str()).collect();
+        let purposes: BTreeSet<&str> = reg.purposes.iter().map(|p| p.id.as_str()).collect();
+        let coalitions: BTreeSet<&str> = reg.coalitions.iter().map(|c| c.id.as_str()).collect();
+        let districts: BTreeSet<&str> = reg.districts.iter().map(|d| d.id.as_str()).collect();
+
+        let g = &reg.guard;
+        if g.max_requests_per_minute == 0 {
+            self.push("guard", "", "max_requests_per_minute", "must be > 0".into());
+        }
+        if g.sweep_no_hit_percent == 0 || g.sweep_no_hit_percent > 100 {
+            self.push(
+                "guard",
+                "",
+                "sweep_no_hit_percent",
+                "must be 1..=100".into(),
+            );
+        }
+
+        for (theme, t) in &reg.taxonomy {
+            if t.codes.is_empty() {
+                self.push(
+                    "taxonomy",
+                    theme,
+                    "codes",
+                    "a theme needs at least one code".into(),
+                );
+            }
+        }
+
+        self.check_unique("districts", reg.districts.iter().map(|d| d.id.as_str()));
+        for d in &reg.districts {
+            self.check_subset("districts", &d.id, "themes", &d.themes, &themes, "theme");
+        }
+
+        self.check_unique("partners", reg.partners.iter().map(|p| p.id.as_str()));
+        for p in &reg.partners {
+            if !sectors.contains(p.sector.as_str()) {
+                self.push(
+                    "partners",
+                    &p.id,
+                    "sector",
+                    format!(
+                        "unknown sector `{}` (known: {})",
+                        p.sector,
+                        SECTORS.join(", ")
+                    ),
+                );
+            } else if PUBLIC_SECTORS.contains(&p.sector.as_str()) != p.public {
+                self.push(
+                    "partners",
+                    &p.id,
+                    "public",
+                    format!(
+                        "sector `{}` is {}; `public` must be {}",
+                        p.sector,
+                        if p.public { "private" } else { "public" },
+                        !p.public
+                    ),
+                );
+            }
+            if let Some(d) = &p.district
+                && !districts.contains(d.as_str())
+            {
+                self.push(
+                    "partners",
+                    &p.id,
+                    "district",
+                    format!("unknown district `{d}`"),
+                );
+            }
+            let mut kids = BTreeSet::new();
+            for k in &p.keys {
+                if !kids.insert(k.kid.as_str()) {
+                    self.push(
+                        "partners",
+                        &p.id,
+                        "keys",
+                        format!("duplicate kid `{}`", k.kid),
+                    );
+                }
+                if k.public_key.trim().is_empty() {
+                    self.push("partners", &p.id, "keys", "public_key is empty".into());
+                }
+            }
+            if let Some(fp) = &p.client_cert_sha256
+                && (fp.len() != 64 || !fp.chars().all(|c| c.is_ascii_hexdigit()))
+            {
+                self.push(
+                    "partners",
+                    &p.id,
+                    "client_cert_sha256",
+                    "must be 64 hex digits".into(),
+                );
+            }
+        }
+
+        self.check_unique("purposes", reg.purposes.iter().map(|p| p.id.as_str()));
+        for p in &reg.purposes {
+            let id = p.id.as_str();
+            if p.legal_basis.trim().is_empty() {
+                self.push("purposes", id, "legal_basis", "must not be empty".into());
+            }
+            if !partners.contains(p.controller.as_str()) {
+                self.push(
+                    "purposes",
+                    id,
+                    "controller",
+                    format!("unknown partner `{}`", p.controller),
+                );
+            }
+            self.check_subset(
+                "purposes",
+                id,
+                "requester_sectors",
+                &p.requester_sectors,
+                &sectors,
+                "sector",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "recipients",
+                &p.recipients,
+                &sectors,
+                "sector",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "source_sectors",
+                &p.source_sectors,
+                &sectors,
+                "sector",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "identifier_kinds",
+                &p.identifier_kinds,
+                &kinds,
+                "identifier kind",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "themes",
+                &p.themes,
+                &themes,
+                "taxonomy theme",
+            );
+            self.check_subset(
+                "purposes",
+                id,
+                "derived_from",
+                &p.derived_from,
+                &origins,
+                "origin",
+            );
+            if p.roles.is_empty() {
+                self.push(
+                    "purposes",
+                    id,
+                    "roles",
+                    "at least one role is needed".into(),
+                );
+            }
+            if p.supplier_roles.as_ref().is_some_and(Vec::is_empty) {
+                self.push(
+                    "purposes",
+                    id,
+                    "supplier_roles",
+                    "at least one role is needed (leave it out to use `roles`)".into(),
+                );
+            }
+            if p.identifier_kinds.is_empty() {
+                self.push(
+                    "purposes",
+                    id,
+                    "identifier_kinds",
+                    "at least one kind is needed".into(),
+                );
+            }
+            if p.retention_days == 0 {
+                self.push("purposes", id, "retention_days", "must be > 0".into());
+            }
+            if p.min_sources == 0 {
+                self.push("purposes", id, "min_sources", "must be ≥ 1".into());
+            }
+            if p.daily_identifier_budget == 0 {
+                self.push(
+                    "purposes",
+                    id,
+                    "daily_identifier_budget",
+                    "must be > 0".into(),
+                );
+            }
+            if p.max_identifiers_per_request == 0
+                || p.max_identifiers_per_request > p.daily_identifier_budget
+            {
+                self.push(
+                    "purposes",
+                    id,
+                    "max_identifiers_per_request",
+                    "must be > 0 and ≤ daily_identifier_budget".into(),
+                );
+            }
+            if let Some(permit) = &p.ap_permit
+                && permit.trim().is_empty()
+            {
+                self.push(
+                    "purposes",
+                    id,
+                    "ap_permit",
+                    "omit the key instead of an empty permit".into(),
+                );
+            }
+            // Rule 2: police-, RIEC- or Bibob-derived data never reaches a private partner.
+            if !p.derived_from.is_empty() {
+                for r in &p.recipients {
+                    if sectors.contains(r.as_str()) && !PUBLIC_SECTORS.contains(&r.as_str()) {
+                        self.push(
+                            "purposes",
+                            id,
+                            "recipients",
+                            format!(
+                                "private sector `{r}` may not receive data derived from {}",
+                                p.derived_from.join("/")
+                            ),
+                        );
+                    }
+                }
+            }
+            // Rule 3: BSN is never disclosed to private partners. (Uploads of BSN by private
+            // partners are refused per request by the policy.)
+            if p.identifier_kinds.iter().any(|k| k == "bsn") {
+                for (field, list) in [
+                    ("requester_sectors", &p.requester_sectors),
+                    ("recipients", &p.recipients),
+                ] {
+                    for s in list {
+                        if sectors.contains(s.as_str()) && !PUBLIC_SECTORS.contains(&s.as_str()) {
+                            self.push(
+                                "purposes",
+                                id,
+                                field,
+                                format!("BSN purpose may not involve private sector `{s}`"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        self.check_unique("coalitions", reg.coalitions.iter().map(|c| c.id.as_str()));
+        for c in &reg.coalitions {
+            let members = c.members.clone();
+            self.check_subset(
+                "coalitions",
+                &c.id,
+                "members",
+                &members,
+                &partners,
+                "partner",
+            );
+            self.check_subset(
+                "coalitions",
+                &c.id,
+                "purposes",
+                &c.purposes,
+                &purposes,
+                "purpose",
+            );
+            if let Some(d) = &c.district
+                && !districts.contains(d.as_str())
+            {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "district",
+                    format!("unknown district `{d}`"),
+                );
+            }
+        }
+
+        self.check_unique(
+            "partnership_decisions",
+            reg.partnership_decisions.iter().map(|d| d.id.as_str()),
+        );
+        for d in &reg.partnership_decisions {
+            let id = d.id.as_str();
+            if !coalitions.contains(d.partnership.as_str()) {
+                self.push(
+                    "partnership_decisions",
+                    id,
+                    "partnership",
+                    format!("unknown coalition `{}`", d.partnership),
+                );
+            }
+            match reg.purpose(&d.purpose) {
+                None => self.push(
+                    "partnership_decisions",
+                    id,
+                    "purpose",
+                    format!("unknown purpose `{}`", d.purpose),
+                ),
+                Some(p) if p.legal_basis != "wpg-art-20" => self.push(
+                    "partnership_decisions",
+                    id,
+                    "purpose",
+                    format!("purpose `{}` is not based on wpg-art-20", d.purpose),
+                ),
+                Some(_) => {}
+            }
+            self.check_subset(
+                "partnership_decisions",
+                id,
+                "data",
+                &d.data,
+                &kinds,
+                "identifier kind",
+            );
+            self.check_subset(
+                "partnership_decisions",
+                id,
+                "recipients",
+                &d.recipients,
+                &sectors,
+                "sector",
+            );
+            for (field, v) in [
+                ("interest", &d.interest),
+                ("conditions", &d.conditions),
+                ("decided_by", &d.decided_by),
+            ] {
+                if v.trim().is_empty() {
+                    self.push(
+                        "partnership_decisions",
+                        id,
+                        field,
+                        "Wpg art. 20 requires this to be stated".into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::DEFAULT_REGISTRY_TOML;
+
+    #[test]
+    fn semantic_errors_name_line_and_field() {
+        let text = DEFAULT_REGISTRY_TOML.replacen(
+            "requester_sectors = [\"kvo\"",
+            "requester_sectors = [\"kvoo\"",
+            1,
+        );
+        assert_ne!(text, DEFAULT_REGISTRY_TOML, "fixture edit applied");
+        let reg = Registry::from_toml_str(&text, "mn.toml").unwrap();
+        let issues = reg.issues();
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let i = &issues[0];
+        assert!(i.field.ends_with(".requester_sectors"), "{i}");
+        let line = text.lines().nth(i.location.line - 1).unwrap();
+        assert!(
+            line.contains("kvoo"),
+            "line {} is {line:?}",
+            i.location.line
+        );
+    }
+
+    #[test]
+    fn private_recipient_of_police_data_is_rejected() {
+        let text = DEFAULT_REGISTRY_TOML.replacen(
+            "recipients = [\"politie\", \"om\"]",
+            "recipients = [\"politie\", \"om\", \"horeca\"]",
+            1,
+        );
+        assert_ne!(text, DEFAULT_REGISTRY_TOML);
+        let reg = Registry::from_toml_str(&text, "mn.toml").unwrap();
+        let issues = reg.issues();
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.field.ends_with(".recipients") && i.message.contains("horeca")),
+            "{issues:#?}"
+        );
+    }
+}

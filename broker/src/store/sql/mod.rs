@@ -15,8 +15,38 @@
 //! Why not `sqlx::Any`: it cannot carry BYTEA arrays, RETURNING ids or native types.
 //!
 //! **The bounds.** Generic sqlx code must spell out what it binds and decodes. Rust does not
-//! carry a trait's `where` clauses to its users, so they are written out once per generic
-//! `impl` block (one per aggregate), each listing only what it binds and decodes.
+//! carry a trait's `where` clauses to its users, so no trait alias can hold them; instead
+//! [`shared_impl!`] writes the one list (what any aggregate binds and decodes, which both
+//! backends satisfy) into each aggregate's generic `impl` block.
+
+/// `shared_impl! { impl AggregateStore for AggregateDialect { ... } }` implements an
+/// aggregate's storage trait for every backend that implements its dialect trait, under the
+/// sqlx bounds listed here once (see the module doc).
+macro_rules! shared_impl {
+    (impl $store:ident for $dialect:ident { $($body:tt)* }) => {
+        #[::async_trait::async_trait]
+        impl<D> $store for D
+        where
+            D: $dialect,
+            for<'c> &'c mut <D::DB as ::sqlx::Database>::Connection:
+                ::sqlx::Executor<'c, Database = D::DB>,
+            for<'q> <D::DB as ::sqlx::Database>::Arguments<'q>:
+                ::sqlx::IntoArguments<'q, D::DB>,
+            usize: ::sqlx::ColumnIndex<<D::DB as ::sqlx::Database>::Row>,
+            for<'q> i64: ::sqlx::Encode<'q, D::DB> + ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> i32: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> bool: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> String:
+                ::sqlx::Encode<'q, D::DB> + ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> Option<String>: ::sqlx::Encode<'q, D::DB>,
+            for<'q> &'q str: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> Vec<u8>: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> &'q [u8]: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+        {
+            $($body)*
+        }
+    };
+}
 
 pub(crate) mod audit;
 pub(crate) mod decisions;

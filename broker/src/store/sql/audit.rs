@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use kruispunt_sdk::transparency::{Hash, NodeId};
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::Row;
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
@@ -143,20 +143,16 @@ shared_impl! {
     }
 }
 
-/// A row `(seq, leaf, salt, entry)` of the tree reads.
-fn leaf_row<R>(row: &R) -> Result<LeafRow, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let leaf: Vec<u8> = row.try_get(1)?;
-    let salt: Option<Vec<u8>> = row.try_get(2)?;
-    Ok(LeafRow {
-        seq: seq_from_db(row.try_get(0)?)?,
-        leaf: hash_from_db("audit leaf", &leaf)?,
-        salt: salt.map(|s| hash_from_db("audit salt", &s)).transpose()?,
-        entry: row.try_get(3)?,
-    })
+row_decoder! {
+    /// A row `(seq, leaf, salt, entry)` of the tree reads.
+    fn leaf_row(row) -> LeafRow {
+        let leaf: Vec<u8> = row.try_get(1)?;
+        let salt: Option<Vec<u8>> = row.try_get(2)?;
+        Ok(LeafRow {
+            seq: seq_from_db(row.try_get(0)?)?,
+            leaf: hash_from_db("audit leaf", &leaf)?,
+            salt: salt.map(|s| hash_from_db("audit salt", &s)).transpose()?,
+            entry: row.try_get(3)?,
+        })
+    }
 }

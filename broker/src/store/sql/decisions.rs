@@ -2,8 +2,6 @@
 //! writer half, `decisions.rs` of each backend, is its own: SQLite upserts under its single
 //! writer, PostgreSQL locks each counter row), and the counters are read with one statement.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
-
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
 use crate::store::group_commit::{Job, decision_seq, within_budget};
@@ -64,16 +62,13 @@ shared_impl! {
     }
 }
 
-/// A row of [`SELECT_USAGE`].
-pub(crate) fn usage_from_row<R>(row: &R) -> Result<Usage, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(Usage {
-        identifiers: count_from_db(row.try_get(0)?)?,
-        queries: count_from_db(row.try_get(1)?)?,
-        no_hits: count_from_db(row.try_get(2)?)?,
-    })
+row_decoder! {
+    /// A row of [`SELECT_USAGE`].
+    pub(crate) fn usage_from_row(row) -> Usage {
+        Ok(Usage {
+            identifiers: count_from_db(row.try_get(0)?)?,
+            queries: count_from_db(row.try_get(1)?)?,
+            no_hits: count_from_db(row.try_get(2)?)?,
+        })
+    }
 }

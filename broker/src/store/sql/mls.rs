@@ -4,7 +4,7 @@
 //! ([`MlsDialect`]), which make it
 //! safe for several brokers on one database.
 
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::Row;
 
 use super::SignalDialect;
 use crate::audit::entry::AuditEntry;
@@ -425,63 +425,49 @@ shared_impl! {
     }
 }
 
-/// A row of [`GROUP_COLUMNS`].
-fn group_from_row<R>(row: &R) -> Result<GroupRow, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let allowed: Option<String> = row.try_get(3)?;
-    let members: String = row.try_get(7)?;
-    Ok(GroupRow {
-        id: row.try_get(0)?,
-        coalition: row.try_get(1)?,
-        kind: GroupKind::parse(&row.try_get::<String, _>(2)?)?,
-        allowed: allowed.as_deref().map(orgs_from_db).transpose()?,
-        epoch: u64_from_db(row.try_get(4)?, "epoch")?,
-        revision: u64_from_db(row.try_get(5)?, "revision")?,
-        next_seq: u64_from_db(row.try_get(6)?, "sequence")?,
-        members: orgs_from_db(&members)?,
-        state: row.try_get(8)?,
-        created_by: row.try_get(9)?,
-    })
+row_decoder! {
+    /// A row of [`GROUP_COLUMNS`].
+    fn group_from_row(row) -> GroupRow {
+        let allowed: Option<String> = row.try_get(3)?;
+        let members: String = row.try_get(7)?;
+        Ok(GroupRow {
+            id: row.try_get(0)?,
+            coalition: row.try_get(1)?,
+            kind: GroupKind::parse(&row.try_get::<String, _>(2)?)?,
+            allowed: allowed.as_deref().map(orgs_from_db).transpose()?,
+            epoch: u64_from_db(row.try_get(4)?, "epoch")?,
+            revision: u64_from_db(row.try_get(5)?, "revision")?,
+            next_seq: u64_from_db(row.try_get(6)?, "sequence")?,
+            members: orgs_from_db(&members)?,
+            state: row.try_get(8)?,
+            created_by: row.try_get(9)?,
+        })
+    }
 }
 
-/// A row of [`KEY_VERSION_COLUMNS`].
-fn key_version_row<R>(row: &R) -> Result<KeyVersionRow, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(KeyVersionRow {
-        coalition: row.try_get(0)?,
-        key_version: key_version_from_db(row.try_get(1)?)?,
-        grace_until: row.try_get(2)?,
-        announced_by: row.try_get(3)?,
-        announced_at: row.try_get(4)?,
-    })
+row_decoder! {
+    /// A row of [`KEY_VERSION_COLUMNS`].
+    fn key_version_row(row) -> KeyVersionRow {
+        Ok(KeyVersionRow {
+            coalition: row.try_get(0)?,
+            key_version: key_version_from_db(row.try_get(1)?)?,
+            grace_until: row.try_get(2)?,
+            announced_by: row.try_get(3)?,
+            announced_at: row.try_get(4)?,
+        })
+    }
 }
 
-/// A row of [`PURGE_KEY_PACKAGES`].
-fn expired_key_package<R>(row: &R) -> Result<ExpiredKeyPackage, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(ExpiredKeyPackage {
-        kp_ref: row.try_get(0)?,
-        org: row.try_get(1)?,
-        last_resort: row.try_get::<i32, _>(2)? != 0,
-        claimed: row.try_get::<i32, _>(3)? != 0,
-    })
+row_decoder! {
+    /// A row of [`PURGE_KEY_PACKAGES`].
+    fn expired_key_package(row) -> ExpiredKeyPackage {
+        Ok(ExpiredKeyPackage {
+            kp_ref: row.try_get(0)?,
+            org: row.try_get(1)?,
+            last_resort: row.try_get::<i32, _>(2)? != 0,
+            claimed: row.try_get::<i32, _>(3)? != 0,
+        })
+    }
 }
 
 /// Converts a BIGINT read from the database to `u64`.

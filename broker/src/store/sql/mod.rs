@@ -48,6 +48,24 @@ macro_rules! shared_impl {
     };
 }
 
+/// `row_decoder! { fn name(row) -> Out { ... } }` defines `fn name<R: Row>(row: &R) ->
+/// Result<Out, StoreError>` for either backend's rows, under the one list of column types the
+/// shared SQL decodes (named here once, like [`shared_impl!`]'s).
+macro_rules! row_decoder {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($row:ident) -> $out:ty $body:block) => {
+        $(#[$meta])*
+        $vis fn $name<R>($row: &R) -> Result<$out, $crate::store::StoreError>
+        where
+            R: ::sqlx::Row,
+            usize: ::sqlx::ColumnIndex<R>,
+            for<'r> i64: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+            for<'r> i32: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+            for<'r> String: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+            for<'r> Vec<u8>: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+        $body
+    };
+}
+
 pub(crate) mod audit;
 pub(crate) mod decisions;
 pub(crate) mod mls;

@@ -443,9 +443,7 @@ row_decoder! {
             created_by: row.try_get(9)?,
         })
     }
-}
 
-row_decoder! {
     /// A row of [`KEY_VERSION_COLUMNS`].
     fn key_version_row(row) -> KeyVersionRow {
         Ok(KeyVersionRow {
@@ -456,9 +454,7 @@ row_decoder! {
             announced_at: row.try_get(4)?,
         })
     }
-}
 
-row_decoder! {
     /// A row of [`PURGE_KEY_PACKAGES`].
     fn expired_key_package(row) -> ExpiredKeyPackage {
         Ok(ExpiredKeyPackage {

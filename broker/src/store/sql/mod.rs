@@ -48,11 +48,11 @@ macro_rules! shared_impl {
     };
 }
 
-/// `row_decoder! { fn name(row) -> Out { ... } }` defines `fn name<R: Row>(row: &R) ->
-/// Result<Out, StoreError>` for either backend's rows, under the one list of column types the
+/// `row_decoder! { fn name(row) -> Out { ... } ... }` defines each `fn name<R: Row>(row: &R)
+/// -> Result<Out, StoreError>` for either backend's rows, under the one list of column types the
 /// shared SQL decodes (named here once, like [`shared_impl!`]'s).
 macro_rules! row_decoder {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($row:ident) -> $out:ty $body:block) => {
+    ($($(#[$meta:meta])* $vis:vis fn $name:ident($row:ident) -> $out:ty $body:block)*) => {$(
         $(#[$meta])*
         $vis fn $name<R>($row: &R) -> Result<$out, $crate::store::StoreError>
         where
@@ -63,7 +63,7 @@ macro_rules! row_decoder {
             for<'r> String: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
             for<'r> Vec<u8>: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
         $body
-    };
+    )*};
 }
 
 pub(crate) mod audit;

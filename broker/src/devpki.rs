@@ -71,15 +71,12 @@ impl DevPki {
         let mut issued = Vec::with_capacity(todo.len());
         for (partner, name) in todo {
             let key = KeyPair::generate()?;
-            let mut params = CertificateParams::new(vec![name])?;
-            params.distinguished_name.push(DnType::CommonName, partner);
-            params
-                .distinguished_name
-                .push(DnType::OrganizationName, "Kruispunt (development only)");
-            params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            params.not_before = rcgen::date_time_ymd(2024, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2031, 1, 1);
+            let params = leaf_params(
+                vec![name],
+                partner,
+                Some("Kruispunt (development only)"),
+                ExtendedKeyUsagePurpose::ClientAuth,
+            )?;
             let cert = params.signed_by(&key, &issuer)?;
             let (cert_path, key_path) = self.client_identity(partner);
             // Key first: a certificate on disk means its key is there too (a key without its
@@ -117,14 +114,12 @@ impl DevPki {
         ];
         names.extend(extra_names.iter().cloned());
         let server_key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(names)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "kruispunt broker (development)");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2031, 1, 1);
+        let params = leaf_params(
+            names,
+            "kruispunt broker (development)",
+            None,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )?;
         let server_cert = params.signed_by(&server_key, &issuer)?;
 
         secret_file::write_public(&self.ca_cert, ca_cert.pem().as_bytes())?;
@@ -137,6 +132,31 @@ impl DevPki {
 
 fn issuer_key_pem(issuer: &Issuer<'_, KeyPair>) -> String {
     issuer.key().serialize_pem()
+}
+
+/// A certificate the development CA issues (the server's, or a partner's client certificate):
+/// subject `common_name` (and `organisation`), for `names`, usable for `usage` only, valid
+/// 2024–2031.
+fn leaf_params(
+    names: Vec<String>,
+    common_name: &str,
+    organisation: Option<&str>,
+    usage: ExtendedKeyUsagePurpose,
+) -> anyhow::Result<CertificateParams> {
+    let mut params = CertificateParams::new(names)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    if let Some(organisation) = organisation {
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, organisation);
+    }
+    params.extended_key_usages = vec![usage];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2031, 1, 1);
+    Ok(params)
 }
 
 /// The development CA's parameters. Issuing later (a client certificate for a partner added

@@ -12,6 +12,9 @@
 //! added the leaves a few seconds later; a database from then is caught up by the first append
 //! (or the log's first sync at start-up), in one transaction holding the counter's lock.
 
+use std::collections::HashMap;
+use std::future::Future;
+
 use kruispunt_sdk::transparency::{
     ERASE_ACTION, Frontier, Hash, NodeId, Salt, TIME_ORDER_SLACK_MS, commitment, leaf_hash,
 };
@@ -229,6 +232,82 @@ impl CatchUpBatch {
                 .map(|((salt, leaf), pseudonyms)| (leaf, salt, &pseudonyms[..])),
         )
     }
+}
+
+/// A backend's statements for the tree, on its connection (in its `audit_tree.rs`): each
+/// database takes a batch of rows fastest its own way (`UNNEST` arrays on PostgreSQL, one blob
+/// and a JSON array per table on SQLite). [`grow`] and [`catch_up`] are written once over it.
+pub(crate) trait TreeConn: Send {
+    /// The tree's size: how many leaves are stored.
+    fn tree_size(&mut self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The log's stored entries `start..end`, as `(seq, entry bytes)` in order.
+    fn entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> impl Future<Output = Result<Vec<(i64, Vec<u8>)>, StoreError>> + Send;
+
+    /// Inserts leaves, salts, pseudonym index rows and interior nodes, and stores `border`
+    /// (the frontier after them) as `audit_head.frontier`.
+    fn write_tree(
+        &mut self,
+        leaves: &[NewLeaf<'_>],
+        nodes: &[(NodeId, Hash)],
+        border: &Frontier,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores `frontier` as `audit_head.frontier`.
+    fn store_border(
+        &mut self,
+        frontier: &Frontier,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The hashes of the given tree nodes that exist (level 0: the leaf hashes).
+    fn nodes_on(
+        &mut self,
+        ids: &[NodeId],
+    ) -> impl Future<Output = Result<HashMap<NodeId, Hash>, StoreError>> + Send;
+}
+
+/// Grows the tree by the entries `first..` that the caller's transaction has just appended.
+/// `border` is `audit_head.frontier` as read under the counter's lock; `None` means the tree is
+/// still behind (see migration 0007) and is caught up first.
+pub(crate) async fn grow<C: TreeConn>(
+    conn: &mut C,
+    first: u64,
+    border: Option<Vec<u8>>,
+    entries: &[&PreparedEntry],
+) -> Result<(), StoreError> {
+    let mut frontier = match border {
+        Some(b) => frontier_from_db(first, &b)?,
+        None => catch_up(conn, first).await?,
+    };
+    let (leaves, nodes) = new_rows(
+        &mut frontier,
+        first,
+        entries
+            .iter()
+            .map(|e| (&e.leaf, &e.salt, &e.pseudonyms[..])),
+    );
+    conn.write_tree(&leaves, &nodes, &frontier).await
+}
+
+/// Commits leaves to the entries `tree size..upto` that have none yet, [`CATCH_UP_BATCH`] at a
+/// time; returns the border of the tree of `upto` leaves.
+pub(crate) async fn catch_up<C: TreeConn>(conn: &mut C, upto: u64) -> Result<Frontier, StoreError> {
+    let size = conn.tree_size().await?;
+    let nodes = conn.nodes_on(&Frontier::node_ids(size)).await?;
+    let mut frontier = frontier_from_nodes(size, &nodes)?;
+    while frontier.size() < upto {
+        let start = frontier.size();
+        let end = (start + CATCH_UP_BATCH).min(upto);
+        let rows = conn.entries(start, end).await?;
+        let batch = CatchUpBatch::commit(start, end, &rows)?;
+        let (leaves, nodes) = batch.rows(&mut frontier);
+        conn.write_tree(&leaves, &nodes, &frontier).await?;
+    }
+    Ok(frontier)
 }
 
 /// Salts and commits to entries already stored (while catching up): `(salt, leaf)` per entry.

@@ -2,8 +2,9 @@
 //! counter's row lock, erasure by `= ANY` arrays, node look-ups); appends and reads are shared
 //! ([`crate::store::sql::audit`]), the tree's growth is in [`super::audit_tree`].
 
-use super::audit_tree::{TREE_SIZE, catch_up, nodes_on, store_border};
+use super::audit_tree::TREE_SIZE;
 use super::{PostgresStore, append};
+use crate::store::audit_tree::{TreeConn, catch_up};
 use crate::store::sql::AuditDialect;
 use crate::store::{EraseAudit, StoreError, seq_from_db};
 use kruispunt_sdk::transparency::{Hash, NodeId};
@@ -34,8 +35,8 @@ impl AuditDialect for PostgresStore {
         if border.is_some() {
             return Ok(()); // another broker caught up meanwhile
         }
-        let frontier = catch_up(&mut tx, seq_from_db(size)?).await?;
-        store_border(&mut tx, &frontier).await?;
+        let frontier = catch_up(&mut *tx, seq_from_db(size)?).await?;
+        tx.store_border(&frontier).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -75,6 +76,6 @@ impl AuditDialect for PostgresStore {
 
     async fn tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        nodes_on(&mut conn, ids).await
+        conn.nodes_on(ids).await
     }
 }

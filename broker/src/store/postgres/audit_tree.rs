@@ -7,69 +7,48 @@ use sqlx::Row as _;
 use sqlx::postgres::PgConnection;
 
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, CatchUpBatch, NewLeaf, PreparedEntry, frontier_from_db, frontier_from_nodes,
-    frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
+    NewLeaf, TreeConn, frontier_to_db, hash_from_db, node_from_key, node_key,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
 pub(super) const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0)::BIGINT FROM audit_leaf";
 
-/// Grows the tree by the entries `first..` that the caller's transaction has just appended.
-/// `border` is `audit_head.frontier` as read under the counter's lock; `None` means the tree is
-/// still behind (see migration 0007) and is caught up first.
-pub(crate) async fn grow_in_tx(
-    conn: &mut PgConnection,
-    first: u64,
-    border: Option<Vec<u8>>,
-    entries: &[&PreparedEntry],
-) -> Result<(), StoreError> {
-    let mut frontier = match border {
-        Some(b) => frontier_from_db(first, &b)?,
-        None => catch_up(conn, first).await?,
-    };
-    let (leaves, nodes) = new_rows(
-        &mut frontier,
-        first,
-        entries
-            .iter()
-            .map(|e| (&e.leaf, &e.salt, &e.pseudonyms[..])),
-    );
-    write_tree(conn, &leaves, &nodes, &frontier).await
-}
+impl TreeConn for PgConnection {
+    async fn tree_size(&mut self) -> Result<u64, StoreError> {
+        let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *self).await?;
+        seq_from_db(size)
+    }
 
-pub(super) async fn store_border(
-    conn: &mut PgConnection,
-    frontier: &Frontier,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET frontier = $1 WHERE id = 0")
-        .bind(frontier_to_db(frontier))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Commits leaves to the entries `tree size..upto` that have none yet; returns the border of
-/// the tree of `upto` leaves.
-pub(super) async fn catch_up(conn: &mut PgConnection, upto: u64) -> Result<Frontier, StoreError> {
-    let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *conn).await?;
-    let size = seq_from_db(size)?;
-    let nodes = nodes_on(conn, &Frontier::node_ids(size)).await?;
-    let mut frontier = frontier_from_nodes(size, &nodes)?;
-    while frontier.size() < upto {
-        let start = frontier.size();
-        let end = (start + CATCH_UP_BATCH).min(upto);
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+    async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
             "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         )
         .bind(seq_to_db(start))
         .bind(seq_to_db(end))
-        .fetch_all(&mut *conn)
-        .await?;
-        let batch = CatchUpBatch::commit(start, end, &rows)?;
-        let (leaves, nodes) = batch.rows(&mut frontier);
-        write_tree(conn, &leaves, &nodes, &frontier).await?;
+        .fetch_all(&mut *self)
+        .await?)
     }
-    Ok(frontier)
+
+    async fn write_tree(
+        &mut self,
+        leaves: &[NewLeaf<'_>],
+        nodes: &[(NodeId, Hash)],
+        border: &Frontier,
+    ) -> Result<(), StoreError> {
+        write_tree(self, leaves, nodes, border).await
+    }
+
+    async fn store_border(&mut self, frontier: &Frontier) -> Result<(), StoreError> {
+        sqlx::query("UPDATE audit_head SET frontier = $1 WHERE id = 0")
+            .bind(frontier_to_db(frontier))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn nodes_on(&mut self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        nodes_on(self, ids).await
+    }
 }
 
 /// Inserts leaves, salts, pseudonym index rows and interior nodes and stores `border` (the
@@ -113,7 +92,7 @@ async fn write_tree(
 }
 
 /// The hashes of the given tree nodes that exist (level 0: the leaf hashes).
-pub(super) async fn nodes_on(
+async fn nodes_on(
     conn: &mut PgConnection,
     ids: &[NodeId],
 ) -> Result<HashMap<NodeId, Hash>, StoreError> {

@@ -135,7 +135,7 @@ pub(crate) async fn append_prepared(
     .bind(&entry)
     .execute(&mut *conn)
     .await?;
-    audit_tree::grow_in_tx(conn, seq_from_db(first)?, border, entries).await?;
+    crate::store::audit_tree::grow(conn, seq_from_db(first)?, border, entries).await?;
     seqs.into_iter().map(seq_from_db).collect()
 }
 

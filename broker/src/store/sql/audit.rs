@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use async_trait::async_trait;
 use kruispunt_sdk::transparency::{Hash, NodeId};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::Row;
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
@@ -39,133 +38,121 @@ pub(crate) trait AuditDialect: Dialect {
     ) -> impl Future<Output = Result<HashMap<NodeId, Hash>, StoreError>> + Send;
 }
 
-#[async_trait]
-impl<D> AuditStore for D
-where
-    D: AuditDialect,
-    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
-    usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> i64: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> Vec<u8>: Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
-{
-    async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
+shared_impl! {
+    impl AuditStore for AuditDialect {
+        async fn append_audit(&self, entries: &[AuditEntry]) -> Result<Vec<u64>, StoreError> {
+            if entries.is_empty() {
+                return Ok(Vec::new());
+            }
+            appended(self.commits().submit(Job::append(entries)?).await?)
         }
-        appended(self.commits().submit(Job::append(entries)?).await?)
-    }
 
-    async fn audit_entries(
-        &self,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
-        self.audit_leaves(start, end)
-            .await?
-            .into_iter()
-            .map(|(seq, bytes)| Ok((seq, entry_from_db(seq, &bytes)?)))
-            .collect()
-    }
+        async fn audit_entries(
+            &self,
+            start: u64,
+            end: u64,
+        ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+            self.audit_leaves(start, end)
+                .await?
+                .into_iter()
+                .map(|(seq, bytes)| Ok((seq, entry_from_db(seq, &bytes)?)))
+                .collect()
+        }
 
-    async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        )
-        .bind(seq_to_db(start))
-        .bind(seq_to_db(end))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| Ok((seq_from_db(row.try_get(0)?)?, row.try_get(1)?)))
-            .collect()
-    }
-
-    async fn audit_len(&self) -> Result<u64, StoreError> {
-        let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
-            .fetch_one(self.reader())
+        async fn audit_leaves(&self, start: u64, end: u64) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+            )
+            .bind(seq_to_db(start))
+            .bind(seq_to_db(end))
+            .fetch_all(self.reader())
             .await?;
-        seq_from_db(size)
-    }
-
-    async fn audit_tree_size(&self) -> Result<u64, StoreError> {
-        self.tree_size().await
-    }
-
-    async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
-        self.tree_catch_up().await
-    }
-
-    async fn audit_erase_before(
-        &self,
-        before_ms: i64,
-        audit_for: EraseAudit<'_>,
-    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        // Chosen by the time committed in each entry, outside the write transaction (a long
-        // read); the backend's DELETE takes only rows still there, so a concurrent erasure
-        // erases nothing twice.
-        let size = self.tree_size().await?;
-        let chosen = erasable_before(size, before_ms, |start, end| {
-            self.audit_tree_leaves(start, end)
-        })
-        .await?;
-        if chosen.is_empty() {
-            return Ok(None);
+            rows.iter()
+                .map(|row| Ok((seq_from_db(row.try_get(0)?)?, row.try_get(1)?)))
+                .collect()
         }
-        self.tree_erase(&chosen, audit_for).await
-    }
 
-    async fn audit_tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
-        self.tree_nodes(ids).await
-    }
+        async fn audit_len(&self) -> Result<u64, StoreError> {
+            let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
+                .fetch_one(self.reader())
+                .await?;
+            seq_from_db(size)
+        }
 
-    async fn audit_tree_leaves(&self, start: u64, end: u64) -> Result<Vec<LeafRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_leaf l \
-             LEFT JOIN audit_log a ON a.seq = l.seq \
-             WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
-        )
-        .bind(seq_to_db(start))
-        .bind(seq_to_db(end))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter().map(leaf_row).collect()
-    }
+        async fn audit_tree_size(&self) -> Result<u64, StoreError> {
+            self.tree_size().await
+        }
 
-    async fn audit_tree_naming(
-        &self,
-        pseudonym: &[u8; 32],
-        limit: u64,
-    ) -> Result<Vec<LeafRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_pseudonym p \
-             JOIN audit_leaf l ON l.seq = p.seq \
-             LEFT JOIN audit_log a ON a.seq = p.seq \
-             WHERE p.pseudonym = $1 ORDER BY p.seq LIMIT $2",
-        )
-        .bind(&pseudonym[..])
-        .bind(seq_to_db(limit))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter().map(leaf_row).collect()
+        async fn audit_tree_catch_up(&self) -> Result<(), StoreError> {
+            self.tree_catch_up().await
+        }
+
+        async fn audit_erase_before(
+            &self,
+            before_ms: i64,
+            audit_for: EraseAudit<'_>,
+        ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
+            // Chosen by the time committed in each entry, outside the write transaction (a long
+            // read); the backend's DELETE takes only rows still there, so a concurrent erasure
+            // erases nothing twice.
+            let size = self.tree_size().await?;
+            let chosen = erasable_before(size, before_ms, |start, end| {
+                self.audit_tree_leaves(start, end)
+            })
+            .await?;
+            if chosen.is_empty() {
+                return Ok(None);
+            }
+            self.tree_erase(&chosen, audit_for).await
+        }
+
+        async fn audit_tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+            self.tree_nodes(ids).await
+        }
+
+        async fn audit_tree_leaves(&self, start: u64, end: u64) -> Result<Vec<LeafRow>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_leaf l \
+                 LEFT JOIN audit_log a ON a.seq = l.seq \
+                 WHERE l.seq >= $1 AND l.seq < $2 ORDER BY l.seq",
+            )
+            .bind(seq_to_db(start))
+            .bind(seq_to_db(end))
+            .fetch_all(self.reader())
+            .await?;
+            rows.iter().map(leaf_row).collect()
+        }
+
+        async fn audit_tree_naming(
+            &self,
+            pseudonym: &[u8; 32],
+            limit: u64,
+        ) -> Result<Vec<LeafRow>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT l.seq, l.leaf, l.salt, a.entry FROM audit_pseudonym p \
+                 JOIN audit_leaf l ON l.seq = p.seq \
+                 LEFT JOIN audit_log a ON a.seq = p.seq \
+                 WHERE p.pseudonym = $1 ORDER BY p.seq LIMIT $2",
+            )
+            .bind(&pseudonym[..])
+            .bind(seq_to_db(limit))
+            .fetch_all(self.reader())
+            .await?;
+            rows.iter().map(leaf_row).collect()
+        }
     }
 }
 
-/// A row `(seq, leaf, salt, entry)` of the tree reads.
-fn leaf_row<R>(row: &R) -> Result<LeafRow, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let leaf: Vec<u8> = row.try_get(1)?;
-    let salt: Option<Vec<u8>> = row.try_get(2)?;
-    Ok(LeafRow {
-        seq: seq_from_db(row.try_get(0)?)?,
-        leaf: hash_from_db("audit leaf", &leaf)?,
-        salt: salt.map(|s| hash_from_db("audit salt", &s)).transpose()?,
-        entry: row.try_get(3)?,
-    })
+row_decoder! {
+    /// A row `(seq, leaf, salt, entry)` of the tree reads.
+    fn leaf_row(row) -> LeafRow {
+        let leaf: Vec<u8> = row.try_get(1)?;
+        let salt: Option<Vec<u8>> = row.try_get(2)?;
+        Ok(LeafRow {
+            seq: seq_from_db(row.try_get(0)?)?,
+            leaf: hash_from_db("audit leaf", &leaf)?,
+            salt: salt.map(|s| hash_from_db("audit salt", &s)).transpose()?,
+            entry: row.try_get(3)?,
+        })
+    }
 }

@@ -2,9 +2,6 @@
 //! writer half, `decisions.rs` of each backend, is its own: SQLite upserts under its single
 //! writer, PostgreSQL locks each counter row), and the counters are read with one statement.
 
-use async_trait::async_trait;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
-
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
 use crate::store::group_commit::{Job, decision_seq, within_budget};
@@ -23,65 +20,55 @@ pub(crate) trait DecisionDialect: Dialect {
     }
 }
 
-#[async_trait]
-impl<D> DecisionStore for D
-where
-    D: DecisionDialect,
-    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
-    usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> i64: Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-{
-    async fn record_decision(
-        &self,
-        usage: Option<UsageDelta>,
-        audit: &AuditEntry,
-    ) -> Result<u64, StoreError> {
-        decision_seq(
-            self.commits()
-                .submit(Job::decision(usage, None, audit)?)
-                .await?,
-        )
-    }
-
-    async fn record_decision_within_budget(
-        &self,
-        usage: UsageDelta,
-        budget: u64,
-        audit: &AuditEntry,
-    ) -> Result<Option<u64>, StoreError> {
-        within_budget(
-            self.commits()
-                .submit(Job::decision(Some(usage), Some(budget), audit)?)
-                .await?,
-        )
-    }
-
-    async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
-        if let Some(usage) = self.cached_usage(org, purpose, day) {
-            return Ok(usage);
+shared_impl! {
+    impl DecisionStore for DecisionDialect {
+        async fn record_decision(
+            &self,
+            usage: Option<UsageDelta>,
+            audit: &AuditEntry,
+        ) -> Result<u64, StoreError> {
+            decision_seq(
+                self.commits()
+                    .submit(Job::decision(usage, None, audit)?)
+                    .await?,
+            )
         }
-        let row = sqlx::query(SELECT_USAGE)
-            .bind(org)
-            .bind(purpose)
-            .bind(day)
-            .fetch_optional(self.reader())
-            .await?;
-        row.as_ref().map_or(Ok(Usage::default()), usage_from_row)
+
+        async fn record_decision_within_budget(
+            &self,
+            usage: UsageDelta,
+            budget: u64,
+            audit: &AuditEntry,
+        ) -> Result<Option<u64>, StoreError> {
+            within_budget(
+                self.commits()
+                    .submit(Job::decision(Some(usage), Some(budget), audit)?)
+                    .await?,
+            )
+        }
+
+        async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
+            if let Some(usage) = self.cached_usage(org, purpose, day) {
+                return Ok(usage);
+            }
+            let row = sqlx::query(SELECT_USAGE)
+                .bind(org)
+                .bind(purpose)
+                .bind(day)
+                .fetch_optional(self.reader())
+                .await?;
+            row.as_ref().map_or(Ok(Usage::default()), usage_from_row)
+        }
     }
 }
 
-/// A row of [`SELECT_USAGE`].
-pub(crate) fn usage_from_row<R>(row: &R) -> Result<Usage, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(Usage {
-        identifiers: count_from_db(row.try_get(0)?)?,
-        queries: count_from_db(row.try_get(1)?)?,
-        no_hits: count_from_db(row.try_get(2)?)?,
-    })
+row_decoder! {
+    /// A row of [`SELECT_USAGE`].
+    pub(crate) fn usage_from_row(row) -> Usage {
+        Ok(Usage {
+            identifiers: count_from_db(row.try_get(0)?)?,
+            queries: count_from_db(row.try_get(1)?)?,
+            no_hits: count_from_db(row.try_get(2)?)?,
+        })
+    }
 }

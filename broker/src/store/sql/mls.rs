@@ -4,8 +4,7 @@
 //! ([`MlsDialect`]), which make it
 //! safe for several brokers on one database.
 
-use async_trait::async_trait;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::Row;
 
 use super::SignalDialect;
 use crate::audit::entry::AuditEntry;
@@ -44,458 +43,427 @@ pub(crate) trait MlsDialect: SignalDialect {
     const CURRENT_KEY_VERSION: &'static str;
 }
 
-#[async_trait]
-impl<D> MlsStore for D
-where
-    D: MlsDialect,
-    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
-    usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> i64: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> i32: Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> bool: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> String: Encode<'q, D::DB> + Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<String>: Encode<'q, D::DB>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Vec<u8>: Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
-{
-    async fn put_key_packages(
-        &self,
-        org: &str,
-        packages: &[NewKeyPackage],
-        now: i64,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        for p in packages {
-            sqlx::query(
-                "INSERT INTO mls_key_packages (ref, org, data, last_resort, expires_at, \
-                 published_at) VALUES ($1, $2, $3, $4, $5, $6)",
+shared_impl! {
+    impl MlsStore for MlsDialect {
+        async fn put_key_packages(
+            &self,
+            org: &str,
+            packages: &[NewKeyPackage],
+            now: i64,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            let mut tx = self.begin_write().await?;
+            for p in packages {
+                sqlx::query(
+                    "INSERT INTO mls_key_packages (ref, org, data, last_resort, expires_at, \
+                     published_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(p.kp_ref.as_slice())
+                .bind(org)
+                .bind(p.data.as_slice())
+                .bind(p.last_resort)
+                .bind(p.expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            D::append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn claim_key_package(
+            &self,
+            org: &str,
+            claimer: &str,
+            now: i64,
+            audit: ClaimAudit<'_>,
+        ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let ordinary = sqlx::query(D::CLAIM_ORDINARY_KEY_PACKAGE)
+                .bind(org)
+                .bind(claimer)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let claimed = match ordinary {
+                Some(row) => Some(ClaimedKeyPackage {
+                    kp_ref: row.try_get(0)?,
+                    data: row.try_get(1)?,
+                    last_resort: false,
+                }),
+                // An equality (not a bare column) so that SQLite's index on (org, last_resort, …)
+                // serves it.
+                None => sqlx::query(
+                    "SELECT ref, data FROM mls_key_packages WHERE org = $1 AND last_resort = TRUE \
+                     AND expires_at > $2 ORDER BY published_at DESC, ref LIMIT 1",
+                )
+                .bind(org)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| -> Result<_, StoreError> {
+                    Ok(ClaimedKeyPackage {
+                        kp_ref: row.try_get(0)?,
+                        data: row.try_get(1)?,
+                        last_resort: true,
+                    })
+                })
+                .transpose()?,
+            };
+            let Some(claimed) = claimed else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            D::append(&mut tx, &[&audit(&claimed)]).await?;
+            tx.commit().await?;
+            Ok(Some(claimed))
+        }
+
+        async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError> {
+            Ok(
+                sqlx::query_scalar("SELECT org FROM mls_key_packages WHERE ref = $1")
+                    .bind(kp_ref)
+                    .fetch_optional(self.reader())
+                    .await?,
             )
-            .bind(p.kp_ref.as_slice())
-            .bind(org)
-            .bind(p.data.as_slice())
-            .bind(p.last_resort)
-            .bind(p.expires_at)
+        }
+
+        async fn purge_expired_key_packages(
+            &self,
+            now: i64,
+            audit_for: KeyPackagePurgeAudit<'_>,
+        ) -> Result<Vec<ExpiredKeyPackage>, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let mut erased = sqlx::query(PURGE_KEY_PACKAGES)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(expired_key_package)
+                .collect::<Result<Vec<_>, _>>()?;
+            if erased.is_empty() {
+                tx.rollback().await?;
+                return Ok(erased);
+            }
+            erased.sort_by(|a, b| (&a.org, &a.kp_ref).cmp(&(&b.org, &b.kp_ref)));
+            D::append(&mut tx, &[&audit_for(&erased)]).await?;
+            tx.commit().await?;
+            Ok(erased)
+        }
+
+        async fn case_matches(
+            &self,
+            case_reference: &str,
+            requester: &str,
+        ) -> Result<Vec<AuditEntry>, StoreError> {
+            sqlx::query(CASE_MATCHES)
+                .bind(case_reference)
+                .bind(requester)
+                .fetch_all(self.reader())
+                .await?
+                .iter()
+                .map(|row| {
+                    let seq: i64 = row.try_get(0)?;
+                    let bytes: Vec<u8> = row.try_get(1)?;
+                    AuditEntry::from_json(&bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("audit entry {seq} does not parse: {e}"))
+                    })
+                })
+                .collect()
+        }
+
+        async fn create_group(
+            &self,
+            group: &GroupRow,
+            now: i64,
+            audit: &AuditEntry,
+        ) -> Result<(), StoreError> {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO mls_groups (id, coalition, kind, allowed, epoch, revision, next_seq, \
+                 members, state, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                 $9, $10, $11)",
+            )
+            .bind(group.id.as_str())
+            .bind(group.coalition.as_str())
+            .bind(group.kind.as_str())
+            .bind(group.allowed.as_deref().map(orgs_to_db))
+            .bind(u64_to_db(group.epoch)?)
+            .bind(u64_to_db(group.revision)?)
+            .bind(u64_to_db(group.next_seq)?)
+            .bind(orgs_to_db(&group.members))
+            .bind(group.state.as_slice())
+            .bind(group.created_by.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            D::append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(())
         }
-        D::append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(())
-    }
 
-    async fn claim_key_package(
-        &self,
-        org: &str,
-        claimer: &str,
-        now: i64,
-        audit: ClaimAudit<'_>,
-    ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let ordinary = sqlx::query(D::CLAIM_ORDINARY_KEY_PACKAGE)
-            .bind(org)
-            .bind(claimer)
+        async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
+            sqlx::query(&format!(
+                "SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(group_from_row)
+            .transpose()
+        }
+
+        async fn append_message(
+            &self,
+            group: &str,
+            expected_revision: u64,
+            message: &NewMessage,
+            change: Option<&StateChange>,
+            welcomes: &[NewWelcome],
+            now: i64,
+            audit: AppendAudit<'_>,
+        ) -> Result<Appended, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let expected = u64_to_db(expected_revision)?;
+            let seq: Option<i64> = match change {
+                Some(c) => {
+                    sqlx::query_scalar(
+                        "UPDATE mls_groups SET revision = revision + 1, next_seq = next_seq + 1, \
+                         epoch = $3, members = $4, state = $5 WHERE id = $1 AND revision = $2 \
+                         RETURNING next_seq - 1",
+                    )
+                    .bind(group)
+                    .bind(expected)
+                    .bind(u64_to_db(c.epoch)?)
+                    .bind(orgs_to_db(&c.members))
+                    .bind(c.state.as_slice())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                }
+                None => {
+                    sqlx::query_scalar(
+                        "UPDATE mls_groups SET next_seq = next_seq + 1 \
+                         WHERE id = $1 AND revision = $2 RETURNING next_seq - 1",
+                    )
+                    .bind(group)
+                    .bind(expected)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                }
+            };
+            let Some(seq) = seq else {
+                tx.rollback().await?;
+                return Ok(Appended::Conflict);
+            };
+            sqlx::query(
+                "INSERT INTO mls_messages (group_id, seq, epoch, sender, content_type, data, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(group)
+            .bind(seq)
+            .bind(u64_to_db(message.epoch)?)
+            .bind(message.sender.as_str())
+            .bind(message.content_type)
+            .bind(message.data.as_slice())
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-        let claimed = match ordinary {
-            Some(row) => Some(ClaimedKeyPackage {
-                kp_ref: row.try_get(0)?,
-                data: row.try_get(1)?,
-                last_resort: false,
-            }),
-            // An equality (not a bare column) so that SQLite's index on (org, last_resort, …)
-            // serves it.
-            None => sqlx::query(
-                "SELECT ref, data FROM mls_key_packages WHERE org = $1 AND last_resort = TRUE \
-                 AND expires_at > $2 ORDER BY published_at DESC, ref LIMIT 1",
+            for w in welcomes {
+                sqlx::query(
+                    "INSERT INTO mls_welcomes (org, group_id, epoch, from_seq, data, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(w.org.as_str())
+                .bind(group)
+                .bind(u64_to_db(change.map_or(message.epoch, |c| c.epoch))?)
+                .bind(seq + 1)
+                .bind(w.data.as_slice())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let seq = u64_from_db(seq, "sequence")?;
+            D::append(&mut tx, &[&audit(seq)]).await?;
+            tx.commit().await?;
+            Ok(Appended::Stored(seq))
+        }
+
+        async fn messages(
+            &self,
+            group: &str,
+            from: u64,
+            limit: u32,
+        ) -> Result<Vec<StoredMessage>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT seq, epoch, sender, content_type, data, created_at FROM mls_messages \
+                 WHERE group_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(group)
+            .bind(u64_to_db(from)?)
+            .bind(i64::from(limit))
+            .fetch_all(self.reader())
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredMessage {
+                        seq: u64_from_db(row.try_get(0)?, "sequence")?,
+                        epoch: u64_from_db(row.try_get(1)?, "epoch")?,
+                        sender: row.try_get(2)?,
+                        content_type: row.try_get(3)?,
+                        data: row.try_get(4)?,
+                        created_at: row.try_get(5)?,
+                    })
+                })
+                .collect()
+        }
+
+        async fn welcomes(
+            &self,
+            org: &str,
+            after: u64,
+            limit: u32,
+        ) -> Result<Vec<StoredWelcome>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT id, group_id, epoch, from_seq, data FROM mls_welcomes \
+                 WHERE org = $1 AND id > $2 ORDER BY id LIMIT $3",
             )
             .bind(org)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| -> Result<_, StoreError> {
-                Ok(ClaimedKeyPackage {
-                    kp_ref: row.try_get(0)?,
-                    data: row.try_get(1)?,
-                    last_resort: true,
+            .bind(u64_to_db(after)?)
+            .bind(i64::from(limit))
+            .fetch_all(self.reader())
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(StoredWelcome {
+                        id: u64_from_db(row.try_get(0)?, "welcome id")?,
+                        group_id: row.try_get(1)?,
+                        epoch: u64_from_db(row.try_get(2)?, "epoch")?,
+                        from_seq: u64_from_db(row.try_get(3)?, "sequence")?,
+                        data: row.try_get(4)?,
+                    })
                 })
-            })
-            .transpose()?,
-        };
-        let Some(claimed) = claimed else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        D::append(&mut tx, &[&audit(&claimed)]).await?;
-        tx.commit().await?;
-        Ok(Some(claimed))
-    }
-
-    async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT org FROM mls_key_packages WHERE ref = $1")
-                .bind(kp_ref)
-                .fetch_optional(self.reader())
-                .await?,
-        )
-    }
-
-    async fn purge_expired_key_packages(
-        &self,
-        now: i64,
-        audit_for: KeyPackagePurgeAudit<'_>,
-    ) -> Result<Vec<ExpiredKeyPackage>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let mut erased = sqlx::query(PURGE_KEY_PACKAGES)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(expired_key_package)
-            .collect::<Result<Vec<_>, _>>()?;
-        if erased.is_empty() {
-            tx.rollback().await?;
-            return Ok(erased);
+                .collect()
         }
-        erased.sort_by(|a, b| (&a.org, &a.kp_ref).cmp(&(&b.org, &b.kp_ref)));
-        D::append(&mut tx, &[&audit_for(&erased)]).await?;
-        tx.commit().await?;
-        Ok(erased)
-    }
 
-    async fn case_matches(
-        &self,
-        case_reference: &str,
-        requester: &str,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        sqlx::query(CASE_MATCHES)
-            .bind(case_reference)
-            .bind(requester)
+        async fn announce_key_version(
+            &self,
+            row: &KeyVersionRow,
+            audit: &AuditEntry,
+        ) -> Result<Announced, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let current: Option<i64> = sqlx::query_scalar(D::CURRENT_KEY_VERSION)
+                .bind(row.coalition.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(current) = current.map(key_version_from_db).transpose()?
+                && current >= row.key_version
+            {
+                tx.rollback().await?;
+                return Ok(Announced::NotForward(current));
+            }
+            let written = sqlx::query(
+                "INSERT INTO coalition_key_versions (coalition, key_version, grace_until, \
+                 announced_by, announced_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (coalition) DO UPDATE SET key_version = excluded.key_version, \
+                 grace_until = excluded.grace_until, announced_by = excluded.announced_by, \
+                 announced_at = excluded.announced_at \
+                 WHERE coalition_key_versions.key_version < excluded.key_version",
+            )
+            .bind(row.coalition.as_str())
+            .bind(i64::from(row.key_version))
+            .bind(row.grace_until)
+            .bind(row.announced_by.as_str())
+            .bind(row.announced_at)
+            .execute(&mut *tx)
+            .await?;
+            if D::rows_affected(&written) == 0 {
+                // A concurrent announcement inserted a version at least as high first.
+                tx.rollback().await?;
+                let current = self.key_version(&row.coalition).await?;
+                return Ok(Announced::NotForward(current.map_or(0, |r| r.key_version)));
+            }
+            D::append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(Announced::Stored)
+        }
+
+        async fn key_version(&self, coalition: &str) -> Result<Option<KeyVersionRow>, StoreError> {
+            sqlx::query(&format!(
+                "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE coalition = $1"
+            ))
+            .bind(coalition)
+            .fetch_optional(self.reader())
+            .await?
+            .as_ref()
+            .map(key_version_row)
+            .transpose()
+        }
+
+        async fn key_versions_past_grace(&self, now: i64) -> Result<Vec<KeyVersionRow>, StoreError> {
+            sqlx::query(&format!(
+                "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE grace_until <= $1 \
+                 ORDER BY coalition"
+            ))
+            .bind(now)
             .fetch_all(self.reader())
             .await?
             .iter()
-            .map(|row| {
-                let seq: i64 = row.try_get(0)?;
-                let bytes: Vec<u8> = row.try_get(1)?;
-                AuditEntry::from_json(&bytes).map_err(|e| {
-                    StoreError::Corrupt(format!("audit entry {seq} does not parse: {e}"))
-                })
-            })
+            .map(key_version_row)
             .collect()
-    }
-
-    async fn create_group(
-        &self,
-        group: &GroupRow,
-        now: i64,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO mls_groups (id, coalition, kind, allowed, epoch, revision, next_seq, \
-             members, state, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-             $9, $10, $11)",
-        )
-        .bind(group.id.as_str())
-        .bind(group.coalition.as_str())
-        .bind(group.kind.as_str())
-        .bind(group.allowed.as_deref().map(orgs_to_db))
-        .bind(u64_to_db(group.epoch)?)
-        .bind(u64_to_db(group.revision)?)
-        .bind(u64_to_db(group.next_seq)?)
-        .bind(orgs_to_db(&group.members))
-        .bind(group.state.as_slice())
-        .bind(group.created_by.as_str())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        D::append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.reader())
-        .await?
-        .as_ref()
-        .map(group_from_row)
-        .transpose()
-    }
-
-    async fn append_message(
-        &self,
-        group: &str,
-        expected_revision: u64,
-        message: &NewMessage,
-        change: Option<&StateChange>,
-        welcomes: &[NewWelcome],
-        now: i64,
-        audit: AppendAudit<'_>,
-    ) -> Result<Appended, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let expected = u64_to_db(expected_revision)?;
-        let seq: Option<i64> = match change {
-            Some(c) => {
-                sqlx::query_scalar(
-                    "UPDATE mls_groups SET revision = revision + 1, next_seq = next_seq + 1, \
-                     epoch = $3, members = $4, state = $5 WHERE id = $1 AND revision = $2 \
-                     RETURNING next_seq - 1",
-                )
-                .bind(group)
-                .bind(expected)
-                .bind(u64_to_db(c.epoch)?)
-                .bind(orgs_to_db(&c.members))
-                .bind(c.state.as_slice())
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-            None => {
-                sqlx::query_scalar(
-                    "UPDATE mls_groups SET next_seq = next_seq + 1 \
-                     WHERE id = $1 AND revision = $2 RETURNING next_seq - 1",
-                )
-                .bind(group)
-                .bind(expected)
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-        };
-        let Some(seq) = seq else {
-            tx.rollback().await?;
-            return Ok(Appended::Conflict);
-        };
-        sqlx::query(
-            "INSERT INTO mls_messages (group_id, seq, epoch, sender, content_type, data, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(group)
-        .bind(seq)
-        .bind(u64_to_db(message.epoch)?)
-        .bind(message.sender.as_str())
-        .bind(message.content_type)
-        .bind(message.data.as_slice())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        for w in welcomes {
-            sqlx::query(
-                "INSERT INTO mls_welcomes (org, group_id, epoch, from_seq, data, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(w.org.as_str())
-            .bind(group)
-            .bind(u64_to_db(change.map_or(message.epoch, |c| c.epoch))?)
-            .bind(seq + 1)
-            .bind(w.data.as_slice())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
         }
-        let seq = u64_from_db(seq, "sequence")?;
-        D::append(&mut tx, &[&audit(seq)]).await?;
-        tx.commit().await?;
-        Ok(Appended::Stored(seq))
-    }
 
-    async fn messages(
-        &self,
-        group: &str,
-        from: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, epoch, sender, content_type, data, created_at FROM mls_messages \
-             WHERE group_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(group)
-        .bind(u64_to_db(from)?)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredMessage {
-                    seq: u64_from_db(row.try_get(0)?, "sequence")?,
-                    epoch: u64_from_db(row.try_get(1)?, "epoch")?,
-                    sender: row.try_get(2)?,
-                    content_type: row.try_get(3)?,
-                    data: row.try_get(4)?,
-                    created_at: row.try_get(5)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn welcomes(
-        &self,
-        org: &str,
-        after: u64,
-        limit: u32,
-    ) -> Result<Vec<StoredWelcome>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, group_id, epoch, from_seq, data FROM mls_welcomes \
-             WHERE org = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(org)
-        .bind(u64_to_db(after)?)
-        .bind(i64::from(limit))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(StoredWelcome {
-                    id: u64_from_db(row.try_get(0)?, "welcome id")?,
-                    group_id: row.try_get(1)?,
-                    epoch: u64_from_db(row.try_get(2)?, "epoch")?,
-                    from_seq: u64_from_db(row.try_get(3)?, "sequence")?,
-                    data: row.try_get(4)?,
-                })
-            })
-            .collect()
-    }
-
-    async fn announce_key_version(
-        &self,
-        row: &KeyVersionRow,
-        audit: &AuditEntry,
-    ) -> Result<Announced, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let current: Option<i64> = sqlx::query_scalar(D::CURRENT_KEY_VERSION)
-            .bind(row.coalition.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(current) = current.map(key_version_from_db).transpose()?
-            && current >= row.key_version
-        {
-            tx.rollback().await?;
-            return Ok(Announced::NotForward(current));
+        async fn purge_below_version(
+            &self,
+            below: u32,
+            belongs: SignalFilter<'_>,
+            audit_for: PurgeAudit<'_>,
+        ) -> Result<Vec<StoredSignal>, StoreError> {
+            SignalDialect::purge_below_version(self, below, belongs, audit_for).await
         }
-        let written = sqlx::query(
-            "INSERT INTO coalition_key_versions (coalition, key_version, grace_until, \
-             announced_by, announced_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (coalition) DO UPDATE SET key_version = excluded.key_version, \
-             grace_until = excluded.grace_until, announced_by = excluded.announced_by, \
-             announced_at = excluded.announced_at \
-             WHERE coalition_key_versions.key_version < excluded.key_version",
-        )
-        .bind(row.coalition.as_str())
-        .bind(i64::from(row.key_version))
-        .bind(row.grace_until)
-        .bind(row.announced_by.as_str())
-        .bind(row.announced_at)
-        .execute(&mut *tx)
-        .await?;
-        if D::rows_affected(&written) == 0 {
-            // A concurrent announcement inserted a version at least as high first.
-            tx.rollback().await?;
-            let current = self.key_version(&row.coalition).await?;
-            return Ok(Announced::NotForward(current.map_or(0, |r| r.key_version)));
-        }
-        D::append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(Announced::Stored)
-    }
-
-    async fn key_version(&self, coalition: &str) -> Result<Option<KeyVersionRow>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE coalition = $1"
-        ))
-        .bind(coalition)
-        .fetch_optional(self.reader())
-        .await?
-        .as_ref()
-        .map(key_version_row)
-        .transpose()
-    }
-
-    async fn key_versions_past_grace(&self, now: i64) -> Result<Vec<KeyVersionRow>, StoreError> {
-        sqlx::query(&format!(
-            "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE grace_until <= $1 \
-             ORDER BY coalition"
-        ))
-        .bind(now)
-        .fetch_all(self.reader())
-        .await?
-        .iter()
-        .map(key_version_row)
-        .collect()
-    }
-
-    async fn purge_below_version(
-        &self,
-        below: u32,
-        belongs: SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        SignalDialect::purge_below_version(self, below, belongs, audit_for).await
     }
 }
 
-/// A row of [`GROUP_COLUMNS`].
-fn group_from_row<R>(row: &R) -> Result<GroupRow, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let allowed: Option<String> = row.try_get(3)?;
-    let members: String = row.try_get(7)?;
-    Ok(GroupRow {
-        id: row.try_get(0)?,
-        coalition: row.try_get(1)?,
-        kind: GroupKind::parse(&row.try_get::<String, _>(2)?)?,
-        allowed: allowed.as_deref().map(orgs_from_db).transpose()?,
-        epoch: u64_from_db(row.try_get(4)?, "epoch")?,
-        revision: u64_from_db(row.try_get(5)?, "revision")?,
-        next_seq: u64_from_db(row.try_get(6)?, "sequence")?,
-        members: orgs_from_db(&members)?,
-        state: row.try_get(8)?,
-        created_by: row.try_get(9)?,
-    })
-}
+row_decoder! {
+    /// A row of [`GROUP_COLUMNS`].
+    fn group_from_row(row) -> GroupRow {
+        let allowed: Option<String> = row.try_get(3)?;
+        let members: String = row.try_get(7)?;
+        Ok(GroupRow {
+            id: row.try_get(0)?,
+            coalition: row.try_get(1)?,
+            kind: GroupKind::parse(&row.try_get::<String, _>(2)?)?,
+            allowed: allowed.as_deref().map(orgs_from_db).transpose()?,
+            epoch: u64_from_db(row.try_get(4)?, "epoch")?,
+            revision: u64_from_db(row.try_get(5)?, "revision")?,
+            next_seq: u64_from_db(row.try_get(6)?, "sequence")?,
+            members: orgs_from_db(&members)?,
+            state: row.try_get(8)?,
+            created_by: row.try_get(9)?,
+        })
+    }
 
-/// A row of [`KEY_VERSION_COLUMNS`].
-fn key_version_row<R>(row: &R) -> Result<KeyVersionRow, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(KeyVersionRow {
-        coalition: row.try_get(0)?,
-        key_version: key_version_from_db(row.try_get(1)?)?,
-        grace_until: row.try_get(2)?,
-        announced_by: row.try_get(3)?,
-        announced_at: row.try_get(4)?,
-    })
-}
+    /// A row of [`KEY_VERSION_COLUMNS`].
+    fn key_version_row(row) -> KeyVersionRow {
+        Ok(KeyVersionRow {
+            coalition: row.try_get(0)?,
+            key_version: key_version_from_db(row.try_get(1)?)?,
+            grace_until: row.try_get(2)?,
+            announced_by: row.try_get(3)?,
+            announced_at: row.try_get(4)?,
+        })
+    }
 
-/// A row of [`PURGE_KEY_PACKAGES`].
-fn expired_key_package<R>(row: &R) -> Result<ExpiredKeyPackage, StoreError>
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
-{
-    Ok(ExpiredKeyPackage {
-        kp_ref: row.try_get(0)?,
-        org: row.try_get(1)?,
-        last_resort: row.try_get::<i32, _>(2)? != 0,
-        claimed: row.try_get::<i32, _>(3)? != 0,
-    })
+    /// A row of [`PURGE_KEY_PACKAGES`].
+    fn expired_key_package(row) -> ExpiredKeyPackage {
+        Ok(ExpiredKeyPackage {
+            kp_ref: row.try_get(0)?,
+            org: row.try_get(1)?,
+            last_resort: row.try_get::<i32, _>(2)? != 0,
+            claimed: row.try_get::<i32, _>(3)? != 0,
+        })
+    }
 }
 
 /// Converts a BIGINT read from the database to `u64`.

@@ -15,8 +15,56 @@
 //! Why not `sqlx::Any`: it cannot carry BYTEA arrays, RETURNING ids or native types.
 //!
 //! **The bounds.** Generic sqlx code must spell out what it binds and decodes. Rust does not
-//! carry a trait's `where` clauses to its users, so they are written out once per generic
-//! `impl` block (one per aggregate), each listing only what it binds and decodes.
+//! carry a trait's `where` clauses to its users, so no trait alias can hold them; instead
+//! [`shared_impl!`] writes the one list (what any aggregate binds and decodes, which both
+//! backends satisfy) into each aggregate's generic `impl` block.
+
+/// `shared_impl! { impl AggregateStore for AggregateDialect { ... } }` implements an
+/// aggregate's storage trait for every backend that implements its dialect trait, under the
+/// sqlx bounds listed here once (see the module doc).
+macro_rules! shared_impl {
+    (impl $store:ident for $dialect:ident { $($body:tt)* }) => {
+        #[::async_trait::async_trait]
+        impl<D> $store for D
+        where
+            D: $dialect,
+            for<'c> &'c mut <D::DB as ::sqlx::Database>::Connection:
+                ::sqlx::Executor<'c, Database = D::DB>,
+            for<'q> <D::DB as ::sqlx::Database>::Arguments<'q>:
+                ::sqlx::IntoArguments<'q, D::DB>,
+            usize: ::sqlx::ColumnIndex<<D::DB as ::sqlx::Database>::Row>,
+            for<'q> i64: ::sqlx::Encode<'q, D::DB> + ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> i32: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> bool: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> String:
+                ::sqlx::Encode<'q, D::DB> + ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> Option<String>: ::sqlx::Encode<'q, D::DB>,
+            for<'q> &'q str: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> Vec<u8>: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            for<'q> &'q [u8]: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+        {
+            $($body)*
+        }
+    };
+}
+
+/// `row_decoder! { fn name(row) -> Out { ... } ... }` defines each `fn name<R: Row>(row: &R)
+/// -> Result<Out, StoreError>` for either backend's rows, under the one list of column types the
+/// shared SQL decodes (named here once, like [`shared_impl!`]'s).
+macro_rules! row_decoder {
+    ($($(#[$meta:meta])* $vis:vis fn $name:ident($row:ident) -> $out:ty $body:block)*) => {$(
+        $(#[$meta])*
+        $vis fn $name<R>($row: &R) -> Result<$out, $crate::store::StoreError>
+        where
+            R: ::sqlx::Row,
+            usize: ::sqlx::ColumnIndex<R>,
+            for<'r> i64: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+            for<'r> i32: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+            for<'r> String: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+            for<'r> Vec<u8>: ::sqlx::Decode<'r, R::Database> + ::sqlx::Type<R::Database>,
+        $body
+    )*};
+}
 
 pub(crate) mod audit;
 pub(crate) mod decisions;

@@ -5,8 +5,7 @@
 
 use std::future::Future;
 
-use async_trait::async_trait;
-use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+use sqlx::Database;
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
@@ -54,96 +53,88 @@ pub(crate) trait SignalDialect: Dialect {
     ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send;
 }
 
-#[async_trait]
-impl<D> SignalStore for D
-where
-    D: SignalDialect,
-    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'q> <D::DB as Database>::Arguments<'q>: IntoArguments<'q, D::DB>,
-    usize: sqlx::ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> i64: Encode<'q, D::DB> + sqlx::Decode<'q, D::DB> + Type<D::DB>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> &'q [u8]: Encode<'q, D::DB> + Type<D::DB>,
-{
-    async fn insert_signals(
-        &self,
-        signals: &[NewSignal],
-        audit: &AuditEntry,
-    ) -> Result<Vec<InsertOutcome>, StoreError> {
-        SignalDialect::insert_signals(self, signals, audit).await
-    }
-
-    async fn withdraw_signal(
-        &self,
-        org: &str,
-        id: SignalId,
-        audit: &AuditEntry,
-    ) -> Result<Option<StoredSignal>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "DELETE FROM signals WHERE id = $1 AND org = $2 RETURNING {}",
-            D::SIGNAL_COLUMNS
-        ))
-        .bind(id.0.as_slice())
-        .bind(org)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(None);
-        };
-        let signal = D::signal_from_row(&row)?;
-        D::append(&mut tx, &[audit]).await?;
-        tx.commit().await?;
-        Ok(Some(signal))
-    }
-
-    async fn signals_by_id_prefix(
-        &self,
-        prefixes: &[[u8; 8]],
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        SignalDialect::signals_by_id_prefix(self, prefixes).await
-    }
-
-    async fn for_each_live_signal(
-        &self,
-        now: i64,
-        f: &mut (dyn FnMut(IndexRecord) + Send),
-    ) -> Result<u64, StoreError> {
-        SignalDialect::for_each_live_signal(self, now, f).await
-    }
-
-    async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > $1")
-            .bind(now)
-            .fetch_one(self.reader())
-            .await?;
-        count_from_db(n)
-    }
-
-    async fn purge_expired(
-        &self,
-        now: i64,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(&format!(
-            "DELETE FROM signals WHERE expires_at <= $1 RETURNING {}",
-            D::SIGNAL_COLUMNS
-        ))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
-            return Ok(Vec::new());
+shared_impl! {
+    impl SignalStore for SignalDialect {
+        async fn insert_signals(
+            &self,
+            signals: &[NewSignal],
+            audit: &AuditEntry,
+        ) -> Result<Vec<InsertOutcome>, StoreError> {
+            SignalDialect::insert_signals(self, signals, audit).await
         }
-        let purged = rows
-            .iter()
-            .map(D::signal_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        D::append(&mut tx, &[&audit_for(&purged)]).await?;
-        tx.commit().await?;
-        Ok(purged)
+
+        async fn withdraw_signal(
+            &self,
+            org: &str,
+            id: SignalId,
+            audit: &AuditEntry,
+        ) -> Result<Option<StoredSignal>, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let row = sqlx::query(&format!(
+                "DELETE FROM signals WHERE id = $1 AND org = $2 RETURNING {}",
+                D::SIGNAL_COLUMNS
+            ))
+            .bind(id.0.as_slice())
+            .bind(org)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                tx.rollback().await?;
+                return Ok(None);
+            };
+            let signal = D::signal_from_row(&row)?;
+            D::append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(Some(signal))
+        }
+
+        async fn signals_by_id_prefix(
+            &self,
+            prefixes: &[[u8; 8]],
+        ) -> Result<Vec<StoredSignal>, StoreError> {
+            SignalDialect::signals_by_id_prefix(self, prefixes).await
+        }
+
+        async fn for_each_live_signal(
+            &self,
+            now: i64,
+            f: &mut (dyn FnMut(IndexRecord) + Send),
+        ) -> Result<u64, StoreError> {
+            SignalDialect::for_each_live_signal(self, now, f).await
+        }
+
+        async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError> {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signals WHERE expires_at > $1")
+                .bind(now)
+                .fetch_one(self.reader())
+                .await?;
+            count_from_db(n)
+        }
+
+        async fn purge_expired(
+            &self,
+            now: i64,
+            audit_for: PurgeAudit<'_>,
+        ) -> Result<Vec<StoredSignal>, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let rows = sqlx::query(&format!(
+                "DELETE FROM signals WHERE expires_at <= $1 RETURNING {}",
+                D::SIGNAL_COLUMNS
+            ))
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+            if rows.is_empty() {
+                tx.rollback().await?;
+                return Ok(Vec::new());
+            }
+            let purged = rows
+                .iter()
+                .map(D::signal_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            D::append(&mut tx, &[&audit_for(&purged)]).await?;
+            tx.commit().await?;
+            Ok(purged)
+        }
     }
 }

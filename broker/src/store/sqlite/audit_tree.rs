@@ -7,8 +7,7 @@ use sqlx::Row as _;
 use sqlx::SqliteConnection;
 
 use crate::store::audit_tree::{
-    CATCH_UP_BATCH, CatchUpBatch, NewLeaf, PreparedEntry, frontier_from_db, frontier_from_nodes,
-    frontier_to_db, hash_from_db, new_rows, node_from_key, node_key,
+    NewLeaf, TreeConn, frontier_to_db, hash_from_db, node_from_key, node_key,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
@@ -17,66 +16,44 @@ pub(super) const ROWS_PER_INSERT: usize = 500;
 
 pub(super) const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf";
 
-/// Grows the tree by the entries `first..` that the caller's transaction has just appended.
-/// `border` is `audit_head.frontier` as read under the counter's lock; `None` means the tree is
-/// still behind (see migration 0007) and is caught up first.
-pub(crate) async fn grow_in_tx(
-    conn: &mut SqliteConnection,
-    first: u64,
-    border: Option<Vec<u8>>,
-    entries: &[&PreparedEntry],
-) -> Result<(), StoreError> {
-    let mut frontier = match border {
-        Some(b) => frontier_from_db(first, &b)?,
-        None => catch_up(conn, first).await?,
-    };
-    let (leaves, nodes) = new_rows(
-        &mut frontier,
-        first,
-        entries
-            .iter()
-            .map(|e| (&e.leaf, &e.salt, &e.pseudonyms[..])),
-    );
-    write_tree(conn, &leaves, &nodes).await?;
-    store_border(conn, &frontier).await
-}
+impl TreeConn for SqliteConnection {
+    async fn tree_size(&mut self) -> Result<u64, StoreError> {
+        let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *self).await?;
+        seq_from_db(size)
+    }
 
-pub(super) async fn store_border(
-    conn: &mut SqliteConnection,
-    frontier: &Frontier,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE audit_head SET frontier = ?1 WHERE id = 0")
-        .bind(frontier_to_db(frontier))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Commits leaves to the entries `tree size..upto` that have none yet; returns the border of
-/// the tree of `upto` leaves.
-pub(super) async fn catch_up(
-    conn: &mut SqliteConnection,
-    upto: u64,
-) -> Result<Frontier, StoreError> {
-    let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *conn).await?;
-    let size = seq_from_db(size)?;
-    let nodes = nodes_on(conn, &Frontier::node_ids(size)).await?;
-    let mut frontier = frontier_from_nodes(size, &nodes)?;
-    while frontier.size() < upto {
-        let start = frontier.size();
-        let end = (start + CATCH_UP_BATCH).min(upto);
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+    async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        Ok(sqlx::query_as(
             "SELECT seq, entry FROM audit_log WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
         )
         .bind(seq_to_db(start))
         .bind(seq_to_db(end))
-        .fetch_all(&mut *conn)
-        .await?;
-        let batch = CatchUpBatch::commit(start, end, &rows)?;
-        let (leaves, nodes) = batch.rows(&mut frontier);
-        write_tree(conn, &leaves, &nodes).await?;
+        .fetch_all(&mut *self)
+        .await?)
     }
-    Ok(frontier)
+
+    /// One statement per table, then the border.
+    async fn write_tree(
+        &mut self,
+        leaves: &[NewLeaf<'_>],
+        nodes: &[(NodeId, Hash)],
+        border: &Frontier,
+    ) -> Result<(), StoreError> {
+        write_tree(self, leaves, nodes).await?;
+        self.store_border(border).await
+    }
+
+    async fn store_border(&mut self, frontier: &Frontier) -> Result<(), StoreError> {
+        sqlx::query("UPDATE audit_head SET frontier = ?1 WHERE id = 0")
+            .bind(frontier_to_db(frontier))
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
+    async fn nodes_on(&mut self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+        nodes_on(self, ids).await
+    }
 }
 
 /// Leaves `?1 + k` for `k` in `0..n`: leaf and salt cut out of ?2, the `n` (leaf ‖ salt) pairs
@@ -177,7 +154,7 @@ fn expect_rows(what: &str, expected: usize, written: u64) -> Result<(), StoreErr
 }
 
 /// The hashes of the given tree nodes that exist (level 0: the leaf hashes).
-pub(super) async fn nodes_on(
+async fn nodes_on(
     conn: &mut SqliteConnection,
     ids: &[NodeId],
 ) -> Result<HashMap<NodeId, Hash>, StoreError> {

@@ -211,7 +211,7 @@ pub(crate) async fn append_prepared(
         }
         query.execute(&mut *conn).await?;
     }
-    audit_tree::grow_in_tx(conn, seq_from_db(first)?, border, entries).await?;
+    crate::store::audit_tree::grow(conn, seq_from_db(first)?, border, entries).await?;
     (first..size).map(seq_from_db).collect()
 }
 

@@ -24,6 +24,7 @@ use kruispunt_broker::keys::BrokerKeys;
 use kruispunt_broker::store::Store;
 use kruispunt_broker::store::sqlite::SqliteStore;
 use kruispunt_sdk::transparency::{Frontier, leaf_hash, verify_consistency, verify_inclusion};
+use kruispunt_test_kit::bench::{self, env_or, splitmix};
 use sqlx::sqlite::SqliteConnectOptions;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -31,15 +32,6 @@ use std::time::{Duration, Instant};
 /// Entries per append (one transaction each).
 const BATCH: u64 = 10_000;
 const CONSISTENCY_PROOFS: usize = 1_000;
-
-/// Deterministic pseudo-random numbers (SplitMix64).
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 /// A synthetic entry of about the size of a real match entry.
 fn entry(seq: u64) -> AuditEntry {
@@ -57,24 +49,9 @@ fn entry(seq: u64) -> AuditEntry {
     }
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-/// Process CPU time (user + system) from `/proc/self/stat`, assuming the usual 100 ticks/s.
+/// Process CPU time (user + system); zero where it cannot be read.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
+    Duration::try_from_secs_f64(bench::cpu_seconds()).unwrap_or_default()
 }
 
 /// `VmHWM` (peak RSS) and `VmRSS` from `/proc/self/status`, in MiB.
@@ -119,8 +96,8 @@ fn report(label: &str, mut times: Vec<Duration>) {
 }
 
 fn main() {
-    let leaves = env_u64("KRUISPUNT_BENCH_LEAVES", 10_000_000).max(2);
-    let proofs = env_u64("KRUISPUNT_BENCH_PROOFS", 10_000).max(1) as usize;
+    let leaves = env_or::<u64>("KRUISPUNT_BENCH_LEAVES", 10_000_000).max(2);
+    let proofs = env_or::<u64>("KRUISPUNT_BENCH_PROOFS", 10_000).max(1) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

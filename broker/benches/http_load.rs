@@ -71,6 +71,7 @@ use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server;
 use kruispunt_broker::store::UsageDelta;
 use kruispunt_sdk::client::TokenClaims;
+use kruispunt_test_kit::bench::{cpu_seconds, env_or, mix};
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -79,13 +80,6 @@ const DEALER_C: &str = "autoschade-almere";
 const PURPOSE: &str = "autobranche-contante-aankopen";
 const BATCH: usize = 10_000;
 const RAISED: u64 = 1_000_000_000;
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 /// A reproducible random pseudonym (64 hex characters) for (seed, i).
 fn pseudonym(seed: u64, i: u64) -> String {
@@ -99,27 +93,6 @@ fn pseudonym(seed: u64, i: u64) -> String {
 fn signal(p: String, code: &str, observed: &str) -> Value {
     json!({ "kind": "kenteken", "pseudonym": p, "key_version": 1, "code": code,
             "observed": observed, "district": "oost-utrecht", "purposes": [PURPOSE] })
-}
-
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return f64::NAN;
-    };
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let t = |i: usize| {
-        f.get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (t(11) + t(12)) / 100.0
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
 }
 
 /// The embedded registry with the guard's per-minute cap and every daily budget raised.
@@ -180,8 +153,8 @@ fn upload_line(label: &str, n: usize, secs: f64, cpu: f64, v: &Value) {
 }
 
 fn main() {
-    let n = env_usize("KRUISPUNT_BENCH_SIGNALS", 100_000).max(2);
-    let seconds = env_usize("KRUISPUNT_BENCH_SECONDS", 10) as u64;
+    let n = env_or::<usize>("KRUISPUNT_BENCH_SIGNALS", 100_000).max(2);
+    let seconds = env_or::<usize>("KRUISPUNT_BENCH_SECONDS", 10) as u64;
     let conns: Vec<usize> = std::env::var("KRUISPUNT_BENCH_CONNECTIONS")
         .unwrap_or_else(|_| "8,32,64".into())
         .split(',')
@@ -332,7 +305,7 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
 
     // 2b. Matches while B streams a bulk upload of new signals: what SQLite's single writer
     //     (each 10 000-row commit holds it) and the shared cores cost the match route meanwhile.
-    let background = env_usize("KRUISPUNT_BENCH_BACKGROUND", n.max(1_000_000));
+    let background = env_or::<usize>("KRUISPUNT_BENCH_BACKGROUND", n.max(1_000_000));
     if background > 0 {
         during_bulk_upload(
             &b, &tc, &tb, &bodies, &conns, seconds, &observed, background,

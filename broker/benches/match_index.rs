@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use kruispunt_broker::matching::MatchIndex;
 use kruispunt_broker::store::{IndexRecord, SignalId};
 use kruispunt_sdk::IdentifierKind;
+use kruispunt_test_kit::bench::{env_or, mix};
 
 const SEED_STORED: u64 = 0x6b72_7569_7370_756e; // "kruispun"
 const SEED_ABSENT: u64 = 0x0bad_cafe_f00d_d00d;
@@ -45,14 +46,6 @@ const CODES: [&str; 5] = [
     "notes-500",
     "frequent-owner-change",
 ];
-
-/// SplitMix64 finaliser of a counter: uniformly spread, reproducible words.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 fn bytes32(seed: u64, i: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -108,13 +101,6 @@ fn status_kib(field: &str) -> u64 {
 
 fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
 }
 
 fn probe_all(ix: &MatchIndex, queries: &[[u8; 32]]) -> (usize, usize) {
@@ -184,9 +170,9 @@ fn timed(label: &str, ix: &MatchIndex, queries: &[[u8; 32]], threads: usize, f: 
 }
 
 fn main() {
-    let n = env_usize("KRUISPUNT_BENCH_SIGNALS", 10_000_000) as u64;
-    let q = env_usize("KRUISPUNT_BENCH_QUERIES", 1_000_000);
-    let shared_pct = env_usize("KRUISPUNT_BENCH_MULTI_SOURCE_PCT", 0).min(99) as u64;
+    let n = env_or::<usize>("KRUISPUNT_BENCH_SIGNALS", 10_000_000) as u64;
+    let q = env_or::<usize>("KRUISPUNT_BENCH_QUERIES", 1_000_000);
+    let shared_pct = env_or::<usize>("KRUISPUNT_BENCH_MULTI_SOURCE_PCT", 0).min(99) as u64;
     let orgs: Vec<String> = (0..40).map(|i| format!("partner-{i:02}")).collect();
 
     let rss0 = status_kib("VmRSS:");

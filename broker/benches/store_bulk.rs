@@ -57,6 +57,7 @@ use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::sqlite::SqliteStore;
 use kruispunt_broker::store::{NewSignal, Store, UsageDelta};
 use kruispunt_sdk::IdentifierKind;
+use kruispunt_test_kit::bench::{self, cpu_seconds, proc_cpu_seconds, splitmix};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
@@ -76,20 +77,11 @@ fn batch_size() -> usize {
 const NOW: i64 = 1_750_000_000;
 const DECISIONS: usize = 2_000;
 
-/// Deterministic pseudo-random bytes (SplitMix64): realistic, uniformly spread pseudonyms.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// Signals uploaded per second of the bench's clock (`KRUISPUNT_BENCH_RATE`, default 200 000,
 /// the SQLite target): ids begin with the upload second, so this sets how many ids share a
 /// prefix — the rows a batch interleaves with at the right edge of the `id` index.
 fn rate() -> u64 {
-    env_usize("KRUISPUNT_BENCH_RATE")
+    bench::env::<usize>("KRUISPUNT_BENCH_RATE")
         .filter(|&n| n > 0)
         .unwrap_or(200_000) as u64
 }
@@ -98,7 +90,7 @@ fn rate() -> u64 {
 /// `expires_at` day-aligned (observed day + retention), so the expiry index has one key per
 /// day; spreading rows over a year of keys is the realistic load on that index.
 fn expiry_days() -> u64 {
-    env_usize("KRUISPUNT_BENCH_EXPIRY_DAYS")
+    bench::env::<usize>("KRUISPUNT_BENCH_EXPIRY_DAYS")
         .filter(|&n| n > 0)
         .unwrap_or(365) as u64
 }
@@ -165,38 +157,11 @@ fn upload_entry(batch: &[NewSignal]) -> AuditEntry {
     )
 }
 
-/// CPU seconds used by this process so far (all threads; Linux), to tell work from waiting on
-/// a machine shared with other jobs. SQLite runs in this process; PostgreSQL does not.
-fn cpu_seconds() -> f64 {
-    proc_cpu_seconds("/proc/self/stat")
-}
-
-/// utime + stime of the process whose `stat` file is `path`, in seconds.
-fn proc_cpu_seconds(path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(path) else {
-        return f64::NAN;
-    };
-    // Fields after the command name (which ends with ')'): utime and stime are 14th and 15th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0 // USER_HZ is 100 on Linux
-}
-
 /// Measured rows between two progress lines (`KRUISPUNT_BENCH_STEP`, default 100 000): the
 /// rate falls as the table grows, so one average over the run would hide the figure that
 /// matters (the rate at the size the broker runs at).
 fn step_size() -> usize {
-    env_usize("KRUISPUNT_BENCH_STEP").unwrap_or(100_000)
-}
-
-fn env_usize(name: &str) -> Option<usize> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
+    bench::env::<usize>("KRUISPUNT_BENCH_STEP").unwrap_or(100_000)
 }
 
 /// CPU seconds used so far by the PostgreSQL backends serving the bench database (read from
@@ -419,7 +384,7 @@ fn part(name: &str) -> bool {
 /// filler with random ids and pseudonyms, written by SQL in a few large transactions, so the
 /// rate can be measured at millions of stored rows without first uploading them at that rate.
 fn preload() -> u64 {
-    env_usize("KRUISPUNT_BENCH_PRELOAD").unwrap_or(0) as u64
+    bench::env::<usize>("KRUISPUNT_BENCH_PRELOAD").unwrap_or(0) as u64
 }
 
 /// The upload second of the first filler row: the filler is uploaded at [`rate`] per second

@@ -1,15 +1,19 @@
 //! A test body run on SQLite and, when [`crate::POSTGRES_ENV`] is set, on PostgreSQL: on a whole
-//! broker ([`with_backends`]) or on a bare store ([`on_both_backends!`]).
+//! broker ([`with_backends`]) or on a bare store ([`on_both_backends!`]) — or as two tests, one
+//! per backend, on a broker ([`on_broker`]) or on a data directory ([`on_data_dir`]) through
+//! [`per_backend_tests!`].
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use kruispunt_broker::config::Config;
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::{self, Store};
 use sqlx::postgres::PgPoolOptions;
 
-use crate::{Broker, Options, TestDatabase};
+use crate::{Broker, Options, TestDatabase, use_database};
 
 /// What a test body over a broker returns (boxed, so that plain `fn`s can name it).
 pub type TestFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -105,5 +109,83 @@ macro_rules! on_both_backends {
                 }
             )*
         }
+    };
+}
+
+/// A test body over a `&Broker`, one test per backend (see [`per_backend_tests!`]): the broker
+/// is started for it and stopped after it.
+pub mod on_broker {
+    use super::*;
+
+    /// Runs `test` on a broker on SQLite.
+    pub async fn sqlite(test: impl AsyncFnOnce(&Broker)) {
+        let b = Broker::start(None).await;
+        test(&b).await;
+        b.stop().await;
+    }
+
+    /// Runs `test` on a broker on a fresh PostgreSQL database of its own (dropped when it
+    /// stops), or skips loudly, naming `name`, when [`crate::POSTGRES_ENV`] is not set.
+    pub async fn postgres(name: &str, test: impl AsyncFnOnce(&Broker)) {
+        let opts = Options {
+            unlimited: true,
+            ..Options::default()
+        };
+        let Some(b) = Broker::start_on_postgres(name, opts).await else {
+            return;
+        };
+        test(&b).await;
+        b.stop().await;
+    }
+}
+
+/// A test body over a fresh development data directory (no broker running: the body opens the
+/// store or runs the CLI itself), one test per backend (see [`per_backend_tests!`]).
+pub mod on_data_dir {
+    use super::*;
+
+    fn fresh() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
+        dir
+    }
+
+    /// Runs `test` on a data directory whose database is SQLite.
+    pub async fn sqlite(test: impl AsyncFnOnce(&Path)) {
+        let dir = fresh();
+        test(dir.path()).await;
+    }
+
+    /// Runs `test` on a data directory pointed at a fresh PostgreSQL database (dropped
+    /// afterwards), or skips loudly, naming `name`, when [`crate::POSTGRES_ENV`] is not set.
+    pub async fn postgres(name: &str, test: impl AsyncFnOnce(&Path)) {
+        let Some(pg) = TestDatabase::create(name).await else {
+            return;
+        };
+        let dir = fresh();
+        use_database(dir.path(), &pg.url);
+        test(dir.path()).await;
+        pg.drop_database().await;
+    }
+}
+
+/// Declares the same test body as two tests, one per backend, so that each passes or fails on
+/// its own: `per_backend_tests!(on_broker: NAME_ON_SQLITE, NAME_ON_POSTGRES = BODY; …)` runs the
+/// `async fn BODY(&Broker)` through [`on_broker`]; `on_data_dir:` runs an `async fn BODY(&Path)`
+/// through [`on_data_dir`].
+#[macro_export]
+macro_rules! per_backend_tests {
+    ($on:ident: $($sqlite:ident, $postgres:ident = $body:path);+ $(;)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $sqlite() {
+                $crate::$on::sqlite($body).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $postgres() {
+                $crate::$on::postgres(stringify!($postgres), $body).await;
+            }
+        )+
     };
 }

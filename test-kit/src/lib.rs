@@ -8,17 +8,23 @@
 //!   when it goes out of scope (also when the test fails).
 //! - [`token`]: tokens signed with a partner's development key through the SDK's signer.
 //! - [`with_backends`] and [`on_both_backends!`]: a test body run on SQLite and, when
-//!   [`POSTGRES_ENV`] is set, on PostgreSQL — a whole broker or just a store.
+//!   [`POSTGRES_ENV`] is set, on PostgreSQL — a whole broker or just a store; and
+//!   [`per_backend_tests!`]: the same body as two tests, one per backend.
+//!
+//! - [`bench`]: the benchmarks' reproducible numbers, environment knobs and CPU clock.
 //!
 //! Without [`POSTGRES_ENV`] the PostgreSQL halves say loudly that they did not run, and pass, so
 //! a plain `cargo test` works anywhere; CI (`.ci/run`) sets it.
 
 mod backends;
+pub mod bench;
 mod broker;
 mod postgres;
 pub mod token;
 
-pub use backends::{TestFn, TestFuture, store_on_postgres, store_on_sqlite, with_backends};
+pub use backends::{
+    TestFn, TestFuture, on_broker, on_data_dir, store_on_postgres, store_on_sqlite, with_backends,
+};
 pub use broker::{Bearer, Broker, Options, use_database};
 pub use postgres::TestDatabase;
 pub use token::token_in;

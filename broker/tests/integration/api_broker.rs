@@ -14,19 +14,35 @@ const DEALER_C: &str = "autoschade-almere";
 const HORECA: &str = "horeca-gooi";
 const PURPOSE: &str = "autobranche-contante-aankopen";
 
-fn pseudonym(plate: &str, version: u32) -> String {
-    let key = CoalitionKey::new([7u8; 32], version);
-    key.pseudonymiser(IdentifierKind::Kenteken)
-        .pseudonymise(plate)
+/// The pseudonym of `value` as a `kind` under the test key of `version`.
+fn pseudonym_as(kind: IdentifierKind, value: &str, version: u32) -> String {
+    CoalitionKey::new([7u8; 32], version)
+        .pseudonymiser(kind)
+        .pseudonymise(value)
         .unwrap()
         .to_hex()
 }
 
-fn signal(plate: &str, code: &str) -> Value {
+fn pseudonym(plate: &str, version: u32) -> String {
+    pseudonym_as(IdentifierKind::Kenteken, plate, version)
+}
+
+/// A signal item observed on 2026-11-01 under key version 1.
+fn item(kind: &str, pseudonym: String, code: &str, district: &str, purpose: &str) -> Value {
     json!({
-        "kind": "kenteken", "pseudonym": pseudonym(plate, 1), "key_version": 1, "code": code,
-        "observed": "2026-11-01", "district": "oost-utrecht", "purposes": [PURPOSE]
+        "kind": kind, "pseudonym": pseudonym, "key_version": 1, "code": code,
+        "observed": "2026-11-01", "district": district, "purposes": [purpose]
     })
+}
+
+fn signal(plate: &str, code: &str) -> Value {
+    item(
+        "kenteken",
+        pseudonym(plate, 1),
+        code,
+        "oost-utrecht",
+        PURPOSE,
+    )
 }
 
 fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
@@ -423,18 +439,11 @@ async fn next_second(t: i64) {
 const BIBOB: &str = "horeca-bibob-screening";
 
 fn kvk(n: &str, version: u32) -> String {
-    CoalitionKey::new([7u8; 32], version)
-        .pseudonymiser(IdentifierKind::Kvk)
-        .pseudonymise(n)
-        .unwrap()
-        .to_hex()
+    pseudonym_as(IdentifierKind::Kvk, n, version)
 }
 
 fn bibob_item(n: &str, code: &str) -> Value {
-    json!({
-        "kind": "kvk", "pseudonym": kvk(n, 1), "key_version": 1, "code": code,
-        "observed": "2026-11-01", "district": "gooi-en-vechtstreek", "purposes": [BIBOB]
-    })
+    item("kvk", kvk(n, 1), code, "gooi-en-vechtstreek", BIBOB)
 }
 
 /// Uploads `items` as the horeca partner; the answer and the second it was sent in.

@@ -165,23 +165,10 @@ async fn embargo_tells_the_supplier_nothing(b: &Broker) {
     assert_eq!(entries(&v).len(), 1, "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embargo_tells_the_supplier_nothing_on_sqlite() {
-    let b = Broker::start(None).await;
-    embargo_tells_the_supplier_nothing(&b).await;
-    b.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn embargo_tells_the_supplier_nothing_on_postgres() {
-    let Some(pg) = TestDatabase::create("attack_embargo").await else {
-        return;
-    };
-    let b = Broker::start(Some(pg.url.clone())).await;
-    embargo_tells_the_supplier_nothing(&b).await;
-    b.stop().await;
-    pg.drop_database().await;
-}
+kruispunt_test_kit::per_backend_tests!(on_broker:
+    embargo_tells_the_supplier_nothing_on_sqlite, embargo_tells_the_supplier_nothing_on_postgres =
+        embargo_tells_the_supplier_nothing
+);
 
 // ---------------------------------------------------------------------------------------------
 // Finding 2: a recent entry made to look lawfully erased.
@@ -274,24 +261,10 @@ async fn erasure_goes_by_committed_time(dir: &Path) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasure_goes_by_committed_time_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    erasure_goes_by_committed_time(dir.path()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasure_goes_by_committed_time_on_postgres() {
-    let Some(pg) = TestDatabase::create("attack_erase").await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    use_database(dir.path(), &pg.url);
-    erasure_goes_by_committed_time(dir.path()).await;
-    pg.drop_database().await;
-}
+kruispunt_test_kit::per_backend_tests!(on_data_dir:
+    erasure_goes_by_committed_time_on_sqlite, erasure_goes_by_committed_time_on_postgres =
+        erasure_goes_by_committed_time
+);
 
 // ---------------------------------------------------------------------------------------------
 // Finding 3: a date the ingest accepts and the store refuses.
@@ -319,20 +292,7 @@ async fn a_bad_date_rejects_its_item_only(b: &Broker) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_date_rejects_its_item_only_on_sqlite() {
-    let b = Broker::start(None).await;
-    a_bad_date_rejects_its_item_only(&b).await;
-    b.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bad_date_rejects_its_item_only_on_postgres() {
-    let Some(pg) = TestDatabase::create("attack_date").await else {
-        return;
-    };
-    let b = Broker::start(Some(pg.url.clone())).await;
-    a_bad_date_rejects_its_item_only(&b).await;
-    b.stop().await;
-    pg.drop_database().await;
-}
+kruispunt_test_kit::per_backend_tests!(on_broker:
+    a_bad_date_rejects_its_item_only_on_sqlite, a_bad_date_rejects_its_item_only_on_postgres =
+        a_bad_date_rejects_its_item_only
+);

@@ -14,7 +14,8 @@ struct Out {
     stdout: String,
 }
 
-async fn cli(args: Vec<String>) -> Out {
+async fn cli<S: AsRef<str>>(args: &[S]) -> Out {
+    let args: Vec<String> = args.iter().map(|a| a.as_ref().to_string()).collect();
     let (ok, stdout) = tokio::task::spawn_blocking(move || kruispunt(&args))
         .await
         .unwrap();
@@ -23,6 +24,40 @@ async fn cli(args: Vec<String>) -> Out {
 
 fn s(p: &Path) -> String {
     p.display().to_string()
+}
+
+/// `kruispunt audit verify --dir DIR`: an export checked offline.
+async fn verify_dir(dir: &Path) -> Out {
+    cli(&["audit", "verify", "--dir", &s(dir)]).await
+}
+
+/// `kruispunt audit export --data-dir`: the operator's export of `b`'s log into `out`.
+async fn export_data_dir(b: &Broker, out: &Path) -> Out {
+    cli(&[
+        "audit",
+        "export",
+        "--data-dir",
+        &s(b.dir.path()),
+        "--out",
+        &s(out),
+    ])
+    .await
+}
+
+/// The arguments of `kruispunt audit verify --url` against `b` as `token`, then `extra`.
+fn verify_url(b: &Broker, token: &str, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        "audit".into(),
+        "verify".into(),
+        "--url".into(),
+        b.base.clone(),
+        "--token".into(),
+        token.into(),
+        "--ca".into(),
+        s(&b.ca_path),
+    ];
+    v.extend(extra.iter().map(|x| x.to_string()));
+    v
 }
 
 fn read_lines(dir: &Path) -> Vec<LogLine> {
@@ -41,30 +76,17 @@ async fn verify_passes_on_a_clean_log_and_names_entries_tampered_with_in_sqlite(
     let work = tempfile::tempdir().unwrap();
     let trusted = work.path().join("trusted");
     let officer = b.token(DEALER_A, &[OFFICER]);
-    let remote = |extra: &[&str]| {
-        let mut v: Vec<String> = vec![
-            "audit".into(),
-            "verify".into(),
-            "--url".into(),
-            b.base.clone(),
-            "--token".into(),
-            officer.clone(),
-            "--ca".into(),
-            s(&b.ca_path),
-        ];
-        v.extend(extra.iter().map(|x| x.to_string()));
-        v
-    };
+    let remote = |extra: &[&str]| verify_url(&b, &officer, extra);
 
     // Clean: verifies, trusting the checkpoint on first use, then extending it.
-    let out = cli(remote(&["--trusted", &s(&trusted)])).await;
+    let out = cli(&remote(&["--trusted", &s(&trusted)])).await;
     assert!(out.ok, "{}", out.stdout);
     assert!(out.stdout.contains("first use"), "{}", out.stdout);
     let ta = b.token(DEALER_A, &["compliance"]);
     b.post("/v1/matches", Some(&ta), &match_query(PURPOSE))
         .await;
     b.sync().await;
-    let out = cli(remote(&["--trusted", &s(&trusted)])).await;
+    let out = cli(&remote(&["--trusted", &s(&trusted)])).await;
     assert!(out.ok, "{}", out.stdout);
     assert!(
         out.stdout.contains("extends the checkpoint trusted"),
@@ -74,31 +96,17 @@ async fn verify_passes_on_a_clean_log_and_names_entries_tampered_with_in_sqlite(
 
     // Export from the data directory (every entry in full) and over HTTPS; both verify offline.
     let full = work.path().join("full");
-    let out = cli(vec![
-        "audit".into(),
-        "export".into(),
-        "--data-dir".into(),
-        s(b.dir.path()),
-        "--out".into(),
-        s(&full),
-    ])
-    .await;
+    let out = export_data_dir(&b, &full).await;
     assert!(out.ok, "{}", out.stdout);
     let lines = read_lines(&full);
     assert!(lines.iter().all(|l| l.entry.is_some() && l.salt.is_some()));
-    let out = cli(vec![
-        "audit".into(),
-        "verify".into(),
-        "--dir".into(),
-        s(&full),
-    ])
-    .await;
+    let out = verify_dir(&full).await;
     assert!(out.ok, "{}", out.stdout);
     let partial = work.path().join("partial");
     let mut args = remote(&[]);
     args[1] = "export".into();
     args.extend(["--out".into(), s(&partial)]);
-    let out = cli(args).await;
+    let out = cli(&args).await;
     assert!(out.ok, "{}", out.stdout);
     let shown = read_lines(&partial)
         .iter()
@@ -108,13 +116,7 @@ async fn verify_passes_on_a_clean_log_and_names_entries_tampered_with_in_sqlite(
         shown >= 1 && shown < lines.len(),
         "an officer sees its own organisation's entries"
     );
-    let out = cli(vec![
-        "audit".into(),
-        "verify".into(),
-        "--dir".into(),
-        s(&partial),
-    ])
-    .await;
+    let out = verify_dir(&partial).await;
     assert!(out.ok, "{}", out.stdout);
 
     // An export edited offline: the line is named.
@@ -127,13 +129,7 @@ async fn verify_passes_on_a_clean_log_and_names_entries_tampered_with_in_sqlite(
     let mut rows: Vec<String> = text.lines().map(String::from).collect();
     rows[2] = rows[2].replacen("\"time_ms\":", "\"time_ms\":1", 1);
     std::fs::write(edited.join("entries.jsonl"), rows.join("\n")).unwrap();
-    let out = cli(vec![
-        "audit".into(),
-        "verify".into(),
-        "--dir".into(),
-        s(&edited),
-    ])
-    .await;
+    let out = verify_dir(&edited).await;
     assert!(!out.ok);
     assert!(
         out.stdout.contains("entry 2 does not match"),
@@ -177,44 +173,38 @@ enum Db {
     Postgres(sqlx::PgPool),
 }
 
+/// Evaluates `$body` with `$pool` bound to whichever pool `$db` holds: the queries are written
+/// once, the two pool types stay apart.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($pool) => $body,
+            Db::Postgres($pool) => $body,
+        }
+    };
+}
+
 impl Db {
     async fn entry(&self, seq: u64) -> Vec<u8> {
         const Q: &str = "SELECT entry FROM audit_log WHERE seq = $1";
-        match self {
-            Db::Sqlite(p) => sqlx::query_scalar(Q).bind(seq as i64).fetch_one(p).await,
-            Db::Postgres(p) => sqlx::query_scalar(Q).bind(seq as i64).fetch_one(p).await,
-        }
-        .unwrap()
+        with_pool!(self, p => sqlx::query_scalar(Q).bind(seq as i64).fetch_one(p).await).unwrap()
     }
 
     async fn set_entry(&self, seq: u64, bytes: &[u8]) {
         const Q: &str = "UPDATE audit_log SET entry = $1 WHERE seq = $2";
-        let n = match self {
-            Db::Sqlite(p) => sqlx::query(Q)
-                .bind(bytes)
-                .bind(seq as i64)
-                .execute(p)
-                .await
-                .unwrap()
-                .rows_affected(),
-            Db::Postgres(p) => sqlx::query(Q)
-                .bind(bytes)
-                .bind(seq as i64)
-                .execute(p)
-                .await
-                .unwrap()
-                .rows_affected(),
-        };
+        let n = with_pool!(self, p => sqlx::query(Q)
+            .bind(bytes)
+            .bind(seq as i64)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .unwrap();
         assert_eq!(n, 1);
     }
 
     /// Runs `sql` (several statements) as given.
     async fn run(&self, sql: &str) {
-        match self {
-            Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
-            Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
-        }
-        .unwrap()
+        with_pool!(self, p => sqlx::raw_sql(sql).execute(p).await.map(|_| ())).unwrap()
     }
 
     /// Swaps the rows `a` and `b` of the log: each takes the other's place (sequence number).
@@ -231,10 +221,7 @@ impl Db {
     }
 
     async fn close(&self) {
-        match self {
-            Db::Sqlite(p) => p.close().await,
-            Db::Postgres(p) => p.close().await,
-        }
+        with_pool!(self, p => p.close().await)
     }
 }
 
@@ -251,40 +238,14 @@ async fn tampering_is_named(b: &Broker, db: &Db) {
     // a failure whose output contains the text.
     let check = async |expect: Option<String>| {
         b.sync().await;
-        let remote = cli(vec![
-            "audit".into(),
-            "verify".into(),
-            "--url".into(),
-            b.base.clone(),
-            "--token".into(),
-            officer.clone(),
-            "--ca".into(),
-            s(&b.ca_path),
-            "--trusted".into(),
-            s(&trusted),
-        ])
-        .await;
+        let remote = cli(&verify_url(b, &officer, &["--trusted", &s(&trusted)])).await;
         let out = work.path().join(format!(
             "export-{}",
             exports.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
         ));
-        let export = cli(vec![
-            "audit".into(),
-            "export".into(),
-            "--data-dir".into(),
-            s(b.dir.path()),
-            "--out".into(),
-            s(&out),
-        ])
-        .await;
+        let export = export_data_dir(b, &out).await;
         assert!(export.ok, "{}", export.stdout);
-        let local = cli(vec![
-            "audit".into(),
-            "verify".into(),
-            "--dir".into(),
-            s(&out),
-        ])
-        .await;
+        let local = verify_dir(&out).await;
         for (how, got) in [("--url", remote), ("--dir", local)] {
             match &expect {
                 None => assert!(got.ok, "verify {how}: {}", got.stdout),

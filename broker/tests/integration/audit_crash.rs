@@ -106,6 +106,13 @@ impl Serve {
         }
     }
 
+    /// The body of an unauthenticated GET of `path`.
+    async fn get_text(&self, path: &str) -> String {
+        let url = format!("{}{path}", self.base);
+        let resp = self.client.get(url).send().await.unwrap();
+        resp.text().await.unwrap()
+    }
+
     /// SIGKILL (what `Child::kill` sends on Unix), and reap.
     fn kill(self) {
         drop(self);
@@ -335,24 +342,8 @@ async fn crash_and_check(database: Option<&str>) {
 
     // Restart once more: the log catches up with everything committed before the last kill.
     let serve = Serve::start(&dir);
-    let key = serve
-        .client
-        .get(format!("{}/v1/audit/key", serve.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let note = serve
-        .client
-        .get(format!("{}/v1/audit/checkpoint", serve.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let key = serve.get_text("/v1/audit/key").await;
+    let note = serve.get_text("/v1/audit/checkpoint").await;
     let (last, _) = open_checkpoint(&note, &key).unwrap();
     let seen = Arc::try_unwrap(seen).ok().unwrap().into_inner();
     let highest = *seen.matches.keys().last().expect("some match was answered");

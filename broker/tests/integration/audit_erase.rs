@@ -5,7 +5,6 @@
 
 use std::path::Path;
 
-use crate::audit_common::{TestDatabase, use_database};
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::config::Config;
 use kruispunt_sdk::transparency::{LogLine, Withheld};
@@ -137,21 +136,7 @@ async fn erase_and_verify(dir: &Path) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasure_keeps_the_log_verifiable_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    erase_and_verify(dir.path()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn erasure_keeps_the_log_verifiable_on_postgres() {
-    let Some(pg) = TestDatabase::create("audit_erase").await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    use_database(dir.path(), &pg.url);
-    erase_and_verify(dir.path()).await;
-    pg.drop_database().await;
-}
+kruispunt_test_kit::per_backend_tests!(on_data_dir:
+    erasure_keeps_the_log_verifiable_on_sqlite, erasure_keeps_the_log_verifiable_on_postgres =
+        erase_and_verify
+);

@@ -124,6 +124,18 @@ fn verify(f: &Fixture, token: &str) -> Result<auth::Principal, AuthError> {
     f.verifier.verify(Some(&bearer(token)), NOW)
 }
 
+/// A token built by hand from `header` and `payload`, signed by `sign`, must be refused as
+/// `token-algorithm-refused` (see [`assert_refused`]); the error it was refused with.
+fn algorithm_refused(
+    f: &Fixture,
+    header: serde_json::Value,
+    payload: &serde_json::Value,
+    sign: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> AuthError {
+    let token = hand_built(header, payload, sign);
+    assert_refused(verify(f, &token), "token-algorithm-refused", &token)
+}
+
 /// The refusal must name its own problem type, be a 401 and never echo the token.
 fn assert_refused(
     result: Result<auth::Principal, AuthError>,
@@ -253,12 +265,12 @@ fn alg_none_is_refused() {
     let f = fixture();
     let payload = serde_json::to_value(claims(DEALER)).unwrap();
     for alg in ["none", "None", "NONE"] {
-        let token = hand_built(
+        let err = algorithm_refused(
+            &f,
             serde_json::json!({"alg": alg, "typ": "JWT", "kid": "dealer-1"}),
             &payload,
             |_| Vec::new(),
         );
-        let err = assert_refused(verify(&f, &token), "token-algorithm-refused", &token);
         assert!(err.to_string().contains("unsigned"), "{err}");
     }
 }
@@ -279,12 +291,12 @@ fn hmac_signed_with_the_public_key_is_refused() {
             ("HS512", ring::hmac::HMAC_SHA512),
         ] {
             let key = ring::hmac::Key::new(algo, &secret);
-            let token = hand_built(
+            let err = algorithm_refused(
+                &f,
                 serde_json::json!({"alg": alg, "typ": "JWT", "kid": "dealer-1"}),
                 &payload,
                 |m| ring::hmac::sign(&key, m).as_ref().to_vec(),
             );
-            let err = assert_refused(verify(&f, &token), "token-algorithm-refused", &token);
             assert!(err.to_string().contains("HMAC"), "{err}");
         }
     }
@@ -295,12 +307,12 @@ fn rsa_and_other_algorithms_are_refused() {
     let f = fixture();
     let payload = serde_json::to_value(claims(DEALER)).unwrap();
     for alg in ["RS256", "PS256", "ES384", "ES512", "Ed25519", "foo"] {
-        let token = hand_built(
+        algorithm_refused(
+            &f,
             serde_json::json!({"alg": alg, "kid": "dealer-1"}),
             &payload,
             |_| vec![0u8; 64],
         );
-        assert_refused(verify(&f, &token), "token-algorithm-refused", &token);
     }
 }
 
@@ -309,12 +321,12 @@ fn header_alg_must_be_the_keys_registered_alg() {
     let f = fixture();
     // An ES256 header on an Ed25519 key, signed with the Ed25519 key.
     let pair = Ed25519KeyPair::from_pkcs8(&f.dealer.pkcs8).unwrap();
-    let token = hand_built(
+    let err = algorithm_refused(
+        &f,
         serde_json::json!({"alg": "ES256", "kid": "dealer-1"}),
         &serde_json::to_value(claims(DEALER)).unwrap(),
         |m| pair.sign(m).as_ref().to_vec(),
     );
-    let err = assert_refused(verify(&f, &token), "token-algorithm-refused", &token);
     assert!(err.to_string().contains("registered for"), "{err}");
 }
 

@@ -1,27 +1,26 @@
 //! `kruispunt id …` as a user runs it: exit codes, one output line per input line, stderr.
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kruispunt");
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
+/// `kruispunt id ARGS…` with no input (`output` gives the child an empty stdin).
+fn id(args: &[&str]) -> Output {
+    Command::new(BIN).arg("id").args(args).output().unwrap()
+}
+
 #[test]
 fn normalise_prints_the_canonical_form() {
-    let out = Command::new(BIN)
-        .args(["id", "normalise", "--type", "kenteken", "gb-001-b"])
-        .output()
-        .unwrap();
+    let out = id(&["normalise", "--type", "kenteken", "gb-001-b"]);
     assert!(out.status.success());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), "GB001B\n");
 }
 
 #[test]
 fn normalise_of_an_invalid_value_exits_2_naming_the_rule() {
-    let out = Command::new(BIN)
-        .args(["id", "normalise", "--type", "bsn", "123456789"])
-        .output()
-        .unwrap();
+    let out = id(&["normalise", "--type", "bsn", "123456789"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8(out.stderr).unwrap();
@@ -30,10 +29,7 @@ fn normalise_of_an_invalid_value_exits_2_naming_the_rule() {
 
 #[test]
 fn unknown_kind_is_refused() {
-    let out = Command::new(BIN)
-        .args(["id", "normalise", "--type", "paspoort", "X"])
-        .output()
-        .unwrap();
+    let out = id(&["normalise", "--type", "paspoort", "X"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("kenteken"));
 }
@@ -93,11 +89,7 @@ fn pseudonymise_all_good_exits_0_and_jsonl_carries_the_version() {
 
 #[test]
 fn a_bad_key_is_refused_before_reading_input() {
-    let out = Command::new(BIN)
-        .args(["id", "pseudonymise", "--type", "kvk", "--key-hex", "abcd"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = id(&["pseudonymise", "--type", "kvk", "--key-hex", "abcd"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("32 bytes"));
 }

@@ -43,16 +43,7 @@ fn coalition_lifecycle(b: Broker) -> TestFuture {
 
         // Only an administrator of a coalition the registry lists may create its group.
         let info = admin.member.create_group(COALITION).unwrap();
-        let err = kvo
-            .api
-            .create_group(
-                COALITION,
-                GroupKind::Coalition,
-                COALITION,
-                None,
-                None,
-                &info,
-            )
+        let err = create_coalition(&kvo.api, COALITION, &info)
             .await
             .unwrap_err();
         assert_eq!(
@@ -60,16 +51,7 @@ fn coalition_lifecycle(b: Broker) -> TestFuture {
             Some(400),
             "kvo's GroupInfo is not its own: {err}"
         );
-        let status = admin
-            .api
-            .create_group(
-                COALITION,
-                GroupKind::Coalition,
-                COALITION,
-                None,
-                None,
-                &info,
-            )
+        let status = create_coalition(&admin.api, COALITION, &info)
             .await
             .unwrap();
         assert_eq!(status.members, vec![ADMIN.to_string()]);
@@ -443,15 +425,7 @@ fn case_channels(b: Broker) -> TestFuture {
         // A private partner into a police case group: refused by the registry.
         let police_case = "politie-casus-riec-midden-nederland";
         let info = riec.member.create_group(police_case).unwrap();
-        riec.api
-            .create_group(
-                police_case,
-                GroupKind::Coalition,
-                police_case,
-                None,
-                None,
-                &info,
-            )
+        create_coalition(&riec.api, police_case, &info)
             .await
             .unwrap();
         let kp = riec.api.claim_key_package("horeca-gooi").await.unwrap();
@@ -479,28 +453,9 @@ fn protocol_refusals(b: Broker) -> TestFuture {
         let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
         kvo.publish(1).await;
         let info = riec.member.create_group(COALITION).unwrap();
-        riec.api
-            .create_group(
-                COALITION,
-                GroupKind::Coalition,
-                COALITION,
-                None,
-                None,
-                &info,
-            )
-            .await
-            .unwrap();
+        create_coalition(&riec.api, COALITION, &info).await.unwrap();
         // Registering the same group twice: 409.
-        let err = riec
-            .api
-            .create_group(
-                COALITION,
-                GroupKind::Coalition,
-                COALITION,
-                None,
-                None,
-                &info,
-            )
+        let err = create_coalition(&riec.api, COALITION, &info)
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(409), "{err}");
@@ -510,15 +465,7 @@ fn protocol_refusals(b: Broker) -> TestFuture {
             .member
             .create_group("politie-casus-riec-midden-nederland")
             .unwrap();
-        let err = plain
-            .create_group(
-                "politie-casus-riec-midden-nederland",
-                GroupKind::Coalition,
-                "politie-casus-riec-midden-nederland",
-                None,
-                None,
-                &other,
-            )
+        let err = create_coalition(&plain, "politie-casus-riec-midden-nederland", &other)
             .await
             .unwrap_err();
         assert_eq!(err.status(), Some(403), "{err}");

@@ -4,7 +4,8 @@
 //! kit's.
 #![allow(dead_code)]
 
-use kruispunt_sdk::coalition::http::BrokerMls;
+use kruispunt_sdk::coalition::http::{BrokerMls, HttpError};
+use kruispunt_sdk::coalition::wire::{GroupKind, GroupStatus};
 use kruispunt_sdk::coalition::{Event, Member};
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
 pub use kruispunt_test_kit::{Broker, TestFuture, now};
@@ -96,4 +97,15 @@ impl Partner {
         // Skip own messages on the next fetch.
         self.sync(group).await;
     }
+}
+
+/// Registers `group` with `info` as a coalition group that is its own coalition (as the
+/// registry names it), as `api`'s organisation.
+pub async fn create_coalition(
+    api: &BrokerMls,
+    group: &str,
+    info: &[u8],
+) -> Result<GroupStatus, HttpError> {
+    api.create_group(group, GroupKind::Coalition, group, None, None, info)
+        .await
 }

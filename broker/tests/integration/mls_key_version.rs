@@ -6,7 +6,6 @@
 
 use crate::mls_common::*;
 use kruispunt_sdk::IdentifierKind;
-use kruispunt_sdk::coalition::wire::GroupKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -89,16 +88,7 @@ fn key_version_lifecycle(b: Broker) -> TestFuture {
         let dir = tempfile::tempdir().unwrap();
         let mut admin = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
         let info = admin.member.create_group(COALITION).unwrap();
-        admin
-            .api
-            .create_group(
-                COALITION,
-                GroupKind::Coalition,
-                COALITION,
-                None,
-                None,
-                &info,
-            )
+        create_coalition(&admin.api, COALITION, &info)
             .await
             .unwrap();
 

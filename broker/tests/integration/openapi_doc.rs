@@ -22,46 +22,30 @@ fn every_route_is_documented_and_the_document_parses() {
     assert!(routes >= 6, "found only {routes} routes in app.rs");
 }
 
+/// The keys of a JSON object, sorted.
+fn sorted_keys(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
 #[test]
 fn documented_request_fields_match_the_wire_types() {
     use kruispunt_sdk::wire::{MatchRequest, SignalIn};
     let doc: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
-    let fields = |schema: &str| -> Vec<String> {
-        let mut v: Vec<String> = doc["components"]["schemas"][schema]["properties"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
-        v.sort();
-        v
-    };
+    let fields = |schema: &str| sorted_keys(&doc["components"]["schemas"][schema]["properties"]);
     let sample = serde_json::json!({
         "kind": "kvk", "pseudonym": "00", "key_version": 1, "code": "c", "observed": "2026-01-01",
         "district": "d", "purposes": ["p"], "expires": "2026-02-01"
     });
     let s: SignalIn = serde_json::from_value(sample.clone()).unwrap();
-    let mut keys: Vec<String> = serde_json::to_value(&s)
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    keys.sort();
+    let keys = sorted_keys(&serde_json::to_value(&s).unwrap());
     assert_eq!(keys, fields("SignalIn"));
     let m: MatchRequest = serde_json::from_value(serde_json::json!({
         "purpose": "p", "coalition": "c", "identifiers": [], "level": "hit", "case_reference": "r",
         "legal_basis": "b", "consent_id": "i", "justification": "j"
     }))
     .unwrap();
-    let mut keys: Vec<String> = serde_json::to_value(&m)
-        .unwrap()
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    keys.sort();
+    let keys = sorted_keys(&serde_json::to_value(&m).unwrap());
     assert_eq!(keys, fields("MatchRequest"));
 }

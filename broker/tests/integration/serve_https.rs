@@ -9,23 +9,40 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn get(addr: std::net::SocketAddr, ca: &std::path::Path, path: &str) -> String {
+/// A TLS connection to `localhost` at `addr`, trusting the CA in the PEM file `ca` and
+/// presenting the client certificate and PKCS#8 key `client`, if any.
+async fn connect(
+    addr: std::net::SocketAddr,
+    ca: &std::path::Path,
+    client: Option<&(Vec<u8>, Vec<u8>)>,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let cfg = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                vec![CertificateDer::from(cert.clone())],
+                rustls_pki_types::PrivateKeyDer::Pkcs8(key.clone().into()),
+            )
+            .unwrap(),
+    };
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = connector
+    connector
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .unwrap();
+}
+
+async fn get(addr: std::net::SocketAddr, ca: &std::path::Path, path: &str) -> String {
+    let mut tls = connect(addr, ca, None).await.unwrap();
     let (_, conn) = tls.get_ref();
     assert_eq!(
         conn.protocol_version(),
@@ -127,30 +144,7 @@ async fn post_with_cert(
     token: &str,
     body: &str,
 ) -> Option<u16> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_file_iter(ca).unwrap() {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let cfg = match client {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => builder
-            .with_client_auth_cert(
-                vec![CertificateDer::from(cert.clone())],
-                rustls_pki_types::PrivateKeyDer::Pkcs8(key.clone().into()),
-            )
-            .unwrap(),
-    };
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut tls = connector
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .ok()?;
+    let mut tls = connect(addr, ca, client).await.ok()?;
     let request = format!(
         "POST {path} HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\
          content-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

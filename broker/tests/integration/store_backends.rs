@@ -81,6 +81,15 @@ fn upload_entry(org: &str, signals: &[NewSignal]) -> AuditEntry {
     }
 }
 
+/// Uploads `batch` as `org`, with its upload entry: the outcome per signal.
+async fn upload(store: &dyn Store, org: &str, batch: &[NewSignal]) -> Vec<InsertOutcome> {
+    store
+        .signals()
+        .insert_signals(batch, &upload_entry(org, batch))
+        .await
+        .unwrap()
+}
+
 fn entry(action: &str, n: usize) -> AuditEntry {
     AuditEntry {
         detail: serde_json::json!({ "n": n }),
@@ -140,17 +149,9 @@ async fn count_live(store: &dyn Store, now: i64) -> u64 {
 
 async fn insert_then_reupload_is_duplicate(store: Arc<dyn Store>) {
     let batch: Vec<NewSignal> = (0..3).map(|n| signal("kvo-oost", n, NOW + DAY)).collect();
-    let first = store
-        .signals()
-        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
-        .await
-        .unwrap();
+    let first = upload(&*store, "kvo-oost", &batch).await;
     assert_eq!(first, vec![InsertOutcome::Inserted; 3]);
-    let again = store
-        .signals()
-        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
-        .await
-        .unwrap();
+    let again = upload(&*store, "kvo-oost", &batch).await;
     assert_eq!(again, vec![InsertOutcome::Duplicate; 3]);
     assert_eq!(count_live(&*store, NOW).await, 3, "no second row");
 
@@ -194,19 +195,11 @@ async fn awkward_text_round_trips_on_fresh_and_repeated_uploads(store: Arc<dyn S
         ],
     );
     let batch = [first.clone()];
-    let outcomes = store
-        .signals()
-        .insert_signals(&batch, &upload_entry("x", &batch))
-        .await
-        .unwrap();
+    let outcomes = upload(&*store, "x", &batch).await;
     assert_eq!(outcomes, vec![InsertOutcome::Inserted]);
     let second = awkward(2, &[r#"\""#, "{}", ",", "ü"]);
     let mixed = [first.clone(), second.clone()];
-    let outcomes = store
-        .signals()
-        .insert_signals(&mixed, &upload_entry("x", &mixed))
-        .await
-        .unwrap();
+    let outcomes = upload(&*store, "x", &mixed).await;
     assert_eq!(
         outcomes,
         vec![InsertOutcome::Duplicate, InsertOutcome::Inserted]
@@ -232,17 +225,9 @@ async fn partial_duplicates_in_one_batch(store: Arc<dyn Store>) {
     let c = signal("horeca", 3, NOW + DAY);
     let d = signal("horeca", 4, NOW + DAY);
     let first = [a.clone(), b.clone()];
-    store
-        .signals()
-        .insert_signals(&first, &upload_entry("horeca", &first))
-        .await
-        .unwrap();
+    upload(&*store, "horeca", &first).await;
     let mixed = [b, c.clone(), c, a, d];
-    let outcomes = store
-        .signals()
-        .insert_signals(&mixed, &upload_entry("horeca", &mixed))
-        .await
-        .unwrap();
+    let outcomes = upload(&*store, "horeca", &mixed).await;
     use InsertOutcome::{Duplicate, Inserted};
     assert_eq!(
         outcomes,
@@ -272,14 +257,7 @@ async fn invalid_signal_writes_nothing(store: Arc<dyn Store>) {
 
 async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
     let s = signal("autobranche", 7, NOW + DAY);
-    store
-        .signals()
-        .insert_signals(
-            std::slice::from_ref(&s),
-            &upload_entry("autobranche", std::slice::from_ref(&s)),
-        )
-        .await
-        .unwrap();
+    upload(&*store, "autobranche", std::slice::from_ref(&s)).await;
     let withdraw = |org: &str| AuditEntry {
         actor_org: Some(org.into()),
         detail: serde_json::json!({ "signal": s.id.to_string() }),
@@ -324,11 +302,7 @@ async fn expiry_hides_and_purge_erases_with_audit(store: Arc<dyn Store>) {
         signal("vastgoed", 2, NOW + 200),
         signal("vastgoed", 3, NOW + 300),
     ];
-    store
-        .signals()
-        .insert_signals(&batch, &upload_entry("vastgoed", &batch))
-        .await
-        .unwrap();
+    upload(&*store, "vastgoed", &batch).await;
     let all = [stored(1), stored(2), stored(3)];
 
     // Expired signals are never returned, even before the purge ran.
@@ -376,11 +350,7 @@ async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
         signal_with("horeca", IdentifierKind::Kenteken, 1, 1, NOW + DAY),
         signal_with("horeca", IdentifierKind::Kenteken, 1, 2, NOW + DAY),
     ];
-    store
-        .signals()
-        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
-        .await
-        .unwrap();
+    upload(&*store, "kvo-oost", &batch).await;
     let found = find(
         &*store,
         IdentifierKind::Kenteken,
@@ -422,11 +392,7 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
         legacy.clone(),
         other.clone(),
     ];
-    let outcomes = store
-        .signals()
-        .insert_signals(&batch, &upload_entry("kvo-oost", &batch))
-        .await
-        .unwrap();
+    let outcomes = upload(&*store, "kvo-oost", &batch).await;
     assert_eq!(outcomes, vec![InsertOutcome::Inserted; 4]);
     assert_eq!(
         timed.id.0[..4],
@@ -483,22 +449,14 @@ async fn rows_are_read_by_id_prefix_in_either_id_form(store: Arc<dyn Store>) {
     assert_eq!(later.digest, timed.digest);
     assert_ne!(later.id, timed.id);
     let again = [timed.clone(), later.clone()];
-    let outcomes = store
-        .signals()
-        .insert_signals(&again, &upload_entry("kvo-oost", &again))
-        .await
-        .unwrap();
+    let outcomes = upload(&*store, "kvo-oost", &again).await;
     assert_eq!(
         outcomes,
         vec![InsertOutcome::Duplicate, InsertOutcome::Inserted]
     );
     // An empty batch writes its audit entry only.
     let before = store.audit().audit_len().await.unwrap();
-    let none = store
-        .signals()
-        .insert_signals(&[], &upload_entry("kvo-oost", &[]))
-        .await
-        .unwrap();
+    let none = upload(&*store, "kvo-oost", &[]).await;
     assert!(none.is_empty());
     assert_eq!(store.audit().audit_len().await.unwrap(), before + 1);
 }
@@ -880,11 +838,7 @@ async fn sqlite_file_persists_and_reopens() {
     {
         let store = store::connect(&url).await.unwrap();
         let s = [signal("kvo-oost", 1, NOW + DAY)];
-        store
-            .signals()
-            .insert_signals(&s, &upload_entry("kvo-oost", &s))
-            .await
-            .unwrap();
+        upload(&*store, "kvo-oost", &s).await;
     }
     let store = store::connect(&url).await.unwrap();
     store.ping().await.unwrap();
@@ -897,11 +851,7 @@ async fn sqlite_file_persists_and_reopens() {
 async fn sqlite_in_memory_works() {
     let store = store::connect("sqlite::memory:").await.unwrap();
     let s = [signal("kvo-oost", 1, NOW + DAY)];
-    store
-        .signals()
-        .insert_signals(&s, &upload_entry("kvo-oost", &s))
-        .await
-        .unwrap();
+    upload(&*store, "kvo-oost", &s).await;
     assert_eq!(count_live(&*store, NOW).await, 1);
 }
 

@@ -25,6 +25,11 @@ fn slug(r: Result<impl std::fmt::Debug, ClientError>) -> String {
     }
 }
 
+/// The example environment's client for `partner` (user `u`) with `roles`.
+fn client(b: &common::Broker, partner: &str, roles: &[&str]) -> Client {
+    b.env.client(partner, "u", roles, None).unwrap()
+}
+
 fn client_with(b: &common::Broker, token: TokenSource) -> Client {
     Client::builder(&b.env.base_url)
         .ca_pem(&b.env.ca_pem)
@@ -217,15 +222,7 @@ async fn token_refusals_carry_their_problem_types() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_and_policy_refusals() {
     let b = common::start(common::Options::default()).await;
-    let kvo = b
-        .env
-        .client(
-            "kvo-buitengebied-oost-utrecht",
-            "u",
-            &["signaleerder"],
-            None,
-        )
-        .unwrap();
+    let kvo = client(&b, "kvo-buitengebied-oost-utrecht", &["signaleerder"]);
 
     // Bad input: refused with a named field, nothing stored.
     assert_eq!(slug(kvo.upload(&[]).await), "empty-batch");
@@ -256,10 +253,7 @@ async fn input_and_policy_refusals() {
     assert_eq!(again.results[0].id.as_deref(), Some(id.as_str()));
 
     // Only the supplier may withdraw.
-    let other = b
-        .env
-        .client("gemeente-amersfoort", "u", &["analist"], None)
-        .unwrap();
+    let other = client(&b, "gemeente-amersfoort", &["analist"]);
     assert_eq!(slug(other.withdraw(&id).await), "not-found");
     assert!(kvo.withdraw(&id).await.unwrap().withdrawn);
 
@@ -267,10 +261,7 @@ async fn input_and_policy_refusals() {
     let mut q = kvk_query(&b, "12345678");
     q.purpose = "no-such-purpose".into();
     denied(other.match_identifiers(&q).await, "purpose_unknown");
-    let dealer = b
-        .env
-        .client("autobedrijf-de-vecht", "u", &["compliance"], None)
-        .unwrap();
+    let dealer = client(&b, "autobedrijf-de-vecht", &["compliance"]);
     denied(
         dealer.match_identifiers(&kvk_query(&b, "12345678")).await,
         "sector_not_allowed",
@@ -278,10 +269,7 @@ async fn input_and_policy_refusals() {
     let mut q = kvk_query(&b, "12345678");
     q.level = Level::Categories;
     denied(other.match_identifiers(&q).await, "justification_required");
-    let wrong_role = b
-        .env
-        .client("gemeente-amersfoort", "u", &["bibob-adviseur"], None)
-        .unwrap();
+    let wrong_role = client(&b, "gemeente-amersfoort", &["bibob-adviseur"]);
     denied(
         wrong_role
             .match_identifiers(&kvk_query(&b, "12345678"))
@@ -352,10 +340,7 @@ async fn rate_limit_is_reported_and_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_upload_streams_and_is_idempotent() {
     let b = common::start(common::Options::default()).await;
-    let c = b
-        .env
-        .client("autohandel-amersfoort", "u", &["compliance"], None)
-        .unwrap();
+    let c = client(&b, "autohandel-amersfoort", &["compliance"]);
     let signals = b.env.data.background_signals(
         &b.env.key,
         "autohandel-amersfoort",

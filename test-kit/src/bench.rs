@@ -1,0 +1,57 @@
+//! What the benchmarks share: reproducible pseudo-random numbers, knobs read from the
+//! environment, and the CPU time a process used (to tell work from waiting on a machine shared
+//! with other jobs).
+
+use std::str::FromStr;
+
+/// The SplitMix64 increment (the golden ratio in 64 bits).
+const GOLDEN: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The SplitMix64 output for the counter `z`: uniformly spread, reproducible words.
+pub fn mix(z: u64) -> u64 {
+    let mut z = z.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The next SplitMix64 number of the generator whose state is `state`.
+pub fn splitmix(state: &mut u64) -> u64 {
+    let out = mix(*state);
+    *state = state.wrapping_add(GOLDEN);
+    out
+}
+
+/// The environment variable `name` parsed as a `T` (`_` separators allowed: `1_000_000`), or
+/// `None` when it is unset or does not parse.
+pub fn env<T: FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok()?.replace('_', "").parse().ok()
+}
+
+/// [`env`], or `default`.
+pub fn env_or<T: FromStr>(name: &str, default: T) -> T {
+    env(name).unwrap_or(default)
+}
+
+/// utime + stime of the process whose `stat` file is `path` (Linux), in seconds; NaN when it
+/// cannot be read.
+pub fn proc_cpu_seconds(path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(path) else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which ends with ')'): utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0 // USER_HZ is 100 on Linux
+}
+
+/// CPU seconds used by this process so far (all threads; Linux).
+pub fn cpu_seconds() -> f64 {
+    proc_cpu_seconds("/proc/self/stat")
+}

@@ -257,6 +257,40 @@ fn authentication_refusals(b: Broker) -> TestFuture {
             "one audit entry per refusal"
         );
         assert!(audit[before..].iter().all(|e| e.action == "auth.refused"));
+        // The refusal names the route that matched: method and path template.
+        assert!(
+            audit[before..]
+                .iter()
+                .all(|e| e.detail == json!({ "endpoint": "POST /v1/signals" }))
+        );
+        let before = audit.len();
+        let st = b
+            .client
+            .delete(format!("{}/v1/signals/{}", b.base, "0".repeat(32)))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(st, 401);
+        let st = b
+            .client
+            .head(format!("{}/v1/audit/entries?start=0&end=1", b.base))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(st, 401);
+        let labels: Vec<_> = b.audit().await[before..]
+            .iter()
+            .map(|e| e.detail["endpoint"].clone())
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                json!("DELETE /v1/signals/{id}"),
+                json!("GET /v1/audit/entries")
+            ]
+        );
         // Nothing was stored by any refused request.
         assert!(b.running.as_ref().unwrap().state.index.is_empty());
         // Strict JSON: an unknown field is refused with a problem naming it.

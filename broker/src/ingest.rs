@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kruispunt_policy::{Action, Decision, PolicyError, PolicyInput, Requester};
+use kruispunt_policy::{Action, Decision, PolicyError, PolicyInput};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
@@ -59,17 +59,6 @@ struct Checked {
     item: SignalIn,
     observed_day: i64,
     expires_day: Option<i64>,
-}
-
-/// The requester as the policy sees it.
-pub fn requester(p: &Principal) -> Requester {
-    Requester {
-        org: p.org.clone(),
-        sector: p.sector.clone(),
-        public: p.public,
-        roles: p.roles.clone(),
-        user: p.user.clone(),
-    }
 }
 
 /// Validates and stores one batch. `items` carries each item's index in the upload (so NDJSON
@@ -233,7 +222,7 @@ pub async fn prepare(
             if decisions.contains_key(&key) {
                 continue;
             }
-            let mut input = PolicyInput::new(Action::Upload, requester(principal), p.clone(), now);
+            let mut input = PolicyInput::new(Action::Upload, principal.requester(), p.clone(), now);
             input.identifier_kinds = vec![c.kind.as_str().to_string()];
             input.identifier_count = 1;
             input.signal_codes = vec![c.item.code.clone()];

@@ -62,9 +62,9 @@ pub struct Requester {
     pub user: String,
 }
 
-/// The bounds a police token carries (DESIGN.md: a token bound to a purpose, a case, a legal
-/// basis, identifier kinds, partner sectors, a maximum number of identifiers and a validity
-/// window).
+/// The bounds a police token carries (docs/POLICY.md, rule 4: a token bound to a purpose, a
+/// case, a legal basis, identifier kinds, partner sectors, a maximum number of identifiers and a
+/// validity window).
 ///
 /// This is the token's scope *resolved* for the policy, not its wire form
 /// (`kruispunt_sdk::token::TokenScope`): the broker fills the bounds a token leaves open

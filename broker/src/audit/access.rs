@@ -59,12 +59,7 @@ pub fn embargo_until(e: &AuditEntry) -> Option<i64> {
 impl Viewer {
     /// The policy's `audit_read` decision for the principal's own organisation.
     fn decide(state: &AppState, principal: &Principal) -> kruispunt_policy::Decision {
-        let mut input = PolicyInput::new(
-            Action::AuditRead,
-            crate::ingest::requester(principal),
-            "",
-            now_secs(),
-        );
+        let mut input = PolicyInput::new(Action::AuditRead, principal.requester(), "", now_secs());
         input.target_org = Some(principal.org.clone());
         state.policy.decide(&input).unwrap_or_else(|e| {
             tracing::error!(error = %e, "policy evaluation failed; audit entries withheld");

@@ -79,6 +79,17 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The requester as the policy sees it (every action's policy input starts here).
+    pub fn requester(&self) -> kruispunt_policy::Requester {
+        kruispunt_policy::Requester {
+            org: self.org.clone(),
+            sector: self.sector.clone(),
+            public: self.public,
+            roles: self.roles.clone(),
+            user: self.user.clone(),
+        }
+    }
+
     /// The scope in the policy's input form. Missing bounds are filled so that they restrict
     /// nothing beyond the token itself: `not_after` becomes the earlier of the scope's and the
     /// token's expiry, `max_identifiers` becomes [`SCOPE_UNBOUNDED_IDENTIFIERS`].

@@ -16,7 +16,6 @@ use crate::audit::entry::{AuditEntry, Operation};
 use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::{day_of, now_secs};
-use crate::ingest::requester;
 use crate::state::AppState;
 use crate::store::{StoreError, UsageDelta};
 
@@ -151,7 +150,7 @@ pub async fn run(
     let kinds: BTreeSet<&str> = parsed.iter().map(|(k, _, _)| k.as_str()).collect();
     let mut input = PolicyInput::new(
         Action::Match,
-        requester(principal),
+        principal.requester(),
         req.purpose.clone(),
         now,
     );

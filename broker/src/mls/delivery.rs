@@ -313,12 +313,7 @@ fn may_add(
     coalition: &str,
     target: &str,
 ) -> Result<Decision, DeliveryError> {
-    let mut input = PolicyInput::new(
-        Action::CoalitionAdd,
-        crate::ingest::requester(principal),
-        "",
-        now_secs(),
-    );
+    let mut input = PolicyInput::new(Action::CoalitionAdd, principal.requester(), "", now_secs());
     input.coalition = Some(coalition.to_string());
     input.target_org = Some(target.to_string());
     state.policy.decide(&input).map_err(DeliveryError::Policy)

@@ -2,7 +2,7 @@
 //! behind one [`Store`] that hands out one storage trait per aggregate — [`SignalStore`],
 //! [`DecisionStore`], [`AuditStore`], [`crate::mls::MlsStore`] — with an implementation per
 //! database over concrete sqlx pools (`sqlx::Any` cannot carry BYTEA arrays, RETURNING ids or
-//! native types, see STACK.md).
+//! native types; docs/ARCHITECTURE.md, "Storage invariants").
 //!
 //! - [`sqlite::SqliteStore`] — the embedded default (one file, WAL), zero set-up.
 //! - [`postgres::PostgresStore`] — for production and several stateless brokers.

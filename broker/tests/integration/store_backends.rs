@@ -351,30 +351,26 @@ async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
         signal_with("horeca", IdentifierKind::Kenteken, 1, 2, NOW + DAY),
     ];
     upload(&*store, "kvo-oost", &batch).await;
-    let found = find(
-        &*store,
-        IdentifierKind::Kenteken,
-        1,
-        &[stored(1), stored(99)],
-        NOW,
-    )
-    .await;
+    let plates = async |key_version: u32, pseudonyms: &[[u8; 32]]| {
+        find(
+            &*store,
+            IdentifierKind::Kenteken,
+            key_version,
+            pseudonyms,
+            NOW,
+        )
+        .await
+    };
+    let found = plates(1, &[stored(1), stored(99)]).await;
     let ids: BTreeSet<SignalId> = found.iter().map(|s| s.id).collect();
     assert_eq!(ids, BTreeSet::from([batch[0].id, batch[3].id]));
-    let v2 = find(
-        &*store,
-        IdentifierKind::Kenteken,
-        2,
-        &[stored(1), stored(2)],
-        NOW,
-    )
-    .await;
+    let v2 = plates(2, &[stored(1), stored(2)]).await;
     assert_eq!(v2, vec![StoredSignal::from(batch[1].clone())]);
     let none = find(&*store, IdentifierKind::Iban, 1, &[stored(1)], NOW).await;
     assert!(none.is_empty());
     // More pseudonyms than fit one SQLite IN list.
     let many: Vec<[u8; 32]> = (0..1200).map(stored).collect();
-    let found = find(&*store, IdentifierKind::Kenteken, 1, &many, NOW).await;
+    let found = plates(1, &many).await;
     assert_eq!(found.len(), 3);
 }
 

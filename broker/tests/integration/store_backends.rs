@@ -264,22 +264,23 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
         ..AuditEntry::new(NOW * 1000, Operation::Erase, "signal.withdraw")
     };
 
+    // `org` withdraws the signal, with its entry.
+    let withdraw_as = async |org: &str| {
+        store
+            .signals()
+            .withdraw_signal(org, s.id, &withdraw(org))
+            .await
+            .unwrap()
+    };
+
     // Another organisation cannot withdraw it, and the attempt writes no entry here (the HTTP
     // layer records the refusal itself).
-    let by_other = store
-        .signals()
-        .withdraw_signal("horeca", s.id, &withdraw("horeca"))
-        .await
-        .unwrap();
+    let by_other = withdraw_as("horeca").await;
     assert_eq!(by_other, None);
     assert_eq!(store.audit().audit_len().await.unwrap(), 1);
     assert_eq!(count_live(&*store, NOW).await, 1);
 
-    let by_owner = store
-        .signals()
-        .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
-        .await
-        .unwrap();
+    let by_owner = withdraw_as("autobranche").await;
     assert_eq!(by_owner, Some(StoredSignal::from(s.clone())));
     assert_eq!(count_live(&*store, NOW).await, 0);
     let entries = all_entries(&*store).await;
@@ -287,11 +288,7 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
     assert_eq!(entries[1].1, withdraw("autobranche"));
 
     // Gone: a second withdrawal finds nothing.
-    let again = store
-        .signals()
-        .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
-        .await
-        .unwrap();
+    let again = withdraw_as("autobranche").await;
     assert_eq!(again, None);
     assert_eq!(store.audit().audit_len().await.unwrap(), 2);
 }

@@ -469,28 +469,22 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
         decision: Some("allow".into()),
         ..AuditEntry::new(NOW * 1000 + n, Operation::Consult, "match")
     };
-    let s0 = store
-        .decisions()
-        .record_decision(Some(delta(10, 7)), &decision(0))
-        .await
-        .unwrap();
-    let s1 = store
-        .decisions()
-        .record_decision(Some(delta(5, 5)), &decision(1))
-        .await
-        .unwrap();
-    let s2 = store
-        .decisions()
-        .record_decision(None, &decision(2))
-        .await
-        .unwrap();
-    assert_eq!((s0, s1, s2), (0, 1, 2));
-    assert_eq!(
+    let record = async |delta: Option<UsageDelta>, n: i64| {
         store
             .decisions()
-            .usage("politie-mn", "ondermijning", "2025-06-02")
+            .record_decision(delta, &decision(n))
             .await
-            .unwrap(),
+            .unwrap()
+    };
+    let usage = async |org: &str, purpose: &str, day: &str| {
+        store.decisions().usage(org, purpose, day).await.unwrap()
+    };
+    let s0 = record(Some(delta(10, 7)), 0).await;
+    let s1 = record(Some(delta(5, 5)), 1).await;
+    let s2 = record(None, 2).await;
+    assert_eq!((s0, s1, s2), (0, 1, 2));
+    assert_eq!(
+        usage("politie-mn", "ondermijning", "2025-06-02").await,
         Usage {
             identifiers: 15,
             queries: 2,
@@ -498,19 +492,11 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
         }
     );
     assert_eq!(
-        store
-            .decisions()
-            .usage("politie-mn", "ondermijning", "2025-06-03")
-            .await
-            .unwrap(),
+        usage("politie-mn", "ondermijning", "2025-06-03").await,
         Usage::default()
     );
     assert_eq!(
-        store
-            .decisions()
-            .usage("riec", "ondermijning", "2025-06-02")
-            .await
-            .unwrap(),
+        usage("riec", "ondermijning", "2025-06-02").await,
         Usage::default()
     );
     let entries = all_entries(&*store).await;

@@ -150,6 +150,12 @@ pub mod on_data_dir {
         dir
     }
 
+    /// The store of the database the data directory `dir` is configured with.
+    pub async fn store(dir: &Path) -> Arc<dyn Store> {
+        let cfg = Config::load(dir).unwrap();
+        store::connect(&cfg.database).await.unwrap()
+    }
+
     /// Runs `test` on a data directory whose database is SQLite.
     pub async fn sqlite(test: impl AsyncFnOnce(&Path)) {
         let dir = fresh();

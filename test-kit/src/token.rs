@@ -8,6 +8,7 @@ use std::time::Duration;
 use kruispunt_broker::auth::{Claims, mint};
 use kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key;
 use kruispunt_sdk::client::{TokenClaims, TokenSigner};
+use kruispunt_sdk::token::TokenScope;
 
 /// How long a test token lives.
 pub const TTL: Duration = Duration::from_secs(600);
@@ -60,4 +61,25 @@ pub fn token_in_with(
     };
     edit(&mut claims);
     mint(&kid, &pkcs8, &claims).unwrap()
+}
+
+/// A police detective's scope: the Wpg art. 19 investigation purpose, license plates of the car
+/// trade only, in `case` with the prosecutor's consent `consent`, at most `max_identifiers` per
+/// request, lapsing at `not_after` (if ever).
+pub fn police_scope(
+    case: &str,
+    consent: &str,
+    max_identifiers: u64,
+    not_after: Option<i64>,
+) -> TokenScope {
+    TokenScope {
+        purpose: "politie-opsporing-wpg19".into(),
+        case_reference: Some(case.into()),
+        legal_basis: Some("wpg-art-19".into()),
+        consent_id: Some(consent.into()),
+        kinds: vec!["kenteken".into()],
+        sectors: vec!["autobranche".into()],
+        max_identifiers: Some(max_identifiers),
+        not_after,
+    }
 }

@@ -3,8 +3,8 @@
 //! retention, every authentication refusal, concurrency — and the audit entry each leaves.
 
 use kruispunt_broker::audit::entry::AuditEntry;
-use kruispunt_broker::auth::TokenScope;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
+use kruispunt_test_kit::token::police_scope;
 use kruispunt_test_kit::{Broker, TestFuture, now};
 use serde_json::{Value, json};
 
@@ -45,6 +45,18 @@ fn signal(plate: &str, code: &str) -> Value {
     )
 }
 
+/// POSTs `body` as one NDJSON stream to the bulk upload route.
+async fn post_bulk(b: &Broker, token: &str, body: String) -> reqwest::Response {
+    b.client
+        .post(format!("{}/v1/signals/bulk", b.base))
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
     Box::pin(async move {
         let ta = b.token(DEALER_A, &["compliance"]);
@@ -69,13 +81,11 @@ fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
         let withdraw_id = v["results"][0]["id"].as_str().unwrap().to_string();
 
         // Idempotent re-upload.
-        let (st, v, _) = b
-            .post_typed(
-                "/v1/signals",
-                Some(&ta),
-                &json!({ "signals": [signal("GB-001-B", "cash-car-purchase")] }),
-            )
-            .await;
+        let upload = async |t: &String, items: Vec<Value>| {
+            b.post_typed("/v1/signals", Some(t), &json!({ "signals": items }))
+                .await
+        };
+        let (st, v, _) = upload(&ta, vec![signal("GB-001-B", "cash-car-purchase")]).await;
         assert_eq!(st, 200);
         assert_eq!(
             (v["stored"].as_u64(), v["duplicates"].as_u64()),
@@ -84,13 +94,7 @@ fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
         );
 
         // A second, independent source for the same plate.
-        let (st, v, _) = b
-            .post_typed(
-                "/v1/signals",
-                Some(&tb),
-                &json!({ "signals": [signal("GB001B", "split-payments")] }),
-            )
-            .await;
+        let (st, v, _) = upload(&tb, vec![signal("GB001B", "split-payments")]).await;
         assert_eq!((st, v["stored"].as_u64()), (200, Some(1)), "{v}");
 
         // Dealer C asks: GB-001-B has two independent sources (min_sources = 2) → hit.
@@ -306,16 +310,7 @@ fn authentication_refusals(b: Broker) -> TestFuture {
         assert!(v["detail"].as_str().unwrap().contains("extra"), "{v}");
         // A police token whose scope names another purpose is refused by the policy.
         let tp = b.token_with("politie-midden-nederland", &["rechercheur"], |c| {
-            c.scope = Some(TokenScope {
-                purpose: "politie-opsporing-wpg19".into(),
-                case_reference: Some("ON-2026-0042".into()),
-                legal_basis: Some("wpg-art-19".into()),
-                consent_id: Some("OvJ-2026-117".into()),
-                kinds: vec!["kenteken".into()],
-                sectors: vec!["autobranche".into()],
-                max_identifiers: Some(5),
-                not_after: None,
-            })
+            c.scope = Some(police_scope("ON-2026-0042", "OvJ-2026-117", 5, None))
         });
         let q = json!({ "purpose": PURPOSE, "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B", 1), "key_version": 1 }] });
         let (st, v, _) = b.post_typed("/v1/matches", Some(&tp), &q).await;
@@ -385,21 +380,14 @@ fn ndjson_bulk_upload(b: Broker) -> TestFuture {
             );
             body.push('\n');
         }
-        let send = || {
-            b.client
-                .post(format!("{}/v1/signals/bulk", b.base))
-                .bearer_auth(t.clone())
-                .header("content-type", "application/x-ndjson")
-                .body(body.clone())
-                .send()
-        };
-        let v: Value = send().await.unwrap().json().await.unwrap();
+        let send = || post_bulk(&b, &t, body.clone());
+        let v: Value = send().await.json().await.unwrap();
         assert_eq!(v["rejected"], 1, "{}", v["results"]);
         assert_eq!(v["results"][0]["index"], 12_345);
         let stored = v["stored"].as_u64().unwrap();
         assert_eq!(stored + v["duplicates"].as_u64().unwrap(), 24_999);
         // Re-sending the whole file stores nothing twice.
-        let v: Value = send().await.unwrap().json().await.unwrap();
+        let v: Value = send().await.json().await.unwrap();
         assert_eq!(v["stored"], 0);
         assert_eq!(b.running.as_ref().unwrap().state.index.len() as u64, stored);
         let upload_entries = |audit: Vec<AuditEntry>| {
@@ -432,15 +420,7 @@ fn ndjson_bulk_upload(b: Broker) -> TestFuture {
             broken.push('\n');
         }
         broken.push_str(&"x".repeat(20_000));
-        let response = b
-            .client
-            .post(format!("{}/v1/signals/bulk", b.base))
-            .bearer_auth(t.clone())
-            .header("content-type", "application/x-ndjson")
-            .body(broken)
-            .send()
-            .await
-            .unwrap();
+        let response = post_bulk(&b, &t, broken).await;
         assert_eq!(response.status(), 400);
         let v: Value = response.json().await.unwrap();
         assert!(

@@ -212,10 +212,7 @@ fn export_and_verify(dir: &Path, name: &str) -> (bool, String) {
 }
 
 async fn erasure_goes_by_committed_time(dir: &Path) {
-    let cfg = Config::load(dir).unwrap();
-    let store = kruispunt_broker::store::connect(&cfg.database)
-        .await
-        .unwrap();
+    let store = kruispunt_test_kit::on_data_dir::store(dir).await;
     let now = kruispunt_broker::civil::now_millis();
     // Entries 0, 1 old; 2, 3, 4 recent.
     let log: Vec<AuditEntry> = (0..5)

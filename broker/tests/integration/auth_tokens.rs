@@ -85,16 +85,7 @@ fn claims(iss: &str) -> Claims {
 }
 
 fn police_scope() -> TokenScope {
-    TokenScope {
-        purpose: "politie-opsporing-wpg19".into(),
-        case_reference: Some("MN-2025-0042".into()),
-        legal_basis: Some("wpg-art-19".into()),
-        consent_id: Some("OvJ-2025-17".into()),
-        kinds: vec!["kenteken".into()],
-        sectors: vec!["autobranche".into()],
-        max_identifiers: Some(10),
-        not_after: Some(NOW + 600),
-    }
+    kruispunt_test_kit::token::police_scope("MN-2025-0042", "OvJ-2025-17", 10, Some(NOW + 600))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -877,34 +868,23 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
     assert_eq!(s.kinds, vec!["kenteken", "kvk"]);
     assert_eq!(s.max_identifiers, Some(5));
 
+    // A police token for purpose `p` with one more `flag value`.
+    let police_with = |flag: &'static str, value: &'static str| {
+        vec![
+            "--partner",
+            POLICE,
+            "--role",
+            "x",
+            "--purpose",
+            "p",
+            flag,
+            value,
+        ]
+    };
     for (extra, needle) in [
         (vec!["--partner", "nobody", "--role", "x"], DEALER),
-        (
-            vec![
-                "--partner",
-                POLICE,
-                "--role",
-                "x",
-                "--purpose",
-                "p",
-                "--kinds",
-                "paspoort",
-            ],
-            "kenteken",
-        ),
-        (
-            vec![
-                "--partner",
-                POLICE,
-                "--role",
-                "x",
-                "--purpose",
-                "p",
-                "--sectors",
-                "bank",
-            ],
-            "horeca",
-        ),
+        (police_with("--kinds", "paspoort"), "kenteken"),
+        (police_with("--sectors", "bank"), "horeca"),
         (
             vec!["--partner", POLICE, "--role", "x", "--case", "MN-1"],
             "--purpose",

@@ -109,3 +109,10 @@ pub async fn create_coalition(
     api.create_group(group, GroupKind::Coalition, group, None, None, info)
         .await
 }
+
+/// The one audit entry of `action`, asserting that there is exactly one.
+pub async fn only_entry(b: &Broker, action: &str) -> kruispunt_broker::audit::entry::AuditEntry {
+    let mut entries = b.audit_of(action).await;
+    assert_eq!(entries.len(), 1);
+    entries.remove(0)
+}

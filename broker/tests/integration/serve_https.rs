@@ -202,7 +202,9 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
             .count()
     };
 
-    let with_cert = post_with_cert(running.addr, &ca, Some(&good), "/v1/matches", &token, &body);
+    // A match request presenting `client`, if any.
+    let post = |client| post_with_cert(running.addr, &ca, client, "/v1/matches", &token, &body);
+    let with_cert = post(Some(&good));
     assert_eq!(
         with_cert.await,
         Some(200),
@@ -210,18 +212,11 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
     );
     assert_eq!(refusals().await, 0);
 
-    let without = post_with_cert(running.addr, &ca, None, "/v1/matches", &token, &body);
+    let without = post(None);
     assert_eq!(without.await, Some(403), "no certificate: refused");
     assert_eq!(refusals().await, 1, "the refusal is audited");
 
-    let wrong = post_with_cert(
-        running.addr,
-        &ca,
-        Some(&other_from_same_ca),
-        "/v1/matches",
-        &token,
-        &body,
-    );
+    let wrong = post(Some(&other_from_same_ca));
     assert_eq!(
         wrong.await,
         Some(403),
@@ -229,14 +224,7 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
     );
     assert_eq!(refusals().await, 2, "the refusal is audited");
 
-    let untrusted = post_with_cert(
-        running.addr,
-        &ca,
-        Some(&foreign),
-        "/v1/matches",
-        &token,
-        &body,
-    );
+    let untrusted = post(Some(&foreign));
     assert_eq!(
         untrusted.await,
         None,

@@ -264,22 +264,23 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
         ..AuditEntry::new(NOW * 1000, Operation::Erase, "signal.withdraw")
     };
 
+    // `org` withdraws the signal, with its entry.
+    let withdraw_as = async |org: &str| {
+        store
+            .signals()
+            .withdraw_signal(org, s.id, &withdraw(org))
+            .await
+            .unwrap()
+    };
+
     // Another organisation cannot withdraw it, and the attempt writes no entry here (the HTTP
     // layer records the refusal itself).
-    let by_other = store
-        .signals()
-        .withdraw_signal("horeca", s.id, &withdraw("horeca"))
-        .await
-        .unwrap();
+    let by_other = withdraw_as("horeca").await;
     assert_eq!(by_other, None);
     assert_eq!(store.audit().audit_len().await.unwrap(), 1);
     assert_eq!(count_live(&*store, NOW).await, 1);
 
-    let by_owner = store
-        .signals()
-        .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
-        .await
-        .unwrap();
+    let by_owner = withdraw_as("autobranche").await;
     assert_eq!(by_owner, Some(StoredSignal::from(s.clone())));
     assert_eq!(count_live(&*store, NOW).await, 0);
     let entries = all_entries(&*store).await;
@@ -287,11 +288,7 @@ async fn withdraw_only_by_supplier(store: Arc<dyn Store>) {
     assert_eq!(entries[1].1, withdraw("autobranche"));
 
     // Gone: a second withdrawal finds nothing.
-    let again = store
-        .signals()
-        .withdraw_signal("autobranche", s.id, &withdraw("autobranche"))
-        .await
-        .unwrap();
+    let again = withdraw_as("autobranche").await;
     assert_eq!(again, None);
     assert_eq!(store.audit().audit_len().await.unwrap(), 2);
 }
@@ -351,30 +348,26 @@ async fn find_signals_never_crosses_kind_or_key_version(store: Arc<dyn Store>) {
         signal_with("horeca", IdentifierKind::Kenteken, 1, 2, NOW + DAY),
     ];
     upload(&*store, "kvo-oost", &batch).await;
-    let found = find(
-        &*store,
-        IdentifierKind::Kenteken,
-        1,
-        &[stored(1), stored(99)],
-        NOW,
-    )
-    .await;
+    let plates = async |key_version: u32, pseudonyms: &[[u8; 32]]| {
+        find(
+            &*store,
+            IdentifierKind::Kenteken,
+            key_version,
+            pseudonyms,
+            NOW,
+        )
+        .await
+    };
+    let found = plates(1, &[stored(1), stored(99)]).await;
     let ids: BTreeSet<SignalId> = found.iter().map(|s| s.id).collect();
     assert_eq!(ids, BTreeSet::from([batch[0].id, batch[3].id]));
-    let v2 = find(
-        &*store,
-        IdentifierKind::Kenteken,
-        2,
-        &[stored(1), stored(2)],
-        NOW,
-    )
-    .await;
+    let v2 = plates(2, &[stored(1), stored(2)]).await;
     assert_eq!(v2, vec![StoredSignal::from(batch[1].clone())]);
     let none = find(&*store, IdentifierKind::Iban, 1, &[stored(1)], NOW).await;
     assert!(none.is_empty());
     // More pseudonyms than fit one SQLite IN list.
     let many: Vec<[u8; 32]> = (0..1200).map(stored).collect();
-    let found = find(&*store, IdentifierKind::Kenteken, 1, &many, NOW).await;
+    let found = plates(1, &many).await;
     assert_eq!(found.len(), 3);
 }
 
@@ -476,28 +469,22 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
         decision: Some("allow".into()),
         ..AuditEntry::new(NOW * 1000 + n, Operation::Consult, "match")
     };
-    let s0 = store
-        .decisions()
-        .record_decision(Some(delta(10, 7)), &decision(0))
-        .await
-        .unwrap();
-    let s1 = store
-        .decisions()
-        .record_decision(Some(delta(5, 5)), &decision(1))
-        .await
-        .unwrap();
-    let s2 = store
-        .decisions()
-        .record_decision(None, &decision(2))
-        .await
-        .unwrap();
-    assert_eq!((s0, s1, s2), (0, 1, 2));
-    assert_eq!(
+    let record = async |delta: Option<UsageDelta>, n: i64| {
         store
             .decisions()
-            .usage("politie-mn", "ondermijning", "2025-06-02")
+            .record_decision(delta, &decision(n))
             .await
-            .unwrap(),
+            .unwrap()
+    };
+    let usage = async |org: &str, purpose: &str, day: &str| {
+        store.decisions().usage(org, purpose, day).await.unwrap()
+    };
+    let s0 = record(Some(delta(10, 7)), 0).await;
+    let s1 = record(Some(delta(5, 5)), 1).await;
+    let s2 = record(None, 2).await;
+    assert_eq!((s0, s1, s2), (0, 1, 2));
+    assert_eq!(
+        usage("politie-mn", "ondermijning", "2025-06-02").await,
         Usage {
             identifiers: 15,
             queries: 2,
@@ -505,19 +492,11 @@ async fn usage_counters_add_up(store: Arc<dyn Store>) {
         }
     );
     assert_eq!(
-        store
-            .decisions()
-            .usage("politie-mn", "ondermijning", "2025-06-03")
-            .await
-            .unwrap(),
+        usage("politie-mn", "ondermijning", "2025-06-03").await,
         Usage::default()
     );
     assert_eq!(
-        store
-            .decisions()
-            .usage("riec", "ondermijning", "2025-06-02")
-            .await
-            .unwrap(),
+        usage("riec", "ondermijning", "2025-06-02").await,
         Usage::default()
     );
     let entries = all_entries(&*store).await;

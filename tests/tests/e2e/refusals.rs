@@ -68,19 +68,23 @@ fn denied<T: std::fmt::Debug>(r: Result<T, ClientError>, reason: &str) {
     );
 }
 
+/// The pseudonym of KvK number `raw` under the environment's coalition key.
+fn kvk_pseudonym(b: &common::Broker, raw: &str) -> String {
+    b.env
+        .key
+        .pseudonymiser(IdentifierKind::Kvk)
+        .pseudonymise(raw)
+        .unwrap()
+        .to_hex()
+}
+
 fn kvk_query(b: &common::Broker, raw: &str) -> MatchRequest {
     MatchRequest {
         purpose: "kvo-buitengebied-signalering".into(),
         coalition: None,
         identifiers: vec![IdentifierRef {
             kind: "kvk".into(),
-            pseudonym: b
-                .env
-                .key
-                .pseudonymiser(IdentifierKind::Kvk)
-                .pseudonymise(raw)
-                .unwrap()
-                .to_hex(),
+            pseudonym: kvk_pseudonym(b, raw),
             key_version: 1,
         }],
         level: Level::Hit,
@@ -94,13 +98,7 @@ fn kvk_query(b: &common::Broker, raw: &str) -> MatchRequest {
 fn signal(b: &common::Broker, raw: &str) -> SignalIn {
     SignalIn {
         kind: "kvk".into(),
-        pseudonym: b
-            .env
-            .key
-            .pseudonymiser(IdentifierKind::Kvk)
-            .pseudonymise(raw)
-            .unwrap()
-            .to_hex(),
+        pseudonym: kvk_pseudonym(b, raw),
         key_version: 1,
         code: "cash-rent".into(),
         observed: date(now() / 86_400 - 3),

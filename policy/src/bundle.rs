@@ -131,6 +131,22 @@ impl Bundle {
     }
 }
 
+#[cfg(test)]
+impl Bundle {
+    /// The embedded bundle with the file `name` added, or replaced by `text`: how the tests
+    /// break, weaken or amend the policy.
+    pub(crate) fn embedded_with(name: &str, text: &str) -> Bundle {
+        let mut files: Vec<(String, String)> = Bundle::embedded()
+            .files()
+            .iter()
+            .filter(|f| f.name != name)
+            .map(|f| (f.name.clone(), f.text.clone()))
+            .collect();
+        files.push((name.to_string(), text.to_string()));
+        Bundle::from_files("t", files).unwrap()
+    }
+}
+
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), PolicyError> {
     let io = |source| PolicyError::Io {
         path: dir.to_path_buf(),

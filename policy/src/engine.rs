@@ -627,26 +627,13 @@ mod tests {
         }
     }
 
-    fn files_with(name: &str, text: &str) -> Vec<(String, String)> {
-        let mut files: Vec<(String, String)> = Bundle::embedded()
-            .files()
-            .iter()
-            .filter(|f| f.name != name)
-            .map(|f| (f.name.clone(), f.text.clone()))
-            .collect();
-        files.push((name.to_string(), text.to_string()));
-        files
-    }
-
     #[test]
     fn reload_refuses_a_bundle_that_does_not_parse_and_keeps_the_old_one() {
         let engine = PolicyEngine::default_embedded().unwrap();
         let before = engine.bundle_hash();
-        let broken = Bundle::from_files(
-            "t",
-            files_with(
-                "extra.rego",
-                "package kruispunt
+        let broken = Bundle::embedded_with(
+            "extra.rego",
+            "package kruispunt
 
 import rego.v1
 
@@ -654,9 +641,7 @@ broken if {
 	input.x ==
 }
 ",
-            ),
-        )
-        .unwrap();
+        );
         let err = engine.reload(broken, Registry::embedded()).unwrap_err();
         match &err {
             PolicyError::Rego { location, .. } => {
@@ -685,7 +670,7 @@ broken if {
                 )
             })
             .unwrap();
-        let bundle = Bundle::from_files("t", files_with("kruispunt.rego", &weakened)).unwrap();
+        let bundle = Bundle::embedded_with("kruispunt.rego", &weakened);
         match engine.reload(bundle, Registry::embedded()).unwrap_err() {
             PolicyError::TestsFailed(names) => {
                 assert!(
@@ -704,19 +689,15 @@ broken if {
     fn reload_swaps_a_good_bundle() {
         let engine = PolicyEngine::default_embedded().unwrap();
         let before = engine.bundle_hash();
-        let amended = Bundle::from_files(
-            "t",
-            files_with(
-                "notes.rego",
-                "package kruispunt_notes
+        let amended = Bundle::embedded_with(
+            "notes.rego",
+            "package kruispunt_notes
 
 import rego.v1
 
 version := \"2\"
 ",
-            ),
-        )
-        .unwrap();
+        );
         let expected = amended.hash();
         engine.reload(amended, Registry::embedded()).unwrap();
         assert_ne!(engine.bundle_hash(), before);

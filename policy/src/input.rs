@@ -4,8 +4,6 @@
 //! the policy sees nothing else. Unknown fields are refused so that a typo in a caller (or an
 //! attempt to smuggle in a field the policy might one day read) fails loudly.
 
-use std::fmt;
-
 use kruispunt_sdk::wire::Level;
 use serde::{Deserialize, Serialize};
 
@@ -25,22 +23,14 @@ pub enum Action {
     CoalitionAdd,
 }
 
-impl Action {
+kruispunt_sdk::wire_names! {
     /// The wire name (`match`, `upload`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Match => "match",
-            Action::Upload => "upload",
-            Action::Withdraw => "withdraw",
-            Action::AuditRead => "audit_read",
-            Action::CoalitionAdd => "coalition_add",
-        }
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+    Action {
+        Match => "match",
+        Upload => "upload",
+        Withdraw => "withdraw",
+        AuditRead => "audit_read",
+        CoalitionAdd => "coalition_add",
     }
 }
 

@@ -143,17 +143,10 @@ mod tests {
 
     #[test]
     fn a_failing_rego_test_is_reported_by_name() {
-        let mut files: Vec<(String, String)> = Bundle::embedded()
-            .files()
-            .iter()
-            .map(|f| (f.name.clone(), f.text.clone()))
-            .collect();
-        files.push((
-            "broken_test.rego".into(),
-            "package kruispunt_test\n\nimport rego.v1\n\ntest_always_fails if {\n\t1 == 2\n}\n"
-                .into(),
-        ));
-        let bundle = Bundle::from_files("t", files).unwrap();
+        let bundle = Bundle::embedded_with(
+            "broken_test.rego",
+            "package kruispunt_test\n\nimport rego.v1\n\ntest_always_fails if {\n\t1 == 2\n}\n",
+        );
         let outcomes = run_tests(&bundle, &Registry::embedded());
         let failed: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
         assert_eq!(failed.len(), 1);

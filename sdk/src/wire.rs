@@ -106,21 +106,13 @@ pub enum Level {
     Details,
 }
 
-impl Level {
+crate::wire_names! {
     /// The wire name (`none`, `hit`, `categories`, `details`), as serde writes it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::None => "none",
-            Level::Hit => "hit",
-            Level::Categories => "categories",
-            Level::Details => "details",
-        }
-    }
-}
-
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+    Level {
+        None => "none",
+        Hit => "hit",
+        Categories => "categories",
+        Details => "details",
     }
 }
 

@@ -41,6 +41,22 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Flags a `district` that the registry does not define (partners and coalitions both
+    /// name one, and the message must read the same for both).
+    fn known_district(
+        &mut self,
+        section: &str,
+        id: &str,
+        district: Option<&str>,
+        districts: &BTreeSet<&str>,
+    ) {
+        if let Some(d) = district
+            && !districts.contains(d)
+        {
+            self.push(section, id, "district", format!("unknown district `{d}`"));
+        }
+    }
+
     fn push(&mut self, section: &str, id: &str, field: &str, message: String) {
         let line = self.reg.locate(section, id, Some(field));
         let field = if id.is_empty() {
@@ -161,16 +177,7 @@ impl Validator<'_> {
                     ),
                 );
             }
-            if let Some(d) = &p.district
-                && !districts.contains(d.as_str())
-            {
-                self.push(
-                    "partners",
-                    &p.id,
-                    "district",
-                    format!("unknown district `{d}`"),
-                );
-            }
+            self.known_district("partners", &p.id, p.district.as_deref(), &districts);
             let mut kids = BTreeSet::new();
             for k in &p.keys {
                 if !kids.insert(k.kid.as_str()) {
@@ -373,16 +380,7 @@ impl Validator<'_> {
                 &purposes,
                 "purpose",
             );
-            if let Some(d) = &c.district
-                && !districts.contains(d.as_str())
-            {
-                self.push(
-                    "coalitions",
-                    &c.id,
-                    "district",
-                    format!("unknown district `{d}`"),
-                );
-            }
+            self.known_district("coalitions", &c.id, c.district.as_deref(), &districts);
         }
 
         self.check_unique(

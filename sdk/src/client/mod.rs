@@ -547,11 +547,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn audit_entries(&self, start: u64, end: u64) -> Result<AuditEntries, ClientError> {
-        self.json(
-            &|h, b| h.get(format!("{b}/v1/audit/entries?start={start}&end={end}")),
-            true,
-        )
-        .await
+        self.get_json(&format!("/v1/audit/entries?start={start}&end={end}"))
+            .await
     }
 
     /// `GET /v1/audit/proof/inclusion?index=&tree_size=`.
@@ -566,14 +563,9 @@ impl Client {
         index: u64,
         tree_size: u64,
     ) -> Result<InclusionProof, ClientError> {
-        self.json(
-            &|h, b| {
-                h.get(format!(
-                    "{b}/v1/audit/proof/inclusion?index={index}&tree_size={tree_size}"
-                ))
-            },
-            true,
-        )
+        self.get_json(&format!(
+            "/v1/audit/proof/inclusion?index={index}&tree_size={tree_size}"
+        ))
         .await
     }
 
@@ -589,14 +581,9 @@ impl Client {
         first: u64,
         second: u64,
     ) -> Result<ConsistencyProof, ClientError> {
-        self.json(
-            &|h, b| {
-                h.get(format!(
-                    "{b}/v1/audit/proof/consistency?first={first}&second={second}"
-                ))
-            },
-            true,
-        )
+        self.get_json(&format!(
+            "/v1/audit/proof/consistency?first={first}&second={second}"
+        ))
         .await
     }
 

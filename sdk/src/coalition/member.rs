@@ -65,6 +65,22 @@ pub struct Outgoing {
     pub welcome: Option<Vec<u8>>,
 }
 
+impl Outgoing {
+    /// The encoded `commit` and, for commits that add members, its `welcome`: the one place
+    /// a commit becomes bytes, so every operation reports an encoding failure alike.
+    fn commit(
+        commit: &MlsMessageOut,
+        welcome: Option<&MlsMessageOut>,
+    ) -> Result<Self, CoalitionError> {
+        Ok(Outgoing {
+            message: commit.to_bytes().map_err(mls("encode commit"))?,
+            welcome: welcome
+                .map(|w| w.to_bytes().map_err(mls("encode welcome")))
+                .transpose()?,
+        })
+    }
+}
+
 /// A message fetched from a group's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
@@ -396,10 +412,7 @@ impl Member {
                 .add_members(provider, signer, &kps)
                 .map_err(mls("add members"))?;
             meta.pending = Some(PendingCommit::Adds);
-            Ok(Outgoing {
-                message: commit.to_bytes().map_err(mls("encode commit"))?,
-                welcome: Some(welcome.to_bytes().map_err(mls("encode welcome"))?),
-            })
+            Outgoing::commit(&commit, Some(&welcome))
         })
     }
 
@@ -420,10 +433,7 @@ impl Member {
                 .remove_members(provider, signer, &leaves)
                 .map_err(mls("remove members"))?;
             meta.pending = Some(PendingCommit::Removes);
-            Ok(Outgoing {
-                message: commit.to_bytes().map_err(mls("encode commit"))?,
-                welcome: None,
-            })
+            Outgoing::commit(&commit, None)
         })
     }
 
@@ -451,12 +461,7 @@ impl Member {
             } else {
                 PendingCommit::Other
             });
-            Ok(Some(Outgoing {
-                message: commit.to_bytes().map_err(mls("encode commit"))?,
-                welcome: welcome
-                    .map(|w| w.to_bytes().map_err(mls("encode welcome")))
-                    .transpose()?,
-            }))
+            Outgoing::commit(&commit, welcome.as_ref()).map(Some)
         })
     }
 
@@ -468,10 +473,7 @@ impl Member {
                 .map_err(mls("self update"))?
                 .into_commit();
             meta.pending = Some(PendingCommit::Other);
-            Ok(Outgoing {
-                message: commit.to_bytes().map_err(mls("encode commit"))?,
-                welcome: None,
-            })
+            Outgoing::commit(&commit, None)
         })
     }
 

@@ -1,7 +1,6 @@
 //! The closed list of identifier kinds. The lowercase name is part of the pseudonym construction
 //! (`info = "pseudonym/" + name`), so renaming a kind would change every pseudonym of that kind.
 
-use std::fmt;
 use std::str::FromStr;
 
 /// Which kind of identifier a value is. Each kind has its own canonical form and its own derived
@@ -47,27 +46,21 @@ impl IdentifierKind {
         Self::Telefoon,
         Self::Persoon,
     ];
-
-    /// The lowercase name used on the wire, in the CLI and in the HKDF `info`.
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            Self::Kenteken => "kenteken",
-            Self::Kvk => "kvk",
-            Self::Vestiging => "vestiging",
-            Self::Rsin => "rsin",
-            Self::Bsn => "bsn",
-            Self::Iban => "iban",
-            Self::Adres => "adres",
-            Self::Vin => "vin",
-            Self::Telefoon => "telefoon",
-            Self::Persoon => "persoon",
-        }
-    }
 }
 
-impl fmt::Display for IdentifierKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::wire_names! {
+    /// The lowercase name used on the wire, in the CLI and in the HKDF `info`.
+    IdentifierKind {
+        Kenteken => "kenteken",
+        Kvk => "kvk",
+        Vestiging => "vestiging",
+        Rsin => "rsin",
+        Bsn => "bsn",
+        Iban => "iban",
+        Adres => "adres",
+        Vin => "vin",
+        Telefoon => "telefoon",
+        Persoon => "persoon",
     }
 }
 

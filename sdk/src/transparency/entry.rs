@@ -10,7 +10,6 @@
 //! forms (`HMAC(broker_key, partner pseudonym)`), which mean nothing without the broker key.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// The kind of processing an entry records, after Wpg art. 32/32a and Directive 2016/680
 /// art. 25 (collection, alteration, consultation, disclosure, combination, erasure), plus
@@ -45,24 +44,18 @@ impl Operation {
         Self::Erase,
         Self::Refuse,
     ];
-
-    /// The name used in JSON and in the database's `operation` column (for filtering).
-    pub const fn as_str(&self) -> &'static str {
-        match self {
-            Self::Collect => "collect",
-            Self::Alter => "alter",
-            Self::Consult => "consult",
-            Self::Disclose => "disclose",
-            Self::Combine => "combine",
-            Self::Erase => "erase",
-            Self::Refuse => "refuse",
-        }
-    }
 }
 
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::wire_names! {
+    /// The name used in JSON and in the database's `operation` column (for filtering).
+    Operation {
+        Collect => "collect",
+        Alter => "alter",
+        Consult => "consult",
+        Disclose => "disclose",
+        Combine => "combine",
+        Erase => "erase",
+        Refuse => "refuse",
     }
 }
 

@@ -324,10 +324,11 @@ impl TreeStore for MemoryTree {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// RFC 9162 §2.1.1 MTH, written as literally as possible, as the reference.
+    /// RFC 9162 §2.1.1 MTH, written as literally as possible, as the reference (the proof
+    /// tests check against it too).
     pub(crate) fn reference_root(leaves: &[Hash]) -> Hash {
         match leaves.len() {
             0 => empty_root(),

@@ -219,8 +219,7 @@ pub fn inclusion_proof(
     index: u64,
     size: u64,
 ) -> Result<Vec<Hash>, ProofError> {
-    check_size(store, size)?;
-    ProofPlan::inclusion(index, size)?.try_assemble(|id| store.subtree_hash(id.level, id.index))
+    from_store(store, size, || ProofPlan::inclusion(index, size))
 }
 
 /// The consistency proof from the tree of the first `size1` leaves to that of the first `size2`.
@@ -229,8 +228,18 @@ pub fn consistency_proof(
     size1: u64,
     size2: u64,
 ) -> Result<Vec<Hash>, ProofError> {
-    check_size(store, size2)?;
-    ProofPlan::consistency(size1, size2)?.try_assemble(|id| store.subtree_hash(id.level, id.index))
+    from_store(store, size2, || ProofPlan::consistency(size1, size2))
+}
+
+/// Both proofs from stored nodes: the tree of `size` leaves must exist in `store` (checked
+/// first, so a size beyond the tree is reported as such), then `plan` says which nodes to read.
+fn from_store(
+    store: &impl TreeStore,
+    size: u64,
+    plan: impl FnOnce() -> Result<ProofPlan, ProofError>,
+) -> Result<Vec<Hash>, ProofError> {
+    check_size(store, size)?;
+    plan()?.try_assemble(|id| store.subtree_hash(id.level, id.index))
 }
 
 /// The root an inclusion proof leads to, by RFC 9162 §2.1.3.2. The proof length is checked
@@ -382,20 +391,9 @@ pub fn verify_consistency(
 
 #[cfg(test)]
 mod tests {
+    use super::super::merkle::tests::reference_root as mth;
     use super::super::merkle::{MemoryTree, leaf_hash};
     use super::*;
-
-    /// RFC 9162 §2.1.1 MTH over a slice, literally.
-    fn mth(d: &[Hash]) -> Hash {
-        match d.len() {
-            0 => empty_root(),
-            1 => d[0],
-            n => {
-                let k = split_point(n as u64) as usize;
-                node_hash(&mth(&d[..k]), &mth(&d[k..]))
-            }
-        }
-    }
 
     /// RFC 9162 §2.1.3.1 PATH, literally.
     fn path(m: usize, d: &[Hash]) -> Vec<Hash> {

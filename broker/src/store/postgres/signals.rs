@@ -2,17 +2,16 @@
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
 use super::{PostgresStore, append};
-use crate::mls::store::SignalFilter;
 use crate::store::sql::SignalDialect;
 use crate::store::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, StoreError,
-    StoredSignal, id_from_db, key_version_from_db, kind_from_db, prepare_batch, settle_outcomes,
-    stored_from_db,
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, SignalId, StoreError, StoredSignal,
+    id_from_db, key_version_from_db, kind_from_db, prepare_batch, settle_outcomes, stored_from_db,
 };
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use std::collections::HashSet;
+use std::future::Future;
 
 /// Columns of a full signal row, in the order [`signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
@@ -59,8 +58,18 @@ fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
 impl SignalDialect for PostgresStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
+    /// Locks the purge's candidates, so a concurrent withdrawal cannot interleave.
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
         signal_from_row(row)
+    }
+
+    fn delete_signals<'c>(
+        conn: &'c mut PgConnection,
+        purged: &'c [StoredSignal],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'c {
+        delete_signals(conn, purged)
     }
 
     async fn insert_signals(
@@ -133,13 +142,7 @@ impl SignalDialect for PostgresStore {
         &self,
         prefixes: &[[u8; 8]],
     ) -> Result<Vec<StoredSignal>, StoreError> {
-        if prefixes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let (lo, hi): (Vec<Vec<u8>>, Vec<Vec<u8>>) = wanted
+        let (lo, hi): (Vec<Vec<u8>>, Vec<Vec<u8>>) = prefixes
             .iter()
             .map(|p| {
                 let (lo, hi) = SignalId::prefix_range(p);
@@ -185,43 +188,19 @@ impl SignalDialect for PostgresStore {
         }
         Ok(count)
     }
+}
 
-    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
-    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
-    /// The candidates are locked (`FOR UPDATE`), so a concurrent withdrawal cannot interleave.
-    async fn purge_below_version(
-        &self,
-        below: u32,
-        belongs: SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < $1 FOR UPDATE"
-        ))
-        .bind(i64::from(below))
-        .fetch_all(&mut *tx)
+/// Deletes `purged` with one statement (their ids as one array).
+async fn delete_signals(
+    conn: &mut PgConnection,
+    purged: &[StoredSignal],
+) -> Result<(), StoreError> {
+    let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
+    sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
+        .bind(&ids)
+        .execute(conn)
         .await?;
-        let mut purged = Vec::new();
-        for row in &rows {
-            let s = signal_from_row(row)?;
-            if belongs(&s) {
-                purged.push(s);
-            }
-        }
-        if purged.is_empty() {
-            tx.rollback().await?;
-            return Ok(purged);
-        }
-        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
-        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        append(&mut tx, &[&audit_for(&purged)]).await?;
-        tx.commit().await?;
-        Ok(purged)
-    }
+    Ok(())
 }
 
 /// COPYs `signals[i]` for every `i` in `send` into `table` in PostgreSQL's binary COPY format

@@ -31,7 +31,7 @@ const CASE_MATCHES: &str = "SELECT seq, entry FROM audit_log \
      WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
 
 /// A backend's own statements of the MLS store (in its `mls.rs`); its erasure of signals under
-/// a superseded key is [`SignalDialect::purge_below_version`].
+/// a superseded key uses [`SignalDialect::LOCK_ROWS`] and [`SignalDialect::delete_signals`].
 pub(crate) trait MlsDialect: SignalDialect {
     /// Claims the oldest unclaimed ordinary key package (`$1` org, `$2` claimer, `$3` now),
     /// `RETURNING ref, data`. PostgreSQL skips rows another broker is claiming; SQLite's single
@@ -414,13 +414,37 @@ shared_impl! {
             .collect()
         }
 
+        // The candidates are read with the dialect's row lock (see `SignalDialect::LOCK_ROWS`).
         async fn purge_below_version(
             &self,
             below: u32,
             belongs: SignalFilter<'_>,
             audit_for: PurgeAudit<'_>,
         ) -> Result<Vec<StoredSignal>, StoreError> {
-            SignalDialect::purge_below_version(self, below, belongs, audit_for).await
+            let mut tx = self.begin_write().await?;
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM signals WHERE key_version < $1{}",
+                D::SIGNAL_COLUMNS,
+                D::LOCK_ROWS
+            ))
+            .bind(i64::from(below))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut purged = Vec::new();
+            for row in &rows {
+                let s = D::signal_from_row(row)?;
+                if belongs(&s) {
+                    purged.push(s);
+                }
+            }
+            if purged.is_empty() {
+                tx.rollback().await?;
+                return Ok(purged);
+            }
+            D::delete_signals(&mut tx, &purged).await?;
+            D::append(&mut tx, &[&audit_for(&purged)]).await?;
+            tx.commit().await?;
+            Ok(purged)
         }
     }
 }

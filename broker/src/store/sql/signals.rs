@@ -9,7 +9,6 @@ use sqlx::Database;
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
-use crate::mls::store::SignalFilter;
 use crate::store::{
     IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore, StoreError,
     StoredSignal, count_from_db,
@@ -30,7 +29,7 @@ pub(crate) trait SignalDialect: Dialect {
         audit: &AuditEntry,
     ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
 
-    /// [`SignalStore::signals_by_id_prefix`].
+    /// [`SignalStore::signals_by_id_prefix`] for `prefixes` sorted, distinct and not empty.
     fn signals_by_id_prefix(
         &self,
         prefixes: &[[u8; 8]],
@@ -43,14 +42,16 @@ pub(crate) trait SignalDialect: Dialect {
         f: &mut (dyn FnMut(IndexRecord) + Send),
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Deletes the signals with `key_version < below` that `belongs` selects, with the entry
-    /// `audit_for` builds, in one transaction (see `MlsStore::purge_below_version`).
-    fn purge_below_version(
-        &self,
-        below: u32,
-        belongs: SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send;
+    /// What the purge's candidate read appends to lock the rows it reads (PostgreSQL's
+    /// `FOR UPDATE`, so a concurrent withdrawal cannot interleave; empty on SQLite, whose write
+    /// transaction already holds the only write lock).
+    const LOCK_ROWS: &'static str;
+
+    /// Deletes `purged` (read in this transaction) from `signals`.
+    fn delete_signals<'c>(
+        conn: &'c mut <Self::DB as Database>::Connection,
+        purged: &'c [StoredSignal],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'c;
 }
 
 shared_impl! {
@@ -92,7 +93,13 @@ shared_impl! {
             &self,
             prefixes: &[[u8; 8]],
         ) -> Result<Vec<StoredSignal>, StoreError> {
-            SignalDialect::signals_by_id_prefix(self, prefixes).await
+            if prefixes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
+            wanted.sort_unstable();
+            wanted.dedup();
+            SignalDialect::signals_by_id_prefix(self, &wanted).await
         }
 
         async fn for_each_live_signal(

@@ -144,6 +144,8 @@ impl Dialect for PostgresStore {
 
     const BACKEND: &'static str = "postgres";
 
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     const MIGRATIONS: &'static [migrations::Script] = migrations::POSTGRES;
 
     fn writer(&self) -> &PgPool {

@@ -58,9 +58,6 @@ fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
 impl SignalDialect for PostgresStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
-    /// Locks the purge's candidates, so a concurrent withdrawal cannot interleave.
-    const LOCK_ROWS: &'static str = " FOR UPDATE";
-
     fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
         signal_from_row(row)
     }

@@ -31,7 +31,7 @@ const CASE_MATCHES: &str = "SELECT seq, entry FROM audit_log \
      WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
 
 /// A backend's own statements of the MLS store (in its `mls.rs`); its erasure of signals under
-/// a superseded key uses [`SignalDialect::LOCK_ROWS`] and [`SignalDialect::delete_signals`].
+/// a superseded key uses [`super::Dialect::LOCK_ROWS`] and [`SignalDialect::delete_signals`].
 pub(crate) trait MlsDialect: SignalDialect {
     /// Claims the oldest unclaimed ordinary key package (`$1` org, `$2` claimer, `$3` now),
     /// `RETURNING ref, data`. PostgreSQL skips rows another broker is claiming; SQLite's single
@@ -414,7 +414,7 @@ shared_impl! {
             .collect()
         }
 
-        // The candidates are read with the dialect's row lock (see `SignalDialect::LOCK_ROWS`).
+        // The candidates are read with the dialect's row lock (see `Dialect::LOCK_ROWS`).
         async fn purge_below_version(
             &self,
             below: u32,

@@ -21,9 +21,10 @@
 
 /// `shared_impl! { impl AggregateStore for AggregateDialect { ... } }` implements an
 /// aggregate's storage trait for every backend that implements its dialect trait, under the
-/// sqlx bounds listed here once (see the module doc).
+/// sqlx bounds listed here once (see the module doc); `where { ... }` before the body adds
+/// bounds only that aggregate needs.
 macro_rules! shared_impl {
-    (impl $store:ident for $dialect:ident { $($body:tt)* }) => {
+    (impl $store:ident for $dialect:ident $(where { $($extra:tt)* })? { $($body:tt)* }) => {
         #[::async_trait::async_trait]
         impl<D> $store for D
         where
@@ -42,6 +43,7 @@ macro_rules! shared_impl {
             for<'q> &'q str: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
             for<'q> Vec<u8>: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
             for<'q> &'q [u8]: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            $($($extra)*)?
         {
             $($body)*
         }
@@ -104,6 +106,11 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     /// The pool reads use (on SQLite the readers, which WAL lets run beside the writer).
     fn reader(&self) -> &Pool<Self::DB>;
+
+    /// What a read inside a write transaction appends to lock the rows it reads until commit:
+    /// PostgreSQL's ` FOR UPDATE`, so that other brokers' writers wait; empty on SQLite, whose
+    /// write transaction already holds the database's only write lock.
+    const LOCK_ROWS: &'static str;
 
     /// Begins a write transaction (on SQLite `BEGIN IMMEDIATE`, taking the write lock at once).
     fn begin_write(

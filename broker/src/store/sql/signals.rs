@@ -42,11 +42,6 @@ pub(crate) trait SignalDialect: Dialect {
         f: &mut (dyn FnMut(IndexRecord) + Send),
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// What the purge's candidate read appends to lock the rows it reads (PostgreSQL's
-    /// `FOR UPDATE`, so a concurrent withdrawal cannot interleave; empty on SQLite, whose write
-    /// transaction already holds the only write lock).
-    const LOCK_ROWS: &'static str;
-
     /// Deletes `purged` (read in this transaction) from `signals`.
     fn delete_signals<'c>(
         conn: &'c mut <Self::DB as Database>::Connection,

@@ -220,6 +220,8 @@ impl Dialect for SqliteStore {
 
     const BACKEND: &'static str = "sqlite";
 
+    const LOCK_ROWS: &'static str = "";
+
     const MIGRATIONS: &'static [migrations::Script] = migrations::SQLITE;
 
     fn writer(&self) -> &SqlitePool {

@@ -130,9 +130,6 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
 impl SignalDialect for SqliteStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
-    /// None needed: the purge's write transaction holds SQLite's only write lock.
-    const LOCK_ROWS: &'static str = "";
-
     fn signal_from_row(row: &SqliteRow) -> Result<StoredSignal, StoreError> {
         signal_from_row(row)
     }

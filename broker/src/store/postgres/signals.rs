@@ -1,8 +1,8 @@
 //! The signal storage on PostgreSQL: uploads by binary `COPY` ([`copy_signals`]), look-ups
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
-use super::{PostgresStore, append};
-use crate::store::sql::SignalDialect;
+use super::PostgresStore;
+use crate::store::sql::{Dialect, SignalDialect};
 use crate::store::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, SignalId, StoreError, StoredSignal,
     id_from_db, key_version_from_db, kind_from_db, prepare_batch, settle_outcomes, stored_from_db,
@@ -78,7 +78,7 @@ impl SignalDialect for PostgresStore {
         let mut tx = self.pool.begin().await?;
         if send.is_empty() {
             // Only the audit entry (an upload whose every item was a re-upload).
-            append(&mut tx, &[audit]).await?;
+            Self::append(&mut tx, &[audit]).await?;
             tx.commit().await?;
             return Ok(outcomes);
         }
@@ -97,7 +97,7 @@ impl SignalDialect for PostgresStore {
                 sqlx::query("RELEASE SAVEPOINT direct")
                     .execute(&mut *tx)
                     .await?;
-                append(&mut tx, &[audit]).await?;
+                Self::append(&mut tx, &[audit]).await?;
                 tx.commit().await?;
                 return Ok(outcomes);
             }
@@ -129,7 +129,7 @@ impl SignalDialect for PostgresStore {
                 inserted.insert(id_from_db(row.try_get(0)?)?);
             }
         }
-        append(&mut tx, &[audit]).await?;
+        Self::append(&mut tx, &[audit]).await?;
         tx.commit().await?;
         settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)

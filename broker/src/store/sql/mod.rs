@@ -84,6 +84,7 @@ use async_trait::async_trait;
 use sqlx::migrate::Migrate;
 use sqlx::{Database, Pool, Transaction};
 
+use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
 use super::migrations::{self, Script};
 use super::{AuditStore, DecisionStore, SignalStore, Store, StoreError};
@@ -117,18 +118,54 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Transaction<'static, Self::DB>, sqlx::Error>> + Send;
 
-    /// Appends audit entries in the caller's transaction (the backend's `append`) and returns
+    /// Appends audit entries already prepared in the caller's transaction (the backend's
+    /// `append_prepared`: the gapless counter, the log rows, the tree's growth) and returns
     /// their sequence numbers.
+    fn append_prepared<'c>(
+        conn: &'c mut <Self::DB as Database>::Connection,
+        entries: &'c [&'c PreparedEntry],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c;
+
+    /// Prepares `entries` (serialises, salts and commits to them) and appends them with
+    /// [`Dialect::append_prepared`] in the caller's transaction; returns their sequence numbers.
     fn append<'c>(
         conn: &'c mut <Self::DB as Database>::Connection,
         entries: &'c [&'c AuditEntry],
-    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c;
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
+        async move {
+            let prepared = PreparedEntry::prepare(entries)?;
+            Self::append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
+        }
+    }
 
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
     /// The backend's group commit (decisions and audit appends).
     fn commits(&self) -> &GroupCommit;
+}
+
+/// Takes `n` sequence numbers from the gapless counter in the caller's transaction and returns
+/// the counter's new value and the tree's stored border (`audit_head.frontier`). The `UPDATE`
+/// holds the counter's row lock until commit: appenders (on every broker, on PostgreSQL) queue
+/// here, so sequence numbers are handed out in commit order without gaps.
+pub(crate) async fn take_seqs<DB>(
+    conn: &mut DB::Connection,
+    n: i64,
+) -> Result<(i64, Option<Vec<u8>>), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (i64, Option<Vec<u8>>): sqlx::FromRow<'r, DB::Row>,
+{
+    Ok(sqlx::query_as::<DB, (i64, Option<Vec<u8>>)>(
+        "UPDATE audit_head SET size = size + $1 WHERE id = 0 RETURNING size, frontier",
+    )
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Every backend is a [`Store`] that hands itself out for each aggregate.

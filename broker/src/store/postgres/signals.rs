@@ -2,6 +2,7 @@
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
 use super::PostgresStore;
+use crate::store::sql::signals::signal_with_purposes;
 use crate::store::sql::{Dialect, SignalDialect};
 use crate::store::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, SignalId, StoreError, StoredSignal,
@@ -13,7 +14,7 @@ use sqlx::postgres::{PgConnection, PgRow};
 use std::collections::HashSet;
 use std::future::Future;
 
-/// Columns of a full signal row, in the order [`signal_from_row`] reads them.
+/// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
      to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at";
 
@@ -39,27 +40,11 @@ const UNIQUE_VIOLATION: &str = "23505";
 /// Bytes of COPY data per protocol message.
 const COPY_CHUNK_BYTES: usize = 1 << 20;
 
-fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
-    Ok(StoredSignal {
-        id: id_from_db(row.try_get(0)?)?,
-        org: row.try_get(1)?,
-        kind: kind_from_db(row.try_get(2)?)?,
-        key_version: key_version_from_db(row.try_get(3)?)?,
-        stored: stored_from_db(row.try_get(4)?)?,
-        code: row.try_get(5)?,
-        observed: row.try_get(6)?,
-        district: row.try_get(7)?,
-        purposes: row.try_get(8)?,
-        expires_at: row.try_get(9)?,
-        uploaded_at: row.try_get(10)?,
-    })
-}
-
 impl SignalDialect for PostgresStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
     fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
-        signal_from_row(row)
+        signal_with_purposes(row, row.try_get(8)?)
     }
 
     fn delete_signals<'c>(
@@ -155,7 +140,7 @@ impl SignalDialect for PostgresStore {
         .bind(&hi)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(signal_from_row).collect()
+        rows.iter().map(Self::signal_from_row).collect()
     }
 
     async fn for_each_live_signal(

@@ -4,6 +4,7 @@
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
 use crate::store::sql::SignalDialect;
+use crate::store::sql::signals::signal_with_purposes;
 use crate::store::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, StoreError, StoredSignal, id_from_db,
     key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
@@ -13,7 +14,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use std::future::Future;
 
-/// Columns of a full signal row, in the order [`signal_from_row`] reads them.
+/// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, uploaded_at";
 
 /// Inserts one signal; a row whose id is already stored is skipped (`changes() == 0`), which is
@@ -91,23 +92,6 @@ fn index_record(row: &rusqlite::Row<'_>) -> Result<IndexRecord, StoreError> {
     })
 }
 
-fn signal_from_row(row: &SqliteRow) -> Result<StoredSignal, StoreError> {
-    let purposes: &str = row.try_get(8)?;
-    Ok(StoredSignal {
-        id: id_from_db(row.try_get(0)?)?,
-        org: row.try_get(1)?,
-        kind: kind_from_db(row.try_get(2)?)?,
-        key_version: key_version_from_db(row.try_get(3)?)?,
-        stored: stored_from_db(row.try_get(4)?)?,
-        code: row.try_get(5)?,
-        observed: row.try_get(6)?,
-        district: row.try_get(7)?,
-        purposes: purposes_from_db(purposes)?,
-        expires_at: row.try_get(9)?,
-        uploaded_at: row.try_get(10)?,
-    })
-}
-
 /// Deletes `purged` one id at a time (SQLite binds no arrays).
 async fn delete_signals(
     conn: &mut SqliteConnection,
@@ -131,7 +115,7 @@ impl SignalDialect for SqliteStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
     fn signal_from_row(row: &SqliteRow) -> Result<StoredSignal, StoreError> {
-        signal_from_row(row)
+        signal_with_purposes(row, purposes_from_db(row.try_get(8)?)?)
     }
 
     fn delete_signals<'c>(
@@ -176,7 +160,7 @@ impl SignalDialect for SqliteStore {
             .fetch_all(&self.reader)
             .await?
         {
-            found.push(signal_from_row(&row)?);
+            found.push(Self::signal_from_row(&row)?);
         }
         Ok(found)
     }

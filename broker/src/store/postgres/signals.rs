@@ -12,7 +12,6 @@ use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use std::collections::HashSet;
-use std::future::Future;
 
 /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
@@ -47,11 +46,17 @@ impl SignalDialect for PostgresStore {
         signal_with_purposes(row, row.try_get(8)?)
     }
 
-    fn delete_signals<'c>(
+    /// Deletes `purged` with one statement (their ids as one array).
+    async fn delete_signals<'c>(
         conn: &'c mut PgConnection,
         purged: &'c [StoredSignal],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'c {
-        delete_signals(conn, purged)
+    ) -> Result<(), StoreError> {
+        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
+        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     async fn insert_signals(
@@ -170,19 +175,6 @@ impl SignalDialect for PostgresStore {
         }
         Ok(count)
     }
-}
-
-/// Deletes `purged` with one statement (their ids as one array).
-async fn delete_signals(
-    conn: &mut PgConnection,
-    purged: &[StoredSignal],
-) -> Result<(), StoreError> {
-    let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
-    sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
-        .bind(&ids)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// COPYs `signals[i]` for every `i` in `send` into `table` in PostgreSQL's binary COPY format

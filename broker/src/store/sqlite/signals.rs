@@ -12,7 +12,6 @@ use crate::store::{
 use kruispunt_sqlite_direct::rusqlite;
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
-use std::future::Future;
 
 /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, uploaded_at";
@@ -92,20 +91,6 @@ fn index_record(row: &rusqlite::Row<'_>) -> Result<IndexRecord, StoreError> {
     })
 }
 
-/// Deletes `purged` one id at a time (SQLite binds no arrays).
-async fn delete_signals(
-    conn: &mut SqliteConnection,
-    purged: &[StoredSignal],
-) -> Result<(), StoreError> {
-    for s in purged {
-        sqlx::query("DELETE FROM signals WHERE id = ?1")
-            .bind(s.id.0.as_slice())
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
-}
-
 fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json)
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
@@ -118,11 +103,18 @@ impl SignalDialect for SqliteStore {
         signal_with_purposes(row, purposes_from_db(row.try_get(8)?)?)
     }
 
-    fn delete_signals<'c>(
+    /// Deletes `purged` one id at a time (SQLite binds no arrays).
+    async fn delete_signals<'c>(
         conn: &'c mut SqliteConnection,
         purged: &'c [StoredSignal],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'c {
-        delete_signals(conn, purged)
+    ) -> Result<(), StoreError> {
+        for s in purged {
+            sqlx::query("DELETE FROM signals WHERE id = ?1")
+                .bind(s.id.0.as_slice())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn insert_signals(

@@ -11,7 +11,7 @@ use crate::store::audit_tree::{
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
-pub(super) const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0)::BIGINT FROM audit_leaf";
+const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0)::BIGINT FROM audit_leaf";
 
 impl TreeConn for PgConnection {
     async fn tree_size(&mut self) -> Result<u64, StoreError> {

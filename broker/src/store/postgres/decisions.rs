@@ -2,14 +2,20 @@
 //! locks each counter row it changes so that budgets hold across brokers.
 
 use super::{PostgresStore, append_prepared};
-use crate::store::audit_tree::PreparedEntry;
 use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
-use crate::store::sql::decisions::{SELECT_USAGE, usage_from_row};
-use crate::store::{StoreError, Usage, count_to_db};
+use crate::store::sql::decisions::{
+    SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters,
+};
+use crate::store::{StoreError, Usage};
 use async_trait::async_trait;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres};
 use std::collections::BTreeMap;
+
+/// Writes a changed counter row, already created and locked by this batch (`$1`–`$6`, see
+/// [`write_changed_counters`]).
+const UPDATE_COUNTERS: &str = "UPDATE usage_counters SET identifiers = $4, queries = $5, no_hits = $6 \
+     WHERE org = $1 AND purpose = $2 AND day = $3";
 
 /// The writer half of [`PostgresStore`]'s group commit (see [`crate::store::group_commit`]).
 pub(super) struct PgBatch {
@@ -51,30 +57,8 @@ impl BatchWrite for PgBatch {
         }
         let before = counters.clone();
         let accepted = apply_usage(jobs, &mut counters);
-        for (key, usage) in &counters {
-            if before.get(key) == Some(usage) {
-                continue;
-            }
-            sqlx::query(
-                "UPDATE usage_counters SET identifiers = $4, queries = $5, no_hits = $6 \
-                 WHERE org = $1 AND purpose = $2 AND day = $3",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .bind(key.2.as_str())
-            .bind(count_to_db(usage.identifiers)?)
-            .bind(count_to_db(usage.queries)?)
-            .bind(count_to_db(usage.no_hits)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let entries: Vec<&PreparedEntry> = jobs
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, ok)| **ok)
-            .flat_map(|(j, _)| j.entries.iter())
-            .collect();
-        let seqs = append_prepared(&mut tx, &entries).await?;
+        write_changed_counters::<Postgres>(&mut *tx, UPDATE_COUNTERS, &before, &counters).await?;
+        let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
         tx.commit().await?;
         Ok(distribute(jobs, &accepted, seqs))
     }

@@ -20,8 +20,8 @@ mod signals;
 use super::Store;
 use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
-use super::sql::Dialect;
-use super::{AuditEntry, StoreError, count_to_db, migrations, seq_from_db};
+use super::sql::{Dialect, take_seqs};
+use super::{StoreError, count_to_db, migrations, seq_from_db};
 use decisions::PgBatch;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult};
 use sqlx::{Postgres, Transaction};
@@ -79,20 +79,9 @@ impl PostgresStore {
     }
 }
 
-/// Appends `entries` inside the caller's transaction and returns their sequence numbers.
-///
-/// The `UPDATE` of the one-row counter takes its row lock until commit: appenders on every
-/// broker queue here, so sequence numbers are handed out in commit order without gaps.
-pub(crate) async fn append(
-    conn: &mut PgConnection,
-    entries: &[&AuditEntry],
-) -> Result<Vec<u64>, StoreError> {
-    let prepared = PreparedEntry::prepare(entries)?;
-    append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
-}
-
-/// [`append`] for entries already prepared (by group-commit callers, in their own task); also
-/// grows the audit tree by them in the same transaction (see [`crate::store::audit_tree`]).
+/// Appends `entries` (already prepared: by group-commit callers in their own task, or by
+/// [`Dialect::append`]) inside the caller's transaction and returns their sequence numbers;
+/// also grows the audit tree by them in the same transaction (see [`crate::store::audit_tree`]).
 pub(crate) async fn append_prepared(
     conn: &mut PgConnection,
     entries: &[&PreparedEntry],
@@ -101,12 +90,7 @@ pub(crate) async fn append_prepared(
         return Ok(Vec::new());
     }
     let n = count_to_db(entries.len() as u64)?;
-    let (size, border): (i64, Option<Vec<u8>>) = sqlx::query_as(
-        "UPDATE audit_head SET size = size + $1 WHERE id = 0 RETURNING size, frontier",
-    )
-    .bind(n)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (size, border) = take_seqs::<Postgres>(&mut *conn, n).await?;
     let first = size - n;
     let seqs: Vec<i64> = (first..size).collect();
     let time_ms: Vec<i64> = entries.iter().map(|e| e.time_ms).collect();
@@ -144,6 +128,8 @@ impl Dialect for PostgresStore {
 
     const BACKEND: &'static str = "postgres";
 
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     const MIGRATIONS: &'static [migrations::Script] = migrations::POSTGRES;
 
     fn writer(&self) -> &PgPool {
@@ -158,11 +144,11 @@ impl Dialect for PostgresStore {
         self.pool.begin().await
     }
 
-    fn append<'c>(
+    fn append_prepared<'c>(
         conn: &'c mut PgConnection,
-        entries: &'c [&'c AuditEntry],
+        entries: &'c [&'c PreparedEntry],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
-        append(conn, entries)
+        append_prepared(conn, entries)
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {

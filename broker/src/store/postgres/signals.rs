@@ -1,20 +1,19 @@
 //! The signal storage on PostgreSQL: uploads by binary `COPY` ([`copy_signals`]), look-ups
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
-use super::{PostgresStore, append};
-use crate::mls::store::SignalFilter;
-use crate::store::sql::SignalDialect;
+use super::PostgresStore;
+use crate::store::sql::signals::signal_with_purposes;
+use crate::store::sql::{Dialect, SignalDialect};
 use crate::store::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, StoreError,
-    StoredSignal, id_from_db, key_version_from_db, kind_from_db, prepare_batch, settle_outcomes,
-    stored_from_db,
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, SignalId, StoreError, StoredSignal,
+    id_from_db, key_version_from_db, kind_from_db, prepare_batch, settle_outcomes, stored_from_db,
 };
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use sqlx::postgres::{PgConnection, PgRow};
 use std::collections::HashSet;
 
-/// Columns of a full signal row, in the order [`signal_from_row`] reads them.
+/// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
      to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at";
 
@@ -40,27 +39,24 @@ const UNIQUE_VIOLATION: &str = "23505";
 /// Bytes of COPY data per protocol message.
 const COPY_CHUNK_BYTES: usize = 1 << 20;
 
-fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
-    Ok(StoredSignal {
-        id: id_from_db(row.try_get(0)?)?,
-        org: row.try_get(1)?,
-        kind: kind_from_db(row.try_get(2)?)?,
-        key_version: key_version_from_db(row.try_get(3)?)?,
-        stored: stored_from_db(row.try_get(4)?)?,
-        code: row.try_get(5)?,
-        observed: row.try_get(6)?,
-        district: row.try_get(7)?,
-        purposes: row.try_get(8)?,
-        expires_at: row.try_get(9)?,
-        uploaded_at: row.try_get(10)?,
-    })
-}
-
 impl SignalDialect for PostgresStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
     fn signal_from_row(row: &PgRow) -> Result<StoredSignal, StoreError> {
-        signal_from_row(row)
+        signal_with_purposes(row, row.try_get(8)?)
+    }
+
+    /// Deletes `purged` with one statement (their ids as one array).
+    async fn delete_signals<'c>(
+        conn: &'c mut PgConnection,
+        purged: &'c [StoredSignal],
+    ) -> Result<(), StoreError> {
+        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
+        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
+            .bind(&ids)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     async fn insert_signals(
@@ -72,7 +68,7 @@ impl SignalDialect for PostgresStore {
         let mut tx = self.pool.begin().await?;
         if send.is_empty() {
             // Only the audit entry (an upload whose every item was a re-upload).
-            append(&mut tx, &[audit]).await?;
+            Self::append(&mut tx, &[audit]).await?;
             tx.commit().await?;
             return Ok(outcomes);
         }
@@ -91,7 +87,7 @@ impl SignalDialect for PostgresStore {
                 sqlx::query("RELEASE SAVEPOINT direct")
                     .execute(&mut *tx)
                     .await?;
-                append(&mut tx, &[audit]).await?;
+                Self::append(&mut tx, &[audit]).await?;
                 tx.commit().await?;
                 return Ok(outcomes);
             }
@@ -123,7 +119,7 @@ impl SignalDialect for PostgresStore {
                 inserted.insert(id_from_db(row.try_get(0)?)?);
             }
         }
-        append(&mut tx, &[audit]).await?;
+        Self::append(&mut tx, &[audit]).await?;
         tx.commit().await?;
         settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)
@@ -133,13 +129,7 @@ impl SignalDialect for PostgresStore {
         &self,
         prefixes: &[[u8; 8]],
     ) -> Result<Vec<StoredSignal>, StoreError> {
-        if prefixes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let (lo, hi): (Vec<Vec<u8>>, Vec<Vec<u8>>) = wanted
+        let (lo, hi): (Vec<Vec<u8>>, Vec<Vec<u8>>) = prefixes
             .iter()
             .map(|p| {
                 let (lo, hi) = SignalId::prefix_range(p);
@@ -155,7 +145,7 @@ impl SignalDialect for PostgresStore {
         .bind(&hi)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(signal_from_row).collect()
+        rows.iter().map(Self::signal_from_row).collect()
     }
 
     async fn for_each_live_signal(
@@ -184,43 +174,6 @@ impl SignalDialect for PostgresStore {
             count += 1;
         }
         Ok(count)
-    }
-
-    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
-    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
-    /// The candidates are locked (`FOR UPDATE`), so a concurrent withdrawal cannot interleave.
-    async fn purge_below_version(
-        &self,
-        below: u32,
-        belongs: SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < $1 FOR UPDATE"
-        ))
-        .bind(i64::from(below))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut purged = Vec::new();
-        for row in &rows {
-            let s = signal_from_row(row)?;
-            if belongs(&s) {
-                purged.push(s);
-            }
-        }
-        if purged.is_empty() {
-            tx.rollback().await?;
-            return Ok(purged);
-        }
-        let ids: Vec<Vec<u8>> = purged.iter().map(|s| s.id.0.to_vec()).collect();
-        sqlx::query("DELETE FROM signals WHERE id = ANY($1)")
-            .bind(&ids)
-            .execute(&mut *tx)
-            .await?;
-        append(&mut tx, &[&audit_for(&purged)]).await?;
-        tx.commit().await?;
-        Ok(purged)
     }
 }
 

@@ -2,10 +2,15 @@
 //! writer half, `decisions.rs` of each backend, is its own: SQLite upserts under its single
 //! writer, PostgreSQL locks each counter row), and the counters are read with one statement.
 
+use std::collections::BTreeMap;
+
+use sqlx::{Database, Encode, Executor, IntoArguments, Type};
+
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
-use crate::store::group_commit::{Job, decision_seq, within_budget};
-use crate::store::{DecisionStore, StoreError, Usage, UsageDelta, count_from_db};
+use crate::store::audit_tree::PreparedEntry;
+use crate::store::group_commit::{Job, UsageKey, decision_seq, within_budget};
+use crate::store::{DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db};
 
 /// The counters of one (org, purpose, day): `$1`, `$2`, `$3`; rows read by [`usage_from_row`].
 pub(crate) const SELECT_USAGE: &str = "SELECT identifiers, queries, no_hits FROM usage_counters \
@@ -60,6 +65,48 @@ shared_impl! {
             row.as_ref().map_or(Ok(Usage::default()), usage_from_row)
         }
     }
+}
+
+/// Writes every counter in `counters` that differs from `before`, in the caller's transaction,
+/// with the backend's `statement` (an update of the locked row on PostgreSQL, an upsert under
+/// SQLite's single writer) binding org, purpose, day, identifiers, queries, no_hits as `$1`–`$6`.
+pub(crate) async fn write_changed_counters<DB>(
+    conn: &mut DB::Connection,
+    statement: &str,
+    before: &BTreeMap<UsageKey, Usage>,
+    counters: &BTreeMap<UsageKey, Usage>,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    for (key, usage) in counters {
+        if before.get(key) == Some(usage) {
+            continue;
+        }
+        sqlx::query::<DB>(statement)
+            .bind(key.0.as_str())
+            .bind(key.1.as_str())
+            .bind(key.2.as_str())
+            .bind(count_to_db(usage.identifiers)?)
+            .bind(count_to_db(usage.queries)?)
+            .bind(count_to_db(usage.no_hits)?)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The prepared audit entries of the jobs the batch `accepted` (a refused decision writes none).
+pub(crate) fn accepted_entries<'j>(jobs: &'j [Job], accepted: &[bool]) -> Vec<&'j PreparedEntry> {
+    jobs.iter()
+        .zip(accepted)
+        .filter(|(_, ok)| **ok)
+        .flat_map(|(j, _)| j.entries.iter())
+        .collect()
 }
 
 row_decoder! {

@@ -4,7 +4,7 @@
 //! ([`MlsDialect`]), which make it
 //! safe for several brokers on one database.
 
-use sqlx::Row;
+use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use super::SignalDialect;
 use crate::audit::entry::AuditEntry;
@@ -31,7 +31,7 @@ const CASE_MATCHES: &str = "SELECT seq, entry FROM audit_log \
      WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
 
 /// A backend's own statements of the MLS store (in its `mls.rs`); its erasure of signals under
-/// a superseded key is [`SignalDialect::purge_below_version`].
+/// a superseded key uses [`super::Dialect::LOCK_ROWS`] and [`SignalDialect::delete_signals`].
 pub(crate) trait MlsDialect: SignalDialect {
     /// Claims the oldest unclaimed ordinary key package (`$1` org, `$2` claimer, `$3` now),
     /// `RETURNING ref, data`. PostgreSQL skips rows another broker is claiming; SQLite's single
@@ -204,15 +204,8 @@ shared_impl! {
         }
 
         async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
-            sqlx::query(&format!(
-                "SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(self.reader())
-            .await?
-            .as_ref()
-            .map(group_from_row)
-            .transpose()
+            let sql = format!("SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1");
+            row_by_key(self.reader(), &sql, id, group_from_row).await
         }
 
         async fn append_message(
@@ -296,27 +289,14 @@ shared_impl! {
             from: u64,
             limit: u32,
         ) -> Result<Vec<StoredMessage>, StoreError> {
-            let rows = sqlx::query(
+            page(
+                self.reader(),
                 "SELECT seq, epoch, sender, content_type, data, created_at FROM mls_messages \
                  WHERE group_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                (group, u64_to_db(from)?, limit),
+                message_row,
             )
-            .bind(group)
-            .bind(u64_to_db(from)?)
-            .bind(i64::from(limit))
-            .fetch_all(self.reader())
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredMessage {
-                        seq: u64_from_db(row.try_get(0)?, "sequence")?,
-                        epoch: u64_from_db(row.try_get(1)?, "epoch")?,
-                        sender: row.try_get(2)?,
-                        content_type: row.try_get(3)?,
-                        data: row.try_get(4)?,
-                        created_at: row.try_get(5)?,
-                    })
-                })
-                .collect()
+            .await
         }
 
         async fn welcomes(
@@ -325,26 +305,14 @@ shared_impl! {
             after: u64,
             limit: u32,
         ) -> Result<Vec<StoredWelcome>, StoreError> {
-            let rows = sqlx::query(
+            page(
+                self.reader(),
                 "SELECT id, group_id, epoch, from_seq, data FROM mls_welcomes \
                  WHERE org = $1 AND id > $2 ORDER BY id LIMIT $3",
+                (org, u64_to_db(after)?, limit),
+                welcome_row,
             )
-            .bind(org)
-            .bind(u64_to_db(after)?)
-            .bind(i64::from(limit))
-            .fetch_all(self.reader())
-            .await?;
-            rows.iter()
-                .map(|row| {
-                    Ok(StoredWelcome {
-                        id: u64_from_db(row.try_get(0)?, "welcome id")?,
-                        group_id: row.try_get(1)?,
-                        epoch: u64_from_db(row.try_get(2)?, "epoch")?,
-                        from_seq: u64_from_db(row.try_get(3)?, "sequence")?,
-                        data: row.try_get(4)?,
-                    })
-                })
-                .collect()
+            .await
         }
 
         async fn announce_key_version(
@@ -390,15 +358,10 @@ shared_impl! {
         }
 
         async fn key_version(&self, coalition: &str) -> Result<Option<KeyVersionRow>, StoreError> {
-            sqlx::query(&format!(
+            let sql = format!(
                 "SELECT {KEY_VERSION_COLUMNS} FROM coalition_key_versions WHERE coalition = $1"
-            ))
-            .bind(coalition)
-            .fetch_optional(self.reader())
-            .await?
-            .as_ref()
-            .map(key_version_row)
-            .transpose()
+            );
+            row_by_key(self.reader(), &sql, coalition, key_version_row).await
         }
 
         async fn key_versions_past_grace(&self, now: i64) -> Result<Vec<KeyVersionRow>, StoreError> {
@@ -414,13 +377,37 @@ shared_impl! {
             .collect()
         }
 
+        // The candidates are read with the dialect's row lock (see `Dialect::LOCK_ROWS`).
         async fn purge_below_version(
             &self,
             below: u32,
             belongs: SignalFilter<'_>,
             audit_for: PurgeAudit<'_>,
         ) -> Result<Vec<StoredSignal>, StoreError> {
-            SignalDialect::purge_below_version(self, below, belongs, audit_for).await
+            let mut tx = self.begin_write().await?;
+            let rows = sqlx::query(&format!(
+                "SELECT {} FROM signals WHERE key_version < $1{}",
+                D::SIGNAL_COLUMNS,
+                D::LOCK_ROWS
+            ))
+            .bind(i64::from(below))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut purged = Vec::new();
+            for row in &rows {
+                let s = D::signal_from_row(row)?;
+                if belongs(&s) {
+                    purged.push(s);
+                }
+            }
+            if purged.is_empty() {
+                tx.rollback().await?;
+                return Ok(purged);
+            }
+            D::delete_signals(&mut tx, &purged).await?;
+            D::append(&mut tx, &[&audit_for(&purged)]).await?;
+            tx.commit().await?;
+            Ok(purged)
         }
     }
 }
@@ -455,6 +442,29 @@ row_decoder! {
         })
     }
 
+    /// A row of [`MlsStore::messages`].
+    fn message_row(row) -> StoredMessage {
+        Ok(StoredMessage {
+            seq: u64_from_db(row.try_get(0)?, "sequence")?,
+            epoch: u64_from_db(row.try_get(1)?, "epoch")?,
+            sender: row.try_get(2)?,
+            content_type: row.try_get(3)?,
+            data: row.try_get(4)?,
+            created_at: row.try_get(5)?,
+        })
+    }
+
+    /// A row of [`MlsStore::welcomes`].
+    fn welcome_row(row) -> StoredWelcome {
+        Ok(StoredWelcome {
+            id: u64_from_db(row.try_get(0)?, "welcome id")?,
+            group_id: row.try_get(1)?,
+            epoch: u64_from_db(row.try_get(2)?, "epoch")?,
+            from_seq: u64_from_db(row.try_get(3)?, "sequence")?,
+            data: row.try_get(4)?,
+        })
+    }
+
     /// A row of [`PURGE_KEY_PACKAGES`].
     fn expired_key_package(row) -> ExpiredKeyPackage {
         Ok(ExpiredKeyPackage {
@@ -464,6 +474,55 @@ row_decoder! {
             claimed: row.try_get::<i32, _>(3)? != 0,
         })
     }
+}
+
+/// The row `sql` selects by its one key (`$1`) on `pool`, decoded by `decode`; `None` if there
+/// is none.
+async fn row_by_key<DB, T>(
+    pool: &Pool<DB>,
+    sql: &str,
+    key: &str,
+    decode: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query::<DB>(sql)
+        .bind(key)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+/// A page of the rows `sql` selects on `pool` after a position in one log: `$1` the log's key,
+/// `$2` the position, `$3` the most rows; each decoded by `decode`.
+async fn page<DB, T>(
+    pool: &Pool<DB>,
+    sql: &str,
+    (key, position, limit): (&str, i64, u32),
+    decode: fn(&DB::Row) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query::<DB>(sql)
+        .bind(key)
+        .bind(position)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(decode)
+        .collect()
 }
 
 /// Converts a BIGINT read from the database to `u64`.

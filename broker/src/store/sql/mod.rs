@@ -21,9 +21,10 @@
 
 /// `shared_impl! { impl AggregateStore for AggregateDialect { ... } }` implements an
 /// aggregate's storage trait for every backend that implements its dialect trait, under the
-/// sqlx bounds listed here once (see the module doc).
+/// sqlx bounds listed here once (see the module doc); `where { ... }` before the body adds
+/// bounds only that aggregate needs.
 macro_rules! shared_impl {
-    (impl $store:ident for $dialect:ident { $($body:tt)* }) => {
+    (impl $store:ident for $dialect:ident $(where { $($extra:tt)* })? { $($body:tt)* }) => {
         #[::async_trait::async_trait]
         impl<D> $store for D
         where
@@ -42,6 +43,7 @@ macro_rules! shared_impl {
             for<'q> &'q str: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
             for<'q> Vec<u8>: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
             for<'q> &'q [u8]: ::sqlx::Encode<'q, D::DB> + ::sqlx::Type<D::DB>,
+            $($($extra)*)?
         {
             $($body)*
         }
@@ -82,6 +84,7 @@ use async_trait::async_trait;
 use sqlx::migrate::Migrate;
 use sqlx::{Database, Pool, Transaction};
 
+use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
 use super::migrations::{self, Script};
 use super::{AuditStore, DecisionStore, SignalStore, Store, StoreError};
@@ -105,23 +108,64 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// The pool reads use (on SQLite the readers, which WAL lets run beside the writer).
     fn reader(&self) -> &Pool<Self::DB>;
 
+    /// What a read inside a write transaction appends to lock the rows it reads until commit:
+    /// PostgreSQL's ` FOR UPDATE`, so that other brokers' writers wait; empty on SQLite, whose
+    /// write transaction already holds the database's only write lock.
+    const LOCK_ROWS: &'static str;
+
     /// Begins a write transaction (on SQLite `BEGIN IMMEDIATE`, taking the write lock at once).
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<Transaction<'static, Self::DB>, sqlx::Error>> + Send;
 
-    /// Appends audit entries in the caller's transaction (the backend's `append`) and returns
+    /// Appends audit entries already prepared in the caller's transaction (the backend's
+    /// `append_prepared`: the gapless counter, the log rows, the tree's growth) and returns
     /// their sequence numbers.
+    fn append_prepared<'c>(
+        conn: &'c mut <Self::DB as Database>::Connection,
+        entries: &'c [&'c PreparedEntry],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c;
+
+    /// Prepares `entries` (serialises, salts and commits to them) and appends them with
+    /// [`Dialect::append_prepared`] in the caller's transaction; returns their sequence numbers.
     fn append<'c>(
         conn: &'c mut <Self::DB as Database>::Connection,
         entries: &'c [&'c AuditEntry],
-    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c;
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
+        async move {
+            let prepared = PreparedEntry::prepare(entries)?;
+            Self::append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
+        }
+    }
 
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
     /// The backend's group commit (decisions and audit appends).
     fn commits(&self) -> &GroupCommit;
+}
+
+/// Takes `n` sequence numbers from the gapless counter in the caller's transaction and returns
+/// the counter's new value and the tree's stored border (`audit_head.frontier`). The `UPDATE`
+/// holds the counter's row lock until commit: appenders (on every broker, on PostgreSQL) queue
+/// here, so sequence numbers are handed out in commit order without gaps.
+pub(crate) async fn take_seqs<DB>(
+    conn: &mut DB::Connection,
+    n: i64,
+) -> Result<(i64, Option<Vec<u8>>), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (i64, Option<Vec<u8>>): sqlx::FromRow<'r, DB::Row>,
+{
+    Ok(sqlx::query_as::<DB, (i64, Option<Vec<u8>>)>(
+        "UPDATE audit_head SET size = size + $1 WHERE id = 0 RETURNING size, frontier",
+    )
+    .bind(n)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Every backend is a [`Store`] that hands itself out for each aggregate.

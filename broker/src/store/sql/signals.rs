@@ -9,10 +9,9 @@ use sqlx::Database;
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
-use crate::mls::store::SignalFilter;
 use crate::store::{
     IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore, StoreError,
-    StoredSignal, count_from_db,
+    StoredSignal, count_from_db, id_from_db, key_version_from_db, kind_from_db, stored_from_db,
 };
 
 /// A backend's own part of the signal storage (in its `signals.rs`).
@@ -20,7 +19,8 @@ pub(crate) trait SignalDialect: Dialect {
     /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
     const SIGNAL_COLUMNS: &'static str;
 
-    /// Rebuilds a signal from a row of [`SignalDialect::SIGNAL_COLUMNS`].
+    /// Rebuilds a signal from a row of [`SignalDialect::SIGNAL_COLUMNS`] (with
+    /// [`signal_with_purposes`], the purposes decoded as the backend stores them).
     fn signal_from_row(row: &<Self::DB as Database>::Row) -> Result<StoredSignal, StoreError>;
 
     /// [`SignalStore::insert_signals`].
@@ -30,7 +30,7 @@ pub(crate) trait SignalDialect: Dialect {
         audit: &AuditEntry,
     ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
 
-    /// [`SignalStore::signals_by_id_prefix`].
+    /// [`SignalStore::signals_by_id_prefix`] for `prefixes` sorted, distinct and not empty.
     fn signals_by_id_prefix(
         &self,
         prefixes: &[[u8; 8]],
@@ -43,14 +43,11 @@ pub(crate) trait SignalDialect: Dialect {
         f: &mut (dyn FnMut(IndexRecord) + Send),
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Deletes the signals with `key_version < below` that `belongs` selects, with the entry
-    /// `audit_for` builds, in one transaction (see `MlsStore::purge_below_version`).
-    fn purge_below_version(
-        &self,
-        below: u32,
-        belongs: SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> impl Future<Output = Result<Vec<StoredSignal>, StoreError>> + Send;
+    /// Deletes `purged` (read in this transaction) from `signals`.
+    fn delete_signals<'c>(
+        conn: &'c mut <Self::DB as Database>::Connection,
+        purged: &'c [StoredSignal],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send + 'c;
 }
 
 shared_impl! {
@@ -92,7 +89,13 @@ shared_impl! {
             &self,
             prefixes: &[[u8; 8]],
         ) -> Result<Vec<StoredSignal>, StoreError> {
-            SignalDialect::signals_by_id_prefix(self, prefixes).await
+            if prefixes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
+            wanted.sort_unstable();
+            wanted.dedup();
+            SignalDialect::signals_by_id_prefix(self, &wanted).await
         }
 
         async fn for_each_live_signal(
@@ -137,4 +140,34 @@ shared_impl! {
             Ok(purged)
         }
     }
+}
+
+/// A signal from a row of [`SignalDialect::SIGNAL_COLUMNS`] but its `purposes` (column 8),
+/// which each backend stores its own way (`TEXT[]` on PostgreSQL, a JSON list on SQLite) and
+/// decodes into `purposes`.
+pub(crate) fn signal_with_purposes<R>(
+    row: &R,
+    purposes: Vec<String>,
+) -> Result<StoredSignal, StoreError>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StoredSignal {
+        id: id_from_db(row.try_get(0)?)?,
+        org: row.try_get(1)?,
+        kind: kind_from_db(row.try_get(2)?)?,
+        key_version: key_version_from_db(row.try_get(3)?)?,
+        stored: stored_from_db(row.try_get(4)?)?,
+        code: row.try_get(5)?,
+        observed: row.try_get(6)?,
+        district: row.try_get(7)?,
+        purposes,
+        expires_at: row.try_get(9)?,
+        uploaded_at: row.try_get(10)?,
+    })
 }

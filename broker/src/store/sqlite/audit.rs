@@ -1,53 +1,19 @@
-//! The audit log on SQLite: its own half of the tree's upkeep (catch-up, erasure in
-//! chunks of bound values, node look-ups); appends and reads are shared
-//! ([`crate::store::sql::audit`]), the tree's growth is in [`super::audit_tree`].
+//! The audit log on SQLite: its own half of the erasure (deletes in chunks of bound values);
+//! the rest of the audit storage is shared ([`crate::store::sql::audit`]), the tree's
+//! statements are in [`super::audit_tree`].
 
-use super::audit_tree::{ROWS_PER_INSERT, TREE_SIZE};
-use super::{BEGIN_WRITE, SqliteStore, append};
-use crate::store::audit_tree::{TreeConn, catch_up};
+use super::SqliteStore;
+use super::audit_tree::ROWS_PER_INSERT;
+use crate::store::StoreError;
 use crate::store::sql::AuditDialect;
-use crate::store::{EraseAudit, StoreError, seq_from_db};
-use kruispunt_sdk::transparency::{Hash, NodeId};
-use std::collections::HashMap;
+use sqlx::SqliteConnection;
 
 impl AuditDialect for SqliteStore {
-    async fn tree_size(&self) -> Result<u64, StoreError> {
-        let size: i64 = sqlx::query_scalar(TREE_SIZE)
-            .fetch_one(&self.reader)
-            .await?;
-        seq_from_db(size)
-    }
-
-    /// Catches the tree up with entries a follower had not committed to before migration
-    /// 0007 (nothing to do once `audit_head.frontier` is set).
-    async fn tree_catch_up(&self) -> Result<(), StoreError> {
-        let behind: bool =
-            sqlx::query_scalar("SELECT frontier IS NULL FROM audit_head WHERE id = 0")
-                .fetch_one(&self.reader)
-                .await?;
-        if !behind {
-            return Ok(());
-        }
-        let mut tx = self.writer.begin().await?;
-        let (size, border): (i64, Option<Vec<u8>>) =
-            sqlx::query_as("SELECT size, frontier FROM audit_head WHERE id = 0")
-                .fetch_one(&mut *tx)
-                .await?;
-        if border.is_some() {
-            return Ok(());
-        }
-        let frontier = catch_up(&mut *tx, seq_from_db(size)?).await?;
-        tx.store_border(&frontier).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn tree_erase(
-        &self,
-        chosen: &[i64],
-        audit_for: EraseAudit<'_>,
-    ) -> Result<Option<(Vec<u64>, u64)>, StoreError> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+    /// [`AuditDialect::erase_rows`] in chunks of at most [`ROWS_PER_INSERT`] bound values.
+    async fn erase_rows<'c>(
+        conn: &'c mut SqliteConnection,
+        chosen: &'c [i64],
+    ) -> Result<Vec<i64>, StoreError> {
         let mut seqs: Vec<i64> = Vec::with_capacity(chosen.len());
         for chunk in chosen.chunks(ROWS_PER_INSERT) {
             let marks = vec!["?"; chunk.len()].join(", ");
@@ -60,12 +26,12 @@ impl AuditDialect for SqliteStore {
             }
             let deleted: Vec<i64> = q
                 .bind(kruispunt_sdk::transparency::ERASE_ACTION)
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut *conn)
                 .await?;
             seqs.extend(deleted);
         }
         if seqs.is_empty() {
-            return Ok(None);
+            return Ok(seqs);
         }
         seqs.sort_unstable();
         for chunk in seqs.chunks(ROWS_PER_INSERT) {
@@ -78,20 +44,9 @@ impl AuditDialect for SqliteStore {
                 for seq in chunk {
                     q = q.bind(seq);
                 }
-                q.execute(&mut *tx).await?;
+                q.execute(&mut *conn).await?;
             }
         }
-        let erased = seqs
-            .into_iter()
-            .map(seq_from_db)
-            .collect::<Result<Vec<_>, _>>()?;
-        let seq = append(&mut tx, &[&audit_for(&erased)]).await?[0];
-        tx.commit().await?;
-        Ok(Some((erased, seq)))
-    }
-
-    async fn tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
-        let mut conn = self.reader.acquire().await?;
-        conn.nodes_on(ids).await
+        Ok(seqs)
     }
 }

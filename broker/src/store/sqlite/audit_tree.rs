@@ -14,7 +14,7 @@ use crate::store::{StoreError, seq_from_db, seq_to_db};
 /// Rows per multi-row INSERT (3 parameters each, well under SQLite's 32 766).
 pub(super) const ROWS_PER_INSERT: usize = 500;
 
-pub(super) const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf";
+const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf";
 
 impl TreeConn for SqliteConnection {
     async fn tree_size(&mut self) -> Result<u64, StoreError> {

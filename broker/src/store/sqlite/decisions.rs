@@ -2,13 +2,14 @@
 //! in-memory mirror of the counters it committed.
 
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
-use crate::store::audit_tree::PreparedEntry;
 use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
-use crate::store::sql::decisions::{SELECT_USAGE, usage_from_row};
-use crate::store::{StoreError, Usage, count_to_db};
+use crate::store::sql::decisions::{
+    SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters,
+};
+use crate::store::{StoreError, Usage};
 use async_trait::async_trait;
-use sqlx::SqlitePool;
+use sqlx::{Sqlite, SqlitePool};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +22,13 @@ pub(super) type UsageMirror = Arc<Mutex<HashMap<UsageKey, Usage>>>;
 
 /// Mirror entries before it is emptied (they are re-read from the database on demand).
 const USAGE_MIRROR_ENTRIES: usize = 16 * 1024;
+
+/// Writes a changed counter row, creating it if missing (`?1`–`?6`, see
+/// [`write_changed_counters`]).
+const UPSERT_COUNTERS: &str = "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org, purpose, day) DO UPDATE SET \
+     identifiers = excluded.identifiers, queries = excluded.queries, \
+     no_hits = excluded.no_hits";
 
 /// The writer half of [`SqliteStore`]'s group commit (see [`crate::store::group_commit`]).
 pub(super) struct SqliteBatch {
@@ -51,32 +59,8 @@ impl BatchWrite for SqliteBatch {
         }
         let before = counters.clone();
         let accepted = apply_usage(jobs, &mut counters);
-        for (key, usage) in &counters {
-            if before.get(key) == Some(usage) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO usage_counters (org, purpose, day, identifiers, queries, no_hits) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org, purpose, day) DO UPDATE SET \
-                 identifiers = excluded.identifiers, queries = excluded.queries, \
-                 no_hits = excluded.no_hits",
-            )
-            .bind(key.0.as_str())
-            .bind(key.1.as_str())
-            .bind(key.2.as_str())
-            .bind(count_to_db(usage.identifiers)?)
-            .bind(count_to_db(usage.queries)?)
-            .bind(count_to_db(usage.no_hits)?)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let entries: Vec<&PreparedEntry> = jobs
-            .iter()
-            .zip(&accepted)
-            .filter(|(_, ok)| **ok)
-            .flat_map(|(j, _)| j.entries.iter())
-            .collect();
-        let seqs = append_prepared(&mut tx, &entries).await?;
+        write_changed_counters::<Sqlite>(&mut *tx, UPSERT_COUNTERS, &before, &counters).await?;
+        let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
         tx.commit().await?;
         if !counters.is_empty() {
             let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());

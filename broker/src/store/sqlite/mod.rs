@@ -26,8 +26,8 @@ mod signals;
 use super::Store;
 use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
-use super::sql::Dialect;
-use super::{AuditEntry, StoreError, count_to_db, migrations, seq_from_db};
+use super::sql::{Dialect, take_seqs};
+use super::{StoreError, count_to_db, migrations, seq_from_db};
 use decisions::{SqliteBatch, UsageMirror};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -135,18 +135,6 @@ impl SqliteStore {
     }
 }
 
-/// Appends `entries` inside the caller's transaction and returns their sequence numbers: one
-/// increment of the gapless counter, then multi-row INSERTs in a few fixed row counts
-/// ([`fixed_chunks`]: at most 256 rows of 8 bound values, far below SQLite's limit; a
-/// group-commit batch costs a few cached statements, not one per entry).
-pub(crate) async fn append(
-    conn: &mut SqliteConnection,
-    entries: &[&AuditEntry],
-) -> Result<Vec<u64>, StoreError> {
-    let prepared = PreparedEntry::prepare(entries)?;
-    append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
-}
-
 /// Splits `items` into chunks whose lengths come from a fixed set (256, 64, 16, 4, 1), largest
 /// first. A multi-row `INSERT` has one SQL text per row count, and the connection caches a
 /// prepared statement per text: with a free row count, every group-commit batch of a new size
@@ -167,8 +155,12 @@ fn fixed_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-/// [`append`] for entries already prepared (by group-commit callers, in their own task); also
-/// grows the audit tree by them in the same transaction (see [`crate::store::audit_tree`]).
+/// Appends `entries` (already prepared: by group-commit callers in their own task, or by
+/// [`Dialect::append`]) inside the caller's transaction and returns their sequence numbers;
+/// also grows the audit tree by them in the same transaction (see [`crate::store::audit_tree`]).
+/// The rows go in multi-row INSERTs of a few fixed row counts ([`fixed_chunks`]: at most 256
+/// rows of 8 bound values, far below SQLite's limit; a group-commit batch costs a few cached
+/// statements, not one per entry).
 pub(crate) async fn append_prepared(
     conn: &mut SqliteConnection,
     entries: &[&PreparedEntry],
@@ -177,12 +169,7 @@ pub(crate) async fn append_prepared(
         return Ok(Vec::new());
     }
     let n = count_to_db(entries.len() as u64)?;
-    let (size, border): (i64, Option<Vec<u8>>) = sqlx::query_as(
-        "UPDATE audit_head SET size = size + ?1 WHERE id = 0 RETURNING size, frontier",
-    )
-    .bind(n)
-    .fetch_one(&mut *conn)
-    .await?;
+    let (size, border) = take_seqs::<Sqlite>(&mut *conn, n).await?;
     let first = size - n;
     let mut seq = first;
     for chunk in fixed_chunks(entries) {
@@ -220,6 +207,8 @@ impl Dialect for SqliteStore {
 
     const BACKEND: &'static str = "sqlite";
 
+    const LOCK_ROWS: &'static str = "";
+
     const MIGRATIONS: &'static [migrations::Script] = migrations::SQLITE;
 
     fn writer(&self) -> &SqlitePool {
@@ -234,11 +223,11 @@ impl Dialect for SqliteStore {
         self.writer.begin_with(BEGIN_WRITE).await
     }
 
-    fn append<'c>(
+    fn append_prepared<'c>(
         conn: &'c mut SqliteConnection,
-        entries: &'c [&'c AuditEntry],
+        entries: &'c [&'c PreparedEntry],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
-        append(conn, entries)
+        append_prepared(conn, entries)
     }
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {

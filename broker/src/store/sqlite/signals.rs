@@ -1,19 +1,19 @@
 //! The signal storage on SQLite: uploads stepped on the writer's own handle, reads on the
 //! readers' pool.
 
-use super::{BEGIN_WRITE, SqliteStore, append, append_prepared};
-use crate::mls::store::SignalFilter;
+use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
 use crate::store::sql::SignalDialect;
+use crate::store::sql::signals::signal_with_purposes;
 use crate::store::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PurgeAudit, StoreError, StoredSignal,
-    id_from_db, key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, StoreError, StoredSignal, id_from_db,
+    key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
 };
 use kruispunt_sqlite_direct::rusqlite;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
-/// Columns of a full signal row, in the order [`signal_from_row`] reads them.
+/// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, uploaded_at";
 
 /// Inserts one signal; a row whose id is already stored is skipped (`changes() == 0`), which is
@@ -91,23 +91,6 @@ fn index_record(row: &rusqlite::Row<'_>) -> Result<IndexRecord, StoreError> {
     })
 }
 
-fn signal_from_row(row: &SqliteRow) -> Result<StoredSignal, StoreError> {
-    let purposes: &str = row.try_get(8)?;
-    Ok(StoredSignal {
-        id: id_from_db(row.try_get(0)?)?,
-        org: row.try_get(1)?,
-        kind: kind_from_db(row.try_get(2)?)?,
-        key_version: key_version_from_db(row.try_get(3)?)?,
-        stored: stored_from_db(row.try_get(4)?)?,
-        code: row.try_get(5)?,
-        observed: row.try_get(6)?,
-        district: row.try_get(7)?,
-        purposes: purposes_from_db(purposes)?,
-        expires_at: row.try_get(9)?,
-        uploaded_at: row.try_get(10)?,
-    })
-}
-
 fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json)
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
@@ -117,7 +100,21 @@ impl SignalDialect for SqliteStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
     fn signal_from_row(row: &SqliteRow) -> Result<StoredSignal, StoreError> {
-        signal_from_row(row)
+        signal_with_purposes(row, purposes_from_db(row.try_get(8)?)?)
+    }
+
+    /// Deletes `purged` one id at a time (SQLite binds no arrays).
+    async fn delete_signals<'c>(
+        conn: &'c mut SqliteConnection,
+        purged: &'c [StoredSignal],
+    ) -> Result<(), StoreError> {
+        for s in purged {
+            sqlx::query("DELETE FROM signals WHERE id = ?1")
+                .bind(s.id.0.as_slice())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
 
     async fn insert_signals(
@@ -147,13 +144,7 @@ impl SignalDialect for SqliteStore {
         &self,
         prefixes: &[[u8; 8]],
     ) -> Result<Vec<StoredSignal>, StoreError> {
-        if prefixes.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut wanted: Vec<[u8; 8]> = prefixes.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let json = serde_json::to_string(&wanted.iter().map(hex::encode).collect::<Vec<_>>())
+        let json = serde_json::to_string(&prefixes.iter().map(hex::encode).collect::<Vec<_>>())
             .expect("strings always serialise");
         let mut found = Vec::new();
         for row in sqlx::query(BY_ID_PREFIX)
@@ -161,7 +152,7 @@ impl SignalDialect for SqliteStore {
             .fetch_all(&self.reader)
             .await?
         {
-            found.push(signal_from_row(&row)?);
+            found.push(Self::signal_from_row(&row)?);
         }
         Ok(found)
     }
@@ -188,42 +179,5 @@ impl SignalDialect for SqliteStore {
             Ok(count)
         })
         .await
-    }
-
-    /// Deletes the signals with `key_version < below` that `belongs` selects and, in the same
-    /// transaction, appends the entry `audit_for` builds from them. Nothing (no entry) if none.
-    async fn purge_below_version(
-        &self,
-        below: u32,
-        belongs: SignalFilter<'_>,
-        audit_for: PurgeAudit<'_>,
-    ) -> Result<Vec<StoredSignal>, StoreError> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {SIGNAL_COLUMNS} FROM signals WHERE key_version < ?1"
-        ))
-        .bind(i64::from(below))
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut purged = Vec::new();
-        for row in &rows {
-            let s = signal_from_row(row)?;
-            if belongs(&s) {
-                purged.push(s);
-            }
-        }
-        if purged.is_empty() {
-            tx.rollback().await?;
-            return Ok(purged);
-        }
-        for s in &purged {
-            sqlx::query("DELETE FROM signals WHERE id = ?1")
-                .bind(s.id.0.as_slice())
-                .execute(&mut *tx)
-                .await?;
-        }
-        append(&mut tx, &[&audit_for(&purged)]).await?;
-        tx.commit().await?;
-        Ok(purged)
     }
 }

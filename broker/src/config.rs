@@ -45,6 +45,14 @@ pub struct Limits {
     pub requests_per_second: f64,
     pub burst: f64,
     pub purge_interval_secs: u64,
+    /// Longest token lifetime (`exp − iat`) accepted; see
+    /// [`crate::auth::jwt::DEFAULT_MAX_TOKEN_LIFETIME_SECS`].
+    #[serde(default = "default_max_token_lifetime_secs")]
+    pub max_token_lifetime_secs: u64,
+}
+
+fn default_max_token_lifetime_secs() -> u64 {
+    crate::auth::jwt::DEFAULT_MAX_TOKEN_LIFETIME_SECS
 }
 
 impl Default for Limits {
@@ -53,6 +61,7 @@ impl Default for Limits {
             requests_per_second: 5000.0,
             burst: 10000.0,
             purge_interval_secs: 60,
+            max_token_lifetime_secs: default_max_token_lifetime_secs(),
         }
     }
 }

@@ -38,6 +38,13 @@ pub enum WithdrawError {
     /// answer does not tell apart (audited).
     #[error("no signal {id} supplied by {org}")]
     NotOwnSignal { id: SignalId, org: String },
+    /// The policy refused the withdrawal under one of the signal's purposes (audited with the
+    /// policy's reasons): e.g. the caller's role may not supply under it.
+    #[error("the withdrawal of signal {id} was refused by policy ({})", reasons.join(", "))]
+    Refused { id: SignalId, reasons: Vec<String> },
+    /// The policy could not be evaluated: nothing was withdrawn.
+    #[error("the policy could not be evaluated")]
+    Policy(#[source] PolicyError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -111,6 +118,11 @@ pub async fn prepare(
                 continue;
             }
         };
+        // Before anything echoes, decides on or records the item's texts.
+        if let Err(e) = item.check_lengths() {
+            results.push(reject(index, e.field, e.to_string()));
+            continue;
+        }
         let kind = match item.kind.parse::<IdentifierKind>() {
             Ok(k) => k,
             Err(e) => {
@@ -412,11 +424,14 @@ pub fn upload_entry<'s>(
     if purposes_used.len() == 1 {
         base.purpose = purposes_used.iter().next().cloned();
     }
-    base.detail = serde_json::json!({
-        "signals": signals.len(),
-        "ids": ids.iter().map(SignalId::to_string).collect::<Vec<_>>(),
-        "purposes": purposes_used,
-    });
+    crate::audit::entry::set_detail(
+        &mut base,
+        serde_json::json!({
+            "signals": signals.len(),
+            "ids": ids.iter().map(SignalId::to_string).collect::<Vec<_>>(),
+            "purposes": purposes_used,
+        }),
+    );
     let mut orgs = BTreeSet::new();
     base.pseudonyms = signals
         .map(|s| {
@@ -511,18 +526,73 @@ async fn reuploads(
 /// Withdraws signal `id` on behalf of its supplier: erased with its audit entry in one
 /// transaction, then dropped from the match index. A signal of another organisation is refused
 /// like one that does not exist, and the refusal is audited.
+///
+/// Withdrawing is a policy decision like uploading (action `withdraw`, one decision per purpose
+/// of the signal, `target_org` the supplier): being of the supplying organisation is not
+/// enough, the caller's role must be one that may supply under every purpose of the signal. A
+/// refusal is audited with the policy's reasons and erases nothing.
 pub async fn withdraw(
     state: &AppState,
     principal: &Principal,
     id: SignalId,
 ) -> Result<(), WithdrawError> {
+    // Held from the look-up through the index update, so an upload or withdrawal of the same
+    // organisation cannot interleave its own (see crate::org_lock).
+    let _org = state.org_locks.lock(&principal.org).await;
+    let prefix: [u8; 8] = id.0[..8].try_into().expect("8 bytes");
+    let own = state
+        .store
+        .signals()
+        .signals_by_id_prefix(&[prefix])
+        .await?
+        .into_iter()
+        .find(|s| s.id == id && s.org == principal.org);
+    let Some(own) = own else {
+        return Err(not_own(state, principal, id).await?);
+    };
+
+    let now = now_secs();
+    let mut reasons: BTreeSet<String> = BTreeSet::new();
+    let mut policy_hash = None;
+    for p in &own.purposes {
+        let mut input = PolicyInput::new(Action::Withdraw, principal.requester(), p.clone(), now);
+        input.target_org = Some(own.org.clone());
+        let d = state.policy.decide(&input).map_err(WithdrawError::Policy)?;
+        policy_hash.get_or_insert(d.bundle_hash);
+        if !d.allow {
+            reasons.extend(d.reasons);
+        }
+    }
+    let purpose = match own.purposes.as_slice() {
+        [p] => Some(p.clone()),
+        _ => None,
+    };
+    let detail = serde_json::json!({ "id": id.to_string(), "purposes": own.purposes });
+    if !reasons.is_empty() {
+        let mut refused = entry::by(Some(principal), Operation::Refuse, action::SIGNAL_WITHDRAW);
+        refused.decision = Some("deny".into());
+        refused.policy_hash = policy_hash;
+        refused.purpose = purpose;
+        refused.reasons = reasons.iter().cloned().collect();
+        refused.source_orgs = vec![own.org.clone()];
+        crate::audit::entry::set_detail(&mut refused, detail);
+        state
+            .store
+            .audit()
+            .append_audit(std::slice::from_ref(&refused))
+            .await?;
+        return Err(WithdrawError::Refused {
+            id,
+            reasons: reasons.into_iter().collect(),
+        });
+    }
+
     let mut entry = entry::by(Some(principal), Operation::Erase, action::SIGNAL_WITHDRAW);
     entry.decision = Some("allow".into());
+    entry.policy_hash = policy_hash;
+    entry.purpose = purpose;
     entry.source_orgs = vec![principal.org.clone()];
-    entry.detail = serde_json::json!({ "id": id.to_string() });
-    // Held through the index update, so an upload of the same organisation cannot interleave
-    // its own (see crate::org_lock).
-    let _org = state.org_locks.lock(&principal.org).await;
+    crate::audit::entry::set_detail(&mut entry, detail);
     match state
         .store
         .signals()
@@ -533,21 +603,29 @@ pub async fn withdraw(
             state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
             Ok(())
         }
-        None => {
-            let mut refused =
-                entry::by(Some(principal), Operation::Refuse, action::SIGNAL_WITHDRAW);
-            refused.decision = Some("deny".into());
-            refused.reasons = vec!["not_own_data".into()];
-            refused.detail = serde_json::json!({ "id": id.to_string() });
-            state
-                .store
-                .audit()
-                .append_audit(std::slice::from_ref(&refused))
-                .await?;
-            Err(WithdrawError::NotOwnSignal {
-                id,
-                org: principal.org.clone(),
-            })
-        }
+        // Gone since the look-up (a purge of the expired): as if it never was.
+        None => Err(not_own(state, principal, id).await?),
     }
+}
+
+/// Audits the refusal to withdraw `id`, which is no signal of the principal's organisation,
+/// and answers the error to return.
+async fn not_own(
+    state: &AppState,
+    principal: &Principal,
+    id: SignalId,
+) -> Result<WithdrawError, WithdrawError> {
+    let mut refused = entry::by(Some(principal), Operation::Refuse, action::SIGNAL_WITHDRAW);
+    refused.decision = Some("deny".into());
+    refused.reasons = vec!["not_own_data".into()];
+    crate::audit::entry::set_detail(&mut refused, serde_json::json!({ "id": id.to_string() }));
+    state
+        .store
+        .audit()
+        .append_audit(std::slice::from_ref(&refused))
+        .await?;
+    Ok(WithdrawError::NotOwnSignal {
+        id,
+        org: principal.org.clone(),
+    })
 }

@@ -120,6 +120,7 @@ impl From<crate::matching::MatchError> for Problem {
         let reasons = e.reasons();
         match e {
             E::EmptyQuery => Problem::bad_request("empty-query", e.to_string()),
+            E::TooLong(_) => Problem::bad_request("text-too-long", e.to_string()),
             E::TooManyIdentifiers => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "query-too-large",
@@ -257,6 +258,19 @@ impl From<crate::ingest::WithdrawError> for Problem {
     fn from(e: crate::ingest::WithdrawError) -> Self {
         match e {
             crate::ingest::WithdrawError::NotOwnSignal { .. } => Problem::not_found(e.to_string()),
+            crate::ingest::WithdrawError::Refused { ref reasons, .. } => {
+                let reasons = reasons.clone();
+                Problem::new(
+                    StatusCode::FORBIDDEN,
+                    "policy-denied",
+                    "Refused by policy",
+                    e.to_string(),
+                )
+                .with_reasons(reasons)
+            }
+            crate::ingest::WithdrawError::Policy(p) => {
+                policy_unavailable(&p, "nothing was withdrawn")
+            }
             crate::ingest::WithdrawError::Store(s) => s.into(),
         }
     }

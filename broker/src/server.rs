@@ -54,7 +54,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     } else {
         Vec::new()
     };
-    let verifier = TokenVerifier::new(&registry, &extra_keys, &config.deployment, 30)?;
+    let verifier = TokenVerifier::new(&registry, &extra_keys, &config.deployment, 30)?
+        .with_max_lifetime(config.limits.max_token_lifetime_secs);
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let now = crate::civil::now_secs();

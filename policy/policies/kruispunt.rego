@@ -459,6 +459,13 @@ deny_withdraw contains "not_own_data" if {
 	input.target_org != input.requester.org
 }
 
+# Withdrawing is supplying undone: the roles that may supply under the purpose, not any role of
+# the supplying organisation (an invented one included).
+deny_withdraw contains "supplier_role_not_allowed" if {
+	purpose
+	not supplier_role_ok
+}
+
 deny_coalition_add contains "coalition_missing" if not coalition_given
 
 deny_coalition_add contains "role_not_allowed" if not "coalitiebeheerder" in input.requester.roles

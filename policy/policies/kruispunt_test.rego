@@ -378,6 +378,22 @@ test_withdraw_own_allowed if allowed(withdraw)
 
 test_withdraw_others_denied if denied(patch(withdraw, {"target_org": "kvo-b"}), "not_own_data")
 
+# Any role of the supplying organisation is not enough: only the purpose's supplier roles.
+test_withdraw_invented_role_denied if {
+	d := decide(json.patch(withdraw, [{"op": "replace", "path": "/requester/roles", "value": ["stagiair"]}]))
+	d.allow == false
+	d.reasons == ["supplier_role_not_allowed"]
+}
+
+test_withdraw_follows_supplier_roles if {
+	inp := patch(withdraw, {
+		"requester": {"org": "auto-a", "sector": "autobranche", "public": false, "roles": ["compliance"], "user": "verkoop"},
+		"purpose": "wpg19", "target_org": "auto-a",
+	})
+	allowed(inp)
+	denied(json.patch(inp, [{"op": "replace", "path": "/requester/roles", "value": ["rechercheur"]}]), "supplier_role_not_allowed")
+}
+
 test_coalition_add_listed_member_allowed if allowed(coalition_add)
 
 test_coalition_add_unlisted_org_denied if denied(patch(coalition_add, {"target_org": "kvo-b"}), "target_not_in_coalition")

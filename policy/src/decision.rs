@@ -44,7 +44,7 @@ pub const REASON_CODES: &[(&str, &str)] = &[
     ),
     (
         "supplier_role_not_allowed",
-        "None of the uploader's roles may supply signals for this purpose.",
+        "None of the caller's roles may supply (upload or withdraw) signals for this purpose.",
     ),
     (
         "coalition_purpose_mismatch",

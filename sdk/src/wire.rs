@@ -9,6 +9,47 @@ pub const MAX_SIGNAL_BATCH: usize = 10_000;
 /// Largest number of identifiers in one `POST /v1/matches`.
 pub const MAX_MATCH_IDENTIFIERS: usize = 10_000;
 
+/// Longest necessity justification (bytes of UTF-8) a match request may carry. Every free text
+/// of a request that reaches the permanent audit log or a usage-counter key is bounded, so that
+/// a caller cannot grow the log (which is never rewritten) or the counters at will; the broker
+/// checks the bounds before any policy decision or audit entry, and refuses a longer text with
+/// a 400 problem naming the field. docs/API.md, "Limits on free text", lists them.
+pub const MAX_JUSTIFICATION_BYTES: usize = 2_000;
+/// Longest identifier-like text (bytes of UTF-8): a purpose, coalition, case reference, legal
+/// basis or consent id of a match request, and a signal's kind, code, district, purposes and
+/// dates. Registry ids and case numbers are far shorter.
+pub const MAX_SHORT_TEXT_BYTES: usize = 128;
+/// Most purposes one uploaded signal may name.
+pub const MAX_SIGNAL_PURPOSES: usize = 16;
+
+/// A free-text field over its limit ([`MAX_JUSTIFICATION_BYTES`], [`MAX_SHORT_TEXT_BYTES`],
+/// [`MAX_SIGNAL_PURPOSES`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: at most {limit} {unit}")]
+pub struct TooLong {
+    /// The field, as named on the wire (`justification`, `purposes`, ...).
+    pub field: &'static str,
+    /// Its limit.
+    pub limit: usize,
+    /// What the limit counts: `bytes` or `items`.
+    pub unit: &'static str,
+}
+
+fn bounded(field: &'static str, text: &str, limit: usize) -> Result<(), TooLong> {
+    if text.len() > limit {
+        return Err(TooLong {
+            field,
+            limit,
+            unit: "bytes",
+        });
+    }
+    Ok(())
+}
+
+fn bounded_opt(field: &'static str, text: &Option<String>, limit: usize) -> Result<(), TooLong> {
+    text.as_deref().map_or(Ok(()), |t| bounded(field, t, limit))
+}
+
 /// One signal as a partner uploads it. Kinds and codes are strings here so that a bad item
 /// is reported by index instead of failing the whole batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +73,28 @@ pub struct SignalIn {
     /// Optional earlier end of retention, `YYYY-MM-DD` (never later than the purpose allows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+}
+
+impl SignalIn {
+    /// Checks every free-text field against its limit (the first over it is the error).
+    pub fn check_lengths(&self) -> Result<(), TooLong> {
+        bounded("kind", &self.kind, MAX_SHORT_TEXT_BYTES)?;
+        bounded("code", &self.code, MAX_SHORT_TEXT_BYTES)?;
+        bounded("observed", &self.observed, MAX_SHORT_TEXT_BYTES)?;
+        bounded("district", &self.district, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("expires", &self.expires, MAX_SHORT_TEXT_BYTES)?;
+        if self.purposes.len() > MAX_SIGNAL_PURPOSES {
+            return Err(TooLong {
+                field: "purposes",
+                limit: MAX_SIGNAL_PURPOSES,
+                unit: "items",
+            });
+        }
+        for p in &self.purposes {
+            bounded("purposes", p, MAX_SHORT_TEXT_BYTES)?;
+        }
+        Ok(())
+    }
 }
 
 /// The body of `POST /v1/signals`: at most [`MAX_SIGNAL_BATCH`] signals.
@@ -156,6 +219,35 @@ pub struct MatchRequest {
     /// Recorded necessity justification, required above `hit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
+}
+
+impl MatchRequest {
+    /// Checks every free-text field against its limit (the first over it is the error).
+    pub fn check_lengths(&self) -> Result<(), TooLong> {
+        bounded("purpose", &self.purpose, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("coalition", &self.coalition, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("case_reference", &self.case_reference, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("legal_basis", &self.legal_basis, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("consent_id", &self.consent_id, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt(
+            "justification",
+            &self.justification,
+            MAX_JUSTIFICATION_BYTES,
+        )?;
+        // A kind is echoed in the answer's problem; a pseudonym is checked as 64 hex digits.
+        if self
+            .identifiers
+            .iter()
+            .any(|id| id.kind.len() > MAX_SHORT_TEXT_BYTES)
+        {
+            return Err(TooLong {
+                field: "identifiers[].kind",
+                limit: MAX_SHORT_TEXT_BYTES,
+                unit: "bytes",
+            });
+        }
+        Ok(())
+    }
 }
 
 fn default_level() -> Level {

@@ -103,7 +103,7 @@ impl Viewer {
             entry::by(Some(principal), Operation::Refuse, action::AUDIT_READ),
             &d,
         );
-        e.detail = serde_json::json!({ "endpoint": endpoint });
+        crate::audit::entry::set_detail(&mut e, serde_json::json!({ "endpoint": endpoint }));
         state
             .store
             .audit()
@@ -206,7 +206,7 @@ pub async fn record_read(
 ) -> Result<(), Problem> {
     let mut e = entry::by(Some(principal), Operation::Consult, action::AUDIT_READ);
     e.decision = Some("allow".into());
-    e.detail = what;
+    crate::audit::entry::set_detail(&mut e, what);
     e.pseudonyms = pseudonyms;
     state
         .store

@@ -16,13 +16,27 @@ use crate::auth::Principal;
 use crate::civil::now_millis;
 use crate::store::StoredSignal;
 
-/// An entry with the actor filled in from the authenticated principal.
+/// An entry with the actor filled in from the authenticated principal, and the token's `jti`
+/// (if it had one) as `detail.jti`, so that an entry can be traced to the token that made the
+/// request (docs/AUDIT.md). Callers add their detail with [`set_detail`], which keeps it.
 pub fn by(principal: Option<&Principal>, operation: Operation, action: &str) -> AuditEntry {
     AuditEntry {
         actor_org: principal.map(|p| p.org.clone()),
         actor_user: principal.map(|p| p.user.clone()),
+        detail: match principal.and_then(|p| p.token_id.as_deref()) {
+            Some(jti) => serde_json::json!({ "jti": jti }),
+            None => serde_json::Value::Null,
+        },
         ..AuditEntry::new(now_millis(), operation, action)
     }
+}
+
+/// Sets `e.detail` to `detail` (an object), keeping the `jti` that [`by`] recorded.
+pub fn set_detail(e: &mut AuditEntry, mut detail: serde_json::Value) {
+    if let (Some(jti), Some(d)) = (e.detail.get("jti").cloned(), detail.as_object_mut()) {
+        d.insert("jti".into(), jti);
+    }
+    e.detail = detail;
 }
 
 /// Records the policy's decision (allow/deny, reasons, bundle hash) on an entry.

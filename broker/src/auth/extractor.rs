@@ -127,7 +127,7 @@ async fn refuse(
     let mut entry = entry::by(principal, Operation::Refuse, action::AUTH_REFUSED);
     entry.decision = Some("deny".into());
     entry.reasons = vec![e.slug().to_string()];
-    entry.detail = serde_json::json!({ "endpoint": endpoint });
+    crate::audit::entry::set_detail(&mut entry, serde_json::json!({ "endpoint": endpoint }));
     if let Err(se) = state
         .store
         .audit()

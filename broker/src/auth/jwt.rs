@@ -22,10 +22,10 @@
 //! | `iss`   | yes | partner id; must be the partner that owns `kid` |
 //! | `sub`   | yes | user within the partner organisation (for the audit trail) |
 //! | `aud`   | yes | this broker's deployment name (`deployment` in `kruispunt.toml`), a single string |
-//! | `exp`, `iat` | yes | expiry and issue time |
+//! | `exp`, `iat` | yes | expiry and issue time; `exp − iat` at most `[limits] max_token_lifetime_secs` (default 24 h) |
 //! | `nbf`   | no  | not valid before |
 //! | `roles` | yes | non-empty array of role names, matched by the policy |
-//! | `jti`   | no  | token id, recorded in the audit trail |
+//! | `jti`   | no  | token id, recorded in the `detail` of the audit entries the request writes (`"jti"`) |
 //! | `scope` | police | a nested **object** (not the space-separated OAuth string) — see [`TokenScope`] |
 //!
 //! A `"scope"` claim in the OAuth string form is refused as malformed rather than ignored: a
@@ -46,10 +46,16 @@ use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use kruispunt_policy::registry::{KeyAlg, PartnerKey, Registry};
 use kruispunt_sdk::token::{Claims, TokenScope};
+use kruispunt_sdk::wire::MAX_SHORT_TEXT_BYTES;
 use serde::Deserialize;
 
 /// Longest `Authorization` token accepted; real tokens are well under 2 KiB.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Longest token lifetime (`exp − iat`) accepted unless `kruispunt.toml` sets
+/// `[limits] max_token_lifetime_secs`: a stolen token is worth at most a day. The broker cannot
+/// revoke a partner-signed token, so its lifetime is the only bound on its misuse.
+pub const DEFAULT_MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
 
 /// `max_identifiers` given to the policy when a scope sets none: effectively unbounded (the
 /// purpose's own limit applies) while still an exact integer in JSON (≤ 2^53).
@@ -134,6 +140,16 @@ pub enum AuthError {
     /// `nbf` or `iat` lies in the future.
     #[error("{0}")]
     NotYetValid(String),
+    /// `exp − iat` is longer than the broker accepts.
+    #[error(
+        "the token lives {lifetime} s (exp − iat), longer than the {max} s this broker accepts"
+    )]
+    LifetimeTooLong {
+        /// `exp − iat` of the token.
+        lifetime: i64,
+        /// The configured maximum.
+        max: i64,
+    },
     /// `aud` names another broker.
     #[error("the token's audience is not this broker")]
     WrongAudience,
@@ -168,6 +184,7 @@ impl AuthError {
             AuthError::BadSignature => "token-bad-signature",
             AuthError::Expired(_) => "token-expired",
             AuthError::NotYetValid(_) => "token-not-yet-valid",
+            AuthError::LifetimeTooLong { .. } => "token-lifetime-too-long",
             AuthError::WrongAudience => "token-wrong-audience",
             AuthError::IssuerMismatch(_) => "token-issuer-mismatch",
             AuthError::ScopeExpired { .. } => "token-scope-expired",
@@ -196,6 +213,7 @@ impl AuthError {
             AuthError::BadSignature => "Bad token signature",
             AuthError::Expired(_) => "Token expired",
             AuthError::NotYetValid(_) => "Token not yet valid",
+            AuthError::LifetimeTooLong { .. } => "Token lives too long",
             AuthError::WrongAudience => "Token meant for another broker",
             AuthError::IssuerMismatch(_) => "Token issuer does not own the key",
             AuthError::ScopeExpired { .. } => "Token scope expired",
@@ -238,6 +256,7 @@ pub struct TokenVerifier {
     keys: HashMap<String, KeyEntry>,
     audience: String,
     leeway: i64,
+    max_lifetime: i64,
 }
 
 impl fmt::Debug for TokenVerifier {
@@ -247,6 +266,7 @@ impl fmt::Debug for TokenVerifier {
         f.debug_struct("TokenVerifier")
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
+            .field("max_lifetime", &self.max_lifetime)
             .field("kids", &kids)
             .finish()
     }
@@ -315,7 +335,16 @@ fn decoding_key(k: &PartnerKey) -> Result<(Algorithm, DecodingKey), String> {
 struct RawHeader {
     alg: Option<serde_json::Value>,
     kid: Option<serde_json::Value>,
-    crit: Option<serde_json::Value>,
+    /// Whether the header has a `crit` member at all: `"crit": null` is a `crit` member too
+    /// (an `Option` would read it as absent).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+/// `true` for any value, `null` included (with `#[serde(default)]`: `false` when absent).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d)?;
+    Ok(true)
 }
 
 impl TokenVerifier {
@@ -378,7 +407,15 @@ impl TokenVerifier {
             keys,
             audience: audience.to_string(),
             leeway: i64::try_from(leeway_secs).unwrap_or(i64::MAX),
+            max_lifetime: DEFAULT_MAX_TOKEN_LIFETIME_SECS as i64,
         })
+    }
+
+    /// Accepts tokens living (`exp − iat`) at most `secs` instead of
+    /// [`DEFAULT_MAX_TOKEN_LIFETIME_SECS`] (`[limits] max_token_lifetime_secs`).
+    pub fn with_max_lifetime(mut self, secs: u64) -> TokenVerifier {
+        self.max_lifetime = i64::try_from(secs).unwrap_or(i64::MAX);
+        self
     }
 
     /// Number of keys the verifier trusts.
@@ -440,6 +477,7 @@ impl TokenVerifier {
                 "the `roles` claim must list at least one non-empty role".into(),
             ));
         }
+        check_claim_lengths(&claims)?;
         if now.saturating_sub(self.leeway) > claims.exp {
             return Err(AuthError::Expired(format!(
                 "the token expired at {} (now {now})",
@@ -458,6 +496,13 @@ impl TokenVerifier {
                 "the token claims to be issued at {}, in the future (now {now})",
                 claims.iat
             )));
+        }
+        let lifetime = claims.exp.saturating_sub(claims.iat);
+        if lifetime > self.max_lifetime {
+            return Err(AuthError::LifetimeTooLong {
+                lifetime,
+                max: self.max_lifetime,
+            });
         }
         if let Some(scope) = &claims.scope {
             if scope.purpose.trim().is_empty() {
@@ -481,6 +526,31 @@ impl TokenVerifier {
             expires_at: claims.exp,
         })
     }
+}
+
+/// The claims that reach the audit trail (`sub` as the actor, `jti` in the detail, the roles
+/// and the scope's texts through the policy's input) are bounded like a request's free text
+/// ([`MAX_SHORT_TEXT_BYTES`]): a partner's signer cannot grow the permanent log at will.
+fn check_claim_lengths(claims: &Claims) -> Result<(), AuthError> {
+    let scope = claims.scope.as_ref();
+    let texts = [
+        ("sub", Some(claims.sub.as_str())),
+        ("jti", claims.jti.as_deref()),
+    ]
+    .into_iter()
+    .chain(claims.roles.iter().map(|r| ("roles", Some(r.as_str()))))
+    .chain(scope.map(|s| ("scope.purpose", Some(s.purpose.as_str()))))
+    .chain(scope.map(|s| ("scope.case_reference", s.case_reference.as_deref())))
+    .chain(scope.map(|s| ("scope.legal_basis", s.legal_basis.as_deref())))
+    .chain(scope.map(|s| ("scope.consent_id", s.consent_id.as_deref())));
+    for (claim, text) in texts {
+        if text.is_some_and(|t| t.len() > MAX_SHORT_TEXT_BYTES) {
+            return Err(AuthError::Malformed(format!(
+                "the `{claim}` claim is longer than {MAX_SHORT_TEXT_BYTES} bytes"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Extracts the token from `Bearer <jwt>` (scheme case-insensitive, RFC 9110 §11.1).
@@ -554,7 +624,7 @@ fn check_header(token: &str) -> Result<(Algorithm, String), AuthError> {
         a if a.starts_with("RS") || a.starts_with("PS") => return Err(refused("RSA")),
         _ => return Err(refused("not supported")),
     };
-    if header.crit.is_some() {
+    if header.crit {
         return Err(AuthError::Malformed(
             "the header lists `crit` extensions, which this broker does not understand".into(),
         ));

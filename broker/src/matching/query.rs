@@ -25,6 +25,9 @@ use crate::store::{StoreError, UsageDelta};
 pub enum MatchError {
     #[error("identifiers: at least one identifier is required")]
     EmptyQuery,
+    /// A free-text field over its documented limit: refused before any decision or record.
+    #[error(transparent)]
+    TooLong(#[from] kruispunt_sdk::wire::TooLong),
     #[error("identifiers: at most {MAX_MATCH_IDENTIFIERS} per request")]
     TooManyIdentifiers,
     /// One identifier of the request is malformed (`field` of `identifiers[index]`).
@@ -72,7 +75,9 @@ const REASON_BUDGET: &str = "budget_exceeded";
 type Parsed = (IdentifierKind, [u8; 32], u32);
 
 /// Validates every identifier before anything is decided or recorded.
+/// The free texts first: they reach the audit entry and (the purpose) the usage counters' key.
 fn parse(state: &AppState, req: &MatchRequest) -> Result<Vec<Parsed>, MatchError> {
+    req.check_lengths()?;
     if req.identifiers.is_empty() {
         return Err(MatchError::EmptyQuery);
     }
@@ -192,11 +197,14 @@ pub async fn run(
     entry.recipients = vec![principal.org.clone()];
 
     if !decision.allow {
-        entry.detail = serde_json::json!({
-            "identifiers": parsed.len(),
-            "requested_level": req.level,
-            "flags": decision.flags,
-        });
+        crate::audit::entry::set_detail(
+            &mut entry,
+            serde_json::json!({
+                "identifiers": parsed.len(),
+                "requested_level": req.level,
+                "flags": decision.flags,
+            }),
+        );
         let err = MatchError::Refused {
             reasons: decision.reasons.clone(),
         };
@@ -319,15 +327,18 @@ pub async fn run(
         Operation::Disclose
     };
     entry.source_orgs = sources.into_iter().collect();
-    entry.detail = serde_json::json!({
-        "identifiers": parsed.len(),
-        "hits": hits,
-        "requested_level": req.level,
-        "disclosed_level": level,
-        "justification": req.justification,
-        "consent_id": input.consent_id,
-        "embargo_until": ob.embargo_until,
-    });
+    crate::audit::entry::set_detail(
+        &mut entry,
+        serde_json::json!({
+            "identifiers": parsed.len(),
+            "hits": hits,
+            "requested_level": req.level,
+            "disclosed_level": level,
+            "justification": req.justification,
+            "consent_id": input.consent_id,
+            "embargo_until": ob.embargo_until,
+        }),
+    );
     // Committed before the response is built: no disclosure without a durable entry. The
     // budget the policy checked against a read of the counters is checked again where it is
     // spent — inside the committing transaction, in order — so concurrent requests cannot
@@ -342,11 +353,14 @@ pub async fn run(
         .await?
     else {
         entry.source_orgs = Vec::new();
-        entry.detail = serde_json::json!({
-            "identifiers": parsed.len(),
-            "requested_level": req.level,
-            "flags": [REASON_BUDGET],
-        });
+        crate::audit::entry::set_detail(
+            &mut entry,
+            serde_json::json!({
+                "identifiers": parsed.len(),
+                "requested_level": req.level,
+                "flags": [REASON_BUDGET],
+            }),
+        );
         // Like a policy refusal, this refusal counts against the day's budget.
         return Err(refuse(state, &mut entry, Some(spent(0)), MatchError::BudgetSpent).await);
     };

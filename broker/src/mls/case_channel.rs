@@ -96,7 +96,10 @@ async fn refuse(
     e.decision = Some("deny".into());
     e.reasons = vec![r.reason.to_string()];
     e.case_reference = Some(case_reference.to_string());
-    e.detail = serde_json::json!({ "group": group, "kind": "case", "orgs": r.orgs });
+    crate::audit::entry::set_detail(
+        &mut e,
+        serde_json::json!({ "group": group, "kind": "case", "orgs": r.orgs }),
+    );
     if let Err(err) = state.store.audit().append_audit(&[e]).await {
         return err.into();
     }
@@ -192,7 +195,10 @@ mod tests {
         let mut e = AuditEntry::new(0, Operation::Combine, action::MATCH);
         e.decision = Some("allow".into());
         e.source_orgs = sources.iter().map(|s| s.to_string()).collect();
-        e.detail = serde_json::json!({ "disclosed_level": level, "embargo_until": embargo });
+        crate::audit::entry::set_detail(
+            &mut e,
+            serde_json::json!({ "disclosed_level": level, "embargo_until": embargo }),
+        );
         e
     }
 

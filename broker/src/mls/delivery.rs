@@ -156,7 +156,7 @@ async fn audit_epoch_conflict(
         action::MLS_EPOCH_CONFLICT,
     );
     e.reasons = vec!["epoch_conflict".into()];
-    e.detail = detail;
+    crate::audit::entry::set_detail(&mut e, detail);
     match state.store.audit().append_audit(&[e]).await {
         Ok(_) => DeliveryError::EpochConflict(message),
         Err(err) => err.into(),
@@ -255,10 +255,13 @@ pub async fn publish_key_packages(
         Operation::Collect,
         action::MLS_KEY_PACKAGE_PUBLISH,
     );
-    entry.detail = serde_json::json!({
-        "count": out.len(),
-        "last_resort": out.iter().filter(|p| p.last_resort).count(),
-    });
+    crate::audit::entry::set_detail(
+        &mut entry,
+        serde_json::json!({
+            "count": out.len(),
+            "last_resort": out.iter().filter(|p| p.last_resort).count(),
+        }),
+    );
     match state
         .store
         .mls()
@@ -290,10 +293,13 @@ pub async fn claim_key_package(
         );
         e.source_orgs = vec![org.to_string()];
         e.recipients = vec![principal.org.clone()];
-        e.detail = serde_json::json!({
-            "kp_ref": hex::encode(&c.kp_ref),
-            "last_resort": c.last_resort,
-        });
+        crate::audit::entry::set_detail(
+            &mut e,
+            serde_json::json!({
+                "kp_ref": hex::encode(&c.kp_ref),
+                "last_resort": c.last_resort,
+            }),
+        );
         e
     };
     state
@@ -351,9 +357,12 @@ async fn check_adds(
         );
         entry.decision = Some("deny".into());
         entry.reasons = reasons.clone();
-        entry.detail = serde_json::json!({
-            "group": group.id, "coalition": group.coalition, "epoch": epoch, "target_org": target,
-        });
+        crate::audit::entry::set_detail(
+            &mut entry,
+            serde_json::json!({
+                "group": group.id, "coalition": group.coalition, "epoch": epoch, "target_org": target,
+            }),
+        );
         state.store.audit().append_audit(&[entry]).await?;
         return Err(DeliveryError::AddNotAllowed {
             target: target.clone(),
@@ -456,10 +465,13 @@ pub async fn create_group(
         action::MLS_GROUP_CREATE,
     );
     entry.case_reference = req.case_reference.clone();
-    entry.detail = serde_json::json!({
-        "group": row.id, "kind": kind.as_str(), "coalition": row.coalition, "epoch": row.epoch,
-        "allowed": row.allowed,
-    });
+    crate::audit::entry::set_detail(
+        &mut entry,
+        serde_json::json!({
+            "group": row.id, "kind": kind.as_str(), "coalition": row.coalition, "epoch": row.epoch,
+            "allowed": row.allowed,
+        }),
+    );
     match state
         .store
         .mls()
@@ -642,11 +654,14 @@ pub async fn post_message(
     let audit = |seq: u64| -> AuditEntry {
         let mut e = entry::by(Some(principal), Operation::Disclose, action::MLS_DELIVER);
         e.recipients = recipients.clone();
-        e.detail = serde_json::json!({
-            "group": id, "epoch": msg_epoch, "new_epoch": new_epoch, "seq": seq,
-            "content_type": content_type, "size": size, "welcomes": welcome_count,
-            "added": added,
-        });
+        crate::audit::entry::set_detail(
+            &mut e,
+            serde_json::json!({
+                "group": id, "epoch": msg_epoch, "new_epoch": new_epoch, "seq": seq,
+                "content_type": content_type, "size": size, "welcomes": welcome_count,
+                "added": added,
+            }),
+        );
         e
     };
     match state
@@ -802,7 +817,7 @@ async fn audit_fetch(
 ) -> Result<(), DeliveryError> {
     let mut e = entry::by(Some(principal), Operation::Disclose, action);
     e.recipients = vec![principal.org.clone()];
-    e.detail = detail;
+    crate::audit::entry::set_detail(&mut e, detail);
     state.store.audit().append_audit(&[e]).await?;
     Ok(())
 }

@@ -128,10 +128,13 @@ pub async fn announce(
         action::COALITION_KEY_VERSION_ANNOUNCE,
     );
     entry.decision = Some("allow".into());
-    entry.detail = serde_json::json!({
-        "coalition": coalition, "key_version": row.key_version, "grace_days": grace_days,
-        "grace_until": row.grace_until,
-    });
+    crate::audit::entry::set_detail(
+        &mut entry,
+        serde_json::json!({
+            "coalition": coalition, "key_version": row.key_version, "grace_days": grace_days,
+            "grace_until": row.grace_until,
+        }),
+    );
     match state.store.mls().announce_key_version(&row, &entry).await? {
         Announced::Stored => Ok(status(row)),
         Announced::NotForward(current) => Err(KeyVersionError::NotForward {
@@ -258,11 +261,14 @@ pub async fn purge_superseded(state: &AppState, now: i64) -> Result<usize, Store
             let mut e = entry::erase_signals(action::RETENTION_KEY_VERSION_PURGE, signals);
             let old: std::collections::BTreeSet<u32> =
                 signals.iter().map(|s| s.key_version).collect();
-            e.detail = serde_json::json!({
-                "coalition": row.coalition, "key_version": row.key_version,
-                "old_versions": old, "count": signals.len(),
-                "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
-            });
+            crate::audit::entry::set_detail(
+                &mut e,
+                serde_json::json!({
+                    "coalition": row.coalition, "key_version": row.key_version,
+                    "old_versions": old, "count": signals.len(),
+                    "ids": signals.iter().map(|s| s.id.to_string()).collect::<Vec<_>>(),
+                }),
+            );
             e
         };
         let purged = state

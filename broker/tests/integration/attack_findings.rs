@@ -9,6 +9,16 @@
 //!    entry deleted and named in an erase record) is reported by `kruispunt audit verify`.
 //! 3. A date the ingest accepts is a date the store accepts: `"2026-+1-+5"` as `observed`
 //!    rejects that item only (naming the field), not the whole upload with a 503.
+//! 6. Withdrawal asks the policy: a token of the supplying organisation with a role that may
+//!    not supply under the signal's purpose (an invented one, "stagiair") is refused with 403
+//!    and the policy's reasons, audited, and the signal stays; the compliance role withdraws.
+//! 7. Free text is bounded before it reaches the permanent audit log or a counter key: a 1 MB
+//!    justification (or purpose, or case reference) is a 400 naming the field and its limit,
+//!    and a 1 MB signal code rejects its item; nothing is recorded.
+//! 11. Tokens: (a) a token living longer than `max_token_lifetime_secs` (default 24 h; one
+//!     valid until 2100) is refused as `token-lifetime-too-long`, audited; (b) a header with
+//!     `"crit": null` is refused like any `crit`; (c) the token's `jti` is recorded in the
+//!     audit entries of its requests (`detail.jti`).
 
 use std::path::Path;
 
@@ -292,4 +302,191 @@ async fn a_bad_date_rejects_its_item_only(b: &Broker) {
 kruispunt_test_kit::per_backend_tests!(on_broker:
     a_bad_date_rejects_its_item_only_on_sqlite, a_bad_date_rejects_its_item_only_on_postgres =
         a_bad_date_rejects_its_item_only
+);
+
+// ---------------------------------------------------------------------------------------------
+// Finding 6: withdrawal never asked the policy.
+
+async fn withdrawal_asks_the_policy(b: &Broker) {
+    let t = b.token(DEALER_A, &["compliance"]);
+    let batch = json!({ "signals": [signal("GB-006-W", "cash-car-purchase")] });
+    let (status, v) = b.post("/v1/signals", Some(&t), &batch).await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["results"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/signals/{id}");
+
+    let intern = b.token(DEALER_A, &["stagiair"]);
+    let (status, v, ct) = b
+        .send(reqwest::Method::DELETE, &path, Some(&intern), None)
+        .await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(v["type"], "urn:kruispunt:problem:policy-denied", "{v}");
+    assert_eq!(v["reasons"], json!(["supplier_role_not_allowed"]), "{v}");
+    let refused = b.audit_of("signal.withdraw").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].operation, Operation::Refuse);
+    assert_eq!(refused[0].decision.as_deref(), Some("deny"));
+    assert_eq!(refused[0].reasons, vec!["supplier_role_not_allowed"]);
+    assert_eq!(refused[0].purpose.as_deref(), Some(PURPOSE));
+    assert!(refused[0].policy_hash.is_some());
+
+    // The signal is still there: its supplier's compliance officer withdraws it.
+    let (status, v, _) = b.send(reqwest::Method::DELETE, &path, Some(&t), None).await;
+    assert_eq!(status, 200, "{v}");
+    let log = b.audit_of("signal.withdraw").await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1].operation, Operation::Erase);
+    assert_eq!(log[1].decision.as_deref(), Some("allow"));
+    assert!(log[1].policy_hash.is_some());
+}
+
+kruispunt_test_kit::per_backend_tests!(on_broker:
+    withdrawal_asks_the_policy_on_sqlite, withdrawal_asks_the_policy_on_postgres =
+        withdrawal_asks_the_policy
+);
+
+// ---------------------------------------------------------------------------------------------
+// Finding 7: unbounded free text in the permanent audit log.
+
+async fn free_text_is_bounded(b: &Broker) {
+    let st = b.state();
+    let before = st.store.audit().audit_len().await.unwrap();
+    let t = b.token(DEALER_C, &["compliance"]);
+    let huge = "x".repeat(1 << 20);
+    for (field, limit) in [
+        (
+            "justification",
+            kruispunt_sdk::wire::MAX_JUSTIFICATION_BYTES,
+        ),
+        ("purpose", kruispunt_sdk::wire::MAX_SHORT_TEXT_BYTES),
+        ("case_reference", kruispunt_sdk::wire::MAX_SHORT_TEXT_BYTES),
+    ] {
+        let mut q = match_query(PURPOSE);
+        q["level"] = json!("categories");
+        q["justification"] = json!("Contante aankoop van EUR 25.000 zonder herkomst.");
+        q["case_reference"] = json!(CASE);
+        q[field] = json!(huge);
+        let (status, v, ct) = b
+            .send(reqwest::Method::POST, "/v1/matches", Some(&t), Some(&q))
+            .await;
+        assert_eq!(status, 400, "{field}: {v}");
+        assert_eq!(ct, "application/problem+json");
+        assert_eq!(v["type"], "urn:kruispunt:problem:text-too-long", "{v}");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(field) && detail.contains(&limit.to_string()),
+            "{field}: {detail}"
+        );
+    }
+    let mut bad = signal("GB-007-T", "cash-car-purchase");
+    bad["code"] = json!(huge);
+    let (status, v) = b
+        .post(
+            "/v1/signals",
+            Some(&b.token(DEALER_A, &["compliance"])),
+            &json!({ "signals": [bad] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["results"][0]["status"], "rejected", "{v}");
+    assert_eq!(v["results"][0]["field"], "code", "{v}");
+    assert!(
+        v["results"][0]["reason"].as_str().unwrap().len() < 200,
+        "{v}"
+    );
+    assert_eq!(st.store.audit().audit_len().await.unwrap(), before);
+}
+
+kruispunt_test_kit::per_backend_tests!(on_broker:
+    free_text_is_bounded_on_sqlite, free_text_is_bounded_on_postgres = free_text_is_bounded
+);
+
+// ---------------------------------------------------------------------------------------------
+// Finding 11: token lifetime, `crit: null`, and the `jti` in the audit trail.
+
+/// 2100-01-01T00:00:00Z in Unix s.
+const YEAR_2100: i64 = 4_102_444_800;
+
+/// A hand-built token of `partner`'s user (its development key) with `header` and `payload`.
+fn hand_signed(b: &Broker, partner: &str, header: Value, payload: &Value) -> (String, String) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (kid, pkcs8) =
+        kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key(b.data_dir(), partner)
+            .unwrap();
+    let mut header = header;
+    header["kid"] = json!(kid);
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload.to_string())
+    );
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
+    let sig = URL_SAFE_NO_PAD.encode(pair.sign(message.as_bytes()).as_ref());
+    (format!("{message}.{sig}"), kid)
+}
+
+/// Asks a match with `token`: the status and the problem `type` (if any).
+async fn ask(b: &Broker, token: &str) -> (u16, Value) {
+    b.post("/v1/matches", Some(token), &match_query(PURPOSE))
+        .await
+}
+
+async fn tokens_are_bounded_and_traced(b: &Broker) {
+    let roles = ["compliance"];
+    // (a) A token valid until 2100 is refused, with its own problem type, audited.
+    let forever = b.token_with(DEALER_C, &roles, |c| c.exp = YEAR_2100);
+    let (status, v) = ask(b, &forever).await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(
+        v["type"], "urn:kruispunt:problem:token-lifetime-too-long",
+        "{v}"
+    );
+    let refused = b.audit_of("auth.refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0].reasons, vec!["token-lifetime-too-long"]);
+    // A day exactly is accepted; a second more is not.
+    let day = b.token_with(DEALER_C, &roles, |c| c.exp = c.iat + 86_400);
+    let (status, v) = ask(b, &day).await;
+    assert_eq!(status, 200, "{v}");
+    let longer = b.token_with(DEALER_C, &roles, |c| c.exp = c.iat + 86_401);
+    let (status, v) = ask(b, &longer).await;
+    assert_eq!(status, 401, "{v}");
+
+    // (b) `"crit": null` is a `crit` member: refused as malformed, audited.
+    let now = now();
+    let payload = json!({ "iss": DEALER_C, "sub": format!("user@{DEALER_C}"),
+        "aud": b.state().verifier.audience(), "exp": now + 600, "iat": now,
+        "roles": roles });
+    let (good, _) = hand_signed(b, DEALER_C, json!({ "alg": "EdDSA" }), &payload);
+    let (status, v) = ask(b, &good).await;
+    assert_eq!(status, 200, "the hand-built token is otherwise good: {v}");
+    let (crit, _) = hand_signed(
+        b,
+        DEALER_C,
+        json!({ "alg": "EdDSA", "crit": null }),
+        &payload,
+    );
+    let (status, v) = ask(b, &crit).await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(v["type"], "urn:kruispunt:problem:token-malformed", "{v}");
+    assert!(v["detail"].as_str().unwrap().contains("crit"), "{v}");
+
+    // (c) The `jti` is in the entry the request wrote.
+    let traced = b.token_with(DEALER_C, &roles, |c| c.jti = Some("jti-0042".into()));
+    let (status, v) = ask(b, &traced).await;
+    assert_eq!(status, 200, "{v}");
+    let matches = b.audit_of("match").await;
+    let last = matches.last().unwrap();
+    assert_eq!(last.detail["jti"], "jti-0042", "{last:?}");
+    assert!(
+        last.detail["identifiers"].is_number(),
+        "the rest of the detail stays: {last:?}"
+    );
+}
+
+kruispunt_test_kit::per_backend_tests!(on_broker:
+    tokens_are_bounded_and_traced_on_sqlite, tokens_are_bounded_and_traced_on_postgres =
+        tokens_are_bounded_and_traced
 );

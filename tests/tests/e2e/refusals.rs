@@ -292,6 +292,7 @@ async fn rate_limit_is_reported_and_retried() {
             requests_per_second: 1.0,
             burst: 1.0,
             purge_interval_secs: 60,
+            ..Limits::default()
         }),
         ..Default::default()
     })

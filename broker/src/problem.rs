@@ -185,6 +185,8 @@ impl From<crate::mls::delivery::DeliveryError> for Problem {
                 detail,
             )
             .with_reasons(vec![reason.into()]),
+            E::NotCoalitionAdmin { .. } => forbidden("not-coalition-admin", detail)
+                .with_reasons(vec![crate::mls::key_version::NOT_COALITION_ADMIN.into()]),
             E::EpochConflict(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "mls-epoch-conflict",

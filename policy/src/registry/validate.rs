@@ -373,6 +373,25 @@ impl Validator<'_> {
                 &purposes,
                 "purpose",
             );
+            if !c.members.contains(&c.admin.org) {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "admin",
+                    format!(
+                        "the administrator `{}` must be a member of the coalition",
+                        c.admin.org
+                    ),
+                );
+            }
+            if c.admin.role.is_empty() {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "admin",
+                    "the administrator's role must not be empty".into(),
+                );
+            }
             if let Some(d) = &c.district
                 && !districts.contains(d.as_str())
             {
@@ -472,6 +491,21 @@ mod tests {
             "line {} is {line:?}",
             i.location.line
         );
+    }
+
+    #[test]
+    fn coalition_admin_must_be_a_member() {
+        let text = DEFAULT_REGISTRY_TOML.replacen(
+            "admin = { org = \"riec-midden-nederland\"",
+            "admin = { org = \"autobedrijf-de-vecht\"",
+            1,
+        );
+        assert_ne!(text, DEFAULT_REGISTRY_TOML, "fixture edit applied");
+        let reg = Registry::from_toml_str(&text, "mn.toml").unwrap();
+        let issues = reg.issues();
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        assert!(issues[0].field.ends_with(".admin"), "{}", issues[0]);
+        assert!(issues[0].message.contains("autobedrijf-de-vecht"));
     }
 
     #[test]

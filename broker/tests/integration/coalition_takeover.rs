@@ -32,8 +32,17 @@ async fn announce(b: &Broker, token: &str, body: Value) -> (u16, Value) {
 fn member_cannot_create_coalition_group(b: Broker) -> TestFuture {
     Box::pin(async move {
         let dir = tempfile::tempdir().unwrap();
-        // A municipality of the coalition claims the administrator role in its own token.
+        // A municipality of the coalition claims the administrator role in its own token: the
+        // registry lets no municipality carry it (refused at authentication) ...
         let mut imposter = Partner::new(&b, AMERSFOORT, &[ADMIN_ROLE], dir.path());
+        let info = imposter.member.create_group(COALITION).unwrap();
+        let err = create_coalition(&imposter.api, COALITION, &info)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(format!("{err}").contains("token-role-not-allowed"), "{err}");
+        // ... and with a role it may hold it is not the coalition's administrator.
+        let mut imposter = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
         let info = imposter.member.create_group(COALITION).unwrap();
         let err = create_coalition(&imposter.api, COALITION, &info)
             .await
@@ -52,6 +61,36 @@ fn member_cannot_create_coalition_group(b: Broker) -> TestFuture {
             .await
             .unwrap();
         assert_eq!(status.members, vec![ADMIN.to_string()]);
+        b.stop().await;
+    })
+}
+
+/// The administrator's role alone is not enough either: the registry bounds which roles each
+/// organisation's tokens may carry, and a KVO token claiming `coalitiebeheerder` is refused at
+/// authentication, on every endpoint, with its own problem type and an audit entry.
+fn token_role_outside_registry_is_refused(b: Broker) -> TestFuture {
+    Box::pin(async move {
+        let path = format!("/v1/coalitions/{COALITION}/key-version");
+        let token = b.token(KVO, &["signaleerder", ADMIN_ROLE]);
+        let (st, v) = b.call(Method::GET, &path, &token, None).await;
+        assert_eq!((st, slug(&v)), (403, "token-role-not-allowed"), "{v}");
+        let (st, v) = announce(&b, &token, json!({ "key_version": 2 })).await;
+        assert_eq!((st, slug(&v)), (403, "token-role-not-allowed"), "{v}");
+        let (st, v) = b
+            .post("/v1/signals", &token, &json!({ "signals": [] }))
+            .await;
+        assert_eq!((st, slug(&v)), (403, "token-role-not-allowed"), "{v}");
+        let refusals = b.audit_of("auth.refused").await;
+        let n = refusals
+            .iter()
+            .filter(|e| e.reasons == ["token-role-not-allowed"])
+            .count();
+        assert_eq!(n, 3, "{refusals:?}");
+        // Its own roles still work.
+        let (st, v) = b
+            .call(Method::GET, &path, &b.token(KVO, &["signaleerder"]), None)
+            .await;
+        assert_eq!((st, slug(&v)), (404, "not-found"), "{v}");
         b.stop().await;
     })
 }
@@ -126,4 +165,7 @@ kruispunt_test_kit::broker_test!(
 );
 kruispunt_test_kit::broker_test!(
     coalition_key_version_announcement_bounded = announcement_is_bounded
+);
+kruispunt_test_kit::broker_test!(
+    coalition_token_role_outside_registry = token_role_outside_registry_is_refused
 );

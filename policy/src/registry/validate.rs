@@ -354,6 +354,33 @@ impl Validator<'_> {
             }
         }
 
+        for (sector, roles) in &reg.token_roles {
+            if !sectors.contains(sector.as_str()) {
+                self.push(
+                    "token_roles",
+                    "",
+                    sector,
+                    format!("unknown sector `{sector}`"),
+                );
+            }
+            if roles.iter().any(|r| r.trim().is_empty()) {
+                self.push("token_roles", "", sector, "a role must not be empty".into());
+            }
+        }
+        for p in &reg.partners {
+            if reg.token_roles_of(p).is_empty() {
+                self.push(
+                    "partners",
+                    &p.id,
+                    "sector",
+                    format!(
+                        "no roles listed for sector `{}` in [token_roles]: every token of this partner would be refused",
+                        p.sector
+                    ),
+                );
+            }
+        }
+
         self.check_unique("coalitions", reg.coalitions.iter().map(|c| c.id.as_str()));
         for c in &reg.coalitions {
             let members = c.members.clone();
@@ -381,6 +408,19 @@ impl Validator<'_> {
                     format!(
                         "the administrator `{}` must be a member of the coalition",
                         c.admin.org
+                    ),
+                );
+            }
+            if let Some(admin) = reg.partner(&c.admin.org)
+                && !reg.token_roles_of(admin).contains(&c.admin.role)
+            {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "admin",
+                    format!(
+                        "role `{}` is not among the token roles of sector `{}`",
+                        c.admin.role, admin.sector
                     ),
                 );
             }

@@ -227,7 +227,7 @@ impl From<crate::mls::key_version::KeyVersionError> for Problem {
                 Problem::not_found(detail)
             }
             E::ZeroKeyVersion => Problem::bad_request("invalid-key-version", detail),
-            E::GraceTooLong => Problem::bad_request("invalid-grace-days", detail),
+            E::GraceOutOfRange => Problem::bad_request("invalid-grace-days", detail),
             E::NotAdmin { .. } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "not-coalition-admin",

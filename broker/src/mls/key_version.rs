@@ -50,7 +50,7 @@ pub enum KeyVersionError {
     #[error("key_version: coalition key versions start at 1")]
     ZeroKeyVersion,
     #[error("grace_days: between {MIN_GRACE_DAYS} and {MAX_GRACE_DAYS}")]
-    GraceTooLong,
+    GraceOutOfRange,
     #[error("coalition: {0:?} has no MLS group yet; its administrator creates it first")]
     NoGroup(String),
     /// The announcer is not the coalition's administrator (audited).
@@ -102,7 +102,7 @@ pub async fn announce(
     }
     let grace_days = req.grace_days.unwrap_or(DEFAULT_GRACE_DAYS);
     if !(MIN_GRACE_DAYS..=MAX_GRACE_DAYS).contains(&grace_days) {
-        return Err(KeyVersionError::GraceTooLong);
+        return Err(KeyVersionError::GraceOutOfRange);
     }
     let group = state.store.mls().group(coalition).await?;
     if !group.is_some_and(|g| g.kind == GroupKind::Coalition) {

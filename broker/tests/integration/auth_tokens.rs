@@ -187,7 +187,10 @@ fn role_outside_the_registrys_token_roles_is_refused() {
         c.roles = vec!["compliance".into(), role.into()];
         let token = auth::mint("dealer-1", &f.dealer.pkcs8, &c).unwrap();
         let err = verify(&f, &token).unwrap_err();
-        assert!(matches!(err, AuthError::RoleNotAllowed(_)), "{role}: {err:?}");
+        assert!(
+            matches!(err, AuthError::RoleNotAllowed(_)),
+            "{role}: {err:?}"
+        );
         assert_eq!((err.status(), err.slug()), (403, "token-role-not-allowed"));
         assert!(err.to_string().contains(role), "{err}");
     }
@@ -861,7 +864,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
             "--role",
             "rechercheur,analist",
             "--role",
-            "teamleider",
+            "signaleerder",
             "--user",
             "agent-7",
             "--purpose",
@@ -885,7 +888,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
     let p = verifier
         .verify(Some(&bearer(&mint_token(&args, NOW).unwrap())), NOW)
         .unwrap();
-    assert_eq!(p.roles, vec!["rechercheur", "analist", "teamleider"]);
+    assert_eq!(p.roles, vec!["rechercheur", "analist", "signaleerder"]);
     assert_eq!(p.expires_at, NOW + 1800);
     let s = p.scope.unwrap();
     assert_eq!(s.purpose, "politie-opsporing-wpg19");

@@ -543,9 +543,22 @@ mod tests {
         assert_ne!(text, DEFAULT_REGISTRY_TOML, "fixture edit applied");
         let reg = Registry::from_toml_str(&text, "mn.toml").unwrap();
         let issues = reg.issues();
-        assert_eq!(issues.len(), 1, "{issues:#?}");
-        assert!(issues[0].field.ends_with(".admin"), "{}", issues[0]);
-        assert!(issues[0].message.contains("autobedrijf-de-vecht"));
+        // Not a member, and (a car dealer) not one whose tokens may carry the role.
+        assert_eq!(issues.len(), 2, "{issues:#?}");
+        assert!(
+            issues.iter().all(|i| i.field.ends_with(".admin")),
+            "{issues:#?}"
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.message.contains("autobedrijf-de-vecht") && i.message.contains("member")),
+            "{issues:#?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.message.contains("token roles")),
+            "{issues:#?}"
+        );
     }
 
     #[test]

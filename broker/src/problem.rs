@@ -186,6 +186,8 @@ impl From<crate::mls::delivery::DeliveryError> for Problem {
                 detail,
             )
             .with_reasons(vec![reason.into()]),
+            E::NotCoalitionAdmin { .. } => forbidden("not-coalition-admin", detail)
+                .with_reasons(vec![crate::mls::key_version::NOT_COALITION_ADMIN.into()]),
             E::EpochConflict(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "mls-epoch-conflict",
@@ -226,7 +228,7 @@ impl From<crate::mls::key_version::KeyVersionError> for Problem {
                 Problem::not_found(detail)
             }
             E::ZeroKeyVersion => Problem::bad_request("invalid-key-version", detail),
-            E::GraceTooLong => Problem::bad_request("invalid-grace-days", detail),
+            E::GraceOutOfRange => Problem::bad_request("invalid-grace-days", detail),
             E::NotAdmin { .. } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "not-coalition-admin",

@@ -164,6 +164,9 @@ pub enum AuthError {
         /// Verification time.
         now: i64,
     },
+    /// The token claims a role the registry does not list for its partner's sector.
+    #[error("{0}")]
+    RoleNotAllowed(String),
     /// The partner must present a (matching) client certificate.
     #[error("{0}")]
     MtlsRequired(String),
@@ -189,15 +192,18 @@ impl AuthError {
             AuthError::IssuerMismatch(_) => "token-issuer-mismatch",
             AuthError::ScopeExpired { .. } => "token-scope-expired",
             AuthError::MtlsRequired(_) => "mtls-required",
+            AuthError::RoleNotAllowed(_) => "token-role-not-allowed",
             AuthError::KeyConfig(_) => "key-configuration",
         }
     }
 
     /// HTTP status: 401 for every token problem (the client may retry with another token),
-    /// 403 when the partner's mTLS requirement is not met, 500 for the broker's own keys.
+    /// 403 when the partner's mTLS requirement is not met or the token claims a role its partner
+    /// may not hold (another token of the same partner will not help), 500 for the broker's
+    /// own keys.
     pub fn status(&self) -> u16 {
         match self {
-            AuthError::MtlsRequired(_) => 403,
+            AuthError::MtlsRequired(_) | AuthError::RoleNotAllowed(_) => 403,
             AuthError::KeyConfig(_) => 500,
             _ => 401,
         }
@@ -218,6 +224,7 @@ impl AuthError {
             AuthError::IssuerMismatch(_) => "Token issuer does not own the key",
             AuthError::ScopeExpired { .. } => "Token scope expired",
             AuthError::MtlsRequired(_) => "Client certificate required",
+            AuthError::RoleNotAllowed(_) => "Role not allowed for this partner",
             AuthError::KeyConfig(_) => "Broker key configuration error",
         }
     }
@@ -247,6 +254,8 @@ struct KeyEntry {
     partner: String,
     sector: String,
     public: bool,
+    /// The roles the registry lets this partner's tokens carry.
+    roles: Vec<String>,
     alg: Algorithm,
     key: DecodingKey,
 }
@@ -398,6 +407,7 @@ impl TokenVerifier {
                     partner: partner.id.clone(),
                     sector: partner.sector.clone(),
                     public: partner.public,
+                    roles: registry.token_roles_of(partner).to_vec(),
                     alg,
                     key,
                 },
@@ -478,6 +488,14 @@ impl TokenVerifier {
             ));
         }
         check_claim_lengths(&claims)?;
+        if let Some(role) = claims.roles.iter().find(|r| !entry.roles.contains(r)) {
+            return Err(AuthError::RoleNotAllowed(format!(
+                "the registry does not let tokens of `{}` (sector {}) carry the role `{}`",
+                entry.partner,
+                entry.sector,
+                sanitize(role)
+            )));
+        }
         if now.saturating_sub(self.leeway) > claims.exp {
             return Err(AuthError::Expired(format!(
                 "the token expired at {} (now {now})",

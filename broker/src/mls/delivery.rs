@@ -24,6 +24,7 @@ use openmls::prelude::*;
 use openmls_rust_crypto::RustCrypto;
 
 use super::case_channel;
+use super::key_version::NOT_COALITION_ADMIN;
 use super::public_state::{PublicView, StateError};
 use super::store::{
     Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
@@ -98,6 +99,16 @@ pub enum DeliveryError {
         refusal: CaseRefusal,
         reason: &'static str,
         detail: String,
+    },
+    /// A coalition's group registered by someone other than the administrator the registry
+    /// names (organisation and role); audited.
+    #[error(
+        "only {admin} with the {role} role, the administrator the registry names for {coalition}, creates its group"
+    )]
+    NotCoalitionAdmin {
+        coalition: String,
+        admin: String,
+        role: String,
     },
     /// Another commit won the message's epoch.
     #[error("{0}")]
@@ -179,6 +190,13 @@ fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), DeliveryEr
     })?;
     Ok((bytes, msg))
 }
+
+/// The prefix of every case channel's group id.
+///
+/// Why a namespace of its own: a coalition's group id is the coalition id, and registry ids
+/// hold no `.`; a case channel registered under a coalition's id would take that id for good
+/// and keep the coalition from ever having its group.
+pub const CASE_GROUP_PREFIX: &str = "case.";
 
 /// A group id: lowercase letters, digits, `-`, `_`, `.`; 1–128 bytes.
 pub fn check_group_id(id: &str) -> Result<(), DeliveryError> {
@@ -381,12 +399,12 @@ pub async fn create_group(
 ) -> Result<GroupRow, DeliveryError> {
     check_group_id(&req.group_id)?;
     let registry = state.policy.registry();
-    if registry.coalition(&req.coalition).is_none() {
+    let Some(coalition) = registry.coalition(&req.coalition) else {
         return Err(DeliveryError::NotFound(format!(
             "coalition: no coalition {:?} in the registry",
             req.coalition
         )));
-    }
+    };
     let kind = match req.kind {
         WireKind::Coalition => {
             if req.group_id != req.coalition {
@@ -398,9 +416,34 @@ pub async fn create_group(
             if req.allowed.is_some() {
                 return Err(invalid(Invalid::Group, "allowed: only for case channels"));
             }
+            let admin = &coalition.admin;
+            if principal.org != admin.org || !principal.roles.contains(&admin.role) {
+                let mut e = entry::by(
+                    Some(principal),
+                    Operation::Refuse,
+                    action::MLS_GROUP_REFUSED,
+                );
+                e.decision = Some("deny".into());
+                e.reasons = vec![NOT_COALITION_ADMIN.into()];
+                e.detail = serde_json::json!({
+                    "group": req.group_id, "kind": "coalition", "coalition": req.coalition,
+                });
+                state.store.audit().append_audit(&[e]).await?;
+                return Err(DeliveryError::NotCoalitionAdmin {
+                    coalition: req.coalition.clone(),
+                    admin: admin.org.clone(),
+                    role: admin.role.clone(),
+                });
+            }
             GroupKind::Coalition
         }
         WireKind::Case => {
+            if !req.group_id.starts_with(CASE_GROUP_PREFIX) {
+                return Err(invalid(
+                    Invalid::GroupId,
+                    format!("group_id: a case channel's id starts with {CASE_GROUP_PREFIX:?}"),
+                ));
+            }
             if req.case_reference.as_deref().is_none_or(str::is_empty) {
                 return Err(invalid(
                     Invalid::Group,

@@ -29,12 +29,18 @@ use crate::mls::store::{Announced, GroupKind, KeyVersionRow};
 use crate::state::AppState;
 use crate::store::{StoreError, StoredSignal};
 
-/// The role that administers a coalition (creates its group, announces its key version).
-pub const ADMIN_ROLE: &str = "coalitiebeheerder";
 /// Grace period when the announcement names none.
 pub const DEFAULT_GRACE_DAYS: u32 = 14;
 /// Longest grace period an announcement may ask for.
 pub const MAX_GRACE_DAYS: u32 = 365;
+/// Shortest grace period an announcement may ask for.
+///
+/// Why a floor: once the grace period ends the retention task erases the coalition's signals
+/// under older versions and ingest refuses uploads under them. With no floor, one announcement
+/// (by a compromised or mistaken administrator) would erase the coalition's data at the next
+/// tick, before any partner could even fetch the new key and re-upload; a week lets every
+/// partner notice, object and re-pseudonymise.
+pub const MIN_GRACE_DAYS: u32 = 7;
 
 /// Why an announcement or a read of a coalition's key version was refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,17 +49,17 @@ pub enum KeyVersionError {
     UnknownCoalition(String),
     #[error("key_version: coalition key versions start at 1")]
     ZeroKeyVersion,
-    #[error("grace_days: at most {MAX_GRACE_DAYS}")]
-    GraceTooLong,
+    #[error("grace_days: between {MIN_GRACE_DAYS} and {MAX_GRACE_DAYS}")]
+    GraceOutOfRange,
     #[error("coalition: {0:?} has no MLS group yet; its administrator creates it first")]
     NoGroup(String),
     /// The announcer is not the coalition's administrator (audited).
     #[error(
-        "only the organisation that created {coalition}'s group, with the {ADMIN_ROLE} role, announces its key version"
+        "only the administrator the registry names for {coalition}, with its role, announces its key version"
     )]
     NotAdmin { coalition: String },
-    /// The announced version is not above the current one.
-    #[error("key_version: {coalition} is at version {current}; announce a higher one")]
+    /// The announced version is not the successor of the current one.
+    #[error("key_version: {coalition} is at version {current}; announce exactly the next one")]
     NotForward { coalition: String, current: u32 },
     /// None announced, or the reader is not a member (who learns nothing either way).
     #[error("coalition: no key version announced for {0:?} that you may see")]
@@ -75,8 +81,11 @@ fn status(r: KeyVersionRow) -> KeyVersionStatus {
     }
 }
 
-/// `PUT /v1/coalitions/{coalition}/key-version`: only the organisation that created the
-/// coalition's group, acting with the administrator role, may announce; refusals are audited.
+/// `PUT /v1/coalitions/{coalition}/key-version`: only the administrator the registry names for
+/// the coalition (organisation and role) may announce; refusals are audited. The version is the
+/// successor of the current one (1 before any announcement: the group starts at version 1) and
+/// the grace period at least [`MIN_GRACE_DAYS`], so no announcement erases the coalition's
+/// signals at once or puts its uploads out of reach.
 pub async fn announce(
     state: &AppState,
     principal: &Principal,
@@ -84,22 +93,22 @@ pub async fn announce(
     req: &AnnounceKeyVersion,
     now: i64,
 ) -> Result<KeyVersionStatus, KeyVersionError> {
-    if state.policy.registry().coalition(coalition).is_none() {
+    let registry = state.policy.registry();
+    let Some(c) = registry.coalition(coalition) else {
         return Err(KeyVersionError::UnknownCoalition(coalition.to_string()));
-    }
+    };
     if req.key_version == 0 {
         return Err(KeyVersionError::ZeroKeyVersion);
     }
     let grace_days = req.grace_days.unwrap_or(DEFAULT_GRACE_DAYS);
-    if grace_days > MAX_GRACE_DAYS {
-        return Err(KeyVersionError::GraceTooLong);
+    if !(MIN_GRACE_DAYS..=MAX_GRACE_DAYS).contains(&grace_days) {
+        return Err(KeyVersionError::GraceOutOfRange);
     }
     let group = state.store.mls().group(coalition).await?;
-    let Some(group) = group.filter(|g| g.kind == GroupKind::Coalition) else {
+    if !group.is_some_and(|g| g.kind == GroupKind::Coalition) {
         return Err(KeyVersionError::NoGroup(coalition.to_string()));
-    };
-    let is_admin =
-        group.created_by == principal.org && principal.roles.iter().any(|r| r == ADMIN_ROLE);
+    }
+    let is_admin = principal.org == c.admin.org && principal.roles.contains(&c.admin.role);
     if !is_admin {
         let mut entry = entry::by(
             Some(principal),
@@ -113,6 +122,19 @@ pub async fn announce(
         state.store.audit().append_audit(&[entry]).await?;
         return Err(KeyVersionError::NotAdmin {
             coalition: coalition.to_string(),
+        });
+    }
+    // Only the successor; the store's compare-and-set still refuses a concurrent announcement.
+    let current = state
+        .store
+        .mls()
+        .key_version(coalition)
+        .await?
+        .map_or(1, |r| r.key_version);
+    if current.checked_add(1) != Some(req.key_version) {
+        return Err(KeyVersionError::NotForward {
+            coalition: coalition.to_string(),
+            current,
         });
     }
     let row = KeyVersionRow {

@@ -153,7 +153,7 @@ fn assert_refused(
 fn good_token_is_accepted_with_roles_and_registry_facts() {
     let f = fixture();
     let mut c = claims(DEALER);
-    c.roles = vec!["verkoper".into(), "compliance".into()];
+    c.roles = vec!["analist".into(), "compliance".into()];
     c.nbf = Some(NOW - 5);
     let token = auth::mint("dealer-1", &f.dealer.pkcs8, &c).unwrap();
     let p = verify(&f, &token).unwrap();
@@ -161,11 +161,30 @@ fn good_token_is_accepted_with_roles_and_registry_facts() {
     assert_eq!(p.sector, "autobranche");
     assert!(!p.public);
     assert_eq!(p.user, "agent-0042");
-    assert_eq!(p.roles, vec!["verkoper", "compliance"]);
+    assert_eq!(p.roles, vec!["analist", "compliance"]);
     assert_eq!(p.token_id.as_deref(), Some("t-1"));
     assert_eq!(p.key_id, "dealer-1");
     assert_eq!(p.expires_at, NOW + 3600);
     assert!(p.scope.is_none() && p.token_scope().is_none());
+}
+
+#[test]
+fn role_outside_the_registrys_token_roles_is_refused() {
+    // Partners sign their own tokens: a car dealer claiming the coalition administrator's or a
+    // detective's role is refused, whatever else the token says.
+    let f = fixture();
+    for role in ["coalitiebeheerder", "rechercheur", "verkoper"] {
+        let mut c = claims(DEALER);
+        c.roles = vec!["compliance".into(), role.into()];
+        let token = auth::mint("dealer-1", &f.dealer.pkcs8, &c).unwrap();
+        let err = verify(&f, &token).unwrap_err();
+        assert!(
+            matches!(err, AuthError::RoleNotAllowed(_)),
+            "{role}: {err:?}"
+        );
+        assert_eq!((err.status(), err.slug()), (403, "token-role-not-allowed"));
+        assert!(err.to_string().contains(role), "{err}");
+    }
 }
 
 #[test]
@@ -816,7 +835,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
     let verifier = TokenVerifier::new(&registry, &keys, AUD, LEEWAY).unwrap();
 
     write_config(dir.path(), false);
-    let args = token_args(dir.path(), &["--partner", DEALER, "--role", "verkoper"]);
+    let args = token_args(dir.path(), &["--partner", DEALER, "--role", "analist"]);
     let err = mint_token(&args, NOW).unwrap_err();
     assert!(err.to_string().contains("development"), "{err}");
 
@@ -824,7 +843,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
     let token = mint_token(&args, NOW).unwrap();
     let p = verifier.verify(Some(&bearer(&token)), NOW).unwrap();
     assert_eq!((p.org.as_str(), p.user.as_str()), (DEALER, "dev-user"));
-    assert_eq!(p.roles, vec!["verkoper"]);
+    assert_eq!(p.roles, vec!["analist"]);
     assert!(p.scope.is_none() && p.token_id.is_some());
     assert_eq!(p.expires_at, NOW + 3600);
 
@@ -836,7 +855,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
             "--role",
             "rechercheur,analist",
             "--role",
-            "teamleider",
+            "signaleerder",
             "--user",
             "agent-7",
             "--purpose",
@@ -860,7 +879,7 @@ fn token_command_mints_verifiable_tokens_in_development_only() {
     let p = verifier
         .verify(Some(&bearer(&mint_token(&args, NOW).unwrap())), NOW)
         .unwrap();
-    assert_eq!(p.roles, vec!["rechercheur", "analist", "teamleider"]);
+    assert_eq!(p.roles, vec!["rechercheur", "analist", "signaleerder"]);
     assert_eq!(p.expires_at, NOW + 1800);
     let s = p.scope.unwrap();
     assert_eq!(s.purpose, "politie-opsporing-wpg19");

@@ -21,6 +21,7 @@ mod audit_page;
 mod audit_tree_upgrade;
 mod auth_tokens;
 mod cli_id;
+mod coalition_takeover;
 mod mls_coalition;
 mod mls_key_version;
 mod openapi_doc;

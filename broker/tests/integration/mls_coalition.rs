@@ -41,16 +41,17 @@ fn coalition_lifecycle(b: Broker) -> TestFuture {
             .unwrap_err();
         assert_eq!(err.status(), Some(403), "{err}");
 
-        // Only an administrator of a coalition the registry lists may create its group.
+        // Only the administrator the registry names for the coalition may create its group.
         let info = admin.member.create_group(COALITION).unwrap();
         let err = create_coalition(&kvo.api, COALITION, &info)
             .await
             .unwrap_err();
         assert_eq!(
             err.status(),
-            Some(400),
-            "kvo's GroupInfo is not its own: {err}"
+            Some(403),
+            "kvo is not the administrator the registry names: {err}"
         );
+        assert!(format!("{err}").contains("not-coalition-admin"), "{err}");
         let status = create_coalition(&admin.api, COALITION, &info)
             .await
             .unwrap();

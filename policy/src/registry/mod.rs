@@ -26,8 +26,9 @@ mod validate;
 use source::{field_at, line_of};
 
 pub use model::{
-    Coalition, District, EnumerationGuard, IDENTIFIER_KINDS, KeyAlg, PUBLIC_SECTORS, Partner,
-    PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS, RegistryMeta, SECTORS, Theme,
+    Coalition, CoalitionAdmin, District, EnumerationGuard, IDENTIFIER_KINDS, KeyAlg,
+    PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS,
+    RegistryMeta, SECTORS, Theme,
 };
 
 /// The Midden-Nederland registry shipped inside the binary, so the broker works with zero files.
@@ -55,6 +56,12 @@ pub struct Registry {
     /// Partner organisations.
     #[serde(default)]
     pub partners: Vec<Partner>,
+    /// Per sector, the roles its partners' tokens may carry at all. A partner signs its own
+    /// tokens, so without this bound a role is only the partner's claim: a KVO could call
+    /// itself `coalitiebeheerder` or `rechercheur`. The broker refuses, at authentication and
+    /// for every endpoint, a token that claims a role outside its partner's sector's list.
+    #[serde(default)]
+    pub token_roles: BTreeMap<String, Vec<String>>,
     /// Registered purposes.
     #[serde(default)]
     pub purposes: Vec<Purpose>,
@@ -135,6 +142,13 @@ impl Registry {
     /// Look up a partner.
     pub fn partner(&self, id: &str) -> Option<&Partner> {
         self.partners.iter().find(|p| p.id == id)
+    }
+
+    /// The roles tokens of `partner` may carry (empty: none, so every token is refused).
+    pub fn token_roles_of(&self, partner: &Partner) -> &[String] {
+        self.token_roles
+            .get(&partner.sector)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Look up a purpose.

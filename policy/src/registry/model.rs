@@ -226,6 +226,24 @@ pub struct Coalition {
     pub members: Vec<String>,
     /// Purpose ids the coalition works under.
     pub purposes: Vec<String>,
+    /// Who administers the coalition: the only organisation, acting in the only role, that
+    /// creates its MLS group and announces its key versions.
+    pub admin: CoalitionAdmin,
+}
+
+/// A coalition's administrator as the covenant names it.
+///
+/// Why in the registry: a partner signs its own tokens, so a role in a token is only that
+/// partner's claim, and "whoever registered the group first" is a race any member can win.
+/// The administrator can make the retention task erase the coalition's signals (by announcing a
+/// key version), so who it is must be what the partners signed, not what one of them asserts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoalitionAdmin {
+    /// Partner id; must be a member of the coalition.
+    pub org: String,
+    /// The role its token must carry when it acts as administrator.
+    pub role: String,
 }
 
 /// A decision of the competent authority under Wpg art. 20 to share police data structurally

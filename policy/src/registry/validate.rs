@@ -361,6 +361,33 @@ impl Validator<'_> {
             }
         }
 
+        for (sector, roles) in &reg.token_roles {
+            if !sectors.contains(sector.as_str()) {
+                self.push(
+                    "token_roles",
+                    "",
+                    sector,
+                    format!("unknown sector `{sector}`"),
+                );
+            }
+            if roles.iter().any(|r| r.trim().is_empty()) {
+                self.push("token_roles", "", sector, "a role must not be empty".into());
+            }
+        }
+        for p in &reg.partners {
+            if reg.token_roles_of(p).is_empty() {
+                self.push(
+                    "partners",
+                    &p.id,
+                    "sector",
+                    format!(
+                        "no roles listed for sector `{}` in [token_roles]: every token of this partner would be refused",
+                        p.sector
+                    ),
+                );
+            }
+        }
+
         self.check_unique("coalitions", reg.coalitions.iter().map(|c| c.id.as_str()));
         for c in &reg.coalitions {
             let members = c.members.clone();
@@ -380,6 +407,38 @@ impl Validator<'_> {
                 &purposes,
                 "purpose",
             );
+            if !c.members.contains(&c.admin.org) {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "admin",
+                    format!(
+                        "the administrator `{}` must be a member of the coalition",
+                        c.admin.org
+                    ),
+                );
+            }
+            if let Some(admin) = reg.partner(&c.admin.org)
+                && !reg.token_roles_of(admin).contains(&c.admin.role)
+            {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "admin",
+                    format!(
+                        "role `{}` is not among the token roles of sector `{}`",
+                        c.admin.role, admin.sector
+                    ),
+                );
+            }
+            if c.admin.role.is_empty() {
+                self.push(
+                    "coalitions",
+                    &c.id,
+                    "admin",
+                    "the administrator's role must not be empty".into(),
+                );
+            }
             self.known_district("coalitions", &c.id, c.district.as_deref(), &districts);
         }
 
@@ -469,6 +528,34 @@ mod tests {
             line.contains("kvoo"),
             "line {} is {line:?}",
             i.location.line
+        );
+    }
+
+    #[test]
+    fn coalition_admin_must_be_a_member() {
+        let text = DEFAULT_REGISTRY_TOML.replacen(
+            "admin = { org = \"riec-midden-nederland\"",
+            "admin = { org = \"autobedrijf-de-vecht\"",
+            1,
+        );
+        assert_ne!(text, DEFAULT_REGISTRY_TOML, "fixture edit applied");
+        let reg = Registry::from_toml_str(&text, "mn.toml").unwrap();
+        let issues = reg.issues();
+        // Not a member, and (a car dealer) not one whose tokens may carry the role.
+        assert_eq!(issues.len(), 2, "{issues:#?}");
+        assert!(
+            issues.iter().all(|i| i.field.ends_with(".admin")),
+            "{issues:#?}"
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.message.contains("autobedrijf-de-vecht") && i.message.contains("member")),
+            "{issues:#?}"
+        );
+        assert!(
+            issues.iter().any(|i| i.message.contains("token roles")),
+            "{issues:#?}"
         );
     }
 

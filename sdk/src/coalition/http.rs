@@ -142,8 +142,8 @@ impl BrokerMls {
 
     /// The coalition's administrator announces the current key version after a rotation
     /// (`PUT /v1/coalitions/{coalition}/key-version`); after `grace_days` (default 14) the
-    /// broker erases the coalition's signals under older versions. 409 if not above the
-    /// current one.
+    /// broker erases the coalition's signals under older versions. Only the administrator the
+    /// registry names (403 otherwise); 409 unless `key_version` is the current one + 1.
     pub async fn announce_key_version(
         &self,
         coalition: &str,

@@ -189,14 +189,15 @@ pub fn unb64(field: &str, text: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `PUT /v1/coalitions/{coalition}/key-version`: the coalition's administrator announces the
-/// current key version after a rotation. Versions only move forward. After `grace_days`
-/// (default 14, at most 365) the broker erases the coalition's signals under older versions.
+/// current key version after a rotation: exactly the current version + 1. After `grace_days`
+/// (default 14, at least 7, at most 365) the broker erases the coalition's signals under older versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceKeyVersion {
     /// The coalition key version now in force.
     pub key_version: u32,
-    /// Days before signals under older versions are erased (default 14, at most 365).
+    /// Days before signals under older versions are erased (default 14, at least 7: every
+    /// partner gets a week to re-upload; at most 365).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_days: Option<u32>,
 }

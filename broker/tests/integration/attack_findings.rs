@@ -10,8 +10,10 @@
 //! 3. A date the ingest accepts is a date the store accepts: `"2026-+1-+5"` as `observed`
 //!    rejects that item only (naming the field), not the whole upload with a 503.
 //! 6. Withdrawal asks the policy: a token of the supplying organisation with a role that may
-//!    not supply under the signal's purpose (an invented one, "stagiair") is refused with 403
-//!    and the policy's reasons, audited, and the signal stays; the compliance role withdraws.
+//!    not supply under the signal's purpose (its privacy officer) is refused with 403 and the
+//!    policy's reasons, audited, and the signal stays; an invented role ("stagiair") is refused
+//!    before that, at authentication (the registry bounds each sector's token roles); the
+//!    compliance role withdraws.
 //! 7. Free text is bounded before it reaches the permanent audit log or a counter key: a 1 MB
 //!    justification (or purpose, or case reference) is a 400 naming the field and its limit,
 //!    and a 1 MB signal code rejects its item; nothing is recorded.
@@ -316,8 +318,18 @@ async fn withdrawal_asks_the_policy(b: &Broker) {
     let path = format!("/v1/signals/{id}");
 
     let intern = b.token(DEALER_A, &["stagiair"]);
-    let (status, v, ct) = b
+    let (status, v, _) = b
         .send(reqwest::Method::DELETE, &path, Some(&intern), None)
+        .await;
+    assert_eq!(status, 403, "{v}");
+    assert_eq!(
+        v["type"], "urn:kruispunt:problem:token-role-not-allowed",
+        "{v}"
+    );
+
+    let officer = b.token(DEALER_A, &["privacy-officer"]);
+    let (status, v, ct) = b
+        .send(reqwest::Method::DELETE, &path, Some(&officer), None)
         .await;
     assert_eq!(status, 403, "{v}");
     assert_eq!(ct, "application/problem+json");

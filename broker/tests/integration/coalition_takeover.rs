@@ -7,24 +7,7 @@
 
 use crate::mls_common::*;
 use reqwest::Method;
-use serde_json::{Value, json};
-
-fn slug(v: &Value) -> &str {
-    v["type"]
-        .as_str()
-        .and_then(|t| t.strip_prefix("urn:kruispunt:problem:"))
-        .unwrap_or_default()
-}
-
-async fn announce(b: &Broker, token: &str, body: Value) -> (u16, Value) {
-    b.call(
-        Method::PUT,
-        &format!("/v1/coalitions/{COALITION}/key-version"),
-        token,
-        Some(&body),
-    )
-    .await
-}
+use serde_json::json;
 
 /// A member holding the administrator role in its own token is not the administrator: the
 /// registry names the RIEC, so the KVO registering the coalition's group first is refused

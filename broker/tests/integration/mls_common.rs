@@ -116,3 +116,22 @@ pub async fn only_entry(b: &Broker, action: &str) -> kruispunt_broker::audit::en
     assert_eq!(entries.len(), 1);
     entries.remove(0)
 }
+
+/// The problem type's slug (`urn:kruispunt:problem:<slug>`) of a refusal, or "".
+pub fn slug(v: &Value) -> &str {
+    v["type"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("urn:kruispunt:problem:"))
+        .unwrap_or_default()
+}
+
+/// `PUT /v1/coalitions/{COALITION}/key-version` with `token` and `body`.
+pub async fn announce(b: &Broker, token: &str, body: Value) -> (u16, Value) {
+    b.call(
+        reqwest::Method::PUT,
+        &format!("/v1/coalitions/{COALITION}/key-version"),
+        token,
+        Some(&body),
+    )
+    .await
+}

@@ -16,23 +16,6 @@ const TENANT: &str = "12345678";
 /// A KvK number for the control signals.
 const CONTROL: &str = "87654321";
 
-fn slug(v: &Value) -> &str {
-    v["type"]
-        .as_str()
-        .and_then(|t| t.strip_prefix("urn:kruispunt:problem:"))
-        .unwrap_or_default()
-}
-
-async fn announce(b: &Broker, token: &str, body: Value) -> (u16, Value) {
-    b.call(
-        Method::PUT,
-        &format!("/v1/coalitions/{COALITION}/key-version"),
-        token,
-        Some(&body),
-    )
-    .await
-}
-
 /// Uploads `signals` as `org`; answers the response body (200 expected).
 async fn upload(b: &Broker, org: &str, role: &str, signals: Vec<Value>) -> Value {
     let (st, v) = b

@@ -6,6 +6,7 @@
 
 #[cfg(feature = "client")]
 pub mod civil;
+pub mod beeld;
 pub mod client;
 pub mod coalition;
 pub mod identifiers;

@@ -8,6 +8,7 @@
 //! | [`scenarios::horeca_bibob`] | Gemeente Hilversum, horeca, vastgoed | Bibob screening of a permit applicant (Wet Bibob art. 28) |
 //! | [`scenarios::police_scoped_query`] | police | queries outside the token's scope refused; inside it hit/no-hit, then categories after a justification |
 //! | [`scenarios::privacy_officer`] | a dealer's privacy officer | verifies the log, lists disclosures about its organisation, answers a data-subject request |
+//! | [`scenarios::ondermijningsbeeld`] | every district's partners, the RIEC | two years of signals per gemeente under the `ondermijningsbeeld` purpose: the data of the unit's picture ([`picture`]) |
 //!
 //! The examples (`cargo run -p kruispunt-examples --example NAME -- --data-dir ./kruispunt-data`)
 //! read the development CA, the deployment name and the demo partners' keys from the data
@@ -17,6 +18,7 @@
 
 pub mod cli;
 pub mod env;
+pub mod picture;
 pub mod scenarios;
 pub mod story;
 pub mod synthetic;
@@ -42,12 +44,13 @@ pub enum ScenarioError {
 }
 
 /// Every scenario in the order the demo runs them.
-pub const SCENARIOS: [&str; 5] = [
+pub const SCENARIOS: [&str; 6] = [
     "kvo_buitengebied",
     "autobranche",
     "horeca_bibob",
     "police_scoped_query",
     "privacy_officer",
+    "ondermijningsbeeld",
 ];
 
 /// Runs the scenario called `name`.
@@ -58,6 +61,7 @@ pub async fn run(name: &str, env: &Env, story: &mut Story) -> Result<Outcome, Sc
         "horeca_bibob" => scenarios::horeca_bibob(env, story).await,
         "police_scoped_query" => scenarios::police_scoped_query(env, story).await,
         "privacy_officer" => scenarios::privacy_officer(env, story).await,
+        "ondermijningsbeeld" => scenarios::ondermijningsbeeld(env, story).await,
         other => Err(ScenarioError::Setup(format!(
             "unknown scenario {other:?}; known: {}",
             SCENARIOS.join(", ")

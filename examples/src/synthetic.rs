@@ -129,6 +129,34 @@ pub struct RegistryView {
     pub partners: Vec<PartnerView>,
     /// Purposes.
     pub purposes: Vec<PurposeView>,
+    /// The unit's municipalities (CBS codes) with their district.
+    #[serde(default)]
+    pub gemeenten: Vec<GemeenteView>,
+    /// Coalitions (who is party to which purpose).
+    #[serde(default)]
+    pub coalitions: Vec<CoalitionView>,
+}
+
+/// A municipality of the registry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GemeenteView {
+    /// CBS code, e.g. `GM0344`.
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// District id it is assigned to.
+    pub district: String,
+}
+
+/// A coalition of the registry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CoalitionView {
+    /// Coalition id.
+    pub id: String,
+    /// Member partner ids.
+    pub members: Vec<String>,
+    /// Purposes it works under.
+    pub purposes: Vec<String>,
 }
 
 /// A district of the registry.
@@ -161,6 +189,9 @@ pub struct PartnerView {
     /// Home district.
     #[serde(default)]
     pub district: Option<String>,
+    /// A municipality's own gemeente (CBS code).
+    #[serde(default)]
+    pub gemeente: Option<String>,
 }
 
 /// A purpose of the registry.
@@ -168,6 +199,10 @@ pub struct PartnerView {
 pub struct PurposeView {
     /// Purpose id.
     pub id: String,
+    /// Partner id of the controller.
+    pub controller: String,
+    /// Days a signal is kept.
+    pub retention_days: u32,
     /// Themes whose codes it covers.
     pub themes: Vec<String>,
     /// Sectors that may supply signals.
@@ -237,7 +272,7 @@ pub struct Dataset {
 
 const PLATE_LETTERS: &[u8] = b"BDFGHJKLNPRSTVXZ";
 
-fn kenteken(rng: &mut Rng) -> String {
+pub(crate) fn kenteken(rng: &mut Rng) -> String {
     let pattern = SIDECODES[3 + rng.below(8) as usize];
     let s: String = pattern
         .bytes()
@@ -254,7 +289,7 @@ fn kenteken(rng: &mut Rng) -> String {
     s
 }
 
-fn kvk(rng: &mut Rng) -> String {
+pub(crate) fn kvk(rng: &mut Rng) -> String {
     loop {
         let n = rng.below(100_000_000);
         if n >= 1_000_000 {
@@ -265,7 +300,7 @@ fn kvk(rng: &mut Rng) -> String {
     }
 }
 
-fn adres(rng: &mut Rng) -> String {
+pub(crate) fn adres(rng: &mut Rng) -> String {
     loop {
         let digits = 1000 + rng.below(9000);
         let a = (b'A' + rng.below(26) as u8) as char;
@@ -352,7 +387,8 @@ impl Dataset {
     }
 
     /// Background signals a partner of `sector` would report: `count` signals on identifiers
-    /// from the pools, with codes of the purpose's themes, pseudonymised with `key`, observed
+    /// from the pools, with codes of the purpose's themes, in the partner's own gemeente (a
+    /// municipality) or one of its district's, pseudonymised with `key`, observed
     /// within the last 200 days of `today` (days since the Unix epoch). Deterministic per
     /// (seed, partner, count, today).
     ///
@@ -391,6 +427,24 @@ impl Dataset {
             .find(|x| x.id == partner)
             .and_then(|x| x.district.clone())
             .unwrap_or_else(|| "utrecht-stad".into());
+        // Where the partner sees things: its own gemeente (a municipality), else any of its
+        // district's (registry) gemeenten.
+        let own = self
+            .registry
+            .partners
+            .iter()
+            .find(|x| x.id == partner)
+            .and_then(|x| x.gemeente.clone());
+        let gemeenten: Vec<&str> = match &own {
+            Some(g) => vec![g.as_str()],
+            None => self
+                .registry
+                .gemeenten
+                .iter()
+                .filter(|g| g.district == home)
+                .map(|g| g.code.as_str())
+                .collect(),
+        };
         let mut kinds = Vec::new();
         for (kind, pool) in [
             (IdentifierKind::Kenteken, &self.vehicles),
@@ -420,7 +474,7 @@ impl Dataset {
                     code: rng.pick(&codes).to_string(),
                     observed: date(today - 1 - rng.below(200) as i64),
                     district: home.clone(),
-                    gemeente: None,
+                    gemeente: (!gemeenten.is_empty()).then(|| rng.pick(&gemeenten).to_string()),
                     wijk: None,
                     purposes: vec![purpose.to_string()],
                     expires: None,
@@ -499,6 +553,25 @@ mod tests {
             .collect();
         assert!(s.iter().all(|x| codes.contains(&x.code)));
         assert!(s.iter().all(|x| x.district == "oost-utrecht"));
+        // Every signal in a gemeente of the district (the registry's assignment).
+        for x in &s {
+            let g = x.gemeente.as_deref().expect("a gemeente");
+            let gm = d.registry.gemeenten.iter().find(|m| m.code == g).unwrap();
+            assert_eq!(gm.district, "oost-utrecht", "{g}");
+        }
+        let municipality = d.background_signals(
+            &key,
+            "gemeente-amersfoort",
+            "kvo-buitengebied-signalering",
+            20,
+            20_000,
+        );
+        assert!(
+            municipality
+                .iter()
+                .all(|x| x.gemeente.as_deref() == Some("GM0307")),
+            "a municipality reports in its own gemeente"
+        );
         assert_eq!(
             s,
             d.background_signals(

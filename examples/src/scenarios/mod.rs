@@ -1,15 +1,17 @@
-//! The five scenarios, and the few helpers they share: pseudonymising locally, uploading with
+//! The six scenarios, and the few helpers they share: pseudonymising locally, uploading with
 //! a narrated answer, and checking that a refusal is the one the policy promises.
 
 mod autobranche;
 mod horeca_bibob;
 mod kvo_buitengebied;
+mod ondermijningsbeeld;
 mod police_scoped_query;
 mod privacy_officer;
 
 pub use autobranche::autobranche;
 pub use horeca_bibob::horeca_bibob;
 pub use kvo_buitengebied::kvo_buitengebied;
+pub use ondermijningsbeeld::ondermijningsbeeld;
 pub use police_scoped_query::police_scoped_query;
 pub use privacy_officer::privacy_officer;
 

@@ -19,7 +19,7 @@ async fn full_scenario(postgres: Option<String>) {
             .unwrap_or_else(|e| panic!("{name}: {e}\n{}", story.lines().join("\n")));
         outcomes.push(o);
     }
-    let [kvo, auto, horeca, police, fg] = &outcomes[..] else {
+    let [kvo, auto, horeca, police, fg, beeld] = &outcomes[..] else {
         unreachable!()
     };
     assert_eq!((kvo.stored, kvo.disclosures, kvo.refusals), (4, 2, 1));
@@ -40,6 +40,9 @@ async fn full_scenario(postgres: Option<String>) {
         fg.disclosures >= 2,
         "the dealer's data were disclosed to a dealer and the police"
     );
+    // The picture's data: several hundred subjects in each of the plan's ten district themes,
+    // all accepted (the scenario insists on no rejection).
+    assert!(beeld.stored >= 10 * 250, "{beeld:?}");
     // Every decision got its own audit entry, in order.
     let seqs: Vec<u64> = outcomes.iter().flat_map(|o| o.audit_seqs.clone()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");

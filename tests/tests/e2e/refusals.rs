@@ -349,9 +349,17 @@ async fn bulk_upload_streams_and_is_idempotent() {
         2_500,
         now() / 86_400,
     );
-    let distinct: std::collections::HashSet<(String, String, String)> = signals
+    // The observation: pseudonym, code, date and (part of it since issue 15) gemeente.
+    let distinct: std::collections::HashSet<(String, String, String, Option<String>)> = signals
         .iter()
-        .map(|s| (s.pseudonym.clone(), s.code.clone(), s.observed.clone()))
+        .map(|s| {
+            (
+                s.pseudonym.clone(),
+                s.code.clone(),
+                s.observed.clone(),
+                s.gemeente.clone(),
+            )
+        })
         .collect();
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();

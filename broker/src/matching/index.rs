@@ -18,10 +18,11 @@
 //! ([`MatchIndex::with_capacity`]).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::RwLock;
 
 use kruispunt_sdk::IdentifierKind;
+use kruispunt_sdk::prehashed::BuildPassThrough;
 
 use crate::store::{IndexRecord, SignalDigest, SignalId};
 
@@ -48,25 +49,6 @@ impl Hash for Key {
         let mut w = [0u8; 8];
         w.copy_from_slice(&self.prefix[..8]);
         state.write_u64(u64::from_le_bytes(w) ^ u64::from(self.kind_version).rotate_left(32));
-    }
-}
-
-/// Passes the pre-mixed `u64` through: keys are HMAC outputs, an attacker cannot choose them
-/// without the broker's at-rest key, so no further mixing (or SipHash) is needed.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
@@ -133,7 +115,7 @@ impl Interner {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Key, Slot, BuildHasherDefault<PassThrough>>,
+    map: HashMap<Key, Slot, BuildPassThrough>,
     orgs: Interner,
     codes: Interner,
     purposes: Interner,

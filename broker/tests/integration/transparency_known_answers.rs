@@ -101,6 +101,26 @@ fn every_stored_subtree_hash() {
     }
 }
 
+/// The proof manglings of verify_test.go's `corruptInclusionProof`/`corruptConsistencyProof`
+/// that every verifier must refuse: each `extra` hash appended and prepended, each hash with
+/// `flip` xored into its first byte, and the last hash dropped.
+fn corrupted(proof: &[Hash], extras: &[Hash], flip: u8) -> Vec<Vec<Hash>> {
+    let mut out = Vec::new();
+    for extra in extras {
+        out.push([proof, &[*extra]].concat());
+        out.push([&[*extra], proof].concat());
+    }
+    for i in 0..proof.len() {
+        let mut flipped = proof.to_vec();
+        flipped[i][0] ^= flip;
+        out.push(flipped);
+    }
+    if let Some((_, shorter)) = proof.split_last() {
+        out.push(shorter.to_vec());
+    }
+    out
+}
+
 #[test]
 fn published_inclusion_proofs_are_generated_and_verify() {
     let v = vectors();
@@ -132,19 +152,8 @@ fn published_inclusion_proofs_are_generated_and_verify() {
         assert!(bad(index, size / 2, &lh, &want, &r));
         assert!(bad(index, size, &leaf_hash(b"WrongLeaf"), &want, &r));
         assert!(bad(index, size, &lh, &want, &empty_root()));
-        let mut trailing = want.clone();
-        trailing.push(r);
-        assert!(bad(index, size, &lh, &trailing, &r));
-        let mut preceding = vec![r];
-        preceding.extend_from_slice(&want);
-        assert!(bad(index, size, &lh, &preceding, &r));
-        for i in 0..want.len() {
-            let mut flipped = want.clone();
-            flipped[i][0] ^= 8;
-            assert!(bad(index, size, &lh, &flipped, &r));
-        }
-        if !want.is_empty() {
-            assert!(bad(index, size, &lh, &want[..want.len() - 1], &r));
+        for corrupt in corrupted(&want, &[r], 8) {
+            assert!(bad(index, size, &lh, &corrupt, &r));
         }
     }
     // The {0, 0} vector: no leaf is in the empty tree.
@@ -189,19 +198,8 @@ fn published_consistency_proofs_are_generated_and_verify() {
         assert!(bad(size1, size2, &want, &empty_root(), &r2));
         assert!(bad(size1, size2, &want, &r1, &empty_root()));
         assert!(bad(size1, size2, &[], &r1, &r2));
-        for extra in [r1, r2] {
-            let mut trailing = want.clone();
-            trailing.push(extra);
-            assert!(bad(size1, size2, &trailing, &r1, &r2));
-            let mut preceding = vec![extra];
-            preceding.extend_from_slice(&want);
-            assert!(bad(size1, size2, &preceding, &r1, &r2));
-        }
-        assert!(bad(size1, size2, &want[..want.len() - 1], &r1, &r2));
-        for i in 0..want.len() {
-            let mut flipped = want.clone();
-            flipped[i][0] ^= 16;
-            assert!(bad(size1, size2, &flipped, &r1, &r2));
+        for corrupt in corrupted(&want, &[r1, r2], 16) {
+            assert!(bad(size1, size2, &corrupt, &r1, &r2));
         }
     }
 }

@@ -37,7 +37,7 @@ pub use engine::{ENTRY_POINT, PolicyEngine};
 pub use error::{Location, PolicyError, RegistryIssue};
 pub use input::{Action, PolicyInput, Requester, TokenScope, Usage};
 pub use registry::{
-    Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District, EnumerationGuard, KeyAlg,
-    Partner, PartnerKey, PartnershipDecision, Purpose, Registry, Theme,
+    Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District, EnumerationGuard, Gemeente,
+    KeyAlg, Partner, PartnerKey, PartnershipDecision, Purpose, Registry, Theme,
 };
 pub use rego_tests::{TestCase, TestOutcome, discover_tests, run_tests, try_run_tests};

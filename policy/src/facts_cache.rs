@@ -20,9 +20,10 @@
 //! with an empty one.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Mutex;
 
+use kruispunt_sdk::prehashed::BuildPassThrough;
 use regorus::Value;
 
 use crate::input::{PolicyInput, Usage};
@@ -87,28 +88,7 @@ impl Hash for HashedKey {
     }
 }
 
-/// Passes the precomputed hash of a [`HashedKey`] through unchanged.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used (by `HashedKey`); fold anything else in all the same.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-type Shard = HashMap<HashedKey, Value, BuildHasherDefault<PassThrough>>;
+type Shard = HashMap<HashedKey, Value, BuildPassThrough>;
 
 pub(crate) struct FactsCache {
     hasher: RandomState,

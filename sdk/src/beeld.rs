@@ -170,7 +170,8 @@ crate::wire_names! {
 }
 
 /// One cell of the answer: its dimension values under the dimensions' names (`"gemeente":
-/// "GM0344", "theme": "horeca", "month": "2026-11"`), and its value or why it is withheld.
+/// "GM0344", "theme": "horeca", "month": "2026-11"`), and its value or why it is withheld. The
+/// total of an answer is a cell without dimension values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
     /// Dimension name → value, one entry per `group_by` dimension.
@@ -181,18 +182,6 @@ pub struct Cell {
     /// Whether the cell is withheld.
     pub suppressed: bool,
     /// Why it is withheld (only where `suppressed`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<SuppressionReason>,
-}
-
-/// The total over the whole question, released as its own noisy number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Total {
-    /// The noisy rounded total; `null` where `suppressed`.
-    pub value: Option<u64>,
-    /// Whether the total is withheld.
-    pub suppressed: bool,
-    /// Why it is withheld.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<SuppressionReason>,
 }
@@ -217,9 +206,11 @@ pub struct AggregateResponse {
     pub measure: Measure,
     /// The cells, in the order of their dimension values.
     pub cells: Vec<Cell>,
-    /// The total, when asked for.
+    /// The total over the whole question, when asked for: a cell without dimension values
+    /// (`{"value", "suppressed", "reason"}`), released as its own noisy number, never a sum of
+    /// the cells.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub totals: Option<Total>,
+    pub totals: Option<Cell>,
     /// The snapshot the answer comes from.
     pub snapshot: SnapshotInfo,
     /// ε this answer cost (0 for a repeat of the same question within one snapshot).
@@ -245,7 +236,10 @@ mod tests {
     fn a_cell_names_its_dimensions_by_their_wire_names() {
         let cell = Cell {
             dims: [
-                (Dimension::Gemeente.as_str().to_string(), "GM0344".to_string()),
+                (
+                    Dimension::Gemeente.as_str().to_string(),
+                    "GM0344".to_string(),
+                ),
                 (Dimension::Month.as_str().to_string(), "2026-11".to_string()),
             ]
             .into_iter()

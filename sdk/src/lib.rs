@@ -4,12 +4,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod beeld;
 #[cfg(feature = "client")]
 pub mod civil;
-pub mod beeld;
 pub mod client;
 pub mod coalition;
 pub mod identifiers;
+pub mod prehashed;
 pub mod pseudonym;
 pub mod token;
 pub mod transparency;

@@ -177,24 +177,40 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// The stable problem type slug (the last segment of the problem `type` URI) and the short
+    /// human title of the problem document, in one table so that no variant has one without
+    /// the other.
+    fn names(&self) -> (&'static str, &'static str) {
+        match self {
+            AuthError::Missing(_) => ("token-missing", "No bearer token"),
+            AuthError::Malformed(_) => ("token-malformed", "Malformed token"),
+            AuthError::AlgorithmRefused(_) => {
+                ("token-algorithm-refused", "Token algorithm refused")
+            }
+            AuthError::UnknownKid(_) => ("token-unknown-key", "Unknown signing key"),
+            AuthError::BadSignature => ("token-bad-signature", "Bad token signature"),
+            AuthError::Expired(_) => ("token-expired", "Token expired"),
+            AuthError::NotYetValid(_) => ("token-not-yet-valid", "Token not yet valid"),
+            AuthError::LifetimeTooLong { .. } => {
+                ("token-lifetime-too-long", "Token lives too long")
+            }
+            AuthError::WrongAudience => ("token-wrong-audience", "Token meant for another broker"),
+            AuthError::IssuerMismatch(_) => {
+                ("token-issuer-mismatch", "Token issuer does not own the key")
+            }
+            AuthError::ScopeExpired { .. } => ("token-scope-expired", "Token scope expired"),
+            AuthError::MtlsRequired(_) => ("mtls-required", "Client certificate required"),
+            AuthError::RoleNotAllowed(_) => (
+                "token-role-not-allowed",
+                "Role not allowed for this partner",
+            ),
+            AuthError::KeyConfig(_) => ("key-configuration", "Broker key configuration error"),
+        }
+    }
+
     /// Stable problem type slug (the last segment of the problem `type` URI).
     pub fn slug(&self) -> &'static str {
-        match self {
-            AuthError::Missing(_) => "token-missing",
-            AuthError::Malformed(_) => "token-malformed",
-            AuthError::AlgorithmRefused(_) => "token-algorithm-refused",
-            AuthError::UnknownKid(_) => "token-unknown-key",
-            AuthError::BadSignature => "token-bad-signature",
-            AuthError::Expired(_) => "token-expired",
-            AuthError::NotYetValid(_) => "token-not-yet-valid",
-            AuthError::LifetimeTooLong { .. } => "token-lifetime-too-long",
-            AuthError::WrongAudience => "token-wrong-audience",
-            AuthError::IssuerMismatch(_) => "token-issuer-mismatch",
-            AuthError::ScopeExpired { .. } => "token-scope-expired",
-            AuthError::MtlsRequired(_) => "mtls-required",
-            AuthError::RoleNotAllowed(_) => "token-role-not-allowed",
-            AuthError::KeyConfig(_) => "key-configuration",
-        }
+        self.names().0
     }
 
     /// HTTP status: 401 for every token problem (the client may retry with another token),
@@ -211,22 +227,7 @@ impl AuthError {
 
     /// Short human title for the problem document.
     pub fn title(&self) -> &'static str {
-        match self {
-            AuthError::Missing(_) => "No bearer token",
-            AuthError::Malformed(_) => "Malformed token",
-            AuthError::AlgorithmRefused(_) => "Token algorithm refused",
-            AuthError::UnknownKid(_) => "Unknown signing key",
-            AuthError::BadSignature => "Bad token signature",
-            AuthError::Expired(_) => "Token expired",
-            AuthError::NotYetValid(_) => "Token not yet valid",
-            AuthError::LifetimeTooLong { .. } => "Token lives too long",
-            AuthError::WrongAudience => "Token meant for another broker",
-            AuthError::IssuerMismatch(_) => "Token issuer does not own the key",
-            AuthError::ScopeExpired { .. } => "Token scope expired",
-            AuthError::MtlsRequired(_) => "Client certificate required",
-            AuthError::RoleNotAllowed(_) => "Role not allowed for this partner",
-            AuthError::KeyConfig(_) => "Broker key configuration error",
-        }
+        self.names().1
     }
 }
 

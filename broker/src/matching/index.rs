@@ -18,10 +18,11 @@
 //! ([`MatchIndex::with_capacity`]).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::sync::RwLock;
 
 use kruispunt_sdk::IdentifierKind;
+use kruispunt_sdk::prehashed::BuildPassThrough;
 
 use crate::store::{IndexRecord, SignalDigest, SignalId};
 
@@ -48,25 +49,6 @@ impl Hash for Key {
         let mut w = [0u8; 8];
         w.copy_from_slice(&self.prefix[..8]);
         state.write_u64(u64::from_le_bytes(w) ^ u64::from(self.kind_version).rotate_left(32));
-    }
-}
-
-/// Passes the pre-mixed `u64` through: keys are HMAC outputs, an attacker cannot choose them
-/// without the broker's at-rest key, so no further mixing (or SipHash) is needed.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 
@@ -133,7 +115,7 @@ impl Interner {
 
 #[derive(Default)]
 struct Inner {
-    map: HashMap<Key, Slot, BuildHasherDefault<PassThrough>>,
+    map: HashMap<Key, Slot, BuildPassThrough>,
     orgs: Interner,
     codes: Interner,
     purposes: Interner,
@@ -278,30 +260,27 @@ impl MatchIndex {
         exclude_org: &str,
         now: i64,
     ) -> Vec<Sighting> {
-        let g = self.read(stored);
-        let recs = g.records(kind, key_version, stored);
-        if recs.is_empty() {
-            return Vec::new();
-        }
-        let purpose_bit = g
-            .purposes
-            .get(purpose)
-            .map(|i| if i < 31 { 1u32 << i } else { 1 << 31 });
-        let Some(purpose_bit) = purpose_bit else {
-            return Vec::new();
-        };
-        let excluded = g.orgs.get(exclude_org);
-        let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
-        recs.iter()
-            .filter(|r| {
-                r.expires_at > now && r.purposes & purpose_bit != 0 && Some(r.org) != excluded
-            })
-            .map(|r| Sighting {
-                org: g.orgs.name(r.org).to_string(),
-                code: g.codes.name(r.code).to_string(),
-                id8: r.id8,
-            })
-            .collect()
+        self.with_records(kind, key_version, stored, |g, recs| {
+            let Some(purpose_bit) = g
+                .purposes
+                .get(purpose)
+                .map(|i| if i < 31 { 1u32 << i } else { 1 << 31 })
+            else {
+                return Vec::new();
+            };
+            let excluded = g.orgs.get(exclude_org);
+            let now = u32::try_from(now.max(0)).unwrap_or(u32::MAX);
+            recs.iter()
+                .filter(|r| {
+                    r.expires_at > now && r.purposes & purpose_bit != 0 && Some(r.org) != excluded
+                })
+                .map(|r| Sighting {
+                    org: g.orgs.name(r.org).to_string(),
+                    code: g.codes.name(r.code).to_string(),
+                    id8: r.id8,
+                })
+                .collect()
+        })
     }
 
     /// The id prefixes of `org`'s indexed signals on this pseudonym that may be the
@@ -318,24 +297,38 @@ impl MatchIndex {
         org: &str,
         digest: &SignalDigest,
     ) -> Vec<[u8; 8]> {
+        self.with_records(kind, key_version, stored, |g, recs| {
+            // An organisation beyond the interner's capacity shares the last number: compare
+            // with it too (the database read compares the organisation exactly).
+            let Some(org) = g
+                .orgs
+                .get(org)
+                .or_else(|| g.orgs.full().then_some(u16::MAX))
+            else {
+                return Vec::new();
+            };
+            recs.iter()
+                .filter(|r| r.org == org && (r.id8[4..] == digest.0[..4] || r.id8 == digest.0[..8]))
+                .map(|r| r.id8)
+                .collect()
+        })
+    }
+
+    /// `f` of the records under one pseudonym, read under its shard's lock; nothing (without
+    /// calling `f`) when there are none, the common case.
+    fn with_records<T>(
+        &self,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[u8; 32],
+        f: impl FnOnce(&Inner, &[Rec]) -> Vec<T>,
+    ) -> Vec<T> {
         let g = self.read(stored);
         let recs = g.records(kind, key_version, stored);
         if recs.is_empty() {
             return Vec::new();
         }
-        // An organisation beyond the interner's capacity shares the last number: compare with
-        // it too (the database read compares the organisation exactly).
-        let org = g
-            .orgs
-            .get(org)
-            .or_else(|| g.orgs.full().then_some(u16::MAX));
-        let Some(org) = org else {
-            return Vec::new();
-        };
-        recs.iter()
-            .filter(|r| r.org == org && (r.id8[4..] == digest.0[..4] || r.id8 == digest.0[..8]))
-            .map(|r| r.id8)
-            .collect()
+        f(&g, recs)
     }
 
     /// Whether any live signal exists under this pseudonym (for benchmarks and tests).

@@ -2,7 +2,7 @@
 //! `kruispunt_broker::audit::transparency` through its public API only.
 //!
 //! Sources (copied values, not recomputed):
-//! * Merkle tree: github.com/transparency-dev/merkle — `testonly/constants.go` (commit
+//! * Merkle tree (kept in `vectors/rfc6962.json`): github.com/transparency-dev/merkle — `testonly/constants.go` (commit
 //!   582a6ad190b6848f1d26f8bf08ddef29955d9db1: `LeafInputs`, `NodeHashes`, `RootHashes`) and
 //!   `proof/verify_test.go` (commit 02194e9afb6c1d95b5381350007963aa70fff472:
 //!   `inclusionProofs`, `consistencyProofs`). These are the RFC 6962 test vectors that
@@ -26,151 +26,56 @@ fn h(s: &str) -> Hash {
     hex::decode(s).unwrap().try_into().unwrap()
 }
 
-/// transparency-dev/merkle testonly.LeafInputs().
-const LEAVES: [&str; 8] = [
-    "",
-    "00",
-    "10",
-    "2021",
-    "3031",
-    "40414243",
-    "5051525354555657",
-    "606162636465666768696a6b6c6d6e6f",
-];
-
-/// testonly.RootHashes(), index = tree size.
-const ROOTS: [&str; 9] = [
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
-    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
-    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
-    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
-    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
-];
-
-/// testonly.NodeHashes(): `[level][index]` of every complete subtree of the 8-leaf tree.
-const NODES: [&[&str]; 4] = [
-    &[
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-        "0298d122906dcfc10892cb53a73992fc5b9f493ea4c9badb27b791b4127a7fe7",
-        "07506a85fd9dd2f120eb694f86011e5bb4662e5c415a62917033d4a9624487e7",
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        "4271a26be0d8a84f0bd54c8c302e7cb3a3b5d1fa6780a40bcce2873477dab658",
-        "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-        "46f6ffadd3d06a09ff3c5860d2755c8b9819db7df44251788c7d8e3180de8eb1",
-    ],
-    &[
-        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-    ],
-    &[
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-    ],
-    &["5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"],
-];
-
-/// verify_test.go `inclusionProofs`: (leaf, size, proof). NOTE: `leaf` there is 1-based; the
-/// index we pass is `leaf - 1`. The `{0, 0, nil}` entry is the invalid case, tested separately.
-const INCLUSION: [(u64, u64, &[&str]); 5] = [
-    (1, 1, &[]),
-    (
-        1,
-        8,
-        &[
-            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-        ],
-    ),
-    (
-        6,
-        8,
-        &[
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        ],
-    ),
-    (
-        3,
-        3,
-        &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
-    ),
-    (
-        2,
-        5,
-        &[
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        ],
-    ),
-];
-
-/// verify_test.go `consistencyProofs`: (size1, size2, proof).
-const CONSISTENCY: [(u64, u64, &[&str]); 5] = [
-    (1, 1, &[]),
-    (
-        1,
-        8,
-        &[
-            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-        ],
-    ),
-    (
-        6,
-        8,
-        &[
-            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        ],
-    ),
-    (
-        2,
-        5,
-        &[
-            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        ],
-    ),
-    (
-        6,
-        7,
-        &[
-            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-            "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-        ],
-    ),
-];
-
-fn tree() -> MemoryTree {
-    MemoryTree::from_leaves(LEAVES.iter().map(|l| hex::decode(l).unwrap()))
+/// The Merkle-tree vectors (their source is named in the file).
+#[derive(serde::Deserialize)]
+struct Vectors {
+    leaves: Vec<String>,
+    roots: Vec<String>,
+    nodes: Vec<Vec<String>>,
+    inclusion: Vec<Inclusion>,
+    consistency: Vec<Consistency>,
 }
 
-fn hashes(list: &[&str]) -> Vec<Hash> {
+/// verify_test.go `inclusionProofs`: `leaf` is 1-based there; the index we pass is `leaf - 1`.
+/// The `{0, 0, nil}` entry is the invalid case, tested separately.
+#[derive(serde::Deserialize)]
+struct Inclusion {
+    leaf: u64,
+    size: u64,
+    proof: Vec<String>,
+}
+
+/// verify_test.go `consistencyProofs`.
+#[derive(serde::Deserialize)]
+struct Consistency {
+    size1: u64,
+    size2: u64,
+    proof: Vec<String>,
+}
+
+fn vectors() -> Vectors {
+    serde_json::from_str(include_str!("vectors/rfc6962.json")).unwrap()
+}
+
+fn tree(v: &Vectors) -> MemoryTree {
+    MemoryTree::from_leaves(v.leaves.iter().map(|l| hex::decode(l).unwrap()))
+}
+
+fn hashes(list: &[String]) -> Vec<Hash> {
     list.iter().map(|s| h(s)).collect()
 }
 
 #[test]
 fn roots_for_sizes_0_to_8() {
-    assert_eq!(empty_root(), h(ROOTS[0]));
-    let leaf_hashes: Vec<Hash> = LEAVES
+    let v = vectors();
+    assert_eq!(empty_root(), h(&v.roots[0]));
+    let leaf_hashes: Vec<Hash> = v
+        .leaves
         .iter()
         .map(|l| leaf_hash(&hex::decode(l).unwrap()))
         .collect();
-    let t = tree();
-    for (size, want) in ROOTS.iter().enumerate() {
+    let t = tree(&v);
+    for (size, want) in v.roots.iter().enumerate() {
         assert_eq!(root(&leaf_hashes[..size]), h(want), "root({size})");
         assert_eq!(
             root_at(&t, size as u64).unwrap(),
@@ -178,13 +83,14 @@ fn roots_for_sizes_0_to_8() {
             "root_at({size})"
         );
     }
-    assert_eq!(t.root(), h(ROOTS[8]));
+    assert_eq!(t.root(), h(&v.roots[8]));
 }
 
 #[test]
 fn every_stored_subtree_hash() {
-    let t = tree();
-    for (level, row) in NODES.iter().enumerate() {
+    let v = vectors();
+    let t = tree(&v);
+    for (level, row) in v.nodes.iter().enumerate() {
         for (index, want) in row.iter().enumerate() {
             assert_eq!(
                 t.subtree_hash(level as u8, index as u64).unwrap(),
@@ -195,11 +101,32 @@ fn every_stored_subtree_hash() {
     }
 }
 
+/// The proof manglings of verify_test.go's `corruptInclusionProof`/`corruptConsistencyProof`
+/// that every verifier must refuse: each `extra` hash appended and prepended, each hash with
+/// `flip` xored into its first byte, and the last hash dropped.
+fn corrupted(proof: &[Hash], extras: &[Hash], flip: u8) -> Vec<Vec<Hash>> {
+    let mut out = Vec::new();
+    for extra in extras {
+        out.push([proof, &[*extra]].concat());
+        out.push([&[*extra], proof].concat());
+    }
+    for i in 0..proof.len() {
+        let mut flipped = proof.to_vec();
+        flipped[i][0] ^= flip;
+        out.push(flipped);
+    }
+    if let Some((_, shorter)) = proof.split_last() {
+        out.push(shorter.to_vec());
+    }
+    out
+}
+
 #[test]
 fn published_inclusion_proofs_are_generated_and_verify() {
-    let t = tree();
-    for (leaf, size, proof) in INCLUSION {
-        let index = leaf - 1;
+    let v = vectors();
+    let t = tree(&v);
+    for Inclusion { leaf, size, proof } in &v.inclusion {
+        let (index, size) = (leaf - 1, *size);
         let want = hashes(proof);
         assert_eq!(
             inclusion_proof(&t, index, size).unwrap(),
@@ -207,7 +134,7 @@ fn published_inclusion_proofs_are_generated_and_verify() {
             "inclusion({index}, {size})"
         );
         let lh = t.leaf_hash(index).unwrap();
-        let r = h(ROOTS[size as usize]);
+        let r = h(&v.roots[size as usize]);
         verify_inclusion(index, size, &lh, &want, &r).unwrap();
 
         // Corruptions from verify_test.go's corruptInclusionProof must all fail.
@@ -225,19 +152,8 @@ fn published_inclusion_proofs_are_generated_and_verify() {
         assert!(bad(index, size / 2, &lh, &want, &r));
         assert!(bad(index, size, &leaf_hash(b"WrongLeaf"), &want, &r));
         assert!(bad(index, size, &lh, &want, &empty_root()));
-        let mut trailing = want.clone();
-        trailing.push(r);
-        assert!(bad(index, size, &lh, &trailing, &r));
-        let mut preceding = vec![r];
-        preceding.extend_from_slice(&want);
-        assert!(bad(index, size, &lh, &preceding, &r));
-        for i in 0..want.len() {
-            let mut flipped = want.clone();
-            flipped[i][0] ^= 8;
-            assert!(bad(index, size, &lh, &flipped, &r));
-        }
-        if !want.is_empty() {
-            assert!(bad(index, size, &lh, &want[..want.len() - 1], &r));
+        for corrupt in corrupted(&want, &[r], 8) {
+            assert!(bad(index, size, &lh, &corrupt, &r));
         }
     }
     // The {0, 0} vector: no leaf is in the empty tree.
@@ -249,15 +165,22 @@ fn published_inclusion_proofs_are_generated_and_verify() {
 
 #[test]
 fn published_consistency_proofs_are_generated_and_verify() {
-    let t = tree();
-    for (size1, size2, proof) in CONSISTENCY {
+    let v = vectors();
+    let t = tree(&v);
+    for Consistency {
+        size1,
+        size2,
+        proof,
+    } in &v.consistency
+    {
+        let (size1, size2) = (*size1, *size2);
         let want = hashes(proof);
         assert_eq!(
             consistency_proof(&t, size1, size2).unwrap(),
             want,
             "consistency({size1}, {size2})"
         );
-        let (r1, r2) = (h(ROOTS[size1 as usize]), h(ROOTS[size2 as usize]));
+        let (r1, r2) = (h(&v.roots[size1 as usize]), h(&v.roots[size2 as usize]));
         verify_consistency(size1, size2, &want, &r1, &r2).unwrap();
         if want.is_empty() {
             continue;
@@ -275,19 +198,8 @@ fn published_consistency_proofs_are_generated_and_verify() {
         assert!(bad(size1, size2, &want, &empty_root(), &r2));
         assert!(bad(size1, size2, &want, &r1, &empty_root()));
         assert!(bad(size1, size2, &[], &r1, &r2));
-        for extra in [r1, r2] {
-            let mut trailing = want.clone();
-            trailing.push(extra);
-            assert!(bad(size1, size2, &trailing, &r1, &r2));
-            let mut preceding = vec![extra];
-            preceding.extend_from_slice(&want);
-            assert!(bad(size1, size2, &preceding, &r1, &r2));
-        }
-        assert!(bad(size1, size2, &want[..want.len() - 1], &r1, &r2));
-        for i in 0..want.len() {
-            let mut flipped = want.clone();
-            flipped[i][0] ^= 16;
-            assert!(bad(size1, size2, &flipped, &r1, &r2));
+        for corrupt in corrupted(&want, &[r1, r2], 16) {
+            assert!(bad(size1, size2, &corrupt, &r1, &r2));
         }
     }
 }

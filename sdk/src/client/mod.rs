@@ -363,6 +363,18 @@ impl Client {
         decode(resp).await
     }
 
+    /// A `GET` of `path` without a token (the public audit endpoints), answered with text.
+    async fn public_text(&self, path: &str) -> Result<String, ClientError> {
+        let resp = self
+            .execute(
+                &|h, b| h.get(format!("{b}{path}")),
+                false,
+                Some(self.inner.timeout),
+            )
+            .await?;
+        Ok(resp.text().await?)
+    }
+
     /// `GET /healthz`: the broker is up.
     ///
     /// ```no_run
@@ -510,14 +522,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn audit_checkpoint(&self) -> Result<String, ClientError> {
-        let resp = self
-            .execute(
-                &|h, b| h.get(format!("{b}/v1/audit/checkpoint")),
-                false,
-                Some(self.inner.timeout),
-            )
-            .await?;
-        Ok(resp.text().await?)
+        self.public_text("/v1/audit/checkpoint").await
     }
 
     /// `GET /v1/audit/key` (public): the audit log's verifier key (`name+hash+base64`).
@@ -528,14 +533,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn audit_key(&self) -> Result<String, ClientError> {
-        let resp = self
-            .execute(
-                &|h, b| h.get(format!("{b}/v1/audit/key")),
-                false,
-                Some(self.inner.timeout),
-            )
-            .await?;
-        Ok(resp.text().await?.trim().to_string())
+        Ok(self.public_text("/v1/audit/key").await?.trim().to_string())
     }
 
     /// `GET /v1/audit/entries?start=&end=` (at most [`AUDIT_PAGE`]): for a privacy officer the

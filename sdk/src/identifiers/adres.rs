@@ -306,34 +306,7 @@ impl Adres {
 mod tests {
     use super::*;
 
-    fn canon(raw: &str) -> Result<String, IdentifierError> {
-        Adres::parse(raw).map(|a| a.as_str().to_owned())
-    }
-
-    #[test]
-    fn free_text_forms() {
-        let cases = [
-            ("3511 AX 12", "3511AX|12||"),
-            ("3511AX 12", "3511AX|12||"),
-            ("3511ax12", "3511AX|12||"),
-            ("3511 AX, 12", "3511AX|12||"),
-            ("3511AX 12a", "3511AX|12|a|"),
-            ("3511 ax 12 A", "3511AX|12|a|"),
-            ("3511AX 12-2", "3511AX|12||2"),
-            ("3511AX 12 - 2", "3511AX|12||2"),
-            ("3511AX 12a-3", "3511AX|12|a|3"),
-            ("3511AX 12A 3", "3511AX|12|a|3"),
-            ("3511AX 12 bis", "3511AX|12||BIS"),
-            ("3511AX 12-bis", "3511AX|12||BIS"),
-            ("3511AX 12-a", "3511AX|12||A"),
-            ("3511AX 12 hs", "3511AX|12||HS"),
-            ("  9999 zz 99999  ", "9999ZZ|99999||"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(canon(raw).unwrap(), want, "{raw}");
-        }
-    }
-
+    // Known answers (canonical forms and refusal rules): sdk/tests/vectors/identifiers.json.
     #[test]
     fn pipe_form_and_fields() {
         let a = Adres::parse(" 3511 ax | 12 | A | bis ").unwrap();
@@ -349,25 +322,7 @@ mod tests {
 
     #[test]
     fn invalid_addresses_name_the_rule() {
-        let rule = |raw: &str| canon(raw).unwrap_err().rule;
-        assert_eq!(rule("0511 AX 12"), "postcode", "no leading zero");
-        assert_eq!(rule("3511 SS 12"), "postcode");
-        assert_eq!(rule("3511 sa 12"), "postcode");
-        assert_eq!(rule("3511SD|12||"), "postcode");
-        assert_eq!(rule("351 AX 12"), "postcode");
-        assert_eq!(rule("Oudegracht 12, 3511 AX Utrecht"), "postcode");
-        assert_eq!(rule("3511 AX"), "huisnummer");
-        assert_eq!(rule("3511 AX 012"), "huisnummer");
-        assert_eq!(rule("3511 AX 0"), "huisnummer");
-        assert_eq!(rule("3511 AX 123456"), "huisnummer");
-        assert_eq!(rule("3511AX|12|ab|"), "huisletter");
-        assert_eq!(rule("3511AX 12 boven"), "toevoeging");
-        assert_eq!(rule("3511AX 12-a-b"), "toevoeging");
-        assert_eq!(rule("3511AX|12|a"), "format");
-        assert_eq!(rule("3511AX|12|a||"), "format");
-        assert_eq!(rule("3511 AX 12 ½"), "character");
-        assert_eq!(rule(""), "empty");
-        let e = canon("3511 SS 12").unwrap_err();
+        let e = Adres::parse("3511 SS 12").unwrap_err();
         assert_eq!(e.part, "3511 SS");
         assert!(
             e.to_string()

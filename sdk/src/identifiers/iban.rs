@@ -241,50 +241,18 @@ mod tests {
         assert!(IBAN_LENGTHS.iter().all(|(_, n)| (15..=MAX_LEN).contains(n)));
     }
 
+    // Known answers (canonical forms and refusal rules): sdk/tests/vectors/identifiers.json.
     #[test]
-    fn accepts_spaces_and_lowercase() {
+    fn country_is_the_first_two_letters() {
         for raw in [
-            "NL91ABNA0417164300",
-            "NL91 ABNA 0417 1643 00",
-            "nl91abna0417164300",
-            " nl91 ABNA 0417164300 ",
-        ] {
-            assert_eq!(
-                Iban::parse(raw).unwrap().as_str(),
-                "NL91ABNA0417164300",
-                "{raw}"
-            );
-        }
-        for (raw, canon) in [
-            ("DE89 3704 0044 0532 0130 00", "DE89370400440532013000"),
-            ("GB29 NWBK 6016 1331 9268 19", "GB29NWBK60161331926819"),
-            ("BE68 5390 0754 7034", "BE68539007547034"),
-            (
-                "FR14 2004 1010 0505 0001 3M02 606",
-                "FR1420041010050500013M02606",
-            ),
-            ("NO93 8601 1117 947", "NO9386011117947"),
+            "DE89 3704 0044 0532 0130 00",
+            "GB29 NWBK 6016 1331 9268 19",
+            "BE68 5390 0754 7034",
+            "FR14 2004 1010 0505 0001 3M02 606",
+            "NO93 8601 1117 947",
         ] {
             let iban = Iban::parse(raw).unwrap();
-            assert_eq!(iban.as_str(), canon);
-            assert_eq!(iban.country(), &canon[..2]);
+            assert_eq!(iban.country(), &iban.as_str()[..2], "{raw}");
         }
-    }
-
-    #[test]
-    fn refuses_invalid_ibans_with_the_rule() {
-        let rule = |raw: &str| Iban::parse(raw).unwrap_err().rule;
-        assert_eq!(rule("NL91ABNA0417164301"), "mod97");
-        assert_eq!(rule("NL19ABNA0417164300"), "mod97", "swapped check digits");
-        assert_eq!(rule("NL91ABNA041716430"), "length");
-        assert_eq!(rule("NL91ABNA04171643000000000000000000000000"), "length");
-        assert_eq!(rule("NL91AB1A0417164300"), "nl-format");
-        assert_eq!(rule("XX91ABNA0417164300"), "country");
-        assert_eq!(rule("9191ABNA0417164300"), "format");
-        assert_eq!(rule("NLAB"), "format");
-        assert_eq!(rule("NL91-ABNA-0417-1643-00"), "character");
-        assert_eq!(rule(""), "empty");
-        let e = Iban::parse("DE89 3704 0044 0532 0130").unwrap_err();
-        assert!(e.message.contains("DE has 22 characters, got 20"), "{e}");
     }
 }

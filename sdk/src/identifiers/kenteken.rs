@@ -239,26 +239,7 @@ mod tests {
         }
     }
 
-    #[test]
-    fn accepts_how_people_write_plates() {
-        for raw in [
-            "GB-001-B",
-            "gb-001-b",
-            "GB 001 B",
-            "gb001b",
-            " GB-001-B ",
-            "GB-001B",
-            "g b 0 0 1 b",
-        ] {
-            assert_eq!(canon(raw).unwrap(), "GB001B", "{raw}");
-        }
-        assert_eq!(
-            canon("01-xx-bb").unwrap(),
-            "01XXBB",
-            "leading zeros are kept"
-        );
-    }
-
+    // Known answers (canonical forms and refusal rules): sdk/tests/vectors/identifiers.json.
     #[test]
     fn refuses_invalid_plates_with_the_rule() {
         let e = canon("GB-001-BX").unwrap_err();
@@ -267,15 +248,5 @@ mod tests {
             e.to_string(),
             r#"kenteken "GB-001-BX": rule "length": expected 6 letters and digits after removing dashes and spaces, got 7 ("GB001BX")"#
         );
-        assert_eq!(canon("").unwrap_err().rule, "empty");
-        assert_eq!(canon(" - ").unwrap_err().rule, "empty");
-        assert_eq!(canon("GB-01-B").unwrap_err().rule, "length");
-        assert_eq!(canon("123456").unwrap_err().rule, "sidecode");
-        assert_eq!(canon("ABCDEF").unwrap_err().rule, "sidecode");
-        assert_eq!(canon("A1B2C3").unwrap_err().rule, "sidecode");
-        let e = canon("GB.001.B").unwrap_err();
-        assert_eq!(e.rule, "character");
-        assert!(e.message.contains("'.'"), "{e}");
-        assert_eq!(canon("ĞB-001-B").unwrap_err().rule, "character");
     }
 }

@@ -236,6 +236,35 @@ mod tests {
         check::<Persoon>("Çelik|Ayşe||1985-07-03");
     }
 
+    /// A refusal's message says what was expected and what was found. (The rule ids of these
+    /// values, and that `normalise` refuses them exactly as each type's `parse` does, are in
+    /// sdk/tests/vectors/identifiers.json.)
+    #[test]
+    fn refusals_say_what_was_found() {
+        use IdentifierKind::*;
+        let cases: [(IdentifierKind, &str, &[&str]); 9] = [
+            (Kenteken, "GB.001.B", &["'.'"]),
+            (Kvk, "1234567", &["got 7"]),
+            (Kvk, "1234-5678", &["'-'", "spaces"]),
+            (Bsn, "123456789", &["= 147"]),
+            (Rsin, "1234567", &["got 7"]),
+            (
+                Iban,
+                "DE89 3704 0044 0532 0130",
+                &["DE has 22 characters, got 20"],
+            ),
+            (Vin, "1M8GDM9A1KP042788", &["computed 'X'"]),
+            (Vin, "1M8GDM9AXKP04278I", &["'I'", "1 or 0"]),
+            (Telefoon, "0612345", &["got 6"]),
+        ];
+        for (kind, raw, needles) in cases {
+            let e = normalise(kind, raw).unwrap_err();
+            for needle in needles {
+                assert!(e.message.contains(needle), "{e} lacks {needle:?}");
+            }
+        }
+    }
+
     #[test]
     fn the_issue_example_error() {
         let e = Kenteken::parse("GB-001-BX").unwrap_err();

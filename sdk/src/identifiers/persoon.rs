@@ -373,39 +373,9 @@ impl Persoon {
 mod tests {
     use super::*;
 
-    fn canon(raw: &str) -> Result<String, IdentifierError> {
-        Persoon::parse(raw).map(|p| p.as_str().to_owned())
-    }
-
+    // Known answers (canonical forms and refusal rules): sdk/tests/vectors/identifiers.json.
     #[test]
     fn names_are_folded_for_matching() {
-        let cases = [
-            ("Çelik|Ayşe||19850703", "celik|ayse||19850703"),
-            ("  ÇELİK | AYŞE  |  | 1985-07-03 ", "celik|ayse||19850703"),
-            ("Yılmaz|Ğökhan||03-07-1985", "yılmaz|gokhan||19850703"),
-            (
-                "Vries|Jan   Peter|de|1980-03-12",
-                "vries|jan peter|de|19800312",
-            ),
-            (
-                "VRIES|jan\tpeter|De|12/3/1980",
-                "vries|jan peter|de|19800312",
-            ),
-            ("Hart|Anna|’t|19700101", "hart|anna|'t|19700101"),
-            (
-                "Müller‐Lüdenscheidt|José||20000229",
-                "muller-ludenscheidt|jose||20000229",
-            ),
-            (
-                "Ｏｏｓｔｅｒｈｏｕｔ|ﬁe||19800000",
-                "oosterhout|fie||19800000",
-            ),
-            ("Jansen|||19800300", "jansen|||19800300"),
-            ("Østergaard|Søren||1990-01-31", "østergaard|søren||19900131"),
-        ];
-        for (raw, want) in cases {
-            assert_eq!(canon(raw).unwrap(), want, "{raw}");
-        }
         let p = Persoon::from_parts("de Vries", "Jan", "", "19800312").unwrap();
         assert_eq!(p.as_str(), "de vries|jan||19800312");
         assert_eq!(
@@ -428,58 +398,16 @@ mod tests {
         assert_eq!((d.year(), d.month(), d.day()), (1980, None, None));
         let d = Geboortedatum::parse("1980-03-00").unwrap();
         assert_eq!((d.month(), d.day()), (Some(3), None));
-        assert_eq!(
-            Geboortedatum::parse("00-03-1980").unwrap().to_string(),
-            "19800300"
-        );
-        assert_eq!(
-            Geboortedatum::parse("20000229").unwrap().to_string(),
-            "20000229"
-        );
-        assert_eq!(
-            Geboortedatum::parse("2024-02-29").unwrap().to_string(),
-            "20240229"
-        );
     }
 
     #[test]
     fn invalid_dates_name_the_rule() {
-        let rule = |raw: &str| Geboortedatum::parse(raw).unwrap_err().rule;
-        assert_eq!(rule("00000000"), "geboortedatum-onbekend");
-        assert_eq!(rule("0000-00-00"), "geboortedatum-onbekend");
-        assert_eq!(rule(""), "geboortedatum-onbekend");
-        assert_eq!(rule("00000312"), "geboortedatum");
-        assert_eq!(rule("19800012"), "geboortedatum");
-        assert_eq!(rule("19801301"), "geboortedatum");
-        assert_eq!(rule("19800431"), "geboortedatum");
-        assert_eq!(rule("19800132"), "geboortedatum");
-        assert_eq!(rule("1980312"), "geboortedatum");
-        assert_eq!(rule("12-03-80"), "geboortedatum");
-        assert_eq!(rule("1980-3-12"), "geboortedatum");
-        assert_eq!(rule("12 maart 1980"), "geboortedatum");
         let e = Geboortedatum::parse("19000229").unwrap_err();
         assert!(e.message.contains("1900 is not a leap year"), "{e}");
-        assert_eq!(rule("20230229"), "geboortedatum");
     }
 
     #[test]
     fn invalid_persons_name_the_rule() {
-        let rule = |raw: &str| canon(raw).unwrap_err().rule;
-        assert_eq!(rule("Jansen|Piet|19800312"), "format");
-        assert_eq!(rule("Jansen|Piet||19800312|x"), "format");
-        assert_eq!(rule(" |Piet||19800312"), "geslachtsnaam");
-        assert_eq!(
-            rule("\u{301}|Piet||19800312"),
-            "geslachtsnaam",
-            "only a combining mark"
-        );
-        assert_eq!(rule("Jansen|Piet||00000000"), "geboortedatum-onbekend");
-        assert_eq!(rule("Jan\u{7}sen|Piet||19800312"), "character");
-        assert_eq!(
-            rule("Jan｜sen|Piet||19800312"),
-            "character",
-            "full-width bar folds to |"
-        );
         let e = Persoon::from_parts("Jansen", "Piet", "", "1980-02-30").unwrap_err();
         assert_eq!(e.kind, IdentifierKind::Persoon);
         assert_eq!(e.part, "1980-02-30", "only the offending part is echoed");

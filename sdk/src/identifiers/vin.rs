@@ -141,22 +141,12 @@ impl Vin {
 mod tests {
     use super::*;
 
+    // Known answers (canonical forms and refusal rules): sdk/tests/vectors/identifiers.json.
     #[test]
     fn north_american_check_digit_is_enforced() {
         // The textbook example: 1M8GDM9A_KP042788 has check digit X.
         let v = Vin::parse("1M8GDM9AXKP042788").unwrap();
         assert!(v.is_north_american() && v.warnings().is_empty());
-        assert_eq!(
-            Vin::parse("1m8gdm9a-xkp042788").unwrap().as_str(),
-            "1M8GDM9AXKP042788"
-        );
-        let e = Vin::parse("1M8GDM9A1KP042788").unwrap_err();
-        assert_eq!(e.rule, "check-digit");
-        assert!(e.message.contains("computed 'X'"), "{e}");
-        assert!(
-            Vin::parse("11111111111111111").is_ok(),
-            "check digit of all-ones is 1"
-        );
     }
 
     #[test]
@@ -165,23 +155,5 @@ mod tests {
         assert!(!v.is_north_american());
         assert_eq!(v.warnings().len(), 1);
         assert!(v.warnings()[0].contains("position 9"), "{:?}", v.warnings());
-        let v = Vin::parse("wvw zzz 1kz 6w 123456").unwrap();
-        assert_eq!(v.as_str(), "WVWZZZ1KZ6W123456");
-    }
-
-    #[test]
-    fn invalid_vins_name_the_rule() {
-        let rule = |raw: &str| Vin::parse(raw).unwrap_err().rule;
-        assert_eq!(rule("WVWZZZ1KZ6W12345"), "length");
-        assert_eq!(rule("WVWZZZ1KZ6W1234567"), "length");
-        assert_eq!(rule("WVWZZZ1KZ6W12345O"), "character");
-        assert_eq!(rule("WVWZZZ1KZ6W12345q"), "character");
-        assert_eq!(rule("WVWZZZ1KZ6W1234.5"), "character");
-        assert_eq!(rule(""), "empty");
-        let e = Vin::parse("1M8GDM9AXKP04278I").unwrap_err();
-        assert!(
-            e.message.contains("'I'") && e.message.contains("1 or 0"),
-            "{e}"
-        );
     }
 }

@@ -83,6 +83,11 @@ fn record(i: u64, shared_pct: u64, orgs: &[String]) -> IndexRecord {
         code: CODES[((r >> 16) % CODES.len() as u64) as usize].to_string(),
         expires_at: NOW + 365 * 86_400,
         purposes,
+        // The match index ignores these; the start-up scan streams them for the picture.
+        observed_day: NOW / 86_400 - (r >> 24) as i64 % 730,
+        district: "oost-utrecht".into(),
+        gemeente: Some("GM0307".into()),
+        wijk: None,
     }
 }
 

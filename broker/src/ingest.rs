@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kruispunt_policy::{Action, Decision, PolicyError, PolicyInput};
+use kruispunt_policy::{Action, Decision, Gemeente, PolicyError, PolicyInput, Registry};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
@@ -66,6 +66,67 @@ struct Checked {
     item: SignalIn,
     observed_day: i64,
     expires_day: Option<i64>,
+}
+
+/// Why an item's `gemeente` or `wijk` is refused, as (field, reason); `None` when both are
+/// absent or right. Called after the district was found in the registry. A gemeente must be one
+/// of the registry's and lie in the signal's district (which district a border municipality
+/// belongs to is the registry's assignment); a wijk needs the gemeente and must be one of its
+/// wijken (CBS numbers them `WK` + the gemeente's four digits + two).
+fn area_problem(registry: &Registry, item: &SignalIn) -> Option<(&'static str, String)> {
+    let gemeente = match item.gemeente.as_deref() {
+        None => None,
+        Some(code) if !Gemeente::is_code(code) => {
+            return Some((
+                "gemeente",
+                format!("gemeente {code:?} is not a CBS municipality code (GM and four digits)"),
+            ));
+        }
+        Some(code) => match registry.gemeente(code) {
+            None => {
+                return Some((
+                    "gemeente",
+                    format!("gemeente {code:?} is not in the registry"),
+                ));
+            }
+            Some(g) if g.district != item.district => {
+                return Some((
+                    "gemeente",
+                    format!(
+                        "gemeente {code} lies in district {}, not in the signal's district {}",
+                        g.district, item.district
+                    ),
+                ));
+            }
+            Some(g) => Some(g),
+        },
+    };
+    let wijk = item.wijk.as_deref()?;
+    let Some(g) = gemeente else {
+        return Some((
+            "wijk",
+            "a wijk needs the signal's gemeente (set gemeente too)".into(),
+        ));
+    };
+    if !Gemeente::is_wijk_code(wijk) {
+        return Some((
+            "wijk",
+            format!(
+                "wijk {wijk:?} is not a CBS wijk code (WK, the gemeente's four digits, two digits)"
+            ),
+        ));
+    }
+    if !g.contains_wijk(wijk) {
+        return Some((
+            "wijk",
+            format!(
+                "wijk {wijk} does not lie in gemeente {} (its wijken are WK{}nn)",
+                g.code,
+                g.code.get(2..).unwrap_or_default()
+            ),
+        ));
+    }
+    None
 }
 
 /// Validates and stores one batch. `items` carries each item's index in the upload (so NDJSON
@@ -174,6 +235,10 @@ pub async fn prepare(
                 "district",
                 format!("district {:?} is not in the registry", item.district),
             ));
+            continue;
+        }
+        if let Some((field, reason)) = area_problem(&registry, &item) {
+            results.push(reject(index, field, reason));
             continue;
         }
         if item.purposes.is_empty() {
@@ -294,7 +359,8 @@ pub async fn prepare(
             c.item.purposes,
             expires_at,
             now,
-        );
+        )
+        .in_area(c.item.gemeente, c.item.wijk);
         to_store.push((c.index, signal));
     }
 
@@ -365,7 +431,6 @@ pub async fn commit(
             .await?
             .into_iter();
         let mut fresh = Vec::new();
-        let mut places: Vec<(String, String)> = Vec::new();
         for (((index, s), known), id) in to_store.into_iter().zip(known).zip(ids) {
             let status = match known {
                 Known::Stored(_) | Known::InBatch(_) => ItemStatus::Duplicate,
@@ -384,40 +449,16 @@ pub async fn commit(
                 reason: None,
             });
             if status == ItemStatus::Stored {
-                places.push((s.observed, s.district));
-                fresh.push(IndexRecord {
-                    id: s.id,
-                    kind: s.kind,
-                    key_version: s.key_version,
-                    stored: s.stored,
-                    org: s.org,
-                    code: s.code,
-                    expires_at: s.expires_at,
-                    purposes: s.purposes,
-                });
+                fresh.push(IndexRecord::of_new(s));
             }
         }
         // Only after the commit: the index never shows what the database does not hold.
         state.index.insert_many(fresh.iter());
         // The picture's exact counts: fresh as soon as the upload committed.
         state.beeld.picture.insert(
-            fresh.iter().zip(&places).map(|(r, (observed, district))| {
-                crate::beeld::PictureSignal {
-                    id: &r.id,
-                    kind: r.kind,
-                    key_version: r.key_version,
-                    stored: &r.stored,
-                    org: &r.org,
-                    sector: &principal.sector,
-                    code: &r.code,
-                    observed,
-                    district,
-                    gemeente: None,
-                    wijk: None,
-                    purposes: &r.purposes,
-                    expires_at: r.expires_at,
-                }
-            }),
+            fresh
+                .iter()
+                .map(|r| crate::beeld::PictureSignal::of(r, &principal.sector)),
             now_secs(),
         );
     }

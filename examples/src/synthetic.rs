@@ -420,6 +420,8 @@ impl Dataset {
                     code: rng.pick(&codes).to_string(),
                     observed: date(today - 1 - rng.below(200) as i64),
                     district: home.clone(),
+                    gemeente: None,
+                    wijk: None,
                     purposes: vec![purpose.to_string()],
                     expires: None,
                 }

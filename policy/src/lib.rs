@@ -38,6 +38,7 @@ pub use error::{Location, PolicyError, RegistryIssue};
 pub use input::{Action, AggregateQuestion, PolicyInput, Requester, TokenScope, Usage};
 pub use registry::{
     AggregateRules, Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District,
-    EnumerationGuard, KeyAlg, Partner, PartnerKey, PartnershipDecision, Purpose, Registry, Theme,
+    EnumerationGuard, Gemeente, KeyAlg, Partner, PartnerKey, PartnershipDecision, Purpose,
+    Registry, Theme,
 };
 pub use rego_tests::{TestCase, TestOutcome, discover_tests, run_tests, try_run_tests};

@@ -68,6 +68,15 @@ pub struct SignalIn {
     pub observed: String,
     /// District id from the registry.
     pub district: String,
+    /// Optional CBS municipality code (`GM` + four digits, e.g. `GM0344`) of one of the
+    /// registry's gemeenten, lying in `district`. Without it the signal counts in the
+    /// ondermijningsbeeld at district level only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gemeente: Option<String>,
+    /// Optional CBS wijk code: `WK`, the four digits of the `gemeente`'s code, two digits (e.g.
+    /// `WK034405`). Only with a `gemeente`, and only a wijk of that gemeente.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wijk: Option<String>,
     /// Purposes the signal may be used for (at least one).
     pub purposes: Vec<String>,
     /// Optional earlier end of retention, `YYYY-MM-DD` (never later than the purpose allows).
@@ -82,6 +91,8 @@ impl SignalIn {
         bounded("code", &self.code, MAX_SHORT_TEXT_BYTES)?;
         bounded("observed", &self.observed, MAX_SHORT_TEXT_BYTES)?;
         bounded("district", &self.district, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("gemeente", &self.gemeente, MAX_SHORT_TEXT_BYTES)?;
+        bounded_opt("wijk", &self.wijk, MAX_SHORT_TEXT_BYTES)?;
         bounded_opt("expires", &self.expires, MAX_SHORT_TEXT_BYTES)?;
         if self.purposes.len() > MAX_SIGNAL_PURPOSES {
             return Err(TooLong {

@@ -33,7 +33,7 @@ use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::beeld::{Dimension, Measure};
 
 use super::period;
-use crate::store::SignalId;
+use crate::store::{IndexRecord, SignalId};
 
 /// Shards of the subject table: an upload write-locks one shard briefly, a question
 /// read-locks one shard at a time.
@@ -54,13 +54,35 @@ pub struct PictureSignal<'a> {
     /// The supplying organisation's sector (from the registry).
     pub sector: &'a str,
     pub code: &'a str,
-    /// `YYYY-MM-DD`; a signal whose date does not parse is not counted.
-    pub observed: &'a str,
+    /// Observation day (days since 1970-01-01); a day outside 1970–2149 is not counted.
+    pub observed_day: i64,
     pub district: &'a str,
     pub gemeente: Option<&'a str>,
     pub wijk: Option<&'a str>,
     pub purposes: &'a [String],
     pub expires_at: i64,
+}
+
+impl<'a> PictureSignal<'a> {
+    /// The picture's view of a stored signal (the upload path after its commit, the start-up
+    /// load), supplied by an organisation of `sector`.
+    pub fn of(r: &'a IndexRecord, sector: &'a str) -> PictureSignal<'a> {
+        PictureSignal {
+            id: &r.id,
+            kind: r.kind,
+            key_version: r.key_version,
+            stored: &r.stored,
+            org: &r.org,
+            sector,
+            code: &r.code,
+            observed_day: r.observed_day,
+            district: &r.district,
+            gemeente: r.gemeente.as_deref(),
+            wijk: r.wijk.as_deref(),
+            purposes: &r.purposes,
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -226,10 +248,7 @@ impl Picture {
         {
             let mut names = self.names.write().expect("picture names lock");
             for s in signals {
-                let Some(day) = crate::civil::parse_date(s.observed) else {
-                    continue;
-                };
-                let Ok(day) = u16::try_from(day) else {
+                let Ok(day) = u16::try_from(s.observed_day) else {
                     continue;
                 };
                 let org = names.orgs.intern(s.org);
@@ -844,7 +863,7 @@ mod tests {
             org: &s.org,
             sector: &s.sector,
             code: &s.code,
-            observed: &s.observed,
+            observed_day: crate::civil::parse_date(&s.observed).unwrap(),
             district: &s.district,
             gemeente: s.gemeente.as_deref(),
             wijk: None,

@@ -95,19 +95,20 @@ struct Checked {
     themes: Option<Vec<String>>,
 }
 
-/// The unit as one area: its id in the registry.
+/// The unit as one area: the registry's `[meta] id` (`unit` when it has none).
 pub fn unit_id(reg: &Registry) -> String {
-    let name = reg.meta.name.trim();
-    if name.is_empty() {
-        "unit".to_string()
-    } else {
-        name.to_lowercase().replace(' ', "-")
+    match reg.meta.id.trim() {
+        "" => "unit".to_string(),
+        id => id.to_string(),
     }
 }
 
 /// The unit's gemeenten as (CBS code, district), from the registry.
-pub fn gemeenten(_reg: &Registry) -> Vec<(String, String)> {
-    Vec::new()
+pub fn gemeenten(reg: &Registry) -> Vec<(String, String)> {
+    reg.gemeenten
+        .iter()
+        .map(|g| (g.code.clone(), g.district.clone()))
+        .collect()
 }
 
 fn check(req: &AggregateRequest, reg: &Registry) -> Result<Checked, AggregateError> {

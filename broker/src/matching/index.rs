@@ -431,6 +431,10 @@ mod tests {
             code: "cash-car-purchase".into(),
             expires_at: expires,
             purposes: purposes.iter().map(|s| s.to_string()).collect(),
+            observed_day: 20_000,
+            district: "west-utrecht".into(),
+            gemeente: None,
+            wijk: None,
         }
     }
 

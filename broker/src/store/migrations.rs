@@ -52,6 +52,11 @@ pub(super) const SQLITE: &[Script] = &[
         include_str!("../../migrations/sqlite/0009_audit_log_indexes.sql"),
     ),
     (
+        10,
+        "signal gemeente",
+        include_str!("../../migrations/sqlite/0010_signal_gemeente.sql"),
+    ),
+    (
         11,
         "privacy budget",
         include_str!("../../migrations/sqlite/0011_privacy_budget.sql"),
@@ -93,6 +98,11 @@ pub(super) const POSTGRES: &[Script] = &[
         9,
         "audit log indexes",
         include_str!("../../migrations/postgres/0009_audit_log_indexes.sql"),
+    ),
+    (
+        10,
+        "signal gemeente",
+        include_str!("../../migrations/postgres/0010_signal_gemeente.sql"),
     ),
     (
         11,

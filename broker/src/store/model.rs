@@ -35,6 +35,10 @@ impl SignalDigest {
     /// `tag = "kruispunt/signal-id/v1"`, strings are their UTF-8 bytes, `kind` is its lowercase
     /// name, `key_version` is 4 bytes big-endian and `stored` the 32 at-rest bytes.
     ///
+    /// A signal placed in a gemeente (and wijk) derives with [`SignalDigest::derive_in_area`],
+    /// which appends those fields; without them the two are the same, so the digest (and the
+    /// re-upload check) of every signal stored before gemeenten existed is unchanged.
+    ///
     /// The length prefixes make the encoding injective (`("ab","c")` ≠ `("a","bc")`). Purposes,
     /// expiry and upload time are deliberately left out: they describe how a signal may be
     /// used, not which observation it is, so re-uploading an observation with other purposes is
@@ -47,6 +51,35 @@ impl SignalDigest {
         code: &str,
         observed: &str,
         district: &str,
+    ) -> SignalDigest {
+        SignalDigest::derive_in_area(
+            org,
+            kind,
+            key_version,
+            stored,
+            code,
+            observed,
+            district,
+            None,
+            None,
+        )
+    }
+
+    /// [`SignalDigest::derive`] of a signal with an optional gemeente and wijk: each present one
+    /// is appended after `district` as its name and its value, `enc("gemeente") ‖ enc(gemeente)`
+    /// then `enc("wijk") ‖ enc(wijk)`; an absent one appends nothing. The names keep a wijk
+    /// apart from a gemeente of the same text; with neither, the digest is `derive`'s.
+    #[allow(clippy::too_many_arguments)]
+    pub fn derive_in_area(
+        org: &str,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[u8; 32],
+        code: &str,
+        observed: &str,
+        district: &str,
+        gemeente: Option<&str>,
+        wijk: Option<&str>,
     ) -> SignalDigest {
         let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
         let mut field = |bytes: &[u8]| {
@@ -63,6 +96,14 @@ impl SignalDigest {
         field(code.as_bytes());
         field(observed.as_bytes());
         field(district.as_bytes());
+        if let Some(g) = gemeente {
+            field(b"gemeente");
+            field(g.as_bytes());
+        }
+        if let Some(w) = wijk {
+            field(b"wijk");
+            field(w.as_bytes());
+        }
         let digest = ctx.finish();
         let mut d = [0u8; 16];
         d.copy_from_slice(&digest.as_ref()[..16]);
@@ -180,6 +221,11 @@ pub struct NewSignal {
     pub observed: String,
     /// Police district.
     pub district: String,
+    /// CBS municipality code (`GM0344`), if the supplier named one (checked against the
+    /// registry at upload).
+    pub gemeente: Option<String>,
+    /// CBS wijk code (`WK034405`) inside `gemeente`, if the supplier named one.
+    pub wijk: Option<String>,
     /// Purposes the signal may be used for.
     pub purposes: Vec<String>,
     /// End of retention, Unix seconds; the signal is live while `now < expires_at`.
@@ -225,15 +271,27 @@ impl NewSignal {
             code,
             observed,
             district,
+            gemeente: None,
+            wijk: None,
             purposes,
             expires_at,
             uploaded_at,
         }
     }
 
+    /// This signal placed in `gemeente` (and `wijk`): the fields set, and the digest and id
+    /// derived again from the content ([`SignalDigest::derive_in_area`]).
+    pub fn in_area(mut self, gemeente: Option<String>, wijk: Option<String>) -> NewSignal {
+        self.gemeente = gemeente;
+        self.wijk = wijk;
+        self.digest = self.derived_digest();
+        self.id = SignalId::timed(self.uploaded_at, &self.digest);
+        self
+    }
+
     /// The digest this signal's content derives to.
     pub fn derived_digest(&self) -> SignalDigest {
-        SignalDigest::derive(
+        SignalDigest::derive_in_area(
             &self.org,
             self.kind,
             self.key_version,
@@ -241,6 +299,8 @@ impl NewSignal {
             &self.code,
             &self.observed,
             &self.district,
+            self.gemeente.as_deref(),
+            self.wijk.as_deref(),
         )
     }
 
@@ -274,6 +334,11 @@ impl NewSignal {
         ] {
             check_text(name, value)?;
         }
+        for (name, value) in [("gemeente", &self.gemeente), ("wijk", &self.wijk)] {
+            if let Some(value) = value {
+                check_text(name, value)?;
+            }
+        }
         for purpose in &self.purposes {
             check_text("purpose", purpose)?;
         }
@@ -292,6 +357,8 @@ impl NewSignal {
             && self.code == row.code
             && self.observed == row.observed
             && self.district == row.district
+            && self.gemeente == row.gemeente
+            && self.wijk == row.wijk
     }
 }
 
@@ -317,6 +384,8 @@ pub struct StoredSignal {
     pub code: String,
     pub observed: String,
     pub district: String,
+    pub gemeente: Option<String>,
+    pub wijk: Option<String>,
     pub purposes: Vec<String>,
     pub expires_at: i64,
     pub uploaded_at: i64,
@@ -333,6 +402,8 @@ impl From<NewSignal> for StoredSignal {
             code: s.code,
             observed: s.observed,
             district: s.district,
+            gemeente: s.gemeente,
+            wijk: s.wijk,
             purposes: s.purposes,
             expires_at: s.expires_at,
             uploaded_at: s.uploaded_at,
@@ -340,8 +411,10 @@ impl From<NewSignal> for StoredSignal {
     }
 }
 
-/// The part of a signal the in-memory match index needs (no dates, no district), streamed by
-/// [`crate::store::SignalStore::for_each_live_signal`].
+/// What the in-memory indexes need of a live signal, streamed by
+/// [`crate::store::SignalStore::for_each_live_signal`] at start-up and built by the upload path
+/// for every stored signal: the match index keeps its part (it ignores the date and the area),
+/// the ondermijningsbeeld counts the rest in the same pass.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexRecord {
     pub id: SignalId,
@@ -352,6 +425,35 @@ pub struct IndexRecord {
     pub code: String,
     pub expires_at: i64,
     pub purposes: Vec<String>,
+    /// Date observed as a day number (days since 1970-01-01, UTC calendar).
+    pub observed_day: i64,
+    /// Police district.
+    pub district: String,
+    /// CBS municipality code, if the signal has one.
+    pub gemeente: Option<String>,
+    /// CBS wijk code, if the signal has one.
+    pub wijk: Option<String>,
+}
+
+impl IndexRecord {
+    /// The record of a signal just stored (the upload path, after the commit). `NewSignal::check`
+    /// has proved `observed` a date; 0 would only stand for an unreadable one.
+    pub fn of_new(s: NewSignal) -> IndexRecord {
+        IndexRecord {
+            observed_day: crate::civil::parse_date(&s.observed).unwrap_or(0),
+            id: s.id,
+            kind: s.kind,
+            key_version: s.key_version,
+            stored: s.stored,
+            org: s.org,
+            code: s.code,
+            expires_at: s.expires_at,
+            purposes: s.purposes,
+            district: s.district,
+            gemeente: s.gemeente,
+            wijk: s.wijk,
+        }
+    }
 }
 
 /// What happened to one signal of an upload batch, in input order.
@@ -430,6 +532,87 @@ mod tests {
             "oost-utrecht",
         );
         assert_eq!(digest.0, hashed.as_ref()[..16]);
+        // No gemeente, no wijk: the digest of every signal stored before they existed.
+        let in_no_area = SignalDigest::derive_in_area(
+            "kvo-oost",
+            IdentifierKind::Kenteken,
+            1,
+            &[0; 32],
+            "cash-car",
+            "2024-05-01",
+            "oost-utrecht",
+            None,
+            None,
+        );
+        assert_eq!(in_no_area, digest);
+        // With them: named fields appended after the district.
+        for f in [
+            b"gemeente".as_slice(),
+            b"GM0307",
+            b"wijk".as_slice(),
+            b"WK030701",
+        ] {
+            msg.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            msg.extend_from_slice(f);
+        }
+        let hashed = ring::digest::digest(&ring::digest::SHA256, &msg);
+        let in_area = SignalDigest::derive_in_area(
+            "kvo-oost",
+            IdentifierKind::Kenteken,
+            1,
+            &[0; 32],
+            "cash-car",
+            "2024-05-01",
+            "oost-utrecht",
+            Some("GM0307"),
+            Some("WK030701"),
+        );
+        assert_eq!(in_area.0, hashed.as_ref()[..16]);
+    }
+
+    #[test]
+    fn area_fields_are_part_of_the_observation() {
+        let base = NewSignal::new(
+            "kvo-oost",
+            IdentifierKind::Kvk,
+            [3; 32],
+            1,
+            "cash-rent",
+            "2026-01-02",
+            "utrecht-stad",
+            vec!["p".into()],
+            2_000_000_000,
+            1_800_000_000,
+        );
+        let utrecht = base.clone().in_area(Some("GM0344".into()), None);
+        let overvecht = base
+            .clone()
+            .in_area(Some("GM0344".into()), Some("WK034405".into()));
+        assert_ne!(base.digest, utrecht.digest);
+        assert_ne!(utrecht.digest, overvecht.digest);
+        assert!(utrecht.check().is_ok() && overvecht.check().is_ok());
+        assert_eq!(
+            utrecht.id,
+            SignalId::timed(utrecht.uploaded_at, &utrecht.digest)
+        );
+        // A value given as gemeente or as wijk derives differently (the fields are named).
+        let as_gemeente = base.clone().in_area(Some("X".into()), None);
+        let as_wijk = base.clone().in_area(None, Some("X".into()));
+        assert_ne!(as_gemeente.digest, as_wijk.digest);
+        assert!(!utrecht.same_observation(&StoredSignal::from(base.clone())));
+        assert!(overvecht.same_observation(&StoredSignal::from(overvecht.clone())));
+        // An area field swapped after the fact no longer matches the digest.
+        let mut forged = utrecht.clone();
+        forged.gemeente = Some("GM0307".into());
+        assert!(forged.check().is_err());
+        let record = IndexRecord::of_new(overvecht);
+        assert_eq!(
+            record.observed_day,
+            crate::civil::parse_date("2026-01-02").unwrap()
+        );
+        assert_eq!(record.gemeente.as_deref(), Some("GM0344"));
+        assert_eq!(record.wijk.as_deref(), Some("WK034405"));
+        assert_eq!(record.district, "utrecht-stad");
     }
 
     #[test]

@@ -47,7 +47,7 @@ fn item(n: u32, code: &str, district: &str) -> Value {
 }
 
 /// Uploads, per dealer, its plates in each district:
-/// - oost-utrecht: plates 0–11 from all three dealers (released);
+/// - oost-utrecht: plates 0–11 from all three dealers, in Amersfoort (GM0307; released);
 /// - flevoland: plates 100–104 from all three (5 subjects: below k);
 /// - west-utrecht: plates 200–211 from two dealers (too few sources);
 /// - utrecht-stad: plates 300–319 from the first dealer, 300 also from the other two
@@ -55,7 +55,11 @@ fn item(n: u32, code: &str, district: &str) -> Value {
 async fn upload_picture(b: &Broker) {
     for (i, dealer) in DEALERS.iter().enumerate() {
         let mut items = Vec::new();
-        items.extend((0..12).map(|n| item(n, "cash-car-purchase", "oost-utrecht")));
+        items.extend((0..12).map(|n| {
+            let mut v = item(n, "cash-car-purchase", "oost-utrecht");
+            v["gemeente"] = json!("GM0307");
+            v
+        }));
         items.extend((100..105).map(|n| item(n, "notes-500", "flevoland")));
         if i < 2 {
             items.extend((200..212).map(|n| item(n, "split-payments", "west-utrecht")));
@@ -154,9 +158,51 @@ fn release_suppression_and_budget_body(b: Broker) -> TestFuture {
         assert_eq!(r.epsilon_left, 9.5);
         assert!(r.margin_95 > 0);
 
+        // Per gemeente: Amersfoort released, the district's other gemeenten listed, below k;
+        // signals without a gemeente are in no gemeente cell.
+        let mut per_gemeente = per_district("2026-11-30");
+        per_gemeente.group_by = vec![Dimension::Gemeente, Dimension::Month];
+        per_gemeente.filter = Some(kruispunt_sdk::beeld::AggregateFilter {
+            district: vec!["oost-utrecht".into()],
+            ..Default::default()
+        });
+        let g = ask(&state, &riec, &per_gemeente, t).await.unwrap();
+        let in_district = b
+            .state()
+            .policy
+            .registry()
+            .gemeenten
+            .iter()
+            .filter(|g| g.district == "oost-utrecht")
+            .count();
+        assert_eq!(g.cells.len(), in_district, "{g:?}");
+        for c in &g.cells {
+            assert_eq!(c.dims["month"], "2026-11");
+            assert_eq!(c.suppressed, c.dims["gemeente"] != "GM0307", "{c:?}");
+        }
+        let mut flevoland = per_gemeente.clone();
+        flevoland.filter = Some(kruispunt_sdk::beeld::AggregateFilter {
+            district: vec!["flevoland".into(), "utrecht-stad".into()],
+            ..Default::default()
+        });
+        let f = ask(&state, &riec, &flevoland, t).await.unwrap();
+        assert!(
+            f.cells
+                .iter()
+                .all(|c| c.reason == Some(SuppressionReason::BelowK)),
+            "{f:?}"
+        );
+        let riec_spent = 1.0;
+
         // The release's audit entry: requester, purpose, query, snapshot, cells, ε, table hash.
         let entries = b.audit_of("aggregate.release").await;
-        let e = entries.last().unwrap();
+        let e = entries
+            .iter()
+            .find(|e| {
+                e.detail["snapshot"].is_number()
+                    && e.detail["query"]["group_by"] == json!(["district"])
+            })
+            .unwrap();
         assert_eq!(e.actor_org.as_deref(), Some(RIEC));
         assert_eq!(e.purpose.as_deref(), Some(PURPOSE));
         assert_eq!(e.detail["snapshot"], json!(r.snapshot.id));
@@ -176,7 +222,10 @@ fn release_suppression_and_budget_body(b: Broker) -> TestFuture {
             .unwrap();
         assert_eq!(again.cells, r.cells);
         assert_eq!(again.snapshot, r.snapshot);
-        assert_eq!((again.epsilon_spent, again.epsilon_left), (0.0, 9.5));
+        assert_eq!(
+            (again.epsilon_spent, again.epsilon_left),
+            (0.0, 10.0 - 0.5 - riec_spent)
+        );
         assert!(again.audit_seq > r.audit_seq);
         assert_eq!(
             b.audit_of("aggregate.release").await.last().unwrap().detail["repeat"],
@@ -188,11 +237,11 @@ fn release_suppression_and_budget_body(b: Broker) -> TestFuture {
             .await
             .unwrap();
         assert!(later.snapshot.id > r.snapshot.id);
-        assert_eq!(later.epsilon_left, 9.0);
+        assert_eq!(later.epsilon_left, 9.0 - riec_spent);
 
         // Spend the month: 10 / 0.5 = 20 questions, then a refusal naming what is left.
-        let mut left = 9.0;
-        for day in 10..=27 {
+        let mut left = 9.0 - riec_spent;
+        for day in 12..=27 {
             let r = ask(&state, &riec, &per_district(&format!("2026-11-{day}")), t)
                 .await
                 .unwrap();
@@ -371,7 +420,7 @@ fn the_endpoint_body(b: Broker) -> TestFuture {
         assert_eq!(st, 200, "per district: {v}");
         let mut detail = base.clone();
         detail["group_by"] = json!(["gemeente"]);
-        let (st, v, _) = ask(&municipal, detail).await;
+        let (st, v, _) = ask(&municipal, detail.clone()).await;
         assert_eq!(st, 403, "{v}");
         assert!(
             v["reasons"]
@@ -380,6 +429,28 @@ fn the_endpoint_body(b: Broker) -> TestFuture {
                 .contains(&json!("area_not_allowed")),
             "{v}"
         );
+        // Its own gemeente (Utrecht, GM0344) in detail, filtered to it; another not.
+        detail["filter"] = json!({"gemeente": ["GM0344"]});
+        let (st, v, _) = ask(&municipal, detail.clone()).await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["cells"].as_array().unwrap().len(), 1, "{v}");
+        assert_eq!(v["cells"][0]["gemeente"], "GM0344");
+        for other in [json!(["GM0307"]), json!(["GM0344", "GM0307"])] {
+            detail["filter"] = json!({ "gemeente": other });
+            let (st, v, _) = ask(&municipal, detail.clone()).await;
+            assert_eq!(st, 403, "{v}");
+            assert!(
+                v["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("area_not_allowed")),
+                "{v}"
+            );
+        }
+        // RIEC sees every gemeente.
+        detail["filter"] = json!({"gemeente": ["GM0307"]});
+        let (st, v, _) = ask(&riec, detail).await;
+        assert_eq!(st, 200, "{v}");
         let refusals = b.audit_of("aggregate.release").await;
         assert!(
             refusals

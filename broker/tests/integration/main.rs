@@ -27,5 +27,6 @@ mod mls_coalition;
 mod mls_key_version;
 mod openapi_doc;
 mod serve_https;
+mod signal_area;
 mod store_backends;
 mod transparency_known_answers;

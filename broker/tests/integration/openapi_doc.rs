@@ -36,7 +36,8 @@ fn documented_request_fields_match_the_wire_types() {
     let fields = |schema: &str| sorted_keys(&doc["components"]["schemas"][schema]["properties"]);
     let sample = serde_json::json!({
         "kind": "kvk", "pseudonym": "00", "key_version": 1, "code": "c", "observed": "2026-01-01",
-        "district": "d", "purposes": ["p"], "expires": "2026-02-01"
+        "district": "d", "gemeente": "GM0344", "wijk": "WK034405", "purposes": ["p"],
+        "expires": "2026-02-01"
     });
     let s: SignalIn = serde_json::from_value(sample.clone()).unwrap();
     let keys = sorted_keys(&serde_json::to_value(&s).unwrap());

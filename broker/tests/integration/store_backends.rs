@@ -733,7 +733,13 @@ async fn for_each_live_signal_streams_every_live_signal(store: Arc<dyn Store>) {
         .map(|n| {
             let kind = IdentifierKind::ALL[n as usize % IdentifierKind::ALL.len()];
             let expires = if n % 7 == 0 { NOW - 1 } else { NOW + DAY };
-            signal_with("kvo-oost", kind, 1 + n % 2, n, expires)
+            let s = signal_with("kvo-oost", kind, 1 + n % 2, n, expires);
+            // A third in a gemeente, a third also in a wijk, a third in neither.
+            match n % 3 {
+                0 => s.in_area(Some("GM0307".into()), None),
+                1 => s.in_area(Some("GM0344".into()), Some("WK034405".into())),
+                _ => s,
+            }
         })
         .collect();
     let outcomes = store
@@ -755,21 +761,42 @@ async fn for_each_live_signal_streams_every_live_signal(store: Arc<dyn Store>) {
     let ids: BTreeSet<SignalId> = seen.iter().map(|r| r.id).collect();
     assert_eq!(ids.len() as u64, expected_live);
 
-    let s = &batch[8];
-    let record = seen.iter().find(|r| r.id == s.id).expect("streamed");
+    for s in [&batch[8], &batch[9], &batch[10]] {
+        let record = seen.iter().find(|r| r.id == s.id).expect("streamed");
+        assert_eq!(
+            record,
+            &IndexRecord {
+                id: s.id,
+                kind: s.kind,
+                key_version: s.key_version,
+                stored: s.stored,
+                org: s.org.clone(),
+                code: s.code.clone(),
+                expires_at: s.expires_at,
+                purposes: s.purposes.clone(),
+                observed_day: kruispunt_broker::civil::parse_date(&s.observed).unwrap(),
+                district: s.district.clone(),
+                gemeente: s.gemeente.clone(),
+                wijk: s.wijk.clone(),
+            }
+        );
+    }
     assert_eq!(
-        record,
-        &IndexRecord {
-            id: s.id,
-            kind: s.kind,
-            key_version: s.key_version,
-            stored: s.stored,
-            org: s.org.clone(),
-            code: s.code.clone(),
-            expires_at: s.expires_at,
-            purposes: s.purposes.clone(),
-        }
+        (batch[9].gemeente.as_deref(), batch[10].wijk.as_deref()),
+        (Some("GM0307"), Some("WK034405")),
+        "the records above cover both shapes"
     );
+    // And read back whole, by id prefix (the re-upload check and the details read).
+    let read = store
+        .signals()
+        .signals_by_id_prefix(&[batch[10].id.prefix8(), batch[8].id.prefix8()])
+        .await
+        .unwrap();
+    for s in [&batch[8], &batch[10]] {
+        let row = read.iter().find(|r| r.id == s.id).expect("read back");
+        assert_eq!(row, &StoredSignal::from(s.clone()));
+        assert!(s.same_observation(row));
+    }
     assert_eq!(
         store.audit().audit_len().await.unwrap(),
         1,

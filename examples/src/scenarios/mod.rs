@@ -87,6 +87,8 @@ pub(crate) fn signal(
         code: code.into(),
         observed: date(today() - days_ago),
         district: district.into(),
+        gemeente: None,
+        wijk: None,
         purposes: purposes.iter().map(|p| p.to_string()).collect(),
         expires: None,
     })

@@ -26,9 +26,9 @@ mod validate;
 use source::{field_at, line_of};
 
 pub use model::{
-    AggregateRules, Coalition, CoalitionAdmin, District, EnumerationGuard, IDENTIFIER_KINDS,
-    KeyAlg, PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS,
-    RegistryMeta, SECTORS, Theme,
+    AggregateRules, Coalition, CoalitionAdmin, District, EnumerationGuard, Gemeente,
+    IDENTIFIER_KINDS, KeyAlg, PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose,
+    RESTRICTED_ORIGINS, RegistryMeta, SECTORS, Theme,
 };
 
 /// The Midden-Nederland registry shipped inside the binary, so the broker works with zero files.
@@ -50,6 +50,9 @@ pub struct Registry {
     /// Police districts.
     #[serde(default)]
     pub districts: Vec<District>,
+    /// The unit's municipalities with their district (CBS codes).
+    #[serde(default)]
+    pub gemeenten: Vec<Gemeente>,
     /// Signal taxonomy: theme id → theme.
     #[serde(default)]
     pub taxonomy: BTreeMap<String, Theme>,
@@ -139,6 +142,21 @@ impl Registry {
         ))
     }
 
+    /// Look up a municipality by its CBS code (`GM0344`).
+    pub fn gemeente(&self, code: &str) -> Option<&Gemeente> {
+        self.gemeenten.iter().find(|g| g.code == code)
+    }
+
+    /// The taxonomy themes a signal code belongs to, in theme order. A code may belong to
+    /// several themes (`hemp-indicators` is both buitengebied and bedrijventerreinen); an
+    /// unknown code belongs to none.
+    pub fn themes_of_code<'a>(&'a self, code: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.taxonomy
+            .iter()
+            .filter(move |(_, t)| t.codes.contains_key(code))
+            .map(|(id, _)| id.as_str())
+    }
+
     /// Look up a partner.
     pub fn partner(&self, id: &str) -> Option<&Partner> {
         self.partners.iter().find(|p| p.id == id)
@@ -189,6 +207,7 @@ impl Registry {
                 "meta": self.meta,
                 "guard": self.guard,
                 "districts": keyed(&self.districts, |d| &d.id),
+                "gemeenten": keyed(&self.gemeenten, |g| &g.code),
                 "taxonomy": self.taxonomy,
                 "partners": partners,
                 "purposes": keyed(&self.purposes, |p| &p.id),
@@ -225,6 +244,69 @@ mod tests {
             );
         }
         assert_eq!(reg.districts.len(), 5);
+        assert_eq!(reg.meta.id, "midden-nederland");
+    }
+
+    #[test]
+    fn embedded_registry_knows_the_units_municipalities() {
+        let reg = Registry::embedded();
+        assert_eq!(reg.gemeenten.len(), 38);
+        let utrecht = reg.gemeente("GM0344").expect("Utrecht");
+        assert_eq!(utrecht.name, "Utrecht");
+        assert_eq!(utrecht.district, "utrecht-stad");
+        assert!(!utrecht.district_uncertain);
+        let eemnes = reg.gemeente("GM0317").expect("Eemnes");
+        assert_eq!(eemnes.district, "gooi-en-vechtstreek");
+        assert!(eemnes.district_uncertain);
+        let uncertain: Vec<&str> = reg
+            .gemeenten
+            .iter()
+            .filter(|g| g.district_uncertain)
+            .map(|g| g.code.as_str())
+            .collect();
+        assert_eq!(uncertain, ["GM0317", "GM0312", "GM0321", "GM1961"]);
+        assert!(reg.gemeente("GM9999").is_none());
+        // Every district has municipalities; every municipality partner names its own.
+        for d in &reg.districts {
+            assert!(reg.gemeenten.iter().any(|g| g.district == d.id), "{}", d.id);
+        }
+        for p in reg.partners.iter().filter(|p| p.sector == "gemeente") {
+            let g = p.gemeente.as_deref().and_then(|c| reg.gemeente(c));
+            assert!(g.is_some(), "partner {} names no known gemeente", p.id);
+        }
+        assert_eq!(
+            reg.partner("gemeente-utrecht").unwrap().gemeente.as_deref(),
+            Some("GM0344")
+        );
+    }
+
+    #[test]
+    fn wijk_codes_lie_in_their_gemeente() {
+        let reg = Registry::embedded();
+        let utrecht = reg.gemeente("GM0344").unwrap();
+        assert!(utrecht.contains_wijk("WK034405"));
+        assert!(!utrecht.contains_wijk("WK040205"), "Hilversum's wijk");
+        for bad in [
+            "WK03440",
+            "WK0344055",
+            "wk034405",
+            "WK0344a5",
+            "GM034405",
+            "WK03440€",
+        ] {
+            assert!(!Gemeente::is_wijk_code(bad), "{bad}");
+            assert!(!utrecht.contains_wijk(bad), "{bad}");
+        }
+        assert!(Gemeente::is_code("GM0344"));
+        assert!(!Gemeente::is_code("GM034€"));
+    }
+
+    #[test]
+    fn a_code_may_belong_to_several_themes() {
+        let reg = Registry::embedded();
+        let themes: Vec<&str> = reg.themes_of_code("hemp-indicators").collect();
+        assert_eq!(themes, ["bedrijventerreinen", "buitengebied"]);
+        assert_eq!(reg.themes_of_code("no-such-code").count(), 0);
     }
 
     #[test]
@@ -257,5 +339,9 @@ mod tests {
         assert_eq!(p["sector"], "politie");
         assert!(p.get("keys").is_none());
         assert!(data["registry"]["purposes"]["ondermijningsbeeld"].is_object());
+        assert_eq!(
+            data["registry"]["gemeenten"]["GM0402"]["district"],
+            "gooi-en-vechtstreek"
+        );
     }
 }

@@ -47,6 +47,10 @@ pub const RESTRICTED_ORIGINS: &[&str] = &["politie", "riec", "bibob"];
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryMeta {
+    /// Stable lowercase id of the unit the registry describes, e.g. `midden-nederland`: the
+    /// value of the `unit` area level in the ondermijningsbeeld.
+    #[serde(default)]
+    pub id: String,
     /// Human name, e.g. "Eenheid Midden-Nederland".
     #[serde(default)]
     pub name: String,
@@ -88,6 +92,46 @@ pub struct District {
     /// Taxonomy themes this district focuses on.
     #[serde(default)]
     pub themes: Vec<String>,
+}
+
+/// A municipality of the unit, with the district it is assigned to.
+///
+/// Why in the registry: which district a border municipality belongs to is the unit's working
+/// arrangement, not a fact of nature, so it is configured here (and can change) rather than
+/// written into code. Signals name their gemeente by this code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gemeente {
+    /// CBS municipality code: `GM` followed by four digits, e.g. `GM0344` (Utrecht).
+    pub code: String,
+    /// Display name.
+    pub name: String,
+    /// Id of the registry district the municipality is assigned to.
+    pub district: String,
+    /// Whether the assignment is a working choice for a border case the unit may settle
+    /// differently; shown with the picture so readers know a district total may shift.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub district_uncertain: bool,
+}
+
+impl Gemeente {
+    /// Whether `code` has the form of a CBS municipality code (`GM` + four digits).
+    pub fn is_code(code: &str) -> bool {
+        code.len() == 6 && code.starts_with("GM") && code[2..].bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// Whether `wijk` has the form of a CBS wijk code (`WK` + four digits + two digits).
+    pub fn is_wijk_code(wijk: &str) -> bool {
+        wijk.len() == 8 && wijk.starts_with("WK") && wijk[2..].bytes().all(|b| b.is_ascii_digit())
+    }
+
+    /// Whether the wijk code `wijk` lies in this municipality: its four digits after `WK` are
+    /// the municipality's (CBS numbers wijken within their gemeente).
+    pub fn contains_wijk(&self, wijk: &str) -> bool {
+        Gemeente::is_code(&self.code)
+            && Gemeente::is_wijk_code(wijk)
+            && wijk[2..6] == self.code[2..]
+    }
 }
 
 /// A theme of the signal taxonomy: codes partners may upload, with a title each.
@@ -138,6 +182,10 @@ pub struct Partner {
     /// Home district, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub district: Option<String>,
+    /// For a partner of sector `gemeente`: its own municipality's CBS code (one of the
+    /// registry's `gemeenten`), so that its analysts can be given their own gemeente's picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gemeente: Option<String>,
     /// JWT verification keys (EdDSA or ES256).
     #[serde(default)]
     pub keys: Vec<PartnerKey>,

@@ -4,7 +4,8 @@
 use super::Registry;
 
 impl Registry {
-    /// Line of `field` inside the `[[section]]` block whose `id` is `id` (or of the block, or 0).
+    /// Line of `field` inside the `[[section]]` block whose `id` (or `code`) is `id` (or of the
+    /// block, or 0).
     pub(super) fn locate(&self, section: &str, id: &str, field: Option<&str>) -> usize {
         let lines: Vec<&str> = self.source.text.lines().collect();
         let header = format!("[[{section}]]");
@@ -19,14 +20,14 @@ impl Registry {
                 let block = &lines[start..end];
                 let has_id = block
                     .iter()
-                    .any(|l| key_of(l) == Some("id") && l.contains(&format!("\"{id}\"")));
+                    .any(|l| is_key_line(l) && l.contains(&format!("\"{id}\"")));
                 if has_id {
                     if let Some(field) = field
                         && let Some(off) = block.iter().position(|l| key_of(l) == Some(field))
                     {
                         return start + off + 1;
                     }
-                    if let Some(off) = block.iter().position(|l| key_of(l) == Some("id")) {
+                    if let Some(off) = block.iter().position(|l| is_key_line(l)) {
                         return start + off + 1;
                     }
                     return start + 1;
@@ -48,6 +49,12 @@ impl Registry {
             .map(|p| p + 1)
             .unwrap_or(0)
     }
+}
+
+/// Whether a line holds the key of its block: `id`, or `code` for entries named by an
+/// external code (the gemeenten, by CBS code).
+fn is_key_line(line: &str) -> bool {
+    matches!(key_of(line), Some("id" | "code"))
 }
 
 /// The key of a `key = value` line, if it is one.

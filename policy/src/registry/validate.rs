@@ -9,7 +9,9 @@
 use std::collections::BTreeSet;
 
 use super::Registry;
-use super::model::{IDENTIFIER_KINDS, PUBLIC_SECTORS, RESTRICTED_ORIGINS, SECTORS};
+use super::model::{
+    Gemeente, IDENTIFIER_KINDS, PUBLIC_SECTORS, Partner, RESTRICTED_ORIGINS, SECTORS,
+};
 use crate::error::{Location, PolicyError, RegistryIssue};
 
 impl Registry {
@@ -54,6 +56,83 @@ impl Validator<'_> {
             && !districts.contains(d)
         {
             self.push(section, id, "district", format!("unknown district `{d}`"));
+        }
+    }
+
+    /// The unit's municipalities: CBS codes well formed and unique, a name, a known district.
+    fn check_gemeenten(&mut self, districts: &BTreeSet<&str>) {
+        let mut seen = BTreeSet::new();
+        for g in &self.reg.gemeenten {
+            let code = g.code.as_str();
+            if !Gemeente::is_code(code) {
+                self.push(
+                    "gemeenten",
+                    code,
+                    "code",
+                    format!("code `{code}` must be a CBS municipality code: GM and four digits"),
+                );
+            } else if !seen.insert(code) {
+                self.push(
+                    "gemeenten",
+                    code,
+                    "code",
+                    format!("duplicate code `{code}`"),
+                );
+            }
+            if g.name.trim().is_empty() {
+                self.push("gemeenten", code, "name", "must not be empty".into());
+            }
+            if !districts.contains(g.district.as_str()) {
+                self.push(
+                    "gemeenten",
+                    code,
+                    "district",
+                    format!("unknown district `{}`", g.district),
+                );
+            }
+        }
+    }
+
+    /// A municipality partner's own gemeente: only for sector `gemeente`, one of the
+    /// registry's gemeenten, and inside the partner's district when it has one.
+    fn check_partner_gemeente(&mut self, p: &Partner) {
+        let Some(code) = p.gemeente.as_deref() else {
+            return;
+        };
+        if p.sector != "gemeente" {
+            self.push(
+                "partners",
+                &p.id,
+                "gemeente",
+                format!(
+                    "only partners of sector `gemeente` name a gemeente (this one is `{}`)",
+                    p.sector
+                ),
+            );
+            return;
+        }
+        match self.reg.gemeente(code) {
+            None => self.push(
+                "partners",
+                &p.id,
+                "gemeente",
+                format!("unknown gemeente `{code}` (not in [[gemeenten]])"),
+            ),
+            Some(g) => {
+                if let Some(d) = p.district.as_deref()
+                    && d != g.district
+                {
+                    self.push(
+                        "partners",
+                        &p.id,
+                        "gemeente",
+                        format!(
+                            "gemeente `{code}` ({}) lies in district `{}`, not in the partner's district `{d}`",
+                            g.name, g.district
+                        ),
+                    );
+                }
+            }
         }
     }
 
@@ -219,6 +298,8 @@ impl Validator<'_> {
             self.check_subset("districts", &d.id, "themes", &d.themes, &themes, "theme");
         }
 
+        self.check_gemeenten(&districts);
+
         self.check_unique("partners", reg.partners.iter().map(|p| p.id.as_str()));
         for p in &reg.partners {
             if !sectors.contains(p.sector.as_str()) {
@@ -246,6 +327,7 @@ impl Validator<'_> {
                 );
             }
             self.known_district("partners", &p.id, p.district.as_deref(), &districts);
+            self.check_partner_gemeente(p);
             let mut kids = BTreeSet::new();
             for k in &p.keys {
                 if !kids.insert(k.kid.as_str()) {
@@ -646,5 +728,93 @@ mod tests {
                 .any(|i| i.field.ends_with(".recipients") && i.message.contains("horeca")),
             "{issues:#?}"
         );
+    }
+
+    /// Applies one text edit to the embedded registry and returns its issues.
+    fn issues_after(from: &str, to: &str) -> (String, Vec<RegistryIssue>) {
+        let text = DEFAULT_REGISTRY_TOML.replacen(from, to, 1);
+        assert_ne!(text, DEFAULT_REGISTRY_TOML, "fixture edit {from:?} applied");
+        let issues = Registry::from_toml_str(&text, "mn.toml").unwrap().issues();
+        (text, issues)
+    }
+
+    fn line<'a>(text: &'a str, issue: &RegistryIssue) -> &'a str {
+        text.lines().nth(issue.location.line - 1).unwrap_or("")
+    }
+
+    #[test]
+    fn gemeente_code_must_be_gm_and_four_digits() {
+        for bad in ["GM344", "gm0344", "GM03440", "WK0344", "GM03a4"] {
+            let (text, issues) = issues_after("code = \"GM0376\"", &format!("code = \"{bad}\""));
+            assert_eq!(issues.len(), 1, "{bad}: {issues:#?}");
+            let i = &issues[0];
+            assert_eq!(i.field, format!("gemeenten[{bad}].code"), "{i}");
+            assert!(i.message.contains("GM and four digits"), "{i}");
+            assert!(line(&text, i).contains(bad), "{bad}: {i}");
+        }
+    }
+
+    #[test]
+    fn gemeente_codes_are_unique() {
+        let (text, issues) = issues_after("code = \"GM0376\"", "code = \"GM0344\"");
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        assert_eq!(issues[0].field, "gemeenten[GM0344].code");
+        assert!(issues[0].message.contains("duplicate code `GM0344`"));
+        assert!(line(&text, &issues[0]).contains("GM0344"));
+    }
+
+    #[test]
+    fn gemeente_district_must_exist() {
+        let (text, issues) = issues_after(
+            "name = \"Blaricum\"\ndistrict = \"gooi-en-vechtstreek\"",
+            "name = \"Blaricum\"\ndistrict = \"het-gooi\"",
+        );
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let i = &issues[0];
+        assert_eq!(i.field, "gemeenten[GM0376].district");
+        assert!(i.message.contains("unknown district `het-gooi`"), "{i}");
+        assert_eq!(line(&text, i), "district = \"het-gooi\"");
+    }
+
+    #[test]
+    fn gemeente_name_must_not_be_empty() {
+        let (_, issues) = issues_after("name = \"Blaricum\"", "name = \" \"");
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        assert_eq!(issues[0].field, "gemeenten[GM0376].name");
+    }
+
+    #[test]
+    fn partner_gemeente_must_be_known() {
+        let (text, issues) = issues_after("gemeente = \"GM0402\"", "gemeente = \"GM9999\"");
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let i = &issues[0];
+        assert_eq!(i.field, "partners[gemeente-hilversum].gemeente");
+        assert!(i.message.contains("unknown gemeente `GM9999`"), "{i}");
+        assert!(line(&text, i).contains("GM9999"), "{i}");
+    }
+
+    #[test]
+    fn partner_gemeente_must_lie_in_its_district() {
+        // Hilversum's partner claims Almere (Flevoland) while its district is Gooi- en Vechtstreek.
+        let (_, issues) = issues_after("gemeente = \"GM0402\"", "gemeente = \"GM0034\"");
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let i = &issues[0];
+        assert_eq!(i.field, "partners[gemeente-hilversum].gemeente");
+        assert!(
+            i.message.contains("`flevoland`") && i.message.contains("`gooi-en-vechtstreek`"),
+            "{i}"
+        );
+    }
+
+    #[test]
+    fn only_municipalities_name_a_gemeente() {
+        let (_, issues) = issues_after(
+            "sector = \"horeca\"\npublic = false\ndistrict = \"gooi-en-vechtstreek\"\n",
+            "sector = \"horeca\"\npublic = false\ndistrict = \"gooi-en-vechtstreek\"\ngemeente = \"GM0402\"\n",
+        );
+        assert_eq!(issues.len(), 1, "{issues:#?}");
+        let i = &issues[0];
+        assert_eq!(i.field, "partners[horeca-gooi].gemeente");
+        assert!(i.message.contains("sector `gemeente`"), "{i}");
     }
 }

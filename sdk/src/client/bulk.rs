@@ -39,6 +39,7 @@ pub struct BulkProgress {
 /// let source = FnSource(|| (0..3).map(|_| SignalIn {
 ///     kind: "kvk".into(), pseudonym: "00".repeat(32), key_version: 1, code: "cash-rent".into(),
 ///     observed: "2026-01-01".into(), district: "flevoland".into(),
+///     gemeente: Some("GM0034".into()), wijk: None,
 ///     purposes: vec!["kvo-buitengebied-signalering".into()], expires: None,
 /// }));
 /// assert_eq!(Arc::new(source).open().count(), 3);

@@ -27,6 +27,8 @@
 //!         code: "cash-car-purchase".into(),
 //!         observed: "2026-11-20".into(),
 //!         district: "west-utrecht".into(),
+//!         gemeente: Some("GM0356".into()), // Nieuwegein (CBS code); optional
+//!         wijk: None,
 //!         purposes: vec!["autobranche-contante-aankopen".into()],
 //!         expires: None,
 //!     }])

@@ -4,9 +4,9 @@
 //! `Retry-After`) and 503 (the broker cannot write its database — and so its audit trail — or
 //! the request timed out), plus connection failures before anything was sent. Retrying an
 //! upload never stores a signal twice: the broker recognises an observation by a digest of its
-//! content (supplier, kind, key version, pseudonym, code, observed date, district), so items a
-//! lost first attempt already committed come back as `duplicate`, with the first attempt's id,
-//! the second time. A retried match *is* a second question, with its own audit
+//! content (supplier, kind, key version, pseudonym, code, observed date, district, gemeente,
+//! wijk), so items a lost first attempt already committed come back as `duplicate`, with the
+//! first attempt's id, the second time. A retried match *is* a second question, with its own audit
 //! entry and budget charge — which is why nothing is retried after the request reached the
 //! broker unless the broker itself said 429 or 503 (then it did not answer the question).
 

@@ -22,6 +22,10 @@ pub struct PartnerRecord {
     pub observed: String,
     /// District id from the registry.
     pub district: String,
+    /// CBS municipality code (`GM0344`), if the partner recorded one.
+    pub gemeente: Option<String>,
+    /// CBS wijk code (`WK034405`), if the partner recorded one.
+    pub wijk: Option<String>,
     /// Purposes the signal may be used for.
     pub purposes: Vec<String>,
     /// Optional earlier end of retention, `YYYY-MM-DD`.
@@ -68,6 +72,8 @@ pub fn pseudonymise_records(
                 code: r.code.clone(),
                 observed: r.observed.clone(),
                 district: r.district.clone(),
+                gemeente: r.gemeente.clone(),
+                wijk: r.wijk.clone(),
                 purposes: r.purposes.clone(),
                 expires: r.expires.clone(),
             })
@@ -101,6 +107,8 @@ mod tests {
             code: "cash-rent".into(),
             observed: "2026-11-01".into(),
             district: "oost-utrecht".into(),
+            gemeente: Some("GM0307".into()),
+            wijk: None,
             purposes: vec!["kvo-buitengebied-signalering".into()],
             expires: None,
         }

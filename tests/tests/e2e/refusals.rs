@@ -103,6 +103,8 @@ fn signal(b: &common::Broker, raw: &str) -> SignalIn {
         code: "cash-rent".into(),
         observed: date(now() / 86_400 - 3),
         district: "oost-utrecht".into(),
+        gemeente: None,
+        wijk: None,
         purposes: vec!["kvo-buitengebied-signalering".into()],
         expires: None,
     }

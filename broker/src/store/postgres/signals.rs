@@ -15,23 +15,24 @@ use std::collections::HashSet;
 
 /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, \
-     to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at";
+     to_char(observed, 'YYYY-MM-DD') AS observed, district, purposes, expires_at, uploaded_at, \
+     gemeente, wijk";
 
 /// The columns every COPY of signals sends, in the order [`copy_row`] writes them.
 const COPY_COLUMNS: &str = "(id, org, kind, key_version, stored, code, observed, district, \
-     purposes, expires_at, uploaded_at)";
+     purposes, expires_at, uploaded_at, gemeente, wijk)";
 
 /// A transaction-local staging table for an upload that repeats stored signals (dropped at
 /// commit or rollback). Same column types as `signals`, without its indexes.
 const CREATE_STAGING: &str = "CREATE TEMP TABLE signals_staging (id BYTEA, org TEXT, kind TEXT, \
      key_version BIGINT, stored BYTEA, code TEXT, observed DATE, district TEXT, purposes TEXT[], \
-     expires_at BIGINT, uploaded_at BIGINT) ON COMMIT DROP";
+     expires_at BIGINT, uploaded_at BIGINT, gemeente TEXT, wijk TEXT) ON COMMIT DROP";
 
 /// Moves the staged rows into `signals` (the caller appends the conflict clause).
 const INSERT_STAGED: &str = "INSERT INTO signals (id, org, kind, key_version, stored, code, \
-     observed, district, purposes, expires_at, uploaded_at) \
+     observed, district, purposes, expires_at, uploaded_at, gemeente, wijk) \
      SELECT id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, \
-     uploaded_at FROM signals_staging";
+     uploaded_at, gemeente, wijk FROM signals_staging";
 
 /// SQLSTATE `unique_violation`: a COPY straight into `signals` met an id already stored.
 const UNIQUE_VIOLATION: &str = "23505";
@@ -153,8 +154,10 @@ impl SignalDialect for PostgresStore {
         now: i64,
         f: &mut (dyn FnMut(IndexRecord) + Send),
     ) -> Result<u64, StoreError> {
+        // `observed` as a day number: a date minus a date is an integer number of days.
         let mut rows = sqlx::query(
-            "SELECT id, kind, key_version, stored, org, code, expires_at, purposes \
+            "SELECT id, kind, key_version, stored, org, code, expires_at, purposes, \
+             observed - DATE '1970-01-01', district, gemeente, wijk \
              FROM signals WHERE expires_at > $1",
         )
         .bind(now)
@@ -170,6 +173,10 @@ impl SignalDialect for PostgresStore {
                 code: row.try_get(5)?,
                 expires_at: row.try_get(6)?,
                 purposes: row.try_get(7)?,
+                observed_day: i64::from(row.try_get::<i32, _>(8)?),
+                district: row.try_get(9)?,
+                gemeente: row.try_get(10)?,
+                wijk: row.try_get(11)?,
             });
             count += 1;
         }
@@ -220,8 +227,9 @@ const TEXT_OID: u32 = 25;
 
 /// One row of binary COPY, columns as in [`COPY_COLUMNS`]: the field count, then per field its
 /// length (i32, big-endian) and value — `bytea` and `text` as their bytes, `bigint` as 8 bytes
-/// big-endian, `date` as i32 days since 2000-01-01, and `text[]` in the array's binary form
-/// (dimensions, no-nulls flag, element type, length and lower bound 1, then each element).
+/// big-endian, `date` as i32 days since 2000-01-01, `text[]` in the array's binary form
+/// (dimensions, no-nulls flag, element type, length and lower bound 1, then each element), and
+/// an absent optional text (`gemeente`, `wijk`) as NULL: length -1 and no value.
 fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
     fn field(buf: &mut Vec<u8>, value: &[u8]) {
         let len = i32::try_from(value.len()).expect("a field is far below 2 GiB");
@@ -231,7 +239,13 @@ fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
     fn bigint(buf: &mut Vec<u8>, value: i64) {
         field(buf, &value.to_be_bytes());
     }
-    buf.extend_from_slice(&11i16.to_be_bytes());
+    fn optional(buf: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(v) => field(buf, v.as_bytes()),
+            None => buf.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    buf.extend_from_slice(&13i16.to_be_bytes());
     field(buf, &s.id.0);
     field(buf, s.org.as_bytes());
     field(buf, s.kind.as_str().as_bytes());
@@ -261,4 +275,6 @@ fn copy_row(buf: &mut Vec<u8>, s: &NewSignal) {
     }
     bigint(buf, s.expires_at);
     bigint(buf, s.uploaded_at);
+    optional(buf, s.gemeente.as_deref());
+    optional(buf, s.wijk.as_deref());
 }

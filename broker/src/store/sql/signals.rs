@@ -142,7 +142,8 @@ shared_impl! {
     }
 }
 
-/// A signal from a row of [`SignalDialect::SIGNAL_COLUMNS`] but its `purposes` (column 8),
+/// A signal from a row of [`SignalDialect::SIGNAL_COLUMNS`] (`gemeente` and `wijk` last, in
+/// columns 11 and 12, as migration 0010 added them) but its `purposes` (column 8),
 /// which each backend stores its own way (`TEXT[]` on PostgreSQL, a JSON list on SQLite) and
 /// decodes into `purposes`.
 pub(crate) fn signal_with_purposes<R>(
@@ -154,6 +155,7 @@ where
     usize: sqlx::ColumnIndex<R>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> &'r [u8]: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
@@ -169,5 +171,7 @@ where
         purposes,
         expires_at: row.try_get(9)?,
         uploaded_at: row.try_get(10)?,
+        gemeente: row.try_get(11)?,
+        wijk: row.try_get(12)?,
     })
 }

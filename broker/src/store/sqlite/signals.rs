@@ -14,7 +14,7 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 
 /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
-const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, uploaded_at";
+const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, uploaded_at, gemeente, wijk";
 
 /// Inserts one signal; a row whose id is already stored is skipped (`changes() == 0`), which is
 /// how [`SignalStore::insert_signals`] tells a duplicate without a second query. Stepped once per row
@@ -23,14 +23,14 @@ const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed
 /// text for every column; both cost more than SQLite's own insert (measured on 1 M rows:
 /// 13 CPU-s as a JSON chunk, 6.5–7.7 through sqlx's bound multi-row VALUES, 4.0 this way).
 const INSERT_SIGNAL: &str = "INSERT INTO signals (id, org, kind, key_version, stored, code, \
-     observed, district, purposes, expires_at, uploaded_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (id) DO NOTHING";
+     observed, district, purposes, expires_at, uploaded_at, gemeente, wijk) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) ON CONFLICT (id) DO NOTHING";
 
 /// The signals whose id begins with one of the 8-byte prefixes given as a JSON array of hex
 /// strings: the prefixes drive the loop (`CROSS JOIN` fixes the order), each one a range read
 /// of the unique index on `id`.
 const BY_ID_PREFIX: &str = "SELECT id, org, kind, key_version, stored, code, observed, \
-     district, purposes, expires_at, uploaded_at \
+     district, purposes, expires_at, uploaded_at, gemeente, wijk \
      FROM (SELECT unhex(value || '0000000000000000') AS lo, \
      unhex(value || 'ffffffffffffffff') AS hi FROM json_each(?1)) AS p \
      CROSS JOIN signals WHERE signals.id BETWEEN p.lo AND p.hi";
@@ -64,6 +64,8 @@ fn insert_rows<'s>(
             purposes.1,
             s.expires_at,
             s.uploaded_at,
+            s.gemeente,
+            s.wijk,
         ])?;
         inserted.push(changed == 1);
     }
@@ -79,6 +81,16 @@ fn index_record(row: &rusqlite::Row<'_>) -> Result<IndexRecord, StoreError> {
     let text = |i: usize| value(i)?.as_str().map_err(corrupt(i));
     let blob = |i: usize| value(i)?.as_blob().map_err(corrupt(i));
     let integer = |i: usize| value(i)?.as_i64().map_err(corrupt(i));
+    let optional = |i: usize| {
+        value(i)?
+            .as_str_or_null()
+            .map(|t| t.map(str::to_owned))
+            .map_err(corrupt(i))
+    };
+    let observed = text(8)?;
+    let observed_day = crate::civil::parse_date(observed).ok_or_else(|| {
+        StoreError::Corrupt(format!("observed {observed:?} is not a date YYYY-MM-DD"))
+    })?;
     Ok(IndexRecord {
         id: id_from_db(blob(0)?)?,
         kind: kind_from_db(text(1)?)?,
@@ -88,6 +100,10 @@ fn index_record(row: &rusqlite::Row<'_>) -> Result<IndexRecord, StoreError> {
         code: text(5)?.to_owned(),
         expires_at: integer(6)?,
         purposes: purposes_from_db(text(7)?)?,
+        observed_day,
+        district: text(9)?.to_owned(),
+        gemeente: optional(10)?,
+        wijk: optional(11)?,
     })
 }
 
@@ -167,8 +183,8 @@ impl SignalDialect for SqliteStore {
         let mut conn = self.reader.acquire().await?;
         kruispunt_sqlite_direct::with_connection(&mut conn, |db| {
             let mut statement = db.prepare(
-                "SELECT id, kind, key_version, stored, org, code, expires_at, purposes \
-                 FROM signals WHERE expires_at > ?1",
+                "SELECT id, kind, key_version, stored, org, code, expires_at, purposes, \
+                 observed, district, gemeente, wijk FROM signals WHERE expires_at > ?1",
             )?;
             let mut rows = statement.query([now])?;
             let mut count = 0u64;

@@ -28,6 +28,7 @@ const RIEC: &str = "riec-midden-nederland";
 
 kruispunt_test_kit::broker_test!(
     release_suppression_and_budget = release_suppression_and_budget_body,
+    the_picture_follows_withdrawals_and_survives_a_restart = withdraw_restart_body,
     the_endpoint_validates_refuses_and_audits = the_endpoint_body,
 );
 
@@ -502,4 +503,65 @@ async fn the_budget_is_shared_by_two_brokers_on_postgres() {
     assert_eq!(third.epsilon_left, 8.5);
     b2.stop().await;
     b1.stop().await;
+}
+
+/// A restarted broker fills its picture from the database, and a withdrawal leaves the picture
+/// by the next snapshot (the published one is not rewritten: `picture` unit tests).
+fn withdraw_restart_body(b: Broker) -> TestFuture {
+    Box::pin(async move {
+        upload_picture(&b).await;
+        let t = now() + 30;
+        let riec = principal(&b, RIEC);
+        let before = ask(&b.state(), &riec, &per_district("2026-11-30"), t)
+            .await
+            .unwrap();
+        assert!(!cell(&before, "oost-utrecht").suppressed, "{before:?}");
+
+        // The restarted broker answers a new question from the picture it loaded.
+        let b = b.restart().await;
+        let riec = principal(&b, RIEC);
+        let loaded = ask(&b.state(), &riec, &per_district("2026-11-29"), t)
+            .await
+            .unwrap();
+        assert!(!cell(&loaded, "oost-utrecht").suppressed, "{loaded:?}");
+        assert_eq!(
+            cell(&loaded, "utrecht-stad").reason,
+            Some(SuppressionReason::Dominance)
+        );
+
+        // The third dealer withdraws its twelve oost-utrecht signals: two sources are left.
+        let t3 = b.token(DEALERS[2], &["compliance"]);
+        let items: Vec<Value> = (0..12)
+            .map(|n| {
+                let mut v = item(n, "cash-car-purchase", "oost-utrecht");
+                v["gemeente"] = json!("GM0307");
+                v
+            })
+            .collect();
+        let (st, v, _) = b
+            .post_typed("/v1/signals", Some(&t3), &json!({ "signals": items }))
+            .await;
+        assert_eq!((st, v["duplicates"].as_u64()), (200, Some(12)), "{v}");
+        for r in v["results"].as_array().unwrap() {
+            let id = r["id"].as_str().unwrap();
+            let resp = b
+                .client
+                .delete(format!("{}/v1/signals/{id}", b.base))
+                .bearer_auth(&t3)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+        // Gone from the next snapshot.
+        let after = ask(&b.state(), &riec, &per_district("2026-11-27"), now() + 3600)
+            .await
+            .unwrap();
+        assert_eq!(
+            cell(&after, "oost-utrecht").reason,
+            Some(SuppressionReason::TooFewSources),
+            "{after:?}"
+        );
+        b.stop().await;
+    })
 }

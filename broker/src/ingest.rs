@@ -454,6 +454,13 @@ pub async fn commit(
         }
         // Only after the commit: the index never shows what the database does not hold.
         state.index.insert_many(fresh.iter());
+        // The picture's exact counts: fresh as soon as the upload committed.
+        state.beeld.picture.insert(
+            fresh
+                .iter()
+                .map(|r| crate::beeld::PictureSignal::of(r, &principal.sector)),
+            now_secs(),
+        );
     }
     results.sort_by_key(|r| r.index);
     let count = |st: ItemStatus| results.iter().filter(|r| r.status == st).count() as u64;
@@ -658,6 +665,10 @@ pub async fn withdraw(
     {
         Some(s) => {
             state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
+            state
+                .beeld
+                .picture
+                .remove([(s.kind, s.key_version, &s.stored, &s.id)], now_secs());
             Ok(())
         }
         // Gone since the look-up (a purge of the expired): as if it never was.

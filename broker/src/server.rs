@@ -56,6 +56,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     };
     let verifier = TokenVerifier::new(&registry, &extra_keys, &config.deployment, 30)?
         .with_max_lifetime(config.limits.max_token_lifetime_secs);
+    // The supplying organisation's sector, for the picture's cross-sector measure.
+    let sectors: std::collections::HashMap<String, String> = registry
+        .partners
+        .iter()
+        .map(|p| (p.id.clone(), p.sector.clone()))
+        .collect();
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let now = crate::civil::now_secs();
@@ -63,22 +69,44 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     // briefly holds the old and the new table, the peak that matters at 10 M signals.
     let live = store.signals().count_live_signals(now).await?;
     let index = MatchIndex::with_capacity(usize::try_from(live).unwrap_or(0).saturating_add(1024));
+    // The ondermijningsbeeld's picture, filled by the same scan. A deployment may bound the
+    // snapshot interval; a development set-up publishes every 10 s so that a new user sees
+    // their uploads.
+    let max_interval = config.limits.beeld_snapshot_interval_secs.or(config
+        .development
+        .then_some(crate::beeld::DEVELOPMENT_SNAPSHOT_INTERVAL_SECS));
+    let beeld = Arc::new(crate::beeld::Beeld::new(
+        keys.beeld_noise_key(),
+        max_interval,
+    ));
+    let fill = |batch: &[crate::store::IndexRecord]| {
+        index.insert_many(batch.iter());
+        // Loaded signals are in every snapshot (they entered before any this process answers).
+        beeld.picture.insert(
+            batch.iter().map(|r| {
+                let sector = sectors.get(&r.org).map_or("", String::as_str);
+                crate::beeld::PictureSignal::of(r, sector)
+            }),
+            0,
+        );
+    };
     let mut batch = Vec::with_capacity(4096);
     store
         .signals()
         .for_each_live_signal(now, &mut |r| {
             batch.push(r);
             if batch.len() == 4096 {
-                index.insert_many(batch.iter());
+                fill(&batch);
                 batch.clear();
             }
         })
         .await?;
-    index.insert_many(batch.iter());
+    fill(&batch);
     tracing::info!(
         signals = index.len(),
+        picture_bytes = beeld.picture.memory_bytes(),
         backend = store.backend(),
-        "match index loaded"
+        "match index and picture loaded"
     );
     let audit_log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
     audit_log.sync(&*store, &keys).await?;
@@ -96,6 +124,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         deployment: config.deployment.as_str().into(),
         tokens: Arc::default(),
         org_locks: Arc::default(),
+        beeld,
     })
 }
 

@@ -56,6 +56,11 @@ pub(super) const SQLITE: &[Script] = &[
         "signal gemeente",
         include_str!("../../migrations/sqlite/0010_signal_gemeente.sql"),
     ),
+    (
+        11,
+        "privacy budget",
+        include_str!("../../migrations/sqlite/0011_privacy_budget.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -98,6 +103,11 @@ pub(super) const POSTGRES: &[Script] = &[
         10,
         "signal gemeente",
         include_str!("../../migrations/postgres/0010_signal_gemeente.sql"),
+    ),
+    (
+        11,
+        "privacy budget",
+        include_str!("../../migrations/postgres/0011_privacy_budget.sql"),
     ),
 ];
 

@@ -26,9 +26,9 @@ mod validate;
 use source::{field_at, line_of};
 
 pub use model::{
-    Coalition, CoalitionAdmin, District, EnumerationGuard, Gemeente, IDENTIFIER_KINDS, KeyAlg,
-    PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS,
-    RegistryMeta, SECTORS, Theme,
+    AggregateRules, Coalition, CoalitionAdmin, District, EnumerationGuard, Gemeente,
+    IDENTIFIER_KINDS, KeyAlg, PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose,
+    RESTRICTED_ORIGINS, RegistryMeta, SECTORS, Theme,
 };
 
 /// The Midden-Nederland registry shipped inside the binary, so the broker works with zero files.

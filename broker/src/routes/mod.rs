@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod audit_page;
 pub mod audit_review;
+pub mod beeld_page;
 pub mod health;
 pub mod json;
 pub mod matches;
@@ -11,3 +12,4 @@ pub mod mls;
 pub mod openapi;
 pub mod ready;
 pub mod signals;
+pub mod web;

@@ -9,6 +9,7 @@
 //! `kruispunt serve`) do so as child processes.
 
 mod audit_common;
+mod browser;
 mod mls_common;
 
 mod api_broker;
@@ -28,3 +29,4 @@ mod openapi_doc;
 mod serve_https;
 mod store_backends;
 mod transparency_known_answers;
+mod web_signin;

@@ -36,6 +36,7 @@
 //! ```
 
 mod audit;
+mod beeld;
 mod bulk;
 mod error;
 mod retry;

@@ -236,7 +236,7 @@ pub fn run(args: BeeldArgs) -> anyhow::Result<ExitCode> {
                     path.display()
                 );
             }
-            eprintln!("{}", footer(&answer));
+            eprintln!("snapshot {} · {}", answer.snapshot.id, footer(&answer));
         }
         None => print!("{}", to_table(&request, &answer)),
     }

@@ -73,7 +73,7 @@ function why(cell, k) {
 
 function setStatus(text, bad) {
   $("status").textContent = text;
-  $("status").className = bad ? "bad" : "";
+  $("status").classList.toggle("bad", Boolean(bad));
 }
 
 // --- asking -------------------------------------------------------------------------------------
@@ -227,7 +227,8 @@ function trends(container, answer, months) {
   const themes = distinct(answer.cells.map((c) => c.theme));
   const m = answer.margin_95;
   const released = answer.cells.filter((c) => !c.suppressed && c.value !== null);
-  const yMax = Math.max(answer.k, ...released.map((c) => c.value + m));
+  // A shared scale, so that themes compare; rounded up to a multiple of ten.
+  const yMax = Math.ceil(Math.max(answer.k, ...released.map((c) => c.value + m)) / 10) * 10;
   const W = 320, H = 150, L = 40, R = 10, T = 12, B = 26;
   const x = (i) => L + (months.length < 2 ? 0 : (i * (W - L - R)) / (months.length - 1));
   const y = (v) => T + (H - T - B) * (1 - Math.max(0, v) / yMax);

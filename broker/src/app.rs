@@ -21,6 +21,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signals", post(routes::signals::upload))
         .route("/v1/signals/{id}", delete(routes::signals::withdraw))
         .route("/v1/matches", post(routes::matches::create))
+        .route("/v1/aggregates", post(routes::aggregates::create))
         .route(
             "/v1/mls/key-packages",
             post(routes::mls::publish_key_packages),

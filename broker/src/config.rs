@@ -49,6 +49,10 @@ pub struct Limits {
     /// [`crate::auth::jwt::DEFAULT_MAX_TOKEN_LIFETIME_SECS`].
     #[serde(default = "default_max_token_lifetime_secs")]
     pub max_token_lifetime_secs: u64,
+    /// Longest interval between snapshots of the ondermijningsbeeld, bounding every purpose's
+    /// (crate::beeld::snapshot); absent: the purposes' own (a development set-up: 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beeld_snapshot_interval_secs: Option<u32>,
 }
 
 fn default_max_token_lifetime_secs() -> u64 {
@@ -62,6 +66,7 @@ impl Default for Limits {
             burst: 10000.0,
             purge_interval_secs: 60,
             max_token_lifetime_secs: default_max_token_lifetime_secs(),
+            beeld_snapshot_interval_secs: None,
         }
     }
 }

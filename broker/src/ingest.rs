@@ -365,6 +365,7 @@ pub async fn commit(
             .await?
             .into_iter();
         let mut fresh = Vec::new();
+        let mut places: Vec<(String, String)> = Vec::new();
         for (((index, s), known), id) in to_store.into_iter().zip(known).zip(ids) {
             let status = match known {
                 Known::Stored(_) | Known::InBatch(_) => ItemStatus::Duplicate,
@@ -383,6 +384,7 @@ pub async fn commit(
                 reason: None,
             });
             if status == ItemStatus::Stored {
+                places.push((s.observed, s.district));
                 fresh.push(IndexRecord {
                     id: s.id,
                     kind: s.kind,
@@ -397,6 +399,27 @@ pub async fn commit(
         }
         // Only after the commit: the index never shows what the database does not hold.
         state.index.insert_many(fresh.iter());
+        // The picture's exact counts: fresh as soon as the upload committed.
+        state.beeld.picture.insert(
+            fresh.iter().zip(&places).map(|(r, (observed, district))| {
+                crate::beeld::PictureSignal {
+                    id: &r.id,
+                    kind: r.kind,
+                    key_version: r.key_version,
+                    stored: &r.stored,
+                    org: &r.org,
+                    sector: &principal.sector,
+                    code: &r.code,
+                    observed,
+                    district,
+                    gemeente: None,
+                    wijk: None,
+                    purposes: &r.purposes,
+                    expires_at: r.expires_at,
+                }
+            }),
+            now_secs(),
+        );
     }
     results.sort_by_key(|r| r.index);
     let count = |st: ItemStatus| results.iter().filter(|r| r.status == st).count() as u64;
@@ -601,6 +624,10 @@ pub async fn withdraw(
     {
         Some(s) => {
             state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
+            state
+                .beeld
+                .picture
+                .remove([(s.kind, s.key_version, &s.stored, &s.id)], now_secs());
             Ok(())
         }
         // Gone since the look-up (a purge of the expired): as if it never was.

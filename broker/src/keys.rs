@@ -105,6 +105,16 @@ impl BrokerKeys {
     }
 
     /// The key that signs audit checkpoints.
+    /// The key of the ondermijningsbeeld's noise (crate::beeld::noise): `HMAC(at-rest key,
+    /// "kruispunt beeld noise v1")`, so brokers sharing the at-rest key draw the same noise and
+    /// no one without it can predict or remove it.
+    pub fn beeld_noise_key(&self) -> [u8; 32] {
+        let tag = hmac::sign(&self.at_rest, b"kruispunt beeld noise v1");
+        let mut key = [0u8; 32];
+        key.copy_from_slice(tag.as_ref());
+        key
+    }
+
     pub fn audit_signing_key(&self) -> &Ed25519KeyPair {
         &self.audit
     }

@@ -34,6 +34,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod beeld;
 pub mod civil;
 pub mod cli;
 pub mod config;

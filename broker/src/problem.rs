@@ -22,6 +22,9 @@ pub struct Problem {
     pub detail: String,
     pub reasons: Vec<String>,
     pub retry_after: Option<u64>,
+    /// Extension members of this problem type (RFC 9457 §3.2), e.g. `epsilon_left` (boxed:
+    /// rare, and a problem travels in every handler's `Result`).
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
@@ -38,6 +41,7 @@ impl Problem {
             detail: detail.into(),
             reasons: Vec::new(),
             retry_after: None,
+            extensions: None,
         }
     }
 
@@ -66,6 +70,14 @@ impl Problem {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
+    /// Adds the extension member `name` (RFC 9457 §3.2).
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions
+            .get_or_insert_default()
+            .insert(name.to_string(), value);
+        self
+    }
+
     pub fn with_reasons(mut self, reasons: Vec<String>) -> Self {
         self.reasons = reasons;
         self
@@ -85,7 +97,13 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut body = serde_json::to_value(self.body()).unwrap_or_default();
+        if let Some(members) = body.as_object_mut() {
+            for (k, v) in self.extensions.iter().flat_map(|m| m.iter()) {
+                members.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+        let body = serde_json::to_vec(&body).unwrap_or_default();
         let mut resp = (self.status, body).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -138,6 +156,38 @@ impl From<crate::matching::MatchError> for Problem {
                 e.to_string(),
             )
             .with_reasons(reasons),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::beeld::AggregateError> for Problem {
+    fn from(e: crate::beeld::AggregateError) -> Self {
+        use crate::beeld::AggregateError as E;
+        match e {
+            E::Invalid { field, .. } => {
+                Problem::bad_request("invalid-aggregate-query", e.to_string())
+                    .with_extension("field", field.into())
+            }
+            E::Refused { ref reasons } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "policy-denied",
+                "Refused by policy",
+                e.to_string(),
+            )
+            .with_reasons(reasons.clone()),
+            E::BudgetExhausted { left_micro, .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "privacy-budget-exhausted",
+                "The privacy budget is spent",
+                e.to_string(),
+            )
+            .with_reasons(vec![crate::beeld::query::BUDGET_EXHAUSTED.into()])
+            .with_extension(
+                "epsilon_left",
+                serde_json::json!(crate::beeld::query::micro(left_micro)),
+            ),
+            E::Policy(p) => policy_unavailable(&p, "nothing was disclosed"),
             E::Store(s) => s.into(),
         }
     }

@@ -32,6 +32,12 @@ pub fn drop_from_index(state: &AppState, purged: &[StoredSignal]) {
     for s in purged {
         state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
     }
+    state.beeld.picture.remove(
+        purged
+            .iter()
+            .map(|s| (s.kind, s.key_version, &s.stored, &s.id)),
+        now_secs(),
+    );
 }
 
 /// Erases the MLS key packages whose lifetime ended (one `erase` entry naming how many of
@@ -80,6 +86,8 @@ pub async fn run(state: AppState, every: Duration) {
             Ok(n) => tracing::info!(signals = n, "superseded key version purge"),
             Err(e) => tracing::warn!(error = %e, "key version purge failed; will retry"),
         }
+        // The picture forgets what left it once no current snapshot can see it.
+        state.beeld.compact(&state.policy.registry(), now_secs());
         match purge_key_packages(&state, now_secs()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(key_packages = n, "expired key package purge"),

@@ -80,6 +80,15 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         backend = store.backend(),
         "match index loaded"
     );
+    // The ondermijningsbeeld's picture. A deployment may bound the snapshot interval; a
+    // development set-up publishes every 10 s so that a new user sees their uploads.
+    let max_interval = config.limits.beeld_snapshot_interval_secs.or(config
+        .development
+        .then_some(crate::beeld::DEVELOPMENT_SNAPSHOT_INTERVAL_SECS));
+    let beeld = Arc::new(crate::beeld::Beeld::new(
+        keys.beeld_noise_key(),
+        max_interval,
+    ));
     let audit_log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
     audit_log.sync(&*store, &keys).await?;
     Ok(AppState {
@@ -96,6 +105,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         deployment: config.deployment.as_str().into(),
         tokens: Arc::default(),
         org_locks: Arc::default(),
+        beeld,
     })
 }
 

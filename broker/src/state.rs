@@ -24,4 +24,6 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Serialises each organisation's uploads and withdrawals (see [`crate::org_lock`]).
     pub org_locks: Arc<crate::org_lock::OrgLocks>,
+    /// The ondermijningsbeeld: the live picture of the signals (see [`crate::beeld`]).
+    pub beeld: Arc<crate::beeld::Beeld>,
 }

@@ -23,7 +23,8 @@ registry := {
 		"kvo-b": {"id": "kvo-b", "name": "KVO B", "sector": "kvo", "public": false, "require_mtls": false},
 		"auto-a": {"id": "auto-a", "name": "Autobedrijf A", "sector": "autobranche", "public": false, "require_mtls": false},
 		"horeca-a": {"id": "horeca-a", "name": "Horeca A", "sector": "horeca", "public": false, "require_mtls": false},
-		"gemeente-a": {"id": "gemeente-a", "name": "Gemeente A", "sector": "gemeente", "public": true, "require_mtls": false},
+		"gemeente-a": {"id": "gemeente-a", "name": "Gemeente A", "sector": "gemeente", "public": true, "require_mtls": false, "gemeente": "GM0001"},
+		"gemeente-z": {"id": "gemeente-z", "name": "Gemeente Z (no gemeente code)", "sector": "gemeente", "public": true, "require_mtls": false},
 		"riec": {"id": "riec", "name": "RIEC", "sector": "riec", "public": true, "require_mtls": false},
 		"politie": {"id": "politie", "name": "Politie", "sector": "politie", "public": true, "require_mtls": true},
 		"om": {"id": "om", "name": "OM", "sector": "om", "public": true, "require_mtls": true},
@@ -78,6 +79,7 @@ registry := {
 			"source_sectors": ["kvo", "gemeente"], "themes": ["buitengebied"], "disclosure_ceiling": "none",
 			"min_sources": 3, "retention_days": 365, "daily_identifier_budget": 10000,
 			"max_identifiers_per_request": 1000, "embargo_days": 0, "derived_from": [],
+			"aggregates": beeld_rules,
 		},
 		"dormant": {
 			"id": "dormant", "title": "Gestopt", "legal_basis": "avg-art-6-1-f", "controller": "riec",
@@ -220,6 +222,30 @@ beeld_query := {
 	"usage": no_usage,
 	"now": now,
 }
+
+# The release rules of the picture (the registry's defaults).
+beeld_rules := {
+	"areas": ["unit", "district", "gemeente", "wijk"], "measures": ["subjects", "multi_source", "cross_sector", "signals"],
+	"periods": ["week", "month", "quarter"], "k": 10, "wijk_k": 50, "min_sources": 3, "max_share_percent": 85,
+	"epsilon_micro": 500000, "monthly_epsilon_micro": 10000000, "rounding": 5, "contribution_cap": 4, "signal_cap": 5,
+	"snapshot_interval_secs": 3600, "max_range_days": 1100,
+}
+
+# An RIEC analyst asks the heat map per gemeente.
+beeld_aggregate := {
+	"action": "aggregate",
+	"requester": {"org": "riec", "sector": "riec", "public": true, "roles": ["analist"], "user": "analist.1"},
+	"purpose": "beeld",
+	"aggregate": {"area": "gemeente", "measure": "subjects", "period": "month", "gemeenten": []},
+	"usage": no_usage,
+	"now": now,
+}
+
+# A municipal analyst of gemeente-a (GM0001).
+municipal_aggregate := patch(beeld_aggregate, {
+	"requester": {"org": "gemeente-a", "sector": "gemeente", "public": true, "roles": ["analist"], "user": "a.1"},
+	"aggregate": {"area": "gemeente", "measure": "subjects", "period": "month", "gemeenten": ["GM0001"]},
+})
 
 audit_read := {
 	"action": "audit_read",

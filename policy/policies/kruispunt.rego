@@ -31,7 +31,7 @@ import rego.v1
 # Disclosure levels, ordered: none < hit < categories < details.
 levels := {"none": 0, "hit": 1, "categories": 2, "details": 3}
 
-actions := {"match", "upload", "withdraw", "audit_read", "coalition_add"}
+actions := {"match", "upload", "withdraw", "audit_read", "coalition_add", "aggregate"}
 
 # Actions that are done under a registered purpose.
 purpose_actions := {"match", "upload", "withdraw"}
@@ -165,7 +165,7 @@ deny_purpose contains "purpose_unknown" if not reg.purposes[input.purpose]
 deny_signals contains "purpose_inactive" if purpose.active == false
 
 deny_clock contains "purpose_expired" if {
-	input.action in {"match", "upload"}
+	input.action in {"match", "upload", "aggregate"}
 	is_number(purpose.valid_until)
 	input.now >= purpose.valid_until
 }
@@ -485,6 +485,85 @@ deny_coalition_add contains "target_not_in_coalition" if {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The ondermijningsbeeld: aggregate questions (POST /v1/aggregates, docs/BEELD.md). Who may ask
+# which area level, measure and period under a purpose that offers a picture; the release
+# rules come back as obligations. RIEC, police and the district teams see the whole unit at
+# every level; a municipal analyst sees its own gemeente in detail (gemeente, wijk) and the
+# rest of the unit only per district or as a whole. Wgs (RIEC partnership), AVG art. 5(1)(b).
+# ---------------------------------------------------------------------------------------------
+
+is_aggregate if input.action == "aggregate"
+
+aggregates := purpose.aggregates
+
+question := input.aggregate if is_object(input.aggregate)
+
+deny_aggregate contains "purpose_unknown" if not reg.purposes[input.purpose]
+
+deny_aggregate contains "purpose_inactive" if purpose.active == false
+
+deny_aggregate contains "aggregate_question_missing" if not question
+
+deny_aggregate contains "aggregates_not_offered" if {
+	purpose
+	not aggregates
+}
+
+deny_aggregate contains "aggregates_not_offered" if {
+	q = question
+	a = aggregates
+	q.area != "none"
+	not q.area in a.areas
+}
+
+deny_aggregate contains "aggregates_not_offered" if {
+	q = question
+	a = aggregates
+	not q.measure in a.measures
+}
+
+deny_aggregate contains "aggregates_not_offered" if {
+	q = question
+	a = aggregates
+	q.period != "none"
+	not q.period in a.periods
+}
+
+deny_aggregate contains "sector_not_allowed" if {
+	purpose
+	requester
+	not requester.sector in purpose.requester_sectors
+}
+
+deny_aggregate contains "role_not_allowed" if {
+	purpose
+	not role_ok
+}
+
+# A municipal analyst asks gemeente or wijk cells only of its own gemeente (the registry's
+# `gemeente` of its partner entry), and must say so with the filter.
+municipal if requester.sector == "gemeente"
+
+deny_aggregate contains "area_not_allowed" if {
+	municipal
+	q = question
+	q.area in {"gemeente", "wijk"}
+	not own_gemeente_only
+}
+
+own_gemeente_only if {
+	g = requester.gemeente
+	is_string(g)
+	count(question.gemeenten) > 0
+	not other_gemeente_asked
+}
+
+other_gemeente_asked if {
+	some x in question.gemeenten
+	x != requester.gemeente
+}
+
+# ---------------------------------------------------------------------------------------------
 # The refusal reasons for the requested action
 # ---------------------------------------------------------------------------------------------
 
@@ -501,6 +580,8 @@ stable_deny := (deny_all | deny_purpose) | deny_withdraw if input.action == "wit
 stable_deny := deny_all | deny_audit_read if input.action == "audit_read"
 
 stable_deny := deny_all | deny_coalition_add if input.action == "coalition_add"
+
+stable_deny := deny_all | deny_aggregate if input.action == "aggregate"
 
 stable_deny := deny_all if not input.action in actions
 
@@ -585,6 +666,30 @@ stable_grant := {
 	"justification_required": false,
 } if input.action in {"audit_read", "coalition_add"}
 
+stable_grant := {
+	"disclosure_level": "none",
+	"revealable_sectors": [],
+	"max_identifiers": 0,
+	"min_sources": aggregates.min_sources,
+	"embargo_until": null,
+	"retention_days": purpose.retention_days,
+	"signals_not_before": null,
+	"justification_required": false,
+	"aggregate": {
+		"k": aggregates.k,
+		"wijk_k": aggregates.wijk_k,
+		"min_sources": aggregates.min_sources,
+		"max_share_percent": aggregates.max_share_percent,
+		"epsilon_micro": aggregates.epsilon_micro,
+		"monthly_epsilon_micro": aggregates.monthly_epsilon_micro,
+		"rounding": aggregates.rounding,
+		"contribution_cap": aggregates.contribution_cap,
+		"signal_cap": aggregates.signal_cap,
+		"snapshot_interval_secs": aggregates.snapshot_interval_secs,
+		"max_range_days": aggregates.max_range_days,
+	},
+} if is_aggregate
+
 # (The alternatives exclude each other, so `else` means the same as separate definitions; it
 # lets an engine stop at the first that applies instead of trying them all on every request.)
 clock_grant := {
@@ -596,7 +701,7 @@ clock_grant := {
 } else := {"signals_not_before": retention_cutoff} if {
 	input.action in {"upload", "withdraw"}
 } else := {} if {
-	input.action in {"audit_read", "coalition_add"}
+	input.action in {"audit_read", "coalition_add", "aggregate"}
 }
 
 refused_obligations := {

@@ -500,3 +500,109 @@ test_private_revealable_sectors_limited_by_scope if {
 	d.allow
 	d.obligations.revealable_sectors == ["gemeente"]
 }
+
+# ---------------------------------------------------------------------------------------------
+# The ondermijningsbeeld: aggregate questions
+# ---------------------------------------------------------------------------------------------
+
+test_aggregate_riec_allowed_at_every_level if {
+	every area in ["unit", "district", "gemeente", "wijk", "none"] {
+		allowed(patch(beeld_aggregate, {"aggregate": {"area": area, "measure": "subjects", "period": "none", "gemeenten": []}}))
+	}
+}
+
+test_aggregate_obligations_are_the_registry_rules if {
+	d := decide(beeld_aggregate)
+	d.obligations.aggregate.k == 10
+	d.obligations.aggregate.wijk_k == 50
+	d.obligations.aggregate.min_sources == 3
+	d.obligations.aggregate.max_share_percent == 85
+	d.obligations.aggregate.epsilon_micro == 500000
+	d.obligations.aggregate.monthly_epsilon_micro == 10000000
+	d.obligations.aggregate.rounding == 5
+	d.obligations.aggregate.contribution_cap == 4
+	d.obligations.aggregate.snapshot_interval_secs == 3600
+	d.obligations.disclosure_level == "none"
+}
+
+test_aggregate_refused_obligations_have_no_rules if {
+	d := decide(patch(beeld_aggregate, {"purpose": "kvo"}))
+	d.allow == false
+	not d.obligations.aggregate
+}
+
+test_aggregate_purpose_without_picture_denied if denied(patch(beeld_aggregate, {"purpose": "kvo"}), "aggregates_not_offered")
+
+test_aggregate_unknown_purpose_denied if denied(patch(beeld_aggregate, {"purpose": "schuren-kijken"}), "purpose_unknown")
+
+test_aggregate_question_missing_denied if denied(drop(beeld_aggregate, ["aggregate"]), "aggregate_question_missing")
+
+test_aggregate_area_not_offered_denied if {
+	rules := object.union(beeld_rules, {"areas": ["unit", "district"]})
+	inp := beeld_aggregate
+	d := decide_with_rules(inp, rules)
+	d.allow == false
+	"aggregates_not_offered" in d.reasons
+}
+
+test_aggregate_measure_not_offered_denied if {
+	rules := object.union(beeld_rules, {"measures": ["subjects"]})
+	inp := patch(beeld_aggregate, {"aggregate": {"area": "district", "measure": "cross_sector", "period": "none", "gemeenten": []}})
+	d := decide_with_rules(inp, rules)
+	"aggregates_not_offered" in d.reasons
+}
+
+test_aggregate_period_not_offered_denied if {
+	rules := object.union(beeld_rules, {"periods": ["quarter"]})
+	d := decide_with_rules(beeld_aggregate, rules)
+	"aggregates_not_offered" in d.reasons
+}
+
+test_aggregate_sector_not_allowed_denied if {
+	inp := patch(beeld_aggregate, {"requester": {"org": "kvo-a", "sector": "kvo", "public": false, "roles": ["analist"], "user": "k"}})
+	denied(inp, "sector_not_allowed")
+}
+
+test_aggregate_role_not_allowed_denied if {
+	inp := json.patch(beeld_aggregate, [{"op": "replace", "path": "/requester/roles", "value": ["signaleerder"]}])
+	denied(inp, "role_not_allowed")
+}
+
+test_aggregate_scope_purpose_bounds_the_question if {
+	scope := {"purpose": "kvo", "kinds": [], "sectors": [], "max_identifiers": 0, "not_after": now + 3600}
+	denied(patch(beeld_aggregate, {"token_scope": scope}), "scope_purpose_mismatch")
+	allowed(patch(beeld_aggregate, {"token_scope": object.union(scope, {"purpose": "beeld"})}))
+}
+
+test_aggregate_municipal_analyst_own_gemeente_allowed if {
+	allowed(municipal_aggregate)
+	allowed(patch(municipal_aggregate, {"aggregate": {"area": "wijk", "measure": "subjects", "period": "none", "gemeenten": ["GM0001"]}}))
+}
+
+test_aggregate_municipal_analyst_rest_of_unit_per_district if {
+	allowed(patch(municipal_aggregate, {"aggregate": {"area": "district", "measure": "subjects", "period": "month", "gemeenten": []}}))
+	allowed(patch(municipal_aggregate, {"aggregate": {"area": "unit", "measure": "cross_sector", "period": "none", "gemeenten": []}}))
+}
+
+test_aggregate_municipal_analyst_other_gemeente_denied if {
+	denied(patch(municipal_aggregate, {"aggregate": {"area": "gemeente", "measure": "subjects", "period": "month", "gemeenten": ["GM0002"]}}), "area_not_allowed")
+	denied(patch(municipal_aggregate, {"aggregate": {"area": "gemeente", "measure": "subjects", "period": "month", "gemeenten": ["GM0001", "GM0002"]}}), "area_not_allowed")
+	denied(patch(municipal_aggregate, {"aggregate": {"area": "wijk", "measure": "subjects", "period": "month", "gemeenten": []}}), "area_not_allowed")
+}
+
+test_aggregate_municipal_analyst_without_gemeente_denied_detail if {
+	inp := patch(municipal_aggregate, {"requester": {"org": "gemeente-z", "sector": "gemeente", "public": true, "roles": ["analist"], "user": "z"}})
+	denied(inp, "area_not_allowed")
+}
+
+test_aggregate_expired_purpose_denied if {
+	reg := json.patch(registry, [{"op": "add", "path": "/purposes/beeld/valid_until", "value": 1}])
+	d := kruispunt.decision with input as beeld_aggregate with data.registry as reg
+	"purpose_expired" in d.reasons
+}
+
+# The decision with the picture's rules of purpose `beeld` replaced.
+decide_with_rules(inp, rules) := d if {
+	reg := json.patch(registry, [{"op": "replace", "path": "/purposes/beeld/aggregates", "value": rules}])
+	d := kruispunt.decision with input as inp with data.registry as reg
+}

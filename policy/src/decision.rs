@@ -192,6 +192,18 @@ pub const REASON_CODES: &[(&str, &str)] = &[
         "The organisation to add is not in the registry.",
     ),
     (
+        "aggregates_not_offered",
+        "The purpose offers no aggregate picture, or not this area level, measure or period.",
+    ),
+    (
+        "aggregate_question_missing",
+        "An aggregate request without its question.",
+    ),
+    (
+        "area_not_allowed",
+        "A municipal analyst asks gemeente or wijk detail outside its own gemeente.",
+    ),
+    (
         "target_not_in_coalition",
         "The registry does not list the organisation as a coalition member.",
     ),
@@ -220,6 +232,39 @@ pub struct Obligations {
     pub signals_not_before: Option<i64>,
     /// Whether a necessity justification had to be recorded for this request.
     pub justification_required: bool,
+    /// `aggregate`: the release rules of the picture (docs/BEELD.md); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateObligations>,
+}
+
+/// How the broker must release an `aggregate` answer: the thresholds, the noise's ε, the
+/// budget, the rounding, the contribution cap and the snapshot interval (the purpose's
+/// `[purposes.aggregates]` in the registry, defaults in [`crate::registry::AggregateRules`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateObligations {
+    /// Least subjects in a released cell.
+    pub k: u32,
+    /// Least subjects in a released wijk cell.
+    pub wijk_k: u32,
+    /// Least supplying organisations of a released cell.
+    pub min_sources: u32,
+    /// Largest share (percent) of a cell's subject–supplier pairs one supplier may hold.
+    pub max_share_percent: u32,
+    /// ε of one question, in µε.
+    pub epsilon_micro: u64,
+    /// ε per requesting organisation, purpose and calendar month, in µε.
+    pub monthly_epsilon_micro: u64,
+    /// Released values are multiples of this.
+    pub rounding: u32,
+    /// Most cells one subject may fall into in one question.
+    pub contribution_cap: u32,
+    /// Most signals one subject adds to one cell (measure `signals`).
+    pub signal_cap: u32,
+    /// Seconds between published snapshots.
+    pub snapshot_interval_secs: u32,
+    /// Longest `from`..`to` range in days.
+    pub max_range_days: u32,
 }
 
 impl Obligations {
@@ -234,6 +279,7 @@ impl Obligations {
             retention_days: 0,
             signals_not_before: None,
             justification_required: false,
+            aggregate: None,
         }
     }
 }

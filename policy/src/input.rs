@@ -21,6 +21,8 @@ pub enum Action {
     AuditRead,
     /// Add an organisation to a coalition's MLS group.
     CoalitionAdd,
+    /// Ask the disclosure-controlled picture of the signals (`POST /v1/aggregates`).
+    Aggregate,
 }
 
 kruispunt_sdk::wire_names! {
@@ -31,6 +33,7 @@ kruispunt_sdk::wire_names! {
         Withdraw => "withdraw",
         AuditRead => "audit_read",
         CoalitionAdd => "coalition_add",
+        Aggregate => "aggregate",
     }
 }
 
@@ -99,6 +102,22 @@ pub struct Usage {
     pub queries_today: u64,
 }
 
+/// What an `aggregate` question asks, as far as the policy decides on it: the area level, the
+/// measure, the period and the gemeenten it is restricted to (never an identifier).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateQuestion {
+    /// `unit`, `district`, `gemeente` or `wijk`; `none` when the question has no area level.
+    pub area: String,
+    /// `subjects`, `multi_source`, `cross_sector` or `signals`.
+    pub measure: String,
+    /// `week`, `month` or `quarter`; `none` for the whole range.
+    pub period: String,
+    /// The gemeenten the question is filtered to (CBS codes); empty: not filtered.
+    #[serde(default)]
+    pub gemeenten: Vec<String>,
+}
+
 /// The complete policy input. See `policy/schema/policy-input.schema.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,6 +170,9 @@ pub struct PolicyInput {
     /// Uploads: Unix seconds of the oldest observation in the batch (rule 6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oldest_signal_at: Option<i64>,
+    /// `aggregate`: the question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<AggregateQuestion>,
     /// Current time, Unix seconds (given, not read from a clock, so decisions replay).
     pub now: i64,
 }
@@ -181,6 +203,7 @@ impl PolicyInput {
             target_org: None,
             signal_codes: Vec::new(),
             oldest_signal_at: None,
+            aggregate: None,
             now,
         }
     }

@@ -32,12 +32,12 @@ pub mod self_check;
 mod vm;
 
 pub use bundle::{Bundle, BundleFile, DEFAULT_BUNDLE};
-pub use decision::{Decision, Obligations, REASON_CODES};
+pub use decision::{AggregateObligations, Decision, Obligations, REASON_CODES};
 pub use engine::{ENTRY_POINT, PolicyEngine};
 pub use error::{Location, PolicyError, RegistryIssue};
-pub use input::{Action, PolicyInput, Requester, TokenScope, Usage};
+pub use input::{Action, AggregateQuestion, PolicyInput, Requester, TokenScope, Usage};
 pub use registry::{
-    Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District, EnumerationGuard, KeyAlg,
-    Partner, PartnerKey, PartnershipDecision, Purpose, Registry, Theme,
+    AggregateRules, Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District,
+    EnumerationGuard, KeyAlg, Partner, PartnerKey, PartnershipDecision, Purpose, Registry, Theme,
 };
 pub use rego_tests::{TestCase, TestOutcome, discover_tests, run_tests, try_run_tests};

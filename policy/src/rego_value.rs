@@ -250,6 +250,18 @@ fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
     if !input.signal_codes.is_empty() {
         e.push((k.signal_codes.clone(), strings(&input.signal_codes)));
     }
+    if let Some(a) = &input.aggregate {
+        // Rare (one per picture question), so the keys are not cached.
+        e.push((
+            Value::from("aggregate"),
+            object(vec![
+                (Value::from("area"), Value::from(a.area.as_str())),
+                (Value::from("measure"), Value::from(a.measure.as_str())),
+                (Value::from("period"), Value::from(a.period.as_str())),
+                (Value::from("gemeenten"), strings(&a.gemeenten)),
+            ]),
+        ));
+    }
     if !stable_only {
         if let Some(t) = input.oldest_signal_at {
             e.push((k.oldest_signal_at.clone(), Value::from(t)));
@@ -321,6 +333,8 @@ pub(crate) fn decision_from_value(value: &Value) -> Option<Decision> {
             retention_days: u32::try_from(as_u64(ob(&k.retention_days)?)?).ok()?,
             signals_not_before: as_opt_i64(ob(&k.signals_not_before)?)?,
             justification_required: as_bool(ob(&k.justification_required)?)?,
+            // Only `aggregate` decisions carry more (nine members): they take the serde route.
+            aggregate: None,
         },
         bundle_hash: String::new(),
         registry_hash: String::new(),

@@ -24,6 +24,10 @@ pub const AUDIT_READ: &str = "audit.read";
 /// SDK because the verifier checks erased lines against these entries.
 pub const AUDIT_ERASE: &str = kruispunt_sdk::transparency::ERASE_ACTION;
 
+/// A release of the ondermijningsbeeld (`POST /v1/aggregates`): answered (operation
+/// `disclose`, also for an uncharged repeat) or refused (policy, or the privacy budget).
+pub const AGGREGATE_RELEASE: &str = "aggregate.release";
+
 /// Signals erased at the end of their retention period.
 pub const RETENTION_PURGE: &str = "retention.purge";
 /// Signals erased because their coalition's key version was superseded (after the grace).
@@ -63,6 +67,7 @@ pub const ALL: &[&str] = &[
     AUTH_REFUSED,
     AUDIT_READ,
     AUDIT_ERASE,
+    AGGREGATE_RELEASE,
     RETENTION_PURGE,
     RETENTION_KEY_VERSION_PURGE,
     RETENTION_KEY_PACKAGE_PURGE,

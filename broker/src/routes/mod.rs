@@ -1,6 +1,7 @@
 //! One file per resource of the HTTP API, and the extractors they share: [`json::StrictJson`]
 //! for request bodies (authentication is [`crate::auth::Authenticated`]).
 
+pub mod aggregates;
 pub mod audit;
 pub mod audit_page;
 pub mod audit_review;

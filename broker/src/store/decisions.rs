@@ -31,4 +31,59 @@ pub trait DecisionStore: Send + Sync {
 
     /// The counters of one (org, purpose, day); zeros when nothing was recorded.
     async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError>;
+
+    /// The ondermijningsbeeld's release path: in one transaction, unless this question was
+    /// already answered for this organisation in this snapshot ([`Charge::Answered`], nothing
+    /// written) or the month's budget would be exceeded ([`Charge::Exhausted`], nothing
+    /// written), adds `epsilon_micro` to the (org, purpose, month) budget, keeps the answer
+    /// for repeats and appends `audit`. The budget row is locked (PostgreSQL) or the write lock
+    /// held (SQLite) from the read to the commit, so brokers sharing a database cannot spend
+    /// one budget twice.
+    async fn charge_release(
+        &self,
+        release: &BudgetRelease<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Charge, StoreError>;
+
+    /// The answer already given to this question for this organisation in this snapshot.
+    async fn answered_release(
+        &self,
+        org: &str,
+        purpose: &str,
+        snapshot: &str,
+        question: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// µε spent by `org` under `purpose` in `month` (`YYYY-MM`); 0 when nothing was spent.
+    async fn budget_spent(&self, org: &str, purpose: &str, month: &str) -> Result<u64, StoreError>;
+}
+
+/// One release of the ondermijningsbeeld to charge ([`DecisionStore::charge_release`]).
+#[derive(Debug, Clone)]
+pub struct BudgetRelease<'a> {
+    pub org: &'a str,
+    pub purpose: &'a str,
+    /// Calendar month of the request, `YYYY-MM`.
+    pub month: &'a str,
+    /// The snapshot answered from (`<interval>:<id>`).
+    pub snapshot: &'a str,
+    /// SHA-256 of the canonical question.
+    pub question: &'a [u8],
+    /// ε of this release and the month's total, in µε.
+    pub epsilon_micro: u64,
+    pub monthly_micro: u64,
+    /// The answer to give again to a repeat of the question in this snapshot.
+    pub answer: &'a [u8],
+}
+
+/// What [`DecisionStore::charge_release`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charge {
+    /// Charged and audited; µε left this month.
+    Charged { audit_seq: u64, left_micro: u64 },
+    /// Already answered in this snapshot (by a concurrent request or another broker): this
+    /// answer is to be given again, uncharged.
+    Answered { answer: Vec<u8>, left_micro: u64 },
+    /// The month's budget does not cover the release.
+    Exhausted { left_micro: u64 },
 }

@@ -51,6 +51,11 @@ pub(super) const SQLITE: &[Script] = &[
         "audit log indexes",
         include_str!("../../migrations/sqlite/0009_audit_log_indexes.sql"),
     ),
+    (
+        11,
+        "privacy budget",
+        include_str!("../../migrations/sqlite/0011_privacy_budget.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -88,6 +93,11 @@ pub(super) const POSTGRES: &[Script] = &[
         9,
         "audit log indexes",
         include_str!("../../migrations/postgres/0009_audit_log_indexes.sql"),
+    ),
+    (
+        11,
+        "privacy budget",
+        include_str!("../../migrations/postgres/0011_privacy_budget.sql"),
     ),
 ];
 

@@ -57,7 +57,7 @@ mod sql;
 pub mod sqlite;
 
 pub use audit::{AuditStore, EraseAudit};
-pub use decisions::DecisionStore;
+pub use decisions::{BudgetRelease, Charge, DecisionStore};
 pub use signals::{PurgeAudit, SignalStore};
 
 pub use error::StoreError;

@@ -21,6 +21,7 @@ mod audit_erase;
 mod audit_page;
 mod audit_tree_upgrade;
 mod auth_tokens;
+mod beeld;
 mod cli_id;
 mod coalition_takeover;
 mod mls_coalition;

@@ -48,4 +48,11 @@ fn documented_request_fields_match_the_wire_types() {
     .unwrap();
     let keys = sorted_keys(&serde_json::to_value(&m).unwrap());
     assert_eq!(keys, fields("MatchRequest"));
+    let a: kruispunt_sdk::beeld::AggregateRequest = serde_json::from_value(serde_json::json!({
+        "purpose": "p", "measure": "subjects", "group_by": ["unit"], "from": "2026-01-01",
+        "to": "2026-01-31", "filter": {"district": ["d"]}, "totals": true
+    }))
+    .unwrap();
+    let keys = sorted_keys(&serde_json::to_value(&a).unwrap());
+    assert_eq!(keys, fields("AggregateRequest"));
 }

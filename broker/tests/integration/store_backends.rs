@@ -6,8 +6,8 @@
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::{
-    self, IndexRecord, InsertOutcome, NewSignal, SignalId, Store, StoreError, StoredSignal, Usage,
-    UsageDelta,
+    self, BudgetRelease, Charge, IndexRecord, InsertOutcome, NewSignal, SignalId, Store,
+    StoreError, StoredSignal, Usage, UsageDelta,
 };
 use kruispunt_sdk::IdentifierKind;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -31,6 +31,8 @@ kruispunt_test_kit::on_both_backends!(
     budget_is_never_overspent_by_concurrent_decisions,
     a_failing_batch_fails_every_caller_and_commits_nothing,
     awkward_text_round_trips_on_fresh_and_repeated_uploads,
+    privacy_budget_is_charged_once_per_question_and_snapshot,
+    privacy_budget_is_never_overspent_by_concurrent_releases,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -853,4 +855,185 @@ async fn unreachable_postgres_is_unavailable() {
     .await
     .unwrap_err();
     assert!(err.is_unavailable(), "{err:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ondermijningsbeeld's privacy budget
+// ---------------------------------------------------------------------------------------------
+
+fn release<'a>(
+    month: &'a str,
+    snapshot: &'a str,
+    question: &'a [u8],
+    answer: &'a [u8],
+) -> BudgetRelease<'a> {
+    BudgetRelease {
+        org: "riec-midden-nederland",
+        purpose: "ondermijningsbeeld",
+        month,
+        snapshot,
+        question,
+        epsilon_micro: 500_000,
+        monthly_micro: 1_200_000,
+        answer,
+    }
+}
+
+/// Spent, kept per snapshot, refused when the month's budget does not cover it, fresh in the
+/// next month; a refusal and a repeat write nothing.
+async fn privacy_budget_is_charged_once_per_question_and_snapshot(store: Arc<dyn Store>) {
+    let d = store.decisions();
+    let audit = entry("aggregate.release", 1);
+    let c = d
+        .charge_release(&release("2026-12", "3600:1", b"q1", b"answer 1"), &audit)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            c,
+            Charge::Charged {
+                left_micro: 700_000,
+                ..
+            }
+        ),
+        "{c:?}"
+    );
+    // The same question in the same snapshot: the kept answer, nothing charged.
+    let c = d
+        .charge_release(&release("2026-12", "3600:1", b"q1", b"other"), &audit)
+        .await
+        .unwrap();
+    assert_eq!(
+        c,
+        Charge::Answered {
+            answer: b"answer 1".to_vec(),
+            left_micro: 700_000
+        }
+    );
+    assert_eq!(
+        d.answered_release(
+            "riec-midden-nederland",
+            "ondermijningsbeeld",
+            "3600:1",
+            b"q1"
+        )
+        .await
+        .unwrap(),
+        Some(b"answer 1".to_vec())
+    );
+    assert_eq!(
+        d.answered_release(
+            "riec-midden-nederland",
+            "ondermijningsbeeld",
+            "3600:2",
+            b"q1"
+        )
+        .await
+        .unwrap(),
+        None
+    );
+    // The same question in the next snapshot is a new release.
+    let c = d
+        .charge_release(&release("2026-12", "3600:2", b"q1", b"answer 2"), &audit)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            c,
+            Charge::Charged {
+                left_micro: 200_000,
+                ..
+            }
+        ),
+        "{c:?}"
+    );
+    let len = store.audit().audit_len().await.unwrap();
+    let c = d
+        .charge_release(&release("2026-12", "3600:2", b"q2", b"answer 3"), &audit)
+        .await
+        .unwrap();
+    assert_eq!(
+        c,
+        Charge::Exhausted {
+            left_micro: 200_000
+        }
+    );
+    assert_eq!(
+        store.audit().audit_len().await.unwrap(),
+        len,
+        "a refusal writes nothing"
+    );
+    assert_eq!(
+        d.budget_spent("riec-midden-nederland", "ondermijningsbeeld", "2026-12")
+            .await
+            .unwrap(),
+        1_000_000
+    );
+    // Another organisation, another month: budgets of their own.
+    let other = BudgetRelease {
+        org: "politie-midden-nederland",
+        ..release("2026-12", "3600:2", b"q2", b"a")
+    };
+    assert!(matches!(
+        d.charge_release(&other, &audit).await.unwrap(),
+        Charge::Charged { .. }
+    ));
+    let c = d
+        .charge_release(&release("2027-01", "3600:3", b"q2", b"a"), &audit)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            c,
+            Charge::Charged {
+                left_micro: 700_000,
+                ..
+            }
+        ),
+        "{c:?}"
+    );
+    assert_eq!(
+        d.budget_spent("nobody", "ondermijningsbeeld", "2026-12")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+/// Twenty concurrent releases of distinct questions against a budget of two: exactly two are
+/// charged, with exactly two audit entries.
+async fn privacy_budget_is_never_overspent_by_concurrent_releases(store: Arc<dyn Store>) {
+    let before = store.audit().audit_len().await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..20u32 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let q = i.to_be_bytes();
+            let r = BudgetRelease {
+                monthly_micro: 1_000_000,
+                ..release("2026-12", "3600:1", &q, b"a")
+            };
+            store
+                .decisions()
+                .charge_release(&r, &entry("aggregate.release", i as usize))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut charged = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Charge::Charged { .. }) {
+            charged += 1;
+        }
+    }
+    assert_eq!(charged, 2);
+    assert_eq!(store.audit().audit_len().await.unwrap(), before + 2);
+    assert_eq!(
+        store
+            .decisions()
+            .budget_spent("riec-midden-nederland", "ondermijningsbeeld", "2026-12")
+            .await
+            .unwrap(),
+        1_000_000
+    );
 }

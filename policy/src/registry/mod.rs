@@ -26,8 +26,8 @@ mod validate;
 use source::{field_at, line_of};
 
 pub use model::{
-    Coalition, CoalitionAdmin, District, EnumerationGuard, IDENTIFIER_KINDS, KeyAlg,
-    PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS,
+    AggregateRules, Coalition, CoalitionAdmin, District, EnumerationGuard, IDENTIFIER_KINDS,
+    KeyAlg, PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose, RESTRICTED_ORIGINS,
     RegistryMeta, SECTORS, Theme,
 };
 

@@ -205,6 +205,115 @@ pub struct Purpose {
     /// Regimes the disclosed data stem from: `politie`, `riec`, `bibob`.
     #[serde(default)]
     pub derived_from: Vec<String>,
+    /// The disclosure-controlled picture this purpose offers (`POST /v1/aggregates`,
+    /// docs/BEELD.md); absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregates: Option<AggregateRules>,
+}
+
+/// A purpose's `[purposes.aggregates]`: what its picture may show and how it is released.
+/// Every field has the documented default; the policy returns them as the obligations of an
+/// `aggregate` decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateRules {
+    /// Area levels that may be asked (`unit`, `district`, `gemeente`, `wijk`).
+    #[serde(default = "AggregateRules::default_areas")]
+    pub areas: Vec<String>,
+    /// Measures that may be asked.
+    #[serde(default = "AggregateRules::default_measures")]
+    pub measures: Vec<String>,
+    /// Periods that may be asked (`week`, `month`, `quarter`).
+    #[serde(default = "AggregateRules::default_periods")]
+    pub periods: Vec<String>,
+    /// Least subjects in a released cell (default 10).
+    #[serde(default = "AggregateRules::default_k")]
+    pub k: u32,
+    /// Least subjects in a released wijk cell (default 50).
+    #[serde(default = "AggregateRules::default_wijk_k")]
+    pub wijk_k: u32,
+    /// Least supplying organisations of a released cell (default 3).
+    #[serde(default = "AggregateRules::default_min_sources")]
+    pub min_sources: u32,
+    /// Largest percentage of a cell's subject–supplier pairs one supplier may hold (85).
+    #[serde(default = "AggregateRules::default_max_share_percent")]
+    pub max_share_percent: u32,
+    /// ε per question in µε (500 000 = 0.5).
+    #[serde(default = "AggregateRules::default_epsilon_micro")]
+    pub epsilon_micro: u64,
+    /// ε per requesting organisation and calendar month in µε (10 000 000 = 10).
+    #[serde(default = "AggregateRules::default_monthly_epsilon_micro")]
+    pub monthly_epsilon_micro: u64,
+    /// Released values are multiples of this (5).
+    #[serde(default = "AggregateRules::default_rounding")]
+    pub rounding: u32,
+    /// Most cells one subject may fall into in one question (4).
+    #[serde(default = "AggregateRules::default_contribution_cap")]
+    pub contribution_cap: u32,
+    /// Most signals one subject adds to one cell, measure `signals` (5).
+    #[serde(default = "AggregateRules::default_signal_cap")]
+    pub signal_cap: u32,
+    /// Seconds between published snapshots (3600).
+    #[serde(default = "AggregateRules::default_snapshot_interval_secs")]
+    pub snapshot_interval_secs: u32,
+    /// Longest `from`..`to` range in days (1100: three years).
+    #[serde(default = "AggregateRules::default_max_range_days")]
+    pub max_range_days: u32,
+}
+
+impl AggregateRules {
+    fn default_areas() -> Vec<String> {
+        ["unit", "district", "gemeente", "wijk"]
+            .map(String::from)
+            .to_vec()
+    }
+    fn default_measures() -> Vec<String> {
+        ["subjects", "multi_source", "cross_sector", "signals"]
+            .map(String::from)
+            .to_vec()
+    }
+    fn default_periods() -> Vec<String> {
+        ["week", "month", "quarter"].map(String::from).to_vec()
+    }
+    fn default_k() -> u32 {
+        10
+    }
+    fn default_wijk_k() -> u32 {
+        50
+    }
+    fn default_min_sources() -> u32 {
+        3
+    }
+    fn default_max_share_percent() -> u32 {
+        85
+    }
+    fn default_epsilon_micro() -> u64 {
+        500_000
+    }
+    fn default_monthly_epsilon_micro() -> u64 {
+        10_000_000
+    }
+    fn default_rounding() -> u32 {
+        5
+    }
+    fn default_contribution_cap() -> u32 {
+        4
+    }
+    fn default_signal_cap() -> u32 {
+        5
+    }
+    fn default_snapshot_interval_secs() -> u32 {
+        3600
+    }
+    fn default_max_range_days() -> u32 {
+        1100
+    }
+}
+
+impl Default for AggregateRules {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
 }
 
 fn yes() -> bool {

@@ -74,6 +74,74 @@ impl Validator<'_> {
         });
     }
 
+    /// A purpose's `[purposes.aggregates]`: known names, and release rules that protect.
+    fn check_aggregates(&mut self, id: &str, a: &super::AggregateRules) {
+        let areas: BTreeSet<&str> = ["unit", "district", "gemeente", "wijk"].into();
+        let measures: BTreeSet<&str> =
+            ["subjects", "multi_source", "cross_sector", "signals"].into();
+        let periods: BTreeSet<&str> = ["week", "month", "quarter"].into();
+        self.check_subset(
+            "purposes",
+            id,
+            "aggregates.areas",
+            &a.areas,
+            &areas,
+            "area level",
+        );
+        self.check_subset(
+            "purposes",
+            id,
+            "aggregates.measures",
+            &a.measures,
+            &measures,
+            "measure",
+        );
+        self.check_subset(
+            "purposes",
+            id,
+            "aggregates.periods",
+            &a.periods,
+            &periods,
+            "period",
+        );
+        let mut bad = |field: &str, why: &str| {
+            self.push("purposes", id, &format!("aggregates.{field}"), why.into());
+        };
+        if a.k < 2 {
+            bad("k", "must be at least 2");
+        }
+        if a.wijk_k < a.k {
+            bad("wijk_k", "must be at least k");
+        }
+        if a.min_sources < 1 {
+            bad("min_sources", "must be at least 1");
+        }
+        if a.max_share_percent == 0 || a.max_share_percent > 100 {
+            bad("max_share_percent", "must be 1 to 100");
+        }
+        if a.epsilon_micro == 0 {
+            bad("epsilon_micro", "must be positive");
+        }
+        if a.monthly_epsilon_micro < a.epsilon_micro {
+            bad("monthly_epsilon_micro", "must be at least epsilon_micro");
+        }
+        if a.rounding == 0 {
+            bad("rounding", "must be at least 1");
+        }
+        if a.contribution_cap == 0 {
+            bad("contribution_cap", "must be at least 1");
+        }
+        if a.signal_cap == 0 {
+            bad("signal_cap", "must be at least 1");
+        }
+        if a.snapshot_interval_secs == 0 {
+            bad("snapshot_interval_secs", "must be at least 1");
+        }
+        if a.max_range_days == 0 {
+            bad("max_range_days", "must be at least 1");
+        }
+    }
+
     fn check_subset(
         &mut self,
         section: &str,
@@ -266,6 +334,9 @@ impl Validator<'_> {
                 &origins,
                 "origin",
             );
+            if let Some(a) = &p.aggregates {
+                self.check_aggregates(id, a);
+            }
             if p.roles.is_empty() {
                 self.push(
                     "purposes",

@@ -10,7 +10,9 @@ use super::Dialect;
 use crate::audit::entry::AuditEntry;
 use crate::store::audit_tree::PreparedEntry;
 use crate::store::group_commit::{Job, UsageKey, decision_seq, within_budget};
-use crate::store::{DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db};
+use crate::store::{
+    BudgetRelease, Charge, DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db,
+};
 
 /// The counters of one (org, purpose, day): `$1`, `$2`, `$3`; rows read by [`usage_from_row`].
 pub(crate) const SELECT_USAGE: &str = "SELECT identifiers, queries, no_hits FROM usage_counters \
@@ -64,8 +66,123 @@ shared_impl! {
                 .await?;
             row.as_ref().map_or(Ok(Usage::default()), usage_from_row)
         }
+
+        async fn charge_release(
+            &self,
+            release: &BudgetRelease<'_>,
+            audit: &AuditEntry,
+        ) -> Result<Charge, StoreError> {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO privacy_budget (org, purpose, month, spent_micro) \
+                 VALUES ($1, $2, $3, 0) ON CONFLICT (org, purpose, month) DO NOTHING",
+            )
+            .bind(release.org)
+            .bind(release.purpose)
+            .bind(release.month)
+            .execute(&mut *tx)
+            .await?;
+            // Locked until commit on PostgreSQL; SQLite's write transaction already excludes
+            // every other writer.
+            let spent: i64 = sqlx::query_scalar(&format!(
+                "{SELECT_SPENT}{}",
+                D::LOCK_ROWS
+            ))
+            .bind(release.org)
+            .bind(release.purpose)
+            .bind(release.month)
+            .fetch_one(&mut *tx)
+            .await?;
+            let spent = count_from_db(spent)?;
+            let left = release.monthly_micro.saturating_sub(spent);
+            let answered: Option<Vec<u8>> = sqlx::query_scalar(SELECT_ANSWER)
+                .bind(release.org)
+                .bind(release.purpose)
+                .bind(release.snapshot)
+                .bind(release.question)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(answer) = answered {
+                tx.rollback().await?;
+                return Ok(Charge::Answered {
+                    answer,
+                    left_micro: left,
+                });
+            }
+            if release.epsilon_micro > left {
+                tx.rollback().await?;
+                return Ok(Charge::Exhausted { left_micro: left });
+            }
+            sqlx::query(
+                "UPDATE privacy_budget SET spent_micro = spent_micro + $4 \
+                 WHERE org = $1 AND purpose = $2 AND month = $3",
+            )
+            .bind(release.org)
+            .bind(release.purpose)
+            .bind(release.month)
+            .bind(count_to_db(release.epsilon_micro)?)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO aggregate_releases (org, purpose, snapshot, question, month, answer) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(release.org)
+            .bind(release.purpose)
+            .bind(release.snapshot)
+            .bind(release.question)
+            .bind(release.month)
+            .bind(release.answer)
+            .execute(&mut *tx)
+            .await?;
+            let seqs = D::append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(Charge::Charged {
+                audit_seq: seqs.first().copied().unwrap_or_default(),
+                left_micro: left - release.epsilon_micro,
+            })
+        }
+
+        async fn answered_release(
+            &self,
+            org: &str,
+            purpose: &str,
+            snapshot: &str,
+            question: &[u8],
+        ) -> Result<Option<Vec<u8>>, StoreError> {
+            Ok(sqlx::query_scalar(SELECT_ANSWER)
+                .bind(org)
+                .bind(purpose)
+                .bind(snapshot)
+                .bind(question)
+                .fetch_optional(self.reader())
+                .await?)
+        }
+
+        async fn budget_spent(
+            &self,
+            org: &str,
+            purpose: &str,
+            month: &str,
+        ) -> Result<u64, StoreError> {
+            let spent: Option<i64> = sqlx::query_scalar(SELECT_SPENT)
+                .bind(org)
+                .bind(purpose)
+                .bind(month)
+                .fetch_optional(self.reader())
+                .await?;
+            count_from_db(spent.unwrap_or(0))
+        }
     }
 }
+
+/// µε spent by (org, purpose, month): `$1`, `$2`, `$3`.
+const SELECT_SPENT: &str =
+    "SELECT spent_micro FROM privacy_budget WHERE org = $1 AND purpose = $2 AND month = $3";
+
+/// The answer kept for (org, purpose, snapshot, question): `$1`–`$4`.
+const SELECT_ANSWER: &str = "SELECT answer FROM aggregate_releases \
+     WHERE org = $1 AND purpose = $2 AND snapshot = $3 AND question = $4";
 
 /// Writes every counter in `counters` that differs from `before`, in the caller's transaction,
 /// with the backend's `statement` (an update of the locked row on PostgreSQL, an upsert under

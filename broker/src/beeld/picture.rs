@@ -1,0 +1,1015 @@
+//! The exact counts behind the ondermijningsbeeld, kept in memory as signals arrive, are
+//! withdrawn, purged or expire — never recomputed by scanning the database per question.
+//!
+//! # Layout
+//! Subjects (kind, key version, at-rest pseudonym — keyed as in the match index by a 12-byte
+//! prefix of the pseudonym) are interned; each holds the list of its signals' *contributions*:
+//! 36 bytes of interned organisation, code, district, gemeente and wijk, the observation day,
+//! the purposes (a bit set) and three times — when the signal entered the picture, when it left
+//! it (withdrawal, purge, erasure) and when its retention ends. No identifier, pseudonym or
+//! signal id is kept beyond that prefix and an 8-byte fold of the id (to remove it again).
+//!
+//! # Snapshots without copies
+//! A published snapshot is a moment `P` ([`super::snapshot`]): a contribution is in it when it
+//! entered before `P`, had not left by `P` and its retention had not ended by `P`. The exact
+//! counts stay current (a stored signal is in them as soon as its upload commits: freshness is
+//! the time to take one shard's write lock), and the snapshot costs no copy: contributions that
+//! left are kept until no current snapshot can see them ([`Picture::compact`], run by the
+//! snapshot task).
+//!
+//! # A question
+//! One pass over the subjects: per subject, the cells of the question's grid its live
+//! contributions fall into (deduplicated, at most `cap` of them — the excess dropped
+//! deterministically, see [`subject_keeps`]), and per cell whether the subject belongs to the
+//! measure's population (`multi_source`: ≥ 2 organisations in that cell, `cross_sector`: ≥ 2
+//! sectors), the subject's signals in the cell (at most `signal_cap`) and its
+//! subject–supplier pairs per organisation (for the source-count and dominance rules).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::RwLock;
+
+use kruispunt_sdk::IdentifierKind;
+use kruispunt_sdk::beeld::{Dimension, Measure};
+
+use super::period;
+use crate::store::SignalId;
+
+/// Shards of the subject table: an upload write-locks one shard briefly, a question
+/// read-locks one shard at a time.
+const SHARDS: usize = 16;
+/// "No gemeente" / "no wijk".
+const NONE: u16 = u16::MAX;
+/// "Has not left the picture".
+const LIVE: u32 = u32::MAX;
+
+/// One signal as the picture sees it (borrowed from the stored signal or the start-up load).
+#[derive(Debug, Clone, Copy)]
+pub struct PictureSignal<'a> {
+    pub id: &'a SignalId,
+    pub kind: IdentifierKind,
+    pub key_version: u32,
+    pub stored: &'a [u8; 32],
+    pub org: &'a str,
+    /// The supplying organisation's sector (from the registry).
+    pub sector: &'a str,
+    pub code: &'a str,
+    /// `YYYY-MM-DD`; a signal whose date does not parse is not counted.
+    pub observed: &'a str,
+    pub district: &'a str,
+    pub gemeente: Option<&'a str>,
+    pub wijk: Option<&'a str>,
+    pub purposes: &'a [String],
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct SubjectKey {
+    prefix: [u8; 12],
+    kind_version: u32,
+}
+
+impl SubjectKey {
+    fn new(kind: IdentifierKind, key_version: u32, stored: &[u8; 32]) -> SubjectKey {
+        let mut prefix = [0u8; 12];
+        prefix.copy_from_slice(&stored[..12]);
+        let kind_code = IdentifierKind::ALL
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(0) as u32;
+        SubjectKey {
+            prefix,
+            kind_version: (key_version << 4) | kind_code,
+        }
+    }
+
+    fn hash64(&self) -> u64 {
+        let w = u64::from_le_bytes(self.prefix[..8].try_into().expect("8 bytes"));
+        w ^ u64::from(self.kind_version).rotate_left(32)
+    }
+}
+
+impl Hash for SubjectKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash64());
+    }
+}
+
+/// Keys are HMAC outputs the asker cannot choose: their bytes are the hash.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// One signal's part in the picture: 36 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Contribution {
+    id: [u8; 8],
+    added: u32,
+    removed: u32,
+    expires: u32,
+    purposes: u32,
+    day: u16,
+    org: u16,
+    code: u16,
+    district: u16,
+    gemeente: u16,
+    wijk: u16,
+}
+
+impl Contribution {
+    fn visible_at(&self, at: u32) -> bool {
+        self.added < at && at < self.removed && at < self.expires
+    }
+}
+
+fn fold_id(id: &SignalId) -> [u8; 8] {
+    let mut w = [0u8; 8];
+    for (i, b) in id.0.iter().enumerate() {
+        w[i % 8] ^= b;
+    }
+    w
+}
+
+/// Strings interned to `u16` (organisations, codes, districts, gemeenten, wijken, purposes).
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u16>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u16 {
+        if let Some(i) = self.ids.get(name) {
+            return *i;
+        }
+        // u16::MAX is NONE; a registry never has that many names of one kind.
+        let i = u16::try_from(self.names.len()).unwrap_or(NONE - 1);
+        self.ids.insert(name.to_string(), i);
+        self.names.push(name.to_string());
+        i
+    }
+
+    fn get(&self, name: &str) -> Option<u16> {
+        self.ids.get(name).copied()
+    }
+
+    fn bytes(&self) -> usize {
+        self.names.iter().map(|n| 2 * n.len() + 24 + 8 + 24).sum()
+    }
+}
+
+#[derive(Default)]
+struct Names {
+    orgs: Interner,
+    /// Sector index per organisation index.
+    org_sector: Vec<u16>,
+    sectors: Interner,
+    codes: Interner,
+    districts: Interner,
+    gemeenten: Interner,
+    wijken: Interner,
+    purposes: Interner,
+}
+
+#[derive(Default)]
+struct Shard {
+    subjects: HashMap<SubjectKey, u32, BuildHasherDefault<PassThrough>>,
+    lists: Vec<Vec<Contribution>>,
+    free: Vec<u32>,
+}
+
+/// The live picture ([module docs](self)).
+pub struct Picture {
+    names: RwLock<Names>,
+    shards: Vec<RwLock<Shard>>,
+}
+
+impl Default for Picture {
+    fn default() -> Self {
+        Picture::new()
+    }
+}
+
+fn secs(t: i64) -> u32 {
+    u32::try_from(t.clamp(0, i64::from(LIVE - 1))).unwrap_or(LIVE - 1)
+}
+
+impl Picture {
+    pub fn new() -> Picture {
+        Picture {
+            names: RwLock::new(Names::default()),
+            shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+        }
+    }
+
+    fn shard_of(key: &SubjectKey) -> usize {
+        (key.hash64() >> 59) as usize % SHARDS
+    }
+
+    /// Adds stored signals (after their upload committed, or at start-up with `now = 0` so
+    /// that they are in every snapshot).
+    pub fn insert<'a>(&self, signals: impl IntoIterator<Item = PictureSignal<'a>>, now: i64) {
+        let mut per_shard: Vec<Vec<(SubjectKey, Contribution)>> = vec![Vec::new(); SHARDS];
+        {
+            let mut names = self.names.write().expect("picture names lock");
+            for s in signals {
+                let Some(day) = crate::civil::parse_date(s.observed) else {
+                    continue;
+                };
+                let Ok(day) = u16::try_from(day) else {
+                    continue;
+                };
+                let org = names.orgs.intern(s.org);
+                let sector = names.sectors.intern(s.sector);
+                if names.org_sector.len() <= usize::from(org) {
+                    names.org_sector.resize(usize::from(org) + 1, sector);
+                }
+                names.org_sector[usize::from(org)] = sector;
+                let mut purposes = 0u32;
+                for p in s.purposes {
+                    let i = names.purposes.intern(p);
+                    if i < 32 {
+                        purposes |= 1 << i;
+                    }
+                }
+                let c = Contribution {
+                    id: fold_id(s.id),
+                    added: secs(now),
+                    removed: LIVE,
+                    expires: secs(s.expires_at),
+                    purposes,
+                    day,
+                    org,
+                    code: names.codes.intern(s.code),
+                    district: names.districts.intern(s.district),
+                    gemeente: s.gemeente.map_or(NONE, |g| names.gemeenten.intern(g)),
+                    wijk: s.wijk.map_or(NONE, |w| names.wijken.intern(w)),
+                };
+                let key = SubjectKey::new(s.kind, s.key_version, s.stored);
+                per_shard[Self::shard_of(&key)].push((key, c));
+            }
+        }
+        for (i, batch) in per_shard.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let mut shard = self.shards[i].write().expect("picture shard lock");
+            let shard = &mut *shard;
+            for (key, c) in batch {
+                let slot = match shard.subjects.get(&key) {
+                    Some(slot) => *slot,
+                    None => {
+                        let slot = match shard.free.pop() {
+                            Some(f) => f,
+                            None => {
+                                shard.lists.push(Vec::new());
+                                (shard.lists.len() - 1) as u32
+                            }
+                        };
+                        shard.subjects.insert(key, slot);
+                        slot
+                    }
+                };
+                let list = &mut shard.lists[slot as usize];
+                if list.capacity() == 0 {
+                    list.reserve_exact(1);
+                }
+                list.push(c);
+            }
+        }
+    }
+
+    /// Marks signals as left the picture at `now` (withdrawn, purged, erased): they are out of
+    /// the exact counts at once and out of every snapshot published after `now`.
+    pub fn remove<'a>(
+        &self,
+        signals: impl IntoIterator<Item = (IdentifierKind, u32, &'a [u8; 32], &'a SignalId)>,
+        now: i64,
+    ) {
+        let now = secs(now);
+        for (kind, key_version, stored, id) in signals {
+            let key = SubjectKey::new(kind, key_version, stored);
+            let mut shard = self.shards[Self::shard_of(&key)]
+                .write()
+                .expect("picture shard lock");
+            let Some(slot) = shard.subjects.get(&key).copied() else {
+                continue;
+            };
+            let id = fold_id(id);
+            if let Some(c) = shard.lists[slot as usize]
+                .iter_mut()
+                .find(|c| c.id == id && c.removed == LIVE)
+            {
+                c.removed = now;
+            }
+        }
+    }
+
+    /// Forgets the contributions that left the picture at or before `before` (no current
+    /// snapshot can see them any more) and the subjects left without any.
+    pub fn compact(&self, before: i64) {
+        let before = secs(before);
+        for shard in &self.shards {
+            let mut shard = shard.write().expect("picture shard lock");
+            let Shard {
+                subjects,
+                lists,
+                free,
+            } = &mut *shard;
+            subjects.retain(|_, slot| {
+                let list = &mut lists[*slot as usize];
+                list.retain(|c| c.removed > before);
+                if list.is_empty() {
+                    *list = Vec::new();
+                    free.push(*slot);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+    }
+
+    /// Every wijk code the picture has seen (the wijk level's grid).
+    pub fn wijken(&self) -> Vec<String> {
+        let names = self.names.read().expect("picture names lock");
+        names.wijken.names.clone()
+    }
+
+    /// Signals in the exact counts now (live, not expired).
+    pub fn live_signals(&self, now: i64) -> u64 {
+        let now = secs(now);
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = s.read().expect("picture shard lock");
+                s.lists
+                    .iter()
+                    .flatten()
+                    .filter(|c| c.removed == LIVE && now < c.expires)
+                    .count() as u64
+            })
+            .sum()
+    }
+
+    /// Bytes the picture holds (tables, lists and names; allocator overhead not counted).
+    pub fn memory_bytes(&self) -> usize {
+        let names = self.names.read().expect("picture names lock");
+        let mut total = names.orgs.bytes()
+            + names.sectors.bytes()
+            + names.codes.bytes()
+            + names.districts.bytes()
+            + names.gemeenten.bytes()
+            + names.wijken.bytes()
+            + names.purposes.bytes();
+        for s in &self.shards {
+            let s = s.read().expect("picture shard lock");
+            // hashbrown: one control byte per bucket plus the entry.
+            total += s.subjects.capacity() * (std::mem::size_of::<(SubjectKey, u32)>() + 1);
+            total += s.lists.capacity() * std::mem::size_of::<Vec<Contribution>>();
+            total += s
+                .lists
+                .iter()
+                .map(|l| l.capacity() * std::mem::size_of::<Contribution>())
+                .sum::<usize>();
+            total += s.free.capacity() * 4;
+        }
+        total
+    }
+
+    /// Counts a question over the snapshot at `at` (Unix seconds; the current time for the
+    /// exact counts).
+    pub fn count(&self, q: &CountQuery, at: i64) -> Counts {
+        let at = secs(at);
+        let plan = {
+            let names = self.names.read().expect("picture names lock");
+            Plan::new(q, &names)
+        };
+        let cells = q.grid.len();
+        let mut acc = Accumulator {
+            cells: vec![CellStat::default(); cells],
+            pairs: vec![Vec::new(); cells],
+            total: CellStat::default(),
+            total_pairs: Vec::new(),
+        };
+        let mut scratch: Vec<(u32, u16, u16)> = Vec::new();
+        let mut kept: Vec<(u64, u32)> = Vec::new();
+        for shard in &self.shards {
+            let shard = shard.read().expect("picture shard lock");
+            for (key, slot) in &shard.subjects {
+                scratch.clear();
+                for c in &shard.lists[*slot as usize] {
+                    if !c.visible_at(at) || c.purposes & plan.purpose_bit == 0 {
+                        continue;
+                    }
+                    plan.cells_of(c, &mut scratch);
+                }
+                if scratch.is_empty() {
+                    continue;
+                }
+                acc.add_subject(q, &plan, key.hash64(), &mut scratch, &mut kept);
+            }
+        }
+        acc.finish()
+    }
+}
+
+/// A question in the picture's terms: what to count over which grid.
+#[derive(Debug, Clone)]
+pub struct CountQuery {
+    pub purpose: String,
+    pub measure: Measure,
+    pub grid: Grid,
+    /// First and last observation day counted (days since 1970-01-01, inclusive).
+    pub from_day: i64,
+    pub to_day: i64,
+    /// Districts counted (`None`: all).
+    pub districts: Option<Vec<String>>,
+    /// Gemeenten counted (`None`: all, signals without a gemeente included).
+    pub gemeenten: Option<Vec<String>>,
+    /// Per code of the purpose, the themes it belongs to (within the theme filter, if any);
+    /// a code not listed is not counted.
+    pub code_themes: HashMap<String, Vec<String>>,
+    /// Most cells one subject may fall into.
+    pub cap: u32,
+    /// Most signals one subject adds to one cell (measure `signals`).
+    pub signal_cap: u32,
+}
+
+/// The cells of a question: every combination of its area values, categories and periods,
+/// listed in full (a cell that is absent would say it is empty).
+#[derive(Debug, Clone)]
+pub struct Grid {
+    /// `None` or `Unit`: one area holding everything.
+    pub area: Option<Dimension>,
+    /// Area values (district ids, gemeente or wijk codes); for `Unit`/`None` one value.
+    pub areas: Vec<String>,
+    /// `None`: one category holding every counted code.
+    pub category: Option<Dimension>,
+    pub categories: Vec<String>,
+    /// `None`: the whole range is one period.
+    pub period: Option<Dimension>,
+    /// First period index and the number of periods.
+    pub first_period: i64,
+    pub periods: u32,
+}
+
+impl Grid {
+    pub fn len(&self) -> usize {
+        self.areas.len().max(1) * self.categories.len().max(1) * self.periods.max(1) as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The position of (area, category, period) positions in the flat grid.
+    pub fn position(&self, a: usize, c: usize, p: usize) -> usize {
+        (a * self.categories.len().max(1) + c) * self.periods.max(1) as usize + p
+    }
+
+    /// The (area, category, period) positions of a flat position.
+    pub fn split(&self, pos: usize) -> (usize, usize, usize) {
+        let np = self.periods.max(1) as usize;
+        let nc = self.categories.len().max(1);
+        (pos / np / nc, (pos / np) % nc, pos % np)
+    }
+}
+
+/// The question resolved to the picture's interned indexes.
+struct Plan {
+    purpose_bit: u32,
+    area: Option<Dimension>,
+    /// Grid area position per interned district/gemeente/wijk (u32::MAX: not in the grid).
+    area_pos: Vec<u32>,
+    district_ok: Vec<bool>,
+    gemeente_filter: Option<Vec<bool>>,
+    /// Grid category positions per interned code (empty: not counted).
+    code_pos: Vec<Vec<u32>>,
+    period: Option<Dimension>,
+    first_period: i64,
+    periods: i64,
+    from_day: i64,
+    to_day: i64,
+    ncat: usize,
+    org_sector: Vec<u16>,
+    orgs: usize,
+}
+
+impl Plan {
+    fn new(q: &CountQuery, names: &Names) -> Plan {
+        let purpose_bit = names
+            .purposes
+            .get(&q.purpose)
+            .filter(|i| *i < 32)
+            .map_or(0, |i| 1u32 << i);
+        let area_names = match q.grid.area {
+            Some(Dimension::District) => Some(&names.districts),
+            Some(Dimension::Gemeente) => Some(&names.gemeenten),
+            Some(Dimension::Wijk) => Some(&names.wijken),
+            _ => None,
+        };
+        let mut area_pos = Vec::new();
+        if let Some(interner) = area_names {
+            area_pos = vec![u32::MAX; interner.names.len()];
+            for (pos, name) in q.grid.areas.iter().enumerate() {
+                if let Some(i) = interner.get(name) {
+                    area_pos[usize::from(i)] = pos as u32;
+                }
+            }
+        }
+        let district_ok = names
+            .districts
+            .names
+            .iter()
+            .map(|d| q.districts.as_ref().is_none_or(|f| f.contains(d)))
+            .collect();
+        let gemeente_filter = q.gemeenten.as_ref().map(|f| {
+            names
+                .gemeenten
+                .names
+                .iter()
+                .map(|g| f.contains(g))
+                .collect()
+        });
+        let code_pos = names
+            .codes
+            .names
+            .iter()
+            .map(|code| {
+                let Some(themes) = q.code_themes.get(code) else {
+                    return Vec::new();
+                };
+                match q.grid.category {
+                    Some(Dimension::Code) => q
+                        .grid
+                        .categories
+                        .iter()
+                        .position(|c| c == code)
+                        .map(|p| vec![p as u32])
+                        .unwrap_or_default(),
+                    Some(Dimension::Theme) => themes
+                        .iter()
+                        .filter_map(|t| q.grid.categories.iter().position(|c| c == t))
+                        .map(|p| p as u32)
+                        .collect(),
+                    _ if themes.is_empty() => Vec::new(),
+                    _ => vec![0],
+                }
+            })
+            .collect();
+        Plan {
+            purpose_bit,
+            area: q.grid.area,
+            area_pos,
+            district_ok,
+            gemeente_filter,
+            code_pos,
+            period: q.grid.period,
+            first_period: q.grid.first_period,
+            periods: i64::from(q.grid.periods.max(1)),
+            from_day: q.from_day,
+            to_day: q.to_day,
+            ncat: q.grid.categories.len().max(1),
+            org_sector: names.org_sector.clone(),
+            orgs: names.orgs.names.len(),
+        }
+    }
+
+    /// Pushes `(cell, org, sector)` for every grid cell `c` falls into.
+    fn cells_of(&self, c: &Contribution, out: &mut Vec<(u32, u16, u16)>) {
+        let day = i64::from(c.day);
+        if day < self.from_day || day > self.to_day {
+            return;
+        }
+        if !self
+            .district_ok
+            .get(usize::from(c.district))
+            .copied()
+            .unwrap_or(false)
+        {
+            return;
+        }
+        if let Some(f) = &self.gemeente_filter
+            && !(c.gemeente != NONE && f.get(usize::from(c.gemeente)).copied().unwrap_or(false))
+        {
+            return;
+        }
+        let area = match self.area {
+            Some(Dimension::District) => self.area_pos.get(usize::from(c.district)),
+            Some(Dimension::Gemeente) => self.area_pos.get(usize::from(c.gemeente)),
+            Some(Dimension::Wijk) => self.area_pos.get(usize::from(c.wijk)),
+            _ => Some(&0),
+        };
+        let Some(&area) = area else { return };
+        if area == u32::MAX {
+            return;
+        }
+        let Some(cats) = self.code_pos.get(usize::from(c.code)) else {
+            return;
+        };
+        let p = period::index(self.period, day) - self.first_period;
+        if p < 0 || p >= self.periods {
+            return;
+        }
+        let sector = self
+            .org_sector
+            .get(usize::from(c.org))
+            .copied()
+            .unwrap_or(0);
+        for &cat in cats {
+            let cell =
+                (area as usize * self.ncat + cat as usize) * self.periods as usize + p as usize;
+            out.push((cell as u32, c.org, sector));
+        }
+    }
+}
+
+/// The true figures of one cell (or of the total) for the measure's population.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CellStat {
+    /// Subjects of the measure's population in the cell (the count `k` is checked against).
+    pub subjects: u32,
+    /// The measure's true value (subjects, or capped signals for `signals`).
+    pub value: u64,
+    /// Organisations supplying the population's subjects.
+    pub sources: u32,
+    /// Subject–supplier pairs of the largest supplier, and of all suppliers.
+    pub top_pairs: u32,
+    pub pairs: u32,
+}
+
+/// The true counts of a question: one [`CellStat`] per grid position, and the total.
+#[derive(Debug, Clone)]
+pub struct Counts {
+    pub cells: Vec<CellStat>,
+    pub total: CellStat,
+}
+
+struct Accumulator {
+    cells: Vec<CellStat>,
+    /// Per cell: (org, subject–supplier pairs).
+    pairs: Vec<Vec<(u16, u32)>>,
+    total: CellStat,
+    total_pairs: Vec<(u16, u32)>,
+}
+
+fn bump(pairs: &mut Vec<(u16, u32)>, org: u16) {
+    match pairs.iter_mut().find(|(o, _)| *o == org) {
+        Some((_, n)) => *n += 1,
+        None => pairs.push((org, 1)),
+    }
+}
+
+/// Whether a subject with these distinct organisations and sectors belongs to the population
+/// of `measure`.
+fn in_population(measure: Measure, orgs: usize, sectors: usize) -> bool {
+    match measure {
+        Measure::Subjects | Measure::Signals => true,
+        Measure::MultiSource => orgs >= 2,
+        Measure::CrossSector => sectors >= 2,
+    }
+}
+
+/// The deterministic order in which a subject's cells are kept when it falls into more than
+/// `cap`: by a mix of the subject's key and the cell, so the cells dropped are spread evenly
+/// over the grid (not always the last months) and the same on every asking.
+pub fn subject_keeps(subject: u64, cell: u32) -> u64 {
+    let mut z = subject ^ (u64::from(cell).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Accumulator {
+    fn add_subject(
+        &mut self,
+        q: &CountQuery,
+        plan: &Plan,
+        subject: u64,
+        scratch: &mut [(u32, u16, u16)],
+        kept: &mut Vec<(u64, u32)>,
+    ) {
+        scratch.sort_unstable();
+        let _ = plan.orgs;
+        // The total: the subject over every cell of the question.
+        let mut orgs: Vec<u16> = scratch.iter().map(|s| s.1).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        let mut sectors: Vec<u16> = scratch.iter().map(|s| s.2).collect();
+        sectors.sort_unstable();
+        sectors.dedup();
+        if in_population(q.measure, orgs.len(), sectors.len()) {
+            self.total.subjects += 1;
+            self.total.value += match q.measure {
+                Measure::Signals => (scratch.len() as u64).min(u64::from(q.signal_cap)),
+                _ => 1,
+            };
+            for o in &orgs {
+                bump(&mut self.total_pairs, *o);
+            }
+        }
+        // The cells, grouped (scratch is sorted by cell).
+        kept.clear();
+        let mut i = 0;
+        while i < scratch.len() {
+            let cell = scratch[i].0;
+            let mut j = i;
+            while j < scratch.len() && scratch[j].0 == cell {
+                j += 1;
+            }
+            let group = &scratch[i..j];
+            let distinct_orgs = count_distinct(group.iter().map(|g| g.1));
+            let distinct_sectors = count_distinct(group.iter().map(|g| g.2));
+            if in_population(q.measure, distinct_orgs, distinct_sectors) {
+                kept.push((subject_keeps(subject, cell), i as u32));
+            }
+            i = j;
+        }
+        if kept.len() > q.cap as usize {
+            kept.sort_unstable();
+            kept.truncate(q.cap as usize);
+        }
+        for &(_, start) in kept.iter() {
+            let start = start as usize;
+            let cell = scratch[start].0;
+            let mut end = start;
+            while end < scratch.len() && scratch[end].0 == cell {
+                end += 1;
+            }
+            let group = &scratch[start..end];
+            let stat = &mut self.cells[cell as usize];
+            stat.subjects += 1;
+            stat.value += match q.measure {
+                Measure::Signals => (group.len() as u64).min(u64::from(q.signal_cap)),
+                _ => 1,
+            };
+            let pairs = &mut self.pairs[cell as usize];
+            let mut last = None;
+            let mut os: Vec<u16> = group.iter().map(|g| g.1).collect();
+            os.sort_unstable();
+            for o in os {
+                if last != Some(o) {
+                    bump(pairs, o);
+                    last = Some(o);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Counts {
+        for (stat, pairs) in self.cells.iter_mut().zip(&self.pairs) {
+            settle(stat, pairs);
+        }
+        settle(&mut self.total, &self.total_pairs);
+        Counts {
+            cells: self.cells,
+            total: self.total,
+        }
+    }
+}
+
+fn settle(stat: &mut CellStat, pairs: &[(u16, u32)]) {
+    stat.sources = pairs.len() as u32;
+    stat.pairs = pairs.iter().map(|p| p.1).sum();
+    stat.top_pairs = pairs.iter().map(|p| p.1).max().unwrap_or(0);
+}
+
+fn count_distinct(it: impl Iterator<Item = u16>) -> usize {
+    let mut seen: Vec<u16> = Vec::with_capacity(4);
+    for x in it {
+        if !seen.contains(&x) {
+            seen.push(x);
+        }
+    }
+    seen.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "beeld";
+
+    struct Sig {
+        id: SignalId,
+        stored: [u8; 32],
+        org: String,
+        sector: String,
+        code: String,
+        observed: String,
+        district: String,
+        gemeente: Option<String>,
+        purposes: Vec<String>,
+    }
+
+    fn sig(n: u32, subject: u32, org: &str, sector: &str, code: &str, day: &str) -> Sig {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&n.to_be_bytes());
+        let mut stored = [0x5au8; 32];
+        stored[..4].copy_from_slice(&subject.to_be_bytes());
+        stored[8..12].copy_from_slice(&subject.to_le_bytes());
+        Sig {
+            id: SignalId(id),
+            stored,
+            org: org.into(),
+            sector: sector.into(),
+            code: code.into(),
+            observed: day.into(),
+            district: "oost".into(),
+            gemeente: Some("GM0001".into()),
+            purposes: vec![P.into()],
+        }
+    }
+
+    fn view(s: &Sig) -> PictureSignal<'_> {
+        PictureSignal {
+            id: &s.id,
+            kind: IdentifierKind::Kenteken,
+            key_version: 1,
+            stored: &s.stored,
+            org: &s.org,
+            sector: &s.sector,
+            code: &s.code,
+            observed: &s.observed,
+            district: &s.district,
+            gemeente: s.gemeente.as_deref(),
+            wijk: None,
+            purposes: &s.purposes,
+            expires_at: 10_000,
+        }
+    }
+
+    fn query(measure: Measure, period: Option<Dimension>, cap: u32) -> CountQuery {
+        let from = crate::civil::parse_date("2026-01-01").unwrap();
+        let to = crate::civil::parse_date("2026-12-31").unwrap();
+        CountQuery {
+            purpose: P.into(),
+            measure,
+            grid: Grid {
+                area: Some(Dimension::District),
+                areas: vec!["oost".into(), "west".into()],
+                category: Some(Dimension::Theme),
+                categories: vec!["auto".into(), "horeca".into()],
+                period,
+                first_period: period::index(period, from),
+                periods: (period::index(period, to) - period::index(period, from) + 1) as u32,
+            },
+            from_day: from,
+            to_day: to,
+            districts: None,
+            gemeenten: None,
+            code_themes: [
+                ("cash".to_string(), vec!["auto".to_string()]),
+                (
+                    "both".to_string(),
+                    vec!["auto".to_string(), "horeca".to_string()],
+                ),
+            ]
+            .into_iter()
+            .collect(),
+            cap,
+            signal_cap: 2,
+        }
+    }
+
+    #[test]
+    fn a_subject_counts_once_per_cell_and_its_code_in_every_theme() {
+        let p = Picture::new();
+        let sigs = [
+            sig(1, 7, "a", "auto", "cash", "2026-03-01"),
+            sig(2, 7, "a", "auto", "cash", "2026-03-02"),
+            sig(3, 7, "b", "horeca", "both", "2026-03-03"),
+            sig(4, 8, "c", "auto", "cash", "2026-03-04"),
+            sig(5, 9, "c", "auto", "unlisted", "2026-03-04"),
+        ];
+        p.insert(sigs.iter().map(view), 100);
+        let c = p.count(&query(Measure::Subjects, None, 10), 200);
+        // oost × auto: subjects 7 and 8; oost × horeca: subject 7.
+        assert_eq!(c.cells[0].subjects, 2);
+        assert_eq!(c.cells[0].value, 2);
+        assert_eq!(c.cells[1].subjects, 1);
+        assert_eq!(c.cells[2].subjects, 0, "west × auto");
+        assert_eq!(
+            (c.cells[0].sources, c.cells[0].pairs, c.cells[0].top_pairs),
+            (3, 3, 1)
+        );
+        assert_eq!(c.total.subjects, 2);
+        // Signals, capped at 2 per subject and cell: subject 7 has 3 in oost × auto.
+        let s = p.count(&query(Measure::Signals, None, 10), 200);
+        assert_eq!(s.cells[0].value, 2 + 1);
+        // Multi-source: subject 7 (a and b) in oost × auto; cross-sector likewise.
+        let m = p.count(&query(Measure::MultiSource, None, 10), 200);
+        assert_eq!((m.cells[0].subjects, m.cells[1].subjects), (1, 0));
+        let x = p.count(&query(Measure::CrossSector, None, 10), 200);
+        assert_eq!(x.cells[0].subjects, 1);
+    }
+
+    #[test]
+    fn snapshots_see_what_was_there_and_removal_leaves_them_alone() {
+        let p = Picture::new();
+        let a = sig(1, 1, "a", "auto", "cash", "2026-05-01");
+        let b = sig(2, 2, "a", "auto", "cash", "2026-05-01");
+        p.insert([view(&a)], 100);
+        p.insert([view(&b)], 300);
+        let q = query(Measure::Subjects, None, 10);
+        assert_eq!(
+            p.count(&q, 100).cells[0].subjects,
+            0,
+            "not before it arrived"
+        );
+        assert_eq!(p.count(&q, 200).cells[0].subjects, 1);
+        assert_eq!(p.count(&q, 400).cells[0].subjects, 2);
+        p.remove([(IdentifierKind::Kenteken, 1, &a.stored, &a.id)], 500);
+        assert_eq!(
+            p.count(&q, 400).cells[0].subjects,
+            2,
+            "the published snapshot holds"
+        );
+        assert_eq!(p.count(&q, 600).cells[0].subjects, 1, "gone from the next");
+        assert_eq!(p.count(&q, 20_000).cells[0].subjects, 0, "past retention");
+        assert_eq!(p.live_signals(600), 1);
+        p.compact(499);
+        assert_eq!(
+            p.count(&q, 400).cells[0].subjects,
+            2,
+            "kept while a snapshot sees it"
+        );
+        p.compact(500);
+        assert_eq!(
+            p.count(&q, 400).cells[0].subjects,
+            1,
+            "forgotten once none can"
+        );
+        p.remove([(IdentifierKind::Kenteken, 1, &b.stored, &b.id)], 600);
+        p.compact(600);
+        assert_eq!(p.live_signals(700), 0);
+        assert!(p.memory_bytes() > 0);
+    }
+
+    #[test]
+    fn each_subject_falls_into_at_most_cap_cells_chosen_deterministically() {
+        let p = Picture::new();
+        // One subject in all twelve months of one theme, plus one in one month.
+        let mut sigs: Vec<Sig> = (1..=12)
+            .map(|m| sig(m, 1, "a", "auto", "cash", &format!("2026-{m:02}-10")))
+            .collect();
+        sigs.push(sig(100, 2, "a", "auto", "cash", "2026-06-10"));
+        p.insert(sigs.iter().map(view), 1);
+        let q = query(Measure::Subjects, Some(Dimension::Month), 3);
+        let c = p.count(&q, 10);
+        let total: u32 = c.cells.iter().map(|s| s.subjects).sum();
+        assert_eq!(
+            total,
+            3 + 1,
+            "subject 1 kept in 3 cells, subject 2 in its one"
+        );
+        let again = p.count(&q, 10);
+        assert_eq!(c.cells, again.cells, "the same cells every time");
+        // The total counts each subject once, whatever the cap.
+        assert_eq!(c.total.subjects, 2);
+    }
+
+    #[test]
+    fn filters_and_purposes_restrict_what_is_counted() {
+        let p = Picture::new();
+        let mut other_purpose = sig(1, 1, "a", "auto", "cash", "2026-05-01");
+        other_purpose.purposes = vec!["elsewhere".into()];
+        let mut no_gemeente = sig(2, 2, "a", "auto", "cash", "2026-05-01");
+        no_gemeente.gemeente = None;
+        let out_of_range = sig(3, 3, "a", "auto", "cash", "2025-05-01");
+        let counted = sig(4, 4, "a", "auto", "cash", "2026-05-01");
+        p.insert(
+            [&other_purpose, &no_gemeente, &out_of_range, &counted].map(view),
+            1,
+        );
+        let mut q = query(Measure::Subjects, None, 10);
+        assert_eq!(
+            p.count(&q, 10).cells[0].subjects,
+            2,
+            "district level: with and without gemeente"
+        );
+        q.gemeenten = Some(vec!["GM0001".into()]);
+        assert_eq!(
+            p.count(&q, 10).cells[0].subjects,
+            1,
+            "a gemeente filter drops those without"
+        );
+        q.gemeenten = None;
+        q.districts = Some(vec!["west".into()]);
+        assert_eq!(p.count(&q, 10).cells[0].subjects, 0);
+    }
+}

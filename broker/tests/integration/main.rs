@@ -22,6 +22,7 @@ mod audit_page;
 mod audit_tree_upgrade;
 mod auth_tokens;
 mod beeld;
+mod beeld_clients;
 mod cli_id;
 mod coalition_takeover;
 mod mls_coalition;

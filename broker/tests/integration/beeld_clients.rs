@@ -304,6 +304,44 @@ async fn the_beeld_page_draws_the_heat_map_from_real_data_in_chromium() {
         break;
     }
     assert!(checked, "no two consecutive answers came from one snapshot");
+
+    // Another user signs in (a dealer, a supplier the purpose does not let ask): the analyst's
+    // picture is gone from the screen, and the dealer's question is refused with the reason.
+    let dealer = b.token("autobedrijf-de-vecht", &["compliance"]);
+    browser.type_into("#signin-token", &dealer).await;
+    browser.click("#signin-go").await;
+    browser
+        .wait_for(
+            "document.getElementById('signin-who').innerText.includes('of autobedrijf-de-vecht')",
+            "the dealer signed in",
+        )
+        .await;
+    assert_eq!(
+        browser.text("#map").await,
+        "",
+        "the analyst's heat map stays"
+    );
+    assert!(
+        browser
+            .text("#budget")
+            .await
+            .contains("known after the first question")
+    );
+    browser.click("#draw-map").await;
+    let refused = browser
+        .wait_for(
+            "document.getElementById('status').textContent.includes('refused') \
+             && document.getElementById('status').textContent",
+            "the refusal",
+        )
+        .await;
+    let refused = refused.as_str().unwrap();
+    assert!(refused.starts_with("Heat map refused: "), "{refused}");
+    assert!(
+        refused.contains('['),
+        "the reason codes are shown: {refused}"
+    );
+    assert_eq!(browser.text("#map").await, "");
     browser.stop().await;
     b.stop().await;
 }

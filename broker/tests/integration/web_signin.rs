@@ -165,6 +165,34 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
         );
     }
 
+    // The names shown are the token maker's text: shown as text, never run as HTML.
+    let hostile = b.token_with(DEALER_C, &[OFFICER], |c| {
+        c.sub = "<img id=injected src=x onerror=alert(1)>".into();
+    });
+    browser
+        .open(&format!("{}/beeld/#token={hostile}", b.base))
+        .await;
+    let question = browser
+        .wait_for(
+            "!document.getElementById('signin-confirm').hidden \
+             && document.getElementById('signin-confirm').innerText",
+            "the sign-in question",
+        )
+        .await;
+    assert!(
+        question.as_str().unwrap().contains(
+            "sign you in as <img id=injected src=x onerror=alert(1)> of autoschade-almere"
+        ),
+        "{question}"
+    );
+    assert_eq!(
+        browser
+            .eval("return document.getElementById('injected') === null;")
+            .await,
+        true
+    );
+    browser.click("#signin-reject").await;
+
     // Nothing that is not a live token is even offered.
     let expired = b.token_with(DEALER_C, &[OFFICER], |c| {
         c.iat -= 7200;

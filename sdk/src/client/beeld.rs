@@ -1,8 +1,9 @@
 //! The ondermijningsbeeld over HTTPS: `POST /v1/aggregates` (wire types in [`crate::beeld`]).
 //!
-//! A refusal comes back as [`ClientError::Problem`] like every other call: slug
-//! and status as the broker sent them, e.g. a 403 with reason `privacy_budget_exhausted` when the
-//! question would overspend this organisation's monthly ε (docs/API.md lists the slugs).
+//! A refusal comes back as [`ClientError::Problem`] like every other call: slug, status and
+//! reason codes as the broker sent them, e.g. 403 `privacy-budget-exhausted` (reason
+//! `privacy_budget_exhausted`, the ε left in its detail) when the question would overspend this
+//! organisation's monthly ε, or 403 `policy-denied` (docs/API.md lists the slugs).
 
 use reqwest::header::CONTENT_TYPE;
 

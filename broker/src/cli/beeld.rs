@@ -400,7 +400,7 @@ fn footer(answer: &AggregateResponse) -> String {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use kruispunt_sdk::beeld::{Cell, SnapshotInfo, Total};
+    use kruispunt_sdk::beeld::{Cell, SnapshotInfo};
 
     use super::*;
 
@@ -533,11 +533,10 @@ mod tests {
                 cell("GM0344", "vastgoed", None, Some(SuppressionReason::BelowK)),
                 cell("GM0307", "=cmd", None, Some(SuppressionReason::Dominance)),
             ],
-            totals: Some(Total {
-                value: Some(120),
-                suppressed: false,
-                reason: None,
-            }),
+            // From JSON: the total's wire shape (`{value, suppressed, reason?}`) is the
+            // contract, whichever Rust type carries it.
+            totals: serde_json::from_value(serde_json::json!({"value": 120, "suppressed": false}))
+                .unwrap(),
             snapshot: SnapshotInfo {
                 id: 12,
                 published: 1_796_601_600,

@@ -71,6 +71,6 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
         .filter(|e| e.actor_org.as_deref() == Some(DEALER_C))
         .count();
     assert!(reads >= 1);
-    browser.stop().await;
+    browser.stop();
     b.stop().await;
 }

@@ -342,6 +342,6 @@ async fn the_beeld_page_draws_the_heat_map_from_real_data_in_chromium() {
         "the reason codes are shown: {refused}"
     );
     assert_eq!(browser.text("#map").await, "");
-    browser.stop().await;
+    browser.stop();
     b.stop().await;
 }

@@ -5,6 +5,7 @@
 //! says SKIPPED and checks nothing.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,11 +26,14 @@ fn on_path(name: &str) -> Option<std::path::PathBuf> {
     })
 }
 
-/// A headless chromium session. Dropping it ends chromedriver (and with it the browser).
+/// A headless chromium session. Dropping it — also when a test fails — ends the session (so
+/// chromium quits) and then chromedriver: no browser outlives its test.
 pub struct Browser {
     driver: Child,
     http: reqwest::Client,
-    session: String,
+    port: u16,
+    /// The WebDriver session id, once there is one.
+    session: Option<String>,
     _profile: tempfile::TempDir,
 }
 
@@ -49,6 +53,11 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Everything that can fail before chromedriver runs comes first; from its start on, the
+        // `Browser` owns it.
+        let profile = tempfile::tempdir().unwrap();
+        kruispunt_broker::tls::install_ring_provider();
+        let http = reqwest::Client::new();
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
@@ -56,18 +65,17 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let profile = tempfile::tempdir().unwrap();
-        kruispunt_broker::tls::install_ring_provider();
         let mut b = Browser {
             driver,
-            http: reqwest::Client::new(),
-            session: format!("http://127.0.0.1:{port}"),
+            http,
+            port,
+            session: None,
             _profile: profile,
         };
         // chromedriver answers /status once it listens.
         let mut ready = false;
         for _ in 0..POLLS {
-            if let Ok(r) = b.http.get(format!("{}/status", b.session)).send().await {
+            if let Ok(r) = b.http.get(format!("{}/status", b.base())).send().await {
                 ready = r.status().is_success();
                 if ready {
                     break;
@@ -91,15 +99,21 @@ impl Browser {
             },
         }}});
         let v = b.command(reqwest::Method::POST, "/session", &caps).await;
-        let id = v["sessionId"].as_str().expect("a session id").to_string();
-        b.session = format!("{}/session/{id}", b.session);
+        b.session = Some(v["sessionId"].as_str().expect("a session id").to_string());
         Some(b)
     }
 
+    /// chromedriver's base URL.
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
     async fn command(&self, method: reqwest::Method, path: &str, body: &Value) -> Value {
-        // Before the session exists `session` is chromedriver's base URL, after it the
-        // session's.
-        let url = format!("{}{path}", self.session);
+        // Relative to the session once there is one.
+        let url = match &self.session {
+            Some(id) => format!("{}/session/{id}{path}", self.base()),
+            None => format!("{}{path}", self.base()),
+        };
         let resp = self
             .http
             .request(method, url)
@@ -209,15 +223,58 @@ impl Browser {
         .to_string()
     }
 
-    /// Ends the session and chromedriver.
-    pub async fn stop(self) {
-        let _ = self.http.delete(self.session.clone()).send().await;
-        // chromedriver itself ends on drop.
+    /// Ends the session (chromium quits) and chromedriver.
+    pub fn stop(self) {
+        drop(self);
     }
+
+    /// `DELETE /session/{id}`, blocking (it runs in `drop`, also while a failed test unwinds):
+    /// chromedriver closes chromium before it answers.
+    fn end_session(&mut self) {
+        let Some(id) = self.session.take() else {
+            return;
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
+            let _ = write!(
+                s,
+                "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            );
+            // Until the whole answer is in (chromedriver may keep the connection open).
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = s.read(&mut chunk) {
+                got.extend_from_slice(&chunk[..n]);
+                if answered(&got) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Whether `got` holds a whole HTTP response (headers and `Content-Length` bytes of body).
+fn answered(got: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(got);
+    let Some(end) = text.find("\r\n\r\n") else {
+        return false;
+    };
+    let length = text[..end]
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    got.len() >= end + 4 + length
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        self.end_session();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }

@@ -227,6 +227,6 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
         );
         assert_eq!(reads_by(&b, DEALER_C).await, before);
     }
-    browser.stop().await;
+    browser.stop();
     b.stop().await;
 }

@@ -64,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/review", get(routes::audit_review::review))
         .route("/audit/", get(routes::audit_page::page))
         .route("/audit/audit.js", get(routes::audit_page::script))
+        .route("/beeld/", get(routes::beeld_page::page))
+        .route("/beeld/beeld.js", get(routes::beeld_page::script))
+        .route("/beeld/beeld.css", get(routes::beeld_page::style))
+        .route("/web/signin.js", get(routes::web::signin_script))
         .route(
             "/v1/audit/disclosures",
             get(routes::audit_review::disclosures),

@@ -47,7 +47,9 @@ pub fn utc(ms: i64) -> String {
     )
 }
 
-fn field(out: &mut String, value: &str) {
+/// Appends one RFC 4180 field, quoted where needed and with a spreadsheet formula defused
+/// (the module doc says why); also used for the ondermijningsbeeld's CSV (`kruispunt beeld`).
+pub fn field(out: &mut String, value: &str) {
     let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let needs_quotes = risky || value.contains([',', '"', '\n', '\r']);
     if needs_quotes {

@@ -24,6 +24,8 @@ use crate::config::Config;
 use crate::keys::BrokerKeys;
 use crate::routes::audit::MAX_ENTRIES;
 
+use super::remote::Remote;
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Verify the audit log: signature, every leaf, the root, and consistency with the last
@@ -50,26 +52,6 @@ pub struct EraseArgs {
     /// audit retention period (five years) in the past.
     #[arg(long, value_name = "DATE")]
     pub before: String,
-}
-
-/// Where the log comes from: a broker over HTTPS.
-#[derive(Debug, Clone, Args)]
-pub struct Remote {
-    /// The broker's base URL, e.g. https://broker.example:8443
-    #[arg(long, value_name = "URL")]
-    pub url: Option<String>,
-    /// Bearer token of a partner user (a privacy officer's token also shows the entries
-    /// concerning its organisation, which are then recomputed from their content).
-    #[arg(
-        long,
-        env = "KRUISPUNT_TOKEN",
-        value_name = "T",
-        hide_env_values = true
-    )]
-    pub token: Option<String>,
-    /// PEM file of the CA that signed the broker's certificate (default: the system's roots).
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,10 +6,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod beeld;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
 pub mod policy;
+pub mod remote;
 pub mod serve;
 pub mod token;
 
@@ -44,6 +46,9 @@ pub enum Command {
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Ask a broker for the ondermijningsbeeld (counts per area, theme and period, with
+    /// suppressed cells marked) and print it as a table or write it as CSV.
+    Beeld(beeld::BeeldArgs),
 }
 
 /// The default data directory, relative to where the broker is started.
@@ -63,6 +68,7 @@ pub fn main() -> ExitCode {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Beeld(args) => beeld::run(args),
     };
     match result {
         Ok(code) => code,

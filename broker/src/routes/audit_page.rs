@@ -1,32 +1,18 @@
 //! `/audit/`: the privacy officers' page — static HTML and a little JavaScript embedded in the
-//! binary, no external resources, a strict Content-Security-Policy. It signs in with the
-//! officer's token (kept in sessionStorage, sent as a bearer token) and uses the audit API.
+//! binary, no external resources, a strict Content-Security-Policy. It signs in through the
+//! shared sign-in script (`/web/signin.js`, see [`super::web`]) and uses the audit API.
 
-use axum::http::header;
 use axum::response::IntoResponse;
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
-                   connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; \
-                   base-uri 'none'";
+use super::web;
 
 pub async fn page() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        include_str!("../../audit/index.html"),
-    )
+    web::html(include_str!("../../web/audit/index.html"), true)
 }
 
 pub async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        include_str!("../../audit/audit.js"),
+    web::asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../web/audit/audit.js"),
     )
 }

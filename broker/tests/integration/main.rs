@@ -9,6 +9,7 @@
 //! `kruispunt serve`) do so as child processes.
 
 mod audit_common;
+mod browser;
 mod mls_common;
 
 mod api_broker;
@@ -21,6 +22,7 @@ mod audit_page;
 mod audit_tree_upgrade;
 mod auth_tokens;
 mod beeld;
+mod beeld_clients;
 mod cli_id;
 mod coalition_takeover;
 mod mls_coalition;
@@ -30,3 +32,4 @@ mod serve_https;
 mod signal_area;
 mod store_backends;
 mod transparency_known_answers;
+mod web_signin;

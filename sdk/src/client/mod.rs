@@ -38,6 +38,7 @@
 //! ```
 
 mod audit;
+mod beeld;
 mod bulk;
 mod error;
 mod retry;

@@ -1,23 +1,14 @@
-// The privacy officers' audit page. No external resources; the token lives in sessionStorage
-// and goes out only as a bearer token to this broker.
+// The privacy officers' audit page. No external resources; signing in is the shared module
+// (/web/signin.js), which keeps the token in sessionStorage and sends it only to this broker.
 "use strict";
 const $ = (id) => document.getElementById(id);
-const token = () => sessionStorage.getItem("kp-token") || "";
 
 function setStatus(text, bad) {
   $("status").textContent = text;
   $("status").className = bad ? "bad" : "";
 }
 
-async function api(path) {
-  const r = await fetch(path, { headers: { Authorization: "Bearer " + token() } });
-  if (!r.ok) {
-    let detail = r.status + "";
-    try { detail = (await r.json()).detail || detail; } catch (e) { /* not JSON */ }
-    throw new Error(detail);
-  }
-  return r;
-}
+const api = (path) => KpSignIn.api(path);
 
 function cell(tr, text) {
   const td = document.createElement("td");
@@ -173,25 +164,15 @@ async function verify() {
   }
 }
 
-function signIn() {
-  sessionStorage.setItem("kp-token", $("token").value.trim());
-  $("token").value = "";
-  $("who").textContent = token() ? "signed in" : "";
-}
-
-$("signin").addEventListener("click", signIn);
-$("signout").addEventListener("click", () => { sessionStorage.removeItem("kp-token"); $("who").textContent = ""; });
 $("search").addEventListener("click", search);
 $("csv").addEventListener("click", exportCsv);
 $("history").addEventListener("click", lookupHistory);
 $("verify").addEventListener("click", verify);
 
-// A token handed over in the fragment (never sent to the server) is taken and removed.
-if (location.hash.startsWith("#token=")) {
-  sessionStorage.setItem("kp-token", decodeURIComponent(location.hash.slice(7)));
-  history.replaceState(null, "", location.pathname);
-}
-if (token()) {
-  $("who").textContent = "signed in";
-  verify().then(search);
-}
+KpSignIn.start({
+  onChange: (who) => {
+    $("rows").textContent = "";
+    setStatus("");
+    if (who) verify().then(search);
+  },
+});

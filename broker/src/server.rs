@@ -80,7 +80,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         backend = store.backend(),
         "match index loaded"
     );
-    let audit_log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
+    // Checks the stored tree against the last checkpoint signed (kept beside the key) before
+    // anything is served: a tree rewritten or truncated behind the broker's back stops here.
+    let audit_log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
     audit_log.sync(&*store, &keys).await?;
     Ok(AppState {
         audit_log: Arc::new(audit_log),

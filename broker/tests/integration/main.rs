@@ -13,6 +13,7 @@ mod mls_common;
 
 mod api_broker;
 mod attack_findings;
+mod audit_anchor;
 mod audit_api;
 mod audit_cli;
 mod audit_crash;

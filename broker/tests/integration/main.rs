@@ -28,4 +28,5 @@ mod mls_key_version;
 mod openapi_doc;
 mod serve_https;
 mod store_backends;
+mod token_scope;
 mod transparency_known_answers;

@@ -49,6 +49,29 @@ pub struct Limits {
     /// [`crate::auth::jwt::DEFAULT_MAX_TOKEN_LIFETIME_SECS`].
     #[serde(default = "default_max_token_lifetime_secs")]
     pub max_token_lifetime_secs: u64,
+    /// Failed authentications per second a client address may make (token bucket, refilled at
+    /// this rate), checked **before** authenticating; see [`crate::rate_limit::AddressLimiter`].
+    #[serde(default = "default_unauthenticated_per_second")]
+    pub unauthenticated_per_second: f64,
+    /// The bucket's size: failed authentications an address may make at once.
+    #[serde(default = "default_unauthenticated_burst")]
+    pub unauthenticated_burst: f64,
+    /// Identical refusals within this many seconds are one audit entry with their count
+    /// ([`crate::auth::refusals`]).
+    #[serde(default = "default_refusal_interval_secs")]
+    pub refusal_interval_secs: u64,
+}
+
+fn default_unauthenticated_per_second() -> f64 {
+    1.0
+}
+
+fn default_unauthenticated_burst() -> f64 {
+    20.0
+}
+
+fn default_refusal_interval_secs() -> u64 {
+    60
 }
 
 fn default_max_token_lifetime_secs() -> u64 {
@@ -62,6 +85,9 @@ impl Default for Limits {
             burst: 10000.0,
             purge_interval_secs: 60,
             max_token_lifetime_secs: default_max_token_lifetime_secs(),
+            unauthenticated_per_second: default_unauthenticated_per_second(),
+            unauthenticated_burst: default_unauthenticated_burst(),
+            refusal_interval_secs: default_refusal_interval_secs(),
         }
     }
 }

@@ -33,6 +33,8 @@ pub struct Config {
     pub policy_bundle: Option<PathBuf>,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub connections: Connections,
     /// Where this configuration was loaded from (keys live beside it).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -88,6 +90,24 @@ impl Default for Limits {
             unauthenticated_per_second: default_unauthenticated_per_second(),
             unauthenticated_burst: default_unauthenticated_burst(),
             refusal_interval_secs: default_refusal_interval_secs(),
+        }
+    }
+}
+
+/// Connection hygiene (`[connections]`): how long a request, its head and its body may take,
+/// and how many connections are served at once. Every field is optional.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// A request on the JSON routes that takes longer is answered `503 request-timeout`
+    /// (the streamed bulk upload has [`Connections::bulk_body_idle_timeout_secs`] instead).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            request_timeout_secs: 30,
         }
     }
 }
@@ -175,6 +195,7 @@ impl Config {
             registry: None,
             policy_bundle: None,
             limits: Limits::default(),
+            connections: Connections::default(),
             data_dir: data_dir.to_path_buf(),
         };
         let text = format!(

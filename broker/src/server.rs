@@ -126,7 +126,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let server = axum_server::bind_rustls(config.listen, tls_config)
         .handle(handle.clone())
         // The peer's address selects its budget of failed authentications.
-        .serve(app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>());
+        .serve(
+            app::router(
+                state.clone(),
+                Duration::from_secs(config.connections.request_timeout_secs.max(1)),
+            )
+            .into_make_service_with_connect_info::<SocketAddr>(),
+        );
     let task = tokio::spawn(server);
     let log_task = tokio::spawn(crate::audit::log::run(
         state.clone(),

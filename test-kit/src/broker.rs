@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::Claims;
-use kruispunt_broker::config::{Config, Limits};
+use kruispunt_broker::config::{Config, Connections, Limits};
 use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server::{self, RunningServer};
 use kruispunt_broker::state::AppState;
@@ -23,6 +23,8 @@ pub struct Options {
     pub limits: Option<Limits>,
     /// Raises the request rate and burst to 100 000, which no test traffic reaches.
     pub unlimited: bool,
+    /// Timeouts and the connection cap; `None` keeps the defaults.
+    pub connections: Option<Connections>,
 }
 
 /// A running broker and its data directory, with a client that trusts the development CA.
@@ -52,6 +54,7 @@ impl Broker {
             database,
             limits: None,
             unlimited: true,
+            connections: None,
         })
         .await
     }
@@ -65,6 +68,12 @@ impl Broker {
         Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
         if let Some(db) = &opts.database {
             use_database(dir.path(), db);
+        }
+        if let Some(c) = &opts.connections {
+            let path = dir.path().join("kruispunt.toml");
+            let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            cfg.insert("connections".into(), toml::Value::try_from(c).unwrap());
+            std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
         }
         Broker::start_in(dir, opts.limits, opts.unlimited).await
     }

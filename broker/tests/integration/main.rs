@@ -26,6 +26,7 @@ mod coalition_takeover;
 mod mls_coalition;
 mod mls_key_version;
 mod openapi_doc;
+mod problem_edges;
 mod refusal_flood;
 mod serve_https;
 mod store_backends;

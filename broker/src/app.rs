@@ -8,15 +8,15 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 
 use crate::problem::Problem;
-use crate::routes;
 use crate::state::AppState;
+use crate::{edge, routes};
 
 /// Largest JSON body (a full batch of 10 000 signals is about 3 MB).
 pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
-/// Requests that take longer are cut off with 503 (streamed bulk uploads excepted).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
-pub fn router(state: AppState) -> Router {
+/// The router; requests on the JSON routes that take longer than `request_timeout` are cut
+/// off with `503 request-timeout` (streamed bulk uploads excepted). Every error leaves as an
+/// RFC 9457 problem ([`crate::edge`]).
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let api = Router::new()
         .route("/v1/signals", post(routes::signals::upload))
         .route("/v1/signals/{id}", delete(routes::signals::withdraw))
@@ -44,7 +44,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ));
     let bulk = Router::new()
         .route("/v1/signals/bulk", post(routes::signals::bulk))
@@ -94,5 +94,7 @@ pub fn router(state: AppState) -> Router {
             )
             .into_response()
         }))
+        .layer(axum::middleware::from_fn(edge::limit_request_head))
+        .layer(axum::middleware::from_fn(edge::every_error_is_a_problem))
         .with_state(state)
 }

@@ -33,6 +33,8 @@ pub struct Config {
     pub policy_bundle: Option<PathBuf>,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub connections: Connections,
     /// Where this configuration was loaded from (keys live beside it).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -53,6 +55,29 @@ pub struct Limits {
     /// (crate::beeld::snapshot); absent: the purposes' own (a development set-up: 10 s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beeld_snapshot_interval_secs: Option<u32>,
+    /// Failed authentications per second a client address may make (token bucket, refilled at
+    /// this rate), checked **before** authenticating; see [`crate::rate_limit::AddressLimiter`].
+    #[serde(default = "default_unauthenticated_per_second")]
+    pub unauthenticated_per_second: f64,
+    /// The bucket's size: failed authentications an address may make at once.
+    #[serde(default = "default_unauthenticated_burst")]
+    pub unauthenticated_burst: f64,
+    /// Identical refusals within this many seconds are one audit entry with their count
+    /// ([`crate::auth::refusals`]).
+    #[serde(default = "default_refusal_interval_secs")]
+    pub refusal_interval_secs: u64,
+}
+
+fn default_unauthenticated_per_second() -> f64 {
+    1.0
+}
+
+fn default_unauthenticated_burst() -> f64 {
+    20.0
+}
+
+fn default_refusal_interval_secs() -> u64 {
+    60
 }
 
 fn default_max_token_lifetime_secs() -> u64 {
@@ -67,6 +92,27 @@ impl Default for Limits {
             purge_interval_secs: 60,
             max_token_lifetime_secs: default_max_token_lifetime_secs(),
             beeld_snapshot_interval_secs: None,
+            unauthenticated_per_second: default_unauthenticated_per_second(),
+            unauthenticated_burst: default_unauthenticated_burst(),
+            refusal_interval_secs: default_refusal_interval_secs(),
+        }
+    }
+}
+
+/// Connection hygiene (`[connections]`): how long a request, its head and its body may take,
+/// and how many connections are served at once. Every field is optional.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connections {
+    /// A request on the JSON routes that takes longer is answered `503 request-timeout`
+    /// (the streamed bulk upload has [`Connections::bulk_body_idle_timeout_secs`] instead).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            request_timeout_secs: 30,
         }
     }
 }
@@ -154,6 +200,7 @@ impl Config {
             registry: None,
             policy_bundle: None,
             limits: Limits::default(),
+            connections: Connections::default(),
             data_dir: data_dir.to_path_buf(),
         };
         let text = format!(

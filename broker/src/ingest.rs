@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use kruispunt_policy::{Action, Decision, Gemeente, PolicyError, PolicyInput, Registry};
+use kruispunt_policy::{Action, Decision, Gemeente, PolicyError, Registry};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{ItemResult, ItemStatus, SignalIn, UploadResponse};
@@ -299,7 +299,7 @@ pub async fn prepare(
             if decisions.contains_key(&key) {
                 continue;
             }
-            let mut input = PolicyInput::new(Action::Upload, principal.requester(), p.clone(), now);
+            let mut input = principal.policy_input(Action::Upload, p.clone(), now);
             input.identifier_kinds = vec![c.kind.as_str().to_string()];
             input.identifier_count = 1;
             input.signal_codes = vec![c.item.code.clone()];
@@ -619,8 +619,10 @@ pub async fn withdraw(
     let mut reasons: BTreeSet<String> = BTreeSet::new();
     let mut policy_hash = None;
     for p in &own.purposes {
-        let mut input = PolicyInput::new(Action::Withdraw, principal.requester(), p.clone(), now);
+        let mut input = principal.policy_input(Action::Withdraw, p.clone(), now);
         input.target_org = Some(own.org.clone());
+        // The kind withdrawn, so that a token scoped to other kinds cannot withdraw it.
+        input.identifier_kinds = vec![own.kind.as_str().to_string()];
         let d = state.policy.decide(&input).map_err(WithdrawError::Policy)?;
         policy_hash.get_or_insert(d.bundle_hash);
         if !d.allow {

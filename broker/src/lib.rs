@@ -24,7 +24,8 @@
 //!
 //! **The HTTP edge**
 //! - [`app`]: the router; [`routes`]: one file per resource; [`problem`]: RFC 9457 problems,
-//!   the one place domain errors become HTTP.
+//!   the one place domain errors become HTTP; [`edge`]: the limits on a request's head and
+//!   the guarantee that every error (also axum's and the timeout's) leaves as a problem.
 //! - [`server`], [`tls`], [`config`], [`devpki`], [`state`]: start-up, TLS, `kruispunt.toml`,
 //!   the development PKI, the state handlers share.
 //!
@@ -39,6 +40,7 @@ pub mod civil;
 pub mod cli;
 pub mod config;
 pub mod devpki;
+pub mod edge;
 pub mod ingest;
 pub mod keys;
 pub mod matching;

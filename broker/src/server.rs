@@ -9,10 +9,11 @@ use axum_server::tls_rustls::RustlsConfig;
 use kruispunt_policy::{Bundle, PolicyEngine, Registry};
 
 use crate::auth::TokenVerifier;
+use crate::auth::refusals::{self, RefusalLog};
 use crate::config::Config;
 use crate::keys::BrokerKeys;
 use crate::matching::MatchIndex;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{AddressLimiter, RateLimiter};
 use crate::state::AppState;
 use crate::{app, retention, tls};
 
@@ -24,15 +25,21 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     purger: tokio::task::JoinHandle<()>,
     log_task: tokio::task::JoinHandle<()>,
+    refusal_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets in-flight requests finish (up to 10 s), and waits.
+    /// Stops accepting, lets in-flight requests finish (up to 10 s), writes the counts of
+    /// repeated refusals, and waits.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.purger.abort();
         self.log_task.abort();
+        self.refusal_task.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
+        if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
+            tracing::warn!(error = %e, "the counts of repeated refusals could not be written");
+        }
         Ok(())
     }
 }
@@ -108,7 +115,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         backend = store.backend(),
         "match index and picture loaded"
     );
-    let audit_log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
+    // Checks the stored tree against the last checkpoint signed (kept beside the key) before
+    // anything is served: a tree rewritten or truncated behind the broker's back stops here.
+    let audit_log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
     audit_log.sync(&*store, &keys).await?;
     Ok(AppState {
         audit_log: Arc::new(audit_log),
@@ -121,6 +130,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             config.limits.requests_per_second,
             config.limits.burst,
         )),
+        address_limiter: Arc::new(AddressLimiter::new(
+            config.limits.unauthenticated_per_second,
+            config.limits.unauthenticated_burst,
+        )),
+        refusals: Arc::new(RefusalLog::new(config.limits.refusal_interval_secs)),
         deployment: config.deployment.as_str().into(),
         tokens: Arc::default(),
         org_locks: Arc::default(),
@@ -140,11 +154,22 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let handle: Handle<SocketAddr> = Handle::new();
     let server = axum_server::bind_rustls(config.listen, tls_config)
         .handle(handle.clone())
-        .serve(app::router(state.clone()).into_make_service());
+        // The peer's address selects its budget of failed authentications.
+        .serve(
+            app::router(
+                state.clone(),
+                Duration::from_secs(config.connections.request_timeout_secs.max(1)),
+            )
+            .into_make_service_with_connect_info::<SocketAddr>(),
+        );
     let task = tokio::spawn(server);
     let log_task = tokio::spawn(crate::audit::log::run(
         state.clone(),
         Duration::from_secs(2),
+    ));
+    let refusal_task = tokio::spawn(refusals::run(
+        state.clone(),
+        Duration::from_secs(config.limits.refusal_interval_secs.max(1)),
     ));
     let purger = tokio::spawn(retention::run(
         state.clone(),
@@ -161,6 +186,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         task,
         purger,
         log_task,
+        refusal_task,
     })
 }
 

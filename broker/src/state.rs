@@ -7,7 +7,7 @@ use kruispunt_policy::PolicyEngine;
 use crate::auth::{TokenCache, TokenVerifier};
 use crate::keys::BrokerKeys;
 use crate::matching::MatchIndex;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{AddressLimiter, RateLimiter};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -18,6 +18,10 @@ pub struct AppState {
     pub keys: Arc<BrokerKeys>,
     pub index: Arc<MatchIndex>,
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address, checked before authenticating.
+    pub address_limiter: Arc<AddressLimiter>,
+    /// Repeated identical refusals, recorded once per interval with their count.
+    pub refusals: Arc<crate::auth::refusals::RefusalLog>,
     pub deployment: Arc<str>,
     pub audit_log: Arc<crate::audit::log::AuditLog>,
     /// Tokens already verified (see [`crate::auth::cache`]).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::Claims;
-use kruispunt_broker::config::{Config, Limits};
+use kruispunt_broker::config::{Config, Connections, Limits};
 use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server::{self, RunningServer};
 use kruispunt_broker::state::AppState;
@@ -23,6 +23,8 @@ pub struct Options {
     pub limits: Option<Limits>,
     /// Raises the request rate and burst to 100 000, which no test traffic reaches.
     pub unlimited: bool,
+    /// Timeouts and the connection cap; `None` keeps the defaults.
+    pub connections: Option<Connections>,
 }
 
 /// A running broker and its data directory, with a client that trusts the development CA.
@@ -52,6 +54,7 @@ impl Broker {
             database,
             limits: None,
             unlimited: true,
+            connections: None,
         })
         .await
     }
@@ -65,6 +68,12 @@ impl Broker {
         Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
         if let Some(db) = &opts.database {
             use_database(dir.path(), db);
+        }
+        if let Some(c) = &opts.connections {
+            let path = dir.path().join("kruispunt.toml");
+            let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            cfg.insert("connections".into(), toml::Value::try_from(c).unwrap());
+            std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
         }
         Broker::start_in(dir, opts.limits, opts.unlimited).await
     }
@@ -90,6 +99,18 @@ impl Broker {
     }
 
     async fn start_in(dir: tempfile::TempDir, limits: Option<Limits>, unlimited: bool) -> Broker {
+        match Broker::try_start_in(dir, limits, unlimited).await {
+            Ok(b) => b,
+            Err((_, e)) => panic!("the broker did not start: {e:#}"),
+        }
+    }
+
+    /// Starts a broker on `dir`; on failure answers the error and the directory back.
+    async fn try_start_in(
+        dir: tempfile::TempDir,
+        limits: Option<Limits>,
+        unlimited: bool,
+    ) -> Result<Broker, (tempfile::TempDir, anyhow::Error)> {
         let mut cfg = Config::load(dir.path()).unwrap();
         if let Some(l) = &limits {
             cfg.limits = l.clone();
@@ -98,7 +119,10 @@ impl Broker {
             cfg.limits.requests_per_second = 100_000.0;
             cfg.limits.burst = 100_000.0;
         }
-        let running = server::start(&cfg).await.unwrap();
+        let running = match server::start(&cfg).await {
+            Ok(r) => r,
+            Err(e) => return Err((dir, e)),
+        };
         let ca_path = DevPki::in_dir(dir.path()).ca_cert;
         let ca = std::fs::read(&ca_path).unwrap();
         let client = reqwest::Client::builder()
@@ -106,7 +130,7 @@ impl Broker {
             .build()
             .unwrap();
         let base = format!("https://localhost:{}", running.addr.port());
-        Broker {
+        Ok(Broker {
             running: Some(running),
             dir,
             client,
@@ -116,22 +140,47 @@ impl Broker {
             limits,
             unlimited,
             pg: None,
-        }
+        })
     }
 
     /// Stops the broker and starts it again on the same data directory and database: the
     /// match index is rebuilt from the database.
     pub async fn restart(mut self) -> Broker {
-        self.running.take().unwrap().shutdown().await.unwrap();
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
         let pg = self.pg.take();
         let mut b = Broker::start_in(self.dir, self.limits, self.unlimited).await;
         b.pg = pg;
         b
     }
 
+    /// Stops the broker and tries to start it again on the same data directory and database;
+    /// when it refuses to start, answers why, with the stopped broker (its data kept, for
+    /// another try).
+    pub async fn try_restart(mut self) -> Result<Broker, (Broker, anyhow::Error)> {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+        let pg = self.pg.take();
+        match Broker::try_start_in(self.dir, self.limits.clone(), self.unlimited).await {
+            Ok(mut b) => {
+                b.pg = pg;
+                Ok(b)
+            }
+            Err((dir, e)) => {
+                self.dir = dir;
+                self.pg = pg;
+                Err((self, e))
+            }
+        }
+    }
+
     /// Stops the broker (and drops its own PostgreSQL database, if any).
     pub async fn stop(mut self) {
-        self.running.take().unwrap().shutdown().await.unwrap();
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
         if let Some(db) = self.pg.take() {
             db.drop_database().await;
         }

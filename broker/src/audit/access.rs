@@ -16,7 +16,7 @@
 //! * An erased entry shows its leaf only; an entry whose row is gone (or no longer parses)
 //!   while its salt remains is shown as `missing`, to everybody: that is tampering.
 
-use kruispunt_policy::{Action, PolicyInput};
+use kruispunt_policy::Action;
 use kruispunt_sdk::transparency::{LogLine, Summary, Withheld};
 use serde_json::Value;
 
@@ -38,6 +38,9 @@ pub struct Viewer {
     officer: bool,
     /// The operator's view (`kruispunt audit export --data-dir`): every entry in full.
     all: bool,
+    /// The bound of a scoped token: only entries under its purpose (and its case, if it names
+    /// one) are shown in full; the others are leaves, like entries of other organisations.
+    scope: Option<(String, Option<String>)>,
     now: i64,
 }
 
@@ -59,7 +62,10 @@ pub fn embargo_until(e: &AuditEntry) -> Option<i64> {
 impl Viewer {
     /// The policy's `audit_read` decision for the principal's own organisation.
     fn decide(state: &AppState, principal: &Principal) -> kruispunt_policy::Decision {
-        let mut input = PolicyInput::new(Action::AuditRead, principal.requester(), "", now_secs());
+        // A scoped token reads under its scope's purpose (the policy's scope rules then hold);
+        // the lines it is shown are bounded to that purpose and case ([`Viewer::line`]).
+        let purpose = principal.scope.as_ref().map_or("", |s| s.purpose.as_str());
+        let mut input = principal.policy_input(Action::AuditRead, purpose, now_secs());
         input.target_org = Some(principal.org.clone());
         state.policy.decide(&input).unwrap_or_else(|e| {
             tracing::error!(error = %e, "policy evaluation failed; audit entries withheld");
@@ -80,6 +86,7 @@ impl Viewer {
             org: principal.org.clone(),
             officer: Self::decide(state, principal).allow,
             all: false,
+            scope: scope_of(principal),
             now: now_secs(),
         }
     }
@@ -96,6 +103,7 @@ impl Viewer {
                 org: principal.org.clone(),
                 officer: true,
                 all: false,
+                scope: scope_of(principal),
                 now: now_secs(),
             });
         }
@@ -128,6 +136,7 @@ impl Viewer {
             org: String::new(),
             officer: true,
             all: true,
+            scope: None,
             now: now_secs(),
         }
     }
@@ -162,6 +171,15 @@ impl Viewer {
         if !self.all && !concerns(&entry, &self.org) {
             return leaf_only(Withheld::NotConcerned);
         }
+        if let Some((purpose, case)) = &self.scope {
+            let in_scope = entry.purpose.as_ref() == Some(purpose)
+                && case
+                    .as_ref()
+                    .is_none_or(|c| entry.case_reference.as_ref() == Some(c));
+            if !in_scope {
+                return leaf_only(Withheld::NotConcerned);
+            }
+        }
         let supplier_only = !self.all
             && entry.actor_org.as_deref() != Some(self.org.as_str())
             && !entry.recipients.contains(&self.org);
@@ -184,6 +202,14 @@ impl Viewer {
             summary: None,
         }
     }
+}
+
+/// The purpose and case a scoped token bounds audit reads to.
+fn scope_of(principal: &Principal) -> Option<(String, Option<String>)> {
+    principal
+        .scope
+        .as_ref()
+        .map(|s| (s.purpose.clone(), s.case_reference.clone()))
 }
 
 /// The time and operation a line shows its reader — the entry's, or the embargo summary's —

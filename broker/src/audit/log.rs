@@ -10,14 +10,18 @@
 //!
 //! This log only signs: checkpoints at most every sync interval (2 s in `serve`) and only when
 //! the tree grew, so one checkpoint covers whatever arrived meanwhile rather than one person's
-//! request.
+//! request. It never signs a tree that is not consistent with the last checkpoint it signed,
+//! which it keeps outside the database ([`crate::audit::anchor`]): a tree rewritten or
+//! truncated behind the broker's back is a [`Divergence`], and the broker refuses to serve.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
-use crate::audit::transparency::{self, Frontier, Hash, NodeId, ProofPlan};
+use crate::audit::anchor::{self, Divergence, show_root};
+use crate::audit::transparency::{self, Checkpoint, Frontier, Hash, NodeId, ProofPlan};
 use crate::keys::BrokerKeys;
 use crate::store::{Store, StoreError};
 
@@ -28,6 +32,12 @@ pub struct AuditLog {
     /// before migration 0007 is caught up once, see [`crate::store::AuditStore::audit_tree_catch_up`]).
     caught_up: AtomicBool,
     checkpoint: RwLock<Option<(u64, String)>>,
+    /// The last checkpoint signed (by this broker, or by any broker sharing the key folder), and
+    /// the file it is kept in (`None`: in memory only, for benchmarks and tests of the tree).
+    /// Held while signing, so that checkpoints are checked and signed one at a time.
+    last_signed: Mutex<Option<Checkpoint>>,
+    anchor_path: Option<PathBuf>,
+    verifier: transparency::Verifier,
     verifier_key: String,
 }
 
@@ -41,20 +51,46 @@ pub enum AuditLogError {
     Proof(#[from] transparency::ProofError),
     #[error("the stored tree is damaged: {0}")]
     Damaged(String),
+    #[error("{0}")]
+    Diverged(#[from] Divergence),
+    #[error("cannot keep the last signed checkpoint in {path}: {error}")]
+    Anchor { path: String, error: std::io::Error },
 }
 
 impl AuditLog {
-    /// `origin` is `kruispunt/<deployment>`; it is also the signing key's name.
+    /// A log that keeps its last signed checkpoint in memory only (benchmarks, tests of the
+    /// tree). `origin` is `kruispunt/<deployment>`; it is also the signing key's name.
     pub fn new(deployment: &str, keys: &BrokerKeys) -> Result<AuditLog, AuditLogError> {
         let origin = format!("kruispunt/{deployment}");
         let verifier_key = transparency::verifier_key(&origin, keys.audit_public_key())
+            .map_err(|e| AuditLogError::Sign(e.to_string()))?;
+        let verifier = transparency::Verifier::new(&origin, keys.audit_public_key())
             .map_err(|e| AuditLogError::Sign(e.to_string()))?;
         Ok(AuditLog {
             origin,
             caught_up: AtomicBool::new(false),
             checkpoint: RwLock::new(None),
+            last_signed: Mutex::new(None),
+            anchor_path: None,
+            verifier,
             verifier_key,
         })
+    }
+
+    /// The broker's log on the data directory `data_dir`: the last signed checkpoint is read
+    /// from (and kept in) its key folder ([`anchor::path_in`]). An anchor that does not verify
+    /// is refused. Nothing is checked against the database yet: [`AuditLog::sync`] does that
+    /// before it signs anything.
+    pub fn open(
+        deployment: &str,
+        keys: &BrokerKeys,
+        data_dir: &Path,
+    ) -> Result<AuditLog, AuditLogError> {
+        let mut log = AuditLog::new(deployment, keys)?;
+        let path = anchor::path_in(data_dir);
+        *log.last_signed.get_mut() = anchor::load(&path, &log.origin, &log.verifier)?;
+        log.anchor_path = Some(path);
+        Ok(log)
     }
 
     pub fn origin(&self) -> &str {
@@ -72,7 +108,8 @@ impl AuditLog {
     }
 
     /// Signs a checkpoint of the stored tree if it grew since the last one (or none was signed
-    /// yet). Returns the tree size.
+    /// yet). Returns the tree size. Refuses ([`AuditLogError::Diverged`]) to sign a tree that
+    /// is not consistent with the last checkpoint signed.
     pub async fn sync(&self, store: &dyn Store, keys: &BrokerKeys) -> Result<u64, AuditLogError> {
         if !self.caught_up.load(Ordering::Acquire) {
             store.audit().audit_tree_catch_up().await?;
@@ -86,15 +123,7 @@ impl AuditLog {
             .as_ref()
             .is_none_or(|(s, _)| *s != size);
         if stale {
-            let root = load_frontier(store, size).await?.root();
-            let note = crate::audit::sign_checkpoint(
-                &self.origin,
-                size,
-                &root,
-                &self.origin,
-                keys.audit_signing_key(),
-            )
-            .map_err(|e| AuditLogError::Sign(e.to_string()))?;
+            let (size, note) = self.sign_stored(store, keys).await?;
             let mut slot = self.checkpoint.write().await;
             // Two syncs may race; never replace a checkpoint with an older one.
             if slot.as_ref().is_none_or(|(s, _)| *s < size) {
@@ -102,6 +131,95 @@ impl AuditLog {
             }
         }
         Ok(size)
+    }
+
+    /// Signs a checkpoint of the stored tree as it is now, after checking it against the last
+    /// checkpoint signed, and keeps it as the new anchor before anyone sees it. Answers the
+    /// size and the signed note.
+    pub async fn sign_stored(
+        &self,
+        store: &dyn Store,
+        keys: &BrokerKeys,
+    ) -> Result<(u64, String), AuditLogError> {
+        let mut last = self.last_signed.lock().await;
+        // Another broker sharing the key folder may have signed a later checkpoint meanwhile.
+        if let Some(path) = &self.anchor_path
+            && let Some(theirs) = anchor::load(path, &self.origin, &self.verifier)?
+            && last.as_ref().is_none_or(|mine| mine.size < theirs.size)
+        {
+            *last = Some(theirs);
+        }
+        // Read under the lock: the tree only grows, so this is at least what anyone signed.
+        let size = store.audit().audit_tree_size().await?;
+        let root = load_frontier(store, size).await?.root();
+        if let Some(signed) = last.as_ref() {
+            self.check_extends(store, signed, size, &root).await?;
+        }
+        let note = crate::audit::sign_checkpoint(
+            &self.origin,
+            size,
+            &root,
+            &self.origin,
+            keys.audit_signing_key(),
+        )
+        .map_err(|e| AuditLogError::Sign(e.to_string()))?;
+        if let Some(path) = &self.anchor_path {
+            anchor::store(path, &note).map_err(|error| AuditLogError::Anchor {
+                path: path.display().to_string(),
+                error,
+            })?;
+        }
+        *last = Some(Checkpoint::new(self.origin.clone(), size, root));
+        Ok((size, note))
+    }
+
+    /// Checks that the stored tree of `size` leaves with `root` is the tree `signed` was
+    /// signed over, or extends it.
+    async fn check_extends(
+        &self,
+        store: &dyn Store,
+        signed: &Checkpoint,
+        size: u64,
+        root: &Hash,
+    ) -> Result<(), AuditLogError> {
+        let anchor = self
+            .anchor_path
+            .as_ref()
+            .map_or_else(|| "memory".to_string(), |p| p.display().to_string());
+        if size < signed.size {
+            return Err(Divergence::Shrunk {
+                signed: signed.size,
+                stored: size,
+                anchor,
+            }
+            .into());
+        }
+        if size == signed.size {
+            if *root != signed.root {
+                return Err(Divergence::RootDiffers {
+                    size,
+                    signed_root: show_root(&signed.root),
+                    stored_root: show_root(root),
+                    anchor,
+                }
+                .into());
+            }
+            return Ok(());
+        }
+        let inconsistent = |reason: String| Divergence::Inconsistent {
+            signed: signed.size,
+            stored: size,
+            reason,
+            anchor: anchor.clone(),
+        };
+        let proof = match self.consistency_proof(store, signed.size, size).await {
+            Ok(p) => p,
+            Err(AuditLogError::Proof(e)) => return Err(inconsistent(e.to_string()).into()),
+            Err(e) => return Err(e),
+        };
+        transparency::verify_consistency(signed.size, size, &proof, &signed.root, root)
+            .map_err(|e| inconsistent(e.to_string()))?;
+        Ok(())
     }
 
     /// The number of leaves in the stored tree (which proofs may use).
@@ -169,8 +287,12 @@ pub async fn run(state: crate::state::AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
-            tracing::warn!(error = %e, "audit log sync failed; will retry");
+        match state.audit_log.sync(&*state.store, &state.keys).await {
+            Ok(_) => {}
+            Err(e @ AuditLogError::Diverged(_)) => {
+                tracing::error!(error = %e, "audit log tampered with; no checkpoint signed");
+            }
+            Err(e) => tracing::warn!(error = %e, "audit log sync failed; will retry"),
         }
     }
 }

@@ -5,6 +5,8 @@
 //!   the verifiable format) and the builders every route uses to fill it.
 //! - [`action`]: the `action` string of every entry the broker writes, in one list.
 //! - [`log`]: the stored RFC 6962 tree's checkpoint signer ([`log::AuditLog`]).
+//! - [`anchor`]: the last signed checkpoint, kept beside the signing key, that every later
+//!   checkpoint must extend.
 //! - [`sign`]: signing C2SP notes and checkpoints with the broker's audit key.
 //! - [`access`]: who may read which entries (the review's access rules, shared by the HTTP
 //!   routes and the CLI), and the embargo summary a supplier sees.
@@ -19,6 +21,7 @@
 
 pub mod access;
 pub mod action;
+pub mod anchor;
 pub mod csv;
 pub mod entry;
 pub mod log;

@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, MatchedPath};
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum_server::tls::TlsInfo;
 
-use crate::audit::entry::Operation;
-use crate::audit::{action, entry};
 use crate::auth::jwt::{AuthError, Principal};
 use crate::auth::mtls::check_mtls;
 use crate::civil::now_secs;
@@ -48,8 +48,14 @@ impl FromRequestParts<AppState> for Authenticated {
             .get::<Arc<TlsInfo>>()
             .and_then(|i| i.peer_certificates.first())
             .map(Vec::as_slice);
+        // The TCP peer, from the connection (absent only when the router is driven without a
+        // server, as no deployment does).
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         let (principal, requests_last_minute) =
-            authenticate(state, &parts.headers, leaf, &endpoint).await?;
+            authenticate(state, &parts.headers, leaf, peer, &endpoint).await?;
         Ok(Authenticated {
             principal,
             requests_last_minute,
@@ -78,8 +84,25 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     leaf: Option<&[u8]>,
+    peer: Option<IpAddr>,
     endpoint: &str,
 ) -> Result<(Principal, u64), Problem> {
+    // Before anything is verified: an address whose requests keep failing waits.
+    if let Some(wait) = peer.and_then(|ip| state.address_limiter.check(ip).err()) {
+        let mut p = Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            "Too many requests",
+            format!("too many failed authentications from this address; retry after {wait} s"),
+        );
+        p.retry_after = Some(wait);
+        return Err(record(state, None, p, endpoint).await);
+    }
+    let failed = || {
+        if let Some(ip) = peer {
+            state.address_limiter.spend(ip);
+        }
+    };
     let header_value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -88,7 +111,10 @@ async fn authenticate(
         .verify(&state.verifier, header_value, now_secs())
     {
         Ok(p) => p,
-        Err(e) => return Err(refuse(state, None, e, endpoint).await),
+        Err(e) => {
+            failed();
+            return Err(refuse(state, None, e, endpoint).await);
+        }
     };
     // The token is valid, so the mTLS refusal can name who was refused.
     let mtls = match state.policy.registry().partner(&principal.org) {
@@ -96,6 +122,7 @@ async fn authenticate(
         None => Ok(()),
     };
     if let Err(e) = mtls {
+        failed();
         return Err(refuse(state, Some(&principal), e, endpoint).await);
     }
     match state.limiter.check(&principal.org) {
@@ -116,26 +143,33 @@ async fn authenticate(
     }
 }
 
-/// Records the refusal in the audit trail, then turns it into its problem document (or into the
-/// store's problem, if the entry could not be written: no refusal goes unrecorded).
+/// Records the refusal in the audit trail, then turns it into its problem document.
 async fn refuse(
     state: &AppState,
     principal: Option<&Principal>,
     e: AuthError,
     endpoint: &str,
 ) -> Problem {
-    let mut entry = entry::by(principal, Operation::Refuse, action::AUTH_REFUSED);
-    entry.decision = Some("deny".into());
-    entry.reasons = vec![e.slug().to_string()];
-    crate::audit::entry::set_detail(&mut entry, serde_json::json!({ "endpoint": endpoint }));
-    if let Err(se) = state
-        .store
-        .audit()
-        .append_audit(std::slice::from_ref(&entry))
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    let p = Problem::new(status, e.slug(), e.title(), e.to_string());
+    record(state, principal, p, endpoint).await
+}
+
+/// Records the refusal `p` (its type is the reason) — the first of its kind in an interval as
+/// an entry of its own, repeats as one counted entry ([`crate::auth::refusals`]) — and answers
+/// `p`, or the store's problem if the entry could not be written: no refusal goes unrecorded.
+async fn record(
+    state: &AppState,
+    principal: Option<&Principal>,
+    p: Problem,
+    endpoint: &str,
+) -> Problem {
+    match state
+        .refusals
+        .record(&*state.store, principal, p.slug, endpoint)
         .await
     {
-        return Problem::from(se);
+        Ok(()) => p,
+        Err(se) => Problem::from(se),
     }
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::UNAUTHORIZED);
-    Problem::new(status, e.slug(), e.title(), e.to_string())
 }

@@ -96,6 +96,29 @@ impl Principal {
         }
     }
 
+    /// The policy input of an action this principal takes: the requester, and the token's
+    /// scope — on **every** action, not only matches, so that the policy's scope rules bound
+    /// uploads, withdrawals, audit reads and coalition changes as they bound matches. Every
+    /// policy input of a request starts here. The scope's case reference, legal basis and
+    /// consent stand in for the request's own (a match that names them overrides them, and the
+    /// policy then checks they agree); an action outside the scope's purpose is refused with
+    /// `scope_purpose_mismatch`.
+    pub fn policy_input(
+        &self,
+        action: kruispunt_policy::Action,
+        purpose: impl Into<String>,
+        now: i64,
+    ) -> kruispunt_policy::PolicyInput {
+        let mut input = kruispunt_policy::PolicyInput::new(action, self.requester(), purpose, now);
+        input.token_scope = self.token_scope();
+        if let Some(s) = &self.scope {
+            input.case_reference = s.case_reference.clone();
+            input.legal_basis = s.legal_basis.clone();
+            input.consent_id = s.consent_id.clone();
+        }
+        input
+    }
+
     /// The scope in the policy's input form. Missing bounds are filled so that they restrict
     /// nothing beyond the token itself: `not_after` becomes the earlier of the scope's and the
     /// token's expiry, `max_identifiers` becomes [`SCOPE_UNBOUNDED_IDENTIFIERS`].

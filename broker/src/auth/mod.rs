@@ -8,6 +8,8 @@
 //! - [`cache`]: tokens already verified, so a repeated token costs a hash, not a signature check.
 //! - [`extractor`]: authenticating one HTTP request — token, mTLS binding, rate limit — as the
 //!   axum extractor [`Authenticated`], with an audit entry for every refusal.
+//! - [`refusals`]: identical refusals recorded once per interval with their count, so that
+//!   unauthenticated clients cannot flood the audit trail.
 //!
 //! What the authenticated principal may then do is the policy's decision
 //! ([`kruispunt_policy`]), never this module's.
@@ -16,6 +18,7 @@ pub mod cache;
 pub mod extractor;
 pub mod jwt;
 pub mod mtls;
+pub mod refusals;
 
 pub use cache::TokenCache;
 pub use extractor::Authenticated;

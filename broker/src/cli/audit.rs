@@ -385,16 +385,9 @@ async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
     let config = Config::load(dir)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let store = crate::store::connect(&config.database).await?;
-    let log = crate::audit::log::AuditLog::new(&config.deployment, &keys)?;
-    let size = store.audit().audit_tree_size().await?;
-    let root = log.root_at(&*store, size).await?;
-    let note = crate::audit::sign_checkpoint(
-        log.origin(),
-        size,
-        &root,
-        log.origin(),
-        keys.audit_signing_key(),
-    )?;
+    // Signed like the broker signs: only over a tree consistent with the last checkpoint signed.
+    let log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
+    let (size, note) = log.sign_stored(&*store, &keys).await?;
     let viewer = Viewer::operator();
     let mut lines = Vec::with_capacity(size.min(1 << 20) as usize);
     let mut start = 0;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use kruispunt_policy::{Action, PolicyError, PolicyInput, Usage};
+use kruispunt_policy::{Action, PolicyError, Usage};
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::pseudonym::Pseudonym;
 use kruispunt_sdk::wire::{
@@ -153,31 +153,17 @@ pub async fn run(
         .usage(&principal.org, &req.purpose, &today)
         .await?;
     let kinds: BTreeSet<&str> = parsed.iter().map(|(k, _, _)| k.as_str()).collect();
-    let mut input = PolicyInput::new(
-        Action::Match,
-        principal.requester(),
-        req.purpose.clone(),
-        now,
-    );
+    let mut input = principal.policy_input(Action::Match, req.purpose.clone(), now);
     input.coalition = req.coalition.clone();
     let scope = principal.scope.as_ref();
-    input.legal_basis = req
-        .legal_basis
-        .clone()
-        .or_else(|| scope.and_then(|s| s.legal_basis.clone()));
-    input.case_reference = req
-        .case_reference
-        .clone()
-        .or_else(|| scope.and_then(|s| s.case_reference.clone()));
-    input.consent_id = req
-        .consent_id
-        .clone()
-        .or_else(|| scope.and_then(|s| s.consent_id.clone()));
+    // What the request names overrides the scope's (the policy checks that they agree).
+    input.legal_basis = req.legal_basis.clone().or(input.legal_basis);
+    input.case_reference = req.case_reference.clone().or(input.case_reference);
+    input.consent_id = req.consent_id.clone().or(input.consent_id);
     input.justification = req.justification.clone();
     input.identifier_kinds = kinds.iter().map(|s| s.to_string()).collect();
     input.identifier_count = parsed.len() as u64;
     input.requested_level = req.level;
-    input.token_scope = principal.token_scope();
     input.usage = Usage {
         identifiers_today: usage.identifiers,
         requests_last_minute,

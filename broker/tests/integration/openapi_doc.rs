@@ -57,3 +57,36 @@ fn documented_request_fields_match_the_wire_types() {
     let keys = sorted_keys(&serde_json::to_value(&a).unwrap());
     assert_eq!(keys, fields("AggregateRequest"));
 }
+
+/// Every problem type of the error table in docs/API.md is listed in the OpenAPI document's
+/// `x-problem-types` (with `text-too-long` and the types the HTTP edge writes among them).
+#[test]
+fn every_documented_problem_type_is_in_the_openapi_document() {
+    let doc: Value = serde_json::from_str(OPENAPI_JSON).unwrap();
+    let listed = &doc["components"]["schemas"]["Problem"]["x-problem-types"];
+    let api = include_str!("../../../docs/API.md");
+    let table = api.split("## Errors (RFC 9457)").nth(1).unwrap();
+    let table = table.split("\n## ").next().unwrap();
+    let mut n = 0;
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split('|').nth(1).unwrap();
+        for slug in first.split('`').skip(1).step_by(2) {
+            assert!(
+                listed.get(slug).is_some(),
+                "{slug} is not in x-problem-types"
+            );
+            n += 1;
+        }
+    }
+    assert!(n >= 30, "found only {n} problem types in docs/API.md");
+    for slug in [
+        "text-too-long",
+        "body-too-large",
+        "bad-request",
+        "uri-too-long",
+        "headers-too-large",
+        "request-timeout",
+    ] {
+        assert!(listed.get(slug).is_some(), "{slug}");
+    }
+}

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A TLS connection to `localhost` at `addr`, trusting the CA in the PEM file `ca` and
 /// presenting the client certificate and PKCS#8 key `client`, if any.
-async fn connect(
+pub(crate) async fn connect(
     addr: std::net::SocketAddr,
     ca: &std::path::Path,
     client: Option<&(Vec<u8>, Vec<u8>)>,
@@ -190,7 +190,11 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
         "ab".repeat(32)
     );
     let store = running.state.store.clone();
+    let counts = running.state.refusals.clone();
+    // Refusals recorded: identical repeats are one entry counting them (`detail.repeated`),
+    // written when the interval is flushed.
     let refusals = || async {
+        counts.flush(&*store).await.unwrap();
         let n = store.audit().audit_len().await.unwrap();
         store
             .audit()
@@ -199,7 +203,13 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
             .unwrap()
             .into_iter()
             .filter(|(_, e)| e.reasons.iter().any(|r| r == "mtls-required"))
-            .count()
+            .map(|(_, e)| {
+                e.detail
+                    .get("repeated")
+                    .and_then(|r| r.as_u64())
+                    .unwrap_or(1)
+            })
+            .sum::<u64>()
     };
 
     // A match request presenting `client`, if any.

@@ -71,7 +71,7 @@ fn main() {
     let from = log.len() as u64;
     log.extend(follow);
     for m in &mut members {
-        m.join(out.welcome.as_ref().unwrap(), from).unwrap();
+        m.join(GROUP, out.welcome.as_ref().unwrap(), from).unwrap();
     }
     let fetched = |log: &[Vec<u8>], from: u64| -> Vec<Fetched> {
         log.iter()
@@ -119,7 +119,7 @@ fn main() {
 
         let t = Instant::now();
         newcomer
-            .join(out.welcome.as_ref().unwrap(), commit_seq + 1)
+            .join(GROUP, out.welcome.as_ref().unwrap(), commit_seq + 1)
             .unwrap();
         let got = newcomer
             .process(GROUP, &fetched(&log, commit_seq + 1))

@@ -87,6 +87,18 @@ pub async fn create_group(
     Ok(Json(status(&row)))
 }
 
+/// `PUT /v1/mls/groups/{id}`: the administrator re-initialises the group (see
+/// `delivery::reinit_group`).
+pub async fn reinit_group(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<CreateGroup>,
+) -> Result<Json<GroupStatus>, Problem> {
+    let row = delivery::reinit_group(&state, &principal, &id, &req).await?;
+    Ok(Json(status(&row)))
+}
+
 pub async fn group(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -51,6 +51,11 @@ pub(super) const SQLITE: &[Script] = &[
         "audit log indexes",
         include_str!("../../migrations/sqlite/0009_audit_log_indexes.sql"),
     ),
+    (
+        10,
+        "mls replay and limits",
+        include_str!("../../migrations/sqlite/0010_mls_replay_and_limits.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -88,6 +93,11 @@ pub(super) const POSTGRES: &[Script] = &[
         9,
         "audit log indexes",
         include_str!("../../migrations/postgres/0009_audit_log_indexes.sql"),
+    ),
+    (
+        10,
+        "mls replay and limits",
+        include_str!("../../migrations/postgres/0010_mls_replay_and_limits.sql"),
     ),
 ];
 

@@ -10,6 +10,7 @@
 
 mod audit_common;
 mod mls_common;
+mod mls_rogue;
 
 mod api_broker;
 mod attack_findings;
@@ -21,6 +22,7 @@ mod audit_page;
 mod audit_tree_upgrade;
 mod auth_tokens;
 mod cli_id;
+mod coalition_authorise;
 mod coalition_takeover;
 mod mls_coalition;
 mod mls_key_version;

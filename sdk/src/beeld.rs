@@ -245,7 +245,10 @@ mod tests {
     fn a_cell_names_its_dimensions_by_their_wire_names() {
         let cell = Cell {
             dims: [
-                (Dimension::Gemeente.as_str().to_string(), "GM0344".to_string()),
+                (
+                    Dimension::Gemeente.as_str().to_string(),
+                    "GM0344".to_string(),
+                ),
                 (Dimension::Month.as_str().to_string(), "2026-11".to_string()),
             ]
             .into_iter()

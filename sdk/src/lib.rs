@@ -4,9 +4,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod beeld;
 #[cfg(feature = "client")]
 pub mod civil;
-pub mod beeld;
 pub mod client;
 pub mod coalition;
 pub mod identifiers;

@@ -28,7 +28,6 @@ fn status(g: &GroupRow) -> GroupStatus {
         epoch: g.epoch,
         members: g.members.clone(),
         next_seq: g.next_seq,
-        allowed: g.allowed.clone(),
     }
 }
 

@@ -202,6 +202,12 @@ impl From<crate::mls::delivery::DeliveryError> for Problem {
             ),
             E::NotGroupAdmin(_) => forbidden("mls-not-group-admin", detail)
                 .with_reasons(vec!["not_group_admin".into()]),
+            E::TooMany(_) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "mls-too-many",
+                "Too many pending",
+                detail,
+            ),
             E::Replayed => Problem::new(
                 StatusCode::CONFLICT,
                 "mls-replayed",

@@ -44,6 +44,21 @@ pub const MAX_KEY_PACKAGES: usize = 100;
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Most messages or welcomes per fetch.
 pub const FETCH_LIMIT: u32 = 500;
+/// Most message bytes per fetch (at least one message is always returned): without it a fetch
+/// could carry 500 × 1 MiB.
+pub const FETCH_BYTES: usize = 4 * 1024 * 1024;
+/// Most standalone proposals pending in a group from one sender until the next commit: a
+/// member needs one (its own Update, or its request to leave); every stored proposal grows the
+/// state read on each request and moves the group's revision, which sends the administrator's
+/// commit back with 409.
+pub const PROPOSALS_PER_SENDER: usize = 2;
+/// Most standalone proposals pending in a group.
+pub const PENDING_PROPOSALS: usize = 64;
+/// Most unexpired, unclaimed key packages one organisation keeps published.
+pub const LIVE_KEY_PACKAGES: u64 = 200;
+/// Longest key package lifetime accepted, from now: openmls' default is 12 weeks (plus an
+/// hour's margin); a package valid for years would never be purged.
+pub const MAX_KEY_PACKAGE_LIFETIME: i64 = 92 * 86_400;
 
 /// What about a request is not valid; each is one problem type of the API (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +140,9 @@ pub enum DeliveryError {
     /// Re-initialising a group is its administrator's; audited.
     #[error("only the administrator of group {0} re-initialises it")]
     NotGroupAdmin(String),
+    /// A bound on stored proposals or published key packages was reached.
+    #[error("{0}")]
+    TooMany(String),
     /// Another commit won the message's epoch.
     #[error("{0}")]
     EpochConflict(String),
@@ -336,12 +354,33 @@ pub async fn publish_key_packages(
             .hash_ref(&crypto)
             .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
         let expires_at = i64::try_from(kp.life_time().not_after()).unwrap_or(i64::MAX);
+        if expires_at.saturating_sub(now_secs()) > MAX_KEY_PACKAGE_LIFETIME {
+            return Err(invalid(
+                Invalid::KeyPackage,
+                format!(
+                    "{field}: its lifetime ends more than {} days from now",
+                    MAX_KEY_PACKAGE_LIFETIME / 86_400
+                ),
+            ));
+        }
         out.push(NewKeyPackage {
             kp_ref: kp_ref.as_slice().to_vec(),
             data: bytes,
             last_resort: kp.last_resort(),
             expires_at,
         });
+    }
+    let live = state
+        .store
+        .mls()
+        .live_key_packages(&principal.org, now_secs())
+        .await?;
+    if live + out.len() as u64 > LIVE_KEY_PACKAGES {
+        return Err(DeliveryError::TooMany(format!(
+            "key_packages: {} has {live} unclaimed key packages published; at most \
+             {LIVE_KEY_PACKAGES} at a time",
+            principal.org
+        )));
     }
     let mut entry = entry::by(
         Some(principal),
@@ -581,19 +620,6 @@ pub async fn create_group(
             GroupKind::Case
         }
     };
-    let (_, msg) = decode("group_info", &req.group_info)?;
-    let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
-        return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
-    };
-    let crypto = RustCrypto::default();
-    let view = PublicView::from_group_info(&crypto, info, &req.group_id)?;
-    let members = view.members();
-    if members != [principal.org.clone()] {
-        return Err(invalid(
-            Invalid::Group,
-            "group_info: a new group holds exactly the creating organisation",
-        ));
-    }
     let allowed = match (kind, req.case_reference.as_deref()) {
         (GroupKind::Case, Some(case)) => Some(
             case_channel::allowed(
@@ -608,27 +634,44 @@ pub async fn create_group(
         ),
         _ => None,
     };
-    let row = GroupRow {
+    let mut row = GroupRow {
         id: req.group_id.clone(),
         coalition: req.coalition.clone(),
         kind,
         allowed,
-        epoch: view.epoch(),
+        epoch: 0,
         revision: 0,
         next_seq: 0,
-        members,
-        state: view.to_bytes(),
+        members: Vec::new(),
+        state: Vec::new(),
         created_by: principal.org.clone(),
     };
-    // The creator must itself be one the policy would let in (and hold the administrator role).
+    // The creator must itself be one the policy would let in (and hold the administrator role)
+    // — asked before the GroupInfo's ratchet tree is verified, the expensive part.
     check_adds(
         state,
         principal,
         &row,
-        row.epoch,
+        0,
         std::slice::from_ref(&principal.org),
     )
     .await?;
+    let (_, msg) = decode("group_info", &req.group_info)?;
+    let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
+        return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
+    };
+    let crypto = RustCrypto::default();
+    let view = PublicView::from_group_info(&crypto, info, &req.group_id)?;
+    let members = view.members();
+    if members != [principal.org.clone()] {
+        return Err(invalid(
+            Invalid::Group,
+            "group_info: a new group holds exactly the creating organisation",
+        ));
+    }
+    row.epoch = view.epoch();
+    row.members = members;
+    row.state = view.to_bytes();
     let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
@@ -839,6 +882,17 @@ pub async fn post_message(
         }
         (WireFormat::PublicMessage, ContentType::Proposal | ContentType::Commit) => {
             let mut view = PublicView::load(&group.state, id)?;
+            // Before the signature and the commit are verified (the expensive part): a
+            // member's leaf must be the token's organisation's. Senders from outside the group
+            // are refused, audited, by `authorise` once the message proved well formed.
+            if let ProtocolMessage::PublicMessage(public) = &pm
+                && let Sender::Member(leaf) = public.sender()
+                && view.org_at(*leaf).as_deref() != Some(principal.org.as_str())
+            {
+                return Err(DeliveryError::CredentialMismatch(
+                    "message: sent from a leaf that is not the token's organisation's".into(),
+                ));
+            }
             let processed = view.process(&crypto, pm)?;
             let signer = org_of(processed.credential())
                 .map_err(|e| invalid(Invalid::Message, format!("message: {e}")))?;
@@ -884,6 +938,13 @@ pub async fn post_message(
                             Invalid::Unsupported,
                             "message: add members by commit, not by a standalone proposal",
                         ));
+                    }
+                    let (mine, all) = view.pending_proposals(p.sender())?;
+                    if mine >= PROPOSALS_PER_SENDER || all >= PENDING_PROPOSALS {
+                        return Err(DeliveryError::TooMany(format!(
+                            "message: at most {PROPOSALS_PER_SENDER} proposals per member \
+                             ({PENDING_PROPOSALS} per group) wait for the next commit"
+                        )));
                     }
                     view.add_proposal(*p)?;
                     let change = StateChange {
@@ -1094,7 +1155,30 @@ pub async fn fetch_messages(
     from: u64,
 ) -> Result<Vec<StoredMessage>, DeliveryError> {
     member_group(state, principal, id).await?;
-    let rows = state.store.mls().messages(id, from, FETCH_LIMIT).await?;
+    // Pages of a few messages until the byte budget is spent, so a log of large messages is
+    // never read 500 at a time.
+    let mut rows: Vec<StoredMessage> = Vec::new();
+    let mut bytes = 0usize;
+    let mut next = from;
+    'pages: while rows.len() < FETCH_LIMIT as usize {
+        let page = state.store.mls().messages(id, next, 16).await?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        let full = page.len() < 16;
+        for m in page {
+            if !rows.is_empty() && bytes + m.data.len() > FETCH_BYTES {
+                break 'pages;
+            }
+            bytes += m.data.len();
+            rows.push(m);
+            if rows.len() == FETCH_LIMIT as usize {
+                break 'pages;
+            }
+        }
+        if full {
+            break;
+        }
+    }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         let bytes: usize = rows.iter().map(|m| m.data.len()).sum();
         audit_fetch(

@@ -231,6 +231,10 @@ pub trait MlsStore: Send + Sync {
         audit: ClaimAudit<'_>,
     ) -> Result<Claim, StoreError>;
 
+    /// How many of `org`'s key packages are unexpired and unclaimed at `now` (ordinary ones;
+    /// last-resort ones count too, they are never claimed).
+    async fn live_key_packages(&self, org: &str, now: i64) -> Result<u64, StoreError>;
+
     /// Whether a case channel's `allowed` list holds both `a` and `b`.
     async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError>;
 

@@ -471,6 +471,82 @@ fn admin_reinitialises_group(b: Broker) -> TestFuture {
     })
 }
 
+/// What one member can make the broker store and send is bounded: key packages living longer
+/// than the broker keeps track of, too many unclaimed ones, standalone proposals piling up
+/// (each moves the group's revision and sends the administrator's commit back with 409), and
+/// fetches of many large messages (a byte budget per fetch; the rest follows).
+fn storage_and_work_bounded(b: Broker) -> TestFuture {
+    Box::pin(async move {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut admin, mut rogue, mut amersfoort) = group_with_rogue(&b, dir.path()).await;
+        // A key package valid for ten years: refused.
+        let long = rogue.key_package_valid_for(10 * 365 * 86_400);
+        let err = rogue.api.publish_key_packages(&[long]).await.unwrap_err();
+        assert_eq!(err.status(), Some(400), "{err}");
+        assert!(format!("{err}").contains("lifetime"), "{err}");
+        // At most 200 unclaimed packages at a time (its one package was claimed).
+        for _ in 0..2 {
+            let many: Vec<Vec<u8>> = (0..100)
+                .map(|_| rogue.key_package_valid_for(7 * 86_400))
+                .collect();
+            rogue.api.publish_key_packages(&many).await.unwrap();
+        }
+        let one = rogue.key_package_valid_for(7 * 86_400);
+        let err = rogue.api.publish_key_packages(&[one]).await.unwrap_err();
+        assert_eq!(err.status(), Some(429), "{err}");
+        assert!(format!("{err}").contains("mls-too-many"), "{err}");
+
+        // Two standalone proposals per member wait for the commit, not more.
+        for i in 0..3 {
+            let (provider, signer) = (&rogue.provider, &rogue.signer);
+            let (proposal, _) = rogue
+                .group
+                .as_mut()
+                .unwrap()
+                .propose_self_update(provider, signer, LeafNodeParameters::default())
+                .unwrap();
+            let r = rogue.post(COALITION, &proposal).await;
+            if i < 2 {
+                r.unwrap();
+            } else {
+                let err = r.unwrap_err();
+                assert_eq!(err.status(), Some(429), "{err}");
+                assert!(format!("{err}").contains("mls-too-many"), "{err}");
+            }
+        }
+        rogue.forget();
+        // The administrator commits what is pending; the group goes on.
+        let events = admin.sync(COALITION).await;
+        assert_eq!(events.len(), 2, "{events:?}");
+        let out = admin.member.commit_pending(COALITION).unwrap().unwrap();
+        admin.commit(COALITION, &out).await;
+        amersfoort.sync(COALITION).await;
+
+        // Five messages of 900 kB: a fetch carries at most 4 MiB; the rest follows.
+        let text = "x".repeat(900_000);
+        let from = amersfoort.member.cursor(COALITION).unwrap();
+        for _ in 0..5 {
+            let m = amersfoort
+                .member
+                .case_detail(COALITION, "RIEC-MN-2026-0042", &text)
+                .unwrap();
+            amersfoort.api.post_raw(COALITION, &m, None).await.unwrap();
+        }
+        let first = admin.api.fetch(COALITION, from).await.unwrap();
+        let size: usize = first.iter().map(|m| m.message.len()).sum();
+        assert!(first.len() < 5 && !first.is_empty(), "{}", first.len());
+        assert!(size <= 4 * 1024 * 1024, "{size}");
+        let rest = admin
+            .api
+            .fetch(COALITION, first.last().unwrap().seq + 1)
+            .await
+            .unwrap();
+        assert_eq!(first.len() + rest.len(), 5);
+        b.stop().await;
+    })
+}
+
+kruispunt_test_kit::broker_test!(coalition_storage_and_work_bounded = storage_and_work_bounded);
 kruispunt_test_kit::broker_test!(coalition_admin_reinitialises_group = admin_reinitialises_group);
 kruispunt_test_kit::broker_test!(coalition_claims_need_a_relation = claims_need_a_relation);
 kruispunt_test_kit::broker_test!(

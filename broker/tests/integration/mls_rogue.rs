@@ -75,6 +75,22 @@ impl Rogue {
         self.api.publish_key_packages(&[bytes]).await.unwrap();
     }
 
+    /// A key package valid for `secs` seconds from now, as MLS message bytes.
+    pub fn key_package_valid_for(&self, secs: u64) -> Vec<u8> {
+        let kp = KeyPackage::builder()
+            .key_package_lifetime(Lifetime::new(secs))
+            .build(
+                CIPHERSUITE,
+                &self.provider,
+                &self.signer,
+                credential(&self.org, &self.signer),
+            )
+            .unwrap();
+        MlsMessageOut::from(kp.key_package().clone())
+            .to_bytes()
+            .unwrap()
+    }
+
     /// Joins through the newest welcome addressed to this organisation.
     pub async fn join(&mut self) {
         let list = self.api.welcomes(0).await.unwrap();

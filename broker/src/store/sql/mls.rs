@@ -149,6 +149,18 @@ shared_impl! {
             Ok(Claim::Claimed(claimed))
         }
 
+        async fn live_key_packages(&self, org: &str, now: i64) -> Result<u64, StoreError> {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mls_key_packages WHERE org = $1 AND claimed_by IS NULL \
+                 AND expires_at > $2",
+            )
+            .bind(org)
+            .bind(now)
+            .fetch_one(self.reader())
+            .await?;
+            u64_from_db(n, "count")
+        }
+
         async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError> {
             // LIKE narrows the rows (`_` in an id only widens it); the lists decide.
             let lists: Vec<String> = sqlx::query_scalar(

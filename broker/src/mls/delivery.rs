@@ -1155,6 +1155,9 @@ pub async fn fetch_messages(
     from: u64,
 ) -> Result<Vec<StoredMessage>, DeliveryError> {
     member_group(state, principal, id).await?;
+    // A member reads from where it joined: what was said in the group before it was invited
+    // is not its to read (and it has no secrets for it anyway).
+    let from = from.max(state.store.mls().join_seq(id, &principal.org).await?);
     // Pages of a few messages until the byte budget is spent, so a log of large messages is
     // never read 500 at a time.
     let mut rows: Vec<StoredMessage> = Vec::new();

@@ -235,6 +235,10 @@ pub trait MlsStore: Send + Sync {
     /// last-resort ones count too, they are never claimed).
     async fn live_key_packages(&self, org: &str, now: i64) -> Result<u64, StoreError>;
 
+    /// Where `org` joined `group`'s log: the `from_seq` of the newest welcome routed to it for
+    /// that group (0 when none: the group's creator).
+    async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError>;
+
     /// Whether a case channel's `allowed` list holds both `a` and `b`.
     async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError>;
 

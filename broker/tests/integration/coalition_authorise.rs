@@ -223,6 +223,15 @@ fn key_only_from_admin(b: Broker) -> TestFuture {
         let dir = tempfile::tempdir().unwrap();
         let (mut admin, mut rogue, mut amersfoort) = group_with_rogue(&b, dir.path()).await;
         let genuine = admin.member.coalition_key(COALITION).unwrap();
+        // A member reads from where it joined, whatever it asks: not the invite commit before.
+        let joined = amersfoort.api.fetch(COALITION, 0).await.unwrap();
+        let everything = admin.api.fetch(COALITION, 0).await.unwrap();
+        assert_eq!(everything[0].seq, 0);
+        assert!(
+            joined[0].seq > 0,
+            "{:?}",
+            joined.iter().map(|m| m.seq).collect::<Vec<_>>()
+        );
         assert_eq!(
             amersfoort
                 .member
@@ -518,6 +527,11 @@ fn storage_and_work_bounded(b: Broker) -> TestFuture {
         // The administrator commits what is pending; the group goes on.
         let events = admin.sync(COALITION).await;
         assert_eq!(events.len(), 2, "{events:?}");
+        // The administrator sees what it would commit.
+        assert_eq!(
+            admin.member.pending_proposals(COALITION),
+            vec![(KVO.to_string(), "update".to_string()); 2]
+        );
         let out = admin.member.commit_pending(COALITION).unwrap().unwrap();
         admin.commit(COALITION, &out).await;
         amersfoort.sync(COALITION).await;

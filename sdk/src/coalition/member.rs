@@ -482,7 +482,36 @@ impl Member {
         })
     }
 
-    /// A commit to the proposals received (e.g. members asking to leave), if any.
+    /// The proposals waiting in group `id` for the next commit, as (sending organisation,
+    /// kind: `update`, `remove`, `self-remove`, or the MLS proposal type): what
+    /// [`Member::commit_pending`] would commit. Look before committing what others proposed.
+    pub fn pending_proposals(&self, id: &str) -> Vec<(String, String)> {
+        let Some(group) = self.groups.get(id) else {
+            return Vec::new();
+        };
+        group
+            .pending_proposals()
+            .map(|p| {
+                let from = match p.sender() {
+                    Sender::Member(leaf) => group
+                        .member(*leaf)
+                        .and_then(|c| org_of(c).ok())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let kind = match p.proposal() {
+                    Proposal::Update(_) => "update".to_string(),
+                    Proposal::Remove(_) => "remove".to_string(),
+                    Proposal::SelfRemove => "self-remove".to_string(),
+                    other => format!("{:?}", other.proposal_type()),
+                };
+                (from, kind)
+            })
+            .collect()
+    }
+
+    /// A commit to the proposals received (e.g. members asking to leave), if any; see
+    /// [`Member::pending_proposals`] for what it commits.
     pub fn commit_pending(&mut self, id: &str) -> Result<Option<Outgoing>, CoalitionError> {
         let has_proposals = self
             .groups

@@ -161,6 +161,17 @@ shared_impl! {
             u64_from_db(n, "count")
         }
 
+        async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError> {
+            let seq: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(from_seq) FROM mls_welcomes WHERE group_id = $1 AND org = $2",
+            )
+            .bind(group)
+            .bind(org)
+            .fetch_one(self.reader())
+            .await?;
+            seq.map_or(Ok(0), |s| u64_from_db(s, "sequence"))
+        }
+
         async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError> {
             // LIKE narrows the rows (`_` in an id only widens it); the lists decide.
             let lists: Vec<String> = sqlx::query_scalar(

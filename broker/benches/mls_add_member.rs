@@ -16,6 +16,7 @@
 
 use std::time::{Duration, Instant};
 
+use kruispunt_broker::mls::authorise::{self, Actor};
 use kruispunt_broker::mls::public_state::PublicView;
 use kruispunt_sdk::coalition::{Event, Fetched, Member};
 use openmls::prelude::tls_codec::Deserialize as _;
@@ -30,16 +31,33 @@ fn org(i: usize) -> String {
     format!("partner-{i:02}")
 }
 
-/// The broker's check of one handshake message, as the delivery service does it.
-fn broker_accepts(view: &mut PublicView, crypto: &RustCrypto, bytes: &[u8]) -> Vec<u8> {
+/// The broker's check of one handshake message, as the delivery service does it; returns the
+/// snapshot and the time the authorisation of its proposals and credentials took
+/// (`mls::authorise`, issue 21), which is part of the whole.
+fn broker_accepts(view: &mut PublicView, crypto: &RustCrypto, bytes: &[u8]) -> (Vec<u8>, Duration) {
     let msg = MlsMessageIn::tls_deserialize_exact(bytes).unwrap();
     let pm = msg.try_into_protocol_message().unwrap();
     let processed = view.process(crypto, pm).unwrap();
+    let Sender::Member(leaf) = *processed.sender() else {
+        panic!("a member's commit")
+    };
+    let t_authorise;
     match processed.into_content() {
-        ProcessedMessageContent::StagedCommitMessage(staged) => view.merge(*staged).unwrap(),
+        ProcessedMessageContent::StagedCommitMessage(staged) => {
+            let admin = org(0);
+            let actor = Actor {
+                leaf,
+                is_admin: true,
+                admin_org: &admin,
+            };
+            let t = Instant::now();
+            authorise::check_commit(view, &actor, &staged, |_| true).unwrap();
+            t_authorise = t.elapsed();
+            view.merge(*staged).unwrap()
+        }
         other => panic!("expected a commit, got {other:?}"),
     }
-    view.to_bytes()
+    (view.to_bytes(), t_authorise)
 }
 
 fn main() {
@@ -71,7 +89,7 @@ fn main() {
     let from = log.len() as u64;
     log.extend(follow);
     for m in &mut members {
-        m.join(out.welcome.as_ref().unwrap(), from).unwrap();
+        m.join(GROUP, out.welcome.as_ref().unwrap(), from).unwrap();
     }
     let fetched = |log: &[Vec<u8>], from: u64| -> Vec<Fetched> {
         log.iter()
@@ -104,7 +122,7 @@ fn main() {
         let t_invite = t.elapsed();
 
         let t = Instant::now();
-        let snapshot = broker_accepts(&mut view, &crypto, &out.message);
+        let (snapshot, t_authorise) = broker_accepts(&mut view, &crypto, &out.message);
         let t_broker = t.elapsed();
 
         let t = Instant::now();
@@ -119,7 +137,7 @@ fn main() {
 
         let t = Instant::now();
         newcomer
-            .join(out.welcome.as_ref().unwrap(), commit_seq + 1)
+            .join(GROUP, out.welcome.as_ref().unwrap(), commit_seq + 1)
             .unwrap();
         let got = newcomer
             .process(GROUP, &fetched(&log, commit_seq + 1))
@@ -148,11 +166,12 @@ fn main() {
         let sequential = t_invite + t_broker + t_confirm + t_join + all_members;
         rows.push((critical, sequential));
         println!(
-            "round {round}: invite {:.2} ms, broker check {:.2} ms (state {} KiB), confirm+key {:.2} ms, \
+            "round {round}: invite {:.2} ms, broker check {:.2} ms (of which authorisation {:.3} ms; state {} KiB), confirm+key {:.2} ms, \
              join+key {:.2} ms, existing member {:.2} ms each (slowest {:.2}) → critical path {:.2} ms, \
              sequential {:.2} ms",
             ms(t_invite),
             ms(t_broker),
+            ms(t_authorise),
             snapshot.len() / 1024,
             ms(t_confirm),
             ms(t_join),
@@ -164,7 +183,11 @@ fn main() {
 
         // Remove the newcomer again (not timed), so the next round adds the 50th once more.
         let out = admin.remove(GROUP, &org(SIZE - 1)).unwrap();
-        broker_accepts(&mut view, &crypto, &out.message);
+        let (_, t_authorise_remove) = broker_accepts(&mut view, &crypto, &out.message);
+        println!(
+            "round {round}: removal commit, authorisation {:.3} ms",
+            ms(t_authorise_remove)
+        );
         log.push(out.message);
         log.extend(admin.confirm(GROUP).unwrap());
         admin

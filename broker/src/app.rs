@@ -31,7 +31,10 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             post(routes::mls::claim_key_package),
         )
         .route("/v1/mls/groups", post(routes::mls::create_group))
-        .route("/v1/mls/groups/{id}", get(routes::mls::group))
+        .route(
+            "/v1/mls/groups/{id}",
+            get(routes::mls::group).put(routes::mls::reinit_group),
+        )
         .route(
             "/v1/mls/groups/{id}/messages",
             post(routes::mls::post_message).get(routes::mls::messages),

@@ -238,6 +238,32 @@ impl From<crate::mls::delivery::DeliveryError> for Problem {
             .with_reasons(vec![reason.into()]),
             E::NotCoalitionAdmin { .. } => forbidden("not-coalition-admin", detail)
                 .with_reasons(vec![crate::mls::key_version::NOT_COALITION_ADMIN.into()]),
+            E::Unauthorised(refusal) => {
+                forbidden(refusal.slug(), detail).with_reasons(vec![refusal.reason().into()])
+            }
+            E::ClaimNoRelation(_) => {
+                forbidden("mls-claim-no-relation", detail).with_reasons(vec!["no_relation".into()])
+            }
+            E::ClaimQuota(_) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "mls-claim-quota",
+                "Key package quota used up",
+                detail,
+            ),
+            E::NotGroupAdmin(_) => forbidden("mls-not-group-admin", detail)
+                .with_reasons(vec!["not_group_admin".into()]),
+            E::TooMany(_) => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "mls-too-many",
+                "Too many pending",
+                detail,
+            ),
+            E::Replayed => Problem::new(
+                StatusCode::CONFLICT,
+                "mls-replayed",
+                "Message delivered before",
+                detail,
+            ),
             E::EpochConflict(_) => Problem::new(
                 StatusCode::CONFLICT,
                 "mls-epoch-conflict",

@@ -48,6 +48,9 @@ pub const MLS_KEY_PACKAGE_CLAIM: &str = "mls.key_package.claim";
 pub const MLS_GROUP_CREATE: &str = "mls.group.create";
 /// A case channel refused (not escalated, or a member not disclosed under the case).
 pub const MLS_GROUP_REFUSED: &str = "mls.group.refused";
+/// A group re-initialised by its administrator under the same id (a new epoch 0 whose log
+/// continues; docs/COALITIONS.md).
+pub const MLS_GROUP_REINIT: &str = "mls.group.reinit";
 /// A commit refused because it adds an organisation the registry (or the case) does not allow.
 pub const MLS_COMMIT_REFUSED: &str = "mls.commit.refused";
 /// A message that lost the race for its epoch.
@@ -77,6 +80,7 @@ pub const ALL: &[&str] = &[
     MLS_KEY_PACKAGE_CLAIM,
     MLS_GROUP_CREATE,
     MLS_GROUP_REFUSED,
+    MLS_GROUP_REINIT,
     MLS_COMMIT_REFUSED,
     MLS_EPOCH_CONFLICT,
     MLS_DELIVER,

@@ -76,8 +76,10 @@ struct Refusal {
     kind: CaseRefusal,
     reason: &'static str,
     detail: String,
-    /// The organisations refused (empty: the channel as a whole).
-    orgs: Vec<String>,
+    /// How many organisations were refused (0: the channel as a whole). Not their names: the
+    /// audit trail is readable by the refused creator's privacy officer, and which of the
+    /// names asked for were sources (say, under an embargo) is what must not leak.
+    orgs: usize,
 }
 
 /// Audits a refused case channel and answers with the refusal.
@@ -98,7 +100,7 @@ async fn refuse(
     e.case_reference = Some(case_reference.to_string());
     crate::audit::entry::set_detail(
         &mut e,
-        serde_json::json!({ "group": group, "kind": "case", "orgs": r.orgs }),
+        serde_json::json!({ "group": group, "kind": "case", "refused": r.orgs }),
     );
     if let Err(err) = state.store.audit().append_audit(&[e]).await {
         return err.into();
@@ -137,7 +139,7 @@ pub async fn allowed(
                  a case channel follows an escalated match",
                 principal.org
             ),
-            orgs: Vec::new(),
+            orgs: 0,
         })
         .await);
     }
@@ -152,26 +154,16 @@ pub async fn allowed(
         .cloned()
         .collect();
     if !outside.is_empty() {
-        let embargo = outside.iter().all(|o| d.embargoed.contains(o));
-        let (reason, why) = if embargo {
-            (
-                "embargo",
-                "their disclosure is under an embargo that has not ended",
-            )
-        } else {
-            (
-                "not_disclosed_in_case",
-                "no signal of theirs was disclosed to you above hit level under this case",
-            )
-        };
+        // One answer, naming no one, whether an organisation was no source at all or one
+        // under a running embargo: telling the two apart would tell the creator who supplied
+        // the embargoed signals.
         return Err(refused(Refusal {
             kind: CaseRefusal::MemberNotDisclosed,
-            reason,
-            detail: format!(
-                "allowed: {} may not be in this case channel: {why}",
-                outside.join(", ")
-            ),
-            orgs: outside,
+            reason: "not_disclosed_in_case",
+            detail: "allowed: the list holds an organisation that may not be in this case \
+                     channel (not disclosed to you above hit level under this case, or not yet)"
+                .into(),
+            orgs: outside.len(),
         })
         .await);
     }

@@ -23,12 +23,13 @@ use openmls::prelude::tls_codec::Deserialize as _;
 use openmls::prelude::*;
 use openmls_rust_crypto::RustCrypto;
 
+use super::authorise::{self, Actor, Refusal};
 use super::case_channel;
 use super::key_version::NOT_COALITION_ADMIN;
 use super::public_state::{PublicView, StateError};
 use super::store::{
-    Appended, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage, NewWelcome,
-    StateChange, StoredMessage, StoredWelcome,
+    Appended, Claim, ClaimQuota, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage,
+    NewWelcome, StateChange, StoredMessage, StoredWelcome,
 };
 use crate::audit::entry::{AuditEntry, Operation};
 use crate::audit::{action, entry};
@@ -43,6 +44,21 @@ pub const MAX_KEY_PACKAGES: usize = 100;
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// Most messages or welcomes per fetch.
 pub const FETCH_LIMIT: u32 = 500;
+/// Most message bytes per fetch (at least one message is always returned): without it a fetch
+/// could carry 500 × 1 MiB.
+pub const FETCH_BYTES: usize = 4 * 1024 * 1024;
+/// Most standalone proposals pending in a group from one sender until the next commit: a
+/// member needs one (its own Update, or its request to leave); every stored proposal grows the
+/// state read on each request and moves the group's revision, which sends the administrator's
+/// commit back with 409.
+pub const PROPOSALS_PER_SENDER: usize = 2;
+/// Most standalone proposals pending in a group.
+pub const PENDING_PROPOSALS: usize = 64;
+/// Most unexpired, unclaimed key packages one organisation keeps published.
+pub const LIVE_KEY_PACKAGES: u64 = 200;
+/// Longest key package lifetime accepted, from now: openmls' default is 12 weeks (plus an
+/// hour's margin); a package valid for years would never be purged.
+pub const MAX_KEY_PACKAGE_LIFETIME: i64 = 92 * 86_400;
 
 /// What about a request is not valid; each is one problem type of the API (400).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,9 +126,31 @@ pub enum DeliveryError {
         admin: String,
         role: String,
     },
+    /// A proposal or commit the sender may not make (see [`super::authorise`]); audited.
+    #[error("{}", .0.detail())]
+    Unauthorised(Refusal),
+    /// A claim of a key package of an organisation the claimer has no relation with; audited.
+    #[error(
+        "org: you share no coalition into which you may add {0}, and no case channel allowing both"
+    )]
+    ClaimNoRelation(String),
+    /// The claimer was handed its daily share of the organisation's key packages.
+    #[error("org: you were handed {CLAIMS_PER_DAY} key packages of {0} in the last 24 hours")]
+    ClaimQuota(String),
+    /// Re-initialising a group is its administrator's; audited.
+    #[error("only the administrator of group {0} re-initialises it")]
+    NotGroupAdmin(String),
+    /// A bound on stored proposals or published key packages was reached.
+    #[error("{0}")]
+    TooMany(String),
     /// Another commit won the message's epoch.
     #[error("{0}")]
     EpochConflict(String),
+    /// The group's log holds this very message already; audited.
+    #[error(
+        "message: the group's log holds this message already (a replay); nothing was delivered"
+    )]
+    Replayed,
     #[error("one of the key_packages was published before; nothing was stored")]
     KeyPackageExists,
     #[error("group_id: {0} is registered already")]
@@ -172,6 +210,61 @@ async fn audit_epoch_conflict(
         Ok(_) => DeliveryError::EpochConflict(message),
         Err(err) => err.into(),
     }
+}
+
+/// Audits a handshake message [`authorise`] refused and answers 403 (metadata only: the
+/// group, the epoch, the kind of message and the rule).
+async fn audit_unauthorised(
+    state: &AppState,
+    principal: &Principal,
+    group: &GroupRow,
+    epoch: u64,
+    content_type: &str,
+    refusal: Refusal,
+) -> DeliveryError {
+    let mut e = entry::by(
+        Some(principal),
+        Operation::Refuse,
+        action::MLS_COMMIT_REFUSED,
+    );
+    e.decision = Some("deny".into());
+    e.reasons = vec![refusal.reason().into()];
+    crate::audit::entry::set_detail(
+        &mut e,
+        serde_json::json!({
+            "group": group.id, "coalition": group.coalition, "epoch": epoch,
+            "content_type": content_type,
+        }),
+    );
+    match state.store.audit().append_audit(&[e]).await {
+        Ok(_) => DeliveryError::Unauthorised(refusal),
+        Err(err) => err.into(),
+    }
+}
+
+/// The group's administrator: a coalition's is the organisation and role the registry names,
+/// a case channel's the organisation that registered it.
+fn admin_of(state: &AppState, group: &GroupRow) -> (String, Option<String>) {
+    match group.kind {
+        GroupKind::Coalition => state
+            .policy
+            .registry()
+            .coalition(&group.coalition)
+            .map(|c| (c.admin.org.clone(), Some(c.admin.role.clone())))
+            // A coalition no longer in the registry has no administrator.
+            .unwrap_or_default(),
+        GroupKind::Case => (group.created_by.clone(), None),
+    }
+}
+
+/// Whether `principal` acts as the group's administrator.
+fn is_admin(principal: &Principal, admin: &(String, Option<String>)) -> bool {
+    !admin.0.is_empty()
+        && principal.org == admin.0
+        && admin
+            .1
+            .as_ref()
+            .is_none_or(|role| principal.roles.contains(role))
 }
 
 /// Decodes a base64 MLS message field.
@@ -261,12 +354,33 @@ pub async fn publish_key_packages(
             .hash_ref(&crypto)
             .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
         let expires_at = i64::try_from(kp.life_time().not_after()).unwrap_or(i64::MAX);
+        if expires_at.saturating_sub(now_secs()) > MAX_KEY_PACKAGE_LIFETIME {
+            return Err(invalid(
+                Invalid::KeyPackage,
+                format!(
+                    "{field}: its lifetime ends more than {} days from now",
+                    MAX_KEY_PACKAGE_LIFETIME / 86_400
+                ),
+            ));
+        }
         out.push(NewKeyPackage {
             kp_ref: kp_ref.as_slice().to_vec(),
             data: bytes,
             last_resort: kp.last_resort(),
             expires_at,
         });
+    }
+    let live = state
+        .store
+        .mls()
+        .live_key_packages(&principal.org, now_secs())
+        .await?;
+    if live + out.len() as u64 > LIVE_KEY_PACKAGES {
+        return Err(DeliveryError::TooMany(format!(
+            "key_packages: {} has {live} unclaimed key packages published; at most \
+             {LIVE_KEY_PACKAGES} at a time",
+            principal.org
+        )));
     }
     let mut entry = entry::by(
         Some(principal),
@@ -292,7 +406,38 @@ pub async fn publish_key_packages(
     }
 }
 
-/// Hands the claimer one key package of `org`.
+/// Most key packages of one organisation one claimer is handed per day (a coalition's
+/// administrator inviting an organisation into a handful of groups needs a few).
+pub const CLAIMS_PER_DAY: u32 = 20;
+
+/// Whether `principal` has a reason to hold a key package of `org`: a coalition holding both
+/// into which the policy lets `principal` add `org`, or a case channel allowing both. Without
+/// one, claims would let any partner drain any organisation's key packages.
+async fn claim_relation(
+    state: &AppState,
+    principal: &Principal,
+    org: &str,
+) -> Result<bool, DeliveryError> {
+    let registry = state.policy.registry();
+    for c in registry
+        .coalitions
+        .iter()
+        .filter(|c| c.members.iter().any(|m| m == org) && c.members.contains(&principal.org))
+    {
+        if may_add(state, principal, &c.id, org)?.allow {
+            return Ok(true);
+        }
+    }
+    Ok(state
+        .store
+        .mls()
+        .case_channel_allows(&principal.org, org)
+        .await?)
+}
+
+/// Hands the claimer one key package of `org`, if it has a relation with `org`
+/// ([`claim_relation`]) and its quota ([`CLAIMS_PER_DAY`]) is not used up. A last-resort
+/// package handed to the same claimer before is handed out again without a new audit entry.
 pub async fn claim_key_package(
     state: &AppState,
     principal: &Principal,
@@ -302,6 +447,18 @@ pub async fn claim_key_package(
         return Err(DeliveryError::NotFound(format!(
             "org: no partner {org:?} in the registry"
         )));
+    }
+    if !claim_relation(state, principal, org).await? {
+        let mut e = entry::by(
+            Some(principal),
+            Operation::Refuse,
+            action::MLS_KEY_PACKAGE_CLAIM,
+        );
+        e.decision = Some("deny".into());
+        e.reasons = vec!["no_relation".into()];
+        e.source_orgs = vec![org.to_string()];
+        state.store.audit().append_audit(&[e]).await?;
+        return Err(DeliveryError::ClaimNoRelation(org.to_string()));
     }
     let audit = |c: &ClaimedKeyPackage| -> AuditEntry {
         let mut e = entry::by(
@@ -320,14 +477,23 @@ pub async fn claim_key_package(
         );
         e
     };
-    state
+    let now = now_secs();
+    let quota = ClaimQuota {
+        since: now - 86_400,
+        max: CLAIMS_PER_DAY,
+    };
+    match state
         .store
         .mls()
-        .claim_key_package(org, &principal.org, now_secs(), &audit)
+        .claim_key_package(org, &principal.org, now, quota, &audit)
         .await?
-        .ok_or_else(|| {
-            DeliveryError::NotFound(format!("org: {org} has no unexpired key package published"))
-        })
+    {
+        Claim::Claimed(c) | Claim::Again(c) => Ok(c),
+        Claim::QuotaReached => Err(DeliveryError::ClaimQuota(org.to_string())),
+        Claim::None => Err(DeliveryError::NotFound(format!(
+            "org: {org} has no unexpired key package published"
+        ))),
+    }
 }
 
 /// The policy's answer to "may `principal` add `target` to `coalition`".
@@ -454,19 +620,6 @@ pub async fn create_group(
             GroupKind::Case
         }
     };
-    let (_, msg) = decode("group_info", &req.group_info)?;
-    let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
-        return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
-    };
-    let crypto = RustCrypto::default();
-    let view = PublicView::from_group_info(&crypto, info, &req.group_id)?;
-    let members = view.members();
-    if members != [principal.org.clone()] {
-        return Err(invalid(
-            Invalid::Group,
-            "group_info: a new group holds exactly the creating organisation",
-        ));
-    }
     let allowed = match (kind, req.case_reference.as_deref()) {
         (GroupKind::Case, Some(case)) => Some(
             case_channel::allowed(
@@ -481,27 +634,44 @@ pub async fn create_group(
         ),
         _ => None,
     };
-    let row = GroupRow {
+    let mut row = GroupRow {
         id: req.group_id.clone(),
         coalition: req.coalition.clone(),
         kind,
         allowed,
-        epoch: view.epoch(),
+        epoch: 0,
         revision: 0,
         next_seq: 0,
-        members,
-        state: view.to_bytes(),
+        members: Vec::new(),
+        state: Vec::new(),
         created_by: principal.org.clone(),
     };
-    // The creator must itself be one the policy would let in (and hold the administrator role).
+    // The creator must itself be one the policy would let in (and hold the administrator role)
+    // — asked before the GroupInfo's ratchet tree is verified, the expensive part.
     check_adds(
         state,
         principal,
         &row,
-        row.epoch,
+        0,
         std::slice::from_ref(&principal.org),
     )
     .await?;
+    let (_, msg) = decode("group_info", &req.group_info)?;
+    let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
+        return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
+    };
+    let crypto = RustCrypto::default();
+    let view = PublicView::from_group_info(&crypto, info, &req.group_id)?;
+    let members = view.members();
+    if members != [principal.org.clone()] {
+        return Err(invalid(
+            Invalid::Group,
+            "group_info: a new group holds exactly the creating organisation",
+        ));
+    }
+    row.epoch = view.epoch();
+    row.members = members;
+    row.state = view.to_bytes();
     let mut entry = entry::by(
         Some(principal),
         Operation::Collect,
@@ -527,6 +697,115 @@ pub async fn create_group(
     }
 }
 
+/// Re-initialises group `id` under the same id: its administrator (only) registers a new
+/// GroupInfo holding itself alone at epoch 0, which replaces the broker's copy of the public
+/// state; the log goes on (`next_seq` is kept), and the administrator invites the members
+/// again (their welcomes start after the re-initialisation). The way out of a group a member
+/// broke with a commit others cannot process. Audited (`mls.group.reinit`).
+pub async fn reinit_group(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    req: &wire::CreateGroup,
+) -> Result<GroupRow, DeliveryError> {
+    check_group_id(id)?;
+    if req.group_id != id {
+        return Err(invalid(
+            Invalid::GroupId,
+            "group_id: the path's group id and the body's differ",
+        ));
+    }
+    let not_a_member = || DeliveryError::NotAMember {
+        org: principal.org.clone(),
+        group: id.to_string(),
+    };
+    let group = state
+        .store
+        .mls()
+        .group(id)
+        .await?
+        .ok_or_else(not_a_member)?;
+    let admin = admin_of(state, &group);
+    if !is_admin(principal, &admin) {
+        let mut e = entry::by(
+            Some(principal),
+            Operation::Refuse,
+            action::MLS_GROUP_REFUSED,
+        );
+        e.decision = Some("deny".into());
+        e.reasons = vec!["not_group_admin".into()];
+        crate::audit::entry::set_detail(
+            &mut e,
+            serde_json::json!({ "group": id, "kind": group.kind.as_str(), "reinit": true }),
+        );
+        state.store.audit().append_audit(&[e]).await?;
+        // A non-member learns nothing more than from any other request.
+        if !group.members.contains(&principal.org) {
+            return Err(not_a_member());
+        }
+        return Err(DeliveryError::NotGroupAdmin(id.to_string()));
+    }
+    let kind_matches = matches!(
+        (req.kind, group.kind),
+        (WireKind::Coalition, GroupKind::Coalition) | (WireKind::Case, GroupKind::Case)
+    );
+    if !kind_matches || req.coalition != group.coalition || req.allowed.is_some() {
+        return Err(invalid(
+            Invalid::Group,
+            "kind, coalition: as registered; allowed: not given (a case channel keeps its list)",
+        ));
+    }
+    let (_, msg) = decode("group_info", &req.group_info)?;
+    let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
+        return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
+    };
+    let crypto = RustCrypto::default();
+    let view = PublicView::from_group_info(&crypto, info, id)?;
+    let members = view.members();
+    if members != [principal.org.clone()] || view.epoch() != 0 {
+        return Err(invalid(
+            Invalid::Group,
+            "group_info: a re-initialised group holds exactly its administrator, at epoch 0",
+        ));
+    }
+    let change = StateChange {
+        epoch: 0,
+        members: members.clone(),
+        state: view.to_bytes(),
+    };
+    let mut entry = entry::by(
+        Some(principal),
+        Operation::Collect,
+        action::MLS_GROUP_REINIT,
+    );
+    entry.case_reference = req.case_reference.clone();
+    crate::audit::entry::set_detail(
+        &mut entry,
+        serde_json::json!({
+            "group": id, "kind": group.kind.as_str(), "coalition": group.coalition,
+            "previous_epoch": group.epoch, "previous_members": group.members.len(),
+            "from_seq": group.next_seq,
+        }),
+    );
+    if !state
+        .store
+        .mls()
+        .reinit_group(id, group.revision, &change, &entry)
+        .await?
+    {
+        return Err(DeliveryError::EpochConflict(format!(
+            "group {id} changed while it was re-initialised; try again"
+        )));
+    }
+    Ok(GroupRow {
+        epoch: 0,
+        revision: group.revision + 1,
+        members,
+        state: change.state,
+        ..group
+    })
+}
+
 /// The group, if the principal is one of its members.
 pub async fn member_group(
     state: &AppState,
@@ -534,19 +813,20 @@ pub async fn member_group(
     id: &str,
 ) -> Result<GroupRow, DeliveryError> {
     check_group_id(id)?;
+    // The same answer whether or not the group exists: a case channel's id embeds its case
+    // number, and a 404 would tell an outsider that the case has a channel.
+    let not_a_member = || DeliveryError::NotAMember {
+        org: principal.org.clone(),
+        group: id.to_string(),
+    };
     let group = state
         .store
         .mls()
         .group(id)
         .await?
-        .ok_or_else(|| DeliveryError::NotFound(format!("no group {id:?}")))?;
+        .ok_or_else(not_a_member)?;
     if !group.members.contains(&principal.org) {
-        // Same answer whether or not the group exists would hide it, but members of a
-        // coalition are public in the registry; say plainly why.
-        return Err(DeliveryError::NotAMember {
-            org: principal.org.clone(),
-            group: id.to_string(),
-        });
+        return Err(not_a_member());
     }
     Ok(group)
 }
@@ -602,6 +882,17 @@ pub async fn post_message(
         }
         (WireFormat::PublicMessage, ContentType::Proposal | ContentType::Commit) => {
             let mut view = PublicView::load(&group.state, id)?;
+            // Before the signature and the commit are verified (the expensive part): a
+            // member's leaf must be the token's organisation's. Senders from outside the group
+            // are refused, audited, by `authorise` once the message proved well formed.
+            if let ProtocolMessage::PublicMessage(public) = &pm
+                && let Sender::Member(leaf) = public.sender()
+                && view.org_at(*leaf).as_deref() != Some(principal.org.as_str())
+            {
+                return Err(DeliveryError::CredentialMismatch(
+                    "message: sent from a leaf that is not the token's organisation's".into(),
+                ));
+            }
             let processed = view.process(&crypto, pm)?;
             let signer = org_of(processed.credential())
                 .map_err(|e| invalid(Invalid::Message, format!("message: {e}")))?;
@@ -610,13 +901,50 @@ pub async fn post_message(
                     "message: signed by another organisation than the token names".into(),
                 ));
             }
-            match processed.into_content() {
+            let admin = admin_of(state, &group);
+            let sender = authorise::member_leaf(processed.sender());
+            let content = processed.into_content();
+            let kind = match &content {
+                ProcessedMessageContent::StagedCommitMessage(_) => "commit",
+                _ => "proposal",
+            };
+            let verdict = sender.and_then(|leaf| {
+                let actor = Actor {
+                    leaf,
+                    is_admin: is_admin(principal, &admin),
+                    admin_org: &admin.0,
+                };
+                match &content {
+                    ProcessedMessageContent::ProposalMessage(p) => {
+                        authorise::check_proposal(&view, &actor, p)
+                    }
+                    ProcessedMessageContent::StagedCommitMessage(staged) => {
+                        authorise::check_commit(&view, &actor, staged, |org| {
+                            state.policy.registry().partner(org).is_some()
+                        })
+                    }
+                    _ => Ok(()),
+                }
+            });
+            if let Err(refusal) = verdict {
+                return Err(
+                    audit_unauthorised(state, principal, &group, msg_epoch, kind, refusal).await,
+                );
+            }
+            match content {
                 ProcessedMessageContent::ProposalMessage(p) => {
                     if matches!(p.proposal(), Proposal::Add(_)) {
                         return Err(invalid(
                             Invalid::Unsupported,
                             "message: add members by commit, not by a standalone proposal",
                         ));
+                    }
+                    let (mine, all) = view.pending_proposals(p.sender())?;
+                    if mine >= PROPOSALS_PER_SENDER || all >= PENDING_PROPOSALS {
+                        return Err(DeliveryError::TooMany(format!(
+                            "message: at most {PROPOSALS_PER_SENDER} proposals per member \
+                             ({PENDING_PROPOSALS} per group) wait for the next commit"
+                        )));
                     }
                     view.add_proposal(*p)?;
                     let change = StateChange {
@@ -725,6 +1053,23 @@ pub async fn post_message(
             seq,
             epoch: new_epoch,
         }),
+        Appended::Replayed => {
+            let mut e = entry::by(
+                Some(principal),
+                Operation::Refuse,
+                action::MLS_COMMIT_REFUSED,
+            );
+            e.decision = Some("deny".into());
+            e.reasons = vec!["replayed".into()];
+            crate::audit::entry::set_detail(
+                &mut e,
+                serde_json::json!({
+                    "group": id, "epoch": msg_epoch, "content_type": content_type, "size": size,
+                }),
+            );
+            state.store.audit().append_audit(&[e]).await?;
+            Err(DeliveryError::Replayed)
+        }
         Appended::Conflict => Err(audit_epoch_conflict(
             state,
             principal,
@@ -810,7 +1155,33 @@ pub async fn fetch_messages(
     from: u64,
 ) -> Result<Vec<StoredMessage>, DeliveryError> {
     member_group(state, principal, id).await?;
-    let rows = state.store.mls().messages(id, from, FETCH_LIMIT).await?;
+    // A member reads from where it joined: what was said in the group before it was invited
+    // is not its to read (and it has no secrets for it anyway).
+    let from = from.max(state.store.mls().join_seq(id, &principal.org).await?);
+    // Pages of a few messages until the byte budget is spent, so a log of large messages is
+    // never read 500 at a time.
+    let mut rows: Vec<StoredMessage> = Vec::new();
+    let mut bytes = 0usize;
+    let mut next = from;
+    'pages: while rows.len() < FETCH_LIMIT as usize {
+        let page = state.store.mls().messages(id, next, 16).await?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        let full = page.len() < 16;
+        for m in page {
+            if !rows.is_empty() && bytes + m.data.len() > FETCH_BYTES {
+                break 'pages;
+            }
+            bytes += m.data.len();
+            rows.push(m);
+            if rows.len() == FETCH_LIMIT as usize {
+                break 'pages;
+            }
+        }
+        if full {
+            break;
+        }
+    }
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         let bytes: usize = rows.iter().map(|m| m.data.len()).sum();
         audit_fetch(

@@ -8,6 +8,8 @@
 //!   `kruispunt_sdk::coalition::mls`), application messages stay encrypted.
 //! - [`delivery`]: the rules — key package validation, first commit per epoch wins, the
 //!   registry decides who may be added, every delivery audited with metadata only.
+//! - [`authorise`]: who may do what in a group — every proposal and credential of a
+//!   handshake message, before the policy is asked about adds.
 //! - [`case_channel`]: who may be in a case channel — derived from the escalated match
 //!   decisions recorded under its case reference.
 //! - [`key_version`]: the current key version per coalition and the erasure of signals under
@@ -16,6 +18,7 @@
 //!
 //! The HTTP side is `routes::mls`; the flows are in docs/COALITIONS.md.
 
+pub mod authorise;
 pub mod case_channel;
 pub mod delivery;
 pub mod key_version;

@@ -112,6 +112,16 @@ impl PublicView {
             .map_err(|e| StateError::Invalid(format!("message: {e}")))
     }
 
+    /// How many standalone proposals wait for the epoch's commit: from `sender`, and in all.
+    pub fn pending_proposals(&self, sender: &Sender) -> Result<(usize, usize), StateError> {
+        let queued = self
+            .group
+            .queued_proposals(&self.storage)
+            .map_err(|e| StateError::Corrupt(e.to_string()))?;
+        let mine = queued.iter().filter(|(_, p)| p.sender() == sender).count();
+        Ok((mine, queued.len()))
+    }
+
     /// Queues a verified standalone proposal for the epoch's commit.
     pub fn add_proposal(&mut self, proposal: QueuedProposal) -> Result<(), StateError> {
         self.group

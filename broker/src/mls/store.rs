@@ -39,6 +39,28 @@ pub struct ClaimedKeyPackage {
     pub last_resort: bool,
 }
 
+/// How many key packages of one organisation one claimer may be handed in a window.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimQuota {
+    /// Start of the window (unix seconds).
+    pub since: i64,
+    /// Most claims in the window.
+    pub max: u32,
+}
+
+/// The outcome of [`MlsStore::claim_key_package`].
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// Handed out and audited.
+    Claimed(ClaimedKeyPackage),
+    /// The last-resort package the claimer was handed before: no new entry.
+    Again(ClaimedKeyPackage),
+    /// The claimer's quota for this organisation is used up.
+    QuotaReached,
+    /// No unexpired package published.
+    None,
+}
+
 /// What kind of group: a coalition (pseudonym key) or a case channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupKind {
@@ -136,6 +158,8 @@ pub enum Appended {
     /// The group changed since the message was validated (another commit for this epoch won):
     /// nothing was stored.
     Conflict,
+    /// The group's log holds the same bytes already (a replay): nothing was stored.
+    Replayed,
 }
 
 /// Builds the audit entry of a claim from the package handed out.
@@ -193,15 +217,30 @@ pub trait MlsStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Hands out one unexpired key package of `org` to `claimer`: the oldest unclaimed
-    /// ordinary one (marked claimed), else the newest last-resort one (kept). The entry from
-    /// `audit` is appended in the same transaction. `None` (no entry) when none is available.
+    /// ordinary one (marked claimed), else the newest last-resort one (kept). The claim is
+    /// recorded, with the entry from `audit`, in the same transaction — unless `claimer` was
+    /// handed that last-resort package before ([`Claim::Again`]: nothing new disclosed, nothing
+    /// written). [`Claim::QuotaReached`] (nothing written) when `claimer` was handed
+    /// `quota.max` packages of `org` since `quota.since`.
     async fn claim_key_package(
         &self,
         org: &str,
         claimer: &str,
         now: i64,
+        quota: ClaimQuota,
         audit: ClaimAudit<'_>,
-    ) -> Result<Option<ClaimedKeyPackage>, StoreError>;
+    ) -> Result<Claim, StoreError>;
+
+    /// How many of `org`'s key packages are unexpired and unclaimed at `now` (ordinary ones;
+    /// last-resort ones count too, they are never claimed).
+    async fn live_key_packages(&self, org: &str, now: i64) -> Result<u64, StoreError>;
+
+    /// Where `org` joined `group`'s log: the `from_seq` of the newest welcome routed to it for
+    /// that group (0 when none: the group's creator).
+    async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError>;
+
+    /// Whether a case channel's `allowed` list holds both `a` and `b`.
+    async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError>;
 
     /// Who published the key package with this ref, if anyone.
     async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError>;
@@ -232,11 +271,23 @@ pub trait MlsStore: Send + Sync {
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
 
+    /// Replaces group `id`'s public state by `change` (a re-initialised group: epoch 0, the
+    /// administrator alone) if its revision is still `expected_revision`, with `audit`, in one
+    /// transaction; the log goes on. `false` (nothing written) if the group changed meanwhile.
+    async fn reinit_group(
+        &self,
+        id: &str,
+        expected_revision: u64,
+        change: &StateChange,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+
     /// The group's row, if it exists.
     async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError>;
 
     /// Appends `message` (and `welcomes`, and the new state if any) to the log of `group` if
-    /// its revision is still `expected_revision`, with the audit entry `audit` builds, in one
+    /// its revision is still `expected_revision` and the log does not hold the same bytes
+    /// already ([`Appended::Replayed`]), with the audit entry `audit` builds, in one
     /// transaction.
     #[allow(clippy::too_many_arguments)]
     async fn append_message(

@@ -28,7 +28,6 @@ fn status(g: &GroupRow) -> GroupStatus {
         epoch: g.epoch,
         members: g.members.clone(),
         next_seq: g.next_seq,
-        allowed: g.allowed.clone(),
     }
 }
 
@@ -84,6 +83,18 @@ pub async fn create_group(
     StrictJson(req): StrictJson<CreateGroup>,
 ) -> Result<Json<GroupStatus>, Problem> {
     let row = delivery::create_group(&state, &principal, &req).await?;
+    Ok(Json(status(&row)))
+}
+
+/// `PUT /v1/mls/groups/{id}`: the administrator re-initialises the group (see
+/// `delivery::reinit_group`).
+pub async fn reinit_group(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Authenticated { principal, .. }: Authenticated,
+    StrictJson(req): StrictJson<CreateGroup>,
+) -> Result<Json<GroupStatus>, Problem> {
+    let row = delivery::reinit_group(&state, &principal, &id, &req).await?;
     Ok(Json(status(&row)))
 }
 

@@ -61,6 +61,11 @@ pub(super) const SQLITE: &[Script] = &[
         "privacy budget",
         include_str!("../../migrations/sqlite/0011_privacy_budget.sql"),
     ),
+    (
+        12,
+        "mls replay and limits",
+        include_str!("../../migrations/sqlite/0012_mls_replay_and_limits.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -108,6 +113,11 @@ pub(super) const POSTGRES: &[Script] = &[
         11,
         "privacy budget",
         include_str!("../../migrations/postgres/0011_privacy_budget.sql"),
+    ),
+    (
+        12,
+        "mls replay and limits",
+        include_str!("../../migrations/postgres/0012_mls_replay_and_limits.sql"),
     ),
 ];
 

@@ -11,6 +11,7 @@
 mod audit_common;
 mod browser;
 mod mls_common;
+mod mls_rogue;
 
 mod api_broker;
 mod attack_findings;
@@ -25,6 +26,7 @@ mod auth_tokens;
 mod beeld;
 mod beeld_clients;
 mod cli_id;
+mod coalition_authorise;
 mod coalition_takeover;
 mod mls_coalition;
 mod mls_key_version;

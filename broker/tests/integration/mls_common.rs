@@ -81,7 +81,7 @@ impl Partner {
         let mut joined = Vec::new();
         for w in list.welcomes {
             let bytes = kruispunt_sdk::coalition::wire::unb64("welcome", &w.welcome).unwrap();
-            let id = self.member.join(&bytes, w.from_seq).unwrap();
+            let id = self.member.join(&w.group_id, &bytes, w.from_seq).unwrap();
             assert_eq!(id, w.group_id);
             joined.push(id);
         }

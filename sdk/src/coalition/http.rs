@@ -140,6 +140,32 @@ impl BrokerMls {
         .await
     }
 
+    /// Re-initialises a group under the same id with a GroupInfo from
+    /// [`Member::reinit_group`](super::Member::reinit_group) (`PUT /v1/mls/groups/{id}`; the
+    /// group's administrator only). `kind` and `coalition` as registered.
+    pub async fn reinit_group(
+        &self,
+        group_id: &str,
+        kind: GroupKind,
+        coalition: &str,
+        group_info: &[u8],
+    ) -> Result<GroupStatus, HttpError> {
+        let body = CreateGroup {
+            group_id: group_id.into(),
+            kind,
+            coalition: coalition.into(),
+            allowed: None,
+            case_reference: None,
+            group_info: wire::b64(group_info),
+        };
+        self.send(
+            self.client
+                .put(format!("{}/v1/mls/groups/{group_id}", self.base))
+                .json(&body),
+        )
+        .await
+    }
+
     /// The coalition's administrator announces the current key version after a rotation
     /// (`PUT /v1/coalitions/{coalition}/key-version`); after `grace_days` (default 14) the
     /// broker erases the coalition's signals under older versions. Only the administrator the

@@ -114,6 +114,16 @@ pub enum Event {
         /// The proposing organisation.
         from: String,
     },
+    /// A message this member could not process (bad cryptography, a payload from a sender not
+    /// allowed to send it, an unknown payload): skipped, so one bad message does not stop the
+    /// group for good. If it was a commit, later messages of the group will be skipped too
+    /// until the administrator re-initialises the group (docs/COALITIONS.md).
+    Skipped {
+        /// Its sequence number in the group's log.
+        seq: u64,
+        /// Why it was skipped.
+        reason: String,
+    },
     /// Case details from a case channel.
     CaseDetail {
         /// The sending organisation.
@@ -134,6 +144,12 @@ struct GroupMeta {
     admin: bool,
     /// Coalition keys by version (hex).
     keys: BTreeMap<u32, String>,
+    /// The administrator's leaf and organisation, pinned at join: the group's creator sits at
+    /// leaf 0 (the broker registers a group holding its creator alone, and only a coalition's
+    /// administrator creates it). Key payloads from any other leaf are refused. `None` in
+    /// states saved before the pin existed: leaf 0, whatever organisation.
+    #[serde(default)]
+    admin_leaf: Option<(u32, String)>,
     /// What the pending (posted, not yet confirmed) commit does.
     #[serde(default)]
     pending: Option<PendingCommit>,
@@ -388,6 +404,35 @@ impl Member {
         Ok(info)
     }
 
+    /// Re-initialises group `id` (administrator): a fresh group under the same id holding this
+    /// organisation alone, keeping every coalition key version. Returns the GroupInfo to
+    /// register with `PUT /v1/mls/groups/{id}`; then invite the members again. The way out of
+    /// a group a member broke with a commit the others cannot process.
+    pub fn reinit_group(&mut self, id: &str) -> Result<Vec<u8>, CoalitionError> {
+        let meta = self.meta(id)?;
+        if !meta.admin {
+            return Err(CoalitionError::Invalid(
+                "only the group's administrator re-initialises it".into(),
+            ));
+        }
+        let (keys, cursor) = (meta.keys.clone(), meta.cursor);
+        let mut old = self
+            .groups
+            .remove(id)
+            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?;
+        self.meta.remove(id);
+        old.delete(self.provider.storage())
+            .map_err(mls("delete group"))?;
+        let info = self.create_group(id)?;
+        let meta = self.meta(id)?;
+        // Every version stays (data under them is re-pseudonymised during the grace period);
+        // the log goes on where this member read it.
+        meta.keys = keys;
+        meta.cursor = cursor;
+        self.save()?;
+        Ok(info)
+    }
+
     /// A commit adding the organisations whose claimed key packages are given, with the
     /// welcome. Post it, then [`Member::confirm`] or [`Member::discard`].
     pub fn invite(
@@ -437,7 +482,36 @@ impl Member {
         })
     }
 
-    /// A commit to the proposals received (e.g. members asking to leave), if any.
+    /// The proposals waiting in group `id` for the next commit, as (sending organisation,
+    /// kind: `update`, `remove`, `self-remove`, or the MLS proposal type): what
+    /// [`Member::commit_pending`] would commit. Look before committing what others proposed.
+    pub fn pending_proposals(&self, id: &str) -> Vec<(String, String)> {
+        let Some(group) = self.groups.get(id) else {
+            return Vec::new();
+        };
+        group
+            .pending_proposals()
+            .map(|p| {
+                let from = match p.sender() {
+                    Sender::Member(leaf) => group
+                        .member(*leaf)
+                        .and_then(|c| org_of(c).ok())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let kind = match p.proposal() {
+                    Proposal::Update(_) => "update".to_string(),
+                    Proposal::Remove(_) => "remove".to_string(),
+                    Proposal::SelfRemove => "self-remove".to_string(),
+                    other => format!("{:?}", other.proposal_type()),
+                };
+                (from, kind)
+            })
+            .collect()
+    }
+
+    /// A commit to the proposals received (e.g. members asking to leave), if any; see
+    /// [`Member::pending_proposals`] for what it commits.
     pub fn commit_pending(&mut self, id: &str) -> Result<Option<Outgoing>, CoalitionError> {
         let has_proposals = self
             .groups
@@ -468,8 +542,17 @@ impl Member {
     /// A commit that only refreshes this member's own keys (post-compromise security).
     pub fn self_update(&mut self, id: &str) -> Result<Outgoing, CoalitionError> {
         self.with_group(id, |group, meta, provider, signer| {
+            // Only this member's own leaf: committing proposals others sent is the
+            // administrator's (the broker refuses it from anyone else).
             let commit = group
-                .self_update(provider, signer, LeafNodeParameters::default())
+                .commit_builder()
+                .consume_proposal_store(false)
+                .force_self_update(true)
+                .load_psks(provider.storage())
+                .map_err(mls("self update"))?
+                .build(provider.rand(), provider.crypto(), signer, |_| false)
+                .map_err(mls("self update"))?
+                .stage_commit(provider)
                 .map_err(mls("self update"))?
                 .into_commit();
             meta.pending = Some(PendingCommit::Other);
@@ -544,7 +627,14 @@ impl Member {
                 "only the group's administrator rotates its key".into(),
             ));
         }
-        let next = meta.keys.keys().next_back().copied().unwrap_or(0) + 1;
+        let next = meta
+            .keys
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+            .checked_add(1)
+            .ok_or_else(|| CoalitionError::Invalid("no key version after u32::MAX".into()))?;
         let key = CoalitionKey::generate(next);
         meta.keys.insert(next, hex::encode(key.expose_secret()));
         self.save()?;
@@ -588,9 +678,16 @@ impl Member {
         })
     }
 
-    /// Joins the group a welcome invites this organisation to; returns its id. Process the
-    /// group's messages from the returned cursor on (the welcome's epoch) to get the key.
-    pub fn join(&mut self, welcome: &[u8], cursor: u64) -> Result<String, CoalitionError> {
+    /// Joins group `group_id` through a welcome the delivery service routed for it; returns
+    /// the id. Process the group's messages from `cursor` on (the welcome's `from_seq`) to get
+    /// the key. A welcome for another group than the delivery service says, or for a group
+    /// this member is in already, is refused (a welcome must not replace a group's state).
+    pub fn join(
+        &mut self,
+        group_id: &str,
+        welcome: &[u8],
+        cursor: u64,
+    ) -> Result<String, CoalitionError> {
         let msg = MlsMessageIn::tls_deserialize_exact(welcome).map_err(mls("decode welcome"))?;
         let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
             return Err(CoalitionError::Invalid("not a welcome".into()));
@@ -600,17 +697,60 @@ impl Member {
             .max_past_epochs(MAX_PAST_EPOCHS)
             .use_ratchet_tree_extension(true)
             .build();
-        let group = StagedWelcome::new_from_welcome(&self.provider, &config, welcome, None)
-            .map_err(mls("welcome"))?
-            .into_group(&self.provider)
-            .map_err(mls("join"))?;
-        let id = String::from_utf8(group.group_id().as_slice().to_vec())
-            .map_err(|_| CoalitionError::Invalid("group id is not UTF-8".into()))?;
+        // A group held already is replaced only by its pinned administrator's welcome (a
+        // re-initialised group).
+        let held = self.meta.get(group_id).map(|m| {
+            m.admin_leaf
+                .as_ref()
+                .map(|(_, org)| org.clone())
+                .unwrap_or_default()
+        });
+        let processed = ProcessedWelcome::new_from_welcome(&self.provider, &config, welcome)
+            .map_err(mls("welcome"))?;
+        let mut builder = JoinBuilder::new(&self.provider, processed);
+        if held.is_some() {
+            builder = builder.replace_old_group();
+        }
+        let staged = builder.build().map_err(mls("welcome"))?;
+        if staged.group_context().group_id().as_slice() != group_id.as_bytes() {
+            return Err(CoalitionError::Invalid(format!(
+                "the welcome is for another group than {group_id:?}"
+            )));
+        }
+        if let Some(admin) = &held {
+            let sender = staged
+                .welcome_sender()
+                .map_err(mls("welcome"))
+                .and_then(|leaf| {
+                    org_of(leaf.credential()).map_err(|e| CoalitionError::Invalid(e.to_string()))
+                })?;
+            if admin.is_empty() || sender != *admin || self.meta[group_id].admin {
+                return Err(CoalitionError::Invalid(format!(
+                    "already a member of group {group_id:?}; only its administrator's welcome \
+                     re-initialises it"
+                )));
+            }
+        }
+        let group = staged.into_group(&self.provider).map_err(mls("join"))?;
+        let id = group_id.to_string();
+        let keys = self
+            .meta
+            .get(group_id)
+            .map(|m| m.keys.clone())
+            .unwrap_or_default();
+        let admin = group
+            .member(LeafNodeIndex::new(0))
+            .and_then(|c| org_of(c).ok())
+            .ok_or_else(|| {
+                CoalitionError::Invalid("the welcome's group has no administrator at leaf 0".into())
+            })?;
         self.groups.insert(id.clone(), group);
         self.meta.insert(
             id.clone(),
             GroupMeta {
                 cursor,
+                admin_leaf: Some((0, admin)),
+                keys,
                 ..GroupMeta::default()
             },
         );
@@ -621,14 +761,34 @@ impl Member {
     /// Processes messages fetched from group `id`'s log, in order. Messages before the cursor
     /// are skipped (already processed); so are this member's own handshake messages, which
     /// it merged when the broker accepted them.
+    ///
+    /// A message that cannot be processed is skipped and reported ([`Event::Skipped`]); the
+    /// cursor moves past it. Errors are about the call itself: an unknown group, a group this
+    /// member was removed from, a state that cannot be saved.
     pub fn process(&mut self, id: &str, fetched: &[Fetched]) -> Result<Vec<Event>, CoalitionError> {
+        if !self
+            .groups
+            .get(id)
+            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?
+            .is_active()
+        {
+            return Err(CoalitionError::Invalid(format!(
+                "{} is no longer a member of {id}",
+                self.org
+            )));
+        }
         let mut events = Vec::new();
         for f in fetched {
             if f.seq < self.meta(id)?.cursor {
                 continue;
             }
-            if let Some(e) = self.process_one(id, &f.message)? {
-                events.push(e);
+            match self.process_one(id, &f.message) {
+                Ok(Some(e)) => events.push(e),
+                Ok(None) => {}
+                Err(e) => events.push(Event::Skipped {
+                    seq: f.seq,
+                    reason: e.to_string(),
+                }),
             }
             self.meta(id)?.cursor = f.seq + 1;
             if events.last() == Some(&Event::RemovedFromGroup) {
@@ -663,18 +823,27 @@ impl Member {
             .process_message(provider, pm)
             .map_err(mls("process message"))?;
         let from = org_of(processed.credential()).unwrap_or_default();
+        let sender = match processed.sender() {
+            Sender::Member(leaf) => Some(leaf.u32()),
+            _ => None,
+        };
         match processed.into_content() {
             ProcessedMessageContent::ApplicationMessage(app) => {
                 match Payload::from_bytes(&app.into_bytes()) {
                     Ok(Payload::CoalitionKey { version, key }) => {
-                        let raw =
-                            super::wire::unb64("key", &key).map_err(CoalitionError::Invalid)?;
-                        if raw.len() != 32 {
-                            return Err(CoalitionError::Invalid(
-                                "coalition key of wrong length".into(),
-                            ));
+                        let meta = self.meta(id)?;
+                        let from_admin = !meta.admin
+                            && match &meta.admin_leaf {
+                                Some((leaf, org)) => sender == Some(*leaf) && from == *org,
+                                None => sender == Some(0),
+                            };
+                        if !from_admin {
+                            return Err(CoalitionError::Invalid(format!(
+                                "a coalition key from {from}, which is not the group's \
+                                 administrator: refused"
+                            )));
                         }
-                        self.meta(id)?.keys.insert(version, hex::encode(raw));
+                        store_key(meta, version, &key)?;
                         Ok(Some(Event::KeyReceived { version }))
                     }
                     Ok(Payload::CaseDetail {
@@ -769,6 +938,33 @@ impl Member {
     /// Whether this member is (still) in group `id`.
     pub fn is_member(&self, id: &str) -> bool {
         self.groups.get(id).is_some_and(MlsGroup::is_active)
+    }
+}
+
+/// Stores a coalition key the administrator sent: version 1 or above, 32 bytes, and never over
+/// another key under the same version (the same key again — sent after every add — is fine).
+fn store_key(meta: &mut GroupMeta, version: u32, key: &str) -> Result<(), CoalitionError> {
+    if version == 0 {
+        return Err(CoalitionError::Invalid(
+            "coalition key version 0: versions start at 1".into(),
+        ));
+    }
+    let raw = super::wire::unb64("key", key).map_err(CoalitionError::Invalid)?;
+    if raw.len() != 32 {
+        return Err(CoalitionError::Invalid(
+            "coalition key of wrong length".into(),
+        ));
+    }
+    let hex = hex::encode(raw);
+    match meta.keys.get(&version) {
+        Some(held) if *held == hex => Ok(()),
+        Some(_) => Err(CoalitionError::Invalid(format!(
+            "coalition key version {version} is held with another key: not overwritten"
+        ))),
+        None => {
+            meta.keys.insert(version, hex);
+            Ok(())
+        }
     }
 }
 

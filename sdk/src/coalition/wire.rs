@@ -93,9 +93,8 @@ pub struct GroupStatus {
     pub members: Vec<String>,
     /// Sequence number the next message will get.
     pub next_seq: u64,
-    /// Case channels: the organisations that may be members.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allowed: Option<Vec<String>>,
+    // No `allowed`: a case channel's list is derived from what was disclosed to its creator
+    // and stays with the broker, which enforces it on every commit (issue 21, finding 7).
 }
 
 /// `POST /v1/mls/groups/{id}/messages`: one handshake or application message; a commit that

@@ -9,9 +9,9 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Row, Type};
 use super::SignalDialect;
 use crate::audit::entry::AuditEntry;
 use crate::mls::store::{
-    Announced, AppendAudit, Appended, ClaimAudit, ClaimedKeyPackage, ExpiredKeyPackage, GroupKind,
-    GroupRow, KeyPackagePurgeAudit, KeyVersionRow, MlsStore, NewKeyPackage, NewMessage, NewWelcome,
-    SignalFilter, StateChange, StoredMessage, StoredWelcome,
+    Announced, AppendAudit, Appended, Claim, ClaimAudit, ClaimQuota, ClaimedKeyPackage,
+    ExpiredKeyPackage, GroupKind, GroupRow, KeyPackagePurgeAudit, KeyVersionRow, MlsStore,
+    NewKeyPackage, NewMessage, NewWelcome, SignalFilter, StateChange, StoredMessage, StoredWelcome,
 };
 use crate::store::{PurgeAudit, StoreError, StoredSignal, key_version_from_db};
 
@@ -77,9 +77,23 @@ shared_impl! {
             org: &str,
             claimer: &str,
             now: i64,
+            quota: ClaimQuota,
             audit: ClaimAudit<'_>,
-        ) -> Result<Option<ClaimedKeyPackage>, StoreError> {
+        ) -> Result<Claim, StoreError> {
             let mut tx = self.begin_write().await?;
+            let used: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mls_key_package_claims WHERE org = $1 AND claimer = $2 \
+                 AND claimed_at >= $3",
+            )
+            .bind(org)
+            .bind(claimer)
+            .bind(quota.since)
+            .fetch_one(&mut *tx)
+            .await?;
+            if used >= i64::from(quota.max) {
+                tx.rollback().await?;
+                return Ok(Claim::QuotaReached);
+            }
             let ordinary = sqlx::query(D::CLAIM_ORDINARY_KEY_PACKAGE)
                 .bind(org)
                 .bind(claimer)
@@ -113,11 +127,68 @@ shared_impl! {
             };
             let Some(claimed) = claimed else {
                 tx.rollback().await?;
-                return Ok(None);
+                return Ok(Claim::None);
             };
+            let recorded = sqlx::query(
+                "INSERT INTO mls_key_package_claims (ref, claimer, org, claimed_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (ref, claimer) DO NOTHING",
+            )
+            .bind(claimed.kp_ref.as_slice())
+            .bind(claimer)
+            .bind(org)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if D::rows_affected(&recorded) == 0 {
+                // Only a last-resort package can be handed to the same claimer twice.
+                tx.rollback().await?;
+                return Ok(Claim::Again(claimed));
+            }
             D::append(&mut tx, &[&audit(&claimed)]).await?;
             tx.commit().await?;
-            Ok(Some(claimed))
+            Ok(Claim::Claimed(claimed))
+        }
+
+        async fn live_key_packages(&self, org: &str, now: i64) -> Result<u64, StoreError> {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM mls_key_packages WHERE org = $1 AND claimed_by IS NULL \
+                 AND expires_at > $2",
+            )
+            .bind(org)
+            .bind(now)
+            .fetch_one(self.reader())
+            .await?;
+            u64_from_db(n, "count")
+        }
+
+        async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError> {
+            let seq: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(from_seq) FROM mls_welcomes WHERE group_id = $1 AND org = $2",
+            )
+            .bind(group)
+            .bind(org)
+            .fetch_one(self.reader())
+            .await?;
+            seq.map_or(Ok(0), |s| u64_from_db(s, "sequence"))
+        }
+
+        async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError> {
+            // LIKE narrows the rows (`_` in an id only widens it); the lists decide.
+            let lists: Vec<String> = sqlx::query_scalar(
+                "SELECT allowed FROM mls_groups WHERE kind = 'case' AND allowed LIKE $1 \
+                 AND allowed LIKE $2",
+            )
+            .bind(format!("%\"{a}\"%"))
+            .bind(format!("%\"{b}\"%"))
+            .fetch_all(self.reader())
+            .await?;
+            for list in lists {
+                let orgs = orgs_from_db(&list)?;
+                if orgs.iter().any(|o| o == a) && orgs.iter().any(|o| o == b) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         }
 
         async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError> {
@@ -146,6 +217,12 @@ shared_impl! {
                 tx.rollback().await?;
                 return Ok(erased);
             }
+            sqlx::query(
+                "DELETE FROM mls_key_package_claims \
+                 WHERE ref NOT IN (SELECT ref FROM mls_key_packages)",
+            )
+            .execute(&mut *tx)
+            .await?;
             erased.sort_by(|a, b| (&a.org, &a.kp_ref).cmp(&(&b.org, &b.kp_ref)));
             D::append(&mut tx, &[&audit_for(&erased)]).await?;
             tx.commit().await?;
@@ -203,6 +280,34 @@ shared_impl! {
             Ok(())
         }
 
+        async fn reinit_group(
+            &self,
+            id: &str,
+            expected_revision: u64,
+            change: &StateChange,
+            audit: &AuditEntry,
+        ) -> Result<bool, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let written = sqlx::query(
+                "UPDATE mls_groups SET revision = revision + 1, epoch = $3, members = $4, \
+                 state = $5 WHERE id = $1 AND revision = $2",
+            )
+            .bind(id)
+            .bind(u64_to_db(expected_revision)?)
+            .bind(u64_to_db(change.epoch)?)
+            .bind(orgs_to_db(&change.members))
+            .bind(change.state.as_slice())
+            .execute(&mut *tx)
+            .await?;
+            if D::rows_affected(&written) == 0 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            D::append(&mut tx, &[audit]).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+
         async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
             let sql = format!("SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1");
             row_by_key(self.reader(), &sql, id, group_from_row).await
@@ -250,9 +355,21 @@ shared_impl! {
                 tx.rollback().await?;
                 return Ok(Appended::Conflict);
             };
+            let digest = ring::digest::digest(&ring::digest::SHA256, &message.data);
+            let replayed: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM mls_messages WHERE group_id = $1 AND digest = $2",
+            )
+            .bind(group)
+            .bind(digest.as_ref())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if replayed.is_some() {
+                tx.rollback().await?;
+                return Ok(Appended::Replayed);
+            }
             sqlx::query(
                 "INSERT INTO mls_messages (group_id, seq, epoch, sender, content_type, data, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 created_at, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(group)
             .bind(seq)
@@ -261,6 +378,7 @@ shared_impl! {
             .bind(message.content_type)
             .bind(message.data.as_slice())
             .bind(now)
+            .bind(digest.as_ref())
             .execute(&mut *tx)
             .await?;
             for w in welcomes {

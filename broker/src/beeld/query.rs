@@ -27,7 +27,7 @@ use kruispunt_policy::{
 };
 use kruispunt_sdk::beeld::{
     AggregateRequest, AggregateResponse, Cell, Dimension, MAX_FILTER_VALUES, MAX_GROUP_BY, Measure,
-    SnapshotInfo, Total,
+    SnapshotInfo,
 };
 use kruispunt_sdk::transparency::Operation;
 use ring::digest;
@@ -670,12 +670,14 @@ fn answer(
             per_subject,
             eps_total,
         ) {
-            Outcome::Released(v) => Total {
+            Outcome::Released(v) => Cell {
+                dims: Default::default(),
                 value: Some(v),
                 suppressed: false,
                 reason: None,
             },
-            Outcome::Suppressed(r) => Total {
+            Outcome::Suppressed(r) => Cell {
+                dims: Default::default(),
                 value: None,
                 suppressed: true,
                 reason: Some(r),

@@ -2,7 +2,8 @@
 //! (table and CSV) and the `/beeld/` page in chromium (see `browser.rs`). Three organisations
 //! of Utrecht-Stad signal enough distinct subjects in that district under the theme horeca for
 //! the cell to be released; three subjects under vastgoed stay below k and must be shown as
-//! "< k", never as a number. (Per district: the picture does not count gemeenten yet.) What the readers show is compared with what the API answers
+//! "< k", never as a number. The heat map is asked per district; the page's local picture per
+//! gemeente (Utrecht, GM0344, where every signal lies). What the readers show is compared with what the API answers
 //! for the same question from the same snapshot (a repeat, which spends no budget).
 
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
@@ -13,6 +14,8 @@ use crate::browser::Browser;
 
 const ANALYST_ORG: &str = "riec-midden-nederland";
 const DISTRICT: &str = "utrecht-stad";
+/// Utrecht, in Utrecht-Stad: the gemeente of every signal, for the local picture.
+const GEMEENTE: &str = "GM0344";
 /// The suppliers: three sectors of Utrecht-Stad.
 const SUPPLIERS: [(&str, &str); 3] = [
     ("horeca-utrecht", "signaleerder"),
@@ -33,7 +36,7 @@ fn pseudonym(kvk: usize) -> String {
 fn signal(kvk: usize, code: &str, observed: &str) -> Value {
     json!({
         "kind": "kvk", "pseudonym": pseudonym(kvk), "key_version": 1, "code": code,
-        "observed": observed, "district": DISTRICT,
+        "observed": observed, "district": DISTRICT, "gemeente": GEMEENTE,
         "purposes": ["ondermijningsbeeld"]
     })
 }
@@ -304,6 +307,47 @@ async fn the_beeld_page_draws_the_heat_map_from_real_data_in_chromium() {
         break;
     }
     assert!(checked, "no two consecutive answers came from one snapshot");
+
+    // The local picture of Utrecht, and its print view: only the sheet is printed.
+    browser
+        .eval(&format!(
+            "document.getElementById('local-gemeente').value = '{GEMEENTE}'; return true;"
+        ))
+        .await;
+    browser.click("#draw-local").await;
+    let sheet = browser
+        .wait_for(
+            "document.querySelector('article.local-sheet') \
+             && document.querySelector('article.local-sheet').innerText",
+            "the local picture",
+        )
+        .await;
+    let sheet = sheet.as_str().unwrap();
+    assert!(
+        sheet.starts_with("Lokaal ondermijningsbeeld GM0344"),
+        "{sheet}"
+    );
+    assert!(
+        sheet.contains("by user@riec-midden-nederland of riec-midden-nederland"),
+        "{sheet}"
+    );
+    let local = browser
+        .eval(
+            "const td = (t) => document.querySelector('.local-table td[data-theme=\"' + t + '\"]'); \
+             return [td('horeca').className, td('vastgoed').innerText];",
+        )
+        .await;
+    assert_eq!(local[0], "released", "{local}");
+    assert_eq!(local[1], "< 10", "{local}");
+    browser.emulate_media("print").await;
+    let shown = browser
+        .eval(
+            "const on = (q) => getComputedStyle(document.querySelector(q)).display !== 'none'; \
+             return [on('#map-section'), on('#signin'), on('article.local-sheet')];",
+        )
+        .await;
+    assert_eq!(shown, json!([false, false, true]), "print view");
+    browser.emulate_media("").await;
 
     // Another user signs in (a dealer, a supplier the purpose does not let ask): the analyst's
     // picture is gone from the screen, and the dealer's question is refused with the reason.

@@ -223,6 +223,17 @@ impl Browser {
         .to_string()
     }
 
+    /// From now on the page is laid out for `media` (`print`: its `@media print` rules, as
+    /// when printed; `""`: the screen again).
+    pub async fn emulate_media(&self, media: &str) {
+        self.command(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            &json!({ "cmd": "Emulation.setEmulatedMedia", "params": { "media": media } }),
+        )
+        .await;
+    }
+
     /// Ends the session (chromium quits) and chromedriver.
     pub fn stop(self) {
         drop(self);

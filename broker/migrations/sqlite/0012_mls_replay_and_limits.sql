@@ -1,4 +1,4 @@
--- MLS delivery hardening, SQLite. Keep in step with ../postgres/0010_mls_replay_and_limits.sql.
+-- MLS delivery hardening, SQLite. Keep in step with ../postgres/0012_mls_replay_and_limits.sql.
 -- Applied once and checksummed by sqlx: never edit after release, add a new file instead.
 
 -- SHA-256 of each message as posted: the same ciphertext twice in a group is a replay and is

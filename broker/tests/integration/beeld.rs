@@ -452,6 +452,26 @@ fn the_endpoint_body(b: Broker) -> TestFuture {
         detail["filter"] = json!({"gemeente": ["GM0307"]});
         let (st, v, _) = ask(&riec, detail).await;
         assert_eq!(st, 200, "{v}");
+
+        // The budget over HTTPS: twenty distinct questions spend a municipality's month, the
+        // twenty-first is refused with what is left (audited).
+        let municipality = b.token("gemeente-amersfoort", &["analist"]);
+        for day in 1..=20 {
+            let mut q = base.clone();
+            q["to"] = json!(format!("2026-12-{day:02}"));
+            let (st, v, _) = ask(&municipality, q).await;
+            assert_eq!(st, 200, "{day}: {v}");
+        }
+        let mut q = base.clone();
+        q["to"] = json!("2026-12-21");
+        let (st, v, ct) = ask(&municipality, q).await;
+        assert_eq!((st, ct.as_str()), (403, "application/problem+json"), "{v}");
+        assert_eq!(
+            v["type"], "urn:kruispunt:problem:privacy-budget-exhausted",
+            "{v}"
+        );
+        assert_eq!(v["reasons"], json!(["privacy_budget_exhausted"]));
+        assert_eq!(v["epsilon_left"], 0.0);
         let refusals = b.audit_of("aggregate.release").await;
         assert!(
             refusals

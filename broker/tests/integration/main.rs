@@ -23,6 +23,7 @@ mod audit_tree_upgrade;
 mod auth_tokens;
 mod cli_id;
 mod coalition_takeover;
+mod connection_hygiene;
 mod mls_coalition;
 mod mls_key_version;
 mod openapi_doc;

@@ -13,10 +13,12 @@ use crate::{edge, routes};
 
 /// Largest JSON body (a full batch of 10 000 signals is about 3 MB).
 pub const JSON_BODY_LIMIT: usize = 8 * 1024 * 1024;
-/// The router; requests on the JSON routes that take longer than `request_timeout` are cut
-/// off with `503 request-timeout` (streamed bulk uploads excepted). Every error leaves as an
+/// The router; requests on the JSON routes that take longer than the request timeout are cut
+/// off with `503 request-timeout`; the streamed bulk upload has a body idle timeout instead. Every error leaves as an
 /// RFC 9457 problem ([`crate::edge`]).
-pub fn router(state: AppState, request_timeout: Duration) -> Router {
+pub fn router(state: AppState, connections: &crate::config::Connections) -> Router {
+    let request_timeout = Duration::from_secs(connections.request_timeout_secs.max(1));
+    let body_idle = Duration::from_secs(connections.bulk_body_idle_timeout_secs.max(1));
     let api = Router::new()
         .route("/v1/signals", post(routes::signals::upload))
         .route("/v1/signals/{id}", delete(routes::signals::withdraw))
@@ -51,7 +53,9 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         ));
     let bulk = Router::new()
         .route("/v1/signals/bulk", post(routes::signals::bulk))
-        .layer(DefaultBodyLimit::disable());
+        .layer(DefaultBodyLimit::disable())
+        // No overall timeout (a bulk load may take minutes), but a stalled body is cut off.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_idle));
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::ready::readyz))

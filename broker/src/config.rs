@@ -107,12 +107,24 @@ pub struct Connections {
     /// A request on the JSON routes that takes longer is answered `503 request-timeout`
     /// (the streamed bulk upload has [`Connections::bulk_body_idle_timeout_secs`] instead).
     pub request_timeout_secs: u64,
+    /// A connection must complete its TLS handshake, and then each request head, within this
+    /// many seconds of starting to wait for it — which also closes an idle connection (one
+    /// waiting for its next request) after this long. Slowloris heads are cut off here.
+    pub header_read_timeout_secs: u64,
+    /// Connections served at once; a connection beyond it is closed as soon as it is accepted
+    /// (before the TLS handshake), and the client may retry.
+    pub max_connections: usize,
+    /// The streamed bulk upload's body must deliver data at least every this many seconds.
+    pub bulk_body_idle_timeout_secs: u64,
 }
 
 impl Default for Connections {
     fn default() -> Self {
         Connections {
             request_timeout_secs: 30,
+            header_read_timeout_secs: 10,
+            max_connections: 1024,
+            bulk_body_idle_timeout_secs: 30,
         }
     }
 }

@@ -27,7 +27,7 @@
 //!   the one place domain errors become HTTP; [`edge`]: the limits on a request's head and
 //!   the guarantee that every error (also axum's and the timeout's) leaves as a problem.
 //! - [`server`], [`tls`], [`config`], [`devpki`], [`state`]: start-up, TLS, `kruispunt.toml`,
-//!   the development PKI, the state handlers share.
+//!   the development PKI, the state handlers share; [`conn_limit`]: the connection cap.
 //!
 //! **The command line**: [`cli`], one module per subcommand. [`civil`]: calendar arithmetic.
 #![forbid(unsafe_code)]
@@ -39,6 +39,7 @@ pub mod beeld;
 pub mod civil;
 pub mod cli;
 pub mod config;
+pub mod conn_limit;
 pub mod devpki;
 pub mod edge;
 pub mod ingest;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use kruispunt_policy::{Bundle, PolicyEngine, Registry};
 
 use crate::auth::TokenVerifier;
@@ -152,16 +152,29 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         config.tls.client_ca.as_deref(),
     )?);
     let handle: Handle<SocketAddr> = Handle::new();
-    let server = axum_server::bind_rustls(config.listen, tls_config)
+    let c = &config.connections;
+    let head_timeout = Duration::from_secs(c.header_read_timeout_secs.max(1));
+    let acceptor = crate::conn_limit::Capped::new(
+        RustlsAcceptor::new(tls_config).handshake_timeout(head_timeout),
+        c.max_connections.max(1),
+    );
+    let mut server = axum_server::bind(config.listen)
+        .acceptor(acceptor)
         .handle(handle.clone())
-        // The peer's address selects its budget of failed authentications.
-        .serve(
-            app::router(
-                state.clone(),
-                Duration::from_secs(config.connections.request_timeout_secs.max(1)),
-            )
+        // The TLS configuration offers HTTP/1.1 only (ALPN); never guess HTTP/2.
+        .http1_only();
+    // hyper starts this timer whenever it waits for a request head: a slow head and an idle
+    // keep-alive connection are both closed after it.
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(head_timeout)
+        .max_headers(crate::edge::HYPER_MAX_HEADERS);
+    // The peer's address selects its budget of failed authentications.
+    let server = server.serve(
+        app::router(state.clone(), &config.connections)
             .into_make_service_with_connect_info::<SocketAddr>(),
-        );
+    );
     let task = tokio::spawn(server);
     let log_task = tokio::spawn(crate::audit::log::run(
         state.clone(),

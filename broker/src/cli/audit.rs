@@ -360,11 +360,13 @@ async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         Some(dir) => export_local(dir).await?,
         None => Client::new(&a.remote)?.fetch().await?,
     };
-    std::fs::create_dir_all(&a.out)
+    // The entries are every organisation's (an operator's export) or an officer's own: owner
+    // only, from the first byte, also when an earlier export is overwritten.
+    crate::secret_file::create_private_dir(&a.out)
         .with_context(|| format!("--out: cannot create {}", a.out.display()))?;
-    std::fs::write(a.out.join("checkpoint"), &fetched.note)?;
-    std::fs::write(a.out.join("key"), format!("{}\n", fetched.key.trim()))?;
-    let file = std::fs::File::create(a.out.join("entries.jsonl"))?;
+    owner_only(&a.out.join("checkpoint"))?.write_all(fetched.note.as_bytes())?;
+    owner_only(&a.out.join("key"))?.write_all(format!("{}\n", fetched.key.trim()).as_bytes())?;
+    let file = owner_only(&a.out.join("entries.jsonl"))?;
     let mut w = BufWriter::new(file);
     for line in &fetched.lines {
         serde_json::to_writer(&mut w, line)?;
@@ -377,6 +379,20 @@ async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         a.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `path` opened for writing, truncated, mode 0600 (also an existing file is narrowed to it).
+fn owner_only(path: &Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
 /// The operator's export: every entry in full, and a checkpoint over the stored tree signed

@@ -33,7 +33,7 @@ async fn verify_dir(dir: &Path) -> Out {
 
 /// `kruispunt audit export --data-dir`: the operator's export of `b`'s log into `out`.
 async fn export_data_dir(b: &Broker, out: &Path) -> Out {
-    cli(&[
+    let o = cli(&[
         "audit",
         "export",
         "--data-dir",
@@ -41,7 +41,16 @@ async fn export_data_dir(b: &Broker, out: &Path) -> Out {
         "--out",
         &s(out),
     ])
-    .await
+    .await;
+    if o.ok {
+        // Every organisation's entries: readable by the operator only.
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["entries.jsonl", "checkpoint", "key"] {
+            let mode = std::fs::metadata(out.join(f)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
+    o
 }
 
 /// The arguments of `kruispunt audit verify --url` against `b` as `token`, then `extra`.

@@ -28,6 +28,7 @@ mod beeld_clients;
 mod cli_id;
 mod coalition_authorise;
 mod coalition_takeover;
+mod connection_hygiene;
 mod mls_coalition;
 mod mls_key_version;
 mod openapi_doc;

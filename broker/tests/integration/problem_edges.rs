@@ -92,6 +92,7 @@ async fn the_request_timeout_is_a_problem() {
         unlimited: true,
         connections: Some(Connections {
             request_timeout_secs: 1,
+            ..Connections::default()
         }),
         ..Options::default()
     })

@@ -1,0 +1,127 @@
+//! Connection hygiene: a slowloris head and an idle TLS connection are closed after the header
+//! timeout, and connections beyond the cap are refused (closed before the TLS handshake) until
+//! one ends. Short test values; only "closed eventually, within a generous bound" is asserted.
+
+use std::time::Duration;
+
+use crate::audit_common::*;
+use kruispunt_broker::config::Connections;
+use kruispunt_test_kit::Options;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Far longer than any timeout configured here: a connection still open then was not closed.
+const BOUND: Duration = Duration::from_secs(60);
+
+async fn broker(connections: Connections) -> Broker {
+    Broker::start_with(Options {
+        unlimited: true,
+        connections: Some(connections),
+        ..Options::default()
+    })
+    .await
+}
+
+/// Whether the server closes `tls` (EOF or an error) within [`BOUND`], reading and discarding.
+async fn closed_eventually<S: AsyncReadExt + Unpin>(tls: &mut S) -> bool {
+    let mut buf = [0u8; 1024];
+    tokio::time::timeout(BOUND, async {
+        loop {
+            match tls.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_heads_and_idle_connections_are_closed() {
+    let b = broker(Connections {
+        header_read_timeout_secs: 1,
+        ..Connections::default()
+    })
+    .await;
+    let addr = b.running.as_ref().unwrap().addr;
+
+    // Slowloris: half a head, then nothing.
+    let mut slow = crate::serve_https::connect(addr, &b.ca_path, None)
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
+        .await
+        .unwrap();
+    assert!(
+        closed_eventually(&mut slow).await,
+        "a slow head stayed open"
+    );
+
+    // An idle TLS connection: handshake done, no request.
+    let mut idle = crate::serve_https::connect(addr, &b.ca_path, None)
+        .await
+        .unwrap();
+    assert!(
+        closed_eventually(&mut idle).await,
+        "an idle connection stayed open"
+    );
+
+    // A TCP connection that never starts its handshake.
+    let mut raw = tokio::net::TcpStream::connect(addr).await.unwrap();
+    assert!(
+        closed_eventually(&mut raw).await,
+        "a silent TCP connection stayed open"
+    );
+
+    // The broker still serves.
+    assert_eq!(b.get("/healthz", None::<&str>).await.status(), 200);
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_refused_until_one_ends() {
+    let b = broker(Connections {
+        max_connections: 3,
+        header_read_timeout_secs: 600,
+        ..Connections::default()
+    })
+    .await;
+    let addr = b.running.as_ref().unwrap().addr;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(
+            crate::serve_https::connect(addr, &b.ca_path, None)
+                .await
+                .unwrap(),
+        );
+    }
+    // The fourth is closed before its handshake.
+    assert!(
+        crate::serve_https::connect(addr, &b.ca_path, None)
+            .await
+            .is_err(),
+        "a connection beyond the cap was served"
+    );
+    // One ends; a new one is served again (once the server has noticed).
+    let mut first = held.remove(0);
+    first.shutdown().await.unwrap();
+    drop(first);
+    let mut served = false;
+    for _ in 0..200 {
+        if let Ok(mut tls) = crate::serve_https::connect(addr, &b.ca_path, None).await {
+            tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut out = String::new();
+            let _ = tls.read_to_string(&mut out).await;
+            if out.starts_with("HTTP/1.1 200") {
+                served = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(served, "no connection was served after one ended");
+    drop(held);
+    b.stop().await;
+}

@@ -22,9 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use kruispunt_policy::{
-    Action, AggregateObligations, AggregateQuestion, PolicyError, PolicyInput, Registry,
-};
+use kruispunt_policy::{Action, AggregateObligations, AggregateQuestion, PolicyError, Registry};
 use kruispunt_sdk::beeld::{
     AggregateRequest, AggregateResponse, Cell, Dimension, MAX_FILTER_VALUES, MAX_GROUP_BY, Measure,
     SnapshotInfo,
@@ -330,13 +328,7 @@ pub async fn run(
     let checked = check(req, &reg)?;
 
     // 2. The policy.
-    let mut input = PolicyInput::new(
-        Action::Aggregate,
-        principal.requester(),
-        req.purpose.clone(),
-        now,
-    );
-    input.token_scope = principal.token_scope();
+    let mut input = principal.policy_input(Action::Aggregate, req.purpose.clone(), now);
     input.aggregate = Some(AggregateQuestion {
         area: checked.area.map_or("none", |d| d.as_str()).to_string(),
         measure: req.measure.as_str().to_string(),

@@ -16,7 +16,7 @@
 //!   wins (compare-and-set in the store), a later one gets 409 and its sender re-bases.
 //! - **Application messages** are encrypted; the broker sees their size and epoch only.
 
-use kruispunt_policy::{Action, Decision, PolicyError, PolicyInput};
+use kruispunt_policy::{Action, Decision, PolicyError};
 use kruispunt_sdk::coalition::mls::{CIPHERSUITE, org_of};
 use kruispunt_sdk::coalition::wire::{self, GroupKind as WireKind};
 use openmls::prelude::tls_codec::Deserialize as _;
@@ -503,7 +503,7 @@ fn may_add(
     coalition: &str,
     target: &str,
 ) -> Result<Decision, DeliveryError> {
-    let mut input = PolicyInput::new(Action::CoalitionAdd, principal.requester(), "", now_secs());
+    let mut input = principal.policy_input(Action::CoalitionAdd, "", now_secs());
     input.coalition = Some(coalition.to_string());
     input.target_org = Some(target.to_string());
     state.policy.decide(&input).map_err(DeliveryError::Policy)

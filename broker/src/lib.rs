@@ -12,6 +12,8 @@
 //! - [`ingest`]: uploads — validation, one policy decision per (purpose, kind), at-rest
 //!   keying, re-upload recognition, rows and their audit entry in one transaction.
 //! - [`matching`]: the in-memory match index and the match flow the route calls.
+//! - [`beeld`]: the ondermijningsbeeld — the counts kept as signals arrive and leave, and
+//!   the disclosure-controlled answers of `POST /v1/aggregates` (threshold, noise, budget).
 //! - [`mls`]: the MLS delivery service for coalitions and case channels.
 //! - [`retention`]: purging expired signals, key packages and superseded key versions (audited).
 //! - [`org_lock`]: one writer per organisation's signals at a time.

@@ -23,14 +23,24 @@
 //! within 10 % of today's with the picture maintained.
 //!
 //! Figures of the day (2 shared cores, other builds running, release build, 10 M signals,
-//! 10 heat maps): insert 1.11 M signals/s into the picture beside 0.83 M/s into the match index
-//! (the picture adds about 75 % to the post-commit in-memory work of an upload; the upload rate
-//! itself is bounded by the database, ≥ 100–200 k/s, and was not measured end to end here);
-//! picture 860 MiB (90 bytes per signal: the per-subject `Vec` costs more than the 36-byte
-//! contributions), resident set 1.7 GiB with the match index; heat map (8550 cells) p50
-//! 7.7 s, p99 8.4 s — **far over the 100 ms target**: one single-threaded pass over every
-//! subject, with per-subject allocations and a calendar conversion per contribution; freshness
-//! p50 1.5 µs, p99 16 µs; compaction of 100 000 withdrawn signals 484 ms.
+//! 10 heat maps, `KRUISPUNT_BENCH_QUERIES=10`, the bench binary run directly under `nice -n 10`,
+//! before and after in the same session on 2026-12-07):
+//!
+//! - before (one single-threaded pass in the hash table's order, a calendar conversion per
+//!   contribution, allocations per subject; load average 4–5): heat map (8550 cells) p50
+//!   8251 ms, p99 9761 ms; insert 0.64 M signals/s into the picture beside 0.31 M/s into the
+//!   match index; picture 860 MiB (90 bytes per signal), resident set 1.7 GiB with the index;
+//!   freshness p50 1.4 µs, p99 8.5 µs; compaction of 100 000 withdrawn signals 348 ms;
+//! - after (the pass split over both cores, a day → period table, reused buffers, lists walked
+//!   in slot order; load average 1–2.5): heat map p50 863 ms, p99 874 ms — ten times faster and
+//!   **still over the 100 ms target**; insert 1.40 M/s beside 0.55 M/s; picture 924 MiB
+//!   (97 bytes per signal: 8 bytes per subject for its key hash per slot); freshness p50 1.3 µs,
+//!   p99 121 µs (one outlier in 1000 on a loaded machine); compaction 329 ms.
+//!
+//! A profile (perf, 1 M signals) put the remaining time in memory access: loading each
+//! subject's separately allocated list and its contributions, then the per-cell organisation
+//! lists. What remains for the target: contributions in one flat array per shard (no list per
+//! subject), and counts of the standard grids computed once per published snapshot.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -18,7 +18,11 @@
 //! snapshot task).
 //!
 //! # A question
-//! One pass over the subjects: per subject, the cells of the question's grid its live
+//! One pass over the subjects, split over the cores (each thread takes every n-th shard, walks
+//! its lists in slot order — memory order — with its own reused buffers and counters, and the
+//! counters are summed: subjects are disjoint, so the sums are those of a single pass). The
+//! question is first resolved to interned positions and a day → period table ([`Plan`]), so
+//! the loop compares integers and does no calendar arithmetic. Per subject, the cells of the question's grid its live
 //! contributions fall into (deduplicated, at most `cap` of them — the excess dropped
 //! deterministically, see [`subject_keeps`]), and per cell whether the subject belongs to the
 //! measure's population (`multi_source`: ≥ 2 organisations in that cell, `cross_sector`: ≥ 2
@@ -210,6 +214,9 @@ struct Names {
 struct Shard {
     subjects: HashMap<SubjectKey, u32, BuildHasherDefault<PassThrough>>,
     lists: Vec<Vec<Contribution>>,
+    /// Per slot, its subject's key hash ([`SubjectKey::hash64`]), so that a question walks
+    /// the lists in slot order — memory order, not the hash table's random order.
+    hashes: Vec<u64>,
     free: Vec<u32>,
 }
 
@@ -292,9 +299,13 @@ impl Picture {
                     Some(slot) => *slot,
                     None => {
                         let slot = match shard.free.pop() {
-                            Some(f) => f,
+                            Some(f) => {
+                                shard.hashes[f as usize] = key.hash64();
+                                f
+                            }
                             None => {
                                 shard.lists.push(Vec::new());
+                                shard.hashes.push(key.hash64());
                                 (shard.lists.len() - 1) as u32
                             }
                         };
@@ -347,6 +358,7 @@ impl Picture {
                 subjects,
                 lists,
                 free,
+                ..
             } = &mut *shard;
             subjects.retain(|_, slot| {
                 let list = &mut lists[*slot as usize];
@@ -404,6 +416,7 @@ impl Picture {
                 .iter()
                 .map(|l| l.capacity() * std::mem::size_of::<Contribution>())
                 .sum::<usize>();
+            total += s.hashes.capacity() * 8;
             total += s.free.capacity() * 4;
         }
         total
@@ -411,6 +424,10 @@ impl Picture {
 
     /// Counts a question over the snapshot at `at` (Unix seconds; the current time for the
     /// exact counts).
+    ///
+    /// The shards are split over the cores (one scoped thread per core, each with its own
+    /// accumulator and buffers, read-locking one shard at a time); the per-thread counts are
+    /// sums over disjoint subjects, so merging them gives exactly the single pass's counts.
     pub fn count(&self, q: &CountQuery, at: i64) -> Counts {
         let at = secs(at);
         let plan = {
@@ -418,29 +435,46 @@ impl Picture {
             Plan::new(q, &names)
         };
         let cells = q.grid.len();
-        let mut acc = Accumulator {
-            cells: vec![CellStat::default(); cells],
-            pairs: vec![Vec::new(); cells],
-            total: CellStat::default(),
-            total_pairs: Vec::new(),
-        };
-        let mut scratch: Vec<(u32, u16, u16)> = Vec::new();
-        let mut kept: Vec<(u64, u32)> = Vec::new();
-        for shard in &self.shards {
-            let shard = shard.read().expect("picture shard lock");
-            for (key, slot) in &shard.subjects {
-                scratch.clear();
-                for c in &shard.lists[*slot as usize] {
-                    if !c.visible_at(at) || c.purposes & plan.purpose_bit == 0 {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, SHARDS);
+        let pass = |first: usize| {
+            let mut acc = Accumulator::new(cells);
+            let mut work = Work::default();
+            for shard in self.shards.iter().skip(first).step_by(threads) {
+                let shard = shard.read().expect("picture shard lock");
+                // Free slots hold empty lists and add nothing.
+                for (list, &subject) in shard.lists.iter().zip(&shard.hashes) {
+                    work.scratch.clear();
+                    for c in list {
+                        if !c.visible_at(at) || c.purposes & plan.purpose_bit == 0 {
+                            continue;
+                        }
+                        plan.cells_of(c, &mut work.scratch);
+                    }
+                    if work.scratch.is_empty() {
                         continue;
                     }
-                    plan.cells_of(c, &mut scratch);
+                    acc.add_subject(q, subject, &mut work);
                 }
-                if scratch.is_empty() {
-                    continue;
-                }
-                acc.add_subject(q, &plan, key.hash64(), &mut scratch, &mut kept);
             }
+            acc
+        };
+        let mut parts: Vec<Accumulator> = if threads == 1 {
+            vec![pass(0)]
+        } else {
+            std::thread::scope(|s| {
+                let pass = &pass;
+                let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || pass(t))).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("picture count thread"))
+                    .collect()
+            })
+        };
+        let mut acc = parts.swap_remove(0);
+        for part in parts {
+            acc.merge(part);
         }
         acc.finish()
     }
@@ -518,14 +552,15 @@ struct Plan {
     gemeente_filter: Option<Vec<bool>>,
     /// Grid category positions per interned code (empty: not counted).
     code_pos: Vec<Vec<u32>>,
-    period: Option<Dimension>,
-    first_period: i64,
-    periods: i64,
-    from_day: i64,
-    to_day: i64,
+    /// The first day of `day_period` (days since 1970-01-01).
+    first_day: i64,
+    /// Per observation day from `first_day` up to the question's last: the grid's period
+    /// position of the day, or `u32::MAX` when the day is outside the grid — so the pass does
+    /// no calendar arithmetic.
+    day_period: Vec<u32>,
+    periods: usize,
     ncat: usize,
     org_sector: Vec<u16>,
-    orgs: usize,
 }
 
 impl Plan {
@@ -590,6 +625,20 @@ impl Plan {
                 }
             })
             .collect();
+        // Contribution days are u16: the table never spans more than 65 536 days.
+        let periods = i64::from(q.grid.periods.max(1));
+        let first_day = q.from_day.max(0);
+        let last_day = q.to_day.min(i64::from(u16::MAX));
+        let day_period = (first_day..=last_day)
+            .map(|day| {
+                let p = period::index(q.grid.period, day) - q.grid.first_period;
+                if (0..periods).contains(&p) {
+                    p as u32
+                } else {
+                    u32::MAX
+                }
+            })
+            .collect();
         Plan {
             purpose_bit,
             area: q.grid.area,
@@ -597,21 +646,23 @@ impl Plan {
             district_ok,
             gemeente_filter,
             code_pos,
-            period: q.grid.period,
-            first_period: q.grid.first_period,
-            periods: i64::from(q.grid.periods.max(1)),
-            from_day: q.from_day,
-            to_day: q.to_day,
+            first_day,
+            day_period,
+            periods: periods as usize,
             ncat: q.grid.categories.len().max(1),
             org_sector: names.org_sector.clone(),
-            orgs: names.orgs.names.len(),
         }
     }
 
     /// Pushes `(cell, org, sector)` for every grid cell `c` falls into.
     fn cells_of(&self, c: &Contribution, out: &mut Vec<(u32, u16, u16)>) {
-        let day = i64::from(c.day);
-        if day < self.from_day || day > self.to_day {
+        let Some(&p) = usize::try_from(i64::from(c.day) - self.first_day)
+            .ok()
+            .and_then(|i| self.day_period.get(i))
+        else {
+            return;
+        };
+        if p == u32::MAX {
             return;
         }
         if !self
@@ -640,18 +691,13 @@ impl Plan {
         let Some(cats) = self.code_pos.get(usize::from(c.code)) else {
             return;
         };
-        let p = period::index(self.period, day) - self.first_period;
-        if p < 0 || p >= self.periods {
-            return;
-        }
         let sector = self
             .org_sector
             .get(usize::from(c.org))
             .copied()
             .unwrap_or(0);
         for &cat in cats {
-            let cell =
-                (area as usize * self.ncat + cat as usize) * self.periods as usize + p as usize;
+            let cell = (area as usize * self.ncat + cat as usize) * self.periods + p as usize;
             out.push((cell as u32, c.org, sector));
         }
     }
@@ -713,22 +759,60 @@ pub fn subject_keeps(subject: u64, cell: u32) -> u64 {
     z ^ (z >> 31)
 }
 
+/// One thread's buffers for the pass, reused from subject to subject (no allocation per
+/// subject once they have grown).
+#[derive(Default)]
+struct Work {
+    /// The subject's `(cell, org, sector)` entries.
+    scratch: Vec<(u32, u16, u16)>,
+    /// The cells kept (within the cap): (keep order, start of the cell's group in `scratch`).
+    kept: Vec<(u64, u32)>,
+    /// The subject's distinct organisations and sectors over the whole question.
+    orgs: Vec<u16>,
+    sectors: Vec<u16>,
+}
+
 impl Accumulator {
-    fn add_subject(
-        &mut self,
-        q: &CountQuery,
-        plan: &Plan,
-        subject: u64,
-        scratch: &mut [(u32, u16, u16)],
-        kept: &mut Vec<(u64, u32)>,
-    ) {
+    fn new(cells: usize) -> Accumulator {
+        Accumulator {
+            cells: vec![CellStat::default(); cells],
+            pairs: vec![Vec::new(); cells],
+            total: CellStat::default(),
+            total_pairs: Vec::new(),
+        }
+    }
+
+    /// Adds the counts of another accumulator over other subjects.
+    fn merge(&mut self, other: Accumulator) {
+        for (stat, o) in self.cells.iter_mut().zip(&other.cells) {
+            stat.subjects += o.subjects;
+            stat.value += o.value;
+        }
+        for (pairs, o) in self.pairs.iter_mut().zip(&other.pairs) {
+            add_pairs(pairs, o);
+        }
+        self.total.subjects += other.total.subjects;
+        self.total.value += other.total.value;
+        add_pairs(&mut self.total_pairs, &other.total_pairs);
+    }
+
+    /// Adds one subject whose entries are in `work.scratch`.
+    fn add_subject(&mut self, q: &CountQuery, subject: u64, work: &mut Work) {
+        let Work {
+            scratch,
+            kept,
+            orgs,
+            sectors,
+        } = work;
+        // Sorted by (cell, org, sector): a cell's entries are one group, ordered by org.
         scratch.sort_unstable();
-        let _ = plan.orgs;
         // The total: the subject over every cell of the question.
-        let mut orgs: Vec<u16> = scratch.iter().map(|s| s.1).collect();
+        orgs.clear();
+        orgs.extend(scratch.iter().map(|s| s.1));
         orgs.sort_unstable();
         orgs.dedup();
-        let mut sectors: Vec<u16> = scratch.iter().map(|s| s.2).collect();
+        sectors.clear();
+        sectors.extend(scratch.iter().map(|s| s.2));
         sectors.sort_unstable();
         sectors.dedup();
         if in_population(q.measure, orgs.len(), sectors.len()) {
@@ -737,11 +821,11 @@ impl Accumulator {
                 Measure::Signals => (scratch.len() as u64).min(u64::from(q.signal_cap)),
                 _ => 1,
             };
-            for o in &orgs {
+            for o in orgs.iter() {
                 bump(&mut self.total_pairs, *o);
             }
         }
-        // The cells, grouped (scratch is sorted by cell).
+        // The cells, grouped.
         kept.clear();
         let mut i = 0;
         while i < scratch.len() {
@@ -751,9 +835,15 @@ impl Accumulator {
                 j += 1;
             }
             let group = &scratch[i..j];
-            let distinct_orgs = count_distinct(group.iter().map(|g| g.1));
-            let distinct_sectors = count_distinct(group.iter().map(|g| g.2));
-            if in_population(q.measure, distinct_orgs, distinct_sectors) {
+            // The population asks only whether there are two or more: orgs are sorted within
+            // the group, so there are two when the first and last differ.
+            let two_orgs = group[0].1 != group[group.len() - 1].1;
+            let two_sectors = group.iter().any(|g| g.2 != group[0].2);
+            if in_population(
+                q.measure,
+                1 + usize::from(two_orgs),
+                1 + usize::from(two_sectors),
+            ) {
                 kept.push((subject_keeps(subject, cell), i as u32));
             }
             i = j;
@@ -778,12 +868,10 @@ impl Accumulator {
             };
             let pairs = &mut self.pairs[cell as usize];
             let mut last = None;
-            let mut os: Vec<u16> = group.iter().map(|g| g.1).collect();
-            os.sort_unstable();
-            for o in os {
-                if last != Some(o) {
-                    bump(pairs, o);
-                    last = Some(o);
+            for g in group {
+                if last != Some(g.1) {
+                    bump(pairs, g.1);
+                    last = Some(g.1);
                 }
             }
         }
@@ -807,14 +895,14 @@ fn settle(stat: &mut CellStat, pairs: &[(u16, u32)]) {
     stat.top_pairs = pairs.iter().map(|p| p.1).max().unwrap_or(0);
 }
 
-fn count_distinct(it: impl Iterator<Item = u16>) -> usize {
-    let mut seen: Vec<u16> = Vec::with_capacity(4);
-    for x in it {
-        if !seen.contains(&x) {
-            seen.push(x);
+/// Adds `other`'s subject–supplier pairs to `pairs`, organisation by organisation.
+fn add_pairs(pairs: &mut Vec<(u16, u32)>, other: &[(u16, u32)]) {
+    for &(org, n) in other {
+        match pairs.iter_mut().find(|(o, _)| *o == org) {
+            Some((_, m)) => *m += n,
+            None => pairs.push((org, n)),
         }
     }
-    seen.len()
 }
 
 #[cfg(test)]
@@ -1030,5 +1118,324 @@ mod tests {
         q.gemeenten = None;
         q.districts = Some(vec!["west".into()]);
         assert_eq!(p.count(&q, 10).cells[0].subjects, 0);
+    }
+
+    /// The reference pass: the counting rules written out plainly — names instead of
+    /// interned positions, a calendar conversion per contribution, sets and maps per subject —
+    /// against which the fast pass is checked.
+    fn reference_count(p: &Picture, q: &CountQuery, at: i64) -> Counts {
+        use std::collections::{BTreeMap, BTreeSet};
+        let at = secs(at);
+        let names = p.names.read().unwrap();
+        let purpose_bit = names
+            .purposes
+            .get(&q.purpose)
+            .filter(|i| *i < 32)
+            .map_or(0, |i| 1u32 << i);
+        let mut cells = vec![CellStat::default(); q.grid.len()];
+        let mut cell_pairs: Vec<BTreeMap<u16, u32>> = vec![BTreeMap::new(); q.grid.len()];
+        let mut total = CellStat::default();
+        let mut total_pairs: BTreeMap<u16, u32> = BTreeMap::new();
+        let name = |i: &Interner, v: u16| (v != NONE).then(|| i.names[usize::from(v)].clone());
+        for shard in &p.shards {
+            let shard = shard.read().unwrap();
+            for (key, slot) in &shard.subjects {
+                // cell → (org, sector) of each entry.
+                let mut by_cell: BTreeMap<u32, Vec<(u16, u16)>> = BTreeMap::new();
+                let mut entries = 0u64;
+                for c in &shard.lists[*slot as usize] {
+                    if !c.visible_at(at) || c.purposes & purpose_bit == 0 {
+                        continue;
+                    }
+                    let day = i64::from(c.day);
+                    if day < q.from_day || day > q.to_day {
+                        continue;
+                    }
+                    let district = name(&names.districts, c.district).unwrap();
+                    if q.districts.as_ref().is_some_and(|f| !f.contains(&district)) {
+                        continue;
+                    }
+                    let gemeente = name(&names.gemeenten, c.gemeente);
+                    if let Some(f) = &q.gemeenten
+                        && !gemeente.as_ref().is_some_and(|g| f.contains(g))
+                    {
+                        continue;
+                    }
+                    let area_name = match q.grid.area {
+                        Some(Dimension::District) => Some(district.clone()),
+                        Some(Dimension::Gemeente) => gemeente.clone(),
+                        Some(Dimension::Wijk) => name(&names.wijken, c.wijk),
+                        _ => Some(String::new()),
+                    };
+                    let area = match (q.grid.area, area_name) {
+                        (
+                            Some(Dimension::District | Dimension::Gemeente | Dimension::Wijk),
+                            Some(n),
+                        ) => q.grid.areas.iter().position(|a| *a == n),
+                        (
+                            Some(Dimension::District | Dimension::Gemeente | Dimension::Wijk),
+                            None,
+                        ) => None,
+                        _ => Some(0),
+                    };
+                    let Some(area) = area else { continue };
+                    let code = name(&names.codes, c.code).unwrap();
+                    let Some(themes) = q.code_themes.get(&code) else {
+                        continue;
+                    };
+                    let cats: Vec<usize> = match q.grid.category {
+                        Some(Dimension::Code) => q
+                            .grid
+                            .categories
+                            .iter()
+                            .position(|x| *x == code)
+                            .into_iter()
+                            .collect(),
+                        Some(Dimension::Theme) => themes
+                            .iter()
+                            .filter_map(|t| q.grid.categories.iter().position(|x| x == t))
+                            .collect(),
+                        _ if themes.is_empty() => vec![],
+                        _ => vec![0],
+                    };
+                    let period = period::index(q.grid.period, day) - q.grid.first_period;
+                    if period < 0 || period >= i64::from(q.grid.periods.max(1)) {
+                        continue;
+                    }
+                    let sector = names.org_sector[usize::from(c.org)];
+                    for cat in cats {
+                        let cell = q.grid.position(area, cat, period as usize) as u32;
+                        by_cell.entry(cell).or_default().push((c.org, sector));
+                        entries += 1;
+                    }
+                }
+                if by_cell.is_empty() {
+                    continue;
+                }
+                let all: Vec<(u16, u16)> = by_cell.values().flatten().copied().collect();
+                let orgs: BTreeSet<u16> = all.iter().map(|e| e.0).collect();
+                let sectors: BTreeSet<u16> = all.iter().map(|e| e.1).collect();
+                if in_population(q.measure, orgs.len(), sectors.len()) {
+                    total.subjects += 1;
+                    total.value += match q.measure {
+                        Measure::Signals => entries.min(u64::from(q.signal_cap)),
+                        _ => 1,
+                    };
+                    for o in &orgs {
+                        *total_pairs.entry(*o).or_default() += 1;
+                    }
+                }
+                let subject = key.hash64();
+                let mut candidates: Vec<(u64, u32)> = by_cell
+                    .iter()
+                    .filter(|(_, es)| {
+                        let o: BTreeSet<u16> = es.iter().map(|e| e.0).collect();
+                        let s: BTreeSet<u16> = es.iter().map(|e| e.1).collect();
+                        in_population(q.measure, o.len(), s.len())
+                    })
+                    .map(|(cell, _)| (subject_keeps(subject, *cell), *cell))
+                    .collect();
+                candidates.sort();
+                candidates.truncate(q.cap as usize);
+                for (_, cell) in candidates {
+                    let es = &by_cell[&cell];
+                    let stat = &mut cells[cell as usize];
+                    stat.subjects += 1;
+                    stat.value += match q.measure {
+                        Measure::Signals => (es.len() as u64).min(u64::from(q.signal_cap)),
+                        _ => 1,
+                    };
+                    for o in es.iter().map(|e| e.0).collect::<BTreeSet<u16>>() {
+                        *cell_pairs[cell as usize].entry(o).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let settle_map = |stat: &mut CellStat, pairs: &BTreeMap<u16, u32>| {
+            stat.sources = pairs.len() as u32;
+            stat.pairs = pairs.values().sum();
+            stat.top_pairs = pairs.values().copied().max().unwrap_or(0);
+        };
+        for (stat, pairs) in cells.iter_mut().zip(&cell_pairs) {
+            settle_map(stat, pairs);
+        }
+        settle_map(&mut total, &total_pairs);
+        Counts { cells, total }
+    }
+
+    /// A small deterministic generator (splitmix64).
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+            xs[self.below(xs.len() as u64) as usize]
+        }
+        /// A random subset of `xs` (possibly empty).
+        fn subset(&mut self, xs: &[&str]) -> Vec<String> {
+            xs.iter()
+                .filter(|_| self.below(2) == 0)
+                .map(|x| x.to_string())
+                .collect()
+        }
+    }
+
+    #[test]
+    fn the_fast_pass_counts_exactly_what_the_reference_pass_counts() {
+        const ORGS: [&str; 5] = ["o0", "o1", "o2", "o3", "o4"];
+        const SECTORS: [&str; 3] = ["s0", "s1", "s2"];
+        const CODES: [&str; 6] = ["c0", "c1", "c2", "c3", "c4", "c5"];
+        const THEMES: [&str; 3] = ["t0", "t1", "t2"];
+        const DISTRICTS: [&str; 3] = ["d0", "d1", "d2"];
+        const GEMEENTEN: [&str; 4] = ["g0", "g1", "g2", "g3"];
+        const WIJKEN: [&str; 3] = ["w0", "w1", "w2"];
+        let base = crate::civil::parse_date("2025-06-01").unwrap();
+        let mut rng = Rng(0x5eed);
+        let mut nonempty = 0;
+        for round in 0..12 {
+            let p = Picture::new();
+            let n = 50 + rng.below(400) as u32;
+            let subjects = 5 + rng.below(60) as u32;
+            let mut sigs = Vec::new();
+            let mut times = Vec::new();
+            for k in 0..n {
+                let org = rng.below(ORGS.len() as u64) as usize;
+                let mut s = sig(
+                    round * 10_000 + k,
+                    rng.below(u64::from(subjects)) as u32,
+                    ORGS[org],
+                    SECTORS[org % SECTORS.len()],
+                    rng.pick(&CODES),
+                    "2025-06-01",
+                );
+                s.district = rng.pick(&DISTRICTS).to_string();
+                s.gemeente = (rng.below(5) > 0).then(|| rng.pick(&GEMEENTEN).to_string());
+                s.purposes = match rng.below(4) {
+                    0 => vec!["elsewhere".into()],
+                    1 => vec!["elsewhere".into(), P.into()],
+                    _ => vec![P.into()],
+                };
+                let wijk = (rng.below(3) > 0).then(|| rng.pick(&WIJKEN).to_string());
+                let day = base + rng.below(800) as i64;
+                let added = rng.below(100) as i64;
+                let expires = 50 + rng.below(1000) as i64;
+                sigs.push((s, wijk, day, expires));
+                times.push(added);
+            }
+            for ((s, wijk, day, expires), added) in sigs.iter().zip(&times) {
+                let mut v = view(s);
+                v.wijk = wijk.as_deref();
+                v.observed_day = *day;
+                v.expires_at = *expires;
+                p.insert([v], *added);
+            }
+            for (s, _, _, _) in &sigs {
+                if rng.below(8) == 0 {
+                    p.remove(
+                        [(IdentifierKind::Kenteken, 1, &s.stored, &s.id)],
+                        rng.below(1200) as i64,
+                    );
+                }
+            }
+            // Forget some of what left and reuse the freed slots for new subjects.
+            p.compact(rng.below(600) as i64);
+            let late: Vec<Sig> = (0..20)
+                .map(|k| {
+                    let org = rng.below(ORGS.len() as u64) as usize;
+                    sig(
+                        round * 10_000 + 5_000 + k,
+                        1_000 + rng.below(30) as u32,
+                        ORGS[org],
+                        SECTORS[org % SECTORS.len()],
+                        rng.pick(&CODES),
+                        "2025-09-01",
+                    )
+                })
+                .collect();
+            p.insert(late.iter().map(view), rng.below(700) as i64);
+            let mut code_themes: HashMap<String, Vec<String>> = HashMap::new();
+            for code in &CODES[..5] {
+                code_themes.insert(code.to_string(), rng.subset(&THEMES));
+            }
+            for _ in 0..40 {
+                let measure = rng.pick(&[
+                    Measure::Subjects,
+                    Measure::Signals,
+                    Measure::MultiSource,
+                    Measure::CrossSector,
+                ]);
+                let area = rng.pick(&[
+                    None,
+                    Some(Dimension::Unit),
+                    Some(Dimension::District),
+                    Some(Dimension::Gemeente),
+                    Some(Dimension::Wijk),
+                ]);
+                let category = rng.pick(&[None, Some(Dimension::Theme), Some(Dimension::Code)]);
+                let period = rng.pick(&[
+                    None,
+                    Some(Dimension::Week),
+                    Some(Dimension::Month),
+                    Some(Dimension::Quarter),
+                ]);
+                let from = base - 30 + rng.below(500) as i64;
+                let to = from + rng.below(400) as i64;
+                let mut areas = match area {
+                    Some(Dimension::District) => rng.subset(&DISTRICTS),
+                    Some(Dimension::Gemeente) => rng.subset(&GEMEENTEN),
+                    Some(Dimension::Wijk) => rng.subset(&WIJKEN),
+                    Some(_) => vec!["unit".into()],
+                    None => vec![],
+                };
+                if rng.below(4) == 0 {
+                    areas.push("nowhere".into());
+                }
+                let categories = match category {
+                    Some(Dimension::Theme) => rng.subset(&THEMES),
+                    Some(_) => rng.subset(&CODES),
+                    None => vec![],
+                };
+                let first_period = period::index(period, from);
+                let q = CountQuery {
+                    purpose: P.into(),
+                    measure,
+                    grid: Grid {
+                        area,
+                        areas,
+                        category,
+                        categories,
+                        period,
+                        first_period,
+                        periods: (period::index(period, to) - first_period + 1) as u32,
+                    },
+                    from_day: from,
+                    to_day: to,
+                    districts: (rng.below(3) == 0).then(|| rng.subset(&DISTRICTS)),
+                    gemeenten: (rng.below(3) == 0).then(|| rng.subset(&GEMEENTEN)),
+                    code_themes: code_themes.clone(),
+                    cap: 1 + rng.below(8) as u32,
+                    signal_cap: 1 + rng.below(3) as u32,
+                };
+                let at = rng.below(1300) as i64;
+                let fast = p.count(&q, at);
+                let slow = reference_count(&p, &q, at);
+                assert_eq!(fast.cells, slow.cells, "round {round}: {q:?} at {at}");
+                assert_eq!(fast.total, slow.total, "round {round}: {q:?} at {at}");
+                nonempty += usize::from(fast.cells.iter().any(|c| c.subjects > 0));
+            }
+        }
+        assert!(
+            nonempty > 100,
+            "the questions find something: {nonempty} of 480"
+        );
     }
 }

@@ -715,16 +715,7 @@ pub async fn reinit_group(
             "group_id: the path's group id and the body's differ",
         ));
     }
-    let not_a_member = || DeliveryError::NotAMember {
-        org: principal.org.clone(),
-        group: id.to_string(),
-    };
-    let group = state
-        .store
-        .mls()
-        .group(id)
-        .await?
-        .ok_or_else(not_a_member)?;
+    let group = group_or_not_a_member(state, principal, id).await?;
     let admin = admin_of(state, &group);
     if !is_admin(principal, &admin) {
         let mut e = entry::by(
@@ -741,7 +732,7 @@ pub async fn reinit_group(
         state.store.audit().append_audit(&[e]).await?;
         // A non-member learns nothing more than from any other request.
         if !group.members.contains(&principal.org) {
-            return Err(not_a_member());
+            return Err(not_a_member(principal, id));
         }
         return Err(DeliveryError::NotGroupAdmin(id.to_string()));
     }
@@ -806,27 +797,39 @@ pub async fn reinit_group(
     })
 }
 
+/// The group with this id, or [`DeliveryError::NotAMember`] when there is none: the same
+/// answer whether or not the group exists, because a case channel's id embeds its case number
+/// and a 404 would tell an outsider that the case has a channel.
+async fn group_or_not_a_member(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<GroupRow, DeliveryError> {
+    check_group_id(id)?;
+    state
+        .store
+        .mls()
+        .group(id)
+        .await?
+        .ok_or_else(|| not_a_member(principal, id))
+}
+
+fn not_a_member(principal: &Principal, id: &str) -> DeliveryError {
+    DeliveryError::NotAMember {
+        org: principal.org.clone(),
+        group: id.to_string(),
+    }
+}
+
 /// The group, if the principal is one of its members.
 pub async fn member_group(
     state: &AppState,
     principal: &Principal,
     id: &str,
 ) -> Result<GroupRow, DeliveryError> {
-    check_group_id(id)?;
-    // The same answer whether or not the group exists: a case channel's id embeds its case
-    // number, and a 404 would tell an outsider that the case has a channel.
-    let not_a_member = || DeliveryError::NotAMember {
-        org: principal.org.clone(),
-        group: id.to_string(),
-    };
-    let group = state
-        .store
-        .mls()
-        .group(id)
-        .await?
-        .ok_or_else(not_a_member)?;
+    let group = group_or_not_a_member(state, principal, id).await?;
     if !group.members.contains(&principal.org) {
-        return Err(not_a_member());
+        return Err(not_a_member(principal, id));
     }
     Ok(group)
 }

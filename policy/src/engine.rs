@@ -329,8 +329,8 @@ mod tests {
             consent_id: Some("OvJ-MN-2025-117".into()),
             kinds: vec!["kenteken".into()],
             sectors: vec!["kvo".into(), "autobranche".into()],
-            max_identifiers: 10,
-            not_after: NOW + 3600,
+            max_identifiers: Some(10),
+            not_after: Some(NOW + 3600),
         });
         i
     }

@@ -55,38 +55,12 @@ pub struct Requester {
     pub user: String,
 }
 
-/// The bounds a police token carries (docs/POLICY.md, rule 4: a token bound to a purpose, a
-/// case, a legal basis, identifier kinds, partner sectors, a maximum number of identifiers and a
-/// validity window).
-///
-/// This is the token's scope *resolved* for the policy, not its wire form
-/// (`kruispunt_sdk::token::TokenScope`): the broker fills the bounds a token leaves open
-/// (`max_identifiers`, `not_after`), so every field the schema requires is present and Rego
-/// never has to guess a default.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenScope {
-    /// Purpose the token was issued for.
-    pub purpose: String,
-    /// Case reference the token was issued for.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub case_reference: Option<String>,
-    /// Legal basis the token was issued under.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub legal_basis: Option<String>,
-    /// Consent / partnership decision id the token was issued under.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consent_id: Option<String>,
-    /// Identifier kinds the token allows.
-    pub kinds: Vec<String>,
-    /// Partner sectors whose signals may be revealed; empty means "as the purpose allows"
-    /// (the purpose's source sectors, without the restricted ones for a private requester).
-    pub sectors: Vec<String>,
-    /// Maximum identifiers per request under this token.
-    pub max_identifiers: u64,
-    /// Unix seconds after which the token is no longer valid.
-    pub not_after: i64,
-}
+/// The bounds a police token carries (docs/POLICY.md, rule 4): the token's own `scope` claim,
+/// one definition shared with the SDK's signer and the broker's verifier. In a policy input the
+/// broker has *resolved* it: `max_identifiers` and `not_after` are always present (a bound the
+/// token leaves open becomes the broker's ceiling and the token's expiry), so Rego never has to
+/// guess a default; empty `kinds`/`sectors` are left out and mean "as the purpose allows".
+pub use kruispunt_sdk::token::TokenScope;
 
 /// Usage counters per requester and purpose, kept by the broker (rule 7).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -299,10 +299,18 @@ fn scope_value(s: &TokenScope) -> Value {
             (&k.consent_id, &s.consent_id),
         ],
     );
-    e.push((k.kinds.clone(), strings(&s.kinds)));
-    e.push((k.sectors.clone(), strings(&s.sectors)));
-    e.push((k.max_identifiers.clone(), Value::from(s.max_identifiers)));
-    e.push((k.not_after.clone(), Value::from(s.not_after)));
+    if !s.kinds.is_empty() {
+        e.push((k.kinds.clone(), strings(&s.kinds)));
+    }
+    if !s.sectors.is_empty() {
+        e.push((k.sectors.clone(), strings(&s.sectors)));
+    }
+    if let Some(max) = s.max_identifiers {
+        e.push((k.max_identifiers.clone(), Value::from(max)));
+    }
+    if let Some(not_after) = s.not_after {
+        e.push((k.not_after.clone(), Value::from(not_after)));
+    }
     object(e)
 }
 

@@ -250,8 +250,8 @@ pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyI
                 },
                 kinds: subset(&mut next, &kinds, 4),
                 sectors: subset(&mut next, &sectors, 4),
-                max_identifiers: next() % 60,
-                not_after: now + (next() % 7200) as i64 - 1800,
+                max_identifiers: Some(next() % 60),
+                not_after: Some(now + (next() % 7200) as i64 - 1800),
             });
         }
         let queries = next() % 200;

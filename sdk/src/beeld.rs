@@ -272,17 +272,7 @@ mod tests {
 
     #[test]
     fn dimension_families_are_disjoint() {
-        for d in [
-            Dimension::Unit,
-            Dimension::District,
-            Dimension::Gemeente,
-            Dimension::Wijk,
-            Dimension::Theme,
-            Dimension::Code,
-            Dimension::Week,
-            Dimension::Month,
-            Dimension::Quarter,
-        ] {
+        for d in Dimension::ALL {
             let families = [d.is_area(), d.is_category(), d.is_period()];
             assert_eq!(families.iter().filter(|f| **f).count(), 1, "{d}");
         }

@@ -38,6 +38,9 @@ pub use pseudonym::{CoalitionKey, Pseudonym, Pseudonymiser};
 macro_rules! wire_names {
     ($(#[$doc:meta])* $ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {
+            /// Every variant, in the order the wire names are listed.
+            pub const ALL: [$ty; [$(stringify!($variant)),+].len()] = [$(Self::$variant),+];
+
             $(#[$doc])*
             pub const fn as_str(&self) -> &'static str {
                 match self {

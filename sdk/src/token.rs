@@ -76,7 +76,7 @@ pub struct Claims {
 ///     .max_identifiers(10);
 /// assert_eq!(scope.purpose, "politie-opsporing-wpg19");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenScope {
     /// Purpose id the token is bound to.

@@ -235,10 +235,7 @@ impl Broker {
         token: impl Bearer,
         body: Option<&Value>,
     ) -> (u16, Value, String) {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token.bearer() {
-            req = req.bearer_auth(t);
-        }
+        let mut req = self.request(method, path, token);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -285,12 +282,47 @@ impl Broker {
             .await
     }
 
+    /// `GET path`, with the token if there is one.
     pub async fn get(&self, path: &str, token: impl Bearer) -> reqwest::Response {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(t) = token.bearer() {
-            req = req.bearer_auth(t);
+        self.bare(reqwest::Method::GET, path, token).await
+    }
+
+    /// `DELETE path`, with the token if there is one.
+    pub async fn delete(&self, path: &str, token: impl Bearer) -> reqwest::Response {
+        self.bare(reqwest::Method::DELETE, path, token).await
+    }
+
+    /// POSTs `body` as one NDJSON stream to the bulk upload route.
+    pub async fn post_bulk(&self, token: impl Bearer, body: String) -> reqwest::Response {
+        self.request(reqwest::Method::POST, "/v1/signals/bulk", token)
+            .header("content-type", "application/x-ndjson")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A request without a body.
+    async fn bare(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: impl Bearer,
+    ) -> reqwest::Response {
+        self.request(method, path, token).send().await.unwrap()
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: impl Bearer,
+    ) -> reqwest::RequestBuilder {
+        let req = self.client.request(method, format!("{}{path}", self.base));
+        match token.bearer() {
+            Some(t) => req.bearer_auth(t),
+            None => req,
         }
-        req.send().await.unwrap()
     }
 
     pub async fn get_json(&self, path: &str, token: impl Bearer) -> (u16, Value) {

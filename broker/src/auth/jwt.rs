@@ -122,18 +122,14 @@ impl Principal {
     /// The scope in the policy's input form. Missing bounds are filled so that they restrict
     /// nothing beyond the token itself: `not_after` becomes the earlier of the scope's and the
     /// token's expiry, `max_identifiers` becomes [`SCOPE_UNBOUNDED_IDENTIFIERS`].
-    pub fn token_scope(&self) -> Option<kruispunt_policy::TokenScope> {
-        self.scope.as_ref().map(|s| kruispunt_policy::TokenScope {
-            purpose: s.purpose.clone(),
-            case_reference: s.case_reference.clone(),
-            legal_basis: s.legal_basis.clone(),
-            consent_id: s.consent_id.clone(),
-            kinds: s.kinds.clone(),
-            sectors: s.sectors.clone(),
-            max_identifiers: s.max_identifiers.unwrap_or(SCOPE_UNBOUNDED_IDENTIFIERS),
-            not_after: s
-                .not_after
-                .map_or(self.expires_at, |n| n.min(self.expires_at)),
+    pub fn token_scope(&self) -> Option<TokenScope> {
+        self.scope.as_ref().map(|s| TokenScope {
+            max_identifiers: Some(s.max_identifiers.unwrap_or(SCOPE_UNBOUNDED_IDENTIFIERS)),
+            not_after: Some(
+                s.not_after
+                    .map_or(self.expires_at, |n| n.min(self.expires_at)),
+            ),
+            ..s.clone()
         })
     }
 }

@@ -24,25 +24,6 @@ use crate::civil::{civil_from_days, days_from_civil, format_date, parse_date};
 /// The purpose asked under unless `--purpose` says otherwise.
 pub const DEFAULT_PURPOSE: &str = "ondermijningsbeeld";
 
-const MEASURES: [Measure; 4] = [
-    Measure::Subjects,
-    Measure::MultiSource,
-    Measure::CrossSector,
-    Measure::Signals,
-];
-
-const DIMENSIONS: [Dimension; 9] = [
-    Dimension::Unit,
-    Dimension::District,
-    Dimension::Gemeente,
-    Dimension::Wijk,
-    Dimension::Theme,
-    Dimension::Code,
-    Dimension::Week,
-    Dimension::Month,
-    Dimension::Quarter,
-];
-
 #[derive(Debug, Clone, Args)]
 pub struct BeeldArgs {
     #[command(flatten)]
@@ -82,20 +63,25 @@ pub struct BeeldArgs {
 }
 
 fn parse_measure(s: &str) -> Result<Measure, String> {
-    MEASURES
+    Measure::ALL
         .into_iter()
         .find(|m| m.as_str() == s)
-        .ok_or_else(|| format!("`{s}` is not a measure; use one of {}", names(&MEASURES)))
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is not a measure; use one of {}",
+                names(&Measure::ALL)
+            )
+        })
 }
 
 fn parse_dimension(s: &str) -> Result<Dimension, String> {
-    DIMENSIONS
+    Dimension::ALL
         .into_iter()
         .find(|d| d.as_str() == s.trim())
         .ok_or_else(|| {
             format!(
                 "`{s}` is not a dimension; use {}",
-                names(&DIMENSIONS).replace(", ", ",")
+                names(&Dimension::ALL).replace(", ", ",")
             )
         })
 }

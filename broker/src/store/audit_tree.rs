@@ -234,6 +234,46 @@ impl CatchUpBatch {
     }
 }
 
+/// `shared_tree_statements!()` inside a backend's `impl TreeConn` writes the statements both
+/// databases run alike (`$n` placeholders, which sqlx accepts on SQLite too): the size, the
+/// entries of a range and the border. Only the batch inserts differ per backend.
+macro_rules! shared_tree_statements {
+    () => {
+        async fn tree_size(&mut self) -> Result<u64, $crate::store::StoreError> {
+            let size: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_leaf")
+                .fetch_one(&mut *self)
+                .await?;
+            $crate::store::seq_from_db(size)
+        }
+
+        async fn entries(
+            &mut self,
+            start: u64,
+            end: u64,
+        ) -> Result<Vec<(i64, Vec<u8>)>, $crate::store::StoreError> {
+            Ok(sqlx::query_as(
+                "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+            )
+            .bind($crate::store::seq_to_db(start))
+            .bind($crate::store::seq_to_db(end))
+            .fetch_all(&mut *self)
+            .await?)
+        }
+
+        async fn store_border(
+            &mut self,
+            frontier: &kruispunt_sdk::transparency::Frontier,
+        ) -> Result<(), $crate::store::StoreError> {
+            sqlx::query("UPDATE audit_head SET frontier = $1 WHERE id = 0")
+                .bind($crate::store::audit_tree::frontier_to_db(frontier))
+                .execute(&mut *self)
+                .await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use shared_tree_statements;
+
 /// A backend's statements for the tree, on its connection (in its `audit_tree.rs`): each
 /// database takes a batch of rows fastest its own way (`UNNEST` arrays on PostgreSQL, one blob
 /// and a JSON array per table on SQLite). [`grow`] and [`catch_up`] are written once over it.

@@ -45,18 +45,6 @@ fn signal(plate: &str, code: &str) -> Value {
     )
 }
 
-/// POSTs `body` as one NDJSON stream to the bulk upload route.
-async fn post_bulk(b: &Broker, token: &str, body: String) -> reqwest::Response {
-    b.client
-        .post(format!("{}/v1/signals/bulk", b.base))
-        .bearer_auth(token)
-        .header("content-type", "application/x-ndjson")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
     Box::pin(async move {
         let ta = b.token(DEALER_A, &["compliance"]);
@@ -150,18 +138,13 @@ fn upload_match_withdraw_retention(b: Broker) -> TestFuture {
         assert!(!v["reasons"].as_array().unwrap().is_empty());
 
         // Withdrawal: only by the supplier.
-        let del = |t: &str, id: &str| {
-            b.client
-                .delete(format!("{}/v1/signals/{id}", b.base))
-                .bearer_auth(t.to_string())
-                .send()
-        };
+        let path = format!("/v1/signals/{withdraw_id}");
         assert_eq!(
-            del(&tb, &withdraw_id).await.unwrap().status().as_u16(),
+            b.delete(&path, &tb).await.status().as_u16(),
             404,
             "another org cannot withdraw"
         );
-        assert_eq!(del(&ta, &withdraw_id).await.unwrap().status().as_u16(), 200);
+        assert_eq!(b.delete(&path, &ta).await.status().as_u16(), 200);
         let (_, v, _) = b
             .post_typed("/v1/matches", Some(&tc), &q("GB-001-B", 1, "hit"))
             .await;
@@ -269,11 +252,8 @@ fn authentication_refusals(b: Broker) -> TestFuture {
         );
         let before = audit.len();
         let st = b
-            .client
-            .delete(format!("{}/v1/signals/{}", b.base, "0".repeat(32)))
-            .send()
+            .delete(&format!("/v1/signals/{}", "0".repeat(32)), None::<&str>)
             .await
-            .unwrap()
             .status();
         assert_eq!(st, 401);
         let st = b
@@ -380,7 +360,7 @@ fn ndjson_bulk_upload(b: Broker) -> TestFuture {
             );
             body.push('\n');
         }
-        let send = || post_bulk(&b, &t, body.clone());
+        let send = || b.post_bulk(&t, body.clone());
         let v: Value = send().await.json().await.unwrap();
         assert_eq!(v["rejected"], 1, "{}", v["results"]);
         assert_eq!(v["results"][0]["index"], 12_345);
@@ -420,7 +400,7 @@ fn ndjson_bulk_upload(b: Broker) -> TestFuture {
             broken.push('\n');
         }
         broken.push_str(&"x".repeat(20_000));
-        let response = post_bulk(&b, &t, broken).await;
+        let response = b.post_bulk(&t, broken).await;
         assert_eq!(response.status(), 400);
         let v: Value = response.json().await.unwrap();
         assert!(

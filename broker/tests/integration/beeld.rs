@@ -564,13 +564,7 @@ fn withdraw_restart_body(b: Broker) -> TestFuture {
         assert_eq!((st, v["duplicates"].as_u64()), (200, Some(12)), "{v}");
         for r in v["results"].as_array().unwrap() {
             let id = r["id"].as_str().unwrap();
-            let resp = b
-                .client
-                .delete(format!("{}/v1/signals/{id}", b.base))
-                .bearer_auth(&t3)
-                .send()
-                .await
-                .unwrap();
+            let resp = b.delete(&format!("/v1/signals/{id}"), &t3).await;
             assert_eq!(resp.status(), 200);
         }
         // Gone from the next snapshot.

@@ -42,13 +42,7 @@ async fn errors_outside_the_handlers_are_problems() {
     problem(resp, 413, "body-too-large").await;
 
     // 400: invalid UTF-8 in a path segment.
-    let resp = b
-        .client
-        .delete(format!("{}/v1/signals/%FF%FE", b.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let resp = b.delete("/v1/signals/%FF%FE", &token).await;
     problem(resp, 400, "bad-request").await;
 
     // 414: a request target over 8 KiB.

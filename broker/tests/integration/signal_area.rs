@@ -220,15 +220,7 @@ fn wrong_areas_are_rejected_items(b: Broker) -> TestFuture {
         .iter()
         .map(|v| format!("{v}\n"))
         .collect::<String>();
-        let r = b
-            .client
-            .post(format!("{}/v1/signals/bulk", b.base))
-            .bearer_auth(&t)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = b.post_bulk(&t, body).await;
         assert_eq!(r.status(), 200);
         let v: Value = r.json().await.unwrap();
         assert_eq!(

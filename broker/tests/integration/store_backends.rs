@@ -6,8 +6,8 @@
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
 use kruispunt_broker::store::postgres::PostgresStore;
 use kruispunt_broker::store::{
-    self, BudgetRelease, Charge, IndexRecord, InsertOutcome, NewSignal, SignalId, Store,
-    StoreError, StoredSignal, Usage, UsageDelta,
+    self, BudgetRelease, Charge, DecisionStore, IndexRecord, InsertOutcome, NewSignal, SignalId,
+    Store, StoreError, StoredSignal, Usage, UsageDelta,
 };
 use kruispunt_sdk::IdentifierKind;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -40,6 +40,7 @@ kruispunt_test_kit::on_both_backends!(
 // ---------------------------------------------------------------------------------------------
 
 const NOW: i64 = 1_750_000_000;
+const RIEC: &str = "riec-midden-nederland";
 const DAY: i64 = 86_400;
 
 /// A distinct at-rest pseudonym per `n`.
@@ -895,7 +896,7 @@ fn release<'a>(
     answer: &'a [u8],
 ) -> BudgetRelease<'a> {
     BudgetRelease {
-        org: "riec-midden-nederland",
+        org: RIEC,
         purpose: "ondermijningsbeeld",
         month,
         snapshot,
@@ -906,24 +907,22 @@ fn release<'a>(
     }
 }
 
+/// Charges `r` and returns what the month has left; fails unless it was charged.
+async fn charged(d: &dyn DecisionStore, r: &BudgetRelease<'_>, audit: &AuditEntry) -> u64 {
+    match d.charge_release(r, audit).await.unwrap() {
+        Charge::Charged { left_micro, .. } => left_micro,
+        other => panic!("not charged: {other:?}"),
+    }
+}
+
 /// Spent, kept per snapshot, refused when the month's budget does not cover it, fresh in the
 /// next month; a refusal and a repeat write nothing.
 async fn privacy_budget_is_charged_once_per_question_and_snapshot(store: Arc<dyn Store>) {
     let d = store.decisions();
     let audit = entry("aggregate.release", 1);
-    let c = d
-        .charge_release(&release("2026-12", "3600:1", b"q1", b"answer 1"), &audit)
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            c,
-            Charge::Charged {
-                left_micro: 700_000,
-                ..
-            }
-        ),
-        "{c:?}"
+    assert_eq!(
+        charged(d, &release("2026-12", "3600:1", b"q1", b"answer 1"), &audit).await,
+        700_000
     );
     // The same question in the same snapshot: the kept answer, nothing charged.
     let c = d
@@ -937,42 +936,16 @@ async fn privacy_budget_is_charged_once_per_question_and_snapshot(store: Arc<dyn
             left_micro: 700_000
         }
     );
+    let answered = |snapshot| d.answered_release(RIEC, "ondermijningsbeeld", snapshot, b"q1");
     assert_eq!(
-        d.answered_release(
-            "riec-midden-nederland",
-            "ondermijningsbeeld",
-            "3600:1",
-            b"q1"
-        )
-        .await
-        .unwrap(),
+        answered("3600:1").await.unwrap(),
         Some(b"answer 1".to_vec())
     );
-    assert_eq!(
-        d.answered_release(
-            "riec-midden-nederland",
-            "ondermijningsbeeld",
-            "3600:2",
-            b"q1"
-        )
-        .await
-        .unwrap(),
-        None
-    );
+    assert_eq!(answered("3600:2").await.unwrap(), None);
     // The same question in the next snapshot is a new release.
-    let c = d
-        .charge_release(&release("2026-12", "3600:2", b"q1", b"answer 2"), &audit)
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            c,
-            Charge::Charged {
-                left_micro: 200_000,
-                ..
-            }
-        ),
-        "{c:?}"
+    assert_eq!(
+        charged(d, &release("2026-12", "3600:2", b"q1", b"answer 2"), &audit).await,
+        200_000
     );
     let len = store.audit().audit_len().await.unwrap();
     let c = d
@@ -991,7 +964,7 @@ async fn privacy_budget_is_charged_once_per_question_and_snapshot(store: Arc<dyn
         "a refusal writes nothing"
     );
     assert_eq!(
-        d.budget_spent("riec-midden-nederland", "ondermijningsbeeld", "2026-12")
+        d.budget_spent(RIEC, "ondermijningsbeeld", "2026-12")
             .await
             .unwrap(),
         1_000_000
@@ -1005,19 +978,9 @@ async fn privacy_budget_is_charged_once_per_question_and_snapshot(store: Arc<dyn
         d.charge_release(&other, &audit).await.unwrap(),
         Charge::Charged { .. }
     ));
-    let c = d
-        .charge_release(&release("2027-01", "3600:3", b"q2", b"a"), &audit)
-        .await
-        .unwrap();
-    assert!(
-        matches!(
-            c,
-            Charge::Charged {
-                left_micro: 700_000,
-                ..
-            }
-        ),
-        "{c:?}"
+    assert_eq!(
+        charged(d, &release("2027-01", "3600:3", b"q2", b"a"), &audit).await,
+        700_000
     );
     assert_eq!(
         d.budget_spent("nobody", "ondermijningsbeeld", "2026-12")

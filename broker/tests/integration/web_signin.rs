@@ -16,6 +16,46 @@ async fn reads_by(b: &Broker, org: &str) -> usize {
         .count()
 }
 
+/// The stored token (`null` when signed out).
+const STORED: &str = "return sessionStorage.getItem('kp-token');";
+
+/// Waits for the sign-in question and returns its text.
+async fn signin_question(browser: &Browser) -> String {
+    browser
+        .wait_for(
+            "!document.getElementById('signin-confirm').hidden \
+             && document.getElementById('signin-confirm').innerText",
+            "the sign-in question",
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Nobody is signed in: no token stored, and the page says so.
+async fn assert_signed_out(browser: &Browser, page: &str) {
+    assert_eq!(
+        browser.eval(STORED).await,
+        serde_json::Value::Null,
+        "{page}"
+    );
+    assert_eq!(
+        browser.text("#signin-who").await,
+        "Not signed in.",
+        "{page}"
+    );
+}
+
+/// Whether the sign-in question is hidden.
+async fn question_hidden(browser: &Browser) -> bool {
+    browser
+        .eval("return document.getElementById('signin-confirm').hidden;")
+        .await
+        .as_bool()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organisation() {
     let Some(browser) = Browser::start("the shared sign-in").await else {
@@ -28,20 +68,12 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
     let attacker = b.token(DEALER_C, &[OFFICER]);
     let victim = b.token(DEALER_A, &[OFFICER]);
     for page in ["/audit/", "/beeld/"] {
-        let stored = "return sessionStorage.getItem('kp-token');";
         let reads = reads_by(&b, DEALER_C).await;
         // A visitor who is not signed in opens the link: asked, not signed in.
         browser
             .open(&format!("{}{page}#token={attacker}", b.base))
             .await;
-        let question = browser
-            .wait_for(
-                "!document.getElementById('signin-confirm').hidden \
-                 && document.getElementById('signin-confirm').innerText",
-                "the sign-in question",
-            )
-            .await;
-        let question = question.as_str().unwrap();
+        let question = signin_question(&browser).await;
         for shown in [
             "sign you in as user@autoschade-almere of autoschade-almere",
             "role: privacy-officer",
@@ -49,16 +81,7 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
         ] {
             assert!(question.contains(shown), "{page}: {question}");
         }
-        assert_eq!(
-            browser.eval(stored).await,
-            serde_json::Value::Null,
-            "{page}"
-        );
-        assert_eq!(
-            browser.text("#signin-who").await,
-            "Not signed in.",
-            "{page}"
-        );
+        assert_signed_out(&browser, page).await;
         assert_eq!(
             browser.eval("return location.hash;").await,
             "",
@@ -72,26 +95,10 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
                 "the question gone",
             )
             .await;
-        assert_eq!(
-            browser.eval(stored).await,
-            serde_json::Value::Null,
-            "{page}"
-        );
-        assert_eq!(
-            browser.text("#signin-who").await,
-            "Not signed in.",
-            "{page}"
-        );
+        assert_signed_out(&browser, page).await;
         // Reloading does not bring the question back: the fragment is gone.
         browser.open(&format!("{}{page}", b.base)).await;
-        assert!(
-            browser
-                .eval("return document.getElementById('signin-confirm').hidden;")
-                .await
-                .as_bool()
-                .unwrap(),
-            "{page}"
-        );
+        assert!(question_hidden(&browser).await, "{page}");
 
         // A visitor signed in with their own (typed) token opens the link: still themselves
         // until they accept; the question names both organisations.
@@ -106,21 +113,12 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
         browser
             .open(&format!("{}{page}#token={attacker}", b.base))
             .await;
-        let question = browser
-            .wait_for(
-                "!document.getElementById('signin-confirm').hidden \
-                 && document.getElementById('signin-confirm').innerText",
-                "the sign-in question",
-            )
-            .await;
+        let question = signin_question(&browser).await;
         assert!(
-            question
-                .as_str()
-                .unwrap()
-                .contains("You are now signed in as autobedrijf-de-vecht"),
+            question.contains("You are now signed in as autobedrijf-de-vecht"),
             "{page}: {question}"
         );
-        assert_eq!(browser.eval(stored).await, victim.as_str(), "{page}");
+        assert_eq!(browser.eval(STORED).await, victim.as_str(), "{page}");
         let who = browser.text("#signin-who").await;
         assert!(
             who.starts_with("Signed in as user@autobedrijf-de-vecht of autobedrijf-de-vecht"),
@@ -136,7 +134,7 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
                 "the new organisation on screen",
             )
             .await;
-        assert_eq!(browser.eval(stored).await, attacker.as_str(), "{page}");
+        assert_eq!(browser.eval(STORED).await, attacker.as_str(), "{page}");
         let title = browser.eval("return document.title;").await;
         assert!(
             title.as_str().unwrap().ends_with("— autoschade-almere"),
@@ -153,16 +151,7 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
             assert!(reads_by(&b, DEALER_C).await > reads);
         }
         browser.click("#signin-out").await;
-        assert_eq!(
-            browser.eval(stored).await,
-            serde_json::Value::Null,
-            "{page}"
-        );
-        assert_eq!(
-            browser.text("#signin-who").await,
-            "Not signed in.",
-            "{page}"
-        );
+        assert_signed_out(&browser, page).await;
     }
 
     // The names shown are the token maker's text: shown as text, never run as HTML.
@@ -172,15 +161,9 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
     browser
         .open(&format!("{}/beeld/#token={hostile}", b.base))
         .await;
-    let question = browser
-        .wait_for(
-            "!document.getElementById('signin-confirm').hidden \
-             && document.getElementById('signin-confirm').innerText",
-            "the sign-in question",
-        )
-        .await;
+    let question = signin_question(&browser).await;
     assert!(
-        question.as_str().unwrap().contains(
+        question.contains(
             "sign you in as <img id=injected src=x onerror=alert(1)> of autoschade-almere"
         ),
         "{question}"
@@ -212,19 +195,8 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
                 said,
             )
             .await;
-        assert!(
-            browser
-                .eval("return document.getElementById('signin-confirm').hidden;")
-                .await
-                .as_bool()
-                .unwrap()
-        );
-        assert_eq!(
-            browser
-                .eval("return sessionStorage.getItem('kp-token');")
-                .await,
-            serde_json::Value::Null
-        );
+        assert!(question_hidden(&browser).await);
+        assert_eq!(browser.eval(STORED).await, serde_json::Value::Null);
         assert_eq!(reads_by(&b, DEALER_C).await, before);
     }
     browser.stop();

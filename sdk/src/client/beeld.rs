@@ -5,8 +5,6 @@
 //! `privacy_budget_exhausted`, the ε left in its detail) when the question would overspend this
 //! organisation's monthly ε, or 403 `policy-denied` (docs/API.md lists the slugs).
 
-use reqwest::header::CONTENT_TYPE;
-
 use super::{Client, ClientError};
 use crate::beeld::{AggregateRequest, AggregateResponse};
 
@@ -44,16 +42,7 @@ impl Client {
         &self,
         request: &AggregateRequest,
     ) -> Result<AggregateResponse, ClientError> {
-        let body = serde_json::to_vec(request)
-            .map_err(|e| ClientError::Config(format!("cannot encode the question: {e}")))?;
-        self.json(
-            &|h, b| {
-                h.post(format!("{b}/v1/aggregates"))
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone())
-            },
-            true,
-        )
-        .await
+        self.post_json("/v1/aggregates", request, "the question")
+            .await
     }
 }

@@ -50,6 +50,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// The scope wire type, here beside the signer that sends it (defined in [`crate::token`]).
@@ -364,6 +365,27 @@ impl Client {
         decode(resp).await
     }
 
+    /// An authenticated `POST` of `body` as JSON to `path`, answered with JSON; `what` names
+    /// the body in the error if it cannot be encoded.
+    pub(crate) async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+        what: &str,
+    ) -> Result<T, ClientError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| ClientError::Config(format!("cannot encode {what}: {e}")))?;
+        self.json(
+            &|h, b| {
+                h.post(format!("{b}{path}"))
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            },
+            true,
+        )
+        .await
+    }
+
     /// A `GET` of `path` without a token (the public audit endpoints), answered with text.
     async fn public_text(&self, path: &str) -> Result<String, ClientError> {
         let resp = self
@@ -406,19 +428,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn upload(&self, signals: &[SignalIn]) -> Result<UploadResponse, ClientError> {
-        let body = serde_json::to_vec(&SignalBatch {
+        let batch = SignalBatch {
             signals: signals.to_vec(),
-        })
-        .map_err(|e| ClientError::Config(format!("cannot encode the batch: {e}")))?;
-        self.json(
-            &|h, b| {
-                h.post(format!("{b}/v1/signals"))
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone())
-            },
-            true,
-        )
-        .await
+        };
+        self.post_json("/v1/signals", &batch, "the batch").await
     }
 
     /// `POST /v1/signals/bulk`: streams every signal of `source` as NDJSON in constant memory,
@@ -501,17 +514,7 @@ impl Client {
         &self,
         request: &MatchRequest,
     ) -> Result<MatchResponse, ClientError> {
-        let body = serde_json::to_vec(request)
-            .map_err(|e| ClientError::Config(format!("cannot encode the match: {e}")))?;
-        self.json(
-            &|h, b| {
-                h.post(format!("{b}/v1/matches"))
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone())
-            },
-            true,
-        )
-        .await
+        self.post_json("/v1/matches", request, "the match").await
     }
 
     /// `GET /v1/audit/checkpoint` (public): the latest signed checkpoint as a C2SP signed note.

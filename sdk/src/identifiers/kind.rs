@@ -32,22 +32,6 @@ pub enum IdentifierKind {
     Persoon,
 }
 
-impl IdentifierKind {
-    /// Every kind, in declaration order (handy for CLIs, tests and documentation).
-    pub const ALL: [IdentifierKind; 10] = [
-        Self::Kenteken,
-        Self::Kvk,
-        Self::Vestiging,
-        Self::Rsin,
-        Self::Bsn,
-        Self::Iban,
-        Self::Adres,
-        Self::Vin,
-        Self::Telefoon,
-        Self::Persoon,
-    ];
-}
-
 crate::wire_names! {
     /// The lowercase name used on the wire, in the CLI and in the HKDF `info`.
     IdentifierKind {

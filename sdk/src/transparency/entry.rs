@@ -33,19 +33,6 @@ pub enum Operation {
     Refuse,
 }
 
-impl Operation {
-    /// Every operation, in declaration order.
-    pub const ALL: [Operation; 7] = [
-        Self::Collect,
-        Self::Alter,
-        Self::Consult,
-        Self::Disclose,
-        Self::Combine,
-        Self::Erase,
-        Self::Refuse,
-    ];
-}
-
 crate::wire_names! {
     /// The name used in JSON and in the database's `operation` column (for filtering).
     Operation {

@@ -8,26 +8,12 @@ use sqlx::postgres::PgConnection;
 
 use crate::store::audit_tree::{
     NewLeaf, TreeConn, frontier_to_db, hash_from_db, node_from_key, node_key,
+    shared_tree_statements,
 };
 use crate::store::{StoreError, seq_from_db, seq_to_db};
 
-const TREE_SIZE: &str = "SELECT COALESCE(MAX(seq) + 1, 0)::BIGINT FROM audit_leaf";
-
 impl TreeConn for PgConnection {
-    async fn tree_size(&mut self) -> Result<u64, StoreError> {
-        let size: i64 = sqlx::query_scalar(TREE_SIZE).fetch_one(&mut *self).await?;
-        seq_from_db(size)
-    }
-
-    async fn entries(&mut self, start: u64, end: u64) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT seq, entry FROM audit_log WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        )
-        .bind(seq_to_db(start))
-        .bind(seq_to_db(end))
-        .fetch_all(&mut *self)
-        .await?)
-    }
+    shared_tree_statements!();
 
     async fn write_tree(
         &mut self,
@@ -36,14 +22,6 @@ impl TreeConn for PgConnection {
         border: &Frontier,
     ) -> Result<(), StoreError> {
         write_tree(self, leaves, nodes, border).await
-    }
-
-    async fn store_border(&mut self, frontier: &Frontier) -> Result<(), StoreError> {
-        sqlx::query("UPDATE audit_head SET frontier = $1 WHERE id = 0")
-            .bind(frontier_to_db(frontier))
-            .execute(&mut *self)
-            .await?;
-        Ok(())
     }
 
     async fn nodes_on(&mut self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {

@@ -488,7 +488,7 @@ fn admin_reinitialises_group(b: Broker) -> TestFuture {
 
 /// What one member can make the broker store and send is bounded: key packages living longer
 /// than the broker keeps track of, too many unclaimed ones, standalone proposals piling up
-/// (each moves the group's revision and sends the administrator's commit back with 409), and
+/// (each grows the state read on every request), and
 /// fetches of many large messages (a byte budget per fetch; the rest follows).
 fn storage_and_work_bounded(b: Broker) -> TestFuture {
     Box::pin(async move {

@@ -431,12 +431,28 @@ fn case_channels(b: Broker) -> TestFuture {
         // and do not tell the list from the policy.
         let kp = riec.api.claim_key_package(AMERSFOORT).await.unwrap();
         let out = riec.member.invite(group, &[kp]).unwrap();
-        let err = riec.api.post(group, &out).await.unwrap_err();
-        assert_eq!(err.status(), Some(403), "{err}");
-        let said = format!("{err}");
-        assert!(said.contains("mls-add-not-allowed"), "{said}");
-        assert!(said.contains("not_admitted_to_case_channel"), "{said}");
-        assert!(!said.contains(AMERSFOORT) && !said.contains("target_not_in_case_channel"));
+        let b64 = kruispunt_sdk::coalition::wire::b64;
+        let (st, v) = b
+            .post(
+                &format!("/v1/mls/groups/{group}/messages"),
+                &riec_token,
+                &serde_json::json!({
+                    "message": b64(&out.message), "welcome": b64(out.welcome.as_ref().unwrap()),
+                }),
+            )
+            .await;
+        assert_eq!((st, slug(&v)), (403, "mls-add-not-allowed"), "{v}");
+        assert_eq!(
+            v["reasons"],
+            serde_json::json!(["not_admitted_to_case_channel"])
+        );
+        assert!(!v.to_string().contains(AMERSFOORT), "{v}");
+        // The audit entry keeps the real reason.
+        let refused = b.audit_of("mls.commit.refused").await;
+        assert_eq!(
+            refused.last().unwrap().reasons,
+            ["target_not_in_case_channel"]
+        );
         riec.member.discard(group).unwrap();
         let kp = riec.api.claim_key_package(KVO).await.unwrap();
         let out = riec.member.invite(group, &[kp]).unwrap();

@@ -23,6 +23,7 @@
 //! the checks (one query of up to 500 messages) and *with* them (`delivery::read_log`: the
 //! member's join point, pages under the byte budget), [`CHECK_REPS`] times each way,
 //! alternating; the audit entry both write is left out. Medians are printed.
+//! `MLS_BENCH_CHECKS_ONLY=1` runs the fetch part alone.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -25,13 +25,7 @@ fn stale_epoch_is_not_audited_unverified(b: Broker) -> TestFuture {
         let dir = tempfile::tempdir().unwrap();
         let (mut admin, mut rogue, _amersfoort) = group_with_rogue(&b, dir.path()).await;
         // The member makes a proposal for the current epoch and keeps it back…
-        let (provider, signer) = (&rogue.provider, &rogue.signer);
-        let (proposal, _) = rogue
-            .group
-            .as_mut()
-            .unwrap()
-            .propose_self_update(provider, signer, LeafNodeParameters::default())
-            .unwrap();
+        let proposal = rogue.propose_update();
         rogue.forget();
         // …while the administrator's commit moves the group on.
         let out = admin.member.self_update(COALITION).unwrap();
@@ -150,13 +144,7 @@ fn proposals_do_not_stall_commits(b: Broker) -> TestFuture {
         let dir = tempfile::tempdir().unwrap();
         let (mut admin, mut rogue, mut amersfoort) = group_with_rogue(&b, dir.path()).await;
         let propose = async |rogue: &mut Rogue| {
-            let (provider, signer) = (&rogue.provider, &rogue.signer);
-            let (proposal, _) = rogue
-                .group
-                .as_mut()
-                .unwrap()
-                .propose_self_update(provider, signer, LeafNodeParameters::default())
-                .unwrap();
+            let proposal = rogue.propose_update();
             rogue.post(COALITION, &proposal).await.unwrap();
         };
         let update = PendingProposal {

@@ -1280,31 +1280,28 @@ pub async fn read_log(
     // A member reads from where it joined: what was said in the group before it was invited
     // is not its to read (and it has no secrets for it anyway).
     let from = from.max(state.store.mls().join_seq(id, &principal.org).await?);
-    // Pages of a few messages until the byte budget is spent, so a log of large messages is
-    // never read 500 at a time.
-    let mut rows: Vec<StoredMessage> = Vec::new();
-    let mut bytes = 0usize;
-    let mut next = from;
-    'pages: while rows.len() < FETCH_LIMIT as usize {
-        let page = state.store.mls().messages(id, next, 16).await?;
-        let Some(last) = page.last() else { break };
-        next = last.seq + 1;
-        let full = page.len() < 16;
-        for m in page {
-            if !rows.is_empty() && bytes + m.data.len() > FETCH_BYTES {
-                break 'pages;
-            }
-            bytes += m.data.len();
-            rows.push(m);
-            if rows.len() == FETCH_LIMIT as usize {
-                break 'pages;
-            }
-        }
-        if full {
-            break;
-        }
+    // The sizes first (no message bytes read), then exactly the messages that fit the byte
+    // budget (at least one), in one query: a log of large messages is never read 500 at a
+    // time, and a log of small ones costs two queries, not one per page.
+    let sizes = state
+        .store
+        .mls()
+        .message_sizes(id, from, FETCH_LIMIT)
+        .await?;
+    let mut bytes = 0u64;
+    let fit = sizes
+        .iter()
+        .take_while(|size| {
+            bytes += **size;
+            bytes <= FETCH_BYTES as u64
+        })
+        .count()
+        .max(sizes.len().min(1));
+    if fit == 0 {
+        return Ok(Vec::new());
     }
-    Ok(rows)
+    let limit = u32::try_from(fit).unwrap_or(FETCH_LIMIT);
+    Ok(state.store.mls().messages(id, from, limit).await?)
 }
 
 /// Up to [`FETCH_LIMIT`] welcomes addressed to the principal's organisation, after id `after`.

@@ -345,6 +345,15 @@ pub trait MlsStore: Send + Sync {
     async fn compact_logs(&self, audit_for: CompactAudit<'_>)
     -> Result<Vec<Compacted>, StoreError>;
 
+    /// The sizes in bytes of the messages [`MlsStore::messages`] would return, without their
+    /// bytes.
+    async fn message_sizes(
+        &self,
+        group: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError>;
+
     /// Messages of `group` with `seq >= from`, in order, at most `limit`.
     async fn messages(
         &self,

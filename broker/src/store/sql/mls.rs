@@ -500,6 +500,22 @@ shared_impl! {
             Ok(out)
         }
 
+        async fn message_sizes(
+            &self,
+            group: &str,
+            from: u64,
+            limit: u32,
+        ) -> Result<Vec<u64>, StoreError> {
+            page(
+                self.reader(),
+                "SELECT LENGTH(data) FROM mls_messages WHERE group_id = $1 AND seq >= $2 \
+                 ORDER BY seq LIMIT $3",
+                (group, u64_to_db(from)?, limit),
+                message_size_row,
+            )
+            .await
+        }
+
         async fn messages(
             &self,
             group: &str,
@@ -671,6 +687,16 @@ row_decoder! {
             data: row.try_get(4)?,
             created_at: row.try_get(5)?,
         })
+    }
+
+    /// A row of [`MlsStore::message_sizes`] (an `INTEGER` on SQLite, an `INT4` on
+    /// PostgreSQL: read as the wider of the two).
+    fn message_size_row(row) -> u64 {
+        let size: i64 = match row.try_get::<i64, _>(0) {
+            Ok(n) => n,
+            Err(_) => i64::from(row.try_get::<i32, _>(0)?),
+        };
+        u64_from_db(size, "size")
     }
 
     /// A row of [`MlsStore::welcomes`].

@@ -21,7 +21,7 @@
 //! credential `mls::authorise` looks at, one policy decision per organisation added, deduped).
 //! Then a group log on a SQLite store (the broker of the test kit): a member's fetch *without*
 //! the checks (one query of up to 500 messages) and *with* them (`delivery::read_log`: the
-//! member's join point, pages under the byte budget), [`CHECK_REPS`] times each way,
+//! member's join point, the sizes, then what fits the byte budget), [`CHECK_REPS`] times each way,
 //! alternating; the audit entry both write is left out. Medians are printed.
 //! `MLS_BENCH_CHECKS_ONLY=1` runs the fetch part alone.
 
@@ -268,7 +268,7 @@ fn fetch_cost(rt: &tokio::runtime::Runtime, count: u64, size: usize) {
         println!(
             "fetch of a log of {count} × {} KiB: without the checks {:.3} ms ({n_without} \
              messages, one query), with them {:.3} ms ({n_with} messages from the join point, \
-             pages under the {} MiB budget) → {:+.3} ms",
+             sized to the {} MiB budget) → {:+.3} ms",
             size / 1024,
             ms(wo),
             ms(w),

@@ -13,11 +13,28 @@
 //! HTTP and database round trips are not included (a few ms on loopback each; see the
 //! `http_load` bench for the broker's request cost). The critical path is 1+2+3+max(4, one
 //! member's 5), since members work in parallel; the sequential sum is printed too.
+//!
+//! **The checks' cost, side by side** (issue 21): per round, the same commit is checked
+//! [`CHECK_REPS`] times each way, alternating, from the same stored state — *without* the
+//! authorisation (decode, verify, merge, snapshot: what the broker did before issue 21) and
+//! *with* it (the sender's leaf before the verification, the signer, every proposal and
+//! credential `mls::authorise` looks at, one policy decision per organisation added, deduped).
+//! Then a group log on a SQLite store (the broker of the test kit): a member's fetch *without*
+//! the checks (one query of up to 500 messages) and *with* them (`delivery::read_log`: the
+//! member's join point, the sizes, then what fits the byte budget), [`CHECK_REPS`] times each way,
+//! alternating; the audit entry both write is left out. Medians are printed.
+//! `MLS_BENCH_CHECKS_ONLY=1` runs the fetch part alone.
 
+use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use kruispunt_broker::auth::Principal;
 use kruispunt_broker::mls::authorise::{self, Actor};
+use kruispunt_broker::mls::delivery;
 use kruispunt_broker::mls::public_state::PublicView;
+use kruispunt_broker::mls::store::{Expect, GroupKind, GroupRow, NewMessage, NewWelcome};
+use kruispunt_policy::{Action, PolicyEngine, Registry};
+use kruispunt_sdk::coalition::mls::org_of;
 use kruispunt_sdk::coalition::{Event, Fetched, Member};
 use openmls::prelude::tls_codec::Deserialize as _;
 use openmls::prelude::*;
@@ -26,6 +43,8 @@ use openmls_rust_crypto::RustCrypto;
 const GROUP: &str = "bench-coalition";
 const SIZE: usize = 50;
 const ROUNDS: usize = 5;
+/// Repetitions of each variant per measurement of the checks' cost.
+const CHECK_REPS: usize = 30;
 
 fn org(i: usize) -> String {
     format!("partner-{i:02}")
@@ -60,7 +79,218 @@ fn broker_accepts(view: &mut PublicView, crypto: &RustCrypto, bytes: &[u8]) -> (
     (view.to_bytes(), t_authorise)
 }
 
+/// The broker's check of one commit before issue 21: decode, verify against the state, merge,
+/// snapshot.
+fn commit_without_checks(view: &mut PublicView, crypto: &RustCrypto, bytes: &[u8]) -> Vec<u8> {
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes).unwrap();
+    let pm = msg.try_into_protocol_message().unwrap();
+    match view.process(crypto, pm).unwrap().into_content() {
+        ProcessedMessageContent::StagedCommitMessage(staged) => view.merge(*staged).unwrap(),
+        other => panic!("expected a commit, got {other:?}"),
+    }
+    view.to_bytes()
+}
+
+/// The same with the checks `delivery::post_message` adds: the sender's leaf before the
+/// verification, the signer after it, `authorise::check_commit`, and one policy decision per
+/// organisation the commit adds (deduped).
+fn commit_with_checks(
+    view: &mut PublicView,
+    crypto: &RustCrypto,
+    bytes: &[u8],
+    policy: &PolicyEngine,
+    principal: &Principal,
+) -> Vec<u8> {
+    let admin = org(0);
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes).unwrap();
+    let pm = msg.try_into_protocol_message().unwrap();
+    if let ProtocolMessage::PublicMessage(public) = &pm
+        && let Sender::Member(leaf) = public.sender()
+    {
+        assert_eq!(view.org_at(*leaf).as_deref(), Some(admin.as_str()));
+    }
+    let processed = view.process(crypto, pm).unwrap();
+    assert_eq!(org_of(processed.credential()).unwrap(), admin);
+    let Sender::Member(leaf) = *processed.sender() else {
+        panic!("a member's commit")
+    };
+    match processed.into_content() {
+        ProcessedMessageContent::StagedCommitMessage(staged) => {
+            let actor = Actor {
+                leaf,
+                is_admin: true,
+                admin_org: &admin,
+            };
+            authorise::check_commit(view, &actor, &staged, |o| o.starts_with("partner-")).unwrap();
+            let mut added: Vec<String> = staged
+                .add_proposals()
+                .map(|a| org_of(a.add_proposal().key_package().leaf_node().credential()).unwrap())
+                .collect();
+            added.sort();
+            added.dedup();
+            for _ in &added {
+                // The bench's organisations are not in the registry: the decision is asked
+                // for a coalition member of the same registry, which costs the same.
+                let mut input = principal.policy_input(Action::CoalitionAdd, "", 0);
+                input.coalition = Some("kvo-buitengebied-oost-utrecht".into());
+                input.target_org = Some("gemeente-amersfoort".into());
+                assert!(policy.decide(black_box(&input)).unwrap().allow);
+            }
+            view.merge(*staged).unwrap()
+        }
+        other => panic!("expected a commit, got {other:?}"),
+    }
+    view.to_bytes()
+}
+
+/// The RIEC as the token names it (the coalition's administrator in the registry).
+fn riec() -> Principal {
+    Principal {
+        org: "riec-midden-nederland".into(),
+        sector: "riec".into(),
+        public: true,
+        user: "bench".into(),
+        roles: vec!["coalitiebeheerder".into()],
+        scope: None,
+        token_id: None,
+        key_id: "bench".into(),
+        expires_at: i64::MAX,
+    }
+}
+
+/// Runs `with` and `without` `reps` times each, alternating (so a change of the machine's load
+/// hits both alike); returns their medians.
+fn side_by_side(
+    reps: usize,
+    mut with: impl FnMut() -> Duration,
+    mut without: impl FnMut() -> Duration,
+) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::with_capacity(reps), Vec::with_capacity(reps));
+    for i in 0..reps {
+        if i % 2 == 0 {
+            a.push(with());
+            b.push(without());
+        } else {
+            b.push(without());
+            a.push(with());
+        }
+    }
+    a.sort();
+    b.sort();
+    (a[reps / 2], b[reps / 2])
+}
+
+/// The fetch side by side on a SQLite store: a log of `count` messages of `size` bytes, read
+/// from the start by a member that joined at sequence 1.
+fn fetch_cost(rt: &tokio::runtime::Runtime, count: u64, size: usize) {
+    rt.block_on(async {
+        let b = kruispunt_test_kit::Broker::start(None).await;
+        let st = b.state();
+        let id = format!("bench-fetch-{count}-{size}");
+        let (creator, reader) = ("riec-midden-nederland", "gemeente-amersfoort");
+        let row = GroupRow {
+            id: id.clone(),
+            coalition: "kvo-buitengebied-oost-utrecht".into(),
+            kind: GroupKind::Coalition,
+            allowed: None,
+            epoch: 0,
+            revision: 0,
+            epoch_revision: 0,
+            next_seq: 0,
+            from_seq: 0,
+            members: vec![reader.into(), creator.into()],
+            state: Vec::new(),
+            created_by: creator.into(),
+        };
+        let entry = || {
+            kruispunt_broker::audit::entry::AuditEntry::new(
+                0,
+                kruispunt_broker::audit::entry::Operation::Collect,
+                "bench",
+            )
+        };
+        let mls = st.store.mls();
+        mls.create_group(&row, 0, &entry()).await.unwrap();
+        for i in 0..count {
+            let mut data = vec![0u8; size];
+            data[..8].copy_from_slice(&i.to_be_bytes());
+            let welcomes = if i == 0 {
+                vec![NewWelcome {
+                    org: reader.into(),
+                    data: vec![1],
+                }]
+            } else {
+                Vec::new()
+            };
+            let message = NewMessage {
+                epoch: 0,
+                sender: creator.into(),
+                content_type: "application",
+                data,
+            };
+            mls.append_message(&id, Expect::Epoch(0), &message, None, &welcomes, 0, &|_| {
+                entry()
+            })
+            .await
+            .unwrap();
+        }
+        let principal = Principal {
+            org: reader.into(),
+            sector: "gemeente".into(),
+            roles: vec!["analist".into()],
+            ..riec()
+        };
+        let mut with = Vec::new();
+        let mut without = Vec::new();
+        for i in 0..CHECK_REPS {
+            for pass in [i % 2 == 0, i % 2 != 0] {
+                let t = Instant::now();
+                let rows = if pass {
+                    delivery::member_group(&st, &principal, &id).await.unwrap();
+                    delivery::read_log(&st, &principal, &id, 0).await.unwrap()
+                } else {
+                    delivery::member_group(&st, &principal, &id).await.unwrap();
+                    mls.messages(&id, 0, delivery::FETCH_LIMIT).await.unwrap()
+                };
+                let took = t.elapsed();
+                black_box(&rows);
+                if pass {
+                    with.push((took, rows.len()));
+                } else {
+                    without.push((took, rows.len()));
+                }
+            }
+        }
+        with.sort();
+        without.sort();
+        let (w, n_with) = with[CHECK_REPS / 2];
+        let (wo, n_without) = without[CHECK_REPS / 2];
+        println!(
+            "fetch of a log of {count} × {} KiB: without the checks {:.3} ms ({n_without} \
+             messages, one query), with them {:.3} ms ({n_with} messages from the join point, \
+             sized to the {} MiB budget) → {:+.3} ms",
+            size / 1024,
+            ms(wo),
+            ms(w),
+            delivery::FETCH_BYTES / (1024 * 1024),
+            ms(w) - ms(wo)
+        );
+        b.stop().await;
+    });
+}
+
 fn main() {
+    if std::env::var_os("MLS_BENCH_CHECKS_ONLY").is_none() {
+        add_member();
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    fetch_cost(&rt, 200, 1024);
+    fetch_cost(&rt, 40, 200 * 1024);
+}
+
+fn add_member() {
+    let policy = PolicyEngine::embedded_with_registry(Registry::embedded()).unwrap();
+    let principal = riec();
     let dir = tempfile::tempdir().unwrap();
     let crypto = RustCrypto::default();
     let mut admin = Member::new(&org(0), Some(&dir.path().join("admin.mls"))).unwrap();
@@ -120,6 +350,39 @@ fn main() {
         let t = Instant::now();
         let out = admin.invite(GROUP, &kp).unwrap();
         let t_invite = t.elapsed();
+
+        // The checks' cost on this commit, side by side, from the same stored state.
+        let before = view.to_bytes();
+        let fresh = || PublicView::load(&before, GROUP).unwrap();
+        let (with, without) = side_by_side(
+            CHECK_REPS,
+            || {
+                let mut v = fresh();
+                let t = Instant::now();
+                black_box(commit_with_checks(
+                    &mut v,
+                    &crypto,
+                    &out.message,
+                    &policy,
+                    &principal,
+                ));
+                t.elapsed()
+            },
+            || {
+                let mut v = fresh();
+                let t = Instant::now();
+                black_box(commit_without_checks(&mut v, &crypto, &out.message));
+                t.elapsed()
+            },
+        );
+        println!(
+            "round {round}: the broker's check of the commit adding the {SIZE}th: without the \
+             checks {:.3} ms, with them {:.3} ms → {:+.3} ms ({:+.1} %), medians of {CHECK_REPS} each",
+            ms(without),
+            ms(with),
+            ms(with) - ms(without),
+            (ms(with) / ms(without) - 1.0) * 100.0
+        );
 
         let t = Instant::now();
         let (snapshot, t_authorise) = broker_accepts(&mut view, &crypto, &out.message);

@@ -195,7 +195,7 @@ impl From<crate::beeld::AggregateError> for Problem {
 
 impl From<crate::mls::delivery::DeliveryError> for Problem {
     fn from(e: crate::mls::delivery::DeliveryError) -> Self {
-        use crate::mls::delivery::{CaseRefusal, DeliveryError as E, Invalid};
+        use crate::mls::delivery::{CASE_ADD_REFUSED, CaseRefusal, DeliveryError as E, Invalid};
         let detail = e.to_string();
         let forbidden =
             |slug, detail| Problem::new(StatusCode::FORBIDDEN, slug, "Forbidden", detail);
@@ -225,6 +225,9 @@ impl From<crate::mls::delivery::DeliveryError> for Problem {
             E::NotAMember { .. } => forbidden("mls-not-a-member", detail),
             E::AddNotAllowed { reasons, .. } => {
                 forbidden("mls-add-not-allowed", detail).with_reasons(reasons)
+            }
+            E::CaseAddNotAllowed => {
+                forbidden("mls-add-not-allowed", detail).with_reasons(vec![CASE_ADD_REFUSED.into()])
             }
             E::CaseRefused {
                 refusal, reason, ..

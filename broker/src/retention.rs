@@ -1,13 +1,14 @@
 //! Retention: signals past their end of retention are deleted, and the purge is audited
 //! (policy rule 6, docs/POLICY.md). Matching already ignores them by the clock; this removes them for good.
 //! The same task erases MLS key packages whose lifetime ended and, per coalition, signals
-//! under a superseded key version (`crate::mls::key_version`).
+//! under a superseded key version (`crate::mls::key_version`), and compacts the MLS groups'
+//! message and welcome logs ([`compact_mls_logs`]).
 
 use std::time::Duration;
 
 use crate::audit::{action, entry};
 use crate::civil::now_secs;
-use crate::mls::store::ExpiredKeyPackage;
+use crate::mls::store::{Compacted, ExpiredKeyPackage};
 use crate::state::AppState;
 use crate::store::StoredSignal;
 
@@ -71,6 +72,32 @@ pub async fn purge_key_packages(
     Ok(erased.len())
 }
 
+/// Compacts the MLS groups' logs (one `erase` entry with, per group, how many messages below
+/// which sequence number and how many welcomes); returns how many messages were erased.
+///
+/// A member reads a group's log only from its join point (`delivery::fetch_messages`), so the
+/// messages below the oldest current member's join point are fetched by no one ever again;
+/// neither is a welcome to an organisation no longer a member, or an older welcome of a member
+/// (its newest one is its join point). The oldest member of a coalition's group is usually its
+/// administrator, which created it at sequence 0: such a log is compacted from the point where
+/// the administrator re-initialised the group (docs/COALITIONS.md, "Bounds").
+pub async fn compact_mls_logs(state: &AppState) -> Result<u64, crate::store::StoreError> {
+    let audit_for = |groups: &[Compacted]| {
+        let mut e = entry::erase_by_broker(action::RETENTION_MLS_LOG_COMPACT);
+        e.detail = serde_json::json!({
+            "groups": groups.iter().map(|g| serde_json::json!({
+                "group": g.group, "below_seq": g.below_seq, "messages": g.messages,
+                "welcomes": g.welcomes,
+            })).collect::<Vec<_>>(),
+            "messages": groups.iter().map(|g| g.messages).sum::<u64>(),
+            "welcomes": groups.iter().map(|g| g.welcomes).sum::<u64>(),
+        });
+        e
+    };
+    let compacted = state.store.mls().compact_logs(&audit_for).await?;
+    Ok(compacted.iter().map(|g| g.messages).sum())
+}
+
 pub async fn run(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -92,6 +119,11 @@ pub async fn run(state: AppState, every: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(key_packages = n, "expired key package purge"),
             Err(e) => tracing::warn!(error = %e, "key package purge failed; will retry"),
+        }
+        match compact_mls_logs(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(messages = n, "MLS log compaction"),
+            Err(e) => tracing::warn!(error = %e, "MLS log compaction failed; will retry"),
         }
     }
 }

@@ -34,6 +34,8 @@ pub const RETENTION_PURGE: &str = "retention.purge";
 pub const RETENTION_KEY_VERSION_PURGE: &str = "retention.key-version.purge";
 /// MLS key packages erased at the end of their lifetime.
 pub const RETENTION_KEY_PACKAGE_PURGE: &str = "retention.key-packages.purge";
+/// MLS message and welcome logs compacted below the oldest current member's join point.
+pub const RETENTION_MLS_LOG_COMPACT: &str = "retention.mls-log.compact";
 
 /// A coalition's new key version, announced by its administrator.
 pub const COALITION_KEY_VERSION_ANNOUNCE: &str = "coalition.key-version.announce";
@@ -74,6 +76,7 @@ pub const ALL: &[&str] = &[
     RETENTION_PURGE,
     RETENTION_KEY_VERSION_PURGE,
     RETENTION_KEY_PACKAGE_PURGE,
+    RETENTION_MLS_LOG_COMPACT,
     COALITION_KEY_VERSION_ANNOUNCE,
     COALITION_KEY_VERSION_REFUSED,
     MLS_KEY_PACKAGE_PUBLISH,

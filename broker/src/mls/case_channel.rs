@@ -3,12 +3,16 @@
 //! case group among exactly the allowed organisations").
 //!
 //! **The rule.** A case channel for case reference R, created by organisation O, may hold O and
-//! the organisations whose signals O received *above hit level* (categories or details) in a
-//! `match` O asked under R — exactly what the audit trail records of those decisions (`actor_org`,
-//! `case_reference`, `source_orgs`, `detail.disclosed_level`). A hit alone discloses no content,
-//! so it escalates nothing: with no such decision there is no case channel (403
+//! the organisations a `match` O asked under R *named as sources* to O — a disclosure at
+//! `details` level, the only one whose response names the supplying organisations — exactly
+//! what the audit trail records of those decisions (`actor_org`, `case_reference`,
+//! `source_orgs`, `detail.disclosed_level`). A hit says only "known elsewhere", and
+//! `categories` only which signal codes and sectors: neither told O who the sources are, so
+//! neither may bring a source into a channel with O (the channel would tell O, and every
+//! member, who supplied). With no such decision there is no case channel (403
 //! `case-not-escalated`). The creator may narrow the set (`allowed` in the request), never
-//! widen it (403 `case-member-not-disclosed`). Both refusals are audited.
+//! widen it (403 `case-member-not-disclosed`). Both refusals are audited, and name no
+//! organisation.
 //!
 //! **Embargo.** A police case may hold details back from a supplying partner for a while (the
 //! decision's `embargo_until`): being invited into the case channel would tell the supplier about
@@ -27,18 +31,20 @@ use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::state::AppState;
 
-/// The organisations a case's match decisions disclosed to the creator.
+/// The organisations a case's match decisions named to the creator as sources.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Disclosed {
     /// Sources the creator may bring into the channel now.
     sources: BTreeSet<String>,
     /// Sources disclosed only under an embargo still running at `now`.
     embargoed: BTreeSet<String>,
-    /// Whether any decision escalated (disclosed above hit).
+    /// Whether any decision escalated (named its sources).
     escalated: bool,
 }
 
-/// Whether `e` records a match that disclosed something above hit level.
+/// Whether `e` records a match that named its sources to the requester (`details`: the
+/// response lists each signal with its source). The entry's `source_orgs` are recorded at
+/// every level; below `details` the requester was not told them.
 fn escalates(e: &AuditEntry) -> bool {
     let level = e
         .detail
@@ -48,7 +54,7 @@ fn escalates(e: &AuditEntry) -> bool {
         && e.decision.as_deref() == Some("allow")
         && matches!(e.operation, Operation::Disclose | Operation::Combine)
         && !e.source_orgs.is_empty()
-        && level.is_some_and(|l| l > Level::Hit)
+        && level == Some(Level::Details)
 }
 
 fn disclosed(entries: &[AuditEntry], now: i64) -> Disclosed {
@@ -134,11 +140,9 @@ pub async fn allowed(
         return Err(refused(Refusal {
             kind: CaseRefusal::NotEscalated,
             reason: "case_not_escalated",
-            detail: format!(
-                "case_reference: {} received no disclosure above hit level under this case; \
-                 a case channel follows an escalated match",
-                principal.org
-            ),
+            detail: "case_reference: no match under this case named its sources to you (a \
+                     disclosure at details level); a case channel follows such a match"
+                .into(),
             orgs: 0,
         })
         .await);
@@ -161,7 +165,7 @@ pub async fn allowed(
             kind: CaseRefusal::MemberNotDisclosed,
             reason: "not_disclosed_in_case",
             detail: "allowed: the list holds an organisation that may not be in this case \
-                     channel (not disclosed to you above hit level under this case, or not yet)"
+                     channel (not named to you as a source under this case, or not yet)"
                 .into(),
             orgs: outside.len(),
         })
@@ -195,10 +199,13 @@ mod tests {
     }
 
     #[test]
-    fn only_disclosures_above_hit_escalate() {
+    fn only_disclosures_that_named_sources_escalate() {
         let hit = decision("hit", &["a"], None);
         assert!(!disclosed(&[hit], 0).escalated);
-        let mut refused = decision("categories", &["a"], None);
+        // Categories tell codes and sectors, not who supplied: no channel, no members.
+        let categories = decision("categories", &["a", "b"], None);
+        assert!(!disclosed(&[categories], 0).escalated);
+        let mut refused = decision("details", &["a"], None);
         refused.decision = Some("deny".into());
         assert!(!disclosed(&[refused], 0).escalated);
         let d = disclosed(
@@ -209,7 +216,7 @@ mod tests {
             0,
         );
         assert!(d.escalated);
-        assert_eq!(d.sources, ["a", "b", "c"].map(String::from).into());
+        assert_eq!(d.sources, ["c".to_string()].into());
     }
 
     #[test]
@@ -220,7 +227,7 @@ mod tests {
         let d = disclosed(
             &[
                 decision("details", &["a", "b"], Some(100)),
-                decision("categories", &["b"], None),
+                decision("details", &["b"], None),
             ],
             50,
         );

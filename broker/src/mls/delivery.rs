@@ -13,7 +13,9 @@
 //!   it adds — a case channel additionally only admits its `allowed` organisations (derived
 //!   from the case's escalated match decisions, see [`super::case_channel`]).
 //! - **Epochs**: a message must be for the group's current epoch; the first commit of an epoch
-//!   wins (compare-and-set in the store), a later one gets 409 and its sender re-bases.
+//!   wins (compare-and-set in the store on the epoch, not on proposals that came in), a later
+//!   one gets 409 and its sender re-bases. A standalone proposal that raced another proposal is
+//!   checked again against the state holding that one.
 //! - **Application messages** are encrypted; the broker sees their size and epoch only.
 
 use kruispunt_policy::{Action, Decision, PolicyError};
@@ -28,8 +30,8 @@ use super::case_channel;
 use super::key_version::NOT_COALITION_ADMIN;
 use super::public_state::{PublicView, StateError};
 use super::store::{
-    Appended, Claim, ClaimQuota, ClaimedKeyPackage, GroupKind, GroupRow, NewKeyPackage, NewMessage,
-    NewWelcome, StateChange, StoredMessage, StoredWelcome,
+    Appended, Claim, ClaimQuota, ClaimedKeyPackage, Expect, GroupKind, GroupRow, NewKeyPackage,
+    NewMessage, NewWelcome, StateChange, StoredMessage, StoredWelcome,
 };
 use crate::audit::entry::{AuditEntry, Operation};
 use crate::audit::{action, entry};
@@ -109,6 +111,13 @@ pub enum DeliveryError {
         group: String,
         reasons: Vec<String>,
     },
+    /// A commit adds an organisation a case channel does not admit; audited. Which one, and
+    /// whether its list or the policy refused it, is not said: the list follows from what was
+    /// disclosed to the channel's creator, which the other members must not learn by trying.
+    #[error(
+        "the commit adds an organisation this case channel does not admit; nothing was delivered"
+    )]
+    CaseAddNotAllowed,
     /// A case channel refused (see [`super::case_channel`]).
     #[error("{detail}")]
     CaseRefused {
@@ -168,6 +177,9 @@ pub enum DeliveryError {
     Store(#[from] StoreError),
 }
 
+/// The one reason a case channel's refused add is answered with, whatever refused it.
+pub const CASE_ADD_REFUSED: &str = "not_admitted_to_case_channel";
+
 /// The two ways a case channel is refused (each one problem type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseRefusal {
@@ -190,9 +202,9 @@ impl From<StateError> for DeliveryError {
     }
 }
 
-/// Audits a message that lost its epoch and answers 409. A stale epoch (noticed before the
-/// message is processed) and a lost compare-and-set (noticed at the append) are the same lost
-/// race, and which one a sender runs into is timing: one entry kind for both.
+/// Audits a verified message that lost its epoch at the append (another commit came first)
+/// and answers 409. A message for a stale epoch is answered 409 without an entry: it cannot be
+/// verified against the group's current state, so it is not known to be anyone's message.
 async fn audit_epoch_conflict(
     state: &AppState,
     principal: &Principal,
@@ -411,7 +423,8 @@ pub async fn publish_key_packages(
 pub const CLAIMS_PER_DAY: u32 = 20;
 
 /// Whether `principal` has a reason to hold a key package of `org`: a coalition holding both
-/// into which the policy lets `principal` add `org`, or a case channel allowing both. Without
+/// into which the policy lets `principal` add `org`, or a case channel `principal` registered
+/// whose list allows `org`. Without
 /// one, claims would let any partner drain any organisation's key packages.
 async fn claim_relation(
     state: &AppState,
@@ -428,6 +441,8 @@ async fn claim_relation(
             return Ok(true);
         }
     }
+    // Only the channel's creator invites (its administrator): another member claiming a
+    // key package would learn whether an organisation is on a list it must not see.
     Ok(state
         .store
         .mls()
@@ -518,7 +533,11 @@ async fn check_adds(
     epoch: u64,
     added: &[String],
 ) -> Result<(), DeliveryError> {
-    for target in added {
+    // Once per organisation, however many of its key packages the commit adds.
+    let mut targets: Vec<&String> = added.iter().collect();
+    targets.sort();
+    targets.dedup();
+    for target in targets {
         let decision = may_add(state, principal, &group.coalition, target)?;
         let outside_case = group
             .allowed
@@ -548,6 +567,9 @@ async fn check_adds(
             }),
         );
         state.store.audit().append_audit(&[entry]).await?;
+        if group.kind == GroupKind::Case {
+            return Err(DeliveryError::CaseAddNotAllowed);
+        }
         return Err(DeliveryError::AddNotAllowed {
             target: target.clone(),
             group: group.id.clone(),
@@ -641,7 +663,9 @@ pub async fn create_group(
         allowed,
         epoch: 0,
         revision: 0,
+        epoch_revision: 0,
         next_seq: 0,
+        from_seq: 0,
         members: Vec::new(),
         state: Vec::new(),
         created_by: principal.org.clone(),
@@ -663,10 +687,11 @@ pub async fn create_group(
     let crypto = RustCrypto::default();
     let view = PublicView::from_group_info(&crypto, info, &req.group_id)?;
     let members = view.members();
-    if members != [principal.org.clone()] {
+    // Counted by leaves: a leaf whose credential names no organisation is a member too.
+    if members != [principal.org.clone()] || view.leaf_count() != 1 {
         return Err(invalid(
             Invalid::Group,
-            "group_info: a new group holds exactly the creating organisation",
+            "group_info: a new group holds exactly the creating organisation, in one leaf",
         ));
     }
     row.epoch = view.epoch();
@@ -753,10 +778,11 @@ pub async fn reinit_group(
     let crypto = RustCrypto::default();
     let view = PublicView::from_group_info(&crypto, info, id)?;
     let members = view.members();
-    if members != [principal.org.clone()] || view.epoch() != 0 {
+    if members != [principal.org.clone()] || view.leaf_count() != 1 || view.epoch() != 0 {
         return Err(invalid(
             Invalid::Group,
-            "group_info: a re-initialised group holds exactly its administrator, at epoch 0",
+            "group_info: a re-initialised group holds exactly its administrator, in one leaf, \
+             at epoch 0",
         ));
     }
     let change = StateChange {
@@ -791,6 +817,8 @@ pub async fn reinit_group(
     Ok(GroupRow {
         epoch: 0,
         revision: group.revision + 1,
+        epoch_revision: group.epoch_revision + 1,
+        from_seq: group.next_seq,
         members,
         state: change.state,
         ..group
@@ -821,6 +849,12 @@ fn not_a_member(principal: &Principal, id: &str) -> DeliveryError {
     }
 }
 
+/// The leaves of `group`'s tree whose credential names no organisation (shown with the
+/// group's status; see [`PublicView::unreadable_leaves`]).
+pub fn unreadable_leaves(group: &GroupRow) -> Result<Vec<u32>, DeliveryError> {
+    Ok(PublicView::load(&group.state, &group.id)?.unreadable_leaves())
+}
+
 /// The group, if the principal is one of its members.
 pub async fn member_group(
     state: &AppState,
@@ -840,6 +874,10 @@ pub struct Delivered {
     pub epoch: u64,
 }
 
+/// How often a standalone proposal that lost its append only to another proposal (not to a
+/// commit) is checked again against the state that now holds the other one.
+const PROPOSAL_TRIES: usize = 8;
+
 /// Checks and appends one message to group `id`'s log.
 pub async fn post_message(
     state: &AppState,
@@ -847,8 +885,48 @@ pub async fn post_message(
     id: &str,
     req: &wire::PostMessage,
 ) -> Result<Delivered, DeliveryError> {
-    let group = member_group(state, principal, id).await?;
-    let (bytes, msg) = decode("message", &req.message)?;
+    let mut group = member_group(state, principal, id).await?;
+    let (bytes, _) = decode("message", &req.message)?;
+    for _ in 0..PROPOSAL_TRIES {
+        match post_once(state, principal, group, req, &bytes).await? {
+            Posted::Stored(d) => return Ok(d),
+            Posted::ProposalRaced => group = member_group(state, principal, id).await?,
+        }
+    }
+    Err(audit_epoch_conflict(
+        state,
+        principal,
+        serde_json::json!({ "group": id, "content_type": "proposal", "size": bytes.len() }),
+        format!(
+            "message: other proposals kept changing group {id} first; fetch, process and retry"
+        ),
+    )
+    .await)
+}
+
+/// What one try of [`post_message`] did.
+enum Posted {
+    Stored(Delivered),
+    /// A standalone proposal lost its append to another proposal: check it again.
+    ProposalRaced,
+}
+
+/// One try of [`post_message`] against `group` as it was just read.
+async fn post_once(
+    state: &AppState,
+    principal: &Principal,
+    group: GroupRow,
+    req: &wire::PostMessage,
+    bytes: &[u8],
+) -> Result<Posted, DeliveryError> {
+    let id = group.id.as_str();
+    let bytes = bytes.to_vec();
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes.as_slice()).map_err(|e| {
+        invalid(
+            Invalid::Message,
+            format!("message: not an MLS message: {e}"),
+        )
+    })?;
     let pm = msg.try_into_protocol_message().map_err(|e| {
         invalid(
             Invalid::Message,
@@ -860,19 +938,15 @@ pub async fn post_message(
     }
     let msg_epoch = pm.epoch().as_u64();
     if msg_epoch != group.epoch {
-        return Err(audit_epoch_conflict(
-            state,
-            principal,
-            serde_json::json!({
-                "group": id, "epoch": msg_epoch, "group_epoch": group.epoch, "size": bytes.len(),
-            }),
-            format!(
-                "message: for epoch {msg_epoch}, the group is at epoch {}; fetch, process and \
-                 retry",
-                group.epoch
-            ),
-        )
-        .await);
+        // Not audited: a message for another epoch cannot be verified against the group's
+        // state (its signature covers that epoch's group context), so nothing says who made
+        // it or whether it is a message at all — and an entry per such request would let
+        // anyone holding a member's token fill the audit log for free. A verified message
+        // that loses its epoch at the append is audited (below).
+        return Err(DeliveryError::EpochConflict(format!(
+            "message: for epoch {msg_epoch}, the group is at epoch {}; fetch, process and retry",
+            group.epoch
+        )));
     }
     let crypto = RustCrypto::default();
     let mut welcomes = Vec::new();
@@ -942,7 +1016,7 @@ pub async fn post_message(
                             "message: add members by commit, not by a standalone proposal",
                         ));
                     }
-                    let (mine, all) = view.pending_proposals(p.sender())?;
+                    let (mine, all) = view.pending_proposals(&principal.org)?;
                     if mine >= PROPOSALS_PER_SENDER || all >= PENDING_PROPOSALS {
                         return Err(DeliveryError::TooMany(format!(
                             "message: at most {PROPOSALS_PER_SENDER} proposals per member \
@@ -1038,12 +1112,20 @@ pub async fn post_message(
         );
         e
     };
+    // A commit or an application message needs the epoch it was made for; a standalone
+    // proposal joins the proposals stored so far, so it needs exactly the state it was checked
+    // against (and is checked again when another proposal came first).
+    let expect = if content_type == "proposal" {
+        Expect::State(group.revision)
+    } else {
+        Expect::Epoch(group.epoch_revision)
+    };
     match state
         .store
         .mls()
         .append_message(
             id,
-            group.revision,
+            expect,
             &message,
             change.as_ref(),
             &welcomes,
@@ -1052,10 +1134,10 @@ pub async fn post_message(
         )
         .await?
     {
-        Appended::Stored(seq) => Ok(Delivered {
+        Appended::Stored(seq) => Ok(Posted::Stored(Delivered {
             seq,
             epoch: new_epoch,
-        }),
+        })),
         Appended::Replayed => {
             let mut e = entry::by(
                 Some(principal),
@@ -1072,6 +1154,17 @@ pub async fn post_message(
             );
             state.store.audit().append_audit(&[e]).await?;
             Err(DeliveryError::Replayed)
+        }
+        Appended::Conflict
+            if content_type == "proposal"
+                && state
+                    .store
+                    .mls()
+                    .group(id)
+                    .await?
+                    .is_some_and(|g| g.epoch_revision == group.epoch_revision) =>
+        {
+            Ok(Posted::ProposalRaced)
         }
         Appended::Conflict => Err(audit_epoch_conflict(
             state,
@@ -1158,33 +1251,7 @@ pub async fn fetch_messages(
     from: u64,
 ) -> Result<Vec<StoredMessage>, DeliveryError> {
     member_group(state, principal, id).await?;
-    // A member reads from where it joined: what was said in the group before it was invited
-    // is not its to read (and it has no secrets for it anyway).
-    let from = from.max(state.store.mls().join_seq(id, &principal.org).await?);
-    // Pages of a few messages until the byte budget is spent, so a log of large messages is
-    // never read 500 at a time.
-    let mut rows: Vec<StoredMessage> = Vec::new();
-    let mut bytes = 0usize;
-    let mut next = from;
-    'pages: while rows.len() < FETCH_LIMIT as usize {
-        let page = state.store.mls().messages(id, next, 16).await?;
-        let Some(last) = page.last() else { break };
-        next = last.seq + 1;
-        let full = page.len() < 16;
-        for m in page {
-            if !rows.is_empty() && bytes + m.data.len() > FETCH_BYTES {
-                break 'pages;
-            }
-            bytes += m.data.len();
-            rows.push(m);
-            if rows.len() == FETCH_LIMIT as usize {
-                break 'pages;
-            }
-        }
-        if full {
-            break;
-        }
-    }
+    let rows = read_log(state, principal, id, from).await?;
     if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
         let bytes: usize = rows.iter().map(|m| m.data.len()).sum();
         audit_fetch(
@@ -1199,6 +1266,42 @@ pub async fn fetch_messages(
         .await?;
     }
     Ok(rows)
+}
+
+/// What [`fetch_messages`] hands a member (that it is one is checked there), unaudited: from
+/// `from` or the member's join point, whichever is later, at most [`FETCH_LIMIT`] messages
+/// and [`FETCH_BYTES`] (at least one message).
+pub async fn read_log(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    from: u64,
+) -> Result<Vec<StoredMessage>, DeliveryError> {
+    // A member reads from where it joined: what was said in the group before it was invited
+    // is not its to read (and it has no secrets for it anyway).
+    let from = from.max(state.store.mls().join_seq(id, &principal.org).await?);
+    // The sizes first (no message bytes read), then exactly the messages that fit the byte
+    // budget (at least one), in one query: a log of large messages is never read 500 at a
+    // time, and a log of small ones costs two queries, not one per page.
+    let sizes = state
+        .store
+        .mls()
+        .message_sizes(id, from, FETCH_LIMIT)
+        .await?;
+    let mut bytes = 0u64;
+    let fit = sizes
+        .iter()
+        .take_while(|size| {
+            bytes += **size;
+            bytes <= FETCH_BYTES as u64
+        })
+        .count()
+        .max(sizes.len().min(1));
+    if fit == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = u32::try_from(fit).unwrap_or(FETCH_LIMIT);
+    Ok(state.store.mls().messages(id, from, limit).await?)
 }
 
 /// Up to [`FETCH_LIMIT`] welcomes addressed to the principal's organisation, after id `after`.

@@ -81,7 +81,8 @@ impl PublicView {
         self.group.group_context().epoch().as_u64()
     }
 
-    /// Member organisations (sorted, without duplicates).
+    /// Member organisations (sorted, without duplicates). Leaves whose credential names no
+    /// organisation are not among them: see [`PublicView::unreadable_leaves`].
     pub fn members(&self) -> Vec<String> {
         let mut orgs: Vec<String> = self
             .group
@@ -91,6 +92,22 @@ impl PublicView {
         orgs.sort();
         orgs.dedup();
         orgs
+    }
+
+    /// The leaves whose credential does not name an organisation (not a basic credential, or
+    /// not a partner id): shown beside the members, never hidden — a member in the tree that
+    /// nobody can name is something wrong with the group.
+    pub fn unreadable_leaves(&self) -> Vec<u32> {
+        self.group
+            .members()
+            .filter(|m| org_of(&m.credential).is_err())
+            .map(|m| m.index.u32())
+            .collect()
+    }
+
+    /// How many leaves the tree holds (members, readable or not).
+    pub fn leaf_count(&self) -> usize {
+        self.group.members().count()
     }
 
     /// The organisation at a leaf.
@@ -112,13 +129,20 @@ impl PublicView {
             .map_err(|e| StateError::Invalid(format!("message: {e}")))
     }
 
-    /// How many standalone proposals wait for the epoch's commit: from `sender`, and in all.
-    pub fn pending_proposals(&self, sender: &Sender) -> Result<(usize, usize), StateError> {
+    /// How many standalone proposals wait for the epoch's commit: from organisation `org`
+    /// (whichever of its leaves sent them), and in all.
+    pub fn pending_proposals(&self, org: &str) -> Result<(usize, usize), StateError> {
         let queued = self
             .group
             .queued_proposals(&self.storage)
             .map_err(|e| StateError::Corrupt(e.to_string()))?;
-        let mine = queued.iter().filter(|(_, p)| p.sender() == sender).count();
+        let mine = queued
+            .iter()
+            .filter(|(_, p)| match p.sender() {
+                Sender::Member(leaf) => self.org_at(*leaf).as_deref() == Some(org),
+                _ => false,
+            })
+            .count();
         Ok((mine, queued.len()))
     }
 

@@ -8,10 +8,14 @@
 //! is delivered without a durable entry saying so).
 //!
 //! **First commit per epoch wins.** A group row carries a `revision`, bumped on every change of
-//! the public state (a commit, a proposal). [`MlsStore::append_message`] writes only if the
-//! revision is still the one the message was validated against (compare-and-set in the same
-//! transaction); otherwise it answers [`Appended::Conflict`] and nothing is stored. On
-//! PostgreSQL the conditional `UPDATE` takes the row lock, so this holds across brokers.
+//! the public state (a commit, a standalone proposal, a re-initialisation), and an
+//! `epoch_revision`, bumped by commits and re-initialisations only. [`MlsStore::append_message`]
+//! writes a commit or an application message only if the epoch it was validated against is
+//! still the group's ([`Expect::Epoch`]: proposals in between do not matter, so a member's
+//! proposals cannot keep the administrator's commits at 409), and a standalone proposal only if
+//! nothing changed at all ([`Expect::State`]: it is added to the state it was checked against).
+//! Otherwise it answers [`Appended::Conflict`] and nothing is stored. On PostgreSQL the
+//! conditional `UPDATE` takes the row lock, so this holds across brokers.
 
 use async_trait::async_trait;
 
@@ -94,8 +98,14 @@ pub struct GroupRow {
     /// Case channels: exactly the organisations that may be members.
     pub allowed: Option<Vec<String>>,
     pub epoch: u64,
+    /// Bumped by every change of the public state.
     pub revision: u64,
+    /// Bumped by commits and re-initialisations only.
+    pub epoch_revision: u64,
     pub next_seq: u64,
+    /// First sequence number of the group's current incarnation (where it was last
+    /// re-initialised; 0 before): the administrator's join point.
+    pub from_seq: u64,
     /// Member organisations at `epoch` (from the credentials in the public tree).
     pub members: Vec<String>,
     /// Serialised public group state (see [`crate::mls::public_state`]).
@@ -149,6 +159,30 @@ pub struct StoredWelcome {
     pub from_seq: u64,
     pub data: Vec<u8>,
 }
+
+/// What a message must find unchanged to be appended ([`MlsStore::append_message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A commit or an application message: the group's `epoch_revision` (no commit and no
+    /// re-initialisation since it was checked; standalone proposals may have come in).
+    Epoch(u64),
+    /// A standalone proposal: the group's `revision` (nothing changed since it was checked:
+    /// the new state holds the proposals stored before it).
+    State(u64),
+}
+
+/// What compacting one group's log erased ([`MlsStore::compact_logs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compacted {
+    pub group: String,
+    /// The oldest current member's join point: messages below it were erased.
+    pub below_seq: u64,
+    pub messages: u64,
+    pub welcomes: u64,
+}
+
+/// Builds the audit entry of a log compaction from what it erased.
+pub type CompactAudit<'a> = &'a (dyn Fn(&[Compacted]) -> AuditEntry + Send + Sync);
 
 /// The outcome of [`MlsStore::append_message`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,11 +270,12 @@ pub trait MlsStore: Send + Sync {
     async fn live_key_packages(&self, org: &str, now: i64) -> Result<u64, StoreError>;
 
     /// Where `org` joined `group`'s log: the `from_seq` of the newest welcome routed to it for
-    /// that group (0 when none: the group's creator).
+    /// that group, and never before the group's current incarnation (its `from_seq`: where the
+    /// administrator re-initialised it, 0 before).
     async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError>;
 
-    /// Whether a case channel's `allowed` list holds both `a` and `b`.
-    async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError>;
+    /// Whether a case channel that `creator` registered allows `org` (its `allowed` list).
+    async fn case_channel_allows(&self, creator: &str, org: &str) -> Result<bool, StoreError>;
 
     /// Who published the key package with this ref, if anyone.
     async fn key_package_owner(&self, kp_ref: &[u8]) -> Result<Option<String>, StoreError>;
@@ -273,7 +308,8 @@ pub trait MlsStore: Send + Sync {
 
     /// Replaces group `id`'s public state by `change` (a re-initialised group: epoch 0, the
     /// administrator alone) if its revision is still `expected_revision`, with `audit`, in one
-    /// transaction; the log goes on. `false` (nothing written) if the group changed meanwhile.
+    /// transaction; the log goes on, and the group's `from_seq` becomes its `next_seq` (the
+    /// new incarnation starts there). `false` (nothing written) if the group changed meanwhile.
     async fn reinit_group(
         &self,
         id: &str,
@@ -286,20 +322,37 @@ pub trait MlsStore: Send + Sync {
     async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError>;
 
     /// Appends `message` (and `welcomes`, and the new state if any) to the log of `group` if
-    /// its revision is still `expected_revision` and the log does not hold the same bytes
-    /// already ([`Appended::Replayed`]), with the audit entry `audit` builds, in one
-    /// transaction.
+    /// the group is still as `expect` says and the log does not hold the same bytes already
+    /// ([`Appended::Replayed`]), with the audit entry `audit` builds, in one transaction. A
+    /// change with [`Expect::Epoch`] (a commit) also bumps the `epoch_revision`.
     #[allow(clippy::too_many_arguments)]
     async fn append_message(
         &self,
         group: &str,
-        expected_revision: u64,
+        expect: Expect,
         message: &NewMessage,
         change: Option<&StateChange>,
         welcomes: &[NewWelcome],
         now: i64,
         audit: AppendAudit<'_>,
     ) -> Result<Appended, StoreError>;
+
+    /// Compacts every group's logs: erases the messages below the oldest current member's
+    /// join point ([`MlsStore::join_seq`]; no member can fetch them again) and the welcomes no
+    /// current member can use (to organisations no longer members, and all but the newest to
+    /// each member), with the entry `audit_for` builds, in one transaction. Returns what it
+    /// erased per group (empty: nothing, no entry).
+    async fn compact_logs(&self, audit_for: CompactAudit<'_>)
+    -> Result<Vec<Compacted>, StoreError>;
+
+    /// The sizes in bytes of the messages [`MlsStore::messages`] would return, without their
+    /// bytes.
+    async fn message_sizes(
+        &self,
+        group: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<u64>, StoreError>;
 
     /// Messages of `group` with `seq >= from`, in order, at most `limit`.
     async fn messages(

@@ -28,6 +28,7 @@ fn status(g: &GroupRow) -> GroupStatus {
         epoch: g.epoch,
         members: g.members.clone(),
         next_seq: g.next_seq,
+        unreadable_leaves: Vec::new(),
     }
 }
 
@@ -104,7 +105,10 @@ pub async fn group(
     Authenticated { principal, .. }: Authenticated,
 ) -> Result<Json<GroupStatus>, Problem> {
     let row = delivery::member_group(&state, &principal, &id).await?;
-    Ok(Json(status(&row)))
+    Ok(Json(GroupStatus {
+        unreadable_leaves: delivery::unreadable_leaves(&row)?,
+        ..status(&row)
+    }))
 }
 
 pub async fn post_message(

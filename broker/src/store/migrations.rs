@@ -66,6 +66,11 @@ pub(super) const SQLITE: &[Script] = &[
         "mls replay and limits",
         include_str!("../../migrations/sqlite/0012_mls_replay_and_limits.sql"),
     ),
+    (
+        13,
+        "mls epochs and compaction",
+        include_str!("../../migrations/sqlite/0013_mls_epochs_and_compaction.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -118,6 +123,11 @@ pub(super) const POSTGRES: &[Script] = &[
         12,
         "mls replay and limits",
         include_str!("../../migrations/postgres/0012_mls_replay_and_limits.sql"),
+    ),
+    (
+        13,
+        "mls epochs and compaction",
+        include_str!("../../migrations/postgres/0013_mls_epochs_and_compaction.sql"),
     ),
 ];
 

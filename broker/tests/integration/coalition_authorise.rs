@@ -6,18 +6,21 @@
 
 use crate::mls_common::*;
 use crate::mls_rogue::{Rogue, as_org};
-use kruispunt_sdk::coalition::Event;
 use kruispunt_sdk::coalition::http::HttpError;
 use kruispunt_sdk::coalition::payload::Payload;
 use kruispunt_sdk::coalition::wire;
 use kruispunt_sdk::coalition::wire::GroupKind;
+use kruispunt_sdk::coalition::{Event, PendingProposal};
 use openmls::prelude::*;
 use openmls::schedule::PreSharedKeyId;
 
 const POLICE: &str = "politie-midden-nederland";
 
 /// The coalition's group with the administrator, a malicious KVO and an honest Amersfoort.
-async fn group_with_rogue(b: &Broker, dir: &std::path::Path) -> (Partner, Rogue, Partner) {
+pub(crate) async fn group_with_rogue(
+    b: &Broker,
+    dir: &std::path::Path,
+) -> (Partner, Rogue, Partner) {
     let mut admin = Partner::new(b, ADMIN, &[ADMIN_ROLE], dir);
     let mut rogue = Rogue::new(b, KVO, &["signaleerder"]);
     let mut amersfoort = Partner::new(b, AMERSFOORT, &["analist"], dir);
@@ -204,8 +207,11 @@ fn member_cannot_act_as_admin(b: Broker) -> TestFuture {
                 from: AMERSFOORT.to_string()
             }]
         );
-        let out = admin.member.commit_pending(COALITION).unwrap().unwrap();
-        admin.commit(COALITION, &out).await;
+        let done = admin
+            .member
+            .commit_pending(COALITION, PendingProposal::own_change)
+            .unwrap();
+        admin.commit(COALITION, &done.outgoing.unwrap()).await;
         assert_eq!(
             admin.api.group(COALITION).await.unwrap().members,
             vec![KVO.to_string(), ADMIN.to_string()]
@@ -482,7 +488,7 @@ fn admin_reinitialises_group(b: Broker) -> TestFuture {
 
 /// What one member can make the broker store and send is bounded: key packages living longer
 /// than the broker keeps track of, too many unclaimed ones, standalone proposals piling up
-/// (each moves the group's revision and sends the administrator's commit back with 409), and
+/// (each grows the state read on every request), and
 /// fetches of many large messages (a byte budget per fetch; the rest follows).
 fn storage_and_work_bounded(b: Broker) -> TestFuture {
     Box::pin(async move {
@@ -528,12 +534,21 @@ fn storage_and_work_bounded(b: Broker) -> TestFuture {
         let events = admin.sync(COALITION).await;
         assert_eq!(events.len(), 2, "{events:?}");
         // The administrator sees what it would commit.
+        let update = PendingProposal {
+            from: KVO.into(),
+            kind: "update".into(),
+            removes: None,
+        };
         assert_eq!(
             admin.member.pending_proposals(COALITION),
-            vec![(KVO.to_string(), "update".to_string()); 2]
+            vec![update.clone(); 2]
         );
-        let out = admin.member.commit_pending(COALITION).unwrap().unwrap();
-        admin.commit(COALITION, &out).await;
+        let done = admin
+            .member
+            .commit_pending(COALITION, PendingProposal::own_change)
+            .unwrap();
+        assert_eq!(done.committed, vec![update; 2]);
+        admin.commit(COALITION, &done.outgoing.unwrap()).await;
         amersfoort.sync(COALITION).await;
 
         // Five messages of 900 kB: a fetch carries at most 4 MiB; the rest follows.

@@ -27,6 +27,7 @@ mod beeld;
 mod beeld_clients;
 mod cli_id;
 mod coalition_authorise;
+mod coalition_gaps;
 mod coalition_takeover;
 mod connection_hygiene;
 mod mls_coalition;

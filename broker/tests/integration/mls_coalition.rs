@@ -8,7 +8,7 @@ use crate::mls_common::*;
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::coalition::wire::GroupKind;
-use kruispunt_sdk::coalition::{Event, Member};
+use kruispunt_sdk::coalition::{Event, Member, PendingProposal};
 
 fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
     let key = m.coalition_key(group).expect("has a coalition key");
@@ -194,12 +194,9 @@ fn coalition_lifecycle(b: Broker) -> TestFuture {
             admin.member.epoch(COALITION),
             amersfoort.member.epoch(COALITION)
         );
-        assert!(
-            b.audit()
-                .await
-                .iter()
-                .any(|e| e.action == "mls.epoch.conflict")
-        );
+        // The loser is audited when its verified commit lost at the append; when it arrived
+        // after the winner's, its epoch was stale and it could not be verified: no entry.
+        assert!(b.audit_of("mls.epoch.conflict").await.len() <= 1);
 
         // kvo leaves: its proposal reaches the administrator, who commits it and rotates.
         let proposal = kvo.member.leave(COALITION).unwrap();
@@ -211,8 +208,21 @@ fn coalition_lifecycle(b: Broker) -> TestFuture {
                 from: KVO.to_string()
             }]
         );
-        let out = admin.member.commit_pending(COALITION).unwrap().unwrap();
-        admin.commit(COALITION, &out).await;
+        // The administrator's commit says what it commits: kvo's removal of itself.
+        let done = admin
+            .member
+            .commit_pending(COALITION, PendingProposal::own_change)
+            .unwrap();
+        assert_eq!(
+            done.committed,
+            vec![PendingProposal {
+                from: KVO.into(),
+                kind: "remove".into(),
+                removes: Some(KVO.into()),
+            }]
+        );
+        assert!(done.refused.is_empty());
+        admin.commit(COALITION, &done.outgoing.unwrap()).await;
         assert_eq!(plate_pseudonym(&admin.member, COALITION).0, 3);
         let events = amersfoort.sync(COALITION).await;
         assert_eq!(events.last(), Some(&Event::KeyReceived { version: 3 }));
@@ -268,14 +278,39 @@ kruispunt_test_kit::broker_test!(
     coalition_key_distribution_rotation_and_refusals = coalition_lifecycle
 );
 
+/// The broker restarted on the embedded registry as `edit` changes it (written to its data
+/// directory and named in its configuration).
+async fn with_registry(b: Broker, edit: impl FnOnce(String) -> String) -> Broker {
+    let registry = edit(include_str!("../../../policy/registry/midden-nederland.toml").into());
+    std::fs::write(b.data_dir().join("registry.toml"), registry).unwrap();
+    let config = b.data_dir().join(kruispunt_broker::config::CONFIG_FILE);
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("registry = \"registry.toml\"\n{text}")).unwrap();
+    b.restart().await
+}
+
 fn case_channels(b: Broker) -> TestFuture {
     Box::pin(async move {
+        // A case channel follows a match that named its sources (details); the RIEC's purposes
+        // stop at categories in the Midden-Nederland registry, so this unit lets the KVO
+        // purpose disclose details.
+        let kvo_ceiling = "disclosure_ceiling = \"categories\"\nmin_sources = 2\nretention_days = 365\n\
+                           daily_identifier_budget = 500\n";
+        let b = with_registry(b, |r| {
+            assert_eq!(r.matches(kvo_ceiling).count(), 1);
+            r.replace(
+                kvo_ceiling,
+                &kvo_ceiling.replace("\"categories\"", "\"details\""),
+            )
+        })
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE, "analist"], dir.path());
         let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
         let amersfoort = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
         let horeca = Partner::new(&b, "horeca-gooi", &["compliance"], dir.path());
-        for p in [&kvo, &amersfoort, &horeca] {
+        let heuvelrug = Partner::new(&b, HEUVELRUG, &["signaleerder"], dir.path());
+        for p in [&kvo, &amersfoort, &horeca, &heuvelrug] {
             p.publish(1).await;
         }
         let group = "case.kvo-ou.2026-0042";
@@ -332,12 +367,23 @@ fn case_channels(b: Broker) -> TestFuture {
         assert_eq!(refused[0].reasons, ["case_not_escalated"]);
         assert_eq!(refused[0].case_reference.as_deref(), Some(case));
 
-        // The RIEC escalates: categories, with the case and why it is necessary. The signals of
-        // the KVO and Heuvelrug are disclosed to it under the case.
+        // Categories tell the RIEC which codes and sectors, not who supplied them: no channel
+        // either (one would name the sources to the RIEC and to every member).
         q["level"] = "categories".into();
         q["justification"] = "Ongevraagd huuraanbod voor lege schuren in Leersum".into();
         let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
         assert_eq!((st, v["level"].as_str()), (200, Some("categories")), "{v}");
+        let err = create(&mut riec, None).await.unwrap_err();
+        assert!(format!("{err}").contains("case-not-escalated"), "{err}");
+        assert!(!format!("{err}").contains(ADMIN), "names no one: {err}");
+        riec.member.discard_group(group).unwrap();
+        assert_eq!(b.audit_of("mls.group.refused").await.len(), 3);
+
+        // The RIEC escalates: details, with the case and why it is necessary. The signals of
+        // the KVO and Heuvelrug are disclosed to it under the case, with their sources.
+        q["level"] = "details".into();
+        let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
+        assert_eq!((st, v["level"].as_str()), (200, Some("details")), "{v}");
 
         // A channel listing an organisation whose signals were not disclosed: refused, audited.
         let err = create(
@@ -353,12 +399,12 @@ fn case_channels(b: Broker) -> TestFuture {
         );
         riec.member.discard_group(group).unwrap();
         let refused = b.audit_of("mls.group.refused").await;
-        assert_eq!(refused.len(), 3);
-        assert_eq!(refused[2].reasons, ["not_disclosed_in_case"]);
+        assert_eq!(refused.len(), 4);
+        assert_eq!(refused[3].reasons, ["not_disclosed_in_case"]);
         // The refusal names no one (which names were sources is the creator's to not learn).
         assert!(!format!("{err}").contains(AMERSFOORT), "{err}");
-        assert!(!refused[2].detail.to_string().contains(AMERSFOORT));
-        assert_eq!(refused[2].detail["refused"], 1);
+        assert!(!refused[3].detail.to_string().contains(AMERSFOORT));
+        assert_eq!(refused[3].detail["refused"], 1);
 
         // Narrowed to the RIEC and the KVO: allowed (the derived set would also hold Heuvelrug).
         let status = create(&mut riec, Some(vec![KVO.into(), ADMIN.into()]))
@@ -381,11 +427,32 @@ fn case_channels(b: Broker) -> TestFuture {
             created.last().unwrap().case_reference.as_deref(),
             Some(case)
         );
-        // A coalition member outside the channel's list is refused.
+        // A coalition member outside the channel's list is refused, in words that name no one
+        // and do not tell the list from the policy.
         let kp = riec.api.claim_key_package(AMERSFOORT).await.unwrap();
         let out = riec.member.invite(group, &[kp]).unwrap();
-        let err = riec.api.post(group, &out).await.unwrap_err();
-        assert_eq!(err.status(), Some(403), "{err}");
+        let b64 = kruispunt_sdk::coalition::wire::b64;
+        let (st, v) = b
+            .post(
+                &format!("/v1/mls/groups/{group}/messages"),
+                &riec_token,
+                &serde_json::json!({
+                    "message": b64(&out.message), "welcome": b64(out.welcome.as_ref().unwrap()),
+                }),
+            )
+            .await;
+        assert_eq!((st, slug(&v)), (403, "mls-add-not-allowed"), "{v}");
+        assert_eq!(
+            v["reasons"],
+            serde_json::json!(["not_admitted_to_case_channel"])
+        );
+        assert!(!v.to_string().contains(AMERSFOORT), "{v}");
+        // The audit entry keeps the real reason.
+        let refused = b.audit_of("mls.commit.refused").await;
+        assert_eq!(
+            refused.last().unwrap().reasons,
+            ["target_not_in_case_channel"]
+        );
         riec.member.discard(group).unwrap();
         let kp = riec.api.claim_key_package(KVO).await.unwrap();
         let out = riec.member.invite(group, &[kp]).unwrap();
@@ -429,6 +496,12 @@ fn case_channels(b: Broker) -> TestFuture {
         for m in riec.api.fetch(group, 0).await.unwrap() {
             assert!(!m.message.windows(8).any(|w| w == b"Onbekend"));
         }
+        // Only the channel's creator claims key packages through it: another member learns
+        // nothing of its list by trying (Heuvelrug is on the second channel's list).
+        let err = kvo.api.claim_key_package(HEUVELRUG).await.unwrap_err();
+        assert_eq!(err.status(), Some(403), "{err}");
+        assert!(format!("{err}").contains("mls-claim-no-relation"), "{err}");
+        riec.api.claim_key_package(HEUVELRUG).await.unwrap();
 
         // A private partner into a police case group: refused by the registry.
         let police_case = "politie-casus-riec-midden-nederland";

@@ -146,6 +146,18 @@ impl Rogue {
         }
     }
 
+    /// A standalone proposal refreshing this member's own leaf, for the current epoch (kept in
+    /// its own proposal store until [`Rogue::forget`]).
+    pub fn propose_update(&mut self) -> MlsMessageOut {
+        let (provider, signer) = (&self.provider, &self.signer);
+        self.group
+            .as_mut()
+            .expect("joined")
+            .propose_self_update(provider, signer, LeafNodeParameters::default())
+            .unwrap()
+            .0
+    }
+
     /// Posts `msg` to the group.
     pub async fn post(&self, id: &str, msg: &MlsMessageOut) -> Result<MessagePosted, HttpError> {
         self.api.post_raw(id, &msg.to_bytes().unwrap(), None).await

@@ -81,6 +81,49 @@ impl Outgoing {
     }
 }
 
+/// A proposal waiting in a group for the next commit, as [`Member::pending_proposals`] and
+/// [`Member::commit_pending`] report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingProposal {
+    /// The proposing organisation ([`UNREADABLE_LEAF`] and its leaf when its credential names
+    /// none; empty for a sender outside the group).
+    pub from: String,
+    /// `update`, `remove`, `self-remove`, or the MLS proposal type.
+    pub kind: String,
+    /// For a `remove`, the organisation it removes (marked like `from`).
+    pub removes: Option<String>,
+}
+
+impl PendingProposal {
+    /// What an administrator commits for its members without asking anyone: a member
+    /// refreshing its own leaf (`update`) or leaving (`self-remove`, or a `remove` of its own
+    /// leaf). Anything else — one member removing another, an unknown kind — is left out.
+    pub fn own_change(&self) -> bool {
+        match self.kind.as_str() {
+            "update" | "self-remove" => !self.from.is_empty(),
+            "remove" => !self.from.is_empty() && self.removes.as_deref() == Some(&self.from),
+            _ => false,
+        }
+    }
+}
+
+/// What [`Member::commit_pending`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitPending {
+    /// The commit to post (then [`Member::confirm`] or [`Member::discard`]); `None` when no
+    /// proposal was accepted.
+    pub outgoing: Option<Outgoing>,
+    /// The proposals it commits.
+    pub committed: Vec<PendingProposal>,
+    /// The proposals the administrator's `accept` refused: dropped, not committed.
+    pub refused: Vec<PendingProposal>,
+}
+
+/// How a member whose leaf's credential names no organisation is shown
+/// ([`Member::members`], [`PendingProposal`]): this prefix and the leaf index. It can never be
+/// an organisation id (those hold only `a-z`, `0-9`, `-`, `_`).
+pub const UNREADABLE_LEAF: &str = "?unreadable-leaf-";
+
 /// A message fetched from a group's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
@@ -482,51 +525,56 @@ impl Member {
         })
     }
 
-    /// The proposals waiting in group `id` for the next commit, as (sending organisation,
-    /// kind: `update`, `remove`, `self-remove`, or the MLS proposal type): what
-    /// [`Member::commit_pending`] would commit. Look before committing what others proposed.
-    pub fn pending_proposals(&self, id: &str) -> Vec<(String, String)> {
+    /// The proposals waiting in group `id` for the next commit (sending organisation, kind,
+    /// whom a `remove` removes): what [`Member::commit_pending`] decides on. Look before
+    /// committing what others proposed.
+    pub fn pending_proposals(&self, id: &str) -> Vec<PendingProposal> {
         let Some(group) = self.groups.get(id) else {
             return Vec::new();
         };
         group
             .pending_proposals()
-            .map(|p| {
-                let from = match p.sender() {
-                    Sender::Member(leaf) => group
-                        .member(*leaf)
-                        .and_then(|c| org_of(c).ok())
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                let kind = match p.proposal() {
-                    Proposal::Update(_) => "update".to_string(),
-                    Proposal::Remove(_) => "remove".to_string(),
-                    Proposal::SelfRemove => "self-remove".to_string(),
-                    other => format!("{:?}", other.proposal_type()),
-                };
-                (from, kind)
-            })
+            .map(|p| describe(group, p))
             .collect()
     }
 
-    /// A commit to the proposals received (e.g. members asking to leave), if any; see
-    /// [`Member::pending_proposals`] for what it commits.
-    pub fn commit_pending(&mut self, id: &str) -> Result<Option<Outgoing>, CoalitionError> {
-        let has_proposals = self
-            .groups
-            .get(id)
-            .ok_or_else(|| CoalitionError::UnknownGroup(id.to_string()))?
-            .pending_proposals()
-            .next()
-            .is_some();
-        if !has_proposals {
-            return Ok(None);
-        }
+    /// A commit to the proposals received (e.g. members asking to leave) that `accept`
+    /// accepts — the administrator's policy; [`PendingProposal::own_change`] accepts members
+    /// refreshing or removing their own leaf. The others are dropped from the group's pending
+    /// proposals, not committed. Says what it commits and what it refused; no commit when it
+    /// accepted nothing.
+    pub fn commit_pending(
+        &mut self,
+        id: &str,
+        accept: impl Fn(&PendingProposal) -> bool,
+    ) -> Result<CommitPending, CoalitionError> {
         self.with_group(id, |group, meta, provider, signer| {
-            let removes = group
-                .pending_proposals()
-                .any(|p| matches!(p.proposal(), Proposal::Remove(_)));
+            let mut committed = Vec::new();
+            let mut refused = Vec::new();
+            let mut drop = Vec::new();
+            let mut removes = false;
+            for p in group.pending_proposals() {
+                let d = describe(group, p);
+                if accept(&d) {
+                    removes |= matches!(p.proposal(), Proposal::Remove(_) | Proposal::SelfRemove);
+                    committed.push(d);
+                } else {
+                    drop.push(p.proposal_reference_ref().clone());
+                    refused.push(d);
+                }
+            }
+            for r in &drop {
+                group
+                    .remove_pending_proposal(provider.storage(), r)
+                    .map_err(mls("drop proposal"))?;
+            }
+            if committed.is_empty() {
+                return Ok(CommitPending {
+                    outgoing: None,
+                    committed,
+                    refused,
+                });
+            }
             let (commit, welcome, _) = group
                 .commit_to_pending_proposals(provider, signer)
                 .map_err(mls("commit proposals"))?;
@@ -535,7 +583,11 @@ impl Member {
             } else {
                 PendingCommit::Other
             });
-            Outgoing::commit(&commit, welcome.as_ref()).map(Some)
+            Ok(CommitPending {
+                outgoing: Some(Outgoing::commit(&commit, welcome.as_ref())?),
+                committed,
+                refused,
+            })
         })
     }
 
@@ -923,13 +975,15 @@ impl Member {
         self.groups.get(id).map(|g| g.epoch().as_u64())
     }
 
-    /// The organisations in group `id` as this member sees it.
+    /// The members of group `id` as this member sees it, one per leaf: the organisation, or
+    /// [`UNREADABLE_LEAF`] and the leaf index for a leaf whose credential names none — shown,
+    /// not hidden, so that something wrong with the group is seen.
     pub fn members(&self, id: &str) -> Vec<String> {
         self.groups
             .get(id)
             .map(|g| {
                 g.members()
-                    .filter_map(|m| org_of(&m.credential).ok())
+                    .map(|m| leaf_name(&m.credential, m.index))
                     .collect()
             })
             .unwrap_or_default()
@@ -938,6 +992,36 @@ impl Member {
     /// Whether this member is (still) in group `id`.
     pub fn is_member(&self, id: &str) -> bool {
         self.groups.get(id).is_some_and(MlsGroup::is_active)
+    }
+}
+
+/// The organisation a leaf's credential names, or [`UNREADABLE_LEAF`] and the leaf index.
+fn leaf_name(credential: &Credential, leaf: LeafNodeIndex) -> String {
+    org_of(credential).unwrap_or_else(|_| format!("{UNREADABLE_LEAF}{}", leaf.u32()))
+}
+
+/// A pending proposal as [`PendingProposal`] tells it.
+fn describe(group: &MlsGroup, p: &QueuedProposal) -> PendingProposal {
+    let at = |leaf: LeafNodeIndex| {
+        group
+            .member(leaf)
+            .map(|c| leaf_name(c, leaf))
+            .unwrap_or_default()
+    };
+    let from = match p.sender() {
+        Sender::Member(leaf) => at(*leaf),
+        _ => String::new(),
+    };
+    let (kind, removes) = match p.proposal() {
+        Proposal::Update(_) => ("update".to_string(), None),
+        Proposal::Remove(r) => ("remove".to_string(), Some(at(r.removed()))),
+        Proposal::SelfRemove => ("self-remove".to_string(), None),
+        other => (format!("{:?}", other.proposal_type()), None),
+    };
+    PendingProposal {
+        from,
+        kind,
+        removes,
     }
 }
 

@@ -29,4 +29,7 @@ pub mod http;
 pub mod rekey;
 
 #[cfg(feature = "coalition")]
-pub use member::{CoalitionError, Event, Fetched, Member, Outgoing};
+pub use member::{
+    CoalitionError, CommitPending, Event, Fetched, Member, Outgoing, PendingProposal,
+    UNREADABLE_LEAF,
+};

@@ -93,6 +93,11 @@ pub struct GroupStatus {
     pub members: Vec<String>,
     /// Sequence number the next message will get.
     pub next_seq: u64,
+    /// Leaves of the tree whose credential names no organisation (absent when none): shown,
+    /// not hidden, so members see that something is wrong with the group (its administrator
+    /// removes them or re-initialises the group).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_leaves: Vec<u32>,
     // No `allowed`: a case channel's list is derived from what was disclosed to its creator
     // and stays with the broker, which enforces it on every commit (issue 21, finding 7).
 }

@@ -10,13 +10,14 @@ use super::SignalDialect;
 use crate::audit::entry::AuditEntry;
 use crate::mls::store::{
     Announced, AppendAudit, Appended, Claim, ClaimAudit, ClaimQuota, ClaimedKeyPackage,
-    ExpiredKeyPackage, GroupKind, GroupRow, KeyPackagePurgeAudit, KeyVersionRow, MlsStore,
-    NewKeyPackage, NewMessage, NewWelcome, SignalFilter, StateChange, StoredMessage, StoredWelcome,
+    CompactAudit, Compacted, Expect, ExpiredKeyPackage, GroupKind, GroupRow, KeyPackagePurgeAudit,
+    KeyVersionRow, MlsStore, NewKeyPackage, NewMessage, NewWelcome, SignalFilter, StateChange,
+    StoredMessage, StoredWelcome,
 };
 use crate::store::{PurgeAudit, StoreError, StoredSignal, key_version_from_db};
 
-const GROUP_COLUMNS: &str =
-    "id, coalition, kind, allowed, epoch, revision, next_seq, members, state, created_by";
+const GROUP_COLUMNS: &str = "id, coalition, kind, allowed, epoch, revision, next_seq, members, \
+     state, created_by, epoch_revision, from_seq";
 
 const KEY_VERSION_COLUMNS: &str = "coalition, key_version, grace_until, announced_by, announced_at";
 
@@ -163,7 +164,9 @@ shared_impl! {
 
         async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError> {
             let seq: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(from_seq) FROM mls_welcomes WHERE group_id = $1 AND org = $2",
+                "SELECT MAX(s) FROM (SELECT from_seq AS s FROM mls_groups WHERE id = $1 \
+                 UNION ALL SELECT from_seq AS s FROM mls_welcomes WHERE group_id = $1 \
+                 AND org = $2) AS j",
             )
             .bind(group)
             .bind(org)
@@ -172,19 +175,18 @@ shared_impl! {
             seq.map_or(Ok(0), |s| u64_from_db(s, "sequence"))
         }
 
-        async fn case_channel_allows(&self, a: &str, b: &str) -> Result<bool, StoreError> {
+        async fn case_channel_allows(&self, creator: &str, org: &str) -> Result<bool, StoreError> {
             // LIKE narrows the rows (`_` in an id only widens it); the lists decide.
             let lists: Vec<String> = sqlx::query_scalar(
-                "SELECT allowed FROM mls_groups WHERE kind = 'case' AND allowed LIKE $1 \
+                "SELECT allowed FROM mls_groups WHERE kind = 'case' AND created_by = $1 \
                  AND allowed LIKE $2",
             )
-            .bind(format!("%\"{a}\"%"))
-            .bind(format!("%\"{b}\"%"))
+            .bind(creator)
+            .bind(format!("%\"{org}\"%"))
             .fetch_all(self.reader())
             .await?;
             for list in lists {
-                let orgs = orgs_from_db(&list)?;
-                if orgs.iter().any(|o| o == a) && orgs.iter().any(|o| o == b) {
+                if orgs_from_db(&list)?.iter().any(|o| o == org) {
                     return Ok(true);
                 }
             }
@@ -259,8 +261,8 @@ shared_impl! {
             let mut tx = self.begin_write().await?;
             sqlx::query(
                 "INSERT INTO mls_groups (id, coalition, kind, allowed, epoch, revision, next_seq, \
-                 members, state, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-                 $9, $10, $11)",
+                 members, state, created_by, created_at, epoch_revision, from_seq) VALUES ($1, \
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(group.id.as_str())
             .bind(group.coalition.as_str())
@@ -273,6 +275,8 @@ shared_impl! {
             .bind(group.state.as_slice())
             .bind(group.created_by.as_str())
             .bind(now)
+            .bind(u64_to_db(group.epoch_revision)?)
+            .bind(u64_to_db(group.from_seq)?)
             .execute(&mut *tx)
             .await?;
             D::append(&mut tx, &[audit]).await?;
@@ -289,8 +293,9 @@ shared_impl! {
         ) -> Result<bool, StoreError> {
             let mut tx = self.begin_write().await?;
             let written = sqlx::query(
-                "UPDATE mls_groups SET revision = revision + 1, epoch = $3, members = $4, \
-                 state = $5 WHERE id = $1 AND revision = $2",
+                "UPDATE mls_groups SET revision = revision + 1, \
+                 epoch_revision = epoch_revision + 1, from_seq = next_seq, epoch = $3, \
+                 members = $4, state = $5 WHERE id = $1 AND revision = $2",
             )
             .bind(id)
             .bind(u64_to_db(expected_revision)?)
@@ -316,7 +321,7 @@ shared_impl! {
         async fn append_message(
             &self,
             group: &str,
-            expected_revision: u64,
+            expect: Expect,
             message: &NewMessage,
             change: Option<&StateChange>,
             welcomes: &[NewWelcome],
@@ -324,14 +329,22 @@ shared_impl! {
             audit: AppendAudit<'_>,
         ) -> Result<Appended, StoreError> {
             let mut tx = self.begin_write().await?;
-            let expected = u64_to_db(expected_revision)?;
+            let (guard, expected) = match expect {
+                Expect::Epoch(r) => ("epoch_revision", u64_to_db(r)?),
+                Expect::State(r) => ("revision", u64_to_db(r)?),
+            };
+            // A commit starts an epoch; a standalone proposal only adds to the state.
+            let bump_epoch = match expect {
+                Expect::Epoch(_) => ", epoch_revision = epoch_revision + 1",
+                Expect::State(_) => "",
+            };
             let seq: Option<i64> = match change {
                 Some(c) => {
-                    sqlx::query_scalar(
-                        "UPDATE mls_groups SET revision = revision + 1, next_seq = next_seq + 1, \
-                         epoch = $3, members = $4, state = $5 WHERE id = $1 AND revision = $2 \
-                         RETURNING next_seq - 1",
-                    )
+                    sqlx::query_scalar(&format!(
+                        "UPDATE mls_groups SET revision = revision + 1{bump_epoch}, \
+                         next_seq = next_seq + 1, epoch = $3, members = $4, state = $5 \
+                         WHERE id = $1 AND {guard} = $2 RETURNING next_seq - 1"
+                    ))
                     .bind(group)
                     .bind(expected)
                     .bind(u64_to_db(c.epoch)?)
@@ -341,10 +354,10 @@ shared_impl! {
                     .await?
                 }
                 None => {
-                    sqlx::query_scalar(
+                    sqlx::query_scalar(&format!(
                         "UPDATE mls_groups SET next_seq = next_seq + 1 \
-                         WHERE id = $1 AND revision = $2 RETURNING next_seq - 1",
-                    )
+                         WHERE id = $1 AND {guard} = $2 RETURNING next_seq - 1"
+                    ))
                     .bind(group)
                     .bind(expected)
                     .fetch_optional(&mut *tx)
@@ -399,6 +412,108 @@ shared_impl! {
             D::append(&mut tx, &[&audit(seq)]).await?;
             tx.commit().await?;
             Ok(Appended::Stored(seq))
+        }
+
+        async fn compact_logs(
+            &self,
+            audit_for: CompactAudit<'_>,
+        ) -> Result<Vec<Compacted>, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let groups = sqlx::query(&format!(
+                "SELECT id, members, from_seq FROM mls_groups ORDER BY id{}",
+                D::LOCK_ROWS
+            ))
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| -> Result<(String, String, i64), StoreError> {
+                Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::new();
+            for (id, members, from_seq) in groups {
+                let members = orgs_from_db(&members)?;
+                // Every welcome of the group: (id, recipient, join point).
+                let welcomes = sqlx::query(
+                    "SELECT id, org, from_seq FROM mls_welcomes WHERE group_id = $1 \
+                     ORDER BY org, from_seq DESC, id DESC",
+                )
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| -> Result<(i64, String, i64), StoreError> {
+                    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+                // A member's join point: its newest welcome, never before the incarnation.
+                let join = |org: &str| {
+                    welcomes
+                        .iter()
+                        .filter(|w| w.1 == org)
+                        .map(|w| w.2)
+                        .chain([from_seq])
+                        .max()
+                        .unwrap_or(from_seq)
+                };
+                let Some(below) = members.iter().map(|m| join(m)).min() else {
+                    continue;
+                };
+                // The newest welcome to each current member is its join point; the rest is
+                // of no use to anyone.
+                let mut kept: Vec<&str> = Vec::new();
+                let mut stale = Vec::new();
+                for (wid, org, seq) in &welcomes {
+                    if members.contains(org) && *seq >= from_seq && !kept.contains(&org.as_str()) {
+                        kept.push(org);
+                    } else {
+                        stale.push(*wid);
+                    }
+                }
+                for wid in &stale {
+                    sqlx::query("DELETE FROM mls_welcomes WHERE id = $1")
+                        .bind(*wid)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let erased = sqlx::query("DELETE FROM mls_messages WHERE group_id = $1 AND seq < $2")
+                    .bind(id.as_str())
+                    .bind(below)
+                    .execute(&mut *tx)
+                    .await?;
+                let messages = D::rows_affected(&erased);
+                if messages > 0 || !stale.is_empty() {
+                    out.push(Compacted {
+                        group: id,
+                        below_seq: u64_from_db(below, "sequence")?,
+                        messages,
+                        welcomes: stale.len() as u64,
+                    });
+                }
+            }
+            if out.is_empty() {
+                tx.rollback().await?;
+                return Ok(out);
+            }
+            D::append(&mut tx, &[&audit_for(&out)]).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        async fn message_sizes(
+            &self,
+            group: &str,
+            from: u64,
+            limit: u32,
+        ) -> Result<Vec<u64>, StoreError> {
+            page(
+                self.reader(),
+                "SELECT LENGTH(data) FROM mls_messages WHERE group_id = $1 AND seq >= $2 \
+                 ORDER BY seq LIMIT $3",
+                (group, u64_to_db(from)?, limit),
+                message_size_row,
+            )
+            .await
         }
 
         async fn messages(
@@ -546,6 +661,8 @@ row_decoder! {
             members: orgs_from_db(&members)?,
             state: row.try_get(8)?,
             created_by: row.try_get(9)?,
+            epoch_revision: u64_from_db(row.try_get(10)?, "revision")?,
+            from_seq: u64_from_db(row.try_get(11)?, "sequence")?,
         })
     }
 
@@ -570,6 +687,16 @@ row_decoder! {
             data: row.try_get(4)?,
             created_at: row.try_get(5)?,
         })
+    }
+
+    /// A row of [`MlsStore::message_sizes`] (an `INTEGER` on SQLite, an `INT4` on
+    /// PostgreSQL: read as the wider of the two).
+    fn message_size_row(row) -> u64 {
+        let size: i64 = match row.try_get::<i64, _>(0) {
+            Ok(n) => n,
+            Err(_) => i64::from(row.try_get::<i32, _>(0)?),
+        };
+        u64_from_db(size, "size")
     }
 
     /// A row of [`MlsStore::welcomes`].

@@ -66,6 +66,11 @@ pub(super) const SQLITE: &[Script] = &[
         "mls replay and limits",
         include_str!("../../migrations/sqlite/0012_mls_replay_and_limits.sql"),
     ),
+    (
+        14,
+        "cases and consents",
+        include_str!("../../migrations/sqlite/0014_cases_and_consents.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -118,6 +123,11 @@ pub(super) const POSTGRES: &[Script] = &[
         12,
         "mls replay and limits",
         include_str!("../../migrations/postgres/0012_mls_replay_and_limits.sql"),
+    ),
+    (
+        14,
+        "cases and consents",
+        include_str!("../../migrations/postgres/0014_cases_and_consents.sql"),
     ),
 ];
 

@@ -25,6 +25,14 @@ pub fn router(state: AppState, connections: &crate::config::Connections) -> Rout
         .route("/v1/matches", post(routes::matches::create))
         .route("/v1/aggregates", post(routes::aggregates::create))
         .route(
+            "/v1/cases",
+            post(routes::cases::open).get(routes::cases::list),
+        )
+        .route("/v1/cases/{reference}", get(routes::cases::get))
+        .route("/v1/cases/{reference}/state", post(routes::cases::advance))
+        .route("/v1/consents", post(routes::consents::issue))
+        .route("/v1/consents/{id}", delete(routes::consents::withdraw))
+        .route(
             "/v1/mls/key-packages",
             post(routes::mls::publish_key_packages),
         )

@@ -14,6 +14,8 @@
 //! - [`matching`]: the in-memory match index and the match flow the route calls.
 //! - [`beeld`]: the ondermijningsbeeld — the counts kept as signals arrive and leave, and
 //!   the disclosure-controlled answers of `POST /v1/aggregates` (threshold, noise, budget).
+//! - [`cases`]: cases (casussen) and the public prosecutor's consents that police matches
+//!   under a case reference rest on.
 //! - [`mls`]: the MLS delivery service for coalitions and case channels.
 //! - [`retention`]: purging expired signals, key packages and superseded key versions (audited).
 //! - [`org_lock`]: one writer per organisation's signals at a time.
@@ -38,6 +40,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod beeld;
+pub mod cases;
 pub mod civil;
 pub mod cli;
 pub mod config;

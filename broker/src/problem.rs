@@ -126,6 +126,28 @@ impl From<crate::store::StoreError> for Problem {
     }
 }
 
+/// The problem type of a match refused because of the case or the consent it rests on
+/// (docs/CASES.md), in this order when there are several; `None` for every other refusal,
+/// which stays `policy-denied`. The reasons list every code either way.
+fn case_refusal_slug(reasons: &[String]) -> Option<&'static str> {
+    const SLUGS: &[(&str, &str)] = &[
+        ("case_unknown", "case-unknown"),
+        ("case_closed", "case-closed"),
+        ("case_not_participant", "case-not-participant"),
+        ("consent_unknown", "consent-unknown"),
+        ("consent_withdrawn", "consent-withdrawn"),
+        ("consent_expired", "consent-expired"),
+        ("consent_other_case", "consent-other-case"),
+        ("consent_other_purpose", "consent-other-purpose"),
+        ("consent_self_issued", "consent-self-issued"),
+        ("consent_scope_exceeded", "consent-scope-exceeded"),
+    ];
+    SLUGS
+        .iter()
+        .find(|(code, _)| reasons.iter().any(|r| r == code))
+        .map(|(_, slug)| *slug)
+}
+
 /// The answer to a policy that could not be evaluated: `nothing` says what did not happen.
 fn policy_unavailable(e: &kruispunt_policy::PolicyError, nothing: &str) -> Problem {
     tracing::error!(error = %e, "policy evaluation failed");
@@ -151,11 +173,79 @@ impl From<crate::matching::MatchError> for Problem {
             E::Policy(p) => policy_unavailable(&p, "nothing was disclosed"),
             E::Refused { .. } | E::OverIdentifierLimit { .. } | E::BudgetSpent => Problem::new(
                 StatusCode::FORBIDDEN,
-                "policy-denied",
+                case_refusal_slug(&reasons).unwrap_or("policy-denied"),
                 "Refused by policy",
                 e.to_string(),
             )
             .with_reasons(reasons),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::cases::CaseError> for Problem {
+    fn from(e: crate::cases::CaseError) -> Self {
+        use crate::cases::CaseError as E;
+        let detail = e.to_string();
+        match e {
+            E::TooLong(_) => Problem::bad_request("text-too-long", detail),
+            E::Invalid { field, .. } => {
+                Problem::bad_request("invalid-case", detail).with_extension("field", field.into())
+            }
+            E::NotAllowed { .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "case-role-not-allowed",
+                "Forbidden",
+                detail,
+            )
+            .with_reasons(vec![crate::cases::CASE_ROLE_NOT_ALLOWED.into()]),
+            E::NotFound(_) => Problem::not_found(detail),
+            E::Exists(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "case-exists",
+                "The case is registered already",
+                detail,
+            ),
+            E::Transition { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "case-transition-not-allowed",
+                "The case cannot move to that state",
+                detail,
+            ),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<crate::cases::consent::ConsentError> for Problem {
+    fn from(e: crate::cases::consent::ConsentError) -> Self {
+        use crate::cases::consent::{CONSENT_ROLE_NOT_ALLOWED, ConsentError as E};
+        let detail = e.to_string();
+        match e {
+            E::TooLong(_) => Problem::bad_request("text-too-long", detail),
+            E::Invalid { field, .. } => Problem::bad_request("invalid-consent", detail)
+                .with_extension("field", field.into()),
+            E::NotAllowed { .. } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "consent-role-not-allowed",
+                "Forbidden",
+                detail,
+            )
+            .with_reasons(vec![CONSENT_ROLE_NOT_ALLOWED.into()]),
+            E::CaseClosed(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "case-closed",
+                "The case is closed",
+                detail,
+            )
+            .with_reasons(vec!["case_closed".into()]),
+            E::NotFound(_) => Problem::not_found(detail),
+            E::AlreadyWithdrawn(_) => Problem::new(
+                StatusCode::CONFLICT,
+                "consent-withdrawn",
+                "The consent was withdrawn already",
+                detail,
+            ),
             E::Store(s) => s.into(),
         }
     }

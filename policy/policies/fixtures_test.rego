@@ -136,6 +136,12 @@ police19 := {
 		"consent_id": "OvJ-MN-2025-117", "kinds": ["kenteken", "kvk"], "sectors": ["kvo", "autobranche"],
 		"max_identifiers": 10, "not_after": now + 3600,
 	},
+	"case": {"reference": "PL0900-2025-0042", "state": "open", "participants": ["om", "politie", "riec"]},
+	"consent": {
+		"id": "OvJ-MN-2025-117", "case_reference": "PL0900-2025-0042", "purpose": "wpg19",
+		"kinds": ["kenteken", "kvk"], "max_identifiers": 10, "ceiling": "details",
+		"valid_until": now + 86400, "issuer_org": "om", "withdrawn": false,
+	},
 	"usage": no_usage,
 	"now": now,
 }
@@ -156,6 +162,7 @@ police20 := {
 		"consent_id": "pd-1", "kinds": ["kvk"], "sectors": ["kvo", "gemeente", "riec"],
 		"max_identifiers": 5, "not_after": now + 3600,
 	},
+	"case": {"reference": "PL0900-2025-0077", "state": "intervention", "participants": ["gemeente-a", "politie", "riec"]},
 	"usage": no_usage,
 	"now": now,
 }

@@ -382,6 +382,129 @@ deny_all contains "scope_exceeded_kinds" if {
 	not k in s.kinds
 }
 
+# Rule 4, continued — the case and the consent are things the broker knows (docs/CASES.md).
+# For a match under a Wpg art. 19 or 20 purpose that names a case, the broker reads the case
+# (`input.case`) and, under art. 19, the consent (`input.consent`) from its database for every
+# request; absent means not registered. The case must be registered and not closed, with the
+# requester among its participants. The consent must be the public prosecutor's record for this
+# case and purpose, not withdrawn or expired, issued by another organisation than the
+# requester (four eyes), and its bounds must contain the request and the token's scope.
+# Wpg arts. 19, 20; RIEC convenant (Wgs) for the case; AVG art. 5(1)(b), (c).
+
+case_gated if {
+	is_match
+	purpose.legal_basis in {wpg_art_19, wpg_art_20}
+	case_reference_given
+}
+
+the_case := input.case if {
+	is_object(input.case)
+	input.case.reference == input.case_reference
+}
+
+deny_match contains "case_unknown" if {
+	case_gated
+	not the_case
+}
+
+# Queries are allowed while a case is open or in intervention; a closed case ends them.
+query_states := {"open", "intervention"}
+
+deny_match contains "case_closed" if {
+	case_gated
+	c = the_case
+	not c.state in query_states
+}
+
+deny_match contains "case_not_participant" if {
+	case_gated
+	c = the_case
+	not input.requester.org in c.participants
+}
+
+consent_gated if {
+	is_match
+	purpose.legal_basis == wpg_art_19
+	consent_given
+}
+
+the_consent := input.consent if {
+	is_object(input.consent)
+	input.consent.id == input.consent_id
+}
+
+deny_match contains "consent_unknown" if {
+	consent_gated
+	not the_consent
+}
+
+deny_match contains "consent_withdrawn" if {
+	consent_gated
+	c = the_consent
+	c.withdrawn != false
+}
+
+deny_clock contains "consent_expired" if {
+	consent_gated
+	c = the_consent
+	input.now >= c.valid_until
+}
+
+deny_match contains "consent_other_case" if {
+	consent_gated
+	c = the_consent
+	c.case_reference != object.get(input, "case_reference", null)
+}
+
+deny_match contains "consent_other_purpose" if {
+	consent_gated
+	c = the_consent
+	c.purpose != input.purpose
+}
+
+# Four eyes: the organisation that asks never consents to its own query.
+deny_match contains "consent_self_issued" if {
+	consent_gated
+	c = the_consent
+	c.issuer_org == input.requester.org
+}
+
+# The consent's bounds contain the request: its identifier kinds and disclosure level.
+deny_match contains "consent_scope_exceeded" if {
+	consent_gated
+	c = the_consent
+	some k in input.identifier_kinds
+	not k in c.kinds
+}
+
+deny_match contains "consent_scope_exceeded" if {
+	consent_gated
+	c = the_consent
+	requested_level > levels[c.ceiling]
+}
+
+deny_match contains "consent_scope_exceeded" if {
+	consent_gated
+	c = the_consent
+	not levels[c.ceiling]
+}
+
+# ... and the token's scope: its kinds and its maximum number of identifiers per request
+# (which bounds the request's size; rule `scope_exceeded_identifiers`). A police match needs a
+# scope (`scope_missing`).
+deny_match contains "consent_scope_exceeded" if {
+	consent_gated
+	c = the_consent
+	some k in scope.kinds
+	not k in c.kinds
+}
+
+deny_match contains "consent_scope_exceeded" if {
+	consent_gated
+	c = the_consent
+	scope.max_identifiers > c.max_identifiers
+}
+
 
 # ---------------------------------------------------------------------------------------------
 # Rule 5 — tiered disclosure: hit/no-hit first; categories or details only with a recorded

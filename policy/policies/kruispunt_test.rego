@@ -195,6 +195,7 @@ test_bsn_match_by_police_allowed if {
 	inp := json.patch(police19, [
 		{"op": "replace", "path": "/identifier_kinds", "value": ["bsn"]},
 		{"op": "replace", "path": "/token_scope/kinds", "value": ["bsn"]},
+		{"op": "replace", "path": "/consent/kinds", "value": ["bsn"]},
 	])
 	allowed(inp)
 }
@@ -259,6 +260,104 @@ test_scope_legal_basis_mismatch_denied if {
 test_scope_consent_mismatch_denied if denied(patch(police19, {"token_scope": {"consent_id": "OvJ-ANDERS"}}), "scope_consent_mismatch")
 
 test_scope_exceeded_kinds_denied if denied(patch(police19, {"identifier_kinds": ["adres"]}), "scope_exceeded_kinds")
+
+# Rule 4 — the case and the consent the broker knows (docs/CASES.md)
+
+test_police_case_unknown_denied if denied(drop(police19, ["case"]), "case_unknown")
+
+test_police20_case_unknown_denied if denied(drop(police20, ["case"]), "case_unknown")
+
+# The case handed in must be the one the request names.
+test_police_case_of_another_reference_denied if {
+	denied(patch(police19, {"case": object.union(police19.case, {"reference": "PL0900-2025-9999"})}), "case_unknown")
+}
+
+test_police_case_closed_denied if denied(patch(police19, {"case": object.union(police19.case, {"state": "closed"})}), "case_closed")
+
+test_police20_case_closed_denied if denied(patch(police20, {"case": object.union(police20.case, {"state": "closed"})}), "case_closed")
+
+test_police_case_in_intervention_allowed if allowed(patch(police19, {"case": object.union(police19.case, {"state": "intervention"})}))
+
+test_police_case_not_participant_denied if {
+	denied(patch(police19, {"case": object.union(police19.case, {"participants": ["om", "riec"]})}), "case_not_participant")
+}
+
+# Outside Wpg purposes a case reference stays the requester's own label.
+test_kvo_case_reference_needs_no_registered_case if {
+	inp := patch(kvo_match, {"requested_level": "categories", "justification": justification, "case_reference": "KVO-2025-3"})
+	allowed(inp)
+}
+
+test_police19_consent_unknown_denied if denied(drop(police19, ["consent"]), "consent_unknown")
+
+test_police19_consent_of_another_id_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"id": "OvJ-ANDERS"})}), "consent_unknown")
+}
+
+test_police19_consent_withdrawn_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"withdrawn": true})}), "consent_withdrawn")
+}
+
+test_police19_consent_expired_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"valid_until": now})}), "consent_expired")
+}
+
+test_police19_consent_valid_until_later_allowed if {
+	allowed(patch(police19, {"consent": object.union(police19.consent, {"valid_until": now + 1})}))
+}
+
+test_police19_consent_other_case_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"case_reference": "PL0900-2025-0077"})}), "consent_other_case")
+}
+
+test_police19_consent_other_purpose_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"purpose": "wpg20"})}), "consent_other_purpose")
+}
+
+test_police19_consent_self_issued_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"issuer_org": "politie"})}), "consent_self_issued")
+}
+
+test_police19_consent_kind_exceeded_denied if {
+	inp := json.patch(police19, [
+		{"op": "replace", "path": "/consent/kinds", "value": ["kvk"]},
+		{"op": "replace", "path": "/token_scope/kinds", "value": ["kvk", "kenteken"]},
+	])
+	denied(inp, "consent_scope_exceeded")
+}
+
+test_police19_consent_scope_kinds_exceeded_denied if {
+	inp := json.patch(police19, [{"op": "replace", "path": "/consent/kinds", "value": ["kenteken"]}])
+	denied(inp, "consent_scope_exceeded")
+}
+
+test_police19_consent_scope_kinds_equal_allowed if {
+	inp := json.patch(police19, [
+		{"op": "replace", "path": "/consent/kinds", "value": ["kenteken"]},
+		{"op": "replace", "path": "/token_scope/kinds", "value": ["kenteken"]},
+	])
+	allowed(inp)
+}
+
+test_police19_consent_ceiling_exceeded_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"ceiling": "categories"})}), "consent_scope_exceeded")
+}
+
+test_police19_consent_ceiling_unknown_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"ceiling": "alles"})}), "consent_scope_exceeded")
+}
+
+test_police19_consent_ceiling_lower_request_allowed if {
+	inp := patch(police19, {"requested_level": "hit", "consent": object.union(police19.consent, {"ceiling": "hit"})})
+	allowed(inp)
+}
+
+test_police19_consent_max_identifiers_below_scope_denied if {
+	denied(patch(police19, {"consent": object.union(police19.consent, {"max_identifiers": 9})}), "consent_scope_exceeded")
+}
+
+# Art. 20 rests on the registry's partnership decision, not on a consent record.
+test_police20_needs_no_consent_record if allowed(drop(police20, ["consent"]))
 
 test_scope_exceeded_identifiers_denied if {
 	d := decide(patch(police19, {"identifier_count": 11}))

@@ -141,6 +141,46 @@ pub const REASON_CODES: &[(&str, &str)] = &[
         "The token was issued under another consent or decision.",
     ),
     (
+        "case_unknown",
+        "Wpg art. 19/20: the case the query names is not registered in the broker.",
+    ),
+    (
+        "case_closed",
+        "Wpg art. 19/20: the case is closed; queries under it have ended.",
+    ),
+    (
+        "case_not_participant",
+        "Wpg art. 19/20: the requester does not take part in the case.",
+    ),
+    (
+        "consent_unknown",
+        "Wpg art. 19: the consent is not a record the public prosecutor issued in the broker.",
+    ),
+    (
+        "consent_withdrawn",
+        "Wpg art. 19: the public prosecutor withdrew the consent.",
+    ),
+    (
+        "consent_expired",
+        "Wpg art. 19: the consent's validity has ended.",
+    ),
+    (
+        "consent_other_case",
+        "Wpg art. 19: the consent was issued for another case.",
+    ),
+    (
+        "consent_other_purpose",
+        "Wpg art. 19: the consent was issued for another purpose.",
+    ),
+    (
+        "consent_self_issued",
+        "Wpg art. 19: the requesting organisation issued the consent itself (four eyes).",
+    ),
+    (
+        "consent_scope_exceeded",
+        "Wpg art. 19: the request or the token's scope exceeds the consent's kinds, maximum identifiers or ceiling.",
+    ),
+    (
         "scope_exceeded_kinds",
         "An identifier kind is outside the token's scope.",
     ),

@@ -281,7 +281,7 @@ impl PolicyEngine {
 mod tests {
     use super::*;
 
-    use crate::input::{Action, Requester, TokenScope};
+    use crate::input::{Action, CaseFacts, ConsentFacts, Requester, TokenScope};
     use crate::self_check::{example_inputs_on_disk, generated_inputs, volatile_variants};
     use kruispunt_sdk::wire::Level;
 
@@ -331,6 +331,23 @@ mod tests {
             sectors: vec!["kvo".into(), "autobranche".into()],
             max_identifiers: Some(10),
             not_after: Some(NOW + 3600),
+        });
+        // The registered case and the OM's consent the broker read for it (docs/CASES.md).
+        i.case = Some(CaseFacts {
+            reference: "PL0900-2025-0042".into(),
+            state: "open".into(),
+            participants: vec!["politie-midden-nederland".into()],
+        });
+        i.consent = Some(ConsentFacts {
+            id: "OvJ-MN-2025-117".into(),
+            case_reference: "PL0900-2025-0042".into(),
+            purpose: "politie-opsporing-wpg19".into(),
+            kinds: vec!["kenteken".into(), "kvk".into()],
+            max_identifiers: 10,
+            ceiling: Level::Details,
+            valid_until: NOW + 86_400,
+            issuer_org: "om-midden-nederland".into(),
+            withdrawn: false,
         });
         i
     }

@@ -92,6 +92,44 @@ pub struct AggregateQuestion {
     pub gemeenten: Vec<String>,
 }
 
+/// The registered case a match names, as the broker read it from its database for this
+/// request (docs/CASES.md); absent when no case with that reference is registered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFacts {
+    /// The case reference.
+    pub reference: String,
+    /// `open`, `intervention` or `closed`.
+    pub state: String,
+    /// The organisations taking part (the opener included).
+    pub participants: Vec<String>,
+}
+
+/// The public prosecutor's consent a Wpg art. 19 match names, as the broker read it from its
+/// database for this request; absent when no consent with that id exists.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentFacts {
+    /// The consent id.
+    pub id: String,
+    /// The case it was issued for.
+    pub case_reference: String,
+    /// The purpose it was issued for.
+    pub purpose: String,
+    /// The identifier kinds it allows.
+    pub kinds: Vec<String>,
+    /// The most identifiers per request and per token scope.
+    pub max_identifiers: u64,
+    /// The highest disclosure level.
+    pub ceiling: Level,
+    /// Unix seconds after which it no longer holds.
+    pub valid_until: i64,
+    /// The organisation that issued it.
+    pub issuer_org: String,
+    /// Whether it was withdrawn.
+    pub withdrawn: bool,
+}
+
 /// The complete policy input. See `policy/schema/policy-input.schema.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -147,6 +185,12 @@ pub struct PolicyInput {
     /// `aggregate`: the question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<AggregateQuestion>,
+    /// `match` under a Wpg purpose naming a case: the registered case (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseFacts>,
+    /// `match` under a Wpg art. 19 purpose naming a consent: the consent (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentFacts>,
     /// Current time, Unix seconds (given, not read from a clock, so decisions replay).
     pub now: i64,
 }
@@ -178,6 +222,8 @@ impl PolicyInput {
             signal_codes: Vec::new(),
             oldest_signal_at: None,
             aggregate: None,
+            case: None,
+            consent: None,
             now,
         }
     }

@@ -35,7 +35,9 @@ pub use bundle::{Bundle, BundleFile, DEFAULT_BUNDLE};
 pub use decision::{AggregateObligations, Decision, Obligations, REASON_CODES};
 pub use engine::{ENTRY_POINT, PolicyEngine};
 pub use error::{Location, PolicyError, RegistryIssue};
-pub use input::{Action, AggregateQuestion, PolicyInput, Requester, TokenScope, Usage};
+pub use input::{
+    Action, AggregateQuestion, CaseFacts, ConsentFacts, PolicyInput, Requester, TokenScope, Usage,
+};
 pub use registry::{
     AggregateRules, Coalition, DEFAULT_REGISTRY_NAME, DEFAULT_REGISTRY_TOML, District,
     EnumerationGuard, Gemeente, KeyAlg, Partner, PartnerKey, PartnershipDecision, Purpose,

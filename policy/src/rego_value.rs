@@ -32,6 +32,7 @@ struct Keys {
     coalition: Value,
     legal_basis: Value,
     case_reference: Value,
+    reference: Value,
     consent_id: Value,
     justification: Value,
     identifier_kinds: Value,
@@ -81,6 +82,7 @@ fn keys() -> &'static Keys {
             coalition: k("coalition"),
             legal_basis: k("legal_basis"),
             case_reference: k("case_reference"),
+            reference: k("reference"),
             consent_id: k("consent_id"),
             justification: k("justification"),
             identifier_kinds: k("identifier_kinds"),
@@ -215,7 +217,7 @@ fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
         requester.push((k.user.clone(), Value::from(r.user.as_str())));
     }
     let requester = object(requester);
-    let mut e = Vec::with_capacity(17);
+    let mut e = Vec::with_capacity(19);
     e.push((k.action.clone(), Value::from(input.action.as_str())));
     e.push((k.requester.clone(), requester));
     e.push((k.purpose.clone(), Value::from(input.purpose.as_str())));
@@ -259,6 +261,39 @@ fn build_input(input: &PolicyInput, stable_only: bool) -> Value {
                 (Value::from("measure"), Value::from(a.measure.as_str())),
                 (Value::from("period"), Value::from(a.period.as_str())),
                 (Value::from("gemeenten"), strings(&a.gemeenten)),
+            ]),
+        ));
+    }
+    if let Some(c) = &input.case {
+        // Rare (police matches under a case), so the keys are not cached.
+        e.push((
+            Value::from("case"),
+            object(vec![
+                (k.reference.clone(), Value::from(c.reference.as_str())),
+                (Value::from("state"), Value::from(c.state.as_str())),
+                (Value::from("participants"), strings(&c.participants)),
+            ]),
+        ));
+    }
+    if let Some(c) = &input.consent {
+        e.push((
+            Value::from("consent"),
+            object(vec![
+                (Value::from("id"), Value::from(c.id.as_str())),
+                (
+                    k.case_reference.clone(),
+                    Value::from(c.case_reference.as_str()),
+                ),
+                (k.purpose.clone(), Value::from(c.purpose.as_str())),
+                (k.kinds.clone(), strings(&c.kinds)),
+                (k.max_identifiers.clone(), Value::from(c.max_identifiers)),
+                (Value::from("ceiling"), Value::from(c.ceiling.as_str())),
+                (Value::from("valid_until"), Value::from(c.valid_until)),
+                (
+                    Value::from("issuer_org"),
+                    Value::from(c.issuer_org.as_str()),
+                ),
+                (Value::from("withdrawn"), Value::from(c.withdrawn)),
             ]),
         ));
     }

@@ -8,7 +8,7 @@
 
 use kruispunt_sdk::wire::Level;
 
-use crate::input::{Action, PolicyInput, Requester, TokenScope, Usage};
+use crate::input::{Action, CaseFacts, ConsentFacts, PolicyInput, Requester, TokenScope, Usage};
 use crate::registry::Registry;
 
 /// Inputs on which a freshly built VM program must give exactly the interpreter's answer
@@ -271,6 +271,58 @@ pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyI
         }
         if chance(&mut next, 40) {
             i.oldest_signal_at = Some(now - (next() % (3 * 365 * 86_400)) as i64);
+        }
+        // The case and consent the broker read (docs/CASES.md): mostly the ones named, in
+        // every state, sometimes another's, with the requester a participant or not.
+        if chance(&mut next, 60)
+            && let Some(reference) = i.case_reference.clone()
+        {
+            let reference = if chance(&mut next, 85) {
+                reference
+            } else {
+                "PL0900-2025-0001".into()
+            };
+            let mut participants = subset(&mut next, &partners, 3);
+            if chance(&mut next, 70) {
+                participants.push(org.clone());
+            }
+            i.case = Some(CaseFacts {
+                reference,
+                state: pick(&mut next, &["open", "intervention", "closed"]).to_string(),
+                participants,
+            });
+        }
+        if chance(&mut next, 60)
+            && let Some(id) = i.consent_id.clone()
+        {
+            let id = if chance(&mut next, 85) {
+                id
+            } else {
+                "ander-besluit".into()
+            };
+            i.consent = Some(ConsentFacts {
+                id,
+                case_reference: if chance(&mut next, 85) {
+                    i.case_reference.clone().unwrap_or_default()
+                } else {
+                    "PL0900-2025-0001".into()
+                },
+                purpose: if chance(&mut next, 85) {
+                    purpose.clone()
+                } else {
+                    pick(&mut next, &purposes).clone()
+                },
+                kinds: subset(&mut next, &kinds, 5),
+                max_identifiers: next() % 80,
+                ceiling: *pick(&mut next, &levels),
+                valid_until: now + (next() % 7200) as i64 - 1800,
+                issuer_org: if chance(&mut next, 80) {
+                    "om-midden-nederland".into()
+                } else {
+                    pick(&mut next, &partners).clone()
+                },
+                withdrawn: chance(&mut next, 20),
+            });
         }
         out.push(i);
     }

@@ -5,8 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod beeld;
-#[cfg(feature = "client")]
+pub mod cases;
 pub mod civil;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod coalition;
 pub mod identifiers;

@@ -28,6 +28,20 @@ pub const AUDIT_ERASE: &str = kruispunt_sdk::transparency::ERASE_ACTION;
 /// `disclose`, also for an uncharged repeat) or refused (policy, or the privacy budget).
 pub const AGGREGATE_RELEASE: &str = "aggregate.release";
 
+/// A case registered (`POST /v1/cases`).
+pub const CASE_OPEN: &str = "case.open";
+/// A case moved to another state (`POST /v1/cases/{reference}/state`): intervention, closure.
+pub const CASE_STATE: &str = "case.state";
+/// A case operation refused (the token lacks the case role, or the organisation does not take
+/// part in the case).
+pub const CASE_REFUSED: &str = "case.refused";
+/// The public prosecutor's consent issued (`POST /v1/consents`).
+pub const CONSENT_ISSUE: &str = "consent.issue";
+/// A consent withdrawn by its issuer (`DELETE /v1/consents/{id}`).
+pub const CONSENT_WITHDRAW: &str = "consent.withdraw";
+/// A consent operation refused (the token lacks the consent role, or not the issuer).
+pub const CONSENT_REFUSED: &str = "consent.refused";
+
 /// Signals erased at the end of their retention period.
 pub const RETENTION_PURGE: &str = "retention.purge";
 /// Signals erased because their coalition's key version was superseded (after the grace).
@@ -73,6 +87,12 @@ pub const ALL: &[&str] = &[
     AUDIT_READ,
     AUDIT_ERASE,
     AGGREGATE_RELEASE,
+    CASE_OPEN,
+    CASE_STATE,
+    CASE_REFUSED,
+    CONSENT_ISSUE,
+    CONSENT_WITHDRAW,
+    CONSENT_REFUSED,
     RETENTION_PURGE,
     RETENTION_KEY_VERSION_PURGE,
     RETENTION_KEY_PACKAGE_PURGE,

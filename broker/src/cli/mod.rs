@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 pub mod audit;
 pub mod beeld;
+pub mod cases;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
@@ -49,6 +50,12 @@ pub enum Command {
     /// Ask a broker for the ondermijningsbeeld (counts per area, theme and period, with
     /// suppressed cells marked) and print it as a table or write it as CSV.
     Beeld(beeld::BeeldArgs),
+    /// Open, move and list cases (casussen) at a broker (docs/CASES.md).
+    #[command(subcommand)]
+    Case(cases::CaseCommand),
+    /// Issue or withdraw the public prosecutor's consent to Wpg art. 19 queries under a case.
+    #[command(subcommand)]
+    Consent(cases::ConsentCommand),
 }
 
 /// The default data directory, relative to where the broker is started.
@@ -69,6 +76,8 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Beeld(args) => beeld::run(args),
+        Command::Case(cmd) => cases::run_case(cmd),
+        Command::Consent(cmd) => cases::run_consent(cmd),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Where a subcommand that talks to a running broker finds it: `--url`, `--token` (or
-//! `KRUISPUNT_TOKEN`, so the token stays out of the shell history) and `--ca`. Shared by
-//! `kruispunt audit` and `kruispunt beeld`.
+//! `KRUISPUNT_TOKEN`, so the token stays out of the shell history), `--ca`, and for partners
+//! that must use mTLS (the police, the OM) `--cert`/`--key`. Shared by `kruispunt audit`,
+//! `kruispunt beeld`, `kruispunt case` and `kruispunt consent`.
 
 use std::path::PathBuf;
 
@@ -26,6 +27,13 @@ pub struct Remote {
     /// PEM file of the CA that signed the broker's certificate (default: the system's roots).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// PEM file of this partner's client certificate, for a partner the registry marks
+    /// `require_mtls` (the police, the OM); with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM file of the client certificate's private key; with --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
 }
 
 impl Remote {
@@ -43,6 +51,11 @@ impl Remote {
         if let Some(ca) = &self.ca {
             let pem = std::fs::read(ca).with_context(|| format!("--ca: {}", ca.display()))?;
             builder = builder.ca_pem(&pem);
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            let c = std::fs::read(cert).with_context(|| format!("--cert: {}", cert.display()))?;
+            let k = std::fs::read(key).with_context(|| format!("--key: {}", key.display()))?;
+            builder = builder.client_identity_pem(&c, &k);
         }
         builder
             .build()

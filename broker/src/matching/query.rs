@@ -170,6 +170,9 @@ pub async fn run(
         no_hits_today: usage.no_hits,
         queries_today: usage.queries,
     };
+    // The case and consent it names, read now (no cache): a closure or withdrawal committed on
+    // any broker refuses this request (docs/CASES.md).
+    crate::cases::facts::add_to(state, &mut input).await?;
     let decision = state.policy.decide(&input).map_err(MatchError::Policy)?;
 
     let mut entry = entry::with_decision(

@@ -6,6 +6,8 @@ pub mod audit;
 pub mod audit_page;
 pub mod audit_review;
 pub mod beeld_page;
+pub mod cases;
+pub mod consents;
 pub mod health;
 pub mod json;
 pub mod matches;

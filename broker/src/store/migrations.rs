@@ -71,6 +71,11 @@ pub(super) const SQLITE: &[Script] = &[
         "mls epochs and compaction",
         include_str!("../../migrations/sqlite/0013_mls_epochs_and_compaction.sql"),
     ),
+    (
+        14,
+        "cases and consents",
+        include_str!("../../migrations/sqlite/0014_cases_and_consents.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -128,6 +133,11 @@ pub(super) const POSTGRES: &[Script] = &[
         13,
         "mls epochs and compaction",
         include_str!("../../migrations/postgres/0013_mls_epochs_and_compaction.sql"),
+    ),
+    (
+        14,
+        "cases and consents",
+        include_str!("../../migrations/postgres/0014_cases_and_consents.sql"),
     ),
 ];
 

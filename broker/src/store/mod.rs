@@ -46,6 +46,7 @@ use std::sync::Arc;
 
 mod audit;
 pub mod audit_tree;
+pub mod cases;
 mod decisions;
 mod error;
 pub mod group_commit;
@@ -57,6 +58,7 @@ mod sql;
 pub mod sqlite;
 
 pub use audit::{AuditStore, EraseAudit};
+pub use cases::{CaseMove, CaseStore};
 pub use decisions::{BudgetRelease, Charge, DecisionStore};
 pub use signals::{PurgeAudit, SignalStore};
 
@@ -95,6 +97,9 @@ pub trait Store: Send + Sync + 'static {
     /// The MLS delivery service's storage on the same database (its writes share their
     /// transaction with their audit entry, like every other effect).
     fn mls(&self) -> &dyn crate::mls::MlsStore;
+
+    /// Cases and the prosecutor's consents under them (docs/CASES.md).
+    fn cases(&self) -> &dyn CaseStore;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

@@ -25,6 +25,7 @@ mod audit_tree_upgrade;
 mod auth_tokens;
 mod beeld;
 mod beeld_clients;
+mod cases;
 mod cli_id;
 mod coalition_authorise;
 mod coalition_gaps;

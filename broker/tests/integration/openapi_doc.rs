@@ -56,6 +56,26 @@ fn documented_request_fields_match_the_wire_types() {
     .unwrap();
     let keys = sorted_keys(&serde_json::to_value(&a).unwrap());
     assert_eq!(keys, fields("AggregateRequest"));
+    let c: kruispunt_sdk::cases::CaseOpenRequest = serde_json::from_value(serde_json::json!({
+        "reference": "r", "gemeente": "GM0344", "themes": ["t"], "legal_frame": ["wet-bibob"],
+        "participants": ["p"]
+    }))
+    .unwrap();
+    let keys = sorted_keys(&serde_json::to_value(&c).unwrap());
+    assert_eq!(keys, fields("CaseOpenRequest"));
+    let s: kruispunt_sdk::cases::CaseStateRequest = serde_json::from_value(serde_json::json!({
+        "state": "intervention", "intervention": "fiscaal", "result": "other"
+    }))
+    .unwrap();
+    let keys = sorted_keys(&serde_json::to_value(&s).unwrap());
+    assert_eq!(keys, fields("CaseStateRequest"));
+    let o: kruispunt_sdk::cases::ConsentRequest = serde_json::from_value(serde_json::json!({
+        "case_reference": "r", "purpose": "p", "kinds": ["kenteken"], "max_identifiers": 5,
+        "ceiling": "hit", "valid_until": 1
+    }))
+    .unwrap();
+    let keys = sorted_keys(&serde_json::to_value(&o).unwrap());
+    assert_eq!(keys, fields("ConsentRequest"));
 }
 
 /// Every problem type of the error table in docs/API.md is listed in the OpenAPI document's

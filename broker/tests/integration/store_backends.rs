@@ -33,6 +33,8 @@ kruispunt_test_kit::on_both_backends!(
     awkward_text_round_trips_on_fresh_and_repeated_uploads,
     privacy_budget_is_charged_once_per_question_and_snapshot,
     privacy_budget_is_never_overspent_by_concurrent_releases,
+    cases_are_opened_once_moved_by_compare_and_set_and_read_by_participant,
+    consents_are_withdrawn_once_and_only_by_their_issuer,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1026,4 +1028,250 @@ async fn privacy_budget_is_never_overspent_by_concurrent_releases(store: Arc<dyn
             .unwrap(),
         1_000_000
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases and consents (docs/CASES.md)
+// ---------------------------------------------------------------------------------------------
+
+fn a_case(reference: &str, opener: &str, participants: &[&str]) -> kruispunt_sdk::cases::Case {
+    use kruispunt_sdk::cases::{Case, CaseState, LegalFrame};
+    Case {
+        reference: reference.into(),
+        gemeente: "GM0344".into(),
+        themes: vec!["criminele-families".into(), "horeca".into()],
+        legal_frame: vec![LegalFrame::RiecConvenant, LegalFrame::WpgArt19],
+        participants: participants.iter().map(|p| p.to_string()).collect(),
+        state: CaseState::Open,
+        intervention: None,
+        result: None,
+        opened_by: opener.into(),
+        opened_at: NOW,
+        updated_by: opener.into(),
+        updated_at: NOW,
+    }
+}
+
+async fn cases_are_opened_once_moved_by_compare_and_set_and_read_by_participant(
+    store: Arc<dyn Store>,
+) {
+    use kruispunt_sdk::cases::{CaseResult, CaseState, InterventionKind};
+    use store::CaseMove;
+    let cases = store.cases();
+    let case = a_case("MN-2026-0001", "riec", &["politie", "riec"]);
+    let seq = cases
+        .open_case(&case, "regisseur", &entry("case.open", 1))
+        .await
+        .unwrap()
+        .expect("opened");
+    // The same reference again: nothing written, no entry.
+    let again = a_case("MN-2026-0001", "politie", &["politie"]);
+    assert_eq!(
+        cases
+            .open_case(&again, "x", &entry("case.open", 2))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.audit().audit_len().await.unwrap(), seq + 1);
+    assert_eq!(
+        cases.case("MN-2026-0001").await.unwrap(),
+        Some(case.clone())
+    );
+    assert_eq!(cases.case("MN-2026-0002").await.unwrap(), None);
+    // A second case only the gemeente takes part in.
+    let other = a_case("MN-2026-0002", "gemeente", &["gemeente"]);
+    cases
+        .open_case(&other, "g", &entry("case.open", 3))
+        .await
+        .unwrap()
+        .unwrap();
+    let refs =
+        |v: Vec<kruispunt_sdk::cases::Case>| v.into_iter().map(|c| c.reference).collect::<Vec<_>>();
+    assert_eq!(
+        refs(cases.cases_of("politie").await.unwrap()),
+        ["MN-2026-0001"]
+    );
+    assert_eq!(
+        refs(cases.cases_of("gemeente").await.unwrap()),
+        ["MN-2026-0002"]
+    );
+    assert!(cases.cases_of("kvo").await.unwrap().is_empty());
+    // The listed case carries its participants.
+    assert_eq!(cases.cases_of("politie").await.unwrap(), vec![case.clone()]);
+
+    // open → intervention, by compare-and-set: a second move from `open` finds it moved.
+    let to_intervention = CaseMove {
+        from: CaseState::Open,
+        to: CaseState::Intervention,
+        intervention: Some(InterventionKind::Bestuurlijk),
+        result: None,
+        by_org: "politie",
+        by_user: "r",
+        at: NOW + 10,
+    };
+    let before = store.audit().audit_len().await.unwrap();
+    assert!(
+        cases
+            .move_case("MN-2026-0001", &to_intervention, &entry("case.state", 4))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        cases
+            .move_case("MN-2026-0001", &to_intervention, &entry("case.state", 5))
+            .await
+            .unwrap(),
+        None,
+        "the case is no longer open"
+    );
+    assert_eq!(store.audit().audit_len().await.unwrap(), before + 1);
+    let close = CaseMove {
+        from: CaseState::Intervention,
+        to: CaseState::Closed,
+        intervention: None,
+        result: Some(CaseResult::Intervened),
+        by_org: "riec",
+        by_user: "regisseur",
+        at: NOW + 20,
+    };
+    cases
+        .move_case("MN-2026-0001", &close, &entry("case.state", 6))
+        .await
+        .unwrap()
+        .unwrap();
+    let closed = cases.case("MN-2026-0001").await.unwrap().unwrap();
+    assert_eq!(closed.state, CaseState::Closed);
+    assert_eq!(closed.intervention, Some(InterventionKind::Bestuurlijk));
+    assert_eq!(closed.result, Some(CaseResult::Intervened));
+    assert_eq!(
+        (closed.updated_by.as_str(), closed.updated_at),
+        ("riec", NOW + 20)
+    );
+    assert_eq!((closed.opened_by.as_str(), closed.opened_at), ("riec", NOW));
+    // Unknown cases do not move.
+    assert_eq!(
+        cases
+            .move_case("MN-2026-0404", &close, &entry("case.state", 7))
+            .await
+            .unwrap(),
+        None
+    );
+    // Every change's entry is in the log, in order.
+    let actions: Vec<String> = all_entries(&*store)
+        .await
+        .into_iter()
+        .map(|(_, e)| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["case.open", "case.open", "case.state", "case.state"]
+    );
+}
+
+async fn consents_are_withdrawn_once_and_only_by_their_issuer(store: Arc<dyn Store>) {
+    use kruispunt_sdk::cases::Consent;
+    use kruispunt_sdk::wire::Level;
+    let cases = store.cases();
+    cases
+        .open_case(
+            &a_case("MN-2026-0003", "politie", &["politie"]),
+            "r",
+            &entry("case.open", 1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let consent = Consent {
+        id: "ovj-0123".into(),
+        case_reference: "MN-2026-0003".into(),
+        purpose: "politie-opsporing-wpg19".into(),
+        kinds: vec!["kenteken".into(), "kvk".into()],
+        max_identifiers: 7,
+        ceiling: Level::Categories,
+        valid_until: NOW + 86_400,
+        issued_by: "om".into(),
+        issued_at: NOW,
+        withdrawn_at: None,
+    };
+    cases
+        .issue_consent(&consent, "ovj", &entry("consent.issue", 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        cases.consent("ovj-0123").await.unwrap(),
+        Some(consent.clone())
+    );
+    assert_eq!(cases.consent("ovj-9999").await.unwrap(), None);
+    // A consent for a case that is not registered is not stored (and its entry not appended).
+    let orphan = Consent {
+        id: "ovj-0124".into(),
+        case_reference: "MN-2026-0404".into(),
+        ..consent.clone()
+    };
+    let before = store.audit().audit_len().await.unwrap();
+    assert!(
+        cases
+            .issue_consent(&orphan, "ovj", &entry("consent.issue", 3))
+            .await
+            .is_err()
+    );
+    assert_eq!(store.audit().audit_len().await.unwrap(), before);
+    assert_eq!(cases.consent("ovj-0124").await.unwrap(), None);
+    // Another organisation cannot withdraw it; the issuer can, once.
+    assert_eq!(
+        cases
+            .withdraw_consent(
+                "ovj-0123",
+                "politie",
+                "r",
+                NOW + 5,
+                &entry("consent.withdraw", 4)
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        cases
+            .withdraw_consent(
+                "ovj-0123",
+                "om",
+                "ovj",
+                NOW + 6,
+                &entry("consent.withdraw", 5)
+            )
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        cases
+            .withdraw_consent(
+                "ovj-0123",
+                "om",
+                "ovj",
+                NOW + 7,
+                &entry("consent.withdraw", 6)
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        cases
+            .consent("ovj-0123")
+            .await
+            .unwrap()
+            .unwrap()
+            .withdrawn_at,
+        Some(NOW + 6)
+    );
+    let actions: Vec<String> = all_entries(&*store)
+        .await
+        .into_iter()
+        .map(|(_, e)| e.action)
+        .collect();
+    assert_eq!(actions, ["case.open", "consent.issue", "consent.withdraw"]);
 }

@@ -147,10 +147,20 @@ pub async fn autobranche(env: &Env, story: &mut Story) -> Result<Outcome, Scenar
     ));
 
     // The police case.
+    let consent = super::case_with_consent(
+        env,
+        case,
+        POLICE,
+        &["kenteken"],
+        10,
+        Level::Categories,
+        story,
+    )
+    .await?;
     let scope = TokenScope::new(POLICE)
         .case_reference(case.reference.clone())
         .legal_basis("wpg-art-19")
-        .consent_id(format!("OvJ-{}-A", case.reference))
+        .consent_id(consent)
         .kinds(["kenteken"])
         .sectors(["autobranche"])
         .max_identifiers(10);

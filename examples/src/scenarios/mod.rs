@@ -257,3 +257,83 @@ pub(crate) fn level_name(l: Level) -> &'static str {
         Level::Details => "details",
     }
 }
+
+/// Registers `case` in the broker — opened by the RIEC's case director, with the police and the
+/// OM taking part — unless it is registered already (scenarios run again change nothing), and
+/// has the public prosecutor's organisation issue its consent to Wpg art. 19 queries under it
+/// for `purpose`: `kinds`, at most `max_identifiers`, up to `ceiling`, for 30 days. Answers the
+/// consent's id, which the detective's token names (docs/CASES.md).
+pub(crate) async fn case_with_consent(
+    env: &Env,
+    case: &crate::synthetic::Case,
+    purpose: &str,
+    kinds: &[&str],
+    max_identifiers: u64,
+    ceiling: Level,
+    story: &mut Story,
+) -> Result<String, ScenarioError> {
+    use kruispunt_sdk::cases::{CaseOpenRequest, ConsentRequest, LegalFrame};
+    let gemeente = env
+        .data
+        .registry
+        .gemeenten
+        .iter()
+        .find(|g| g.name == case.municipality)
+        .map(|g| g.code.clone())
+        .ok_or_else(|| {
+            ScenarioError::Setup(format!(
+                "no CBS code for {} in the registry",
+                case.municipality
+            ))
+        })?;
+    let riec = env.client(
+        "riec-midden-nederland",
+        "casusregisseur.riec",
+        &["casusregisseur"],
+        None,
+    )?;
+    let open = CaseOpenRequest {
+        reference: case.reference.clone(),
+        gemeente: gemeente.clone(),
+        themes: vec![case.theme.clone()],
+        legal_frame: vec![LegalFrame::RiecConvenant, LegalFrame::WpgArt19],
+        participants: vec![
+            "politie-midden-nederland".into(),
+            "om-midden-nederland".into(),
+        ],
+    };
+    match riec.open_case(&open).await {
+        Ok(_) => story.say(format!(
+            "The RIEC's case director registers case {} ({gemeente}, {}) with the police and the OM taking part.",
+            case.reference, case.theme
+        )),
+        Err(e) if e.slug() == Some("case-exists") => {
+            story.detail(format!("case {} is registered already", case.reference));
+        }
+        Err(e) => return Err(explain(e)),
+    }
+    let om = env.client(
+        "om-midden-nederland",
+        "officier.van.justitie",
+        &["officier-van-justitie"],
+        None,
+    )?;
+    let consent = om
+        .issue_consent(&ConsentRequest {
+            case_reference: case.reference.clone(),
+            purpose: purpose.into(),
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
+            max_identifiers,
+            ceiling,
+            valid_until: (today() + 30) * 86_400,
+        })
+        .await
+        .map_err(explain)?;
+    story.say(format!(
+        "The officer of justice consents (Wpg art. 19) to queries under the case: {} only, at most {max_identifiers} per request, up to {}; consent {}.",
+        kinds.join(", "),
+        ceiling.as_str(),
+        consent.id
+    ));
+    Ok(consent.id)
+}

@@ -6,7 +6,7 @@ use kruispunt_sdk::IdentifierKind::{Kenteken, Kvk};
 use kruispunt_sdk::client::TokenScope;
 use kruispunt_sdk::wire::Level;
 
-use super::{ask, ensure, expect_refusal, ident, request, signal, upload};
+use super::{ask, case_with_consent, ensure, expect_refusal, ident, request, signal, upload};
 use crate::{Env, Outcome, ScenarioError, Story};
 
 const POLICE: &str = "politie-opsporing-wpg19";
@@ -63,10 +63,20 @@ pub async fn police_scoped_query(env: &Env, story: &mut Story) -> Result<Outcome
     )
     .await?;
 
+    let consent = case_with_consent(
+        env,
+        case,
+        POLICE,
+        &["kenteken"],
+        5,
+        Level::Categories,
+        story,
+    )
+    .await?;
     let scope = TokenScope::new(POLICE)
         .case_reference(case.reference.clone())
         .legal_basis("wpg-art-19")
-        .consent_id(format!("OvJ-{}-B", case.reference))
+        .consent_id(consent)
         .kinds(["kenteken"])
         .sectors(["kvo", "autobranche"])
         .max_identifiers(5);
@@ -96,7 +106,7 @@ pub async fn police_scoped_query(env: &Env, story: &mut Story) -> Result<Outcome
     expect_refusal(
         &police,
         &other,
-        "policy-denied",
+        "case-unknown",
         Some("scope_case_mismatch"),
         story,
         &mut out,

@@ -26,7 +26,7 @@ mod validate;
 use source::{field_at, line_of};
 
 pub use model::{
-    AggregateRules, Coalition, CoalitionAdmin, District, EnumerationGuard, Gemeente,
+    AggregateRules, CaseRules, Coalition, CoalitionAdmin, District, EnumerationGuard, Gemeente,
     IDENTIFIER_KINDS, KeyAlg, PUBLIC_SECTORS, Partner, PartnerKey, PartnershipDecision, Purpose,
     RESTRICTED_ORIGINS, RegistryMeta, SECTORS, Theme,
 };
@@ -65,6 +65,9 @@ pub struct Registry {
     /// for every endpoint, a token that claims a role outside its partner's sector's list.
     #[serde(default)]
     pub token_roles: BTreeMap<String, Vec<String>>,
+    /// Who may open cases and issue consents (docs/CASES.md); absent: nobody.
+    #[serde(default)]
+    pub cases: CaseRules,
     /// Registered purposes.
     #[serde(default)]
     pub purposes: Vec<Purpose>,

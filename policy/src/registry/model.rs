@@ -368,6 +368,45 @@ fn yes() -> bool {
     true
 }
 
+/// Who may open cases and who may issue the prosecutor's consents (docs/CASES.md).
+///
+/// Why in the registry: a partner signs its own tokens, so a role in a token is only that
+/// partner's claim (bounded per sector by `[token_roles]`); which organisations may open a
+/// case (the RIEC covenant's parties that steer cases) and which may consent to a Wpg art. 19
+/// query (the public prosecutor) is what the partners signed. Absent, nobody may do either.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRules {
+    /// Sectors whose partners may open and move cases.
+    #[serde(default)]
+    pub open_sectors: Vec<String>,
+    /// The role a token must carry to open or move a case.
+    #[serde(default)]
+    pub open_role: String,
+    /// Sectors whose partners may issue and withdraw consents.
+    #[serde(default)]
+    pub consent_sectors: Vec<String>,
+    /// The role a token must carry to issue or withdraw a consent.
+    #[serde(default)]
+    pub consent_role: String,
+}
+
+impl CaseRules {
+    /// Whether a partner of `sector` with `roles` may open and move cases.
+    pub fn may_open(&self, sector: &str, roles: &[String]) -> bool {
+        !self.open_role.is_empty()
+            && self.open_sectors.iter().any(|s| s == sector)
+            && roles.contains(&self.open_role)
+    }
+
+    /// Whether a partner of `sector` with `roles` may issue and withdraw consents.
+    pub fn may_consent(&self, sector: &str, roles: &[String]) -> bool {
+        !self.consent_role.is_empty()
+            && self.consent_sectors.iter().any(|s| s == sector)
+            && roles.contains(&self.consent_role)
+    }
+}
+
 /// A coalition: a group of partners sharing a coalition key over MLS for some purposes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

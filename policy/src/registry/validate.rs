@@ -59,6 +59,66 @@ impl Validator<'_> {
         }
     }
 
+    /// `[cases]`: known public sectors, a role each listed sector's tokens may carry, and four
+    /// eyes — no sector that asks under a Wpg art. 19 purpose issues the consent for it.
+    fn check_cases(&mut self, sectors: &BTreeSet<&str>) {
+        let reg = self.reg;
+        let c = &reg.cases;
+        for (field, list, role_field, role) in [
+            ("open_sectors", &c.open_sectors, "open_role", &c.open_role),
+            (
+                "consent_sectors",
+                &c.consent_sectors,
+                "consent_role",
+                &c.consent_role,
+            ),
+        ] {
+            if !list.is_empty() && role.trim().is_empty() {
+                self.push("cases", "", role_field, "a role must not be empty".into());
+            }
+            for s in list {
+                if !sectors.contains(s.as_str()) {
+                    self.push("cases", "", field, format!("unknown sector `{s}`"));
+                } else if !PUBLIC_SECTORS.contains(&s.as_str()) {
+                    self.push(
+                        "cases",
+                        "",
+                        field,
+                        format!("private sector `{s}` may not steer cases or consent to queries"),
+                    );
+                } else if !role.trim().is_empty()
+                    && !reg.token_roles.get(s).is_some_and(|r| r.contains(role))
+                {
+                    self.push(
+                        "cases",
+                        "",
+                        role_field,
+                        format!("role `{role}` is not among the token roles of sector `{s}`"),
+                    );
+                }
+            }
+        }
+        for p in reg
+            .purposes
+            .iter()
+            .filter(|p| p.legal_basis == "wpg-art-19")
+        {
+            for s in &c.consent_sectors {
+                if p.requester_sectors.contains(s) {
+                    self.push(
+                        "cases",
+                        "",
+                        "consent_sectors",
+                        format!(
+                            "sector `{s}` asks under Wpg art. 19 purpose `{}`: it may not also consent to the queries (four eyes)",
+                            p.id
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     /// The unit's municipalities: CBS codes well formed and unique, a name, a known district.
     fn check_gemeenten(&mut self, districts: &BTreeSet<&str>) {
         let mut seen = BTreeSet::new();
@@ -541,6 +601,8 @@ impl Validator<'_> {
             }
         }
 
+        self.check_cases(&sectors);
+
         self.check_unique("coalitions", reg.coalitions.iter().map(|c| c.id.as_str()));
         for c in &reg.coalitions {
             let members = c.members.clone();
@@ -678,6 +740,63 @@ mod tests {
             "line {} is {line:?}",
             i.location.line
         );
+    }
+
+    #[test]
+    fn case_openers_and_consent_issuers_are_public_sectors_with_a_bounded_role() {
+        let reg = Registry::embedded();
+        let roles = |r: &str| vec![r.to_string()];
+        assert!(reg.cases.may_open("riec", &roles("casusregisseur")));
+        assert!(reg.cases.may_open("gemeente", &roles("casusregisseur")));
+        assert!(reg.cases.may_open("politie", &roles("casusregisseur")));
+        assert!(!reg.cases.may_open("om", &roles("casusregisseur")));
+        assert!(
+            !reg.cases
+                .may_open("gemeente", &roles("officier-van-justitie"))
+        );
+        assert!(reg.cases.may_consent("om", &roles("officier-van-justitie")));
+        assert!(
+            !reg.cases
+                .may_consent("politie", &roles("officier-van-justitie"))
+        );
+        assert!(!reg.cases.may_consent("om", &roles("rechercheur")));
+
+        // A private sector may not steer cases.
+        let (_, issues) = issues_after(
+            "open_sectors = [\"riec\"",
+            "open_sectors = [\"horeca\", \"riec\"",
+        );
+        assert!(
+            issues.iter().any(|i| i.field == "cases.open_sectors"
+                && i.message.contains("private sector `horeca`")),
+            "{issues:#?}"
+        );
+        // The role must be one the sector's tokens may carry at all.
+        let (_, issues) = issues_after(
+            "consent_role = \"officier-van-justitie\"",
+            "consent_role = \"hoofdofficier\"",
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.field == "cases.consent_role" && i.message.contains("`om`")),
+            "{issues:#?}"
+        );
+        // Four eyes: the police ask under Wpg art. 19, so they may not also consent.
+        let (_, issues) = issues_after(
+            "consent_sectors = [\"om\"]",
+            "consent_sectors = [\"om\", \"politie\"]",
+        );
+        assert!(
+            issues
+                .iter()
+                .any(|i| i.field == "cases.consent_sectors" && i.message.contains("four eyes")),
+            "{issues:#?}"
+        );
+        // A registry without [cases] lets nobody open a case or consent.
+        let none = crate::registry::CaseRules::default();
+        assert!(!none.may_open("riec", &roles("casusregisseur")));
+        assert!(!none.may_consent("om", &roles("")));
     }
 
     #[test]

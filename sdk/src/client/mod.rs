@@ -40,6 +40,7 @@
 mod audit;
 mod beeld;
 mod bulk;
+mod cases;
 mod error;
 mod retry;
 mod token;

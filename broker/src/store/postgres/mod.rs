@@ -13,6 +13,7 @@
 
 mod audit;
 mod audit_tree;
+mod cases;
 mod decisions;
 mod mls;
 mod signals;

@@ -69,11 +69,13 @@ macro_rules! row_decoder {
 }
 
 pub(crate) mod audit;
+pub(crate) mod cases;
 pub(crate) mod decisions;
 pub(crate) mod mls;
 pub(crate) mod signals;
 
 pub(crate) use audit::AuditDialect;
+pub(crate) use cases::CaseDialect;
 pub(crate) use decisions::DecisionDialect;
 pub(crate) use mls::MlsDialect;
 pub(crate) use signals::SignalDialect;
@@ -87,7 +89,7 @@ use sqlx::{Database, Pool, Transaction};
 use super::audit_tree::PreparedEntry;
 use super::group_commit::GroupCommit;
 use super::migrations::{self, Script};
-use super::{AuditStore, DecisionStore, SignalStore, Store, StoreError};
+use super::{AuditStore, CaseStore, DecisionStore, SignalStore, Store, StoreError};
 use crate::audit::entry::AuditEntry;
 use crate::mls::MlsStore;
 
@@ -172,7 +174,7 @@ where
 #[async_trait]
 impl<D> Store for D
 where
-    D: Dialect + SignalStore + DecisionStore + AuditStore + MlsStore,
+    D: Dialect + SignalStore + DecisionStore + AuditStore + MlsStore + CaseStore,
     <D::DB as Database>::Connection: Migrate,
     for<'c> &'c mut <D::DB as Database>::Connection: sqlx::Executor<'c, Database = D::DB>,
     for<'q> <D::DB as Database>::Arguments<'q>: sqlx::IntoArguments<'q, D::DB>,
@@ -207,6 +209,10 @@ where
     }
 
     fn mls(&self) -> &dyn MlsStore {
+        self
+    }
+
+    fn cases(&self) -> &dyn CaseStore {
         self
     }
 }

@@ -1,0 +1,83 @@
+//! The cases aggregate: cases (casussen) with their participants and state, and the public
+//! prosecutor's consents under them (docs/CASES.md). Every change takes the audit entry
+//! describing it and commits both in one transaction; the reads serve the match path, which
+//! reads the case and the consent for every police match under a case reference (no cache), so
+//! a closure or withdrawal committed on any broker refuses the next query on every broker.
+
+use async_trait::async_trait;
+use kruispunt_sdk::cases::{Case, CaseResult, CaseState, Consent, InterventionKind};
+
+use super::StoreError;
+use crate::audit::entry::AuditEntry;
+
+/// A case's move to another state, made by `by_org`/`by_user` at `at` (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseMove<'a> {
+    /// The state the case must still be in (the move is refused otherwise, nothing written).
+    pub from: CaseState,
+    /// The new state.
+    pub to: CaseState,
+    /// The intervention's kind (moving to `intervention`).
+    pub intervention: Option<InterventionKind>,
+    /// The result (moving to `closed`).
+    pub result: Option<CaseResult>,
+    /// Who moves it.
+    pub by_org: &'a str,
+    /// The user within that organisation.
+    pub by_user: &'a str,
+    /// When.
+    pub at: i64,
+}
+
+/// Cases and consents ([`super::Store::cases`]).
+#[async_trait]
+pub trait CaseStore: Send + Sync {
+    /// Registers `case` (its `opened_by`, `opened_at` and participants as given; the opener is
+    /// recorded as the last updater) opened by `user`, and appends `audit`, in one transaction.
+    /// `None` (nothing written) when a case with that reference exists.
+    async fn open_case(
+        &self,
+        case: &Case,
+        user: &str,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// Moves a case and appends `audit`, in one transaction, if it is still in `change.from`.
+    /// `None` (nothing written) when it is not (or does not exist).
+    async fn move_case(
+        &self,
+        reference: &str,
+        change: &CaseMove<'_>,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
+
+    /// One case with its participants.
+    async fn case(&self, reference: &str) -> Result<Option<Case>, StoreError>;
+
+    /// The cases `org` opened or takes part in, by reference.
+    async fn cases_of(&self, org: &str) -> Result<Vec<Case>, StoreError>;
+
+    /// Records `consent` (issued by its `issued_by`, by `user`) and appends `audit`, in one
+    /// transaction; the case must exist.
+    async fn issue_consent(
+        &self,
+        consent: &Consent,
+        user: &str,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError>;
+
+    /// One consent.
+    async fn consent(&self, id: &str) -> Result<Option<Consent>, StoreError>;
+
+    /// Withdraws consent `id` at `at`, by `user` of `issuer`, and appends `audit`, in one
+    /// transaction — only if `issuer` issued it and it is not withdrawn yet; `None` (nothing
+    /// written) otherwise.
+    async fn withdraw_consent(
+        &self,
+        id: &str,
+        issuer: &str,
+        user: &str,
+        at: i64,
+        audit: &AuditEntry,
+    ) -> Result<Option<u64>, StoreError>;
+}

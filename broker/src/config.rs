@@ -90,12 +90,13 @@ fn default_max_token_lifetime_secs() -> u64 {
 
 /// Requests per second a partner may sustain, per broker process.
 ///
-/// Measured on the 2-core development machine (docs/OPERATIONS.md, "Sizing"): one partner is
-/// served @MEASURED@, so the former default of 5 000/s after a burst of 10 000 never limited
-/// anything there. 50/s is a few percent of the cheapest request's rate, so a runaway client
-/// leaves the broker to the others, and it is far above the documented use: the policy allows a
-/// partner 60 match requests a minute per purpose (1/s), uploads go 10 000 signals a request
-/// (or one streamed bulk request), and the web pages and MLS clients ask a few times a second.
+/// On the 2-core development machine one partner is served hundreds to thousands of requests a
+/// second (docs/OPERATIONS.md, "Sizing: one partner's request rate"), so the former default of
+/// 5 000/s after a burst of 10 000 did not limit a runaway client there. 50/s is a few percent
+/// of the cheapest request's rate, so a runaway client leaves the broker to the others, and it
+/// is far above the documented use: the policy allows a partner 60 match requests a minute per
+/// purpose (1/s), uploads carry up to 10 000 signals a request (or stream in one bulk request),
+/// and the web pages and MLS clients ask a few times a second.
 pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 50.0;
 
 /// Requests a partner may make at once before [`DEFAULT_REQUESTS_PER_SECOND`] applies: ten

@@ -41,6 +41,10 @@ pub struct Config {
 }
 
 /// Per-partner request rate (token bucket) and how often expired signals are purged.
+///
+/// The default rate, [`DEFAULT_REQUESTS_PER_SECOND`] after a burst of [`DEFAULT_BURST`],
+/// limits a runaway client well below what even a 2-core broker serves one partner, while the
+/// documented use never meets it (see the constants).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -84,11 +88,27 @@ fn default_max_token_lifetime_secs() -> u64 {
     crate::auth::jwt::DEFAULT_MAX_TOKEN_LIFETIME_SECS
 }
 
+/// Requests per second a partner may sustain, per broker process.
+///
+/// On the 2-core development machine one partner is served hundreds to thousands of requests a
+/// second (docs/OPERATIONS.md, "Sizing: one partner's request rate"), so the former default of
+/// 5 000/s after a burst of 10 000 did not limit a runaway client there. 50/s is a few percent
+/// of the cheapest request's rate, so a runaway client leaves the broker to the others, and it
+/// is far above the documented use: the policy allows a partner 60 match requests a minute per
+/// purpose (1/s), uploads carry up to 10 000 signals a request (or stream in one bulk request),
+/// and the web pages and MLS clients ask a few times a second.
+pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 50.0;
+
+/// Requests a partner may make at once before [`DEFAULT_REQUESTS_PER_SECOND`] applies: ten
+/// seconds' worth, so a page load, parallel uploads or `kruispunt audit verify --url` paging
+/// through 500 000 entries (which also retries a 429 after `Retry-After`) go through at once.
+pub const DEFAULT_BURST: f64 = 500.0;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            requests_per_second: 5000.0,
-            burst: 10000.0,
+            requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+            burst: DEFAULT_BURST,
             purge_interval_secs: 60,
             max_token_lifetime_secs: default_max_token_lifetime_secs(),
             beeld_snapshot_interval_secs: None,

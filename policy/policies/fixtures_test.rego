@@ -11,7 +11,7 @@ import data.kruispunt
 now := 1750000000
 
 registry := {
-	"guard": {"max_requests_per_minute": 60, "sweep_min_queries": 50, "sweep_no_hit_percent": 95},
+	"guard": {"max_requests_per_minute": 60, "sweep_min_identifiers": 50, "sweep_no_hit_percent": 95},
 	"districts": {"oost-utrecht": {"id": "oost-utrecht", "name": "Oost-Utrecht", "themes": ["buitengebied"]}},
 	"taxonomy": {
 		"buitengebied": {"title": "Buitengebied", "codes": {"barn-rental-unsolicited": "Ongevraagd huuraanbod schuur", "cash-rent": "Contante huur"}},

@@ -557,11 +557,13 @@ deny_clock contains "rate_limited" if {
 	input.usage.requests_last_minute >= guard.max_requests_per_minute
 }
 
-# Many queries that almost never hit: someone is trying identifiers to see what sticks.
+# Many identifiers asked that almost never hit: someone is trying identifiers to see what
+# sticks. Counted in identifiers, not requests: one request of a hundred identifiers is judged
+# as a hundred requests of one (the broker counts a refused identifier as one without a hit).
 deny_clock contains "sweep_suspected" if {
 	is_match
-	input.usage.queries_today >= guard.sweep_min_queries
-	no_hit_percent := (input.usage.no_hits_today * 100) / input.usage.queries_today
+	input.usage.identifiers_today >= guard.sweep_min_identifiers
+	no_hit_percent := (input.usage.no_hits_today * 100) / input.usage.identifiers_today
 	no_hit_percent >= guard.sweep_no_hit_percent
 }
 

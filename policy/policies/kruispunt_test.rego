@@ -447,13 +447,23 @@ test_request_too_large_denied if denied(patch(kvo_match, {"identifier_count": 10
 test_rate_limited_denied if denied(patch(kvo_match, {"usage": {"requests_last_minute": 60}}), "rate_limited")
 
 test_sweep_suspected_denied_and_flagged if {
-	d := decide(patch(kvo_match, {"usage": {"queries_today": 80, "no_hits_today": 79}}))
+	d := decide(patch(kvo_match, {"usage": {"identifiers_today": 80, "queries_today": 80, "no_hits_today": 79}}))
 	not d.allow
 	"sweep_suspected" in d.reasons
 	"sweep_suspected" in d.flags
 }
 
-test_many_queries_with_hits_allowed if allowed(patch(kvo_match, {"usage": {"queries_today": 80, "no_hits_today": 40}}))
+# The guard counts identifiers, not requests: 80 identifiers in one request with 79 no-hits
+# are a sweep as 80 requests of one are.
+test_sweep_in_one_large_request_denied if {
+	d := decide(patch(kvo_match, {"usage": {"identifiers_today": 80, "queries_today": 1, "no_hits_today": 79}}))
+	"sweep_suspected" in d.reasons
+}
+
+# Many requests, but fewer identifiers than the guard's minimum: not judged yet.
+test_sweep_below_minimum_identifiers_allowed if allowed(patch(kvo_match, {"usage": {"identifiers_today": 49, "queries_today": 80, "no_hits_today": 49}}))
+
+test_many_queries_with_hits_allowed if allowed(patch(kvo_match, {"usage": {"identifiers_today": 80, "queries_today": 80, "no_hits_today": 40}}))
 
 test_max_identifiers_is_tightest_limit if {
 	d := decide(patch(police19, {"usage": {"identifiers_today": 195}}))

@@ -212,7 +212,7 @@ pub const REASON_CODES: &[(&str, &str)] = &[
     ("rate_limited", "Too many requests in the last minute."),
     (
         "sweep_suspected",
-        "Many queries with almost no hits: an enumeration sweep.",
+        "Many identifiers asked with almost no hits: an enumeration sweep.",
     ),
     (
         "audit_other_org",

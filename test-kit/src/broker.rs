@@ -1,7 +1,11 @@
 //! The broker in process, over real HTTPS on a free loopback port, on a fresh development data
-//! directory — and what the tests do with it.
+//! directory — or the real `kruispunt serve` process on such a directory ([`Options::serve`]) —
+//! and what the tests do with it.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_broker::auth::Claims;
@@ -9,6 +13,7 @@ use kruispunt_broker::config::{Config, Connections, Limits};
 use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server::{self, RunningServer};
 use kruispunt_broker::state::AppState;
+use kruispunt_broker::store::{self, Store};
 use kruispunt_sdk::coalition::http::BrokerMls;
 use serde_json::Value;
 
@@ -25,6 +30,11 @@ pub struct Options {
     pub unlimited: bool,
     /// Timeouts and the connection cap; `None` keeps the defaults.
     pub connections: Option<Connections>,
+    /// The `kruispunt` binary (`env!("CARGO_BIN_EXE_kruispunt")`): the broker runs as the real
+    /// `kruispunt serve` child process, configured through the data directory's
+    /// `kruispunt.toml` (limits included), instead of in this process. It has no in-process
+    /// [`Broker::state`]; [`Broker::audit`] and [`Broker::sync`] read its database.
+    pub serve: Option<PathBuf>,
 }
 
 /// A running broker and its data directory, with a client that trusts the development CA.
@@ -44,6 +54,10 @@ pub struct Broker {
     unlimited: bool,
     /// The PostgreSQL database the broker runs on, if it is the test's own: dropped with it.
     pg: Option<TestDatabase>,
+    /// The `kruispunt` binary, when the broker runs as `kruispunt serve`.
+    serve: Option<PathBuf>,
+    /// That process, while it runs.
+    process: Option<Process>,
 }
 
 impl Broker {
@@ -52,9 +66,8 @@ impl Broker {
     pub async fn start(database: Option<String>) -> Broker {
         Broker::start_with(Options {
             database,
-            limits: None,
             unlimited: true,
-            connections: None,
+            ..Options::default()
         })
         .await
     }
@@ -75,6 +88,13 @@ impl Broker {
             cfg.insert("connections".into(), toml::Value::try_from(c).unwrap());
             std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
         }
+        if let Some(bin) = opts.serve {
+            write_limits(dir.path(), opts.limits.as_ref(), opts.unlimited);
+            return match Broker::try_spawn_in(dir, bin).await {
+                Ok(b) => b,
+                Err((_, e)) => panic!("kruispunt serve did not start: {e:#}"),
+            };
+        }
         Broker::start_in(dir, opts.limits, opts.unlimited).await
     }
 
@@ -93,7 +113,7 @@ impl Broker {
             ..opts
         })
         .await;
-        assert_eq!(b.state().store.backend(), "postgres");
+        assert_eq!(b.store().await.backend(), "postgres");
         b.pg = Some(db);
         b
     }
@@ -140,30 +160,162 @@ impl Broker {
             limits,
             unlimited,
             pg: None,
+            serve: None,
+            process: None,
         })
+    }
+
+    /// Starts `kruispunt serve` (the binary `bin`) on `dir` on a free loopback port and waits
+    /// for the line saying where it listens; when it ends before that, answers what it wrote on
+    /// standard error, with the directory back.
+    async fn try_spawn_in(
+        dir: tempfile::TempDir,
+        bin: PathBuf,
+    ) -> Result<Broker, (tempfile::TempDir, anyhow::Error)> {
+        let mut child = Command::new(&bin)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env("KRUISPUNT_LOG", "warn")
+            .env_remove("KRUISPUNT_DATA_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        // Standard error is read to its end in the background (the process never blocks on a
+        // full pipe); it ends when the process does.
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let listening = tokio::task::spawn_blocking(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let addr = lines.by_ref().map_while(Result::ok).find_map(|l| {
+                l.strip_prefix("Kruispunt broker listening on https://")
+                    .map(|a| a.trim().to_string())
+            });
+            // Keep reading so that the process never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            addr
+        })
+        .await
+        .unwrap();
+        let Some(addr) = listening else {
+            let status = child.wait().unwrap();
+            let text = errors.join().unwrap_or_default();
+            return Err((
+                dir,
+                anyhow::anyhow!("kruispunt serve ended ({status}) before listening: {text}"),
+            ));
+        };
+        let port = addr.rsplit(':').next().unwrap().to_string();
+        let cfg = Config::load(dir.path()).unwrap();
+        let ca_path = DevPki::in_dir(dir.path()).ca_cert;
+        let ca = std::fs::read(&ca_path).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        Ok(Broker {
+            running: None,
+            dir,
+            client,
+            base: format!("https://localhost:{port}"),
+            aud: cfg.deployment.clone(),
+            ca_path,
+            limits: None,
+            unlimited: false,
+            pg: None,
+            serve: Some(bin),
+            process: Some(Process(child)),
+        })
+    }
+
+    /// Stops what runs: the in-process server, or the `kruispunt serve` process (SIGTERM, so it
+    /// finishes in-flight requests and stops cleanly, as an operator stops it).
+    async fn halt(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await.unwrap();
+        }
+        if let Some(mut p) = self.process.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &p.0.id().to_string()])
+                .status();
+            tokio::task::spawn_blocking(move || {
+                let _ = p.0.wait();
+            })
+            .await
+            .unwrap();
+        }
+    }
+
+    /// Starts again on the same data directory, as it was started.
+    async fn try_again(
+        dir: tempfile::TempDir,
+        limits: Option<Limits>,
+        unlimited: bool,
+        serve: Option<PathBuf>,
+    ) -> Result<Broker, (tempfile::TempDir, anyhow::Error)> {
+        match serve {
+            Some(bin) => Broker::try_spawn_in(dir, bin).await,
+            None => Broker::try_start_in(dir, limits, unlimited).await,
+        }
+    }
+
+    /// The loopback address the broker listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Whether the broker runs as the `kruispunt serve` process (not in this process).
+    pub fn is_process(&self) -> bool {
+        self.serve.is_some()
+    }
+
+    /// The store of the broker's database: its own in process; for the `kruispunt serve`
+    /// process, a connection of the test's to the same database.
+    pub async fn store(&self) -> Arc<dyn Store> {
+        match &self.running {
+            Some(r) => r.state.store.clone(),
+            None => store::connect(&Config::load(self.dir.path()).unwrap().database)
+                .await
+                .unwrap(),
+        }
     }
 
     /// Stops the broker and starts it again on the same data directory and database: the
     /// match index is rebuilt from the database.
-    pub async fn restart(mut self) -> Broker {
-        if let Some(r) = self.running.take() {
-            r.shutdown().await.unwrap();
+    pub async fn restart(self) -> Broker {
+        match self.try_restart().await {
+            Ok(b) => b,
+            Err((_, e)) => panic!("the broker did not start again: {e:#}"),
         }
-        let pg = self.pg.take();
-        let mut b = Broker::start_in(self.dir, self.limits, self.unlimited).await;
-        b.pg = pg;
-        b
+    }
+
+    /// Stops the broker, keeping its data directory and database, so that a test can change
+    /// them behind its back before [`Broker::try_restart`] (or [`Broker::restart`]) starts it
+    /// again.
+    pub async fn pause(&mut self) {
+        self.halt().await;
     }
 
     /// Stops the broker and tries to start it again on the same data directory and database;
     /// when it refuses to start, answers why, with the stopped broker (its data kept, for
     /// another try).
     pub async fn try_restart(mut self) -> Result<Broker, (Broker, anyhow::Error)> {
-        if let Some(r) = self.running.take() {
-            r.shutdown().await.unwrap();
-        }
+        self.halt().await;
         let pg = self.pg.take();
-        match Broker::try_start_in(self.dir, self.limits.clone(), self.unlimited).await {
+        let again = Broker::try_again(
+            self.dir,
+            self.limits.clone(),
+            self.unlimited,
+            self.serve.clone(),
+        );
+        match again.await {
             Ok(mut b) => {
                 b.pg = pg;
                 Ok(b)
@@ -178,16 +330,19 @@ impl Broker {
 
     /// Stops the broker (and drops its own PostgreSQL database, if any).
     pub async fn stop(mut self) {
-        if let Some(r) = self.running.take() {
-            r.shutdown().await.unwrap();
-        }
+        self.halt().await;
         if let Some(db) = self.pg.take() {
             db.drop_database().await;
         }
     }
 
+    /// The in-process broker's state (not for the `kruispunt serve` process).
     pub fn state(&self) -> AppState {
-        self.running.as_ref().unwrap().state.clone()
+        self.running
+            .as_ref()
+            .expect("the broker's state: only in process, not as `kruispunt serve`")
+            .state
+            .clone()
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -196,9 +351,37 @@ impl Broker {
 
     /// Publishes a checkpoint over every entry so far (what the broker does every 2 s); answers
     /// the tree size.
+    ///
+    /// For the `kruispunt serve` process, waits until the checkpoint it serves covers every
+    /// entry in its database (it publishes one every 2 s).
     pub async fn sync(&self) -> u64 {
+        if self.running.is_none() {
+            return self.published().await;
+        }
         let st = self.state();
         st.audit_log.sync(&*st.store, &st.keys).await.unwrap()
+    }
+
+    /// Waits until the served checkpoint's size is the number of stored entries; answers it.
+    async fn published(&self) -> u64 {
+        let store = self.store().await;
+        // A bound on waiting (a minute on a loaded machine), not a timing the test asserts.
+        for _ in 0..600 {
+            let stored = store.audit().audit_len().await.unwrap();
+            let note = self
+                .get("/v1/audit/checkpoint", None::<&str>)
+                .await
+                .text()
+                .await
+                .unwrap();
+            // A C2SP checkpoint: origin, size, root hash, blank line, signatures.
+            let size = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+            if size == Some(stored) {
+                return stored;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("kruispunt serve published no checkpoint of its whole log");
     }
 
     /// A token of `partner`'s user with `roles`, signed with the partner's development key.
@@ -215,6 +398,20 @@ impl Broker {
         edit: impl FnOnce(&mut Claims),
     ) -> String {
         crate::token::token_in_with(self.dir.path(), &self.aud, partner, roles, edit)
+    }
+
+    /// A client that trusts the development CA and presents `partner`'s development client
+    /// certificate (`tls/clients/<partner>.pem`, issued to the partners that must use mTLS).
+    pub fn mtls_client(&self, partner: &str) -> reqwest::Client {
+        let clients = self.dir.path().join("tls/clients");
+        let mut pem = std::fs::read(clients.join(format!("{partner}.pem"))).unwrap();
+        pem.extend(std::fs::read(clients.join(format!("{partner}.key"))).unwrap());
+        let ca = std::fs::read(&self.ca_path).unwrap();
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .identity(reqwest::Identity::from_pem(&pem).unwrap())
+            .build()
+            .unwrap()
     }
 
     /// The SDK's MLS delivery-service client, as `partner`'s user with `roles`.
@@ -333,9 +530,9 @@ impl Broker {
 
     /// Every audit entry, in order.
     pub async fn audit(&self) -> Vec<AuditEntry> {
-        let st = self.state();
-        let n = st.store.audit().audit_len().await.unwrap();
-        st.store
+        let store = self.store().await;
+        let n = store.audit().audit_len().await.unwrap();
+        store
             .audit()
             .audit_entries(0, n)
             .await
@@ -383,6 +580,37 @@ impl Bearer for Option<&String> {
     fn bearer(&self) -> Option<&str> {
         self.map(String::as_str)
     }
+}
+
+/// A `kruispunt serve` child process, killed when dropped: no broker process outlives its
+/// test, also when the test fails.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Writes the rate limits a `kruispunt serve` process is to run with into `dir`'s
+/// `kruispunt.toml`: `limits` if given, raised out of reach when `unlimited` (as in process).
+fn write_limits(dir: &Path, limits: Option<&Limits>, unlimited: bool) {
+    if limits.is_none() && !unlimited {
+        return;
+    }
+    let path = dir.join("kruispunt.toml");
+    let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    let mut l = match limits {
+        Some(l) => l.clone(),
+        None => Config::load(dir).unwrap().limits,
+    };
+    if unlimited {
+        l.requests_per_second = 100_000.0;
+        l.burst = 100_000.0;
+    }
+    cfg.insert("limits".into(), toml::Value::try_from(l).unwrap());
+    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
 }
 
 /// Points the development data directory `dir` at the database `url` (in its kruispunt.toml,

@@ -138,7 +138,9 @@ async fn authenticate(
                 ),
             );
             p.retry_after = Some(wait);
-            Err(p)
+            // Audited like every refusal: a runaway client's flood is one entry per interval
+            // with its count, not one per request.
+            Err(record(state, Some(&principal), p, endpoint).await)
         }
     }
 }

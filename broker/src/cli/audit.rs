@@ -129,12 +129,26 @@ impl Client {
         })
     }
 
+    /// `GET path`; a `429` (the partner's request rate, met while paging through a large log)
+    /// is retried as the SDK retries it: after `Retry-After`, a few times.
     async fn get(&self, path: &str, auth: bool) -> anyhow::Result<reqwest::Response> {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if auth {
-            req = req.bearer_auth(&self.token);
-        }
-        let resp = req.send().await.with_context(|| format!("GET {path}"))?;
+        let policy = kruispunt_sdk::client::RetryPolicy::default();
+        let mut attempt = 1;
+        let resp = loop {
+            let mut req = self.http.get(format!("{}{path}", self.base));
+            if auth {
+                req = req.bearer_auth(&self.token);
+            }
+            let resp = req.send().await.with_context(|| format!("GET {path}"))?;
+            if resp.status() != reqwest::StatusCode::TOO_MANY_REQUESTS
+                || attempt >= policy.max_attempts
+            {
+                break resp;
+            }
+            let wait = kruispunt_sdk::client::retry_after(resp.headers());
+            tokio::time::sleep(policy.delay(attempt, wait)).await;
+            attempt += 1;
+        };
         if !resp.status().is_success() {
             let status = resp.status();
             let body = resp.text().await.unwrap_or_default();

@@ -139,7 +139,9 @@ pub async fn run(
     let now = now_secs();
     let today = day_of(now);
     // What this question spends of the day's budget, given how many of its identifiers had no
-    // hit (a refusal spends its identifiers too: probing by being refused is probing).
+    // hit (a refusal spends its identifiers too: probing by being refused is probing). The
+    // sweep guard compares no-hits with identifiers asked, so a refused identifier counts as
+    // one without a hit: being refused never dilutes a sweep's no-hit ratio.
     let spent = |no_hits: u64| UsageDelta {
         org: principal.org.clone(),
         purpose: req.purpose.clone(),
@@ -147,6 +149,8 @@ pub async fn run(
         identifiers: parsed.len() as u64,
         no_hits,
     };
+    // A refused question: every identifier it asked is one without a hit.
+    let refused = || Some(spent(parsed.len() as u64));
     let usage = state
         .store
         .decisions()
@@ -197,7 +201,7 @@ pub async fn run(
         let err = MatchError::Refused {
             reasons: decision.reasons.clone(),
         };
-        return Err(refuse(state, &mut entry, Some(spent(0)), err).await);
+        return Err(refuse(state, &mut entry, refused(), err).await);
     }
 
     let ob = &decision.obligations;
@@ -351,7 +355,7 @@ pub async fn run(
             }),
         );
         // Like a policy refusal, this refusal counts against the day's budget.
-        return Err(refuse(state, &mut entry, Some(spent(0)), MatchError::BudgetSpent).await);
+        return Err(refuse(state, &mut entry, refused(), MatchError::BudgetSpent).await);
     };
     Ok(MatchResponse {
         level,

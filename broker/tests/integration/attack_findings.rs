@@ -26,7 +26,6 @@ use std::path::Path;
 
 use crate::audit_common::*;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
-use kruispunt_broker::config::Config;
 use kruispunt_sdk::Pseudonym;
 use kruispunt_sdk::transparency::ERASE_ACTION;
 use serde_json::{Value, json};
@@ -192,20 +191,6 @@ fn cli(args: &[&str]) -> (bool, String) {
     kruispunt(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
 }
 
-/// Runs `statements` on the data directory's database, behind the broker's back.
-async fn behind_the_back(dir: &Path, statements: &str) {
-    let url = Config::load(dir).unwrap().database;
-    if url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::raw_sql(statements).execute(&pool).await.unwrap();
-        pool.close().await;
-    } else {
-        let pool = sqlx::PgPool::connect(&url).await.unwrap();
-        sqlx::raw_sql(statements).execute(&pool).await.unwrap();
-        pool.close().await;
-    }
-}
-
 fn disclosure(time_ms: i64, i: u64) -> AuditEntry {
     AuditEntry {
         actor_org: Some(DEALER_C.into()),
@@ -237,6 +222,7 @@ async fn erasure_goes_by_committed_time(dir: &Path) {
     behind_the_back(
         dir,
         &format!("UPDATE audit_log SET time_ms = {OLD} WHERE seq = 3"),
+        None,
     )
     .await;
     let (ok, out) = cli(&["audit", "erase", "--data-dir", &d, "--before", "2020-01-01"]);
@@ -256,6 +242,7 @@ async fn erasure_goes_by_committed_time(dir: &Path) {
         "DELETE FROM audit_log WHERE seq = 3; \
          UPDATE audit_leaf SET salt = NULL WHERE seq = 3; \
          DELETE FROM audit_pseudonym WHERE seq = 3;",
+        None,
     )
     .await;
     let mut record = AuditEntry::new(now, Operation::Erase, ERASE_ACTION);
@@ -420,25 +407,6 @@ kruispunt_test_kit::per_backend_tests!(on_broker:
 /// 2100-01-01T00:00:00Z in Unix s.
 const YEAR_2100: i64 = 4_102_444_800;
 
-/// A hand-built token of `partner`'s user (its development key) with `header` and `payload`.
-fn hand_signed(b: &Broker, partner: &str, header: Value, payload: &Value) -> (String, String) {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let (kid, pkcs8) =
-        kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key(b.data_dir(), partner)
-            .unwrap();
-    let mut header = header;
-    header["kid"] = json!(kid);
-    let message = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(payload.to_string())
-    );
-    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&pkcs8).unwrap();
-    let sig = URL_SAFE_NO_PAD.encode(pair.sign(message.as_bytes()).as_ref());
-    (format!("{message}.{sig}"), kid)
-}
-
 /// Asks a match with `token`: the status and the problem `type` (if any).
 async fn ask(b: &Broker, token: &str) -> (u16, Value) {
     b.post("/v1/matches", Some(token), &match_query(PURPOSE))
@@ -469,7 +437,7 @@ async fn tokens_are_bounded_and_traced(b: &Broker) {
     // (b) `"crit": null` is a `crit` member: refused as malformed, audited.
     let now = now();
     let payload = json!({ "iss": DEALER_C, "sub": format!("user@{DEALER_C}"),
-        "aud": b.state().verifier.audience(), "exp": now + 600, "iat": now,
+        "aud": b.aud, "exp": now + 600, "iat": now,
         "roles": roles });
     let (good, _) = hand_signed(b, DEALER_C, json!({ "alg": "EdDSA" }), &payload);
     let (status, v) = ask(b, &good).await;

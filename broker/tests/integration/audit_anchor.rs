@@ -15,42 +15,6 @@ use kruispunt_broker::audit::anchor;
 use kruispunt_broker::config::Config;
 use kruispunt_broker::store;
 
-/// Runs `sql` on the data directory's database behind the broker's back, binding `bytes` to
-/// `$1` when given.
-async fn behind_the_back(dir: &std::path::Path, sql: &str, bytes: Option<Vec<u8>>) {
-    let url = Config::load(dir).unwrap().database;
-    macro_rules! run {
-        ($pool:expr) => {{
-            let pool = $pool;
-            match bytes {
-                Some(b) => {
-                    sqlx::query(sql).bind(b).execute(&pool).await.unwrap();
-                }
-                None => {
-                    sqlx::raw_sql(sql).execute(&pool).await.unwrap();
-                }
-            }
-            pool.close().await;
-        }};
-    }
-    if url.starts_with("sqlite:") {
-        run!(sqlx::SqlitePool::connect(&url).await.unwrap())
-    } else {
-        run!(sqlx::PgPool::connect(&url).await.unwrap())
-    }
-}
-
-/// Takes the stored tree back to its first `kept` leaves (later leaves, the nodes over them and
-/// the border gone), so that the broker recomputes the rest from the stored entries.
-fn tree_back_to(kept: u64) -> String {
-    format!(
-        "DELETE FROM audit_leaf WHERE seq >= {kept}; \
-         DELETE FROM audit_pseudonym WHERE seq >= {kept}; \
-         DELETE FROM audit_node WHERE ((node & 72057594037927935) + 1) << CAST(node >> 56 AS INTEGER) > {kept}; \
-         UPDATE audit_head SET frontier = NULL;"
-    )
-}
-
 fn refused(outcome: Result<Broker, (Broker, anyhow::Error)>, says: &str) -> Broker {
     match outcome {
         Ok(_) => panic!("the broker started on a tampered log (expected: {says})"),

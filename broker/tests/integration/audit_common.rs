@@ -81,3 +81,71 @@ pub fn match_query(purpose: &str) -> Value {
     json!({ "purpose": purpose, "level": "hit",
             "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B"), "key_version": 1 }] })
 }
+
+/// A JWT with any `header` and `payload`, signed with the Ed25519 key `pkcs8` (for the tokens
+/// the SDK's signer rightly cannot produce).
+pub fn sign_jwt(pkcs8: &[u8], header: &Value, payload: &Value) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload.to_string())
+    );
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8).unwrap();
+    let sig = URL_SAFE_NO_PAD.encode(pair.sign(message.as_bytes()).as_ref());
+    format!("{message}.{sig}")
+}
+
+/// `partner`'s development signing key: its key id and PKCS#8 bytes.
+pub fn partner_key(b: &Broker, partner: &str) -> (String, Vec<u8>) {
+    kruispunt_broker::keys::dev_partner_keys::load_partner_signing_key(b.data_dir(), partner)
+        .unwrap()
+}
+
+/// A hand-built token of `partner`'s user (its development key) with `header` and `payload`;
+/// answers it and the key id put in the header.
+pub fn hand_signed(b: &Broker, partner: &str, header: Value, payload: &Value) -> (String, String) {
+    let (kid, pkcs8) = partner_key(b, partner);
+    let mut header = header;
+    header["kid"] = json!(kid);
+    (sign_jwt(&pkcs8, &header, payload), kid)
+}
+
+/// Runs `sql` on the data directory's database behind the broker's back, binding `bytes` to
+/// `$1` when given.
+pub async fn behind_the_back(dir: &std::path::Path, sql: &str, bytes: Option<Vec<u8>>) {
+    let url = kruispunt_broker::config::Config::load(dir)
+        .unwrap()
+        .database;
+    macro_rules! run {
+        ($pool:expr) => {{
+            let pool = $pool;
+            match bytes {
+                Some(b) => {
+                    sqlx::query(sql).bind(b).execute(&pool).await.unwrap();
+                }
+                None => {
+                    sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+                }
+            }
+            pool.close().await;
+        }};
+    }
+    if url.starts_with("sqlite:") {
+        run!(sqlx::SqlitePool::connect(&url).await.unwrap())
+    } else {
+        run!(sqlx::PgPool::connect(&url).await.unwrap())
+    }
+}
+
+/// Takes the stored tree back to its first `kept` leaves (later leaves, the nodes over them and
+/// the border gone), so that the broker recomputes the rest from the stored entries.
+pub fn tree_back_to(kept: u64) -> String {
+    format!(
+        "DELETE FROM audit_leaf WHERE seq >= {kept}; \
+         DELETE FROM audit_pseudonym WHERE seq >= {kept}; \
+         DELETE FROM audit_node WHERE ((node & 72057594037927935) + 1) << CAST(node >> 56 AS INTEGER) > {kept}; \
+         UPDATE audit_head SET frontier = NULL;"
+    )
+}

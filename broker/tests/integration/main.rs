@@ -5,8 +5,8 @@
 //! `mls_common`.
 //!
 //! Nothing here needs a process of its own: no test sets environment variables or the working
-//! directory, and those that run the `kruispunt` binary (the CLI tests, the crash test's
-//! `kruispunt serve`) do so as child processes.
+//! directory, and those that run the `kruispunt` binary (the CLI tests, the crash test's and the
+//! attack suite's `kruispunt serve`) do so as child processes.
 
 mod audit_common;
 mod browser;
@@ -14,6 +14,7 @@ mod mls_common;
 mod mls_rogue;
 
 mod api_broker;
+mod attack;
 mod attack_findings;
 mod audit_anchor;
 mod audit_api;

@@ -65,9 +65,14 @@ pub struct RegistryMeta {
 pub struct EnumerationGuard {
     /// Match requests per requester and purpose per minute before `rate_limited`.
     pub max_requests_per_minute: u64,
-    /// Queries per day before the no-hit ratio is considered at all.
-    pub sweep_min_queries: u64,
-    /// No-hit percentage (0–100) at or above which a day's queries count as a sweep.
+    /// Identifiers asked per requester, purpose and day before the no-hit ratio is considered
+    /// at all. Counted in identifiers, not requests, so that one large request weighs as much
+    /// as the same identifiers asked one at a time. (`sweep_min_queries`, the name it had when
+    /// it counted requests, is still read.)
+    #[serde(alias = "sweep_min_queries")]
+    pub sweep_min_identifiers: u64,
+    /// No-hit percentage (0–100) of the day's identifiers at or above which they count as a
+    /// sweep (an identifier that was refused counts as one without a hit).
     pub sweep_no_hit_percent: u64,
 }
 
@@ -75,7 +80,7 @@ impl Default for EnumerationGuard {
     fn default() -> Self {
         EnumerationGuard {
             max_requests_per_minute: 60,
-            sweep_min_queries: 50,
+            sweep_min_identifiers: 50,
             sweep_no_hit_percent: 95,
         }
     }

@@ -48,7 +48,7 @@ mod token;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
@@ -59,7 +59,7 @@ pub use crate::token::TokenScope;
 pub use audit::{AUDIT_PAGE, AuditEntries, ConsistencyProof, InclusionProof, VerifiedLog};
 pub use bulk::{BulkProgress, BulkSource, FnSource};
 pub use error::{ApiProblem, ClientError, PROBLEM_TYPE_PREFIX};
-pub use retry::{MAX_RETRY_AFTER, RetryPolicy};
+pub use retry::{MAX_RETRY_AFTER, RetryPolicy, retry_after};
 pub use token::{DEFAULT_TTL, TokenClaims, TokenSigner, TokenSource};
 
 use crate::wire::{
@@ -608,12 +608,7 @@ impl Client {
 /// Reads a non-success answer as a problem document.
 async fn read_problem(resp: reqwest::Response) -> Result<ApiProblem, ClientError> {
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = retry::retry_after(resp.headers());
     let bytes = resp.bytes().await?;
     match serde_json::from_slice::<ProblemDetails>(&bytes) {
         Ok(details) => Ok(ApiProblem::new(status, details, retry_after)),

@@ -17,6 +17,16 @@ use ring::rand::{SecureRandom, SystemRandom};
 /// Longest wait the client accepts from a `Retry-After` header.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
+/// The wait a response's `Retry-After` header asks for (in whole seconds; an HTTP date is not
+/// understood and counts as none).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// Exponential backoff with full jitter, bounded attempts.
 ///
 /// ```

@@ -33,7 +33,11 @@ for t in $(cargo +nightly fuzz list); do
   # The first corpus directory receives new inputs; the repository's seeds are only read.
   log="$work/$t.log"
   rc=0
-  cargo +nightly fuzz run "${flags[@]}" "$t" "$work/$t" "fuzz/corpus/$t" -- \
+  seeds=()
+  if [ -d "fuzz/corpus/$t" ]; then seeds=("fuzz/corpus/$t"); fi
+  # The MLS target writes fresh valid seeds (key packages expire) into its corpus at start.
+  KRUISPUNT_FUZZ_MLS_SEEDS="$work/mls_intake" \
+  cargo +nightly fuzz run "${flags[@]}" "$t" "$work/$t" "${seeds[@]}" -- \
     -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 >"$log" 2>&1 || rc=$?
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|Done [0-9]+ runs)' "$log" || true
   if [ "$rc" -ne 0 ]; then

@@ -2,7 +2,7 @@
 """Writes the seed corpora in fuzz/corpus/<target>/ from the repository's own examples: the
 identifier test vectors, the embedded registry, the documented request bodies and wire formats.
 Run from the repository root: `python3 fuzz/seeds.py`. The MLS seeds are made by the target
-itself (KRUISPUNT_FUZZ_MLS_SEEDS, see fuzz/fuzz_targets/mls_intake.rs) and kept as they are.
+itself when it starts (KRUISPUNT_FUZZ_MLS_SEEDS, see fuzz/fuzz_targets/mls_intake.rs).
 """
 
 import base64

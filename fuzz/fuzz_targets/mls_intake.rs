@@ -12,7 +12,7 @@
 //! 3. a Welcome: its recipients are read as `route_welcome` does.
 //!
 //! Seeds: with `KRUISPUNT_FUZZ_MLS_SEEDS=<dir>` set, the target writes fresh valid inputs of
-//! every mode there when it starts (`fuzz/corpus/mls_intake` holds the ones made so).
+//! every mode there when it starts (none are committed: key packages expire).
 #![no_main]
 
 use std::sync::LazyLock;
@@ -33,12 +33,7 @@ const ADMIN: &str = "politie-midden-nederland";
 const INVITEE: &str = "horeca-utrecht";
 const GROUP: &str = "fuzz-group";
 
-static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
-    if let Ok(dir) = std::env::var("KRUISPUNT_FUZZ_MLS_SEEDS") {
-        write_seeds(std::path::Path::new(&dir));
-    }
-    Registry::embedded()
-});
+static REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::embedded);
 
 fn write_seeds(dir: &std::path::Path) {
     let mut admin = Member::new(ADMIN, None).expect("a member");
@@ -83,7 +78,14 @@ fn view_of(crypto: &RustCrypto, info: &[u8]) -> Option<PublicView> {
     PublicView::from_group_info(crypto, gi, GROUP).ok()
 }
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(
+    // Before libFuzzer reads the corpus directories, so that fresh seeds are read at once.
+    init: {
+        if let Ok(dir) = std::env::var("KRUISPUNT_FUZZ_MLS_SEEDS") {
+            write_seeds(std::path::Path::new(&dir));
+        }
+    },
+    |data: &[u8]| {
     let registry = &*REGISTRY;
     let Some((&mode, rest)) = data.split_first() else {
         return;

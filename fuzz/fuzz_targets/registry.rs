@@ -28,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
             data,
             "the TOML round trip changed the registry"
         );
-        assert_eq!(format!("{:?}", reg2.issues()), format!("{issues:?}"));
+        // The same findings (their line numbers are those of the re-serialised text).
+        let found = |i: &[kruispunt_policy::RegistryIssue]| -> Vec<(String, String)> {
+            i.iter().map(|i| (i.field.clone(), i.message.clone())).collect()
+        };
+        assert_eq!(found(&reg2.issues()), found(&issues));
     }
 });

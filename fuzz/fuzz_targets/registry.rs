@@ -30,7 +30,9 @@ fuzz_target!(|data: &[u8]| {
         );
         // The same findings (their line numbers are those of the re-serialised text).
         let found = |i: &[kruispunt_policy::RegistryIssue]| -> Vec<(String, String)> {
-            i.iter().map(|i| (i.field.clone(), i.message.clone())).collect()
+            i.iter()
+                .map(|i| (i.field.clone(), i.message.clone()))
+                .collect()
         };
         assert_eq!(found(&reg2.issues()), found(&issues));
     }

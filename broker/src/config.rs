@@ -169,8 +169,14 @@ impl Config {
         let path = data_dir.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        let mut cfg: Config =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Config::from_toml_str(&text, &path.display().to_string(), data_dir)
+    }
+
+    /// Parses the text of a `kruispunt.toml` read from `source` (named in errors) as
+    /// [`Config::load`] does, without touching the file system: paths in it become relative
+    /// to `data_dir`.
+    pub fn from_toml_str(text: &str, source: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
         cfg.tls.cert = data_dir.join(&cfg.tls.cert);
         cfg.tls.key = data_dir.join(&cfg.tls.key);
         if let Some(ca) = cfg.tls.client_ca.as_mut() {

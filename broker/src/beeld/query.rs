@@ -192,6 +192,15 @@ fn check(req: &AggregateRequest, reg: &Registry) -> Result<Checked, AggregateErr
     })
 }
 
+/// Checks a question against the contract and the registry as `POST /v1/aggregates` does
+/// before asking the policy (dimension families, dates and their order, filter values the
+/// registry knows) and gives the hash that identifies it (see the module documentation): the
+/// order of `group_by` and of the filter values never changes it.
+pub fn question_key(req: &AggregateRequest, reg: &Registry) -> Result<[u8; 32], AggregateError> {
+    let c = check(req, reg)?;
+    Ok(question_hash(req, &c))
+}
+
 /// The canonical form of a question (sorted group-by and filters), hashed with SHA-256.
 fn question_hash(req: &AggregateRequest, c: &Checked) -> [u8; 32] {
     let mut group_by: Vec<&str> = req.group_by.iter().map(|d| d.as_str()).collect();

@@ -279,8 +279,9 @@ fn is_admin(principal: &Principal, admin: &(String, Option<String>)) -> bool {
             .is_none_or(|role| principal.roles.contains(role))
 }
 
-/// Decodes a base64 MLS message field.
-fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), DeliveryError> {
+/// Decodes a base64 MLS message field (named `field` in errors), at most
+/// [`MAX_MESSAGE_BYTES`] long: what every request carrying an MLS message goes through first.
+pub fn decode(field: &str, text: &str) -> Result<(Vec<u8>, MlsMessageIn), DeliveryError> {
     let bytes = wire::unb64(field, text).map_err(|m| invalid(Invalid::Base64, m))?;
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(DeliveryError::MessageTooLarge {
@@ -320,6 +321,65 @@ pub fn check_group_id(id: &str) -> Result<(), DeliveryError> {
     }
 }
 
+/// The intake of one published key package (base64 in `text`, named `field` in errors): the
+/// MLS message is decoded, the key package validated by openmls (signature, lifetime,
+/// protocol version), its ciphersuite must be Kruispunt's, its credential must name `org` (the
+/// authenticated organisation) and its lifetime must end within
+/// [`MAX_KEY_PACKAGE_LIFETIME`] of `now`. Touches no storage.
+pub fn check_key_package(
+    crypto: &RustCrypto,
+    field: &str,
+    text: &str,
+    org: &str,
+    now: i64,
+) -> Result<NewKeyPackage, DeliveryError> {
+    let (bytes, msg) = decode(field, text)?;
+    let MlsMessageBodyIn::KeyPackage(kp) = msg.extract() else {
+        return Err(invalid(
+            Invalid::KeyPackage,
+            format!("{field}: not a key package"),
+        ));
+    };
+    let kp = kp
+        .validate(crypto, ProtocolVersion::Mls10)
+        .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
+    if kp.ciphersuite() != CIPHERSUITE {
+        return Err(invalid(
+            Invalid::KeyPackage,
+            format!(
+                "{field}: ciphersuite {:?} is not {CIPHERSUITE:?}",
+                kp.ciphersuite()
+            ),
+        ));
+    }
+    let signer = org_of(kp.leaf_node().credential())
+        .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
+    if signer != org {
+        return Err(DeliveryError::CredentialMismatch(format!(
+            "{field}: the credential names another organisation than the token"
+        )));
+    }
+    let kp_ref = kp
+        .hash_ref(crypto)
+        .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
+    let expires_at = i64::try_from(kp.life_time().not_after()).unwrap_or(i64::MAX);
+    if expires_at.saturating_sub(now) > MAX_KEY_PACKAGE_LIFETIME {
+        return Err(invalid(
+            Invalid::KeyPackage,
+            format!(
+                "{field}: its lifetime ends more than {} days from now",
+                MAX_KEY_PACKAGE_LIFETIME / 86_400
+            ),
+        ));
+    }
+    Ok(NewKeyPackage {
+        kp_ref: kp_ref.as_slice().to_vec(),
+        data: bytes,
+        last_resort: kp.last_resort(),
+        expires_at,
+    })
+}
+
 /// Validates and stores key packages of the authenticated organisation; returns their refs.
 pub async fn publish_key_packages(
     state: &AppState,
@@ -336,51 +396,13 @@ pub async fn publish_key_packages(
     let mut out = Vec::with_capacity(packages.len());
     for (i, text) in packages.iter().enumerate() {
         let field = format!("key_packages[{i}]");
-        let (bytes, msg) = decode(&field, text)?;
-        let MlsMessageBodyIn::KeyPackage(kp) = msg.extract() else {
-            return Err(invalid(
-                Invalid::KeyPackage,
-                format!("{field}: not a key package"),
-            ));
-        };
-        let kp = kp
-            .validate(&crypto, ProtocolVersion::Mls10)
-            .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
-        if kp.ciphersuite() != CIPHERSUITE {
-            return Err(invalid(
-                Invalid::KeyPackage,
-                format!(
-                    "{field}: ciphersuite {:?} is not {CIPHERSUITE:?}",
-                    kp.ciphersuite()
-                ),
-            ));
-        }
-        let org = org_of(kp.leaf_node().credential())
-            .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
-        if org != principal.org {
-            return Err(DeliveryError::CredentialMismatch(format!(
-                "{field}: the credential names another organisation than the token"
-            )));
-        }
-        let kp_ref = kp
-            .hash_ref(&crypto)
-            .map_err(|e| invalid(Invalid::KeyPackage, format!("{field}: {e}")))?;
-        let expires_at = i64::try_from(kp.life_time().not_after()).unwrap_or(i64::MAX);
-        if expires_at.saturating_sub(now_secs()) > MAX_KEY_PACKAGE_LIFETIME {
-            return Err(invalid(
-                Invalid::KeyPackage,
-                format!(
-                    "{field}: its lifetime ends more than {} days from now",
-                    MAX_KEY_PACKAGE_LIFETIME / 86_400
-                ),
-            ));
-        }
-        out.push(NewKeyPackage {
-            kp_ref: kp_ref.as_slice().to_vec(),
-            data: bytes,
-            last_resort: kp.last_resort(),
-            expires_at,
-        });
+        out.push(check_key_package(
+            &crypto,
+            &field,
+            text,
+            &principal.org,
+            now_secs(),
+        )?);
     }
     let live = state
         .store

@@ -139,7 +139,9 @@ impl Geboortedatum {
         };
         let parts: Vec<&str> = s.split(['-', '/', '.']).collect();
         let (y, m, d) = match parts.as_slice() {
-            [all] if all.len() == 8 => (num(&all[..4]), num(&all[4..6]), num(&all[6..])),
+            [all] if all.len() == 8 && all.is_ascii() => {
+                (num(&all[..4]), num(&all[4..6]), num(&all[6..]))
+            }
             [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => (num(y), num(m), num(d)),
             [d, m, y]
                 if y.len() == 4 && (1..=2).contains(&m.len()) && (1..=2).contains(&d.len()) =>

@@ -759,6 +759,41 @@ fn bump(pairs: &mut Vec<(u16, u32)>, org: u16) {
     }
 }
 
+/// A subject's `(cell, org, sector)` entries, sorted, as groups of one cell: (the group's
+/// start in `scratch`, its entries).
+fn cell_groups(scratch: &[(u32, u16, u16)]) -> impl Iterator<Item = (usize, &[(u32, u16, u16)])> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let start = i;
+        let cell = scratch.get(start)?.0;
+        while i < scratch.len() && scratch[i].0 == cell {
+            i += 1;
+        }
+        Some((start, &scratch[start..i]))
+    })
+}
+
+/// Whether one cell's entries (sorted by organisation) come from two or more organisations,
+/// and from two or more sectors. The populations ask only whether there are two or more:
+/// with the organisations sorted, there are two when the first and last differ.
+fn two_sources(group: &[(u32, u16, u16)]) -> (bool, bool) {
+    let two_orgs = group[0].1 != group[group.len() - 1].1;
+    let two_sectors = group.iter().any(|g| g.2 != group[0].2);
+    (two_orgs, two_sectors)
+}
+
+/// One subject–supplier pair for each organisation of one cell's entries (sorted by
+/// organisation).
+fn bump_orgs(pairs: &mut Vec<(u16, u32)>, group: &[(u32, u16, u16)]) {
+    let mut last = None;
+    for g in group {
+        if last != Some(g.1) {
+            bump(pairs, g.1);
+            last = Some(g.1);
+        }
+    }
+}
+
 /// Whether a subject with these distinct organisations and sectors belongs to the population
 /// of `measure`.
 fn in_population(measure: Measure, orgs: usize, sectors: usize) -> bool {
@@ -847,26 +882,15 @@ impl Accumulator {
         }
         // The cells, grouped.
         kept.clear();
-        let mut i = 0;
-        while i < scratch.len() {
-            let cell = scratch[i].0;
-            let mut j = i;
-            while j < scratch.len() && scratch[j].0 == cell {
-                j += 1;
-            }
-            let group = &scratch[i..j];
-            // The population asks only whether there are two or more: orgs are sorted within
-            // the group, so there are two when the first and last differ.
-            let two_orgs = group[0].1 != group[group.len() - 1].1;
-            let two_sectors = group.iter().any(|g| g.2 != group[0].2);
+        for (start, group) in cell_groups(scratch) {
+            let (two_orgs, two_sectors) = two_sources(group);
             if in_population(
                 q.measure,
                 1 + usize::from(two_orgs),
                 1 + usize::from(two_sectors),
             ) {
-                kept.push((subject_keeps(subject, cell), i as u32));
+                kept.push((subject_keeps(subject, group[0].0), start as u32));
             }
-            i = j;
         }
         if kept.len() > q.cap as usize {
             kept.sort_unstable();
@@ -886,14 +910,7 @@ impl Accumulator {
                 Measure::Signals => (group.len() as u64).min(u64::from(q.signal_cap)),
                 _ => 1,
             };
-            let pairs = &mut self.pairs[cell as usize];
-            let mut last = None;
-            for g in group {
-                if last != Some(g.1) {
-                    bump(pairs, g.1);
-                    last = Some(g.1);
-                }
-            }
+            bump_orgs(&mut self.pairs[cell as usize], group);
         }
     }
 

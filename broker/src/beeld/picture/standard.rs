@@ -37,7 +37,7 @@ use kruispunt_sdk::beeld::Dimension;
 
 use super::{
     Accumulator, Contribution, CountQuery, Counts, Grid, Picture, Plan, SHARDS, Work, add_pairs,
-    bump, secs,
+    bump_orgs, cell_groups, secs, two_sources,
 };
 use crate::beeld::period;
 
@@ -93,33 +93,16 @@ impl Light {
 
     /// Adds one light subject whose `(cell, org, sector)` entries are `scratch`, sorted.
     fn add(&mut self, scratch: &[(u32, u16, u16)], signal_cap: u32) {
-        let mut i = 0;
-        while i < scratch.len() {
-            let cell = scratch[i].0;
-            let mut j = i;
-            while j < scratch.len() && scratch[j].0 == cell {
-                j += 1;
-            }
-            let group = &scratch[i..j];
-            let pos = cell as usize;
-            let two_orgs = group[0].1 != group[group.len() - 1].1;
-            let two_sectors = group.iter().any(|g| g.2 != group[0].2);
+        for (_, group) in cell_groups(scratch) {
+            let pos = group[0].0 as usize;
+            let (two_orgs, two_sectors) = two_sources(group);
             self.signals[pos] += (group.len() as u64).min(u64::from(signal_cap));
             for (pop, member) in [(ALL, true), (MULTI, two_orgs), (CROSS, two_sectors)] {
-                if !member {
-                    continue;
-                }
-                self.subjects[pop][pos] += 1;
-                let pairs = &mut self.pairs[pop][pos];
-                let mut last = None;
-                for g in group {
-                    if last != Some(g.1) {
-                        bump(pairs, g.1);
-                        last = Some(g.1);
-                    }
+                if member {
+                    self.subjects[pop][pos] += 1;
+                    bump_orgs(&mut self.pairs[pop][pos], group);
                 }
             }
-            i = j;
         }
     }
 

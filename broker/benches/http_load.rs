@@ -7,6 +7,10 @@
 //!    JSON batches of 10 000 (two car dealers, half of the second dealer's pseudonyms also held
 //!    by the first, so those have two independent sources and can hit), and the same number
 //!    again through `POST /v1/signals/bulk` as one NDJSON stream; prints signals/s for each;
+//!    with `KRUISPUNT_BENCH_PICTURE_ROUNDS=R`, then R pairs of NDJSON streams of as many new
+//!    signals with the ondermijningsbeeld's picture maintained and switched off
+//!    (`Beeld::maintain`), alternating which goes first, and the medians: the picture's cost to
+//!    the upload rate (issue 15: within 10 %);
 //! 2. fires single-identifier `POST /v1/matches` requests (a third dealer asks; half the
 //!    pseudonyms hit, half are unknown) from `KRUISPUNT_BENCH_CONNECTIONS` concurrent tasks
 //!    (default `8,32,64`, one run each), every task a sequential HTTP/1.1 keep-alive client, for
@@ -273,6 +277,13 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     );
     println!("index holds {} signals", state.index.len());
 
+    // 1c. The picture's share of the upload path: NDJSON streams of n new signals, alternately
+    //     with the picture maintained and without (A B A B …), so that drift hits both alike.
+    let rounds = env_or::<usize>("KRUISPUNT_BENCH_PICTURE_ROUNDS", 0);
+    if rounds > 0 {
+        picture_share(&b, &ta, &state, n, rounds, &observed).await;
+    }
+
     // 2. Single-identifier matches by C: even i → a pseudonym held by A and B (hit), odd → unknown.
     let shared = (half / 2).max(1);
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -316,6 +327,63 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     // 3. The match route's parts, in-process.
     parts(&state).await;
     running.shutdown().await.expect("shutdown");
+}
+
+/// Phase 1c: `rounds` pairs of bulk uploads of `n` new signals each, with and without the
+/// picture; prints every round and the medians.
+async fn picture_share(
+    b: &Arc<Bench>,
+    token: &str,
+    state: &kruispunt_broker::state::AppState,
+    n: usize,
+    rounds: usize,
+    observed: &str,
+) {
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        for first in [true, false] {
+            // Which goes first alternates too.
+            let with = first ^ (round % 2 == 1);
+            let slot = usize::from(!with);
+            state.beeld.maintain(with);
+            let stream =
+                ndjson_stream(1_000 + (2 * round + usize::from(!with)) as u64, n, observed);
+            let cpu = cpu_seconds();
+            let start = Instant::now();
+            let (st, v) = b
+                .post("/v1/signals/bulk", token, "application/x-ndjson", stream)
+                .await;
+            assert_eq!(st, 200, "bulk: {v}");
+            let secs = start.elapsed().as_secs_f64();
+            upload_line(
+                &format!(
+                    "bulk, picture {}, round {round}",
+                    if with { "maintained" } else { "off" }
+                ),
+                n,
+                secs,
+                cpu_seconds() - cpu,
+                &v,
+            );
+            rates[slot].push(n as f64 / secs);
+        }
+    }
+    state.beeld.maintain(true);
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (with, without) = (median(&mut rates[0]), median(&mut rates[1]));
+    println!(
+        "bulk upload, median of {rounds}: {with:.0} signals/s with the picture, {without:.0} without: \
+         the picture costs {:.1} % of the rate",
+        100.0 * (1.0 - with / without)
+    );
+    println!(
+        "picture: {} live signals, {:.0} MiB",
+        state.beeld.picture.live_signals(now_secs()),
+        state.beeld.picture.memory_bytes() as f64 / (1024.0 * 1024.0)
+    );
 }
 
 /// Phase 2b: the match load of [`load`] while `tb`'s partner streams `background` new signals.

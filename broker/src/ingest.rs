@@ -455,7 +455,7 @@ pub async fn commit(
         // Only after the commit: the index never shows what the database does not hold.
         state.index.insert_many(fresh.iter());
         // The picture's exact counts: fresh as soon as the upload committed.
-        state.beeld.picture.insert(
+        state.beeld.insert(
             fresh
                 .iter()
                 .map(|r| crate::beeld::PictureSignal::of(r, &principal.sector)),

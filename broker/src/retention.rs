@@ -98,6 +98,20 @@ pub async fn compact_mls_logs(state: &AppState) -> Result<u64, crate::store::Sto
     Ok(compacted.iter().map(|g| g.messages).sum())
 }
 
+/// Forgets the ondermijningsbeeld's answers kept for repeats whose snapshot ended by `now`
+/// ([`crate::store::DecisionStore::forget_answered_releases`]); the charges stay in the
+/// month's budget. Not audited: each answer's release is, with the SHA-256 of its table.
+pub async fn forget_answered_releases(
+    state: &AppState,
+    now: i64,
+) -> Result<u64, crate::store::StoreError> {
+    state
+        .store
+        .decisions()
+        .forget_answered_releases(&|key| crate::beeld::snapshot::ended(key, now))
+        .await
+}
+
 pub async fn run(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
     loop {
@@ -115,6 +129,15 @@ pub async fn run(state: AppState, every: Duration) {
         }
         // The picture forgets what left it once no current snapshot can see it.
         state.beeld.compact(&state.policy.registry(), now_secs());
+        // The answers kept for repeats, once their snapshot ended (the budget stays).
+        match forget_answered_releases(&state, now_secs()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                answers = n,
+                "answered releases of ended snapshots forgotten"
+            ),
+            Err(e) => tracing::warn!(error = %e, "forgetting answered releases failed; will retry"),
+        }
         match purge_key_packages(&state, now_secs()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(key_packages = n, "expired key package purge"),

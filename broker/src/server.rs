@@ -26,6 +26,7 @@ pub struct RunningServer {
     purger: tokio::task::JoinHandle<()>,
     log_task: tokio::task::JoinHandle<()>,
     refusal_task: tokio::task::JoinHandle<()>,
+    snapshot_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -35,6 +36,7 @@ impl RunningServer {
         self.purger.abort();
         self.log_task.abort();
         self.refusal_task.abort();
+        self.snapshot_task.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
@@ -184,6 +186,11 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         state.clone(),
         Duration::from_secs(config.limits.refusal_interval_secs.max(1)),
     ));
+    // The picture's standard grids, computed once per published snapshot.
+    let snapshot_task = tokio::spawn(crate::beeld::run_snapshots(
+        state.clone(),
+        Duration::from_secs(1),
+    ));
     let purger = tokio::spawn(retention::run(
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),
@@ -200,6 +207,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         purger,
         log_task,
         refusal_task,
+        snapshot_task,
     })
 }
 

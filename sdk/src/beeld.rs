@@ -226,6 +226,12 @@ pub struct AggregateResponse {
     pub margin_95: u32,
     /// Sequence number of the release's audit entry.
     pub audit_seq: u64,
+    /// Display names of the district and gemeente values of the cells and of the question's
+    /// filter, from the registry
+    /// (`{"GM0344": "Utrecht", "utrecht-stad": "Utrecht-Stad"}`), so that a page can show names
+    /// rather than codes. Absent in answers from brokers before it was added.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub area_names: std::collections::BTreeMap<String, String>,
 }
 
 #[cfg(test)]

@@ -31,13 +31,16 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use kruispunt_sdk::IdentifierKind;
 use kruispunt_sdk::beeld::{Dimension, Measure};
 
 use super::period;
 use crate::store::{IndexRecord, SignalId};
+
+mod standard;
+pub use standard::{Published, StandardGrid, StandardSet};
 
 /// Shards of the subject table: an upload write-locks one shard briefly, a question
 /// read-locks one shard at a time.
@@ -224,6 +227,8 @@ struct Shard {
 pub struct Picture {
     names: RwLock<Names>,
     shards: Vec<RwLock<Shard>>,
+    /// Per purpose, the standard grids of its latest published snapshot ([`standard`]).
+    standard: RwLock<HashMap<String, Arc<standard::Standard>>>,
 }
 
 impl Default for Picture {
@@ -241,6 +246,7 @@ impl Picture {
         Picture {
             names: RwLock::new(Names::default()),
             shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect(),
+            standard: RwLock::new(HashMap::new()),
         }
     }
 
@@ -428,7 +434,18 @@ impl Picture {
     /// The shards are split over the cores (one scoped thread per core, each with its own
     /// accumulator and buffers, read-locking one shard at a time); the per-thread counts are
     /// sums over disjoint subjects, so merging them gives exactly the single pass's counts.
+    ///
+    /// A question the standard grids of the snapshot at `at` answer exactly is answered from
+    /// them ([`Picture::count_standard`]); any other by the pass.
     pub fn count(&self, q: &CountQuery, at: i64) -> Counts {
+        if let Some(counts) = self.count_standard(q, at) {
+            return counts;
+        }
+        self.count_pass(q, at)
+    }
+
+    /// Counts a question by one pass over every subject (see [`Picture::count`]).
+    pub fn count_pass(&self, q: &CountQuery, at: i64) -> Counts {
         let at = secs(at);
         let plan = {
             let names = self.names.read().expect("picture names lock");
@@ -476,7 +493,7 @@ impl Picture {
         for part in parts {
             acc.merge(part);
         }
-        acc.finish()
+        acc.finish(q.totals)
     }
 }
 
@@ -500,6 +517,8 @@ pub struct CountQuery {
     pub cap: u32,
     /// Most signals one subject adds to one cell (measure `signals`).
     pub signal_cap: u32,
+    /// Whether the total is asked ([`Counts::total`] is zero otherwise).
+    pub totals: bool,
 }
 
 /// The cells of a question: every combination of its area values, categories and periods,
@@ -717,7 +736,8 @@ pub struct CellStat {
     pub pairs: u32,
 }
 
-/// The true counts of a question: one [`CellStat`] per grid position, and the total.
+/// The true counts of a question: one [`CellStat`] per grid position, and the total (when
+/// asked).
 #[derive(Debug, Clone)]
 pub struct Counts {
     pub cells: Vec<CellStat>,
@@ -736,6 +756,41 @@ fn bump(pairs: &mut Vec<(u16, u32)>, org: u16) {
     match pairs.iter_mut().find(|(o, _)| *o == org) {
         Some((_, n)) => *n += 1,
         None => pairs.push((org, 1)),
+    }
+}
+
+/// A subject's `(cell, org, sector)` entries, sorted, as groups of one cell: (the group's
+/// start in `scratch`, its entries).
+fn cell_groups(scratch: &[(u32, u16, u16)]) -> impl Iterator<Item = (usize, &[(u32, u16, u16)])> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let start = i;
+        let cell = scratch.get(start)?.0;
+        while i < scratch.len() && scratch[i].0 == cell {
+            i += 1;
+        }
+        Some((start, &scratch[start..i]))
+    })
+}
+
+/// Whether one cell's entries (sorted by organisation) come from two or more organisations,
+/// and from two or more sectors. The populations ask only whether there are two or more:
+/// with the organisations sorted, there are two when the first and last differ.
+fn two_sources(group: &[(u32, u16, u16)]) -> (bool, bool) {
+    let two_orgs = group[0].1 != group[group.len() - 1].1;
+    let two_sectors = group.iter().any(|g| g.2 != group[0].2);
+    (two_orgs, two_sectors)
+}
+
+/// One subject–supplier pair for each organisation of one cell's entries (sorted by
+/// organisation).
+fn bump_orgs(pairs: &mut Vec<(u16, u32)>, group: &[(u32, u16, u16)]) {
+    let mut last = None;
+    for g in group {
+        if last != Some(g.1) {
+            bump(pairs, g.1);
+            last = Some(g.1);
+        }
     }
 }
 
@@ -827,26 +882,15 @@ impl Accumulator {
         }
         // The cells, grouped.
         kept.clear();
-        let mut i = 0;
-        while i < scratch.len() {
-            let cell = scratch[i].0;
-            let mut j = i;
-            while j < scratch.len() && scratch[j].0 == cell {
-                j += 1;
-            }
-            let group = &scratch[i..j];
-            // The population asks only whether there are two or more: orgs are sorted within
-            // the group, so there are two when the first and last differ.
-            let two_orgs = group[0].1 != group[group.len() - 1].1;
-            let two_sectors = group.iter().any(|g| g.2 != group[0].2);
+        for (start, group) in cell_groups(scratch) {
+            let (two_orgs, two_sectors) = two_sources(group);
             if in_population(
                 q.measure,
                 1 + usize::from(two_orgs),
                 1 + usize::from(two_sectors),
             ) {
-                kept.push((subject_keeps(subject, cell), i as u32));
+                kept.push((subject_keeps(subject, group[0].0), start as u32));
             }
-            i = j;
         }
         if kept.len() > q.cap as usize {
             kept.sort_unstable();
@@ -866,22 +910,19 @@ impl Accumulator {
                 Measure::Signals => (group.len() as u64).min(u64::from(q.signal_cap)),
                 _ => 1,
             };
-            let pairs = &mut self.pairs[cell as usize];
-            let mut last = None;
-            for g in group {
-                if last != Some(g.1) {
-                    bump(pairs, g.1);
-                    last = Some(g.1);
-                }
-            }
+            bump_orgs(&mut self.pairs[cell as usize], group);
         }
     }
 
-    fn finish(mut self) -> Counts {
+    /// The settled counts; the total only when `totals` is asked (else zero).
+    fn finish(mut self, totals: bool) -> Counts {
         for (stat, pairs) in self.cells.iter_mut().zip(&self.pairs) {
             settle(stat, pairs);
         }
         settle(&mut self.total, &self.total_pairs);
+        if !totals {
+            self.total = CellStat::default();
+        }
         Counts {
             cells: self.cells,
             total: self.total,
@@ -990,6 +1031,7 @@ mod tests {
             .collect(),
             cap,
             signal_cap: 2,
+            totals: true,
         }
     }
 
@@ -1260,6 +1302,9 @@ mod tests {
             settle_map(stat, pairs);
         }
         settle_map(&mut total, &total_pairs);
+        if !q.totals {
+            total = CellStat::default();
+        }
         Counts { cells, total }
     }
 
@@ -1289,153 +1334,283 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_fast_pass_counts_exactly_what_the_reference_pass_counts() {
-        const ORGS: [&str; 5] = ["o0", "o1", "o2", "o3", "o4"];
-        const SECTORS: [&str; 3] = ["s0", "s1", "s2"];
-        const CODES: [&str; 6] = ["c0", "c1", "c2", "c3", "c4", "c5"];
-        const THEMES: [&str; 3] = ["t0", "t1", "t2"];
-        const DISTRICTS: [&str; 3] = ["d0", "d1", "d2"];
-        const GEMEENTEN: [&str; 4] = ["g0", "g1", "g2", "g3"];
-        const WIJKEN: [&str; 3] = ["w0", "w1", "w2"];
-        let base = crate::civil::parse_date("2025-06-01").unwrap();
-        let mut rng = Rng(0x5eed);
-        let mut nonempty = 0;
-        for round in 0..12 {
-            let p = Picture::new();
-            let n = 50 + rng.below(400) as u32;
-            let subjects = 5 + rng.below(60) as u32;
-            let mut sigs = Vec::new();
-            let mut times = Vec::new();
-            for k in 0..n {
+    /// A random question over the test picture's names; `standard`: shaped so that the
+    /// standard grids may answer it (theme × a period, filters that select whole areas, the
+    /// standard caps), else anything.
+    fn random_question(
+        rng: &mut Rng,
+        base: i64,
+        code_themes: &HashMap<String, Vec<String>>,
+        standard: Option<(u32, u32)>,
+    ) -> CountQuery {
+        let measure = rng.pick(&[
+            Measure::Subjects,
+            Measure::Signals,
+            Measure::MultiSource,
+            Measure::CrossSector,
+        ]);
+        let area = match standard {
+            Some(_) => rng.pick(&[
+                None,
+                Some(Dimension::Unit),
+                Some(Dimension::District),
+                Some(Dimension::Gemeente),
+            ]),
+            None => rng.pick(&[
+                None,
+                Some(Dimension::Unit),
+                Some(Dimension::District),
+                Some(Dimension::Gemeente),
+                Some(Dimension::Wijk),
+            ]),
+        };
+        let category = match standard {
+            Some(_) => Some(Dimension::Theme),
+            None => rng.pick(&[None, Some(Dimension::Theme), Some(Dimension::Code)]),
+        };
+        let period = match standard {
+            Some(_) => Some(rng.pick(&[Dimension::Week, Dimension::Month, Dimension::Quarter])),
+            None => rng.pick(&[
+                None,
+                Some(Dimension::Week),
+                Some(Dimension::Month),
+                Some(Dimension::Quarter),
+            ]),
+        };
+        let mut from = base - 30 + rng.below(500) as i64;
+        let mut to = from + rng.below(400) as i64;
+        if let (Some(p), true) = (period, rng.below(2) == 0) {
+            (from, to) = standard::whole_periods(p, from, to);
+        }
+        let mut areas = match area {
+            Some(Dimension::District) => rng.subset(&DISTRICTS),
+            Some(Dimension::Gemeente) => rng.subset(&GEMEENTEN),
+            Some(Dimension::Wijk) => rng.subset(&WIJKEN),
+            Some(_) => vec!["unit".into()],
+            None => vec![],
+        };
+        if rng.below(4) == 0 {
+            areas.push("nowhere".into());
+        }
+        let categories = match category {
+            Some(Dimension::Theme) => rng.subset(&THEMES),
+            Some(_) => rng.subset(&CODES),
+            None => vec![],
+        };
+        // A theme filter, as the route passes it: the codes' themes within the filter.
+        let code_themes = if category == Some(Dimension::Theme) && rng.below(3) == 0 {
+            code_themes
+                .iter()
+                .map(|(c, ts)| {
+                    let kept = ts.iter().filter(|t| categories.contains(t)).cloned();
+                    (c.clone(), kept.collect())
+                })
+                .collect()
+        } else {
+            code_themes.clone()
+        };
+        let (districts, gemeenten) = match standard {
+            // Filters selecting areas of the level, or one area of a question without one.
+            Some(_) if matches!(area, None | Some(Dimension::Unit)) => match rng.below(4) {
+                0 => (Some(vec![rng.pick(&DISTRICTS).to_string()]), None),
+                1 => (None, Some(vec![rng.pick(&GEMEENTEN).to_string()])),
+                _ => (None, None),
+            },
+            Some(_) => (
+                (area == Some(Dimension::District) && rng.below(3) == 0)
+                    .then(|| rng.subset(&DISTRICTS)),
+                (area == Some(Dimension::Gemeente) && rng.below(3) == 0)
+                    .then(|| rng.subset(&GEMEENTEN)),
+            ),
+            None => (
+                (rng.below(3) == 0).then(|| rng.subset(&DISTRICTS)),
+                (rng.below(3) == 0).then(|| rng.subset(&GEMEENTEN)),
+            ),
+        };
+        let first_period = period::index(period, from);
+        let (cap, signal_cap) =
+            standard.unwrap_or((1 + rng.below(8) as u32, 1 + rng.below(3) as u32));
+        CountQuery {
+            purpose: P.into(),
+            measure,
+            grid: Grid {
+                area,
+                areas,
+                category,
+                categories,
+                period,
+                first_period,
+                periods: (period::index(period, to) - first_period + 1) as u32,
+            },
+            from_day: from,
+            to_day: to,
+            districts,
+            gemeenten,
+            code_themes,
+            cap,
+            signal_cap,
+            totals: standard.is_none() && rng.below(2) == 0,
+        }
+    }
+
+    const ORGS: [&str; 5] = ["o0", "o1", "o2", "o3", "o4"];
+    const SECTORS: [&str; 3] = ["s0", "s1", "s2"];
+    const CODES: [&str; 6] = ["c0", "c1", "c2", "c3", "c4", "c5"];
+    const THEMES: [&str; 3] = ["t0", "t1", "t2"];
+    const DISTRICTS: [&str; 3] = ["d0", "d1", "d2"];
+    const GEMEENTEN: [&str; 4] = ["g0", "g1", "g2", "g3"];
+    const WIJKEN: [&str; 3] = ["w0", "w1", "w2"];
+
+    /// Random signals: `n` over `subjects` subjects, inserted at random moments after `t0`,
+    /// some removed (withdrawn or purged) at random moments after `t0`; then (with `compact`)
+    /// a compaction and reused slots.
+    fn random_picture(rng: &mut Rng, p: &Picture, round: u32, base: i64, t0: i64, compact: bool) {
+        let n = 50 + rng.below(400) as u32;
+        let subjects = 5 + rng.below(300) as u32;
+        let mut sigs = Vec::new();
+        let mut times = Vec::new();
+        for k in 0..n {
+            let org = rng.below(ORGS.len() as u64) as usize;
+            let mut s = sig(
+                round * 10_000 + k,
+                rng.below(u64::from(subjects)) as u32,
+                ORGS[org],
+                SECTORS[org % SECTORS.len()],
+                rng.pick(&CODES),
+                "2025-06-01",
+            );
+            s.district = rng.pick(&DISTRICTS).to_string();
+            s.gemeente = (rng.below(5) > 0).then(|| rng.pick(&GEMEENTEN).to_string());
+            s.purposes = match rng.below(4) {
+                0 => vec!["elsewhere".into()],
+                1 => vec!["elsewhere".into(), P.into()],
+                _ => vec![P.into()],
+            };
+            let wijk = (rng.below(3) > 0).then(|| rng.pick(&WIJKEN).to_string());
+            let day = base + rng.below(800) as i64;
+            let added = t0 + rng.below(100) as i64;
+            let expires = t0 + 50 + rng.below(1000) as i64;
+            sigs.push((s, wijk, day, expires));
+            times.push(added);
+        }
+        for ((s, wijk, day, expires), added) in sigs.iter().zip(&times) {
+            let mut v = view(s);
+            v.wijk = wijk.as_deref();
+            v.observed_day = *day;
+            v.expires_at = *expires;
+            p.insert([v], *added);
+        }
+        for (s, _, _, _) in &sigs {
+            if rng.below(8) == 0 {
+                p.remove(
+                    [(IdentifierKind::Kenteken, 1, &s.stored, &s.id)],
+                    t0 + rng.below(1200) as i64,
+                );
+            }
+        }
+        // Forget some of what left and reuse the freed slots for new subjects.
+        if compact {
+            p.compact(rng.below(600) as i64);
+        }
+        let late: Vec<Sig> = (0..20)
+            .map(|k| {
                 let org = rng.below(ORGS.len() as u64) as usize;
-                let mut s = sig(
-                    round * 10_000 + k,
-                    rng.below(u64::from(subjects)) as u32,
+                sig(
+                    round * 10_000 + 5_000 + k,
+                    1_000 + rng.below(30) as u32,
                     ORGS[org],
                     SECTORS[org % SECTORS.len()],
                     rng.pick(&CODES),
-                    "2025-06-01",
-                );
-                s.district = rng.pick(&DISTRICTS).to_string();
-                s.gemeente = (rng.below(5) > 0).then(|| rng.pick(&GEMEENTEN).to_string());
-                s.purposes = match rng.below(4) {
-                    0 => vec!["elsewhere".into()],
-                    1 => vec!["elsewhere".into(), P.into()],
-                    _ => vec![P.into()],
-                };
-                let wijk = (rng.below(3) > 0).then(|| rng.pick(&WIJKEN).to_string());
-                let day = base + rng.below(800) as i64;
-                let added = rng.below(100) as i64;
-                let expires = 50 + rng.below(1000) as i64;
-                sigs.push((s, wijk, day, expires));
-                times.push(added);
-            }
-            for ((s, wijk, day, expires), added) in sigs.iter().zip(&times) {
-                let mut v = view(s);
-                v.wijk = wijk.as_deref();
-                v.observed_day = *day;
-                v.expires_at = *expires;
-                p.insert([v], *added);
-            }
-            for (s, _, _, _) in &sigs {
-                if rng.below(8) == 0 {
-                    p.remove(
-                        [(IdentifierKind::Kenteken, 1, &s.stored, &s.id)],
-                        rng.below(1200) as i64,
-                    );
-                }
-            }
-            // Forget some of what left and reuse the freed slots for new subjects.
-            p.compact(rng.below(600) as i64);
-            let late: Vec<Sig> = (0..20)
-                .map(|k| {
-                    let org = rng.below(ORGS.len() as u64) as usize;
-                    sig(
-                        round * 10_000 + 5_000 + k,
-                        1_000 + rng.below(30) as u32,
-                        ORGS[org],
-                        SECTORS[org % SECTORS.len()],
-                        rng.pick(&CODES),
-                        "2025-09-01",
-                    )
-                })
-                .collect();
-            p.insert(late.iter().map(view), rng.below(700) as i64);
+                    "2025-09-01",
+                )
+            })
+            .collect();
+        p.insert(late.iter().map(view), t0 + rng.below(700) as i64);
+    }
+
+    #[test]
+    fn the_fast_pass_counts_exactly_what_the_reference_pass_counts() {
+        let base = crate::civil::parse_date("2025-06-01").unwrap();
+        let mut rng = Rng(0x5eed);
+        let (mut nonempty, mut standard_answers) = (0, 0);
+        let (mut light, mut heavy) = (0, 0);
+        for round in 0..12 {
+            let p = Picture::new();
+            random_picture(&mut rng, &p, round, base, 0, true);
             let mut code_themes: HashMap<String, Vec<String>> = HashMap::new();
             for code in &CODES[..5] {
                 code_themes.insert(code.to_string(), rng.subset(&THEMES));
             }
-            for _ in 0..40 {
-                let measure = rng.pick(&[
-                    Measure::Subjects,
-                    Measure::Signals,
-                    Measure::MultiSource,
-                    Measure::CrossSector,
-                ]);
-                let area = rng.pick(&[
-                    None,
-                    Some(Dimension::Unit),
-                    Some(Dimension::District),
-                    Some(Dimension::Gemeente),
-                    Some(Dimension::Wijk),
-                ]);
-                let category = rng.pick(&[None, Some(Dimension::Theme), Some(Dimension::Code)]);
-                let period = rng.pick(&[
-                    None,
-                    Some(Dimension::Week),
-                    Some(Dimension::Month),
-                    Some(Dimension::Quarter),
-                ]);
-                let from = base - 30 + rng.below(500) as i64;
-                let to = from + rng.below(400) as i64;
-                let mut areas = match area {
-                    Some(Dimension::District) => rng.subset(&DISTRICTS),
-                    Some(Dimension::Gemeente) => rng.subset(&GEMEENTEN),
-                    Some(Dimension::Wijk) => rng.subset(&WIJKEN),
-                    Some(_) => vec!["unit".into()],
-                    None => vec![],
+            // The standard grids of a snapshot (some areas of each level only: the rest the
+            // picture has seen are added), after which more arrives and leaves.
+            let at_standard = rng.below(1300) as i64;
+            let caps = (1 + rng.below(8) as u32, 1 + rng.below(3) as u32);
+            let set = StandardSet {
+                purpose: P.into(),
+                themes: THEMES.map(String::from).to_vec(),
+                code_themes: code_themes.clone(),
+                cap: caps.0,
+                signal_cap: caps.1,
+                grids: [Dimension::Unit, Dimension::District, Dimension::Gemeente]
+                    .into_iter()
+                    .flat_map(|area| {
+                        [Dimension::Week, Dimension::Month, Dimension::Quarter].map(|period| {
+                            StandardGrid {
+                                area,
+                                areas: match area {
+                                    Dimension::District => vec!["d0".into()],
+                                    Dimension::Gemeente => vec!["g1".into(), "g9".into()],
+                                    _ => vec!["unit".into()],
+                                },
+                                period,
+                                first_day: base - 60,
+                                last_day: base + 900,
+                            }
+                        })
+                    })
+                    .collect(),
+            };
+            let published = p.publish_standard(&set, at_standard);
+            assert_eq!(p.standard_at(P), Some(at_standard));
+            light += published.light_subjects;
+            heavy += published.heavy_subjects;
+            // Arrivals and removals after the snapshot's moment leave its grids alone.
+            random_picture(&mut rng, &p, round + 100, base, at_standard, false);
+            for k in 0..80 {
+                let standard = k % 2 == 0;
+                let q = random_question(&mut rng, base, &code_themes, standard.then_some(caps));
+                let at = if standard {
+                    at_standard
+                } else {
+                    rng.below(1300) as i64
                 };
-                if rng.below(4) == 0 {
-                    areas.push("nowhere".into());
-                }
-                let categories = match category {
-                    Some(Dimension::Theme) => rng.subset(&THEMES),
-                    Some(_) => rng.subset(&CODES),
-                    None => vec![],
-                };
-                let first_period = period::index(period, from);
-                let q = CountQuery {
-                    purpose: P.into(),
-                    measure,
-                    grid: Grid {
-                        area,
-                        areas,
-                        category,
-                        categories,
-                        period,
-                        first_period,
-                        periods: (period::index(period, to) - first_period + 1) as u32,
-                    },
-                    from_day: from,
-                    to_day: to,
-                    districts: (rng.below(3) == 0).then(|| rng.subset(&DISTRICTS)),
-                    gemeenten: (rng.below(3) == 0).then(|| rng.subset(&GEMEENTEN)),
-                    code_themes: code_themes.clone(),
-                    cap: 1 + rng.below(8) as u32,
-                    signal_cap: 1 + rng.below(3) as u32,
-                };
-                let at = rng.below(1300) as i64;
-                let fast = p.count(&q, at);
+                let fast = p.count_pass(&q, at);
                 let slow = reference_count(&p, &q, at);
                 assert_eq!(fast.cells, slow.cells, "round {round}: {q:?} at {at}");
                 assert_eq!(fast.total, slow.total, "round {round}: {q:?} at {at}");
+                if let Some(from_grids) = p.count_standard(&q, at) {
+                    assert_eq!(
+                        from_grids.cells, slow.cells,
+                        "standard, round {round}: {q:?}"
+                    );
+                    assert_eq!(
+                        from_grids.total, slow.total,
+                        "standard, round {round}: {q:?}"
+                    );
+                    standard_answers += 1;
+                }
+                assert_eq!(p.count(&q, at).cells, slow.cells);
                 nonempty += usize::from(fast.cells.iter().any(|c| c.subjects > 0));
             }
         }
         assert!(
-            nonempty > 100,
-            "the questions find something: {nonempty} of 480"
+            nonempty > 200,
+            "the questions find something: {nonempty} of 960"
         );
+        assert!(
+            standard_answers > 150,
+            "the standard grids answer many of the 480 shaped questions: {standard_answers}"
+        );
+        assert!(light > 100 && heavy > 100, "light {light}, heavy {heavy}");
     }
 }

@@ -201,6 +201,26 @@ pub fn question_key(req: &AggregateRequest, reg: &Registry) -> Result<[u8; 32], 
     Ok(question_hash(req, &c))
 }
 
+/// Per code of the taxonomy, the purpose's themes (within `filter`, if any) that list it.
+pub fn code_themes(
+    reg: &Registry,
+    purpose_themes: &[String],
+    filter: Option<&[String]>,
+) -> HashMap<String, Vec<String>> {
+    let mut code_themes: HashMap<String, Vec<String>> = HashMap::new();
+    for t in purpose_themes {
+        if filter.is_some_and(|f| !f.contains(t)) {
+            continue;
+        }
+        if let Some(theme) = reg.taxonomy.get(t) {
+            for code in theme.codes.keys() {
+                code_themes.entry(code.clone()).or_default().push(t.clone());
+            }
+        }
+    }
+    code_themes
+}
+
 /// The canonical form of a question (sorted group-by and filters), hashed with SHA-256.
 fn question_hash(req: &AggregateRequest, c: &Checked) -> [u8; 32] {
     let mut group_by: Vec<&str> = req.group_by.iter().map(|d| d.as_str()).collect();
@@ -471,17 +491,7 @@ pub async fn run(
     }
 
     // 5. Count and release.
-    let mut code_themes: HashMap<String, Vec<String>> = HashMap::new();
-    for t in &purpose_themes {
-        if checked.themes.as_ref().is_some_and(|f| !f.contains(t)) {
-            continue;
-        }
-        if let Some(theme) = reg.taxonomy.get(t) {
-            for code in theme.codes.keys() {
-                code_themes.entry(code.clone()).or_default().push(t.clone());
-            }
-        }
-    }
+    let code_themes = code_themes(&reg, &purpose_themes, checked.themes.as_deref());
     let count_query = CountQuery {
         purpose: req.purpose.clone(),
         measure: req.measure,
@@ -493,13 +503,14 @@ pub async fn run(
         code_themes,
         cap: rules.cap,
         signal_cap: rules.signal_cap,
+        totals: req.totals,
     };
     let beeld = Arc::clone(&state.beeld);
     let at = snap.published;
     let counts = tokio::task::spawn_blocking(move || beeld.picture.count(&count_query, at))
         .await
         .map_err(|e| StoreError::Invalid(format!("the count failed: {e}")))?;
-    let resp = answer(
+    let mut resp = answer(
         req,
         &grid,
         &counts.cells,
@@ -509,6 +520,7 @@ pub async fn run(
         &question,
         state.beeld.secret(),
     );
+    resp.area_names = area_names(&grid, &checked, &reg);
     let released = resp.cells.iter().filter(|c| !c.suppressed).count();
     let mut e = base_entry(Operation::Disclose);
     e.decision = Some("allow".into());
@@ -702,7 +714,32 @@ fn answer(
         rounding: rules.rounding,
         margin_95: noise::margin_95(s, t),
         audit_seq: 0,
+        area_names: Default::default(),
     }
+}
+
+/// The registry's display names of the district and gemeente values of the grid's cells and
+/// of the question's filters.
+fn area_names(
+    grid: &Grid,
+    c: &Checked,
+    reg: &Registry,
+) -> std::collections::BTreeMap<String, String> {
+    let named = |level: Dimension, filter: &Option<Vec<String>>, v: &str| {
+        (grid.area == Some(level) && grid.areas.iter().any(|a| a == v))
+            || filter.as_ref().is_some_and(|f| f.iter().any(|x| x == v))
+    };
+    let districts = reg
+        .districts
+        .iter()
+        .filter(|d| named(Dimension::District, &c.districts, &d.id))
+        .map(|d| (d.id.clone(), d.name.clone()));
+    let gemeenten = reg
+        .gemeenten
+        .iter()
+        .filter(|g| named(Dimension::Gemeente, &c.gemeenten, &g.code))
+        .map(|g| (g.code.clone(), g.name.clone()));
+    districts.chain(gemeenten).collect()
 }
 
 fn cell(dims: std::collections::BTreeMap<String, String>, outcome: Outcome) -> Cell {

@@ -27,6 +27,21 @@ pub fn key(info: &SnapshotInfo) -> String {
     format!("{}:{}", info.next - info.published, info.id)
 }
 
+/// Whether the snapshot named `key` (as [`key`] names it) ended at or before `now`: no
+/// question can be answered from it any more. A key of another form never ends.
+pub fn ended(key: &str, now: i64) -> bool {
+    let Some((interval, id)) = key.split_once(':') else {
+        return false;
+    };
+    match (interval.parse::<i64>(), id.parse::<i64>()) {
+        (Ok(interval), Ok(id)) => id
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(interval))
+            .is_some_and(|next| next <= now),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +53,15 @@ mod tests {
         assert_eq!(key(&s), "3600:2");
         assert_eq!(current(7_199, 3_600).id, 1);
         assert_eq!(current(9, 10).published, 0);
+    }
+
+    #[test]
+    fn a_snapshot_ends_when_the_next_is_published() {
+        let s = current(7_205, 3_600);
+        assert!(!ended(&key(&s), 7_205));
+        assert!(!ended(&key(&s), 10_799));
+        assert!(ended(&key(&s), 10_800));
+        assert!(!ended("garbage", i64::MAX));
+        assert!(!ended("3600:x", i64::MAX));
     }
 }

@@ -534,6 +534,7 @@ mod tests {
             rounding: 5,
             margin_95: 6,
             audit_seq: 41,
+            area_names: Default::default(),
         }
     }
 

@@ -48,6 +48,7 @@ impl Drop for TempDir {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let kept = args.data_dir.is_some();
     let (dir, _cleanup) = match &args.data_dir {
         Some(d) => (d.clone(), None),
         None => {
@@ -121,6 +122,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             ),
             Err(e) => println!("  Audit log: NOT verified: {e}"),
         }
+        println!("\n{}", heat_map_hint(&dir, kept));
         tokio::time::timeout(Duration::from_secs(15), running.shutdown())
             .await
             .context("the broker did not stop in time")??;
@@ -130,4 +132,69 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         })
     })
+}
+
+/// Where to open the ondermijningsbeeld's heat map after the demo. The demo's broker stops
+/// when it ends; with a temporary data directory its data goes too, so the hint says so and
+/// gives the commands that keep the same synthetic data and serve it on the default address.
+fn heat_map_hint(dir: &std::path::Path, kept: bool) -> String {
+    let (mut out, dir) = if kept {
+        (
+            format!(
+                "== The heat map ==\n  The demo's data is kept in {0}. To open the ondermijningsbeeld's \
+                 heat map, serve it and sign in as the RIEC's analyst:\n",
+                dir.display()
+            ),
+            dir.display().to_string(),
+        )
+    } else {
+        (
+            "== The heat map ==\n  This demo's broker and its data were temporary: both are gone \
+             when it ends. To open the ondermijningsbeeld's heat map of the same synthetic data, \
+             keep the data, serve it and sign in as the RIEC's analyst:\n    \
+             kruispunt demo --data-dir kruispunt-demo\n"
+                .to_string(),
+            "kruispunt-demo".to_string(),
+        )
+    };
+    out.push_str(&format!(
+        "    kruispunt serve --data-dir {dir} --listen {listen}\n    \
+         T=$(kruispunt token --data-dir {dir} --partner riec-midden-nederland --role analist)\n  \
+         then open https://localhost:{port}/beeld/#token=$T in a browser that trusts \
+         {dir}/tls/ca.pem, choose gemeenten or districts and press \"Draw heat map\".",
+        listen = crate::config::DEFAULT_LISTEN,
+        port = crate::config::DEFAULT_LISTEN
+            .rsplit(':')
+            .next()
+            .unwrap_or("8443"),
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_says_whether_the_data_is_gone_and_how_to_serve_it() {
+        let temp = heat_map_hint(std::path::Path::new("/tmp/kruispunt-demo-1"), false);
+        assert!(temp.contains("were temporary"), "{temp}");
+        assert!(
+            temp.contains("kruispunt demo --data-dir kruispunt-demo\n"),
+            "{temp}"
+        );
+        assert!(
+            temp.contains("kruispunt serve --data-dir kruispunt-demo --listen 127.0.0.1:8443"),
+            "{temp}"
+        );
+        assert!(!temp.contains("/tmp/kruispunt-demo-1"), "{temp}");
+        let kept = heat_map_hint(std::path::Path::new("demo-data"), true);
+        assert!(kept.contains("kept in demo-data"), "{kept}");
+        assert!(!kept.contains("kruispunt demo --data-dir"), "{kept}");
+        assert!(
+            kept.contains("https://localhost:8443/beeld/#token=$T"),
+            "{kept}"
+        );
+        assert!(kept.contains("trusts demo-data/tls/ca.pem"), "{kept}");
+    }
 }

@@ -56,6 +56,14 @@ pub trait DecisionStore: Send + Sync {
 
     /// µε spent by `org` under `purpose` in `month` (`YYYY-MM`); 0 when nothing was spent.
     async fn budget_spent(&self, org: &str, purpose: &str, month: &str) -> Result<u64, StoreError>;
+
+    /// Forgets the answers kept for repeats ([`DecisionStore::charge_release`]) of every
+    /// snapshot for which `ended` says yes (a repeat can only come within its snapshot); the
+    /// month's spending in `privacy_budget` stays. Returns how many answers it forgot.
+    async fn forget_answered_releases(
+        &self,
+        ended: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+    ) -> Result<u64, StoreError>;
 }
 
 /// One release of the ondermijningsbeeld to charge ([`DecisionStore::charge_release`]).

@@ -279,6 +279,24 @@ fn release_suppression_and_budget_body(b: Broker) -> TestFuture {
                 .await
                 .is_ok()
         );
+        // The retention task forgets the kept answers once their snapshot ended — not
+        // before — and never the month's spending: the repeat is then a new question, refused.
+        use kruispunt_broker::retention::forget_answered_releases;
+        assert_eq!(forget_answered_releases(&state, t).await.unwrap(), 0);
+        let forgotten = forget_answered_releases(&state, t + 2 * 3600)
+            .await
+            .unwrap();
+        assert_eq!(forgotten, 20, "every answer the RIEC was given");
+        let decisions = state.store.decisions();
+        let month = kruispunt_broker::civil::day_of(t)[..7].to_string();
+        assert_eq!(
+            decisions.budget_spent(RIEC, PURPOSE, &month).await.unwrap(),
+            10_000_000
+        );
+        assert!(matches!(
+            ask(&state, &riec, &per_district("2026-11-27"), t).await,
+            Err(AggregateError::BudgetExhausted { left_micro: 0, .. })
+        ));
         // Another organisation has its own budget; the next month a fresh one.
         let police = principal(&b, "politie-midden-nederland");
         assert_eq!(
@@ -578,4 +596,120 @@ fn withdraw_restart_body(b: Broker) -> TestFuture {
         );
         b.stop().await;
     })
+}
+
+/// Wijk cells over HTTPS: released only with at least `wijk_k` (50) subjects, whatever `k`.
+/// In Utrecht (GM0344), three dealers together signal 50 plates in wijk WK034405 (Overvecht)
+/// and 49 in WK034401, each plate by one dealer (shares about a third each); the broker
+/// publishes a snapshot every second (`[limits] beeld_snapshot_interval_secs = 1`), and the
+/// test asks once a snapshot after the uploads is current.
+async fn wijk_cells_need_wijk_k(b: Broker) {
+    let mut n = 5_000;
+    for (wijk, plates) in [("WK034405", 50), ("WK034401", 49)] {
+        let mut per_dealer: [Vec<Value>; 3] = Default::default();
+        for k in 0..plates {
+            let mut v = item(n, "straw-buyer", "utrecht-stad");
+            v["gemeente"] = json!("GM0344");
+            v["wijk"] = json!(wijk);
+            per_dealer[k % 3].push(v);
+            n += 1;
+        }
+        for (dealer, items) in DEALERS.iter().zip(per_dealer) {
+            let t = b.token(dealer, &["compliance"]);
+            let (st, v, _) = b
+                .post_typed("/v1/signals", Some(&t), &json!({ "signals": items }))
+                .await;
+            assert_eq!((st, &v["rejected"]), (200, &json!(0)), "{v}");
+        }
+    }
+    // A snapshot whose moment lies after every upload's commit second.
+    let uploaded = now();
+    while now() < uploaded + 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let riec = b.token(RIEC, &["analist"]);
+    let question = json!({ "purpose": PURPOSE, "measure": "subjects", "group_by": ["wijk"],
+                           "from": "2026-11-01", "to": "2026-11-30",
+                           "filter": {"gemeente": ["GM0344"]} });
+    let (st, v, _) = b.post_typed("/v1/aggregates", Some(&riec), &question).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["k"], 50, "a wijk question answers with wijk_k: {v}");
+    let cell = |wijk: &str| {
+        v["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["wijk"] == wijk)
+            .unwrap_or_else(|| panic!("no cell for {wijk}: {v}"))
+            .clone()
+    };
+    let overvecht = cell("WK034405");
+    assert_eq!(overvecht["suppressed"], false, "50 subjects: {v}");
+    assert_eq!(overvecht["value"].as_u64().unwrap() % 5, 0, "{v}");
+    let other = cell("WK034401");
+    assert_eq!(
+        (&other["suppressed"], &other["value"], &other["reason"]),
+        (&json!(true), &Value::Null, &json!("below_k")),
+        "49 subjects, though k = 10: {v}"
+    );
+    // The same 99 subjects per gemeente: one cell, released at k = 10.
+    let mut per_gemeente = question.clone();
+    per_gemeente["group_by"] = json!(["gemeente"]);
+    let (st, g, _) = b
+        .post_typed("/v1/aggregates", Some(&riec), &per_gemeente)
+        .await;
+    assert_eq!((st, &g["k"]), (200, &json!(10)), "{g}");
+    assert_eq!(g["cells"][0]["suppressed"], false, "{g}");
+    assert_eq!(g["area_names"]["GM0344"], "Utrecht", "{g}");
+    // Utrecht's own analyst sees its wijken; Amersfoort's may not look into Utrecht's.
+    let utrecht = b.token("gemeente-utrecht", &["analist"]);
+    let (st, u, _) = b
+        .post_typed("/v1/aggregates", Some(&utrecht), &question)
+        .await;
+    assert_eq!(st, 200, "{u}");
+    let shown = |r: &Value| -> Vec<(Value, Value)> {
+        r["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["wijk"].clone(), c["suppressed"].clone()))
+            .collect()
+    };
+    assert_eq!(shown(&u), shown(&v), "the same cells released and withheld");
+    let amersfoort = b.token("gemeente-amersfoort", &["analist"]);
+    let (st, a, _) = b
+        .post_typed("/v1/aggregates", Some(&amersfoort), &question)
+        .await;
+    assert_eq!(st, 403, "{a}");
+    assert!(
+        a["reasons"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("area_not_allowed")),
+        "{a}"
+    );
+    b.stop().await;
+}
+
+fn every_second() -> kruispunt_test_kit::Options {
+    kruispunt_test_kit::Options {
+        limits: Some(kruispunt_broker::config::Limits {
+            beeld_snapshot_interval_secs: Some(1),
+            ..Default::default()
+        }),
+        unlimited: true,
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wijk_cells_need_wijk_k_on_sqlite() {
+    wijk_cells_need_wijk_k(Broker::start_with(every_second()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wijk_cells_need_wijk_k_on_postgres() {
+    if let Some(b) = Broker::start_on_postgres("wijk_cells_need_wijk_k", every_second()).await {
+        wijk_cells_need_wijk_k(b).await;
+    }
 }

@@ -287,6 +287,18 @@ async fn the_beeld_page_draws_the_heat_map_from_real_data_in_chromium() {
             )
             .await;
         assert_eq!(vastgoed, json!([format!("< {}", api["k"]), "suppressed"]));
+        // The row names the district as the registry does, its code beside the name.
+        let header = browser
+            .eval(
+                "const td = document.querySelector('#map td[data-row=\"utrecht-stad\"]'); \
+                 return td.parentElement.querySelector('th').innerText;",
+            )
+            .await;
+        assert_eq!(
+            api["area_names"]["utrecht-stad"], "Utrecht-Stad",
+            "the API names the area: {api}"
+        );
+        assert_eq!(header, "Utrecht-Stad utrecht-stad", "the row header");
         let left = browser
             .eval("return document.getElementById('budget').dataset.epsilonLeft;")
             .await;
@@ -324,7 +336,7 @@ async fn the_beeld_page_draws_the_heat_map_from_real_data_in_chromium() {
         .await;
     let sheet = sheet.as_str().unwrap();
     assert!(
-        sheet.starts_with("Lokaal ondermijningsbeeld GM0344"),
+        sheet.starts_with("Lokaal ondermijningsbeeld Utrecht (GM0344)"),
         "{sheet}"
     );
     assert!(

@@ -58,6 +58,17 @@ function monthsBetween(from, to) {
   return out;
 }
 
+// An area's name from the answer (the registry's, `area_names`), or its code when it has none.
+const areaName = (answer, code) => (answer.area_names || {})[code] || code;
+
+// A row header for an area: its name, and its code beside it when they differ.
+function areaHeader(answer, code) {
+  const name = areaName(answer, code);
+  const th = el("th", { scope: "row", "data-code": code, title: code }, name);
+  if (name !== code) th.append(" ", el("small", { class: "code" }, code));
+  return th;
+}
+
 const distinct = (values) => [...new Set(values.filter((v) => v !== undefined))].sort();
 
 // What a cell shows: its value, "< k", or "—" (withheld by another rule).
@@ -153,7 +164,7 @@ function heatmap(container, answer, rowDim, colDim) {
   table.append(el("thead", {}, head));
   const body = el("tbody");
   for (const r of rows) {
-    const tr = el("tr", {}, el("th", { scope: "row" }, r));
+    const tr = el("tr", {}, areaHeader(answer, r));
     for (const c of cols) {
       const cell = byKey.get(r + "\u0000" + c);
       const td = el("td", { "data-row": r, "data-col": c });
@@ -163,7 +174,7 @@ function heatmap(container, answer, rowDim, colDim) {
       } else if (cell.suppressed) {
         td.className = "suppressed";
         td.textContent = shown(cell, answer.k);
-        td.title = r + ", " + c + ": " + why(cell, answer.k);
+        td.title = areaName(answer, r) + ", " + c + ": " + why(cell, answer.k);
         td.dataset.reason = cell.reason || "";
       } else {
         const t = cell.value / max;
@@ -172,7 +183,7 @@ function heatmap(container, answer, rowDim, colDim) {
         td.dataset.value = String(cell.value);
         td.style.backgroundColor = colour(t);
         td.style.color = t > 0.6 ? "#fff" : "#111";
-        td.title = r + ", " + c + ": " + cell.value + " ± " + answer.margin_95 + " (95 % of the noise)";
+        td.title = areaName(answer, r) + ", " + c + ": " + cell.value + " ± " + answer.margin_95 + " (95 % of the noise)";
       }
       tr.append(td);
     }
@@ -201,10 +212,11 @@ function legend(container, answer) {
     answer.margin_95 + " (95 %).");
 }
 
-function fillAreas(values) {
+// The area boxes' suggestions: the codes of the drawn areas, labelled with their names.
+function fillAreas(values, answer) {
   const list = $("areas");
   list.textContent = "";
-  for (const v of values) list.append(el("option", { value: v }));
+  for (const v of values) list.append(el("option", { value: v, label: answer ? areaName(answer, v) : v }));
 }
 
 async function drawMap() {
@@ -215,7 +227,7 @@ async function drawMap() {
   const rows = heatmap($("map"), a, area, "theme");
   legend($("map-legend"), a);
   $("map-caption").textContent = a.measure + " per " + area + " and theme, " + q.from + " to " + q.to + ".";
-  fillAreas(rows);
+  fillAreas(rows, a);
 }
 
 // --- trend --------------------------------------------------------------------------------------
@@ -304,7 +316,7 @@ async function drawTrend() {
   if (!a) return;
   trends($("trend"), a, monthsBetween(from, to));
   $("trend-caption").textContent = a.measure + " per theme and month, " + from + " to " + to +
-    (f ? " in " + $("trend-area").value.trim() : " in the whole unit") + ". " + trendCaption(a);
+    (f ? " in " + areaName(a, $("trend-area").value.trim()) : " in the whole unit") + ". " + trendCaption(a);
 }
 
 // --- cross-sector -------------------------------------------------------------------------------
@@ -351,9 +363,11 @@ async function drawLocal() {
       el("td", {}, shown(a1.totals, a1.k))));
   }
   table.append(body);
+  const name = areaName(a1, g);
+  const titled = name === g ? g : name + " (" + g + ")";
   const article = el("article", { class: "local-sheet", "data-gemeente": g },
-    el("h1", {}, "Lokaal ondermijningsbeeld " + g),
-    el("p", { class: "meta" }, a1.measure + " from the partners' signals in " + g + ", " + q1.from + " to " + q1.to +
+    el("h1", {}, "Lokaal ondermijningsbeeld " + titled),
+    el("p", { class: "meta" }, a1.measure + " from the partners' signals in " + titled + ", " + q1.from + " to " + q1.to +
       ". Prepared " + today() + " by " + (who ? who.user + " of " + who.org : "?") +
       " with Kruispunt (snapshot #" + a1.snapshot.id + ")."),
     table,

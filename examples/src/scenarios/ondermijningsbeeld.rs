@@ -84,5 +84,13 @@ pub async fn ondermijningsbeeld(env: &Env, story: &mut Story) -> Result<Outcome,
         "(* the district's plan themes: several hundred subjects from three or more partners \
          each; the other cells hold a handful of subjects and stay below any publication threshold)",
     );
+    story.say(format!(
+        "The heat map: {}/beeld/, signed in as the RIEC's analyst (development set-up: \
+         `kruispunt token --data-dir {} --partner riec-midden-nederland --role analist`); the \
+         signals are in the picture once the next snapshot is published (at most 10 s in a \
+         development set-up).",
+        env.base_url,
+        env.data_dir.display()
+    ));
     Ok(out)
 }

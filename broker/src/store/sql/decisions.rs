@@ -173,6 +173,32 @@ shared_impl! {
                 .await?;
             count_from_db(spent.unwrap_or(0))
         }
+
+        async fn forget_answered_releases(
+            &self,
+            ended: &(dyn for<'s> Fn(&'s str) -> bool + Sync),
+        ) -> Result<u64, StoreError> {
+            // Few rows: at most one per charged question, and the budget bounds those.
+            let snapshots: Vec<String> =
+                sqlx::query_scalar("SELECT DISTINCT snapshot FROM aggregate_releases")
+                    .fetch_all(self.reader())
+                    .await?;
+            let ended: Vec<String> = snapshots.into_iter().filter(|s| ended(s)).collect();
+            if ended.is_empty() {
+                return Ok(0);
+            }
+            let mut tx = self.begin_write().await?;
+            let mut forgotten = 0;
+            for snapshot in &ended {
+                let done = sqlx::query("DELETE FROM aggregate_releases WHERE snapshot = $1")
+                    .bind(snapshot.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                forgotten += D::rows_affected(&done);
+            }
+            tx.commit().await?;
+            Ok(forgotten)
+        }
     }
 }
 

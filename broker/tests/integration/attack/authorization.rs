@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 const POLICE: &str = "politie-midden-nederland";
 const POLICE_PURPOSE: &str = "politie-opsporing-wpg19";
 const CASE: &str = "ON-2026-0042";
-const CONSENT: &str = "OvJ-ON-2026-0042";
+const OM: &str = "om-midden-nederland";
 const RIEC: &str = "riec-midden-nederland";
 
 fn item(kind: &str, plate: &str, purposes: &[&str]) -> Value {
@@ -188,6 +188,33 @@ async fn text(b: &Broker, path: &str, token: &str) -> String {
     resp.text().await.unwrap()
 }
 
+/// Registers case CASE (the RIEC's case director, with the police and the OM taking part) and
+/// the officer of justice's consent for plate queries in it; answers the consent's id.
+async fn registered_consent(b: &Broker) -> String {
+    let (st, v) = b
+        .post(
+            "/v1/cases",
+            Some(b.token(RIEC, &["casusregisseur"]).as_str()),
+            &json!({ "reference": CASE, "gemeente": "GM0344", "themes": ["criminele-families"],
+                "legal_frame": ["riec-convenant", "wpg-art-19"], "participants": [POLICE, OM] }),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let resp = b
+        .mtls_client(OM)
+        .post(format!("{}/v1/consents", b.base))
+        .bearer_auth(b.token(OM, &["officier-van-justitie"]))
+        .json(&json!({ "case_reference": CASE, "purpose": POLICE_PURPOSE, "kinds": ["kenteken"],
+            "max_identifiers": 5, "ceiling": "categories", "valid_until": kruispunt_test_kit::now() + 86_400 }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
 async fn the_embargo_tells_the_supplier_nothing(b: &Broker) {
     b.traffic().await; // dealers A and B supply GB-001-B; dealer C has a hit on it
     // Dealer B also supplies the plate for police investigations.
@@ -198,13 +225,15 @@ async fn the_embargo_tells_the_supplier_nothing(b: &Broker) {
     )
     .await;
     assert_eq!(v["stored"], 1, "{v}");
-    // A detective asks about it in case CASE, through the police's own client certificate: a
-    // hit, under a 30-day embargo.
+    // A detective asks about it in case CASE, registered by the RIEC, under the officer of
+    // justice's consent, through the police's own client certificate: a hit, under a 30-day
+    // embargo.
+    let consent = registered_consent(b).await;
     let detective = b.token_with(POLICE, &["rechercheur"], |c| {
-        c.scope = Some(police_scope(CASE, CONSENT, 5, None))
+        c.scope = Some(police_scope(CASE, &consent, 5, None))
     });
     let q = json!({ "purpose": POLICE_PURPOSE, "level": "hit", "case_reference": CASE,
-        "legal_basis": "wpg-art-19", "consent_id": CONSENT,
+        "legal_basis": "wpg-art-19", "consent_id": consent,
         "identifiers": [{ "kind": "kenteken", "pseudonym": pseudonym("GB-001-B"), "key_version": 1 }] });
     let resp = b
         .mtls_client(POLICE)

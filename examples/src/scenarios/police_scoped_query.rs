@@ -94,7 +94,7 @@ pub async fn police_scoped_query(env: &Env, story: &mut Story) -> Result<Outcome
     expect_refusal(
         &police,
         &request(POLICE, vec![ident(env, Kvk, &d.companies[4])?], Level::Hit),
-        "policy-denied",
+        "consent-scope-exceeded",
         Some("scope_exceeded_kinds"),
         story,
         &mut out,

@@ -604,7 +604,7 @@ fn withdraw_restart_body(b: Broker) -> TestFuture {
 /// publishes a snapshot every second (`[limits] beeld_snapshot_interval_secs = 1`), and the
 /// test asks once a snapshot after the uploads is current.
 async fn wijk_cells_need_wijk_k(b: Broker) {
-    let mut n = 5_000;
+    let mut n = 800;
     for (wijk, plates) in [("WK034405", 50), ("WK034401", 49)] {
         let mut per_dealer: [Vec<Value>; 3] = Default::default();
         for k in 0..plates {

@@ -35,6 +35,9 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub connections: Connections,
+    /// The operator's metrics listener (plain HTTP, `GET /metrics`); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
     /// Where this configuration was loaded from (keys live beside it).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -153,6 +156,15 @@ fn default_database() -> String {
     "sqlite://kruispunt.db".to_string()
 }
 
+/// `[metrics]`: where `GET /metrics` listens. Plain HTTP on an address of its own, so that it
+/// is reachable from the operator's monitoring (loopback or a management network) and never
+/// through the partners' port; see docs/OPERATIONS.md, "Metrics".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: SocketAddr,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -239,6 +251,7 @@ impl Config {
             policy_bundle: None,
             limits: Limits::default(),
             connections: Connections::default(),
+            metrics: None,
             data_dir: data_dir.to_path_buf(),
         };
         let text = format!(

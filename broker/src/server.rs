@@ -27,6 +27,8 @@ pub struct RunningServer {
     log_task: tokio::task::JoinHandle<()>,
     refusal_task: tokio::task::JoinHandle<()>,
     snapshot_task: tokio::task::JoinHandle<()>,
+    /// The operator's `/metrics` listener, when configured.
+    pub metrics: Option<crate::metrics::MetricsServer>,
 }
 
 impl RunningServer {
@@ -37,6 +39,9 @@ impl RunningServer {
         self.log_task.abort();
         self.refusal_task.abort();
         self.snapshot_task.abort();
+        if let Some(m) = self.metrics {
+            m.stop();
+        }
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
@@ -141,6 +146,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         tokens: Arc::default(),
         org_locks: Arc::default(),
         beeld,
+        metrics: Arc::default(),
     })
 }
 
@@ -195,6 +201,10 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),
     ));
+    let metrics = match &config.metrics {
+        Some(m) => Some(crate::metrics::MetricsServer::start(m.listen, state.clone()).await?),
+        None => None,
+    };
     let addr = handle
         .listening()
         .await
@@ -208,6 +218,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         log_task,
         refusal_task,
         snapshot_task,
+        metrics,
     })
 }
 

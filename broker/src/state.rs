@@ -30,4 +30,20 @@ pub struct AppState {
     pub org_locks: Arc<crate::org_lock::OrgLocks>,
     /// The ondermijningsbeeld: the live picture of the signals (see [`crate::beeld`]).
     pub beeld: Arc<crate::beeld::Beeld>,
+    /// The operator's metrics (see [`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl AppState {
+    /// One policy decision, timed and counted in the metrics; every call site decides through
+    /// here so that the decision latency and the refusals by reason cover them all.
+    pub fn decide(
+        &self,
+        input: &kruispunt_policy::PolicyInput,
+    ) -> Result<kruispunt_policy::Decision, kruispunt_policy::PolicyError> {
+        let started = std::time::Instant::now();
+        let decision = self.policy.decide(input)?;
+        self.metrics.decision(started.elapsed(), &decision);
+        Ok(decision)
+    }
 }

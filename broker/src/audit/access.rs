@@ -67,7 +67,7 @@ impl Viewer {
         let purpose = principal.scope.as_ref().map_or("", |s| s.purpose.as_str());
         let mut input = principal.policy_input(Action::AuditRead, purpose, now_secs());
         input.target_org = Some(principal.org.clone());
-        state.policy.decide(&input).unwrap_or_else(|e| {
+        state.decide(&input).unwrap_or_else(|e| {
             tracing::error!(error = %e, "policy evaluation failed; audit entries withheld");
             kruispunt_policy::Decision {
                 allow: false,

@@ -18,6 +18,22 @@ pub struct ServeArgs {
     /// Address to listen on; overrides the configuration file.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
+    /// Address for the operator's `GET /metrics` (plain HTTP, OpenMetrics text); overrides
+    /// `[metrics] listen` in the configuration file. Keep it on loopback or a management network.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Log lines as text for people or as one JSON object per line for a log collector. The
+    /// filter is KRUISPUNT_LOG (tracing's EnvFilter syntax, default `info`; e.g.
+    /// `KRUISPUNT_LOG=info,kruispunt::request=warn` silences the per-request lines).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// The log's format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -45,7 +61,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    init_tracing();
+    init_tracing(args.log_format);
     let listen = args
         .listen
         .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address"));
@@ -59,12 +75,27 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(l) = args.listen {
         config.listen = l;
     }
+    if let Some(m) = args.metrics_listen {
+        config.metrics = Some(crate::config::MetricsConfig { listen: m });
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let running = server::start(&config).await?;
         let ca = DevPki::in_dir(&args.data_dir).ca_cert;
+        tracing::info!(
+            version = super::VERSION,
+            listen = %running.addr,
+            database = running.state.store.backend(),
+            development = config.development,
+            "broker started"
+        );
+        // The metrics line comes first: a supervisor (or a test) that waits for the
+        // "listening" line has read every address by then.
+        if let Some(m) = &running.metrics {
+            println!("Metrics (OpenMetrics text) at http://{}/metrics", m.addr);
+        }
         println!("Kruispunt broker listening on https://{}", running.addr);
         if config.development && ca.exists() {
             println!("Development CA to trust: {}", ca.display());
@@ -89,12 +120,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_tracing() {
+/// Logs to stderr, filtered by KRUISPUNT_LOG; colour codes only when stderr is a terminal
+/// (a journal or a file gets plain text).
+fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("KRUISPUNT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter =
+        EnvFilter::try_from_env("KRUISPUNT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }

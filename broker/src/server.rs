@@ -53,7 +53,7 @@ impl RunningServer {
 
 /// Opens the database, loads policy, keys and the match index.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    let store = crate::store::connect(&config.database).await?;
+    let store = config.connect_store().await?;
     let registry = match &config.registry {
         Some(p) => Registry::load(p)?,
         None => Registry::embedded(),
@@ -68,6 +68,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     } else {
         Vec::new()
     };
+    let setup_gaps: Arc<[String]> =
+        crate::readiness::setup_gaps(&registry, &extra_keys, config.tls.client_ca.as_deref())
+            .into();
+    for gap in setup_gaps.iter() {
+        tracing::warn!(gap = %gap, "not ready for partners");
+    }
     let verifier = TokenVerifier::new(&registry, &extra_keys, &config.deployment, 30)?
         .with_max_lifetime(config.limits.max_token_lifetime_secs);
     // The supplying organisation's sector, for the picture's cross-sector measure.
@@ -147,6 +153,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         org_locks: Arc::default(),
         beeld,
         metrics: Arc::default(),
+        setup_gaps,
     })
 }
 

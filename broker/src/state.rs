@@ -32,6 +32,8 @@ pub struct AppState {
     pub beeld: Arc<crate::beeld::Beeld>,
     /// The operator's metrics (see [`crate::metrics`]).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// What the set-up still lacks ([`crate::readiness`]); `/readyz` is 503 while not empty.
+    pub setup_gaps: Arc<[String]>,
 }
 
 impl AppState {

@@ -42,9 +42,74 @@ pub struct InitArgs {
     pub data_dir: PathBuf,
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// A production set-up: the configuration, the broker's own keys and a TLS key with a
+    /// certificate request — no development CA, no demo partner keys.
+    #[arg(long, requires_all = ["deployment", "tls_name"])]
+    pub production: bool,
+    /// The deployment's name (production): the tokens' audience and the audit log's origin
+    /// `kruispunt/<deployment>`.
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// A DNS name (or IP address) partners reach the broker by, for the certificate request
+    /// (production; repeat for several).
+    #[arg(long = "tls-name")]
+    pub tls_name: Vec<String>,
+    /// The database (production): `postgres://…`; SQLite in the data directory when absent.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+/// `kruispunt init --production`: writes the set-up and prints the public halves and what is
+/// left to do.
+fn init_production(args: &InitArgs) -> anyhow::Result<ExitCode> {
+    let deployment = args.deployment.as_deref().unwrap_or_default();
+    let keys = Config::init_production(
+        &args.data_dir,
+        deployment,
+        args.listen,
+        args.database.as_deref(),
+        &args.tls_name,
+    )?;
+    let origin = format!("kruispunt/{deployment}");
+    let vkey = kruispunt_sdk::transparency::verifier_key(&origin, keys.audit_public_key())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dir = args.data_dir.display();
+    println!("Created a production set-up in {dir} (no development material):");
+    println!("  {dir}/kruispunt.toml            the configuration (development = false)");
+    println!(
+        "  {dir}/keys/at-rest.key          the at-rest key (secret; back it up apart from the database)"
+    );
+    println!("  {dir}/keys/audit-signing.pk8    the audit log's signing key (secret)");
+    println!("  {dir}/tls/server.key            the broker's TLS key (secret)");
+    println!(
+        "  {dir}/tls/server.csr            its certificate request for {}",
+        args.tls_name.join(", ")
+    );
+    println!();
+    println!("The audit log's verifier key (give it to partners, privacy officers and witnesses):");
+    println!("  {vkey}");
+    println!();
+    println!("Still to do before /readyz says ready:");
+    println!(
+        "  1. have your CA sign tls/server.csr and put the chain (leaf first) at {dir}/tls/server.pem;"
+    );
+    println!(
+        "  2. add `registry = \"…\"` to kruispunt.toml: the registry with each partner's token key"
+    );
+    println!(
+        "     (each partner runs `kruispunt partner keygen` and sends you the printed entry);"
+    );
+    println!("  3. add `client_ca` under [tls] if a partner must use mTLS;");
+    println!(
+        "  4. `kruispunt serve --data-dir {dir}` and check `curl https://<name>:<port>/readyz`."
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    if args.production {
+        return init_production(&args);
+    }
     let created = Config::init_development(&args.data_dir, args.listen)?;
     if created {
         println!(

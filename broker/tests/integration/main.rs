@@ -37,6 +37,7 @@ mod mls_key_version;
 mod openapi_doc;
 mod operations;
 mod problem_edges;
+mod production_setup;
 mod refusal_flood;
 mod serve_https;
 mod signal_area;

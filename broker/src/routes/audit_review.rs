@@ -46,6 +46,9 @@ pub enum Format {
     Json,
     /// `text/csv`, one row per entry, for a spreadsheet.
     Csv,
+    /// `application/jsonl`: Logboek Dataverwerkingen records ([`crate::audit::ldv`]), one per
+    /// entry and data subject; paged like CSV (`Kruispunt-Next`, `Kruispunt-Tree-Size`).
+    Ldv,
 }
 
 /// `GET /v1/audit/review` query.
@@ -381,16 +384,33 @@ fn respond(
             "names": names_of(state, &lines),
         }))
         .into_response(),
-        Format::Csv => {
+        Format::Csv | Format::Ldv => {
+            let (content_type, body, filename) = if format == Format::Csv {
+                (
+                    "text/csv; charset=utf-8",
+                    crate::audit::csv::to_csv(&lines),
+                    filename.to_owned(),
+                )
+            } else {
+                (
+                    "application/jsonl; charset=utf-8",
+                    crate::audit::ldv::to_jsonl(
+                        &lines,
+                        &state.policy.registry(),
+                        state.audit_log.origin(),
+                    ),
+                    filename.replace(".csv", ".ldv.jsonl"),
+                )
+            };
             let mut resp = (
                 [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (header::CONTENT_TYPE, content_type.to_string()),
                     (
                         header::CONTENT_DISPOSITION,
                         format!("attachment; filename=\"{filename}\""),
                     ),
                 ],
-                crate::audit::csv::to_csv(&lines),
+                body,
             )
                 .into_response();
             if let Some(n) = next {

@@ -119,13 +119,32 @@ async fn review_disclosures_visibility_and_embargo() {
     assert!(lines[0].get("entry").is_none() && lines[0].get("salt").is_none());
     assert_eq!(lines[0]["summary"]["operation"], "disclose");
     assert_eq!(lines[1]["entry"]["case_reference"], "ON-2025-0001");
+    // The Logboek Dataverwerkingen export holds nothing of the embargoed line either.
+    let r = b
+        .get("/v1/audit/review?operation=disclose&format=ldv", Some(&ob))
+        .await;
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/jsonl; charset=utf-8"
+    );
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("ON-2026-0042"), "{text}");
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "{text}");
+    assert_eq!(
+        records[0]["attributes"]["dpl.kruispunt.case_reference"],
+        "ON-2025-0001"
+    );
     // (The police's own officer would see it in full, but police partners must use mTLS,
     // which this harness does not set up; the operator's export shows it in full.)
 
-    // Every read above is on the trail: 8 answered reads and 1 refusal (the requests refused
+    // Every read above is on the trail: 9 answered reads and 1 refusal (the requests refused
     // as malformed never reached the trail, nor any data).
     let reads = b.audit_of("audit.read").await.len();
-    assert_eq!(reads, 9);
+    assert_eq!(reads, 10);
     b.stop().await;
 }
 
@@ -165,6 +184,42 @@ async fn controllers_review_every_use_and_csv_pages_are_whole() {
             .as_str()
             .is_some_and(|t| !t.is_empty()),
         "{v}"
+    );
+
+    // The same entry as Logboek Dataverwerkingen records: one per data subject, the trace id
+    // from its leaf, the subject only as the stored pseudonym.
+    let text = b
+        .get(
+            &format!("/v1/audit/review?purpose={PURPOSE}&operation=combine&format=ldv"),
+            Some(&controller),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let subjects = e["pseudonyms"].as_array().unwrap();
+    assert_eq!(records.len(), subjects.len(), "{text}");
+    use base64::Engine as _;
+    let leaf = base64::engine::general_purpose::STANDARD
+        .decode(lines[0]["leaf"].as_str().unwrap())
+        .unwrap();
+    for (r, s) in records.iter().zip(subjects) {
+        assert_eq!(r["trace_id"], hex::encode(&leaf[..16]));
+        assert_eq!(r["name"], "match");
+        assert_eq!(r["attributes"]["dpl.core.data_subject_id"], *s);
+        assert_eq!(r["attributes"]["dpl.kruispunt.requester"], DEALER_C);
+        assert_eq!(
+            r["attributes"]["dpl.core.processing_activity_id"],
+            format!("urn:kruispunt:verwerkingsactiviteit:{PURPOSE}")
+        );
+    }
+    assert!(
+        !text.contains(&pseudonym("GB-001-B")),
+        "never the partner's pseudonym"
     );
 
     // An officer of an uninvolved organisation that controls nothing: not in full.

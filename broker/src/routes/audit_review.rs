@@ -70,8 +70,8 @@ pub struct ReviewQuery {
     /// Only entries involving this partner (as requester, recipient or supplier).
     #[serde(default)]
     pub partner: Option<String>,
-    /// Only this operation (`collect`, `alter`, `consult`, `disclose`, `combine`, `erase`,
-    /// `refuse`).
+    /// Only these operations, comma-separated (`collect`, `alter`, `consult`, `disclose`,
+    /// `combine`, `erase`, `refuse`): `disclose,combine` is every disclosure.
     #[serde(default)]
     pub operation: Option<String>,
     /// Continue after this index (the previous page's `next`).
@@ -96,7 +96,8 @@ struct Filter {
     purpose: Option<String>,
     case: Option<String>,
     partner: Option<String>,
-    operation: Option<Operation>,
+    /// Empty: any operation.
+    operations: Vec<Operation>,
 }
 
 impl Filter {
@@ -123,7 +124,7 @@ impl Filter {
         };
         self.from.is_none_or(|f| time_ms >= f)
             && self.to.is_none_or(|t| time_ms < t)
-            && self.operation.is_none_or(|o| operation == o)
+            && (self.operations.is_empty() || self.operations.contains(&operation))
             && rest
     }
 }
@@ -163,12 +164,17 @@ pub async fn review(
             format!("limit: between 1 and {MAX_LIMIT}"),
         ));
     }
-    let operation = q
+    let operations = q
         .operation
         .as_deref()
-        .map(|o| o.parse::<Operation>())
+        .map(|ops| {
+            ops.split(',')
+                .map(|o| o.trim().parse::<Operation>())
+                .collect::<Result<Vec<_>, _>>()
+        })
         .transpose()
-        .map_err(|e| Problem::bad_request("invalid-query", format!("operation: {e}")))?;
+        .map_err(|e| Problem::bad_request("invalid-query", format!("operation: {e}")))?
+        .unwrap_or_default();
     if let (Some(f), Some(t)) = (q.from, q.to)
         && f >= t
     {
@@ -183,7 +189,7 @@ pub async fn review(
         purpose: q.purpose.clone(),
         case: q.case.clone(),
         partner: q.partner.clone(),
-        operation,
+        operations,
     };
     record_read(
         &state,

@@ -47,7 +47,7 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
         .wait_for(
             "(document.getElementById('verify-result').textContent.startsWith('VERIFIED') \
              || document.getElementById('verify-result').textContent.startsWith('NOT')) \
-             && /match \\(all of them/.test(document.getElementById('status').textContent) \
+             && /match(es)? \\(all of them/.test(document.getElementById('status').textContent) \
              && document.body.innerText",
             "the verification and the entries",
         )
@@ -91,6 +91,60 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
     assert!(
         dom.contains("1 identifier, 1 hit; asked: hit; given: hit"),
         "what the match disclosed: {dom}"
+    );
+    // The overview: charts of the entries, each bar linking to its entries.
+    let requesters = browser.text("#chart-requesters").await;
+    assert!(
+        requesters.contains("Requesters with the most disclosures"),
+        "{requesters}"
+    );
+    let bars: u64 = browser
+        .eval("return document.querySelectorAll('#chart-requesters .bar').length;")
+        .await
+        .as_u64()
+        .unwrap();
+    assert_eq!(bars, 1, "one requester disclosed: dealer C");
+    let tip = browser
+        .eval("return document.querySelector('#chart-requesters .bar title').textContent;")
+        .await;
+    assert!(
+        tip.as_str()
+            .unwrap()
+            .starts_with("Autoschade en -verkoop Almere (autoschade-almere): 1"),
+        "{tip}"
+    );
+    assert!(
+        browser
+            .text("#chart-purpose-week")
+            .await
+            .contains("Disclosures per purpose per week")
+    );
+    browser.screenshot("audit-page-overview").await;
+    browser.click("#chart-requesters .bar rect").await;
+    browser
+        .wait_for(
+            "document.getElementById('partner').value === 'autoschade-almere' \
+             && document.getElementById('operation').value === 'disclose,combine' \
+             && /match(es)? \\(all of them/.test(document.getElementById('status').textContent)",
+            "the entries behind the bar",
+        )
+        .await;
+    let rows: u64 = browser
+        .eval("return document.querySelectorAll('#rows tr').length;")
+        .await
+        .as_u64()
+        .unwrap();
+    assert!(rows >= 1);
+    assert!(
+        browser
+            .eval(
+                "return [...document.querySelectorAll('#rows tr td:nth-child(3)')] \
+                 .every((td) => td.textContent === 'disclose' || td.textContent === 'combine');"
+            )
+            .await
+            .as_bool()
+            .unwrap(),
+        "only disclosures are listed"
     );
     assert!(
         dom.contains("user@autoschade-almere"),

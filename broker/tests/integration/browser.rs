@@ -234,6 +234,22 @@ impl Browser {
         .await;
     }
 
+    /// Saves a PNG of the window as `NAME.png` in the directory `KRUISPUNT_SCREENSHOTS` names,
+    /// when it is set: for a person to look at the page as its users see it.
+    pub async fn screenshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("KRUISPUNT_SCREENSHOTS") else {
+            return;
+        };
+        use base64::Engine as _;
+        let v = self
+            .command(reqwest::Method::GET, "/screenshot", &json!({}))
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+
     /// Ends the session (chromium quits) and chromedriver.
     pub fn stop(self) {
         drop(self);

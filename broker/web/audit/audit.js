@@ -69,6 +69,111 @@ function learnNames(v) {
   Object.assign(names.purposes, v.names.purposes || {});
 }
 
+// --- the overview: charts drawn from the entries the review returned ------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+function svgEl(name, attrs, text) {
+  const e = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text != null) e.textContent = text;
+  return e;
+}
+
+// ISO week of a local (Amsterdam) day: "2026-W49".
+function isoWeek(ms) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: "Europe/Amsterdam" }).format(new Date(ms));
+  const d = new Date(parts + "T00:00:00Z");
+  const day = (d.getUTCDay() + 6) % 7;
+  d.setUTCDate(d.getUTCDate() - day + 3);
+  const year = d.getUTCFullYear();
+  const jan4 = new Date(Date.UTC(year, 0, 4));
+  const week = 1 + Math.round(((d - jan4) / 86400000 - 3 + ((jan4.getUTCDay() + 6) % 7)) / 7);
+  return year + "-W" + String(week).padStart(2, "0");
+}
+// Monday 00:00 of an ISO week, as the review's `from` (a date input value).
+function weekStart(label) {
+  const [y, w] = label.split("-W").map(Number);
+  const jan4 = new Date(Date.UTC(y, 0, 4));
+  const monday = new Date(jan4.getTime() - ((jan4.getUTCDay() + 6) % 7) * 86400000 + (w - 1) * 7 * 86400000);
+  return monday.toISOString().slice(0, 10);
+}
+
+// A horizontal bar chart: rows of [label, count, onclick]; each bar links to its entries.
+function barChart(id, title, rows, empty) {
+  const box = $(id);
+  box.textContent = "";
+  const h = document.createElement("h3");
+  h.textContent = title;
+  box.appendChild(h);
+  if (!rows.length) {
+    const p = document.createElement("p");
+    p.textContent = empty;
+    box.appendChild(p);
+    return;
+  }
+  const max = Math.max(...rows.map((r) => r[1]));
+  const width = 620, bar = 18, labelW = 300;
+  const svg = svgEl("svg", { width, height: rows.length * (bar + 6) + 4, role: "img", "aria-label": title });
+  rows.forEach(([label, n, go], i) => {
+    const y = 2 + i * (bar + 6);
+    const g = svgEl("g", { class: "bar", tabindex: "0" });
+    g.appendChild(svgEl("title", {}, label + ": " + n + " — click to show these entries"));
+    g.appendChild(svgEl("text", { x: 0, y: y + 13, "font-size": 12 }, label.length > 42 ? label.slice(0, 41) + "…" : label));
+    const w = Math.max(2, Math.round(((width - labelW - 40) * n) / max));
+    g.appendChild(svgEl("rect", { x: labelW, y, width: w, height: bar, fill: "#2f6f9f" }));
+    g.appendChild(svgEl("text", { x: labelW + w + 4, y: y + 13, "font-size": 12 }, String(n)));
+    g.addEventListener("click", go);
+    g.addEventListener("keydown", (ev) => { if (ev.key === "Enter") go(); });
+    svg.appendChild(g);
+  });
+  box.appendChild(svg);
+}
+
+// Sets the review's filters and shows the entries behind a bar.
+function showFiltered(filters) {
+  for (const f of ["from", "to", "purpose", "case", "partner", "operation"]) $(f).value = filters[f] || "";
+  search();
+}
+
+const countBy = (items, key) => {
+  const m = new Map();
+  for (const it of items) for (const k of [].concat(key(it))) if (k) m.set(k, (m.get(k) || 0) + 1);
+  return [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+};
+
+function overview(lines) {
+  const full = lines.filter((l) => l.entry).map((l) => l.entry);
+  const disclosures = full.filter((e) => e.operation === "disclose" || e.operation === "combine");
+  const keep = { ...Object.fromEntries(["from", "to", "purpose", "case", "partner", "operation"].map((f) => [f, $(f).value])) };
+  barChart("chart-purpose-week", "Disclosures per purpose per week",
+    countBy(disclosures, (e) => (e.purpose ? isoWeek(e.time_ms) + " · " + e.purpose : null))
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+      .map(([k, n]) => {
+        const [week, p] = k.split(" · ");
+        const from = weekStart(week);
+        const to = new Date(Date.parse(from) + 6 * 86400000).toISOString().slice(0, 10);
+        return [week + " · " + purpose(p), n, () => showFiltered({ ...keep, purpose: p, from, to, operation: "disclose,combine" })];
+      }),
+    "No disclosures among these entries.");
+  barChart("chart-refusals", "Refusals by reason",
+    countBy(full.filter((e) => e.operation === "refuse"), (e) => (e.reasons.length ? e.reasons : ["(no reason given)"]))
+      .map(([r, n]) => [r, n, () => showFiltered({ ...keep, operation: "refuse" })]),
+    "No refusals among these entries.");
+  barChart("chart-requesters", "Requesters with the most disclosures",
+    countBy(disclosures, (e) => e.actor_org).slice(0, 10)
+      .map(([o, n]) => [org(o), n, () => showFiltered({ ...keep, partner: o, operation: "disclose,combine" })]),
+    "No disclosures among these entries.");
+  const embargoed = lines.filter((l) => l.withheld === "embargo" || (l.entry && l.entry.detail && l.entry.detail.embargo_until));
+  barChart("chart-embargo", "Disclosures under embargo",
+    countBy(embargoed, (l) => (l.entry ? (l.entry.case_reference || l.entry.purpose || "(no case)") : "withheld from you until " + local(l.embargo_until * 1000).slice(0, 10)))
+      .map(([c, n]) => [c, n, () => showFiltered({ ...keep, case: embargoed.some((l) => l.entry && l.entry.case_reference === c) ? c : "", operation: "disclose,combine" })]),
+    "No disclosures under embargo among these entries.");
+  barChart("chart-cases", "Police queries per case",
+    countBy(full.filter((e) => e.action === "match" && e.case_reference && /wpg/.test(e.legal_basis || "")), (e) => e.case_reference)
+      .map(([c, n]) => [c, n, () => showFiltered({ ...keep, case: c, operation: "" })]),
+    "No police queries under a case among these entries.");
+}
+
 function show(v) {
   $("rows").textContent = "";
   learnNames(v);
@@ -95,7 +200,9 @@ function reviewQuery() {
 async function search() {
   try {
     $("rows").textContent = "";
+    setStatus("Reading the entries…");
     let after = null, before = null, count = 0, pages = 0;
+    const all = [];
     for (;;) {
       const p = reviewQuery();
       if (after !== null) { p.set("after", after); p.set("before", before); }
@@ -103,12 +210,14 @@ async function search() {
       if (before === null) before = v.tree_size;
       learnNames(v);
       addRows(v.entries);
+      all.push(...v.entries);
       count += v.entries.length;
       pages += 1;
       after = v.next;
       if (after === null || after === undefined) break;
       setStatus(count + " entries so far, reading on…");
     }
+    overview(all);
     setStatus(count + " " + (count === 1 ? "entry matches" : "entries match") + " (all of them, read in " +
       pages + " page" + (pages === 1 ? "" : "s") + ")");
   } catch (e) { setStatus("Review failed: " + e.message, true); }

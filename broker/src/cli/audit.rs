@@ -36,6 +36,9 @@ pub enum AuditCommand {
     /// Erase the entries recorded before a date (at least the audit retention period ago):
     /// their content and salt go, their leaves stay, and the erasure is itself an entry.
     Erase(EraseArgs),
+    /// One person's disclosure history: the identifier is pseudonymised here, with the
+    /// coalition key, and only the pseudonym is sent (a privacy officer's token).
+    Subject(super::audit_subject::SubjectArgs),
 }
 
 /// How long audit entries are kept at least: five years. The Wpg (art. 25, 32a) asks that the
@@ -88,6 +91,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
         AuditCommand::Verify(a) => rt.block_on(verify(a)),
         AuditCommand::Export(a) => rt.block_on(export(a)),
         AuditCommand::Erase(a) => rt.block_on(erase(a)),
+        AuditCommand::Subject(a) => rt.block_on(super::audit_subject::run(a)),
     }
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod audit;
+pub mod audit_subject;
 pub mod beeld;
 pub mod cases;
 #[cfg(feature = "demo")]

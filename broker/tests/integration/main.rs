@@ -22,6 +22,7 @@ mod audit_cli;
 mod audit_crash;
 mod audit_erase;
 mod audit_page;
+mod audit_subject;
 mod audit_tree_upgrade;
 mod auth_tokens;
 mod beeld;

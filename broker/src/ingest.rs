@@ -403,6 +403,8 @@ pub async fn commit(
     if !to_store.is_empty() {
         // From the re-upload check through the index update: see crate::org_lock.
         let _org = state.org_locks.lock(&principal.org).await;
+        // What other brokers stored up to now is in the index before it is asked.
+        crate::follow::catch_up(state).await?;
         let known = reuploads(state, &to_store).await?;
         let mut signals: Vec<NewSignal> = Vec::with_capacity(to_store.len());
         let mut ids: Vec<SignalId> = Vec::with_capacity(to_store.len());
@@ -453,11 +455,12 @@ pub async fn commit(
             }
         }
         // Only after the commit: the index never shows what the database does not hold.
-        state.index.insert_many(fresh.iter());
-        // The picture's exact counts: fresh as soon as the upload committed.
+        // The picture's exact counts: fresh as soon as the upload committed — for the signals
+        // this call indexed (the signal-feed follower, crate::follow, may have been first).
+        let added = state.index.insert_new(fresh.iter());
         state.beeld.insert(
-            fresh
-                .iter()
+            added
+                .into_iter()
                 .map(|r| crate::beeld::PictureSignal::of(r, &principal.sector)),
             now_secs(),
         );
@@ -666,11 +669,7 @@ pub async fn withdraw(
         .await?
     {
         Some(s) => {
-            state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
-            state
-                .beeld
-                .picture
-                .remove([(s.kind, s.key_version, &s.stored, &s.id)], now_secs());
+            crate::retention::drop_from_index(state, std::slice::from_ref(&s));
             Ok(())
         }
         // Gone since the look-up (a purge of the expired): as if it never was.

@@ -27,6 +27,7 @@ pub struct RunningServer {
     log_task: tokio::task::JoinHandle<()>,
     refusal_task: tokio::task::JoinHandle<()>,
     snapshot_task: tokio::task::JoinHandle<()>,
+    follower: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -37,6 +38,7 @@ impl RunningServer {
         self.log_task.abort();
         self.refusal_task.abort();
         self.snapshot_task.abort();
+        self.follower.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
@@ -74,6 +76,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let now = crate::civil::now_secs();
+    // The feed's position before the scan: the follower applies every change from here, so
+    // one committed during the scan is missed by neither (crate::follow).
+    let feed_position = store.signals().feed_position().await?;
     // Reserved up front (plus room to grow) so filling never resizes the table: a resize
     // briefly holds the old and the new table, the peak that matters at 10 M signals.
     let live = store.signals().count_live_signals(now).await?;
@@ -141,6 +146,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         tokens: Arc::default(),
         org_locks: Arc::default(),
         beeld,
+        feed: Arc::new(crate::follow::FeedProgress::starting_at(feed_position)),
     })
 }
 
@@ -178,10 +184,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             .into_make_service_with_connect_info::<SocketAddr>(),
     );
     let task = tokio::spawn(server);
+    // Every 500 ms (the log signs only when the tree grew): an entry is in a signed checkpoint
+    // within a second of its commit.
     let log_task = tokio::spawn(crate::audit::log::run(
         state.clone(),
-        Duration::from_secs(2),
+        Duration::from_millis(500),
     ));
+    // Other brokers' changes to the signals, into this broker's index.
+    let follower = tokio::spawn(crate::follow::run(state.clone()));
     let refusal_task = tokio::spawn(refusals::run(
         state.clone(),
         Duration::from_secs(config.limits.refusal_interval_secs.max(1)),
@@ -208,6 +218,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         log_task,
         refusal_task,
         snapshot_task,
+        follower,
     })
 }
 

@@ -49,6 +49,7 @@ pub mod audit_tree;
 pub mod cases;
 mod decisions;
 mod error;
+pub mod feed;
 pub mod group_commit;
 mod migrations;
 mod model;
@@ -100,6 +101,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Cases and the prosecutor's consents under them (docs/CASES.md).
     fn cases(&self) -> &dyn CaseStore;
+
+    /// Listens for the signal-feed changes other brokers commit ([`feed::FeedWake`]); `None`
+    /// where no other process writes (SQLite).
+    async fn feed_wake(&self) -> Result<Option<Box<dyn feed::FeedWake>>, StoreError>;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

@@ -34,6 +34,7 @@ mod coalition_takeover;
 mod connection_hygiene;
 mod mls_coalition;
 mod mls_key_version;
+mod multibroker;
 mod openapi_doc;
 mod problem_edges;
 mod refusal_flood;

@@ -1,7 +1,7 @@
-//! The PostgreSQL backend, for production: the database on its own host, standby brokers.
-//! One broker process serves uploads and matches per database — its in-memory match index is
-//! what recognises re-uploads and answers matches (docs/OPERATIONS.md); the storage itself
-//! (audit sequence, budgets, advisory locks) stays correct with several.
+//! The PostgreSQL backend, for production: the database on its own host, several brokers on
+//! it. Every broker's in-memory match index (which answers matches and recognises re-uploads)
+//! follows the database through the signal feed ([`crate::store::feed`], `LISTEN`ed here in
+//! [`feed`]); the storage itself (audit sequence, budgets, advisory locks) is shared.
 //!
 //! Native types: `BYTEA` for ids and pseudonyms, `DATE` for the observation day, `TEXT[]` for
 //! purposes, `BIGINT` for times. Uploads `COPY` their rows in binary form straight into
@@ -15,6 +15,7 @@ mod audit;
 mod audit_tree;
 mod cases;
 mod decisions;
+mod feed;
 mod mls;
 mod signals;
 
@@ -150,6 +151,12 @@ impl Dialect for PostgresStore {
         entries: &'c [&'c PreparedEntry],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
         append_prepared(conn, entries)
+    }
+
+    const FEED_NOTIFY: &'static str = feed::NOTIFY;
+
+    async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
+        Ok(Some(Box::new(feed::PgWake::listen(&self.pool).await?)))
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {

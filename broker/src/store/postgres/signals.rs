@@ -2,6 +2,8 @@
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
 use super::PostgresStore;
+use crate::store::feed::{FeedOp, encode_inserted};
+use crate::store::sql::feed::append_with_change;
 use crate::store::sql::signals::signal_with_purposes;
 use crate::store::sql::{Dialect, SignalDialect};
 use crate::store::{
@@ -88,7 +90,8 @@ impl SignalDialect for PostgresStore {
                 sqlx::query("RELEASE SAVEPOINT direct")
                     .execute(&mut *tx)
                     .await?;
-                Self::append(&mut tx, &[audit]).await?;
+                let ids = encode_inserted(send.iter().map(|&i| &signals[i].id));
+                append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
                 tx.commit().await?;
                 return Ok(outcomes);
             }
@@ -120,7 +123,11 @@ impl SignalDialect for PostgresStore {
                 inserted.insert(id_from_db(row.try_get(0)?)?);
             }
         }
-        Self::append(&mut tx, &[audit]).await?;
+        // Sorted, as the direct path's (a follower reads them in id order either way).
+        let mut fresh: Vec<&SignalId> = inserted.iter().collect();
+        fresh.sort_unstable();
+        let ids = encode_inserted(fresh);
+        append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
         tx.commit().await?;
         settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)

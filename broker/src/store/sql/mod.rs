@@ -71,6 +71,7 @@ macro_rules! row_decoder {
 pub(crate) mod audit;
 pub(crate) mod cases;
 pub(crate) mod decisions;
+pub(crate) mod feed;
 pub(crate) mod mls;
 pub(crate) mod signals;
 
@@ -139,6 +140,17 @@ pub(crate) trait Dialect: Send + Sync + 'static {
             Self::append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
         }
     }
+
+    /// The statement a transaction that wrote a signal-feed change runs last, so other brokers
+    /// wake at its commit: PostgreSQL's `NOTIFY` (delivered only if the transaction commits);
+    /// empty on SQLite, which one process serves.
+    const FEED_NOTIFY: &'static str;
+
+    /// Listens for other brokers' feed changes ([`crate::store::feed::FeedWake`]); `None` where
+    /// no other process writes (SQLite).
+    fn feed_wake(
+        &self,
+    ) -> impl Future<Output = Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError>> + Send;
 
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
@@ -214,5 +226,9 @@ where
 
     fn cases(&self) -> &dyn CaseStore {
         self
+    }
+
+    async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
+        Dialect::feed_wake(self).await
     }
 }

@@ -231,6 +231,13 @@ impl Dialect for SqliteStore {
         append_prepared(conn, entries)
     }
 
+    const FEED_NOTIFY: &'static str = "";
+
+    /// One process serves an SQLite file: nothing else writes the feed.
+    async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
+        Ok(None)
+    }
+
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
     }

@@ -527,7 +527,8 @@ enum Known {
 /// the match index lists the organisation's live signals on it; those whose id prefix fits the
 /// digest ([`crate::matching::MatchIndex::reupload_candidates`]) are read by id prefix and
 /// compared field by field. No candidate: new, no read. The index holds every stored live
-/// signal (filled at start-up, updated after every commit — one broker per database); a stored
+/// signal (filled at start-up, updated after every commit and from the signal feed, which the
+/// caller applied first: `crate::follow::catch_up`); a stored
 /// signal missing from it is past its expiry, and ingest refuses such a re-upload anyway.
 /// Call with the organisation's lock held (crate::org_lock).
 async fn reuploads(

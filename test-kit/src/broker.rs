@@ -372,11 +372,11 @@ impl Broker {
         self.dir.path()
     }
 
-    /// Publishes a checkpoint over every entry so far (what the broker does every 2 s); answers
+    /// Publishes a checkpoint over every entry so far (what the broker does every 500 ms); answers
     /// the tree size.
     ///
     /// For the `kruispunt serve` process, waits until the checkpoint it serves covers every
-    /// entry in its database (it publishes one every 2 s).
+    /// entry in its database (it publishes one every 500 ms).
     pub async fn sync(&self) -> u64 {
         if self.running.is_none() {
             return self.published().await;

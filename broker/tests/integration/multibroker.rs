@@ -342,9 +342,18 @@ async fn three_brokers_on_one_database_survive_a_kill() {
     let tc = brokers[0].token(DEALER_C, &["compliance"]);
     assert!(seen.checkpoints.len() >= ROUNDS * 2);
     let mut sizes = BTreeSet::new();
+    let mut before = 0;
     for (served_by, note) in &seen.checkpoints {
         let (cp, _) = open_checkpoint(note, &key).unwrap();
         assert!(cp.size <= last.size);
+        // Read one after another from the three brokers in turn: a verifier holding one
+        // broker's checkpoint is never handed a smaller one by the next.
+        assert!(
+            cp.size >= before,
+            "broker {served_by} served {} entries after another served {before}",
+            cp.size
+        );
+        before = cp.size;
         sizes.insert(cp.size);
         if cp.size == 0 {
             continue;

@@ -213,3 +213,21 @@ async fn insert(state: &AppState, ids: Vec<SignalId>) -> Result<(), StoreError> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_once_the_start_position_is_applied() {
+        let p = FeedProgress::starting_at(10);
+        assert!(p.caught_up(), "nothing to follow (SQLite): ready at once");
+        p.following.store(true, Ordering::Release);
+        p.applied.store(4, Ordering::Release);
+        p.head.store(12, Ordering::Release);
+        assert!(!p.caught_up());
+        assert_eq!(p.lag(), 8);
+        p.applied.store(10, Ordering::Release);
+        assert!(p.caught_up());
+    }
+}

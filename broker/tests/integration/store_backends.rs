@@ -1363,15 +1363,35 @@ async fn signal_feed_records_every_change_in_commit_order(store: Arc<dyn Store>)
     assert!(at_end.changes.is_empty());
     assert_eq!(at_end.next, 5);
 
+    // A key-version erasure (seq 5) is a removal change too.
+    let old = signal_with("vastgoed", IdentifierKind::Kenteken, 0, 9, NOW + DAY);
+    upload(&*store, "vastgoed", std::slice::from_ref(&old)).await; // seq 5
+    let erased = store
+        .mls()
+        .purge_below_version(1, &|_| true, &purge)
+        .await
+        .unwrap(); // seq 6
+    assert_eq!(erased.len(), 1);
+    let page = store.signals().feed_read(5, 100).await.unwrap();
+    assert_eq!(
+        page.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [5, 6]
+    );
+    assert_eq!(page.changes[0].inserted, [old.id]);
+    assert_eq!(
+        removed(&page.changes[1]),
+        [(old.id, old.kind, 0, stored(9))]
+    );
+
     // Pruning what is older than now takes everything and raises the mark.
     let pruned = store
         .signals()
         .feed_prune(kruispunt_broker::civil::now_millis() + 1)
         .await
         .unwrap();
-    assert_eq!(pruned, 3);
+    assert_eq!(pruned, 5);
     let after = store.signals().feed_read(0, 100).await.unwrap();
     assert!(after.changes.is_empty());
-    assert_eq!(after.pruned_below, 5);
+    assert_eq!(after.pruned_below, 7);
     assert_eq!(store.signals().feed_prune(0).await.unwrap(), 0);
 }

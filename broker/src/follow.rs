@@ -10,8 +10,10 @@
 //! - **Woken** by PostgreSQL `NOTIFY` (sent inside each writing transaction, delivered at its
 //!   commit), and in any case every [`POLL`]: a lost listener connection delays, never loses.
 //! - **Idempotent**: this process's own writes update the index directly after their commit and
-//!   come back through the feed; an insert of an indexed signal and a removal of an absent one
-//!   change nothing, and the picture follows only what changed the index. An insert is applied
+//!   come back through the feed — skipped when the store saw their commit return
+//!   (`crate::store::feed::OwnChanges`), applied again harmlessly otherwise: an insert of an
+//!   indexed signal and a removal of an absent one change nothing, and the picture follows only
+//!   what changed the index. An insert is applied
 //!   by reading the signal's row *now*: one withdrawn meanwhile is not re-added (its removal,
 //!   later in the feed, is then a no-op).
 //! - **SQLite**: one process serves the file, every write is this process's own, so nothing is
@@ -148,7 +150,17 @@ pub async fn apply_pending(state: &AppState) -> Result<bool, StoreError> {
             "the signal feed was pruned past this broker's cursor: restart it to rebuild its index"
         );
     }
-    apply(state, &page.changes).await?;
+    // This process's own changes are in its index already (store::feed::OwnChanges).
+    let own = state.store.own_changes();
+    let theirs: Vec<&FeedChange> = page
+        .changes
+        .iter()
+        .filter(|c| !own.is_some_and(|o| o.take(c.seq)))
+        .collect();
+    apply(state, &theirs).await?;
+    if let Some(own) = own {
+        own.forget_below(page.next);
+    }
     progress.head.fetch_max(page.head, Ordering::AcqRel);
     progress.applied.fetch_max(page.next, Ordering::AcqRel);
     Ok(page.changes.len() >= PAGE as usize)
@@ -156,7 +168,7 @@ pub async fn apply_pending(state: &AppState) -> Result<bool, StoreError> {
 
 /// Applies `changes` in order: consecutive inserts are read back together, a removal first
 /// applies the inserts before it.
-async fn apply(state: &AppState, changes: &[FeedChange]) -> Result<(), StoreError> {
+async fn apply(state: &AppState, changes: &[&FeedChange]) -> Result<(), StoreError> {
     let mut inserts: Vec<SignalId> = Vec::new();
     for change in changes {
         if !change.removed.is_empty() {

@@ -85,6 +85,18 @@ pub struct FeedChange {
     pub removed: Vec<RemovedSignal>,
 }
 
+impl FeedChange {
+    /// A change with nothing in it yet.
+    pub fn empty(seq: u64, at_ms: i64) -> FeedChange {
+        FeedChange {
+            seq,
+            at_ms,
+            inserted: Vec::new(),
+            removed: Vec::new(),
+        }
+    }
+}
+
 /// A read of the feed from a cursor ([`super::SignalStore::feed_read`]).
 #[derive(Debug, Clone, Default)]
 pub struct FeedPage {
@@ -182,6 +194,37 @@ pub fn decode_part(change: &mut FeedChange, op: i64, bytes: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// The changes this process committed whose effect on its own index is certain: every writer of
+/// signals in the broker (`crate::ingest`, `crate::retention`, `crate::mls::key_version`)
+/// applies its change to the index in the same poll as the store call's return, with no `.await`
+/// in between, so once the commit returned `Ok` the index has it. The follower skips these
+/// instead of reading their signals back (a bulk load would otherwise be read back in full by
+/// the broker that wrote it). A change whose commit did not return — the request was dropped
+/// during the commit — is not recorded, and the follower applies it like another broker's.
+#[derive(Debug, Default)]
+pub struct OwnChanges(std::sync::Mutex<std::collections::BTreeSet<u64>>);
+
+impl OwnChanges {
+    /// Records change `seq` as committed and applied by this process.
+    pub fn record(&self, seq: u64) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(seq);
+    }
+
+    /// Whether change `seq` is this process's own (and forgets it).
+    pub fn take(&self, seq: u64) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&seq)
+    }
+
+    /// Forgets every change below `seq` (the follower has passed them).
+    pub fn forget_below(&self, seq: u64) {
+        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *set = set.split_off(&seq);
+    }
+}
+
 /// Wakes the follower when another broker committed a change (PostgreSQL `LISTEN`), or after
 /// `max` at the latest.
 pub trait FeedWake: Send {
@@ -195,6 +238,20 @@ pub const NOTIFY_CHANNEL: &str = "kruispunt_signal_feed";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_changes_are_taken_once_and_forgotten_once_passed() {
+        let own = OwnChanges::default();
+        own.record(3);
+        own.record(7);
+        own.record(9);
+        assert!(own.take(3));
+        assert!(!own.take(3), "taken once");
+        assert!(!own.take(4), "never recorded: another broker's");
+        own.forget_below(9);
+        assert!(!own.take(7), "passed by the follower");
+        assert!(own.take(9));
+    }
 
     #[test]
     fn removed_records_round_trip() {

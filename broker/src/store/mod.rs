@@ -105,6 +105,10 @@ pub trait Store: Send + Sync + 'static {
     /// Listens for the signal-feed changes other brokers commit ([`feed::FeedWake`]); `None`
     /// where no other process writes (SQLite).
     async fn feed_wake(&self) -> Result<Option<Box<dyn feed::FeedWake>>, StoreError>;
+
+    /// The signal-feed changes this process committed and applied itself
+    /// ([`feed::OwnChanges`]); `None` where nothing follows the feed (SQLite).
+    fn own_changes(&self) -> Option<&feed::OwnChanges>;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

@@ -40,6 +40,8 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The writer task batching decisions and audit appends.
     commits: GroupCommit,
+    /// The signal-feed changes this process committed and applied itself.
+    own: std::sync::Arc<crate::store::feed::OwnChanges>,
 }
 
 impl PostgresStore {
@@ -70,7 +72,11 @@ impl PostgresStore {
     ) -> Result<PostgresStore, StoreError> {
         let pool = pool.connect_with(options.options([("jit", "off")])).await?;
         let commits = GroupCommit::spawn(PgBatch { pool: pool.clone() });
-        let store = PostgresStore { pool, commits };
+        let store = PostgresStore {
+            pool,
+            commits,
+            own: std::sync::Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -154,6 +160,10 @@ impl Dialect for PostgresStore {
     }
 
     const FEED_NOTIFY: &'static str = feed::NOTIFY;
+
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
+        Some(&self.own)
+    }
 
     async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
         Ok(Some(Box::new(feed::PgWake::listen(&self.pool).await?)))

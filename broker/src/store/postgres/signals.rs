@@ -91,8 +91,10 @@ impl SignalDialect for PostgresStore {
                     .execute(&mut *tx)
                     .await?;
                 let ids = encode_inserted(send.iter().map(|&i| &signals[i].id));
-                append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
+                let change =
+                    append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
                 tx.commit().await?;
+                self.own_change(change);
                 return Ok(outcomes);
             }
             Ok(n) => {
@@ -127,8 +129,9 @@ impl SignalDialect for PostgresStore {
         let mut fresh: Vec<&SignalId> = inserted.iter().collect();
         fresh.sort_unstable();
         let ids = encode_inserted(fresh);
-        append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
+        let change = append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
         tx.commit().await?;
+        self.own_change(change);
         settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)
     }

@@ -81,13 +81,14 @@ where
 }
 
 /// [`write_parts`], the audit append of `audit` and [`commit_change`] in the caller's
-/// transaction; returns the entry's sequence number.
+/// transaction; returns the change's sequence number if one was written (call
+/// [`Dialect::own_change`] with it once the commit returned).
 pub(crate) async fn append_with_change<D>(
     conn: &mut <D::DB as Database>::Connection,
     op: FeedOp,
     parts: &[Vec<u8>],
     audit: &AuditEntry,
-) -> Result<u64, StoreError>
+) -> Result<Option<u64>, StoreError>
 where
     D: Dialect,
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
@@ -96,7 +97,8 @@ where
     for<'q> &'q [u8]: sqlx::Encode<'q, D::DB> + sqlx::Type<D::DB>,
 {
     let pending = write_parts::<D::DB>(&mut *conn, op, parts).await?;
+    let written = pending.is_some();
     let seq = D::append(&mut *conn, &[audit]).await?[0];
     commit_change::<D::DB>(&mut *conn, pending, seq, D::FEED_NOTIFY).await?;
-    Ok(seq)
+    Ok(written.then_some(seq))
 }

@@ -639,7 +639,7 @@ shared_impl! {
             }
             D::delete_signals(&mut tx, &purged).await?;
             let removed = crate::store::feed::encode_removed(&purged);
-            super::feed::append_with_change::<D>(
+            let change = super::feed::append_with_change::<D>(
                 &mut tx,
                 crate::store::feed::FeedOp::Removed,
                 &removed,
@@ -647,6 +647,7 @@ shared_impl! {
             )
             .await?;
             tx.commit().await?;
+            self.own_change(change);
             Ok(purged)
         }
     }

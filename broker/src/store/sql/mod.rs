@@ -152,6 +152,18 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         &self,
     ) -> impl Future<Output = Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError>> + Send;
 
+    /// This process's own committed changes ([`crate::store::feed::OwnChanges`]); `None` where
+    /// nothing follows the feed (SQLite).
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges>;
+
+    /// Records `change` (from [`feed::append_with_change`]) as this process's own, after its
+    /// transaction committed.
+    fn own_change(&self, change: Option<u64>) {
+        if let (Some(seq), Some(own)) = (change, self.own_changes()) {
+            own.record(seq);
+        }
+    }
+
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
@@ -230,5 +242,9 @@ where
 
     async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
         Dialect::feed_wake(self).await
+    }
+
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
+        Dialect::own_changes(self)
     }
 }

@@ -83,8 +83,9 @@ shared_impl! {
             };
             let signal = D::signal_from_row(&row)?;
             let removed = encode_removed([&signal]);
-            append_with_change::<D>(&mut tx, FeedOp::Removed, &removed, audit).await?;
+            let change = append_with_change::<D>(&mut tx, FeedOp::Removed, &removed, audit).await?;
             tx.commit().await?;
+            self.own_change(change);
             Ok(Some(signal))
         }
 
@@ -147,12 +148,7 @@ shared_impl! {
             for row in &rows {
                 let seq = count_from_db(row.try_get(0)?)?;
                 if changes.last().is_none_or(|c| c.seq != seq) {
-                    changes.push(FeedChange {
-                        seq,
-                        at_ms: row.try_get(1)?,
-                        inserted: Vec::new(),
-                        removed: Vec::new(),
-                    });
+                    changes.push(FeedChange::empty(seq, row.try_get(1)?));
                 }
                 let bytes: Vec<u8> = row.try_get(3)?;
                 let change = changes.last_mut().expect("pushed above");
@@ -224,9 +220,11 @@ shared_impl! {
                 .map(D::signal_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
             let removed = encode_removed(&purged);
-            append_with_change::<D>(&mut tx, FeedOp::Removed, &removed, &audit_for(&purged))
-                .await?;
+            let change =
+                append_with_change::<D>(&mut tx, FeedOp::Removed, &removed, &audit_for(&purged))
+                    .await?;
             tx.commit().await?;
+            self.own_change(change);
             Ok(purged)
         }
     }

@@ -233,6 +233,10 @@ impl Dialect for SqliteStore {
 
     const FEED_NOTIFY: &'static str = "";
 
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
+        None
+    }
+
     /// One process serves an SQLite file: nothing else writes the feed.
     async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
         Ok(None)

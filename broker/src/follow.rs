@@ -37,6 +37,10 @@ const PAGE: u32 = 1000;
 /// Signals read back per query when applying inserts.
 const READ_CHUNK: usize = 10_000;
 
+/// A follower that has not read the feed for this long says it is not ready (its reads fail:
+/// the index may be missing what other brokers committed meanwhile).
+pub const STALE_AFTER: Duration = Duration::from_secs(10);
+
 /// Feed changes are kept this long (pruned by the retention task). A follower is never behind
 /// by more than its lost connection lasts; one that is behind by more than this has missed
 /// changes, says so on `/readyz` and must be restarted (docs/OPERATIONS.md).
@@ -55,6 +59,8 @@ pub struct FeedProgress {
     following: AtomicBool,
     /// The cursor fell below the pruned part of the feed: some change was missed.
     missed: AtomicBool,
+    /// When the feed was last read (Unix ms; 0: not yet).
+    last_read_ms: AtomicU64,
     /// Held while a page is read and applied: two appliers (the task and [`catch_up`]) must not
     /// interleave, or one could re-add a signal after the other applied its removal.
     applying: tokio::sync::Mutex<()>,
@@ -100,6 +106,23 @@ impl FeedProgress {
     pub fn missed(&self) -> bool {
         self.missed.load(Ordering::Acquire)
     }
+
+    /// Notes a successful read of the database (the feed, or signals for it).
+    fn read_now(&self) {
+        let now_ms = u64::try_from(crate::civil::now_millis()).unwrap_or(0);
+        self.last_read_ms.fetch_max(now_ms, Ordering::AcqRel);
+    }
+
+    /// How long the follower has not read the feed, if it follows one and that is longer than
+    /// [`STALE_AFTER`] (its reads fail).
+    pub fn stale_for(&self, now_ms: u64) -> Option<Duration> {
+        let last = self.last_read_ms.load(Ordering::Acquire);
+        if !self.following() || last == 0 {
+            return None;
+        }
+        let idle = Duration::from_millis(now_ms.saturating_sub(last));
+        (idle > STALE_AFTER).then_some(idle)
+    }
 }
 
 /// Follows the feed until the task is aborted; returns at once where nothing is to be followed.
@@ -143,6 +166,7 @@ pub async fn apply_pending(state: &AppState) -> Result<bool, StoreError> {
     let _one_at_a_time = progress.applying.lock().await;
     let from = progress.applied();
     let page = state.store.signals().feed_read(from, PAGE).await?;
+    progress.read_now();
     if from < page.pruned_below && !progress.missed.swap(true, Ordering::AcqRel) {
         tracing::error!(
             cursor = from,
@@ -163,6 +187,7 @@ pub async fn apply_pending(state: &AppState) -> Result<bool, StoreError> {
     }
     progress.head.fetch_max(page.head, Ordering::AcqRel);
     progress.applied.fetch_max(page.next, Ordering::AcqRel);
+    progress.read_now();
     Ok(page.changes.len() >= PAGE as usize)
 }
 
@@ -214,6 +239,7 @@ async fn insert(state: &AppState, ids: Vec<SignalId>) -> Result<(), StoreError> 
             .filter(|s| wanted.contains(&s.id) && s.expires_at > now)
             .map(IndexRecord::of_stored)
             .collect();
+        state.feed.read_now();
         let added = state.index.insert_new(records.iter());
         state.beeld.insert(
             added.into_iter().map(|r| {
@@ -241,5 +267,13 @@ mod tests {
         assert_eq!(p.lag(), 8);
         p.applied.store(10, Ordering::Release);
         assert!(p.caught_up());
+        assert_eq!(
+            p.stale_for(1_000_000),
+            None,
+            "not read yet: the start-up check decides"
+        );
+        p.last_read_ms.store(1_000_000, Ordering::Release);
+        assert_eq!(p.stale_for(1_005_000), None);
+        assert_eq!(p.stale_for(1_011_000), Some(Duration::from_secs(11)));
     }
 }

@@ -31,6 +31,13 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Proble
                 .into(),
         ));
     }
+    let now_ms = u64::try_from(crate::civil::now_millis()).unwrap_or(0);
+    if let Some(idle) = feed.stale_for(now_ms) {
+        return Err(not_ready(format!(
+            "the match index has not read the signal feed for {} s",
+            idle.as_secs()
+        )));
+    }
     if !feed.caught_up() {
         return Err(not_ready(format!(
             "the match index is catching up with the signal feed: {} audit entries behind",

@@ -28,6 +28,10 @@
 //!    `broker/migrations/sqlite/` and `broker/migrations/postgres/`, and a line to each list in
 //!    `migrations.rs`.
 //!
+//! **Every change to the live signals writes its signal-feed change in the same transaction**
+//! ([`feed`]), so that every broker on the database can follow it: use
+//! `sql::feed::append_with_change` for the audit append of such a method.
+//!
 //! **Every effect and its audit entry share one transaction.** Uploads, withdrawals, purges and
 //! match decisions take the [`AuditEntry`] describing them and commit both or neither, so the
 //! HTTP layer can rely on "no accepted request without its audit entry": if the append fails, the

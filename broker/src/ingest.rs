@@ -403,7 +403,9 @@ pub async fn commit(
     if !to_store.is_empty() {
         // From the re-upload check through the index update: see crate::org_lock.
         let _org = state.org_locks.lock(&principal.org).await;
-        // What other brokers stored up to now is in the index before it is asked.
+        // The same across brokers (PostgreSQL), then what other brokers stored up to now is in
+        // the index before it is asked.
+        let _org_everywhere = state.store.lock_org(&principal.org).await?;
         crate::follow::catch_up(state).await?;
         let known = reuploads(state, &to_store).await?;
         let mut signals: Vec<NewSignal> = Vec::with_capacity(to_store.len());

@@ -113,6 +113,14 @@ pub trait Store: Send + Sync + 'static {
     /// The signal-feed changes this process committed and applied itself
     /// ([`feed::OwnChanges`]); `None` where nothing follows the feed (SQLite).
     fn own_changes(&self) -> Option<&feed::OwnChanges>;
+
+    /// Waits for `org`'s upload lock across every broker on the database (PostgreSQL: an
+    /// advisory lock; `None` on SQLite, which one process serves); held until the guard drops.
+    /// The upload path holds it from its re-upload check through its index update.
+    async fn lock_org(
+        &self,
+        org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError>;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

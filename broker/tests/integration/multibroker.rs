@@ -6,7 +6,8 @@
 //! - every acknowledged upload is stored once (a retry through another broker after the kill is
 //!   answered `duplicate` with the original id, or stores it if the first never committed), and
 //!   a withdrawal acknowledged by any broker removed it;
-//! - a file re-sent through another broker is answered `duplicate` with the original ids;
+//! - a file re-sent through another broker is answered `duplicate` with the original ids, and
+//!   one sent through two brokers at the same moment is stored once;
 //! - every answered match has its audit entry (its `audit_seq` names an entry of the requester);
 //! - every broker's match index equals the database's live signals (`/readyz`'s count and
 //!   digest against the database's), and every broker says ready;
@@ -229,6 +230,23 @@ async fn three_brokers_on_one_database_survive_a_kill() {
         "re-sent through another broker: {again}"
     );
     assert_eq!(ids(&again), original);
+    // The same file sent at the same moment through two brokers is stored once: within one
+    // second the database's unique id makes the later one a duplicate (ids carry the upload
+    // second); across a second's boundary the organisation's upload lock, which holds across
+    // brokers, orders them so the later one finds the first in its index.
+    let twice: Vec<String> = (950..960).map(plate).collect();
+    let body = upload_body(&twice);
+    let ((st1, one, _), (st2, two, _)) = tokio::join!(
+        brokers[0].post_typed("/v1/signals", Some(&ta), &body),
+        brokers[1].post_typed("/v1/signals", Some(&ta), &body),
+    );
+    assert_eq!((st1, st2), (200, 200), "{one} {two}");
+    assert_eq!(
+        one["stored"].as_u64().unwrap() + two["stored"].as_u64().unwrap(),
+        10,
+        "{one} {two}"
+    );
+    assert_eq!(ids(&one), ids(&two));
 
     // The load: per round, dealers A and B upload a plate through two brokers, dealer C asks for
     // the previous round's plate through the third, and A withdraws the plate of two rounds ago
@@ -314,7 +332,7 @@ async fn three_brokers_on_one_database_survive_a_kill() {
     );
     assert_eq!(
         stored.len(),
-        seen.uploads.len() + file.len() - seen.withdrawn.len(),
+        seen.uploads.len() + file.len() + twice.len() - seen.withdrawn.len(),
         "nothing stored beyond what was acknowledged"
     );
 

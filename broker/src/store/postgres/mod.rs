@@ -17,6 +17,7 @@ mod cases;
 mod decisions;
 mod feed;
 mod mls;
+mod org_lock;
 mod signals;
 
 use super::Store;
@@ -42,6 +43,8 @@ pub struct PostgresStore {
     commits: GroupCommit,
     /// The signal-feed changes this process committed and applied itself.
     own: std::sync::Arc<crate::store::feed::OwnChanges>,
+    /// The pool of the organisations' upload locks across brokers ([`org_lock`]).
+    locks: PgPool,
 }
 
 impl PostgresStore {
@@ -70,19 +73,26 @@ impl PostgresStore {
         pool: PgPoolOptions,
         options: PgConnectOptions,
     ) -> Result<PostgresStore, StoreError> {
-        let pool = pool.connect_with(options.options([("jit", "off")])).await?;
+        let options = options.options([("jit", "off")]);
+        let locks = PgPoolOptions::new()
+            .max_connections(org_lock::LOCK_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy_with(options.clone());
+        let pool = pool.connect_with(options).await?;
         let commits = GroupCommit::spawn(PgBatch { pool: pool.clone() });
         let store = PostgresStore {
             pool,
             commits,
             own: std::sync::Arc::default(),
+            locks,
         };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     pub async fn close(&self) {
+        self.locks.close().await;
         self.pool.close().await;
     }
 }
@@ -163,6 +173,13 @@ impl Dialect for PostgresStore {
 
     fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
         Some(&self.own)
+    }
+
+    async fn lock_org(
+        &self,
+        org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+        org_lock::lock(&self.locks, org).await.map(Some)
     }
 
     async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {

@@ -164,6 +164,12 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         }
     }
 
+    /// [`Store::lock_org`].
+    fn lock_org(
+        &self,
+        org: &str,
+    ) -> impl Future<Output = Result<Option<Box<dyn std::any::Any + Send>>, StoreError>> + Send;
+
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
@@ -246,5 +252,12 @@ where
 
     fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
         Dialect::own_changes(self)
+    }
+
+    async fn lock_org(
+        &self,
+        org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+        Dialect::lock_org(self, org).await
     }
 }

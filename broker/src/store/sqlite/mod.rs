@@ -237,6 +237,14 @@ impl Dialect for SqliteStore {
         None
     }
 
+    /// One process serves the file: the process's own lock (`crate::org_lock`) is the lock.
+    async fn lock_org(
+        &self,
+        _org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+        Ok(None)
+    }
+
     /// One process serves an SQLite file: nothing else writes the feed.
     async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
         Ok(None)

@@ -22,15 +22,18 @@
 //! The registry is the embedded one with the enumeration guard's per-minute cap and the daily
 //! budgets raised (the polls are thousands of match requests a minute).
 //!
-//! **Measured** 2026-12-07 10:39 UTC, a *debug* build (`cargo test --workspace --bench
+//! **Measured** 2026-12-07 11:10 UTC, a *debug* build (`cargo test --workspace --bench
 //! freshness --no-run`, then the binary with `KRUISPUNT_BENCH_POSTGRES_URL` set), 200 rounds,
-//! the 2-core VM shared with two other engineers' builds (load average 6):
+//! the 2-core VM shared with two other engineers' builds (load average 5–7):
 //!
 //! | what | p50 | p99 | max |
 //! |---|---:|---:|---:|
-//! | stored at A → hit at B | 15.4 ms | 39.6 ms | 44.1 ms |
-//! | withdrawn at A → no hit at B | 12.1 ms | 40.6 ms | 53.6 ms |
-//! | match entry → in a checkpoint B signed | 432 ms | 535 ms | 552 ms |
+//! | stored at A → hit at B | 11.5 ms | 56.3 ms | 146.5 ms |
+//! | withdrawn at A → no hit at B | 9.9 ms | 80.7 ms | 105.2 ms |
+//! | match entry → in a checkpoint B signed | 439 ms | 572 ms | 581 ms |
+//!
+//! (An earlier run at 10:39, before the follower skipped its own changes: 15.4 / 39.6 ms,
+//! 12.1 / 40.6 ms, 432 / 535 ms.)
 //!
 //! Targets (issue 17): 1 s p99 for each. Before the signal feed, B never saw A's changes until
 //! it restarted; before the 500 ms signer, the last figure was bounded by the 2 s interval.

@@ -51,7 +51,7 @@ pub const KEEP: Duration = Duration::from_secs(3600);
 pub struct FeedProgress {
     /// Every change below this is applied.
     applied: AtomicU64,
-    /// The feed's position read before the start-up scan: caught up once `applied` reaches it.
+    /// The feed's position read after the start-up scan: caught up once `applied` reaches it.
     start: AtomicU64,
     /// The feed's head at the last read.
     head: AtomicU64,
@@ -67,12 +67,16 @@ pub struct FeedProgress {
 }
 
 impl FeedProgress {
-    /// Progress of a follower starting at `position` (read before the start-up scan).
-    pub fn starting_at(position: u64) -> FeedProgress {
+    /// Progress of a follower starting at `position` (read before the start-up scan), caught
+    /// up once it applied the feed to `ready_at` (read after the scan: what was committed
+    /// during the scan may be missing from it until then); `following` where other processes
+    /// write (PostgreSQL), otherwise caught up from the start.
+    pub fn starting_at(position: u64, ready_at: u64, following: bool) -> FeedProgress {
         let p = FeedProgress::default();
         p.applied.store(position, Ordering::Release);
-        p.start.store(position, Ordering::Release);
-        p.head.store(position, Ordering::Release);
+        p.start.store(ready_at.max(position), Ordering::Release);
+        p.head.store(ready_at.max(position), Ordering::Release);
+        p.following.store(following, Ordering::Release);
         p
     }
 
@@ -129,7 +133,10 @@ impl FeedProgress {
 pub async fn run(state: AppState) {
     let mut wake = match state.store.feed_wake().await {
         Ok(Some(wake)) => Some(wake),
-        Ok(None) => return,
+        Ok(None) => {
+            state.feed.following.store(false, Ordering::Release);
+            return;
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot listen for the signal feed; polling it");
             None
@@ -258,12 +265,17 @@ mod tests {
 
     #[test]
     fn ready_once_the_start_position_is_applied() {
-        let p = FeedProgress::starting_at(10);
-        assert!(p.caught_up(), "nothing to follow (SQLite): ready at once");
-        p.following.store(true, Ordering::Release);
-        p.applied.store(4, Ordering::Release);
+        let sqlite = FeedProgress::starting_at(4, 10, false);
+        assert!(
+            sqlite.caught_up(),
+            "nothing to follow (SQLite): ready at once"
+        );
+        let p = FeedProgress::starting_at(4, 10, true);
+        assert!(
+            !p.caught_up(),
+            "what was committed during the scan is not applied yet"
+        );
         p.head.store(12, Ordering::Release);
-        assert!(!p.caught_up());
         assert_eq!(p.lag(), 8);
         p.applied.store(10, Ordering::Release);
         assert!(p.caught_up());

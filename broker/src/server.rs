@@ -116,6 +116,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         })
         .await?;
     fill(&batch);
+    // Ready once the follower applied what was committed during the scan too.
+    let feed_ready_at = store.signals().feed_position().await?;
     tracing::info!(
         signals = index.len(),
         picture_bytes = beeld.picture.memory_bytes(),
@@ -126,6 +128,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     // anything is served: a tree rewritten or truncated behind the broker's back stops here.
     let audit_log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
     audit_log.sync(&*store, &keys).await?;
+    // Other processes write where the store follows changes (PostgreSQL).
+    let store_follows = store.own_changes().is_some();
     Ok(AppState {
         audit_log: Arc::new(audit_log),
         store,
@@ -146,7 +150,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         tokens: Arc::default(),
         org_locks: Arc::default(),
         beeld,
-        feed: Arc::new(crate::follow::FeedProgress::starting_at(feed_position)),
+        feed: Arc::new(crate::follow::FeedProgress::starting_at(
+            feed_position,
+            feed_ready_at,
+            store_follows,
+        )),
     })
 }
 

@@ -403,6 +403,10 @@ pub async fn commit(
     if !to_store.is_empty() {
         // From the re-upload check through the index update: see crate::org_lock.
         let _org = state.org_locks.lock(&principal.org).await;
+        // The same across brokers (PostgreSQL), then what other brokers stored up to now is in
+        // the index before it is asked.
+        let _org_everywhere = state.store.lock_org(&principal.org).await?;
+        crate::follow::catch_up(state).await?;
         let known = reuploads(state, &to_store).await?;
         let mut signals: Vec<NewSignal> = Vec::with_capacity(to_store.len());
         let mut ids: Vec<SignalId> = Vec::with_capacity(to_store.len());
@@ -453,12 +457,13 @@ pub async fn commit(
             }
         }
         // Only after the commit: the index never shows what the database does not hold.
-        state.index.insert_many(fresh.iter());
+        // The picture's exact counts: fresh as soon as the upload committed — for the signals
+        // this call indexed (the signal-feed follower, crate::follow, may have been first).
+        let added = state.index.insert_new(fresh.iter());
         state.metrics.signals_stored(fresh.len());
-        // The picture's exact counts: fresh as soon as the upload committed.
         state.beeld.insert(
-            fresh
-                .iter()
+            added
+                .into_iter()
                 .map(|r| crate::beeld::PictureSignal::of(r, &principal.sector)),
             now_secs(),
         );
@@ -525,7 +530,8 @@ enum Known {
 /// the match index lists the organisation's live signals on it; those whose id prefix fits the
 /// digest ([`crate::matching::MatchIndex::reupload_candidates`]) are read by id prefix and
 /// compared field by field. No candidate: new, no read. The index holds every stored live
-/// signal (filled at start-up, updated after every commit — one broker per database); a stored
+/// signal (filled at start-up, updated after every commit and from the signal feed, which the
+/// caller applied first: `crate::follow::catch_up`); a stored
 /// signal missing from it is past its expiry, and ingest refuses such a re-upload anyway.
 /// Call with the organisation's lock held (crate::org_lock).
 async fn reuploads(
@@ -667,11 +673,7 @@ pub async fn withdraw(
         .await?
     {
         Some(s) => {
-            state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
-            state
-                .beeld
-                .picture
-                .remove([(s.kind, s.key_version, &s.stored, &s.id)], now_secs());
+            crate::retention::drop_from_index(state, std::slice::from_ref(&s));
             Ok(())
         }
         // Gone since the look-up (a purge of the expired): as if it never was.

@@ -12,6 +12,8 @@
 //! - [`ingest`]: uploads — validation, one policy decision per (purpose, kind), at-rest
 //!   keying, re-upload recognition, rows and their audit entry in one transaction.
 //! - [`matching`]: the in-memory match index and the match flow the route calls.
+//! - [`follow`]: the index following the signal feed, so every broker on one database sees
+//!   every broker's uploads, withdrawals and purges.
 //! - [`beeld`]: the ondermijningsbeeld — the counts kept as signals arrive and leave, and
 //!   the disclosure-controlled answers of `POST /v1/aggregates` (threshold, noise, budget).
 //! - [`cases`]: cases (casussen) and the public prosecutor's consents that police matches
@@ -49,6 +51,7 @@ pub mod config;
 pub mod conn_limit;
 pub mod devpki;
 pub mod edge;
+pub mod follow;
 pub mod ingest;
 pub mod keys;
 pub mod matching;

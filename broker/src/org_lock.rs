@@ -8,8 +8,10 @@
 //! the organisation's lock from the check through the index update serialises them; signal
 //! ids and digests include the organisation, so different organisations never collide and do
 //! not wait for each other. Withdrawals take it too, so an index update cannot overtake
-//! another one of the same organisation. This assumes one broker process per database (as the
-//! in-memory index already does; docs/OPERATIONS.md).
+//! another one of the same organisation. The lock is per process; with several brokers on one
+//! database an upload also takes the organisation's lock in PostgreSQL
+//! (`Store::lock_org`) and then applies the signal feed (`crate::follow::catch_up`), so what
+//! another broker committed before is in the index it asks (docs/OPERATIONS.md).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -10,7 +10,8 @@ use crate::audit::{action, entry};
 use crate::civil::now_secs;
 use crate::mls::store::{Compacted, ExpiredKeyPackage};
 use crate::state::AppState;
-use crate::store::StoredSignal;
+use crate::store::{SignalId, StoredSignal};
+use kruispunt_sdk::IdentifierKind;
 
 /// Purges once; returns how many signals were removed.
 pub async fn purge_once(state: &AppState, now: i64) -> Result<usize, crate::store::StoreError> {
@@ -27,18 +28,29 @@ pub async fn purge_once(state: &AppState, now: i64) -> Result<usize, crate::stor
     Ok(purged.len())
 }
 
-/// Drops erased signals from the in-memory match index (after their purge committed): the
-/// one path every purge takes, so the index never answers for a signal the database lost.
+/// Drops erased signals from the in-memory match index (after their withdrawal or purge
+/// committed): the one path every erasure through this broker takes, so the index never answers
+/// for a signal the database lost. The picture follows the index: only the signals this call
+/// removed leave it (the signal-feed follower, `crate::follow`, may have been first).
 pub fn drop_from_index(state: &AppState, purged: &[StoredSignal]) {
-    for s in purged {
-        state.index.remove(s.kind, s.key_version, &s.stored, &s.id);
-    }
-    state.beeld.picture.remove(
+    drop_removed(
+        state,
         purged
             .iter()
             .map(|s| (s.kind, s.key_version, &s.stored, &s.id)),
-        now_secs(),
     );
+}
+
+/// [`drop_from_index`] for signals given by what the index keys them on.
+pub fn drop_removed<'a>(
+    state: &AppState,
+    removed: impl IntoIterator<Item = (IdentifierKind, u32, &'a [u8; 32], &'a SignalId)>,
+) {
+    let gone: Vec<_> = removed
+        .into_iter()
+        .filter(|&(kind, version, stored, id)| state.index.remove(kind, version, stored, id))
+        .collect();
+    state.beeld.picture.remove(gone, now_secs());
 }
 
 /// Erases the MLS key packages whose lifetime ended (one `erase` entry naming how many of
@@ -137,6 +149,16 @@ pub async fn run(state: AppState, every: Duration) {
                 "answered releases of ended snapshots forgotten"
             ),
             Err(e) => tracing::warn!(error = %e, "forgetting answered releases failed; will retry"),
+        }
+        // The signal feed's changes every broker has long applied (crate::follow::KEEP).
+        let keep_ms = i64::try_from(crate::follow::KEEP.as_millis()).unwrap_or(i64::MAX);
+        if let Err(e) = state
+            .store
+            .signals()
+            .feed_prune(crate::civil::now_millis().saturating_sub(keep_ms))
+            .await
+        {
+            tracing::warn!(error = %e, "pruning the signal feed failed; will retry");
         }
         match purge_key_packages(&state, now_secs()).await {
             Ok(0) => {}

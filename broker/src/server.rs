@@ -29,6 +29,7 @@ pub struct RunningServer {
     snapshot_task: tokio::task::JoinHandle<()>,
     /// The operator's `/metrics` listener, when configured.
     pub metrics: Option<crate::metrics::MetricsServer>,
+    follower: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -42,6 +43,7 @@ impl RunningServer {
         if let Some(m) = self.metrics {
             m.stop();
         }
+        self.follower.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
@@ -85,6 +87,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let policy = PolicyEngine::new(bundle, registry)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
     let now = crate::civil::now_secs();
+    // The feed's position before the scan: the follower applies every change from here, so
+    // one committed during the scan is missed by neither (crate::follow).
+    let feed_position = store.signals().feed_position().await?;
     // Reserved up front (plus room to grow) so filling never resizes the table: a resize
     // briefly holds the old and the new table, the peak that matters at 10 M signals.
     let live = store.signals().count_live_signals(now).await?;
@@ -122,6 +127,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         })
         .await?;
     fill(&batch);
+    // Ready once the follower applied what was committed during the scan too.
+    let feed_ready_at = store.signals().feed_position().await?;
     tracing::info!(
         signals = index.len(),
         picture_bytes = beeld.picture.memory_bytes(),
@@ -132,6 +139,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     // anything is served: a tree rewritten or truncated behind the broker's back stops here.
     let audit_log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
     audit_log.sync(&*store, &keys).await?;
+    // Other processes write where the store follows changes (PostgreSQL).
+    let store_follows = store.own_changes().is_some();
     Ok(AppState {
         audit_log: Arc::new(audit_log),
         store,
@@ -154,6 +163,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         beeld,
         metrics: Arc::default(),
         setup_gaps,
+        feed: Arc::new(crate::follow::FeedProgress::starting_at(
+            feed_position,
+            feed_ready_at,
+            store_follows,
+        )),
     })
 }
 
@@ -191,10 +205,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
             .into_make_service_with_connect_info::<SocketAddr>(),
     );
     let task = tokio::spawn(server);
+    // Every 500 ms (the log signs only when the tree grew): an entry is in a signed checkpoint
+    // within a second of its commit.
     let log_task = tokio::spawn(crate::audit::log::run(
         state.clone(),
-        Duration::from_secs(2),
+        Duration::from_millis(500),
     ));
+    // Other brokers' changes to the signals, into this broker's index.
+    let follower = tokio::spawn(crate::follow::run(state.clone()));
     let refusal_task = tokio::spawn(refusals::run(
         state.clone(),
         Duration::from_secs(config.limits.refusal_interval_secs.max(1)),
@@ -226,6 +244,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         refusal_task,
         snapshot_task,
         metrics,
+        follower,
     })
 }
 

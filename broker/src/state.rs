@@ -30,6 +30,8 @@ pub struct AppState {
     pub org_locks: Arc<crate::org_lock::OrgLocks>,
     /// The ondermijningsbeeld: the live picture of the signals (see [`crate::beeld`]).
     pub beeld: Arc<crate::beeld::Beeld>,
+    /// How far the match index has followed the signal feed (see [`crate::follow`]).
+    pub feed: Arc<crate::follow::FeedProgress>,
     /// The operator's metrics (see [`crate::metrics`]).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// What the set-up still lacks ([`crate::readiness`]); `/readyz` is 503 while not empty.

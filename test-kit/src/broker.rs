@@ -265,6 +265,29 @@ impl Broker {
         }
     }
 
+    /// Another `kruispunt serve` process on a copy of this one's data directory: the same
+    /// configuration, keys, development PKI and database — a second broker on the same
+    /// PostgreSQL database, as an operator adds one (docs/OPERATIONS.md, "Several brokers").
+    /// It does not drop the database; this broker does.
+    pub async fn serve_copy(&self) -> Broker {
+        let bin = self
+            .serve
+            .clone()
+            .expect("a copy of a `kruispunt serve` broker only");
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(self.dir.path(), dir.path());
+        match Broker::try_spawn_in(dir, bin).await {
+            Ok(b) => b,
+            Err((_, e)) => panic!("the copy did not start: {e:#}"),
+        }
+    }
+
+    /// The `kruispunt serve` process's id, while it runs (to kill it with SIGKILL while
+    /// requests to it are in flight; [`Broker::restart`] starts it again).
+    pub fn pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.0.id())
+    }
+
     /// The loopback address the broker listens on.
     pub fn addr(&self) -> std::net::SocketAddr {
         let port = self.base.rsplit(':').next().unwrap().parse().unwrap();
@@ -349,11 +372,11 @@ impl Broker {
         self.dir.path()
     }
 
-    /// Publishes a checkpoint over every entry so far (what the broker does every 2 s); answers
+    /// Publishes a checkpoint over every entry so far (what the broker does every 500 ms); answers
     /// the tree size.
     ///
     /// For the `kruispunt serve` process, waits until the checkpoint it serves covers every
-    /// entry in its database (it publishes one every 2 s).
+    /// entry in its database (it publishes one every 500 ms).
     pub async fn sync(&self) -> u64 {
         if self.running.is_none() {
             return self.published().await;
@@ -624,4 +647,19 @@ pub fn use_database(dir: &Path, url: &str) {
     );
     assert_ne!(changed, text, "the configuration names the SQLite database");
     std::fs::write(&path, changed).unwrap();
+}
+
+/// Copies the directory `from` into `to` (files and folders, permissions kept).
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            std::fs::set_permissions(&target, entry.metadata().unwrap().permissions()).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! are committed; a checkpoint of size `n` covers exactly the first `n` committed entries.
 //! Roots and proofs for any size read `O(log n)` stored nodes.
 //!
-//! This log only signs: checkpoints at most every sync interval (2 s in `serve`) and only when
+//! This log only signs: checkpoints at most every sync interval (500 ms in `serve`) and only when
 //! the tree grew, so one checkpoint covers whatever arrived meanwhile rather than one person's
 //! request. It never signs a tree that is not consistent with the last checkpoint it signed,
 //! which it keeps outside the database ([`crate::audit::anchor`]): a tree rewritten or

@@ -120,6 +120,8 @@ struct Inner {
     codes: Interner,
     purposes: Interner,
     len: usize,
+    /// [`id_digest`] of the records held, summed (wrapping): see [`MatchIndex::digest`].
+    digest: u64,
 }
 
 /// One supplier's live signal on a pseudonym, as the index knows it.
@@ -210,12 +212,40 @@ impl MatchIndex {
         }
     }
 
-    pub fn insert(&self, r: &IndexRecord) {
-        self.write(&r.stored).insert(r);
+    /// Adds committed signals and returns those that were not indexed yet: the upload path and
+    /// the signal-feed follower may both add the same signal, and what depends on the index
+    /// changing (the picture's counts) must follow only the first.
+    pub fn insert_new<'a>(
+        &self,
+        records: impl IntoIterator<Item = &'a IndexRecord>,
+    ) -> Vec<&'a IndexRecord> {
+        records.into_iter().filter(|r| self.insert(r)).collect()
     }
 
-    /// Removes one signal (after its withdrawal or purge committed).
-    pub fn remove(&self, kind: IdentifierKind, key_version: u32, stored: &[u8; 32], id: &SignalId) {
+    /// Adds one committed signal; `false` if it was indexed already.
+    pub fn insert(&self, r: &IndexRecord) -> bool {
+        self.write(&r.stored).insert(r)
+    }
+
+    /// A digest of the signal ids indexed, to compare the index with the database's live
+    /// signals without naming any (the multi-broker test; `/readyz`): the wrapping sum of
+    /// [`id_digest`] over the records.
+    pub fn digest(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.read().unwrap_or_else(|p| p.into_inner()).digest)
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    /// Removes one signal (after its withdrawal or purge committed); `false` if it was not
+    /// indexed.
+    pub fn remove(
+        &self,
+        kind: IdentifierKind,
+        key_version: u32,
+        stored: &[u8; 32],
+        id: &SignalId,
+    ) -> bool {
         let mut g = self.write(stored);
         let key = Key::new(kind, key_version, stored);
         let id8 = id8(id);
@@ -246,7 +276,9 @@ impl MatchIndex {
         }
         if removed {
             g.len -= 1;
+            g.digest = g.digest.wrapping_sub(id_digest(id));
         }
+        removed
     }
 
     /// Live sightings of a pseudonym usable for `purpose`, excluding `exclude_org` (a
@@ -339,6 +371,16 @@ impl MatchIndex {
     }
 }
 
+/// One signal's share of [`MatchIndex::digest`]: SplitMix64's finaliser over the first 8 bytes
+/// of its id (big-endian), the part of the id the index keeps. Another program reproduces the
+/// digest from `SELECT id FROM signals WHERE expires_at > now`.
+pub fn id_digest(id: &SignalId) -> u64 {
+    let mut z = u64::from_be_bytes(id8(id)).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn id8(id: &SignalId) -> [u8; 8] {
     let mut w = [0u8; 8];
     w.copy_from_slice(&id.as_bytes()[..8]);
@@ -355,7 +397,7 @@ impl Inner {
         }
     }
 
-    fn insert(&mut self, r: &IndexRecord) {
+    fn insert(&mut self, r: &IndexRecord) -> bool {
         let org = self.orgs.intern(&r.org);
         let code = self.codes.intern(&r.code);
         let mut purposes = 0u32;
@@ -377,20 +419,22 @@ impl Inner {
             }
             Some(Slot::One(existing)) => {
                 if existing.id8 == rec.id8 {
-                    return;
+                    return false;
                 }
                 let first = *existing;
                 self.map.insert(key, Slot::Many(Box::new([first, rec])));
             }
             Some(Slot::Many(recs)) => {
                 if recs.iter().any(|e| e.id8 == rec.id8) {
-                    return;
+                    return false;
                 }
                 let grown: Vec<Rec> = recs.iter().copied().chain([rec]).collect();
                 *recs = grown.into_boxed_slice();
             }
         }
         self.len += 1;
+        self.digest = self.digest.wrapping_add(id_digest(&r.id));
+        true
     }
 }
 

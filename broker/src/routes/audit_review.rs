@@ -198,7 +198,7 @@ pub async fn review(
         vec![],
     )
     .await?;
-    // Cover what was appended up to now (the tree follows the entries every 2 s).
+    // Cover what was appended up to now (the tree follows the entries every 500 ms).
     if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
         tracing::warn!(error = %e, "audit log sync before a review failed");
     }

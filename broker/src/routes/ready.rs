@@ -1,5 +1,6 @@
-//! Readiness: the database answers, a policy is loaded and the set-up lets partners in (no
-//! [`crate::readiness`] gap); load balancers route on this.
+//! Readiness: the database answers, a policy is loaded, the set-up lets partners in (no
+//! [`crate::readiness`] gap) and the match index has caught up with the signal feed (load
+//! balancers route on this; docs/OPERATIONS.md, "Several brokers").
 
 use axum::Json;
 use axum::extract::State;
@@ -10,21 +11,45 @@ use crate::problem::Problem;
 use crate::state::AppState;
 
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Problem> {
-    state.store.ping().await.map_err(|_| {
+    let not_ready = |detail: String| {
         Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not-ready",
             "Not ready",
-            "the database does not answer",
+            &detail,
         )
-    })?;
+    };
+    state
+        .store
+        .ping()
+        .await
+        .map_err(|_| not_ready("the database does not answer".into()))?;
     if !state.setup_gaps.is_empty() {
-        return Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not-ready",
-            "Not ready",
-            format!("the set-up is incomplete: {}", state.setup_gaps.join("; ")),
+        return Err(not_ready(format!(
+            "the set-up is incomplete: {}",
+            state.setup_gaps.join("; ")
+        )));
+    }
+    let feed = &state.feed;
+    if feed.missed() {
+        return Err(not_ready(
+            "the signal feed was pruned past this broker's cursor: its match index misses \
+             changes; restart it"
+                .into(),
         ));
+    }
+    let now_ms = u64::try_from(crate::civil::now_millis()).unwrap_or(0);
+    if let Some(idle) = feed.stale_for(now_ms) {
+        return Err(not_ready(format!(
+            "the match index has not read the signal feed for {} s",
+            idle.as_secs()
+        )));
+    }
+    if !feed.caught_up() {
+        return Err(not_ready(format!(
+            "the match index is catching up with the signal feed: {} audit entries behind",
+            feed.lag()
+        )));
     }
     Ok(Json(json!({
         "status": "ready",
@@ -32,5 +57,12 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Proble
         "policy_bundle": state.policy.bundle_hash(),
         "registry": state.policy.registry_hash(),
         "signals_indexed": state.index.len(),
+        "index_digest": format!("{:016x}", state.index.digest()),
+        "feed": {
+            "following": feed.following(),
+            "applied": feed.applied(),
+            "head": feed.head(),
+            "lag": feed.lag(),
+        },
     })))
 }

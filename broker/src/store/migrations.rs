@@ -76,6 +76,11 @@ pub(super) const SQLITE: &[Script] = &[
         "cases and consents",
         include_str!("../../migrations/sqlite/0014_cases_and_consents.sql"),
     ),
+    (
+        15,
+        "signal feed",
+        include_str!("../../migrations/sqlite/0015_signal_feed.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -138,6 +143,11 @@ pub(super) const POSTGRES: &[Script] = &[
         14,
         "cases and consents",
         include_str!("../../migrations/postgres/0014_cases_and_consents.sql"),
+    ),
+    (
+        15,
+        "signal feed",
+        include_str!("../../migrations/postgres/0015_signal_feed.sql"),
     ),
 ];
 

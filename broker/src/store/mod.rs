@@ -28,6 +28,10 @@
 //!    `broker/migrations/sqlite/` and `broker/migrations/postgres/`, and a line to each list in
 //!    `migrations.rs`.
 //!
+//! **Every change to the live signals writes its signal-feed change in the same transaction**
+//! ([`feed`]), so that every broker on the database can follow it: use
+//! `sql::feed::append_with_change` for the audit append of such a method.
+//!
 //! **Every effect and its audit entry share one transaction.** Uploads, withdrawals, purges and
 //! match decisions take the [`AuditEntry`] describing them and commit both or neither, so the
 //! HTTP layer can rely on "no accepted request without its audit entry": if the append fails, the
@@ -49,6 +53,7 @@ pub mod audit_tree;
 pub mod cases;
 mod decisions;
 mod error;
+pub mod feed;
 pub mod group_commit;
 mod migrations;
 mod model;
@@ -100,6 +105,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Cases and the prosecutor's consents under them (docs/CASES.md).
     fn cases(&self) -> &dyn CaseStore;
+
+    /// Listens for the signal-feed changes other brokers commit ([`feed::FeedWake`]); `None`
+    /// where no other process writes (SQLite).
+    async fn feed_wake(&self) -> Result<Option<Box<dyn feed::FeedWake>>, StoreError>;
+
+    /// The signal-feed changes this process committed and applied itself
+    /// ([`feed::OwnChanges`]); `None` where nothing follows the feed (SQLite).
+    fn own_changes(&self) -> Option<&feed::OwnChanges>;
+
+    /// Waits for `org`'s upload lock across every broker on the database (PostgreSQL: an
+    /// advisory lock; `None` on SQLite, which one process serves); held until the guard drops.
+    /// The upload path holds it from its re-upload check through its index update.
+    async fn lock_org(
+        &self,
+        org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError>;
 }
 
 /// Opens the database named by `url`, applies the migrations and returns it as a [`Store`]:

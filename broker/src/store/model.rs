@@ -454,6 +454,24 @@ impl IndexRecord {
             wijk: s.wijk,
         }
     }
+
+    /// The record of a signal read back from the database (the signal-feed follower).
+    pub fn of_stored(s: StoredSignal) -> IndexRecord {
+        IndexRecord {
+            observed_day: crate::civil::parse_date(&s.observed).unwrap_or(0),
+            id: s.id,
+            kind: s.kind,
+            key_version: s.key_version,
+            stored: s.stored,
+            org: s.org,
+            code: s.code,
+            expires_at: s.expires_at,
+            purposes: s.purposes,
+            district: s.district,
+            gemeente: s.gemeente,
+            wijk: s.wijk,
+        }
+    }
 }
 
 /// What happened to one signal of an upload batch, in input order.

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 
+use super::feed::FeedPage;
 use super::{IndexRecord, InsertOutcome, NewSignal, SignalId, StoreError, StoredSignal};
 use crate::audit::entry::AuditEntry;
 
@@ -60,6 +61,18 @@ pub trait SignalStore: Send + Sync {
     /// How many signals are live (`now < expires_at`): lets the match index reserve its table
     /// once before [`SignalStore::for_each_live_signal`] fills it.
     async fn count_live_signals(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// The audit log's committed size: the signal feed's position now. A follower that starts
+    /// here before scanning the live signals misses no change (`crate::store::feed`).
+    async fn feed_position(&self) -> Result<u64, StoreError>;
+
+    /// The signal feed's changes with sequence numbers from `from`, at most `limit` of them, in
+    /// commit order ([`FeedPage`]).
+    async fn feed_read(&self, from: u64, limit: u32) -> Result<FeedPage, StoreError>;
+
+    /// Deletes the feed's changes committed before `before_ms` (and raises the pruned mark);
+    /// returns how many. Not audited: the feed repeats what audited entries already say.
+    async fn feed_prune(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     /// Deletes every signal with `expires_at <= now` and, in the same transaction, appends the
     /// entry `audit_for` builds from them. Nothing (no entry either) if none expired.

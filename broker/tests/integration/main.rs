@@ -35,6 +35,7 @@ mod coalition_takeover;
 mod connection_hygiene;
 mod mls_coalition;
 mod mls_key_version;
+mod multibroker;
 mod openapi_doc;
 mod operations;
 mod problem_edges;

@@ -35,6 +35,7 @@ kruispunt_test_kit::on_both_backends!(
     privacy_budget_is_never_overspent_by_concurrent_releases,
     cases_are_opened_once_moved_by_compare_and_set_and_read_by_participant,
     consents_are_withdrawn_once_and_only_by_their_issuer,
+    signal_feed_records_every_change_in_commit_order,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1274,4 +1275,123 @@ async fn consents_are_withdrawn_once_and_only_by_their_issuer(store: Arc<dyn Sto
         .map(|(_, e)| e.action)
         .collect();
     assert_eq!(actions, ["case.open", "consent.issue", "consent.withdraw"]);
+}
+
+/// The signal feed (migration 0015): every upload, withdrawal and purge writes one change keyed
+/// by its own audit entry's sequence number, in commit order; a decision writes none; a read
+/// from a cursor returns exactly the changes at and above it and moves the cursor to the log's
+/// size; pruning raises the mark a lagging follower checks.
+async fn signal_feed_records_every_change_in_commit_order(store: Arc<dyn Store>) {
+    use kruispunt_broker::store::feed::FeedChange;
+    let start = store.signals().feed_position().await.unwrap();
+    assert_eq!(start, 0);
+    let batch = [
+        signal("vastgoed", 1, NOW + 100),
+        signal("vastgoed", 2, NOW + DAY),
+        signal("vastgoed", 3, NOW + DAY),
+    ];
+    upload(&*store, "vastgoed", &batch).await; // seq 0
+    // A re-upload of the same ids: an audit entry (seq 1) but no change.
+    upload(&*store, "vastgoed", &batch[..1]).await;
+    // An entry that changes no signal (seq 2).
+    store
+        .audit()
+        .append_audit(&[entry("match.query", 1)])
+        .await
+        .unwrap();
+    let withdrawal = AuditEntry::new(NOW * 1000, Operation::Erase, "signal.withdraw");
+    let withdrawn = store
+        .signals()
+        .withdraw_signal("vastgoed", batch[2].id, &withdrawal)
+        .await
+        .unwrap()
+        .expect("withdrawn"); // seq 3
+    let purge =
+        |_: &[StoredSignal]| AuditEntry::new(NOW * 1000, Operation::Erase, "retention.purge");
+    let purged = store
+        .signals()
+        .purge_expired(NOW + 100, &purge)
+        .await
+        .unwrap(); // seq 4
+    assert_eq!(purged.len(), 1);
+
+    let page = store.signals().feed_read(0, 100).await.unwrap();
+    assert_eq!(page.head, 5);
+    assert_eq!(page.next, 5, "the cursor moves to the log's size");
+    assert_eq!(page.pruned_below, 0);
+    let seqs: Vec<u64> = page.changes.iter().map(|c| c.seq).collect();
+    assert_eq!(
+        seqs,
+        [0, 3, 4],
+        "one change per signal-changing entry, in order"
+    );
+    let mut ids: Vec<SignalId> = batch.iter().map(|s| s.id).collect();
+    ids.sort();
+    assert_eq!(page.changes[0].inserted, ids);
+    assert!(page.changes[0].removed.is_empty());
+    let removed = |c: &FeedChange| {
+        c.removed
+            .iter()
+            .map(|r| (r.id, r.kind, r.key_version, r.stored))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        removed(&page.changes[1]),
+        [(
+            withdrawn.id,
+            withdrawn.kind,
+            withdrawn.key_version,
+            withdrawn.stored
+        )]
+    );
+    assert_eq!(
+        removed(&page.changes[2]),
+        [(batch[0].id, batch[0].kind, 1, stored(1))]
+    );
+    // The change keyed 3 is the withdrawal's own audit entry.
+    let entries = all_entries(&*store).await;
+    assert_eq!(entries[3].1.action, "signal.withdraw");
+
+    // From a cursor, and a page cut short.
+    let from_1 = store.signals().feed_read(1, 1).await.unwrap();
+    assert_eq!(
+        from_1.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [3]
+    );
+    assert_eq!(from_1.next, 4);
+    let at_end = store.signals().feed_read(5, 100).await.unwrap();
+    assert!(at_end.changes.is_empty());
+    assert_eq!(at_end.next, 5);
+
+    // A key-version erasure (seq 5) is a removal change too.
+    let old = signal_with("vastgoed", IdentifierKind::Kenteken, 0, 9, NOW + DAY);
+    upload(&*store, "vastgoed", std::slice::from_ref(&old)).await; // seq 5
+    let erased = store
+        .mls()
+        .purge_below_version(1, &|_| true, &purge)
+        .await
+        .unwrap(); // seq 6
+    assert_eq!(erased.len(), 1);
+    let page = store.signals().feed_read(5, 100).await.unwrap();
+    assert_eq!(
+        page.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [5, 6]
+    );
+    assert_eq!(page.changes[0].inserted, [old.id]);
+    assert_eq!(
+        removed(&page.changes[1]),
+        [(old.id, old.kind, 0, stored(9))]
+    );
+
+    // Pruning what is older than now takes everything and raises the mark.
+    let pruned = store
+        .signals()
+        .feed_prune(kruispunt_broker::civil::now_millis() + 1)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 5);
+    let after = store.signals().feed_read(0, 100).await.unwrap();
+    assert!(after.changes.is_empty());
+    assert_eq!(after.pruned_below, 7);
+    assert_eq!(store.signals().feed_prune(0).await.unwrap(), 0);
 }

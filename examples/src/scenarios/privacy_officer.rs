@@ -22,7 +22,7 @@ pub async fn privacy_officer(env: &Env, story: &mut Story) -> Result<Outcome, Sc
     };
     let fg = env.client(ORG, "fg.de.vecht", &["privacy-officer"], None)?;
     story.title("Privacy officer of Autobedrijf De Vecht: checking the broker");
-    // The broker signs a new checkpoint every 2 s while entries arrive: wait for one that
+    // The broker signs a new checkpoint every 500 ms while entries arrive: wait for one that
     // covers the scenarios that ran just before.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     let log = verify_log(&fg).await?;

@@ -51,7 +51,7 @@ impl Broker {
         self.kit.data_dir()
     }
 
-    /// Publishes a checkpoint over every entry so far (what the broker does every 2 s).
+    /// Publishes a checkpoint over every entry so far (what the broker does every 500 ms).
     pub async fn publish_checkpoint(&self) {
         self.kit.sync().await;
     }

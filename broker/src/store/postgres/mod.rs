@@ -1,7 +1,7 @@
-//! The PostgreSQL backend, for production: the database on its own host, standby brokers.
-//! One broker process serves uploads and matches per database — its in-memory match index is
-//! what recognises re-uploads and answers matches (docs/OPERATIONS.md); the storage itself
-//! (audit sequence, budgets, advisory locks) stays correct with several.
+//! The PostgreSQL backend, for production: the database on its own host, several brokers on
+//! it. Every broker's in-memory match index (which answers matches and recognises re-uploads)
+//! follows the database through the signal feed ([`crate::store::feed`], `LISTEN`ed here in
+//! [`feed`]); the storage itself (audit sequence, budgets, advisory locks) is shared.
 //!
 //! Native types: `BYTEA` for ids and pseudonyms, `DATE` for the observation day, `TEXT[]` for
 //! purposes, `BIGINT` for times. Uploads `COPY` their rows in binary form straight into
@@ -15,7 +15,9 @@ mod audit;
 mod audit_tree;
 mod cases;
 mod decisions;
+mod feed;
 mod mls;
+mod org_lock;
 mod signals;
 
 use super::Store;
@@ -39,6 +41,10 @@ pub struct PostgresStore {
     pool: PgPool,
     /// The writer task batching decisions and audit appends.
     commits: GroupCommit,
+    /// The signal-feed changes this process committed and applied itself.
+    own: std::sync::Arc<crate::store::feed::OwnChanges>,
+    /// The pool of the organisations' upload locks across brokers ([`org_lock`]).
+    locks: PgPool,
 }
 
 impl PostgresStore {
@@ -78,15 +84,26 @@ impl PostgresStore {
         pool: PgPoolOptions,
         options: PgConnectOptions,
     ) -> Result<PostgresStore, StoreError> {
-        let pool = pool.connect_with(options.options([("jit", "off")])).await?;
+        let options = options.options([("jit", "off")]);
+        let locks = PgPoolOptions::new()
+            .max_connections(org_lock::LOCK_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_lazy_with(options.clone());
+        let pool = pool.connect_with(options).await?;
         let commits = GroupCommit::spawn(PgBatch { pool: pool.clone() });
-        let store = PostgresStore { pool, commits };
+        let store = PostgresStore {
+            pool,
+            commits,
+            own: std::sync::Arc::default(),
+            locks,
+        };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// Closes the pool.
+    /// Closes the pools.
     pub async fn close(&self) {
+        self.locks.close().await;
         self.pool.close().await;
     }
 }
@@ -161,6 +178,23 @@ impl Dialect for PostgresStore {
         entries: &'c [&'c PreparedEntry],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send + 'c {
         append_prepared(conn, entries)
+    }
+
+    const FEED_NOTIFY: &'static str = feed::NOTIFY;
+
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
+        Some(&self.own)
+    }
+
+    async fn lock_org(
+        &self,
+        org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+        org_lock::lock(&self.locks, org).await.map(Some)
+    }
+
+    async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
+        Ok(Some(Box::new(feed::PgWake::listen(&self.pool).await?)))
     }
 
     fn rows_affected(result: &PgQueryResult) -> u64 {

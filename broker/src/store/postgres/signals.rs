@@ -2,6 +2,8 @@
 //! by `unnest`ed id ranges, the start-up scan streamed.
 
 use super::PostgresStore;
+use crate::store::feed::{FeedOp, encode_inserted};
+use crate::store::sql::feed::append_with_change;
 use crate::store::sql::signals::signal_with_purposes;
 use crate::store::sql::{Dialect, SignalDialect};
 use crate::store::{
@@ -88,8 +90,11 @@ impl SignalDialect for PostgresStore {
                 sqlx::query("RELEASE SAVEPOINT direct")
                     .execute(&mut *tx)
                     .await?;
-                Self::append(&mut tx, &[audit]).await?;
+                let ids = encode_inserted(send.iter().map(|&i| &signals[i].id));
+                let change =
+                    append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
                 tx.commit().await?;
+                self.own_change(change);
                 return Ok(outcomes);
             }
             Ok(n) => {
@@ -120,8 +125,13 @@ impl SignalDialect for PostgresStore {
                 inserted.insert(id_from_db(row.try_get(0)?)?);
             }
         }
-        Self::append(&mut tx, &[audit]).await?;
+        // Sorted, as the direct path's (a follower reads them in id order either way).
+        let mut fresh: Vec<&SignalId> = inserted.iter().collect();
+        fresh.sort_unstable();
+        let ids = encode_inserted(fresh);
+        let change = append_with_change::<Self>(&mut tx, FeedOp::Inserted, &ids, audit).await?;
         tx.commit().await?;
+        self.own_change(change);
         settle_outcomes(signals, &send, &inserted, &mut outcomes);
         Ok(outcomes)
     }

@@ -638,8 +638,16 @@ shared_impl! {
                 return Ok(purged);
             }
             D::delete_signals(&mut tx, &purged).await?;
-            D::append(&mut tx, &[&audit_for(&purged)]).await?;
+            let removed = crate::store::feed::encode_removed(&purged);
+            let change = super::feed::append_with_change::<D>(
+                &mut tx,
+                crate::store::feed::FeedOp::Removed,
+                &removed,
+                &audit_for(&purged),
+            )
+            .await?;
             tx.commit().await?;
+            self.own_change(change);
             Ok(purged)
         }
     }

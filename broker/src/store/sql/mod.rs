@@ -71,6 +71,7 @@ macro_rules! row_decoder {
 pub(crate) mod audit;
 pub(crate) mod cases;
 pub(crate) mod decisions;
+pub(crate) mod feed;
 pub(crate) mod mls;
 pub(crate) mod signals;
 
@@ -139,6 +140,35 @@ pub(crate) trait Dialect: Send + Sync + 'static {
             Self::append_prepared(conn, &prepared.iter().collect::<Vec<_>>()).await
         }
     }
+
+    /// The statement a transaction that wrote a signal-feed change runs last, so other brokers
+    /// wake at its commit: PostgreSQL's `NOTIFY` (delivered only if the transaction commits);
+    /// empty on SQLite, which one process serves.
+    const FEED_NOTIFY: &'static str;
+
+    /// Listens for other brokers' feed changes ([`crate::store::feed::FeedWake`]); `None` where
+    /// no other process writes (SQLite).
+    fn feed_wake(
+        &self,
+    ) -> impl Future<Output = Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError>> + Send;
+
+    /// This process's own committed changes ([`crate::store::feed::OwnChanges`]); `None` where
+    /// nothing follows the feed (SQLite).
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges>;
+
+    /// Records `change` (from [`feed::append_with_change`]) as this process's own, after its
+    /// transaction committed.
+    fn own_change(&self, change: Option<u64>) {
+        if let (Some(seq), Some(own)) = (change, self.own_changes()) {
+            own.record(seq);
+        }
+    }
+
+    /// [`Store::lock_org`].
+    fn lock_org(
+        &self,
+        org: &str,
+    ) -> impl Future<Output = Result<Option<Box<dyn std::any::Any + Send>>, StoreError>> + Send;
 
     /// Rows a statement changed (sqlx has no trait method for it).
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
@@ -214,5 +244,20 @@ where
 
     fn cases(&self) -> &dyn CaseStore {
         self
+    }
+
+    async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
+        Dialect::feed_wake(self).await
+    }
+
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
+        Dialect::own_changes(self)
+    }
+
+    async fn lock_org(
+        &self,
+        org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+        Dialect::lock_org(self, org).await
     }
 }

@@ -5,10 +5,12 @@
 
 use std::future::Future;
 
-use sqlx::Database;
+use sqlx::{Database, Row};
 
 use super::Dialect;
+use super::feed::append_with_change;
 use crate::audit::entry::AuditEntry;
+use crate::store::feed::{FeedChange, FeedOp, FeedPage, decode_part, encode_removed};
 use crate::store::{
     IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore, StoreError,
     StoredSignal, count_from_db, id_from_db, key_version_from_db, kind_from_db, stored_from_db,
@@ -80,8 +82,10 @@ shared_impl! {
                 return Ok(None);
             };
             let signal = D::signal_from_row(&row)?;
-            D::append(&mut tx, &[audit]).await?;
+            let removed = encode_removed([&signal]);
+            let change = append_with_change::<D>(&mut tx, FeedOp::Removed, &removed, audit).await?;
             tx.commit().await?;
+            self.own_change(change);
             Ok(Some(signal))
         }
 
@@ -114,6 +118,86 @@ shared_impl! {
             count_from_db(n)
         }
 
+        async fn feed_position(&self) -> Result<u64, StoreError> {
+            let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
+                .fetch_one(self.reader())
+                .await?;
+            count_from_db(size)
+        }
+
+        async fn feed_read(&self, from: u64, limit: u32) -> Result<FeedPage, StoreError> {
+            // The size first: every change below it committed before this read, so the read
+            // below sees all of them (see crate::store::feed).
+            let size = self.feed_position().await?;
+            let below: i64 =
+                sqlx::query_scalar("SELECT below FROM signal_feed_pruned WHERE id = 0")
+                    .fetch_one(self.reader())
+                    .await?;
+            let rows = sqlx::query(
+                "SELECT f.seq, f.at_ms, p.op, p.changes FROM signal_feed f \
+                 JOIN signal_feed_part p ON p.batch = f.batch \
+                 WHERE f.seq IN (SELECT seq FROM signal_feed WHERE seq >= $1 AND seq < $2 \
+                 ORDER BY seq LIMIT $3) ORDER BY f.seq, p.part",
+            )
+            .bind(i64::try_from(from).unwrap_or(i64::MAX))
+            .bind(i64::try_from(size).unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(self.reader())
+            .await?;
+            let mut changes: Vec<FeedChange> = Vec::new();
+            for row in &rows {
+                let seq = count_from_db(row.try_get(0)?)?;
+                if changes.last().is_none_or(|c| c.seq != seq) {
+                    changes.push(FeedChange::empty(seq, row.try_get(1)?));
+                }
+                let bytes: Vec<u8> = row.try_get(3)?;
+                let change = changes.last_mut().expect("pushed above");
+                decode_part(change, row.try_get(2)?, &bytes)?;
+            }
+            let next = if changes.len() >= limit as usize {
+                changes.last().map_or(size, |c| c.seq + 1)
+            } else {
+                size.max(from)
+            };
+            Ok(FeedPage {
+                changes,
+                next,
+                pruned_below: count_from_db(below)?,
+                head: size,
+            })
+        }
+
+        async fn feed_prune(&self, before_ms: i64) -> Result<u64, StoreError> {
+            let mut tx = self.begin_write().await?;
+            let cut: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(seq), -1) + 1 FROM signal_feed WHERE at_ms < $1",
+            )
+            .bind(before_ms)
+            .fetch_one(&mut *tx)
+            .await?;
+            if cut == 0 {
+                tx.rollback().await?;
+                return Ok(0);
+            }
+            sqlx::query(
+                "DELETE FROM signal_feed_part WHERE batch IN \
+                 (SELECT batch FROM signal_feed WHERE seq < $1)",
+            )
+            .bind(cut)
+            .execute(&mut *tx)
+            .await?;
+            let done = sqlx::query("DELETE FROM signal_feed WHERE seq < $1")
+                .bind(cut)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE signal_feed_pruned SET below = $1 WHERE id = 0 AND below < $1")
+                .bind(cut)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(D::rows_affected(&done))
+        }
+
         async fn purge_expired(
             &self,
             now: i64,
@@ -135,8 +219,12 @@ shared_impl! {
                 .iter()
                 .map(D::signal_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
-            D::append(&mut tx, &[&audit_for(&purged)]).await?;
+            let removed = encode_removed(&purged);
+            let change =
+                append_with_change::<D>(&mut tx, FeedOp::Removed, &removed, &audit_for(&purged))
+                    .await?;
             tx.commit().await?;
+            self.own_change(change);
             Ok(purged)
         }
     }

@@ -231,6 +231,25 @@ impl Dialect for SqliteStore {
         append_prepared(conn, entries)
     }
 
+    const FEED_NOTIFY: &'static str = "";
+
+    fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
+        None
+    }
+
+    /// One process serves the file: the process's own lock (`crate::org_lock`) is the lock.
+    async fn lock_org(
+        &self,
+        _org: &str,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, StoreError> {
+        Ok(None)
+    }
+
+    /// One process serves an SQLite file: nothing else writes the feed.
+    async fn feed_wake(&self) -> Result<Option<Box<dyn crate::store::feed::FeedWake>>, StoreError> {
+        Ok(None)
+    }
+
     fn rows_affected(result: &SqliteQueryResult) -> u64 {
         result.rows_affected()
     }

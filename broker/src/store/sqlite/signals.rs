@@ -3,15 +3,17 @@
 
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
+use crate::store::feed::{FeedOp, encode_inserted};
 use crate::store::sql::SignalDialect;
+use crate::store::sql::feed;
 use crate::store::sql::signals::signal_with_purposes;
 use crate::store::{
     AuditEntry, IndexRecord, InsertOutcome, NewSignal, StoreError, StoredSignal, id_from_db,
     key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
 };
 use kruispunt_sqlite_direct::rusqlite;
-use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
+use sqlx::{Row, Sqlite};
 
 /// Columns of a full signal row, in the order [`SignalDialect::signal_from_row`] reads them.
 const SIGNAL_COLUMNS: &str = "id, org, kind, key_version, stored, code, observed, district, purposes, expires_at, uploaded_at, gemeente, wijk";
@@ -146,7 +148,15 @@ impl SignalDialect for SqliteStore {
             insert_rows(db, send.iter().map(|&i| &signals[i]))
         })
         .await?;
-        append_prepared(&mut tx, &entry.iter().collect::<Vec<_>>()).await?;
+        let ids = encode_inserted(
+            send.iter()
+                .zip(&inserted)
+                .filter(|(_, fresh)| **fresh)
+                .map(|(&i, _)| &signals[i].id),
+        );
+        let pending = feed::write_parts::<Sqlite>(&mut tx, FeedOp::Inserted, &ids).await?;
+        let seq = append_prepared(&mut tx, &entry.iter().collect::<Vec<_>>()).await?[0];
+        feed::commit_change::<Sqlite>(&mut tx, pending, seq, "").await?;
         tx.commit().await?;
         for (&i, fresh) in send.iter().zip(inserted) {
             if !fresh {

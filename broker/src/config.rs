@@ -35,6 +35,10 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub connections: Connections,
+    /// Witnesses that cosign the audit log's checkpoints, and the quorum policy
+    /// (docs/AUDIT.md, "Witnesses and cosigned checkpoints").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<crate::witness::client::WitnessConfig>,
     /// Where this configuration was loaded from (keys live beside it).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -239,6 +243,7 @@ impl Config {
             policy_bundle: None,
             limits: Limits::default(),
             connections: Connections::default(),
+            witnesses: None,
             data_dir: data_dir.to_path_buf(),
         };
         let text = format!(

@@ -27,6 +27,7 @@ pub struct RunningServer {
     log_task: tokio::task::JoinHandle<()>,
     refusal_task: tokio::task::JoinHandle<()>,
     snapshot_task: tokio::task::JoinHandle<()>,
+    witness_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -37,6 +38,7 @@ impl RunningServer {
         self.log_task.abort();
         self.refusal_task.abort();
         self.snapshot_task.abort();
+        self.witness_task.abort();
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
@@ -121,7 +123,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     // anything is served: a tree rewritten or truncated behind the broker's back stops here.
     let audit_log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
     audit_log.sync(&*store, &keys).await?;
+    let witnesses =
+        crate::witness::client::from_config(config.witnesses.as_ref(), &config.data_dir)?;
     Ok(AppState {
+        witnesses,
         audit_log: Arc::new(audit_log),
         store,
         policy: Arc::new(policy),
@@ -191,6 +196,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         state.clone(),
         Duration::from_secs(1),
     ));
+    // Cosignatures of the audit checkpoints, woken by the log task (see crate::witness::client).
+    let witness_task = tokio::spawn(crate::witness::client::run(state.clone()));
     let purger = tokio::spawn(retention::run(
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),
@@ -208,6 +215,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         log_task,
         refusal_task,
         snapshot_task,
+        witness_task,
     })
 }
 

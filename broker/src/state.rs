@@ -30,4 +30,6 @@ pub struct AppState {
     pub org_locks: Arc<crate::org_lock::OrgLocks>,
     /// The ondermijningsbeeld: the live picture of the signals (see [`crate::beeld`]).
     pub beeld: Arc<crate::beeld::Beeld>,
+    /// The witnesses that cosign the audit checkpoints, if configured (see [`crate::witness::client`]).
+    pub witnesses: Option<Arc<crate::witness::client::Witnesses>>,
 }

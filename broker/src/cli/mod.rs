@@ -15,6 +15,7 @@ pub mod policy;
 pub mod remote;
 pub mod serve;
 pub mod token;
+pub mod witness;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -56,6 +57,9 @@ pub enum Command {
     /// Issue or withdraw the public prosecutor's consent to Wpg art. 19 queries under a case.
     #[command(subcommand)]
     Consent(cases::ConsentCommand),
+    /// Run a witness that cosigns audit checkpoints (C2SP tlog-witness), or create its key.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 /// The default data directory, relative to where the broker is started.
@@ -78,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Beeld(args) => beeld::run(args),
         Command::Case(cmd) => cases::run_case(cmd),
         Command::Consent(cmd) => cases::run_consent(cmd),
+        Command::Witness(cmd) => witness::run(cmd),
     };
     match result {
         Ok(code) => code,

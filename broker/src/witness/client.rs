@@ -14,15 +14,15 @@
 //! * The published note is kept in `keys/audit-checkpoint-cosigned` (atomically), so that a
 //!   restarted broker serves it again.
 //!
-//! The cosigning runs in its own task ([`run`]), woken by the log task after each sync, so that
-//! a slow witness never delays the signing of checkpoints.
+//! The cosigning runs in its own task ([`run`]), woken by the log task after each sync, and each
+//! request to a witness in a task of its own, so that a slow witness never delays the signing
+//! of checkpoints nor the cosignatures of the others; it is not asked again while a request to
+//! it is still under way.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
-use futures_util::stream::FuturesUnordered;
 use kruispunt_sdk::transparency::cosignature::{decode_timestamped, signature_line};
 use kruispunt_sdk::transparency::{Checkpoint, WitnessPolicy, WitnessVerifier, split_note};
 use serde::{Deserialize, Serialize};
@@ -96,6 +96,8 @@ struct RemoteState {
     old: u64,
     health: Health,
     last_error: Option<String>,
+    /// A request to it is under way (it is not asked again until it ends).
+    in_flight: bool,
 }
 
 /// The checkpoint being cosigned and what it has collected.
@@ -105,6 +107,8 @@ struct Current {
     note: String,
     /// Cosignature lines, by witness index.
     lines: Vec<Option<String>>,
+    /// Requests for this checkpoint not answered yet.
+    pending: usize,
     published: bool,
 }
 
@@ -143,6 +147,7 @@ impl Witnesses {
                         old: 0,
                         health: Health::Unknown,
                         last_error: None,
+                        in_flight: false,
                     }),
                 })
             })
@@ -212,86 +217,94 @@ impl Witnesses {
         })
     }
 
-    /// Gets the checkpoint `note` of `size` cosigned by every witness that has not cosigned it
-    /// yet, publishing it as described in the module documentation.
-    pub async fn cosign(&self, size: u64, note: &str, log: &AuditLog, store: &dyn Store) {
-        let missing: Vec<usize> = {
-            let mut cur = self.current.lock().await;
-            if cur.note != note {
-                *cur = Current {
-                    size,
-                    note: note.to_string(),
-                    lines: vec![None; self.remotes.len()],
-                    published: false,
-                };
-            }
-            (0..self.remotes.len())
-                .filter(|i| cur.lines[*i].is_none())
-                .collect()
-        };
-        if missing.is_empty() {
-            return;
+    /// Asks every witness that has not cosigned the checkpoint `note` of `size` yet (and is not
+    /// still busy with an earlier request) to cosign it, each in a task of its own, publishing
+    /// as described in the module documentation. Returns at once: a witness that hangs holds
+    /// up nothing but its own task, until its timeout.
+    pub async fn cosign(self: &Arc<Self>, size: u64, note: &str, state: &crate::state::AppState) {
+        let mut cur = self.current.lock().await;
+        if cur.note != note {
+            *cur = Current {
+                size,
+                note: note.to_string(),
+                lines: vec![None; self.remotes.len()],
+                pending: 0,
+                published: false,
+            };
         }
-        let mut asks: FuturesUnordered<_> = missing
-            .into_iter()
-            .map(|i| async move {
-                let r = &self.remotes[i];
-                let answer =
-                    tokio::time::timeout(self.timeout, self.ask(r, size, note, log, store))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(format!("no answer within {} ms", self.timeout.as_millis()))
-                        });
-                (i, answer)
-            })
-            .collect();
-        while let Some((i, answer)) = asks.next().await {
-            let r = &self.remotes[i];
+        for i in 0..self.remotes.len() {
+            if cur.lines[i].is_some() {
+                continue;
+            }
             {
-                let mut s = r.state.lock().await;
-                let before = s.health;
-                match &answer {
-                    Ok(_) => {
-                        s.old = size;
-                        s.health = Health::Cosigning;
-                        s.last_error = None;
-                        if before == Health::Failing {
-                            tracing::info!(witness = %r.name, size, "witness cosigns again");
-                        }
+                let mut s = self.remotes[i].state.lock().await;
+                if s.in_flight {
+                    continue;
+                }
+                s.in_flight = true;
+            }
+            cur.pending += 1;
+            let (me, state, note) = (Arc::clone(self), state.clone(), note.to_string());
+            tokio::spawn(async move {
+                let answer = tokio::time::timeout(
+                    me.timeout,
+                    me.ask(&me.remotes[i], size, &note, &state.audit_log, &*state.store),
+                )
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer within {} ms", me.timeout.as_millis())));
+                me.answered(i, size, &note, answer).await;
+            });
+        }
+    }
+
+    /// Records witness `i`'s answer for the checkpoint `note`, and publishes when it is time.
+    async fn answered(&self, i: usize, size: u64, note: &str, answer: Result<String, String>) {
+        let r = &self.remotes[i];
+        {
+            let mut s = r.state.lock().await;
+            s.in_flight = false;
+            let before = s.health;
+            match &answer {
+                Ok(_) => {
+                    s.old = size;
+                    s.health = Health::Cosigning;
+                    s.last_error = None;
+                    if before == Health::Failing {
+                        tracing::info!(witness = %r.name, size, "witness cosigns again");
                     }
-                    Err(e) => {
-                        s.health = Health::Failing;
-                        s.last_error = Some(e.clone());
-                        if before != Health::Failing {
-                            tracing::warn!(witness = %r.name, url = %r.url, error = %e, "witness did not cosign the audit checkpoint");
-                        }
+                }
+                Err(e) => {
+                    s.health = Health::Failing;
+                    s.last_error = Some(e.clone());
+                    if before != Health::Failing {
+                        tracing::warn!(witness = %r.name, url = %r.url, error = %e, "witness did not cosign the audit checkpoint");
                     }
                 }
             }
-            let mut cur = self.current.lock().await;
-            if cur.note != note {
-                return; // a newer checkpoint took over
+        }
+        let mut cur = self.current.lock().await;
+        if cur.note != note {
+            return; // a newer checkpoint took over
+        }
+        cur.pending = cur.pending.saturating_sub(1);
+        if let Ok(line) = answer {
+            cur.lines[i] = Some(line);
+        }
+        let names: Vec<&str> = cur
+            .lines
+            .iter()
+            .zip(&self.remotes)
+            .filter(|(l, _)| l.is_some())
+            .map(|(_, r)| r.name.as_str())
+            .collect();
+        if self.policy.is_satisfied_by(&names) || cur.pending == 0 || cur.published {
+            let mut full = cur.note.clone();
+            for line in cur.lines.iter().flatten() {
+                full.push_str(line);
             }
-            if let Ok(line) = answer {
-                cur.lines[i] = Some(line);
-            }
-            let names: Vec<&str> = cur
-                .lines
-                .iter()
-                .zip(&self.remotes)
-                .filter(|(l, _)| l.is_some())
-                .map(|(_, r)| r.name.as_str())
-                .collect();
-            let all_answered = asks.is_empty();
-            if self.policy.is_satisfied_by(&names) || all_answered || cur.published {
-                let mut full = cur.note.clone();
-                for line in cur.lines.iter().flatten() {
-                    full.push_str(line);
-                }
-                cur.published = true;
-                drop(cur);
-                self.publish(size, full).await;
-            }
+            cur.published = true;
+            drop(cur);
+            self.publish(size, full).await;
         }
     }
 
@@ -405,9 +418,7 @@ pub async fn run(state: crate::state::AppState) {
             _ = tokio::time::sleep(RETRY_EVERY) => {}
         }
         if let Some((size, note)) = state.audit_log.checkpoint().await {
-            witnesses
-                .cosign(size, &note, &state.audit_log, &*state.store)
-                .await;
+            witnesses.cosign(size, &note, &state).await;
         }
     }
 }

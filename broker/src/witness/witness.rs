@@ -338,4 +338,38 @@ mod tests {
             Err(AddError::SizeConflict { latest: 8, .. })
         ));
     }
+
+    /// The rollback race of the specification: two requests from the same old size, checked
+    /// concurrently, must not both be cosigned (else the smaller, stored last, rolls back the
+    /// larger). The per-log lock makes exactly one of them win, every time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_from_one_old_size_cosign_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::new(3, 64);
+        let w = std::sync::Arc::new(witness(dir.path(), &log));
+        w.add_checkpoint(log.body(0, 4).as_bytes()).await.unwrap();
+        let mut old = 4;
+        for round in 0..20u64 {
+            let (a, b) = (old + 1 + round % 3, old + 5 + round % 7);
+            let (ba, bb) = (log.body(old, a), log.body(old, b));
+            let (wa, wb) = (w.clone(), w.clone());
+            let ta = tokio::spawn(async move { wa.add_checkpoint(ba.as_bytes()).await });
+            let tb = tokio::spawn(async move { wb.add_checkpoint(bb.as_bytes()).await });
+            let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+            assert!(ra.is_ok() != rb.is_ok(), "round {round}: {ra:?} {rb:?}");
+            let (winner, loser) = if ra.is_ok() { (a, rb) } else { (b, ra) };
+            assert!(
+                matches!(loser, Err(AddError::SizeConflict { latest, .. }) if latest == winner)
+            );
+            assert_eq!(w.latest_size(ORIGIN).await, Some(winner));
+            assert_eq!(
+                state::load(dir.path(), ORIGIN).unwrap().unwrap().size,
+                winner
+            );
+            old = winner;
+            if old + 12 > 64 {
+                break;
+            }
+        }
+    }
 }

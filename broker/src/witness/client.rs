@@ -131,7 +131,7 @@ impl Witnesses {
         data_dir: Option<&Path>,
     ) -> Result<Self, WitnessConfigError> {
         let policy = WitnessPolicy::parse(&config.policy)?;
-        let remotes = policy
+        let mut remotes = policy
             .witnesses()
             .iter()
             .map(|w| {
@@ -166,6 +166,20 @@ impl Witnesses {
                 let cp = Checkpoint::parse_body(text).ok()?;
                 Some((cp.size, note))
             });
+        // The witnesses whose cosignatures the kept note carries cosigned that size: ask them
+        // from there (a witness that forgot answers 409 with its size, and is asked again).
+        if let Some((size, note)) = &published
+            && let Ok((_, lines)) = split_note(note.as_bytes())
+        {
+            for r in &mut remotes {
+                if lines
+                    .iter()
+                    .any(|l| l.name == r.key.name() && l.key_id == r.key.key_id())
+                {
+                    r.state.get_mut().old = *size;
+                }
+            }
+        }
         Ok(Witnesses {
             policy,
             remotes,

@@ -540,6 +540,23 @@ async fn quorum_hang_verify_split(b: Broker) {
         "{out}"
     );
 
+    // A restarted broker serves the cosigned checkpoint it kept (keys/audit-checkpoint-cosigned)
+    // at once, and goes on getting new ones cosigned.
+    let b = b.restart().await;
+    let kept = b
+        .get("/v1/audit/checkpoint", None::<&str>)
+        .await
+        .text()
+        .await
+        .unwrap();
+    p2.verify(&kept, std::slice::from_ref(&log_verifier))
+        .unwrap_or_else(|e| panic!("{e}: {kept}"));
+    let (st, v) = b
+        .get_json("/v1/audit/entries?start=0&end=1", Some(&officer))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let later = cosigned_checkpoint(&b, &p2, &log_verifier).await;
+
     // A split view caught: whoever holds the broker's key presents riec a fork of the tree
     // riec cosigned — the same size with another root, then a larger tree that does not
     // extend it. Both are refused and kept as evidence.

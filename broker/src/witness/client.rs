@@ -2,9 +2,10 @@
 //! it (C2SP `tlog-witness`), concurrently and each with a timeout, and publish the checkpoint
 //! with the cosignatures appended at `GET /v1/audit/checkpoint`.
 //!
-//! * Each witness is first asked with the old size it last cosigned for this broker (0 after a
-//!   start: the witness then answers 409 with its size); on a 409 the request is repeated once
-//!   with a fresh consistency proof from the size the witness returned.
+//! * Each witness is first asked with the old size it last cosigned for this broker (after a
+//!   start: the size of the kept cosigned checkpoint if it carries that witness's cosignature,
+//!   else 0); on a 409 the request is repeated once with a fresh consistency proof from the size
+//!   the witness returned.
 //! * A cosignature is kept only if it verifies with the witness's configured key.
 //! * The new checkpoint is published as soon as its cosignatures satisfy the quorum policy, or
 //!   when every witness has answered or timed out (so a quorum that cannot be met never stops the

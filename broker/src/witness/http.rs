@@ -5,6 +5,11 @@
 //! witness's key. TLS would hide the (public) checkpoints, not protect them. Put a TLS proxy in
 //! front if the network requires it.
 //!
+//! Bounded: the body size. Not bounded here: connections and slow request heads (the broker's
+//! edge has both; this server does not yet), so a witness on an open network belongs behind a
+//! reverse proxy that limits them. A timeout around the handler would be wrong: cancelled
+//! between the durable write and the answer it would leave the record and the memory apart.
+//!
 //! Statuses are the specification's; the 409 of a stale old size carries the latest size as
 //! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong.
 

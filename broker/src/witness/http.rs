@@ -7,8 +7,9 @@
 //!
 //! Bounded: the body size. Not bounded here: connections and slow request heads (the broker's
 //! edge has both; this server does not yet), so a witness on an open network belongs behind a
-//! reverse proxy that limits them. A timeout around the handler would be wrong: cancelled
-//! between the durable write and the answer it would leave the record and the memory apart.
+//! reverse proxy that limits them. The checks run in a task of their own, so that neither a
+//! client hanging up nor a timeout cancels them between the durable write and the update of
+//! the record in memory.
 //!
 //! Statuses are the specification's; the 409 of a stale old size carries the latest size as
 //! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong.
@@ -42,7 +43,14 @@ pub fn router(witness: Arc<Witness>) -> Router {
 }
 
 async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Response {
-    match witness.add_checkpoint(&body).await {
+    // In a task of its own: a client that hangs up must not cancel the check-and-record half
+    // way (the durable record written, the memory not yet updated).
+    let answer = tokio::spawn(async move { witness.add_checkpoint(&body).await }).await;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => Err(AddError::Persist(std::io::Error::other(e))),
+    };
+    match answer {
         Ok(lines) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -25,6 +25,10 @@ pub struct Config {
     /// `sqlite://FILE` (relative to the data directory) or `postgres://…`.
     #[serde(default = "default_database")]
     pub database: String,
+    /// A file holding the PostgreSQL password (first line), so the password is in neither this
+    /// file nor the URL; `PGPASSWORD` in the environment works too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_password_file: Option<PathBuf>,
     /// Registry TOML; the embedded Midden-Nederland registry when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<PathBuf>,
@@ -39,6 +43,9 @@ pub struct Config {
     /// (docs/AUDIT.md, "Witnesses and cosigned checkpoints").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witnesses: Option<crate::witness::client::WitnessConfig>,
+    /// The operator's metrics listener (plain HTTP, `GET /metrics`); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsConfig>,
     /// Where this configuration was loaded from (keys live beside it).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -157,6 +164,15 @@ fn default_database() -> String {
     "sqlite://kruispunt.db".to_string()
 }
 
+/// `[metrics]`: where `GET /metrics` listens. Plain HTTP on an address of its own, so that it
+/// is reachable from the operator's monitoring (loopback or a management network) and never
+/// through the partners' port; see docs/OPERATIONS.md, "Metrics".
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: SocketAddr,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -186,6 +202,9 @@ impl Config {
         if let Some(ca) = cfg.tls.client_ca.as_mut() {
             *ca = data_dir.join(&*ca);
         }
+        if let Some(p) = cfg.database_password_file.as_mut() {
+            *p = data_dir.join(&*p);
+        }
         if let Some(r) = cfg.registry.as_mut() {
             *r = data_dir.join(&*r);
         }
@@ -201,9 +220,113 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Opens the configured database, with the password from `database_password_file` if set.
+    pub async fn connect_store(&self) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
+        let password = match &self.database_password_file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("database_password_file {}: {e}", p.display()))?;
+                Some(text.lines().next().unwrap_or_default().to_owned())
+            }
+            None => None,
+        };
+        Ok(crate::store::connect_with_password(&self.database, password.as_deref()).await?)
+    }
+
+    /// Creates a production data directory: `kruispunt.toml` (not development), the broker's
+    /// own keys (at-rest key, audit signing key) and a TLS key with a certificate request for
+    /// `tls_names` — and no development material (no CA, no demo partner keys, no client
+    /// certificates). Refuses a directory that already holds a configuration. What is left for
+    /// the operator (the signed certificate, the registry with partner keys) is named by
+    /// `/readyz` until done.
+    pub fn init_production(
+        data_dir: &Path,
+        deployment: &str,
+        listen: SocketAddr,
+        database: Option<&str>,
+        tls_names: &[String],
+    ) -> anyhow::Result<crate::keys::BrokerKeys> {
+        let path = data_dir.join(CONFIG_FILE);
+        if path.exists() {
+            anyhow::bail!(
+                "{} already exists; init --production only writes a new set-up",
+                path.display()
+            );
+        }
+        if tls_names.is_empty() {
+            anyhow::bail!("--tls-name: give the broker's DNS name(s) for its certificate request");
+        }
+        if deployment.is_empty()
+            || !deployment
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            anyhow::bail!(
+                "--deployment: {deployment:?} must be lowercase letters, digits and '-' (it is the \
+                 tokens' audience and the audit log's origin kruispunt/<deployment>)"
+            );
+        }
+        secret_file::create_private_dir(data_dir)?;
+        secret_file::create_private_dir(&data_dir.join("tls"))?;
+        let keys = crate::keys::BrokerKeys::load_or_create(data_dir)?;
+        crate::tls::write_key_and_request(
+            &data_dir.join("tls/server.key"),
+            &data_dir.join("tls/server.csr"),
+            tls_names,
+        )?;
+        let database = match database {
+            Some(d) => d.to_owned(),
+            None => {
+                let db = data_dir.join("kruispunt.db");
+                if !db.exists() {
+                    secret_file::write_secret(&db, b"")?;
+                }
+                default_database()
+            }
+        };
+        let cfg = Config {
+            development: false,
+            deployment: deployment.to_owned(),
+            listen,
+            tls: TlsConfig {
+                cert: "tls/server.pem".into(),
+                key: "tls/server.key".into(),
+                client_ca: None,
+            },
+            database,
+            database_password_file: None,
+            registry: None,
+            policy_bundle: None,
+            limits: Limits::default(),
+            connections: Connections::default(),
+            witnesses: None,
+            metrics: None,
+            data_dir: data_dir.to_path_buf(),
+        };
+        let text = format!(
+            "# Kruispunt production configuration, written by `kruispunt init --production`.\n\
+             # Still to do (GET /readyz names what is missing):\n\
+             # - put the certificate chain your CA issued for tls/server.csr at tls/server.pem;\n\
+             # - registry = \"/etc/kruispunt/registry.toml\": the registry with every partner's\n\
+             #   token key (`kruispunt partner keygen` prints a partner's entry);\n\
+             # - [tls] client_ca = \"…\" if any partner must use mTLS;\n\
+             # - [metrics] listen = \"127.0.0.1:9464\" for the operator's /metrics.\n\
+             # Configuration reference: docs/OPERATIONS.md.\n{}",
+            toml::to_string_pretty(&cfg)?
+        );
+        secret_file::write_secret(&path, text.as_bytes())?;
+        Ok(keys)
+    }
+
     /// Creates the data directory with a development configuration and PKI if it has none.
     /// Returns true when something was created.
+    ///
+    /// A directory that already holds a `kruispunt.toml` is left exactly as it is: `serve` on a
+    /// production directory must never add a development CA or demo partner keys to it.
     pub fn init_development(data_dir: &Path, listen: SocketAddr) -> anyhow::Result<bool> {
+        if data_dir.join(CONFIG_FILE).exists() {
+            return Ok(false);
+        }
         secret_file::create_private_dir(data_dir)?;
         let pki = DevPki::in_dir(data_dir);
         let created_pki = pki.create_if_missing(&[])?;
@@ -239,11 +362,13 @@ impl Config {
                 client_ca: Some("tls/ca.pem".into()),
             },
             database: default_database(),
+            database_password_file: None,
             registry: None,
             policy_bundle: None,
             limits: Limits::default(),
             connections: Connections::default(),
             witnesses: None,
+            metrics: None,
             data_dir: data_dir.to_path_buf(),
         };
         let text = format!(

@@ -303,7 +303,7 @@ pub async fn prepare(
             input.identifier_kinds = vec![c.kind.as_str().to_string()];
             input.identifier_count = 1;
             input.signal_codes = vec![c.item.code.clone()];
-            let d = state.policy.decide(&input).map_err(IngestError::Policy)?;
+            let d = state.decide(&input).map_err(IngestError::Policy)?;
             decisions.insert(key, d);
         }
     }
@@ -454,6 +454,7 @@ pub async fn commit(
         }
         // Only after the commit: the index never shows what the database does not hold.
         state.index.insert_many(fresh.iter());
+        state.metrics.signals_stored(fresh.len());
         // The picture's exact counts: fresh as soon as the upload committed.
         state.beeld.insert(
             fresh
@@ -623,7 +624,7 @@ pub async fn withdraw(
         input.target_org = Some(own.org.clone());
         // The kind withdrawn, so that a token scoped to other kinds cannot withdraw it.
         input.identifier_kinds = vec![own.kind.as_str().to_string()];
-        let d = state.policy.decide(&input).map_err(WithdrawError::Policy)?;
+        let d = state.decide(&input).map_err(WithdrawError::Policy)?;
         policy_hash.get_or_insert(d.bundle_hash);
         if !d.allow {
             reasons.extend(d.reasons);

@@ -29,7 +29,9 @@
 //! **The HTTP edge**
 //! - [`app`]: the router; [`routes`]: one file per resource; [`problem`]: RFC 9457 problems,
 //!   the one place domain errors become HTTP; [`edge`]: the limits on a request's head and
-//!   the guarantee that every error (also axum's and the timeout's) leaves as a problem.
+//!   the guarantee that every error (also axum's and the timeout's) leaves as a problem;
+//!   [`request_log`]: one log line per request; [`metrics`]: the operator's `/metrics`.
+//! - [`readiness`]: what a set-up still lacks (`/readyz` names it).
 //! - [`server`], [`tls`], [`config`], [`devpki`], [`state`]: start-up, TLS, `kruispunt.toml`,
 //!   the development PKI, the state handlers share; [`conn_limit`]: the connection cap.
 //!
@@ -53,10 +55,13 @@ pub mod edge;
 pub mod ingest;
 pub mod keys;
 pub mod matching;
+pub mod metrics;
 pub mod mls;
 pub mod org_lock;
 pub mod problem;
 pub mod rate_limit;
+pub mod readiness;
+pub mod request_log;
 pub mod retention;
 pub mod routes;
 pub mod secret_file;

@@ -28,6 +28,8 @@ pub struct RunningServer {
     refusal_task: tokio::task::JoinHandle<()>,
     snapshot_task: tokio::task::JoinHandle<()>,
     witness_task: tokio::task::JoinHandle<()>,
+    /// The operator's `/metrics` listener, when configured.
+    pub metrics: Option<crate::metrics::MetricsServer>,
 }
 
 impl RunningServer {
@@ -39,6 +41,9 @@ impl RunningServer {
         self.refusal_task.abort();
         self.snapshot_task.abort();
         self.witness_task.abort();
+        if let Some(m) = self.metrics {
+            m.stop();
+        }
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         self.task.await??;
         if let Err(e) = self.state.refusals.flush(&*self.state.store).await {
@@ -50,7 +55,7 @@ impl RunningServer {
 
 /// Opens the database, loads policy, keys and the match index.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
-    let store = crate::store::connect(&config.database).await?;
+    let store = config.connect_store().await?;
     let registry = match &config.registry {
         Some(p) => Registry::load(p)?,
         None => Registry::embedded(),
@@ -65,6 +70,12 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     } else {
         Vec::new()
     };
+    let setup_gaps: Arc<[String]> =
+        crate::readiness::setup_gaps(&registry, &extra_keys, config.tls.client_ca.as_deref())
+            .into();
+    for gap in setup_gaps.iter() {
+        tracing::warn!(gap = %gap, "not ready for partners");
+    }
     let verifier = TokenVerifier::new(&registry, &extra_keys, &config.deployment, 30)?
         .with_max_lifetime(config.limits.max_token_lifetime_secs);
     // The supplying organisation's sector, for the picture's cross-sector measure.
@@ -146,6 +157,8 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         tokens: Arc::default(),
         org_locks: Arc::default(),
         beeld,
+        metrics: Arc::default(),
+        setup_gaps,
     })
 }
 
@@ -202,6 +215,10 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),
     ));
+    let metrics = match &config.metrics {
+        Some(m) => Some(crate::metrics::MetricsServer::start(m.listen, state.clone()).await?),
+        None => None,
+    };
     let addr = handle
         .listening()
         .await
@@ -216,6 +233,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         refusal_task,
         snapshot_task,
         witness_task,
+        metrics,
     })
 }
 

@@ -32,4 +32,22 @@ pub struct AppState {
     pub beeld: Arc<crate::beeld::Beeld>,
     /// The witnesses that cosign the audit checkpoints, if configured (see [`crate::witness::client`]).
     pub witnesses: Option<Arc<crate::witness::client::Witnesses>>,
+    /// The operator's metrics (see [`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// What the set-up still lacks ([`crate::readiness`]); `/readyz` is 503 while not empty.
+    pub setup_gaps: Arc<[String]>,
+}
+
+impl AppState {
+    /// One policy decision, timed and counted in the metrics; every call site decides through
+    /// here so that the decision latency and the refusals by reason cover them all.
+    pub fn decide(
+        &self,
+        input: &kruispunt_policy::PolicyInput,
+    ) -> Result<kruispunt_policy::Decision, kruispunt_policy::PolicyError> {
+        let started = std::time::Instant::now();
+        let decision = self.policy.decide(input)?;
+        self.metrics.decision(started.elapsed(), &decision);
+        Ok(decision)
+    }
 }

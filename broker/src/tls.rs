@@ -13,9 +13,36 @@ pub fn install_ring_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Writes a new server key (`key`, owner-only) and a PKCS#10 certificate request for `names`
+/// (`csr`) for the operator's CA: `kruispunt init --production`. The key never leaves the
+/// data directory; the CA returns the certificate chain, which goes where `[tls] cert` points.
+pub fn write_key_and_request(key: &Path, csr: &Path, names: &[String]) -> anyhow::Result<()> {
+    let pair = rcgen::KeyPair::generate()?;
+    let mut params = rcgen::CertificateParams::new(names.to_vec())
+        .map_err(|e| anyhow::anyhow!("--tls-name: {e}"))?;
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, names[0].clone());
+    let request = params.serialize_request(&pair)?;
+    crate::secret_file::write_secret(key, pair.serialize_pem().as_bytes())?;
+    crate::secret_file::write_public(csr, request.pem()?.as_bytes())?;
+    Ok(())
+}
+
 fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     CertificateDer::pem_file_iter(path)
-        .map_err(|e| anyhow::anyhow!("cannot read certificate {}: {e}", path.display()))?
+        .map_err(|e| {
+            let csr = path.with_extension("csr");
+            let hint = if csr.exists() {
+                format!(
+                    "; have your CA sign the certificate request {} and put the chain (leaf first) here",
+                    csr.display()
+                )
+            } else {
+                String::new()
+            };
+            anyhow::anyhow!("cannot read certificate {}: {e}{hint}", path.display())
+        })?
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("bad certificate PEM in {}: {e}", path.display()))
 }

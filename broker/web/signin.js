@@ -56,7 +56,9 @@ const KpSignIn = (() => {
   const token = () => sessionStorage.getItem(STORAGE_KEY) || "";
   const current = () => (token() ? claimsOf(token()) : null);
   const expired = (c) => c.exp !== null && c.exp * 1000 <= Date.now();
-  const until = (c) => (c.exp === null ? "no expiry" : "until " + new Date(c.exp * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC");
+  const until = (c) => (c.exp === null ? "no expiry" : "until " + new Date(c.exp * 1000).toLocaleString("nl-NL", {
+    timeZone: "Europe/Amsterdam", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", timeZoneName: "short" }));
 
   // "user of org (roles: a, b; purpose p), until …" as DOM nodes.
   function describe(c) {

@@ -5,7 +5,10 @@
 //! * A **privacy officer** (role `privacy-officer`, decided by the policy's `audit_read` rule
 //!   with the officer's own organisation as target) also sees the salt and the entry for the
 //!   entries that **concern their organisation**: as requester (actor), recipient or supplier
-//!   (source of the data).
+//!   (source of the data) — and, when the organisation is the registered **controller**
+//!   (verwerkingsverantwoordelijke) of a purpose, every entry under that purpose, whoever
+//!   asked: the controller answers for the processing, so it reviews all of it (a gemeente
+//!   controlling Bibob screening sees the screenings other gemeenten ran under it).
 //! * A **police case embargo** (`detail.embargo_until`, Unix seconds, set from the purpose's
 //!   `embargo_days`) holds the details back from an organisation that is only the *supplier*:
 //!   until then it sees that a disclosure happened, and when, nothing else — and learns nothing
@@ -41,7 +44,21 @@ pub struct Viewer {
     /// The bound of a scoped token: only entries under its purpose (and its case, if it names
     /// one) are shown in full; the others are leaves, like entries of other organisations.
     scope: Option<(String, Option<String>)>,
+    /// The purposes whose registered controller is the reader's organisation.
+    controls: Vec<String>,
     now: i64,
+}
+
+/// The purposes `org` is the registered controller of.
+fn controlled_by(state: &AppState, org: &str) -> Vec<String> {
+    state
+        .policy
+        .registry()
+        .purposes
+        .iter()
+        .filter(|p| p.controller == org)
+        .map(|p| p.id.clone())
+        .collect()
 }
 
 /// Whether an entry concerns `org` as requester, recipient or supplier. Erasure records concern
@@ -67,7 +84,7 @@ impl Viewer {
         let purpose = principal.scope.as_ref().map_or("", |s| s.purpose.as_str());
         let mut input = principal.policy_input(Action::AuditRead, purpose, now_secs());
         input.target_org = Some(principal.org.clone());
-        state.policy.decide(&input).unwrap_or_else(|e| {
+        state.decide(&input).unwrap_or_else(|e| {
             tracing::error!(error = %e, "policy evaluation failed; audit entries withheld");
             kruispunt_policy::Decision {
                 allow: false,
@@ -87,6 +104,7 @@ impl Viewer {
             officer: Self::decide(state, principal).allow,
             all: false,
             scope: scope_of(principal),
+            controls: controlled_by(state, &principal.org),
             now: now_secs(),
         }
     }
@@ -104,6 +122,7 @@ impl Viewer {
                 officer: true,
                 all: false,
                 scope: scope_of(principal),
+                controls: controlled_by(state, &principal.org),
                 now: now_secs(),
             });
         }
@@ -137,6 +156,7 @@ impl Viewer {
             officer: true,
             all: true,
             scope: None,
+            controls: Vec::new(),
             now: now_secs(),
         }
     }
@@ -168,7 +188,11 @@ impl Viewer {
         if !self.officer {
             return leaf_only(Withheld::NotPermitted);
         }
-        if !self.all && !concerns(&entry, &self.org) {
+        let controller = entry
+            .purpose
+            .as_ref()
+            .is_some_and(|p| self.controls.contains(p));
+        if !self.all && !controller && !concerns(&entry, &self.org) {
             return leaf_only(Withheld::NotConcerned);
         }
         if let Some((purpose, case)) = &self.scope {

@@ -10,8 +10,11 @@ use kruispunt_sdk::transparency::{LogLine, Withheld};
 
 use crate::civil::format_date;
 
-/// The header row.
-pub const COLUMNS: [&str; 19] = [
+/// The header row. The columns after `salt` were added later (appended, so that a
+/// spreadsheet built on the earlier ones keeps working): what a match disclosed — the level
+/// asked for and the level given, how many identifiers were asked about and how many hit, and
+/// the prosecutor's consent it rested on (docs/AUDIT.md, "CSV").
+pub const COLUMNS: [&str; 24] = [
     "index",
     "time_utc",
     "operation",
@@ -31,6 +34,11 @@ pub const COLUMNS: [&str; 19] = [
     "embargo_until_utc",
     "leaf",
     "salt",
+    "requested_level",
+    "disclosed_level",
+    "identifiers",
+    "hits",
+    "consent_id",
 ];
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for Unix milliseconds.
@@ -87,7 +95,15 @@ pub fn to_csv(lines: &[LogLine]) -> String {
             (None, Some(s)) => (utc(s.time_ms), s.operation.as_str().to_string()),
             _ => (String::new(), String::new()),
         };
-        let row: [String; 19] = [
+        // A value of the entry's detail as text (strings bare, numbers as digits).
+        let detail = |key: &str| -> String {
+            match e.and_then(|e| e.detail.get(key)) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => String::new(),
+            }
+        };
+        let row: [String; 24] = [
             l.index.to_string(),
             time,
             operation,
@@ -115,6 +131,11 @@ pub fn to_csv(lines: &[LogLine]) -> String {
                 .unwrap_or_default(),
             B64.encode(l.leaf),
             l.salt.map(|s| B64.encode(s)).unwrap_or_default(),
+            detail("requested_level"),
+            detail("disclosed_level"),
+            detail("identifiers"),
+            detail("hits"),
+            detail("consent_id"),
         ];
         for (i, v) in row.iter().enumerate() {
             if i > 0 {
@@ -152,5 +173,25 @@ mod tests {
         assert!(row.contains(r#""'=HYPERLINK(""x"")""#), "{row}");
         assert!(row.contains(r#""a,b""#), "{row}");
         assert!(csv.ends_with("\r\n"));
+    }
+
+    #[test]
+    fn what_a_match_disclosed_has_columns_of_its_own() {
+        let mut e = AuditEntry::new(0, Operation::Disclose, "match");
+        e.detail = serde_json::json!({
+            "identifiers": 3, "hits": 1, "requested_level": "categories",
+            "disclosed_level": "hit", "justification": "dossier 12", "consent_id": "c-1"
+        });
+        let csv = to_csv(&[LogLine::shown(1, [1; 32], e)]);
+        let mut rows = csv.lines();
+        let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+        let row: Vec<&str> = rows.next().unwrap().split(',').collect();
+        let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(col("requested_level"), "categories");
+        assert_eq!(col("disclosed_level"), "hit");
+        assert_eq!(col("identifiers"), "3");
+        assert_eq!(col("hits"), "1");
+        assert_eq!(col("consent_id"), "c-1");
+        assert_eq!(col("justification"), "dossier 12");
     }
 }

@@ -32,6 +32,8 @@ pub struct AuditLog {
     /// before migration 0007 is caught up once, see [`crate::store::AuditStore::audit_tree_catch_up`]).
     caught_up: AtomicBool,
     checkpoint: RwLock<Option<(u64, String)>>,
+    /// When this process last replaced `checkpoint` (the metrics' checkpoint age).
+    signed_at: std::sync::Mutex<Option<std::time::Instant>>,
     /// The last checkpoint signed (by this broker, or by any broker sharing the key folder), and
     /// the file it is kept in (`None`: in memory only, for benchmarks and tests of the tree).
     /// Held while signing, so that checkpoints are checked and signed one at a time.
@@ -70,6 +72,7 @@ impl AuditLog {
             origin,
             caught_up: AtomicBool::new(false),
             checkpoint: RwLock::new(None),
+            signed_at: std::sync::Mutex::new(None),
             last_signed: Mutex::new(None),
             anchor_path: None,
             verifier,
@@ -107,6 +110,18 @@ impl AuditLog {
         self.checkpoint.read().await.clone()
     }
 
+    /// The latest checkpoint's tree size (0: none yet) and how long ago this process signed
+    /// it, for the metrics.
+    pub async fn checkpoint_size_and_age(&self) -> (u64, Option<std::time::Duration>) {
+        let size = self.checkpoint.read().await.as_ref().map_or(0, |(s, _)| *s);
+        let age = self
+            .signed_at
+            .lock()
+            .ok()
+            .and_then(|at| at.map(|t| t.elapsed()));
+        (size, age)
+    }
+
     /// Signs a checkpoint of the stored tree if it grew since the last one (or none was signed
     /// yet). Returns the tree size. Refuses ([`AuditLogError::Diverged`]) to sign a tree that
     /// is not consistent with the last checkpoint signed.
@@ -128,6 +143,9 @@ impl AuditLog {
             // Two syncs may race; never replace a checkpoint with an older one.
             if slot.as_ref().is_none_or(|(s, _)| *s < size) {
                 *slot = Some((size, note));
+                if let Ok(mut at) = self.signed_at.lock() {
+                    *at = Some(std::time::Instant::now());
+                }
             }
         }
         Ok(size)

@@ -11,6 +11,8 @@
 //! - [`access`]: who may read which entries (the review's access rules, shared by the HTTP
 //!   routes and the CLI), and the embargo summary a supplier sees.
 //! - [`csv`]: the CSV export of the review.
+//! - [`ldv`]: the same review as Logboek Dataverwerkingen records (the Dutch government's
+//!   logging standard for data processing).
 //! - [`transparency`]: the pure, verifiable core (hashing, proofs, notes, checkpoints), which
 //!   lives in [`kruispunt_sdk::transparency`] so that privacy officers' tools check the log
 //!   with exactly the code the broker builds it with. Only signing is the broker's own.
@@ -24,6 +26,7 @@ pub mod action;
 pub mod anchor;
 pub mod csv;
 pub mod entry;
+pub mod ldv;
 pub mod log;
 pub mod sign;
 

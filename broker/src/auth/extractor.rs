@@ -56,6 +56,9 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(|c| c.0.ip());
         let (principal, requests_last_minute) =
             authenticate(state, &parts.headers, leaf, peer, &endpoint).await?;
+        if let Some(slot) = parts.extensions.get::<crate::request_log::CallerSlot>() {
+            slot.set(&principal.org);
+        }
         Ok(Authenticated {
             principal,
             requests_last_minute,
@@ -166,6 +169,7 @@ async fn record(
     p: Problem,
     endpoint: &str,
 ) -> Problem {
+    state.metrics.refused(p.slug);
     match state
         .refusals
         .record(&*state.store, principal, p.slug, endpoint)

@@ -468,7 +468,7 @@ fn owner_only(path: &Path) -> anyhow::Result<std::fs::File> {
 async fn export_local(dir: &Path) -> anyhow::Result<Fetched> {
     let config = Config::load(dir)?;
     let keys = BrokerKeys::load_or_create(&config.data_dir)?;
-    let store = crate::store::connect(&config.database).await?;
+    let store = config.connect_store().await?;
     // Signed like the broker signs: only over a tree consistent with the last checkpoint signed.
     let log = crate::audit::log::AuditLog::open(&config.deployment, &keys, &config.data_dir)?;
     let (size, note) = log.sign_stored(&*store, &keys).await?;
@@ -507,7 +507,7 @@ async fn erase(a: EraseArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let config = Config::load(&a.data_dir)?;
-    let store = crate::store::connect(&config.database).await?;
+    let store = config.connect_store().await?;
     let before = a.before.clone();
     let record = move |erased: &[u64]| {
         let mut e = crate::audit::entry::by(

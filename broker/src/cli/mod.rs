@@ -20,7 +20,7 @@ pub mod witness;
 #[derive(Debug, Parser)]
 #[command(
     name = "kruispunt",
-    version,
+    version = VERSION,
     about = "Kruispunt: a privacy-preserving data-sharing broker for the partnerships against ondermijning"
 )]
 pub struct Cli {
@@ -61,6 +61,14 @@ pub enum Command {
     #[command(subcommand)]
     Witness(witness::WitnessCommand),
 }
+
+/// `kruispunt --version`: the crate version and the commit it was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KRUISPUNT_COMMIT"),
+    ")"
+);
 
 /// The default data directory, relative to where the broker is started.
 pub fn default_data_dir() -> PathBuf {

@@ -81,7 +81,7 @@ fn parse_log(arg: &str) -> anyhow::Result<(String, Verifier)> {
 }
 
 fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
-    super::serve::init_tracing();
+    super::serve::init_tracing(super::serve::LogFormat::Text);
     let key = WitnessKey::load(&a.key).context("--key")?;
     let logs = a
         .logs

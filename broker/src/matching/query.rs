@@ -177,7 +177,7 @@ pub async fn run(
     // The case and consent it names, read now (no cache): a closure or withdrawal committed on
     // any broker refuses this request (docs/CASES.md).
     crate::cases::facts::add_to(state, &mut input).await?;
-    let decision = state.policy.decide(&input).map_err(MatchError::Policy)?;
+    let decision = state.decide(&input).map_err(MatchError::Policy)?;
 
     let mut entry = entry::with_decision(
         entry::by(Some(principal), Operation::Consult, action::MATCH),

@@ -543,7 +543,7 @@ fn may_add(
     let mut input = principal.policy_input(Action::CoalitionAdd, "", now_secs());
     input.coalition = Some(coalition.to_string());
     input.target_org = Some(target.to_string());
-    state.policy.decide(&input).map_err(DeliveryError::Policy)
+    state.decide(&input).map_err(DeliveryError::Policy)
 }
 
 /// Checks every added organisation against the policy and (case channels) the allowed list;

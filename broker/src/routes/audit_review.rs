@@ -46,6 +46,9 @@ pub enum Format {
     Json,
     /// `text/csv`, one row per entry, for a spreadsheet.
     Csv,
+    /// `application/jsonl`: Logboek Dataverwerkingen records ([`crate::audit::ldv`]), one per
+    /// entry and data subject; paged like CSV (`Kruispunt-Next`, `Kruispunt-Tree-Size`).
+    Ldv,
 }
 
 /// `GET /v1/audit/review` query.
@@ -74,6 +77,11 @@ pub struct ReviewQuery {
     /// Continue after this index (the previous page's `next`).
     #[serde(default)]
     pub after: Option<u64>,
+    /// Only entries before this index: a client walking the pages passes the first page's
+    /// `tree_size`, so that the walk ends — every page read is itself an entry, which a walk
+    /// without a bound would keep finding.
+    #[serde(default)]
+    pub before: Option<u64>,
     /// At most this many entries (default 100, at most 1000).
     #[serde(default)]
     pub limit: Option<u64>,
@@ -188,7 +196,8 @@ pub async fn review(
     if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
         tracing::warn!(error = %e, "audit log sync before a review failed");
     }
-    let size = state.store.audit().audit_tree_size().await?;
+    let tree_size = state.store.audit().audit_tree_size().await?;
+    let size = q.before.map_or(tree_size, |b| b.min(tree_size));
     let mut start = match q.from {
         Some(f) => first_at(&state, f.saturating_sub(TIME_SLACK_MS), size).await?,
         None => 0,
@@ -234,6 +243,7 @@ pub async fn review(
         }
     }
     Ok(respond(
+        &state,
         q.format,
         size,
         out,
@@ -319,6 +329,7 @@ pub async fn disclosures(
         })
         .collect();
     Ok(respond(
+        &state,
         q.format,
         size,
         out,
@@ -327,7 +338,40 @@ pub async fn disclosures(
     ))
 }
 
+/// The response header carrying a CSV page's `next` cursor (the JSON carries it in the body):
+/// a client asks again with `after=<value>` until the header is absent.
+pub const NEXT_HEADER: &str = "kruispunt-next";
+/// The response header carrying a CSV page's `tree_size` (the bound of the walk, see
+/// [`ReviewQuery::before`]).
+pub const TREE_SIZE_HEADER: &str = "kruispunt-tree-size";
+
+/// The registry's names for the organisations and purposes the lines show, so that a person
+/// reads "Gemeente Hilversum" beside `gemeente-hilversum`. Only ids the lines already show are
+/// named; names are the registry's, public to every partner.
+fn names_of(state: &AppState, lines: &[LogLine]) -> serde_json::Value {
+    let registry = state.policy.registry();
+    let mut orgs = serde_json::Map::new();
+    let mut purposes = serde_json::Map::new();
+    for e in lines.iter().filter_map(|l| l.entry.as_ref()) {
+        let named = e
+            .actor_org
+            .iter()
+            .chain(&e.source_orgs)
+            .chain(&e.recipients);
+        for org in named {
+            if let Some(p) = registry.partner(org) {
+                orgs.insert(org.clone(), p.name.clone().into());
+            }
+        }
+        if let Some(p) = e.purpose.as_ref().and_then(|p| registry.purpose(p)) {
+            purposes.insert(p.id.clone(), p.title.clone().into());
+        }
+    }
+    json!({ "organisations": orgs, "purposes": purposes })
+}
+
 fn respond(
+    state: &AppState,
     format: Format,
     tree_size: u64,
     lines: Vec<LogLine>,
@@ -337,18 +381,45 @@ fn respond(
     match format {
         Format::Json => axum::Json(json!({
             "tree_size": tree_size, "entries": lines, "next": next,
+            "names": names_of(state, &lines),
         }))
         .into_response(),
-        Format::Csv => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+        Format::Csv | Format::Ldv => {
+            let (content_type, body, filename) = if format == Format::Csv {
                 (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{filename}\""),
-                ),
-            ],
-            crate::audit::csv::to_csv(&lines),
-        )
-            .into_response(),
+                    "text/csv; charset=utf-8",
+                    crate::audit::csv::to_csv(&lines),
+                    filename.to_owned(),
+                )
+            } else {
+                (
+                    "application/jsonl; charset=utf-8",
+                    crate::audit::ldv::to_jsonl(
+                        &lines,
+                        &state.policy.registry(),
+                        state.audit_log.origin(),
+                    ),
+                    filename.replace(".csv", ".ldv.jsonl"),
+                )
+            };
+            let mut resp = (
+                [
+                    (header::CONTENT_TYPE, content_type.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{filename}\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response();
+            if let Some(n) = next {
+                resp.headers_mut()
+                    .insert(NEXT_HEADER, axum::http::HeaderValue::from(n));
+            }
+            resp.headers_mut()
+                .insert(TREE_SIZE_HEADER, axum::http::HeaderValue::from(tree_size));
+            resp
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Readiness: the database answers and a policy is loaded (load balancers route on this).
+//! Readiness: the database answers, a policy is loaded and the set-up lets partners in (no
+//! [`crate::readiness`] gap); load balancers route on this.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,6 +18,14 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Proble
             "the database does not answer",
         )
     })?;
+    if !state.setup_gaps.is_empty() {
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("the set-up is incomplete: {}", state.setup_gaps.join("; ")),
+        ));
+    }
     // Witnesses are detail, not readiness: the broker serves and signs without them (a
     // verifier that requires their quorum refuses the checkpoint instead).
     let witnesses = match &state.witnesses {

@@ -107,10 +107,23 @@ pub trait Store: Send + Sync + 'static {
 ///   exist; restricting the file to its owner is the caller's job), see [`sqlite::SqliteStore`];
 /// - `postgres://…` / `postgresql://…`: see [`postgres::PostgresStore`].
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    connect_with_password(url, None).await
+}
+
+/// As [`connect`], with the PostgreSQL password given apart from the URL (read from a secret
+/// file by [`crate::config::Config::connect_store`]), so that it is in neither the
+/// configuration file nor a process listing. (`PGPASSWORD` in the environment works too: sqlx
+/// reads it as libpq does.)
+pub async fn connect_with_password(
+    url: &str,
+    password: Option<&str>,
+) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+        Ok(Arc::new(
+            postgres::PostgresStore::connect_with_password(url, password).await?,
+        ))
     } else {
         Err(StoreError::Config(
             "the database URL must start with sqlite:// or postgres://".into(),

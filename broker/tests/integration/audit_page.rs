@@ -1,7 +1,9 @@
 //! The privacy officers' page at `/audit/` in a real browser (chromium headless, driven by
 //! chromedriver: see `browser.rs`). The officer opens a link carrying the token in the URL
 //! fragment (which never reaches the server), confirms the organisation it names, and the page
-//! checks the checkpoint's signature with WebCrypto and lists the officer's entries.
+//! checks the checkpoint's signature with WebCrypto and lists the officer's entries — all of
+//! them, page after page (here pages of one entry, `?limit=1`), with their count, in Amsterdam
+//! time, with the registry's names and what each match disclosed.
 
 use crate::audit_common::*;
 use crate::browser::Browser;
@@ -32,7 +34,7 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
     );
 
     browser
-        .open(&format!("{}/audit/#token={officer}", b.base))
+        .open(&format!("{}/audit/?limit=1#token={officer}", b.base))
         .await;
     browser
         .wait_for(
@@ -45,13 +47,51 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
         .wait_for(
             "(document.getElementById('verify-result').textContent.startsWith('VERIFIED') \
              || document.getElementById('verify-result').textContent.startsWith('NOT')) \
-             && / entries$/.test(document.getElementById('status').textContent) \
+             && /match \\(all of them/.test(document.getElementById('status').textContent) \
              && document.body.innerText",
             "the verification and the entries",
         )
         .await;
     let dom = verified.as_str().unwrap();
     assert!(dom.contains("VERIFIED: signature valid"), "{dom}");
+    assert!(
+        dom.contains("first check in this browser: this checkpoint is trusted on first use"),
+        "{dom}"
+    );
+    // The whole answer, page by page: as many rows as the API has entries for this officer.
+    let status = browser.text("#status").await;
+    let (_, api) = b
+        .get_json("/v1/audit/review?limit=1000", Some(&officer))
+        .await;
+    let rows: usize = browser
+        .eval("return document.querySelectorAll('#rows tr').length;")
+        .await
+        .as_u64()
+        .unwrap() as usize;
+    let count: usize = status.split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(rows, count, "{status}");
+    assert!(
+        count > 1 && status.contains(&format!("read in {count} pages")),
+        "{status}"
+    );
+    // The API read came after the page's walk: it sees the page's reads too, never fewer.
+    assert!(
+        api["entries"].as_array().unwrap().len() >= count,
+        "{status}"
+    );
+    // Words and times for people.
+    assert!(
+        dom.contains("Autoschade en -verkoop Almere (autoschade-almere)"),
+        "the registry's name beside the id: {dom}"
+    );
+    assert!(
+        dom.contains(" CET") || dom.contains(" CEST"),
+        "Amsterdam time with its zone: {dom}"
+    );
+    assert!(
+        dom.contains("1 identifier, 1 hit; asked: hit; given: hit"),
+        "what the match disclosed: {dom}"
+    );
     assert!(
         dom.contains("user@autoschade-almere"),
         "the officer's own match is listed: {dom}"

@@ -144,7 +144,7 @@ async fn a_link_with_a_token_signs_in_only_after_the_visitor_confirms_its_organi
             // Only now does the audit page read the trail, in the accepted token's name.
             browser
                 .wait_for(
-                    "/ entries$/.test(document.getElementById('status').textContent)",
+                    "/ match \\(all of them/.test(document.getElementById('status').textContent)",
                     "the entries",
                 )
                 .await;

@@ -16,28 +16,64 @@ function cell(tr, text) {
   tr.appendChild(td);
 }
 
-function show(lines) {
+// Times for people: Amsterdam's local time, with the zone (CET or CEST) named.
+const local = (ms) => new Date(ms).toLocaleString("nl-NL", {
+  timeZone: "Europe/Amsterdam", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+});
+
+// The registry's names the broker sent with the entries: "Gemeente Hilversum (gemeente-hilversum)".
+const names = { organisations: {}, purposes: {} };
+const org = (id) => (names.organisations[id] ? names.organisations[id] + " (" + id + ")" : id);
+const purpose = (id) => (names.purposes[id] ? names.purposes[id] + " (" + id + ")" : id);
+
+// What a match disclosed, from the entry's detail.
+function disclosed(e) {
+  const d = e.detail || {};
+  const parts = [];
+  if (d.identifiers != null) parts.push(d.identifiers + " identifier" + (d.identifiers === 1 ? "" : "s") +
+    (d.hits != null ? ", " + d.hits + " hit" + (d.hits === 1 ? "" : "s") : ""));
+  if (d.requested_level) parts.push("asked: " + d.requested_level);
+  if (d.disclosed_level) parts.push("given: " + d.disclosed_level);
+  if (d.consent_id) parts.push("consent " + d.consent_id);
+  if (d.justification) parts.push("why: " + d.justification);
+  return parts.join("; ");
+}
+
+function addRows(lines) {
   const body = $("rows");
-  body.textContent = "";
   for (const l of lines) {
     const tr = document.createElement("tr");
     const e = l.entry;
     const s = l.summary;
     cell(tr, l.index);
-    cell(tr, e ? new Date(e.time_ms).toISOString() : s ? new Date(s.time_ms).toISOString() : "");
+    cell(tr, e ? local(e.time_ms) : s ? local(s.time_ms) : "");
     cell(tr, e ? e.operation : s ? s.operation : "");
     cell(tr, e ? e.action : "");
-    cell(tr, e ? (e.actor_org || "") + (e.actor_user ? " / " + e.actor_user : "") : "");
-    cell(tr, e ? [e.purpose, e.legal_basis, e.case_reference].filter(Boolean).join(" / ") : "");
-    cell(tr, e ? e.source_orgs.join(", ") : "");
-    cell(tr, e ? e.recipients.join(", ") : "");
+    cell(tr, e ? (e.actor_org ? org(e.actor_org) : "") + (e.actor_user ? " / " + e.actor_user : "") : "");
+    cell(tr, e ? [e.purpose && purpose(e.purpose), e.legal_basis, e.case_reference].filter(Boolean).join(" / ") : "");
+    cell(tr, e ? e.source_orgs.map(org).join(", ") : "");
+    cell(tr, e ? e.recipients.map(org).join(", ") : "");
+    cell(tr, e ? disclosed(e) : "");
     cell(tr, e ? (e.decision || "") + (e.reasons.length ? " (" + e.reasons.join(", ") + ")" : "") : "");
     cell(tr, l.withheld === "embargo"
-      ? "details under embargo until " + new Date(l.embargo_until * 1000).toISOString().slice(0, 10)
+      ? "details under embargo until " + local(l.embargo_until * 1000)
       : l.withheld || "");
     body.appendChild(tr);
   }
-  setStatus(lines.length + " entries");
+}
+
+function learnNames(v) {
+  if (!v.names) return;
+  Object.assign(names.organisations, v.names.organisations || {});
+  Object.assign(names.purposes, v.names.purposes || {});
+}
+
+function show(v) {
+  $("rows").textContent = "";
+  learnNames(v);
+  addRows(v.entries);
+  setStatus(v.entries.length + " " + (v.entries.length === 1 ? "entry" : "entries"));
 }
 
 function reviewQuery() {
@@ -48,27 +84,60 @@ function reviewQuery() {
   for (const f of ["purpose", "case", "partner", "operation"]) {
     if ($(f).value.trim()) p.set(f, $(f).value.trim());
   }
-  p.set("limit", "1000");
+  // Page size: 1 000 entries, or `?limit=N` in the page's own address (to look at the paging).
+  const size = Number(new URLSearchParams(location.search).get("limit"));
+  p.set("limit", size >= 1 && size <= 1000 ? String(size) : "1000");
   return p;
 }
 
+// The whole answer: the review comes in pages (at most 1 000 entries, or 100 000 looked at);
+// follow `next` until there is none, showing the rows as they come and the count at the end.
 async function search() {
   try {
-    const v = await (await api("/v1/audit/review?" + reviewQuery())).json();
-    show(v.entries);
+    $("rows").textContent = "";
+    let after = null, before = null, count = 0, pages = 0;
+    for (;;) {
+      const p = reviewQuery();
+      if (after !== null) { p.set("after", after); p.set("before", before); }
+      const v = await (await api("/v1/audit/review?" + p)).json();
+      if (before === null) before = v.tree_size;
+      learnNames(v);
+      addRows(v.entries);
+      count += v.entries.length;
+      pages += 1;
+      after = v.next;
+      if (after === null || after === undefined) break;
+      setStatus(count + " entries so far, reading on…");
+    }
+    setStatus(count + " " + (count === 1 ? "entry matches" : "entries match") + " (all of them, read in " +
+      pages + " page" + (pages === 1 ? "" : "s") + ")");
   } catch (e) { setStatus("Review failed: " + e.message, true); }
 }
 
+// The CSV of the whole answer: every page (the broker names the next in the Kruispunt-Next
+// header), with the header row once.
 async function exportCsv() {
   try {
-    const p = reviewQuery();
-    p.set("format", "csv");
-    const blob = await (await api("/v1/audit/review?" + p)).blob();
+    let after = null, before = null, text = "", rows = 0;
+    for (;;) {
+      const p = reviewQuery();
+      p.set("format", "csv");
+      if (after !== null) { p.set("after", after); p.set("before", before); }
+      const r = await api("/v1/audit/review?" + p);
+      if (before === null) before = r.headers.get("kruispunt-tree-size");
+      const page = await r.text();
+      const body = text ? page.slice(page.indexOf("\r\n") + 2) : page;
+      text += body;
+      rows += body.split("\r\n").filter(Boolean).length - (text === body ? 1 : 0);
+      after = r.headers.get("kruispunt-next");
+      if (!after) break;
+      setStatus(rows + " rows so far, reading on…");
+    }
     const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
+    a.href = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
     a.download = "kruispunt-audit-review.csv";
     a.click();
-    setStatus("CSV exported");
+    setStatus("CSV exported: " + rows + " " + (rows === 1 ? "entry" : "entries"));
   } catch (e) { setStatus("Export failed: " + e.message, true); }
 }
 
@@ -76,7 +145,7 @@ async function lookupHistory() {
   try {
     const p = new URLSearchParams({ pseudonym: $("pseudonym").value.trim() });
     const v = await (await api("/v1/audit/disclosures?" + p)).json();
-    show(v.entries);
+    show(v);
   } catch (e) { setStatus("Look-up failed: " + e.message, true); }
 }
 
@@ -148,6 +217,10 @@ async function verify() {
     let text = "signature " + (signed ? "valid" : "not checked (no Ed25519 in this browser)") +
       "; " + size + " entries";
     const seen = JSON.parse(localStorage.getItem("kp-audit-checkpoint") || "null");
+    if (!seen || seen.origin !== name) {
+      text += "; first check in this browser: this checkpoint is trusted on first use and " +
+        "remembered, and every later check proves the log only grew from it";
+    }
     if (seen && seen.origin === name) {
       if (seen.size > size) throw new Error("the log shrank from " + seen.size + " to " + size + " entries");
       const p = await (await api("/v1/audit/proof/consistency?first=" + seen.size + "&second=" + size)).json();

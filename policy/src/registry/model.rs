@@ -214,6 +214,11 @@ pub struct Purpose {
     pub legal_basis: String,
     /// Partner id of the controller (verwerkingsverantwoordelijke).
     pub controller: String,
+    /// The processing activity (verwerkingsactiviteit) in the controller's register of
+    /// processing activities, as a URI: the `dpl.core.processing_activity_id` of the Logboek
+    /// Dataverwerkingen export (docs/AUDIT.md). Absent: `urn:kruispunt:verwerkingsactiviteit:<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_activity: Option<String>,
     /// Whether the purpose may be used now.
     #[serde(default = "yes")]
     pub active: bool,

@@ -45,8 +45,19 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://…`) with a pool of 16 connections and applies the
     /// migrations.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let options = PgConnectOptions::from_str(url)
+        Self::connect_with_password(url, None).await
+    }
+
+    /// As [`PostgresStore::connect`], with the password given apart from the URL.
+    pub async fn connect_with_password(
+        url: &str,
+        password: Option<&str>,
+    ) -> Result<PostgresStore, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad PostgreSQL URL: {e}")))?;
+        if let Some(p) = password {
+            options = options.password(p);
+        }
         Self::connect_with(
             PgPoolOptions::new()
                 .max_connections(DEFAULT_MAX_CONNECTIONS)

@@ -39,6 +39,10 @@ pub struct Config {
     pub limits: Limits,
     #[serde(default)]
     pub connections: Connections,
+    /// Witnesses that cosign the audit log's checkpoints, and the quorum policy
+    /// (docs/AUDIT.md, "Witnesses and cosigned checkpoints").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witnesses: Option<crate::witness::client::WitnessConfig>,
     /// The operator's metrics listener (plain HTTP, `GET /metrics`); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsConfig>,
@@ -295,6 +299,7 @@ impl Config {
             policy_bundle: None,
             limits: Limits::default(),
             connections: Connections::default(),
+            witnesses: None,
             metrics: None,
             data_dir: data_dir.to_path_buf(),
         };
@@ -362,6 +367,7 @@ impl Config {
             policy_bundle: None,
             limits: Limits::default(),
             connections: Connections::default(),
+            witnesses: None,
             metrics: None,
             data_dir: data_dir.to_path_buf(),
         };

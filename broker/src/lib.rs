@@ -37,6 +37,9 @@
 //! - [`server`], [`tls`], [`config`], [`devpki`], [`state`]: start-up, TLS, `kruispunt.toml`,
 //!   the development PKI, the state handlers share; [`conn_limit`]: the connection cap.
 //!
+//! **Witnesses**: [`witness`], the `kruispunt witness` server (C2SP tlog-witness) and the
+//! broker's client that gets its checkpoints cosigned.
+//!
 //! **The command line**: [`cli`], one module per subcommand. [`civil`]: calendar arithmetic.
 #![forbid(unsafe_code)]
 
@@ -69,3 +72,4 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod tls;
+pub mod witness;

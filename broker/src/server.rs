@@ -27,6 +27,7 @@ pub struct RunningServer {
     log_task: tokio::task::JoinHandle<()>,
     refusal_task: tokio::task::JoinHandle<()>,
     snapshot_task: tokio::task::JoinHandle<()>,
+    witness_task: tokio::task::JoinHandle<()>,
     /// The operator's `/metrics` listener, when configured.
     pub metrics: Option<crate::metrics::MetricsServer>,
     follower: tokio::task::JoinHandle<()>,
@@ -40,6 +41,7 @@ impl RunningServer {
         self.log_task.abort();
         self.refusal_task.abort();
         self.snapshot_task.abort();
+        self.witness_task.abort();
         if let Some(m) = self.metrics {
             m.stop();
         }
@@ -141,7 +143,10 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     audit_log.sync(&*store, &keys).await?;
     // Other processes write where the store follows changes (PostgreSQL).
     let store_follows = store.own_changes().is_some();
+    let witnesses =
+        crate::witness::client::from_config(config.witnesses.as_ref(), &config.data_dir)?;
     Ok(AppState {
+        witnesses,
         audit_log: Arc::new(audit_log),
         store,
         policy: Arc::new(policy),
@@ -222,6 +227,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         state.clone(),
         Duration::from_secs(1),
     ));
+    // Cosignatures of the audit checkpoints, woken by the log task (see crate::witness::client).
+    let witness_task = tokio::spawn(crate::witness::client::run(state.clone()));
     let purger = tokio::spawn(retention::run(
         state.clone(),
         Duration::from_secs(config.limits.purge_interval_secs.max(1)),
@@ -243,6 +250,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
         log_task,
         refusal_task,
         snapshot_task,
+        witness_task,
         metrics,
         follower,
     })

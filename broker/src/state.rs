@@ -32,6 +32,8 @@ pub struct AppState {
     pub beeld: Arc<crate::beeld::Beeld>,
     /// How far the match index has followed the signal feed (see [`crate::follow`]).
     pub feed: Arc<crate::follow::FeedProgress>,
+    /// The witnesses that cosign the audit checkpoints, if configured (see [`crate::witness::client`]).
+    pub witnesses: Option<Arc<crate::witness::client::Witnesses>>,
     /// The operator's metrics (see [`crate::metrics`]).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// What the set-up still lacks ([`crate::readiness`]); `/readyz` is 503 while not empty.

@@ -306,7 +306,11 @@ pub async fn run(state: crate::state::AppState, every: Duration) {
     loop {
         tick.tick().await;
         match state.audit_log.sync(&*state.store, &state.keys).await {
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(w) = &state.witnesses {
+                    w.checkpoint_signed();
+                }
+            }
             Err(e @ AuditLogError::Diverged(_)) => {
                 tracing::error!(error = %e, "audit log tampered with; no checkpoint signed");
             }

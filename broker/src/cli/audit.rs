@@ -16,7 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Args, Subcommand};
 use kruispunt_sdk::transparency::{
-    Checkpoint, ERASE_ACTION, LogError, LogLine, LogVerifier, open_checkpoint, verify_consistency,
+    Checkpoint, CosignedCheckpoint, ERASE_ACTION, LogError, LogLine, LogVerifier, WitnessPolicy,
+    open_checkpoint, parse_verifier_key, verify_consistency,
 };
 
 use crate::audit::access::Viewer;
@@ -68,6 +69,10 @@ pub struct VerifyArgs {
     /// use; updated after every successful verification).
     #[arg(long, value_name = "FILE")]
     pub trusted: Option<PathBuf>,
+    /// A witness quorum policy (docs/AUDIT.md, "Witnesses and cosigned checkpoints"): accept
+    /// the checkpoint only if the policy's quorum of witnesses cosigned it.
+    #[arg(long, value_name = "POLICY")]
+    pub witnesses: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -284,6 +289,16 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
+    let cosigned = match &a.witnesses {
+        Some(path) => match check_witnesses(path, &fetched)? {
+            Ok(c) => Some(c),
+            Err(e) => {
+                println!("FAILED: {e}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
     let outcome = check(
         &fetched,
         trusted.as_ref().map(|(k, n)| (k.as_str(), n.as_str())),
@@ -320,6 +335,18 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         "    {} entries recomputed from their content, {} checked by their leaf only",
         report.entries_checked, report.leaves_only
     );
+    if let Some(c) = &cosigned {
+        let names: Vec<&str> = c.cosigned_by.iter().map(|(n, _)| n.as_str()).collect();
+        println!(
+            "    cosigned by {} of the policy's witnesses ({}): the quorum is met",
+            names.len(),
+            if names.is_empty() {
+                "none needed".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
     if report.erased > 0 {
         match report.erased_unchecked {
             0 => println!(
@@ -347,6 +374,33 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         write_trusted(path, &fetched.key, &fetched.note)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The checkpoint against the witness policy at `path`: an unusable policy is an error (exit
+/// with a message); a checkpoint without the quorum's valid cosignatures is a failed check.
+fn check_witnesses(path: &Path, f: &Fetched) -> anyhow::Result<Result<CosignedCheckpoint, String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--witnesses: cannot read {}", path.display()))?;
+    let policy =
+        WitnessPolicy::parse(&text).with_context(|| format!("--witnesses: {}", path.display()))?;
+    let log = match parse_verifier_key(f.key.trim()) {
+        Ok(v) => v,
+        Err(e) => return Ok(Err(format!("the log's verifier key: {e}"))),
+    };
+    if !policy.logs().is_empty() && !policy.logs().iter().any(|(v, _)| *v == log) {
+        return Ok(Err(format!(
+            "the log's key {log} is not one of the log keys in {}",
+            path.display()
+        )));
+    }
+    Ok(policy
+        .verify(&f.note, std::slice::from_ref(&log))
+        .map_err(|e| {
+            format!(
+                "the checkpoint is not accepted under {}: {e}",
+                path.display()
+            )
+        }))
 }
 
 /// Every check that needs no network: signature, trusted checkpoint, every line, the root.

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod remote;
 pub mod serve;
 pub mod token;
+pub mod witness;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -57,6 +58,9 @@ pub enum Command {
     /// Issue or withdraw the public prosecutor's consent to Wpg art. 19 queries under a case.
     #[command(subcommand)]
     Consent(cases::ConsentCommand),
+    /// Run a witness that cosigns audit checkpoints (C2SP tlog-witness), or create its key.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 /// `kruispunt --version`: the crate version and the commit it was built from (see build.rs).
@@ -87,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Beeld(args) => beeld::run(args),
         Command::Case(cmd) => cases::run_case(cmd),
         Command::Consent(cmd) => cases::run_consent(cmd),
+        Command::Witness(cmd) => witness::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -187,7 +187,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
 /// Logs to stderr, filtered by KRUISPUNT_LOG; colour codes only when stderr is a terminal
 /// (a journal or a file gets plain text).
-fn init_tracing(format: LogFormat) {
+pub(crate) fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter =

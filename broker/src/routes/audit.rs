@@ -49,6 +49,12 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<impl IntoRespon
         .checkpoint()
         .await
         .ok_or_else(|| Problem::unavailable("no checkpoint yet"))?;
+    // With witnesses: the latest checkpoint published with its cosignatures (a just-signed
+    // checkpoint is published once its quorum cosigned it or every witness answered).
+    let note = match &state.witnesses {
+        Some(w) => w.published().await.map_or(note, |(_, cosigned)| cosigned),
+        None => note,
+    };
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
 }
 

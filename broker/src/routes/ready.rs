@@ -51,8 +51,15 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, Proble
             feed.lag()
         )));
     }
+    // Witnesses are detail, not readiness: the broker serves and signs without them (a
+    // verifier that requires their quorum refuses the checkpoint instead).
+    let witnesses = match &state.witnesses {
+        Some(w) => w.status().await,
+        None => Value::Null,
+    };
     Ok(Json(json!({
         "status": "ready",
+        "witnesses": witnesses,
         "database": state.store.backend(),
         "policy_bundle": state.policy.bundle_hash(),
         "registry": state.policy.registry_hash(),

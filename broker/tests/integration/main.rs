@@ -47,3 +47,4 @@ mod store_backends;
 mod token_scope;
 mod transparency_known_answers;
 mod web_signin;
+mod witness;

@@ -15,19 +15,28 @@
 //!   §2.1.4).
 //! * [`note`]: C2SP signed notes with Ed25519 keys (opening and verifying), verifier-key strings.
 //! * [`checkpoint`]: C2SP tlog checkpoints inside signed notes.
+//! * [`cosignature`]: C2SP witness cosignatures (`cosignature/v1`) and witness keys.
+//! * [`witness_policy`]: which witnesses must cosign (a Sigsum-style quorum policy), and the
+//!   check that a checkpoint carries the log's signature and the quorum's cosignatures.
 //! * [`entry`]: the audit entry and its canonical bytes.
 //! * [`leaf`]: the leaf, a salted commitment to an entry (so that entries can be erased).
 //! * [`log`]: the served/exported line format and the whole-log verifier.
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod entry;
 pub mod leaf;
 pub mod log;
 pub mod merkle;
 pub mod note;
 pub mod proof;
+pub mod witness_policy;
 
 pub use checkpoint::{Checkpoint, CheckpointError, verify_note};
+pub use cosignature::{
+    ALG_COSIGNATURE_V1, CosignatureError, WitnessVerifier, cosignature_key_id, cosigned_message,
+    parse_witness_key,
+};
 pub use entry::{AuditEntry, Operation};
 pub use leaf::{SALT_LEN, Salt, commitment, new_salt};
 pub use log::{
@@ -39,10 +48,13 @@ pub use merkle::{
     empty_root, leaf_hash, node_hash, root,
 };
 pub use note::{
-    KeyError, NoteError, VerifiedNote, Verifier, key_id, open_note, parse_verifier_key,
-    verifier_key,
+    KeyError, NoteError, SignatureLine, VerifiedNote, Verifier, key_id, open_note,
+    parse_verifier_key, split_note, verifier_key,
 };
 pub use proof::{
     ProofError, ProofPlan, consistency_proof, inclusion_proof, root_at, root_from_inclusion_proof,
     verify_consistency, verify_inclusion,
+};
+pub use witness_policy::{
+    CosignedCheckpoint, CosignedError, PolicyError, PolicyWitness, WitnessPolicy,
 };

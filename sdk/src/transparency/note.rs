@@ -241,17 +241,24 @@ pub struct VerifiedNote {
     pub unknown_signatures: usize,
 }
 
-/// Parses and verifies a signed note against trusted `verifiers`.
-///
-/// Signatures from unknown keys (name and id not both matching a verifier) are ignored. A
-/// signature from a known key that does not verify rejects the note. At least one trusted
-/// signature must verify.
-pub fn open_note(
-    note: impl AsRef<[u8]>,
-    verifiers: &[Verifier],
-) -> Result<VerifiedNote, NoteError> {
-    let note =
-        std::str::from_utf8(note.as_ref()).map_err(|_| NoteError::Malformed("not valid UTF-8"))?;
+/// One signature line of a note: `— <name> base64(key id ‖ signature)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureLine<'a> {
+    /// The key name.
+    pub name: &'a str,
+    /// The 32-bit key id (the first four bytes of the decoded signature).
+    pub key_id: u32,
+    /// The rest of the decoded bytes: the signature proper (for a cosignature, timestamp and
+    /// signature).
+    pub signature: Vec<u8>,
+}
+
+/// Splits a note into its text (with its final newline) and its signature lines, checking the
+/// syntax only (no signature is verified). Exact duplicate lines are kept once. Shared by
+/// [`open_note`] and the witness cosignature check
+/// ([`super::cosignature::verify_cosigned`]), so both read a note the same way.
+pub fn split_note(note: &[u8]) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
+    let note = std::str::from_utf8(note).map_err(|_| NoteError::Malformed("not valid UTF-8"))?;
     check_chars(note)?;
     let split = note
         .rfind("\n\n")
@@ -266,7 +273,7 @@ pub fn open_note(
     if sigs.split('\n').count() > MAX_SIGNATURES {
         return Err(NoteError::Malformed("too many signatures"));
     }
-    let mut seen: Vec<(&str, u32, Vec<u8>)> = Vec::new();
+    let mut seen: Vec<SignatureLine<'_>> = Vec::new();
     for line in sigs.split('\n') {
         let rest = line.strip_prefix(SIG_PREFIX).ok_or(NoteError::Malformed(
             "signature line must start with an em dash and a space",
@@ -281,16 +288,36 @@ pub fn open_note(
         if raw.len() < 5 {
             return Err(NoteError::Malformed("signature too short"));
         }
-        let id = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
-        let entry = (name, id, raw[4..].to_vec());
+        let entry = SignatureLine {
+            name,
+            key_id: u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]),
+            signature: raw[4..].to_vec(),
+        };
         if !seen.contains(&entry) {
             seen.push(entry);
         }
     }
+    Ok((text, seen))
+}
 
+/// Parses and verifies a signed note against trusted `verifiers`.
+///
+/// Signatures from unknown keys (name and id not both matching a verifier) are ignored. A
+/// signature from a known key that does not verify rejects the note. At least one trusted
+/// signature must verify.
+pub fn open_note(
+    note: impl AsRef<[u8]>,
+    verifiers: &[Verifier],
+) -> Result<VerifiedNote, NoteError> {
+    let (text, seen) = split_note(note.as_ref())?;
     let mut signed_by: Vec<String> = Vec::new();
     let mut unknown_signatures = 0;
-    for (name, id, sig) in &seen {
+    for SignatureLine {
+        name,
+        key_id: id,
+        signature: sig,
+    } in &seen
+    {
         let mut matching = verifiers
             .iter()
             .filter(|v| v.name == *name && v.key_id == *id);

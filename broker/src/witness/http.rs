@@ -1,0 +1,125 @@
+//! The witness's HTTP server: `POST /add-checkpoint` (C2SP `tlog-witness`), plain HTTP.
+//!
+//! Plain HTTP is enough because the protocol authenticates by signatures: the witness cosigns
+//! only checkpoints the log signed, and whoever uses a cosignature verifies it with the
+//! witness's key. TLS would hide the (public) checkpoints, not protect them. Put a TLS proxy in
+//! front if the network requires it.
+//!
+//! Bounded: the body size. Not bounded here: connections and slow request heads (the broker's
+//! edge has both; this server does not yet), so a witness on an open network belongs behind a
+//! reverse proxy that limits them. The checks run in a task of their own, so that neither a
+//! client hanging up nor a timeout cancels them between the durable write and the update of
+//! the record in memory.
+//!
+//! Statuses are the specification's; the 409 of a stale old size carries the latest size as
+//! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use super::witness::{AddError, Witness};
+use crate::problem::Problem;
+
+/// Largest request body: a checkpoint with up to 100 signatures (about 10 KiB) and 63 proof
+/// lines (about 3 KiB) fit with room to spare.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Content type of the 409 answer that tells the client the latest cosigned size.
+pub const TLOG_SIZE: &str = "text/x.tlog.size";
+
+/// The witness's routes.
+pub fn router(witness: Arc<Witness>) -> Router {
+    Router::new()
+        .route("/add-checkpoint", post(add_checkpoint))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(witness)
+}
+
+async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Response {
+    // In a task of its own: a client that hangs up must not cancel the check-and-record half
+    // way (the durable record written, the memory not yet updated).
+    let answer = tokio::spawn(async move { witness.add_checkpoint(&body).await }).await;
+    let answer = match answer {
+        Ok(a) => a,
+        Err(e) => Err(AddError::Persist(std::io::Error::other(e))),
+    };
+    match answer {
+        Ok(lines) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            lines,
+        )
+            .into_response(),
+        Err(AddError::SizeConflict { latest, .. }) => (
+            StatusCode::CONFLICT,
+            [(header::CONTENT_TYPE, TLOG_SIZE)],
+            format!("{latest}\n"),
+        )
+            .into_response(),
+        Err(e) => problem(e).into_response(),
+    }
+}
+
+/// The specification's status for each refusal, as a problem.
+fn problem(e: AddError) -> Problem {
+    let detail = e.to_string();
+    match e {
+        AddError::Malformed(_) | AddError::OldBeyondSize { .. } => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "witness-bad-request",
+            "Not an add-checkpoint request this witness can use",
+            detail,
+        ),
+        AddError::UnknownOrigin(_) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "witness-unknown-log",
+            "This witness does not witness that log",
+            detail,
+        ),
+        AddError::NotSigned { .. } => Problem::new(
+            StatusCode::FORBIDDEN,
+            "witness-not-signed",
+            "The checkpoint is not signed by the log",
+            detail,
+        ),
+        AddError::SizeConflict { .. } | AddError::Fork { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "witness-fork",
+            "The checkpoint conflicts with one already cosigned",
+            detail,
+        ),
+        AddError::BadProof { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "witness-bad-proof",
+            "The consistency proof does not verify",
+            detail,
+        ),
+        AddError::Persist(_) => Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "witness-state",
+            "The witness could not record the checkpoint; nothing was cosigned",
+            detail,
+        ),
+    }
+}
+
+/// Serves `witness` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    witness: Arc<Witness>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(witness).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

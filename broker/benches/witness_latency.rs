@@ -11,7 +11,7 @@
 //! cosignatures) and covers the entry. Also notes when the log task's own signed checkpoint
 //! first covered it, so the figure splits into waiting for the signing interval and cosigning.
 //!
-//! `KRUISPUNT_BENCH_SIGN_EVERY_MS=N` also signs every N ms (beside the log task's 2 s), to show
+//! `KRUISPUNT_BENCH_SIGN_EVERY_MS=N` also signs every N ms (beside the log task's 500 ms), to show
 //! what a shorter signing interval gives.
 //!
 //! Prints p50, p99 and max of: commit → signed checkpoint, commit → cosigned checkpoint
@@ -196,7 +196,7 @@ async fn main() {
         t.abort();
     }
     println!(
-        "{rounds} rounds, 3 witnesses (real processes), quorum 2 of 3, SQLite, signing every 2 s{}",
+        "{rounds} rounds, 3 witnesses (real processes), quorum 2 of 3, SQLite, signing every 500 ms (the log task){}",
         if sign_every > 0 {
             format!(" and every {sign_every} ms")
         } else {

@@ -240,6 +240,28 @@ fn read_dir(dir: &Path) -> anyhow::Result<Fetched> {
     Ok(Fetched { note, key, lines })
 }
 
+/// A TLS failure reaching the broker, with what to pass: a development broker's certificate
+/// comes from its own CA, which no system trusts.
+fn with_ca_hint(e: anyhow::Error, remote: &Remote) -> anyhow::Error {
+    let text = format!("{e:#}").to_lowercase();
+    let tls = [
+        "certificate",
+        "unknownissuer",
+        "unknown issuer",
+        "invalid peer",
+    ]
+    .iter()
+    .any(|w| text.contains(w));
+    if tls && remote.ca.is_none() {
+        e.context(
+            "the broker's certificate is not signed by a CA this machine trusts: pass --ca with \
+             the CA that signed it (for a development broker: --ca kruispunt-data/tls/ca.pem)",
+        )
+    } else {
+        e
+    }
+}
+
 /// The trusted file: the verifier key line, then the last checkpoint note that verified.
 fn read_trusted(path: &Path) -> anyhow::Result<Option<(String, String)>> {
     let text = match std::fs::read_to_string(path) {
@@ -272,7 +294,7 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     };
     let fetched = match (&a.dir, &client) {
         (Some(dir), _) => read_dir(dir)?,
-        (None, Some(c)) => c.fetch().await?,
+        (None, Some(c)) => c.fetch().await.map_err(|e| with_ca_hint(e, &a.remote))?,
         (None, None) => unreachable!("a client exists when there is no --dir"),
     };
     let trusted = match &a.trusted {
@@ -334,6 +356,29 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     println!(
         "    {} entries recomputed from their content, {} checked by their leaf only",
         report.entries_checked, report.leaves_only
+    );
+    if let Some(newest) = fetched
+        .lines
+        .iter()
+        .filter_map(|l| {
+            l.entry
+                .as_ref()
+                .map(|e| e.time_ms)
+                .or(l.summary.as_ref().map(|s| s.time_ms))
+        })
+        .max()
+    {
+        println!(
+            "    the newest entry you can read was recorded {}",
+            crate::civil::amsterdam(newest)
+        );
+    }
+    println!(
+        "    What this means: the checkpoint carries the broker's valid signature; each entry you \
+         may read was recomputed from its content and matches its fingerprint, the others were \
+         taken by fingerprint; together they give exactly the signed root. So no entry of these \
+         {} was changed, removed or reordered since the checkpoint was signed.",
+        report.size
     );
     if let Some(c) = &cosigned {
         let names: Vec<&str> = c.cosigned_by.iter().map(|(n, _)| n.as_str()).collect();

@@ -75,3 +75,42 @@ async fn the_history_of_one_plate_pseudonymised_locally() {
     assert!(!ok && out.contains("VALUE: not a valid kenteken"), "{out}");
     b.stop().await;
 }
+
+/// `kruispunt audit verify` says what it checked in words a privacy officer reads, with the
+/// newest readable entry's Amsterdam time; against a development broker without `--ca` it
+/// says what to pass instead of only a TLS error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_speaks_plainly_and_names_the_missing_ca() {
+    let b = Broker::start(None).await;
+    b.traffic().await;
+    b.sync().await;
+    let officer = b.token(DEALER_C, &[OFFICER]);
+    let base = |with_ca: bool| {
+        let mut v: Vec<String> = ["audit", "verify", "--url", &b.base, "--token", &officer]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if with_ca {
+            v.extend(["--ca".to_string(), b.ca_path.display().to_string()]);
+        }
+        v
+    };
+    let a = base(false);
+    let (ok, out) = tokio::task::spawn_blocking(move || kruispunt(&a))
+        .await
+        .unwrap();
+    assert!(!ok, "{out}");
+    assert!(out.contains("pass --ca"), "{out}");
+    let a = base(true);
+    let (ok, out) = tokio::task::spawn_blocking(move || kruispunt(&a))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("What this means: the checkpoint carries the broker's valid signature"));
+    assert!(
+        out.contains("the newest entry you can read was recorded ")
+            && (out.contains(" CET") || out.contains(" CEST")),
+        "{out}"
+    );
+    b.stop().await;
+}

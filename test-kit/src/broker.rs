@@ -2,9 +2,8 @@
 //! directory — or the real `kruispunt serve` process on such a directory ([`Options::serve`]) —
 //! and what the tests do with it.
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 
 use kruispunt_broker::audit::entry::AuditEntry;
@@ -18,6 +17,7 @@ use kruispunt_sdk::coalition::http::BrokerMls;
 use serde_json::Value;
 
 use crate::TestDatabase;
+use crate::serve_process::ServeProcess;
 
 /// How to start a [`Broker`].
 #[derive(Default)]
@@ -57,7 +57,7 @@ pub struct Broker {
     /// The `kruispunt` binary, when the broker runs as `kruispunt serve`.
     serve: Option<PathBuf>,
     /// That process, while it runs.
-    process: Option<Process>,
+    process: Option<ServeProcess>,
 }
 
 impl Broker {
@@ -172,46 +172,16 @@ impl Broker {
         dir: tempfile::TempDir,
         bin: PathBuf,
     ) -> Result<Broker, (tempfile::TempDir, anyhow::Error)> {
-        let mut child = Command::new(&bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
-            .env("KRUISPUNT_LOG", "warn")
-            .env_remove("KRUISPUNT_DATA_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        // Standard error is read to its end in the background (the process never blocks on a
-        // full pipe); it ends when the process does.
-        let errors = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
-        let listening = tokio::task::spawn_blocking(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let addr = lines.by_ref().map_while(Result::ok).find_map(|l| {
-                l.strip_prefix("Kruispunt broker listening on https://")
-                    .map(|a| a.trim().to_string())
-            });
-            // Keep reading so that the process never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            addr
-        })
-        .await
-        .unwrap();
-        let Some(addr) = listening else {
-            let status = child.wait().unwrap();
-            let text = errors.join().unwrap_or_default();
-            return Err((
-                dir,
-                anyhow::anyhow!("kruispunt serve ended ({status}) before listening: {text}"),
-            ));
+        let (path, program) = (dir.path().to_path_buf(), bin.clone());
+        let spawned =
+            tokio::task::spawn_blocking(move || ServeProcess::spawn(&program, &path, &[], "warn"))
+                .await
+                .unwrap();
+        let process = match spawned {
+            Ok(p) => p,
+            Err(e) => return Err((dir, anyhow::anyhow!(e))),
         };
-        let port = addr.rsplit(':').next().unwrap().to_string();
+        let port = process.port;
         let cfg = Config::load(dir.path()).unwrap();
         let ca_path = DevPki::in_dir(dir.path()).ca_cert;
         let ca = std::fs::read(&ca_path).unwrap();
@@ -230,7 +200,7 @@ impl Broker {
             unlimited: false,
             pg: None,
             serve: Some(bin),
-            process: Some(Process(child)),
+            process: Some(process),
         })
     }
 
@@ -242,10 +212,10 @@ impl Broker {
         }
         if let Some(mut p) = self.process.take() {
             let _ = Command::new("kill")
-                .args(["-TERM", &p.0.id().to_string()])
+                .args(["-TERM", &p.pid().to_string()])
                 .status();
             tokio::task::spawn_blocking(move || {
-                let _ = p.0.wait();
+                let _ = p.child.wait();
             })
             .await
             .unwrap();
@@ -285,7 +255,7 @@ impl Broker {
     /// The `kruispunt serve` process's id, while it runs (to kill it with SIGKILL while
     /// requests to it are in flight; [`Broker::restart`] starts it again).
     pub fn pid(&self) -> Option<u32> {
-        self.process.as_ref().map(|p| p.0.id())
+        self.process.as_ref().map(ServeProcess::pid)
     }
 
     /// The loopback address the broker listens on.
@@ -602,17 +572,6 @@ impl Bearer for Option<&str> {
 impl Bearer for Option<&String> {
     fn bearer(&self) -> Option<&str> {
         self.map(String::as_str)
-    }
-}
-
-/// A `kruispunt serve` child process, killed when dropped: no broker process outlives its
-/// test, also when the test fails.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

@@ -11,6 +11,7 @@
 //!   [`POSTGRES_ENV`] is set, on PostgreSQL — a whole broker or just a store; and
 //!   [`per_backend_tests!`]: the same body as two tests, one per backend.
 //!
+//! - [`ServeProcess`]: a real `kruispunt serve` child process, started one way for every test.
 //! - [`bench`]: the benchmarks' reproducible numbers, environment knobs and CPU clock.
 //!
 //! Without [`POSTGRES_ENV`] the PostgreSQL halves say loudly that they did not run, and pass, so
@@ -20,6 +21,7 @@ mod backends;
 pub mod bench;
 mod broker;
 mod postgres;
+pub mod serve_process;
 pub mod token;
 
 pub use backends::{
@@ -27,6 +29,7 @@ pub use backends::{
 };
 pub use broker::{Bearer, Broker, Options, use_database};
 pub use postgres::TestDatabase;
+pub use serve_process::ServeProcess;
 pub use token::token_in;
 
 /// The environment variable naming a PostgreSQL server (any database on it) for the tests to

@@ -14,10 +14,9 @@
 //!
 //! On SQLite always, on PostgreSQL when `KRUISPUNT_TEST_POSTGRES_URL` is set.
 
+use kruispunt_test_kit::ServeProcess;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -62,7 +61,8 @@ impl Rng {
 
 /// A running `kruispunt serve` process and how to reach it.
 struct Serve {
-    child: Child,
+    /// Killed (SIGKILL) and reaped when dropped, also when a test fails.
+    _process: ServeProcess,
     base: String,
     client: reqwest::Client,
 }
@@ -70,29 +70,13 @@ struct Serve {
 impl Serve {
     /// Starts the binary on `dir` on a free port and waits for the line saying where it listens.
     fn start(dir: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .env("KRUISPUNT_LOG", "error")
-            .env_remove("KRUISPUNT_DATA_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("kruispunt serve ended before listening")
-                .unwrap();
-            if let Some(a) = line.strip_prefix("Kruispunt broker listening on https://") {
-                break a.trim().to_string();
-            }
-        };
-        // Keep reading so that the process never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        let port = addr.rsplit(':').next().unwrap().to_string();
+        let process = ServeProcess::spawn(
+            Path::new(env!("CARGO_BIN_EXE_kruispunt")),
+            dir,
+            &[],
+            "error",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let ca = std::fs::read(kruispunt_broker::devpki::DevPki::in_dir(dir).ca_cert).unwrap();
         let client = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
@@ -100,8 +84,8 @@ impl Serve {
             .build()
             .unwrap();
         Serve {
-            child,
-            base: format!("https://localhost:{port}"),
+            base: process.base(),
+            _process: process,
             client,
         }
     }
@@ -116,14 +100,6 @@ impl Serve {
     /// SIGKILL (what `Child::kill` sends on Unix), and reap.
     fn kill(self) {
         drop(self);
-    }
-}
-
-impl Drop for Serve {
-    /// Also when a test fails: no broker outlives its test.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -4,15 +4,14 @@
 //! format on its own plain-HTTP address, with labels from closed sets only, and `--version`
 //! naming the commit.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use kruispunt_broker::config::Config;
 use kruispunt_broker::devpki::DevPki;
 use kruispunt_sdk::{CoalitionKey, IdentifierKind};
-use kruispunt_test_kit::token_in;
+use kruispunt_test_kit::{ServeProcess, token_in};
 use serde_json::{Value, json};
 
 const DEALER: &str = "autobedrijf-de-vecht";
@@ -20,78 +19,41 @@ const PURPOSE: &str = "autobranche-contante-aankopen";
 
 /// `kruispunt serve` with JSON logs at `info` and metrics on a free port.
 struct Served {
-    child: Child,
+    process: ServeProcess,
     dir: tempfile::TempDir,
     base: String,
     metrics: String,
     client: reqwest::Client,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve() -> Served {
     let dir = tempfile::tempdir().unwrap();
     Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("KRUISPUNT_LOG", "info")
-        .env_remove("KRUISPUNT_DATA_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let sink = log.clone();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut metrics = None;
-    let mut base = None;
-    for line in lines.by_ref().map_while(Result::ok) {
-        if let Some(a) = line.strip_prefix("Metrics (OpenMetrics text) at ") {
-            metrics = Some(a.trim().to_owned());
-        }
-        if let Some(a) = line.strip_prefix("Kruispunt broker listening on https://") {
-            let port = a.trim().rsplit(':').next().unwrap().to_owned();
-            base = Some(format!("https://localhost:{port}"));
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    let base = base.unwrap_or_else(|| panic!("serve did not start: {:?}", log.lock().unwrap()));
+    let process = ServeProcess::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kruispunt")),
+        dir.path(),
+        &["--metrics-listen", "127.0.0.1:0", "--log-format", "json"],
+        "info",
+    )
+    .unwrap();
+    let metrics = process
+        .printed
+        .iter()
+        .find_map(|l| l.strip_prefix("Metrics (OpenMetrics text) at "))
+        .expect("the metrics address is printed before the listening line")
+        .trim()
+        .to_owned();
     let ca = std::fs::read(DevPki::in_dir(dir.path()).ca_cert).unwrap();
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
         .build()
         .unwrap();
     Served {
-        child,
+        base: process.base(),
+        process,
         dir,
-        base,
-        metrics: metrics.expect("the metrics address is printed before the listening line"),
+        metrics,
         client,
-        log,
     }
 }
 
@@ -105,9 +67,8 @@ fn pseudonym(plate: &str) -> String {
 
 /// The request log lines (target `kruispunt::request`) written so far, parsed.
 fn request_lines(s: &Served) -> Vec<Value> {
-    s.log
-        .lock()
-        .unwrap()
+    s.process
+        .stderr_lines()
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["target"] == "kruispunt::request")
@@ -205,7 +166,7 @@ async fn request_log_and_metrics_name_routes_never_what_partners_sent() {
         let id = l["fields"]["request_id"].as_str().unwrap();
         assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
     }
-    let all_log = s.log.lock().unwrap().join("\n");
+    let all_log = s.process.stderr_lines().join("\n");
     for secret in [
         token.as_str(),
         forged_token,

@@ -4,14 +4,14 @@
 //! then signed by a real CA tool (openssl), and `/readyz` names what is still missing (partner
 //! keys, the client CA for mTLS partners) until the operator has added it.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use base64::Engine as _;
 use kruispunt_policy::Registry;
 use kruispunt_policy::registry::{KeyAlg, PartnerKey};
+use kruispunt_test_kit::ServeProcess;
 use ring::signature::KeyPair as _;
 use serde_json::Value;
 
@@ -41,42 +41,16 @@ fn assert_no_development_material(dir: &Path) {
     assert!(cfg.contains("development = false"), "{cfg}");
 }
 
-struct Serving(Child, String);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn serve(dir: &Path) -> Result<ServeProcess, String> {
+    ServeProcess::spawn(
+        Path::new(env!("CARGO_BIN_EXE_kruispunt")),
+        dir,
+        &[],
+        "error",
+    )
 }
 
-fn serve(dir: &Path) -> Result<Serving, String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kruispunt"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("KRUISPUNT_LOG", "error")
-        .env_remove("KRUISPUNT_DATA_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let port = lines.by_ref().map_while(Result::ok).find_map(|l| {
-        l.strip_prefix("Kruispunt broker listening on https://")
-            .map(|a| a.rsplit(':').next().unwrap().trim().to_owned())
-    });
-    std::thread::spawn(move || for _ in lines {});
-    match port {
-        Some(p) => Ok(Serving(child, p)),
-        None => {
-            let out = child.wait_with_output().unwrap();
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-async fn readyz(ca: &Path, port: &str) -> (u16, Value) {
+async fn readyz(ca: &Path, port: u16) -> (u16, Value) {
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap()])
         .build()
@@ -185,7 +159,7 @@ async fn init_production_writes_no_development_material_and_readyz_names_what_is
     // Serving, but not ready: no partner can sign in, mTLS partners cannot connect.
     {
         let s = serve(&dir).expect("serves with the signed certificate");
-        let (status, body) = readyz(&ca_dir.join("ca.pem"), &s.1).await;
+        let (status, body) = readyz(&ca_dir.join("ca.pem"), s.port).await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["type"], "urn:kruispunt:problem:not-ready");
         let detail = body["detail"].as_str().unwrap();
@@ -218,7 +192,7 @@ async fn init_production_writes_no_development_material_and_readyz_names_what_is
     );
     std::fs::write(&cfg_path, toml::to_string(&cfg).unwrap()).unwrap();
     let s = serve(&dir).expect("serves");
-    let (status, body) = readyz(&ca_dir.join("ca.pem"), &s.1).await;
+    let (status, body) = readyz(&ca_dir.join("ca.pem"), s.port).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "ready");
 }

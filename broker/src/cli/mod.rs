@@ -11,6 +11,7 @@ pub mod cases;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
+pub mod partner;
 pub mod policy;
 pub mod remote;
 pub mod serve;
@@ -33,8 +34,12 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Create the data directory (configuration, development CA and keys) without serving.
     Init(serve::InitArgs),
-    /// Mint a development token signed with a demo partner's key (development set-ups only).
+    /// Mint a short-lived token: with the organisation's own key (`--key`, from `partner
+    /// keygen`), or with a demo partner's key (development set-ups only).
     Token(token::TokenArgs),
+    /// The organisation's own keys: `partner keygen` writes its token-signing key.
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
     /// Normalise and pseudonymise identifiers locally (no broker involved).
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -70,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::Init(args) => serve::init(args),
         Command::Token(args) => token::run(args),
+        Command::Partner(cmd) => partner::run(cmd),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         #[cfg(feature = "demo")]

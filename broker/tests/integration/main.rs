@@ -35,6 +35,7 @@ mod connection_hygiene;
 mod mls_coalition;
 mod mls_key_version;
 mod openapi_doc;
+mod partner_cli;
 mod problem_edges;
 mod refusal_flood;
 mod serve_https;

@@ -54,6 +54,7 @@ pub mod mls;
 pub mod org_lock;
 pub mod problem;
 pub mod rate_limit;
+pub mod registry_view;
 pub mod retention;
 pub mod routes;
 pub mod secret_file;

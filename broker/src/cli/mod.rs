@@ -13,6 +13,7 @@ pub mod demo;
 pub mod id;
 pub mod partner;
 pub mod policy;
+pub mod registry;
 pub mod remote;
 pub mod serve;
 pub mod token;
@@ -40,6 +41,10 @@ pub enum Command {
     /// The organisation's own keys: `partner keygen` writes its token-signing key.
     #[command(subcommand)]
     Partner(partner::PartnerCommand),
+    /// What this organisation may send and ask at a broker (purposes, codes, districts,
+    /// gemeenten, identifier kinds).
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     /// Normalise and pseudonymise identifiers locally (no broker involved).
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -76,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Init(args) => serve::init(args),
         Command::Token(args) => token::run(args),
         Command::Partner(cmd) => partner::run(cmd),
+        Command::Registry(cmd) => registry::run(cmd),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         #[cfg(feature = "demo")]

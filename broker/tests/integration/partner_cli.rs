@@ -39,7 +39,6 @@ pub fn kruispunt(args: &[&str], envs: &[(&str, &str)]) -> Output {
 }
 
 /// `kruispunt ARGS…` in a blocking task (the broker runs on this test's runtime).
-#[allow(dead_code)] // used by the upload tests
 pub async fn kruispunt_async(args: Vec<String>, envs: Vec<(String, String)>) -> Output {
     tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -141,7 +140,6 @@ impl Production {
     }
 
     /// The arguments that point a CLI command at this broker.
-    #[allow(dead_code)] // used by the upload tests
     pub fn remote(&self) -> Vec<String> {
         vec![
             "--url".into(),
@@ -263,4 +261,102 @@ fn partner_keygen_refuses_to_overwrite_and_writes_owner_only() {
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("exists"));
     assert_eq!(std::fs::read(&key).unwrap(), before);
+}
+
+async fn registry_shows_only_what_the_organisation_may_use(p: &Production) {
+    let dealer = p.token("autobedrijf-de-vecht", "compliance");
+    let (status, v) = p.broker.get_json("/v1/registry", &dealer).await;
+    assert_eq!(status, 200, "{v}");
+    let purposes: Vec<&str> = v["purposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        purposes.contains(&"autobranche-contante-aankopen"),
+        "{purposes:?}"
+    );
+    // Another sector's purposes are not shown: the dealer is no party to them.
+    for other in [
+        "horeca-bibob-screening",
+        "kvo-buitengebied-signalering",
+        "vastgoed-signalering",
+    ] {
+        assert!(!purposes.contains(&other), "{other} in {purposes:?}");
+    }
+    let code = v["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "cash-car-purchase")
+        .expect("the dealer's code");
+    assert!(
+        code["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Contante aankoop")
+    );
+    // A KVO code reaches the dealer only through the purposes it supplies to across all
+    // themes (the police's, the picture's), never through its own sector's purpose.
+    let barn = v["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == "barn-rental-unsolicited")
+        .unwrap();
+    assert_eq!(
+        barn["purposes"],
+        serde_json::json!(["ondermijningsbeeld", "politie-opsporing-wpg19"])
+    );
+    assert!(
+        v["gemeenten"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["code"] == "GM0344" && g["name"] == "Utrecht")
+    );
+
+    // Horeca sees its own screening purpose, and not the car dealers'.
+    let horeca = p.token("horeca-gooi", "signaleerder");
+    let (status, v) = p.broker.get_json("/v1/registry", &horeca).await;
+    assert_eq!(status, 200, "{v}");
+    let ids: Vec<&str> = v["purposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"horeca-bibob-screening"), "{ids:?}");
+    assert!(!ids.contains(&"autobranche-contante-aankopen"), "{ids:?}");
+
+    // Without a token: 401.
+    assert_eq!(
+        p.broker
+            .get("/v1/registry", None::<&str>)
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+
+    // `kruispunt registry show` prints it for people.
+    let mut args: Vec<String> = vec!["registry".into(), "show".into()];
+    args.extend(p.remote());
+    let out = kruispunt_async(args, vec![("KRUISPUNT_TOKEN".into(), dealer)]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(shown.contains("autobranche-contante-aankopen"), "{shown}");
+    assert!(shown.contains("cash-car-purchase"), "{shown}");
+    assert!(shown.contains("GM0344  Utrecht"), "{shown}");
+    assert!(!shown.contains("horeca-bibob-screening"), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_registry_view() {
+    on_both(
+        "partner_registry_view",
+        registry_shows_only_what_the_organisation_may_use,
+    )
+    .await;
 }

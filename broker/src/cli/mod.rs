@@ -11,11 +11,15 @@ pub mod cases;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
+pub mod mapping;
+pub mod matches;
 pub mod partner;
 pub mod policy;
 pub mod registry;
 pub mod remote;
 pub mod serve;
+pub mod sheet;
+pub mod signals;
 pub mod token;
 
 #[derive(Debug, Parser)]
@@ -45,6 +49,12 @@ pub enum Command {
     /// gemeenten, identifier kinds).
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// Upload a spreadsheet's rows (CSV or .xlsx) as signals, pseudonymised here.
+    #[command(subcommand)]
+    Signals(signals::SignalsCommand),
+    /// Ask about every identifier in a spreadsheet's column and write the rows back with the
+    /// answer per row (joined here; the broker sees pseudonyms only).
+    Match(matches::MatchArgs),
     /// Normalise and pseudonymise identifiers locally (no broker involved).
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -82,6 +92,8 @@ pub fn main() -> ExitCode {
         Command::Token(args) => token::run(args),
         Command::Partner(cmd) => partner::run(cmd),
         Command::Registry(cmd) => registry::run(cmd),
+        Command::Signals(cmd) => signals::run(cmd),
+        Command::Match(args) => matches::run(args),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         #[cfg(feature = "demo")]

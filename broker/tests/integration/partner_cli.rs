@@ -11,13 +11,13 @@ use kruispunt_test_kit::{Broker, Options, TestDatabase};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kruispunt");
 /// The coalition key the partners' CLI pseudonymises with (given as KRUISPUNT_COALITION_KEY).
-#[allow(dead_code)] // used by the upload tests
 pub const COALITION_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// Partners whose keys `partner keygen` makes and the keeper registers.
 const ORGS: &[&str] = &[
     "autobedrijf-de-vecht",
     "autohandel-amersfoort",
+    "autoschade-almere",
     "horeca-gooi",
 ];
 
@@ -357,6 +357,277 @@ async fn partner_registry_view() {
     on_both(
         "partner_registry_view",
         registry_shows_only_what_the_organisation_may_use,
+    )
+    .await;
+}
+
+/// `kruispunt ARGS… --url … --ca …` as `org`'s user with role `compliance`, with the coalition
+/// key in the environment.
+async fn as_dealer(p: &Production, org: &str, args: &[&str]) -> Output {
+    let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    all.extend(p.remote());
+    let envs = vec![
+        ("KRUISPUNT_TOKEN".to_string(), p.token(org, "compliance")),
+        (
+            "KRUISPUNT_COALITION_KEY".to_string(),
+            COALITION_KEY.to_string(),
+        ),
+    ];
+    kruispunt_async(all, envs).await
+}
+
+const PURPOSE: &str = "autobranche-contante-aankopen";
+
+/// The mapping flags of the dealers' exports.
+fn upload_args(file: &str) -> Vec<&str> {
+    vec![
+        "signals",
+        "upload",
+        file,
+        "--column",
+        "kenteken=Kenteken",
+        "--column",
+        "observed=Datum aankoop",
+        "--column",
+        "gemeente=Gemeente",
+        "--code",
+        "cash-car-purchase",
+        "--purpose",
+        PURPOSE,
+    ]
+}
+
+async fn live_signals(p: &Production) -> u64 {
+    p.broker
+        .store()
+        .await
+        .signals()
+        .count_live_signals(kruispunt_test_kit::now())
+        .await
+        .unwrap()
+}
+
+/// The data rows of an ids file: (row, status, id).
+fn ids_of(path: &Path) -> Vec<(u64, String, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("row,kind,status,id"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f[1], "kenteken");
+            assert_eq!(f[3].len(), 32, "{l}");
+            (f[0].parse().unwrap(), f[2].to_string(), f[3].to_string())
+        })
+        .collect()
+}
+
+async fn spreadsheets_upload_and_match(p: &Production) {
+    let home = p.home.path();
+    // A Dutch Excel "CSV UTF-8" export: byte-order mark, semicolons, quoted cells (one holding
+    // the separator), CRLF, an empty row, and bad rows in the middle.
+    let csv = home.join("verkopen.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}Kenteken;Datum aankoop;Gemeente;Opmerking\r\n\
+         GB-001-B;20-11-2026;GM0307;\"contant; EUR 12.500\"\r\n\
+         \"GB-002-B\";2026-11-21;GM0344;gewoon\r\n\
+         ;;;\r\n\
+         GB-003-B;21/11/2026;GM0307;datum met schuine strepen\r\n\
+         XX;22-11-2026;GM0307;geen kenteken\r\n\
+         GB-004-B;23-11-2026;GM9999;onbekende gemeente\r\n\
+         GB-005-B;24-11-2026;GM0034;\r\n\
+         GB-006-B;01-01-2099;GM0307;in de toekomst\r\n",
+    )
+    .unwrap();
+    let csv_s = csv.display().to_string();
+    let before = live_signals(p).await;
+
+    // A dry run checks and counts, and sends nothing.
+    let mut dry = upload_args(&csv_s);
+    dry.push("--dry-run");
+    let out = as_dealer(p, "autobedrijf-de-vecht", &dry).await;
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
+    assert!(report.contains("nothing was sent"), "{report}");
+    assert_eq!(live_signals(p).await, before);
+
+    let out = as_dealer(p, "autobedrijf-de-vecht", &upload_args(&csv_s)).await;
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
+    // Rejected rows by the file's own row numbers, with the field and the reason: local ones
+    // (date form, plate, gemeente) and the broker's (a date in the future), mapped back.
+    assert!(
+        report.contains("row 5: observed: \"21/11/2026\" is not a date in the form dd-mm-jjjj"),
+        "{report}"
+    );
+    assert!(report.contains("row 6: Kenteken: kenteken"), "{report}");
+    assert!(report.contains("row 7: gemeente: \"GM9999\""), "{report}");
+    assert!(
+        report.contains("row 9: observed: lies in the future"),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("\nrow ").count() + usize::from(report.starts_with("row ")),
+        4,
+        "{report}"
+    );
+    assert!(
+        report.contains("7 rows read: 3 stored, 0 already there (duplicate), 4 rejected"),
+        "{report}"
+    );
+    // Rows stored equal rows accepted, and their ids are beside the file.
+    assert_eq!(live_signals(p).await, before + 3);
+    let ids_path = home.join("verkopen.csv.kruispunt-ids.csv");
+    let ids = ids_of(&ids_path);
+    assert_eq!(ids.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 3, 8]);
+    assert!(ids.iter().all(|r| r.1 == "stored"));
+
+    // Running it again stores nothing new: every accepted row is a duplicate with its first id.
+    let out = as_dealer(p, "autobedrijf-de-vecht", &upload_args(&csv_s)).await;
+    let report = text(&out.stdout);
+    assert!(
+        report.contains("7 rows read: 0 stored, 3 already there (duplicate), 4 rejected"),
+        "{report}"
+    );
+    assert_eq!(live_signals(p).await, before + 3);
+    let again = ids_of(&ids_path);
+    assert!(again.iter().all(|r| r.1 == "duplicate"));
+    assert_eq!(
+        again.iter().map(|r| &r.2).collect::<Vec<_>>(),
+        ids.iter().map(|r| &r.2).collect::<Vec<_>>()
+    );
+
+    // An Excel workbook from the second dealer: a real date cell, a dd-mm-jjjj text date, an
+    // empty row and a bad row in the middle.
+    let xlsx = home.join("inkoop.xlsx");
+    {
+        use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+        let mut wb = Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in ["Kenteken", "Datum aankoop", "Gemeente"].iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        let date = Format::new().set_num_format("dd-mm-yyyy");
+        ws.write_string(1, 0, "gb-001-b").unwrap();
+        ws.write_datetime_with_format(1, 1, ExcelDateTime::from_ymd(2026, 11, 19).unwrap(), &date)
+            .unwrap();
+        ws.write_string(1, 2, "GM0307").unwrap();
+        // row 3 (index 2) left empty
+        ws.write_string(3, 0, "GB-007-B").unwrap();
+        ws.write_string(3, 1, "31-02-2026").unwrap();
+        ws.write_string(3, 2, "GM0307").unwrap();
+        ws.write_string(4, 0, "GB-008-B").unwrap();
+        ws.write_string(4, 1, "18-11-2026").unwrap();
+        ws.write_string(4, 2, "GM0344").unwrap();
+        wb.save(&xlsx).unwrap();
+    }
+    let xlsx_s = xlsx.display().to_string();
+    let out = as_dealer(p, "autohandel-amersfoort", &upload_args(&xlsx_s)).await;
+    let report = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
+    assert!(
+        report.contains("row 4: observed: \"31-02-2026\" is not a calendar date"),
+        "{report}"
+    );
+    assert!(
+        report.contains("3 rows read: 2 stored, 0 already there (duplicate), 1 rejected"),
+        "{report}"
+    );
+    let xids = ids_of(&home.join("inkoop.xlsx.kruispunt-ids.csv"));
+    assert_eq!(xids.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 5]);
+    assert_eq!(live_signals(p).await, before + 5);
+
+    // A batch in which every row is rejected is no quiet success.
+    let bad = home.join("fout.csv");
+    std::fs::write(
+        &bad,
+        "Kenteken;Datum aankoop;Gemeente\nGB-009-B;2026/11/20;GM0307\n",
+    )
+    .unwrap();
+    let out = as_dealer(
+        p,
+        "autobedrijf-de-vecht",
+        &upload_args(&bad.display().to_string()),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("row 2: observed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("every row"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A third dealer matches its list: GB-001-B has two independent sources (a hit, twice
+    // written differently, asked once), GB-002-B one (no hit), a bad plate is not asked.
+    let list = home.join("klanten.csv");
+    std::fs::write(
+        &list,
+        "Klant,Kenteken\nJansen,GB-001-B\nDe Vries,GB-002-B\nBakker,gb 001 b\nSmit,XX\n",
+    )
+    .unwrap();
+    let out = as_dealer(
+        p,
+        "autoschade-almere",
+        &[
+            "match",
+            &list.display().to_string(),
+            "--purpose",
+            PURPOSE,
+            "--column",
+            "kenteken=Kenteken",
+            "--level",
+            "categories",
+            "--justification",
+            "cash purchase offered by a customer above the Wwft threshold",
+            "--case",
+            "ALMERE-2026-17",
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("2 distinct identifiers"),
+        "{}",
+        text(&out.stdout)
+    );
+    let answer = std::fs::read_to_string(home.join("klanten.csv.kruispunt-match.csv")).unwrap();
+    let answer = answer
+        .strip_prefix('\u{feff}')
+        .expect("a byte-order mark for Excel");
+    let lines: Vec<&str> = answer.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "Klant;Kenteken;kruispunt_hit;kruispunt_categories;kruispunt_sectors;kruispunt_note",
+            "Jansen;GB-001-B;ja;cash-car-purchase;autobranche;",
+            "De Vries;GB-002-B;nee;;;",
+            "Bakker;gb 001 b;ja;cash-car-purchase;autobranche;",
+            lines[4],
+        ]
+    );
+    assert!(
+        lines[4].starts_with("Smit;XX;;;;\"kenteken"),
+        "{}",
+        lines[4]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_spreadsheets_upload_and_match() {
+    on_both(
+        "partner_spreadsheets_upload_and_match",
+        spreadsheets_upload_and_match,
     )
     .await;
 }

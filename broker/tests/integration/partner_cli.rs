@@ -523,7 +523,24 @@ async fn spreadsheets_upload_and_match(p: &Production) {
         wb.save(&xlsx).unwrap();
     }
     let xlsx_s = xlsx.display().to_string();
-    let out = as_dealer(p, "autohandel-amersfoort", &upload_args(&xlsx_s)).await;
+    // This dealer keeps its mapping in a file beside its exports.
+    let mapping = home.join("mapping.toml");
+    std::fs::write(
+        &mapping,
+        format!(
+            "[columns]\nkenteken = \"kenteken\"\nobserved = \" Datum aankoop \"\n\
+             gemeente = \"Gemeente\"\n[values]\ncode = \"cash-car-purchase\"\n\
+             purposes = [\"{PURPOSE}\"]\n"
+        ),
+    )
+    .unwrap();
+    let mapping_s = mapping.display().to_string();
+    let out = as_dealer(
+        p,
+        "autohandel-amersfoort",
+        &["signals", "upload", &xlsx_s, "--mapping", &mapping_s],
+    )
+    .await;
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
     assert!(

@@ -618,6 +618,31 @@ async fn spreadsheets_upload_and_match(p: &Production) {
         "{}",
         text(&out.stdout)
     );
+    // Without a justification the refusal says which field and how long it must be.
+    let out = as_dealer(
+        p,
+        "autoschade-almere",
+        &[
+            "match",
+            &list.display().to_string(),
+            "--purpose",
+            PURPOSE,
+            "--column",
+            "kenteken=Kenteken",
+            "--level",
+            "categories",
+            "--out",
+            &home.join("refused.csv").display().to_string(),
+        ],
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("justification: above `hit` give at least 20 characters"),
+        "{err}"
+    );
+    assert!(err.contains("case_reference:"), "{err}");
     let answer = std::fs::read_to_string(home.join("klanten.csv.kruispunt-match.csv")).unwrap();
     let answer = answer
         .strip_prefix('\u{feff}')

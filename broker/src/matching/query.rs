@@ -102,26 +102,6 @@ fn explain(reasons: &[String]) -> String {
     }
 }
 
-#[cfg(test)]
-mod explain_tests {
-    use super::*;
-
-    #[test]
-    fn the_justification_length_is_the_policys() {
-        let rego = include_str!("../../../policy/policies/kruispunt.rego");
-        assert!(
-            rego.contains(&format!(
-                "min_justification_chars := {MIN_JUSTIFICATION_CHARS}\n"
-            )),
-            "policy/policies/kruispunt.rego changed min_justification_chars"
-        );
-        let e = MatchError::Refused {
-            reasons: vec!["justification_required".into()],
-        };
-        assert!(e.to_string().contains("at least 20 characters"), "{e}");
-    }
-}
-
 const REASON_MAX_IDENTIFIERS: &str = "max_identifiers_exceeded";
 const REASON_BUDGET: &str = "budget_exceeded";
 
@@ -418,4 +398,24 @@ pub async fn run(
         audit_seq,
         policy_hash: decision.bundle_hash.clone(),
     })
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn the_justification_length_is_the_policys() {
+        let rego = include_str!("../../../policy/policies/kruispunt.rego");
+        assert!(
+            rego.contains(&format!(
+                "min_justification_chars := {MIN_JUSTIFICATION_CHARS}\n"
+            )),
+            "policy/policies/kruispunt.rego changed min_justification_chars"
+        );
+        let e = MatchError::Refused {
+            reasons: vec!["justification_required".into()],
+        };
+        assert!(e.to_string().contains("at least 20 characters"), "{e}");
+    }
 }

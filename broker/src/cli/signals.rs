@@ -137,8 +137,10 @@ fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
         gemeente: args.gemeente.clone(),
         purposes: args.purposes.clone(),
     };
+    // The mapping is checked against the header before anything is asked of the broker.
     let sheet = sheet::open(&args.file)?;
     let mapping = Mapping::resolve(args.mapping.file(values)?, &sheet.header)?;
+    drop(sheet);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -170,53 +172,105 @@ fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
         bar
     });
 
+    // Reading, checking and pseudonymising run on their own thread, a batch ahead of the
+    // requests. One request at a time: two in flight measured slower (1 M rows: 60 s against
+    // 49 s), the broker's cores being busy with one batch already.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let reader = {
+        let (file, bar) = (args.file.clone(), bar.clone());
+        std::thread::spawn(move || read_rows(&file, &mapping, registry.as_ref(), &key, bar, tx))
+    };
     let mut out = Outcome::default();
-    let mut batch: Vec<(u64, IdentifierKind, SignalIn)> = Vec::with_capacity(BATCH);
-    let mut send = |batch: &mut Vec<(u64, IdentifierKind, SignalIn)>,
-                    out: &mut Outcome|
-     -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (Some(client), Some(ids)) = (&client, ids.as_mut()) else {
-            batch.clear();
-            return Ok(());
-        };
-        let signals: Vec<SignalIn> = batch.iter().map(|(_, _, s)| s.clone()).collect();
-        let answer = rt
-            .block_on(client.upload(&signals))
-            .context("POST /v1/signals")?;
-        out.stored += answer.stored;
-        out.duplicates += answer.duplicates;
-        for item in answer.results {
-            let Some((row, kind, _)) = batch.get(item.index) else {
-                bail!(
-                    "the broker answered for item {} of {}",
-                    item.index,
-                    batch.len()
-                );
-            };
-            match item.status {
-                ItemStatus::Stored | ItemStatus::Duplicate => {
-                    ids.write(*row, *kind, item.status, item.id.as_deref().unwrap_or(""))?;
+    rt.block_on(async {
+        use futures_util::StreamExt as _;
+        let batches =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|b| (b, rx)) },
+            );
+        let answers = batches
+            .map(|batch| {
+                // A dry run reads and checks every row and sends nothing.
+                let client = client.clone().filter(|_| !args.dry_run);
+                async move {
+                    let Some(client) = client else {
+                        return Ok((batch, None));
+                    };
+                    let signals: Vec<SignalIn> = batch.iter().map(|(_, _, s)| s.clone()).collect();
+                    let answer = client.upload(&signals).await?;
+                    Ok::<_, kruispunt_sdk::client::ClientError>((batch, Some(answer)))
                 }
-                ItemStatus::Rejected => out.rejected.push(Rejected {
-                    row: *row,
-                    field: item.field.unwrap_or_default(),
-                    reason: item.reason.unwrap_or_default(),
-                }),
+            })
+            .buffered(1);
+        let mut answers = std::pin::pin!(answers);
+        while let Some(answer) = answers.next().await {
+            let (batch, answer) = answer.context("POST /v1/signals")?;
+            let (Some(answer), Some(ids)) = (answer, ids.as_mut()) else {
+                continue;
+            };
+            out.stored += answer.stored;
+            out.duplicates += answer.duplicates;
+            for item in answer.results {
+                let Some((row, kind, _)) = batch.get(item.index) else {
+                    bail!(
+                        "the broker answered for item {} of {}",
+                        item.index,
+                        batch.len()
+                    );
+                };
+                match item.status {
+                    ItemStatus::Stored | ItemStatus::Duplicate => {
+                        ids.write(*row, *kind, item.status, item.id.as_deref().unwrap_or(""))?;
+                    }
+                    ItemStatus::Rejected => out.rejected.push(Rejected {
+                        row: *row,
+                        field: item.field.unwrap_or_default(),
+                        reason: item.reason.unwrap_or_default(),
+                    }),
+                }
             }
         }
-        batch.clear();
-        Ok(())
-    };
+        Ok::<_, anyhow::Error>(())
+    })?;
+    let read = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading {} failed", args.file.display()))??;
+    out.rows = read.rows;
+    out.signals = read.signals;
+    out.rejected.extend(read.rejected);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(ids) = ids {
+        ids.finish()?;
+    }
+    report(&args, &ids_path, &mut out)
+}
+
+/// Signals of one request, each with its row number and kind.
+type Batch = Vec<(u64, IdentifierKind, SignalIn)>;
+
+/// Reads every row of `file`, hands the signals to `tx` in batches of [`BATCH`] and answers
+/// the rows read and the rows refused here. Stops early when the receiver has gone (the
+/// upload failed).
+fn read_rows(
+    file: &Path,
+    mapping: &Mapping,
+    registry: Option<&RegistryView>,
+    key: &CoalitionKey,
+    bar: Option<indicatif::ProgressBar>,
+    tx: tokio::sync::mpsc::Sender<Batch>,
+) -> anyhow::Result<Outcome> {
+    let sheet = sheet::open(file)?;
+    let mut out = Outcome::default();
+    let mut batch: Batch = Vec::with_capacity(BATCH);
     for row in sheet.rows {
         let row = row?;
         out.rows += 1;
         if let Some(bar) = &bar {
             bar.inc(1);
         }
-        match mapping.signals(&row.cells, registry.as_ref(), &key) {
+        match mapping.signals(&row.cells, registry, key) {
             Ok(signals) => {
                 for (kind, s) in signals {
                     out.signals += 1;
@@ -229,18 +283,14 @@ fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
                 reason: r.reason,
             }),
         }
-        if batch.len() >= BATCH {
-            send(&mut batch, &mut out)?;
+        if batch.len() >= BATCH && tx.blocking_send(std::mem::take(&mut batch)).is_err() {
+            return Ok(out);
         }
     }
-    send(&mut batch, &mut out)?;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(batch);
     }
-    if let Some(ids) = ids {
-        ids.finish()?;
-    }
-    report(&args, &ids_path, &mut out)
+    Ok(out)
 }
 
 /// Prints every rejected row and the totals; the exit status follows from them.

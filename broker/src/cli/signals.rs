@@ -41,6 +41,16 @@ pub enum SignalsCommand {
     /// Upload the rows of a CSV or .xlsx file as signals (pseudonymised here), reporting every
     /// rejected row by its row number and writing the stored signals' ids beside the file.
     Upload(UploadArgs),
+    /// Withdraw the signals listed in an ids file written by `signals upload`.
+    Withdraw(WithdrawArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WithdrawArgs {
+    /// The ids file (`FILE.kruispunt-ids.csv`: row,kind,status,id).
+    pub ids: PathBuf,
+    #[command(flatten)]
+    pub remote: Remote,
 }
 
 /// The columns and values of a mapping, as flags (shared with `kruispunt match`).
@@ -108,6 +118,7 @@ pub struct UploadArgs {
 pub fn run(cmd: SignalsCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         SignalsCommand::Upload(args) => upload(args),
+        SignalsCommand::Withdraw(args) => withdraw(args),
     }
 }
 
@@ -291,6 +302,55 @@ fn read_rows(
         let _ = tx.blocking_send(batch);
     }
     Ok(out)
+}
+
+/// Withdraws every distinct id of the ids file (a re-run's `duplicate` lines repeat the ids of
+/// the first upload). A signal already withdrawn, expired or not this organisation's is
+/// reported by its row and the rest go on; the exit status is 2 when any was.
+fn withdraw(args: WithdrawArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.ids)
+        .with_context(|| format!("cannot read {}", args.ids.display()))?;
+    let mut lines = text.lines();
+    if lines.next() != Some("row,kind,status,id") {
+        bail!(
+            "{}: not an ids file of `kruispunt signals upload` (header row,kind,status,id)",
+            args.ids.display()
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let [row, _, _, id] = f[..] else {
+            bail!("{}: {line:?} has not four cells", args.ids.display());
+        };
+        if seen.insert(id.to_string()) {
+            todo.push((row.to_string(), id.to_string()));
+        }
+    }
+    let client = args.remote.sdk_client()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (mut withdrawn, mut failed) = (0u64, 0u64);
+    for (row, id) in &todo {
+        match rt.block_on(client.withdraw(id)) {
+            Ok(r) if r.withdrawn => withdrawn += 1,
+            Ok(_) => {
+                failed += 1;
+                println!("row {row}: signal {id} was not withdrawn");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("row {row}: signal {id}: {e}");
+            }
+        }
+    }
+    println!("{withdrawn} withdrawn, {failed} not");
+    Ok(match failed {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::from(2),
+    })
 }
 
 /// Prints every rejected row and the totals; the exit status follows from them.

@@ -555,6 +555,46 @@ async fn spreadsheets_upload_and_match(p: &Production) {
     assert_eq!(xids.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 5]);
     assert_eq!(live_signals(p).await, before + 5);
 
+    // The xlsx's signals are withdrawn from its ids file (what the ids are kept for).
+    let out = as_dealer(
+        p,
+        "autohandel-amersfoort",
+        &[
+            "signals",
+            "withdraw",
+            &home
+                .join("inkoop.xlsx.kruispunt-ids.csv")
+                .display()
+                .to_string(),
+        ],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("2 withdrawn, 0 not"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(live_signals(p).await, before + 3);
+    // Uploaded again: stored anew (a withdrawn signal is gone), for the match below.
+    let out = as_dealer(
+        p,
+        "autohandel-amersfoort",
+        &["signals", "upload", &xlsx_s, "--mapping", &mapping_s],
+    )
+    .await;
+    assert!(
+        text(&out.stdout).contains("3 rows read: 2 stored"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(live_signals(p).await, before + 5);
+
     // A batch in which every row is rejected is no quiet success.
     let bad = home.join("fout.csv");
     std::fs::write(

@@ -36,6 +36,8 @@ use super::sheet;
 /// Signals per request: the broker's largest JSON batch.
 pub const BATCH: usize = 10_000;
 
+// Parsed once per process: the size of the larger variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum SignalsCommand {
     /// Upload the rows of a CSV or .xlsx file as signals (pseudonymised here), reporting every

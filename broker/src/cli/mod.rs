@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 pub mod audit;
 pub mod beeld;
 pub mod cases;
+pub mod coalition;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
@@ -52,6 +53,10 @@ pub enum Command {
     /// Upload a spreadsheet's rows (CSV or .xlsx) as signals, pseudonymised here.
     #[command(subcommand)]
     Signals(signals::SignalsCommand),
+    /// The organisation's coalition membership (MLS) in a local owner-only state file, from
+    /// which `signals upload` and `match` take the current coalition key.
+    #[command(subcommand)]
+    Coalition(coalition::CoalitionCommand),
     /// Ask about every identifier in a spreadsheet's column and write the rows back with the
     /// answer per row (joined here; the broker sees pseudonyms only).
     Match(matches::MatchArgs),
@@ -94,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Registry(cmd) => registry::run(cmd),
         Command::Signals(cmd) => signals::run(cmd),
         Command::Match(args) => matches::run(args),
+        Command::Coalition(cmd) => coalition::run(cmd),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         #[cfg(feature = "demo")]

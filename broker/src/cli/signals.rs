@@ -65,17 +65,34 @@ pub struct MappingArgs {
     /// A TOML mapping file with [columns] and [values] (see docs/PARTNERS.md); flags win.
     #[arg(long, value_name = "FILE")]
     pub mapping: Option<PathBuf>,
-    /// The coalition key, 64 hex characters. Prefer KRUISPUNT_COALITION_KEY over the command line.
+    /// The coalition key, 64 hex characters. Prefer KRUISPUNT_COALITION_KEY over the command
+    /// line; or take it from the membership state with --coalition and --coalition-state.
     #[arg(long, env = "KRUISPUNT_COALITION_KEY", hide_env_values = true)]
-    pub key_hex: String,
-    /// The coalition key's version.
+    pub key_hex: Option<String>,
+    /// The coalition key's version (with --key-hex).
     #[arg(long, default_value_t = 1)]
     pub key_version: u32,
+    /// The coalition whose current key pseudonymises (from `kruispunt coalition join`).
+    #[arg(long, value_name = "ID", requires = "coalition_state")]
+    pub coalition: Option<String>,
+    /// The member state file of `kruispunt coalition join` (with --coalition).
+    #[arg(long, value_name = "FILE", requires = "coalition")]
+    pub coalition_state: Option<PathBuf>,
 }
 
 impl MappingArgs {
+    /// The key: the coalition's current one from the membership state, or the given hex.
     pub fn key(&self) -> anyhow::Result<CoalitionKey> {
-        CoalitionKey::from_hex(&self.key_hex, self.key_version)
+        if let (Some(id), Some(state)) = (&self.coalition, &self.coalition_state) {
+            return super::coalition::coalition_key(state, id);
+        }
+        let hex = self.key_hex.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no coalition key: give --coalition ID --coalition-state FILE (from `kruispunt \
+                 coalition join`), or --key-hex / KRUISPUNT_COALITION_KEY"
+            )
+        })?;
+        CoalitionKey::from_hex(hex, self.key_version)
             .map_err(|e| anyhow::anyhow!("--key-hex (or KRUISPUNT_COALITION_KEY): {e}"))
     }
 

@@ -19,6 +19,7 @@ const ORGS: &[&str] = &[
     "autohandel-amersfoort",
     "autoschade-almere",
     "horeca-gooi",
+    "riec-midden-nederland",
 ];
 
 /// A broker in production mode and the partners' key files.
@@ -710,6 +711,145 @@ async fn partner_spreadsheets_upload_and_match() {
     on_both(
         "partner_spreadsheets_upload_and_match",
         spreadsheets_upload_and_match,
+    )
+    .await;
+}
+
+async fn coalition_membership_gives_the_key(p: &Production) {
+    use kruispunt_sdk::coalition::Member;
+    use kruispunt_sdk::coalition::http::BrokerMls;
+    use kruispunt_sdk::coalition::wire::GroupKind;
+    const COALITION: &str = "autobranche-midden-nederland";
+    let dealer = "autobedrijf-de-vecht";
+    let state = p.home.path().join("de-vecht.mls");
+    let state_s = state.display().to_string();
+    let join_args = ["coalition", "join", "--org", dealer, "--state", &state_s];
+    let join = || as_dealer(p, dealer, &join_args);
+
+    // First run: the state file is made (owner-only) and key packages are published.
+    let out = join().await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("no group has added"),
+        "{}",
+        text(&out.stdout)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&state).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The coalition's administrator (the RIEC) creates the group and adds the dealer.
+    let mut admin = Member::new("riec-midden-nederland", None).unwrap();
+    let api = BrokerMls::new(
+        p.broker.client.clone(),
+        p.broker.base.clone(),
+        p.token("riec-midden-nederland", "coalitiebeheerder"),
+    );
+    let info = admin.create_group(COALITION).unwrap();
+    api.create_group(
+        COALITION,
+        GroupKind::Coalition,
+        COALITION,
+        None,
+        None,
+        &info,
+    )
+    .await
+    .unwrap();
+    let kp = api.claim_key_package(dealer).await.unwrap();
+    let add = admin.invite(COALITION, &[kp]).unwrap();
+    api.post(COALITION, &add).await.unwrap();
+    for follow in admin.confirm(COALITION).unwrap() {
+        api.post_raw(COALITION, &follow, None).await.unwrap();
+    }
+
+    // Second run: the welcome is accepted and the key read.
+    let out = join().await;
+    let shown = text(&out.stdout);
+    assert!(out.status.success(), "{shown}{}", text(&out.stderr));
+    assert!(shown.contains(&format!("joined {COALITION}")), "{shown}");
+    assert!(shown.contains("key version 1"), "{shown}");
+    let out = kruispunt(&["coalition", "status", "--state", &state_s], &[]);
+    assert!(
+        text(&out.stdout).contains("riec-midden-nederland"),
+        "{}",
+        text(&out.stdout)
+    );
+    let first = admin.coalition_key(COALITION).unwrap();
+    assert!(
+        !text(&out.stdout).contains(&hex::encode(first.expose_secret())),
+        "the key is never printed"
+    );
+
+    // The administrator rotates the key; `coalition sync` brings the new version.
+    let rotation = admin.rotate_key(COALITION).unwrap();
+    api.post_raw(COALITION, &rotation, None).await.unwrap();
+    let sync = ["coalition", "sync", "--state", &state_s];
+    let out = as_dealer(p, dealer, &sync).await;
+    assert!(
+        text(&out.stdout).contains("key version 2"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let key = admin.coalition_key(COALITION).unwrap();
+    assert_eq!(key.version(), 2);
+
+    // An upload with the membership's key pseudonymises as the coalition does: the same row
+    // sent with the administrator's key (by hand) is the same signal.
+    let csv = p.home.path().join("coalitie.csv");
+    std::fs::write(
+        &csv,
+        "Kenteken;Datum;Gemeente\nHB-123-X;02-12-2026;GM0307\n",
+    )
+    .unwrap();
+    let csv_s = csv.display().to_string();
+    let mut args = vec![
+        "signals",
+        "upload",
+        &csv_s,
+        "--column",
+        "kenteken=Kenteken",
+        "--column",
+        "observed=Datum",
+        "--column",
+        "gemeente=Gemeente",
+        "--code",
+        "cash-car-purchase",
+        "--purpose",
+        PURPOSE,
+    ];
+    let mut with_state = args.clone();
+    with_state.extend(["--coalition", COALITION, "--coalition-state", &state_s]);
+    let out = as_dealer(p, dealer, &with_state).await;
+    assert!(
+        text(&out.stdout).contains("1 rows read: 1 stored"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let hex_key = hex::encode(key.expose_secret());
+    args.extend(["--key-hex", &hex_key, "--key-version", "2"]);
+    let out = as_dealer(p, dealer, &args).await;
+    assert!(
+        text(&out.stdout).contains("1 rows read: 0 stored, 1 already there (duplicate)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_coalition_join_and_upload() {
+    on_both(
+        "partner_coalition_join_and_upload",
+        coalition_membership_gives_the_key,
     )
     .await;
 }

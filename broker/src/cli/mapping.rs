@@ -325,11 +325,12 @@ impl Mapping {
                 ));
             }
         }
-        let Some(district) = district else {
-            return Err(reject(
-                "district",
-                "empty (and no registry to derive it from the gemeente)",
-            ));
+        // Without a registry (a dry run without a broker) the gemeente's district is not
+        // known; nothing is sent then, so the form check stands.
+        let district = match (district, registry) {
+            (Some(d), _) => d,
+            (None, None) if gemeente.is_some() => String::new(),
+            (None, _) => return Err(reject("district", "empty: give a district or a gemeente")),
         };
 
         let mut out = Vec::with_capacity(self.identifiers.len());
@@ -437,5 +438,42 @@ mod tests {
         ] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn without_a_registry_only_the_forms_are_checked() {
+        let headers: Vec<String> = ["Kenteken", "Datum", "Gemeente"].map(String::from).to_vec();
+        let columns: Vec<String> = ["kenteken=Kenteken", "observed=Datum", "gemeente=Gemeente"]
+            .map(String::from)
+            .to_vec();
+        let values = Values {
+            code: Some("cash-car-purchase".into()),
+            purposes: vec!["autobranche-contante-aankopen".into()],
+            ..Values::default()
+        };
+        let file = MappingFile::default().with_flags(&columns, values).unwrap();
+        let m = Mapping::resolve(file, &headers).unwrap();
+        let key = CoalitionKey::from_hex(&"00".repeat(32), 1).unwrap();
+        let row = |plate: &str, date: &str| [plate, date, "GM0307"].map(String::from).to_vec();
+        let ok = m
+            .signals(&row("GB-001-B", "20-11-2026"), None, &key)
+            .unwrap();
+        assert_eq!(ok.len(), 1);
+        assert_eq!(ok[0].1.observed, "2026-11-20");
+        let e = m
+            .signals(&row("GB-001-B", "20/11/2026"), None, &key)
+            .unwrap_err();
+        assert_eq!(e.field, "observed");
+        let e = m.signals(&row("XX", "20-11-2026"), None, &key).unwrap_err();
+        assert_eq!(e.field, "Kenteken");
+        // A column the header lacks is named with the columns there are.
+        let bad = MappingFile::default()
+            .with_flags(&["kenteken=Plaat".into()], Values::default())
+            .unwrap();
+        let err = Mapping::resolve(bad, &headers).unwrap_err().to_string();
+        assert!(
+            err.contains("Plaat") && err.contains("Kenteken, Datum, Gemeente"),
+            "{err}"
+        );
     }
 }

@@ -24,6 +24,7 @@ pub fn router(state: AppState, connections: &crate::config::Connections) -> Rout
         .route("/v1/signals/{id}", delete(routes::signals::withdraw))
         .route("/v1/matches", post(routes::matches::create))
         .route("/v1/aggregates", post(routes::aggregates::create))
+        .route("/v1/registry", get(routes::registry::show))
         .route(
             "/v1/cases",
             post(routes::cases::open).get(routes::cases::list),

@@ -49,6 +49,24 @@ pub enum WithdrawError {
     Store(#[from] StoreError),
 }
 
+/// Why `item.code` is refused: the codes of its purposes' themes, which it is not one of.
+fn unknown_code_reason(registry: &Registry, item: &SignalIn) -> String {
+    let valid: BTreeSet<&str> = item
+        .purposes
+        .iter()
+        .filter_map(|p| registry.purpose(p))
+        .flat_map(|p| p.themes.iter())
+        .filter_map(|t| registry.taxonomy.get(t))
+        .flat_map(|t| t.codes.keys().map(String::as_str))
+        .collect();
+    format!(
+        "code {:?} is not a code of the signal's purposes ({}); valid codes: {}",
+        item.code,
+        item.purposes.join(", "),
+        valid.into_iter().collect::<Vec<_>>().join(", ")
+    )
+}
+
 fn reject(index: usize, field: &str, reason: impl Into<String>) -> ItemResult {
     ItemResult {
         index,
@@ -233,7 +251,16 @@ pub async fn prepare(
             results.push(reject(
                 index,
                 "district",
-                format!("district {:?} is not in the registry", item.district),
+                format!(
+                    "district {:?} is not in the registry; its districts are {}",
+                    item.district,
+                    registry
+                        .districts
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             ));
             continue;
         }
@@ -253,7 +280,9 @@ pub async fn prepare(
             results.push(reject(
                 index,
                 "purposes",
-                format!("purpose {p:?} is not registered"),
+                format!(
+                    "purpose {p:?} is not registered (GET /v1/registry lists this organisation's purposes)"
+                ),
             ));
             continue;
         }
@@ -325,11 +354,20 @@ pub async fn prepare(
             }
         }
         if !denied.is_empty() {
-            results.push(reject(
-                c.index,
-                "purposes",
-                format!("refused by policy ({})", denied.join("; ")),
-            ));
+            // A code outside the purposes' themes is the code's fault, not the purposes':
+            // say so, with the codes that are valid (a person fixing a spreadsheet needs them).
+            let code_only = c.item.purposes.iter().all(|p| {
+                let d = &decisions[&(p.clone(), c.kind)];
+                d.allow || d.reasons.iter().all(|r| r == "unknown_signal_code")
+            });
+            let (field, reason) = match code_only {
+                true => ("code", unknown_code_reason(&registry, &c.item)),
+                false => (
+                    "purposes",
+                    format!("refused by policy ({})", denied.join("; ")),
+                ),
+            };
+            results.push(reject(c.index, field, reason));
             policy_refusals.extend(denied);
             continue;
         }

@@ -64,6 +64,7 @@ pub mod org_lock;
 pub mod problem;
 pub mod rate_limit;
 pub mod readiness;
+pub mod registry_view;
 pub mod request_log;
 pub mod retention;
 pub mod routes;

@@ -13,6 +13,7 @@ pub mod coalition;
 pub mod identifiers;
 pub mod prehashed;
 pub mod pseudonym;
+pub mod registry;
 pub mod token;
 pub mod transparency;
 pub mod wire;

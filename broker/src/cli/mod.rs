@@ -9,12 +9,19 @@ pub mod audit;
 pub mod audit_subject;
 pub mod beeld;
 pub mod cases;
+pub mod coalition;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod id;
+pub mod mapping;
+pub mod matches;
+pub mod partner;
 pub mod policy;
+pub mod registry;
 pub mod remote;
 pub mod serve;
+pub mod sheet;
+pub mod signals;
 pub mod token;
 pub mod witness;
 
@@ -35,8 +42,26 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Create the data directory (configuration, development CA and keys) without serving.
     Init(serve::InitArgs),
-    /// Mint a development token signed with a demo partner's key (development set-ups only).
+    /// Mint a short-lived token: with the organisation's own key (`--key`, from `partner
+    /// keygen`), or with a demo partner's key (development set-ups only).
     Token(token::TokenArgs),
+    /// The organisation's own keys: `partner keygen` writes its token-signing key.
+    #[command(subcommand)]
+    Partner(partner::PartnerCommand),
+    /// What this organisation may send and ask at a broker (purposes, codes, districts,
+    /// gemeenten, identifier kinds).
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
+    /// Upload a spreadsheet's rows (CSV or .xlsx) as signals, pseudonymised here.
+    #[command(subcommand)]
+    Signals(signals::SignalsCommand),
+    /// The organisation's coalition membership (MLS) in a local owner-only state file, from
+    /// which `signals upload` and `match` take the current coalition key.
+    #[command(subcommand)]
+    Coalition(coalition::CoalitionCommand),
+    /// Ask about every identifier in a spreadsheet's column and write the rows back with the
+    /// answer per row (joined here; the broker sees pseudonyms only).
+    Match(matches::MatchArgs),
     /// Normalise and pseudonymise identifiers locally (no broker involved).
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -83,6 +108,11 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::Init(args) => serve::init(args),
         Command::Token(args) => token::run(args),
+        Command::Partner(cmd) => partner::run(cmd),
+        Command::Registry(cmd) => registry::run(cmd),
+        Command::Signals(cmd) => signals::run(cmd),
+        Command::Match(args) => matches::run(args),
+        Command::Coalition(cmd) => coalition::run(cmd),
         Command::Id(cmd) => id::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
         #[cfg(feature = "demo")]

@@ -1,9 +1,14 @@
-//! `kruispunt token`: mint a bearer token signed with a demo partner's development key.
+//! `kruispunt token`: mint a short-lived bearer token.
 //!
-//! Only for development set-ups (`development = true` in `kruispunt.toml`): in production the
-//! broker never holds a partner's private key, so there is nothing to sign with — and a
-//! configuration not marked as development is refused outright, so the command cannot be
-//! used by accident against a real deployment's data directory.
+//! Two ways to sign, one token:
+//!
+//! - `--key FILE` (with `--org` and the broker's `--audience`): the organisation's own key from
+//!   `kruispunt partner keygen`, whose public half the registry's keeper added to the
+//!   registry. This is how a partner signs in production; no broker data directory is needed.
+//! - no `--key`: a demo partner's development key from the broker's data directory. Only for
+//!   development set-ups (`development = true` in `kruispunt.toml`): in production the broker
+//!   never holds a partner's private key, and a configuration not marked as development is
+//!   refused outright, so the shortcut cannot be used by accident against a real deployment.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,9 +30,17 @@ pub struct TokenArgs {
     /// Directory holding kruispunt.toml and the development keys.
     #[arg(long, env = "KRUISPUNT_DATA_DIR", default_value_os_t = super::default_data_dir())]
     pub data_dir: PathBuf,
-    /// Partner id from the registry; the token is signed with its development key.
-    #[arg(long, value_name = "ID")]
+    /// Partner id from the registry (`--org` too): the token's issuer.
+    #[arg(long, alias = "org", value_name = "ID")]
     pub partner: String,
+    /// The organisation's own signing key (from `kruispunt partner keygen`); without it the
+    /// development key of the data directory is used (development set-ups only).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// The broker's deployment name (the token's `aud`); with --key, when there is no broker
+    /// configuration in --data-dir to read it from.
+    #[arg(long, env = "KRUISPUNT_AUDIENCE", value_name = "NAME")]
+    pub audience: Option<String>,
     /// Role(s) of the user: repeat the option or give a comma-separated list.
     #[arg(
         long = "role",
@@ -96,19 +109,42 @@ pub fn parse_ttl(s: &str) -> Result<u64, String> {
 
 /// Builds and signs the token (everything `run` does except printing it). `now` is Unix seconds.
 pub fn mint_token(args: &TokenArgs, now: i64) -> anyhow::Result<String> {
-    let config = Config::load(&args.data_dir)?;
-    if !config.development {
+    // With the organisation's own key the broker's configuration is optional: a partner has
+    // none, and names the audience itself.
+    let config = match (&args.key, Config::load(&args.data_dir)) {
+        (Some(_), Err(_)) => None,
+        (_, Ok(c)) => Some(c),
+        (None, Err(e)) => return Err(e),
+    };
+    if args.key.is_none() && !config.as_ref().is_some_and(|c| c.development) {
         bail!(
-            "{} is not a development configuration (`development = true`): `kruispunt token` \
-             only signs with demo partner keys; real partners sign their own tokens",
+            "{} is not a development configuration (`development = true`): without --key, \
+             `kruispunt token` only signs with demo partner keys. Sign with the organisation's \
+             own key: `kruispunt token --key FILE --org ORG --audience DEPLOYMENT …` (the key \
+             from `kruispunt partner keygen`)",
             args.data_dir.join(crate::config::CONFIG_FILE).display()
         );
     }
-    let registry = match &config.registry {
+    let audience = match (&args.audience, &config) {
+        (Some(a), _) => a.trim().to_string(),
+        (None, Some(c)) => c.deployment.clone(),
+        (None, None) => bail!(
+            "--audience: give the broker's deployment name (the token's `aud`), e.g. \
+             midden-nederland; its operator tells it"
+        ),
+    };
+    if audience.is_empty() {
+        bail!("--audience must not be empty");
+    }
+    let registry = match config.as_ref().and_then(|c| c.registry.as_ref()) {
         Some(path) => Registry::load(path)?,
         None => Registry::embedded(),
     };
-    if registry.partner(&args.partner).is_none() {
+    if args.key.is_some() {
+        // The deployment's registry may be newer than the one compiled in: only the form of
+        // the id is checked here, the broker checks the rest.
+        crate::cli::partner::check_org(&args.partner)?;
+    } else if registry.partner(&args.partner).is_none() {
         let ids: Vec<&str> = registry.partners.iter().map(|p| p.id.as_str()).collect();
         bail!(
             "unknown partner `{}`; the registry has: {}",
@@ -183,7 +219,16 @@ pub fn mint_token(args: &TokenArgs, now: i64) -> anyhow::Result<String> {
         }
     };
 
-    let (kid, pkcs8) = dev_partner_keys::load_partner_signing_key(&args.data_dir, &args.partner)?;
+    let (kid, pkcs8) = match &args.key {
+        Some(path) => {
+            let key = crate::cli::partner::load_signing_key(path)?;
+            (
+                crate::cli::partner::kid_for(&args.partner, &key.public_key),
+                key.pkcs8,
+            )
+        }
+        None => dev_partner_keys::load_partner_signing_key(&args.data_dir, &args.partner)?,
+    };
     let mut jti = [0u8; 16];
     SystemRandom::new()
         .fill(&mut jti)
@@ -192,7 +237,7 @@ pub fn mint_token(args: &TokenArgs, now: i64) -> anyhow::Result<String> {
     let claims = Claims {
         iss: args.partner.clone(),
         sub: args.user.trim().to_string(),
-        aud: config.deployment.clone(),
+        aud: audience,
         exp: now + ttl,
         iat: now,
         nbf: Some(now),

@@ -41,7 +41,7 @@ pub enum MatchError {
     #[error("the policy could not be evaluated")]
     Policy(#[source] PolicyError),
     /// The policy refused the question (audited).
-    #[error("the policy refused this match: {}", reasons.join(", "))]
+    #[error("the policy refused this match: {}{}", reasons.join(", "), explain(reasons))]
     Refused { reasons: Vec<String> },
     /// More identifiers than the policy's obligations allow for this purpose and scope
     /// (audited).
@@ -64,6 +64,41 @@ impl MatchError {
             MatchError::BudgetSpent => vec![REASON_BUDGET.into()],
             _ => Vec::new(),
         }
+    }
+}
+
+/// Least characters of a justification: `min_justification_chars` of policy/policies/kruispunt.rego
+/// (a test keeps the two equal).
+pub const MIN_JUSTIFICATION_CHARS: usize = 20;
+
+/// What a person does about the reasons a partner meets most, after the codes (which the
+/// partner's code branches on): the field at fault and what it must hold. Empty when none of
+/// them is among `reasons`.
+fn explain(reasons: &[String]) -> String {
+    let hints: Vec<String> = reasons
+        .iter()
+        .filter_map(|r| match r.as_str() {
+            "justification_required" => Some(format!(
+                "justification: above `hit` give at least {MIN_JUSTIFICATION_CHARS} characters \
+                 saying why more than a hit is necessary"
+            )),
+            "case_reference_missing" => Some(
+                "case_reference: above `hit` name the case or dossier the question is for".into(),
+            ),
+            "level_above_ceiling" => Some(
+                "level: above the purpose's disclosure ceiling (GET /v1/registry shows it)".into(),
+            ),
+            "role_not_allowed" | "sector_not_allowed" | "not_a_party" => Some(
+                "purpose: not one this organisation and role may ask under (GET /v1/registry \
+                 lists them)"
+                    .into(),
+            ),
+            _ => None,
+        })
+        .collect();
+    match hints.is_empty() {
+        true => String::new(),
+        false => format!(" — {}", hints.join("; ")),
     }
 }
 
@@ -363,4 +398,24 @@ pub async fn run(
         audit_seq,
         policy_hash: decision.bundle_hash.clone(),
     })
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+
+    #[test]
+    fn the_justification_length_is_the_policys() {
+        let rego = include_str!("../../../policy/policies/kruispunt.rego");
+        assert!(
+            rego.contains(&format!(
+                "min_justification_chars := {MIN_JUSTIFICATION_CHARS}\n"
+            )),
+            "policy/policies/kruispunt.rego changed min_justification_chars"
+        );
+        let e = MatchError::Refused {
+            reasons: vec!["justification_required".into()],
+        };
+        assert!(e.to_string().contains("at least 20 characters"), "{e}");
+    }
 }

@@ -14,5 +14,6 @@ pub mod matches;
 pub mod mls;
 pub mod openapi;
 pub mod ready;
+pub mod registry;
 pub mod signals;
 pub mod web;

@@ -38,6 +38,7 @@ mod mls_key_version;
 mod multibroker;
 mod openapi_doc;
 mod operations;
+mod partner_cli;
 mod problem_edges;
 mod production_setup;
 mod refusal_flood;

@@ -989,6 +989,11 @@ impl Member {
             .unwrap_or_default()
     }
 
+    /// The ids of the groups this member holds, sorted.
+    pub fn groups(&self) -> Vec<String> {
+        self.meta.keys().cloned().collect()
+    }
+
     /// Whether this member is (still) in group `id`.
     pub fn is_member(&self, id: &str) -> bool {
         self.groups.get(id).is_some_and(MlsGroup::is_active)

@@ -381,3 +381,33 @@ impl Config {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A password file that cannot be read stops the start with an error naming the setting,
+    /// before any connection is tried; the password itself is read from the first line only.
+    #[tokio::test]
+    async fn database_password_file_is_named_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::from_toml_str(
+            "deployment = \"t\"\nlisten = \"127.0.0.1:0\"\n\
+             database = \"postgres://kruispunt@127.0.0.1:1/none\"\n\
+             database_password_file = \"no-such-file\"\n\
+             [tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n",
+            "test",
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.database_password_file.as_deref(),
+            Some(dir.path().join("no-such-file").as_path())
+        );
+        let err = cfg.connect_store().await.err().expect("no such file");
+        assert!(
+            err.to_string().starts_with("database_password_file "),
+            "{err}"
+        );
+    }
+}

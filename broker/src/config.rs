@@ -160,6 +160,17 @@ impl Default for Connections {
     }
 }
 
+/// Creates the empty SQLite file `kruispunt.db` in `data_dir` if missing: an empty file is a
+/// valid empty database, and creating it here gives it mode 0600, which SQLite carries over to
+/// its -wal and -shm files.
+fn create_sqlite_file(data_dir: &Path) -> std::io::Result<()> {
+    let db = data_dir.join("kruispunt.db");
+    if db.exists() {
+        return Ok(());
+    }
+    secret_file::write_secret(&db, b"")
+}
+
 fn default_database() -> String {
     "sqlite://kruispunt.db".to_string()
 }
@@ -220,6 +231,37 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The configuration `init` writes: the server certificate and key at `tls/server.pem` and
+    /// `tls/server.key`, the rest at its defaults.
+    fn written(
+        data_dir: &Path,
+        deployment: &str,
+        listen: SocketAddr,
+        database: String,
+        client_ca: Option<PathBuf>,
+        development: bool,
+    ) -> Config {
+        Config {
+            development,
+            deployment: deployment.to_owned(),
+            listen,
+            tls: TlsConfig {
+                cert: "tls/server.pem".into(),
+                key: "tls/server.key".into(),
+                client_ca,
+            },
+            database,
+            database_password_file: None,
+            registry: None,
+            policy_bundle: None,
+            limits: Limits::default(),
+            connections: Connections::default(),
+            witnesses: None,
+            metrics: None,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
     /// Opens the configured database, with the password from `database_password_file` if set.
     pub async fn connect_store(&self) -> anyhow::Result<std::sync::Arc<dyn crate::store::Store>> {
         let password = match &self.database_password_file {
@@ -277,32 +319,11 @@ impl Config {
         let database = match database {
             Some(d) => d.to_owned(),
             None => {
-                let db = data_dir.join("kruispunt.db");
-                if !db.exists() {
-                    secret_file::write_secret(&db, b"")?;
-                }
+                create_sqlite_file(data_dir)?;
                 default_database()
             }
         };
-        let cfg = Config {
-            development: false,
-            deployment: deployment.to_owned(),
-            listen,
-            tls: TlsConfig {
-                cert: "tls/server.pem".into(),
-                key: "tls/server.key".into(),
-                client_ca: None,
-            },
-            database,
-            database_password_file: None,
-            registry: None,
-            policy_bundle: None,
-            limits: Limits::default(),
-            connections: Connections::default(),
-            witnesses: None,
-            metrics: None,
-            data_dir: data_dir.to_path_buf(),
-        };
+        let cfg = Config::written(data_dir, deployment, listen, database, None, false);
         let text = format!(
             "# Kruispunt production configuration, written by `kruispunt init --production`.\n\
              # Still to do (GET /readyz names what is missing):\n\
@@ -344,33 +365,17 @@ impl Config {
         if path.exists() {
             return Ok(created_pki);
         }
-        // An empty file is a valid empty SQLite database; creating it here gives it mode 0600,
-        // which SQLite carries over to its -wal and -shm files.
-        let db = data_dir.join("kruispunt.db");
-        if !db.exists() {
-            secret_file::write_secret(&db, b"")?;
-        }
-        let cfg = Config {
-            development: true,
-            deployment: "midden-nederland-dev".into(),
+        create_sqlite_file(data_dir)?;
+        // The development CA also issued the client certificates of the partners that must use
+        // mTLS (tls/clients/<partner>.pem), so it is the client CA too.
+        let cfg = Config::written(
+            data_dir,
+            "midden-nederland-dev",
             listen,
-            tls: TlsConfig {
-                cert: "tls/server.pem".into(),
-                key: "tls/server.key".into(),
-                // The development CA also issued the client certificates of the partners that
-                // must use mTLS (tls/clients/<partner>.pem), so it is the client CA too.
-                client_ca: Some("tls/ca.pem".into()),
-            },
-            database: default_database(),
-            database_password_file: None,
-            registry: None,
-            policy_bundle: None,
-            limits: Limits::default(),
-            connections: Connections::default(),
-            witnesses: None,
-            metrics: None,
-            data_dir: data_dir.to_path_buf(),
-        };
+            default_database(),
+            Some("tls/ca.pem".into()),
+            true,
+        );
         let text = format!(
             "# Kruispunt development configuration, written on first start.\n\
              # `development = true` lets `kruispunt token` mint tokens with the demo partners' keys:\n\

@@ -10,7 +10,6 @@
 //! per-partner picture is the audit log's business, with its access rules, not the metrics'.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -270,6 +269,3 @@ impl MetricsServer {
         self.task.abort();
     }
 }
-
-/// Shared so the request log, the policy call sites and the scrape see one set.
-pub type SharedMetrics = Arc<Metrics>;

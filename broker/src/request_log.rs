@@ -42,7 +42,7 @@ fn request_id() -> String {
     // The system's random source failing is not a reason to refuse a request; the id is
     // only a handle for the log.
     let _ = SystemRandom::new().fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// The middleware: times the request, logs it and counts it.

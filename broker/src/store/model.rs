@@ -439,20 +439,7 @@ impl IndexRecord {
     /// The record of a signal just stored (the upload path, after the commit). `NewSignal::check`
     /// has proved `observed` a date; 0 would only stand for an unreadable one.
     pub fn of_new(s: NewSignal) -> IndexRecord {
-        IndexRecord {
-            observed_day: crate::civil::parse_date(&s.observed).unwrap_or(0),
-            id: s.id,
-            kind: s.kind,
-            key_version: s.key_version,
-            stored: s.stored,
-            org: s.org,
-            code: s.code,
-            expires_at: s.expires_at,
-            purposes: s.purposes,
-            district: s.district,
-            gemeente: s.gemeente,
-            wijk: s.wijk,
-        }
+        IndexRecord::of_stored(StoredSignal::from(s))
     }
 
     /// The record of a signal read back from the database (the signal-feed follower).

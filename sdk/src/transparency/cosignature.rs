@@ -23,10 +23,11 @@ use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ring::digest;
 use ring::signature::{ED25519, UnparsedPublicKey};
 
-use super::note::{ED25519_SIGNATURE_LEN, KeyError, SIG_PREFIX, check_key_name};
+use super::note::{
+    ED25519_SIGNATURE_LEN, KeyError, SIG_PREFIX, check_key_name, split_key, typed_key_id,
+};
 
 /// Signature type byte of a timestamped Ed25519 witness cosignature (C2SP signed-note).
 pub const ALG_COSIGNATURE_V1: u8 = 0x04;
@@ -37,13 +38,7 @@ pub const TIMESTAMPED_SIGNATURE_LEN: usize = 8 + ED25519_SIGNATURE_LEN;
 /// The key id of a witness's Ed25519 cosigning key: the first four bytes, big-endian, of
 /// `SHA-256(name ‖ 0x0A ‖ 0x04 ‖ public key)`.
 pub fn cosignature_key_id(name: &str, public_key: &[u8; 32]) -> u32 {
-    let mut ctx = digest::Context::new(&digest::SHA256);
-    ctx.update(name.as_bytes());
-    ctx.update(&[b'\n', ALG_COSIGNATURE_V1]);
-    ctx.update(public_key);
-    let d = ctx.finish();
-    let b = d.as_ref();
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+    typed_key_id(name, ALG_COSIGNATURE_V1, public_key)
 }
 
 /// The bytes a witness signs for the checkpoint `body` (the note text, with its final newline)
@@ -173,32 +168,6 @@ pub fn parse_witness_key(s: &str) -> Result<WitnessVerifier, KeyError> {
         });
     }
     Ok(verifier)
-}
-
-/// `<name>+<hex8>+<base64(type ‖ key)>` into its parts (no check of the id against the key).
-pub(crate) fn split_key(s: &str) -> Result<(&str, u32, u8, Vec<u8>), KeyError> {
-    let mut parts = s.splitn(3, '+');
-    let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return Err(KeyError::Malformed("expected <name>+<key id>+<key>"));
-    };
-    check_key_name(name)?;
-    if id_hex.len() != 8
-        || !id_hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(KeyError::Malformed("key id is not 8 lowercase hex digits"));
-    }
-    let given = u32::from_str_radix(id_hex, 16)
-        .map_err(|_| KeyError::Malformed("key id is not 8 lowercase hex digits"))?;
-    let key = B64
-        .decode(key_b64)
-        .map_err(|_| KeyError::Malformed("key is not standard base64"))?;
-    let (&alg, public_key) = key
-        .split_first()
-        .ok_or(KeyError::Malformed("key is empty"))?;
-    Ok((name, given, alg, public_key.to_vec()))
 }
 
 #[cfg(test)]

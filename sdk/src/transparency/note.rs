@@ -96,9 +96,15 @@ pub fn check_key_name(name: &str) -> Result<(), KeyError> {
 /// `SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)`. It only tells keys apart; trust comes from the
 /// full public key in the [`Verifier`].
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+    typed_key_id(name, ALG_ED25519, public_key)
+}
+
+/// `SHA-256(name ‖ "\n" ‖ type ‖ public key)[:4]`, big-endian: the key id of every signature
+/// type of the signed-note specification (0x01 here, 0x04 for cosignatures).
+pub(crate) fn typed_key_id(name: &str, key_type: u8, public_key: &[u8; 32]) -> u32 {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(name.as_bytes());
-    ctx.update(&[b'\n', ALG_ED25519]);
+    ctx.update(&[b'\n', key_type]);
     ctx.update(public_key);
     let d = ctx.finish();
     let b = d.as_ref();
@@ -177,6 +183,22 @@ pub fn verifier_key(name: &str, public_key: &[u8]) -> Result<String, KeyError> {
 
 /// Parses a verifier key string, checking that the key id matches the name and key.
 pub fn parse_verifier_key(s: &str) -> Result<Verifier, KeyError> {
+    let (name, given, alg, public_key) = split_key(s)?;
+    if alg != ALG_ED25519 {
+        return Err(KeyError::UnsupportedAlgorithm(alg));
+    }
+    let verifier = Verifier::new(name, &public_key)?;
+    if verifier.key_id != given {
+        return Err(KeyError::KeyIdMismatch {
+            given,
+            expected: verifier.key_id,
+        });
+    }
+    Ok(verifier)
+}
+
+/// `<name>+<hex8>+<base64(type ‖ key)>` into its parts (no check of the id against the key).
+pub(crate) fn split_key(s: &str) -> Result<(&str, u32, u8, Vec<u8>), KeyError> {
     let mut parts = s.splitn(3, '+');
     let (Some(name), Some(id_hex), Some(key_b64)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -198,17 +220,7 @@ pub fn parse_verifier_key(s: &str) -> Result<Verifier, KeyError> {
     let (&alg, public_key) = key
         .split_first()
         .ok_or(KeyError::Malformed("key is empty"))?;
-    if alg != ALG_ED25519 {
-        return Err(KeyError::UnsupportedAlgorithm(alg));
-    }
-    let verifier = Verifier::new(name, public_key)?;
-    if verifier.key_id != given {
-        return Err(KeyError::KeyIdMismatch {
-            given,
-            expected: verifier.key_id,
-        });
-    }
-    Ok(verifier)
+    Ok((name, given, alg, public_key.to_vec()))
 }
 
 /// Checks the characters of a note or note text: ASCII control characters other than newline

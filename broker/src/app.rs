@@ -112,6 +112,7 @@ pub fn router(state: AppState, connections: &crate::config::Connections) -> Rout
         }))
         .layer(axum::middleware::from_fn(edge::limit_request_head))
         .layer(axum::middleware::from_fn(edge::every_error_is_a_problem))
+        .layer(axum::middleware::from_fn(edge::close_unless_body_read))
         // Outermost: the log line and the metrics see the final status, problems included.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

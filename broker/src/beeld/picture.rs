@@ -540,7 +540,16 @@ pub struct Grid {
 }
 
 impl Grid {
+    /// The number of cells. An absent dimension is one value; an asked dimension with no
+    /// values to list (no wijk holds a signal yet, a theme filter that keeps no theme) makes an
+    /// empty table: there is no cell to count into or to release.
     pub fn len(&self) -> usize {
+        let asked_empty = |asked: bool, values: &[String]| asked && values.is_empty();
+        if asked_empty(self.area.is_some(), &self.areas)
+            || asked_empty(self.category.is_some(), &self.categories)
+        {
+            return 0;
+        }
         self.areas.len().max(1) * self.categories.len().max(1) * self.periods.max(1) as usize
     }
 

@@ -713,3 +713,37 @@ async fn wijk_cells_need_wijk_k_on_postgres() {
         wijk_cells_need_wijk_k(b).await;
     }
 }
+
+/// A dimension asked with no values to list (no wijk holds a signal yet; a theme filter that
+/// keeps no theme) is an empty table, not a server error. Found by schemathesis
+/// (`.ci/schemathesis.sh`): `group_by: ["wijk"]` on an empty broker panicked in the release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dimension_without_values_is_an_empty_table() {
+    let b = Broker::start_with(every_second()).await;
+    let riec = b.token(RIEC, &["analist"]);
+    for question in [
+        json!({ "purpose": PURPOSE, "measure": "signals", "group_by": ["wijk"],
+                "from": "2026-11-01", "to": "2026-11-01" }),
+        json!({ "purpose": PURPOSE, "measure": "subjects", "group_by": ["wijk", "theme"],
+                "from": "2026-11-01", "to": "2026-11-30", "totals": true }),
+        json!({ "purpose": PURPOSE, "measure": "subjects", "group_by": ["district", "theme"],
+                "from": "2026-11-01", "to": "2026-11-30", "filter": {"theme": []} }),
+    ] {
+        let (st, v, _) = b.post_typed("/v1/aggregates", Some(&riec), &question).await;
+        assert_eq!(st, 200, "{question}: {v}");
+        assert!(v["cells"].is_array(), "{v}");
+    }
+    let (st, v, _) = b
+        .post_typed(
+            "/v1/aggregates",
+            Some(&riec),
+            &json!({ "purpose": PURPOSE, "measure": "signals", "group_by": ["wijk"],
+                     "from": "2026-11-01", "to": "2026-11-01" }),
+        )
+        .await;
+    assert_eq!(
+        (st, v["cells"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{v}"
+    );
+}

@@ -125,3 +125,73 @@ async fn connections_beyond_the_cap_are_refused_until_one_ends() {
     drop(held);
     b.stop().await;
 }
+
+/// Reads one HTTP/1.1 response (head and a `content-length` body) from `tls`; the head's
+/// lines, lowercased.
+async fn read_response<S: AsyncReadExt + Unpin>(tls: &mut S) -> Vec<String> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&data[..end]).to_lowercase();
+            let lines: Vec<String> = head.lines().map(str::to_string).collect();
+            let length: usize = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            while data.len() < end + 4 + length {
+                let n = tls.read(&mut buf).await.unwrap();
+                assert!(n > 0, "the connection ended inside a response");
+                data.extend_from_slice(&buf[..n]);
+            }
+            return lines;
+        }
+        let n = tls.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the connection ended before a response");
+        data.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A refusal decided before the body is read (here: no token) says `Connection: close`, so a
+/// keep-alive client does not send its next request into a connection the broker closes (it
+/// failed as an EOF, found by schemathesis); a request whose body was read keeps the
+/// connection, and the next request on it is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unread_body_closes_the_connection_with_notice() {
+    let b = broker(Connections::default()).await;
+    let addr = b.running.as_ref().unwrap().addr;
+    let body = format!("{{\"purpose\":\"{}\"}}", "x".repeat(100));
+    let post = |token: Option<String>| {
+        format!(
+            "POST /v1/matches HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\n{}\r\n{body}",
+            body.len(),
+            token.map_or(String::new(), |t| format!("authorization: Bearer {t}\r\n")),
+        )
+    };
+
+    // Refused before the body is read.
+    let mut tls = crate::serve_https::connect(addr, &b.ca_path, None)
+        .await
+        .unwrap();
+    tls.write_all(post(None).as_bytes()).await.unwrap();
+    let head = read_response(&mut tls).await;
+    assert!(head[0].starts_with("http/1.1 401"), "{head:?}");
+    assert!(head.iter().any(|l| l == "connection: close"), "{head:?}");
+
+    // Read to its end (and refused as invalid): the connection stays open for the next request.
+    let token = b.token("autobedrijf-de-vecht", &["compliance"]);
+    let mut tls = crate::serve_https::connect(addr, &b.ca_path, None)
+        .await
+        .unwrap();
+    tls.write_all(post(Some(token)).as_bytes()).await.unwrap();
+    let head = read_response(&mut tls).await;
+    assert!(head[0].starts_with("http/1.1 400"), "{head:?}");
+    assert!(!head.iter().any(|l| l == "connection: close"), "{head:?}");
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let head = read_response(&mut tls).await;
+    assert!(head[0].starts_with("http/1.1 200"), "{head:?}");
+    b.stop().await;
+}

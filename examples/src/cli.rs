@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use crate::synthetic::Scale;
 use crate::{Env, Story};
+use kruispunt_sdk::words::counted;
 
 /// Parsed options.
 #[derive(Debug, Clone)]
@@ -82,8 +83,10 @@ pub fn main_for(scenario: &str) -> ExitCode {
         match crate::run(scenario, &env, &mut story).await {
             Ok(o) => {
                 println!(
-                    "\n{scenario}: {} signal(s) stored, {} disclosure(s), {} refusal(s) as expected.",
-                    o.stored, o.disclosures, o.refusals
+                    "\n{scenario}: {} stored, {}, {} as expected.",
+                    counted(o.stored, "signal", "signals"),
+                    counted(o.disclosures, "disclosure", "disclosures"),
+                    counted(o.refusals, "refusal", "refusals")
                 );
                 ExitCode::SUCCESS
             }

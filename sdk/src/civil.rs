@@ -1,5 +1,6 @@
 //! Calendar arithmetic on `YYYY-MM-DD` strings, in UTC, without a date crate: only "days since
-//! epoch" both ways (Howard Hinnant's algorithms) and one strict date parser.
+//! epoch" both ways (Howard Hinnant's algorithms), one strict date parser, and Amsterdam's local
+//! time for what people read ([`amsterdam`]).
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -59,6 +60,37 @@ pub fn format_date(days: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// The last Sunday of `month` in `year`, as days since the epoch (1970-01-01 was a Thursday).
+fn last_sunday(year: i64, month: u32) -> i64 {
+    let last = days_from_civil(year, month + 1, 1) - 1;
+    last - (last + 4).rem_euclid(7)
+}
+
+/// `ms` (Unix milliseconds) as Amsterdam's local time for people, with the zone:
+/// `2026-12-07 12:13:08 CET`. Summer time (CEST, UTC+2) runs, as everywhere in the EU, from the
+/// last Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC; the rest is CET
+/// (UTC+1). The broker stores and exchanges UTC; this is for what people read.
+pub fn amsterdam(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (year, _, _) = civil_from_days(secs.div_euclid(86_400));
+    let starts = last_sunday(year, 3) * 86_400 + 3_600;
+    let ends = last_sunday(year, 10) * 86_400 + 3_600;
+    let (offset, zone) = if (starts..ends).contains(&secs) {
+        (7_200, "CEST")
+    } else {
+        (3_600, "CET")
+    };
+    let local = secs + offset;
+    let rem = local.rem_euclid(86_400);
+    format!(
+        "{} {:02}:{:02}:{:02} {zone}",
+        format_date(local.div_euclid(86_400)),
+        rem / 3_600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +111,34 @@ mod tests {
         for d in [-1000, 0, 19_782, 40_000] {
             assert_eq!(parse_date(&format_date(d)), Some(d));
         }
+    }
+    #[test]
+    fn amsterdam_time_follows_the_eu_summer_time_rule() {
+        // 2026: summer time from Sunday 29 March 01:00 UTC to Sunday 25 October 01:00 UTC.
+        let at = |d: &str, s: i64| (parse_date(d).unwrap() * 86_400 + s) * 1000;
+        assert_eq!(
+            amsterdam(at("2026-03-29", 3_599)),
+            "2026-03-29 01:59:59 CET"
+        );
+        assert_eq!(
+            amsterdam(at("2026-03-29", 3_600)),
+            "2026-03-29 03:00:00 CEST"
+        );
+        assert_eq!(
+            amsterdam(at("2026-10-25", 3_599)),
+            "2026-10-25 02:59:59 CEST"
+        );
+        assert_eq!(
+            amsterdam(at("2026-10-25", 3_600)),
+            "2026-10-25 02:00:00 CET"
+        );
+        assert_eq!(
+            amsterdam(at("2026-12-31", 23 * 3_600)),
+            "2027-01-01 00:00:00 CET"
+        );
+        assert_eq!(
+            amsterdam(at("2024-03-31", 3_600)),
+            "2024-03-31 03:00:00 CEST"
+        );
     }
 }

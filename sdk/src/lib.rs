@@ -17,6 +17,7 @@ pub mod registry;
 pub mod token;
 pub mod transparency;
 pub mod wire;
+pub mod words;
 
 pub use identifiers::{IdentifierError, IdentifierKind};
 pub use pseudonym::{CoalitionKey, Pseudonym, Pseudonymiser};

@@ -205,7 +205,11 @@ async fn read_new(api: &BrokerMls, member: &mut Member, id: &str) -> anyhow::Res
 
 /// The groups held, for people: epoch, members, current key version (never the key).
 pub fn status(member: &Member) -> String {
-    let mut out = format!("{}: {} group(s)\n", member.org(), member.groups().len());
+    let mut out = format!(
+        "{}: {}\n",
+        member.org(),
+        kruispunt_sdk::words::counted(member.groups().len(), "group", "groups")
+    );
     for id in member.groups() {
         out.push_str(&format!(
             "  {id}: {}, epoch {}, key version {}, members {}\n",

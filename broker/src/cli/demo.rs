@@ -112,13 +112,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         match &verified {
             Ok(log) => println!(
-                "  Audit log `{}`: checkpoint signature valid, {} entries ({} recomputed from salt and entry, {} as leaves), \
-                 Merkle root {} matches: VERIFIED",
+                "  Audit log `{}`: VERIFIED. The checkpoint's signature is valid and the Merkle root of all {} \
+                 (root {}) matches it, so none was changed, removed or reordered. {} the RIEC's privacy officer \
+                 may read were recomputed from their salt and text; the other {} were checked as leaves only \
+                 (their content is not this reader's to see).",
                 log.checkpoint.origin,
-                log.report.size,
-                log.report.entries_checked,
+                kruispunt_sdk::words::counted(log.report.size, "entry", "entries"),
+                &hex::encode(log.report.root)[..16],
+                kruispunt_sdk::words::counted(log.report.entries_checked, "entry", "entries"),
                 log.report.leaves_only,
-                hex::encode(log.report.root)
             ),
             Err(e) => println!("  Audit log: NOT verified: {e}"),
         }

@@ -383,7 +383,11 @@ impl Mapping {
                 .collect();
             return Err(reject(
                 cols.first().copied().unwrap_or("identifier"),
-                format!("no identifier in column(s) {}", cols.join(", ")),
+                format!(
+                    "no identifier in {} {}",
+                    if cols.len() == 1 { "column" } else { "columns" },
+                    cols.join(", ")
+                ),
             ));
         }
         Ok(out)

@@ -123,7 +123,10 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<ExitCode> {
                 );
                 Ok(ExitCode::SUCCESS)
             } else {
-                eprintln!("{} problem(s)", issues.len());
+                eprintln!(
+                    "{}",
+                    kruispunt_sdk::words::counted(issues.len(), "problem", "problems")
+                );
                 Ok(ExitCode::FAILURE)
             }
         }

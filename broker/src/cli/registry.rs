@@ -61,10 +61,10 @@ pub fn render(v: &RegistryView) -> String {
         let _ = writeln!(out, "  {}  {}", p.id, p.title);
         let _ = writeln!(
             out,
-            "      legal basis {}; up to {}; {} source(s) before anything is disclosed; kept {} days",
+            "      legal basis {}; up to {}; {} before anything is disclosed; kept {} days",
             p.legal_basis,
             p.disclosure_ceiling.as_str(),
-            p.min_sources,
+            kruispunt_sdk::words::counted(p.min_sources, "source", "sources"),
             p.retention_days
         );
         let roles = |r: &[String]| match r.is_empty() {

@@ -211,8 +211,13 @@ pub fn mint_token(args: &TokenArgs, now: i64) -> anyhow::Result<String> {
             let given: Vec<&str> = scoped.iter().filter(|(_, g)| *g).map(|(n, _)| *n).collect();
             if !given.is_empty() {
                 bail!(
-                    "{} belong(s) to a scoped token: add --purpose",
-                    given.join(", ")
+                    "{} {} to a scoped token: add --purpose",
+                    given.join(", "),
+                    if given.len() == 1 {
+                        "belongs"
+                    } else {
+                        "belong"
+                    }
                 );
             }
             None

@@ -8,6 +8,7 @@ use kruispunt_sdk::IdentifierKind::Kenteken;
 use kruispunt_sdk::client::{BulkProgress, TokenScope};
 use kruispunt_sdk::identifiers::Kenteken as Plate;
 use kruispunt_sdk::wire::Level;
+use kruispunt_sdk::words::counted;
 
 use super::{ask, ensure, explain, ident, request, signal, upload};
 use crate::synthetic::today;
@@ -94,9 +95,9 @@ pub async fn autobranche(env: &Env, story: &mut Story) -> Result<Outcome, Scenar
     let chunks = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let last = chunks.last().copied();
     story.say(format!(
-        "Autohandel Amersfoort streams its backlog of {n} cash purchases as NDJSON: {} chunk(s), {} lines, {} KiB sent; \
+        "Autohandel Amersfoort streams its backlog of {n} cash purchases as NDJSON: {}, {} lines, {} KiB sent; \
          {} stored, {} already known, {} rejected",
-        chunks.len(),
+        counted(chunks.len(), "chunk", "chunks"),
         last.map_or(0, |l| l.lines),
         last.map_or(0, |l| l.bytes / 1024),
         r.stored,

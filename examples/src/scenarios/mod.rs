@@ -20,6 +20,7 @@ use kruispunt_sdk::client::{Client, ClientError};
 use kruispunt_sdk::wire::{
     IdentifierRef, ItemStatus, Level, MatchRequest, MatchResponse, SignalIn, UploadResponse,
 };
+use kruispunt_sdk::words::counted;
 
 use crate::synthetic::{date, today};
 use crate::{Env, Outcome, ScenarioError, Story};
@@ -108,9 +109,13 @@ pub(crate) async fn upload(
 ) -> Result<UploadResponse, ScenarioError> {
     let r = client.upload(&signals).await.map_err(explain)?;
     story.say(format!(
-        "{} uploads {} pseudonymised signal(s): {} stored, {} already known (idempotent re-upload), {} rejected",
+        "{} uploads {}: {} stored, {} already known (idempotent re-upload), {} rejected",
         env.data.registry.partner_name(partner),
-        signals.len(),
+        counted(
+            signals.len(),
+            "pseudonymised signal",
+            "pseudonymised signals"
+        ),
         r.stored,
         r.duplicates,
         r.rejected
@@ -121,7 +126,10 @@ pub(crate) async fn upload(
         }
     }
     ensure(r.rejected == 0, || {
-        format!("{partner}: {} item(s) rejected", r.rejected)
+        format!(
+            "{partner}: {} rejected",
+            counted(r.rejected, "item", "items")
+        )
     })?;
     env.remember(
         partner,
@@ -183,16 +191,22 @@ pub(crate) async fn ask(
                 .map(|c| format!("{c} ({})", env.data.registry.code_title(c)))
                 .collect();
             line.push_str(&format!(
-                " — {}; from sector(s) {}",
+                " — {}; from {} {}",
                 titles.join(", "),
+                if res.sectors.len() == 1 {
+                    "sector"
+                } else {
+                    "sectors"
+                },
                 res.sectors.join(", ")
             ));
         }
         story.detail(line);
         for s in &res.signals {
             story.detail(format!(
-                "  signal {} by {} on {} in {}: {}",
-                &s.id[..8.min(s.id.len())],
+                "  signal …{} by {} on {} in {}: {}",
+                // The id's end: its start is the upload time, the same for a batch.
+                &s.id[s.id.len().saturating_sub(8)..],
                 env.data.registry.partner_name(&s.source),
                 s.observed,
                 s.district,

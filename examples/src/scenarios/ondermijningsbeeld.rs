@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use kruispunt_sdk::wire::MAX_SIGNAL_BATCH;
+use kruispunt_sdk::words::counted;
 
 use super::{ensure, explain};
 use crate::picture::{PURPOSE, Picture};
@@ -43,15 +44,18 @@ pub async fn ondermijningsbeeld(env: &Env, story: &mut Story) -> Result<Outcome,
                 ));
             }
             ensure(r.rejected == 0, || {
-                format!("{partner}: {} picture signal(s) rejected", r.rejected)
+                format!(
+                    "{partner}: {} rejected",
+                    counted(r.rejected, "picture signal", "picture signals")
+                )
             })?;
             out.stored += r.stored;
             duplicates += r.duplicates;
         }
     }
     story.say(format!(
-        "stored {} signal(s), {duplicates} already known (idempotent re-upload)",
-        out.stored
+        "stored {}, {duplicates} already known (idempotent re-upload)",
+        counted(out.stored, "signal", "signals")
     ));
 
     // What the picture should show: the true subjects per district and theme (the broker will

@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 
 use kruispunt_sdk::IdentifierKind::Kenteken;
+use kruispunt_sdk::civil::amsterdam;
 use kruispunt_sdk::client::VerifiedLog;
 use kruispunt_sdk::transparency::{AuditEntry, Operation};
+use kruispunt_sdk::words::counted;
 
 use super::{ensure, pseudonym};
 use crate::verify::verify_log;
@@ -62,12 +64,12 @@ pub async fn privacy_officer(env: &Env, story: &mut Story) -> Result<Outcome, Sc
         } else if let Some(s) = &line.summary {
             disclosures += 1;
             story.detail(format!(
-                "#{}: a {} at {} ms since 1970; details withheld under a police embargo until {}",
+                "#{}: a {} at {}; details withheld under a police embargo until {}",
                 line.index,
                 s.operation,
-                s.time_ms,
+                amsterdam(s.time_ms),
                 line.embargo_until
-                    .map_or_else(|| "?".to_string(), |t| t.to_string())
+                    .map_or_else(|| "?".to_string(), |t| amsterdam(t * 1000))
             ));
         }
     }
@@ -81,10 +83,10 @@ pub async fn privacy_officer(env: &Env, story: &mut Story) -> Result<Outcome, Sc
     ));
     let answer = subject_access(env, &log, plate)?;
     story.say(format!(
-        "The plate's pseudonym maps to {} signal(s) in our own register, stored at the broker under one at-rest pseudonym; \
-         {} audit entr(y/ies) name it:",
-        answer.signal_ids,
-        answer.entries.len()
+        "The plate's pseudonym maps to {} in our own register, stored at the broker under one at-rest pseudonym; \
+         {} name it:",
+        counted(answer.signal_ids, "signal", "signals"),
+        counted(answer.entries.len(), "audit entry", "audit entries")
     ));
     for (i, e) in &answer.entries {
         story.detail(format!(

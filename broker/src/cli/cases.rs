@@ -14,7 +14,7 @@ use kruispunt_sdk::cases::{
 use kruispunt_sdk::wire::Level;
 
 use super::remote::Remote;
-use crate::audit::csv::utc;
+use crate::civil::amsterdam;
 use crate::civil::now_secs;
 
 #[derive(Debug, Subcommand)]
@@ -192,9 +192,9 @@ pub fn show_case(c: &Case) -> String {
             .join(","),
         c.participants.join(","),
         c.opened_by,
-        utc(c.opened_at * 1000),
+        amsterdam(c.opened_at * 1000),
         c.updated_by,
-        utc(c.updated_at * 1000),
+        amsterdam(c.updated_at * 1000),
     );
     if let Some(i) = c.intervention {
         out.push_str(&format!("  intervention {i}\n"));
@@ -214,11 +214,11 @@ fn show_consent(c: &Consent) -> String {
         c.kinds.join(","),
         c.max_identifiers,
         c.ceiling.as_str(),
-        utc(c.valid_until * 1000),
+        amsterdam(c.valid_until * 1000),
         c.issued_by,
-        utc(c.issued_at * 1000),
+        amsterdam(c.issued_at * 1000),
         c.withdrawn_at
-            .map(|w| format!("\n  withdrawn at {}", utc(w * 1000)))
+            .map(|w| format!("\n  withdrawn at {}", amsterdam(w * 1000)))
             .unwrap_or_default(),
     )
 }

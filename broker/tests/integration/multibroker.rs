@@ -34,7 +34,7 @@ const KILL_ROUND: usize = 10;
 /// The broker killed.
 const VICTIM: usize = 1;
 
-fn bin() -> std::path::PathBuf {
+pub(crate) fn bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_kruispunt"))
 }
 
@@ -143,7 +143,7 @@ async fn checkpoint(b: &Broker) -> Option<String> {
 }
 
 /// The database's live signals: how many and their digest (as the index computes it).
-async fn live(store: &dyn Store) -> (u64, u64) {
+pub(crate) async fn live(store: &dyn Store) -> (u64, u64) {
     let mut digest = 0u64;
     let n = store
         .signals()
@@ -157,7 +157,7 @@ async fn live(store: &dyn Store) -> (u64, u64) {
 
 /// Waits until every broker is ready and its index equals the database's live signals.
 /// A bound on waiting (a minute on a loaded machine), not a timing the test asserts.
-async fn settled(brokers: &[Broker], store: &dyn Store) {
+pub(crate) async fn settled(brokers: &[Broker], store: &dyn Store) {
     let (n, digest) = live(store).await;
     let want = format!("{digest:016x}");
     let mut last = Vec::new();

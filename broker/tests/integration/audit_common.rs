@@ -149,3 +149,28 @@ pub fn tree_back_to(kept: u64) -> String {
          UPDATE audit_head SET frontier = NULL;"
     )
 }
+
+/// The operator's export of the log of the broker in `data_dir` into `out` (`kruispunt audit
+/// export`), checked offline by `kruispunt audit verify --dir`; the exported lines.
+pub fn export_and_verify(
+    data_dir: &std::path::Path,
+    out: &std::path::Path,
+) -> Vec<kruispunt_sdk::transparency::LogLine> {
+    let path = |p: &std::path::Path| p.display().to_string();
+    let (ok, text) = kruispunt(&[
+        "audit".into(),
+        "export".into(),
+        "--data-dir".into(),
+        path(data_dir),
+        "--out".into(),
+        path(out),
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = kruispunt(&["audit".into(), "verify".into(), "--dir".into(), path(out)]);
+    assert!(ok, "{text}");
+    std::fs::read_to_string(out.join("entries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}

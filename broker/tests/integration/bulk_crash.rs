@@ -141,23 +141,7 @@ async fn sigkill_during_a_bulk_upload_on_sqlite() {
 
     // The offline check of the whole log.
     let export = tempfile::tempdir().unwrap();
-    let out = export.path().join("export");
-    let (ok, text) = kruispunt(&[
-        "audit".into(),
-        "export".into(),
-        "--data-dir".into(),
-        b.data_dir().display().to_string(),
-        "--out".into(),
-        out.display().to_string(),
-    ]);
-    assert!(ok, "{text}");
-    let (ok, text) = kruispunt(&[
-        "audit".into(),
-        "verify".into(),
-        "--dir".into(),
-        out.display().to_string(),
-    ]);
-    assert!(ok, "{text}");
+    export_and_verify(b.data_dir(), &export.path().join("export"));
 
     // The client sends the file again: the committed lines are duplicates, answered with
     // their ids; the rest is stored; the file is stored exactly once.

@@ -24,7 +24,7 @@ use crate::audit_common::*;
 use base64::Engine as _;
 use kruispunt_broker::matching::index::id_digest;
 use kruispunt_broker::store::Store;
-use kruispunt_sdk::transparency::{LogLine, LogVerifier, open_checkpoint, verify_consistency};
+use kruispunt_sdk::transparency::{LogVerifier, open_checkpoint, verify_consistency};
 use kruispunt_test_kit::{Options, TestDatabase};
 use serde_json::{Value, json};
 
@@ -417,28 +417,7 @@ async fn three_brokers_on_one_database_survive_a_kill() {
     // The whole log, as the operator exports it, verifies against the final checkpoint.
     let work = tempfile::tempdir().unwrap();
     let export = work.path().join("export");
-    let dir = brokers[0].data_dir().display().to_string();
-    let (ok, out) = kruispunt(&[
-        "audit".into(),
-        "export".into(),
-        "--data-dir".into(),
-        dir,
-        "--out".into(),
-        export.display().to_string(),
-    ]);
-    assert!(ok, "{out}");
-    let (ok, out) = kruispunt(&[
-        "audit".into(),
-        "verify".into(),
-        "--dir".into(),
-        export.display().to_string(),
-    ]);
-    assert!(ok, "{out}");
-    let lines: Vec<LogLine> = std::fs::read_to_string(export.join("entries.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = export_and_verify(brokers[0].data_dir(), &export);
     let exported = std::fs::read_to_string(export.join("checkpoint")).unwrap();
     let (exported, _) = open_checkpoint(&exported, &key).unwrap();
     let mut verifier = LogVerifier::new(Some(last.clone()));

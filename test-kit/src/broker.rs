@@ -342,6 +342,12 @@ impl Broker {
         self.dir.path()
     }
 
+    /// The audit log's verifier key line (`GET /v1/audit/key`, trimmed).
+    pub async fn audit_key(&self) -> String {
+        let key = self.get("/v1/audit/key", None::<&str>).await;
+        key.text().await.unwrap().trim().to_string()
+    }
+
     /// Publishes a checkpoint over every entry so far (what the broker does every 500 ms); answers
     /// the tree size.
     ///

@@ -29,19 +29,31 @@ use super::audit_common::{Broker, DEALER_A, OFFICER, Traffic as _, kruispunt};
 const BIN: &str = env!("CARGO_BIN_EXE_kruispunt");
 
 /// A `kruispunt witness serve` process with its key and state folder.
-struct WitnessProcess {
+pub(crate) struct WitnessProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    url: String,
+    pub(crate) url: String,
     key: PathBuf,
     state: PathBuf,
-    vkey: String,
+    pub(crate) vkey: String,
     logs: Vec<String>,
+    /// Further arguments of `witness serve`.
+    args: Vec<String>,
 }
 
 impl WitnessProcess {
     /// A new witness named `name` in `dir`, witnessing `logs` (`ORIGIN=VKEY`).
-    fn start(dir: &Path, name: &str, logs: &[String]) -> WitnessProcess {
+    pub(crate) fn start(dir: &Path, name: &str, logs: &[String]) -> WitnessProcess {
+        WitnessProcess::start_with(dir, name, logs, &[])
+    }
+
+    /// [`WitnessProcess::start`] with further arguments of `witness serve`.
+    pub(crate) fn start_with(
+        dir: &Path,
+        name: &str,
+        logs: &[String],
+        args: &[&str],
+    ) -> WitnessProcess {
         let key = dir.join(format!("{}.skey", name.replace('/', "_")));
         let (ok, out) = kruispunt(&[
             "witness".into(),
@@ -58,10 +70,17 @@ impl WitnessProcess {
         let vkey = out.trim().to_string();
         assert!(vkey.starts_with(&format!("{name}+")), "{vkey}");
         let state = dir.join(format!("{}.state", name.replace('/', "_")));
-        WitnessProcess::spawn(key, state, vkey, logs.to_vec())
+        let args = args.iter().map(|a| a.to_string()).collect();
+        WitnessProcess::spawn(key, state, vkey, logs.to_vec(), args)
     }
 
-    fn spawn(key: PathBuf, state: PathBuf, vkey: String, logs: Vec<String>) -> WitnessProcess {
+    fn spawn(
+        key: PathBuf,
+        state: PathBuf,
+        vkey: String,
+        logs: Vec<String>,
+        args: Vec<String>,
+    ) -> WitnessProcess {
         let mut cmd = Command::new(BIN);
         cmd.args(["witness", "serve", "--key"])
             .arg(&key)
@@ -71,6 +90,7 @@ impl WitnessProcess {
         for l in &logs {
             cmd.arg("--log").arg(l);
         }
+        cmd.args(&args);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -93,6 +113,7 @@ impl WitnessProcess {
             state,
             vkey,
             logs,
+            args,
         }
     }
 
@@ -105,6 +126,7 @@ impl WitnessProcess {
             self.state.clone(),
             self.vkey.clone(),
             self.logs.clone(),
+            self.args.clone(),
         )
     }
 
@@ -117,7 +139,7 @@ impl WitnessProcess {
     }
 
     /// POSTs an add-checkpoint body: (status, content type, body).
-    async fn add(&self, body: String) -> (u16, String, String) {
+    pub(crate) async fn add(&self, body: String) -> (u16, String, String) {
         let r = reqwest::Client::new()
             .post(format!("{}/add-checkpoint", self.url))
             .body(body)
@@ -325,12 +347,12 @@ async fn witness_answers_the_specification_statuses() {
     assert_eq!(w.evidence().len(), 1);
 }
 
-fn origin_of(vkey: &str) -> String {
+pub(crate) fn origin_of(vkey: &str) -> String {
     vkey.split('+').next().unwrap().to_string()
 }
 
 /// A policy of the witnesses `(label, vkey, url)` with the quorum line `quorum`.
-fn policy(witnesses: &[(&str, &str, &str)], groups: &str) -> String {
+pub(crate) fn policy(witnesses: &[(&str, &str, &str)], groups: &str) -> String {
     let mut p = String::new();
     for (label, vkey, url) in witnesses {
         p.push_str(&format!("witness {label} {vkey} {url}\n"));
@@ -340,7 +362,7 @@ fn policy(witnesses: &[(&str, &str, &str)], groups: &str) -> String {
 }
 
 /// Writes `[witnesses]` into the broker's configuration.
-fn configure(dir: &Path, policy: &str, timeout_ms: u64) {
+pub(crate) fn configure(dir: &Path, policy: &str, timeout_ms: u64) {
     let path = dir.join("kruispunt.toml");
     let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
     let mut w = toml::Table::new();
@@ -351,7 +373,11 @@ fn configure(dir: &Path, policy: &str, timeout_ms: u64) {
 }
 
 /// Waits until the served checkpoint covers every stored entry and meets `policy`; answers it.
-async fn cosigned_checkpoint(b: &Broker, policy: &WitnessPolicy, log: &Verifier) -> String {
+pub(crate) async fn cosigned_checkpoint(
+    b: &Broker,
+    policy: &WitnessPolicy,
+    log: &Verifier,
+) -> String {
     let store = b.store().await;
     // A bound on waiting on a loaded machine, not a timing the test asserts.
     for _ in 0..600 {
@@ -372,6 +398,45 @@ async fn cosigned_checkpoint(b: &Broker, policy: &WitnessPolicy, log: &Verifier)
     panic!("no cosigned checkpoint covering every entry was published");
 }
 
+/// A broker whose checkpoints two real witnesses (riec and ap, started in a folder of `dir`)
+/// must both cosign.
+pub(crate) struct TwoWitnesses {
+    /// The broker, restarted with that `[witnesses]` policy, after some traffic and with its
+    /// first cosigned checkpoint published.
+    pub(crate) b: Broker,
+    /// The audit log's verifier key line, and the key.
+    pub(crate) log_vkey: String,
+    pub(crate) log: Verifier,
+    pub(crate) riec: WitnessProcess,
+    pub(crate) ap: WitnessProcess,
+    /// The broker's policy: all of riec and ap.
+    pub(crate) policy: String,
+}
+
+pub(crate) async fn cosigned_by_riec_and_ap(b: Broker, dir: &Path) -> TwoWitnesses {
+    let log_vkey = b.audit_key().await;
+    let log = parse_verifier_key(&log_vkey).unwrap();
+    let logs = [format!("{}={log_vkey}", origin_of(&log_vkey))];
+    let riec = WitnessProcess::start(dir, "riec.test/witness", &logs);
+    let ap = WitnessProcess::start(dir, "ap.test/witness", &logs);
+    let both = policy(
+        &[("riec", &riec.vkey, &riec.url), ("ap", &ap.vkey, &ap.url)],
+        "group fg all riec ap\nquorum fg\n",
+    );
+    configure(b.data_dir(), &both, 3000);
+    let b = b.restart().await;
+    b.traffic().await;
+    cosigned_checkpoint(&b, &WitnessPolicy::parse(&both).unwrap(), &log).await;
+    TwoWitnesses {
+        b,
+        log_vkey,
+        log,
+        riec,
+        ap,
+        policy: both,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn witness_quorum_with_a_hanging_witness_verify_and_a_split_view_caught() {
     with_backends(|b| Box::pin(quorum_hang_verify_split(b))).await;
@@ -379,14 +444,7 @@ async fn witness_quorum_with_a_hanging_witness_verify_and_a_split_view_caught() 
 
 async fn quorum_hang_verify_split(b: Broker) {
     let dir = tempfile::tempdir().unwrap();
-    let log_vkey = b
-        .get("/v1/audit/key", None::<&str>)
-        .await
-        .text()
-        .await
-        .unwrap()
-        .trim()
-        .to_string();
+    let log_vkey = b.audit_key().await;
     let log_verifier = parse_verifier_key(&log_vkey).unwrap();
     let origin = origin_of(&log_vkey);
     let logs = [format!("{origin}={log_vkey}")];

@@ -12,14 +12,17 @@
 //! * The broker publishes its checkpoint with a 2-of-3 quorum while the third witness hangs (a
 //!   TCP listener that never answers), shows that witness failing in `/readyz`, and keeps
 //!   serving; `kruispunt audit verify --witnesses` accepts the quorum and refuses a policy the
-//!   cosignatures do not meet, and a forged cosignature.
+//!   cosignatures do not meet, and a forged cosignature; a cosignature dated an hour ahead is
+//!   not counted unless `--max-clock-skew` allows it.
+//! * A witness whose cosignatures are dated ahead of the broker's clock is shown failing, with
+//!   the reason, and its lines are not published.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use kruispunt_sdk::transparency::{
-    MemoryTree, Verifier, WitnessPolicy, consistency_proof, parse_verifier_key, root_at,
+    MemoryTree, Verifier, WitnessPolicy, consistency_proof, parse_verifier_key, root_at, split_note,
 };
 use kruispunt_test_kit::with_backends;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
@@ -398,6 +401,68 @@ pub(crate) async fn cosigned_checkpoint(
     panic!("no cosigned checkpoint covering every entry was published");
 }
 
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The broker does not use a witness's answer dated beyond the allowed clock skew ahead of its
+/// own clock (verifiers would not count it): the witness is shown failing, with the reason, and
+/// its line is not published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_whose_clock_runs_ahead_is_shown_failing_and_not_published() {
+    let b = Broker::start(None).await;
+    // A witness answering every request with a cosignature dated an hour ahead.
+    let key = std::sync::Arc::new(
+        kruispunt_broker::witness::WitnessKey::generate("fast-clock.test/witness").unwrap(),
+    );
+    let signer = key.clone();
+    let app = axum::Router::new().route(
+        "/add-checkpoint",
+        axum::routing::post(move |body: axum::body::Bytes| async move {
+            let req = kruispunt_broker::witness::request::parse(&body).unwrap();
+            let (text, _) = split_note(req.note.as_bytes()).unwrap();
+            signer.cosign(text, now_secs() + 3600)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let vkey = key.verifier().to_string();
+    configure(
+        b.data_dir(),
+        &policy(&[("fast", &vkey, &url)], "quorum fast\n"),
+        3000,
+    );
+    let b = b.restart().await;
+    b.traffic().await;
+    let mut error = String::new();
+    for _ in 0..600 {
+        let (_, ready) = b.get_json("/readyz", None::<&str>).await;
+        let w = &ready["witnesses"]["witnesses"][0];
+        if w["state"] == "failing" {
+            error = w["error"].as_str().unwrap_or_default().to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        error.contains("ahead of this broker's clock (at most 300 s allowed)"),
+        "{error:?}"
+    );
+    let note = b
+        .get("/v1/audit/checkpoint", None::<&str>)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!note.contains("fast-clock.test/witness"), "{note}");
+    b.stop().await;
+    server.abort();
+}
+
 /// A broker whose checkpoints two real witnesses (riec and ap, started in a folder of `dir`)
 /// must both cosign.
 pub(crate) struct TwoWitnesses {
@@ -595,6 +660,36 @@ async fn quorum_hang_verify_split(b: Broker) {
     assert!(!ok, "{out}");
     assert!(
         out.contains("witness riec") && out.contains("does not verify"),
+        "{out}"
+    );
+    // A cosignature dated an hour ahead of this machine's clock (a witness whose clock runs
+    // ahead) is not counted, unless `--max-clock-skew` allows that much.
+    let fast = kruispunt_broker::witness::WitnessKey::generate("fast-clock.test/witness").unwrap();
+    let (body, _) = split_note(exported.as_bytes()).unwrap();
+    let ahead = now_secs() + 3600;
+    std::fs::write(&cp_path, format!("{exported}{}", fast.cosign(body, ahead))).unwrap();
+    let fast_vkey = fast.verifier().to_string();
+    let p_fast = write(
+        "fast.policy",
+        &policy(
+            &[members[0], members[1], ("fast", &fast_vkey, "")],
+            "group fg all riec ap fast\nquorum fg\n",
+        ),
+    );
+    let (ok, out) = kruispunt(&verify_dir(&p_fast));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "not counted, dated ahead of this verifier's clock by more than the allowed skew: fast at {ahead}"
+        )),
+        "{out}"
+    );
+    let mut lenient = verify_dir(&p_fast);
+    lenient.extend(["--max-clock-skew".to_string(), "7200".into()]);
+    let (ok, out) = kruispunt(&lenient);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("cosigned by 3 of the policy's witnesses"),
         "{out}"
     );
 

@@ -166,12 +166,7 @@ async fn main() {
             {
                 t_signed = Some(t0.elapsed());
             }
-            let note = b
-                .get("/v1/audit/checkpoint", None::<&str>)
-                .await
-                .text()
-                .await
-                .unwrap();
+            let note = b.checkpoint_note().await;
             if let Ok(c) = policy.verify(&note, std::slice::from_ref(&log))
                 && c.checkpoint.size >= n
             {

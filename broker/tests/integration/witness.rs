@@ -385,12 +385,7 @@ pub(crate) async fn cosigned_checkpoint(
     // A bound on waiting on a loaded machine, not a timing the test asserts.
     for _ in 0..600 {
         let stored = store.audit().audit_len().await.unwrap();
-        let note = b
-            .get("/v1/audit/checkpoint", None::<&str>)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let note = b.checkpoint_note().await;
         if let Ok(c) = policy.verify(&note, std::slice::from_ref(log))
             && c.checkpoint.size == stored
         {
@@ -452,12 +447,7 @@ async fn a_witness_whose_clock_runs_ahead_is_shown_failing_and_not_published() {
         error.contains("ahead of this broker's clock (at most 300 s allowed)"),
         "{error:?}"
     );
-    let note = b
-        .get("/v1/audit/checkpoint", None::<&str>)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let note = b.checkpoint_note().await;
     assert!(!note.contains("fast-clock.test/witness"), "{note}");
     b.stop().await;
     server.abort();
@@ -696,12 +686,7 @@ async fn quorum_hang_verify_split(b: Broker) {
     // A restarted broker serves the cosigned checkpoint it kept (keys/audit-checkpoint-cosigned)
     // at once, and goes on getting new ones cosigned.
     let b = b.restart().await;
-    let kept = b
-        .get("/v1/audit/checkpoint", None::<&str>)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let kept = b.checkpoint_note().await;
     p2.verify(&kept, std::slice::from_ref(&log_verifier))
         .unwrap_or_else(|e| panic!("{e}: {kept}"));
     let (st, v) = b

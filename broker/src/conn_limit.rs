@@ -3,8 +3,7 @@
 //! once, and the timeout on request heads and idle connections — to an axum-server. The
 //! request timeouts (whole request, body) are the routers' layers.
 //!
-//! The cap on connections served at once (`[connections] max_connections`).
-//! Why: without it, idle or slow connections (slowloris) could hold every file descriptor and
+//! The cap on connections served at once (`[connections] max_connections`). Why: without it, idle or slow connections (slowloris) could hold every file descriptor and
 //! task the process has. A connection takes a permit when it is accepted — before its TLS
 //! handshake, so handshakes count too — and gives it back when hyper drops the connection's
 //! service, i.e. when the connection ends. Beyond the cap a connection is **refused**: closed

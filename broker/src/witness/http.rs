@@ -15,7 +15,8 @@
 //! durable write and the update of the record in memory.
 //!
 //! Statuses are the specification's; the 409 of a stale old size carries the latest size as
-//! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong.
+//! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong (but
+//! the `503` of a request over its time, which has an empty body).
 
 use std::net::SocketAddr;
 use std::sync::Arc;

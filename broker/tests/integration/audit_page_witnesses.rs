@@ -2,7 +2,8 @@
 //! policy (docs/AUDIT.md, "The web page"), in chromium (`browser.rs`) with real `kruispunt
 //! witness serve` processes cosigning the broker's checkpoints (`witness.rs`):
 //!
-//! * without a policy the page says that cosignatures are not checked;
+//! * without a policy the page says that cosignatures are not checked; a policy that does not
+//!   parse is not kept, and the refusal names its line;
 //! * the officer pastes a policy (2 of riec, ap, gemeente, with the log's key); the page names
 //!   its witnesses and quorum, and accepts the checkpoint cosigned by riec and ap, saying so;
 //! * a policy requiring all three is refused in words (too few cosignatures);
@@ -107,6 +108,26 @@ async fn the_page_accepts_a_checkpoint_only_with_the_quorum_of_cosignatures() {
     );
     let result = check(&browser).await;
     assert!(!result.contains("cosigned"), "{result}");
+
+    // A policy that does not parse is not kept; the refusal names its line.
+    browser
+        .eval("document.getElementById('witness-edit').open = true; return true;")
+        .await;
+    browser
+        .type_into("#witness-policy", "witness riec not-a-key\nquorum riec\n")
+        .await;
+    browser.click("#witness-keep").await;
+    let refused = browser
+        .wait_for(
+            "document.getElementById('witness-policy-result').textContent.startsWith('Not kept') \
+             && document.getElementById('witness-policy-result').textContent",
+            "the policy refused",
+        )
+        .await;
+    assert_eq!(
+        refused,
+        "Not kept: policy line 1: expected <name>+<key id>+<key>"
+    );
 
     // The officer's own policy: 2 of riec, ap and gemeente, and the log's key.
     let officer_policy = |quorum: &str| {

@@ -152,6 +152,9 @@ fn witness(
 /// A request the witness answers at once (400: not an add-checkpoint body it can use).
 const SMALL_REQUEST: &[u8] = b"POST /add-checkpoint HTTP/1.1\r\nhost: localhost\r\n\
     content-length: 6\r\nconnection: close\r\n\r\nold 0\n";
+/// The same, keeping the connection open afterwards.
+const KEEP_ALIVE_REQUEST: &[u8] =
+    b"POST /add-checkpoint HTTP/1.1\r\nhost: localhost\r\ncontent-length: 6\r\n\r\nold 0\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_witness_closes_slow_heads_bodies_and_idle_connections() {
@@ -199,11 +202,7 @@ async fn the_witness_closes_slow_heads_bodies_and_idle_connections() {
 
     // An idle keep-alive connection after an answer is closed too.
     let mut idle = tokio::net::TcpStream::connect(addr).await.unwrap();
-    idle.write_all(
-        b"POST /add-checkpoint HTTP/1.1\r\nhost: localhost\r\ncontent-length: 6\r\n\r\nold 0\n",
-    )
-    .await
-    .unwrap();
+    idle.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
     assert!(
         closed_eventually(&mut idle).await,
         "an idle keep-alive connection stayed open"
@@ -226,9 +225,25 @@ async fn the_witness_refuses_connections_beyond_its_cap_until_one_ends() {
             "600",
         ],
     );
+    // Three connections, each answered once (so the witness has certainly accepted it and it
+    // holds its permit) and then kept open, idle.
     let mut held = Vec::new();
     for _ in 0..3 {
-        held.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(KEEP_ALIVE_REQUEST).await.unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 1024];
+        // The answer is a problem (JSON): complete once its closing brace is in.
+        while !got.ends_with(b"}") {
+            let n = tokio::time::timeout(BOUND, c.read(&mut chunk))
+                .await
+                .expect("an answer")
+                .unwrap();
+            assert!(n > 0, "closed before answering");
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 400"));
+        held.push(c);
     }
     // The fourth is closed at once (its head timeout is far beyond the bound).
     let mut fourth = tokio::net::TcpStream::connect(addr).await.unwrap();

@@ -382,7 +382,10 @@ async function parsePolicy(text) {
       fail("unknown statement " + JSON.stringify(w[0]) + " (log, witness, group or quorum)");
     }
   }
-  if (p.quorum === undefined) throw new Error("policy line " + lines.length + ": no quorum line (write `quorum NAME` or `quorum none`)");
+  if (p.quorum === undefined) {
+    const last = lines.length - (lines[lines.length - 1] === "" ? 1 : 0);
+    throw new Error("policy line " + last + ": no quorum line (write `quorum NAME` or `quorum none`)");
+  }
   return p;
 }
 

@@ -41,17 +41,22 @@ async fn check(browser: &Browser) -> String {
     v.as_str().unwrap().to_string()
 }
 
-/// Pastes `text` as the officer's witness policy and keeps it.
+/// Pastes `text` as the officer's witness policy and keeps it; waits for the check that
+/// keeping starts (so that it cannot answer for a later [`check`]).
 async fn keep_policy(browser: &Browser, text: &str) {
     browser
-        .eval("document.getElementById('witness-edit').open = true; return true;")
+        .eval(
+            "document.getElementById('witness-edit').open = true; \
+             document.getElementById('verify-result').textContent = ''; return true;",
+        )
         .await;
     browser.type_into("#witness-policy", text).await;
     browser.click("#witness-keep").await;
     browser
         .wait_for(
-            "document.getElementById('witness-policy-result').textContent === 'Kept.'",
-            "the policy kept",
+            "document.getElementById('witness-policy-result').textContent === 'Kept.' \
+             && /^(NOT )?VERIFIED/.test(document.getElementById('verify-result').textContent)",
+            "the policy kept and checked",
         )
         .await;
 }

@@ -101,14 +101,7 @@ fn report(name: &str, mut v: Vec<Duration>) {
 async fn main() {
     let rounds: usize = env_or("KRUISPUNT_BENCH_ROUNDS", 100);
     let b = Broker::start(None).await;
-    let log_vkey = b
-        .get("/v1/audit/key", None::<&str>)
-        .await
-        .text()
-        .await
-        .unwrap()
-        .trim()
-        .to_string();
+    let log_vkey = b.audit_key().await;
     let log = parse_verifier_key(&log_vkey).unwrap();
     let arg = format!("{}={log_vkey}", log.name());
     let dir = tempfile::tempdir().unwrap();
@@ -173,12 +166,7 @@ async fn main() {
             {
                 t_signed = Some(t0.elapsed());
             }
-            let note = b
-                .get("/v1/audit/checkpoint", None::<&str>)
-                .await
-                .text()
-                .await
-                .unwrap();
+            let note = b.checkpoint_note().await;
             if let Ok(c) = policy.verify(&note, std::slice::from_ref(&log))
                 && c.checkpoint.size >= n
             {

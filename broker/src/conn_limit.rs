@@ -1,6 +1,9 @@
-//! The cap on connections served at once (`[connections] max_connections`).
+//! Connection hygiene for the servers of this binary (the broker's HTTPS edge and the
+//! witness's HTTP): [`hygienic`] applies `[connections]` — the cap on connections served at
+//! once, and the timeout on request heads and idle connections — to an axum-server. The
+//! request timeouts (whole request, body) are the routers' layers.
 //!
-//! Why: without it, idle or slow connections (slowloris) could hold every file descriptor and
+//! The cap on connections served at once (`[connections] max_connections`). Why: without it, idle or slow connections (slowloris) could hold every file descriptor and
 //! task the process has. A connection takes a permit when it is accepted — before its TLS
 //! handshake, so handshakes count too — and gives it back when hyper drops the connection's
 //! service, i.e. when the connection ends. Beyond the cap a connection is **refused**: closed
@@ -14,6 +17,38 @@ use std::task::{Context, Poll};
 
 use axum_server::accept::Accept;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Connections;
+
+/// How long a connection may take to send a request head (and, for TLS, to complete its
+/// handshake), and may stay idle between requests.
+pub fn head_timeout(c: &Connections) -> std::time::Duration {
+    std::time::Duration::from_secs(c.header_read_timeout_secs.max(1))
+}
+
+/// `server` with `acceptor` behind the cap on connections, HTTP/1.1 only, and every request
+/// head — the first one included, counted from the end of `acceptor`'s work (a TLS handshake
+/// has its own timeout there) — and every idle keep-alive wait cut off after
+/// [`head_timeout`].
+pub fn hygienic<Acc>(
+    server: axum_server::Server<std::net::SocketAddr>,
+    acceptor: Acc,
+    c: &Connections,
+) -> axum_server::Server<std::net::SocketAddr, Capped<Acc>> {
+    let head = head_timeout(c);
+    let mut server = server
+        .acceptor(Capped::new(acceptor, c.max_connections.max(1)))
+        .http1_only()
+        .first_request_timeout(head);
+    // hyper starts this timer whenever it waits for a request head: a slow head and an idle
+    // keep-alive connection are both closed after it.
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(head)
+        .max_headers(crate::edge::HYPER_MAX_HEADERS);
+    server
+}
 
 /// An acceptor that admits at most `max` connections at a time, then hands over to `inner`.
 #[derive(Clone)]

@@ -35,7 +35,8 @@
 //!   [`request_log`]: one log line per request; [`metrics`]: the operator's `/metrics`.
 //! - [`readiness`]: what a set-up still lacks (`/readyz` names it).
 //! - [`server`], [`tls`], [`config`], [`devpki`], [`state`]: start-up, TLS, `kruispunt.toml`,
-//!   the development PKI, the state handlers share; [`conn_limit`]: the connection cap.
+//!   the development PKI, the state handlers share; [`conn_limit`]: the connection cap and
+//!   head timeout (broker and witness).
 //!
 //! **Witnesses**: [`witness`], the `kruispunt witness` server (C2SP tlog-witness) and the
 //! broker's client that gets its checkpoints cosigned.

@@ -187,23 +187,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     )?);
     let handle: Handle<SocketAddr> = Handle::new();
     let c = &config.connections;
-    let head_timeout = Duration::from_secs(c.header_read_timeout_secs.max(1));
-    let acceptor = crate::conn_limit::Capped::new(
-        RustlsAcceptor::new(tls_config).handshake_timeout(head_timeout),
-        c.max_connections.max(1),
-    );
-    let mut server = axum_server::bind(config.listen)
-        .acceptor(acceptor)
-        .handle(handle.clone())
-        // The TLS configuration offers HTTP/1.1 only (ALPN); never guess HTTP/2.
-        .http1_only();
-    // hyper starts this timer whenever it waits for a request head: a slow head and an idle
-    // keep-alive connection are both closed after it.
-    server
-        .http_builder()
-        .http1()
-        .header_read_timeout(head_timeout)
-        .max_headers(crate::edge::HYPER_MAX_HEADERS);
+    // The TLS configuration offers HTTP/1.1 only (ALPN), and so does the server: never guess
+    // HTTP/2.
+    let server = crate::conn_limit::hygienic(
+        axum_server::bind(config.listen),
+        RustlsAcceptor::new(tls_config).handshake_timeout(crate::conn_limit::head_timeout(c)),
+        c,
+    )
+    .handle(handle.clone());
     // The peer's address selects its budget of failed authentications.
     let server = server.serve(
         app::router(state.clone(), &config.connections)

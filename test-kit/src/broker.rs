@@ -342,6 +342,18 @@ impl Broker {
         self.dir.path()
     }
 
+    /// The audit log's verifier key line (`GET /v1/audit/key`, trimmed).
+    pub async fn audit_key(&self) -> String {
+        let key = self.get("/v1/audit/key", None::<&str>).await;
+        key.text().await.unwrap().trim().to_string()
+    }
+
+    /// The checkpoint note served now (`GET /v1/audit/checkpoint`), with any cosignatures.
+    pub async fn checkpoint_note(&self) -> String {
+        let note = self.get("/v1/audit/checkpoint", None::<&str>).await;
+        note.text().await.unwrap()
+    }
+
     /// Publishes a checkpoint over every entry so far (what the broker does every 500 ms); answers
     /// the tree size.
     ///
@@ -361,12 +373,7 @@ impl Broker {
         // A bound on waiting (a minute on a loaded machine), not a timing the test asserts.
         for _ in 0..600 {
             let stored = store.audit().audit_len().await.unwrap();
-            let note = self
-                .get("/v1/audit/checkpoint", None::<&str>)
-                .await
-                .text()
-                .await
-                .unwrap();
+            let note = self.checkpoint_note().await;
             // A C2SP checkpoint: origin, size, root hash, blank line, signatures.
             let size = note.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
             if size == Some(stored) {

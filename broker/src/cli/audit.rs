@@ -73,6 +73,11 @@ pub struct VerifyArgs {
     /// the checkpoint only if the policy's quorum of witnesses cosigned it.
     #[arg(long, value_name = "POLICY")]
     pub witnesses: Option<PathBuf>,
+    /// With `--witnesses`: a cosignature dated more than this many seconds ahead of this
+    /// machine's clock is not counted towards the quorum.
+    #[arg(long, value_name = "SECS", requires = "witnesses",
+          default_value_t = kruispunt_sdk::transparency::DEFAULT_MAX_CLOCK_SKEW_SECS)]
+    pub max_clock_skew: u64,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -312,7 +317,7 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     let cosigned = match &a.witnesses {
-        Some(path) => match check_witnesses(path, &fetched)? {
+        Some(path) => match check_witnesses(path, a.max_clock_skew, &fetched)? {
             Ok(c) => Some(c),
             Err(e) => {
                 println!("FAILED: {e}");
@@ -423,11 +428,16 @@ async fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
 
 /// The checkpoint against the witness policy at `path`: an unusable policy is an error (exit
 /// with a message); a checkpoint without the quorum's valid cosignatures is a failed check.
-fn check_witnesses(path: &Path, f: &Fetched) -> anyhow::Result<Result<CosignedCheckpoint, String>> {
+fn check_witnesses(
+    path: &Path,
+    max_clock_skew: u64,
+    f: &Fetched,
+) -> anyhow::Result<Result<CosignedCheckpoint, String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--witnesses: cannot read {}", path.display()))?;
-    let policy =
-        WitnessPolicy::parse(&text).with_context(|| format!("--witnesses: {}", path.display()))?;
+    let policy = WitnessPolicy::parse(&text)
+        .with_context(|| format!("--witnesses: {}", path.display()))?
+        .with_max_clock_skew(max_clock_skew);
     let log = match parse_verifier_key(f.key.trim()) {
         Ok(v) => v,
         Err(e) => return Ok(Err(format!("the log's verifier key: {e}"))),

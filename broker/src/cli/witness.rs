@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use kruispunt_sdk::transparency::{Verifier, parse_verifier_key};
 
+use crate::config::Connections;
 use crate::witness::{Witness, WitnessKey};
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +51,16 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free one; the address is printed).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7380")]
     listen: SocketAddr,
+    /// Connections served at once; one beyond it is closed as soon as it is accepted (as the
+    /// broker's `[connections] max_connections`).
+    #[arg(long, value_name = "N", default_value_t = Connections::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a connection has to send each request head, and may stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = Connections::default().header_read_timeout_secs)]
+    header_read_timeout_secs: u64,
+    /// Seconds a whole request (its body included) may take; a slower one is answered 503.
+    #[arg(long, value_name = "SECS", default_value_t = Connections::default().request_timeout_secs)]
+    request_timeout_secs: u64,
 }
 
 pub fn run(cmd: WitnessCommand) -> anyhow::Result<ExitCode> {
@@ -101,7 +112,19 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
             witness.key().verifier(),
             listener.local_addr()?
         );
-        crate::witness::http::serve(witness, listener, crate::server::shutdown_signal()).await?;
+        let connections = Connections {
+            max_connections: a.max_connections,
+            header_read_timeout_secs: a.header_read_timeout_secs,
+            request_timeout_secs: a.request_timeout_secs,
+            ..Connections::default()
+        };
+        crate::witness::http::serve(
+            witness,
+            listener,
+            &connections,
+            crate::server::shutdown_signal(),
+        )
+        .await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)

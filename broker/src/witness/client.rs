@@ -56,10 +56,18 @@ pub struct WitnessConfig {
     /// How long one witness may take to answer, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// A witness's answer dated more than this many seconds ahead of the broker's clock is not
+    /// used (verifiers would not count it: `WitnessPolicy`'s clock skew).
+    #[serde(default = "default_max_clock_skew_secs")]
+    pub max_clock_skew_secs: u64,
 }
 
 fn default_timeout_ms() -> u64 {
     DEFAULT_TIMEOUT_MS
+}
+
+fn default_max_clock_skew_secs() -> u64 {
+    kruispunt_sdk::transparency::DEFAULT_MAX_CLOCK_SKEW_SECS
 }
 
 /// The configuration of witnesses cannot be used.
@@ -131,7 +139,8 @@ impl Witnesses {
         config: &WitnessConfig,
         data_dir: Option<&Path>,
     ) -> Result<Self, WitnessConfigError> {
-        let policy = WitnessPolicy::parse(&config.policy)?;
+        let policy =
+            WitnessPolicy::parse(&config.policy)?.with_max_clock_skew(config.max_clock_skew_secs);
         let mut remotes = policy
             .witnesses()
             .iter()
@@ -416,6 +425,15 @@ impl Witnesses {
             .key
             .verify(text, &line.signature)
             .map_err(|e| format!("its cosignature does not verify: {e}"))?;
+        let now = u64::try_from(crate::civil::now_secs()).unwrap_or(0);
+        if !self.policy.timestamp_acceptable(ts, now) {
+            return Err(format!(
+                "its cosignature is dated {} s ahead of this broker's clock (at most {} s \
+                 allowed): check the witness's clock",
+                ts - now,
+                self.policy.max_clock_skew()
+            ));
+        }
         let (_, sig) = decode_timestamped(&line.signature).map_err(|e| e.to_string())?;
         Ok(signature_line(line.name, line.key_id, ts, sig))
     }

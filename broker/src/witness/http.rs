@@ -5,17 +5,22 @@
 //! witness's key. TLS would hide the (public) checkpoints, not protect them. Put a TLS proxy in
 //! front if the network requires it.
 //!
-//! Bounded: the body size. Not bounded here: connections and slow request heads (the broker's
-//! edge has both; this server does not yet), so a witness on an open network belongs behind a
-//! reverse proxy that limits them. The checks run in a task of their own, so that neither a
-//! client hanging up nor a timeout cancels them between the durable write and the update of
-//! the record in memory.
+//! Bounded as the broker's edge is, by the same code and the same `[connections]` settings
+//! ([`crate::conn_limit::hygienic`]; `kruispunt witness serve --max-connections
+//! --header-read-timeout-secs --request-timeout-secs`): the number of connections served at
+//! once (beyond it a connection is closed as soon as it is accepted), the time to send a request
+//! head (and to wait idle between requests), the time for a whole request — its body included,
+//! so a body trickling in is cut off with `503` — and the body size. The checks run in a task
+//! of their own, so that neither a client hanging up nor a timeout cancels them between the
+//! durable write and the update of the record in memory.
 //!
 //! Statuses are the specification's; the 409 of a stale old size carries the latest size as
-//! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong.
+//! `text/x.tlog.size`, every other refusal is an RFC 9457 problem naming what is wrong (but
+//! the `503` of a request over its time, which has an empty body).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -23,8 +28,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum_server::Handle;
+use axum_server::accept::DefaultAcceptor;
 
 use super::witness::{AddError, Witness};
+use crate::config::Connections;
 use crate::problem::Problem;
 
 /// Largest request body: a checkpoint with up to 100 signatures (about 10 KiB) and 63 proof
@@ -34,11 +42,18 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Content type of the 409 answer that tells the client the latest cosigned size.
 pub const TLOG_SIZE: &str = "text/x.tlog.size";
 
-/// The witness's routes.
-pub fn router(witness: Arc<Witness>) -> Router {
+/// The witness's routes; a request (head and body read, checks done) that takes longer than
+/// `request_timeout` is answered `503`.
+pub fn router(witness: Arc<Witness>, request_timeout: Duration) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        // The broker's limits on the request target and headers (414, 431).
+        .layer(axum::middleware::from_fn(crate::edge::limit_request_head))
         .with_state(witness)
 }
 
@@ -110,16 +125,31 @@ fn problem(e: AddError) -> Problem {
     }
 }
 
-/// Serves `witness` on `listener` until `shutdown` resolves.
+/// Serves `witness` on `listener` with the connection hygiene of `connections` (its
+/// `max_connections`, `header_read_timeout_secs` and `request_timeout_secs`) until `shutdown`
+/// resolves; requests under way then have 10 s to finish.
 pub async fn serve(
     witness: Arc<Witness>,
     listener: tokio::net::TcpListener,
+    connections: &Connections,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(witness).into_make_service_with_connect_info::<SocketAddr>(),
+    let handle: Handle<SocketAddr> = Handle::new();
+    let stop = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stop.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    let app = router(
+        witness,
+        Duration::from_secs(connections.request_timeout_secs.max(1)),
+    );
+    crate::conn_limit::hygienic(
+        axum_server::Server::from_listener(listener),
+        DefaultAcceptor::new(),
+        connections,
     )
-    .with_graceful_shutdown(shutdown)
+    .handle(handle)
+    .serve(app.into_make_service_with_connect_info::<SocketAddr>())
     .await
 }

@@ -34,15 +34,8 @@ async fn the_page_signs_in_verifies_and_lists_entries_in_chromium() {
     );
 
     browser
-        .open(&format!("{}/audit/?limit=1#token={officer}", b.base))
+        .sign_in_by_link(&format!("{}/audit/?limit=1#token={officer}", b.base))
         .await;
-    browser
-        .wait_for(
-            "!document.getElementById('signin-confirm').hidden",
-            "the sign-in question",
-        )
-        .await;
-    browser.click("#signin-accept").await;
     let verified = browser
         .wait_for(
             "(document.getElementById('verify-result').textContent.startsWith('VERIFIED') \

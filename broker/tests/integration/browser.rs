@@ -137,6 +137,18 @@ impl Browser {
             .await;
     }
 
+    /// Opens `url`, a page address with `#token=…`, and answers the sign-in's question (which
+    /// organisation the link's token names) with yes, as the visitor would.
+    pub async fn sign_in_by_link(&self, url: &str) {
+        self.open(url).await;
+        self.wait_for(
+            "!document.getElementById('signin-confirm').hidden",
+            "the sign-in question",
+        )
+        .await;
+        self.click("#signin-accept").await;
+    }
+
     /// Runs `body` (a function body: `return …;`) in the page; its value.
     pub async fn eval(&self, body: &str) -> Value {
         self.command(

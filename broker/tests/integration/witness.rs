@@ -12,14 +12,17 @@
 //! * The broker publishes its checkpoint with a 2-of-3 quorum while the third witness hangs (a
 //!   TCP listener that never answers), shows that witness failing in `/readyz`, and keeps
 //!   serving; `kruispunt audit verify --witnesses` accepts the quorum and refuses a policy the
-//!   cosignatures do not meet, and a forged cosignature.
+//!   cosignatures do not meet, and a forged cosignature; a cosignature dated an hour ahead is
+//!   not counted unless `--max-clock-skew` allows it.
+//! * A witness whose cosignatures are dated ahead of the broker's clock is shown failing, with
+//!   the reason, and its lines are not published.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use kruispunt_sdk::transparency::{
-    MemoryTree, Verifier, WitnessPolicy, consistency_proof, parse_verifier_key, root_at,
+    MemoryTree, Verifier, WitnessPolicy, consistency_proof, parse_verifier_key, root_at, split_note,
 };
 use kruispunt_test_kit::with_backends;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
@@ -29,19 +32,31 @@ use super::audit_common::{Broker, DEALER_A, OFFICER, Traffic as _, kruispunt};
 const BIN: &str = env!("CARGO_BIN_EXE_kruispunt");
 
 /// A `kruispunt witness serve` process with its key and state folder.
-struct WitnessProcess {
+pub(crate) struct WitnessProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    url: String,
+    pub(crate) url: String,
     key: PathBuf,
     state: PathBuf,
-    vkey: String,
+    pub(crate) vkey: String,
     logs: Vec<String>,
+    /// Further arguments of `witness serve`.
+    args: Vec<String>,
 }
 
 impl WitnessProcess {
     /// A new witness named `name` in `dir`, witnessing `logs` (`ORIGIN=VKEY`).
-    fn start(dir: &Path, name: &str, logs: &[String]) -> WitnessProcess {
+    pub(crate) fn start(dir: &Path, name: &str, logs: &[String]) -> WitnessProcess {
+        WitnessProcess::start_with(dir, name, logs, &[])
+    }
+
+    /// [`WitnessProcess::start`] with further arguments of `witness serve`.
+    pub(crate) fn start_with(
+        dir: &Path,
+        name: &str,
+        logs: &[String],
+        args: &[&str],
+    ) -> WitnessProcess {
         let key = dir.join(format!("{}.skey", name.replace('/', "_")));
         let (ok, out) = kruispunt(&[
             "witness".into(),
@@ -58,10 +73,17 @@ impl WitnessProcess {
         let vkey = out.trim().to_string();
         assert!(vkey.starts_with(&format!("{name}+")), "{vkey}");
         let state = dir.join(format!("{}.state", name.replace('/', "_")));
-        WitnessProcess::spawn(key, state, vkey, logs.to_vec())
+        let args = args.iter().map(|a| a.to_string()).collect();
+        WitnessProcess::spawn(key, state, vkey, logs.to_vec(), args)
     }
 
-    fn spawn(key: PathBuf, state: PathBuf, vkey: String, logs: Vec<String>) -> WitnessProcess {
+    fn spawn(
+        key: PathBuf,
+        state: PathBuf,
+        vkey: String,
+        logs: Vec<String>,
+        args: Vec<String>,
+    ) -> WitnessProcess {
         let mut cmd = Command::new(BIN);
         cmd.args(["witness", "serve", "--key"])
             .arg(&key)
@@ -71,6 +93,7 @@ impl WitnessProcess {
         for l in &logs {
             cmd.arg("--log").arg(l);
         }
+        cmd.args(&args);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -93,6 +116,7 @@ impl WitnessProcess {
             state,
             vkey,
             logs,
+            args,
         }
     }
 
@@ -105,6 +129,7 @@ impl WitnessProcess {
             self.state.clone(),
             self.vkey.clone(),
             self.logs.clone(),
+            self.args.clone(),
         )
     }
 
@@ -117,7 +142,7 @@ impl WitnessProcess {
     }
 
     /// POSTs an add-checkpoint body: (status, content type, body).
-    async fn add(&self, body: String) -> (u16, String, String) {
+    pub(crate) async fn add(&self, body: String) -> (u16, String, String) {
         let r = reqwest::Client::new()
             .post(format!("{}/add-checkpoint", self.url))
             .body(body)
@@ -325,12 +350,12 @@ async fn witness_answers_the_specification_statuses() {
     assert_eq!(w.evidence().len(), 1);
 }
 
-fn origin_of(vkey: &str) -> String {
+pub(crate) fn origin_of(vkey: &str) -> String {
     vkey.split('+').next().unwrap().to_string()
 }
 
 /// A policy of the witnesses `(label, vkey, url)` with the quorum line `quorum`.
-fn policy(witnesses: &[(&str, &str, &str)], groups: &str) -> String {
+pub(crate) fn policy(witnesses: &[(&str, &str, &str)], groups: &str) -> String {
     let mut p = String::new();
     for (label, vkey, url) in witnesses {
         p.push_str(&format!("witness {label} {vkey} {url}\n"));
@@ -340,7 +365,7 @@ fn policy(witnesses: &[(&str, &str, &str)], groups: &str) -> String {
 }
 
 /// Writes `[witnesses]` into the broker's configuration.
-fn configure(dir: &Path, policy: &str, timeout_ms: u64) {
+pub(crate) fn configure(dir: &Path, policy: &str, timeout_ms: u64) {
     let path = dir.join("kruispunt.toml");
     let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
     let mut w = toml::Table::new();
@@ -351,17 +376,16 @@ fn configure(dir: &Path, policy: &str, timeout_ms: u64) {
 }
 
 /// Waits until the served checkpoint covers every stored entry and meets `policy`; answers it.
-async fn cosigned_checkpoint(b: &Broker, policy: &WitnessPolicy, log: &Verifier) -> String {
+pub(crate) async fn cosigned_checkpoint(
+    b: &Broker,
+    policy: &WitnessPolicy,
+    log: &Verifier,
+) -> String {
     let store = b.store().await;
     // A bound on waiting on a loaded machine, not a timing the test asserts.
     for _ in 0..600 {
         let stored = store.audit().audit_len().await.unwrap();
-        let note = b
-            .get("/v1/audit/checkpoint", None::<&str>)
-            .await
-            .text()
-            .await
-            .unwrap();
+        let note = b.checkpoint_note().await;
         if let Ok(c) = policy.verify(&note, std::slice::from_ref(log))
             && c.checkpoint.size == stored
         {
@@ -372,6 +396,102 @@ async fn cosigned_checkpoint(b: &Broker, policy: &WitnessPolicy, log: &Verifier)
     panic!("no cosigned checkpoint covering every entry was published");
 }
 
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The broker does not use a witness's answer dated beyond the allowed clock skew ahead of its
+/// own clock (verifiers would not count it): the witness is shown failing, with the reason, and
+/// its line is not published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_whose_clock_runs_ahead_is_shown_failing_and_not_published() {
+    let b = Broker::start(None).await;
+    // A witness answering every request with a cosignature dated an hour ahead.
+    let key = std::sync::Arc::new(
+        kruispunt_broker::witness::WitnessKey::generate("fast-clock.test/witness").unwrap(),
+    );
+    let signer = key.clone();
+    let app = axum::Router::new().route(
+        "/add-checkpoint",
+        axum::routing::post(move |body: axum::body::Bytes| async move {
+            let req = kruispunt_broker::witness::request::parse(&body).unwrap();
+            let (text, _) = split_note(req.note.as_bytes()).unwrap();
+            signer.cosign(text, now_secs() + 3600)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let vkey = key.verifier().to_string();
+    configure(
+        b.data_dir(),
+        &policy(&[("fast", &vkey, &url)], "quorum fast\n"),
+        3000,
+    );
+    let b = b.restart().await;
+    b.traffic().await;
+    let mut error = String::new();
+    for _ in 0..600 {
+        let (_, ready) = b.get_json("/readyz", None::<&str>).await;
+        let w = &ready["witnesses"]["witnesses"][0];
+        if w["state"] == "failing" {
+            error = w["error"].as_str().unwrap_or_default().to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        error.contains("ahead of this broker's clock (at most 300 s allowed)"),
+        "{error:?}"
+    );
+    let note = b.checkpoint_note().await;
+    assert!(!note.contains("fast-clock.test/witness"), "{note}");
+    b.stop().await;
+    server.abort();
+}
+
+/// A broker whose checkpoints two real witnesses (riec and ap, started in a folder of `dir`)
+/// must both cosign.
+pub(crate) struct TwoWitnesses {
+    /// The broker, restarted with that `[witnesses]` policy, after some traffic and with its
+    /// first cosigned checkpoint published.
+    pub(crate) b: Broker,
+    /// The audit log's verifier key line, and the key.
+    pub(crate) log_vkey: String,
+    pub(crate) log: Verifier,
+    pub(crate) riec: WitnessProcess,
+    pub(crate) ap: WitnessProcess,
+    /// The broker's policy: all of riec and ap.
+    pub(crate) policy: String,
+}
+
+pub(crate) async fn cosigned_by_riec_and_ap(b: Broker, dir: &Path) -> TwoWitnesses {
+    let log_vkey = b.audit_key().await;
+    let log = parse_verifier_key(&log_vkey).unwrap();
+    let logs = [format!("{}={log_vkey}", origin_of(&log_vkey))];
+    let riec = WitnessProcess::start(dir, "riec.test/witness", &logs);
+    let ap = WitnessProcess::start(dir, "ap.test/witness", &logs);
+    let both = policy(
+        &[("riec", &riec.vkey, &riec.url), ("ap", &ap.vkey, &ap.url)],
+        "group fg all riec ap\nquorum fg\n",
+    );
+    configure(b.data_dir(), &both, 3000);
+    let b = b.restart().await;
+    b.traffic().await;
+    cosigned_checkpoint(&b, &WitnessPolicy::parse(&both).unwrap(), &log).await;
+    TwoWitnesses {
+        b,
+        log_vkey,
+        log,
+        riec,
+        ap,
+        policy: both,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn witness_quorum_with_a_hanging_witness_verify_and_a_split_view_caught() {
     with_backends(|b| Box::pin(quorum_hang_verify_split(b))).await;
@@ -379,14 +499,7 @@ async fn witness_quorum_with_a_hanging_witness_verify_and_a_split_view_caught() 
 
 async fn quorum_hang_verify_split(b: Broker) {
     let dir = tempfile::tempdir().unwrap();
-    let log_vkey = b
-        .get("/v1/audit/key", None::<&str>)
-        .await
-        .text()
-        .await
-        .unwrap()
-        .trim()
-        .to_string();
+    let log_vkey = b.audit_key().await;
     let log_verifier = parse_verifier_key(&log_vkey).unwrap();
     let origin = origin_of(&log_vkey);
     let logs = [format!("{origin}={log_vkey}")];
@@ -539,16 +652,41 @@ async fn quorum_hang_verify_split(b: Broker) {
         out.contains("witness riec") && out.contains("does not verify"),
         "{out}"
     );
+    // A cosignature dated an hour ahead of this machine's clock (a witness whose clock runs
+    // ahead) is not counted, unless `--max-clock-skew` allows that much.
+    let fast = kruispunt_broker::witness::WitnessKey::generate("fast-clock.test/witness").unwrap();
+    let (body, _) = split_note(exported.as_bytes()).unwrap();
+    let ahead = now_secs() + 3600;
+    std::fs::write(&cp_path, format!("{exported}{}", fast.cosign(body, ahead))).unwrap();
+    let fast_vkey = fast.verifier().to_string();
+    let p_fast = write(
+        "fast.policy",
+        &policy(
+            &[members[0], members[1], ("fast", &fast_vkey, "")],
+            "group fg all riec ap fast\nquorum fg\n",
+        ),
+    );
+    let (ok, out) = kruispunt(&verify_dir(&p_fast));
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(&format!(
+            "not counted, dated ahead of this verifier's clock by more than the allowed skew: fast at {ahead}"
+        )),
+        "{out}"
+    );
+    let mut lenient = verify_dir(&p_fast);
+    lenient.extend(["--max-clock-skew".to_string(), "7200".into()]);
+    let (ok, out) = kruispunt(&lenient);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("cosigned by 3 of the policy's witnesses"),
+        "{out}"
+    );
 
     // A restarted broker serves the cosigned checkpoint it kept (keys/audit-checkpoint-cosigned)
     // at once, and goes on getting new ones cosigned.
     let b = b.restart().await;
-    let kept = b
-        .get("/v1/audit/checkpoint", None::<&str>)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let kept = b.checkpoint_note().await;
     p2.verify(&kept, std::slice::from_ref(&log_verifier))
         .unwrap_or_else(|e| panic!("{e}: {kept}"));
     let (st, v) = b

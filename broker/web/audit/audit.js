@@ -295,8 +295,226 @@ async function verifyConsistency(size1, size2, proof, root1, root2) {
   return sn === 0 && eq(fr, root1) && eq(sr, root2);
 }
 
+// --- witnesses: the officer's quorum policy and the cosignatures (C2SP tlog-cosignature) -----
+//
+// The policy comes from the officer (pasted once, kept in localStorage), never from the broker
+// whose checkpoint it judges. Parsed as sdk/src/transparency/witness_policy.rs parses it, and
+// checked as `WitnessPolicy::verify` checks (docs/AUDIT.md, "Witnesses and cosigned
+// checkpoints").
+
+const POLICY_KEY = "kp-audit-witness-policy";
+// A cosignature dated more than this far ahead of this computer's clock is not counted (the
+// SDK's DEFAULT_MAX_CLOCK_SKEW_SECS).
+const MAX_CLOCK_SKEW_SECS = 300;
+// The clock, in milliseconds; a test may set `KpAuditClock.now` to look at the boundary.
+const KpAuditClock = { now: () => Date.now() };
+window.KpAuditClock = KpAuditClock;
+
+const hex8 = (n) => n.toString(16).padStart(8, "0");
+const be32 = (b) => ((b[0] << 24) >>> 0) + (b[1] << 16) + (b[2] << 8) + b[3];
+
+// A note verifier key `<name>+<8 hex key id>+<base64(type ‖ 32-byte key)>` of type `type`
+// (0x01 a log, 0x04 a witness), its key id checked: {name, id, key}.
+async function parseNoteKey(s, type) {
+  const first = s.indexOf("+");
+  const name = first < 0 ? "" : s.slice(0, first);
+  const idHex = s.slice(first + 1, first + 9);
+  const keyB64 = s.slice(first + 10);
+  if (!name || /[\s+\u0000-\u001f]/.test(name) || s[first + 9] !== "+") throw new Error("expected <name>+<key id>+<key>");
+  if (!/^[0-9a-f]{8}$/.test(idHex)) throw new Error("key id is not 8 lowercase hex digits");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(keyB64) || keyB64.length % 4) throw new Error("key is not standard base64");
+  const raw = b64(keyB64);
+  if (raw[0] !== type) throw new Error("unsupported key type 0x" + (raw[0] || 0).toString(16).padStart(2, "0") +
+    (type === 4 ? " (a witness key has type 0x04)" : " (a log key has type 0x01)"));
+  if (raw.length !== 33) throw new Error("an Ed25519 key is 32 bytes, not " + (raw.length - 1));
+  const key = raw.slice(1);
+  const id = be32(await sha256(enc.encode(name), new Uint8Array([10, type]), key));
+  if (hex8(id) !== idHex) throw new Error("key id " + idHex + " does not match the key (" + hex8(id) + ")");
+  return { name, id, key };
+}
+
+// The policy text, parsed: {logs, witnesses: [{label, name, id, key, url}], nodes, quorum}.
+async function parsePolicy(text) {
+  const p = { logs: [], witnesses: [], nodes: [], quorum: undefined };
+  const lookup = (n) => p.nodes.findIndex((x) => x.name === n);
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const fail = (reason) => { throw new Error("policy line " + (i + 1) + ": " + reason); };
+    const line = lines[i].split("#")[0].trim();
+    if (!line) continue;
+    const w = line.split(/\s+/);
+    const newName = (n) => {
+      if (["none", "all", "any"].includes(n) || /^\d+$/.test(n)) fail(JSON.stringify(n) + " is a reserved word, not a name");
+      if (lookup(n) >= 0) fail(n + " is defined twice");
+    };
+    const key = async (s, type) => { try { return await parseNoteKey(s, type); } catch (e) { return fail(e.message); } };
+    if (w[0] === "log") {
+      if (w.length < 2 || w.length > 3) fail("expected: log VKEY [URL]");
+      p.logs.push(await key(w[1], 1));
+    } else if (w[0] === "witness") {
+      if (w.length < 3 || w.length > 4) fail("expected: witness NAME VKEY [URL]");
+      newName(w[1]);
+      const k = await key(w[2], 4);
+      if (p.witnesses.some((x) => x.name === k.name && x.id === k.id)) fail("witness " + w[1] + ": the same key is listed twice");
+      p.witnesses.push({ label: w[1], ...k, url: w[3] || null });
+      p.nodes.push({ name: w[1], witness: p.witnesses.length - 1 });
+    } else if (w[0] === "group") {
+      if (w.length < 4) fail("expected: group NAME all|any|K MEMBER...");
+      newName(w[1]);
+      const members = [];
+      for (const m of w.slice(3)) {
+        const at = lookup(m);
+        if (at < 0) fail("group " + w[1] + ": unknown member " + JSON.stringify(m) + " (define witnesses and groups before the groups that name them)");
+        if (members.includes(at)) fail("group " + w[1] + ": member " + m + " is listed twice");
+        members.push(at);
+      }
+      const k = w[2] === "all" ? members.length : w[2] === "any" ? 1 : Number(w[2]);
+      if (!(w[2] === "all" || w[2] === "any" || (/^[1-9]\d*$/.test(w[2]) && k <= members.length))) {
+        fail("group " + w[1] + ": threshold " + JSON.stringify(w[2]) + " must be all, any or a number from 1 to " + members.length);
+      }
+      p.nodes.push({ name: w[1], threshold: k, members });
+    } else if (w[0] === "quorum") {
+      if (w.length !== 2) fail("expected: quorum NAME|none");
+      if (p.quorum !== undefined) fail("a policy has exactly one quorum line");
+      if (w[1] === "none") p.quorum = null;
+      else if ((p.quorum = lookup(w[1])) < 0) fail("quorum: unknown witness or group " + JSON.stringify(w[1]));
+    } else {
+      fail("unknown statement " + JSON.stringify(w[0]) + " (log, witness, group or quorum)");
+    }
+  }
+  if (p.quorum === undefined) {
+    const last = lines.length - (lines[lines.length - 1] === "" ? 1 : 0);
+    throw new Error("policy line " + last + ": no quorum line (write `quorum NAME` or `quorum none`)");
+  }
+  return p;
+}
+
+// Whether the witnesses labelled in `cosigned` satisfy the quorum (members come before their
+// groups, so one pass in order suffices).
+function satisfied(p, cosigned) {
+  if (p.quorum === null) return true;
+  const met = [];
+  p.nodes.forEach((n, i) => {
+    met[i] = n.witness !== undefined ? cosigned.includes(n.name)
+      : n.members.filter((m) => met[m]).length >= n.threshold;
+  });
+  return met[p.quorum];
+}
+
+// The quorum in words: "fg: 2 of riec, ap, gem".
+function describeQuorum(p) {
+  if (p.quorum === null) return "none (no cosignature needed)";
+  const say = (i) => {
+    const n = p.nodes[i];
+    if (n.witness !== undefined) return n.name;
+    const inner = n.members.map((m) => (p.nodes[m].witness !== undefined ? p.nodes[m].name : "(" + say(m) + ")")).join(", ");
+    return (n.threshold === n.members.length && n.members.length > 1 ? "all" : n.threshold) + " of " + inner;
+  };
+  const q = p.nodes[p.quorum];
+  return q.witness !== undefined ? q.name : q.name + ": " + say(p.quorum);
+}
+
+function describePolicy(p) {
+  return p.witnesses.length + " witness" + (p.witnesses.length === 1 ? "" : "es") + " (" +
+    p.witnesses.map((w) => w.label + " = " + w.name + "+" + hex8(w.id)).join(", ") + "); quorum " + describeQuorum(p) +
+    (p.logs.length ? "; log key" + (p.logs.length === 1 ? " " : "s ") + p.logs.map((l) => l.name + "+" + hex8(l.id)).join(", ") : "");
+}
+
+// The kept policy, parsed, or null when there is none.
+async function keptPolicy() {
+  const text = localStorage.getItem(POLICY_KEY);
+  return text ? parsePolicy(text) : null;
+}
+
+async function showPolicy() {
+  try {
+    const p = await keptPolicy();
+    $("witness-summary").textContent = p ? "your policy, kept in this browser: " + describePolicy(p)
+      : "no witness policy in this browser: cosignatures are not checked";
+    $("witness-summary").className = "";
+    if (p && !$("witness-policy").value) $("witness-policy").value = localStorage.getItem(POLICY_KEY);
+  } catch (e) {
+    $("witness-summary").textContent = "the kept witness policy cannot be used: " + e.message;
+    $("witness-summary").className = "bad";
+  }
+}
+
+async function keepPolicy() {
+  const text = $("witness-policy").value;
+  try {
+    await parsePolicy(text);
+  } catch (e) {
+    $("witness-policy-result").textContent = "Not kept: " + e.message;
+    $("witness-policy-result").className = "bad";
+    return;
+  }
+  localStorage.setItem(POLICY_KEY, text);
+  await showPolicy();
+  if (KpSignIn.current()) verify(); // numbered now, before "Kept." shows
+  $("witness-policy-result").textContent = "Kept.";
+  $("witness-policy-result").className = "ok";
+}
+
+async function forgetPolicy() {
+  localStorage.removeItem(POLICY_KEY);
+  $("witness-policy").value = "";
+  await showPolicy();
+  if (KpSignIn.current()) verify();
+  $("witness-policy-result").textContent = "Forgotten.";
+  $("witness-policy-result").className = "";
+}
+
+// Checks the cosignature lines of `sigText` (the note's signature lines) over the checkpoint
+// `body` against the policy; answers the result in words, or throws the refusal.
+async function checkCosignatures(p, body, sigText) {
+  const now = Math.floor(KpAuditClock.now() / 1000);
+  const cosigned = [], ahead = [];
+  for (const line of sigText.split("\n")) {
+    if (!line.startsWith("\u2014 ")) continue;
+    const [name, sigB64] = line.slice(2).split(" ");
+    const raw = b64(sigB64);
+    if (raw.length < 4) continue;
+    const id = be32(raw);
+    const w = p.witnesses.find((x) => x.name === name && x.id === id);
+    if (!w) continue; // a witness not in the policy: neither counts nor fails
+    const forged = (why) => new Error("witness " + w.label + " (" + w.name + "): " + why +
+      " — a forged cosignature, or the checkpoint was altered after it was cosigned");
+    if (raw.length !== 4 + 8 + 64) throw forged("the cosignature is " + (raw.length - 4) + " bytes, not 72");
+    const ts = new DataView(raw.buffer, raw.byteOffset + 4, 8).getBigUint64(0);
+    if (ts > 0x7fffffffffffffffn) throw forged("the cosignature's timestamp is out of range");
+    const k = await crypto.subtle.importKey("raw", w.key, { name: "Ed25519" }, false, ["verify"]);
+    const msg = enc.encode("cosignature/v1\ntime " + ts + "\n" + body);
+    if (!(await crypto.subtle.verify({ name: "Ed25519" }, k, raw.slice(12), msg))) throw forged("the cosignature does not verify");
+    if (ts > BigInt(now + MAX_CLOCK_SKEW_SECS)) ahead.push({ w, ts });
+    else if (!cosigned.some((c) => c.w === w)) cosigned.push({ w, ts });
+  }
+  const labels = cosigned.map((c) => c.w.label);
+  const list = (cs) => cs.map((c) => c.w.label + " (" + c.w.name + ", at " + local(Number(c.ts) * 1000) + ")").join(", ");
+  const of = "of the policy's " + p.witnesses.length + " witness" + (p.witnesses.length === 1 ? "" : "es");
+  if (!satisfied(p, labels)) {
+    const late = ahead.filter((a) => !labels.includes(a.w.label));
+    throw new Error("the witness quorum is not met: cosigned by " + cosigned.length + " " + of +
+      (cosigned.length ? " (" + list(cosigned) + ")" : "") + ", the quorum is " + describeQuorum(p) +
+      (late.length ? "; not counted, dated more than " + MAX_CLOCK_SKEW_SECS + " s ahead of this computer's clock: " + list(late) : ""));
+  }
+  return "cosigned by " + cosigned.length + " " + of + (cosigned.length ? ": " + list(cosigned) : "") +
+    "; the quorum (" + describeQuorum(p) + ") is met";
+}
+
+// Each check is numbered: only the latest one writes its result (a check started before the
+// policy changed must not overwrite the check under the new policy).
+let verifying = 0;
+
 async function verify() {
-  const out = $("verify-result");
+  const mine = ++verifying;
+  const result = { textContent: "", className: "" };
+  await verifyInto(result);
+  if (mine !== verifying) return;
+  $("verify-result").textContent = result.textContent;
+  $("verify-result").className = result.className;
+}
+
+async function verifyInto(out) {
   try {
     const key = (await (await fetch("/v1/audit/key")).text()).trim();
     const note = await (await fetch("/v1/audit/checkpoint")).text();
@@ -325,6 +543,15 @@ async function verify() {
     const root = b64(lines[2]);
     let text = "signature " + (signed ? "valid" : "not checked (no Ed25519 in this browser)") +
       "; " + size + " entries";
+    // The officer's witness policy, if one is kept: the quorum's cosignatures, or a refusal.
+    const policy = await keptPolicy().catch((e) => { throw new Error("your witness policy cannot be used: " + e.message); });
+    if (policy) {
+      if (policy.logs.length && !policy.logs.some((l) => l.name === name && eq(l.key, raw.slice(1)))) {
+        throw new Error("the log's key " + key + " is not one of the log keys in your witness policy");
+      }
+      if (signed === null) throw new Error("this browser cannot check Ed25519 signatures, so the witnesses' cosignatures cannot be checked");
+      text += "; " + await checkCosignatures(policy, body, note.slice(cut + 2));
+    }
     const seen = JSON.parse(localStorage.getItem("kp-audit-checkpoint") || "null");
     if (!seen || seen.origin !== name) {
       text += "; first check in this browser: this checkpoint is trusted on first use and " +
@@ -350,6 +577,9 @@ $("search").addEventListener("click", search);
 $("csv").addEventListener("click", exportCsv);
 $("history").addEventListener("click", lookupHistory);
 $("verify").addEventListener("click", verify);
+$("witness-keep").addEventListener("click", keepPolicy);
+$("witness-forget").addEventListener("click", forgetPolicy);
+showPolicy();
 
 KpSignIn.start({
   onChange: (who) => {

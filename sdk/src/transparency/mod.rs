@@ -56,5 +56,6 @@ pub use proof::{
     verify_consistency, verify_inclusion,
 };
 pub use witness_policy::{
-    CosignedCheckpoint, CosignedError, PolicyError, PolicyWitness, WitnessPolicy,
+    CosignedCheckpoint, CosignedError, DEFAULT_MAX_CLOCK_SKEW_SECS, PolicyError, PolicyWitness,
+    WitnessPolicy,
 };

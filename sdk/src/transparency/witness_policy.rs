@@ -19,6 +19,12 @@
 //! defined above it (so there are no cycles), and an unknown member is an error. `K` is between
 //! 1 and the number of members; `any` is 1 and `all` is every member. `quorum none` accepts a
 //! checkpoint without cosignatures (the log's signature still has to verify).
+//!
+//! A cosignature dated more than the allowed clock skew ([`DEFAULT_MAX_CLOCK_SKEW_SECS`], or
+//! [`WitnessPolicy::with_max_clock_skew`]) ahead of the verifier's clock is not counted: a
+//! witness whose clock runs ahead (or that lies about the time) would otherwise make an old
+//! checkpoint look freshly witnessed. It does not reject the note (the signature is genuine,
+//! the note unaltered): the quorum may still be met by the other witnesses.
 
 use super::checkpoint::Checkpoint;
 use super::cosignature::{CosignatureError, WitnessVerifier, parse_witness_key};
@@ -54,6 +60,11 @@ enum Node {
     },
 }
 
+/// How far ahead of the verifier's clock a cosignature's timestamp may be, in seconds, before
+/// the cosignature is not counted: five minutes, for clocks that are set by NTP but not
+/// exactly.
+pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
+
 /// A parsed quorum policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WitnessPolicy {
@@ -63,6 +74,8 @@ pub struct WitnessPolicy {
     names: Vec<(String, Node)>,
     /// The node that must be satisfied; `None` is `quorum none`.
     quorum: Option<usize>,
+    /// Seconds a cosignature's timestamp may be ahead of the verifier's clock.
+    max_clock_skew: u64,
 }
 
 /// A checkpoint whose log signature and quorum of cosignatures verified.
@@ -91,14 +104,36 @@ pub enum CosignedError {
     },
     /// Too few of the policy's witnesses cosigned.
     #[error(
-        "the witness quorum is not met: cosigned by {} of the policy's witnesses ({})",
+        "the witness quorum is not met: cosigned by {} of the policy's witnesses ({}){}",
         .cosigned.len(),
-        if .cosigned.is_empty() { "none".to_string() } else { .cosigned.join(", ") }
+        if .cosigned.is_empty() { "none".to_string() } else { .cosigned.join(", ") },
+        ahead_note(.ahead)
     )]
     QuorumNotMet {
-        /// The witnesses whose cosignatures verified.
+        /// The witnesses whose cosignatures verified and counted.
         cosigned: Vec<String>,
+        /// The witnesses whose cosignatures verified but are dated beyond the allowed clock
+        /// skew ahead of the verifier's clock (not counted), with their timestamps.
+        ahead: Vec<(String, u64)>,
     },
+}
+
+fn ahead_note(ahead: &[(String, u64)]) -> String {
+    if ahead.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = ahead.iter().map(|(n, t)| format!("{n} at {t}")).collect();
+    format!(
+        "; not counted, dated ahead of this verifier's clock by more than the allowed skew: {}",
+        list.join(", ")
+    )
+}
+
+/// The system clock in POSIX seconds.
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl WitnessPolicy {
@@ -109,6 +144,7 @@ impl WitnessPolicy {
             witnesses: Vec::new(),
             names: Vec::new(),
             quorum: None,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW_SECS,
         };
         let mut quorum_seen = false;
         for (i, raw) in text.lines().enumerate() {
@@ -231,6 +267,24 @@ impl WitnessPolicy {
         self.names.iter().position(|(n, _)| n == name)
     }
 
+    /// The same policy, allowing cosignature timestamps up to `secs` seconds ahead of the
+    /// verifier's clock (default [`DEFAULT_MAX_CLOCK_SKEW_SECS`]).
+    pub fn with_max_clock_skew(mut self, secs: u64) -> WitnessPolicy {
+        self.max_clock_skew = secs;
+        self
+    }
+
+    /// Seconds a cosignature's timestamp may be ahead of the verifier's clock.
+    pub fn max_clock_skew(&self) -> u64 {
+        self.max_clock_skew
+    }
+
+    /// Whether a cosignature made at `timestamp` counts for a verifier whose clock reads
+    /// `now`: not more than the allowed skew ahead of it.
+    pub fn timestamp_acceptable(&self, timestamp: u64, now: u64) -> bool {
+        timestamp <= now.saturating_add(self.max_clock_skew)
+    }
+
     /// The log keys the policy lists (`log` lines), with their URLs.
     pub fn logs(&self) -> &[(Verifier, Option<String>)] {
         &self.logs
@@ -267,17 +321,29 @@ impl WitnessPolicy {
     /// Accepts the checkpoint `note` only if a key of `logs` signed it (unknown keys ignored,
     /// a failing known key rejects it) AND the cosignatures of the policy's witnesses that it
     /// carries verify and satisfy the quorum. Cosignature lines from witnesses not in the
-    /// policy are ignored; a policy witness's line that does not verify rejects the note.
+    /// policy are ignored; a policy witness's line that does not verify rejects the note; one
+    /// dated beyond the allowed clock skew ahead of the system clock is not counted.
     pub fn verify(
         &self,
         note: impl AsRef<[u8]>,
         logs: &[Verifier],
+    ) -> Result<CosignedCheckpoint, CosignedError> {
+        self.verify_at(note, logs, now_secs())
+    }
+
+    /// [`WitnessPolicy::verify`] for a verifier whose clock reads `now` (POSIX seconds).
+    pub fn verify_at(
+        &self,
+        note: impl AsRef<[u8]>,
+        logs: &[Verifier],
+        now: u64,
     ) -> Result<CosignedCheckpoint, CosignedError> {
         let note = note.as_ref();
         let opened = open_note(note, logs)?;
         let checkpoint = Checkpoint::parse_body(&opened.text).map_err(NoteError::from)?;
         let (text, lines) = split_note(note)?;
         let mut cosigned_by: Vec<(String, u64)> = Vec::new();
+        let mut ahead: Vec<(String, u64)> = Vec::new();
         for line in &lines {
             let Some(w) = self
                 .witnesses
@@ -293,14 +359,18 @@ impl WitnessPolicy {
                         witness: w.name.clone(),
                         error,
                     })?;
-            if !cosigned_by.iter().any(|(n, _)| *n == w.name) {
+            if !self.timestamp_acceptable(ts, now) {
+                ahead.push((w.name.clone(), ts));
+            } else if !cosigned_by.iter().any(|(n, _)| *n == w.name) {
                 cosigned_by.push((w.name.clone(), ts));
             }
         }
         let names: Vec<&str> = cosigned_by.iter().map(|(n, _)| n.as_str()).collect();
         if !self.is_satisfied_by(&names) {
+            ahead.retain(|(n, _)| !names.contains(&n.as_str()));
             return Err(CosignedError::QuorumNotMet {
                 cosigned: names.iter().map(|n| n.to_string()).collect(),
+                ahead,
             });
         }
         Ok(CosignedCheckpoint {
@@ -456,6 +526,55 @@ mod tests {
         }
 
         #[test]
+        fn cosignatures_from_the_future_are_not_counted_beyond_the_skew() {
+            let (note, log) = log_note();
+            let logs = std::slice::from_ref(&log);
+            let now = 1_800_000_000;
+            let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
+            let a = cosign("w/a", 1, now, BODY);
+            // At the boundary: exactly the allowed skew ahead counts.
+            let c = cosign("w/c", 3, now + skew, BODY);
+            let p = two_of_three();
+            let ok = p.verify_at(format!("{note}{a}{c}"), logs, now).unwrap();
+            assert_eq!(ok.cosigned_by.len(), 2);
+            // One second beyond it does not count: the quorum is not met, and the error says
+            // why.
+            let late = cosign("w/c", 3, now + skew + 1, BODY);
+            let e = p
+                .verify_at(format!("{note}{a}{late}"), logs, now)
+                .unwrap_err();
+            assert_eq!(
+                e,
+                CosignedError::QuorumNotMet {
+                    cosigned: vec!["a".into()],
+                    ahead: vec![("c".into(), now + skew + 1)],
+                }
+            );
+            assert!(e.to_string().contains("c at 1800000301"), "{e}");
+            // The same note is accepted by a verifier whose clock has caught up, or that allows
+            // more skew.
+            assert!(
+                p.verify_at(format!("{note}{a}{late}"), logs, now + 1)
+                    .is_ok()
+            );
+            let lenient = two_of_three().with_max_clock_skew(skew + 1);
+            assert_eq!(lenient.max_clock_skew(), skew + 1);
+            assert!(
+                lenient
+                    .verify_at(format!("{note}{a}{late}"), logs, now)
+                    .is_ok()
+            );
+            // Old cosignatures are fine (freshness is the verifier's own business).
+            let old = cosign("w/b", 2, 1, BODY);
+            assert!(p.verify_at(format!("{note}{a}{old}"), logs, now).is_ok());
+            // The quorum met by others: a cosignature from the future does not reject the note.
+            assert!(
+                p.verify_at(format!("{note}{a}{old}{late}"), logs, now)
+                    .is_ok()
+            );
+        }
+
+        #[test]
         fn the_quorum_decides() {
             let (note, log) = log_note();
             let p = two_of_three();
@@ -474,7 +593,8 @@ mod tests {
             assert_eq!(
                 p.verify(format!("{note}{a}{stranger}"), logs),
                 Err(CosignedError::QuorumNotMet {
-                    cosigned: vec!["a".into()]
+                    cosigned: vec!["a".into()],
+                    ahead: vec![],
                 })
             );
             assert!(matches!(

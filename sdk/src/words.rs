@@ -3,12 +3,12 @@
 //! The CLI, the demo and the SDK's own messages say how many of something there are; English
 //! plurals are irregular enough (`entry`/`entries`) that each call names both forms.
 
-/// `n` with the noun in the form that fits: `counted(1, "entry", "entries")` is `1 entry`,
-/// `counted(0, "entry", "entries")` is `0 entries`.
+/// `n` with the noun in the form that fits: `counted(1u32, "entry", "entries")` is `1 entry`,
+/// `counted(0u32, "entry", "entries")` is `0 entries`.
 ///
 /// ```
 /// use kruispunt_sdk::words::counted;
-/// assert_eq!(counted(1, "signal", "signals"), "1 signal");
+/// assert_eq!(counted(1u32, "signal", "signals"), "1 signal");
 /// assert_eq!(counted(2usize, "entry", "entries"), "2 entries");
 /// ```
 pub fn counted(n: impl Count, one: &str, many: &str) -> String {

@@ -27,6 +27,7 @@ mod audit_tree_upgrade;
 mod auth_tokens;
 mod beeld;
 mod beeld_clients;
+mod case_channels;
 mod cases;
 mod cli_id;
 mod coalition_authorise;

@@ -63,6 +63,29 @@ pub fn decide(
     state.decide(&input).map_err(DeliveryError::Policy)
 }
 
+/// The reasons a refused registration is recorded with: the policy's, except that to an
+/// organisation outside the case (or a case that is not registered) everything about the case
+/// reads `case_unknown`. The requester's own privacy officer reads the entry, so it must not
+/// tell an existing case from an unknown one either; the entry's case reference is what the
+/// requester asked.
+fn as_told(mut reasons: Vec<String>) -> Vec<String> {
+    const ABOUT_THE_CASE: [&str; 4] = [
+        "case_unknown",
+        "case_not_participant",
+        "case_closed",
+        "target_not_participant",
+    ];
+    let outside = reasons
+        .iter()
+        .any(|r| r == "case_unknown" || r == "case_not_participant");
+    if outside {
+        reasons.retain(|r| !ABOUT_THE_CASE.contains(&r.as_str()));
+        reasons.push("case_unknown".into());
+        reasons.sort();
+    }
+    reasons
+}
+
 /// What a refused registration is answered with. Whether the case exists is told only to its
 /// participants: to anyone else an existing case answers like an unknown one.
 fn answer(reasons: &[String]) -> (CaseRefusal, &'static str, &'static str) {
@@ -147,7 +170,7 @@ pub async fn allowed(
             principal,
             group,
             case_reference,
-            decision.reasons,
+            as_told(decision.reasons),
             0,
             answer,
         )
@@ -247,5 +270,25 @@ mod tests {
             answer(&codes(&["case_not_participant", "case_role_not_allowed"])).0,
             CaseRefusal::RoleNotAllowed
         );
+    }
+
+    #[test]
+    fn an_outsiders_entry_reads_like_an_unknown_case() {
+        let unknown = as_told(codes(&["case_unknown", "target_not_participant"]));
+        assert_eq!(unknown, ["case_unknown"]);
+        assert_eq!(
+            as_told(codes(&[
+                "case_closed",
+                "case_not_participant",
+                "target_not_participant"
+            ])),
+            unknown
+        );
+        assert_eq!(
+            as_told(codes(&["case_not_participant", "case_role_not_allowed"])),
+            ["case_role_not_allowed", "case_unknown"]
+        );
+        // A participant's entry keeps the policy's reasons.
+        assert_eq!(as_told(codes(&["case_closed"])), ["case_closed"]);
     }
 }

@@ -316,6 +316,14 @@ async fn case_channel_follows_the_register(b: &Broker) {
     assert_eq!(told(st, &v), told(403, &unknown));
     let err = riec.api.claim_key_package(UTRECHT).await.unwrap_err();
     refused_as(&err, "mls-claim-no-relation");
+    // Nor is it started again under the same id.
+    let info = riec.member.reinit_group(GROUP).unwrap();
+    let err = riec
+        .api
+        .reinit_group(GROUP, GroupKind::Case, CASUS, &info)
+        .await
+        .unwrap_err();
+    refused_as(&err, "case-channel-closed");
 }
 
 /// Two real `kruispunt serve` processes on one PostgreSQL database: a case closed through one

@@ -318,6 +318,10 @@ pub trait MlsStore: Send + Sync {
     /// The group's row, if it exists.
     async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError>;
 
+    /// The ids of the case channels registered under case `case_reference`, sorted: what its
+    /// closure ends (recorded in the closure's audit entry).
+    async fn case_channels(&self, case_reference: &str) -> Result<Vec<String>, StoreError>;
+
     /// Appends `message` (and `welcomes`, and the new state if any) to the log of `group` if
     /// the group is still as `expect` says and the log does not hold the same bytes already
     /// ([`Appended::Replayed`]), with the audit entry `audit` builds, in one transaction. A

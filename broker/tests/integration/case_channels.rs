@@ -283,6 +283,8 @@ async fn case_channel_follows_the_register(b: &Broker) {
 
     // The case is closed: its channel takes nothing more, audited; members keep what they read.
     close_case(b, CASE).await;
+    let closure = b.audit_of("case.state").await.pop().unwrap();
+    assert_eq!(closure.detail["channels"], json!([GROUP]));
     let msg = police.member.case_detail(GROUP, CASE, "nog iets").unwrap();
     let err = police.api.post_raw(GROUP, &msg, None).await.unwrap_err();
     refused_as(&err, "case-channel-closed");

@@ -293,6 +293,16 @@ shared_impl! {
             Ok(true)
         }
 
+        async fn case_channels(&self, case_reference: &str) -> Result<Vec<String>, StoreError> {
+            Ok(sqlx::query_scalar(
+                "SELECT id FROM mls_groups WHERE case_reference = $1 AND kind = 'case' \
+                 ORDER BY id",
+            )
+            .bind(case_reference)
+            .fetch_all(self.reader())
+            .await?)
+        }
+
         async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
             let sql = format!("SELECT {GROUP_COLUMNS} FROM mls_groups WHERE id = $1");
             row_by_key(self.reader(), &sql, id, group_from_row).await

@@ -23,7 +23,15 @@
 //! the checks (one query of up to 500 messages) and *with* them (`delivery::read_log`: the
 //! member's join point, the sizes, then what fits the byte budget), [`CHECK_REPS`] times each way,
 //! alternating; the audit entry both write is left out. Medians are printed.
-//! `MLS_BENCH_CHECKS_ONLY=1` runs the fetch part alone.
+//! `MLS_BENCH_CHECKS_ONLY=1` runs the fetch part (and the next) alone.
+//!
+//! **The case-state check of a post to a case channel** (issue 16: a closed case's channel takes
+//! no more messages): the store work of a post without and with the read of the case's state,
+//! side by side, on SQLite and (when `KRUISPUNT_TEST_POSTGRES_URL` is set) on PostgreSQL.
+//! `MLS_BENCH_CASE_ONLY=1` runs this part alone. On 7 December 2026 (`--profile dev`, the 2-core
+//! machine at load 6–7, three runs): the check alone 0.08–0.12 ms on SQLite and 0.18–0.21 ms on
+//! PostgreSQL (medians); the post's store work moved by +0.01 to +0.06 ms on 0.72–1.19 ms
+//! (SQLite) and +0.01 to +0.65 ms on 1.1–4.0 ms (PostgreSQL), within the machine's noise.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -201,6 +209,7 @@ fn fetch_cost(rt: &tokio::runtime::Runtime, count: u64, size: usize) {
             members: vec![reader.into(), creator.into()],
             state: Vec::new(),
             created_by: creator.into(),
+            case_reference: None,
         };
         let entry = || {
             kruispunt_broker::audit::entry::AuditEntry::new(
@@ -279,13 +288,141 @@ fn fetch_cost(rt: &tokio::runtime::Runtime, count: u64, size: usize) {
     });
 }
 
-fn main() {
-    if std::env::var_os("MLS_BENCH_CHECKS_ONLY").is_none() {
-        add_member();
+/// Repetitions of each variant of a post to a case channel (with and without the case-state
+/// check).
+const CASE_REPS: usize = 400;
+
+/// The case-state check of a post to a case channel (`case_channel::check_open`, issue 16),
+/// side by side on the store `b` runs on: the store work of an application message's post —
+/// the group read (`delivery::member_group`) and the append with its audit entry — *without*
+/// the check and *with* it (one read of the case's state by its primary key), [`CASE_REPS`]
+/// times each way, alternating. The decryption-free rest of a post (decoding the message) is
+/// the same either way and left out.
+async fn case_check_cost(b: kruispunt_test_kit::Broker) {
+    use kruispunt_sdk::cases::{Case, CaseState, LegalFrame};
+    let st = b.state();
+    let backend = st.store.backend();
+    let (id, case) = ("case.bench-0001", "BENCH-0001");
+    let creator = "riec-midden-nederland";
+    let entry = || {
+        kruispunt_broker::audit::entry::AuditEntry::new(
+            0,
+            kruispunt_broker::audit::entry::Operation::Collect,
+            "bench",
+        )
+    };
+    st.store
+        .cases()
+        .open_case(
+            &Case {
+                reference: case.into(),
+                gemeente: "GM0344".into(),
+                themes: vec!["criminele-families".into()],
+                legal_frame: vec![LegalFrame::RiecConvenant],
+                participants: vec![creator.into(), "politie-midden-nederland".into()],
+                state: CaseState::Open,
+                intervention: None,
+                result: None,
+                opened_by: creator.into(),
+                opened_at: 0,
+                updated_by: creator.into(),
+                updated_at: 0,
+            },
+            "bench",
+            &entry(),
+        )
+        .await
+        .unwrap();
+    let row = GroupRow {
+        id: id.into(),
+        coalition: "politie-casus-riec-midden-nederland".into(),
+        kind: GroupKind::Case,
+        allowed: Some(vec![creator.into(), "politie-midden-nederland".into()]),
+        epoch: 0,
+        revision: 0,
+        epoch_revision: 0,
+        next_seq: 0,
+        from_seq: 0,
+        members: vec![creator.into()],
+        state: Vec::new(),
+        created_by: creator.into(),
+        case_reference: Some(case.into()),
+    };
+    let mls = st.store.mls();
+    mls.create_group(&row, 0, &entry()).await.unwrap();
+    let principal = riec();
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    let mut check = Vec::new();
+    for i in 0..2 * CASE_REPS {
+        let checked = i % 2 == 0;
+        let message = NewMessage {
+            epoch: 0,
+            sender: creator.into(),
+            content_type: "application",
+            data: (i as u64).to_be_bytes().repeat(64),
+        };
+        let t = Instant::now();
+        let group = delivery::member_group(&st, &principal, id).await.unwrap();
+        if checked {
+            let c = Instant::now();
+            kruispunt_broker::mls::case_channel::check_open(&st, &principal, &group)
+                .await
+                .unwrap();
+            check.push(c.elapsed());
+        }
+        mls.append_message(id, Expect::Epoch(0), &message, None, &[], 0, &|_| entry())
+            .await
+            .unwrap();
+        let took = t.elapsed();
+        if checked {
+            with.push(took);
+        } else {
+            without.push(took);
+        }
     }
+    for v in [&mut with, &mut without, &mut check] {
+        v.sort();
+    }
+    let (w, wo, c) = (
+        with[CASE_REPS / 2],
+        without[CASE_REPS / 2],
+        check[CASE_REPS / 2],
+    );
+    println!(
+        "post to a case channel on {backend} (group read + append with its audit entry), median \
+         of {CASE_REPS} each: without the case-state check {:.3} ms, with it {:.3} ms → {:+.3} ms; \
+         the check alone {:.3} ms (p90 {:.3} ms)",
+        ms(wo),
+        ms(w),
+        ms(w) - ms(wo),
+        ms(c),
+        ms(check[CASE_REPS * 9 / 10])
+    );
+    b.stop().await;
+}
+
+fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    fetch_cost(&rt, 200, 1024);
-    fetch_cost(&rt, 40, 200 * 1024);
+    if std::env::var_os("MLS_BENCH_CASE_ONLY").is_none() {
+        if std::env::var_os("MLS_BENCH_CHECKS_ONLY").is_none() {
+            add_member();
+        }
+        fetch_cost(&rt, 200, 1024);
+        fetch_cost(&rt, 40, 200 * 1024);
+    }
+    rt.block_on(async {
+        case_check_cost(kruispunt_test_kit::Broker::start(None).await).await;
+        let opts = kruispunt_test_kit::Options {
+            unlimited: true,
+            ..Default::default()
+        };
+        if let Some(b) =
+            kruispunt_test_kit::Broker::start_on_postgres("bench_case_check", opts).await
+        {
+            case_check_cost(b).await;
+        }
+    });
 }
 
 fn add_member() {

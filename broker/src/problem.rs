@@ -323,12 +323,17 @@ impl From<crate::mls::delivery::DeliveryError> for Problem {
                 refusal, reason, ..
             } => forbidden(
                 match refusal {
-                    CaseRefusal::NotEscalated => "case-not-escalated",
-                    CaseRefusal::MemberNotDisclosed => "case-member-not-disclosed",
+                    CaseRefusal::Unknown => "case-unknown",
+                    CaseRefusal::Closed => "case-closed",
+                    CaseRefusal::RoleNotAllowed => "case-role-not-allowed",
+                    CaseRefusal::MemberNotParticipant => "case-member-not-participant",
                 },
                 detail,
             )
             .with_reasons(vec![reason.into()]),
+            E::CaseChannelClosed { reason } => {
+                forbidden("case-channel-closed", detail).with_reasons(vec![reason.into()])
+            }
             E::NotCoalitionAdmin { .. } => forbidden("not-coalition-admin", detail)
                 .with_reasons(vec![crate::mls::key_version::NOT_COALITION_ADMIN.into()]),
             E::Unauthorised(refusal) => {

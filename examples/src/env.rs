@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use kruispunt_sdk::CoalitionKey;
 use kruispunt_sdk::client::{Client, RetryPolicy, TokenClaims, TokenScope, TokenSigner};
+use kruispunt_sdk::coalition::http::BrokerMls;
 use serde::Deserialize;
 
 use crate::ScenarioError;
@@ -114,16 +115,14 @@ impl Env {
         })
     }
 
-    /// A client acting as `user` of `partner` with `roles`, signing its own short-lived tokens
-    /// with the partner's development key; `scope` makes it a scoped (police) token. If the data
-    /// directory holds `tls/clients/<partner>.pem` and `.key`, the client presents them (mTLS).
-    pub fn client(
+    /// `partner`'s token signer for `user` with `roles` (and `scope`), from its demo key.
+    fn signer(
         &self,
         partner: &str,
         user: &str,
         roles: &[&str],
         scope: Option<TokenScope>,
-    ) -> Result<Client, ScenarioError> {
+    ) -> Result<TokenSigner, ScenarioError> {
         let key_path = self
             .data_dir
             .join("keys/partners")
@@ -139,20 +138,62 @@ impl Env {
         if let Some(s) = scope {
             claims = claims.scope(s);
         }
-        let signer = TokenSigner::from_pkcs8(format!("{partner}-dev-1"), &pkcs8, claims)?;
+        Ok(TokenSigner::from_pkcs8(
+            format!("{partner}-dev-1"),
+            &pkcs8,
+            claims,
+        )?)
+    }
+
+    /// `partner`'s development client certificate and key (PEM), if it was issued one (the
+    /// partners that must use mTLS).
+    fn client_identity(&self, partner: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+        let dir = self.data_dir.join("tls/clients");
+        let cert = std::fs::read(dir.join(format!("{partner}.pem"))).ok()?;
+        let key = std::fs::read(dir.join(format!("{partner}.key"))).ok()?;
+        Some((cert, key))
+    }
+
+    /// `partner`'s connection to the MLS delivery service (coalitions and case channels), as
+    /// `user` with `roles`, presenting its client certificate when it has one.
+    pub fn mls(
+        &self,
+        partner: &str,
+        user: &str,
+        roles: &[&str],
+    ) -> Result<BrokerMls, ScenarioError> {
+        let token = self.signer(partner, user, roles, None)?.token()?;
+        kruispunt_sdk::client::install_ring_provider();
+        let setup = |e: reqwest::Error| ScenarioError::Setup(format!("MLS client: {e}"));
+        let mut b = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&self.ca_pem).map_err(setup)?]);
+        if let Some((mut pem, key)) = self.client_identity(partner) {
+            pem.extend(key);
+            b = b.identity(reqwest::Identity::from_pem(&pem).map_err(setup)?);
+        }
+        Ok(BrokerMls::new(
+            b.build().map_err(setup)?,
+            self.base_url.clone(),
+            token,
+        ))
+    }
+
+    /// A client acting as `user` of `partner` with `roles`, signing its own short-lived tokens
+    /// with the partner's development key; `scope` makes it a scoped (police) token. If the data
+    /// directory holds `tls/clients/<partner>.pem` and `.key`, the client presents them (mTLS).
+    pub fn client(
+        &self,
+        partner: &str,
+        user: &str,
+        roles: &[&str],
+        scope: Option<TokenScope>,
+    ) -> Result<Client, ScenarioError> {
+        let signer = self.signer(partner, user, roles, scope)?;
         let mut b = Client::builder(&self.base_url)
             .ca_pem(&self.ca_pem)
             .token(signer)
             .retry(RetryPolicy::default());
-        let cert = self
-            .data_dir
-            .join("tls/clients")
-            .join(format!("{partner}.pem"));
-        let key = self
-            .data_dir
-            .join("tls/clients")
-            .join(format!("{partner}.key"));
-        if let (Ok(c), Ok(k)) = (std::fs::read(&cert), std::fs::read(&key)) {
+        if let Some((c, k)) = self.client_identity(partner) {
             b = b.client_identity_pem(&c, &k);
         }
         Ok(b.build()?)

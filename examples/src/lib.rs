@@ -6,7 +6,7 @@
 //! | [`scenarios::kvo_buitengebied`] | KVO Buitengebied Oost-Utrecht, gemeenten | barn-rental offers; a municipality checks a prospective tenant's KvK |
 //! | [`scenarios::autobranche`] | car dealers, police | cash purchases (bulk upload); dealer and police queries with tiered disclosure |
 //! | [`scenarios::horeca_bibob`] | Gemeente Hilversum, horeca, vastgoed | Bibob screening of a permit applicant (Wet Bibob art. 28) |
-//! | [`scenarios::police_scoped_query`] | police | queries outside the token's scope refused; inside it hit/no-hit, then categories after a justification |
+//! | [`scenarios::police_scoped_query`] | police, RIEC, OM | queries outside the token's scope refused; inside it hit/no-hit, then categories after a justification; the case's channel among its participants, and after the closure the channel and the queries refused |
 //! | [`scenarios::privacy_officer`] | a dealer's privacy officer | verifies the log, lists disclosures about its organisation, answers a data-subject request |
 //! | [`scenarios::ondermijningsbeeld`] | every district's partners, the RIEC | two years of signals per gemeente under the `ondermijningsbeeld` purpose: the data of the unit's picture ([`picture`]) |
 //!

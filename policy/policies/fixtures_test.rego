@@ -102,6 +102,7 @@ registry := {
 		"bibob-gooi": {"id": "bibob-gooi", "name": "Bibob", "members": ["gemeente-a", "horeca-a", "riec"], "purposes": ["bibob"]},
 		"casus": {"id": "casus", "name": "Casusoverleg", "members": ["riec", "politie", "om", "gemeente-a"], "purposes": ["wpg20", "beeld"]},
 	},
+	"cases": {"open_sectors": ["riec", "gemeente", "politie"], "open_role": "casusregisseur", "consent_sectors": ["om"], "consent_role": "officier-van-justitie"},
 	"partnership_decisions": {
 		"pd-1": {
 			"id": "pd-1", "interest": "Bestrijding ondermijning", "partnership": "casus", "purpose": "wpg20",
@@ -269,6 +270,19 @@ coalition_add := {
 	"purpose": "",
 	"coalition": "kvo-oost",
 	"target_org": "kvo-a",
+	"usage": no_usage,
+	"now": now,
+}
+
+# The RIEC's case director brings the police into the channel of a registered case both take
+# part in (the OM too; gemeente-a and the KVO do not).
+case_channel := {
+	"action": "case_channel",
+	"requester": {"org": "riec", "sector": "riec", "public": true, "roles": ["casusregisseur"], "user": "regisseur"},
+	"purpose": "",
+	"case_reference": "MN-2025-0042",
+	"case": {"reference": "MN-2025-0042", "state": "open", "participants": ["riec", "politie", "om"]},
+	"target_org": "politie",
 	"usage": no_usage,
 	"now": now,
 }

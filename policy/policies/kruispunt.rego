@@ -31,7 +31,7 @@ import rego.v1
 # Disclosure levels, ordered: none < hit < categories < details.
 levels := {"none": 0, "hit": 1, "categories": 2, "details": 3}
 
-actions := {"match", "upload", "withdraw", "audit_read", "coalition_add", "aggregate"}
+actions := {"match", "upload", "withdraw", "audit_read", "coalition_add", "aggregate", "case_channel"}
 
 # Actions that are done under a registered purpose.
 purpose_actions := {"match", "upload", "withdraw"}
@@ -610,6 +610,43 @@ deny_coalition_add contains "target_not_in_coalition" if {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Case channels (docs/COALITIONS.md, "Case channels"): an MLS group among the participants of a
+# registered case. For the registration of a channel and for every organisation a commit adds to
+# one, the broker reads the case from its database (`input.case`, absent when not registered)
+# and asks whether the requester may bring `target_org` into the case's channel (itself, when it
+# registers the channel). Who: a participant of the case whose token carries the registry's case
+# role at an organisation that steers cases (`[cases] open_sectors`, `open_role`: the parties of
+# the casusoverleg). Whom: the case's participants only — a private partner never takes part in
+# a case (rule 2), so a supplier is never brought in. When: while the case is open or in
+# intervention. RIEC convenant (Wgs): sharing within the partnership for the case; AVG art.
+# 5(1)(b), (c).
+# ---------------------------------------------------------------------------------------------
+
+deny_case_channel contains "case_unknown" if not the_case
+
+deny_case_channel contains "case_closed" if {
+	c = the_case
+	not c.state in query_states
+}
+
+deny_case_channel contains "case_not_participant" if {
+	c = the_case
+	not input.requester.org in c.participants
+}
+
+deny_case_channel contains "case_role_not_allowed" if not reg.cases.open_role in input.requester.roles
+
+deny_case_channel contains "case_role_not_allowed" if not requester.sector in reg.cases.open_sectors
+
+deny_case_channel contains "target_missing" if not target_given
+
+deny_case_channel contains "target_not_participant" if {
+	c = the_case
+	target_given
+	not input.target_org in c.participants
+}
+
+# ---------------------------------------------------------------------------------------------
 # The ondermijningsbeeld: aggregate questions (POST /v1/aggregates, docs/BEELD.md). Who may ask
 # which area level, measure and period under a purpose that offers a picture; the release
 # rules come back as obligations. RIEC, police and the district teams see the whole unit at
@@ -708,6 +745,8 @@ stable_deny := deny_all | deny_coalition_add if input.action == "coalition_add"
 
 stable_deny := deny_all | deny_aggregate if input.action == "aggregate"
 
+stable_deny := deny_all | deny_case_channel if input.action == "case_channel"
+
 stable_deny := deny_all if not input.action in actions
 
 # All refusal reasons are `stable_deny | deny_clock` (see `verdict` below): a request is allowed
@@ -789,7 +828,7 @@ stable_grant := {
 	"retention_days": 0,
 	"signals_not_before": null,
 	"justification_required": false,
-} if input.action in {"audit_read", "coalition_add"}
+} if input.action in {"audit_read", "coalition_add", "case_channel"}
 
 stable_grant := {
 	"disclosure_level": "none",
@@ -826,7 +865,7 @@ clock_grant := {
 } else := {"signals_not_before": retention_cutoff} if {
 	input.action in {"upload", "withdraw"}
 } else := {} if {
-	input.action in {"audit_read", "coalition_add", "aggregate"}
+	input.action in {"audit_read", "coalition_add", "aggregate", "case_channel"}
 }
 
 refused_obligations := {

@@ -519,6 +519,71 @@ test_coalition_add_without_target_denied if denied(drop(coalition_add, ["target_
 test_coalition_add_without_coalition_denied if denied(drop(coalition_add, ["coalition"]), "coalition_missing")
 
 # ---------------------------------------------------------------------------------------------
+# Case channels: participants of a registered, not closed case, brought in by a case director
+# who takes part in it
+# ---------------------------------------------------------------------------------------------
+
+test_case_channel_participant_allowed if allowed(case_channel)
+
+# Registering the channel: the creator is the target.
+test_case_channel_registration_allowed if allowed(patch(case_channel, {"target_org": "riec"}))
+
+test_case_channel_in_intervention_allowed if {
+	allowed(patch(case_channel, {"case": object.union(case_channel.case, {"state": "intervention"})}))
+}
+
+test_case_channel_unregistered_case_denied if denied(drop(case_channel, ["case"]), "case_unknown")
+
+test_case_channel_case_of_another_reference_denied if {
+	denied(patch(case_channel, {"case_reference": "MN-2025-0043"}), "case_unknown")
+}
+
+test_case_channel_closed_case_denied if {
+	denied(patch(case_channel, {"case": object.union(case_channel.case, {"state": "closed"})}), "case_closed")
+}
+
+test_case_channel_by_non_participant_denied if {
+	inp := patch(case_channel, {"requester": {"org": "gemeente-a", "sector": "gemeente", "public": true, "roles": ["casusregisseur"], "user": "regisseur"}})
+	denied(inp, "case_not_participant")
+}
+
+# A participant without the case role (the detective, the OM's officer of justice) does not
+# bring anyone in.
+test_case_channel_without_case_role_denied if {
+	inp := json.patch(case_channel, [{"op": "replace", "path": "/requester/roles", "value": ["rechercheur"]}])
+	denied(inp, "case_role_not_allowed")
+}
+
+# The OM takes part but does not steer cases: the role alone is not enough.
+test_case_channel_from_sector_that_does_not_steer_cases_denied if {
+	inp := patch(case_channel, {"requester": {"org": "om", "sector": "om", "public": true, "roles": ["casusregisseur"], "user": "ovj"}})
+	denied(inp, "case_role_not_allowed")
+}
+
+# A registry without [cases] lets nobody register a channel.
+test_case_channel_without_case_rules_denied if {
+	d := kruispunt.decision with input as case_channel with data.registry as object.remove(registry, ["cases"])
+	d.allow == false
+	"case_role_not_allowed" in d.reasons
+}
+
+test_case_channel_non_participant_target_denied if {
+	denied(patch(case_channel, {"target_org": "gemeente-a"}), "target_not_participant")
+}
+
+# A supplier is never a participant, so never brought in.
+test_case_channel_supplier_target_denied if denied(patch(case_channel, {"target_org": "kvo-a"}), "target_not_participant")
+
+test_case_channel_without_target_denied if denied(drop(case_channel, ["target_org"]), "target_missing")
+
+# The coalition's own rules do not open a case channel: a coalition administrator's role is not
+# the case role.
+test_case_channel_coalition_admin_role_denied if {
+	inp := json.patch(case_channel, [{"op": "replace", "path": "/requester/roles", "value": ["coalitiebeheerder"]}])
+	denied(inp, "case_role_not_allowed")
+}
+
+# ---------------------------------------------------------------------------------------------
 # Shape of refusals
 # ---------------------------------------------------------------------------------------------
 

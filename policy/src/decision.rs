@@ -247,6 +247,14 @@ pub const REASON_CODES: &[(&str, &str)] = &[
         "target_not_in_coalition",
         "The registry does not list the organisation as a coalition member.",
     ),
+    (
+        "case_role_not_allowed",
+        "Case channels: the token lacks the registry's case role, or its organisation's sector does not steer cases.",
+    ),
+    (
+        "target_not_participant",
+        "Case channels: the organisation to bring in does not take part in the case.",
+    ),
 ];
 
 /// Duties the broker must carry out in code when a request is allowed. On a refusal every

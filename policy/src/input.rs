@@ -23,6 +23,9 @@ pub enum Action {
     CoalitionAdd,
     /// Ask the disclosure-controlled picture of the signals (`POST /v1/aggregates`).
     Aggregate,
+    /// Register a case channel, or bring an organisation (`target_org`) into one: the MLS
+    /// group of a registered case (`case`), among its participants.
+    CaseChannel,
 }
 
 kruispunt_sdk::wire_names! {
@@ -34,6 +37,7 @@ kruispunt_sdk::wire_names! {
         AuditRead => "audit_read",
         CoalitionAdd => "coalition_add",
         Aggregate => "aggregate",
+        CaseChannel => "case_channel",
     }
 }
 

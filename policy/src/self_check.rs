@@ -160,6 +160,7 @@ pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyI
         Action::Withdraw,
         Action::AuditRead,
         Action::CoalitionAdd,
+        Action::CaseChannel,
     ];
     let levels = [Level::None, Level::Hit, Level::Categories, Level::Details];
 

@@ -62,13 +62,17 @@ pub const MLS_KEY_PACKAGE_PUBLISH: &str = "mls.key_packages.publish";
 pub const MLS_KEY_PACKAGE_CLAIM: &str = "mls.key_package.claim";
 /// An MLS group registered.
 pub const MLS_GROUP_CREATE: &str = "mls.group.create";
-/// A case channel refused (not escalated, or a member not disclosed under the case).
+/// A case channel's registration refused (no registered case the creator takes part in, a
+/// closed case, no case role, or a list naming an organisation that does not take part).
 pub const MLS_GROUP_REFUSED: &str = "mls.group.refused";
 /// A group re-initialised by its administrator under the same id (a new epoch 0 whose log
 /// continues; docs/COALITIONS.md).
 pub const MLS_GROUP_REINIT: &str = "mls.group.reinit";
 /// A commit refused because it adds an organisation the registry (or the case) does not allow.
 pub const MLS_COMMIT_REFUSED: &str = "mls.commit.refused";
+/// A message or commit refused because its case channel's case is closed (or not registered):
+/// the channel's revocation (docs/CASES.md, "The revocation guarantee").
+pub const MLS_MESSAGE_REFUSED: &str = "mls.message.refused";
 /// A message that lost the race for its epoch.
 pub const MLS_EPOCH_CONFLICT: &str = "mls.epoch.conflict";
 /// A message appended to a group's log (and the welcomes a commit routes).
@@ -105,6 +109,7 @@ pub const ALL: &[&str] = &[
     MLS_GROUP_REFUSED,
     MLS_GROUP_REINIT,
     MLS_COMMIT_REFUSED,
+    MLS_MESSAGE_REFUSED,
     MLS_EPOCH_CONFLICT,
     MLS_DELIVER,
     MLS_FETCH,

@@ -8,13 +8,28 @@
 //! (`consent_unknown`); it never allows anything.
 
 use kruispunt_policy::{CaseFacts, ConsentFacts, PolicyInput};
-use kruispunt_sdk::cases::valid_case_reference;
+use kruispunt_sdk::cases::{Case, valid_case_reference};
 
 use crate::state::AppState;
 use crate::store::StoreError;
 
 /// Legal bases whose matches rest on a registered case.
 const CASE_GATED_BASES: &[&str] = &["wpg-art-19", "wpg-art-20"];
+
+/// The policy's view of a registered case: its reference, state and participants (the opener
+/// among them). Police matches and case channels read it the same way.
+pub fn of_case(case: Case) -> CaseFacts {
+    let mut participants = case.participants;
+    if !participants.contains(&case.opened_by) {
+        participants.push(case.opened_by);
+    }
+    participants.sort();
+    CaseFacts {
+        reference: case.reference,
+        state: case.state.as_str().to_string(),
+        participants,
+    }
+}
 
 /// Adds `input.case` and `input.consent` for a match under a case-gated purpose.
 pub async fn add_to(state: &AppState, input: &mut PolicyInput) -> Result<(), StoreError> {
@@ -30,15 +45,7 @@ pub async fn add_to(state: &AppState, input: &mut PolicyInput) -> Result<(), Sto
         && valid_case_reference(reference)
         && let Some(case) = cases.case(reference).await?
     {
-        let mut participants = case.participants;
-        if !participants.contains(&case.opened_by) {
-            participants.push(case.opened_by);
-        }
-        input.case = Some(CaseFacts {
-            reference: case.reference,
-            state: case.state.as_str().to_string(),
-            participants,
-        });
+        input.case = Some(of_case(case));
     }
     if purpose.legal_basis == "wpg-art-19"
         && let Some(id) = input.consent_id.as_deref()

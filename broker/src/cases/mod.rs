@@ -329,15 +329,18 @@ pub async fn advance(
         at: now,
     };
     let mut e = case_entry(principal, Operation::Alter, action::CASE_STATE, &case);
-    entry::set_detail(
-        &mut e,
-        serde_json::json!({
-            "from": case.state,
-            "to": req.state,
-            "intervention": req.intervention,
-            "result": req.result,
-        }),
-    );
+    let mut detail = serde_json::json!({
+        "from": case.state,
+        "to": req.state,
+        "intervention": req.intervention,
+        "result": req.result,
+    });
+    if req.state == CaseState::Closed {
+        // The closure ends the case's channels (`mls::case_channel::check_open`): the entry
+        // names them, so the revocation is on the record with the move.
+        detail["channels"] = serde_json::json!(state.store.mls().case_channels(reference).await?);
+    }
+    entry::set_detail(&mut e, detail);
     let from = case.state;
     if state
         .store

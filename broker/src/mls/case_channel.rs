@@ -1,100 +1,127 @@
-//! Who may be in a case channel: derived from the match decision that escalated the case, not
-//! from the creator's say-so (issue 6: "when a match is escalated and the policy allows it, a
-//! case group among exactly the allowed organisations").
+//! Case channels and the case register (issue 16; docs/COALITIONS.md, "Case channels").
 //!
-//! **The rule.** A case channel for case reference R, created by organisation O, may hold O and
-//! the organisations a `match` O asked under R *named as sources* to O — a disclosure at
-//! `details` level, the only one whose response names the supplying organisations — exactly
-//! what the audit trail records of those decisions (`actor_org`, `case_reference`,
-//! `source_orgs`, `detail.disclosed_level`). A hit says only "known elsewhere", and
-//! `categories` only which signal codes and sectors: neither told O who the sources are, so
-//! neither may bring a source into a channel with O (the channel would tell O, and every
-//! member, who supplied). With no such decision there is no case channel (403
-//! `case-not-escalated`). The creator may narrow the set (`allowed` in the request), never
-//! widen it (403 `case-member-not-disclosed`). Both refusals are audited, and name no
-//! organisation.
+//! **Whose channel.** A case channel belongs to a case registered in the broker
+//! (`crate::cases`), named by its `case_reference` when it is registered. Who may register it
+//! and whom it may hold is the policy's (`case_channel`): a participant of the case whose
+//! token carries the registry's case role (`[cases] open_role`, at an organisation of
+//! `open_sectors`), while the case is open or in intervention, for organisations that take part
+//! in the case — the participants its case director registered, the opener included. Those see
+//! each other in `GET /v1/cases` already, so the roster tells no member anything new; a private
+//! partner never takes part in a case (rule 2), so a supplier is never brought in, embargoed or
+//! not. The creator may narrow the list (`allowed`), never widen it.
 //!
-//! **Embargo.** A police case may hold details back from a supplying partner for a while (the
-//! decision's `embargo_until`): being invited into the case channel would tell the supplier about
-//! the case, so a source disclosed only under a running embargo is not admitted until it ended.
+//! **What an outsider learns.** To an organisation that does not take part in the case, a
+//! channel under it is refused exactly as one under a case that does not exist (403
+//! `case-unknown`): nobody learns which cases exist by registering channels. The audit entry
+//! keeps the real reasons.
 //!
-//! Every organisation added later is still checked by the policy (`coalition_add`) in
-//! `delivery::check_adds`, like any member of any group.
+//! **Revocation.** Every post to a case channel reads its case's state from the database
+//! ([`check_open`], one indexed read, nothing cached): once the case is closed the channel
+//! takes no more messages or commits, on every broker process sharing the database, from the
+//! closure's commit on. Each refusal is an audit entry (`mls.message.refused`).
 
-use std::collections::BTreeSet;
+use kruispunt_policy::{Action, CaseFacts, Decision};
+use kruispunt_sdk::cases::{CaseState, valid_case_reference};
 
-use kruispunt_sdk::wire::Level;
-
-use super::delivery::{CaseRefusal, DeliveryError};
-use crate::audit::entry::{AuditEntry, Operation};
+use super::delivery::{CaseRefusal, DeliveryError, Invalid};
+use super::store::GroupRow;
+use crate::audit::entry::Operation;
 use crate::audit::{action, entry};
 use crate::auth::Principal;
+use crate::civil::now_secs;
 use crate::state::AppState;
 
-/// The organisations a case's match decisions named to the creator as sources.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Disclosed {
-    /// Sources the creator may bring into the channel now.
-    sources: BTreeSet<String>,
-    /// Sources disclosed only under an embargo still running at `now`.
-    embargoed: BTreeSet<String>,
-    /// Whether any decision escalated (named its sources).
-    escalated: bool,
+/// The case a channel names, as the policy reads it (`None`: not registered, or a reference
+/// that cannot be one).
+pub async fn facts(
+    state: &AppState,
+    case_reference: Option<&str>,
+) -> Result<Option<CaseFacts>, DeliveryError> {
+    let Some(reference) = case_reference.filter(|r| valid_case_reference(r)) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .cases()
+        .case(reference)
+        .await?
+        .map(crate::cases::facts::of_case))
 }
 
-/// Whether `e` records a match that named its sources to the requester (`details`: the
-/// response lists each signal with its source). The entry's `source_orgs` are recorded at
-/// every level; below `details` the requester was not told them.
-fn escalates(e: &AuditEntry) -> bool {
-    let level = e
-        .detail
-        .get("disclosed_level")
-        .and_then(|v| serde_json::from_value::<Level>(v.clone()).ok());
-    e.action == action::MATCH
-        && e.decision.as_deref() == Some("allow")
-        && matches!(e.operation, Operation::Disclose | Operation::Combine)
-        && !e.source_orgs.is_empty()
-        && level == Some(Level::Details)
+/// The policy's answer to "may `principal` bring `target` into the channel of `case`".
+pub fn decide(
+    state: &AppState,
+    principal: &Principal,
+    case_reference: Option<&str>,
+    case: Option<CaseFacts>,
+    target: &str,
+) -> Result<Decision, DeliveryError> {
+    let mut input = principal.policy_input(Action::CaseChannel, "", now_secs());
+    input.case_reference = case_reference.map(str::to_string);
+    input.case = case;
+    input.target_org = Some(target.to_string());
+    state.decide(&input).map_err(DeliveryError::Policy)
 }
 
-fn disclosed(entries: &[AuditEntry], now: i64) -> Disclosed {
-    let mut d = Disclosed::default();
-    for e in entries.iter().filter(|e| escalates(e)) {
-        d.escalated = true;
-        let embargo = e
-            .detail
-            .get("embargo_until")
-            .and_then(serde_json::Value::as_i64)
-            .is_some_and(|until| until > now);
-        let into = if embargo {
-            &mut d.embargoed
-        } else {
-            &mut d.sources
-        };
-        into.extend(e.source_orgs.iter().cloned());
+/// The reasons a refused registration is recorded with: the policy's, except that to an
+/// organisation outside the case (or a case that is not registered) everything about the case
+/// reads `case_unknown`. The requester's own privacy officer reads the entry, so it must not
+/// tell an existing case from an unknown one either; the entry's case reference is what the
+/// requester asked.
+fn as_told(mut reasons: Vec<String>) -> Vec<String> {
+    const ABOUT_THE_CASE: [&str; 4] = [
+        "case_unknown",
+        "case_not_participant",
+        "case_closed",
+        "target_not_participant",
+    ];
+    let outside = reasons
+        .iter()
+        .any(|r| r == "case_unknown" || r == "case_not_participant");
+    if outside {
+        reasons.retain(|r| !ABOUT_THE_CASE.contains(&r.as_str()));
+        reasons.push("case_unknown".into());
+        reasons.sort();
     }
-    d.embargoed.retain(|o| !d.sources.contains(o));
-    d
+    reasons
 }
 
-/// Why a case channel is refused.
-struct Refusal {
-    kind: CaseRefusal,
-    reason: &'static str,
-    detail: String,
-    /// How many organisations were refused (0: the channel as a whole). Not their names: the
-    /// audit trail is readable by the refused creator's privacy officer, and which of the
-    /// names asked for were sources (say, under an embargo) is what must not leak.
-    orgs: usize,
+/// What a refused registration is answered with. Whether the case exists is told only to its
+/// participants: to anyone else an existing case answers like an unknown one.
+fn answer(reasons: &[String]) -> (CaseRefusal, &'static str, &'static str) {
+    let has = |code: &str| reasons.iter().any(|r| r == code);
+    if has("case_role_not_allowed") {
+        // Decided from the token and the registry alone: the same whatever the case.
+        (
+            CaseRefusal::RoleNotAllowed,
+            "case_role_not_allowed",
+            "a case channel is registered by a participant of the case with the registry's case \
+             role, at an organisation that steers cases",
+        )
+    } else if has("case_unknown") || has("case_not_participant") || !has("case_closed") {
+        (
+            CaseRefusal::Unknown,
+            "case_unknown",
+            "case_reference: no registered case that this organisation takes part in",
+        )
+    } else {
+        (
+            CaseRefusal::Closed,
+            "case_closed",
+            "case_reference: the case is closed; its channels have ended",
+        )
+    }
 }
 
-/// Audits a refused case channel and answers with the refusal.
+/// Audits a refused case channel (the real reasons) and answers with the refusal.
 async fn refuse(
     state: &AppState,
     principal: &Principal,
     group: &str,
     case_reference: &str,
-    r: Refusal,
+    reasons: Vec<String>,
+    refused: usize,
+    (refusal, reason, detail): (CaseRefusal, &'static str, &'static str),
 ) -> DeliveryError {
     let mut e = entry::by(
         Some(principal),
@@ -102,138 +129,166 @@ async fn refuse(
         action::MLS_GROUP_REFUSED,
     );
     e.decision = Some("deny".into());
-    e.reasons = vec![r.reason.to_string()];
-    e.case_reference = Some(case_reference.to_string());
-    crate::audit::entry::set_detail(
+    e.reasons = reasons;
+    // A reference that is not well formed is not recorded (it could be anything).
+    e.case_reference = valid_case_reference(case_reference).then(|| case_reference.to_string());
+    entry::set_detail(
         &mut e,
-        serde_json::json!({ "group": group, "kind": "case", "refused": r.orgs }),
+        serde_json::json!({ "group": group, "kind": "case", "refused": refused }),
     );
     if let Err(err) = state.store.audit().append_audit(&[e]).await {
         return err.into();
     }
     DeliveryError::CaseRefused {
-        refusal: r.kind,
-        reason: r.reason,
-        detail: r.detail,
+        refusal,
+        reason,
+        detail: detail.into(),
     }
 }
 
-/// The `allowed` list of a new case channel `group` under `case_reference`, created by
-/// `principal`: derived from its escalated match decisions, optionally narrowed by
-/// `requested` (which must then hold the creator). Refusals are audited.
+/// The `allowed` list of a new case channel `group` under `case_reference`, registered by
+/// `principal`: the case's participants, if the policy lets `principal` register it,
+/// optionally narrowed by `requested` (which must then hold the creator). Refusals are
+/// audited.
 pub async fn allowed(
     state: &AppState,
     principal: &Principal,
     group: &str,
     case_reference: &str,
     requested: Option<&[String]>,
-    now: i64,
 ) -> Result<Vec<String>, DeliveryError> {
-    let entries = state
-        .store
-        .mls()
-        .case_matches(case_reference, &principal.org)
-        .await?;
-    let d = disclosed(&entries, now);
-    let refused = |r: Refusal| refuse(state, principal, group, case_reference, r);
-    if !d.escalated {
-        return Err(refused(Refusal {
-            kind: CaseRefusal::NotEscalated,
-            reason: "case_not_escalated",
-            detail: "case_reference: no match under this case named its sources to you (a \
-                     disclosure at details level); a case channel follows such a match"
-                .into(),
-            orgs: 0,
-        })
+    let case = facts(state, Some(case_reference)).await?;
+    let participants = case
+        .as_ref()
+        .map(|c| c.participants.clone())
+        .unwrap_or_default();
+    let decision = decide(state, principal, Some(case_reference), case, &principal.org)?;
+    if !decision.allow {
+        let answer = answer(&decision.reasons);
+        return Err(refuse(
+            state,
+            principal,
+            group,
+            case_reference,
+            as_told(decision.reasons),
+            0,
+            answer,
+        )
         .await);
     }
-    let mut derived = d.sources.clone();
-    derived.insert(principal.org.clone());
-    let Some(requested) = requested else {
-        return Ok(derived.into_iter().collect());
-    };
-    let outside: Vec<String> = requested
-        .iter()
-        .filter(|o| !derived.contains(*o))
-        .cloned()
-        .collect();
-    if !outside.is_empty() {
-        // One answer, naming no one, whether an organisation was no source at all or one
-        // under a running embargo: telling the two apart would tell the creator who supplied
-        // the embargoed signals.
-        return Err(refused(Refusal {
-            kind: CaseRefusal::MemberNotDisclosed,
-            reason: "not_disclosed_in_case",
-            detail: "allowed: the list holds an organisation that may not be in this case \
-                     channel (not named to you as a source under this case, or not yet)"
-                .into(),
-            orgs: outside.len(),
-        })
-        .await);
+    let mut list = participants;
+    if let Some(requested) = requested {
+        // The creator takes part and sees the participants, so naming who is outside tells
+        // it nothing; the answer names no one all the same, like every case channel refusal.
+        let outside = requested.iter().filter(|o| !list.contains(*o)).count();
+        if outside > 0 {
+            return Err(refuse(
+                state,
+                principal,
+                group,
+                case_reference,
+                vec!["target_not_participant".into()],
+                outside,
+                (
+                    CaseRefusal::MemberNotParticipant,
+                    "target_not_participant",
+                    "allowed: the list holds an organisation that does not take part in the case",
+                ),
+            )
+            .await);
+        }
+        if !requested.contains(&principal.org) {
+            return Err(DeliveryError::Invalid(
+                Invalid::Group,
+                "allowed: must include the creating organisation".into(),
+            ));
+        }
+        list = requested.to_vec();
     }
-    if !requested.contains(&principal.org) {
-        return Err(DeliveryError::Invalid(
-            super::delivery::Invalid::Group,
-            "allowed: must include the creating organisation".into(),
-        ));
-    }
-    let mut list: Vec<String> = requested.to_vec();
     list.sort();
     list.dedup();
     Ok(list)
+}
+
+/// Whether the case of channel `group` still allows messages (open or in intervention), read
+/// from the database for this post. If not, the refusal is audited (`mls.message.refused`,
+/// reason `case_closed`, or `case_unknown` for a channel whose case is not registered) and
+/// returned. Coalition groups pass.
+pub async fn check_open(
+    state: &AppState,
+    principal: &Principal,
+    group: &GroupRow,
+) -> Result<(), DeliveryError> {
+    if group.kind != super::store::GroupKind::Case {
+        return Ok(());
+    }
+    let case_state = match group.case_reference.as_deref() {
+        Some(reference) => state.store.cases().case_state(reference).await?,
+        None => None,
+    };
+    let reason = match case_state {
+        Some(CaseState::Open | CaseState::Intervention) => return Ok(()),
+        Some(CaseState::Closed) => "case_closed",
+        None => "case_unknown",
+    };
+    let mut e = entry::by(
+        Some(principal),
+        Operation::Refuse,
+        action::MLS_MESSAGE_REFUSED,
+    );
+    e.decision = Some("deny".into());
+    e.reasons = vec![reason.into()];
+    e.case_reference = group.case_reference.clone();
+    entry::set_detail(
+        &mut e,
+        serde_json::json!({ "group": group.id, "kind": "case", "epoch": group.epoch }),
+    );
+    state.store.audit().append_audit(&[e]).await?;
+    Err(DeliveryError::CaseChannelClosed { reason })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn decision(level: &str, sources: &[&str], embargo: Option<i64>) -> AuditEntry {
-        let mut e = AuditEntry::new(0, Operation::Combine, action::MATCH);
-        e.decision = Some("allow".into());
-        e.source_orgs = sources.iter().map(|s| s.to_string()).collect();
-        crate::audit::entry::set_detail(
-            &mut e,
-            serde_json::json!({ "disclosed_level": level, "embargo_until": embargo }),
-        );
-        e
+    fn codes(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| s.to_string()).collect()
     }
 
     #[test]
-    fn only_disclosures_that_named_sources_escalate() {
-        let hit = decision("hit", &["a"], None);
-        assert!(!disclosed(&[hit], 0).escalated);
-        // Categories tell codes and sectors, not who supplied: no channel, no members.
-        let categories = decision("categories", &["a", "b"], None);
-        assert!(!disclosed(&[categories], 0).escalated);
-        let mut refused = decision("details", &["a"], None);
-        refused.decision = Some("deny".into());
-        assert!(!disclosed(&[refused], 0).escalated);
-        let d = disclosed(
-            &[
-                decision("categories", &["a", "b"], None),
-                decision("details", &["c"], None),
-            ],
-            0,
+    fn an_outsider_is_answered_as_for_an_unknown_case() {
+        let unknown = answer(&codes(&["case_unknown"]));
+        assert_eq!(answer(&codes(&["case_not_participant"])), unknown);
+        // A closed case an outsider does not take part in: still "unknown" to it.
+        assert_eq!(
+            answer(&codes(&["case_closed", "case_not_participant"])),
+            unknown
         );
-        assert!(d.escalated);
-        assert_eq!(d.sources, ["c".to_string()].into());
+        assert_eq!(answer(&codes(&["case_closed"])).0, CaseRefusal::Closed);
+        // The role is judged without the case, so it may be said to anyone.
+        assert_eq!(
+            answer(&codes(&["case_not_participant", "case_role_not_allowed"])).0,
+            CaseRefusal::RoleNotAllowed
+        );
     }
 
     #[test]
-    fn a_running_embargo_holds_the_supplier_back() {
-        let d = disclosed(&[decision("details", &["a", "b"], Some(100))], 50);
-        assert!(d.sources.is_empty());
-        assert_eq!(d.embargoed, ["a", "b"].map(String::from).into());
-        let d = disclosed(
-            &[
-                decision("details", &["a", "b"], Some(100)),
-                decision("details", &["b"], None),
-            ],
-            50,
+    fn an_outsiders_entry_reads_like_an_unknown_case() {
+        let unknown = as_told(codes(&["case_unknown", "target_not_participant"]));
+        assert_eq!(unknown, ["case_unknown"]);
+        assert_eq!(
+            as_told(codes(&[
+                "case_closed",
+                "case_not_participant",
+                "target_not_participant"
+            ])),
+            unknown
         );
-        assert_eq!(d.embargoed, ["a".to_string()].into());
-        assert_eq!(d.sources, ["b".to_string()].into());
-        let d = disclosed(&[decision("details", &["a"], Some(100))], 100);
-        assert_eq!(d.sources, ["a".to_string()].into());
+        assert_eq!(
+            as_told(codes(&["case_not_participant", "case_role_not_allowed"])),
+            ["case_role_not_allowed", "case_unknown"]
+        );
+        // A participant's entry keeps the policy's reasons.
+        assert_eq!(as_told(codes(&["case_closed"])), ["case_closed"]);
     }
 }

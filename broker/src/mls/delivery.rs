@@ -10,8 +10,9 @@
 //! - **Handshake messages** are public (signed) messages: the broker verifies them against its
 //!   copy of the group's public state, requires that the signer is the authenticated
 //!   organisation, and for a commit asks the policy (`coalition_add`) about every organisation
-//!   it adds — a case channel additionally only admits its `allowed` organisations (derived
-//!   from the case's escalated match decisions, see [`super::case_channel`]).
+//!   it adds — in a case channel, the policy's `case_channel` about the registered case
+//!   instead, and only its `allowed` organisations (the case's participants, see
+//!   [`super::case_channel`]); every post to a case channel reads the case's state first.
 //! - **Epochs**: a message must be for the group's current epoch; the first commit of an epoch
 //!   wins (compare-and-set in the store on the epoch, not on proposals that came in), a later
 //!   one gets 409 and its sender re-bases. A standalone proposal that raced another proposal is
@@ -118,13 +119,20 @@ pub enum DeliveryError {
         "the commit adds an organisation this case channel does not admit; nothing was delivered"
     )]
     CaseAddNotAllowed,
-    /// A case channel refused (see [`super::case_channel`]).
+    /// A case channel's registration refused (see [`super::case_channel`]); audited.
     #[error("{detail}")]
     CaseRefused {
         refusal: CaseRefusal,
         reason: &'static str,
         detail: String,
     },
+    /// A post to a case channel whose case is closed (`case_closed`) or not registered
+    /// (`case_unknown`): nothing was delivered; audited.
+    #[error(
+        "the case of this channel is closed (or not registered): the channel takes no more \
+         messages or commits; nothing was delivered"
+    )]
+    CaseChannelClosed { reason: &'static str },
     /// A coalition's group registered by someone other than the administrator the registry
     /// names (organisation and role); audited.
     #[error(
@@ -180,13 +188,20 @@ pub enum DeliveryError {
 /// The one reason a case channel's refused add is answered with, whatever refused it.
 pub const CASE_ADD_REFUSED: &str = "not_admitted_to_case_channel";
 
-/// The two ways a case channel is refused (each one problem type).
+/// The ways a case channel's registration is refused (each one problem type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CaseRefusal {
-    /// No match under the case disclosed anything above hit level.
-    NotEscalated,
-    /// An organisation asked for was not disclosed under the case (or is under embargo).
-    MemberNotDisclosed,
+    /// No registered case the creator takes part in (also the answer for a case that exists
+    /// but the creator does not take part in: `case-unknown`).
+    Unknown,
+    /// The case is closed (`case-closed`; told to participants only).
+    Closed,
+    /// The token lacks the registry's case role, or its organisation does not steer cases
+    /// (`case-role-not-allowed`).
+    RoleNotAllowed,
+    /// The requested list names an organisation that does not take part in the case
+    /// (`case-member-not-participant`).
+    MemberNotParticipant,
 }
 
 fn invalid(what: Invalid, detail: impl Into<String>) -> DeliveryError {
@@ -559,8 +574,24 @@ async fn check_adds(
     let mut targets: Vec<&String> = added.iter().collect();
     targets.sort();
     targets.dedup();
+    // A case channel's adds are the case's (read once per commit), not the coalition's.
+    let case = match group.kind {
+        GroupKind::Case if !targets.is_empty() => {
+            Some(case_channel::facts(state, group.case_reference.as_deref()).await?)
+        }
+        _ => None,
+    };
     for target in targets {
-        let decision = may_add(state, principal, &group.coalition, target)?;
+        let decision = match &case {
+            Some(facts) => case_channel::decide(
+                state,
+                principal,
+                group.case_reference.as_deref(),
+                facts.clone(),
+                target,
+            )?,
+            None => may_add(state, principal, &group.coalition, target)?,
+        };
         let outside_case = group
             .allowed
             .as_ref()
@@ -660,23 +691,26 @@ pub async fn create_group(
                     "case_reference: a case channel names its case",
                 ));
             }
-            // Derived from the case's match decisions once the GroupInfo proved sound.
             GroupKind::Case
         }
     };
-    let allowed = match (kind, req.case_reference.as_deref()) {
-        (GroupKind::Case, Some(case)) => Some(
-            case_channel::allowed(
-                state,
-                principal,
-                &req.group_id,
-                case,
-                req.allowed.as_deref(),
-                now_secs(),
-            )
-            .await?,
+    // A case channel: the case register and the policy decide, before the GroupInfo's ratchet
+    // tree is verified (the expensive part).
+    let (allowed, case_reference) = match (kind, req.case_reference.as_deref()) {
+        (GroupKind::Case, Some(case)) => (
+            Some(
+                case_channel::allowed(
+                    state,
+                    principal,
+                    &req.group_id,
+                    case,
+                    req.allowed.as_deref(),
+                )
+                .await?,
+            ),
+            Some(case.to_string()),
         ),
-        _ => None,
+        _ => (None, None),
     };
     let mut row = GroupRow {
         id: req.group_id.clone(),
@@ -691,17 +725,21 @@ pub async fn create_group(
         members: Vec::new(),
         state: Vec::new(),
         created_by: principal.org.clone(),
+        case_reference,
     };
-    // The creator must itself be one the policy would let in (and hold the administrator role)
-    // — asked before the GroupInfo's ratchet tree is verified, the expensive part.
-    check_adds(
-        state,
-        principal,
-        &row,
-        0,
-        std::slice::from_ref(&principal.org),
-    )
-    .await?;
+    // The creator of a coalition's group must itself be one the policy would let in (and hold
+    // the administrator role) — asked before the GroupInfo's ratchet tree is verified, the
+    // expensive part. (A case channel's creator was asked about above.)
+    if kind == GroupKind::Coalition {
+        check_adds(
+            state,
+            principal,
+            &row,
+            0,
+            std::slice::from_ref(&principal.org),
+        )
+        .await?;
+    }
     let (_, msg) = decode("group_info", &req.group_info)?;
     let MlsMessageBodyIn::GroupInfo(info) = msg.extract() else {
         return Err(invalid(Invalid::Message, "group_info: not a GroupInfo"));
@@ -783,6 +821,8 @@ pub async fn reinit_group(
         }
         return Err(DeliveryError::NotGroupAdmin(id.to_string()));
     }
+    // A closed case's channel is not started again.
+    case_channel::check_open(state, principal, &group).await?;
     let kind_matches = matches!(
         (req.kind, group.kind),
         (WireKind::Coalition, GroupKind::Coalition) | (WireKind::Case, GroupKind::Case)
@@ -908,6 +948,8 @@ pub async fn post_message(
     req: &wire::PostMessage,
 ) -> Result<Delivered, DeliveryError> {
     let mut group = member_group(state, principal, id).await?;
+    // Read for every post, never cached: a case closed on any broker ends its channel here.
+    case_channel::check_open(state, principal, &group).await?;
     let (bytes, _) = decode("message", &req.message)?;
     for _ in 0..PROPOSAL_TRIES {
         match post_once(state, principal, group, req, &bytes).await? {

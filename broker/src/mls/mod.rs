@@ -10,8 +10,9 @@
 //!   registry decides who may be added, every delivery audited with metadata only.
 //! - [`authorise`]: who may do what in a group — every proposal and credential of a
 //!   handshake message, before the policy is asked about adds.
-//! - [`case_channel`]: who may be in a case channel — derived from the escalated match
-//!   decisions recorded under its case reference.
+//! - [`case_channel`]: case channels and the case register — who may register one and whom it
+//!   holds (the case's participants, as the policy says), and the revocation of its channel when
+//!   the case closes.
 //! - [`key_version`]: the current key version per coalition and the erasure of signals under
 //!   older ones after the grace period.
 //! - [`store`]: the storage trait with its SQLite and PostgreSQL implementations.

@@ -111,6 +111,10 @@ pub struct GroupRow {
     /// Serialised public group state (see [`crate::mls::public_state`]).
     pub state: Vec<u8>,
     pub created_by: String,
+    /// Case channels: the registered case it belongs to, whose state every post reads (`None`
+    /// for a coalition's group, and for a case channel registered before channels were tied
+    /// to the case register: it takes no more messages).
+    pub case_reference: Option<String>,
 }
 
 /// A message to append to a group's log.
@@ -274,7 +278,8 @@ pub trait MlsStore: Send + Sync {
     /// administrator re-initialised it, 0 before).
     async fn join_seq(&self, group: &str, org: &str) -> Result<u64, StoreError>;
 
-    /// Whether a case channel that `creator` registered allows `org` (its `allowed` list).
+    /// Whether a case channel that `creator` registered, whose case is registered and not
+    /// closed, allows `org` (its `allowed` list).
     async fn case_channel_allows(&self, creator: &str, org: &str) -> Result<bool, StoreError>;
 
     /// Who published the key package with this ref, if anyone.
@@ -289,14 +294,6 @@ pub trait MlsStore: Send + Sync {
         now: i64,
         audit_for: KeyPackagePurgeAudit<'_>,
     ) -> Result<Vec<ExpiredKeyPackage>, StoreError>;
-
-    /// The audit entries of `match` decisions under `case_reference` asked by `requester`, in
-    /// log order: what a case channel's membership is derived from.
-    async fn case_matches(
-        &self,
-        case_reference: &str,
-        requester: &str,
-    ) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Creates a group at its first epoch. [`StoreError::Conflict`] if the id is taken.
     async fn create_group(
@@ -320,6 +317,10 @@ pub trait MlsStore: Send + Sync {
 
     /// The group's row, if it exists.
     async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError>;
+
+    /// The ids of the case channels registered under case `case_reference`, sorted: what its
+    /// closure ends (recorded in the closure's audit entry).
+    async fn case_channels(&self, case_reference: &str) -> Result<Vec<String>, StoreError>;
 
     /// Appends `message` (and `welcomes`, and the new state if any) to the log of `group` if
     /// the group is still as `expect` says and the log does not hold the same bytes already

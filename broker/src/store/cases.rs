@@ -54,6 +54,10 @@ pub trait CaseStore: Send + Sync {
     /// One case with its participants.
     async fn case(&self, reference: &str) -> Result<Option<Case>, StoreError>;
 
+    /// The state of one case, without its participants (one indexed read): what every post
+    /// to a case channel checks.
+    async fn case_state(&self, reference: &str) -> Result<Option<CaseState>, StoreError>;
+
     /// The cases `org` opened or takes part in, by reference.
     async fn cases_of(&self, org: &str) -> Result<Vec<Case>, StoreError>;
 

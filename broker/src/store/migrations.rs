@@ -81,6 +81,11 @@ pub(super) const SQLITE: &[Script] = &[
         "signal feed",
         include_str!("../../migrations/sqlite/0015_signal_feed.sql"),
     ),
+    (
+        16,
+        "case channel case",
+        include_str!("../../migrations/sqlite/0016_case_channel_case.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -148,6 +153,11 @@ pub(super) const POSTGRES: &[Script] = &[
         15,
         "signal feed",
         include_str!("../../migrations/postgres/0015_signal_feed.sql"),
+    ),
+    (
+        16,
+        "case channel case",
+        include_str!("../../migrations/postgres/0016_case_channel_case.sql"),
     ),
 ];
 

@@ -1,13 +1,12 @@
 //! Coalitions over MLS against the real broker over HTTPS, on SQLite and (when
 //! `KRUISPUNT_TEST_POSTGRES_URL` is set) PostgreSQL: key packages, a coalition of five
 //! organisations receiving the key, equal pseudonyms, a refused add, a restart from persisted
-//! state, removal with key rotation, leaving, concurrent commits, case channels — and the
-//! audit entries they leave.
+//! state, removal with key rotation, leaving, concurrent commits, the police's case coalition
+//! (case channels: `case_channels.rs`) — and the audit entries they leave.
 
 use crate::mls_common::*;
 use kruispunt_broker::audit::entry::AuditEntry;
 use kruispunt_sdk::IdentifierKind;
-use kruispunt_sdk::coalition::wire::GroupKind;
 use kruispunt_sdk::coalition::{Event, Member, PendingProposal};
 
 fn plate_pseudonym(m: &Member, group: &str) -> (u32, String) {
@@ -278,232 +277,14 @@ kruispunt_test_kit::broker_test!(
     coalition_key_distribution_rotation_and_refusals = coalition_lifecycle
 );
 
-/// The broker restarted on the embedded registry as `edit` changes it (written to its data
-/// directory and named in its configuration).
-async fn with_registry(b: Broker, edit: impl FnOnce(String) -> String) -> Broker {
-    let registry = edit(include_str!("../../../policy/registry/midden-nederland.toml").into());
-    std::fs::write(b.data_dir().join("registry.toml"), registry).unwrap();
-    let config = b.data_dir().join(kruispunt_broker::config::CONFIG_FILE);
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("registry = \"registry.toml\"\n{text}")).unwrap();
-    b.restart().await
-}
-
-fn case_channels(b: Broker) -> TestFuture {
+/// A private partner into the police's case coalition (the RIEC casusoverleg): refused by the
+/// registry. (Case channels under a registered case: `case_channels.rs`.)
+fn police_case_coalition(b: Broker) -> TestFuture {
     Box::pin(async move {
-        // A case channel follows a match that named its sources (details); the RIEC's purposes
-        // stop at categories in the Midden-Nederland registry, so this unit lets the KVO
-        // purpose disclose details.
-        let kvo_ceiling = "disclosure_ceiling = \"categories\"\nmin_sources = 2\nretention_days = 365\n\
-                           daily_identifier_budget = 500\n";
-        let b = with_registry(b, |r| {
-            assert_eq!(r.matches(kvo_ceiling).count(), 1);
-            r.replace(
-                kvo_ceiling,
-                &kvo_ceiling.replace("\"categories\"", "\"details\""),
-            )
-        })
-        .await;
         let dir = tempfile::tempdir().unwrap();
-        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE, "analist"], dir.path());
-        let mut kvo = Partner::new(&b, KVO, &["signaleerder"], dir.path());
-        let amersfoort = Partner::new(&b, AMERSFOORT, &["analist"], dir.path());
+        let mut riec = Partner::new(&b, ADMIN, &[ADMIN_ROLE], dir.path());
         let horeca = Partner::new(&b, "horeca-gooi", &["compliance"], dir.path());
-        let heuvelrug = Partner::new(&b, HEUVELRUG, &["signaleerder"], dir.path());
-        for p in [&kvo, &amersfoort, &horeca, &heuvelrug] {
-            p.publish(1).await;
-        }
-        let group = "case.kvo-ou.2026-0042";
-        let case = "RIEC-MN-2026-0042";
-        let create = |riec: &mut Partner, allowed: Option<Vec<String>>| {
-            let info = riec.member.create_group(group).unwrap();
-            let api = riec.api.clone();
-            async move {
-                api.create_group(
-                    group,
-                    GroupKind::Case,
-                    COALITION,
-                    allowed,
-                    Some(case.into()),
-                    &info,
-                )
-                .await
-            }
-        };
-
-        // No case channel before the case was escalated: not even after a hit (a hit discloses
-        // nothing to talk about). Refused with a specific slug, audited.
-        let err = create(&mut riec, None).await.unwrap_err();
-        assert_eq!(err.status(), Some(403), "{err}");
-        assert!(format!("{err}").contains("case-not-escalated"), "{err}");
-        riec.member.discard_group(group).unwrap();
-        let signal = kvk_signal("12345678", 1, KVO_PURPOSE, KVO_DISTRICT);
-        for (org, role) in [(KVO, "signaleerder"), (HEUVELRUG, "signaleerder")] {
-            let (st, v) = b
-                .post(
-                    "/v1/signals",
-                    &b.token(org, &[role]),
-                    &serde_json::json!({ "signals": [signal] }),
-                )
-                .await;
-            assert_eq!((st, v["stored"].as_u64()), (200, Some(1)), "{v}");
-        }
-        let riec_token = b.token(ADMIN, &[ADMIN_ROLE, "analist"]);
-        let mut q = serde_json::json!({
-            "purpose": KVO_PURPOSE, "level": "hit", "case_reference": case,
-            "identifiers": [{ "kind": "kvk", "pseudonym": kvk_pseudonym("12345678", 1), "key_version": 1 }],
-        });
-        let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
-        assert_eq!(
-            (st, v["results"][0]["hit"].as_bool()),
-            (200, Some(true)),
-            "{v}"
-        );
-        let err = create(&mut riec, None).await.unwrap_err();
-        assert!(format!("{err}").contains("case-not-escalated"), "{err}");
-        riec.member.discard_group(group).unwrap();
-        let refused = b.audit_of("mls.group.refused").await;
-        assert_eq!(refused.len(), 2);
-        assert_eq!(refused[0].reasons, ["case_not_escalated"]);
-        assert_eq!(refused[0].case_reference.as_deref(), Some(case));
-
-        // Categories tell the RIEC which codes and sectors, not who supplied them: no channel
-        // either (one would name the sources to the RIEC and to every member).
-        q["level"] = "categories".into();
-        q["justification"] = "Ongevraagd huuraanbod voor lege schuren in Leersum".into();
-        let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
-        assert_eq!((st, v["level"].as_str()), (200, Some("categories")), "{v}");
-        let err = create(&mut riec, None).await.unwrap_err();
-        assert!(format!("{err}").contains("case-not-escalated"), "{err}");
-        assert!(!format!("{err}").contains(ADMIN), "names no one: {err}");
-        riec.member.discard_group(group).unwrap();
-        assert_eq!(b.audit_of("mls.group.refused").await.len(), 3);
-
-        // The RIEC escalates: details, with the case and why it is necessary. The signals of
-        // the KVO and Heuvelrug are disclosed to it under the case, with their sources.
-        q["level"] = "details".into();
-        let (st, v) = b.post("/v1/matches", &riec_token, &q).await;
-        assert_eq!((st, v["level"].as_str()), (200, Some("details")), "{v}");
-
-        // A channel listing an organisation whose signals were not disclosed: refused, audited.
-        let err = create(
-            &mut riec,
-            Some(vec![ADMIN.into(), KVO.into(), AMERSFOORT.into()]),
-        )
-        .await
-        .unwrap_err();
-        assert_eq!(err.status(), Some(403), "{err}");
-        assert!(
-            format!("{err}").contains("case-member-not-disclosed"),
-            "{err}"
-        );
-        riec.member.discard_group(group).unwrap();
-        let refused = b.audit_of("mls.group.refused").await;
-        assert_eq!(refused.len(), 4);
-        assert_eq!(refused[3].reasons, ["not_disclosed_in_case"]);
-        // The refusal names no one (which names were sources is the creator's to not learn).
-        assert!(!format!("{err}").contains(AMERSFOORT), "{err}");
-        assert!(!refused[3].detail.to_string().contains(AMERSFOORT));
-        assert_eq!(refused[3].detail["refused"], 1);
-
-        // Narrowed to the RIEC and the KVO: allowed (the derived set would also hold Heuvelrug).
-        let status = create(&mut riec, Some(vec![KVO.into(), ADMIN.into()]))
-            .await
-            .unwrap();
-        // The list stays with the broker: the status shows members, not who may become one.
-        let body = b
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/mls/groups/{group}"),
-                &b.token(ADMIN, &[ADMIN_ROLE]),
-                None,
-            )
-            .await
-            .1;
-        assert!(body.get("allowed").is_none(), "{body}");
-        assert_eq!(status.members, vec![ADMIN.to_string()]);
-        let created = b.audit_of("mls.group.create").await;
-        assert_eq!(
-            created.last().unwrap().case_reference.as_deref(),
-            Some(case)
-        );
-        // A coalition member outside the channel's list is refused, in words that name no one
-        // and do not tell the list from the policy.
-        let kp = riec.api.claim_key_package(AMERSFOORT).await.unwrap();
-        let out = riec.member.invite(group, &[kp]).unwrap();
-        let b64 = kruispunt_sdk::coalition::wire::b64;
-        let (st, v) = b
-            .post(
-                &format!("/v1/mls/groups/{group}/messages"),
-                &riec_token,
-                &serde_json::json!({
-                    "message": b64(&out.message), "welcome": b64(out.welcome.as_ref().unwrap()),
-                }),
-            )
-            .await;
-        assert_eq!((st, slug(&v)), (403, "mls-add-not-allowed"), "{v}");
-        assert_eq!(
-            v["reasons"],
-            serde_json::json!(["not_admitted_to_case_channel"])
-        );
-        assert!(!v.to_string().contains(AMERSFOORT), "{v}");
-        // The audit entry keeps the real reason.
-        let refused = b.audit_of("mls.commit.refused").await;
-        assert_eq!(
-            refused.last().unwrap().reasons,
-            ["target_not_in_case_channel"]
-        );
-        riec.member.discard(group).unwrap();
-        let kp = riec.api.claim_key_package(KVO).await.unwrap();
-        let out = riec.member.invite(group, &[kp]).unwrap();
-        riec.commit(group, &out).await;
-        assert_eq!(kvo.accept_welcomes().await, vec![group.to_string()]);
-        kvo.sync(group).await;
-
-        // Without a list the channel holds exactly the creator and the disclosed sources.
-        let whole = "case.kvo-ou.2026-0042-b";
-        let info = riec.member.create_group(whole).unwrap();
-        riec.api
-            .create_group(
-                whole,
-                GroupKind::Case,
-                COALITION,
-                None,
-                Some(case.into()),
-                &info,
-            )
-            .await
-            .unwrap();
-        let stored = b.audit_of("mls.group.create").await;
-        assert_eq!(
-            stored.last().unwrap().detail["allowed"],
-            serde_json::json!([HEUVELRUG, KVO, ADMIN])
-        );
-
-        // The farmer's account travels end-to-end encrypted; the broker stores ciphertext.
-        let text = "Onbekende man bood EUR 2.000 per maand contant voor de lege schuur";
-        let msg = kvo.member.case_detail(group, case, text).unwrap();
-        kvo.api.post_raw(group, &msg, None).await.unwrap();
-        let events = riec.sync(group).await;
-        assert_eq!(
-            events,
-            vec![Event::CaseDetail {
-                from: KVO.into(),
-                case_reference: case.into(),
-                text: text.into()
-            }]
-        );
-        for m in riec.api.fetch(group, 0).await.unwrap() {
-            assert!(!m.message.windows(8).any(|w| w == b"Onbekend"));
-        }
-        // Only the channel's creator claims key packages through it: another member learns
-        // nothing of its list by trying (Heuvelrug is on the second channel's list).
-        let err = kvo.api.claim_key_package(HEUVELRUG).await.unwrap_err();
-        assert_eq!(err.status(), Some(403), "{err}");
-        assert!(format!("{err}").contains("mls-claim-no-relation"), "{err}");
-        riec.api.claim_key_package(HEUVELRUG).await.unwrap();
-
-        // A private partner into a police case group: refused by the registry.
+        horeca.publish(1).await;
         let police_case = "politie-casus-riec-midden-nederland";
         let info = riec.member.create_group(police_case).unwrap();
         create_coalition(&riec.api, police_case, &info)
@@ -516,7 +297,7 @@ fn case_channels(b: Broker) -> TestFuture {
         assert!(horeca.api.welcomes(0).await.unwrap().welcomes.is_empty());
         // Outsiders cannot read a group's log.
         assert_eq!(
-            amersfoort.api.fetch(group, 0).await.unwrap_err().status(),
+            horeca.api.fetch(police_case, 0).await.unwrap_err().status(),
             Some(403)
         );
         b.stop().await;
@@ -524,7 +305,7 @@ fn case_channels(b: Broker) -> TestFuture {
 }
 
 kruispunt_test_kit::broker_test!(
-    case_channels_carry_details_among_exactly_the_allowed = case_channels
+    police_case_coalition_refuses_a_private_partner = police_case_coalition
 );
 
 fn protocol_refusals(b: Broker) -> TestFuture {

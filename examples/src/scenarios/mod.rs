@@ -2,6 +2,7 @@
 //! a narrated answer, and checking that a refusal is the one the policy promises.
 
 mod autobranche;
+mod case_channel;
 mod horeca_bibob;
 mod kvo_buitengebied;
 mod ondermijningsbeeld;
@@ -342,7 +343,17 @@ pub(crate) async fn case_with_consent(
             valid_until: (today() + 30) * 86_400,
         })
         .await
-        .map_err(explain)?;
+        .map_err(|e| {
+            if e.slug() == Some("case-closed") {
+                // The police case's walk ends with its closure (scenarios::case_channel).
+                return ScenarioError::Setup(format!(
+                    "case {} was closed by an earlier run of this scenario; run it on a fresh \
+                     --data-dir",
+                    case.reference
+                ));
+            }
+            explain(e)
+        })?;
     story.say(format!(
         "The officer of justice consents (Wpg art. 19) to queries under the case: {} only, at most {max_identifiers} per request, up to {}; consent {}.",
         kinds.join(", "),

@@ -1,6 +1,7 @@
 //! Police scoped queries: every way out of the token's scope is refused with its own reason;
 //! inside it the detective gets hit/no-hit first and categories only after recording a
-//! justification.
+//! justification. The case's walk ends in its channel: a detail among the participants, then
+//! the closure, after which the channel and the queries under the case are refused.
 
 use kruispunt_sdk::IdentifierKind::{Kenteken, Kvk};
 use kruispunt_sdk::client::TokenScope;
@@ -195,5 +196,14 @@ pub async fn police_scoped_query(env: &Env, story: &mut Story) -> Result<Outcome
         r.results.iter().all(|x| x.categories == ["night-traffic"]),
         || format!("police categories: {:?}", r.results),
     )?;
+    super::case_channel::case_channel(
+        env,
+        &case.reference,
+        &police,
+        &request(POLICE, ids[..1].to_vec(), Level::Hit),
+        story,
+        &mut out,
+    )
+    .await?;
     Ok(out)
 }

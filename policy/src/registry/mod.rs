@@ -184,7 +184,7 @@ impl Registry {
 
     /// The registry as the Rego `data` document: `{"registry": {...}}` with partners,
     /// purposes, coalitions and partnership decisions keyed by id (constant-time lookups in
-    /// the policy). Partner keys are left out: the policy does not need them.
+    /// the policy), and who steers cases (`cases`, for case channels). Partner keys are left out: the policy does not need them.
     pub fn to_data(&self) -> Value {
         fn keyed<T: Serialize>(items: &[T], id: impl Fn(&T) -> &str) -> Value {
             let mut m = Map::new();
@@ -216,6 +216,7 @@ impl Registry {
                 "purposes": keyed(&self.purposes, |p| &p.id),
                 "coalitions": keyed(&self.coalitions, |c| &c.id),
                 "partnership_decisions": keyed(&self.partnership_decisions, |d| &d.id),
+                "cases": self.cases,
             }
         })
     }

@@ -643,7 +643,8 @@ impl Member {
     }
 
     /// Drops group `id` and all its state — for a group the broker refused to register (a case
-    /// channel without an escalated match, say), so the same id can be created again.
+    /// channel under a case the creator does not take part in, say), so the same id can be
+    /// created again.
     pub fn discard_group(&mut self, id: &str) -> Result<(), CoalitionError> {
         let mut group = self
             .groups

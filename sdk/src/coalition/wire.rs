@@ -50,8 +50,8 @@ pub struct KeyPackageClaimed {
 pub enum GroupKind {
     /// A coalition's group: carries the coalition key. Its id is the coalition id.
     Coalition,
-    /// A case channel: the organisations a case's escalated match disclosed (the creator and
-    /// the sources), for the details of that case.
+    /// A case channel: the participants of a case registered in the broker (docs/CASES.md),
+    /// for the details of that case; it takes no messages once the case is closed.
     Case,
 }
 
@@ -65,12 +65,12 @@ pub struct CreateGroup {
     pub kind: GroupKind,
     /// The registry coalition the group works in.
     pub coalition: String,
-    /// Case channels: narrows who may be members (the creator among them). The broker derives
-    /// the set from the creator's match decisions under `case_reference` that disclosed above
-    /// hit level (the creator and the disclosed sources); absent, that whole set.
+    /// Case channels: narrows who may be members (the creator among them) within the case's
+    /// participants as registered; absent, all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<Vec<String>>,
-    /// Case channels: the case reference whose escalated match decisions define the members.
+    /// Case channels: the reference of the registered case the channel belongs to (open or in
+    /// intervention, the creator among its participants).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_reference: Option<String>,
     /// Base64 `MLSMessage` (GroupInfo with the ratchet_tree extension) of epoch 0.
@@ -98,8 +98,8 @@ pub struct GroupStatus {
     /// removes them or re-initialises the group).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable_leaves: Vec<u32>,
-    // No `allowed`: a case channel's list is derived from what was disclosed to its creator
-    // and stays with the broker, which enforces it on every commit (issue 21, finding 7).
+    // No `allowed`: a case channel's list (the case's participants, or fewer) stays with the
+    // broker, which enforces it on every commit (issue 21, finding 7).
 }
 
 /// `POST /v1/mls/groups/{id}/messages`: one handshake or application message; a commit that

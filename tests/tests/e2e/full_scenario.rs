@@ -34,7 +34,7 @@ async fn full_scenario(postgres: Option<String>) {
     );
     assert_eq!(
         (police.stored, police.disclosures, police.refusals),
-        (2, 2, 6)
+        (2, 2, 8)
     );
     assert!(
         fg.disclosures >= 2,

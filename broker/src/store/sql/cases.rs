@@ -198,6 +198,17 @@ shared_impl! {
             Ok(Some(case))
         }
 
+        async fn case_state(&self, reference: &str) -> Result<Option<CaseState>, StoreError> {
+            let state: Option<String> =
+                sqlx::query_scalar("SELECT state FROM cases WHERE reference = $1")
+                    .bind(reference)
+                    .fetch_optional(self.reader())
+                    .await?;
+            state
+                .map(|s| corrupt("case state", &s, CaseState::parse(&s)))
+                .transpose()
+        }
+
         async fn cases_of(&self, org: &str) -> Result<Vec<Case>, StoreError> {
             const MINE: &str = "SELECT reference FROM cases WHERE opened_by_org = $1 \
                  UNION SELECT reference FROM case_participants WHERE org = $1";

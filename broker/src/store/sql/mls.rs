@@ -17,7 +17,7 @@ use crate::mls::store::{
 use crate::store::{PurgeAudit, StoreError, StoredSignal, key_version_from_db};
 
 const GROUP_COLUMNS: &str = "id, coalition, kind, allowed, epoch, revision, next_seq, members, \
-     state, created_by, epoch_revision, from_seq";
+     state, created_by, epoch_revision, from_seq, case_reference";
 
 const KEY_VERSION_COLUMNS: &str = "coalition, key_version, grace_until, announced_by, announced_at";
 
@@ -26,10 +26,6 @@ const KEY_VERSION_COLUMNS: &str = "coalition, key_version, grace_until, announce
 const PURGE_KEY_PACKAGES: &str = "DELETE FROM mls_key_packages WHERE expires_at <= $1 \
      RETURNING ref, org, CASE WHEN last_resort THEN 1 ELSE 0 END, \
      CASE WHEN claimed_by IS NULL THEN 0 ELSE 1 END";
-
-/// [`MlsStore::case_matches`] (`$1` = case reference, `$2` = requester).
-const CASE_MATCHES: &str = "SELECT seq, entry FROM audit_log \
-     WHERE case_reference = $1 AND actor_org = $2 AND action = 'match' ORDER BY seq";
 
 /// A backend's own statements of the MLS store (in its `mls.rs`); its erasure of signals under
 /// a superseded key uses [`super::Dialect::LOCK_ROWS`] and [`SignalDialect::delete_signals`].
@@ -177,9 +173,12 @@ shared_impl! {
 
         async fn case_channel_allows(&self, creator: &str, org: &str) -> Result<bool, StoreError> {
             // LIKE narrows the rows (`_` in an id only widens it); the lists decide.
+            // Only channels whose case is registered and not closed: a closed case's channel
+            // invites no one.
             let lists: Vec<String> = sqlx::query_scalar(
                 "SELECT allowed FROM mls_groups WHERE kind = 'case' AND created_by = $1 \
-                 AND allowed LIKE $2",
+                 AND allowed LIKE $2 AND case_reference IN \
+                 (SELECT reference FROM cases WHERE state <> 'closed')",
             )
             .bind(creator)
             .bind(format!("%\"{org}\"%"))
@@ -231,27 +230,6 @@ shared_impl! {
             Ok(erased)
         }
 
-        async fn case_matches(
-            &self,
-            case_reference: &str,
-            requester: &str,
-        ) -> Result<Vec<AuditEntry>, StoreError> {
-            sqlx::query(CASE_MATCHES)
-                .bind(case_reference)
-                .bind(requester)
-                .fetch_all(self.reader())
-                .await?
-                .iter()
-                .map(|row| {
-                    let seq: i64 = row.try_get(0)?;
-                    let bytes: Vec<u8> = row.try_get(1)?;
-                    AuditEntry::from_json(&bytes).map_err(|e| {
-                        StoreError::Corrupt(format!("audit entry {seq} does not parse: {e}"))
-                    })
-                })
-                .collect()
-        }
-
         async fn create_group(
             &self,
             group: &GroupRow,
@@ -261,8 +239,9 @@ shared_impl! {
             let mut tx = self.begin_write().await?;
             sqlx::query(
                 "INSERT INTO mls_groups (id, coalition, kind, allowed, epoch, revision, next_seq, \
-                 members, state, created_by, created_at, epoch_revision, from_seq) VALUES ($1, \
-                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 members, state, created_by, created_at, epoch_revision, from_seq, \
+                 case_reference) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+                 $14)",
             )
             .bind(group.id.as_str())
             .bind(group.coalition.as_str())
@@ -277,6 +256,7 @@ shared_impl! {
             .bind(now)
             .bind(u64_to_db(group.epoch_revision)?)
             .bind(u64_to_db(group.from_seq)?)
+            .bind(group.case_reference.clone())
             .execute(&mut *tx)
             .await?;
             D::append(&mut tx, &[audit]).await?;
@@ -311,6 +291,16 @@ shared_impl! {
             D::append(&mut tx, &[audit]).await?;
             tx.commit().await?;
             Ok(true)
+        }
+
+        async fn case_channels(&self, case_reference: &str) -> Result<Vec<String>, StoreError> {
+            Ok(sqlx::query_scalar(
+                "SELECT id FROM mls_groups WHERE case_reference = $1 AND kind = 'case' \
+                 ORDER BY id",
+            )
+            .bind(case_reference)
+            .fetch_all(self.reader())
+            .await?)
         }
 
         async fn group(&self, id: &str) -> Result<Option<GroupRow>, StoreError> {
@@ -671,6 +661,7 @@ row_decoder! {
             created_by: row.try_get(9)?,
             epoch_revision: u64_from_db(row.try_get(10)?, "revision")?,
             from_seq: u64_from_db(row.try_get(11)?, "sequence")?,
+            case_reference: row.try_get(12)?,
         })
     }
 

@@ -3,6 +3,11 @@
 //! Target (docs/ARCHITECTURE.md, "Speed targets"): ≥ 3 M identifiers/s per core; the HMAC alone is the floor, so it is
 //! measured too. Criterion reports elements/s for a batch of realistic plates written the ways
 //! partners' systems hold them (dashes, spaces, lowercase, all sidecodes).
+//!
+//! `column_1m` is the Rust side of python/bench/pseudonymise_column.py: the same 1 M plates
+//! (that script generates them value for value) to a column of hex pseudonyms on one thread —
+//! what `Pseudonymiser.pseudonymise_column` does from Python, without Python's conversions.
+//! Figures side by side: docs/PYTHON.md, "Speed".
 
 use std::hint::black_box;
 
@@ -12,8 +17,9 @@ use kruispunt_sdk::{CoalitionKey, Pseudonym};
 
 const BATCH: usize = 1024;
 
-/// Deterministic plates over all sidecodes, formatted in several styles.
-fn plates() -> Vec<String> {
+/// Deterministic plates over all sidecodes, formatted in several styles (python/bench/
+/// pseudonymise_column.py makes the same ones).
+fn plates(n: usize) -> Vec<String> {
     // Letters the RDW actually issues (no vowels, no C/Q/W/Y).
     const LETTERS: &[u8] = b"BDFGHJKLMNPRSTVXZ";
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -23,7 +29,7 @@ fn plates() -> Vec<String> {
         state ^= state << 17;
         state
     };
-    (0..BATCH)
+    (0..n)
         .map(|i| {
             let pattern = SIDECODES[i % SIDECODES.len()];
             let plate: String = pattern
@@ -61,7 +67,7 @@ fn fold_normalised<A>(
 }
 
 fn bench(c: &mut Criterion) {
-    let plates = plates();
+    let plates = plates(BATCH);
     let key = CoalitionKey::new(core::array::from_fn(|i| i as u8), 1);
     let p = key.pseudonymiser(IdentifierKind::Kenteken);
     let canonical: Vec<String> = plates
@@ -109,6 +115,26 @@ fn bench(c: &mut Criterion) {
                 last = Some(p.pseudonymise(black_box(raw)).unwrap());
             }
             last
+        })
+    });
+    group.finish();
+
+    let column = crate::plates(1_000_000);
+    let mut group = c.benchmark_group("column_1m");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(column.len() as u64));
+    // A column in, a column of hex pseudonyms out, one reused buffer: the work of
+    // `pseudonymise_column(values, threads=1)` in the Python package.
+    group.bench_function("kenteken_to_hex", |b| {
+        let mut buf = String::with_capacity(16);
+        b.iter(|| {
+            column
+                .iter()
+                .map(|raw| {
+                    normalise_into(IdentifierKind::Kenteken, black_box(raw), &mut buf).unwrap();
+                    p.pseudonymise_canonical(&buf).to_hex()
+                })
+                .collect::<Vec<String>>()
         })
     });
     group.finish();

@@ -7,7 +7,7 @@
 //! checkpoint it trusted (kept in `--trusted FILE`, trust on first use). When someone edited the
 //! database it names the first entry that does not match.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::{Args, Subcommand};
 use kruispunt_sdk::transparency::{
-    Checkpoint, CosignedCheckpoint, ERASE_ACTION, LogError, LogLine, LogVerifier, WitnessPolicy,
+    Checkpoint, CosignedCheckpoint, ERASE_ACTION, Export, LogError, LogLine, WitnessPolicy,
     open_checkpoint, parse_verifier_key, verify_consistency,
 };
 
@@ -105,12 +105,9 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The log as fetched: the checkpoint note, the key line and the lines in order.
-struct Fetched {
-    note: String,
-    key: String,
-    lines: Vec<LogLine>,
-}
+/// The log as fetched or read from an export: the checkpoint note, the key line and the lines
+/// in order.
+type Fetched = Export;
 
 struct Client {
     http: reqwest::Client,
@@ -223,26 +220,7 @@ impl Client {
 }
 
 fn read_dir(dir: &Path) -> anyhow::Result<Fetched> {
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name))
-            .with_context(|| format!("--dir: cannot read {}", dir.join(name).display()))
-    };
-    let note = read("checkpoint")?;
-    let key = read("key")?;
-    let file = std::fs::File::open(dir.join("entries.jsonl"))
-        .with_context(|| format!("--dir: cannot read {}/entries.jsonl", dir.display()))?;
-    let mut lines = Vec::new();
-    for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        lines.push(
-            serde_json::from_str(&line)
-                .with_context(|| format!("entries.jsonl line {}: not a log line", n + 1))?,
-        );
-    }
-    Ok(Fetched { note, key, lines })
+    Export::read_dir(dir).with_context(|| format!("--dir {}", dir.display()))
 }
 
 /// A TLS failure reaching the broker, with what to pass: a development broker's certificate
@@ -470,16 +448,8 @@ fn check(
     ),
     LogError,
 > {
-    let (cp, _) = open_checkpoint(&f.note, &f.key)?;
-    let trusted_cp = trusted
-        .map(|(key, note)| open_checkpoint(note, key).map(|(c, _)| c))
-        .transpose()?;
-    let mut verifier = LogVerifier::new(trusted_cp.clone());
-    for line in f.lines.iter().take_while(|l| l.index < cp.size) {
-        verifier.push(line)?;
-    }
-    let report = verifier.finish(&cp)?;
-    Ok((cp, report, trusted_cp))
+    let v = f.verify(trusted)?;
+    Ok((v.checkpoint, v.report, v.trusted))
 }
 
 async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {

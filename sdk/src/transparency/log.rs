@@ -452,6 +452,115 @@ impl LogVerifier {
     }
 }
 
+/// What [`verify_log`] checked: the signed checkpoint, the verifier's report and the
+/// checkpoint trusted earlier (when one was given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedExport {
+    /// The checkpoint the lines were checked against (signature and origin verified).
+    pub checkpoint: Checkpoint,
+    /// What the verifier recomputed.
+    pub report: LogReport,
+    /// The checkpoint trusted earlier, verified with its own key line.
+    pub trusted: Option<Checkpoint>,
+}
+
+/// Every check of a log that needs no network, as `kruispunt audit verify` and the Python
+/// package make it: the checkpoint `note` against the verifier `key_line`, the checkpoint
+/// trusted earlier (its key line and note) if any, then every line up to the checkpoint's size
+/// and the root. Lines past the checkpoint's size (entries written after it was signed) are
+/// ignored.
+pub fn verify_log<'a>(
+    note: &str,
+    key_line: &str,
+    trusted: Option<(&str, &str)>,
+    lines: impl IntoIterator<Item = &'a LogLine>,
+) -> Result<VerifiedExport, LogError> {
+    let (checkpoint, _) = open_checkpoint(note, key_line)?;
+    let trusted = trusted
+        .map(|(key, note)| open_checkpoint(note, key).map(|(c, _)| c))
+        .transpose()?;
+    let mut verifier = LogVerifier::new(trusted.clone());
+    for line in lines.into_iter().take_while(|l| l.index < checkpoint.size) {
+        verifier.push(line)?;
+    }
+    let report = verifier.finish(&checkpoint)?;
+    Ok(VerifiedExport {
+        checkpoint,
+        report,
+        trusted,
+    })
+}
+
+/// The files of an export directory (`kruispunt audit export --out DIR`).
+pub const EXPORT_FILES: [&str; 3] = ["checkpoint", "key", "entries.jsonl"];
+
+/// An exported log as read back: the checkpoint note, the verifier key line and the lines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Export {
+    /// The signed checkpoint note (`DIR/checkpoint`).
+    pub note: String,
+    /// The verifier key line (`DIR/key`).
+    pub key: String,
+    /// The lines of `DIR/entries.jsonl`, in file order.
+    pub lines: Vec<LogLine>,
+}
+
+/// An export directory that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A file is missing or unreadable.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A line of `entries.jsonl` is not a log line.
+    #[error("entries.jsonl line {line}: not a log line: {source}")]
+    Line {
+        /// The line number, from 1.
+        line: usize,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+impl Export {
+    /// Reads `DIR/checkpoint`, `DIR/key` and `DIR/entries.jsonl` (blank lines skipped).
+    pub fn read_dir(dir: &std::path::Path) -> Result<Export, ExportError> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path).map_err(|source| ExportError::Io { path, source })
+        };
+        let [checkpoint, key, entries] = EXPORT_FILES;
+        let note = read(checkpoint)?;
+        let key = read(key)?;
+        let lines = Export::parse_lines(&read(entries)?)?;
+        Ok(Export { note, key, lines })
+    }
+
+    /// The log lines of an `entries.jsonl` text, one JSON object a line (blank lines skipped).
+    pub fn parse_lines(jsonl: &str) -> Result<Vec<LogLine>, ExportError> {
+        jsonl
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(n, l)| {
+                serde_json::from_str(l).map_err(|source| ExportError::Line {
+                    line: n + 1,
+                    source,
+                })
+            })
+            .collect()
+    }
+
+    /// [`verify_log`] over this export.
+    pub fn verify(&self, trusted: Option<(&str, &str)>) -> Result<VerifiedExport, LogError> {
+        verify_log(&self.note, &self.key, trusted, &self.lines)
+    }
+}
+
 /// The first number in `erased` (ascending, disjoint runs) that no run of `recorded` covers.
 fn first_uncovered(erased: &[[u64; 2]], recorded: &mut [[u64; 2]]) -> Option<u64> {
     recorded.sort_unstable();

@@ -40,8 +40,9 @@ pub use cosignature::{
 pub use entry::{AuditEntry, Operation};
 pub use leaf::{SALT_LEN, Salt, commitment, new_salt};
 pub use log::{
-    ERASE_ACTION, LogError, LogLine, LogReport, LogVerifier, Summary, TIME_ORDER_SLACK_MS,
-    Withheld, erase_cut_off_ms, open_checkpoint, runs,
+    ERASE_ACTION, EXPORT_FILES, Export, ExportError, LogError, LogLine, LogReport, LogVerifier,
+    Summary, TIME_ORDER_SLACK_MS, VerifiedExport, Withheld, erase_cut_off_ms, open_checkpoint,
+    runs, verify_log,
 };
 pub use merkle::{
     Frontier, FrontierError, HASH_LEN, Hash, MemoryTree, NodeId, TreeStore, TreeStoreError,

@@ -1,9 +1,11 @@
-//! `kruispunt._native`: the Rust half of the Python package `kruispunt` (see python/README and
-//! docs/PYTHON.md). Every function here calls the SDK (`kruispunt-sdk`): normalisation, the
+//! `kruispunt._native`: the Rust half of the Python package `kruispunt` (docs/PYTHON.md). Every function here calls the SDK (`kruispunt-sdk`): normalisation, the
 //! pseudonym construction, the log verifier and the HTTPS client exist once, in Rust; this
 //! crate only converts between Python objects and the SDK's types, releases the GIL around the
 //! work, and turns the SDK's typed errors into the package's exceptions (defined in
 //! `kruispunt/errors.py`, so that they are ordinary Python classes with attributes).
+
+// PyO3's generated glue is unsafe (and allows itself); this crate writes no unsafe code.
+#![deny(unsafe_code)]
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -94,3 +94,10 @@ def test_canonical_reports_warnings_and_keys_never_show_their_secret():
     generated = kruispunt.CoalitionKey.generate(2)
     assert generated.version == 2
     assert generated.pseudonymise("kvk", "69599084") != key.pseudonymise("kvk", "69599084")
+
+
+def test_the_package_docstring_examples_hold():
+    import doctest
+
+    result = doctest.testmod(kruispunt)
+    assert result.attempted > 0 and result.failed == 0

@@ -32,8 +32,6 @@ use crate::store::{CaseMove, StoreError};
 /// The reason code of a case operation by a token without the registry's case role at an
 /// organisation allowed to steer cases.
 pub const CASE_ROLE_NOT_ALLOWED: &str = "case_role_not_allowed";
-/// The reason code of a move of a case by an organisation that does not take part in it.
-pub const CASE_NOT_PARTICIPANT: &str = "case_not_participant";
 
 /// Why a case operation did not happen. The refusals of who may act (`NotAllowed`,
 /// `NotParticipant`) were audited; the request errors were not (nothing was decided).
@@ -285,11 +283,14 @@ pub async fn advance(
         return Err(not_found());
     };
     if !concerns(&case, &principal.org) {
+        // Recorded as `case_unknown` too: the entry is the caller's own, which its privacy
+        // officer reads, and a reason of its own would tell that the case exists. The entry
+        // keeps the reference asked, so an operator holding the register tells the two apart.
         refuse(
             state,
             principal,
             reference,
-            CASE_NOT_PARTICIPANT,
+            "case_unknown",
             action::CASE_REFUSED,
         )
         .await?;

@@ -291,18 +291,26 @@ async fn case_life_and_who_may_steer_it(b: &Broker) {
         refusal(almere.move_case("MN-2026-0999", &close).await).0,
         "not-found"
     );
-    let reasons: Vec<Vec<String>> = b
+    // Both refusals read the same in the outsider's own entries (its privacy officer reads
+    // them): neither tells that MN-2026-0100 exists; each keeps the reference asked.
+    let refused: Vec<(Vec<String>, Option<String>)> = b
         .audit_of("case.refused")
         .await
         .into_iter()
         .skip(2)
-        .map(|e| e.reasons)
+        .map(|e| (e.reasons, e.case_reference))
         .collect();
     assert_eq!(
-        reasons,
+        refused,
         [
-            vec!["case_not_participant".to_string()],
-            vec!["case_unknown".to_string()]
+            (
+                vec!["case_unknown".to_string()],
+                Some("MN-2026-0100".to_string())
+            ),
+            (
+                vec!["case_unknown".to_string()],
+                Some("MN-2026-0999".to_string())
+            )
         ]
     );
     assert_eq!(

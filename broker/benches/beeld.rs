@@ -44,6 +44,14 @@
 //!   `memory:` line after publishing counts the picture only); freshness p50 1.2 µs, p99
 //!   2.9 µs; insert 0.27 M/s beside the index's 0.25 M/s (loaded machine).
 //!
+//! - quiet machine (2026-12-07 14:20–14:32 UTC, load average 0.5–1, release build, 10 M signals,
+//!   the binary run directly): before, heat map from the standard grids p50 100.2 ms, p99
+//!   114.3 ms over 20 (by the pass p50 975 ms); perf then put most of a question's time in the
+//!   per-subject total (two sorts per heavy subject) that a question without `totals` throws
+//!   away. After computing the total only when asked: **p50 58.5 ms, p99 71.4 ms over 100**
+//!   (by the pass p50 600 ms, p99 627 ms over 3); publishing the 9 grids 6.2 s (416.7 MiB);
+//!   freshness p50 1.0 µs, p99 2.8 µs; insert 1.79 M/s beside the index's 1.57 M/s.
+//!
 //! A profile (perf, 1 M signals) put the remaining time in memory access: loading each
 //! subject's separately allocated list and its contributions, then the per-cell organisation
 //! lists. What remains for the target: contributions in one flat array per shard (no list per

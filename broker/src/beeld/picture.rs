@@ -870,23 +870,26 @@ impl Accumulator {
         } = work;
         // Sorted by (cell, org, sector): a cell's entries are one group, ordered by org.
         scratch.sort_unstable();
-        // The total: the subject over every cell of the question.
-        orgs.clear();
-        orgs.extend(scratch.iter().map(|s| s.1));
-        orgs.sort_unstable();
-        orgs.dedup();
-        sectors.clear();
-        sectors.extend(scratch.iter().map(|s| s.2));
-        sectors.sort_unstable();
-        sectors.dedup();
-        if in_population(q.measure, orgs.len(), sectors.len()) {
-            self.total.subjects += 1;
-            self.total.value += match q.measure {
-                Measure::Signals => (scratch.len() as u64).min(u64::from(q.signal_cap)),
-                _ => 1,
-            };
-            for o in orgs.iter() {
-                bump(&mut self.total_pairs, *o);
+        // The total: the subject over every cell of the question; only when it is asked
+        // (`finish` would zero it), which spares two sorts per subject of most questions.
+        if q.totals {
+            orgs.clear();
+            orgs.extend(scratch.iter().map(|s| s.1));
+            orgs.sort_unstable();
+            orgs.dedup();
+            sectors.clear();
+            sectors.extend(scratch.iter().map(|s| s.2));
+            sectors.sort_unstable();
+            sectors.dedup();
+            if in_population(q.measure, orgs.len(), sectors.len()) {
+                self.total.subjects += 1;
+                self.total.value += match q.measure {
+                    Measure::Signals => (scratch.len() as u64).min(u64::from(q.signal_cap)),
+                    _ => 1,
+                };
+                for o in orgs.iter() {
+                    bump(&mut self.total_pairs, *o);
+                }
             }
         }
         // The cells, grouped.

@@ -354,13 +354,7 @@ impl Config {
         crate::keys::BrokerKeys::load_or_create(data_dir)?;
         let registry = kruispunt_policy::Registry::embedded();
         crate::keys::dev_partner_keys::create_if_missing(data_dir, &registry)?;
-        let mtls: Vec<&str> = registry
-            .partners
-            .iter()
-            .filter(|p| p.require_mtls)
-            .map(|p| p.id.as_str())
-            .collect();
-        pki.create_client_certs_if_missing(&mtls)?;
+        pki.create_client_certs_if_missing(&registry.mtls_partners())?;
         let path = data_dir.join(CONFIG_FILE);
         if path.exists() {
             return Ok(created_pki);

@@ -27,12 +27,7 @@ pub fn setup_gaps(
                 .to_owned(),
         );
     }
-    let mtls: Vec<&str> = registry
-        .partners
-        .iter()
-        .filter(|p| p.require_mtls)
-        .map(|p| p.id.as_str())
-        .collect();
+    let mtls = registry.mtls_partners();
     if client_ca.is_none() && !mtls.is_empty() {
         gaps.push(format!(
             "{} must use mTLS, but [tls] client_ca is not set in kruispunt.toml, so they cannot \

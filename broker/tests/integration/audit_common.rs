@@ -174,3 +174,20 @@ pub fn export_and_verify(
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// The hashes of a proof as `GET /v1/audit/proof/consistency` serves it (`{"proof": [base64…]}`).
+pub fn served_proof(v: &Value) -> Vec<[u8; 32]> {
+    use base64::Engine as _;
+    v["proof"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no consistency proof: {v}"))
+        .iter()
+        .map(|h| {
+            base64::engine::general_purpose::STANDARD
+                .decode(h.as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}

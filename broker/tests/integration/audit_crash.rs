@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::audit_common::*;
-use base64::Engine as _;
 use kruispunt_sdk::transparency::{
     Checkpoint, LogVerifier, empty_root, open_checkpoint, verify_consistency,
 };
@@ -355,18 +354,7 @@ async fn crash_and_check(database: Option<&str>) {
                 .json()
                 .await
                 .unwrap();
-            let proof: Vec<[u8; 32]> = v["proof"]
-                .as_array()
-                .unwrap_or_else(|| panic!("no consistency proof: {v}"))
-                .iter()
-                .map(|h| {
-                    base64::engine::general_purpose::STANDARD
-                        .decode(h.as_str().unwrap())
-                        .unwrap()
-                        .try_into()
-                        .unwrap()
-                })
-                .collect();
+            let proof = served_proof(&v);
             verify_consistency(cp.size, last.size, &proof, &cp.root, &last.root)
                 .unwrap_or_else(|e| panic!("checkpoint of {} entries: {e}", cp.size));
         }

@@ -21,7 +21,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 use crate::audit_common::*;
-use base64::Engine as _;
 use kruispunt_broker::matching::index::id_digest;
 use kruispunt_broker::store::Store;
 use kruispunt_sdk::transparency::{LogVerifier, open_checkpoint, verify_consistency};
@@ -389,18 +388,7 @@ async fn three_brokers_on_one_database_survive_a_kill() {
             .json()
             .await
             .unwrap();
-        let proof: Vec<[u8; 32]> = v["proof"]
-            .as_array()
-            .unwrap_or_else(|| panic!("no consistency proof: {v}"))
-            .iter()
-            .map(|h| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(h.as_str().unwrap())
-                    .unwrap()
-                    .try_into()
-                    .unwrap()
-            })
-            .collect();
+        let proof = served_proof(&v);
         verify_consistency(cp.size, last.size, &proof, &cp.root, &last.root)
             .unwrap_or_else(|e| panic!("checkpoint of {} entries: {e}", cp.size));
     }

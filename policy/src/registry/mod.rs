@@ -89,6 +89,16 @@ struct SourceText {
 }
 
 impl Registry {
+    /// The ids of the partners that must present a client certificate (`require_mtls`): the
+    /// development set-up makes their certificates, readiness checks a client CA trusts them.
+    pub fn mtls_partners(&self) -> Vec<&str> {
+        self.partners
+            .iter()
+            .filter(|p| p.require_mtls)
+            .map(|p| p.id.as_str())
+            .collect()
+    }
+
     /// Parse a registry from TOML. `source_name` is used in error messages (a path or the
     /// embedded name). Only the shape is checked here; call [`Registry::validate`] for the
     /// semantic checks.

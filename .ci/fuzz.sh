@@ -6,6 +6,9 @@
 #
 # Environment:
 #   FUZZ_SECONDS      seconds per target (default 20)
+#   FUZZ_BUILD        `release` (default: optimised, for campaigns) or `dev` (unoptimised with
+#                     debug assertions: builds in a fraction of the time, runs fewer inputs per
+#                     second; what `.ci/run` uses to keep every target building and running)
 #   FUZZ_TARGET_DIR   the build's target dir (default /var/tmp/kruispunt-fuzz-target)
 #   FUZZ_WORK_CORPUS  where each target's grown corpus is kept between runs
 #                     (default /var/tmp/kruispunt-fuzz-corpus)
@@ -18,6 +21,11 @@ work="${FUZZ_WORK_CORPUS:-/var/tmp/kruispunt-fuzz-corpus}"
 # The same flags for build and run, or `cargo fuzz run` rebuilds. No sanitizer: the targets are
 # safe Rust (bounds and overflow checks stay on), and ASan would halve the executions.
 flags=(--sanitizer none --codegen-units 16 --target-dir "$target_dir")
+case "${FUZZ_BUILD:-release}" in
+  release) ;;
+  dev) flags+=(--dev) ;;
+  *) echo "FUZZ_BUILD must be release or dev, not ${FUZZ_BUILD}" >&2; exit 2 ;;
+esac
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "installing cargo-fuzz"

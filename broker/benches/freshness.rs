@@ -45,23 +45,13 @@ use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server;
 use kruispunt_sdk::client::TokenClaims;
 use kruispunt_test_kit::TestDatabase;
-use kruispunt_test_kit::bench::{env_or, mix};
+use kruispunt_test_kit::bench::env_or;
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
 const DEALER_B: &str = "autohandel-amersfoort";
 const DEALER_C: &str = "autoschade-almere";
 const PURPOSE: &str = "autobranche-contante-aankopen";
-const RAISED: u64 = 1_000_000_000;
-
-/// A reproducible random pseudonym (64 hex characters) for round `i`.
-fn pseudonym(i: u64) -> String {
-    let mut out = [0u8; 32];
-    for (j, c) in out.chunks_mut(8).enumerate() {
-        c.copy_from_slice(&mix(0xf7e5 ^ i.wrapping_mul(4).wrapping_add(j as u64)).to_le_bytes());
-    }
-    hex::encode(out)
-}
 
 fn upload(p: &str, observed: &str) -> Value {
     json!({ "signals": [{ "kind": "kenteken", "pseudonym": p, "key_version": 1,
@@ -72,23 +62,6 @@ fn upload(p: &str, observed: &str) -> Value {
 fn query(p: &str) -> Value {
     json!({ "purpose": PURPOSE, "level": "hit",
             "identifiers": [{ "kind": "kenteken", "pseudonym": p, "key_version": 1 }] })
-}
-
-/// The embedded registry with the guard's per-minute cap and every daily budget raised.
-fn raised_registry() -> String {
-    include_str!("../../policy/registry/midden-nederland.toml")
-        .lines()
-        .map(|l| {
-            if l.starts_with("max_requests_per_minute =") {
-                format!("max_requests_per_minute = {RAISED}")
-            } else if l.starts_with("daily_identifier_budget =") {
-                format!("daily_identifier_budget = {RAISED}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn summary(label: &str, mut ms: Vec<f64>) {
@@ -143,7 +116,7 @@ async fn run(url: &str, rounds: usize) {
     Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).expect("init");
     kruispunt_test_kit::use_database(dir.path(), &db.url);
     let registry = dir.path().join("raised-registry.toml");
-    std::fs::write(&registry, raised_registry()).expect("registry");
+    std::fs::write(&registry, kruispunt_test_kit::bench::raised_registry()).expect("registry");
     let mut cfg = Config::load(dir.path()).expect("config");
     cfg.limits.requests_per_second = 1e9;
     cfg.limits.burst = 1e9;
@@ -188,7 +161,7 @@ async fn run(url: &str, rounds: usize) {
         )
     };
     for i in 0..rounds as u64 {
-        let p = pseudonym(i);
+        let p = kruispunt_test_kit::bench::pseudonym(0xf7e5, i);
         // The second source, stored through B itself (untimed).
         let (st, v) = c
             .send(

@@ -20,9 +20,8 @@
 //! Target (issue 18): cosigned checkpoint published within 2 s (p99) of the commit.
 //! Figures: docs/AUDIT.md, "Witnesses and cosigned checkpoints".
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use kruispunt_sdk::transparency::{WitnessPolicy, parse_verifier_key};
@@ -59,26 +58,13 @@ fn witness(dir: &Path, name: &str, log: &str) -> Witness {
         .unwrap();
     assert!(out.status.success());
     let vkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let mut child = Command::new(BIN)
-        .args(["witness", "serve", "--key"])
-        .arg(&key)
-        .arg("--state")
-        .arg(dir.join(format!("{name}.state")))
-        .args(["--log", log, "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .rsplit_once(" listening on ")
-        .unwrap()
-        .1
-        .to_string();
+    let (child, url) = kruispunt_test_kit::serve_process::spawn_witness(
+        Path::new(BIN),
+        &key,
+        &dir.join(format!("{name}.state")),
+        &[log.to_string()],
+        &[],
+    );
     Witness { child, url, vkey }
 }
 

@@ -116,29 +116,15 @@ mod tests {
     fn amsterdam_time_follows_the_eu_summer_time_rule() {
         // 2026: summer time from Sunday 29 March 01:00 UTC to Sunday 25 October 01:00 UTC.
         let at = |d: &str, s: i64| (parse_date(d).unwrap() * 86_400 + s) * 1000;
-        assert_eq!(
-            amsterdam(at("2026-03-29", 3_599)),
-            "2026-03-29 01:59:59 CET"
-        );
-        assert_eq!(
-            amsterdam(at("2026-03-29", 3_600)),
-            "2026-03-29 03:00:00 CEST"
-        );
-        assert_eq!(
-            amsterdam(at("2026-10-25", 3_599)),
-            "2026-10-25 02:59:59 CEST"
-        );
-        assert_eq!(
-            amsterdam(at("2026-10-25", 3_600)),
-            "2026-10-25 02:00:00 CET"
-        );
-        assert_eq!(
-            amsterdam(at("2026-12-31", 23 * 3_600)),
-            "2027-01-01 00:00:00 CET"
-        );
-        assert_eq!(
-            amsterdam(at("2024-03-31", 3_600)),
-            "2024-03-31 03:00:00 CEST"
-        );
+        for (day, secs, shown) in [
+            ("2026-03-29", 3_599, "2026-03-29 01:59:59 CET"),
+            ("2026-03-29", 3_600, "2026-03-29 03:00:00 CEST"),
+            ("2026-10-25", 3_599, "2026-10-25 02:59:59 CEST"),
+            ("2026-10-25", 3_600, "2026-10-25 02:00:00 CET"),
+            ("2026-12-31", 23 * 3_600, "2027-01-01 00:00:00 CET"),
+            ("2024-03-31", 3_600, "2024-03-31 03:00:00 CEST"),
+        ] {
+            assert_eq!(amsterdam(at(day, secs)), shown, "{day} + {secs} s");
+        }
     }
 }

@@ -22,6 +22,43 @@ pub fn splitmix(state: &mut u64) -> u64 {
     out
 }
 
+/// A reproducible random pseudonym (64 hex characters) for item `i` of the stream `seed`.
+///
+/// The seed is mixed before the index is: `seed ^ (4i + j)` made seeds that differ in a bit
+/// above the lowest two name the same pseudonyms (1000 and 1004: i and i ^ 1), so a "new"
+/// stream was mostly duplicates of an earlier one.
+pub fn pseudonym(seed: u64, i: u64) -> String {
+    let seed = mix(seed);
+    let mut out = String::with_capacity(64);
+    for j in 0..4u64 {
+        for b in mix(seed ^ i.wrapping_mul(4).wrapping_add(j)).to_le_bytes() {
+            out.push_str(&format!("{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The number the load benchmarks raise every limit to: effectively none.
+pub const RAISED: u64 = 1_000_000_000;
+
+/// The embedded registry with the guard's per-minute cap and every daily budget raised to
+/// [`RAISED`], so that a load benchmark measures the broker, not its limits.
+pub fn raised_registry() -> String {
+    include_str!("../../policy/registry/midden-nederland.toml")
+        .lines()
+        .map(|l| {
+            if l.starts_with("max_requests_per_minute =") {
+                format!("max_requests_per_minute = {RAISED}")
+            } else if l.starts_with("daily_identifier_budget =") {
+                format!("daily_identifier_budget = {RAISED}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The environment variable `name` parsed as a `T` (`_` separators allowed: `1_000_000`), or
 /// `None` when it is unset or does not parse.
 pub fn env<T: FromStr>(name: &str) -> Option<T> {

@@ -143,12 +143,7 @@ impl Broker {
             Ok(r) => r,
             Err(e) => return Err((dir, e)),
         };
-        let ca_path = DevPki::in_dir(dir.path()).ca_cert;
-        let ca = std::fs::read(&ca_path).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
+        let (ca_path, client) = https_client(dir.path());
         let base = format!("https://localhost:{}", running.addr.port());
         Ok(Broker {
             running: Some(running),
@@ -183,12 +178,7 @@ impl Broker {
         };
         let port = process.port;
         let cfg = Config::load(dir.path()).unwrap();
-        let ca_path = DevPki::in_dir(dir.path()).ca_cert;
-        let ca = std::fs::read(&ca_path).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
-            .build()
-            .unwrap();
+        let (ca_path, client) = https_client(dir.path());
         Ok(Broker {
             running: None,
             dir,
@@ -436,18 +426,7 @@ impl Broker {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        (
-            status,
-            resp.json::<Value>().await.unwrap_or(Value::Null),
-            ct,
-        )
+        typed(req.send().await.unwrap()).await
     }
 
     /// Sends `body` (if any) with `method` to `path`; answers the status and the JSON body.
@@ -531,12 +510,8 @@ impl Broker {
     /// Every audit entry, in order.
     pub async fn audit(&self) -> Vec<AuditEntry> {
         let store = self.store().await;
-        let n = store.audit().audit_len().await.unwrap();
-        store
-            .audit()
-            .audit_entries(0, n)
+        all_entries(&*store)
             .await
-            .unwrap()
             .into_iter()
             .map(|(_, e)| e)
             .collect()
@@ -628,4 +603,35 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// The development CA of the broker in `dir`, and an HTTPS client that trusts it alone.
+fn https_client(dir: &Path) -> (PathBuf, reqwest::Client) {
+    let ca_path = DevPki::in_dir(dir).ca_cert;
+    let ca = std::fs::read(&ca_path).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+        .build()
+        .unwrap();
+    (ca_path, client)
+}
+
+/// Every entry of `store`'s log that is still there, with its position.
+pub async fn all_entries(store: &dyn Store) -> Vec<(u64, AuditEntry)> {
+    let len = store.audit().audit_len().await.unwrap();
+    store.audit().audit_entries(0, len).await.unwrap()
+}
+
+/// A response's status, body and content type; the body as JSON, or as one JSON string when
+/// it is not JSON (so a failing assertion shows it).
+pub async fn typed(resp: reqwest::Response) -> (u16, Value, String) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body, ct)
 }

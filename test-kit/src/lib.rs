@@ -27,7 +27,7 @@ pub mod token;
 pub use backends::{
     TestFn, TestFuture, on_broker, on_data_dir, store_on_postgres, store_on_sqlite, with_backends,
 };
-pub use broker::{Bearer, Broker, Options, use_database};
+pub use broker::{Bearer, Broker, Options, all_entries, typed, use_database};
 pub use postgres::TestDatabase;
 pub use serve_process::ServeProcess;
 pub use token::token_in;

@@ -102,3 +102,41 @@ impl Drop for ServeProcess {
         }
     }
 }
+
+/// Starts `bin witness serve` with the signer key `key` and state file `state`, witnessing
+/// `logs` (each `ORIGIN=VKEY`), with further `args`, on a free loopback port (standard error
+/// discarded); answers the child and the URL from the line saying where it listens.
+pub fn spawn_witness(
+    bin: &Path,
+    key: &Path,
+    state: &Path,
+    logs: &[String],
+    args: &[String],
+) -> (Child, String) {
+    let mut cmd = Command::new(bin);
+    cmd.args(["witness", "serve", "--key"])
+        .arg(key)
+        .arg("--state")
+        .arg(state)
+        .args(["--listen", "127.0.0.1:0"]);
+    for l in logs {
+        cmd.arg("--log").arg(l);
+    }
+    let mut child = cmd
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .rsplit_once(" listening on ")
+        .unwrap_or_else(|| panic!("the witness did not start: {line:?}"))
+        .1
+        .to_string();
+    (child, url)
+}

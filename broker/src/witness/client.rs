@@ -202,6 +202,18 @@ impl Witnesses {
         })
     }
 
+    /// Whether the cosignatures gathered for the current checkpoint satisfy the policy.
+    fn quorum_met(&self, cur: &Current) -> bool {
+        let names: Vec<&str> = cur
+            .lines
+            .iter()
+            .zip(&self.remotes)
+            .filter(|(l, _)| l.is_some())
+            .map(|(_, r)| r.name.as_str())
+            .collect();
+        self.policy.is_satisfied_by(&names)
+    }
+
     /// The latest published cosigned checkpoint (size and note).
     pub async fn published(&self) -> Option<(u64, String)> {
         self.published.read().await.clone()
@@ -227,16 +239,9 @@ impl Witnesses {
             }));
         }
         let cur = self.current.lock().await;
-        let names: Vec<&str> = cur
-            .lines
-            .iter()
-            .zip(&self.remotes)
-            .filter(|(l, _)| l.is_some())
-            .map(|(_, r)| r.name.as_str())
-            .collect();
         json!({
             "witnesses": list,
-            "quorum_met": !cur.note.is_empty() && self.policy.is_satisfied_by(&names),
+            "quorum_met": !cur.note.is_empty() && self.quorum_met(&cur),
             "checkpoint_size": cur.size,
         })
     }
@@ -314,14 +319,7 @@ impl Witnesses {
         if let Ok(line) = answer {
             cur.lines[i] = Some(line);
         }
-        let names: Vec<&str> = cur
-            .lines
-            .iter()
-            .zip(&self.remotes)
-            .filter(|(l, _)| l.is_some())
-            .map(|(_, r)| r.name.as_str())
-            .collect();
-        if self.policy.is_satisfied_by(&names) || cur.pending == 0 || cur.published {
+        if self.quorum_met(&cur) || cur.pending == 0 || cur.published {
             let mut full = cur.note.clone();
             for line in cur.lines.iter().flatten() {
                 full.push_str(line);

@@ -90,15 +90,7 @@ fn tampered_logs_stop_the_broker(b: Broker) -> kruispunt_test_kit::TestFuture {
 
         // 3. The log truncated.
         let kept = size - 2;
-        behind_the_back(
-            &dir,
-            &format!(
-                "DELETE FROM audit_log WHERE seq >= {kept}; {} UPDATE audit_head SET size = {kept};",
-                tree_back_to(kept)
-            ),
-            None,
-        )
-        .await;
+        truncate_behind_the_back(&dir, kept).await;
         let b = refused(
             b.try_restart().await,
             &format!("has {kept} entries, but this broker signed a checkpoint of {size}"),

@@ -150,12 +150,52 @@ pub fn tree_back_to(kept: u64) -> String {
     )
 }
 
+/// The lines of a `GET /v1/audit/review` answer.
+pub fn entries(v: &Value) -> &Vec<Value> {
+    v["entries"].as_array().unwrap_or_else(|| panic!("{v}"))
+}
+
+/// Asks the review as `token` with the filter `right` (a true guess about a line the reader may
+/// not see) and with `wrong`: asserts both answer alike, in JSON and in CSV, and returns the
+/// answer to `right` in both forms.
+pub async fn a_guess_answers_as_a_wrong_one(
+    b: &Broker,
+    token: &str,
+    right: &str,
+    wrong: &str,
+) -> (Value, String) {
+    let ask = async |query: &str| {
+        let (st, v) = b
+            .get_json(&format!("/v1/audit/review?{query}"), Some(token))
+            .await;
+        assert_eq!(st, 200, "{query}: {v}");
+        let resp = b
+            .get(&format!("/v1/audit/review?{query}&format=csv"), Some(token))
+            .await;
+        assert_eq!(resp.status(), 200, "{query}");
+        (v, resp.text().await.unwrap())
+    };
+    let (r, r_csv) = ask(right).await;
+    let (w, w_csv) = ask(wrong).await;
+    assert_eq!(entries(&r), entries(&w), "{right} vs {wrong}");
+    assert_eq!(r_csv, w_csv, "{right} vs {wrong}");
+    (r, r_csv)
+}
+
+/// Truncates the log of the stopped broker in `dir` to its first `kept` entries behind the
+/// broker's back: the entries, their tree and the head set back, as an operator could.
+pub async fn truncate_behind_the_back(dir: &std::path::Path, kept: u64) {
+    let sql = format!(
+        "DELETE FROM audit_log WHERE seq >= {kept}; {} UPDATE audit_head SET size = {kept};",
+        tree_back_to(kept)
+    );
+    behind_the_back(dir, &sql, None).await;
+}
+
 /// The operator's export of the log of the broker in `data_dir` into `out` (`kruispunt audit
-/// export`), checked offline by `kruispunt audit verify --dir`; the exported lines.
-pub fn export_and_verify(
-    data_dir: &std::path::Path,
-    out: &std::path::Path,
-) -> Vec<kruispunt_sdk::transparency::LogLine> {
+/// export`, which must succeed), checked offline by `kruispunt audit verify --dir`: whether the
+/// verification passed, and what it printed.
+pub fn export_then_verify(data_dir: &std::path::Path, out: &std::path::Path) -> (bool, String) {
     let path = |p: &std::path::Path| p.display().to_string();
     let (ok, text) = kruispunt(&[
         "audit".into(),
@@ -166,7 +206,15 @@ pub fn export_and_verify(
         path(out),
     ]);
     assert!(ok, "{text}");
-    let (ok, text) = kruispunt(&["audit".into(), "verify".into(), "--dir".into(), path(out)]);
+    kruispunt(&["audit".into(), "verify".into(), "--dir".into(), path(out)])
+}
+
+/// [`export_then_verify`] that must verify; the exported lines.
+pub fn export_and_verify(
+    data_dir: &std::path::Path,
+    out: &std::path::Path,
+) -> Vec<kruispunt_sdk::transparency::LogLine> {
+    let (ok, text) = export_then_verify(data_dir, out);
     assert!(ok, "{text}");
     std::fs::read_to_string(out.join("entries.jsonl"))
         .unwrap()
@@ -175,8 +223,22 @@ pub fn export_and_verify(
         .collect()
 }
 
+/// Asserts that the consistency proof `v` a broker served (`GET /v1/audit/proof/consistency`)
+/// proves checkpoint `cp` a prefix of `last`.
+pub fn assert_served_consistency(
+    v: &Value,
+    cp: &kruispunt_sdk::transparency::Checkpoint,
+    last: &kruispunt_sdk::transparency::Checkpoint,
+) {
+    let proof = served_proof(v);
+    kruispunt_sdk::transparency::verify_consistency(
+        cp.size, last.size, &proof, &cp.root, &last.root,
+    )
+    .unwrap_or_else(|e| panic!("checkpoint of {} entries: {e}", cp.size));
+}
+
 /// The hashes of a proof as `GET /v1/audit/proof/consistency` serves it (`{"proof": [base64…]}`).
-pub fn served_proof(v: &Value) -> Vec<[u8; 32]> {
+fn served_proof(v: &Value) -> Vec<[u8; 32]> {
     use base64::Engine as _;
     v["proof"]
         .as_array()

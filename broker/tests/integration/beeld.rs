@@ -426,28 +426,14 @@ fn the_endpoint_body(b: Broker) -> TestFuture {
         // of the unit per district but not another gemeente in detail.
         let dealer = b.token(DEALERS[0], &["analist"]);
         let (st, v, _) = ask(&dealer, base.clone()).await;
-        assert_eq!(st, 403, "{v}");
-        assert!(
-            v["reasons"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("sector_not_allowed")),
-            "{v}"
-        );
+        refused_for(st, &v, "sector_not_allowed");
         let municipal = b.token("gemeente-utrecht", &["analist"]);
         let (st, v, _) = ask(&municipal, base.clone()).await;
         assert_eq!(st, 200, "per district: {v}");
         let mut detail = base.clone();
         detail["group_by"] = json!(["gemeente"]);
         let (st, v, _) = ask(&municipal, detail.clone()).await;
-        assert_eq!(st, 403, "{v}");
-        assert!(
-            v["reasons"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("area_not_allowed")),
-            "{v}"
-        );
+        refused_for(st, &v, "area_not_allowed");
         // Its own gemeente (Utrecht, GM0344) in detail, filtered to it; another not.
         detail["filter"] = json!({"gemeente": ["GM0344"]});
         let (st, v, _) = ask(&municipal, detail.clone()).await;
@@ -457,14 +443,7 @@ fn the_endpoint_body(b: Broker) -> TestFuture {
         for other in [json!(["GM0307"]), json!(["GM0344", "GM0307"])] {
             detail["filter"] = json!({ "gemeente": other });
             let (st, v, _) = ask(&municipal, detail.clone()).await;
-            assert_eq!(st, 403, "{v}");
-            assert!(
-                v["reasons"]
-                    .as_array()
-                    .unwrap()
-                    .contains(&json!("area_not_allowed")),
-                "{v}"
-            );
+            refused_for(st, &v, "area_not_allowed");
         }
         // RIEC sees every gemeente.
         detail["filter"] = json!({"gemeente": ["GM0307"]});
@@ -746,4 +725,11 @@ async fn a_dimension_without_values_is_an_empty_table() {
         (200, Some(0)),
         "{v}"
     );
+}
+
+/// Asserts a 403 whose reasons hold `reason`.
+fn refused_for(st: u16, v: &Value, reason: &str) {
+    assert_eq!(st, 403, "{v}");
+    let reasons = v["reasons"].as_array().unwrap_or_else(|| panic!("{v}"));
+    assert!(reasons.contains(&json!(reason)), "{reason}: {v}");
 }

@@ -101,57 +101,35 @@ async fn case_life_and_who_may_steer_it(b: &Broker) {
     // Who may not open a case. A municipality claiming the OM's role in its own token: refused
     // at authentication (the registry bounds the roles of a sector's tokens), audited.
     let before = b.audit_of("auth.refused").await.len();
-    let utrecht_as_ovj = client_of(b, UTRECHT, &[OVJ], None);
+    let opens = async |org: &str, role: &str, reference: &str| {
+        let client = client_of(b, org, &[role], None);
+        refusal(client.open_case(&open_request(reference, &[])).await)
+    };
     assert_eq!(
-        refusal(
-            utrecht_as_ovj
-                .open_case(&open_request("MN-2026-0101", &[]))
-                .await
-        )
-        .0,
+        opens(UTRECHT, OVJ, "MN-2026-0101").await.0,
         "token-role-not-allowed"
     );
     assert_eq!(b.audit_of("auth.refused").await.len(), before + 1);
     // A private partner cannot even claim the case role; with its own roles it is refused by
     // the registry's [cases] (audited case.refused).
-    let kvo_regisseur = client_of(b, KVO, &[REGISSEUR], None);
     assert_eq!(
-        refusal(
-            kvo_regisseur
-                .open_case(&open_request("MN-2026-0102", &[]))
-                .await
-        )
-        .0,
+        opens(KVO, REGISSEUR, "MN-2026-0102").await.0,
         "token-role-not-allowed"
     );
-    let kvo = client_of(b, KVO, &["signaleerder"], None);
-    let (slug, reasons) = refusal(kvo.open_case(&open_request("MN-2026-0102", &[])).await);
     assert_eq!(
-        (slug.as_str(), reasons),
+        opens(KVO, "signaleerder", "MN-2026-0102").await,
         (
-            "case-role-not-allowed",
+            "case-role-not-allowed".to_string(),
             vec!["case_role_not_allowed".to_string()]
         )
     );
     // The OM consents, it does not steer cases; a detective without the case role neither.
-    let om_regisseur = client_of(b, OM, &[REGISSEUR], None);
     assert_eq!(
-        refusal(
-            om_regisseur
-                .open_case(&open_request("MN-2026-0103", &[]))
-                .await
-        )
-        .0,
+        opens(OM, REGISSEUR, "MN-2026-0103").await.0,
         "token-role-not-allowed"
     );
-    let detective = client_of(b, POLICE, &["rechercheur"], None);
     assert_eq!(
-        refusal(
-            detective
-                .open_case(&open_request("MN-2026-0103", &[]))
-                .await
-        )
-        .0,
+        opens(POLICE, "rechercheur", "MN-2026-0103").await.0,
         "case-role-not-allowed"
     );
     let refused = b.audit_of("case.refused").await;
@@ -162,24 +140,10 @@ async fn case_life_and_who_may_steer_it(b: &Broker) {
             .all(|e| e.reasons == ["case_role_not_allowed"])
     );
     // Nothing of those was registered.
-    assert!(
-        b.state()
-            .store
-            .cases()
-            .case("MN-2026-0102")
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        b.state()
-            .store
-            .cases()
-            .case("MN-2026-0103")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    for reference in ["MN-2026-0102", "MN-2026-0103"] {
+        let stored = b.state().store.cases().case(reference).await.unwrap();
+        assert!(stored.is_none(), "{reference}");
+    }
 
     // What may not be in a case: each refusal names the field.
     let invalid = |field: &str, r: Result<_, ClientError>| {
@@ -669,54 +633,30 @@ async fn police_matches_rest_on_the_case_and_the_consent(b: &Broker) {
         .unwrap();
 
     // Every refusal at its boundary, each with its own problem type and reason, audited.
-    let cases: Vec<(Client, MatchRequest, &str, &str)> = vec![
+    // (case, consent, the token scope's most identifiers, level, problem type, reason)
+    #[rustfmt::skip]
+    let cases = [
         // A case nobody registered.
-        (
-            detective("MN-2026-0999", &a.id, 5),
-            police_query(Level::Hit),
-            "case-unknown",
-            "case_unknown",
-        ),
+        ("MN-2026-0999", a.id.as_str(), 5, Level::Hit, "case-unknown", "case_unknown"),
         // A case the police do not take part in.
-        (
-            detective("MN-2026-0302", &a.id, 5),
-            police_query(Level::Hit),
-            "case-not-participant",
-            "case_not_participant",
-        ),
+        ("MN-2026-0302", &a.id, 5, Level::Hit, "case-not-participant", "case_not_participant"),
         // The consent of case A used under case B.
-        (
-            detective("MN-2026-0301", &a.id, 5),
-            police_query(Level::Hit),
-            "consent-other-case",
-            "consent_other_case",
-        ),
+        ("MN-2026-0301", &a.id, 5, Level::Hit, "consent-other-case", "consent_other_case"),
         // A consent id the OM never issued (the free-form ids of before).
-        (
-            detective("MN-2026-0300", "OvJ-MN-2026-17", 5),
-            police_query(Level::Hit),
-            "consent-unknown",
-            "consent_unknown",
-        ),
+        ("MN-2026-0300", "OvJ-MN-2026-17", 5, Level::Hit, "consent-unknown", "consent_unknown"),
         // A token scope wider than the consent (10 identifiers against 5).
-        (
-            detective("MN-2026-0300", &a.id, 10),
-            police_query(Level::Hit),
-            "consent-scope-exceeded",
-            "consent_scope_exceeded",
-        ),
+        ("MN-2026-0300", &a.id, 10, Level::Hit, "consent-scope-exceeded", "consent_scope_exceeded"),
         // A level above the consent's ceiling.
-        (
-            detective("MN-2026-0300", &a.id, 5),
-            police_query(Level::Details),
-            "consent-scope-exceeded",
-            "consent_scope_exceeded",
-        ),
+        ("MN-2026-0300", &a.id, 5, Level::Details, "consent-scope-exceeded", "consent_scope_exceeded"),
     ];
     let denials_before = denied_matches(b).await;
-    for (client, q, slug, reason) in &cases {
-        let (got, reasons) = refusal(client.match_identifiers(q).await);
-        assert_eq!(got, *slug, "{reasons:?}");
+    for (case, consent, max, level, slug, reason) in cases {
+        let (got, reasons) = refusal(
+            detective(case, consent, max)
+                .match_identifiers(&police_query(level))
+                .await,
+        );
+        assert_eq!(got, slug, "{reasons:?}");
         assert!(reasons.iter().any(|r| r == reason), "{slug}: {reasons:?}");
     }
     assert_eq!(denied_matches(b).await, denials_before + cases.len());

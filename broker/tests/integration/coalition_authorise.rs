@@ -26,16 +26,7 @@ pub(crate) async fn group_with_rogue(
     let mut amersfoort = Partner::new(b, AMERSFOORT, &["analist"], dir);
     rogue.publish().await;
     amersfoort.publish(1).await;
-    let info = admin.member.create_group(COALITION).unwrap();
-    create_coalition(&admin.api, COALITION, &info)
-        .await
-        .unwrap();
-    let kps = vec![
-        admin.api.claim_key_package(KVO).await.unwrap(),
-        admin.api.claim_key_package(AMERSFOORT).await.unwrap(),
-    ];
-    let out = admin.member.invite(COALITION, &kps).unwrap();
-    admin.commit(COALITION, &out).await;
+    admin.found_coalition(&[KVO, AMERSFOORT]).await;
     rogue.join().await;
     rogue.sync(COALITION).await;
     amersfoort.accept_welcomes().await;
@@ -283,18 +274,7 @@ fn key_only_from_admin(b: Broker) -> TestFuture {
         admin.commit(COALITION, &out).await;
         let events = amersfoort.sync(COALITION).await;
         assert_eq!(events.last(), Some(&Event::KeyReceived { version: 2 }));
-        assert_eq!(
-            amersfoort
-                .member
-                .coalition_key(COALITION)
-                .unwrap()
-                .expose_secret(),
-            admin
-                .member
-                .coalition_key(COALITION)
-                .unwrap()
-                .expose_secret()
-        );
+        assert_eq!(amersfoort.key_bytes(), admin.key_bytes());
         b.stop().await;
     })
 }
@@ -470,18 +450,7 @@ fn admin_reinitialises_group(b: Broker) -> TestFuture {
         let events = amersfoort.sync(COALITION).await;
         assert_eq!(events, vec![Event::KeyReceived { version: 1 }]);
         assert_eq!(amersfoort.member.epoch(COALITION), Some(1));
-        assert_eq!(
-            amersfoort
-                .member
-                .coalition_key(COALITION)
-                .unwrap()
-                .expose_secret(),
-            admin
-                .member
-                .coalition_key(COALITION)
-                .unwrap()
-                .expose_secret()
-        );
+        assert_eq!(amersfoort.key_bytes(), admin.key_bytes());
         b.stop().await;
     })
 }

@@ -208,16 +208,7 @@ fn logs_compacted_below_join_points(b: Broker) -> TestFuture {
         }
         let st = b.state();
         let compact = kruispunt_broker::retention::compact_mls_logs;
-        let info = admin.member.create_group(COALITION).unwrap();
-        create_coalition(&admin.api, COALITION, &info)
-            .await
-            .unwrap();
-        let kps = vec![
-            admin.api.claim_key_package(KVO).await.unwrap(),
-            admin.api.claim_key_package(HEUVELRUG).await.unwrap(),
-        ];
-        let out = admin.member.invite(COALITION, &kps).unwrap();
-        admin.commit(COALITION, &out).await; // seq 0 (commit), 1 (key)
+        admin.found_coalition(&[KVO, HEUVELRUG]).await; // seq 0 (commit), 1 (key)
         kvo.accept_welcomes().await;
         kvo.sync(COALITION).await;
         heuvelrug.accept_welcomes().await;

@@ -88,6 +88,28 @@ impl Partner {
         joined
     }
 
+    /// As the coalition's administrator: creates and registers the coalition's group and
+    /// invites `invitees` (one key package claimed for each), the commit accepted.
+    pub async fn found_coalition(&mut self, invitees: &[&str]) {
+        let info = self.member.create_group(COALITION).unwrap();
+        create_coalition(&self.api, COALITION, &info).await.unwrap();
+        let mut kps = Vec::new();
+        for org in invitees {
+            kps.push(self.api.claim_key_package(org).await.unwrap());
+        }
+        let out = self.member.invite(COALITION, &kps).unwrap();
+        self.commit(COALITION, &out).await;
+    }
+
+    /// The coalition key's bytes this partner holds now (panics if it holds none).
+    pub fn key_bytes(&self) -> Vec<u8> {
+        let key = self
+            .member
+            .coalition_key(COALITION)
+            .expect("a coalition key");
+        key.expose_secret().to_vec()
+    }
+
     /// Posts a commit; on acceptance merges it and posts the follow-up key messages.
     pub async fn commit(&mut self, group: &str, out: &kruispunt_sdk::coalition::Outgoing) {
         self.api.post(group, out).await.unwrap();

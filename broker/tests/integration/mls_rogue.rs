@@ -56,29 +56,24 @@ impl Rogue {
 
     /// Publishes one key package (as the SDK's members do, with last-resort capability).
     pub async fn publish(&self) {
-        let kp = KeyPackage::builder()
-            .leaf_node_capabilities(
-                Capabilities::builder()
-                    .extensions(vec![ExtensionType::LastResort])
-                    .build(),
-            )
-            .build(
-                CIPHERSUITE,
-                &self.provider,
-                &self.signer,
-                credential(&self.org, &self.signer),
-            )
-            .unwrap();
-        let bytes = MlsMessageOut::from(kp.key_package().clone())
-            .to_bytes()
-            .unwrap();
+        let builder = KeyPackage::builder().leaf_node_capabilities(
+            Capabilities::builder()
+                .extensions(vec![ExtensionType::LastResort])
+                .build(),
+        );
+        let bytes = self.key_package(builder);
         self.api.publish_key_packages(&[bytes]).await.unwrap();
     }
 
     /// A key package valid for `secs` seconds from now, as MLS message bytes.
     pub fn key_package_valid_for(&self, secs: u64) -> Vec<u8> {
-        let kp = KeyPackage::builder()
-            .key_package_lifetime(Lifetime::new(secs))
+        self.key_package(KeyPackage::builder().key_package_lifetime(Lifetime::new(secs)))
+    }
+
+    /// The key package `builder` makes with this organisation's credential, as MLS message
+    /// bytes.
+    fn key_package(&self, builder: KeyPackageBuilder) -> Vec<u8> {
+        let kp = builder
             .build(
                 CIPHERSUITE,
                 &self.provider,

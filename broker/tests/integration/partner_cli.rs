@@ -50,6 +50,21 @@ pub async fn kruispunt_async(args: Vec<String>, envs: Vec<(String, String)>) -> 
     .unwrap()
 }
 
+/// Asserts the command succeeded, with its output in the message.
+fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+/// Asserts `said` holds `needle`, with all of it in the message.
+fn says(said: &str, needle: &str) {
+    assert!(said.contains(needle), "{needle:?} not in:\n{said}");
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -219,7 +234,7 @@ async fn keygen_token_is_accepted_and_a_wrong_key_refused(p: &Production) {
         &[],
     );
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("--key"), "{}", text(&out.stderr));
+    says(&text(&out.stderr), "--key");
     assert_eq!(
         authenticated(p, &p.broker.token(org, &["compliance"])).await,
         401
@@ -347,9 +362,9 @@ async fn registry_shows_only_what_the_organisation_may_use(p: &Production) {
     let out = kruispunt_async(args, vec![("KRUISPUNT_TOKEN".into(), dealer)]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown = text(&out.stdout);
-    assert!(shown.contains("autobranche-contante-aankopen"), "{shown}");
-    assert!(shown.contains("cash-car-purchase"), "{shown}");
-    assert!(shown.contains("GM0344  Utrecht"), "{shown}");
+    says(&shown, "autobranche-contante-aankopen");
+    says(&shown, "cash-car-purchase");
+    says(&shown, "GM0344  Utrecht");
     assert!(!shown.contains("horeca-bibob-screening"), "{shown}");
 }
 
@@ -450,7 +465,7 @@ async fn spreadsheets_upload_and_match(p: &Production) {
     let out = as_dealer(p, "autobedrijf-de-vecht", &dry).await;
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
-    assert!(report.contains("nothing was sent"), "{report}");
+    says(&report, "nothing was sent");
     assert_eq!(live_signals(p).await, before);
 
     let out = as_dealer(p, "autobedrijf-de-vecht", &upload_args(&csv_s)).await;
@@ -458,24 +473,21 @@ async fn spreadsheets_upload_and_match(p: &Production) {
     assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
     // Rejected rows by the file's own row numbers, with the field and the reason: local ones
     // (date form, plate, gemeente) and the broker's (a date in the future), mapped back.
-    assert!(
-        report.contains("row 5: observed: \"21/11/2026\" is not a date in the form dd-mm-jjjj"),
-        "{report}"
+    says(
+        &report,
+        "row 5: observed: \"21/11/2026\" is not a date in the form dd-mm-jjjj",
     );
-    assert!(report.contains("row 6: Kenteken: kenteken"), "{report}");
-    assert!(report.contains("row 7: gemeente: \"GM9999\""), "{report}");
-    assert!(
-        report.contains("row 9: observed: lies in the future"),
-        "{report}"
-    );
+    says(&report, "row 6: Kenteken: kenteken");
+    says(&report, "row 7: gemeente: \"GM9999\"");
+    says(&report, "row 9: observed: lies in the future");
     assert_eq!(
         report.matches("\nrow ").count() + usize::from(report.starts_with("row ")),
         4,
         "{report}"
     );
-    assert!(
-        report.contains("7 rows read: 3 stored, 0 already there (duplicate), 4 rejected"),
-        "{report}"
+    says(
+        &report,
+        "7 rows read: 3 stored, 0 already there (duplicate), 4 rejected",
     );
     // Rows stored equal rows accepted, and their ids are beside the file.
     assert_eq!(live_signals(p).await, before + 3);
@@ -487,9 +499,9 @@ async fn spreadsheets_upload_and_match(p: &Production) {
     // Running it again stores nothing new: every accepted row is a duplicate with its first id.
     let out = as_dealer(p, "autobedrijf-de-vecht", &upload_args(&csv_s)).await;
     let report = text(&out.stdout);
-    assert!(
-        report.contains("7 rows read: 0 stored, 3 already there (duplicate), 4 rejected"),
-        "{report}"
+    says(
+        &report,
+        "7 rows read: 0 stored, 3 already there (duplicate), 4 rejected",
     );
     assert_eq!(live_signals(p).await, before + 3);
     let again = ids_of(&ids_path);
@@ -544,13 +556,13 @@ async fn spreadsheets_upload_and_match(p: &Production) {
     .await;
     let report = text(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "{report}{}", text(&out.stderr));
-    assert!(
-        report.contains("row 4: observed: \"31-02-2026\" is not a calendar date"),
-        "{report}"
+    says(
+        &report,
+        "row 4: observed: \"31-02-2026\" is not a calendar date",
     );
-    assert!(
-        report.contains("3 rows read: 2 stored, 0 already there (duplicate), 1 rejected"),
-        "{report}"
+    says(
+        &report,
+        "3 rows read: 2 stored, 0 already there (duplicate), 1 rejected",
     );
     let xids = ids_of(&home.join("inkoop.xlsx.kruispunt-ids.csv"));
     assert_eq!(xids.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 5]);
@@ -570,17 +582,8 @@ async fn spreadsheets_upload_and_match(p: &Production) {
         ],
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).contains("2 withdrawn, 0 not"),
-        "{}",
-        text(&out.stdout)
-    );
+    succeeded(&out);
+    says(&text(&out.stdout), "2 withdrawn, 0 not");
     assert_eq!(live_signals(p).await, before + 3);
     // Uploaded again: stored anew (a withdrawn signal is gone), for the match below.
     let out = as_dealer(
@@ -589,11 +592,7 @@ async fn spreadsheets_upload_and_match(p: &Production) {
         &["signals", "upload", &xlsx_s, "--mapping", &mapping_s],
     )
     .await;
-    assert!(
-        text(&out.stdout).contains("3 rows read: 2 stored"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&text(&out.stdout), "3 rows read: 2 stored");
     assert_eq!(live_signals(p).await, before + 5);
 
     // A batch in which every row is rejected is no quiet success.
@@ -610,16 +609,8 @@ async fn spreadsheets_upload_and_match(p: &Production) {
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stdout).contains("row 2: observed"),
-        "{}",
-        text(&out.stdout)
-    );
-    assert!(
-        text(&out.stderr).contains("every row"),
-        "{}",
-        text(&out.stderr)
-    );
+    says(&text(&out.stdout), "row 2: observed");
+    says(&text(&out.stderr), "every row");
 
     // A third dealer matches its list: GB-001-B has two independent sources (a hit, twice
     // written differently, asked once), GB-002-B one (no hit), a bad plate is not asked.
@@ -629,61 +620,47 @@ async fn spreadsheets_upload_and_match(p: &Production) {
         "Klant,Kenteken\nJansen,GB-001-B\nDe Vries,GB-002-B\nBakker,gb 001 b\nSmit,XX\n",
     )
     .unwrap();
-    let out = as_dealer(
-        p,
-        "autoschade-almere",
-        &[
+    // The list's plates at `categories`, with what each call adds.
+    let list_s = list.display().to_string();
+    let refused_s = home.join("refused.csv").display().to_string();
+    let match_args = |extra: &[&'static str]| {
+        let mut args = vec![
             "match",
-            &list.display().to_string(),
+            &list_s,
             "--purpose",
             PURPOSE,
             "--column",
             "kenteken=Kenteken",
             "--level",
             "categories",
+        ];
+        args.extend(extra);
+        args
+    };
+    let out = as_dealer(
+        p,
+        "autoschade-almere",
+        &match_args(&[
             "--justification",
             "cash purchase offered by a customer above the Wwft threshold",
             "--case",
             "ALMERE-2026-17",
-        ],
+        ]),
     )
     .await;
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).contains("2 distinct identifiers"),
-        "{}",
-        text(&out.stdout)
-    );
+    succeeded(&out);
+    says(&text(&out.stdout), "2 distinct identifiers");
     // Without a justification the refusal says which field and how long it must be.
-    let out = as_dealer(
-        p,
-        "autoschade-almere",
-        &[
-            "match",
-            &list.display().to_string(),
-            "--purpose",
-            PURPOSE,
-            "--column",
-            "kenteken=Kenteken",
-            "--level",
-            "categories",
-            "--out",
-            &home.join("refused.csv").display().to_string(),
-        ],
-    )
-    .await;
+    let mut unjustified = match_args(&["--out"]);
+    unjustified.push(&refused_s);
+    let out = as_dealer(p, "autoschade-almere", &unjustified).await;
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(
-        err.contains("justification: above `hit` give at least 20 characters"),
-        "{err}"
+    says(
+        &err,
+        "justification: above `hit` give at least 20 characters",
     );
-    assert!(err.contains("case_reference:"), "{err}");
+    says(&err, "case_reference:");
     let answer = std::fs::read_to_string(home.join("klanten.csv.kruispunt-match.csv")).unwrap();
     let answer = answer
         .strip_prefix('\u{feff}')
@@ -728,17 +705,8 @@ async fn coalition_membership_gives_the_key(p: &Production) {
 
     // First run: the state file is made (owner-only) and key packages are published.
     let out = join().await;
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        text(&out.stdout).contains("no group has added"),
-        "{}",
-        text(&out.stdout)
-    );
+    succeeded(&out);
+    says(&text(&out.stdout), "no group has added");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&state).unwrap().permissions().mode() & 0o777,
@@ -775,13 +743,9 @@ async fn coalition_membership_gives_the_key(p: &Production) {
     let shown = text(&out.stdout);
     assert!(out.status.success(), "{shown}{}", text(&out.stderr));
     assert!(shown.contains(&format!("joined {COALITION}")), "{shown}");
-    assert!(shown.contains("key version 1"), "{shown}");
+    says(&shown, "key version 1");
     let out = kruispunt(&["coalition", "status", "--state", &state_s], &[]);
-    assert!(
-        text(&out.stdout).contains("riec-midden-nederland"),
-        "{}",
-        text(&out.stdout)
-    );
+    says(&text(&out.stdout), "riec-midden-nederland");
     let first = admin.coalition_key(COALITION).unwrap();
     assert!(
         !text(&out.stdout).contains(&hex::encode(first.expose_secret())),
@@ -838,10 +802,9 @@ async fn coalition_membership_gives_the_key(p: &Production) {
     let hex_key = hex::encode(key.expose_secret());
     args.extend(["--key-hex", &hex_key, "--key-version", "2"]);
     let out = as_dealer(p, dealer, &args).await;
-    assert!(
-        text(&out.stdout).contains("1 rows read: 0 stored, 1 already there (duplicate)"),
-        "{}",
-        text(&out.stdout)
+    says(
+        &text(&out.stdout),
+        "1 rows read: 0 stored, 1 already there (duplicate)",
     );
 }
 

@@ -91,9 +91,15 @@ async fn the_request_timeout_is_a_problem() {
         ..Options::default()
     })
     .await;
+    a_request_that_never_completes_times_out(&b).await;
+    b.stop().await;
+}
+
+/// A match whose body never completes on `b` (its request timeout 1 s): a 503 problem with
+/// `Retry-After`. Shared with the attack suite, which asks the real `serve` process.
+pub async fn a_request_that_never_completes_times_out(b: &Broker) {
     let token = b.token(DEALER_C, &["compliance"]);
-    let addr = b.running.as_ref().unwrap().addr;
-    let mut tls = crate::serve_https::connect(addr, &b.ca_path, None)
+    let mut tls = crate::serve_https::connect(b.addr(), &b.ca_path, None)
         .await
         .unwrap();
     tls.write_all(
@@ -115,5 +121,4 @@ async fn the_request_timeout_is_a_problem() {
     );
     assert!(lower.contains("retry-after:"), "{out}");
     assert!(out.contains("request-timeout"), "{out}");
-    b.stop().await;
 }

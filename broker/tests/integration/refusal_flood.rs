@@ -86,25 +86,8 @@ async fn a_flood_is_bounded(b: Broker) {
     let st = b.state();
     let written = st.refusals.flush(&*st.store).await.unwrap();
     assert!(written >= 1, "the repeats were not written");
-    let refused = b.audit_of("auth.refused").await;
-    let new = &refused[before..];
-    assert!(
-        new.len() <= 4,
-        "{} entries for {} refusals",
-        new.len(),
-        FLOOD + 1
-    );
-    let counted: u64 = new
-        .iter()
-        .map(|e| {
-            e.detail
-                .get("repeated")
-                .and_then(Value::as_u64)
-                .unwrap_or(1)
-        })
-        .sum();
-    assert_eq!(counted, FLOOD + 1, "{new:?}");
-    for e in new {
+    let new = counted_refusals(&b, before, FLOOD + 1).await;
+    for e in &new {
         assert_eq!(e.detail["endpoint"], "GET /v1/audit/review", "{e:?}");
         assert_eq!(e.decision.as_deref(), Some("deny"));
         if e.detail.get("repeated").is_some() {
@@ -141,4 +124,32 @@ async fn a_garbage_token_flood_is_a_few_counted_entries_on_postgres() {
     if let Some(b) = Broker::start_on_postgres("refusal_flood", opts).await {
         a_flood_is_bounded(b).await;
     }
+}
+
+/// The `auth.refused` entries from position `before` on, after asserting that they are a
+/// handful (at most four) and count `refusals` together (an entry with `repeated` counts that
+/// many, one without counts one).
+pub async fn counted_refusals(
+    b: &Broker,
+    before: usize,
+    refusals: u64,
+) -> Vec<kruispunt_broker::audit::entry::AuditEntry> {
+    let refused = b.audit_of("auth.refused").await;
+    let new = refused[before..].to_vec();
+    assert!(
+        new.len() <= 4,
+        "{} entries for {refusals} refusals",
+        new.len()
+    );
+    let counted: u64 = new
+        .iter()
+        .map(|e| {
+            e.detail
+                .get("repeated")
+                .and_then(Value::as_u64)
+                .unwrap_or(1)
+        })
+        .sum();
+    assert_eq!(counted, refusals, "{new:?}");
+    new
 }

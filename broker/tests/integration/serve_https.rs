@@ -195,12 +195,8 @@ async fn a_partner_that_requires_mtls_is_accepted_only_with_its_certificate() {
     // written when the interval is flushed.
     let refusals = || async {
         counts.flush(&*store).await.unwrap();
-        let n = store.audit().audit_len().await.unwrap();
-        store
-            .audit()
-            .audit_entries(0, n)
+        kruispunt_test_kit::all_entries(&*store)
             .await
-            .unwrap()
             .into_iter()
             .filter(|(_, e)| e.reasons.iter().any(|r| r == "mtls-required"))
             .map(|(_, e)| {

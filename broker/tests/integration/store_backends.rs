@@ -103,10 +103,7 @@ fn entry(action: &str, n: usize) -> AuditEntry {
     }
 }
 
-async fn all_entries(store: &dyn Store) -> Vec<(u64, AuditEntry)> {
-    let len = store.audit().audit_len().await.unwrap();
-    store.audit().audit_entries(0, len).await.unwrap()
-}
+use kruispunt_test_kit::all_entries;
 
 /// The live signals with one of the `stored` pseudonyms of this kind and key version, read
 /// the way the broker reads them: the ids from the index scan, the rows by id prefix.

@@ -17,9 +17,8 @@
 //! * A witness whose cosignatures are dated ahead of the broker's clock is shown failing, with
 //!   the reason, and its lines are not published.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use kruispunt_sdk::transparency::{
     MemoryTree, Verifier, WitnessPolicy, consistency_proof, parse_verifier_key, root_at, split_note,
@@ -84,31 +83,13 @@ impl WitnessProcess {
         logs: Vec<String>,
         args: Vec<String>,
     ) -> WitnessProcess {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["witness", "serve", "--key"])
-            .arg(&key)
-            .arg("--state")
-            .arg(&state)
-            .args(["--listen", "127.0.0.1:0"]);
-        for l in &logs {
-            cmd.arg("--log").arg(l);
-        }
-        cmd.args(&args);
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .rsplit_once(" listening on ")
-            .unwrap_or_else(|| panic!("the witness did not start: {line:?}"))
-            .1
-            .to_string();
+        let (child, url) = kruispunt_test_kit::serve_process::spawn_witness(
+            Path::new(BIN),
+            &key,
+            &state,
+            &logs,
+            &args,
+        );
         WitnessProcess {
             child,
             url,
@@ -173,7 +154,23 @@ struct TestLog<'k> {
     tree: MemoryTree,
 }
 
-impl TestLog<'_> {
+impl<'k> TestLog<'k> {
+    /// An empty log `origin` signed by `key`.
+    fn new(origin: &str, key: &'k Ed25519KeyPair) -> Self {
+        TestLog {
+            origin: origin.to_string(),
+            key,
+            tree: MemoryTree::new(),
+        }
+    }
+
+    /// The log's verifier key string (`<origin>+<key id>+<key>`).
+    fn vkey(&self) -> String {
+        Verifier::new(&self.origin, self.key.public_key().as_ref())
+            .unwrap()
+            .to_string()
+    }
+
     fn grow(&mut self, n: u64, tag: &str) {
         for _ in 0..n {
             let i = self.tree.frontier().size();
@@ -212,14 +209,8 @@ async fn witness_state_survives_sigkill_and_never_cosigns_an_inconsistent_checkp
     let dir = tempfile::tempdir().unwrap();
     let key = Ed25519KeyPair::from_seed_unchecked(&[42; 32]).unwrap();
     let origin = "kruispunt/witness-crash".to_string();
-    let vkey = Verifier::new(&origin, key.public_key().as_ref())
-        .unwrap()
-        .to_string();
-    let mut log = TestLog {
-        origin: origin.clone(),
-        key: &key,
-        tree: MemoryTree::new(),
-    };
+    let mut log = TestLog::new(&origin, &key);
+    let vkey = log.vkey();
     log.grow(400, "entry");
     let w = WitnessProcess::start(
         dir.path(),
@@ -272,11 +263,7 @@ async fn witness_state_survives_sigkill_and_never_cosigns_an_inconsistent_checkp
 
     // A checkpoint of that size with another root, and a larger tree that does not extend the
     // one cosigned, are both refused — by the same log key.
-    let mut fork = TestLog {
-        origin: origin.clone(),
-        key: &key,
-        tree: MemoryTree::new(),
-    };
+    let mut fork = TestLog::new(&origin, &key);
     fork.grow(s, "forged");
     let (st, ct, body) = w.add(fork.body(s, s)).await;
     assert_eq!(st, 409, "{body}");
@@ -300,28 +287,14 @@ async fn witness_answers_the_specification_statuses() {
     let key = Ed25519KeyPair::from_seed_unchecked(&[43; 32]).unwrap();
     let other = Ed25519KeyPair::from_seed_unchecked(&[44; 32]).unwrap();
     let origin = "kruispunt/witness-statuses".to_string();
-    let vkey = Verifier::new(&origin, key.public_key().as_ref())
-        .unwrap()
-        .to_string();
-    let mut log = TestLog {
-        origin: origin.clone(),
-        key: &key,
-        tree: MemoryTree::new(),
-    };
+    let mut log = TestLog::new(&origin, &key);
+    let vkey = log.vkey();
     log.grow(10, "entry");
     let w = WitnessProcess::start(dir.path(), "witness.test/s", &[format!("{origin}={vkey}")]);
-    let mut unknown = TestLog {
-        origin: "kruispunt/elsewhere".into(),
-        key: &key,
-        tree: MemoryTree::new(),
-    };
+    let mut unknown = TestLog::new("kruispunt/elsewhere", &key);
     unknown.grow(3, "x");
     assert_eq!(w.add(unknown.body(0, 3)).await.0, 404);
-    let mut stranger = TestLog {
-        origin: origin.clone(),
-        key: &other,
-        tree: MemoryTree::new(),
-    };
+    let mut stranger = TestLog::new(&origin, &other);
     stranger.grow(3, "x");
     assert_eq!(w.add(stranger.body(0, 3)).await.0, 403);
     assert_eq!(w.add(log.body(4, 3)).await.0, 400);
@@ -703,11 +676,7 @@ async fn quorum_hang_verify_split(b: Broker) {
         .verify(&later, std::slice::from_ref(&log_verifier))
         .unwrap()
         .checkpoint;
-    let mut fork = TestLog {
-        origin: origin.clone(),
-        key: keys.audit_signing_key(),
-        tree: MemoryTree::new(),
-    };
+    let mut fork = TestLog::new(&origin, keys.audit_signing_key());
     let riec_size = latest_size(&wa, &fork).await;
     assert!(riec_size >= cosigned.size);
     fork.grow(riec_size, "the other view");

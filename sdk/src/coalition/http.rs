@@ -125,12 +125,9 @@ impl BrokerMls {
         group_info: &[u8],
     ) -> Result<GroupStatus, HttpError> {
         let body = CreateGroup {
-            group_id: group_id.into(),
-            kind,
-            coalition: coalition.into(),
             allowed,
             case_reference,
-            group_info: wire::b64(group_info),
+            ..CreateGroup::new(group_id, kind, coalition, group_info)
         };
         self.send(
             self.client
@@ -150,14 +147,7 @@ impl BrokerMls {
         coalition: &str,
         group_info: &[u8],
     ) -> Result<GroupStatus, HttpError> {
-        let body = CreateGroup {
-            group_id: group_id.into(),
-            kind,
-            coalition: coalition.into(),
-            allowed: None,
-            case_reference: None,
-            group_info: wire::b64(group_info),
-        };
+        let body = CreateGroup::new(group_id, kind, coalition, group_info);
         self.send(
             self.client
                 .put(format!("{}/v1/mls/groups/{group_id}", self.base))

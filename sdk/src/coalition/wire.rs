@@ -77,6 +77,21 @@ pub struct CreateGroup {
     pub group_info: String,
 }
 
+impl CreateGroup {
+    /// The body for group `group_id` of `kind` in `coalition`, of epoch 0's GroupInfo bytes,
+    /// with no narrowing and no case (what a re-initialisation sends).
+    pub fn new(group_id: &str, kind: GroupKind, coalition: &str, group_info: &[u8]) -> Self {
+        CreateGroup {
+            group_id: group_id.into(),
+            kind,
+            coalition: coalition.into(),
+            allowed: None,
+            case_reference: None,
+            group_info: b64(group_info),
+        }
+    }
+}
+
 /// What the broker knows of a group (public state only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -25,9 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::signature::{ED25519, UnparsedPublicKey};
 
-use super::note::{
-    ED25519_SIGNATURE_LEN, KeyError, SIG_PREFIX, check_key_name, split_key, typed_key_id,
-};
+use super::note::{ED25519_SIGNATURE_LEN, KeyError, NoteKey, SIG_PREFIX, typed_key_id};
 
 /// Signature type byte of a timestamped Ed25519 witness cosignature (C2SP signed-note).
 pub const ALG_COSIGNATURE_V1: u8 = 0x04;
@@ -72,42 +70,23 @@ pub enum CosignatureError {
     Invalid(String),
 }
 
-/// A trusted witness: the name its cosignatures carry and its Ed25519 public key. Its verifier
-/// key string is `<name>+<key id>+<base64(0x04 ‖ key)>`.
+/// A trusted witness: the name its cosignatures carry and its Ed25519 public key, read
+/// through [`NoteKey`]. Its verifier key string is `<name>+<key id>+<base64(0x04 ‖ key)>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WitnessVerifier {
-    name: String,
-    key_id: u32,
-    public_key: [u8; 32],
+pub struct WitnessVerifier(NoteKey);
+
+impl std::ops::Deref for WitnessVerifier {
+    type Target = NoteKey;
+
+    fn deref(&self) -> &NoteKey {
+        &self.0
+    }
 }
 
 impl WitnessVerifier {
     /// A witness verifier for `name` and a raw 32-byte Ed25519 public key.
     pub fn new(name: &str, public_key: &[u8]) -> Result<WitnessVerifier, KeyError> {
-        check_key_name(name)?;
-        let public_key: [u8; 32] = public_key
-            .try_into()
-            .map_err(|_| KeyError::WrongKeyLength(public_key.len()))?;
-        Ok(WitnessVerifier {
-            name: name.to_string(),
-            key_id: cosignature_key_id(name, &public_key),
-            public_key,
-        })
-    }
-
-    /// The witness's key name, as it appears in its cosignature lines.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The key id (type 0x04).
-    pub fn key_id(&self) -> u32 {
-        self.key_id
-    }
-
-    /// The raw Ed25519 public key.
-    pub fn public_key(&self) -> &[u8; 32] {
-        &self.public_key
+        NoteKey::new(name, ALG_COSIGNATURE_V1, public_key).map(WitnessVerifier)
     }
 
     /// Verifies the `timestamped_signature` bytes `raw` (without the key id) over the checkpoint
@@ -115,9 +94,11 @@ impl WitnessVerifier {
     pub fn verify(&self, body: &str, raw: &[u8]) -> Result<u64, CosignatureError> {
         let (ts, sig) = decode_timestamped(raw)?;
         let msg = cosigned_message(ts, body);
-        UnparsedPublicKey::new(&ED25519, &self.public_key[..])
+        UnparsedPublicKey::new(&ED25519, &self.public_key()[..])
             .verify(msg.as_bytes(), sig)
-            .map_err(|_| CosignatureError::Invalid(format!("{}+{:08x}", self.name, self.key_id)))?;
+            .map_err(|_| {
+                CosignatureError::Invalid(format!("{}+{:08x}", self.name(), self.key_id()))
+            })?;
         Ok(ts)
     }
 }
@@ -138,10 +119,7 @@ pub fn decode_timestamped(raw: &[u8]) -> Result<(u64, &[u8]), CosignatureError> 
 /// The verifier key string `<name>+<key id>+<base64(0x04 ‖ public key)>`.
 impl fmt::Display for WitnessVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut key = Vec::with_capacity(33);
-        key.push(ALG_COSIGNATURE_V1);
-        key.extend_from_slice(&self.public_key);
-        write!(f, "{}+{:08x}+{}", self.name, self.key_id, B64.encode(key))
+        self.0.fmt(f)
     }
 }
 
@@ -156,18 +134,7 @@ impl FromStr for WitnessVerifier {
 /// Parses a witness's verifier key string (type byte 0x04), checking that the key id matches
 /// the name and key.
 pub fn parse_witness_key(s: &str) -> Result<WitnessVerifier, KeyError> {
-    let (name, given, alg, key) = split_key(s)?;
-    if alg != ALG_COSIGNATURE_V1 {
-        return Err(KeyError::UnsupportedAlgorithm(alg));
-    }
-    let verifier = WitnessVerifier::new(name, &key)?;
-    if verifier.key_id != given {
-        return Err(KeyError::KeyIdMismatch {
-            given,
-            expected: verifier.key_id,
-        });
-    }
-    Ok(verifier)
+    NoteKey::parse(s, ALG_COSIGNATURE_V1).map(WitnessVerifier)
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ pub use merkle::{
     empty_root, leaf_hash, node_hash, root,
 };
 pub use note::{
-    KeyError, NoteError, SignatureLine, VerifiedNote, Verifier, key_id, open_note,
+    KeyError, NoteError, NoteKey, SignatureLine, VerifiedNote, Verifier, key_id, open_note,
     parse_verifier_key, split_note, verifier_key,
 };
 pub use proof::{

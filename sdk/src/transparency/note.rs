@@ -111,27 +111,47 @@ pub(crate) fn typed_key_id(name: &str, key_type: u8, public_key: &[u8; 32]) -> u
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
-/// A trusted Ed25519 note key: name, key id and public key.
+/// A named Ed25519 public key of one signature type (0x01 for a note signer, 0x04 for a
+/// witness), with its key id: what [`Verifier`] and the witnesses' `WitnessVerifier` share, so
+/// the key string's form and checks live in one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verifier {
+pub struct NoteKey {
     name: String,
+    alg: u8,
     key_id: u32,
     public_key: [u8; 32],
 }
 
-impl Verifier {
-    /// A verifier for `name` and a raw 32-byte Ed25519 public key (e.g.
-    /// `BrokerKeys::audit_public_key()`).
-    pub fn new(name: &str, public_key: &[u8]) -> Result<Verifier, KeyError> {
+impl NoteKey {
+    /// The key of type `alg` for `name` and a raw 32-byte Ed25519 public key.
+    pub(crate) fn new(name: &str, alg: u8, public_key: &[u8]) -> Result<NoteKey, KeyError> {
         check_key_name(name)?;
         let public_key: [u8; 32] = public_key
             .try_into()
             .map_err(|_| KeyError::WrongKeyLength(public_key.len()))?;
-        Ok(Verifier {
+        Ok(NoteKey {
             name: name.to_string(),
-            key_id: key_id(name, &public_key),
+            alg,
+            key_id: typed_key_id(name, alg, &public_key),
             public_key,
         })
+    }
+
+    /// Parses a verifier key string of type `alg`, checking that the key id matches the name
+    /// and key.
+    pub(crate) fn parse(s: &str, alg: u8) -> Result<NoteKey, KeyError> {
+        let (name, given, got, public_key) = split_key(s)?;
+        if got != alg {
+            return Err(KeyError::UnsupportedAlgorithm(got));
+        }
+        let key = NoteKey::new(name, alg, &public_key)?;
+        if key.key_id != given {
+            return Err(KeyError::KeyIdMismatch {
+                given,
+                expected: key.key_id,
+            });
+        }
+        Ok(key)
     }
 
     /// The key name, as it appears in signature lines.
@@ -148,10 +168,41 @@ impl Verifier {
     pub fn public_key(&self) -> &[u8; 32] {
         &self.public_key
     }
+}
+
+/// The verifier key string `<name>+<key id, 8 hex>+<base64(type ‖ public key)>`.
+impl fmt::Display for NoteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut key = Vec::with_capacity(1 + ED25519_PUBLIC_KEY_LEN);
+        key.push(self.alg);
+        key.extend_from_slice(&self.public_key);
+        write!(f, "{}+{:08x}+{}", self.name, self.key_id, B64.encode(key))
+    }
+}
+
+/// A trusted Ed25519 note key (type 0x01): name, key id and public key, read through
+/// [`NoteKey`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verifier(NoteKey);
+
+impl std::ops::Deref for Verifier {
+    type Target = NoteKey;
+
+    fn deref(&self) -> &NoteKey {
+        &self.0
+    }
+}
+
+impl Verifier {
+    /// A verifier for `name` and a raw 32-byte Ed25519 public key (e.g.
+    /// `BrokerKeys::audit_public_key()`).
+    pub fn new(name: &str, public_key: &[u8]) -> Result<Verifier, KeyError> {
+        NoteKey::new(name, ALG_ED25519, public_key).map(Verifier)
+    }
 
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         sig.len() == ED25519_SIGNATURE_LEN
-            && UnparsedPublicKey::new(&ED25519, &self.public_key[..])
+            && UnparsedPublicKey::new(&ED25519, &self.public_key()[..])
                 .verify(msg, sig)
                 .is_ok()
     }
@@ -160,10 +211,7 @@ impl Verifier {
 /// The verifier key string `<name>+<key id, 8 hex>+<base64(0x01 ‖ public key)>`.
 impl fmt::Display for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut key = Vec::with_capacity(1 + ED25519_PUBLIC_KEY_LEN);
-        key.push(ALG_ED25519);
-        key.extend_from_slice(&self.public_key);
-        write!(f, "{}+{:08x}+{}", self.name, self.key_id, B64.encode(key))
+        self.0.fmt(f)
     }
 }
 
@@ -183,18 +231,7 @@ pub fn verifier_key(name: &str, public_key: &[u8]) -> Result<String, KeyError> {
 
 /// Parses a verifier key string, checking that the key id matches the name and key.
 pub fn parse_verifier_key(s: &str) -> Result<Verifier, KeyError> {
-    let (name, given, alg, public_key) = split_key(s)?;
-    if alg != ALG_ED25519 {
-        return Err(KeyError::UnsupportedAlgorithm(alg));
-    }
-    let verifier = Verifier::new(name, &public_key)?;
-    if verifier.key_id != given {
-        return Err(KeyError::KeyIdMismatch {
-            given,
-            expected: verifier.key_id,
-        });
-    }
-    Ok(verifier)
+    NoteKey::parse(s, ALG_ED25519).map(Verifier)
 }
 
 /// `<name>+<hex8>+<base64(type ‖ key)>` into its parts (no check of the id against the key).
@@ -332,7 +369,7 @@ pub fn open_note(
     {
         let mut matching = verifiers
             .iter()
-            .filter(|v| v.name == *name && v.key_id == *id);
+            .filter(|v| v.name() == *name && v.key_id() == *id);
         let Some(verifier) = matching.next() else {
             unknown_signatures += 1;
             continue;
@@ -412,7 +449,7 @@ mod tests {
     fn ambiguous_verifiers_are_refused_when_used() {
         let v = Verifier::new("k", &[3u8; 32]).unwrap();
         let mut clash = v.clone();
-        clash.public_key = [9; 32]; // same name and id, different key
+        clash.0.public_key = [9; 32]; // same name and id, different key
         let mut sig = v.key_id().to_be_bytes().to_vec();
         sig.extend_from_slice(&[0u8; ED25519_SIGNATURE_LEN]);
         let note = format!("a\n\n{SIG_PREFIX}k {}\n", B64.encode(sig));

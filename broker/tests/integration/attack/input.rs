@@ -4,7 +4,6 @@
 
 use super::*;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The largest audit entry in the log (bytes of its JSON).
 async fn largest_entry(b: &Broker) -> usize {
@@ -103,20 +102,7 @@ attack_tests!(
 async fn errors_no_handler_writes_are_problems() {
     let b = serve(serve_opts()).await;
     let token = b.token(DEALER_A, &["compliance"]);
-    let typed = |resp: reqwest::Response| async move {
-        let status = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_string())
-            .unwrap_or_default();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(json!(text)),
-            ct,
-        )
-    };
+    let typed = kruispunt_test_kit::typed;
     // 413: a body over the 8 MiB limit.
     let resp = b
         .client
@@ -199,26 +185,6 @@ async fn the_request_timeout_is_a_problem() {
         ..serve_opts()
     })
     .await;
-    let token = b.token(DEALER_C, &["compliance"]);
-    let mut tls = super::connections::connect(&b).await;
-    tls.write_all(
-        format!(
-            "POST /v1/matches HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer {token}\r\n\
-             content-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{{\"purpose\""
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut out = String::new();
-    tls.read_to_string(&mut out).await.unwrap();
-    assert!(out.starts_with("HTTP/1.1 503"), "{out}");
-    let lower = out.to_ascii_lowercase();
-    assert!(
-        lower.contains("content-type: application/problem+json"),
-        "{out}"
-    );
-    assert!(lower.contains("retry-after:"), "{out}");
-    assert!(out.contains("request-timeout"), "{out}");
+    crate::problem_edges::a_request_that_never_completes_times_out(&b).await;
     b.stop().await;
 }

@@ -4,8 +4,6 @@
 //! recent entry deleted and dressed up as a lawful erasure — the operator's `audit verify`
 //! names it.
 
-use std::path::Path;
-
 use super::*;
 use kruispunt_broker::audit::anchor;
 use kruispunt_broker::audit::entry::{AuditEntry, Operation};
@@ -68,15 +66,7 @@ async fn a_forged_log_is_not_served(pg: Option<&str>) {
 
     // 2. The log truncated (two entries and their tree gone, the head set back).
     let kept = size - 2;
-    behind_the_back(
-        &dir,
-        &format!(
-            "DELETE FROM audit_log WHERE seq >= {kept}; {} UPDATE audit_head SET size = {kept};",
-            tree_back_to(kept)
-        ),
-        None,
-    )
-    .await;
+    truncate_behind_the_back(&dir, kept).await;
     let b = refused(
         b.try_restart().await,
         &format!("has {kept} entries, but this broker signed a checkpoint of {size}"),
@@ -101,15 +91,6 @@ const OLD: i64 = 1_546_300_800_000;
 
 fn cli(args: &[&str]) -> (bool, String) {
     kruispunt(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
-}
-
-/// Exports the log as the operator and verifies the export: (success, output).
-fn export_and_verify(dir: &Path, name: &str) -> (bool, String) {
-    let d = dir.display().to_string();
-    let out = dir.join(name).display().to_string();
-    let (ok, text) = cli(&["audit", "export", "--data-dir", &d, "--out", &out]);
-    assert!(ok, "{text}");
-    cli(&["audit", "verify", "--dir", &out])
 }
 
 async fn a_recent_entry_cannot_pass_for_erased(pg: Option<&str>) {
@@ -156,7 +137,7 @@ async fn a_recent_entry_cannot_pass_for_erased(pg: Option<&str>) {
     // The broker serves on (the tree is unchanged and extended), but verification names it.
     let b = b.restart().await;
     assert_eq!(b.sync().await, size + 1);
-    let (ok, out) = export_and_verify(&dir, "export");
+    let (ok, out) = export_then_verify(&dir, &dir.join("export"));
     assert!(!ok, "a forged erasure verified: {out}");
     assert!(
         out.contains("entry 1 is shown as erased, but entry 0 before it"),

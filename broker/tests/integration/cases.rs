@@ -49,6 +49,19 @@ fn client_of(b: &Broker, partner: &str, roles: &[&str], scope: Option<TokenScope
 }
 
 /// The problem type and reasons of a refusal.
+/// Writes `consent` into the database as an operator or a misconfigured registry could, past
+/// the API's checks.
+async fn consent_behind_the_back(b: &Broker, consent: &Consent) {
+    let entry = kruispunt_broker::audit::entry::by(
+        None,
+        kruispunt_broker::audit::entry::Operation::Collect,
+        "consent.issue",
+    );
+    let state = b.state();
+    let cases = state.store.cases();
+    cases.issue_consent(consent, "x", &entry).await.unwrap();
+}
+
 fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (String, Vec<String>) {
     let e = r.expect_err("refused");
     let p = e.problem().unwrap_or_else(|| panic!("not a problem: {e}"));
@@ -524,20 +537,7 @@ async fn consents_four_eyes_and_withdrawal(b: &Broker) {
         withdrawn_at: None,
         ..consent.clone()
     };
-    b.state()
-        .store
-        .cases()
-        .issue_consent(
-            &foreign,
-            "x",
-            &kruispunt_broker::audit::entry::by(
-                None,
-                kruispunt_broker::audit::entry::Operation::Collect,
-                "consent.issue",
-            ),
-        )
-        .await
-        .unwrap();
+    consent_behind_the_back(b, &foreign).await;
     assert_eq!(
         refusal(om.withdraw_consent(&foreign.id).await).0,
         "not-found"
@@ -668,20 +668,7 @@ async fn police_matches_rest_on_the_case_and_the_consent(b: &Broker) {
         issued_by: POLICE.into(),
         ..a.clone()
     };
-    b.state()
-        .store
-        .cases()
-        .issue_consent(
-            &own,
-            "x",
-            &kruispunt_broker::audit::entry::by(
-                None,
-                kruispunt_broker::audit::entry::Operation::Collect,
-                "consent.issue",
-            ),
-        )
-        .await
-        .unwrap();
+    consent_behind_the_back(b, &own).await;
     let (slug, _) = refusal(
         detective("MN-2026-0300", &own.id, 5)
             .match_identifiers(&police_query(Level::Hit))

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use kruispunt_test_kit::{Broker, Options, TestDatabase};
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kruispunt");
 /// The coalition key the partners' CLI pseudonymises with (given as KRUISPUNT_COALITION_KEY).
@@ -279,16 +280,23 @@ fn partner_keygen_refuses_to_overwrite_and_writes_owner_only() {
     assert_eq!(std::fs::read(&key).unwrap(), before);
 }
 
+/// `GET /v1/registry` as `token`.
+async fn registry_as(p: &Production, token: &str) -> Value {
+    let (status, v) = p.broker.get_json("/v1/registry", token).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+/// The ids of the purposes a registry view lists.
+fn purpose_ids(v: &Value) -> Vec<&str> {
+    let purposes = v["purposes"].as_array().unwrap_or_else(|| panic!("{v}"));
+    purposes.iter().map(|p| p["id"].as_str().unwrap()).collect()
+}
+
 async fn registry_shows_only_what_the_organisation_may_use(p: &Production) {
     let dealer = p.token("autobedrijf-de-vecht", "compliance");
-    let (status, v) = p.broker.get_json("/v1/registry", &dealer).await;
-    assert_eq!(status, 200, "{v}");
-    let purposes: Vec<&str> = v["purposes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let v = registry_as(p, &dealer).await;
+    let purposes = purpose_ids(&v);
     assert!(
         purposes.contains(&"autobranche-contante-aankopen"),
         "{purposes:?}"
@@ -335,14 +343,8 @@ async fn registry_shows_only_what_the_organisation_may_use(p: &Production) {
 
     // Horeca sees its own screening purpose, and not the car dealers'.
     let horeca = p.token("horeca-gooi", "signaleerder");
-    let (status, v) = p.broker.get_json("/v1/registry", &horeca).await;
-    assert_eq!(status, 200, "{v}");
-    let ids: Vec<&str> = v["purposes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["id"].as_str().unwrap())
-        .collect();
+    let v = registry_as(p, &horeca).await;
+    let ids = purpose_ids(&v);
     assert!(ids.contains(&"horeca-bibob-screening"), "{ids:?}");
     assert!(!ids.contains(&"autobranche-contante-aankopen"), "{ids:?}");
 

@@ -846,7 +846,7 @@ stable_grant := {
 	"retention_days": 0,
 	"signals_not_before": null,
 	"justification_required": false,
-} if input.action in {"audit_read", "coalition_add", "case_channel"}
+} if input.action in {"audit_read", "coalition_add", "case_channel", "feedback"}
 
 stable_grant := {
 	"disclosure_level": "none",

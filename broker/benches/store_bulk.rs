@@ -351,7 +351,12 @@ async fn audit_append(label: &str, store: Arc<dyn Store>) {
                         };
                         store
                             .decisions()
-                            .record_decision_within_budget(usage, u64::MAX >> 2, &match_entry(i))
+                            .record_decision_within_budget(
+                                usage,
+                                u64::MAX >> 2,
+                                &match_entry(i),
+                                Vec::new(),
+                            )
                             .await
                             .expect("decision");
                     }

@@ -31,6 +31,7 @@ pub fn router(state: AppState, connections: &crate::config::Connections) -> Rout
         )
         .route("/v1/cases/{reference}", get(routes::cases::get))
         .route("/v1/cases/{reference}/state", post(routes::cases::advance))
+        .route("/v1/feedback", get(routes::cases::feedback))
         .route("/v1/consents", post(routes::consents::issue))
         .route("/v1/consents/{id}", delete(routes::consents::withdraw))
         .route(

@@ -217,6 +217,27 @@ impl From<crate::cases::CaseError> for Problem {
     }
 }
 
+impl From<crate::cases::feedback::FeedbackError> for Problem {
+    fn from(e: crate::cases::feedback::FeedbackError) -> Self {
+        use crate::cases::feedback::FeedbackError as E;
+        match e {
+            E::Invalid { field, .. } => {
+                Problem::bad_request("invalid-feedback-query", e.to_string())
+                    .with_extension("field", field.into())
+            }
+            E::Refused { ref reasons } => Problem::new(
+                StatusCode::FORBIDDEN,
+                "policy-denied",
+                "Refused by policy",
+                e.to_string(),
+            )
+            .with_reasons(reasons.clone()),
+            E::Policy(p) => policy_unavailable(&p, "nothing was disclosed"),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<crate::cases::consent::ConsentError> for Problem {
     fn from(e: crate::cases::consent::ConsentError) -> Self {
         use crate::cases::consent::{CONSENT_ROLE_NOT_ALLOWED, ConsentError as E};

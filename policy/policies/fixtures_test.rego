@@ -233,7 +233,7 @@ beeld_query := {
 
 # The release rules of the picture (the registry's defaults).
 beeld_rules := {
-	"areas": ["unit", "district", "gemeente", "wijk"], "measures": ["subjects", "multi_source", "cross_sector", "signals"],
+	"areas": ["unit", "district", "gemeente", "wijk"], "measures": ["subjects", "multi_source", "cross_sector", "signals", "open_cases", "interventions"],
 	"periods": ["week", "month", "quarter"], "k": 10, "wijk_k": 50, "min_sources": 3, "max_share_percent": 85,
 	"epsilon_micro": 500000, "monthly_epsilon_micro": 10000000, "rounding": 5, "contribution_cap": 4, "signal_cap": 5,
 	"snapshot_interval_secs": 3600, "max_range_days": 1100,

@@ -31,7 +31,7 @@ import rego.v1
 # Disclosure levels, ordered: none < hit < categories < details.
 levels := {"none": 0, "hit": 1, "categories": 2, "details": 3}
 
-actions := {"match", "upload", "withdraw", "audit_read", "coalition_add", "aggregate", "case_channel"}
+actions := {"match", "upload", "withdraw", "audit_read", "coalition_add", "aggregate", "case_channel", "feedback"}
 
 # Actions that are done under a registered purpose.
 purpose_actions := {"match", "upload", "withdraw"}
@@ -726,6 +726,22 @@ other_gemeente_asked if {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Feedback to the partners who signal (GET /v1/feedback, docs/CASES.md): counts of the
+# requester's own signals that contributed to cases. Only a supplier asks: an organisation whose
+# sector may supply under some purpose, asking in one of that purpose's supplier roles. What it
+# is shown is its own organisation's figures only (the broker counts nothing else).
+# ---------------------------------------------------------------------------------------------
+
+supplies_somewhere if {
+	some p in reg.purposes
+	requester.sector in p.source_sectors
+	some r in input.requester.roles
+	r in object.get(p, "supplier_roles", p.roles)
+}
+
+deny_feedback contains "not_a_supplier" if not supplies_somewhere
+
+# ---------------------------------------------------------------------------------------------
 # The refusal reasons for the requested action
 # ---------------------------------------------------------------------------------------------
 
@@ -746,6 +762,8 @@ stable_deny := deny_all | deny_coalition_add if input.action == "coalition_add"
 stable_deny := deny_all | deny_aggregate if input.action == "aggregate"
 
 stable_deny := deny_all | deny_case_channel if input.action == "case_channel"
+
+stable_deny := deny_all | deny_feedback if input.action == "feedback"
 
 stable_deny := deny_all if not input.action in actions
 
@@ -828,7 +846,7 @@ stable_grant := {
 	"retention_days": 0,
 	"signals_not_before": null,
 	"justification_required": false,
-} if input.action in {"audit_read", "coalition_add", "case_channel"}
+} if input.action in {"audit_read", "coalition_add", "case_channel", "feedback"}
 
 stable_grant := {
 	"disclosure_level": "none",
@@ -865,7 +883,7 @@ clock_grant := {
 } else := {"signals_not_before": retention_cutoff} if {
 	input.action in {"upload", "withdraw"}
 } else := {} if {
-	input.action in {"audit_read", "coalition_add", "aggregate", "case_channel"}
+	input.action in {"audit_read", "coalition_add", "aggregate", "case_channel", "feedback"}
 }
 
 refused_obligations := {

@@ -780,3 +780,40 @@ decide_with_rules(inp, rules) := d if {
 	reg := json.patch(registry, [{"op": "replace", "path": "/purposes/beeld/aggregates", "value": rules}])
 	d := kruispunt.decision with input as inp with data.registry as reg
 }
+
+# ---------------------------------------------------------------------------------------------
+# Feedback to the partners who signal: suppliers only
+# ---------------------------------------------------------------------------------------------
+
+feedback := {
+	"action": "feedback",
+	"requester": {"org": "kvo-a", "sector": "kvo", "public": false, "roles": ["signaleerder"], "user": "boer.jansen"},
+	"purpose": "",
+	"usage": no_usage,
+	"now": now,
+}
+
+test_feedback_supplier_allowed if allowed(feedback)
+
+test_feedback_supplier_in_an_asking_role_only_denied if {
+	denied(patch(feedback, {"requester": {"org": "kvo-a", "sector": "kvo", "public": false, "roles": ["nobody"], "user": "x"}}), "not_a_supplier")
+}
+
+test_feedback_non_supplier_denied if {
+	# The OM supplies under no purpose.
+	denied(patch(feedback, {"requester": {"org": "om", "sector": "om", "public": true, "roles": ["officier-van-justitie"], "user": "ovj"}}), "not_a_supplier")
+}
+
+test_case_measures_offered_like_the_others if {
+	every m in ["open_cases", "interventions"] {
+		allowed(patch(beeld_aggregate, {"aggregate": {"area": "gemeente", "measure": m, "period": "month", "gemeenten": []}}))
+	}
+	rules := object.union(beeld_rules, {"measures": ["subjects"]})
+	d := decide_with_rules(patch(beeld_aggregate, {"aggregate": {"area": "gemeente", "measure": "open_cases", "period": "month", "gemeenten": []}}), rules)
+	"aggregates_not_offered" in d.reasons
+}
+
+test_case_measures_municipal_analyst_own_gemeente_only if {
+	allowed(patch(municipal_aggregate, {"aggregate": {"area": "gemeente", "measure": "open_cases", "period": "month", "gemeenten": ["GM0001"]}}))
+	denied(patch(municipal_aggregate, {"aggregate": {"area": "gemeente", "measure": "open_cases", "period": "month", "gemeenten": []}}), "area_not_allowed")
+}

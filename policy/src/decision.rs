@@ -255,6 +255,10 @@ pub const REASON_CODES: &[(&str, &str)] = &[
         "target_not_participant",
         "Case channels: the organisation to bring in does not take part in the case.",
     ),
+    (
+        "not_a_supplier",
+        "Feedback: the organisation supplies under no purpose, or asks without a supplier role.",
+    ),
 ];
 
 /// Duties the broker must carry out in code when a request is allowed. On a refusal every

@@ -26,6 +26,9 @@ pub enum Action {
     /// Register a case channel, or bring an organisation (`target_org`) into one: the MLS
     /// group of a registered case (`case`), among its participants.
     CaseChannel,
+    /// See how many of one's own signals contributed to cases (`GET /v1/feedback`): suppliers
+    /// only.
+    Feedback,
 }
 
 kruispunt_sdk::wire_names! {
@@ -38,6 +41,7 @@ kruispunt_sdk::wire_names! {
         CoalitionAdd => "coalition_add",
         Aggregate => "aggregate",
         CaseChannel => "case_channel",
+        Feedback => "feedback",
     }
 }
 

@@ -161,6 +161,7 @@ pub fn generated_inputs(registry: &Registry, n: usize, seed: u64) -> Vec<PolicyI
         Action::AuditRead,
         Action::CoalitionAdd,
         Action::CaseChannel,
+        Action::Feedback,
     ];
     let levels = [Level::None, Level::Hit, Level::Categories, Level::Details];
 

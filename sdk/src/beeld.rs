@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Most dimensions one question may group by (one area level, one of theme/code, one period).
+/// Most dimensions one question may group by (one area level, one of theme/code/intervention, one period).
 pub const MAX_GROUP_BY: usize = 3;
 /// Most values one filter list may name.
 pub const MAX_FILTER_VALUES: usize = 64;
@@ -29,6 +29,13 @@ pub enum Measure {
     CrossSector,
     /// Signals, each subject contributing at most a capped number per cell.
     Signals,
+    /// Registered cases (casussen) open — state `open` or `intervention` — at some moment of
+    /// the cell's period; the unit of counting is the case, not a subject (docs/BEELD.md,
+    /// "Cases as measures").
+    OpenCases,
+    /// Interventions: cases that moved to state `intervention` within the cell's period, per
+    /// kind with the `intervention` dimension.
+    Interventions,
 }
 
 crate::wire_names! {
@@ -38,11 +45,21 @@ crate::wire_names! {
         MultiSource => "multi_source",
         CrossSector => "cross_sector",
         Signals => "signals",
+        OpenCases => "open_cases",
+        Interventions => "interventions",
+    }
+}
+
+impl Measure {
+    /// Whether the measure counts registered cases (from the case register) rather than the
+    /// subjects of the partners' signals.
+    pub fn counts_cases(self) -> bool {
+        matches!(self, Measure::OpenCases | Measure::Interventions)
     }
 }
 
 /// A dimension to group by. At most one area level (`unit`, `district`, `gemeente`, `wijk`),
-/// at most one of `theme`/`code`, at most one period (`week`, `month`, `quarter`); without a
+/// at most one of `theme`/`code`/`intervention`, at most one period (`week`, `month`, `quarter`); without a
 /// period the whole `from`..`to` range is one period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,6 +76,9 @@ pub enum Dimension {
     Theme,
     /// Signal code of the taxonomy, e.g. `cash-loan-offer`.
     Code,
+    /// The kind of an intervention (`bestuurlijk`, `strafrechtelijk`, `fiscaal`, `other`):
+    /// measure `interventions` only.
+    Intervention,
     /// ISO week of the observation date, e.g. `2026-W47`.
     Week,
     /// Calendar month, e.g. `2026-11`.
@@ -76,6 +96,7 @@ crate::wire_names! {
         Wijk => "wijk",
         Theme => "theme",
         Code => "code",
+        Intervention => "intervention",
         Week => "week",
         Month => "month",
         Quarter => "quarter",
@@ -103,9 +124,12 @@ impl Dimension {
         Self::PERIODS.contains(&self)
     }
 
-    /// Whether this is `theme` or `code`.
+    /// Whether this is `theme`, `code` or `intervention`.
     pub fn is_category(self) -> bool {
-        matches!(self, Dimension::Theme | Dimension::Code)
+        matches!(
+            self,
+            Dimension::Theme | Dimension::Code | Dimension::Intervention
+        )
     }
 }
 

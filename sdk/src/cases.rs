@@ -351,6 +351,53 @@ pub struct Consent {
     pub withdrawn_at: Option<i64>,
 }
 
+/// Most months one feedback question may span.
+pub const MAX_FEEDBACK_MONTHS: usize = 36;
+
+/// The outcome a feedback cell counts (`GET /v1/feedback`): signals that contributed to cases
+/// at all, or to cases that came to an intervention of one kind.
+pub const FEEDBACK_OUTCOMES: [&str; 5] = [
+    "cases",
+    "bestuurlijk",
+    "strafrechtelijk",
+    "fiscaal",
+    "other",
+];
+
+/// The query of `GET /v1/feedback`: a range of calendar months, `YYYY-MM`, both included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackQuery {
+    /// The first month, `YYYY-MM`.
+    pub from: String,
+    /// The last month (included), `YYYY-MM`.
+    pub to: String,
+}
+
+/// The answer of `GET /v1/feedback`: how many of the asking organisation's own signals
+/// contributed to cases — were disclosed (a hit) in a police match under a registered case,
+/// once no embargo holds — and to cases that came to an intervention of each kind, per month of
+/// the disclosure. Counts only, under the picture's release rules: never a case, never a
+/// subject (docs/CASES.md, "Feedback to the partners who signal").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedbackResponse {
+    /// The organisation whose signals are counted: always the asker's own.
+    pub org: String,
+    /// One cell per month and outcome: dimensions `month` (`2026-11`) and `outcome`
+    /// ([`FEEDBACK_OUTCOMES`]), with the noisy rounded count or why it is withheld.
+    pub cells: Vec<crate::beeld::Cell>,
+    /// The threshold applied (signals per released cell).
+    pub k: u32,
+    /// Released values are multiples of this.
+    pub rounding: u32,
+    /// Half-width of the 95 % interval of a released cell's noise (before rounding).
+    pub margin_95: u32,
+    /// The moment the figures are as at (Unix seconds): embargoes ended by then count.
+    pub as_of: i64,
+    /// Sequence number of the release's audit entry.
+    pub audit_seq: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,8 @@ pub const AUDIT_ERASE: &str = kruispunt_sdk::transparency::ERASE_ACTION;
 /// A release of the ondermijningsbeeld (`POST /v1/aggregates`): answered (operation
 /// `disclose`, also for an uncharged repeat) or refused (policy, or the privacy budget).
 pub const AGGREGATE_RELEASE: &str = "aggregate.release";
+/// The feedback to a supplier (`GET /v1/feedback`): released (`disclose`) or refused.
+pub const FEEDBACK_RELEASE: &str = "feedback.release";
 
 /// A case registered (`POST /v1/cases`).
 pub const CASE_OPEN: &str = "case.open";
@@ -91,6 +93,7 @@ pub const ALL: &[&str] = &[
     AUDIT_READ,
     AUDIT_ERASE,
     AGGREGATE_RELEASE,
+    FEEDBACK_RELEASE,
     CASE_OPEN,
     CASE_STATE,
     CASE_REFUSED,

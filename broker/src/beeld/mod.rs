@@ -2,6 +2,8 @@
 //! per area, theme and period (`POST /v1/aggregates`, docs/BEELD.md).
 //!
 //! - [`picture`]: the exact counts, kept in memory as signals arrive and leave;
+//! - [`cases`]: the true counts of the case measures (`open_cases`, `interventions`), from
+//!   the case register;
 //! - [`snapshot`]: which published moment of the picture answers a question;
 //! - [`release`]: disclosure control — thresholds on the true figures, noise, rounding;
 //! - [`noise`]: the exact discrete Laplace sampler on a keyed deterministic stream;
@@ -9,6 +11,7 @@
 //! - [`query`]: the flow of one question — validation, one policy decision, the budget, the
 //!   release and its audit entry, committed before the answer leaves.
 
+pub mod cases;
 pub mod noise;
 pub mod period;
 pub mod picture;

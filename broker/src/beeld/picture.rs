@@ -808,6 +808,8 @@ fn bump_orgs(pairs: &mut Vec<(u16, u32)>, group: &[(u32, u16, u16)]) {
 fn in_population(measure: Measure, orgs: usize, sectors: usize) -> bool {
     match measure {
         Measure::Subjects | Measure::Signals => true,
+        // Cases are not in the picture (`beeld::cases` counts them).
+        Measure::OpenCases | Measure::Interventions => false,
         Measure::MultiSource => orgs >= 2,
         Measure::CrossSector => sectors >= 2,
     }

@@ -27,10 +27,11 @@ use kruispunt_sdk::beeld::{
     AggregateRequest, AggregateResponse, Cell, Dimension, MAX_FILTER_VALUES, MAX_GROUP_BY, Measure,
     SnapshotInfo,
 };
+use kruispunt_sdk::cases::InterventionKind;
 use kruispunt_sdk::transparency::Operation;
 use ring::digest;
 
-use super::picture::{CellStat, CountQuery, Grid};
+use super::picture::{CellStat, CountQuery, Counts, Grid};
 use super::release::{self, Outcome, Rules};
 use super::{Beeld, noise, period, snapshot};
 use crate::audit::{action, entry};
@@ -133,6 +134,30 @@ fn check(req: &AggregateRequest, reg: &Registry) -> Result<Checked, AggregateErr
                 format!("`{prev}` and `{d}` are of one family: group by at most one of each"),
             ));
         }
+    }
+    if req.measure.counts_cases() {
+        // A case has a gemeente, themes and an intervention — no wijk and no signal code.
+        match (area, category) {
+            (Some(Dimension::Wijk), _) => {
+                return Err(AggregateError::invalid(
+                    "group_by",
+                    "a case has no wijk: group cases by unit, district or gemeente",
+                ));
+            }
+            (_, Some(Dimension::Code)) => {
+                return Err(AggregateError::invalid(
+                    "group_by",
+                    "a case has no signal code: group cases by theme",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if category == Some(Dimension::Intervention) && req.measure != Measure::Interventions {
+        return Err(AggregateError::invalid(
+            "group_by",
+            "`intervention` groups the measure `interventions` only",
+        ));
     }
     let from_day = parse_date(&req.from)
         .ok_or_else(|| AggregateError::invalid("from", "must be a date YYYY-MM-DD"))?;
@@ -309,6 +334,10 @@ fn grid(
         .collect();
     let categories: Vec<String> = match c.category {
         None => vec![String::new()],
+        Some(Dimension::Intervention) => InterventionKind::ALL
+            .iter()
+            .map(|k| k.as_str().to_string())
+            .collect(),
         Some(Dimension::Theme) => {
             let mut t = themes.clone();
             t.sort();
@@ -491,25 +520,39 @@ pub async fn run(
     }
 
     // 5. Count and release.
-    let code_themes = code_themes(&reg, &purpose_themes, checked.themes.as_deref());
-    let count_query = CountQuery {
-        purpose: req.purpose.clone(),
-        measure: req.measure,
-        grid: grid.clone(),
-        from_day: checked.from_day,
-        to_day: checked.to_day,
-        districts: checked.districts.clone(),
-        gemeenten: checked.gemeenten.clone(),
-        code_themes,
-        cap: rules.cap,
-        signal_cap: rules.signal_cap,
-        totals: req.totals,
+    let counts = if req.measure.counts_cases() {
+        // Cases come from the case register, read as at the snapshot (beeld::cases).
+        let cases = state.store.cases().case_spans().await?;
+        let district_of: HashMap<String, String> = gemeenten(&reg).into_iter().collect();
+        let (cells, total) = super::cases::count(
+            &super::cases::CaseQuery {
+                measure: req.measure,
+                grid: &grid,
+                from_day: checked.from_day,
+                to_day: checked.to_day,
+                districts: checked.districts.as_deref(),
+                gemeenten: checked.gemeenten.as_deref(),
+                themes: checked.themes.as_deref(),
+                district_of: &district_of,
+                cap: rules.cap,
+            },
+            &cases,
+            snap.published,
+        );
+        Counts { cells, total }
+    } else {
+        count_signals(
+            state,
+            req,
+            &reg,
+            &checked,
+            &grid,
+            &rules,
+            &purpose_themes,
+            snap.published,
+        )
+        .await?
     };
-    let beeld = Arc::clone(&state.beeld);
-    let at = snap.published;
-    let counts = tokio::task::spawn_blocking(move || beeld.picture.count(&count_query, at))
-        .await
-        .map_err(|e| StoreError::Invalid(format!("the count failed: {e}")))?;
     let mut resp = answer(
         req,
         &grid,
@@ -573,6 +616,40 @@ pub async fn run(
         )
         .await?),
     }
+}
+
+/// The true counts of a question on the partners' signals, from the picture at `at`.
+#[allow(clippy::too_many_arguments)]
+async fn count_signals(
+    state: &AppState,
+    req: &AggregateRequest,
+    reg: &Registry,
+    checked: &Checked,
+    grid: &Grid,
+    rules: &Rules,
+    purpose_themes: &[String],
+    at: i64,
+) -> Result<Counts, AggregateError> {
+    let code_themes = code_themes(reg, purpose_themes, checked.themes.as_deref());
+    let count_query = CountQuery {
+        purpose: req.purpose.clone(),
+        measure: req.measure,
+        grid: grid.clone(),
+        from_day: checked.from_day,
+        to_day: checked.to_day,
+        districts: checked.districts.clone(),
+        gemeenten: checked.gemeenten.clone(),
+        code_themes,
+        cap: rules.cap,
+        signal_cap: rules.signal_cap,
+        totals: req.totals,
+    };
+    let beeld = Arc::clone(&state.beeld);
+    Ok(
+        tokio::task::spawn_blocking(move || beeld.picture.count(&count_query, at))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("the count failed: {e}")))?,
+    )
 }
 
 /// Audits the refusal of a question the month's budget does not cover.

@@ -15,6 +15,7 @@
 
 pub mod consent;
 pub mod facts;
+pub mod feedback;
 
 use std::collections::BTreeSet;
 

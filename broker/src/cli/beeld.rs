@@ -35,7 +35,7 @@ pub struct BeeldArgs {
     #[arg(long, default_value = "subjects", value_parser = parse_measure, value_name = "M")]
     pub measure: Measure,
     /// Dimensions to group by, comma-separated: at most one area (unit, district, gemeente,
-    /// wijk), one of theme/code and one period (week, month, quarter). None: one cell.
+    /// wijk), one of theme/code/intervention and one period (week, month, quarter). None: one cell.
     #[arg(long = "group-by", value_delimiter = ',', value_parser = parse_dimension, value_name = "DIM,..")]
     pub group_by: Vec<Dimension>,
     /// First observation day counted (default: the first day of the month eleven months
@@ -135,13 +135,13 @@ impl BeeldArgs {
     pub fn request(&self, today: i64) -> anyhow::Result<AggregateRequest> {
         if self.group_by.len() > MAX_GROUP_BY {
             bail!(
-                "--group-by: at most {MAX_GROUP_BY} dimensions (one area, one of theme/code, one period)"
+                "--group-by: at most {MAX_GROUP_BY} dimensions (one area, one of theme/code/intervention, one period)"
             );
         }
         type Family = (&'static str, fn(Dimension) -> bool);
         let families: [Family; 3] = [
             ("area (unit, district, gemeente, wijk)", Dimension::is_area),
-            ("of theme/code", Dimension::is_category),
+            ("of theme/code/intervention", Dimension::is_category),
             ("period (week, month, quarter)", Dimension::is_period),
         ];
         for (family, member) in families {

@@ -27,6 +27,21 @@ pub enum CaseCommand {
     Close(CloseArgs),
     /// List the cases this organisation opened or takes part in (or show one with --reference).
     List(ListArgs),
+    /// Show how many of this organisation's own signals contributed to cases and
+    /// interventions, per month (noisy, rounded counts; suppliers only).
+    Feedback(FeedbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FeedbackArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The first month, YYYY-MM.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub from: String,
+    /// The last month, YYYY-MM (included).
+    #[arg(long, value_name = "YYYY-MM")]
+    pub to: String,
 }
 
 #[derive(Debug, Args)]
@@ -283,9 +298,36 @@ pub fn run_case(cmd: CaseCommand) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        CaseCommand::Feedback(a) => {
+            let client = a.remote.sdk_client()?;
+            let f = rt
+                .block_on(client.feedback(&a.from, &a.to))
+                .context("GET /v1/feedback")?;
+            show_feedback(&f)
+        }
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per month and outcome: the released count, `< k` below the threshold, `—` where
+/// another rule withheld it.
+fn show_feedback(f: &kruispunt_sdk::cases::FeedbackResponse) -> String {
+    let mut out = format!(
+        "signals of {} that contributed to cases (values ± {} at 95 %, rounded to {})\n",
+        f.org, f.margin_95, f.rounding
+    );
+    for c in &f.cells {
+        let month = c.dims.get("month").map_or("", String::as_str);
+        let outcome = c.dims.get("outcome").map_or("", String::as_str);
+        let value = match (c.value, c.reason) {
+            (Some(v), _) => v.to_string(),
+            (None, Some(kruispunt_sdk::beeld::SuppressionReason::BelowK)) => format!("< {}", f.k),
+            (None, _) => "—".to_string(),
+        };
+        out.push_str(&format!("{month}  {outcome:<16} {value}\n"));
+    }
+    out
 }
 
 pub fn run_consent(cmd: ConsentCommand) -> anyhow::Result<ExitCode> {

@@ -17,7 +17,7 @@ use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::civil::{day_of, now_secs};
 use crate::state::AppState;
-use crate::store::{StoreError, UsageDelta};
+use crate::store::{Contribution, StoreError, UsageDelta};
 
 /// Why a match question got no answer. Every refusal by the policy (and by the budget) was
 /// audited before it is returned; the request errors were not (nothing was decided).
@@ -264,6 +264,11 @@ pub async fn run(
     let mut hit_ids: Vec<[u8; 8]> = Vec::new();
     let mut sources = BTreeSet::new();
     let mut no_hits = 0u64;
+    // Under a registered case (the policy has checked that the requester takes part in it):
+    // which partners' signals the hits disclosed, recorded with the entry for the feedback to
+    // the suppliers (docs/CASES.md, "Feedback to the partners who signal").
+    let case_reference = input.case.as_ref().map(|c| c.reference.clone());
+    let mut contributions = Vec::new();
     let min_sources = ob.min_sources.max(1) as usize;
     for (index, (kind, stored, version)) in parsed.iter().enumerate() {
         let probed = state
@@ -296,6 +301,15 @@ pub async fn run(
         }
         sources.extend(orgs.iter().map(|s| s.to_string()));
         hit_ids.extend(ids8);
+        if let Some(case) = &case_reference {
+            contributions.extend(sightings.iter().map(|s| Contribution {
+                case_reference: case.clone(),
+                org: s.org.clone(),
+                signal: s.id8,
+                disclosed_at: now,
+                embargo_until: ob.embargo_until,
+            }));
+        }
         if level >= Level::Categories {
             r.categories = sightings
                 .iter()
@@ -377,7 +391,7 @@ pub async fn run(
     let Some(audit_seq) = state
         .store
         .decisions()
-        .record_decision_within_budget(spent(no_hits), budget, &entry)
+        .record_decision_within_budget(spent(no_hits), budget, &entry, contributions)
         .await?
     else {
         entry.source_orgs = Vec::new();

@@ -3,8 +3,12 @@
 //! in docs/API.md and docs/CASES.md.
 
 use axum::Json;
+use axum::extract::Query;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, State};
-use kruispunt_sdk::cases::{Case, CaseList, CaseOpenRequest, CaseStateRequest};
+use kruispunt_sdk::cases::{
+    Case, CaseList, CaseOpenRequest, CaseStateRequest, FeedbackQuery, FeedbackResponse,
+};
 
 use crate::auth::Authenticated;
 use crate::cases;
@@ -49,4 +53,17 @@ pub async fn list(
     Ok(Json(CaseList {
         cases: cases::list(&state, &principal).await?,
     }))
+}
+
+/// `GET /v1/feedback?from=YYYY-MM&to=YYYY-MM`: how many of the caller's own signals contributed
+/// to cases, per month and outcome, under the release rules ([`cases::feedback`]).
+pub async fn feedback(
+    State(state): State<AppState>,
+    Authenticated { principal, .. }: Authenticated,
+    q: Result<Query<FeedbackQuery>, QueryRejection>,
+) -> Result<Json<FeedbackResponse>, Problem> {
+    let q = crate::routes::audit::query(q)?;
+    Ok(Json(
+        cases::feedback::run(&state, &principal, &q, now_secs()).await?,
+    ))
 }

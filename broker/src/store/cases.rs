@@ -29,6 +29,50 @@ pub struct CaseMove<'a> {
     pub at: i64,
 }
 
+/// A case as the ondermijningsbeeld counts it (docs/BEELD.md, "Cases as measures"): where,
+/// in which themes, who takes part, and when it opened, moved to an intervention and closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSpan {
+    pub reference: String,
+    pub gemeente: String,
+    pub themes: Vec<String>,
+    /// The organisations taking part, the opener among them.
+    pub participants: Vec<String>,
+    /// Unix seconds.
+    pub opened_at: i64,
+    /// The intervention's kind and when the case moved to it.
+    pub intervention: Option<(InterventionKind, i64)>,
+    /// When it closed.
+    pub closed_at: Option<i64>,
+}
+
+/// One of an organisation's signals a police match under a registered case disclosed, to be
+/// written with the match's audit entry ([`crate::store::group_commit::Job`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contribution {
+    pub case_reference: String,
+    /// The supplying organisation.
+    pub org: String,
+    /// The signal id's first 8 bytes (as the match index holds it).
+    pub signal: [u8; 8],
+    /// Unix seconds.
+    pub disclosed_at: i64,
+    /// The match's police embargo (Unix seconds), if any.
+    pub embargo_until: Option<i64>,
+}
+
+/// One recorded contribution of an organisation's signal, with what its case came to (the
+/// feedback's input; never served as a row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseContribution {
+    pub case_reference: String,
+    pub signal: [u8; 8],
+    pub disclosed_at: i64,
+    pub embargo_until: Option<i64>,
+    /// The case's intervention and when it happened, if it came to one.
+    pub intervention: Option<(InterventionKind, i64)>,
+}
+
 /// Cases and consents ([`super::Store::cases`]).
 #[async_trait]
 pub trait CaseStore: Send + Sync {
@@ -60,6 +104,12 @@ pub trait CaseStore: Send + Sync {
 
     /// The cases `org` opened or takes part in, by reference.
     async fn cases_of(&self, org: &str) -> Result<Vec<Case>, StoreError>;
+
+    /// Every registered case as the ondermijningsbeeld counts it, by reference.
+    async fn case_spans(&self) -> Result<Vec<CaseSpan>, StoreError>;
+
+    /// Every recorded contribution of `org`'s signals to cases, oldest first.
+    async fn contributions_of(&self, org: &str) -> Result<Vec<CaseContribution>, StoreError>;
 
     /// Records `consent` (issued by its `issued_by`, by `user`) and appends `audit`, in one
     /// transaction; the case must exist.

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use super::cases::Contribution;
 use super::{StoreError, Usage, UsageDelta};
 use crate::audit::entry::AuditEntry;
 
@@ -21,12 +22,15 @@ pub trait DecisionStore: Send + Sync {
     /// Like [`DecisionStore::record_decision`], but the increment is bounded: if the day's
     /// `identifiers` would exceed `budget`, nothing is written and `None` is returned. Checked
     /// and incremented inside the committing transaction, in queue order, so concurrent
-    /// requests (on one broker or several) cannot spend the same budget twice.
+    /// requests (on one broker or several) cannot spend the same budget twice. The
+    /// `contributions` (a match under a registered case: the signals it disclosed) are written
+    /// in the same transaction, under the entry's sequence number.
     async fn record_decision_within_budget(
         &self,
         usage: UsageDelta,
         budget: u64,
         audit: &AuditEntry,
+        contributions: Vec<Contribution>,
     ) -> Result<Option<u64>, StoreError>;
 
     /// The counters of one (org, purpose, day); zeros when nothing was recorded.

@@ -33,6 +33,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_tree::PreparedEntry;
+use super::cases::Contribution;
 use super::{AuditEntry, StoreError, UsageDelta, count_to_db};
 
 /// Most jobs in one transaction (bounds the transaction's size and the statement sizes).
@@ -51,6 +52,9 @@ pub struct Job {
     /// Appended in order; their sequence numbers come back in [`Written::Appended`]. Prepared
     /// (serialised, salted, committed to) by the caller, so the writer only numbers them.
     pub entries: Vec<PreparedEntry>,
+    /// The signals a match under a registered case disclosed, written with its entry (the
+    /// feedback's record, docs/CASES.md); empty for every other job.
+    pub contributions: Vec<Contribution>,
 }
 
 impl Job {
@@ -64,6 +68,7 @@ impl Job {
             usage,
             budget,
             entries: PreparedEntry::prepare(&[audit])?,
+            contributions: Vec::new(),
         })
     }
 
@@ -73,6 +78,7 @@ impl Job {
             usage: None,
             budget: None,
             entries: PreparedEntry::prepare(&entries.iter().collect::<Vec<_>>())?,
+            contributions: Vec::new(),
         })
     }
 }

@@ -63,7 +63,7 @@ mod sql;
 pub mod sqlite;
 
 pub use audit::{AuditStore, EraseAudit};
-pub use cases::{CaseMove, CaseStore};
+pub use cases::{CaseContribution, CaseMove, CaseSpan, CaseStore, Contribution};
 pub use decisions::{BudgetRelease, Charge, DecisionStore};
 pub use signals::{PurgeAudit, SignalStore};
 

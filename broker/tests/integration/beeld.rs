@@ -32,7 +32,7 @@ kruispunt_test_kit::broker_test!(
     the_endpoint_validates_refuses_and_audits = the_endpoint_body,
 );
 
-fn plate(n: u32) -> String {
+pub(crate) fn plate(n: u32) -> String {
     CoalitionKey::new([7u8; 32], 1)
         .pseudonymiser(IdentifierKind::Kenteken)
         .pseudonymise(&format!("BL-{n:03}-X"))
@@ -79,7 +79,7 @@ async fn upload_picture(b: &Broker) {
     }
 }
 
-fn principal(b: &Broker, org: &str) -> Principal {
+pub(crate) fn principal(b: &Broker, org: &str) -> Principal {
     let reg = b.state().policy.registry();
     let p = reg.partner(org).unwrap();
     Principal {

@@ -32,7 +32,12 @@ kruispunt_test_kit::per_backend_tests!(on_broker:
 
 /// The SDK's client as `partner`'s user with `roles` (and `scope`), presenting the partner's
 /// development client certificate when it has one (the police and the OM must: mTLS).
-fn client_of(b: &Broker, partner: &str, roles: &[&str], scope: Option<TokenScope>) -> Client {
+pub(crate) fn client_of(
+    b: &Broker,
+    partner: &str,
+    roles: &[&str],
+    scope: Option<TokenScope>,
+) -> Client {
     let token = b.token_with(partner, roles, |c| c.scope = scope);
     let mut builder = Client::builder(&b.base)
         .ca_pem(&std::fs::read(&b.ca_path).unwrap())
@@ -48,7 +53,6 @@ fn client_of(b: &Broker, partner: &str, roles: &[&str], scope: Option<TokenScope
     builder.build().unwrap()
 }
 
-/// The problem type and reasons of a refusal.
 /// Writes `consent` into the database as an operator or a misconfigured registry could, past
 /// the API's checks.
 async fn consent_behind_the_back(b: &Broker, consent: &Consent) {
@@ -62,7 +66,8 @@ async fn consent_behind_the_back(b: &Broker, consent: &Consent) {
     cases.issue_consent(consent, "x", &entry).await.unwrap();
 }
 
-fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (String, Vec<String>) {
+/// The problem type and reasons of a refusal.
+pub(crate) fn refusal<T: std::fmt::Debug>(r: Result<T, ClientError>) -> (String, Vec<String>) {
     let e = r.expect_err("refused");
     let p = e.problem().unwrap_or_else(|| panic!("not a problem: {e}"));
     (p.slug().to_string(), p.details.reasons.clone())

@@ -29,6 +29,7 @@ mod auth_tokens;
 mod beeld;
 mod beeld_clients;
 mod bulk_crash;
+mod case_beeld;
 mod case_channels;
 mod cases;
 mod cli_id;

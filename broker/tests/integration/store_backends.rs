@@ -36,6 +36,7 @@ kruispunt_test_kit::on_both_backends!(
     cases_are_opened_once_moved_by_compare_and_set_and_read_by_participant,
     consents_are_withdrawn_once_and_only_by_their_issuer,
     signal_feed_records_every_change_in_commit_order,
+    case_moments_and_contributions_are_written_with_their_entries,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -598,7 +599,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
             };
             store
                 .decisions()
-                .record_decision_within_budget(usage, BUDGET, &entry("match", n))
+                .record_decision_within_budget(usage, BUDGET, &entry("match", n), Vec::new())
                 .await
                 .unwrap()
         }));
@@ -641,7 +642,7 @@ async fn budget_is_never_overspent_by_concurrent_decisions(store: Arc<dyn Store>
     assert_eq!(
         store
             .decisions()
-            .record_decision_within_budget(over.clone(), BUDGET, &entry("match", 99))
+            .record_decision_within_budget(over.clone(), BUDGET, &entry("match", 99), Vec::new())
             .await
             .unwrap(),
         None
@@ -1391,4 +1392,135 @@ async fn signal_feed_records_every_change_in_commit_order(store: Arc<dyn Store>)
     assert!(after.changes.is_empty());
     assert_eq!(after.pruned_below, 7);
     assert_eq!(store.signals().feed_prune(0).await.unwrap(), 0);
+}
+
+/// The moments of a case's moves (the picture's `open_cases`/`interventions`) are written with
+/// the move; the signals a match under a case disclosed are written with the match's entry, under
+/// its sequence number — and not at all when the decision is over its budget.
+async fn case_moments_and_contributions_are_written_with_their_entries(store: Arc<dyn Store>) {
+    use kruispunt_sdk::cases::{CaseResult, CaseState, InterventionKind};
+    use store::{CaseMove, Contribution};
+    let cases = store.cases();
+    for (n, r) in ["MN-2026-0701", "MN-2026-0702"].into_iter().enumerate() {
+        cases
+            .open_case(
+                &a_case(r, "riec", &["politie"]),
+                "regisseur",
+                &entry("case.open", n),
+            )
+            .await
+            .unwrap()
+            .expect("opened");
+    }
+    let moved = |from, to, intervention, result, at| CaseMove {
+        from,
+        to,
+        intervention,
+        result,
+        by_org: "riec",
+        by_user: "regisseur",
+        at,
+    };
+    cases
+        .move_case(
+            "MN-2026-0701",
+            &moved(
+                CaseState::Open,
+                CaseState::Intervention,
+                Some(InterventionKind::Fiscaal),
+                None,
+                NOW + DAY,
+            ),
+            &entry("case.state", 3),
+        )
+        .await
+        .unwrap()
+        .expect("moved");
+    cases
+        .move_case(
+            "MN-2026-0701",
+            &moved(
+                CaseState::Intervention,
+                CaseState::Closed,
+                None,
+                Some(CaseResult::Intervened),
+                NOW + 2 * DAY,
+            ),
+            &entry("case.state", 4),
+        )
+        .await
+        .unwrap()
+        .expect("closed");
+    let spans = cases.case_spans().await.unwrap();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(spans[0].reference, "MN-2026-0701");
+    assert_eq!(spans[0].opened_at, NOW);
+    assert_eq!(
+        spans[0].intervention,
+        Some((InterventionKind::Fiscaal, NOW + DAY))
+    );
+    assert_eq!(spans[0].closed_at, Some(NOW + 2 * DAY));
+    assert_eq!(spans[0].participants, ["riec", "politie"]);
+    assert_eq!(spans[1].intervention, None);
+    assert_eq!(spans[1].closed_at, None);
+
+    let contribution = |case: &str, org: &str, signal: u8| Contribution {
+        case_reference: case.into(),
+        org: org.into(),
+        signal: [signal; 8],
+        disclosed_at: NOW + 3 * DAY,
+        embargo_until: Some(NOW + 33 * DAY),
+    };
+    let usage = |identifiers| UsageDelta {
+        org: "politie".into(),
+        purpose: "wpg19".into(),
+        day: "2025-06-05".into(),
+        identifiers,
+        no_hits: 0,
+    };
+    let seq = store
+        .decisions()
+        .record_decision_within_budget(
+            usage(2),
+            10,
+            &entry("match", 5),
+            vec![
+                contribution("MN-2026-0701", "dealer-a", 1),
+                contribution("MN-2026-0701", "dealer-b", 2),
+                contribution("MN-2026-0702", "dealer-a", 3),
+            ],
+        )
+        .await
+        .unwrap()
+        .expect("within budget");
+    // Over budget: neither the entry nor its contributions.
+    assert_eq!(
+        store
+            .decisions()
+            .record_decision_within_budget(
+                usage(20),
+                10,
+                &entry("match", 6),
+                vec![contribution("MN-2026-0702", "dealer-a", 9)],
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    let mine = cases.contributions_of("dealer-a").await.unwrap();
+    assert_eq!(mine.len(), 2, "{mine:?}");
+    assert!(mine.iter().all(|c| c.signal != [9; 8]));
+    let closed = mine
+        .iter()
+        .find(|c| c.case_reference == "MN-2026-0701")
+        .unwrap();
+    assert_eq!(closed.signal, [1; 8]);
+    assert_eq!(closed.embargo_until, Some(NOW + 33 * DAY));
+    assert_eq!(
+        closed.intervention,
+        Some((InterventionKind::Fiscaal, NOW + DAY))
+    );
+    assert_eq!(cases.contributions_of("dealer-b").await.unwrap().len(), 1);
+    assert!(cases.contributions_of("politie").await.unwrap().is_empty());
+    assert_eq!(store.audit().audit_len().await.unwrap(), seq + 1);
 }

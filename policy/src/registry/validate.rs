@@ -216,8 +216,15 @@ impl Validator<'_> {
     /// A purpose's `[purposes.aggregates]`: known names, and release rules that protect.
     fn check_aggregates(&mut self, id: &str, a: &super::AggregateRules) {
         let areas: BTreeSet<&str> = ["unit", "district", "gemeente", "wijk"].into();
-        let measures: BTreeSet<&str> =
-            ["subjects", "multi_source", "cross_sector", "signals"].into();
+        let measures: BTreeSet<&str> = [
+            "subjects",
+            "multi_source",
+            "cross_sector",
+            "signals",
+            "open_cases",
+            "interventions",
+        ]
+        .into();
         let periods: BTreeSet<&str> = ["week", "month", "quarter"].into();
         self.check_subset(
             "purposes",

@@ -5,7 +5,7 @@
 
 use super::{Client, ClientError};
 use crate::cases::{
-    Case, CaseList, CaseOpenRequest, CaseStateRequest, Consent, ConsentRequest,
+    Case, CaseList, CaseOpenRequest, CaseStateRequest, Consent, ConsentRequest, FeedbackResponse,
     valid_case_reference,
 };
 
@@ -51,6 +51,20 @@ impl Client {
     /// `GET /v1/cases`: the cases this organisation opened or takes part in.
     pub async fn cases(&self) -> Result<CaseList, ClientError> {
         self.get_json("/v1/cases").await
+    }
+
+    /// `GET /v1/feedback?from=YYYY-MM&to=YYYY-MM`: how many of this organisation's own
+    /// signals contributed to cases, and to interventions of each kind, per month — noisy,
+    /// rounded counts with small cells withheld (docs/CASES.md). Suppliers only.
+    pub async fn feedback(&self, from: &str, to: &str) -> Result<FeedbackResponse, ClientError> {
+        let month = |m: &str| m.len() == 7 && m.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+        if !month(from) || !month(to) {
+            return Err(ClientError::Config(format!(
+                "feedback months {from:?}..{to:?}: YYYY-MM"
+            )));
+        }
+        self.get_json(&format!("/v1/feedback?from={from}&to={to}"))
+            .await
     }
 
     /// `POST /v1/consents`: issues the public prosecutor's consent (role

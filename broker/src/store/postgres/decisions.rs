@@ -5,7 +5,7 @@ use super::{PostgresStore, append_prepared};
 use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
 use crate::store::sql::decisions::{
-    SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters,
+    SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters, write_contributions,
 };
 use crate::store::{StoreError, Usage};
 use async_trait::async_trait;
@@ -59,6 +59,7 @@ impl BatchWrite for PgBatch {
         let accepted = apply_usage(jobs, &mut counters);
         write_changed_counters::<Postgres>(&mut *tx, UPDATE_COUNTERS, &before, &counters).await?;
         let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
+        write_contributions::<Postgres>(&mut *tx, jobs, &accepted, &seqs).await?;
         tx.commit().await?;
         Ok(distribute(jobs, &accepted, seqs))
     }

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
-use crate::store::cases::{CaseMove, CaseStore};
+use crate::store::cases::{CaseContribution, CaseMove, CaseSpan, CaseStore};
 use crate::store::{StoreError, count_from_db, count_to_db};
 
 /// A backend's own part of the case storage (nothing so far: every statement is shared).
@@ -101,6 +101,7 @@ shared_impl! {
     impl CaseStore for CaseDialect where {
         for<'q> Option<i64>: ::sqlx::Decode<'q, D::DB>,
         for<'q> Option<String>: ::sqlx::Decode<'q, D::DB>,
+        for<'q> Vec<u8>: ::sqlx::Decode<'q, D::DB> + ::sqlx::Type<D::DB>,
     } {
         async fn open_case(
             &self,
@@ -156,7 +157,9 @@ shared_impl! {
                 "UPDATE cases SET state = $3, \
                  intervention = CASE WHEN $4 = '' THEN intervention ELSE $4 END, \
                  result = CASE WHEN $5 = '' THEN result ELSE $5 END, \
-                 updated_by_org = $6, updated_by_user = $7, updated_at = $8 \
+                 updated_by_org = $6, updated_by_user = $7, updated_at = $8, \
+                 intervention_at = CASE WHEN $3 = 'intervention' THEN $8 ELSE intervention_at END, \
+                 closed_at = CASE WHEN $3 = 'closed' THEN $8 ELSE closed_at END \
                  WHERE reference = $1 AND state = $2",
             )
             .bind(reference)
@@ -236,6 +239,85 @@ shared_impl! {
                 }
             }
             Ok(cases)
+        }
+
+        async fn case_spans(&self) -> Result<Vec<CaseSpan>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT reference, gemeente, themes, opened_by_org, opened_at, intervention, \
+                 intervention_at, closed_at FROM cases ORDER BY reference",
+            )
+            .fetch_all(self.reader())
+            .await?;
+            let mut spans = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let intervention: Option<String> = row.try_get(5)?;
+                let intervention_at: Option<i64> = row.try_get(6)?;
+                let opener: String = row.try_get(3)?;
+                spans.push(CaseSpan {
+                    reference: row.try_get(0)?,
+                    gemeente: row.try_get(1)?,
+                    themes: from_json("cases.themes", &row.try_get::<String, _>(2)?)?,
+                    participants: vec![opener],
+                    opened_at: row.try_get(4)?,
+                    intervention: match (intervention, intervention_at) {
+                        (Some(i), Some(at)) => Some((
+                            corrupt("intervention", &i, InterventionKind::parse(&i))?,
+                            at,
+                        )),
+                        _ => None,
+                    },
+                    closed_at: row.try_get(7)?,
+                });
+            }
+            let participants = sqlx::query(
+                "SELECT reference, org FROM case_participants ORDER BY reference, org",
+            )
+            .fetch_all(self.reader())
+            .await?;
+            for row in &participants {
+                let reference: String = row.try_get(0)?;
+                if let Ok(i) = spans.binary_search_by(|c| c.reference.cmp(&reference)) {
+                    let org: String = row.try_get(1)?;
+                    if !spans[i].participants.contains(&org) {
+                        spans[i].participants.push(org);
+                    }
+                }
+            }
+            Ok(spans)
+        }
+
+        async fn contributions_of(&self, org: &str) -> Result<Vec<CaseContribution>, StoreError> {
+            let rows = sqlx::query(
+                "SELECT c.case_reference, c.signal, c.disclosed_at, c.embargo_until, \
+                 k.intervention, k.intervention_at FROM case_contributions c \
+                 JOIN cases k ON k.reference = c.case_reference \
+                 WHERE c.org = $1 ORDER BY c.disclosed_at, c.audit_seq",
+            )
+            .bind(org)
+            .fetch_all(self.reader())
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let intervention: Option<String> = row.try_get(4)?;
+                let intervention_at: Option<i64> = row.try_get(5)?;
+                let signal: Vec<u8> = row.try_get(1)?;
+                out.push(CaseContribution {
+                    case_reference: row.try_get(0)?,
+                    signal: signal.try_into().map_err(|_| {
+                        StoreError::Corrupt("case_contributions.signal: not 8 bytes".into())
+                    })?,
+                    disclosed_at: row.try_get(2)?,
+                    embargo_until: row.try_get(3)?,
+                    intervention: match (intervention, intervention_at) {
+                        (Some(i), Some(at)) => Some((
+                            corrupt("intervention", &i, InterventionKind::parse(&i))?,
+                            at,
+                        )),
+                        _ => None,
+                    },
+                });
+            }
+            Ok(out)
         }
 
         async fn issue_consent(

@@ -9,6 +9,7 @@ use sqlx::{Database, Encode, Executor, IntoArguments, Type};
 use super::Dialect;
 use crate::audit::entry::AuditEntry;
 use crate::store::audit_tree::PreparedEntry;
+use crate::store::cases::Contribution;
 use crate::store::group_commit::{Job, UsageKey, decision_seq, within_budget};
 use crate::store::{
     BudgetRelease, Charge, DecisionStore, StoreError, Usage, UsageDelta, count_from_db, count_to_db,
@@ -46,12 +47,11 @@ shared_impl! {
             usage: UsageDelta,
             budget: u64,
             audit: &AuditEntry,
+            contributions: Vec<Contribution>,
         ) -> Result<Option<u64>, StoreError> {
-            within_budget(
-                self.commits()
-                    .submit(Job::decision(Some(usage), Some(budget), audit)?)
-                    .await?,
-            )
+            let mut job = Job::decision(Some(usage), Some(budget), audit)?;
+            job.contributions = contributions;
+            within_budget(self.commits().submit(job).await?)
         }
 
         async fn usage(&self, org: &str, purpose: &str, day: &str) -> Result<Usage, StoreError> {
@@ -239,6 +239,50 @@ where
             .bind(count_to_db(usage.no_hits)?)
             .execute(&mut *conn)
             .await?;
+    }
+    Ok(())
+}
+
+/// Writes the case contributions of the jobs the batch `accepted`, each under the sequence
+/// number of its job's (first) entry, `seqs` being the accepted jobs' entries' numbers in order.
+pub(crate) async fn write_contributions<DB>(
+    conn: &mut DB::Connection,
+    jobs: &[Job],
+    accepted: &[bool],
+    seqs: &[u64],
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+{
+    let mut next = 0usize;
+    for (job, ok) in jobs.iter().zip(accepted) {
+        if !*ok {
+            continue;
+        }
+        let first = seqs.get(next).copied();
+        next += job.entries.len();
+        let Some(seq) = first else { continue };
+        for c in &job.contributions {
+            sqlx::query::<DB>(
+                "INSERT INTO case_contributions (audit_seq, case_reference, org, signal, \
+                 disclosed_at, embargo_until) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (audit_seq, org, signal) DO NOTHING",
+            )
+            .bind(count_to_db(seq)?)
+            .bind(c.case_reference.as_str())
+            .bind(c.org.as_str())
+            .bind(&c.signal[..])
+            .bind(c.disclosed_at)
+            .bind(c.embargo_until)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
 }

@@ -5,7 +5,7 @@ use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
 use crate::store::sql::decisions::{
-    SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters,
+    SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters, write_contributions,
 };
 use crate::store::{StoreError, Usage};
 use async_trait::async_trait;
@@ -61,6 +61,7 @@ impl BatchWrite for SqliteBatch {
         let accepted = apply_usage(jobs, &mut counters);
         write_changed_counters::<Sqlite>(&mut *tx, UPSERT_COUNTERS, &before, &counters).await?;
         let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
+        write_contributions::<Sqlite>(&mut *tx, jobs, &accepted, &seqs).await?;
         tx.commit().await?;
         if !counters.is_empty() {
             let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());

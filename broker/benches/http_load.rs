@@ -319,17 +319,55 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     }
     let tc = Arc::new(tc);
     for &c in &conns {
-        load(&b, &tc, &bodies, c, seconds, "matches").await;
+        load(&b, &tc, &bodies, c, seconds, "matches", None).await;
     }
 
     // 2b. Matches while B streams a bulk upload of new signals: what SQLite's single writer
-    //     (each 10 000-row commit holds it) and the shared cores cost the match route meanwhile.
+    //     and the shared cores cost the match route meanwhile, with the writer gate
+    //     (`WriterGate`: the upload ends its transaction early when a decision waits) and
+    //     without it (each 10 000-line chunk one transaction, as before the gate), in
+    //     `KRUISPUNT_BENCH_BULK_ROUNDS` pairs alternating which goes first.
     let background = env_or::<usize>("KRUISPUNT_BENCH_BACKGROUND", n.max(1_000_000));
+    let rounds = env_or::<usize>("KRUISPUNT_BENCH_BULK_ROUNDS", 1);
     if background > 0 {
-        during_bulk_upload(
-            &b, &tc, &tb, &bodies, &conns, seconds, &observed, background,
-        )
-        .await;
+        let gate = state.store.writer_gate();
+        let paced = gate.and_then(|g| g.max_hold());
+        // (label, the gate's max_hold, fsync after giving the writer back)
+        let modes: Vec<(&str, Option<Duration>, bool)> = match gate {
+            Some(_) => vec![
+                ("gate on, fsync after the lock", paced, true),
+                ("gate on, fsync in the commit", paced, false),
+                ("gate off, fsync in the commit (before)", None, false),
+            ],
+            None => vec![("PostgreSQL", None, false)],
+        };
+        for round in 0..rounds {
+            for k in 0..modes.len() {
+                let (label, hold, after) = modes[(k + round) % modes.len()];
+                if let Some(g) = gate {
+                    g.set_max_hold(hold);
+                    g.set_sync_after_unlock(after);
+                }
+                during_bulk_upload(
+                    &b,
+                    &tc,
+                    &tb,
+                    &bodies,
+                    &conns,
+                    seconds,
+                    &observed,
+                    background,
+                    (100 + modes.len() * round + k) as u64,
+                    &format!("round {round}, {label}"),
+                    &state,
+                )
+                .await;
+            }
+        }
+        if let Some(g) = gate {
+            g.set_max_hold(paced);
+            g.set_sync_after_unlock(true);
+        }
     }
 
     // 3. The match route's parts, in-process.
@@ -394,7 +432,8 @@ async fn picture_share(
     );
 }
 
-/// Phase 2b: the match load of [`load`] while `tb`'s partner streams `background` new signals.
+/// Phase 2b: the match load of [`load`] while `tb`'s partner streams `background` new signals
+/// (pseudonyms from `seed`); prints the upload's rate during the match run and overall.
 #[allow(clippy::too_many_arguments)]
 async fn during_bulk_upload(
     b: &Arc<Bench>,
@@ -405,8 +444,11 @@ async fn during_bulk_upload(
     seconds: u64,
     observed: &str,
     background: usize,
+    seed: u64,
+    label: &str,
+    state: &kruispunt_broker::state::AppState,
 ) {
-    let stream = ndjson_stream(4, background, observed);
+    let stream = ndjson_stream(seed, background, observed);
     let upload = {
         let (b, tb) = (b.clone(), tb.to_string());
         tokio::spawn(async move {
@@ -418,11 +460,22 @@ async fn during_bulk_upload(
         })
     };
     let c = conns.first().copied().unwrap_or(16).min(16);
-    load(b, tc, bodies, c, seconds, "matches during a bulk upload").await;
+    let indexed = load(
+        b,
+        tc,
+        bodies,
+        c,
+        seconds,
+        &format!("matches during a bulk upload, {label}"),
+        Some(state),
+    )
+    .await;
     let (st, v, took) = upload.await.expect("bulk upload task");
     assert_eq!(st, 200, "background bulk: {v}");
     println!(
-        "  the bulk upload meanwhile: {background} signals in {:.1} s = {:.0} signals/s{}",
+        "  the bulk upload meanwhile: {:.0} signals/s during the match run; {background} signals \
+         in {:.1} s = {:.0} signals/s overall{}",
+        indexed / seconds as f64,
         took.as_secs_f64(),
         background as f64 / took.as_secs_f64(),
         if took.as_secs_f64() < seconds as f64 + 1.0 {
@@ -431,6 +484,15 @@ async fn during_bulk_upload(
             ""
         }
     );
+}
+
+/// The load average over the last minute (`/proc/loadavg`), to print with each figure: the
+/// machine is shared.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// `n` new "split-payments" signals as an NDJSON body, pseudonyms `pseudonym(seed, 0..n)`.
@@ -454,7 +516,8 @@ async fn load(
     c: usize,
     seconds: u64,
     label: &str,
-) {
+    probe: Option<&kruispunt_broker::state::AppState>,
+) -> f64 {
     let recording = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -495,10 +558,13 @@ async fn load(
     }
     tokio::time::sleep(Duration::from_secs(1)).await; // warm-up: connections, TLS handshakes
     let cpu = cpu_seconds();
+    let indexed = || probe.map_or(0, |s| s.index.len()) as f64;
+    let indexed_before = indexed();
     recording.store(true, Ordering::Relaxed);
     let start = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     recording.store(false, Ordering::Relaxed);
+    let indexed_during = indexed() - indexed_before;
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu;
     stop.store(true, Ordering::Relaxed);
@@ -514,7 +580,8 @@ async fn load(
     lat.sort_unstable();
     println!(
         "{label}, {c:>3} connections, {seconds} s: {:>7.0} req/s  p50 {:>6.2} ms  p90 {:>6.2} ms  \
-         p99 {:>6.2} ms  max {:>7.2} ms  statuses {statuses:?}  ({:.2} CPU-s per wall-s of 2 cores)",
+         p99 {:>6.2} ms  max {:>7.2} ms  statuses {statuses:?}  ({:.2} CPU-s per wall-s of 2 cores, \
+         load average {})",
         lat.len() as f64 / secs,
         pct(&lat, 0.50),
         pct(&lat, 0.90),
@@ -522,8 +589,10 @@ async fn load(
         lat.last()
             .map(|m| f64::from(*m) / 1000.0)
             .unwrap_or(f64::NAN),
-        cpu / secs
+        cpu / secs,
+        load_average()
     );
+    indexed_during
 }
 
 async fn parts(state: &kruispunt_broker::state::AppState) {

@@ -16,8 +16,10 @@ use serde_json::{Value, json};
 /// Lines in the stream: one chunk of the bulk route, several slices of the paced insert.
 const LINES: usize = 1_000;
 
+/// A valid plate (sidecode XX-999-X) per (`prefix`, `n < 26 000`).
 fn plate(prefix: char, n: usize) -> String {
-    format!("{prefix}{}-{:03}-X", n / 1_000, n % 1_000)
+    let letter = char::from(b'A' + (n / 1_000 % 26) as u8);
+    format!("{prefix}{letter}-{:03}-X", n % 1_000)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,7 +166,6 @@ pub struct Prepared {
     results: Vec<ItemResult>,
     /// The accepted items with their upload index, as rows to store.
     to_store: Vec<(usize, NewSignal)>,
-    purposes_used: BTreeSet<String>,
     policy_hash: Option<String>,
     /// Purposes the policy refused for some item (one audit entry records them).
     policy_refusals: BTreeSet<String>,
@@ -338,7 +337,6 @@ pub async fn prepare(
     }
 
     let mut to_store: Vec<(usize, NewSignal)> = Vec::with_capacity(checked.len());
-    let mut purposes_used = BTreeSet::new();
     let mut policy_hash = None;
     let mut policy_refusals: BTreeSet<String> = BTreeSet::new();
     for c in checked {
@@ -384,7 +382,6 @@ pub async fn prepare(
             ));
             continue;
         }
-        purposes_used.extend(c.item.purposes.iter().cloned());
         let stored = state.keys.at_rest(c.pseudonym.as_bytes());
         let signal = NewSignal::new(
             principal.org.clone(),
@@ -405,7 +402,6 @@ pub async fn prepare(
     Ok(Prepared {
         results,
         to_store,
-        purposes_used,
         policy_hash,
         policy_refusals,
     })
@@ -422,7 +418,6 @@ pub async fn commit(
     let Prepared {
         mut results,
         to_store,
-        purposes_used,
         policy_hash,
         policy_refusals,
     } = prepared;
@@ -458,18 +453,48 @@ pub async fn commit(
                 }
             }
         }
-        let entry = upload_entry(
-            entry::by(Some(principal), Operation::Collect, action::SIGNAL_UPLOAD),
-            policy_hash,
-            &purposes_used,
-            to_store.iter().map(|(_, s)| s),
-            &ids,
-        );
+        // Each committed piece of the upload (one, unless a match decision waits for SQLite's
+        // writer: SignalStore::insert_signals_paced) names the items it stores or answers:
+        // a new signal's own piece, a repeat within the batch its first occurrence's, a
+        // re-upload of a stored signal the first piece. One piece: the entry of them all.
+        let mut owner: Vec<Option<usize>> = Vec::with_capacity(known.len());
+        let mut new_signals = 0;
+        for k in &known {
+            owner.push(match *k {
+                Known::New => {
+                    new_signals += 1;
+                    Some(new_signals - 1)
+                }
+                Known::InBatch(first) => owner[first],
+                Known::Stored(_) => None,
+            });
+        }
+        let base = entry::by(Some(principal), Operation::Collect, action::SIGNAL_UPLOAD);
+        let audit_for = |members: &[usize], first: bool| {
+            let mut member = vec![false; signals.len()];
+            for &m in members {
+                member[m] = true;
+            }
+            let items: Vec<usize> = (0..to_store.len())
+                .filter(|&i| owner[i].map_or(first, |k| member[k]))
+                .collect();
+            let purposes: BTreeSet<String> = items
+                .iter()
+                .flat_map(|&i| to_store[i].1.purposes.iter().cloned())
+                .collect();
+            upload_entry(
+                base.clone(),
+                policy_hash.clone(),
+                &purposes,
+                items.iter().map(|&i| &to_store[i].1),
+                &items.iter().map(|&i| ids[i]).collect::<Vec<_>>(),
+            )
+        };
         // Also when every item was a re-upload: the entry records the request.
         let mut outcomes = state
             .store
             .signals()
-            .insert_signals(&signals, &entry)
+            .insert_signals_paced(&signals, &audit_for)
             .await?
             .into_iter();
         let mut fresh = Vec::new();

@@ -65,7 +65,7 @@ pub mod sqlite;
 pub use audit::{AuditStore, EraseAudit};
 pub use cases::{CaseContribution, CaseMove, CaseSpan, CaseStore, Contribution};
 pub use decisions::{BudgetRelease, Charge, DecisionStore};
-pub use signals::{PurgeAudit, SignalStore};
+pub use signals::{PieceAudit, PurgeAudit, SignalStore};
 
 pub use error::StoreError;
 pub use model::{
@@ -113,6 +113,11 @@ pub trait Store: Send + Sync + 'static {
     /// The signal-feed changes this process committed and applied itself
     /// ([`feed::OwnChanges`]); `None` where nothing follows the feed (SQLite).
     fn own_changes(&self) -> Option<&feed::OwnChanges>;
+
+    /// The gate between bulk uploads and match decisions on SQLite's single writer
+    /// ([`sqlite::WriterGate`]); `None` on PostgreSQL, where an upload holds no lock that
+    /// decisions need until its final audit append.
+    fn writer_gate(&self) -> Option<&sqlite::WriterGate>;
 
     /// Waits for `org`'s upload lock across every broker on the database (PostgreSQL: an
     /// advisory lock; `None` on SQLite, which one process serves); held until the guard drops.

@@ -11,6 +11,11 @@ use crate::audit::entry::AuditEntry;
 /// transaction, so the entry can name exactly what was erased).
 pub type PurgeAudit<'a> = &'a (dyn Fn(&[StoredSignal]) -> AuditEntry + Send + Sync);
 
+/// Builds the audit entry of one piece of an upload ([`SignalStore::insert_signals_paced`]):
+/// given the indexes (into the upload's signals) of the signals the piece stores or answers,
+/// and whether it is the upload's first piece.
+pub type PieceAudit<'a> = &'a (dyn Fn(&[usize], bool) -> AuditEntry + Send + Sync);
+
 /// The signal storage ([`super::Store::signals`]). Every effect commits together with the
 /// [`AuditEntry`] describing it.
 #[async_trait]
@@ -27,6 +32,20 @@ pub trait SignalStore: Send + Sync {
         &self,
         signals: &[NewSignal],
         audit: &AuditEntry,
+    ) -> Result<Vec<InsertOutcome>, StoreError>;
+
+    /// As [`SignalStore::insert_signals`], for an upload whose rows may commit in several
+    /// transactions ("pieces"): where the upload shares a single writer with match decisions
+    /// (SQLite), it ends its transaction early when a decision waits for the writer
+    /// (`crate::store::sqlite::WriterGate`) and goes on with the rest in the next. Each piece
+    /// commits with the entry `audit_for` builds for exactly the signals it stores or answers
+    /// (every signal is in one piece; a piece holds every repeat of the ids it stores; the
+    /// first piece is told so). Nobody waiting, or on PostgreSQL: one transaction with the
+    /// entry built for all of them, as [`SignalStore::insert_signals`].
+    async fn insert_signals_paced(
+        &self,
+        signals: &[NewSignal],
+        audit_for: PieceAudit<'_>,
     ) -> Result<Vec<InsertOutcome>, StoreError>;
 
     /// Deletes signal `id` if `org` supplied it, together with `audit`. `None` (and no audit

@@ -54,3 +54,4 @@ mod token_scope;
 mod transparency_known_answers;
 mod web_signin;
 mod witness;
+mod writer_gate;

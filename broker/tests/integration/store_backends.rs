@@ -37,6 +37,7 @@ kruispunt_test_kit::on_both_backends!(
     consents_are_withdrawn_once_and_only_by_their_issuer,
     signal_feed_records_every_change_in_commit_order,
     case_moments_and_contributions_are_written_with_their_entries,
+    a_decision_commits_between_the_pieces_of_a_paced_upload,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1523,4 +1524,128 @@ async fn case_moments_and_contributions_are_written_with_their_entries(store: Ar
     assert_eq!(cases.contributions_of("dealer-b").await.unwrap().len(), 1);
     assert!(cases.contributions_of("politie").await.unwrap().is_empty());
     assert_eq!(store.audit().audit_len().await.unwrap(), seq + 1);
+}
+
+/// Issue 17: a match decision that waits for SQLite's single writer during a bulk upload
+/// commits between two pieces of it, not after the whole chunk. The waiting decision is made
+/// certain by holding the writer gate's "wanted" mark from the start (a decision batch holds
+/// it while it waits for the writer), with pacing at every slice (`max_hold` zero). Afterwards:
+/// every piece committed its signals with an entry naming exactly those (its signal-feed change
+/// lists them), the pieces together stored every signal once, the decision's entry lies between
+/// the first piece and the rest in the log's commit order, and the tree covers the whole log.
+/// PostgreSQL has no gate: the paced upload is one transaction with the entry of them all.
+async fn a_decision_commits_between_the_pieces_of_a_paced_upload(store: Arc<dyn Store>) {
+    use kruispunt_broker::store::PieceAudit;
+    let batch: Vec<NewSignal> = (0..1_000)
+        .map(|n| signal("vastgoed", n, NOW + DAY))
+        .collect();
+    // What the store asked `audit_for` for: (members, first piece).
+    type Asked = Vec<(Vec<usize>, bool)>;
+    let pieces: Arc<std::sync::Mutex<Asked>> = Arc::default();
+    let upload = {
+        let (store, batch, pieces) = (store.clone(), batch.clone(), pieces.clone());
+        tokio::spawn(async move {
+            let named = batch.clone();
+            let audit_for = move |members: &[usize], first: bool| {
+                pieces.lock().unwrap().push((members.to_vec(), first));
+                let signals: Vec<NewSignal> = members.iter().map(|&i| named[i].clone()).collect();
+                upload_entry("vastgoed", &signals)
+            };
+            let audit_for: PieceAudit<'_> = &audit_for;
+            let all = store
+                .signals()
+                .insert_signals_paced(&batch, audit_for)
+                .await
+                .unwrap();
+            assert!(all.iter().all(|o| *o == InsertOutcome::Inserted));
+        })
+    };
+    let decision = || async {
+        let usage = UsageDelta {
+            org: "bank".into(),
+            purpose: "ondermijning-kvo".into(),
+            day: "2025-06-17".into(),
+            identifiers: 1,
+            no_hits: 1,
+        };
+        store
+            .decisions()
+            .record_decision(Some(usage), &entry("match.query", 7))
+            .await
+            .unwrap()
+    };
+    let decided_at = match store.writer_gate() {
+        Some(gate) => {
+            gate.set_max_hold(Some(std::time::Duration::ZERO));
+            let waiting = gate.want();
+            // The upload commits its first piece and then waits for the waiting decision.
+            let mut polls = 0;
+            while store.audit().audit_len().await.unwrap() == 0 {
+                polls += 1;
+                assert!(polls < 6_000, "the first piece never committed");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            let seq = decision().await;
+            drop(waiting);
+            Some(seq)
+        }
+        None => None,
+    };
+    upload.await.unwrap();
+    let after = decision().await;
+
+    let entries = all_entries(&*store).await;
+    assert_eq!(after, entries.len() as u64 - 1, "the last decision is last");
+    assert_eq!(
+        store.audit().audit_tree_size().await.unwrap(),
+        entries.len() as u64
+    );
+    let uploads: Vec<&(u64, AuditEntry)> = entries
+        .iter()
+        .filter(|(_, e)| e.action == "signals.upload")
+        .collect();
+    let pieces = pieces.lock().unwrap().clone();
+    // The store asks for the whole upload's entry first, before it knows whether it splits.
+    let used = if uploads.len() == 1 {
+        &pieces[..1]
+    } else {
+        &pieces[1..]
+    };
+    assert_eq!(used.len(), uploads.len(), "one entry per committed piece");
+    match decided_at {
+        Some(seq) => {
+            assert!(uploads.len() >= 2, "the upload was split");
+            assert_eq!(seq, 1, "the decision came right after the first piece");
+            assert_eq!(uploads[0].0, 0);
+            assert!(uploads[1..].iter().all(|(s, _)| *s > seq));
+            assert!(used[0].1 && used[1..].iter().all(|(_, first)| !first));
+        }
+        None => assert_eq!(used[0].0.len(), batch.len()),
+    }
+    // Each entry names exactly what its piece's commit stored.
+    let feed = store.signals().feed_read(0, 1_000).await.unwrap();
+    let mut stored_once = BTreeSet::new();
+    for ((seq, e), (members, _)) in uploads.iter().zip(used) {
+        let named: BTreeSet<String> = members
+            .iter()
+            .map(|&i| hex::encode(batch[i].stored))
+            .collect();
+        assert_eq!(e.pseudonyms.iter().cloned().collect::<BTreeSet<_>>(), named);
+        let change = feed
+            .changes
+            .iter()
+            .find(|c| c.seq == *seq)
+            .expect("a change per piece");
+        let mut ids: Vec<SignalId> = members.iter().map(|&i| batch[i].id).collect();
+        ids.sort();
+        assert_eq!(
+            change.inserted, ids,
+            "the piece stored exactly what its entry names"
+        );
+        for i in members {
+            assert!(stored_once.insert(*i), "signal {i} in two pieces");
+        }
+    }
+    assert_eq!(stored_once.len(), batch.len());
+    assert_eq!(count_live(&*store, NOW).await, batch.len() as u64);
 }

@@ -62,6 +62,7 @@ shared_impl! {
             .bind(seq_to_db(end))
             .fetch_all(self.reader())
             .await?;
+            self.read_barrier().await?;
             rows.iter()
                 .map(|row| Ok((seq_from_db(row.try_get(0)?)?, row.try_get(1)?)))
                 .collect()
@@ -71,11 +72,14 @@ shared_impl! {
             let size: i64 = sqlx::query_scalar("SELECT size FROM audit_head WHERE id = 0")
                 .fetch_one(self.reader())
                 .await?;
+            self.read_barrier().await?;
             seq_from_db(size)
         }
 
         async fn audit_tree_size(&self) -> Result<u64, StoreError> {
-            self.reader().acquire().await?.tree_size().await
+            let size = self.reader().acquire().await?.tree_size().await?;
+            self.read_barrier().await?;
+            Ok(size)
         }
 
         /// Catches the tree up with entries a follower had not committed to before migration
@@ -137,7 +141,9 @@ shared_impl! {
         }
 
         async fn audit_tree_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
-            self.reader().acquire().await?.nodes_on(ids).await
+            let nodes = self.reader().acquire().await?.nodes_on(ids).await?;
+            self.read_barrier().await?;
+            Ok(nodes)
         }
 
         async fn audit_tree_leaves(&self, start: u64, end: u64) -> Result<Vec<LeafRow>, StoreError> {
@@ -150,6 +156,7 @@ shared_impl! {
             .bind(seq_to_db(end))
             .fetch_all(self.reader())
             .await?;
+            self.read_barrier().await?;
             rows.iter().map(leaf_row).collect()
         }
 
@@ -168,6 +175,7 @@ shared_impl! {
             .bind(seq_to_db(limit))
             .fetch_all(self.reader())
             .await?;
+            self.read_barrier().await?;
             rows.iter().map(leaf_row).collect()
         }
     }

@@ -175,6 +175,18 @@ pub(crate) trait Dialect: Send + Sync + 'static {
 
     /// The backend's group commit (decisions and audit appends).
     fn commits(&self) -> &GroupCommit;
+
+    /// Called by the audit log's reads after reading: returns once everything they could
+    /// have read is durable (SQLite's hot writers sync after giving the writer back; see
+    /// `crate::store::sqlite::durable`). Nothing to wait for elsewhere.
+    fn read_barrier(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// [`Store::writer_gate`].
+    fn writer_gate(&self) -> Option<&crate::store::sqlite::WriterGate> {
+        None
+    }
 }
 
 /// Takes `n` sequence numbers from the gapless counter in the caller's transaction and returns
@@ -252,6 +264,10 @@ where
 
     fn own_changes(&self) -> Option<&crate::store::feed::OwnChanges> {
         Dialect::own_changes(self)
+    }
+
+    fn writer_gate(&self) -> Option<&crate::store::sqlite::WriterGate> {
+        Dialect::writer_gate(self)
     }
 
     async fn lock_org(

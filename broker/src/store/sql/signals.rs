@@ -12,8 +12,9 @@ use super::feed::append_with_change;
 use crate::audit::entry::AuditEntry;
 use crate::store::feed::{FeedChange, FeedOp, FeedPage, decode_part, encode_removed};
 use crate::store::{
-    IndexRecord, InsertOutcome, NewSignal, PurgeAudit, SignalId, SignalStore, StoreError,
-    StoredSignal, count_from_db, id_from_db, key_version_from_db, kind_from_db, stored_from_db,
+    IndexRecord, InsertOutcome, NewSignal, PieceAudit, PurgeAudit, SignalId, SignalStore,
+    StoreError, StoredSignal, count_from_db, id_from_db, key_version_from_db, kind_from_db,
+    stored_from_db,
 };
 
 /// A backend's own part of the signal storage (in its `signals.rs`).
@@ -31,6 +32,18 @@ pub(crate) trait SignalDialect: Dialect {
         signals: &[NewSignal],
         audit: &AuditEntry,
     ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
+
+    /// [`SignalStore::insert_signals_paced`]: one transaction unless the backend overrides it.
+    fn insert_signals_paced<'a>(
+        &'a self,
+        signals: &'a [NewSignal],
+        audit_for: PieceAudit<'a>,
+    ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send + 'a {
+        async move {
+            let everything: Vec<usize> = (0..signals.len()).collect();
+            SignalDialect::insert_signals(self, signals, &audit_for(&everything, true)).await
+        }
+    }
 
     /// [`SignalStore::signals_by_id_prefix`] for `prefixes` sorted, distinct and not empty.
     fn signals_by_id_prefix(
@@ -60,6 +73,14 @@ shared_impl! {
             audit: &AuditEntry,
         ) -> Result<Vec<InsertOutcome>, StoreError> {
             SignalDialect::insert_signals(self, signals, audit).await
+        }
+
+        async fn insert_signals_paced(
+            &self,
+            signals: &[NewSignal],
+            audit_for: PieceAudit<'_>,
+        ) -> Result<Vec<InsertOutcome>, StoreError> {
+            SignalDialect::insert_signals_paced(self, signals, audit_for).await
         }
 
         async fn withdraw_signal(

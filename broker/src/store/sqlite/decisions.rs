@@ -1,6 +1,7 @@
 //! Match decisions and usage counters on SQLite: the group commit's writer half, and the
 //! in-memory mirror of the counters it committed.
 
+use super::durable::Unsynced;
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
@@ -9,6 +10,7 @@ use crate::store::sql::decisions::{
 };
 use crate::store::{StoreError, Usage};
 use async_trait::async_trait;
+use sqlx::Connection;
 use sqlx::{Sqlite, SqlitePool};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -34,12 +36,22 @@ const UPSERT_COUNTERS: &str = "INSERT INTO usage_counters (org, purpose, day, id
 pub(super) struct SqliteBatch {
     pub(super) writer: SqlitePool,
     pub(super) usage: UsageMirror,
+    /// Says when a batch waits for the writer, so a bulk upload ends its piece early.
+    pub(super) gate: Arc<super::WriterGate>,
+    /// Makes the batch durable after the writer is given back.
+    pub(super) sync: Arc<super::WalSync>,
 }
 
 #[async_trait]
 impl BatchWrite for SqliteBatch {
     async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
+        // Waiting for the writer, the batch asks a bulk upload to end its piece (WriterGate).
+        let want = self.gate.want();
+        let writer =
+            Unsynced::acquire(&self.writer, &self.sync, self.gate.sync_after_unlock()).await;
+        drop(want);
+        let mut writer = writer?;
+        let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
         // The write lock is held (BEGIN IMMEDIATE): these reads cannot go stale before commit.
         let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
         for u in jobs.iter().filter_map(|j| j.usage.as_ref()) {
@@ -63,6 +75,7 @@ impl BatchWrite for SqliteBatch {
         let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
         write_contributions::<Sqlite>(&mut *tx, jobs, &accepted, &seqs).await?;
         tx.commit().await?;
+        let ticket = writer.finish(&self.sync).await?;
         if !counters.is_empty() {
             let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
             if mirror.len() + counters.len() > USAGE_MIRROR_ENTRIES {
@@ -70,6 +83,8 @@ impl BatchWrite for SqliteBatch {
             }
             mirror.extend(counters);
         }
+        // Nobody is answered before the batch is durable; the writer is free meanwhile.
+        self.sync.durable(ticket).await?;
         Ok(distribute(jobs, &accepted, seqs))
     }
 }

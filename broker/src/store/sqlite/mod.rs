@@ -8,6 +8,10 @@
 //! transaction — invisible for 10 k-signal uploads, noticeable for one-decision transactions
 //! (`benches/store_bulk.rs` prints both figures). Decisions and audit appends therefore go
 //! through the group commit ([`super::group_commit`]): one transaction, one fsync, per batch.
+//! The two hot writers, decision batches and bulk-upload pieces, make that fsync themselves
+//! after giving the writer back ([`durable`]), so the next writer does not wait for the disk;
+//! a bulk upload lets a waiting decision go between its pieces ([`WriterGate`]). See
+//! docs/ARCHITECTURE.md, "The SQLite writer".
 //!
 //! **Concurrency.** SQLite has one writer at a time. Writes go through a pool of exactly one
 //! connection, so concurrent uploads queue in the pool instead of failing with `SQLITE_BUSY`;
@@ -21,6 +25,8 @@ mod audit;
 mod audit_tree;
 mod cases;
 mod decisions;
+pub(crate) mod durable;
+mod gate;
 mod mls;
 mod signals;
 
@@ -30,6 +36,8 @@ use super::group_commit::GroupCommit;
 use super::sql::{Dialect, take_seqs};
 use super::{StoreError, count_to_db, migrations, seq_from_db};
 use decisions::{SqliteBatch, UsageMirror};
+use durable::WalSync;
+pub use gate::WriterGate;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteQueryResult, SqliteSynchronous,
@@ -60,6 +68,10 @@ pub struct SqliteStore {
     commits: GroupCommit,
     /// Usage counters as committed (see [`UsageMirror`]).
     usage: UsageMirror,
+    /// Decisions before the next piece of a bulk upload (see [`WriterGate`]).
+    gate: std::sync::Arc<WriterGate>,
+    /// The fsync of the hot writers' commits, after they gave the writer back ([`durable`]).
+    sync: std::sync::Arc<WalSync>,
 }
 
 impl SqliteStore {
@@ -97,6 +109,7 @@ impl SqliteStore {
         options: SqliteConnectOptions,
         in_memory: bool,
     ) -> Result<SqliteStore, StoreError> {
+        let file = options.get_filename().to_path_buf();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -115,15 +128,26 @@ impl SqliteStore {
                 .connect_lazy_with(options)
         };
         let usage = UsageMirror::default();
+        let gate = std::sync::Arc::new(WriterGate::default());
+        // `FULL` (2) is what the broker runs with; only then do the hot writers sync
+        // themselves (a bench's `NORMAL` stays as non-durable as it asked to be).
+        let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&writer)
+            .await?;
+        let sync = std::sync::Arc::new(WalSync::new(file, level == 2 && !in_memory));
         let commits = GroupCommit::spawn(SqliteBatch {
             writer: writer.clone(),
             usage: usage.clone(),
+            gate: gate.clone(),
+            sync: sync.clone(),
         });
         let store = SqliteStore {
             writer,
             reader,
             commits,
             usage,
+            gate,
+            sync,
         };
         store.migrate().await?;
         Ok(store)
@@ -256,6 +280,16 @@ impl Dialect for SqliteStore {
 
     fn commits(&self) -> &GroupCommit {
         &self.commits
+    }
+
+    fn writer_gate(&self) -> Option<&WriterGate> {
+        Some(&self.gate)
+    }
+
+    /// What the hot writers committed is durable before anyone reads it back from the audit
+    /// log ([`durable`]): a tree head read, served or signed is never one an OS crash could undo.
+    async fn read_barrier(&self) -> Result<(), StoreError> {
+        self.sync.barrier().await
     }
 }
 

@@ -1,6 +1,7 @@
 //! The signal storage on SQLite: uploads stepped on the writer's own handle, reads on the
 //! readers' pool.
 
+use super::durable::Unsynced;
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
 use crate::store::feed::{FeedOp, encode_inserted};
@@ -8,10 +9,11 @@ use crate::store::sql::SignalDialect;
 use crate::store::sql::feed;
 use crate::store::sql::signals::signal_with_purposes;
 use crate::store::{
-    AuditEntry, IndexRecord, InsertOutcome, NewSignal, StoreError, StoredSignal, id_from_db,
-    key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
+    AuditEntry, IndexRecord, InsertOutcome, NewSignal, PieceAudit, StoreError, StoredSignal,
+    id_from_db, key_version_from_db, kind_from_db, prepare_batch, stored_from_db,
 };
 use kruispunt_sqlite_direct::rusqlite;
+use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{Row, Sqlite};
 
@@ -37,17 +39,27 @@ const BY_ID_PREFIX: &str = "SELECT id, org, kind, key_version, stored, code, obs
      unhex(value || 'ffffffffffffffff') AS hi FROM json_each(?1)) AS p \
      CROSS JOIN signals WHERE signals.id BETWEEN p.lo AND p.hi";
 
+/// Rows an upload inserts between two looks at the [`super::WriterGate`] (a fraction of a
+/// millisecond of work): the finest granularity at which it ends a transaction early.
+const SLICE: usize = 128;
+
 /// Steps [`INSERT_SIGNAL`] once per row, in the caller's transaction; says per row whether it
 /// was inserted (`false`: its id was already stored). `purposes` is stored as a JSON list; rows
-/// of one upload mostly share theirs, so the text is only rebuilt when it changes.
+/// of one upload mostly share theirs, so the text is only rebuilt when it changes. Every
+/// [`SLICE`] rows it asks `stop` (given the rows done) whether to end here: the rows not
+/// stepped have no outcome (the result is shorter than `rows`).
 fn insert_rows<'s>(
     db: &rusqlite::Connection,
     rows: impl Iterator<Item = &'s NewSignal>,
+    mut stop: impl FnMut(usize) -> bool,
 ) -> Result<Vec<bool>, StoreError> {
     let mut statement = db.prepare(INSERT_SIGNAL)?;
     let mut purposes: (&[String], String) = (&[], String::new());
     let mut inserted = Vec::with_capacity(rows.size_hint().0);
     for s in rows {
+        if !inserted.is_empty() && inserted.len() % SLICE == 0 && stop(inserted.len()) {
+            break;
+        }
         if purposes.0 != s.purposes.as_slice() {
             purposes = (
                 s.purposes.as_slice(),
@@ -72,6 +84,20 @@ fn insert_rows<'s>(
         inserted.push(changed == 1);
     }
     Ok(inserted)
+}
+
+/// The indexes of `signals` that a piece holding `send[start..end]` stores or answers: `send`
+/// is sorted by id without repeats ([`prepare_batch`]), so a piece is a range of ids, and a
+/// signal repeated in the batch goes with the piece that stores its id.
+fn piece_members(signals: &[NewSignal], send: &[usize], start: usize, end: usize) -> Vec<usize> {
+    let lo = signals[send[start]].id;
+    let hi = (end < send.len()).then(|| signals[send[end]].id);
+    (0..signals.len())
+        .filter(|&i| {
+            let id = signals[i].id;
+            id >= lo && hi.is_none_or(|hi| id < hi)
+        })
+        .collect()
 }
 
 /// The match index's view of a row of the start-up scan (columns as selected there).
@@ -114,6 +140,75 @@ fn purposes_from_db(json: &str) -> Result<Vec<String>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("purposes {json:?} are not a JSON list: {e}")))
 }
 
+impl SqliteStore {
+    /// Stores `signals` in one transaction or, with `pace` and a decision waiting for the
+    /// writer ([`super::WriterGate`]), in several "pieces": each piece commits the rows it
+    /// stepped with the audit entry `audit_for` builds for exactly those (and the signal
+    /// feed's change), then lets the waiting decision take the writer before the next piece
+    /// begins. Nobody waiting: one transaction, with the whole upload's entry prepared before
+    /// the write lock, as without pacing.
+    async fn insert_pieces(
+        &self,
+        signals: &[NewSignal],
+        audit_for: PieceAudit<'_>,
+        pace: bool,
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let (send, mut outcomes) = prepare_batch(signals)?;
+        // Hashing and salting the entry happens before the write lock is taken; it is the one
+        // committed unless a decision makes the upload end its transaction early.
+        let everything: Vec<usize> = (0..signals.len()).collect();
+        let mut whole = Some(PreparedEntry::prepare(&[&audit_for(&everything, true)])?);
+        let gate = &self.gate;
+        let mut start = 0;
+        loop {
+            let hold = if pace { gate.max_hold() } else { None };
+            let mut writer =
+                Unsynced::acquire(&self.writer, &self.sync, self.gate.sync_after_unlock()).await?;
+            let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
+            let began = std::time::Instant::now();
+            let inserted = kruispunt_sqlite_direct::with_connection(&mut tx, |db| {
+                insert_rows(db, send[start..].iter().map(|&i| &signals[i]), |_| {
+                    hold.is_some_and(|h| gate.decisions_waiting() && began.elapsed() >= h)
+                })
+            })
+            .await?;
+            let end = start + inserted.len();
+            let entry = match whole.take() {
+                Some(entry) if end == send.len() => entry,
+                _ => PreparedEntry::prepare(&[&audit_for(
+                    &piece_members(signals, &send, start, end),
+                    start == 0,
+                )])?,
+            };
+            let ids = encode_inserted(
+                send[start..end]
+                    .iter()
+                    .zip(&inserted)
+                    .filter(|(_, fresh)| **fresh)
+                    .map(|(&i, _)| &signals[i].id),
+            );
+            let pending = feed::write_parts::<Sqlite>(&mut tx, FeedOp::Inserted, &ids).await?;
+            let seq = append_prepared(&mut tx, &entry.iter().collect::<Vec<_>>()).await?[0];
+            feed::commit_change::<Sqlite>(&mut tx, pending, seq, "").await?;
+            tx.commit().await?;
+            let ticket = writer.finish(&self.sync).await?;
+            for (&i, fresh) in send[start..end].iter().zip(inserted) {
+                if !fresh {
+                    outcomes[i] = InsertOutcome::Duplicate;
+                }
+            }
+            if end == send.len() {
+                // Durable before the caller indexes or acknowledges any of it (one fsync
+                // covers the earlier pieces too), with the writer already free.
+                self.sync.durable(ticket).await?;
+                return Ok(outcomes);
+            }
+            gate.let_decisions_pass().await;
+            start = end;
+        }
+    }
+}
+
 impl SignalDialect for SqliteStore {
     const SIGNAL_COLUMNS: &'static str = SIGNAL_COLUMNS;
 
@@ -140,30 +235,16 @@ impl SignalDialect for SqliteStore {
         signals: &[NewSignal],
         audit: &AuditEntry,
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let (send, mut outcomes) = prepare_batch(signals)?;
-        // Hashing and salting the entry happens before the write lock is taken.
-        let entry = PreparedEntry::prepare(&[audit])?;
-        let mut tx = self.writer.begin_with(BEGIN_WRITE).await?;
-        let inserted = kruispunt_sqlite_direct::with_connection(&mut tx, |db| {
-            insert_rows(db, send.iter().map(|&i| &signals[i]))
-        })
-        .await?;
-        let ids = encode_inserted(
-            send.iter()
-                .zip(&inserted)
-                .filter(|(_, fresh)| **fresh)
-                .map(|(&i, _)| &signals[i].id),
-        );
-        let pending = feed::write_parts::<Sqlite>(&mut tx, FeedOp::Inserted, &ids).await?;
-        let seq = append_prepared(&mut tx, &entry.iter().collect::<Vec<_>>()).await?[0];
-        feed::commit_change::<Sqlite>(&mut tx, pending, seq, "").await?;
-        tx.commit().await?;
-        for (&i, fresh) in send.iter().zip(inserted) {
-            if !fresh {
-                outcomes[i] = InsertOutcome::Duplicate;
-            }
-        }
-        Ok(outcomes)
+        self.insert_pieces(signals, &|_, _| audit.clone(), false)
+            .await
+    }
+
+    async fn insert_signals_paced(
+        &self,
+        signals: &[NewSignal],
+        audit_for: PieceAudit<'_>,
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        self.insert_pieces(signals, audit_for, true).await
     }
 
     async fn signals_by_id_prefix(

@@ -86,6 +86,11 @@ pub(super) const SQLITE: &[Script] = &[
         "case channel case",
         include_str!("../../migrations/sqlite/0016_case_channel_case.sql"),
     ),
+    (
+        17,
+        "case closure seq",
+        include_str!("../../migrations/sqlite/0017_case_closure_seq.sql"),
+    ),
 ];
 
 pub(super) const POSTGRES: &[Script] = &[
@@ -158,6 +163,11 @@ pub(super) const POSTGRES: &[Script] = &[
         16,
         "case channel case",
         include_str!("../../migrations/postgres/0016_case_channel_case.sql"),
+    ),
+    (
+        17,
+        "case closure seq",
+        include_str!("../../migrations/postgres/0017_case_closure_seq.sql"),
     ),
 ];
 

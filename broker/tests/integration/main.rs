@@ -30,6 +30,7 @@ mod beeld;
 mod beeld_clients;
 mod bulk_crash;
 mod case_channels;
+mod case_history;
 mod cases;
 mod cli_id;
 mod coalition_authorise;

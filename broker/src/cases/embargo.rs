@@ -127,9 +127,9 @@ impl Closures {
             else {
                 continue;
             };
-            if !self.0.contains_key(&case) {
-                let closed = closed_at(store, &case).await?;
-                self.0.insert(case, closed);
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.0.entry(case) {
+                let closed = closed_at(store, slot.key()).await?;
+                slot.insert(closed);
             }
         }
         Ok(())

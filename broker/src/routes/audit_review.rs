@@ -1,5 +1,6 @@
 //! Review of the audit trail by privacy officers: filtered reading (time, purpose, case,
-//! partner, operation) and the disclosure accounting of one pseudonym (Wpg art. 25: to whom
+//! partner, operation), the history of one case the organisation takes part in, and the
+//! disclosure accounting of one pseudonym (Wpg art. 25: to whom
 //! were a person's data disclosed, when and why), as JSON or CSV. Only privacy officers, only
 //! entries that concern their own organisation (see [`crate::audit::access`]); every review is
 //! itself an audit entry.

@@ -79,6 +79,10 @@ pub fn router(state: AppState, connections: &crate::config::Connections) -> Rout
             get(routes::audit::consistency),
         )
         .route("/v1/audit/review", get(routes::audit_review::review))
+        .route(
+            "/v1/audit/cases/{reference}",
+            get(routes::audit_review::case_history),
+        )
         .route("/audit/", get(routes::audit_page::page))
         .route("/audit/audit.js", get(routes::audit_page::script))
         .route("/beeld/", get(routes::beeld_page::page))

@@ -15,7 +15,10 @@
 //!   more from any endpoint: review filters judge only what a line shows (an embargo summary
 //!   matches no filter on purpose, case or partner), and the disclosure accounting of a
 //!   pseudonym leaves embargoed lines out (listing one there would tell *whose* data the police
-//!   received). See docs/AUDIT.md, "Police case embargo".
+//!   received). An embargo tied to a case follows the case: it holds while the case is open
+//!   and ends at its closure, within bounds ([`crate::cases::embargo`]); a reader reads the
+//!   closures of the cases its lines name ([`Viewer::read_cases`]) before judging them. See
+//!   docs/AUDIT.md, "Police case embargo".
 //! * An erased entry shows its leaf only; an entry whose row is gone (or no longer parses)
 //!   while its salt remains is shown as `missing`, to everybody: that is tampering.
 
@@ -26,6 +29,7 @@ use serde_json::Value;
 use crate::audit::entry::{AuditEntry, Operation};
 use crate::audit::{action, entry};
 use crate::auth::Principal;
+use crate::cases::embargo::Closures;
 use crate::civil::now_secs;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -47,6 +51,8 @@ pub struct Viewer {
     /// The purposes whose registered controller is the reader's organisation.
     controls: Vec<String>,
     now: i64,
+    /// The closures of the cases the embargoes of the lines read are tied to.
+    closures: Closures,
 }
 
 /// The purposes `org` is the registered controller of.
@@ -106,6 +112,7 @@ impl Viewer {
             scope: scope_of(principal),
             controls: controlled_by(state, &principal.org),
             now: now_secs(),
+            closures: Closures::default(),
         }
     }
 
@@ -124,6 +131,7 @@ impl Viewer {
                 scope: scope_of(principal),
                 controls: controlled_by(state, &principal.org),
                 now: now_secs(),
+                closures: Closures::default(),
             });
         }
         let mut e = entry::with_decision(
@@ -158,12 +166,34 @@ impl Viewer {
             scope: None,
             controls: Vec::new(),
             now: now_secs(),
+            closures: Closures::default(),
         }
     }
 
     /// The reader's organisation.
     pub fn org(&self) -> &str {
         &self.org
+    }
+
+    /// Reads the closures of the cases that the embargoes among `rows` are tied to, so that
+    /// [`Viewer::line`] ends them by the case's rule. Without it an embargo tied to a case holds
+    /// to its latest end (never shorter than the rule): call it before judging a page of rows.
+    pub async fn read_cases(&mut self, state: &AppState, rows: &[LeafRow]) -> Result<(), Problem> {
+        if self.officer && !self.all {
+            self.closures.read_for(&*state.store, rows).await?;
+        }
+        Ok(())
+    }
+
+    /// The lines of `rows` as this reader may see them ([`Viewer::read_cases`], then
+    /// [`Viewer::line`] for each).
+    pub async fn lines(
+        &mut self,
+        state: &AppState,
+        rows: Vec<LeafRow>,
+    ) -> Result<Vec<LogLine>, Problem> {
+        self.read_cases(state, &rows).await?;
+        Ok(rows.into_iter().map(|row| self.line(row)).collect())
     }
 
     /// The entry as this reader may see it: in full, as an embargo summary, or its leaf only.
@@ -207,9 +237,13 @@ impl Viewer {
         let supplier_only = !self.all
             && entry.actor_org.as_deref() != Some(self.org.as_str())
             && !entry.recipients.contains(&self.org);
-        if let Some(until) = embargo_until(&entry).filter(|u| supplier_only && *u > self.now) {
+        let holds = supplier_only
+            && crate::cases::embargo::end(&entry, &self.closures).is_some_and(|u| u > self.now);
+        if holds {
             let mut line = LogLine::leaf_only(row.seq, row.leaf, Withheld::Embargo);
-            line.embargo_until = Some(until);
+            // The latest end, the same from the query on: the summary tells nothing of the
+            // case's progress (an embargo tied to a case may end earlier, at its closure).
+            line.embargo_until = crate::cases::embargo::latest_end(&entry);
             line.summary = Some(Summary {
                 time_ms: entry.time_ms,
                 operation: entry.operation,

@@ -246,6 +246,15 @@ pub async fn withdraw(
     e.decision = Some("allow".into());
     e.purpose = Some(consent.purpose.clone());
     e.case_reference = Some(consent.case_reference.clone());
+    // The case's participants, as for the issue: their privacy officers see the consent end
+    // as they saw it begin (the case's history, docs/AUDIT.md).
+    e.recipients = state
+        .store
+        .cases()
+        .case(&consent.case_reference)
+        .await?
+        .map(|c| c.participants)
+        .unwrap_or_default();
     entry::set_detail(&mut e, serde_json::json!({ "consent_id": consent.id }));
     match state
         .store

@@ -4,6 +4,7 @@
 //! - this file: opening a case, moving it (`open` → `intervention` → `closed`, or `open` →
 //!   `closed`), and reading the cases an organisation opened or takes part in;
 //! - [`consent`]: issuing and withdrawing the consent a Wpg art. 19 query needs;
+//! - [`embargo`]: the rule by which a police match's embargo follows the case it rests on;
 //! - [`facts`]: the case and consent a police match names, read from the database for the
 //!   policy's input on every such request (so a closure or withdrawal holds at once, on every
 //!   broker process).
@@ -14,6 +15,7 @@
 //! one store call.
 
 pub mod consent;
+pub mod embargo;
 pub mod facts;
 pub mod feedback;
 

@@ -369,18 +369,27 @@ pub async fn run(
         Operation::Disclose
     };
     entry.source_orgs = sources.into_iter().collect();
-    crate::audit::entry::set_detail(
-        &mut entry,
-        serde_json::json!({
-            "identifiers": parsed.len(),
-            "hits": hits,
-            "requested_level": req.level,
-            "disclosed_level": level,
-            "justification": req.justification,
-            "consent_id": input.consent_id,
-            "embargo_until": ob.embargo_until,
-        }),
+    let mut detail = serde_json::json!({
+        "identifiers": parsed.len(),
+        "hits": hits,
+        "requested_level": req.level,
+        "disclosed_level": level,
+        "justification": req.justification,
+        "consent_id": input.consent_id,
+        "embargo_until": ob.embargo_until,
+    });
+    // An embargo under a registered case follows the case (docs/CASES.md).
+    let retention = registry
+        .purpose(&req.purpose)
+        .map_or(0, |p| p.retention_days);
+    crate::cases::embargo::tie(
+        &mut detail,
+        ob.embargo_until,
+        input.case.as_ref(),
+        now,
+        retention,
     );
+    crate::audit::entry::set_detail(&mut entry, detail);
     // Committed before the response is built: no disclosure without a durable entry. The
     // budget the policy checked against a read of the counters is checked again where it is
     // spent — inside the committing transaction, in order — so concurrent requests cannot

@@ -86,7 +86,7 @@ pub async fn entries(
             format!("start, end: need start < end and at most {MAX_ENTRIES} entries"),
         ));
     }
-    let viewer = Viewer::for_principal(&state, &principal);
+    let mut viewer = Viewer::for_principal(&state, &principal);
     record_read(
         &state,
         &principal,
@@ -100,7 +100,7 @@ pub async fn entries(
         .audit()
         .audit_tree_leaves(r.start, r.end)
         .await?;
-    let lines: Vec<_> = rows.into_iter().map(|row| viewer.line(row)).collect();
+    let lines = viewer.lines(&state, rows).await?;
     Ok(Json(json!({ "tree_size": tree_size, "entries": lines })))
 }
 

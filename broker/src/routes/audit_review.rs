@@ -1,5 +1,6 @@
 //! Review of the audit trail by privacy officers: filtered reading (time, purpose, case,
-//! partner, operation) and the disclosure accounting of one pseudonym (Wpg art. 25: to whom
+//! partner, operation), the history of one case the organisation takes part in, and the
+//! disclosure accounting of one pseudonym (Wpg art. 25: to whom
 //! were a person's data disclosed, when and why), as JSON or CSV. Only privacy officers, only
 //! entries that concern their own organisation (see [`crate::audit::access`]); every review is
 //! itself an audit entry.
@@ -9,7 +10,7 @@
 //! pages. The pseudonym look-up uses the `audit_pseudonym` index (migration 0003) instead.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use kruispunt_sdk::Pseudonym;
@@ -95,6 +96,9 @@ struct Filter {
     to: Option<i64>,
     purpose: Option<String>,
     case: Option<String>,
+    /// With `case`: the ids of the case's channels, whose MLS entries (`detail.group`) belong
+    /// to the case's history too (the case view; empty in the review).
+    channels: Vec<String>,
     partner: Option<String>,
     /// Empty: any operation.
     operations: Vec<Operation>,
@@ -114,10 +118,13 @@ impl Filter {
                 self.purpose
                     .as_ref()
                     .is_none_or(|p| e.purpose.as_ref() == Some(p))
-                    && self
-                        .case
-                        .as_ref()
-                        .is_none_or(|c| e.case_reference.as_ref() == Some(c))
+                    && self.case.as_ref().is_none_or(|c| {
+                        e.case_reference.as_ref() == Some(c)
+                            || e.detail
+                                .get("group")
+                                .and_then(serde_json::Value::as_str)
+                                .is_some_and(|g| self.channels.iter().any(|ch| ch == g))
+                    })
                     && self.partner.as_ref().is_none_or(|p| concerns(e, p))
             }
             None => self.purpose.is_none() && self.case.is_none() && self.partner.is_none(),
@@ -148,6 +155,70 @@ async fn first_at(state: &AppState, time_ms: i64, size: u64) -> Result<u64, Prob
     Ok(lo)
 }
 
+/// The page size asked (default [`DEFAULT_LIMIT`]), or a 400 problem.
+fn page_limit(asked: Option<u64>) -> Result<u64, Problem> {
+    let limit = asked.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(Problem::bad_request(
+            "invalid-query",
+            format!("limit: between 1 and {MAX_LIMIT}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// The lines from `start` (up to the log's first `size` entries) that match `filter` as
+/// `viewer` sees them, at most `limit`, oldest first, with the `next` cursor when the answer
+/// stops early (`limit` reached, or [`SCAN_BUDGET`] entries looked at).
+async fn scan(
+    state: &AppState,
+    viewer: &mut Viewer,
+    filter: &Filter,
+    start: u64,
+    size: u64,
+    limit: u64,
+) -> Result<(Vec<LogLine>, Option<u64>), Problem> {
+    let end_time = filter.to.map(|t| t.saturating_add(TIME_SLACK_MS));
+    let mut out: Vec<LogLine> = Vec::new();
+    let mut next = None;
+    let mut scanned = 0u64;
+    let mut pos = start;
+    'scan: while pos < size {
+        let rows = state
+            .store
+            .audit()
+            .audit_tree_leaves(pos, (pos + SCAN_PAGE).min(size))
+            .await?;
+        if rows.is_empty() {
+            break;
+        }
+        viewer.read_cases(state, &rows).await?;
+        for row in rows {
+            pos = row.seq + 1;
+            scanned += 1;
+            let line = viewer.line(row);
+            let Some((time_ms, _)) = shown(&line) else {
+                continue;
+            };
+            if end_time.is_some_and(|t| time_ms >= t) {
+                break 'scan;
+            }
+            if filter.matches(&line) {
+                out.push(line);
+                if out.len() as u64 == limit {
+                    next = (pos < size).then_some(pos - 1);
+                    break 'scan;
+                }
+            }
+            if scanned >= SCAN_BUDGET {
+                next = (pos < size).then_some(pos - 1);
+                break 'scan;
+            }
+        }
+    }
+    Ok((out, next))
+}
+
 /// `GET /v1/audit/review`: the entries concerning the officer's organisation that match the
 /// filters, oldest first, as `{tree_size, entries: [LogLine], next}` or CSV.
 pub async fn review(
@@ -156,14 +227,8 @@ pub async fn review(
     Authenticated { principal, .. }: Authenticated,
 ) -> Result<Response, Problem> {
     let q = query(q)?;
-    let viewer = Viewer::officer(&state, &principal, "GET /v1/audit/review").await?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(Problem::bad_request(
-            "invalid-query",
-            format!("limit: between 1 and {MAX_LIMIT}"),
-        ));
-    }
+    let mut viewer = Viewer::officer(&state, &principal, "GET /v1/audit/review").await?;
+    let limit = page_limit(q.limit)?;
     let operations = q
         .operation
         .as_deref()
@@ -188,6 +253,7 @@ pub async fn review(
         to: q.to,
         purpose: q.purpose.clone(),
         case: q.case.clone(),
+        channels: Vec::new(),
         partner: q.partner.clone(),
         operations,
     };
@@ -211,43 +277,7 @@ pub async fn review(
     if let Some(after) = q.after {
         start = start.max(after.saturating_add(1));
     }
-    let end_time = q.to.map(|t| t.saturating_add(TIME_SLACK_MS));
-    let mut out: Vec<LogLine> = Vec::new();
-    let mut next = None;
-    let mut scanned = 0u64;
-    let mut pos = start;
-    'scan: while pos < size {
-        let rows = state
-            .store
-            .audit()
-            .audit_tree_leaves(pos, (pos + SCAN_PAGE).min(size))
-            .await?;
-        if rows.is_empty() {
-            break;
-        }
-        for row in rows {
-            pos = row.seq + 1;
-            scanned += 1;
-            let line = viewer.line(row);
-            let Some((time_ms, _)) = shown(&line) else {
-                continue;
-            };
-            if end_time.is_some_and(|t| time_ms >= t) {
-                break 'scan;
-            }
-            if filter.matches(&line) {
-                out.push(line);
-                if out.len() as u64 == limit {
-                    next = (pos < size).then_some(pos - 1);
-                    break 'scan;
-                }
-            }
-            if scanned >= SCAN_BUDGET {
-                next = (pos < size).then_some(pos - 1);
-                break 'scan;
-            }
-        }
-    }
+    let (out, next) = scan(&state, &mut viewer, &filter, start, size, limit).await?;
     Ok(respond(
         &state,
         q.format,
@@ -255,6 +285,85 @@ pub async fn review(
         out,
         next,
         "kruispunt-audit-review.csv",
+    ))
+}
+
+/// `GET /v1/audit/cases/{reference}` query: the pages of a case's history.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseHistoryQuery {
+    /// Continue after this index (the previous page's `next`).
+    #[serde(default)]
+    pub after: Option<u64>,
+    /// Only entries before this index (the first page's `tree_size`; see [`ReviewQuery`]).
+    #[serde(default)]
+    pub before: Option<u64>,
+    /// At most this many entries (default 100, at most 1000).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// `json`, `csv` or `ldv`.
+    #[serde(default, skip_serializing)]
+    pub format: Format,
+}
+
+/// `GET /v1/audit/cases/{reference}`: a case's history on one screen — its moves, the consents
+/// under it, the queries and disclosures that name it, its channels' registrations, deliveries
+/// and refusals — as the privacy officer's organisation may see them (the same lines and the
+/// same filter rule as the review: an embargo summary never names a case, so it is not part
+/// of a case's history), oldest first, from the case's registration on. A case the
+/// organisation did not open and does not take part in answers 404, exactly as one that does
+/// not exist, and the read is recorded the same way for both.
+pub async fn case_history(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+    q: Result<Query<CaseHistoryQuery>, QueryRejection>,
+    Authenticated { principal, .. }: Authenticated,
+) -> Result<Response, Problem> {
+    let q = query(q)?;
+    let mut viewer = Viewer::officer(&state, &principal, "GET /v1/audit/cases/{reference}").await?;
+    let limit = page_limit(q.limit)?;
+    // Recorded before the case is looked up, and the same whether or not the caller takes
+    // part: its own entry must not tell its privacy officer which references exist. A
+    // reference that is not well formed is not recorded (it could be anything).
+    let asked = kruispunt_sdk::cases::valid_case_reference(&reference).then_some(&reference);
+    record_read(
+        &state,
+        &principal,
+        json!({ "read": "case", "case": asked, "query": q }),
+        vec![],
+    )
+    .await?;
+    let case = crate::cases::get(&state, &principal, &reference).await?;
+    let channels = state.store.mls().case_channels(&case.reference).await?;
+    if let Err(e) = state.audit_log.sync(&*state.store, &state.keys).await {
+        tracing::warn!(error = %e, "audit log sync before a case history failed");
+    }
+    let tree_size = state.store.audit().audit_tree_size().await?;
+    let size = q.before.map_or(tree_size, |b| b.min(tree_size));
+    let opened_ms = case.opened_at.saturating_mul(1000);
+    let mut start = first_at(&state, opened_ms.saturating_sub(TIME_SLACK_MS), size).await?;
+    if let Some(after) = q.after {
+        start = start.max(after.saturating_add(1));
+    }
+    let filter = Filter {
+        from: Some(opened_ms),
+        to: None,
+        purpose: None,
+        case: Some(case.reference.clone()),
+        channels,
+        partner: None,
+        operations: Vec::new(),
+    };
+    let (out, next) = scan(&state, &mut viewer, &filter, start, size, limit).await?;
+    // The JSON carries the case itself, as `GET /v1/cases/{reference}` shows it.
+    Ok(respond_with(
+        &state,
+        q.format,
+        size,
+        out,
+        next,
+        "kruispunt-audit-case.csv",
+        Some(json!(case)),
     ))
 }
 
@@ -285,7 +394,7 @@ pub async fn disclosures(
     Authenticated { principal, .. }: Authenticated,
 ) -> Result<Response, Problem> {
     let q = query(q)?;
-    let viewer = Viewer::officer(&state, &principal, "GET /v1/audit/disclosures").await?;
+    let mut viewer = Viewer::officer(&state, &principal, "GET /v1/audit/disclosures").await?;
     let at_rest: [u8; 32] = match (&q.pseudonym, &q.at_rest) {
         (Some(p), None) => {
             let p = Pseudonym::from_hex(p)
@@ -325,9 +434,10 @@ pub async fn disclosures(
     // Only lines shown in full: an embargo summary found *by pseudonym* would tell the supplier
     // whose data the police received, which is what the embargo holds back. Until it ends the
     // line is left out as if it did not exist (no count, no placeholder); it appears after.
-    let out: Vec<LogLine> = rows
+    let out: Vec<LogLine> = viewer
+        .lines(&state, rows)
+        .await?
         .into_iter()
-        .map(|row| viewer.line(row))
         .filter(|line| {
             line.entry.as_ref().is_some_and(|e| {
                 q.all || matches!(e.operation, Operation::Disclose | Operation::Combine)
@@ -384,12 +494,30 @@ fn respond(
     next: Option<u64>,
     filename: &str,
 ) -> Response {
+    respond_with(state, format, tree_size, lines, next, filename, None)
+}
+
+/// [`respond`], the JSON answer carrying `case` when given.
+fn respond_with(
+    state: &AppState,
+    format: Format,
+    tree_size: u64,
+    lines: Vec<LogLine>,
+    next: Option<u64>,
+    filename: &str,
+    case: Option<serde_json::Value>,
+) -> Response {
     match format {
-        Format::Json => axum::Json(json!({
-            "tree_size": tree_size, "entries": lines, "next": next,
-            "names": names_of(state, &lines),
-        }))
-        .into_response(),
+        Format::Json => {
+            let mut v = json!({
+                "tree_size": tree_size, "entries": lines, "next": next,
+                "names": names_of(state, &lines),
+            });
+            if let Some(case) = case {
+                v["case"] = case;
+            }
+            axum::Json(v).into_response()
+        }
         Format::Csv | Format::Ldv => {
             let (content_type, body, filename) = if format == Format::Csv {
                 (

@@ -98,6 +98,12 @@ pub trait CaseStore: Send + Sync {
     /// One case with its participants.
     async fn case(&self, reference: &str) -> Result<Option<Case>, StoreError>;
 
+    /// Where a case's closure is in the audit log: `None` for no such case, `Some(None)` for a
+    /// case not closed (or closed before migration 0017, which did not record it),
+    /// `Some(Some(seq))` for the sequence number of the `case.state` entry that closed it —
+    /// what an embargo tied to the case ends with (`crate::cases::embargo`).
+    async fn case_closure(&self, reference: &str) -> Result<Option<Option<u64>>, StoreError>;
+
     /// The state of one case, without its participants (one indexed read): what every post
     /// to a case channel checks.
     async fn case_state(&self, reference: &str) -> Result<Option<CaseState>, StoreError>;

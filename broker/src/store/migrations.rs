@@ -87,6 +87,11 @@ pub(super) const SQLITE: &[Script] = &[
         include_str!("../../migrations/sqlite/0016_case_channel_case.sql"),
     ),
     (
+        17,
+        "case closure seq",
+        include_str!("../../migrations/sqlite/0017_case_closure_seq.sql"),
+    ),
+    (
         18,
         "case measures and feedback",
         include_str!("../../migrations/sqlite/0018_case_measures_and_feedback.sql"),
@@ -163,6 +168,11 @@ pub(super) const POSTGRES: &[Script] = &[
         16,
         "case channel case",
         include_str!("../../migrations/postgres/0016_case_channel_case.sql"),
+    ),
+    (
+        17,
+        "case closure seq",
+        include_str!("../../migrations/postgres/0017_case_closure_seq.sql"),
     ),
     (
         18,

@@ -31,6 +31,7 @@ mod beeld_clients;
 mod bulk_crash;
 mod case_beeld;
 mod case_channels;
+mod case_history;
 mod cases;
 mod cli_id;
 mod coalition_authorise;

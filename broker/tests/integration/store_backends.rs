@@ -1111,12 +1111,21 @@ async fn cases_are_opened_once_moved_by_compare_and_set_and_read_by_participant(
         at: NOW + 10,
     };
     let before = store.audit().audit_len().await.unwrap();
+    assert_eq!(
+        cases.case_closure("MN-2026-0001").await.unwrap(),
+        Some(None),
+        "open: no closure"
+    );
     assert!(
         cases
             .move_case("MN-2026-0001", &to_intervention, &entry("case.state", 4))
             .await
             .unwrap()
             .is_some()
+    );
+    assert_eq!(
+        cases.case_closure("MN-2026-0001").await.unwrap(),
+        Some(None)
     );
     assert_eq!(
         cases
@@ -1136,11 +1145,17 @@ async fn cases_are_opened_once_moved_by_compare_and_set_and_read_by_participant(
         by_user: "regisseur",
         at: NOW + 20,
     };
-    cases
+    let closing = cases
         .move_case("MN-2026-0001", &close, &entry("case.state", 6))
         .await
         .unwrap()
         .unwrap();
+    // The closure's entry is recorded with the case (what an embargo tied to it ends with).
+    assert_eq!(
+        cases.case_closure("MN-2026-0001").await.unwrap(),
+        Some(Some(closing))
+    );
+    assert_eq!(cases.case_closure("MN-2026-0404").await.unwrap(), None);
     let closed = cases.case("MN-2026-0001").await.unwrap().unwrap();
     assert_eq!(closed.state, CaseState::Closed);
     assert_eq!(closed.intervention, Some(InterventionKind::Bestuurlijk));

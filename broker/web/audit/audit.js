@@ -258,6 +258,96 @@ async function lookupHistory() {
   } catch (e) { setStatus("Look-up failed: " + e.message, true); }
 }
 
+// --- the history of one case: GET /v1/audit/cases/{reference} ---------------------------------
+
+// One line of a case's history, in words, from an entry the officer may see in full.
+function caseEvent(e) {
+  const d = e.detail || {};
+  const by = e.actor_org ? org(e.actor_org) : "the broker";
+  const why = e.reasons && e.reasons.length ? " (" + e.reasons.join(", ") + ")" : "";
+  switch (e.action) {
+    case "case.open":
+      return "Case registered by " + by + ": gemeente " + d.gemeente + ", themes " + (d.themes || []).join(", ") +
+        ", legal frame " + (d.legal_frame || []).join(", ") + "; participants " + e.recipients.map(org).join(", ");
+    case "case.state":
+      return "Case moved by " + by + " from " + d.from + " to " + d.to +
+        (d.intervention ? " (intervention: " + d.intervention + ")" : "") + (d.result ? " (result: " + d.result + ")" : "") +
+        (d.channels && d.channels.length ? "; its channels end: " + d.channels.join(", ") : "");
+    case "case.refused":
+      return "A case operation by " + by + " refused" + why;
+    case "consent.issue":
+      return "Consent " + d.consent_id + " issued by " + by + " for " + purpose(e.purpose) + ": kinds " +
+        (d.kinds || []).join(", ") + ", at most " + d.max_identifiers + " identifiers, up to " + d.ceiling +
+        ", valid until " + local(d.valid_until * 1000);
+    case "consent.withdraw":
+      return "Consent " + d.consent_id + " withdrawn by " + by;
+    case "consent.refused":
+      return "A consent operation by " + by + " refused" + why;
+    case "match":
+      return "Police query by " + by + " (" + e.operation + "): " + disclosed(e) +
+        (e.source_orgs.length ? "; suppliers " + e.source_orgs.map(org).join(", ") : "") +
+        "; " + (e.decision || "") + why;
+    case "mls.group.create":
+      return "Channel " + d.group + " registered by " + by + "; may hold " + (d.allowed || []).map(org).join(", ");
+    case "mls.deliver":
+      return "Channel " + d.group + ": " + (d.content_type || "message") + " from " + by + " delivered to " +
+        e.recipients.map(org).join(", ") + (d.added && d.added.length ? "; added members " + d.added.map(org).join(", ") : "");
+    case "mls.message.refused":
+      return "Channel " + d.group + ": a post by " + by + " refused" + why;
+    default:
+      return e.action + " by " + by + (d.group ? " (channel " + d.group + ")" : "") + why;
+  }
+}
+
+// The case's history: every page of the endpoint, then the timeline (with each consent's
+// expiry, a moment of the clock that has no entry) and the rows.
+async function caseHistory() {
+  const ref = $("case-ref").value.trim();
+  $("rows").textContent = "";
+  $("case-timeline").textContent = "";
+  $("case-view").hidden = true;
+  try {
+    setStatus("Reading the case's history…");
+    let after = null, before = null, kase = null;
+    const all = [];
+    for (;;) {
+      const p = new URLSearchParams({ limit: "1000" });
+      if (after !== null) { p.set("after", after); p.set("before", before); }
+      const v = await (await api("/v1/audit/cases/" + encodeURIComponent(ref) + "?" + p)).json();
+      if (before === null) before = v.tree_size;
+      kase = v.case;
+      learnNames(v);
+      all.push(...v.entries);
+      after = v.next;
+      if (after === null || after === undefined) break;
+    }
+    const events = all.filter((l) => l.entry).map((l) => ({ t: l.entry.time_ms, i: l.index, text: caseEvent(l.entry) }));
+    const withdrawn = new Set(all.filter((l) => l.entry && l.entry.action === "consent.withdraw").map((l) => l.entry.detail.consent_id));
+    for (const l of all) {
+      const e = l.entry;
+      if (!e || e.action !== "consent.issue") continue;
+      const end = e.detail.valid_until * 1000;
+      if (end <= KpAuditClock.now() && !withdrawn.has(e.detail.consent_id)) {
+        events.push({ t: end, i: Infinity, text: "Consent " + e.detail.consent_id + " expired" });
+      }
+    }
+    events.sort((a, b) => a.t - b.t || a.i - b.i);
+    for (const ev of events) {
+      const li = document.createElement("li");
+      li.textContent = local(ev.t) + " — " + ev.text;
+      $("case-timeline").appendChild(li);
+    }
+    $("case-title").textContent = "Case " + kase.reference + ": " + kase.state;
+    $("case-facts").textContent = "Gemeente " + kase.gemeente + "; themes " + kase.themes.join(", ") +
+      "; legal frame " + kase.legal_frame.join(", ") + "; opened by " + org(kase.opened_by) + " on " +
+      local(kase.opened_at * 1000) + "; participants " + kase.participants.map(org).join(", ") +
+      (kase.intervention ? "; intervention " + kase.intervention : "") + (kase.result ? "; result " + kase.result : "");
+    $("case-view").hidden = false;
+    addRows(all);
+    setStatus(all.length + " " + (all.length === 1 ? "entry" : "entries") + " in the history of case " + kase.reference);
+  } catch (e) { setStatus("Case history failed: " + e.message, true); }
+}
+
 // --- verification: signed note (Ed25519) and RFC 9162 consistency proof -----------------------
 
 const b64 = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
@@ -576,6 +666,7 @@ async function verifyInto(out) {
 $("search").addEventListener("click", search);
 $("csv").addEventListener("click", exportCsv);
 $("history").addEventListener("click", lookupHistory);
+$("case-history").addEventListener("click", caseHistory);
 $("verify").addEventListener("click", verify);
 $("witness-keep").addEventListener("click", keepPolicy);
 $("witness-forget").addEventListener("click", forgetPolicy);

@@ -177,8 +177,32 @@ shared_impl! {
                 return Ok(None);
             }
             let seq = D::append(&mut tx, &[audit]).await?;
+            if change.to == CaseState::Closed
+                && let Some(&closed) = seq.first()
+            {
+                // The closure's entry, for the embargoes tied to the case (migration 0017).
+                sqlx::query("UPDATE cases SET closed_seq = $2 WHERE reference = $1")
+                    .bind(reference)
+                    .bind(count_to_db(closed)?)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
             Ok(seq.first().copied())
+        }
+
+        async fn case_closure(&self, reference: &str) -> Result<Option<Option<u64>>, StoreError> {
+            let row = sqlx::query("SELECT state, closed_seq FROM cases WHERE reference = $1")
+                .bind(reference)
+                .fetch_optional(self.reader())
+                .await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let state: String = row.try_get(0)?;
+            let seq: Option<i64> = row.try_get(1)?;
+            let closed = corrupt("case state", &state, CaseState::parse(&state))? == CaseState::Closed;
+            Ok(Some(if closed { seq.map(count_from_db).transpose()? } else { None }))
         }
 
         async fn case(&self, reference: &str) -> Result<Option<Case>, StoreError> {

@@ -6,9 +6,14 @@
 //! **Contributed** means: the signal was disclosed (a hit) in a police match under a registered
 //! case. The match path records those signals (`case_contributions`, migration 0018) in the
 //! same transaction as the match's audit entry ([`crate::matching::query`]). A contribution
-//! counts only once no police embargo holds on its match (`embargo_until` passed, or none):
-//! until then it is as if it did not exist, so the figures cannot change the moment a police
-//! query hits an embargoed subject (docs/AUDIT.md, "Police case embargo").
+//! counts only once no police embargo holds on its match: until then it is as if it did not
+//! exist, so the figures cannot change the moment a police query hits an embargoed subject
+//! (docs/AUDIT.md, "Police case embargo"). Every contribution rests on a case, so its embargo
+//! is tied to that case ([`crate::cases::embargo`]): it holds while the case is not closed (a
+//! closure the log holds), whatever its fixed days, and then until the later of its fixed end
+//! and the closure ([`tie_to_cases`]). Stricter than the audit trail's rule, which also ends it
+//! at its latest end: feedback may wait for a case that never closes; it never tells one that
+//! is still running.
 //!
 //! A cell is one (month, outcome): outcome `cases` counts the organisation's signals whose first
 //! countable contribution was disclosed in that month; outcome `bestuurlijk` (…) those whose
@@ -46,7 +51,7 @@ use crate::beeld::release::{self, Outcome, Rules};
 use crate::beeld::{noise, period};
 use crate::civil::parse_date;
 use crate::state::AppState;
-use crate::store::{CaseContribution, StoreError};
+use crate::store::{CaseContribution, Store, StoreError};
 
 /// The reason code of a partner that supplies under no purpose.
 pub const NOT_A_SUPPLIER: &str = "not_a_supplier";
@@ -94,6 +99,32 @@ pub fn rules() -> Rules {
         cap: a.contribution_cap,
         signal_cap: a.signal_cap,
     }
+}
+
+/// The contributions with each embargo's end as its case decides it: a contribution under
+/// embargo whose case the log does not show closed is held (`i64::MAX`); one whose case closed
+/// ends at the later of its fixed end and the closure. A contribution without an embargo (a
+/// purpose with none) is as it was.
+pub async fn tie_to_cases(
+    store: &dyn Store,
+    mut contributions: Vec<CaseContribution>,
+) -> Result<Vec<CaseContribution>, StoreError> {
+    let mut closures: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    for c in &mut contributions {
+        let Some(fixed) = c.embargo_until else {
+            continue;
+        };
+        let closed = match closures.get(&c.case_reference) {
+            Some(closed) => *closed,
+            None => {
+                let closed = crate::cases::embargo::closed_at(store, &c.case_reference).await?;
+                closures.insert(c.case_reference.clone(), closed);
+                closed
+            }
+        };
+        c.embargo_until = Some(closed.map_or(i64::MAX, |at| fixed.max(at)));
+    }
+    Ok(contributions)
 }
 
 /// The true figures of one cell: per case, the signals it counts.
@@ -244,6 +275,7 @@ pub async fn run(
     }
     let rules = rules();
     let contributions = state.store.cases().contributions_of(&principal.org).await?;
+    let contributions = tie_to_cases(&*state.store, contributions).await?;
     let counted = count(&contributions, first, last, now, &rules);
     let sensitivity = rules.sensitivity(Measure::Signals, counted.len() as u32);
     let mut cells = Vec::with_capacity(counted.len());

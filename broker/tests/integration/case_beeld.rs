@@ -424,9 +424,25 @@ async fn feedback_to_the_suppliers(b: &Broker) {
     let during = sdk.feedback(&month, &next).await.unwrap();
     assert_eq!(during.cells, before.cells);
 
-    // After the embargo (30 days): the dealer's 16 signals in 4 cases are released, and 12 of
-    // them in 3 cases under `fiscaal`; the other kinds and the next month have nothing.
+    // The embargo's fixed days (30) are over, but the cases are open: an embargo tied to its
+    // case holds (docs/CASES.md), so the feedback still tells nothing of the hits.
     let later = now() + 31 * 86_400;
+    let open = feedback::run(&state, &dealer, &q, later).await.unwrap();
+    assert!(open.cells.iter().all(|c| c.suppressed), "{:?}", open.cells);
+
+    // The cases close: after the embargo and the closure, the dealer's 16 signals in 4 cases
+    // are released, and 12 of them in 3 cases under `fiscaal`; the other kinds and the next
+    // month have nothing.
+    for i in 0..4 {
+        let closure = CaseStateRequest {
+            state: CaseState::Closed,
+            intervention: None,
+            result: Some(CaseResult::Intervened),
+        };
+        riec.move_case(&format!("MN-2026-T{i:02}"), &closure)
+            .await
+            .unwrap();
+    }
     let after = feedback::run(&state, &dealer, &q, later).await.unwrap();
     released(cell(
         &after.cells,

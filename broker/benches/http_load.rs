@@ -98,7 +98,7 @@ use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server;
 use kruispunt_broker::store::UsageDelta;
 use kruispunt_sdk::client::TokenClaims;
-use kruispunt_test_kit::bench::{cpu_seconds, env_or, mix};
+use kruispunt_test_kit::bench::{cpu_seconds, env_or, mix, pseudonym, raised_registry};
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -106,41 +106,10 @@ const DEALER_B: &str = "autohandel-amersfoort";
 const DEALER_C: &str = "autoschade-almere";
 const PURPOSE: &str = "autobranche-contante-aankopen";
 const BATCH: usize = 10_000;
-const RAISED: u64 = 1_000_000_000;
-
-/// A reproducible random pseudonym (64 hex characters) for (seed, i).
-fn pseudonym(seed: u64, i: u64) -> String {
-    // The seed is mixed before the index is: `seed ^ (4i + j)` made seeds that differ in a bit
-    // above the lowest two name the same pseudonyms (1000 and 1004: i and i ^ 1), so a "new"
-    // stream of the picture's rounds was mostly duplicates of an earlier one.
-    let seed = mix(seed);
-    let mut out = [0u8; 32];
-    for (j, c) in out.chunks_mut(8).enumerate() {
-        c.copy_from_slice(&mix(seed ^ i.wrapping_mul(4).wrapping_add(j as u64)).to_le_bytes());
-    }
-    hex::encode(out)
-}
 
 fn signal(p: String, code: &str, observed: &str) -> Value {
     json!({ "kind": "kenteken", "pseudonym": p, "key_version": 1, "code": code,
             "observed": observed, "district": "oost-utrecht", "purposes": [PURPOSE] })
-}
-
-/// The embedded registry with the guard's per-minute cap and every daily budget raised.
-fn load_test_registry() -> String {
-    include_str!("../../policy/registry/midden-nederland.toml")
-        .lines()
-        .map(|l| {
-            if l.starts_with("max_requests_per_minute =") {
-                format!("max_requests_per_minute = {RAISED}")
-            } else if l.starts_with("daily_identifier_budget =") {
-                format!("daily_identifier_budget = {RAISED}")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn pct(sorted: &[u32], p: f64) -> f64 {
@@ -208,7 +177,7 @@ async fn run(n: usize, seconds: u64, conns: Vec<usize>) {
     .expect("temp dir");
     Config::init_development(dir.path(), "127.0.0.1:0".parse().unwrap()).expect("init");
     let registry = dir.path().join("load-test-registry.toml");
-    std::fs::write(&registry, load_test_registry()).expect("registry");
+    std::fs::write(&registry, raised_registry()).expect("registry");
     let mut cfg = Config::load(dir.path()).expect("config");
     cfg.limits.requests_per_second = 1e9;
     cfg.limits.burst = 1e9;

@@ -225,13 +225,7 @@ impl From<crate::cases::feedback::FeedbackError> for Problem {
                 Problem::bad_request("invalid-feedback-query", e.to_string())
                     .with_extension("field", field.into())
             }
-            E::Refused { ref reasons } => Problem::new(
-                StatusCode::FORBIDDEN,
-                "policy-denied",
-                "Refused by policy",
-                e.to_string(),
-            )
-            .with_reasons(reasons.clone()),
+            E::Refused { ref reasons } => policy_denied(e.to_string(), reasons.clone()),
             E::Policy(p) => policy_unavailable(&p, "nothing was disclosed"),
             E::Store(s) => s.into(),
         }
@@ -280,13 +274,7 @@ impl From<crate::beeld::AggregateError> for Problem {
                 Problem::bad_request("invalid-aggregate-query", e.to_string())
                     .with_extension("field", field.into())
             }
-            E::Refused { ref reasons } => Problem::new(
-                StatusCode::FORBIDDEN,
-                "policy-denied",
-                "Refused by policy",
-                e.to_string(),
-            )
-            .with_reasons(reasons.clone()),
+            E::Refused { ref reasons } => policy_denied(e.to_string(), reasons.clone()),
             E::BudgetExhausted { left_micro, .. } => Problem::new(
                 StatusCode::FORBIDDEN,
                 "privacy-budget-exhausted",
@@ -456,14 +444,7 @@ impl From<crate::ingest::WithdrawError> for Problem {
         match e {
             crate::ingest::WithdrawError::NotOwnSignal { .. } => Problem::not_found(e.to_string()),
             crate::ingest::WithdrawError::Refused { ref reasons, .. } => {
-                let reasons = reasons.clone();
-                Problem::new(
-                    StatusCode::FORBIDDEN,
-                    "policy-denied",
-                    "Refused by policy",
-                    e.to_string(),
-                )
-                .with_reasons(reasons)
+                policy_denied(e.to_string(), reasons.clone())
             }
             crate::ingest::WithdrawError::Policy(p) => {
                 policy_unavailable(&p, "nothing was withdrawn")
@@ -471,4 +452,15 @@ impl From<crate::ingest::WithdrawError> for Problem {
             crate::ingest::WithdrawError::Store(s) => s.into(),
         }
     }
+}
+
+/// 403 `policy-denied` with the policy's reasons.
+fn policy_denied(detail: String, reasons: Vec<String>) -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "policy-denied",
+        "Refused by policy",
+        detail,
+    )
+    .with_reasons(reasons)
 }

@@ -819,7 +819,8 @@ fn area_names(
     districts.chain(gemeenten).collect()
 }
 
-fn cell(dims: std::collections::BTreeMap<String, String>, outcome: Outcome) -> Cell {
+/// The released or suppressed cell of `dims` (the picture's and the feedback's).
+pub(crate) fn cell(dims: std::collections::BTreeMap<String, String>, outcome: Outcome) -> Cell {
     match outcome {
         Outcome::Released(v) => Cell {
             dims,

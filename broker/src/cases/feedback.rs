@@ -37,7 +37,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kruispunt_policy::{Action, AggregateRules, PolicyError};
-use kruispunt_sdk::beeld::{Cell, Dimension, Measure};
+use kruispunt_sdk::beeld::{Dimension, Measure};
 use kruispunt_sdk::cases::{
     FEEDBACK_OUTCOMES, FeedbackQuery, FeedbackResponse, MAX_FEEDBACK_MONTHS,
 };
@@ -47,7 +47,7 @@ use ring::digest;
 use crate::audit::{action, entry};
 use crate::auth::Principal;
 use crate::beeld::picture::{CellStat, subject_keeps};
-use crate::beeld::release::{self, Outcome, Rules};
+use crate::beeld::release::{self, Rules};
 use crate::beeld::{noise, period};
 use crate::civil::parse_date;
 use crate::state::AppState;
@@ -305,20 +305,7 @@ pub async fn run(
             ("outcome".to_string(), outcome.to_string()),
         ]
         .into();
-        cells.push(match outcome_of {
-            Outcome::Released(v) => Cell {
-                dims,
-                value: Some(v),
-                suppressed: false,
-                reason: None,
-            },
-            Outcome::Suppressed(r) => Cell {
-                dims,
-                value: None,
-                suppressed: true,
-                reason: Some(r),
-            },
-        });
+        cells.push(crate::beeld::query::cell(dims, outcome_of));
     }
     let released = cells.iter().filter(|c| !c.suppressed).count();
     let table = serde_json::to_string(&cells).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -8,13 +8,22 @@
 //! hands them to the backend's [`BatchWrite::write_batch`], which applies them **in queue order
 //! inside one transaction** and commits.
 //!
-//! The batching window is the previous commit itself: while one batch is being made durable
-//! (an fsync, ~1 ms), the next requests queue up and go together into the next transaction.
-//! There is no timer: a lone request is committed at once instead of waiting for company, and
-//! under load the batches grow by themselves (up to [`MAX_BATCH`]). Before closing a batch the
-//! writer yields once, so that handlers already running on its thread can still join. Only then does each caller get its answer. If anything in the batch fails, the
+//! The batching window is the previous commit itself: while one batch is being written, the
+//! next requests queue up and go together into the next transaction. There is no timer: a lone
+//! request is committed at once instead of waiting for company, and under load the batches grow
+//! by themselves (up to [`MAX_BATCH`]). Before closing a batch the writer yields once, so that
+//! handlers already running on its thread can still join. If anything in the batch fails, the
 //! transaction rolls back and *every* caller of the batch gets the error (HTTP 503): nobody's
 //! response leaves without its entry committed.
+//!
+//! **Durability is pipelined.** A backend whose commit returns before it is durable (SQLite's
+//! hot writers, `super::sqlite::durable`: the fsync after the writer is given back) hands back
+//! a ticket with the batch; the callers are answered only once [`BatchWrite::durable`] says that
+//! ticket is on disk, but the writer task does not wait for it: it begins the next batch while
+//! the fsync runs. So a decision waits for at most one batch's *writing* before its own, not
+//! for the fsync of the batch before it too (measured in `benches/http_load.rs`). Tickets are
+//! ordered: an fsync covers every commit before it, so no caller is answered on a later
+//! batch's durability while an earlier batch's failed (a failed fsync fails every later one).
 //!
 //! Budget semantics: a job may carry a daily identifier budget. The backend reads the
 //! (org, purpose, day) counters inside the transaction (locked on PostgreSQL), applies the
@@ -92,12 +101,29 @@ pub enum Written {
     OverBudget,
 }
 
+/// A committed batch: one [`Written`] per job, in order, and the ticket to wait for before
+/// anyone is answered.
+#[derive(Debug)]
+pub struct Committed {
+    /// The jobs' outcomes, in job order.
+    pub written: Vec<Written>,
+    /// `0`: durable already (the commit made its own fsync); otherwise pass to
+    /// [`BatchWrite::durable`].
+    pub ticket: u64,
+}
+
 /// The backend half: apply jobs in order in one transaction and commit.
 #[async_trait]
 pub trait BatchWrite: Send + Sync + 'static {
-    /// Returns one [`Written`] per job, in order, after the commit; on error nothing of the
-    /// batch was committed.
-    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError>;
+    /// Returns the batch's outcomes after the commit; on error nothing of the batch was
+    /// committed.
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Committed, StoreError>;
+
+    /// Returns once the batch committed with `ticket` (and every one before it) is durable.
+    /// Backends whose commits are durable when they return never hand out a ticket.
+    async fn durable(&self, _ticket: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 type Reply = oneshot::Sender<Result<Written, StoreError>>;
@@ -153,31 +179,47 @@ async fn run(backend: Arc<dyn BatchWrite>, mut rx: mpsc::Receiver<(Job, Reply)>)
                 Err(_) => break,
             }
         }
-        match backend.write_batch(&jobs).await {
-            Ok(written) if written.len() == jobs.len() => {
-                for (reply, w) in replies.drain(..).zip(written) {
-                    let _ = reply.send(Ok(w));
-                }
+        let outcome = match backend.write_batch(&jobs).await {
+            Ok(c) if c.written.len() == jobs.len() => Ok(c),
+            Ok(c) => Err(StoreError::Corrupt(format!(
+                "batch of {} jobs answered {} outcomes",
+                jobs.len(),
+                c.written.len()
+            ))),
+            Err(e) => Err(e),
+        };
+        jobs.clear();
+        match outcome {
+            Ok(Committed { written, ticket: 0 }) => answer(replies.drain(..), Ok(written)),
+            Ok(Committed { written, ticket }) => {
+                // Answered once durable; meanwhile the next batch is written (module docs).
+                let replies = std::mem::replace(&mut replies, Vec::with_capacity(MAX_BATCH));
+                let backend = backend.clone();
+                tokio::spawn(async move {
+                    let durable = backend.durable(ticket).await.map(|()| written);
+                    answer(replies.into_iter(), durable);
+                });
             }
-            Ok(written) => {
-                let e = Arc::new(StoreError::Corrupt(format!(
-                    "batch of {} jobs answered {} outcomes",
-                    jobs.len(),
-                    written.len()
-                )));
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(StoreError::Batch(e.clone())));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = jobs.len(), "group commit failed");
-                let e = Arc::new(e);
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(StoreError::Batch(e.clone())));
-                }
+            Err(e) => answer(replies.drain(..), Err(e)),
+        }
+    }
+}
+
+/// Sends each caller its job's outcome, or every caller the batch's error.
+fn answer(replies: impl Iterator<Item = Reply>, outcome: Result<Vec<Written>, StoreError>) {
+    match outcome {
+        Ok(written) => {
+            for (reply, w) in replies.zip(written) {
+                let _ = reply.send(Ok(w));
             }
         }
-        jobs.clear();
+        Err(e) => {
+            tracing::error!(error = %e, "group commit failed");
+            let e = Arc::new(e);
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Batch(e.clone())));
+            }
+        }
     }
 }
 
@@ -252,4 +294,118 @@ pub(super) fn apply_usage(
             true
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::sync::watch;
+
+    /// A backend that counts the batches it wrote and makes ticket `t` durable only once the
+    /// test says so (`durable_up_to`); `fail_at`: that ticket's fsync fails.
+    struct Held {
+        batches: Mutex<Vec<usize>>,
+        durable_up_to: watch::Receiver<u64>,
+        fail_at: Option<u64>,
+    }
+
+    #[async_trait]
+    impl BatchWrite for Arc<Held> {
+        async fn write_batch(&self, jobs: &[Job]) -> Result<Committed, StoreError> {
+            let mut batches = self.batches.lock().unwrap();
+            batches.push(jobs.len());
+            let first = batches.iter().sum::<usize>() - jobs.len();
+            Ok(Committed {
+                written: (0..jobs.len())
+                    .map(|i| Written::Appended(vec![(first + i) as u64]))
+                    .collect(),
+                ticket: batches.len() as u64,
+            })
+        }
+
+        async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
+            let mut up_to = self.durable_up_to.clone();
+            up_to.wait_for(|&d| d >= ticket).await.unwrap();
+            match self.fail_at {
+                Some(f) if ticket >= f => Err(StoreError::Corrupt("fsync failed".into())),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn held(fail_at: Option<u64>) -> (Arc<Held>, watch::Sender<u64>, GroupCommit) {
+        let (release, durable_up_to) = watch::channel(0);
+        let backend = Arc::new(Held {
+            batches: Mutex::new(Vec::new()),
+            durable_up_to,
+            fail_at,
+        });
+        let commits = GroupCommit::spawn(backend.clone());
+        (backend, release, commits)
+    }
+
+    fn job() -> Job {
+        Job::append(&[]).unwrap()
+    }
+
+    /// Waits (a bound, not a timing) until the backend wrote `n` batches.
+    async fn written(backend: &Held, n: usize) {
+        for _ in 0..1000 {
+            if backend.batches.lock().unwrap().len() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("the writer never wrote batch {n}");
+    }
+
+    #[tokio::test]
+    async fn the_next_batch_is_written_while_the_last_waits_for_its_fsync_and_nobody_is_answered_early()
+     {
+        let (backend, release, commits) = held(None);
+        let first = tokio::spawn({
+            let commits = commits.clone();
+            async move { commits.submit(job()).await }
+        });
+        written(&backend, 1).await;
+        let second = tokio::spawn({
+            let commits = commits.clone();
+            async move { commits.submit(job()).await }
+        });
+        // Batch 2 is written although batch 1 is not durable yet …
+        written(&backend, 2).await;
+        tokio::task::yield_now().await;
+        // … and neither caller is answered before its own batch is durable.
+        assert!(!first.is_finished() && !second.is_finished());
+        release.send(1).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), Written::Appended(vec![0]));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !second.is_finished(),
+            "answered before its batch was durable"
+        );
+        release.send(2).unwrap();
+        assert_eq!(second.await.unwrap().unwrap(), Written::Appended(vec![1]));
+    }
+
+    #[tokio::test]
+    async fn a_failed_fsync_fails_every_caller_of_its_batch() {
+        let (backend, release, commits) = held(Some(1));
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let commits = commits.clone();
+                tokio::spawn(async move { commits.submit(job()).await })
+            })
+            .collect();
+        written(&backend, 1).await;
+        release.send(u64::MAX).unwrap();
+        for c in callers {
+            assert!(
+                matches!(c.await.unwrap(), Err(StoreError::Batch(_))),
+                "a caller was answered although its batch is not durable"
+            );
+        }
+    }
 }

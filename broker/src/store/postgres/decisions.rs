@@ -2,7 +2,7 @@
 //! locks each counter row it changes so that budgets hold across brokers.
 
 use super::{PostgresStore, append_prepared};
-use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
+use crate::store::group_commit::{BatchWrite, Committed, Job, UsageKey, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
 use crate::store::sql::decisions::{
     SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters, write_contributions,
@@ -24,7 +24,7 @@ pub(super) struct PgBatch {
 
 #[async_trait]
 impl BatchWrite for PgBatch {
-    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Committed, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut keys: Vec<UsageKey> = jobs
             .iter()
@@ -60,8 +60,12 @@ impl BatchWrite for PgBatch {
         write_changed_counters::<Postgres>(&mut *tx, UPDATE_COUNTERS, &before, &counters).await?;
         let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
         write_contributions::<Postgres>(&mut *tx, jobs, &accepted, &seqs).await?;
+        // PostgreSQL's commit is durable when it returns (`synchronous_commit`): no ticket.
         tx.commit().await?;
-        Ok(distribute(jobs, &accepted, seqs))
+        Ok(Committed {
+            written: distribute(jobs, &accepted, seqs),
+            ticket: 0,
+        })
     }
 }
 

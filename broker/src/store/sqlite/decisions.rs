@@ -3,7 +3,7 @@
 
 use super::durable::Unsynced;
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
-use crate::store::group_commit::{BatchWrite, Job, UsageKey, Written, apply_usage, distribute};
+use crate::store::group_commit::{BatchWrite, Committed, Job, UsageKey, apply_usage, distribute};
 use crate::store::sql::DecisionDialect;
 use crate::store::sql::decisions::{
     SELECT_USAGE, accepted_entries, usage_from_row, write_changed_counters, write_contributions,
@@ -44,7 +44,7 @@ pub(super) struct SqliteBatch {
 
 #[async_trait]
 impl BatchWrite for SqliteBatch {
-    async fn write_batch(&self, jobs: &[Job]) -> Result<Vec<Written>, StoreError> {
+    async fn write_batch(&self, jobs: &[Job]) -> Result<Committed, StoreError> {
         // Waiting for the writer, the batch asks a bulk upload to end its piece (WriterGate).
         let want = self.gate.want();
         let writer =
@@ -83,9 +83,23 @@ impl BatchWrite for SqliteBatch {
             }
             mirror.extend(counters);
         }
-        // Nobody is answered before the batch is durable; the writer is free meanwhile.
-        self.sync.durable(ticket).await?;
-        Ok(distribute(jobs, &accepted, seqs))
+        // Nobody is answered before the batch is durable (`durable`, awaited by the group
+        // commit beside the next batch); the writer is free meanwhile.
+        if !self.gate.pipelined() {
+            self.sync.durable(ticket).await?;
+            return Ok(Committed {
+                written: distribute(jobs, &accepted, seqs),
+                ticket: 0,
+            });
+        }
+        Ok(Committed {
+            written: distribute(jobs, &accepted, seqs),
+            ticket,
+        })
+    }
+
+    async fn durable(&self, ticket: u64) -> Result<(), StoreError> {
+        self.sync.durable(ticket).await
     }
 }
 

@@ -42,6 +42,10 @@ pub struct WriterGate {
     max_hold_us: AtomicU64,
     /// [`WriterGate::sync_after_unlock`].
     sync_after_unlock: AtomicBool,
+    /// [`WriterGate::pipelined`].
+    pipelined: AtomicBool,
+    /// [`WriterGate::checkpoint_in_commit`].
+    checkpoint_in_commit: AtomicBool,
 }
 
 impl Default for WriterGate {
@@ -52,6 +56,8 @@ impl Default for WriterGate {
             passed: Notify::new(),
             max_hold_us: AtomicU64::new(DEFAULT_MAX_HOLD.as_micros() as u64),
             sync_after_unlock: AtomicBool::new(true),
+            pipelined: AtomicBool::new(true),
+            checkpoint_in_commit: AtomicBool::new(false),
         }
     }
 }
@@ -107,6 +113,30 @@ impl WriterGate {
     /// Sets [`WriterGate::sync_after_unlock`].
     pub fn set_sync_after_unlock(&self, on: bool) {
         self.sync_after_unlock.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the group commit writes the next decision batch while the last one's fsync runs
+    /// (`crate::store::group_commit`, "Durability is pipelined"; the default) instead of
+    /// waiting for it; off only to measure what that is worth (`benches/http_load.rs`).
+    pub fn pipelined(&self) -> bool {
+        self.pipelined.load(Ordering::Relaxed)
+    }
+
+    /// Sets [`WriterGate::pipelined`].
+    pub fn set_pipelined(&self, on: bool) {
+        self.pipelined.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the writer checkpoints the WAL inside its commits, as SQLite does by default,
+    /// instead of the checkpointer beside it (`super::checkpointer`, the default); on only to
+    /// measure what that is worth (`benches/http_load.rs`).
+    pub fn checkpoint_in_commit(&self) -> bool {
+        self.checkpoint_in_commit.load(Ordering::Relaxed)
+    }
+
+    /// Sets [`WriterGate::checkpoint_in_commit`] (applied within one checkpoint interval).
+    pub fn set_checkpoint_in_commit(&self, on: bool) {
+        self.checkpoint_in_commit.store(on, Ordering::Relaxed);
     }
 
     /// Waits until every decision batch that wanted the writer when this was called has it.

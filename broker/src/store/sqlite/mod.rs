@@ -10,7 +10,8 @@
 //! through the group commit ([`super::group_commit`]): one transaction, one fsync, per batch.
 //! The two hot writers, decision batches and bulk-upload pieces, make that fsync themselves
 //! after giving the writer back ([`durable`]), so the next writer does not wait for the disk;
-//! a bulk upload lets a waiting decision go between its pieces ([`WriterGate`]). See
+//! a bulk upload lets a waiting decision go between its pieces ([`WriterGate`]), and the WAL
+//! is checkpointed beside the writer, not inside its commits ([`checkpointer`]). See
 //! docs/ARCHITECTURE.md, "The SQLite writer".
 //!
 //! **Concurrency.** SQLite has one writer at a time. Writes go through a pool of exactly one
@@ -24,6 +25,7 @@
 mod audit;
 mod audit_tree;
 mod cases;
+mod checkpointer;
 mod decisions;
 pub(crate) mod durable;
 mod gate;
@@ -72,6 +74,9 @@ pub struct SqliteStore {
     gate: std::sync::Arc<WriterGate>,
     /// The fsync of the hot writers' commits, after they gave the writer back ([`durable`]).
     sync: std::sync::Arc<WalSync>,
+    /// WAL checkpoints beside the writer instead of inside its commits ([`checkpointer`]);
+    /// `None` for an in-memory database.
+    _checkpointer: Option<std::sync::Arc<checkpointer::Checkpointer>>,
 }
 
 impl SqliteStore {
@@ -86,7 +91,9 @@ impl SqliteStore {
 
     /// The options the broker runs with: create the file if missing, WAL,
     /// `synchronous=FULL` (durable commits, see the module documentation), a busy timeout, a
-    /// 64 MiB page cache, temporary tables in memory, and a checkpoint every 64 MiB of WAL.
+    /// 64 MiB page cache, temporary tables in memory, and a checkpoint every 64 MiB of WAL (by
+    /// whoever commits: another process such as the CLI; the broker's own writer leaves its
+    /// checkpoints to the [`checkpointer`]).
     pub fn tune(options: SqliteConnectOptions) -> SqliteConnectOptions {
         options
             .create_if_missing(true)
@@ -110,6 +117,12 @@ impl SqliteStore {
         in_memory: bool,
     ) -> Result<SqliteStore, StoreError> {
         let file = options.get_filename().to_path_buf();
+        // The checkpointer takes the writer's automatic checkpoints over (`checkpointer`).
+        let writer_options = if in_memory {
+            options.clone()
+        } else {
+            options.clone().pragma("wal_autocheckpoint", "0")
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -117,7 +130,7 @@ impl SqliteStore {
             // An in-memory database lives as long as its connection.
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await?;
         let reader = if in_memory {
             writer.clone()
@@ -141,6 +154,13 @@ impl SqliteStore {
             gate: gate.clone(),
             sync: sync.clone(),
         });
+        let checkpointer = (!in_memory).then(|| {
+            std::sync::Arc::new(checkpointer::Checkpointer::spawn(
+                reader.clone(),
+                writer.clone(),
+                gate.clone(),
+            ))
+        });
         let store = SqliteStore {
             writer,
             reader,
@@ -148,6 +168,7 @@ impl SqliteStore {
             usage,
             gate,
             sync,
+            _checkpointer: checkpointer,
         };
         store.migrate().await?;
         Ok(store)

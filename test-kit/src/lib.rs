@@ -5,7 +5,8 @@
 //!   on SQLite or on a PostgreSQL database; restartable on the same data; with a client that
 //!   trusts its CA and helpers for tokens, requests and the audit log.
 //! - [`TestDatabase`]: a fresh PostgreSQL database on the server [`POSTGRES_ENV`] names, dropped
-//!   when it goes out of scope (also when the test fails).
+//!   when it goes out of scope (also when the test fails); [`TestCluster`]: a PostgreSQL server
+//!   of the test's own, to stop and start under load.
 //! - [`token`]: tokens signed with a partner's development key through the SDK's signer.
 //! - [`with_backends`] and [`on_both_backends!`]: a test body run on SQLite and, when
 //!   [`POSTGRES_ENV`] is set, on PostgreSQL — a whole broker or just a store; and
@@ -28,7 +29,7 @@ pub use backends::{
     TestFn, TestFuture, on_broker, on_data_dir, store_on_postgres, store_on_sqlite, with_backends,
 };
 pub use broker::{Bearer, Broker, Options, all_entries, typed, use_database};
-pub use postgres::TestDatabase;
+pub use postgres::{StopMode, TestCluster, TestDatabase};
 pub use serve_process::ServeProcess;
 pub use token::token_in;
 

@@ -45,6 +45,7 @@ mod multibroker;
 mod openapi_doc;
 mod operations;
 mod partner_cli;
+mod pg_restart;
 mod problem_edges;
 mod production_setup;
 mod refusal_flood;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Checks that `resp` is a problem of `status` whose type ends in `slug`; answers its body.
-async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
+pub(crate) async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
     assert_eq!(resp.status().as_u16(), status);
     let ct = resp.headers()["content-type"].to_str().unwrap().to_string();
     assert_eq!(ct, "application/problem+json", "{status}");

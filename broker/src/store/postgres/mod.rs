@@ -35,6 +35,15 @@ use std::time::Duration;
 /// Default pool size: enough for concurrent matches and uploads of one broker.
 const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 
+/// How long a statement waits for a connection of a pool before its request is answered `503
+/// storage-unavailable`. It bounds two waits: for a free connection (under any load the broker
+/// is sized for, milliseconds) and for a new one while PostgreSQL refuses connections — sqlx
+/// retries a refused connection until this deadline, taking the server for one that is starting.
+/// While the database is down or restarting, a partner, a load balancer's `/readyz` check and
+/// the group commit's queue therefore get their `503` (with `Retry-After`) after this, not after
+/// the request timeout of 30 s with every request meanwhile held open.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// PostgreSQL storage.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -48,8 +57,8 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://…`) with a pool of 16 connections and applies the
-    /// migrations.
+    /// Connects to `url` (`postgres://…`) with a pool of 16 connections (waiting at most
+    /// [`ACQUIRE_TIMEOUT`] for one) and applies the migrations.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         Self::connect_with_password(url, None).await
     }
@@ -67,7 +76,7 @@ impl PostgresStore {
         Self::connect_with(
             PgPoolOptions::new()
                 .max_connections(DEFAULT_MAX_CONNECTIONS)
-                .acquire_timeout(Duration::from_secs(30)),
+                .acquire_timeout(ACQUIRE_TIMEOUT),
             options,
         )
         .await
@@ -87,7 +96,7 @@ impl PostgresStore {
         let options = options.options([("jit", "off")]);
         let locks = PgPoolOptions::new()
             .max_connections(org_lock::LOCK_CONNECTIONS)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options.clone());
         let pool = pool.connect_with(options).await?;
         let commits = GroupCommit::spawn(PgBatch { pool: pool.clone() });

@@ -64,6 +64,24 @@
 //! at load average 11: measure again on a quiet machine, and with several requesting partners
 //! (the bench has one) to take the shared counter row out.
 //!
+//! **Again at 19:50–19:52 UTC**, the same binary, the machine quieter (**load average 1.7 at
+//! the start, rising to 5.7** during the run as other jobs started), defaults, every answer 200;
+//! upload 33 103 signals/s:
+//!
+//! | round, brokers | req/s | p50 | p90 | p99 | max | brokers' CPU-s/s | postgres (all) | client |
+//! |---|---:|---:|---:|---:|---:|---:|---:|---:|
+//! | 0, 1 | 1 788 | 16.0 ms | 24.1 ms | 44.9 ms | 306 ms | 0.45 | 0.39 | 0.09 |
+//! | 0, 2 | 1 577 | 18.3 ms | 30.6 ms | 60.6 ms | 247 ms | 0.25 + 0.26 | 0.48 | 0.09 |
+//! | 0, 3 | 1 341 | 21.7 ms | 39.4 ms | 68.0 ms | 136 ms | 0.19 + 0.19 + 0.18 | 0.55 | 0.10 |
+//! | 1, 3 | 1 348 | 22.0 ms | 37.6 ms | 61.0 ms | 128 ms | 0.20 + 0.18 + 0.19 | 0.56 | 0.10 |
+//! | 1, 2 | 1 790 | 16.2 ms | 28.7 ms | 49.3 ms | 128 ms | 0.29 + 0.26 | 0.53 | 0.10 |
+//! | 1, 1 | 1 947 | 14.4 ms | 24.1 ms | 46.8 ms | 196 ms | 0.45 | 0.46 | 0.09 |
+//!
+//! Means: 1 broker 1 867 req/s, 2 brokers 1 683 (0.90×), 3 brokers 1 344 (0.72×). Here the
+//! bench's processes used only 0.95–1.22 of the 2 cores in all, at a load average of 2–6: the
+//! runs were not bound by the cores alone — something waits, and it grows with brokers (the
+//! counter row and the smaller batches above are the first suspects).
+//!
 //! A dev-profile run the same evening (19:13, 20 000 signals, 3 s runs, load average 8–10):
 //! 587, 714 and 577 req/s with 1, 2 and 3 brokers — unoptimised brokers, noisier.
 

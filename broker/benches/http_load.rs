@@ -128,7 +128,9 @@ use kruispunt_broker::devpki::DevPki;
 use kruispunt_broker::server;
 use kruispunt_broker::store::UsageDelta;
 use kruispunt_sdk::client::TokenClaims;
-use kruispunt_test_kit::bench::{cpu_seconds, env_or, mix, pseudonym, raised_registry};
+use kruispunt_test_kit::bench::{
+    cpu_seconds, env_or, load_average, mix, percentile_ms, pseudonym, raised_registry,
+};
 use serde_json::{Value, json};
 
 const DEALER_A: &str = "autobedrijf-de-vecht";
@@ -140,14 +142,6 @@ const BATCH: usize = 10_000;
 fn signal(p: String, code: &str, observed: &str) -> Value {
     json!({ "kind": "kenteken", "pseudonym": p, "key_version": 1, "code": code,
             "observed": observed, "district": "oost-utrecht", "purposes": [PURPOSE] })
-}
-
-fn pct(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    f64::from(sorted[i]) / 1000.0
 }
 
 struct Bench {
@@ -552,15 +546,6 @@ async fn during_bulk_upload(
     );
 }
 
-/// The load average over the last minute (`/proc/loadavg`), to print with each figure: the
-/// machine is shared.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
-
 /// `n` new "split-payments" signals as an NDJSON body, pseudonyms `pseudonym(seed, 0..n)`.
 fn ndjson_stream(seed: u64, n: usize, observed: &str) -> Vec<u8> {
     let mut body = Vec::with_capacity(n * 240);
@@ -669,9 +654,9 @@ async fn load(
          p99 {:>6.2} ms  max {:>7.2} ms  statuses {statuses:?}  ({:.2} CPU-s per wall-s of 2 cores, \
          load average {})",
         lat.len() as f64 / secs,
-        pct(&lat, 0.50),
-        pct(&lat, 0.90),
-        pct(&lat, 0.99),
+        percentile_ms(&lat, 0.50),
+        percentile_ms(&lat, 0.90),
+        percentile_ms(&lat, 0.99),
         lat.last()
             .map(|m| f64::from(*m) / 1000.0)
             .unwrap_or(f64::NAN),

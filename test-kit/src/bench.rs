@@ -1,6 +1,6 @@
 //! What the benchmarks share: reproducible pseudo-random numbers, knobs read from the
-//! environment, and the CPU time a process used (to tell work from waiting on a machine shared
-//! with other jobs).
+//! environment, percentiles of latencies, and the CPU time a process used and the load average
+//! (to tell work from waiting on a machine shared with other jobs).
 
 use std::str::FromStr;
 
@@ -91,4 +91,23 @@ pub fn proc_cpu_seconds(path: &str) -> f64 {
 /// CPU seconds used by this process so far (all threads; Linux).
 pub fn cpu_seconds() -> f64 {
     proc_cpu_seconds("/proc/self/stat")
+}
+
+/// The `p` quantile (0–1, nearest rank) of `sorted` latencies in microseconds, in milliseconds;
+/// NaN when there are none.
+pub fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+/// The load average over the last minute (`/proc/loadavg`), to print with each figure: the
+/// machine is shared.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }

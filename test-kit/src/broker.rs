@@ -35,6 +35,11 @@ pub struct Options {
     /// `kruispunt.toml` (limits included), instead of in this process. It has no in-process
     /// [`Broker::state`]; [`Broker::audit`] and [`Broker::sync`] read its database.
     pub serve: Option<PathBuf>,
+    /// A registry (TOML text) to run with instead of the embedded one: written into the data
+    /// directory as `registry.toml` and named in its `kruispunt.toml` (relative, so a
+    /// [`Broker::serve_copy`] uses its own copy), e.g. [`crate::bench::raised_registry`] for a
+    /// load benchmark.
+    pub registry: Option<String>,
 }
 
 /// A running broker and its data directory, with a client that trusts the development CA.
@@ -87,6 +92,9 @@ impl Broker {
             let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
             cfg.insert("connections".into(), toml::Value::try_from(c).unwrap());
             std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+        }
+        if let Some(registry) = &opts.registry {
+            write_registry(dir.path(), registry);
         }
         if let Some(bin) = opts.serve {
             write_limits(dir.path(), opts.limits.as_ref(), opts.unlimited);
@@ -574,6 +582,17 @@ fn write_limits(dir: &Path, limits: Option<&Limits>, unlimited: bool) {
         l.burst = 100_000.0;
     }
     cfg.insert("limits".into(), toml::Value::try_from(l).unwrap());
+    std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+}
+
+/// Writes `registry` (TOML text) into `dir` as `registry.toml` and names it in `dir`'s
+/// `kruispunt.toml` (a path relative to the data directory).
+fn write_registry(dir: &Path, registry: &str) {
+    const FILE: &str = "registry.toml";
+    std::fs::write(dir.join(FILE), registry).unwrap();
+    let path = dir.join("kruispunt.toml");
+    let mut cfg: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+    cfg.insert("registry".into(), toml::Value::String(FILE.into()));
     std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
 }
 

@@ -385,6 +385,20 @@ pub(crate) async fn stop_all(brokers: Vec<Broker>) {
     owner.stop().await;
 }
 
+/// Three `kruispunt serve` processes on `db`: the first on a fresh data directory, the others
+/// on copies of it (the same configuration and keys), as an operator adds brokers.
+pub(crate) async fn three_serve_processes(db: TestDatabase) -> Vec<Broker> {
+    let opts = Options {
+        serve: Some(bin()),
+        unlimited: true,
+        ..Options::default()
+    };
+    let first = Broker::start_on(db, opts).await;
+    let second = first.serve_copy().await;
+    let third = first.serve_copy().await;
+    vec![first, second, third]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_brokers_on_one_database_survive_a_kill() {
     let Some(db) = TestDatabase::create("multibroker").await else {
@@ -394,15 +408,7 @@ async fn three_brokers_on_one_database_survive_a_kill() {
         );
         return;
     };
-    let opts = Options {
-        serve: Some(bin()),
-        unlimited: true,
-        ..Options::default()
-    };
-    let first = Broker::start_on(db, opts).await;
-    let second = first.serve_copy().await;
-    let third = first.serve_copy().await;
-    let mut brokers = vec![first, second, third];
+    let mut brokers = three_serve_processes(db).await;
     let store = brokers[0].store().await;
     let mut seen = Seen::default();
 

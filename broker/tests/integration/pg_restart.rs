@@ -25,10 +25,10 @@ use std::time::Duration;
 
 use crate::audit_common::*;
 use crate::multibroker::{
-    Seen, ask, assert_survived, bin, load_round, plate, settled, stop_all, upload,
+    Seen, ask, assert_survived, load_round, plate, settled, stop_all, three_serve_processes, upload,
 };
 use crate::problem_edges::problem;
-use kruispunt_test_kit::{Options, StopMode, TestCluster};
+use kruispunt_test_kit::{StopMode, TestCluster};
 use serde_json::json;
 
 const ROUNDS: usize = 24;
@@ -96,15 +96,7 @@ async fn three_brokers_survive_postgresql_restarts_under_load() {
     };
     let db = TestDatabase::create_on(&cluster.url()).await;
     let cluster = Arc::new(Mutex::new(cluster));
-    let opts = Options {
-        serve: Some(bin()),
-        unlimited: true,
-        ..Options::default()
-    };
-    let first = Broker::start_on(db, opts).await;
-    let second = first.serve_copy().await;
-    let third = first.serve_copy().await;
-    let brokers = vec![first, second, third];
+    let brokers = three_serve_processes(db).await;
     let store = brokers[0].store().await;
     let mut seen = Seen::default();
 

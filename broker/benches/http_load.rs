@@ -105,6 +105,22 @@
 //! | checkpoints in the commit, not pipelined (session 6) | 842 | 17.0 ms | 62.4 ms | 247 ms  | 15.7 ms  | 174 ms    | 59 459/s |
 //! | gate off, fsync and checkpoints in the commit   | 322   | 10.8 ms  | 244 ms   | 359 ms   | 56.7 ms  | 305 ms    | 80 437/s |
 //!
+//! The same run with the data directory on `/dev/shm` (fsync free; 20:00–20:03, quiet machine,
+//! matches alone 3 351 req/s, p99 11.4 ms): today 892 req/s at p99 50.0 ms, 48.5 ms at 200/s;
+//! 1 ms hold p99 31.7 / 32.4 ms; session 6's p99 53.3 ms, and 625 ms at 200/s — the fsync is
+//! not what is left.
+//!
+//! With the upload's per-chunk CPU work moved off the async workers (`ingest::prepare` and
+//! the index update of `ingest::commit` on tokio's blocking pool), 20:13–20:17 UTC, on disk,
+//! everything else stopped (matches alone 2 819 req/s, p99 13.8 ms):
+//!
+//! | setting                                         | flat out: req/s | p50      | p99      | max      | 200 req/s: p50 | p99       | upload overall |
+//! |-------------------------------------------------|------:|---------:|---------:|---------:|---------:|----------:|---------:|
+//! | today                                           | 1 003 | 14.9 ms  | 42.9 ms  | 184 ms   | 16.5 ms  | 37.2 ms   | 69 070/s |
+//! | the same with a 1 ms hold                       | 1 445 | 10.2 ms  | 31.3 ms  | 83.0 ms  | 8.6 ms   | 28.7 ms   | 61 549/s |
+//! | checkpoints in the commit, not pipelined        | 1 097 | 12.1 ms  | 57.0 ms  | 118 ms   | 13.2 ms  | 95.8 ms   | 61 346/s |
+//! | gate off, fsync and checkpoints in the commit   | 890   | 7.0 ms   | 150 ms   | 190 ms   | 18.4 ms  | 305 ms    | 65 009/s |
+//!
 //! Still not p99 ≤ 20 ms; what remains is argued in docs/ARCHITECTURE.md, "The SQLite writer".
 
 //! **The picture's share** (`KRUISPUNT_BENCH_PICTURE_ROUNDS=6`, 200 k + 200 k stored, 2026-12-07

@@ -174,19 +174,46 @@ pub struct Prepared {
 /// The first half of [`ingest`]: per-item validation, one policy decision per (purpose, kind),
 /// retention, and the at-rest re-keying. Touches no storage except to read which coalition
 /// key versions are being erased; may run while an earlier batch of the same upload commits.
+///
+/// The per-item work ([`check`]: tens of milliseconds of CPU for a 10 000-line chunk, with no
+/// point where it could yield) runs on tokio's blocking pool, not on a runtime worker: on a
+/// worker it held up every match handler and the group commit queued behind it on that worker
+/// for as long, which was most of the match p99 during a bulk upload (`benches/http_load.rs`).
+/// On a thread of its own the OS shares the cores between it and the workers instead.
 pub async fn prepare(
     state: &AppState,
     principal: &Principal,
     items: Vec<(usize, Result<SignalIn, String>)>,
 ) -> Result<Prepared, IngestError> {
     let now = now_secs();
+    // Coalitions whose superseded key versions are being erased: an upload under such a
+    // version would be stored only to be erased on the next retention tick (issue 6).
+    let superseded = key_version::past_grace(state, now).await?;
+    let (state, principal) = (state.clone(), principal.clone());
+    off_the_workers(move || check(&state, &principal, items, &superseded, now)).await
+}
+
+/// Runs CPU-bound work on tokio's blocking pool (see [`prepare`]); a panic in it goes on in
+/// the caller, as if it had run there.
+async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(t) => t,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// The per-item part of [`prepare`].
+fn check(
+    state: &AppState,
+    principal: &Principal,
+    items: Vec<(usize, Result<SignalIn, String>)>,
+    superseded: &HashMap<String, crate::mls::store::KeyVersionRow>,
+    now: i64,
+) -> Result<Prepared, IngestError> {
     let today = now.div_euclid(86_400);
     let registry = state.policy.registry();
     let mut results: Vec<ItemResult> = Vec::with_capacity(items.len());
     let mut checked: Vec<Checked> = Vec::with_capacity(items.len());
-    // Coalitions whose superseded key versions are being erased: an upload under such a
-    // version would be stored only to be erased on the next retention tick (issue 6).
-    let superseded = key_version::past_grace(state, now).await?;
 
     for (index, item) in items {
         let item = match item {
@@ -291,7 +318,7 @@ pub async fn prepare(
             district: &item.district,
         };
         if let Some(row) =
-            key_version::superseded_by(&registry, &superseded, scope, item.key_version)
+            key_version::superseded_by(&registry, superseded, scope, item.key_version)
         {
             let reason = key_version::superseded_reason(row, item.key_version);
             results.push(reject(index, "key_version", reason));
@@ -522,14 +549,19 @@ pub async fn commit(
         // Only after the commit: the index never shows what the database does not hold.
         // The picture's exact counts: fresh as soon as the upload committed — for the signals
         // this call indexed (the signal-feed follower, crate::follow, may have been first).
-        let added = state.index.insert_new(fresh.iter());
-        state.metrics.signals_stored(fresh.len());
-        state.beeld.insert(
-            added
-                .into_iter()
-                .map(|r| crate::beeld::PictureSignal::of(r, &principal.sector)),
-            now_secs(),
-        );
+        // Off the runtime's workers, as `prepare`'s checks (its documentation says why).
+        let (index_state, sector) = (state.clone(), principal.sector.clone());
+        off_the_workers(move || {
+            let added = index_state.index.insert_new(fresh.iter());
+            index_state.metrics.signals_stored(fresh.len());
+            index_state.beeld.insert(
+                added
+                    .into_iter()
+                    .map(|r| crate::beeld::PictureSignal::of(r, &sector)),
+                now_secs(),
+            );
+        })
+        .await;
     }
     results.sort_by_key(|r| r.index);
     let count = |st: ItemStatus| results.iter().filter(|r| r.status == st).count() as u64;

@@ -82,6 +82,29 @@
 //! runs were not bound by the cores alone — something waits, and it grows with brokers (the
 //! counter row and the smaller batches above are the first suspects).
 //!
+//! **On a quiet machine, 2026-12-07 22:18–22:22 UTC** (nothing else running, load average
+//! 2.2–4.6 from the bench itself), release, 8 s runs, 2 rounds, three runs back to back: the
+//! code as it is, then a variant in which decision batches committed without the WAL flush and
+//! were flushed after releasing their locks (`SET LOCAL synchronous_commit = off`, then a group
+//! flush; docs/ARCHITECTURE.md, "PostgreSQL: what limits matches with several brokers"), then
+//! that variant again. Every answer 200:
+//!
+//! | run | 1 broker | 2 brokers | 3 brokers | brokers' CPU-s/s (1 / 2 / 3) | postgres | total of 2 cores |
+//! |---|---:|---:|---:|---|---:|---:|
+//! | flush after the locks (variant) | 2 214, 2 644 | 1 827, 1 835 | 1 503, 1 559 | 0.79–0.82 / 0.79–0.81 / 0.79 | 0.68–0.81 | 1.64–1.72 |
+//! | flush in the commit (the code) | 2 426, 3 223 | 2 409, 2 518 | 1 892, 1 942 | 0.81–0.83 / 0.82–0.83 / 0.81–0.82 | 0.63–0.76 | 1.61–1.71 |
+//! | flush after the locks (variant) | 2 952, 2 530 | 2 259, 2 056 | 1 693, 1 804 | 0.82–0.83 / 0.83–0.84 / 0.83 | 0.71–0.86 | 1.69–1.82 |
+//!
+//! Means with the code: 2 825, 2 463 (0.87×), 1 917 (0.68×) req/s; p99 18–25 ms with one
+//! broker, 27–29 ms with three. The variant answered fewer (one more transaction per batch, for
+//! the flush), so it was not adopted, and the suspects above are cleared: the cores are full in
+//! every run (1.6–1.8 of 2 busy), the brokers' CPU is the same 0.8 CPU-s/s whether one, two or
+//! three share it, and what grows with brokers is the CPU per match — 0.29 ms in the brokers
+//! and 0.22 ms in PostgreSQL with one, 0.43 and 0.40 ms with three: each broker batches a third
+//! of the decisions in flight, so there are three times the transactions. Throughput cannot grow
+//! with brokers on two cores; nothing but the cores and the database's per-transaction work
+//! limits it.
+//!
 //! A dev-profile run the same evening (19:13, 20 000 signals, 3 s runs, load average 8–10):
 //! 587, 714 and 577 req/s with 1, 2 and 3 brokers — unoptimised brokers, noisier.
 

@@ -176,10 +176,11 @@ pub struct Prepared {
 /// key versions are being erased; may run while an earlier batch of the same upload commits.
 ///
 /// The per-item work ([`check`]: tens of milliseconds of CPU for a 10 000-line chunk, with no
-/// point where it could yield) runs on tokio's blocking pool, not on a runtime worker: on a
-/// worker it held up every match handler and the group commit queued behind it on that worker
-/// for as long, which was most of the match p99 during a bulk upload (`benches/http_load.rs`).
-/// On a thread of its own the OS shares the cores between it and the workers instead.
+/// point where it could yield) runs on the bulk pool ([`crate::bulk_pool`]), not on a runtime
+/// worker: on a worker it held up every match handler and the group commit queued behind it on
+/// that worker for as long, which was most of the match p99 during a bulk upload
+/// (`benches/http_load.rs`). On the pool's threads, at a lower CPU priority, the OS runs the
+/// workers first and the checks on what is left.
 pub async fn prepare(
     state: &AppState,
     principal: &Principal,
@@ -190,16 +191,7 @@ pub async fn prepare(
     // version would be stored only to be erased on the next retention tick (issue 6).
     let superseded = key_version::past_grace(state, now).await?;
     let (state, principal) = (state.clone(), principal.clone());
-    off_the_workers(move || check(&state, &principal, items, &superseded, now)).await
-}
-
-/// Runs CPU-bound work on tokio's blocking pool (see [`prepare`]); a panic in it goes on in
-/// the caller, as if it had run there.
-async fn off_the_workers<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(t) => t,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
+    crate::bulk_pool::run(move || check(&state, &principal, items, &superseded, now)).await
 }
 
 /// The per-item part of [`prepare`].
@@ -549,9 +541,9 @@ pub async fn commit(
         // Only after the commit: the index never shows what the database does not hold.
         // The picture's exact counts: fresh as soon as the upload committed — for the signals
         // this call indexed (the signal-feed follower, crate::follow, may have been first).
-        // Off the runtime's workers, as `prepare`'s checks (its documentation says why).
+        // On the bulk pool, as `prepare`'s checks (its documentation says why).
         let (index_state, sector) = (state.clone(), principal.sector.clone());
-        off_the_workers(move || {
+        crate::bulk_pool::run(move || {
             let added = index_state.index.insert_new(fresh.iter());
             index_state.metrics.signals_stored(fresh.len());
             index_state.beeld.insert(

@@ -48,6 +48,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod beeld;
+pub mod bulk_pool;
 pub mod cases;
 pub mod civil;
 pub mod cli;

@@ -137,15 +137,7 @@ struct Knobs {
 }
 
 fn main() {
-    let Some(url) = std::env::var("KRUISPUNT_BENCH_POSTGRES_URL")
-        .ok()
-        .or_else(|| std::env::var(kruispunt_test_kit::POSTGRES_ENV).ok())
-    else {
-        println!(
-            "brokers_scale: skipped — set KRUISPUNT_BENCH_POSTGRES_URL or {} (several brokers \
-             need PostgreSQL)",
-            kruispunt_test_kit::POSTGRES_ENV
-        );
+    let Some(url) = kruispunt_test_kit::bench::postgres_url("brokers_scale") else {
         return;
     };
     let knobs = Knobs {
@@ -456,24 +448,16 @@ async fn load(
                 let body = queries[i % queries.len()].clone();
                 i += 1;
                 let start = Instant::now();
-                let resp = client
-                    .post(&url)
-                    .bearer_auth(token.as_str())
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                let st = match resp {
-                    Ok(r) => {
-                        let st = r.status().as_u16();
-                        let _ = r.bytes().await;
-                        st
-                    }
-                    Err(_) => 0,
-                };
+                let st = kruispunt_test_kit::bench::status_of(
+                    client
+                        .post(&url)
+                        .bearer_auth(token.as_str())
+                        .header("content-type", "application/json")
+                        .body(body),
+                )
+                .await;
                 if recording.load(Ordering::Relaxed) {
-                    lat.push(start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                    *statuses.entry(st).or_default() += 1;
+                    kruispunt_test_kit::bench::record(&mut lat, &mut statuses, start, st);
                 }
             }
             (t % k, lat, statuses)

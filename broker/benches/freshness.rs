@@ -98,15 +98,7 @@ impl Client {
 }
 
 fn main() {
-    let Some(url) = std::env::var("KRUISPUNT_BENCH_POSTGRES_URL")
-        .ok()
-        .or_else(|| std::env::var(kruispunt_test_kit::POSTGRES_ENV).ok())
-    else {
-        println!(
-            "freshness: skipped — set KRUISPUNT_BENCH_POSTGRES_URL or {} (several brokers need \
-             PostgreSQL)",
-            kruispunt_test_kit::POSTGRES_ENV
-        );
+    let Some(url) = kruispunt_test_kit::bench::postgres_url("freshness") else {
         return;
     };
     let rounds = env_or::<usize>("KRUISPUNT_BENCH_ROUNDS", 200).max(1);

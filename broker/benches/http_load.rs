@@ -574,12 +574,8 @@ async fn during_bulk_upload(
 ) {
     let stream = ndjson_stream(seed, background, observed);
     let upload = {
-        let (ca, url, tb) = (
-            b.ca.clone(),
-            format!("{}/v1/signals/bulk", b.base),
-            tb.to_string(),
-        );
-        let partner = std::thread::spawn(move || partner_upload(&ca, &url, &tb, stream));
+        let (ca, base, tb) = (b.ca.clone(), b.base.clone(), tb.to_string());
+        let partner = std::thread::spawn(move || partner_upload(&ca, &base, &tb, stream));
         tokio::task::spawn_blocking(move || partner.join().expect("the partner's thread"))
     };
     let c = conns.first().copied().unwrap_or(16).min(16);
@@ -614,7 +610,7 @@ async fn during_bulk_upload(
 /// two cores, instead of sharing the broker's runtime workers and cores as an equal (what this
 /// bench did before; `KRUISPUNT_BENCH_PARTNER_NICE=0` comes closest). Returns the status, the
 /// answer and how long the upload took.
-fn partner_upload(ca: &[u8], url: &str, token: &str, stream: Vec<u8>) -> (u16, Value, Duration) {
+fn partner_upload(ca: &[u8], base: &str, token: &str, stream: Vec<u8>) -> (u16, Value, Duration) {
     let nice = env_or::<i32>("KRUISPUNT_BENCH_PARTNER_NICE", 19);
     rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
         .expect("set the partner thread's nice value");
@@ -623,22 +619,19 @@ fn partner_upload(ca: &[u8], url: &str, token: &str, stream: Vec<u8>) -> (u16, V
         .build()
         .expect("the partner's runtime")
         .block_on(async move {
-            let client = reqwest::Client::builder()
-                .tls_certs_only([reqwest::Certificate::from_pem(ca).expect("CA pem")])
-                .timeout(Duration::from_secs(600))
-                .build()
-                .expect("the partner's client");
+            let partner = Bench {
+                client: reqwest::Client::builder()
+                    .tls_certs_only([reqwest::Certificate::from_pem(ca).expect("CA pem")])
+                    .timeout(Duration::from_secs(600))
+                    .build()
+                    .expect("the partner's client"),
+                base: base.to_string(),
+                ca: ca.to_vec(),
+            };
             let start = Instant::now();
-            let resp = client
-                .post(url)
-                .bearer_auth(token)
-                .header("content-type", "application/x-ndjson")
-                .body(stream)
-                .send()
-                .await
-                .expect("send the bulk upload");
-            let st = resp.status().as_u16();
-            let v = resp.json::<Value>().await.unwrap_or(Value::Null);
+            let (st, v) = partner
+                .post("/v1/signals/bulk", token, "application/x-ndjson", stream)
+                .await;
             (st, v, start.elapsed())
         })
 }
@@ -696,25 +689,16 @@ async fn load(
                     }
                     None => Instant::now(),
                 };
-                let resp = b
-                    .client
-                    .post(format!("{}/v1/matches", b.base))
-                    .bearer_auth(token.as_str())
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await;
-                let st = match resp {
-                    Ok(r) => {
-                        let st = r.status().as_u16();
-                        let _ = r.bytes().await;
-                        st
-                    }
-                    Err(_) => 0,
-                };
+                let st = kruispunt_test_kit::bench::status_of(
+                    b.client
+                        .post(format!("{}/v1/matches", b.base))
+                        .bearer_auth(token.as_str())
+                        .header("content-type", "application/json")
+                        .body(body),
+                )
+                .await;
                 if recording.load(Ordering::Relaxed) {
-                    lat.push(start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                    *statuses.entry(st).or_default() += 1;
+                    kruispunt_test_kit::bench::record(&mut lat, &mut statuses, start, st);
                 }
             }
             (lat, statuses)

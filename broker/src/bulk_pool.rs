@@ -49,8 +49,8 @@ pub fn nice() -> i32 {
 type Work = Box<dyn FnOnce() + Send>;
 
 /// The pool's queue, started on first use.
-fn queue() -> &'static Mutex<mpsc::Sender<Work>> {
-    static QUEUE: OnceLock<Mutex<mpsc::Sender<Work>>> = OnceLock::new();
+fn queue() -> &'static mpsc::Sender<Work> {
+    static QUEUE: OnceLock<mpsc::Sender<Work>> = OnceLock::new();
     QUEUE.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Work>();
         let rx = std::sync::Arc::new(Mutex::new(rx));
@@ -71,7 +71,7 @@ fn queue() -> &'static Mutex<mpsc::Sender<Work>> {
                 })
                 .expect("spawn a bulk pool thread");
         }
-        Mutex::new(tx)
+        tx
     })
 }
 
@@ -102,8 +102,6 @@ pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
         let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
     });
     queue()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
         .send(job)
         .expect("the bulk pool's threads never stop");
     match rx.await.expect("the bulk pool answers every job") {

@@ -111,3 +111,43 @@ pub fn load_average() -> String {
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
 }
+
+/// The PostgreSQL server a multi-broker bench runs on: `KRUISPUNT_BENCH_POSTGRES_URL`, else
+/// [`crate::POSTGRES_ENV`]; `None` after saying that `bench` is skipped without one.
+pub fn postgres_url(bench: &str) -> Option<String> {
+    let url = std::env::var("KRUISPUNT_BENCH_POSTGRES_URL")
+        .ok()
+        .or_else(|| std::env::var(crate::POSTGRES_ENV).ok());
+    if url.is_none() {
+        println!(
+            "{bench}: skipped — set KRUISPUNT_BENCH_POSTGRES_URL or {} (several brokers need \
+             PostgreSQL)",
+            crate::POSTGRES_ENV
+        );
+    }
+    url
+}
+
+/// Sends one request of a load loop and reads its answer through: its status, `0` when it
+/// failed before one came.
+pub async fn status_of(request: reqwest::RequestBuilder) -> u16 {
+    match request.send().await {
+        Ok(r) => {
+            let st = r.status().as_u16();
+            let _ = r.bytes().await;
+            st
+        }
+        Err(_) => 0,
+    }
+}
+
+/// Records one answer of a load loop: its latency since `start` (µs) and its status.
+pub fn record(
+    lat: &mut Vec<u32>,
+    statuses: &mut std::collections::BTreeMap<u16, u64>,
+    start: std::time::Instant,
+    status: u16,
+) {
+    lat.push(start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+    *statuses.entry(status).or_default() += 1;
+}

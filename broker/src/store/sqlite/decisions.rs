@@ -11,6 +11,7 @@ use crate::store::sql::decisions::{
 use crate::store::{StoreError, Usage};
 use async_trait::async_trait;
 use sqlx::Connection;
+use sqlx::sqlite::SqliteConnection;
 use sqlx::{Sqlite, SqlitePool};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -42,60 +43,142 @@ pub(super) struct SqliteBatch {
     pub(super) sync: Arc<super::WalSync>,
 }
 
+/// What a batch wrote in a transaction that has not committed yet.
+pub(super) struct Uncommitted {
+    accepted: Vec<bool>,
+    seqs: Vec<u64>,
+    /// The counters as they will be once committed.
+    counters: BTreeMap<UsageKey, Usage>,
+}
+
+/// Applies `jobs` in order inside the caller's write transaction `tx` (the batch's own, or the
+/// bulk upload's it rides in, [`super::WriterGate`]): the budgets decided on the counters read
+/// under the write lock, the changed counters, the accepted jobs' entries and contributions.
+pub(super) async fn write_jobs(
+    tx: &mut SqliteConnection,
+    jobs: &[Job],
+) -> Result<Uncommitted, StoreError> {
+    // The write lock is held (BEGIN IMMEDIATE): these reads cannot go stale before commit.
+    let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
+    for u in jobs.iter().filter_map(|j| j.usage.as_ref()) {
+        let key = (u.org.clone(), u.purpose.clone(), u.day.clone());
+        if counters.contains_key(&key) {
+            continue;
+        }
+        let usage = sqlx::query(SELECT_USAGE)
+            .bind(u.org.as_str())
+            .bind(u.purpose.as_str())
+            .bind(u.day.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map_or(Ok(Usage::default()), usage_from_row)?;
+        counters.insert(key, usage);
+    }
+    let before = counters.clone();
+    let accepted = apply_usage(jobs, &mut counters);
+    write_changed_counters::<Sqlite>(&mut *tx, UPSERT_COUNTERS, &before, &counters).await?;
+    let seqs = append_prepared(tx, &accepted_entries(jobs, &accepted)).await?;
+    write_contributions::<Sqlite>(&mut *tx, jobs, &accepted, &seqs).await?;
+    Ok(Uncommitted {
+        accepted,
+        seqs,
+        counters,
+    })
+}
+
+impl Uncommitted {
+    /// Call once the transaction committed (`ticket`: its [`Unsynced::committed`]): updates the
+    /// usage mirror, in commit order since only the writer's holder calls this, and returns the
+    /// batch's outcomes.
+    pub(super) fn committed(self, jobs: &[Job], usage: &UsageMirror, ticket: u64) -> Committed {
+        if !self.counters.is_empty() {
+            let mut mirror = usage.lock().unwrap_or_else(|p| p.into_inner());
+            if mirror.len() + self.counters.len() > USAGE_MIRROR_ENTRIES {
+                mirror.clear();
+            }
+            mirror.extend(self.counters);
+        }
+        Committed {
+            written: distribute(jobs, &self.accepted, self.seqs),
+            ticket,
+        }
+    }
+}
+
+impl SqliteBatch {
+    /// The writer connection for a batch. While a paced upload holds it, the batch is offered
+    /// to that upload instead ([`super::WriterGate`], "Decisions ride along"): `Err` carries
+    /// the outcome the upload answered. Otherwise the batch says it waits, so a bulk upload
+    /// that did not take an offer ends its piece for it.
+    async fn writer_or_ride(
+        &self,
+        jobs: &[Job],
+    ) -> Result<Unsynced, Result<Committed, StoreError>> {
+        let lower = self.gate.sync_after_unlock();
+        if !self.gate.upload_holding() {
+            let want = self.gate.want();
+            let writer = Unsynced::acquire(&self.writer, &self.sync, lower).await;
+            drop(want);
+            return writer.map_err(Err);
+        }
+        let mut offer = self.gate.offer(jobs.to_vec());
+        let conn = tokio::select! {
+            biased;
+            answered = &mut offer.answer => return Err(answered.unwrap_or_else(|_| Err(cut_short()))),
+            conn = self.writer.acquire() => conn.map_err(|e| Err(e.into()))?,
+        };
+        if offer.withdraw() {
+            return Unsynced::lower(conn, &self.sync, lower).await.map_err(Err);
+        }
+        // An upload took the batch just before it gave the writer back.
+        drop(conn);
+        Err((&mut offer.answer)
+            .await
+            .unwrap_or_else(|_| Err(cut_short())))
+    }
+}
+
+/// The upload carrying a batch stopped during its commit: whether the batch committed is not
+/// known, so its callers are refused (503) — an entry without an answer is harmless, an answer
+/// without its entry is not.
+fn cut_short() -> StoreError {
+    StoreError::Batch(std::sync::Arc::new(StoreError::Unavailable(
+        sqlx::Error::Io(std::io::Error::other(
+            "the upload carrying this decision batch stopped during its commit",
+        )),
+    )))
+}
+
 #[async_trait]
 impl BatchWrite for SqliteBatch {
     async fn write_batch(&self, jobs: &[Job]) -> Result<Committed, StoreError> {
-        // Waiting for the writer, the batch asks a bulk upload to end its piece (WriterGate).
-        let want = self.gate.want();
-        let writer =
-            Unsynced::acquire(&self.writer, &self.sync, self.gate.sync_after_unlock()).await;
-        drop(want);
-        let mut writer = writer?;
-        let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
-        // The write lock is held (BEGIN IMMEDIATE): these reads cannot go stale before commit.
-        let mut counters: BTreeMap<UsageKey, Usage> = BTreeMap::new();
-        for u in jobs.iter().filter_map(|j| j.usage.as_ref()) {
-            let key = (u.org.clone(), u.purpose.clone(), u.day.clone());
-            if counters.contains_key(&key) {
-                continue;
+        let mut writer = match self.writer_or_ride(jobs).await {
+            Ok(writer) => writer,
+            Err(rode) => {
+                let rode = rode?;
+                if !self.gate.pipelined() {
+                    self.sync.durable(rode.ticket).await?;
+                    return Ok(Committed { ticket: 0, ..rode });
+                }
+                return Ok(rode);
             }
-            let usage = sqlx::query(SELECT_USAGE)
-                .bind(u.org.as_str())
-                .bind(u.purpose.as_str())
-                .bind(u.day.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .as_ref()
-                .map_or(Ok(Usage::default()), usage_from_row)?;
-            counters.insert(key, usage);
-        }
-        let before = counters.clone();
-        let accepted = apply_usage(jobs, &mut counters);
-        write_changed_counters::<Sqlite>(&mut *tx, UPSERT_COUNTERS, &before, &counters).await?;
-        let seqs = append_prepared(&mut tx, &accepted_entries(jobs, &accepted)).await?;
-        write_contributions::<Sqlite>(&mut *tx, jobs, &accepted, &seqs).await?;
+        };
+        let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
+        let written = write_jobs(&mut tx, jobs).await?;
         tx.commit().await?;
         let ticket = writer.finish(&self.sync).await?;
-        if !counters.is_empty() {
-            let mut mirror = self.usage.lock().unwrap_or_else(|p| p.into_inner());
-            if mirror.len() + counters.len() > USAGE_MIRROR_ENTRIES {
-                mirror.clear();
-            }
-            mirror.extend(counters);
-        }
+        let committed = written.committed(jobs, &self.usage, ticket);
         // Nobody is answered before the batch is durable (`durable`, awaited by the group
         // commit beside the next batch); the writer is free meanwhile.
         if !self.gate.pipelined() {
             self.sync.durable(ticket).await?;
             return Ok(Committed {
-                written: distribute(jobs, &accepted, seqs),
                 ticket: 0,
+                ..committed
             });
         }
-        Ok(Committed {
-            written: distribute(jobs, &accepted, seqs),
-            ticket,
-        })
+        Ok(committed)
     }
 
     async fn durable(&self, ticket: u64) -> Result<(), StoreError> {

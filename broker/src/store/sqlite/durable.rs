@@ -153,7 +153,15 @@ impl Unsynced {
         sync: &WalSync,
         lower: bool,
     ) -> Result<Unsynced, StoreError> {
-        let conn = pool.acquire().await?;
+        Self::lower(pool.acquire().await?, sync, lower).await
+    }
+
+    /// [`Unsynced::acquire`] for a connection already taken from the writer pool.
+    pub(super) async fn lower(
+        conn: PoolConnection<Sqlite>,
+        sync: &WalSync,
+        lower: bool,
+    ) -> Result<Unsynced, StoreError> {
         let mut this = Unsynced {
             conn,
             lowered: false,
@@ -173,18 +181,29 @@ impl Unsynced {
         &mut self.conn
     }
 
-    /// Call right after the commit returned: restores `synchronous=FULL`, gives the
-    /// connection back to the pool and returns the ticket for [`WalSync::durable`] (`0`, at
-    /// once durable, when the commit made its own fsync).
-    pub(super) async fn finish(mut self, sync: &WalSync) -> Result<u64, StoreError> {
-        if !self.lowered {
-            return Ok(0);
+    /// Call right after a commit returned, keeping the connection for the next transaction:
+    /// the ticket for [`WalSync::durable`] (`0`, at once durable, when the commit made its own
+    /// fsync).
+    pub(super) fn committed(&self, sync: &WalSync) -> u64 {
+        if self.lowered { sync.committed() } else { 0 }
+    }
+
+    /// Restores `synchronous=FULL` and gives the connection back to the pool.
+    pub(super) async fn release(mut self) -> Result<(), StoreError> {
+        if self.lowered {
+            sqlx::query("PRAGMA synchronous = FULL")
+                .execute(&mut *self.conn)
+                .await?;
+            self.lowered = false;
         }
-        let ticket = sync.committed();
-        sqlx::query("PRAGMA synchronous = FULL")
-            .execute(&mut *self.conn)
-            .await?;
-        self.lowered = false;
+        Ok(())
+    }
+
+    /// Call right after the commit returned: [`Unsynced::committed`], then
+    /// [`Unsynced::release`].
+    pub(super) async fn finish(self, sync: &WalSync) -> Result<u64, StoreError> {
+        let ticket = self.committed(sync);
+        self.release().await?;
         Ok(ticket)
     }
 }

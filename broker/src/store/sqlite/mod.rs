@@ -10,7 +10,8 @@
 //! through the group commit ([`super::group_commit`]): one transaction, one fsync, per batch.
 //! The two hot writers, decision batches and bulk-upload pieces, make that fsync themselves
 //! after giving the writer back ([`durable`]), so the next writer does not wait for the disk;
-//! a bulk upload lets a waiting decision go between its pieces ([`WriterGate`]), and the WAL
+//! a decision batch rides in the transaction of a bulk upload that holds the writer, ending
+//! the upload's piece there ([`WriterGate`]), and the WAL
 //! is checkpointed beside the writer, not inside its commits ([`checkpointer`]). See
 //! docs/ARCHITECTURE.md, "The SQLite writer".
 //!
@@ -93,7 +94,7 @@ impl SqliteStore {
     /// `synchronous=FULL` (durable commits, see the module documentation), a busy timeout, a
     /// 64 MiB page cache, temporary tables in memory, and a checkpoint every 64 MiB of WAL (by
     /// whoever commits: another process such as the CLI; the broker's own writer leaves its
-    /// checkpoints to the [`checkpointer`]).
+    /// checkpoints to the [`checkpointer`], and does not shrink the WAL file, which it says why).
     pub fn tune(options: SqliteConnectOptions) -> SqliteConnectOptions {
         options
             .create_if_missing(true)
@@ -117,11 +118,15 @@ impl SqliteStore {
         in_memory: bool,
     ) -> Result<SqliteStore, StoreError> {
         let file = options.get_filename().to_path_buf();
-        // The checkpointer takes the writer's automatic checkpoints over (`checkpointer`).
+        // The checkpointer takes the writer's automatic checkpoints over, and the writer
+        // reuses the WAL file without shrinking it (`checkpointer`, both).
         let writer_options = if in_memory {
             options.clone()
         } else {
-            options.clone().pragma("wal_autocheckpoint", "0")
+            options
+                .clone()
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", "-1")
         };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

@@ -1,7 +1,9 @@
 //! The signal storage on SQLite: uploads stepped on the writer's own handle, reads on the
 //! readers' pool.
 
+use super::decisions::{Uncommitted, write_jobs};
 use super::durable::Unsynced;
+use super::gate::Holding;
 use super::{BEGIN_WRITE, SqliteStore, append_prepared};
 use crate::store::audit_tree::PreparedEntry;
 use crate::store::feed::{FeedOp, encode_inserted};
@@ -144,9 +146,10 @@ impl SqliteStore {
     /// Stores `signals` in one transaction or, with `pace` and a decision waiting for the
     /// writer ([`super::WriterGate`]), in several "pieces": each piece commits the rows it
     /// stepped with the audit entry `audit_for` builds for exactly those (and the signal
-    /// feed's change), then lets the waiting decision take the writer before the next piece
-    /// begins. Nobody waiting: one transaction, with the whole upload's entry prepared before
-    /// the write lock, as without pacing.
+    /// feed's change). A decision batch offered meanwhile rides in the piece's transaction
+    /// and the upload keeps the writer for its next piece; one that queued for the writer
+    /// instead gets it before the next piece begins. Nobody waiting: one transaction, with the
+    /// whole upload's entry prepared before the write lock, as without pacing.
     async fn insert_pieces(
         &self,
         signals: &[NewSignal],
@@ -160,15 +163,25 @@ impl SqliteStore {
         let mut whole = Some(PreparedEntry::prepare(&[&audit_for(&everything, true)])?);
         let gate = &self.gate;
         let mut start = 0;
+        // The writer, kept across pieces that carried a batch; with the mark that offers
+        // batches to this upload while it is held.
+        let mut held: Option<(Unsynced, Option<Holding<'_>>)> = None;
         loop {
             let hold = if pace { gate.max_hold() } else { None };
-            let mut writer =
-                Unsynced::acquire(&self.writer, &self.sync, self.gate.sync_after_unlock()).await?;
+            let writer = match &mut held {
+                Some((writer, _)) => writer,
+                None => {
+                    let writer =
+                        Unsynced::acquire(&self.writer, &self.sync, gate.sync_after_unlock())
+                            .await?;
+                    &mut held.insert((writer, pace.then(|| gate.upload_holds()))).0
+                }
+            };
             let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
             let began = std::time::Instant::now();
             let inserted = kruispunt_sqlite_direct::with_connection(&mut tx, |db| {
                 insert_rows(db, send[start..].iter().map(|&i| &signals[i]), |_| {
-                    hold.is_some_and(|h| gate.decisions_waiting() && began.elapsed() >= h)
+                    hold.is_some_and(|h| gate.anyone_waiting() && began.elapsed() >= h)
                 })
             })
             .await?;
@@ -190,21 +203,77 @@ impl SqliteStore {
             let pending = feed::write_parts::<Sqlite>(&mut tx, FeedOp::Inserted, &ids).await?;
             let seq = append_prepared(&mut tx, &entry.iter().collect::<Vec<_>>()).await?[0];
             feed::commit_change::<Sqlite>(&mut tx, pending, seq, "").await?;
-            tx.commit().await?;
-            let ticket = writer.finish(&self.sync).await?;
+            // A batch offered meanwhile commits with this piece.
+            let ride = match pace.then(|| gate.take_rider()).flatten() {
+                Some(mut taken) => {
+                    let written = carry(&mut tx, taken.jobs()).await?;
+                    taken.committing();
+                    Some((taken, written))
+                }
+                None => None,
+            };
+            if let Err(e) = tx.commit().await {
+                let e = StoreError::from(e);
+                return Err(match ride {
+                    Some((taken, _)) => {
+                        // Both fail: the batch's callers and the upload's.
+                        let e = std::sync::Arc::new(e);
+                        taken.answer(Err(StoreError::Batch(e.clone())));
+                        StoreError::Batch(e)
+                    }
+                    None => e,
+                });
+            }
+            let ticket = writer.committed(&self.sync);
+            let rode = ride.is_some();
+            if let Some((taken, written)) = ride {
+                let outcome = written.map(|w| w.committed(taken.jobs(), &self.usage, ticket));
+                taken.answer(outcome);
+            }
             for (&i, fresh) in send[start..end].iter().zip(inserted) {
                 if !fresh {
                     outcomes[i] = InsertOutcome::Duplicate;
                 }
             }
             if end == send.len() {
+                if let Some((writer, _)) = held.take() {
+                    writer.release().await?;
+                }
                 // Durable before the caller indexes or acknowledges any of it (one fsync
                 // covers the earlier pieces too), with the writer already free.
                 self.sync.durable(ticket).await?;
                 return Ok(outcomes);
             }
-            gate.let_decisions_pass().await;
             start = end;
+            if !rode || gate.decisions_waiting() {
+                // A batch queued for the writer (it came before this upload held it): hand
+                // the writer over, and take it back once that batch has it.
+                if let Some((writer, _)) = held.take() {
+                    writer.release().await?;
+                }
+                gate.let_decisions_pass().await;
+            }
+        }
+    }
+}
+
+/// Writes an offered batch's jobs in the upload's transaction `tx`, under a savepoint: `Err`
+/// only when the savepoint itself failed (the upload fails with it and the batch is offered
+/// again, see [`super::gate::Taken`]); the batch's own failure is rolled back to the savepoint and returned
+/// inside, for its callers, while the upload goes on.
+async fn carry(
+    tx: &mut SqliteConnection,
+    jobs: &[crate::store::group_commit::Job],
+) -> Result<Result<Uncommitted, StoreError>, StoreError> {
+    let mut savepoint = tx.begin().await?;
+    match write_jobs(&mut savepoint, jobs).await {
+        Ok(written) => {
+            savepoint.commit().await?;
+            Ok(Ok(written))
+        }
+        Err(e) => {
+            savepoint.rollback().await?;
+            Ok(Err(e))
         }
     }
 }

@@ -258,6 +258,21 @@ mod riding {
         })
     }
 
+    /// A fresh SQLite file (in the returned directory) with a paced upload of 40 000 signals
+    /// running on it.
+    async fn uploading() -> (
+        tempfile::TempDir,
+        Arc<dyn Store>,
+        Vec<NewSignal>,
+        tokio::task::JoinHandle<Vec<store::InsertOutcome>>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let batch: Vec<NewSignal> = (0..40_000).map(signal).collect();
+        let running = upload(&store, batch.clone());
+        (dir, store, batch, running)
+    }
+
     /// Each piece's entry names exactly what it stored, every signal once, all stored; the
     /// tree covers the log.
     async fn upload_is_whole(store: &dyn Store, batch: &[NewSignal]) {
@@ -285,11 +300,8 @@ mod riding {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn decisions_ride_in_the_uploads_transaction_and_keep_their_counters() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
+        let (dir, store, batch, running) = uploading().await;
         let gate = store.writer_gate().unwrap();
-        let batch: Vec<NewSignal> = (0..40_000).map(signal).collect();
-        let running = upload(&store, batch.clone());
         let mut seqs = Vec::new();
         while !running.is_finished() {
             seqs.push(
@@ -344,11 +356,8 @@ mod riding {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_that_fails_inside_the_uploads_transaction_fails_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
+        let (_dir, store, batch, running) = uploading().await;
         let gate = store.writer_gate().unwrap();
-        let batch: Vec<NewSignal> = (0..40_000).map(signal).collect();
-        let running = upload(&store, batch.clone());
         // A contribution to a case that is not registered: the foreign key refuses it.
         let nowhere = Contribution {
             case_reference: "GEEN-ZAAK".into(),

@@ -153,26 +153,21 @@ fn cut_short() -> StoreError {
 #[async_trait]
 impl BatchWrite for SqliteBatch {
     async fn write_batch(&self, jobs: &[Job]) -> Result<Committed, StoreError> {
-        let mut writer = match self.writer_or_ride(jobs).await {
-            Ok(writer) => writer,
-            Err(rode) => {
-                let rode = rode?;
-                if !self.gate.pipelined() {
-                    self.sync.durable(rode.ticket).await?;
-                    return Ok(Committed { ticket: 0, ..rode });
-                }
-                return Ok(rode);
+        let committed = match self.writer_or_ride(jobs).await {
+            Ok(mut writer) => {
+                let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
+                let written = write_jobs(&mut tx, jobs).await?;
+                tx.commit().await?;
+                let ticket = writer.finish(&self.sync).await?;
+                written.committed(jobs, &self.usage, ticket)
             }
+            // Carried by the upload holding the writer, and committed with it.
+            Err(rode) => rode?,
         };
-        let mut tx = writer.conn().begin_with(BEGIN_WRITE).await?;
-        let written = write_jobs(&mut tx, jobs).await?;
-        tx.commit().await?;
-        let ticket = writer.finish(&self.sync).await?;
-        let committed = written.committed(jobs, &self.usage, ticket);
         // Nobody is answered before the batch is durable (`durable`, awaited by the group
         // commit beside the next batch); the writer is free meanwhile.
         if !self.gate.pipelined() {
-            self.sync.durable(ticket).await?;
+            self.sync.durable(committed.ticket).await?;
             return Ok(Committed {
                 ticket: 0,
                 ..committed
